@@ -1,0 +1,91 @@
+// Package settings turns a stack's `nano:*` configuration into validated,
+// typed deployment settings: the tier's catalog entry with the stack's
+// overrides applied, the provider, region, images and access rules.
+//
+// The program, `go run . plan` and the provisioning endpoint all load config
+// through Load, so every entry point rejects the same bad values with the same
+// messages, each naming its key and what is allowed.
+package settings
+
+// Namespace is the config namespace of every key (the project name).
+const Namespace = "nano"
+
+// KeyType is a key's type as Pulumi.yaml declares it.
+type KeyType string
+
+// The config types Pulumi.yaml can declare.
+const (
+	String  KeyType = "string"
+	Integer KeyType = "integer"
+	Array   KeyType = "array" // of strings
+)
+
+// Key is one config key the program reads. Pulumi.yaml declares each with the
+// same type, description and default (keys_test.go checks it).
+type Key struct {
+	Name        string
+	Type        KeyType
+	Description string
+	// Default is the YAML-rendered default; "" for none. Required keys have none.
+	Default  string
+	Required bool
+}
+
+// Config key names.
+const (
+	KeyTier            = "tier"
+	KeyProvider        = "provider"
+	KeyRegion          = "region"
+	KeyDeployment      = "deployment"
+	KeyDomain          = "domain"
+	KeyAPIImage        = "apiImage"
+	KeySearchImage     = "searchImage"
+	KeyIngestImage     = "ingestImage"
+	KeySSHAllowedCIDRs = "sshAllowedCidrs"
+	KeySSHPublicKey    = "sshPublicKey"
+	KeyAppReplicas     = "appReplicas"
+	KeyHotStorageGB    = "hotStorageGB"
+	KeyRetentionDays   = "retentionDays"
+	KeyMachineType     = "machineType"
+	KeyDailyVolumeGB   = "dailyVolumeGB"
+)
+
+// Default image references: the release the program was built with.
+const (
+	DefaultImageRegistry = "ghcr.io/nanosiem"
+	DefaultImageVersion  = "0.1.0"
+)
+
+// Keys lists every key the program reads, in Pulumi.yaml's order.
+var Keys = []Key{
+	{Name: KeyTier, Type: String, Required: true,
+		Description: "Tier to deploy: hobby, startup, growth, team, business, pro or enterprise."},
+	{Name: KeyProvider, Type: String, Required: true,
+		Description: "Cloud to deploy on: hetzner, civo, vultr, gcp or aws (the tier decides which are allowed)."},
+	{Name: KeyRegion, Type: String, Required: true,
+		Description: "Provider region or location, e.g. fsn1 (hetzner), LON1 (civo), ams (vultr), europe-west3 (gcp), eu-central-1 (aws)."},
+	{Name: KeyDeployment, Type: String, Default: `""`,
+		Description: "Deployment name used in resource names and the nano-deployment label; empty means the stack name."},
+	{Name: KeyDomain, Type: String, Default: `""`,
+		Description: "DNS name that points at the deployment's public address; enables publicly trusted TLS. Empty means the public IP with a self-signed certificate."},
+	{Name: KeyAPIImage, Type: String, Default: DefaultImageRegistry + "/api:" + DefaultImageVersion,
+		Description: "Container image of the api service (tag or digest; never latest)."},
+	{Name: KeySearchImage, Type: String, Default: DefaultImageRegistry + "/search:" + DefaultImageVersion,
+		Description: "Container image of the search service (tag or digest; never latest)."},
+	{Name: KeyIngestImage, Type: String, Default: DefaultImageRegistry + "/ingest:" + DefaultImageVersion,
+		Description: "Container image of the ingest service (tag or digest; never latest)."},
+	{Name: KeySSHAllowedCIDRs, Type: Array, Default: "[]",
+		Description: "CIDRs allowed to reach SSH (port 22). Empty closes SSH entirely; 0.0.0.0/0 and ::/0 are refused."},
+	{Name: KeySSHPublicKey, Type: String, Default: `""`,
+		Description: "OpenSSH public key installed for the admin user. Empty generates a key pair and exports the private key as a secret."},
+	{Name: KeyAppReplicas, Type: Integer, Default: "0",
+		Description: "Override: replicas of api, search and ingest. 0 means the tier's (HA tiers need at least 2)."},
+	{Name: KeyHotStorageGB, Type: Integer, Default: "0",
+		Description: "Override: total hot storage in GB. 0 means the tier's; smaller than the tier's is refused."},
+	{Name: KeyRetentionDays, Type: Integer, Default: "0",
+		Description: "Override: event retention in days (1-3650). 0 means the tier's."},
+	{Name: KeyMachineType, Type: String, Default: `""`,
+		Description: "Override: the provider's machine type for the tier's main machine or pool. Empty picks the type that matches the tier's size."},
+	{Name: KeyDailyVolumeGB, Type: Integer, Default: "0",
+		Description: "Enterprise only: expected log volume in GB/day; sizes the app and ingest pools from the tier catalog's volume bands."},
+}
