@@ -1,0 +1,391 @@
+// Package composefiles builds the text files of a Compose host (Hobby and
+// Startup tiers): the Docker Compose project, its .env file, the Caddy
+// configuration of the HTTPS entry, Prometheus' scrape configuration,
+// ClickHouse's server settings and the cloud-init document that installs
+// Docker and starts it all. Every builder is pure: same input, same bytes
+// (golden files in testdata/).
+//
+// Secrets go only into the .env file (mode 0600 on the host); the Compose
+// file refers to them as ${VARIABLES}, so it holds no secret.
+package composefiles
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/services/envconfig"
+)
+
+// Third-party images of the Compose host, pinned.
+const (
+	ClickHouseImage       = "clickhouse/clickhouse-server:25.8"
+	PostgresImage         = "postgres:17.6"
+	PostgresExporterImage = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
+	PrometheusImage       = "prom/prometheus:v3.5.0"
+	CaddyImage            = "caddy:2.10.0"
+)
+
+// Paths on the host.
+const (
+	ProjectDir = "/opt/nano"
+	DataDir    = "/mnt/nano-data"
+)
+
+// Database names and users on the host.
+const (
+	database         = "nano"
+	dbUser           = "nano"
+	clickhouseNative = 9000
+	clickhouseProm   = 9363
+	postgresPort     = 5432
+	// The uids the official images run as; data directories belong to them.
+	clickhouseUID = 101
+	postgresUID   = 999
+	nobodyUID     = 65534
+)
+
+// Params are the non-secret inputs of a Compose host's files.
+type Params struct {
+	Deployment string
+	Tier       tier.Spec
+	Images     settings.Images
+	// Host is the public name of the deployment: the domain when one is
+	// configured, else the public IPv4 address.
+	Host string
+	// PublicTLS is true when Host is a domain: Caddy then obtains a publicly
+	// trusted certificate (TLS-ALPN challenge on 443); otherwise it issues
+	// one from its internal CA.
+	PublicTLS bool
+	// VolumeDevice is the block device of the data volume.
+	VolumeDevice string
+}
+
+// Secrets are generated once per deployment and held as Pulumi secrets.
+type Secrets struct {
+	PostgresPassword   string
+	ClickHousePassword string
+	IngestToken        string
+	HECToken           string
+	// PEM files of the Vector-native port's mutual TLS.
+	NativeCACert, NativeServerCert, NativeServerKey string
+}
+
+// Env variable names of the .env file.
+const (
+	envPostgresPassword   = "POSTGRES_PASSWORD"
+	envClickHousePassword = "CLICKHOUSE_PASSWORD"
+	envIngestToken        = "INGEST_TOKEN"
+	envHECToken           = "HEC_TOKEN"
+)
+
+type composeFile struct {
+	Name     string                    `yaml:"name"`
+	Services map[string]composeService `yaml:"services"`
+}
+
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Restart     string            `yaml:"restart"`
+	Command     []string          `yaml:"command,omitempty"`
+	User        string            `yaml:"user,omitempty"`
+	Environment map[string]string `yaml:"environment,omitempty"`
+	Ports       []string          `yaml:"ports,omitempty"`
+	Expose      []string          `yaml:"expose,omitempty"`
+	Volumes     []string          `yaml:"volumes,omitempty"`
+	DependsOn   map[string]dep    `yaml:"depends_on,omitempty"`
+	Healthcheck *healthcheck      `yaml:"healthcheck,omitempty"`
+	Ulimits     map[string]limit  `yaml:"ulimits,omitempty"`
+	ReadOnly    bool              `yaml:"read_only,omitempty"`
+	SecurityOpt []string          `yaml:"security_opt,omitempty"`
+	CapDrop     []string          `yaml:"cap_drop,omitempty"`
+	Logging     *logging          `yaml:"logging,omitempty"`
+}
+
+type dep struct {
+	Condition string `yaml:"condition"`
+}
+
+type healthcheck struct {
+	Test        []string `yaml:"test"`
+	Interval    string   `yaml:"interval"`
+	Timeout     string   `yaml:"timeout"`
+	Retries     int      `yaml:"retries"`
+	StartPeriod string   `yaml:"start_period"`
+}
+
+type limit struct {
+	Soft int `yaml:"soft"`
+	Hard int `yaml:"hard"`
+}
+
+type logging struct {
+	Driver  string            `yaml:"driver"`
+	Options map[string]string `yaml:"options"`
+}
+
+func port(n int) string { return strconv.Itoa(n) }
+
+// Compose returns the Docker Compose project (compose.yaml).
+func Compose(p Params) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	logs := &logging{Driver: "local", Options: map[string]string{"max-size": "20m", "max-file": "5"}}
+	healthy := dep{Condition: "service_healthy"}
+	started := dep{Condition: "service_started"}
+	hardened := func(s composeService) composeService {
+		s.Restart, s.Logging = "unless-stopped", logs
+		s.SecurityOpt = []string{"no-new-privileges:true"}
+		return s
+	}
+	pgURL := fmt.Sprintf("postgres://%s:${%s}@postgres:%d/%s?sslmode=disable", dbUser, envPostgresPassword, postgresPort, database)
+	common := func(listen int) map[string]string {
+		return map[string]string{
+			envconfig.Deployment:         p.Deployment,
+			envconfig.Tier:               string(p.Tier.Name),
+			envconfig.PostgresURL:        pgURL,
+			envconfig.ClickHouseAddr:     "clickhouse:" + port(clickhouseNative),
+			envconfig.ClickHouseDatabase: database,
+			envconfig.ClickHouseUser:     dbUser,
+			envconfig.ClickHousePassword: "${" + envClickHousePassword + "}",
+			envconfig.RetentionDays:      strconv.Itoa(p.Tier.Retention.Days),
+			envconfig.ListenAddr:         ":" + port(listen),
+		}
+	}
+	app := func(image string, listen int, extra map[string]string, ports []string, expose ...int) composeService {
+		env := common(listen)
+		for k, v := range extra {
+			env[k] = v
+		}
+		var ex []string
+		for _, e := range append([]int{listen}, expose...) {
+			ex = append(ex, port(e))
+		}
+		return hardened(composeService{
+			Image: image, Environment: env, Ports: ports, Expose: ex,
+			ReadOnly: true, CapDrop: []string{"ALL"}, User: "65532:65532",
+			DependsOn: map[string]dep{"clickhouse": healthy, "postgres": healthy},
+		})
+	}
+	f := composeFile{
+		Name: "nano",
+		Services: map[string]composeService{
+			"clickhouse": hardened(composeService{
+				Image: ClickHouseImage,
+				Environment: map[string]string{
+					"CLICKHOUSE_DB":                        database,
+					"CLICKHOUSE_USER":                      dbUser,
+					"CLICKHOUSE_PASSWORD":                  "${" + envClickHousePassword + "}",
+					"CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT": "0",
+				},
+				Expose: []string{port(clickhouseNative), port(clickhouseProm)},
+				Volumes: []string{
+					DataDir + "/clickhouse:/var/lib/clickhouse",
+					"./clickhouse/nano.xml:/etc/clickhouse-server/config.d/nano.xml:ro",
+				},
+				Ulimits: map[string]limit{"nofile": {Soft: 262144, Hard: 262144}},
+				Healthcheck: &healthcheck{
+					Test:     []string{"CMD-SHELL", "clickhouse-client --user " + dbUser + " --password \"$$" + envClickHousePassword + "\" --query 'SELECT 1'"},
+					Interval: "10s", Timeout: "5s", Retries: 12, StartPeriod: "30s",
+				},
+			}),
+			"postgres": hardened(composeService{
+				Image: PostgresImage,
+				Environment: map[string]string{
+					"POSTGRES_DB":       database,
+					"POSTGRES_USER":     dbUser,
+					"POSTGRES_PASSWORD": "${" + envPostgresPassword + "}",
+					"PGDATA":            "/var/lib/postgresql/data/pgdata",
+				},
+				Expose:  []string{port(postgresPort)},
+				Volumes: []string{DataDir + "/postgres:/var/lib/postgresql/data"},
+				Healthcheck: &healthcheck{
+					Test:     []string{"CMD", "pg_isready", "-U", dbUser, "-d", database},
+					Interval: "10s", Timeout: "5s", Retries: 12, StartPeriod: "20s",
+				},
+			}),
+			"postgres-exporter": hardened(composeService{
+				Image: PostgresExporterImage,
+				Environment: map[string]string{
+					"DATA_SOURCE_URI":  fmt.Sprintf("postgres:%d/%s?sslmode=disable", postgresPort, database),
+					"DATA_SOURCE_USER": dbUser,
+					"DATA_SOURCE_PASS": "${" + envPostgresPassword + "}",
+				},
+				Expose:    []string{port(tier.Ports.PostgresExporter)},
+				DependsOn: map[string]dep{"postgres": healthy},
+				ReadOnly:  true, CapDrop: []string{"ALL"},
+			}),
+			"api":    app(p.Images.API, tier.Ports.API, nil, nil),
+			"search": app(p.Images.Search, tier.Ports.Search, nil, nil),
+			"ingest": app(p.Images.Ingest, tier.Ports.IngestHTTP, map[string]string{
+				envconfig.IngestToken:    "${" + envIngestToken + "}",
+				envconfig.HECToken:       "${" + envHECToken + "}",
+				envconfig.NativeTLSCert:  "/etc/nano/tls/server.crt",
+				envconfig.NativeTLSKey:   "/etc/nano/tls/server.key",
+				envconfig.NativeClientCA: "/etc/nano/tls/ca.crt",
+			}, []string{port(tier.Ports.IngestNative) + ":" + port(tier.Ports.IngestNative)},
+				tier.Ports.IngestHEC, tier.Ports.IngestNative, tier.Ports.IngestMetrics),
+			"prometheus": hardened(composeService{
+				Image: PrometheusImage,
+				Command: []string{
+					"--config.file=/etc/prometheus/prometheus.yml",
+					"--storage.tsdb.path=/prometheus",
+					"--storage.tsdb.retention.time=15d",
+				},
+				Volumes: []string{
+					"./prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+					DataDir + "/prometheus:/prometheus",
+				},
+				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "postgres-exporter": started},
+				ReadOnly:  true, CapDrop: []string{"ALL"},
+			}),
+			"caddy": hardened(composeService{
+				Image: CaddyImage,
+				Ports: []string{"443:443", port(tier.Ports.IngestHTTP) + ":" + port(tier.Ports.IngestHTTP), port(tier.Ports.IngestHEC) + ":" + port(tier.Ports.IngestHEC)},
+				Volumes: []string{
+					"./Caddyfile:/etc/caddy/Caddyfile:ro",
+					DataDir + "/caddy:/data",
+				},
+				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started},
+			}),
+		},
+	}
+	// The ingest container mounts the native port's certificates.
+	ing := f.Services["ingest"]
+	ing.Volumes = []string{"./tls:/etc/nano/tls:ro"}
+	f.Services["ingest"] = ing
+	return marshal(f)
+}
+
+// Env returns the .env file that holds the Compose project's secrets.
+func Env(s Secrets) ([]byte, error) {
+	vals := [][2]string{
+		{envClickHousePassword, s.ClickHousePassword},
+		{envHECToken, s.HECToken},
+		{envIngestToken, s.IngestToken},
+		{envPostgresPassword, s.PostgresPassword},
+	}
+	var b bytes.Buffer
+	b.WriteString("# nano secrets, generated by Pulumi. Mode 0600; do not copy.\n")
+	for _, kv := range vals {
+		if kv[1] == "" {
+			return nil, fmt.Errorf("cannot write .env: %s is empty", kv[0])
+		}
+		if strings.ContainsAny(kv[1], "\n\r\"'$\\ #") {
+			return nil, fmt.Errorf("cannot write .env: %s holds a character .env cannot carry unquoted", kv[0])
+		}
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
+	}
+	return b.Bytes(), nil
+}
+
+// Caddyfile returns the HTTPS entry: /api and /search on 443, and TLS in
+// front of the ingest HTTP and HEC ports.
+func Caddyfile(p Params) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("# nano HTTPS entry, generated by Pulumi.\n{\n\tadmin off\n")
+	b.WriteString("\t# Port 80 is closed by the firewall: no HTTP->HTTPS redirect listener.\n\tauto_https disable_redirects\n}\n\n")
+	tls := ""
+	if !p.PublicTLS {
+		tls = "\ttls internal\n"
+	}
+	fmt.Fprintf(&b, "https://%s {\n%s", p.Host, tls)
+	fmt.Fprintf(&b, "\thandle_path /api/* {\n\t\treverse_proxy api:%d\n\t}\n", tier.Ports.API)
+	fmt.Fprintf(&b, "\thandle_path /search/* {\n\t\treverse_proxy search:%d\n\t}\n", tier.Ports.Search)
+	b.WriteString("\trespond 404\n}\n")
+	for _, port := range []int{tier.Ports.IngestHTTP, tier.Ports.IngestHEC} {
+		fmt.Fprintf(&b, "\nhttps://%s:%d {\n%s\treverse_proxy ingest:%d\n}\n", p.Host, port, tls, port)
+	}
+	return b.Bytes(), nil
+}
+
+// Prometheus returns prometheus.yml: every seed endpoint (and ClickHouse) at
+// the catalog's scrape interval.
+func Prometheus(p Params) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	interval := fmt.Sprintf("%ds", int(tier.ScrapeInterval.Seconds()))
+	type static struct {
+		Targets []string          `yaml:"targets"`
+		Labels  map[string]string `yaml:"labels"`
+	}
+	type job struct {
+		JobName       string   `yaml:"job_name"`
+		MetricsPath   string   `yaml:"metrics_path"`
+		StaticConfigs []static `yaml:"static_configs"`
+	}
+	labels := map[string]string{"nano_deployment": p.Deployment, "nano_tier": string(p.Tier.Name)}
+	jobs := []job{
+		{"api", "/metrics", []static{{[]string{"api:" + port(tier.Ports.API)}, labels}}},
+		{"search", "/metrics", []static{{[]string{"search:" + port(tier.Ports.Search)}, labels}}},
+		{"ingest", "/metrics", []static{{[]string{"ingest:" + port(tier.Ports.IngestMetrics)}, labels}}},
+		{"postgres", "/metrics", []static{{[]string{"postgres-exporter:" + port(tier.Ports.PostgresExporter)}, labels}}},
+		{"clickhouse", "/metrics", []static{{[]string{"clickhouse:" + port(clickhouseProm)}, labels}}},
+	}
+	return marshal(map[string]any{
+		"global":         map[string]string{"scrape_interval": interval, "evaluation_interval": interval},
+		"scrape_configs": jobs,
+	})
+}
+
+// ClickHouseConfig returns config.d/nano.xml for the single-node server.
+// Memory is capped below the host's RAM since PostgreSQL and the services
+// share the machine.
+func ClickHouseConfig(p Params) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("<!-- nano single-node ClickHouse, generated by Pulumi. -->\n<clickhouse>\n")
+	b.WriteString("    <logger>\n        <level>warning</level>\n        <console>1</console>\n    </logger>\n")
+	b.WriteString("    <listen_host>0.0.0.0</listen_host>\n")
+	b.WriteString("    <max_server_memory_usage_to_ram_ratio>0.5</max_server_memory_usage_to_ram_ratio>\n")
+	fmt.Fprintf(&b, "    <prometheus>\n        <endpoint>/metrics</endpoint>\n        <port>%d</port>\n", clickhouseProm)
+	b.WriteString("        <metrics>true</metrics>\n        <events>true</events>\n        <asynchronous_metrics>true</asynchronous_metrics>\n    </prometheus>\n")
+	b.WriteString("</clickhouse>\n")
+	return b.Bytes(), nil
+}
+
+func (p Params) check() error {
+	var missing []string
+	for name, v := range map[string]string{
+		"deployment": p.Deployment, "host": p.Host, "volume device": p.VolumeDevice,
+		"api image": p.Images.API, "search image": p.Images.Search, "ingest image": p.Images.Ingest,
+	} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if p.Tier.Name == "" || p.Tier.Retention.Days <= 0 {
+		missing = append(missing, "tier")
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("cannot build compose host files: missing %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("cannot encode YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("cannot encode YAML: %w", err)
+	}
+	return b.Bytes(), nil
+}

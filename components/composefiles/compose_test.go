@@ -1,0 +1,276 @@
+package composefiles
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func params(t *testing.T, name tier.Name, domain string) Params {
+	t.Helper()
+	spec, ok := tier.Lookup(name)
+	if !ok {
+		t.Fatalf("no tier %s", name)
+	}
+	host, public := "203.0.113.10", false
+	if domain != "" {
+		host, public = domain, true
+	}
+	return Params{
+		Deployment: string(name) + "-hetzner", Tier: spec, Host: host, PublicTLS: public,
+		Images: settings.Images{
+			API: "ghcr.io/nanosiem/api:0.1.0", Search: "ghcr.io/nanosiem/search:0.1.0", Ingest: "ghcr.io/nanosiem/ingest:0.1.0",
+		},
+		VolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_4242",
+	}
+}
+
+var testSecrets = Secrets{
+	PostgresPassword: "pgPassw0rdTEST", ClickHousePassword: "chPassw0rdTEST",
+	IngestToken: "ingestTokenTEST", HECToken: "00000000-0000-4000-8000-000000000000",
+	NativeCACert:     "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+	NativeServerCert: "-----BEGIN CERTIFICATE-----\nSERVER\n-----END CERTIFICATE-----\n",
+	NativeServerKey:  "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n",
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the builder's output; review and run go test ./components/composefiles -update\n--- got ---\n%s", path, got)
+	}
+}
+
+func TestGoldenFiles(t *testing.T) {
+	for _, c := range []struct {
+		tier   tier.Name
+		domain string
+	}{{tier.Hobby, ""}, {tier.Startup, "logs.example.com"}} {
+		p := params(t, c.tier, c.domain)
+		for name, build := range map[string]func(Params) ([]byte, error){
+			"compose.yaml": Compose, "Caddyfile": Caddyfile, "prometheus.yml": Prometheus, "clickhouse.xml": ClickHouseConfig,
+			"cloud-init.yaml": func(p Params) ([]byte, error) { return CloudInit(p, testSecrets) },
+		} {
+			got, err := build(p)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.tier, name, err)
+			}
+			again, _ := build(p)
+			if !bytes.Equal(got, again) {
+				t.Errorf("%s %s: two builds differ", c.tier, name)
+			}
+			golden(t, string(c.tier)+"-"+name, got)
+		}
+	}
+}
+
+// loadCompose parses the Compose file with the compose-spec reference loader
+// (schema validation, interpolation from the .env file, consistency checks).
+func loadCompose(t *testing.T, p Params) *types.Project {
+	t.Helper()
+	compose, err := Compose(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := Env(testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, err := dotenv.UnmarshalBytesWithLookup(env, nil)
+	if err != nil {
+		t.Fatalf("the .env file does not parse: %v", err)
+	}
+	dir := t.TempDir()
+	proj, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, "compose.yaml"), Content: compose}},
+		Environment: vars,
+	})
+	if err != nil {
+		t.Fatalf("compose-spec loader rejects compose.yaml: %v", err)
+	}
+	return proj
+}
+
+func TestComposeLoadsWithComposeSpec(t *testing.T) {
+	proj := loadCompose(t, params(t, tier.Hobby, ""))
+	want := []string{"api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "prometheus", "search"}
+	if got := proj.ServiceNames(); !slices.Equal(sorted(got), want) {
+		t.Fatalf("services %v, want %v", got, want)
+	}
+	var published []string
+	for _, name := range proj.ServiceNames() {
+		svc := proj.Services[name]
+		if strings.HasSuffix(svc.Image, ":latest") || !strings.Contains(svc.Image, ":") {
+			t.Errorf("%s: image %q is not pinned", name, svc.Image)
+		}
+		if svc.Restart != "unless-stopped" {
+			t.Errorf("%s: restart %q", name, svc.Restart)
+		}
+		for _, p := range svc.Ports {
+			published = append(published, name+":"+p.Published)
+		}
+		for k, v := range svc.Environment {
+			if v != nil && strings.Contains(*v, "${") {
+				t.Errorf("%s: %s=%q was not interpolated", name, k, *v)
+			}
+		}
+	}
+	// Only the HTTPS entry and the ingest ports reach the host's network.
+	if want := []string{"caddy:443", "caddy:8080", "caddy:8088", "ingest:6000"}; !slices.Equal(sorted(published), want) {
+		t.Errorf("published ports %v, want %v", sorted(published), want)
+	}
+	ing := proj.Services["ingest"]
+	if v := ing.Environment["NANO_INGEST_TOKEN"]; v == nil || *v != testSecrets.IngestToken {
+		t.Errorf("ingest token not passed from .env: %v", v)
+	}
+	if v := ing.Environment["NANO_POSTGRES_URL"]; v == nil || !strings.Contains(*v, testSecrets.PostgresPassword) {
+		t.Errorf("postgres URL not interpolated: %v", v)
+	}
+	if v := ing.Environment["NANO_RETENTION_DAYS"]; v == nil || *v != "90" {
+		t.Errorf("retention %v, want the catalog's 90 days", v)
+	}
+	ch := proj.Services["clickhouse"]
+	if len(ch.Volumes) == 0 || ch.Volumes[0].Source != DataDir+"/clickhouse" {
+		t.Errorf("ClickHouse data is not on the volume: %+v", ch.Volumes)
+	}
+	if pg := proj.Services["postgres"]; len(pg.Volumes) == 0 || pg.Volumes[0].Source != DataDir+"/postgres" {
+		t.Errorf("PostgreSQL data is not on the volume: %+v", pg.Volumes)
+	}
+}
+
+func TestComposeFileHoldsNoSecret(t *testing.T) {
+	compose, err := Compose(params(t, tier.Startup, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{testSecrets.PostgresPassword, testSecrets.ClickHousePassword, testSecrets.IngestToken, testSecrets.HECToken} {
+		if bytes.Contains(compose, []byte(s)) {
+			t.Errorf("compose.yaml contains a secret")
+		}
+	}
+}
+
+func TestPrometheusScrapesSeedEndpoints(t *testing.T) {
+	b, err := Prometheus(params(t, tier.Hobby, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Global struct {
+			ScrapeInterval string `yaml:"scrape_interval"`
+		} `yaml:"global"`
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Global.ScrapeInterval != "15s" {
+		t.Errorf("scrape interval %q", cfg.Global.ScrapeInterval)
+	}
+	var targets []string
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			targets = append(targets, st.Targets...)
+		}
+	}
+	for _, want := range []string{"api:3000", "search:3002", "ingest:9598", "postgres-exporter:9187"} {
+		if !slices.Contains(targets, want) {
+			t.Errorf("prometheus does not scrape %s (targets %v)", want, targets)
+		}
+	}
+}
+
+func TestCloudInit(t *testing.T) {
+	p := params(t, tier.Hobby, "")
+	b, err := CloudInit(p, testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("#cloud-config\n")) {
+		t.Fatal("user data does not start with #cloud-config")
+	}
+	var cfg cloudConfig
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("cloud-init is not YAML: %v", err)
+	}
+	files := map[string]writeFile{}
+	for _, f := range cfg.WriteFiles {
+		files[f.Path] = f
+	}
+	compose, _ := Compose(p)
+	if f := files[ProjectDir+"/compose.yaml"]; f.Content != string(compose) {
+		t.Error("cloud-init's compose.yaml is not the builder's")
+	}
+	if f := files[ProjectDir+"/.env"]; f.Permissions != "0600" || !strings.Contains(f.Content, "POSTGRES_PASSWORD="+testSecrets.PostgresPassword) {
+		t.Errorf(".env: mode %s, content holds the password: %v", f.Permissions, strings.Contains(f.Content, testSecrets.PostgresPassword))
+	}
+	if f := files[ProjectDir+"/tls/server.key"]; f.Permissions != "0600" {
+		t.Errorf("server key mode %s", f.Permissions)
+	}
+	if !strings.Contains(files["/usr/local/sbin/nano-mount-data"].Content, p.VolumeDevice) {
+		t.Error("mount script does not name the volume device")
+	}
+	if !slices.Contains(cfg.Packages, "docker-compose-plugin") {
+		t.Error("cloud-init does not install Docker Compose")
+	}
+	if got := cfg.Runcmd[len(cfg.Runcmd)-1]; strings.Join(got, " ") != "systemctl enable --now nano.service" {
+		t.Errorf("last command %v does not start nano", got)
+	}
+}
+
+func TestBuildersRejectMissingInput(t *testing.T) {
+	p := params(t, tier.Hobby, "")
+	p.Host, p.VolumeDevice = "", ""
+	if _, err := Compose(p); err == nil || !strings.Contains(err.Error(), "missing host, volume device") {
+		t.Errorf("Compose accepted missing host and device: %v", err)
+	}
+	s := testSecrets
+	s.HECToken = ""
+	if _, err := Env(s); err == nil || !strings.Contains(err.Error(), "HEC_TOKEN is empty") {
+		t.Errorf("Env accepted an empty token: %v", err)
+	}
+	s = testSecrets
+	s.PostgresPassword = "a b"
+	if _, err := Env(s); err == nil {
+		t.Error("Env accepted a value it cannot quote")
+	}
+}
+
+func sorted(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return out
+}

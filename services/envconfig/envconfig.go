@@ -1,0 +1,41 @@
+// Package envconfig names the environment variables through which the
+// deployment components configure nano's services (api, search, ingest).
+// Components write them (Compose files, Kubernetes Deployments); the services
+// read them. Keeping the names in one package keeps both sides in step.
+package envconfig
+
+// Shared by every service.
+const (
+	// Deployment is the deployment name (metrics label, logs).
+	Deployment = "NANO_DEPLOYMENT"
+	// Tier is the tier name from the tier catalog.
+	Tier = "NANO_TIER"
+	// PostgresURL is a libpq URL of the metadata database.
+	PostgresURL = "NANO_POSTGRES_URL"
+	// ClickHouseAddr is host:port of ClickHouse's native protocol.
+	ClickHouseAddr = "NANO_CLICKHOUSE_ADDR"
+	// ClickHouseDatabase, ClickHouseUser and ClickHousePassword authenticate to it.
+	ClickHouseDatabase = "NANO_CLICKHOUSE_DATABASE"
+	ClickHouseUser     = "NANO_CLICKHOUSE_USER"
+	ClickHousePassword = "NANO_CLICKHOUSE_PASSWORD"
+	// ClickHouseCluster names the ClickHouse cluster for replicated DDL; empty
+	// on single-node tiers.
+	ClickHouseCluster = "NANO_CLICKHOUSE_CLUSTER"
+	// RetentionDays is how long events are kept before roll-off.
+	RetentionDays = "NANO_RETENTION_DAYS"
+	// ListenAddr is the service's HTTP listen address (":3000").
+	ListenAddr = "NANO_LISTEN_ADDR"
+)
+
+// Ingest only.
+const (
+	// IngestToken is the bootstrap bearer token for the HTTP port.
+	IngestToken = "NANO_INGEST_TOKEN"
+	// HECToken is the bootstrap Splunk HEC token.
+	HECToken = "NANO_HEC_TOKEN"
+	// NativeTLSCert, NativeTLSKey and NativeClientCA are PEM file paths for the
+	// Vector-native port's mutual TLS.
+	NativeTLSCert  = "NANO_NATIVE_TLS_CERT"
+	NativeTLSKey   = "NANO_NATIVE_TLS_KEY"
+	NativeClientCA = "NANO_NATIVE_CLIENT_CA"
+)
