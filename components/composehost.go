@@ -1,0 +1,385 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/components/composefiles"
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+)
+
+// ComposeHostType is the type token of ComposeHost.
+const ComposeHostType = "nano:index:ComposeHost"
+
+// Hetzner specifics of a Compose host.
+const (
+	hostImage = "debian-12"
+	// minVolumeGB is the smallest volume Hetzner creates.
+	minVolumeGB = 10
+	// Certificate lifetimes of the native port's mutual TLS.
+	caValidityHours   = 10 * 365 * 24
+	certValidityHours = 2 * 365 * 24
+	certRenewHours    = 30 * 24
+)
+
+// ComposeHostArgs configure a Compose host.
+type ComposeHostArgs struct {
+	// Deployment names the deployment (resource names, labels).
+	Deployment string
+	// Tier is the tier's catalog entry (with overrides); its Kind must be
+	// tier.Compose.
+	Tier tier.Spec
+	// Location is the Hetzner location (fsn1, nbg1, hel1, ash, hil, sin).
+	Location string
+	// ServerType is the Hetzner server type (settings pick it from the
+	// tier's machine size: ccx13 for Hobby, ccx23 for Startup).
+	ServerType string
+	// Domain, when set, is the DNS name users point at the host; it gets a
+	// publicly trusted certificate. Empty: the public IP with Caddy's own CA.
+	Domain string
+	Images settings.Images
+	// SSHAllowedCIDRs may reach port 22; empty closes SSH.
+	SSHAllowedCIDRs []string
+	// SSHPublicKey is the admin key; empty generates an ED25519 key pair.
+	SSHPublicKey string
+}
+
+// ComposeHostArgsFrom maps validated settings to ComposeHost arguments.
+func ComposeHostArgsFrom(s settings.Settings) *ComposeHostArgs {
+	return &ComposeHostArgs{
+		Deployment: s.Deployment, Tier: s.Tier, Location: s.Region, ServerType: s.MachineType,
+		Domain: s.Domain, Images: s.Images, SSHAllowedCIDRs: s.SSHAllowedCIDRs, SSHPublicKey: s.SSHPublicKey,
+	}
+}
+
+func (a *ComposeHostArgs) validate() error {
+	if a == nil {
+		return errors.New("ComposeHost: args are required")
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("ComposeHost: "+format, args...)) }
+	if a.Deployment == "" {
+		bad("deployment name is required")
+	}
+	if a.Tier.Kind != tier.Compose {
+		bad("tier %q is deployed as %q, not by a Compose host", a.Tier.Name, a.Tier.Kind)
+	}
+	if _, ok := a.Tier.Pool(tier.General); !ok {
+		bad("tier %q has no machine", a.Tier.Name)
+	}
+	if a.Tier.HotStorageGB < minVolumeGB {
+		bad("hot storage %d GB is below Hetzner's %d GB minimum volume", a.Tier.HotStorageGB, minVolumeGB)
+	}
+	if a.Tier.Retention.Days <= 0 {
+		bad("retention must be positive, got %d days", a.Tier.Retention.Days)
+	}
+	if _, ok := settings.HetznerDatacenters[a.Location]; !ok {
+		bad("unknown Hetzner location %q", a.Location)
+	}
+	if a.ServerType == "" {
+		bad("server type is required")
+	}
+	if a.Images.API == "" || a.Images.Search == "" || a.Images.Ingest == "" {
+		bad("api, search and ingest images are required")
+	}
+	for _, c := range a.SSHAllowedCIDRs {
+		if p, err := netip.ParsePrefix(c); err != nil || p.Bits() == 0 {
+			bad("SSH CIDR %q must be a network narrower than the whole internet", c)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ComposeHost is a Hobby or Startup deployment: one Hetzner server running
+// nano as a Docker Compose project, its data on a Hetzner volume.
+//
+// The public IPv4 is a Hetzner primary IP of its own, so it is known before
+// the server exists (the TLS certificates and the Caddy site name need it)
+// and it survives a server replacement: changing user data (new images,
+// new secrets) replaces the server, and log shippers keep the same address
+// while the data volume is re-attached.
+type ComposeHost struct {
+	pulumi.ResourceState
+
+	PublicIP            pulumi.StringOutput `pulumi:"publicIp"`
+	APIURL              pulumi.StringOutput `pulumi:"apiUrl"`
+	SearchURL           pulumi.StringOutput `pulumi:"searchUrl"`
+	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
+	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
+	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
+	// Secrets.
+	IngestToken pulumi.StringOutput `pulumi:"ingestToken"`
+	HECToken    pulumi.StringOutput `pulumi:"hecToken"`
+	// The native port's CA, and a client certificate for an aggregator.
+	NativeCACert   pulumi.StringOutput `pulumi:"nativeCaCert"`
+	AggregatorCert pulumi.StringOutput `pulumi:"aggregatorCert"`
+	AggregatorKey  pulumi.StringOutput `pulumi:"aggregatorKey"`
+	// SSHPrivateKey is set (secret) when the key pair was generated.
+	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
+}
+
+// NewComposeHost builds a Compose host.
+func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opts ...pulumi.ResourceOption) (*ComposeHost, error) {
+	if err := args.validate(); err != nil {
+		return nil, err
+	}
+	host := &ComposeHost{}
+	if err := ctx.RegisterComponentResource(ComposeHostType, name, host, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(host)
+	labels := pulumi.ToStringMap(Labels(args.Deployment, args.Tier.Name))
+	datacenter := settings.HetznerDatacenters[args.Location]
+
+	// Secrets generated once and kept in state (encrypted).
+	password := func(suffix string, length int) (*random.RandomPassword, error) {
+		return random.NewRandomPassword(ctx, name+"-"+suffix, &random.RandomPasswordArgs{
+			Length: pulumi.Int(length), Special: pulumi.Bool(false),
+		}, parent)
+	}
+	pgPassword, err := password("postgres-password", 32)
+	if err != nil {
+		return nil, err
+	}
+	chPassword, err := password("clickhouse-password", 32)
+	if err != nil {
+		return nil, err
+	}
+	ingestToken, err := password("ingest-token", 48)
+	if err != nil {
+		return nil, err
+	}
+	// Splunk HEC tokens are GUIDs.
+	hecToken, err := random.NewRandomUuid(ctx, name+"-hec-token", &random.RandomUuidArgs{},
+		parent, pulumi.AdditionalSecretOutputs([]string{"result"}))
+	if err != nil {
+		return nil, err
+	}
+
+	// The public IPv4, before the server: see the type's doc comment.
+	ip, err := hcloud.NewPrimaryIp(ctx, name+"-ipv4", &hcloud.PrimaryIpArgs{
+		Type: pulumi.String("ipv4"), Datacenter: pulumi.String(datacenter),
+		AssigneeType: pulumi.String("server"), AutoDelete: pulumi.Bool(false), Labels: labels,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	publicHost := ip.IpAddress
+	if args.Domain != "" {
+		publicHost = pulumi.String(args.Domain).ToStringOutput()
+	}
+
+	native, err := newNativeTLS(ctx, name, args.Domain, ip.IpAddress, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	var sshPublicKey pulumi.StringInput = pulumi.String(args.SSHPublicKey)
+	host.SSHPrivateKey = secret(pulumi.String("").ToStringOutput())
+	if args.SSHPublicKey == "" {
+		key, err := tls.NewPrivateKey(ctx, name+"-admin-ssh", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, parent)
+		if err != nil {
+			return nil, err
+		}
+		sshPublicKey, host.SSHPrivateKey = key.PublicKeyOpenssh, secret(key.PrivateKeyOpenssh)
+	}
+	sshKey, err := hcloud.NewSshKey(ctx, name+"-admin", &hcloud.SshKeyArgs{PublicKey: sshPublicKey, Labels: labels}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	firewall, err := hcloud.NewFirewall(ctx, name+"-firewall", &hcloud.FirewallArgs{
+		Labels: labels, Rules: firewallRules(args.SSHAllowedCIDRs),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	volume, err := hcloud.NewVolume(ctx, name+"-data", &hcloud.VolumeArgs{
+		Size: pulumi.Int(args.Tier.HotStorageGB), Location: pulumi.String(args.Location),
+		Format: pulumi.String("ext4"), Labels: labels,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	p := composefiles.Params{
+		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "",
+	}
+	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, ingestToken.Result,
+		hecToken.Result, native.caCert, native.serverCert, native.serverKey).ApplyT(func(v []any) (string, error) {
+		p := p
+		p.Host, p.VolumeDevice = v[0].(string), "/dev/disk/by-id/scsi-0HC_Volume_"+string(v[1].(pulumi.ID))
+		b, err := composefiles.CloudInit(p, composefiles.Secrets{
+			PostgresPassword: v[2].(string), ClickHousePassword: v[3].(string),
+			IngestToken: v[4].(string), HECToken: v[5].(string),
+			NativeCACert: v[6].(string), NativeServerCert: v[7].(string), NativeServerKey: v[8].(string),
+		})
+		return string(b), err
+	}).(pulumi.StringOutput)
+
+	ipID := ip.ID().ApplyT(func(id pulumi.ID) (int, error) {
+		n, err := strconv.Atoi(string(id))
+		if err != nil {
+			return 0, fmt.Errorf("cannot read primary IP id %q: %w", id, err)
+		}
+		return n, nil
+	}).(pulumi.IntOutput)
+
+	// A new server must be created after the old one released the primary
+	// IP and the volume: delete before replace.
+	server, err := hcloud.NewServer(ctx, name+"-server", &hcloud.ServerArgs{
+		ServerType: pulumi.String(args.ServerType), Image: pulumi.String(hostImage),
+		Datacenter: pulumi.String(datacenter), Labels: labels,
+		SshKeys:     pulumi.StringArray{sshKey.ID().ToStringOutput()},
+		FirewallIds: pulumi.IntArray{idToInt(firewall.ID())},
+		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{
+			Ipv4Enabled: pulumi.Bool(true), Ipv4: ipID, Ipv6Enabled: pulumi.Bool(true),
+		}},
+		UserData:               secret(userData),
+		ShutdownBeforeDeletion: pulumi.Bool(true),
+	}, parent, pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := hcloud.NewVolumeAttachment(ctx, name+"-data-attachment", &hcloud.VolumeAttachmentArgs{
+		ServerId: idToInt(server.ID()), VolumeId: idToInt(volume.ID()), Automount: pulumi.Bool(false),
+	}, parent, pulumi.DeleteBeforeReplace(true)); err != nil {
+		return nil, err
+	}
+
+	host.PublicIP = ip.IpAddress
+	host.APIURL = pulumi.Sprintf("https://%s/api", publicHost)
+	host.SearchURL = pulumi.Sprintf("https://%s/search", publicHost)
+	host.IngestHTTPURL = pulumi.Sprintf("https://%s:%d", publicHost, tier.Ports.IngestHTTP)
+	host.IngestHECURL = pulumi.Sprintf("https://%s:%d", publicHost, tier.Ports.IngestHEC)
+	host.IngestNativeAddress = pulumi.Sprintf("%s:%d", publicHost, tier.Ports.IngestNative)
+	host.IngestToken = secret(ingestToken.Result)
+	host.HECToken = secret(hecToken.Result)
+	host.NativeCACert = native.caCert
+	host.AggregatorCert = native.clientCert
+	host.AggregatorKey = secret(native.clientKey)
+	if err := ctx.RegisterResourceOutputs(host, pulumi.Map{
+		"publicIp": host.PublicIP, "apiUrl": host.APIURL, "searchUrl": host.SearchURL,
+		"ingestHttpUrl": host.IngestHTTPURL, "ingestHecUrl": host.IngestHECURL,
+		"ingestNativeAddress": host.IngestNativeAddress,
+		"ingestToken":         host.IngestToken, "hecToken": host.HECToken,
+		"nativeCaCert": host.NativeCACert, "aggregatorCert": host.AggregatorCert,
+		"aggregatorKey": host.AggregatorKey, "sshPrivateKey": host.SSHPrivateKey,
+	}); err != nil {
+		return nil, err
+	}
+	return host, nil
+}
+
+// firewallRules opens the HTTPS entry and the ingest ports to everyone and
+// SSH to the allowed CIDRs only; nothing else is reachable.
+func firewallRules(sshCIDRs []string) hcloud.FirewallRuleArray {
+	anywhere := pulumi.StringArray{pulumi.String("0.0.0.0/0"), pulumi.String("::/0")}
+	rule := func(port int, what string, from pulumi.StringArray) hcloud.FirewallRuleArgs {
+		return hcloud.FirewallRuleArgs{
+			Direction: pulumi.String("in"), Protocol: pulumi.String("tcp"),
+			Port: pulumi.String(strconv.Itoa(port)), SourceIps: from, Description: pulumi.String(what),
+		}
+	}
+	rules := hcloud.FirewallRuleArray{
+		rule(443, "HTTPS: api and search", anywhere),
+		rule(tier.Ports.IngestHTTP, "ingest HTTP (bearer token)", anywhere),
+		rule(tier.Ports.IngestHEC, "ingest Splunk HEC", anywhere),
+		rule(tier.Ports.IngestNative, "ingest Vector native (mutual TLS)", anywhere),
+	}
+	if len(sshCIDRs) > 0 {
+		rules = append(rules, rule(22, "SSH from admin networks", pulumi.ToStringArray(sshCIDRs)))
+	}
+	return rules
+}
+
+// secret marks o secret whatever its provider does: generated credentials
+// and anything built from them never reach state or outputs in plaintext.
+func secret(o pulumi.StringOutput) pulumi.StringOutput { return pulumi.ToSecret(o).(pulumi.StringOutput) }
+
+func idToInt(id pulumi.IDOutput) pulumi.IntOutput {
+	return id.ApplyT(func(id pulumi.ID) (int, error) {
+		n, err := strconv.Atoi(string(id))
+		if err != nil {
+			return 0, fmt.Errorf("cannot read Hetzner id %q: %w", id, err)
+		}
+		return n, nil
+	}).(pulumi.IntOutput)
+}
+
+// nativeTLS is the mutual TLS of the Vector-native port: a deployment CA, the
+// server's certificate and one client certificate for an aggregator.
+type nativeTLS struct {
+	caCert, serverCert, serverKey, clientCert, clientKey pulumi.StringOutput
+}
+
+func newNativeTLS(ctx *pulumi.Context, name, domain string, ip pulumi.StringOutput, parent pulumi.ResourceOption) (*nativeTLS, error) {
+	key := func(suffix string) (*tls.PrivateKey, error) {
+		return tls.NewPrivateKey(ctx, name+"-"+suffix, &tls.PrivateKeyArgs{
+			Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
+		}, parent)
+	}
+	caKey, err := key("native-ca-key")
+	if err != nil {
+		return nil, err
+	}
+	ca, err := tls.NewSelfSignedCert(ctx, name+"-native-ca", &tls.SelfSignedCertArgs{
+		PrivateKeyPem:       caKey.PrivateKeyPem,
+		IsCaCertificate:     pulumi.Bool(true),
+		ValidityPeriodHours: pulumi.Int(caValidityHours),
+		AllowedUses:         pulumi.ToStringArray([]string{"cert_signing", "crl_signing"}),
+		Subject: &tls.SelfSignedCertSubjectArgs{
+			CommonName: pulumi.String(name + " nano native CA"), Organization: pulumi.String("nano"),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	sign := func(suffix string, k *tls.PrivateKey, subject string, dns pulumi.StringArray, ips pulumi.StringArrayInput, use string) (*tls.LocallySignedCert, error) {
+		csr, err := tls.NewCertRequest(ctx, name+"-"+suffix+"-csr", &tls.CertRequestArgs{
+			PrivateKeyPem: k.PrivateKeyPem, DnsNames: dns, IpAddresses: ips,
+			Subject: &tls.CertRequestSubjectArgs{CommonName: pulumi.String(subject), Organization: pulumi.String("nano")},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		return tls.NewLocallySignedCert(ctx, name+"-"+suffix+"-cert", &tls.LocallySignedCertArgs{
+			CertRequestPem: csr.CertRequestPem, CaPrivateKeyPem: caKey.PrivateKeyPem, CaCertPem: ca.CertPem,
+			ValidityPeriodHours: pulumi.Int(certValidityHours), EarlyRenewalHours: pulumi.Int(certRenewHours),
+			AllowedUses: pulumi.ToStringArray([]string{"digital_signature", "key_encipherment", use}),
+		}, parent)
+	}
+	serverKey, err := key("native-server-key")
+	if err != nil {
+		return nil, err
+	}
+	var dns pulumi.StringArray
+	if domain != "" {
+		dns = pulumi.StringArray{pulumi.String(domain)}
+	}
+	server, err := sign("native-server", serverKey, name+" ingest", dns, pulumi.StringArray{ip}, "server_auth")
+	if err != nil {
+		return nil, err
+	}
+	clientKey, err := key("native-aggregator-key")
+	if err != nil {
+		return nil, err
+	}
+	client, err := sign("native-aggregator", clientKey, name+" aggregator", nil, nil, "client_auth")
+	if err != nil {
+		return nil, err
+	}
+	return &nativeTLS{
+		caCert: ca.CertPem, serverCert: server.CertPem, serverKey: serverKey.PrivateKeyPem,
+		clientCert: client.CertPem, clientKey: clientKey.PrivateKeyPem,
+	}, nil
+}

@@ -1,0 +1,56 @@
+// Package program is nano's Pulumi program: it reads the stack's config,
+// validates it against the tier catalog and builds the tier's component.
+// main.go runs it under `pulumi up`; `go run . plan` runs it offline with
+// mocks; the provisioning endpoint runs it inline through the Automation API.
+package program
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/nanosiem/nano/components"
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+)
+
+// Run is the program. Invalid config fails before any resource is
+// registered, with every problem named by its key.
+func Run(ctx *pulumi.Context) error {
+	s, err := settings.Load(ctx.Stack(), config.New(ctx, settings.Namespace).Get)
+	if err != nil {
+		return err
+	}
+	return Deploy(ctx, s)
+}
+
+// Deploy builds the component of the settings' tier and exports its outputs.
+func Deploy(ctx *pulumi.Context, s settings.Settings) error {
+	switch s.Tier.Kind {
+	case tier.Compose:
+		host, err := components.NewComposeHost(ctx, s.Deployment, components.ComposeHostArgsFrom(s))
+		if err != nil {
+			return err
+		}
+		ctx.Export("tier", pulumi.String(s.Tier.Name))
+		ctx.Export("publicIp", host.PublicIP)
+		ctx.Export("apiUrl", host.APIURL)
+		ctx.Export("searchUrl", host.SearchURL)
+		ctx.Export("ingestHttpUrl", host.IngestHTTPURL)
+		ctx.Export("ingestHecUrl", host.IngestHECURL)
+		ctx.Export("ingestNativeAddress", host.IngestNativeAddress)
+		ctx.Export("ingestToken", host.IngestToken)
+		ctx.Export("hecToken", host.HECToken)
+		ctx.Export("nativeCaCert", host.NativeCACert)
+		ctx.Export("aggregatorCert", host.AggregatorCert)
+		ctx.Export("aggregatorKey", host.AggregatorKey)
+		if s.SSHPublicKey == "" {
+			ctx.Export("sshPrivateKey", host.SSHPrivateKey)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which this version of nano cannot build yet; deployable now: %s, %s",
+			settings.Namespace, settings.KeyTier, s.Tier.Name, s.Tier.Kind, tier.Hobby, tier.Startup)
+	}
+}
