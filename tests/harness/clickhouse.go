@@ -1,0 +1,157 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// ClickHouseBinary is Debian's clickhouse-server; NANO_CLICKHOUSE_SERVER
+// overrides it.
+const ClickHouseBinary = "/usr/sbin/clickhouse-server"
+
+// ClickHouse is a running ClickHouse server.
+type ClickHouse struct {
+	server
+	// NativePort is the native protocol port (clickhouse-go); HTTPPort the
+	// HTTP interface.
+	NativePort, HTTPPort int
+	Addr                 string
+}
+
+// StartClickHouse starts a ClickHouse server with its own configuration,
+// data and log directories and free loopback ports. User "default" has no
+// password and full access.
+func StartClickHouse() (*ClickHouse, error) {
+	bin := ClickHouseBinary
+	if v := os.Getenv("NANO_CLICKHOUSE_SERVER"); v != "" {
+		bin = v
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("ClickHouse server not found at %s (run tests/run, which installs it): %w", bin, err)
+	}
+	dir, err := os.MkdirTemp("", "nano-ch-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create ClickHouse directory: %w", err)
+	}
+	c := &ClickHouse{server: server{name: "clickhouse-server", dir: dir}}
+	if c.NativePort, err = freePort(); err != nil {
+		c.stop()
+		return nil, err
+	}
+	if c.HTTPPort, err = freePort(); err != nil {
+		c.stop()
+		return nil, err
+	}
+	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			c.stop()
+			return nil, err
+		}
+	}
+	users := filepath.Join(dir, "users.xml")
+	config := filepath.Join(dir, "config.xml")
+	if err := os.WriteFile(users, []byte(clickhouseUsers), 0o644); err != nil {
+		c.stop()
+		return nil, err
+	}
+	r := strings.NewReplacer("{dir}", dir, "{tcp}", strconv.Itoa(c.NativePort), "{http}", strconv.Itoa(c.HTTPPort), "{users}", users)
+	if err := os.WriteFile(config, []byte(r.Replace(clickhouseConfig)), 0o644); err != nil {
+		c.stop()
+		return nil, err
+	}
+	c.cmd = exec.Command(bin, "--config-file="+config)
+	c.cmd.Dir = dir
+	if err := c.start(); err != nil {
+		c.stop()
+		return nil, err
+	}
+	c.Addr = fmt.Sprintf("127.0.0.1:%d", c.NativePort)
+	err = c.waitReady(func(ctx context.Context) error {
+		conn, err := c.Open()
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		var one uint8
+		return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+	})
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Open connects to the server over the native protocol as "default".
+func (c *ClickHouse) Open() (driver.Conn, error) {
+	return clickhouse.Open(&clickhouse.Options{
+		Addr: []string{c.Addr},
+		Auth: clickhouse.Auth{Database: "default", Username: "default"},
+	})
+}
+
+// Stop stops the server and deletes its data.
+func (c *ClickHouse) Stop() { c.stop() }
+
+// The server configuration; the root element <yandex> is what Debian's
+// 18.16 reads (newer servers accept it too).
+const clickhouseConfig = `<?xml version="1.0"?>
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>{dir}/logs/server.log</log>
+        <errorlog>{dir}/logs/error.log</errorlog>
+        <console>0</console>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>{tcp}</tcp_port>
+    <http_port>{http}</http_port>
+    <path>{dir}/data/</path>
+    <tmp_path>{dir}/tmp/</tmp_path>
+    <user_files_path>{dir}/user_files/</user_files_path>
+    <format_schema_path>{dir}/format_schemas/</format_schema_path>
+    <users_config>{users}</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>268435456</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+`
+
+const clickhouseUsers = `<?xml version="1.0"?>
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>4000000000</max_memory_usage>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+`

@@ -1,0 +1,108 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PostgresBinDir is where Debian's PostgreSQL 15 server binaries live;
+// NANO_PG_BIN overrides it.
+const PostgresBinDir = "/usr/lib/postgresql/15/bin"
+
+// Postgres is a running PostgreSQL server.
+type Postgres struct {
+	server
+	Port int
+	// URL connects as the superuser "postgres" to database "postgres".
+	URL string
+}
+
+// StartPostgres initialises a cluster in a temporary directory and starts
+// it on a free loopback port. initdb and postgres refuse to run as root, so
+// as root they run as the "postgres" user Debian's package creates.
+func StartPostgres() (*Postgres, error) {
+	bin := PostgresBinDir
+	if v := os.Getenv("NANO_PG_BIN"); v != "" {
+		bin = v
+	}
+	if _, err := os.Stat(filepath.Join(bin, "postgres")); err != nil {
+		return nil, fmt.Errorf("PostgreSQL server not found in %s (run tests/run, which installs it): %w", bin, err)
+	}
+	dir, err := os.MkdirTemp("", "nano-pg-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create PostgreSQL directory: %w", err)
+	}
+	p := &Postgres{server: server{name: "postgres", dir: dir}}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			p.stop()
+			return nil, fmt.Errorf("running as root needs the postgres user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("cannot hand %s to postgres: %w", dir, err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("initdb failed: %w\n%s", err, out)
+	}
+	if p.Port, err = freePort(); err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(p.Port),
+		"-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200")
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if err := p.start(); err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.Port)
+	err = p.waitReady(func(ctx context.Context) error {
+		conn, err := pgx.Connect(ctx, p.URL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		return conn.Ping(ctx)
+	})
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// CreateDatabase creates a fresh database and returns its URL.
+func (p *Postgres) CreateDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		return "", fmt.Errorf("cannot connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("cannot create database %s: %w", name, err)
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, name), nil
+}
+
+// Stop stops the server and deletes its data.
+func (p *Postgres) Stop() { p.stop() }
