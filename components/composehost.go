@@ -304,7 +304,9 @@ func firewallRules(sshCIDRs []string) hcloud.FirewallRuleArray {
 
 // secret marks o secret whatever its provider does: generated credentials
 // and anything built from them never reach state or outputs in plaintext.
-func secret(o pulumi.StringOutput) pulumi.StringOutput { return pulumi.ToSecret(o).(pulumi.StringOutput) }
+func secret(o pulumi.StringOutput) pulumi.StringOutput {
+	return pulumi.ToSecret(o).(pulumi.StringOutput)
+}
 
 func idToInt(id pulumi.IDOutput) pulumi.IntOutput {
 	return id.ApplyT(func(id pulumi.ID) (int, error) {
