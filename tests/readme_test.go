@@ -1,0 +1,51 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+)
+
+var components = map[tier.Kind]string{
+	tier.Compose: "ComposeHost", tier.SinglePool: "SinglePoolCluster", tier.HA: "HACluster",
+	tier.MultiPool: "MultiPoolCluster", tier.Managed: "ManagedEnterprise",
+}
+
+// The README's tier table and configuration reference match the code.
+func TestREADMEMatchesCatalogAndKeys(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, s := range tier.All() {
+		gb, eps, ha := fmt.Sprint(s.GBPerDay), fmt.Sprint(s.EPS), "no"
+		if s.GBPerDay == 0 {
+			gb = "custom"
+		}
+		if s.EPS == 0 {
+			eps = "unlimited"
+		}
+		if s.HA {
+			ha = "yes"
+		}
+		var providers []string
+		for _, p := range s.Providers {
+			providers = append(providers, string(p))
+		}
+		row := fmt.Sprintf("| %s | %s | %s | %d | %s | %s | %s |", s.Name, gb, eps, s.Replicas, ha,
+			strings.Join(providers, ", "), components[s.Kind])
+		if !strings.Contains(readme, row) {
+			t.Errorf("README lacks the tier row\n%s", row)
+		}
+	}
+	for _, k := range settings.Keys {
+		if !strings.Contains(readme, "| `"+settings.Namespace+":"+k.Name+"` |") {
+			t.Errorf("README's configuration table lacks nano:%s", k.Name)
+		}
+	}
+}
