@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestPlanCommandPrintsTreeAndBillOfMaterials(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(&out, []string{"plan", "startup-hetzner"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"pulumi:pulumi:Stack  nano-startup-hetzner",
+		"└─ nano:index:ComposeHost  startup-hetzner",
+		"   ├─ hcloud:index/firewall:Firewall  startup-hetzner-firewall",
+		"pool general    1 x ccx23 (4 CPU / 16 GB, on-demand)",
+		"machines   1 nodes, 4 CPU, 16 GB memory",
+		"storage    50 GB hot (50 GB per ClickHouse pod), 50 GB in volumes",
+		"retention  90 days, then roll-off",
+		"replicas   api 1, search 1, ingest 1",
+		"Resources: 20",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan"}, "plan takes one stack name"},
+		{[]string{"plan", "nosuch-stack"}, `cannot read stack "nosuch-stack"`},
+		{[]string{"plan", "pro-gcp"}, `nano:tier: tier "pro" is deployed as multi-pool, which this version of nano cannot build yet`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+	} {
+		err := run(&bytes.Buffer{}, c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
