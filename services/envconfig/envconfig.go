@@ -39,3 +39,26 @@ const (
 	NativeTLSKey   = "NANO_NATIVE_TLS_KEY"
 	NativeClientCA = "NANO_NATIVE_CLIENT_CA"
 )
+
+// Files: on Kubernetes, secrets are mounted as files and these variables
+// name them; a service reads the file when the plain variable is unset.
+const (
+	PostgresURLFile        = "NANO_POSTGRES_URL_FILE"
+	ClickHousePasswordFile = "NANO_CLICKHOUSE_PASSWORD_FILE"
+	IngestTokenFile        = "NANO_INGEST_TOKEN_FILE"
+	HECTokenFile           = "NANO_HEC_TOKEN_FILE"
+)
+
+// Health endpoints every service serves: api and search on their HTTP port,
+// ingest on its metrics port.
+const (
+	HealthPath = "/healthz"
+	ReadyPath  = "/readyz"
+)
+
+// ClickHouse storage: where the platform has a warm S3 disk, tables use
+// this storage policy and move parts to the "warm" volume.
+const (
+	ClickHouseStoragePolicy = "NANO_CLICKHOUSE_STORAGE_POLICY"
+	ClickHouseWarmAfterDays = "NANO_CLICKHOUSE_WARM_AFTER_DAYS"
+)
