@@ -1,0 +1,123 @@
+// Package platform builds the Kubernetes objects of nano's platform, the same
+// on every Kubernetes tier: the ClickHouse cluster (Altinity operator) and its
+// Keeper, PostgreSQL (CloudNativePG), the api, search and ingest workloads,
+// Prometheus, and the namespace's isolation (default-deny NetworkPolicies,
+// no service account tokens, Pod Security "restricted").
+//
+// The builders are pure: a Spec in, objects out (golden files in testdata/).
+// The Platform component registers them on a cluster; the tests validate
+// them with upstream code (CRD schemas, strict decoding, Pod Security).
+// Every size comes from the tier catalog through Spec.Tier.
+package platform
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+)
+
+// Operator versions: pinned to the CRDs in ../shared/crds (see
+// testdata/crds, which a test keeps equal to them).
+const (
+	ClickHouseOperatorChart   = "altinity-clickhouse-operator"
+	ClickHouseOperatorVersion = "0.25.6"
+	ClickHouseOperatorRepo    = "https://docs.altinity.com/clickhouse-operator/"
+	CNPGChart                 = "cloudnative-pg"
+	CNPGChartVersion          = "0.26.1"
+	CNPGRepo                  = "https://cloudnative-pg.github.io/charts"
+)
+
+// Images of the platform's own third-party workloads, pinned.
+const (
+	ClickHouseImage = "clickhouse/clickhouse-server:25.8"
+	KeeperImage     = "clickhouse/clickhouse-keeper:25.8"
+	PostgresImage   = "ghcr.io/cloudnative-pg/postgresql:17.6"
+	PrometheusImage = "prom/prometheus:v3.5.0"
+)
+
+// Endpoint is a database outside the cluster (Enterprise).
+type Endpoint struct {
+	Host string
+	Port int
+}
+
+// WarmStorage is the S3-compatible bucket ClickHouse moves aged data to.
+type WarmStorage struct {
+	// Endpoint is the bucket URL, e.g. https://s3.eu-central-1.wasabisys.com/nano-warm/.
+	Endpoint string
+	Region   string
+}
+
+// Spec is what the platform needs to know.
+type Spec struct {
+	Deployment string
+	Tier       tier.Spec
+	Images     settings.Images
+	// StorageClass of the PVCs; "" means the cluster's default.
+	StorageClass string
+	// Domain, when set, is the HTTPS host of api and search (Ingress).
+	Domain string
+	// IngressClass names the cluster's ingress controller.
+	IngressClass string
+	// Warm is required where the tier has a warm S3 tier.
+	Warm *WarmStorage
+	// ClickHouse is the ClickHouse Cloud endpoint (Enterprise only).
+	ClickHouse *Endpoint
+	// Postgres is the Cloud SQL / RDS endpoint (Enterprise only).
+	Postgres *Endpoint
+}
+
+// Validate reports every problem of the spec.
+func (s Spec) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("platform: "+format, args...)) }
+	if s.Deployment == "" {
+		bad("deployment name is required")
+	}
+	switch s.Tier.Kind {
+	case tier.SinglePool, tier.HA, tier.MultiPool, tier.Managed:
+	default:
+		bad("tier %q (%s) does not run on Kubernetes", s.Tier.Name, s.Tier.Kind)
+	}
+	if s.Tier.Replicas < 1 || (s.Tier.HA && s.Tier.Replicas < 2) {
+		bad("tier %q needs at least %d replicas, got %d", s.Tier.Name, map[bool]int{true: 2, false: 1}[s.Tier.HA], s.Tier.Replicas)
+	}
+	if s.Images.API == "" || s.Images.Search == "" || s.Images.Ingest == "" {
+		bad("api, search and ingest images are required")
+	}
+	if s.Tier.ClickHouse.Cloud != (s.ClickHouse != nil) {
+		bad("a ClickHouse Cloud endpoint is required on tier %q and only there", tier.Enterprise)
+	}
+	if s.Tier.Postgres.Managed != (s.Postgres != nil) {
+		bad("a managed PostgreSQL endpoint is required on tier %q and only there", tier.Enterprise)
+	}
+	if s.Tier.ClickHouse.WarmS3 && (s.Warm == nil || s.Warm.Endpoint == "") {
+		bad("tier %q keeps warm data in S3: a warm storage endpoint is required", s.Tier.Name)
+	}
+	if !s.Tier.ClickHouse.Cloud {
+		if s.Tier.ClickHouse.Pods() < 1 || s.Tier.HotStoragePerPodGB() < 1 {
+			bad("tier %q has no ClickHouse pods or storage", s.Tier.Name)
+		}
+		if s.Tier.ClickHouse.Replicas > 1 && s.Tier.ClickHouse.KeeperNodes < 3 {
+			bad("replicated ClickHouse needs a Keeper quorum of 3, got %d", s.Tier.ClickHouse.KeeperNodes)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dedicatedPools reports whether the cluster has app/ClickHouse/ingest pools
+// (Pro) or app/ingest pools (Enterprise), whose nodes carry PoolLabel.
+func (s Spec) dedicatedPools() bool {
+	_, ok := s.Tier.Pool(tier.App)
+	return ok || s.Tier.Kind == tier.Managed
+}
+
+// PoolLabel is the node label the cluster components put on every node of a
+// dedicated pool; its value is the pool's role. PoolTaint taints the
+// ClickHouse pool so that only ClickHouse schedules there.
+const (
+	PoolLabel = "nano.dev/pool"
+	PoolTaint = "nano.dev/pool"
+)
