@@ -7,6 +7,7 @@ require (
 	github.com/compose-spec/compose-go/v2 v2.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pulumi/pulumi-hcloud/sdk v1.21.0
+	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.23.0
 	github.com/pulumi/pulumi-random/sdk/v4 v4.16.7
 	github.com/pulumi/pulumi-tls/sdk/v5 v5.0.9
 	github.com/pulumi/pulumi/sdk/v3 v3.200.0

@@ -24,10 +24,6 @@ const (
 	hostImage = "debian-12"
 	// minVolumeGB is the smallest volume Hetzner creates.
 	minVolumeGB = 10
-	// Certificate lifetimes of the native port's mutual TLS.
-	caValidityHours   = 10 * 365 * 24
-	certValidityHours = 2 * 365 * 24
-	certRenewHours    = 30 * 24
 )
 
 // ComposeHostArgs configure a Compose host.
@@ -177,7 +173,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		publicHost = pulumi.String(args.Domain).ToStringOutput()
 	}
 
-	native, err := newNativeTLS(ctx, name, args.Domain, ip.IpAddress, parent)
+	native, err := newNativeTLS(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -316,72 +312,4 @@ func idToInt(id pulumi.IDOutput) pulumi.IntOutput {
 		}
 		return n, nil
 	}).(pulumi.IntOutput)
-}
-
-// nativeTLS is the mutual TLS of the Vector-native port: a deployment CA, the
-// server's certificate and one client certificate for an aggregator.
-type nativeTLS struct {
-	caCert, serverCert, serverKey, clientCert, clientKey pulumi.StringOutput
-}
-
-func newNativeTLS(ctx *pulumi.Context, name, domain string, ip pulumi.StringOutput, parent pulumi.ResourceOption) (*nativeTLS, error) {
-	key := func(suffix string) (*tls.PrivateKey, error) {
-		return tls.NewPrivateKey(ctx, name+"-"+suffix, &tls.PrivateKeyArgs{
-			Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
-		}, parent)
-	}
-	caKey, err := key("native-ca-key")
-	if err != nil {
-		return nil, err
-	}
-	ca, err := tls.NewSelfSignedCert(ctx, name+"-native-ca", &tls.SelfSignedCertArgs{
-		PrivateKeyPem:       caKey.PrivateKeyPem,
-		IsCaCertificate:     pulumi.Bool(true),
-		ValidityPeriodHours: pulumi.Int(caValidityHours),
-		AllowedUses:         pulumi.ToStringArray([]string{"cert_signing", "crl_signing"}),
-		Subject: &tls.SelfSignedCertSubjectArgs{
-			CommonName: pulumi.String(name + " nano native CA"), Organization: pulumi.String("nano"),
-		},
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	sign := func(suffix string, k *tls.PrivateKey, subject string, dns pulumi.StringArray, ips pulumi.StringArrayInput, use string) (*tls.LocallySignedCert, error) {
-		csr, err := tls.NewCertRequest(ctx, name+"-"+suffix+"-csr", &tls.CertRequestArgs{
-			PrivateKeyPem: k.PrivateKeyPem, DnsNames: dns, IpAddresses: ips,
-			Subject: &tls.CertRequestSubjectArgs{CommonName: pulumi.String(subject), Organization: pulumi.String("nano")},
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		return tls.NewLocallySignedCert(ctx, name+"-"+suffix+"-cert", &tls.LocallySignedCertArgs{
-			CertRequestPem: csr.CertRequestPem, CaPrivateKeyPem: caKey.PrivateKeyPem, CaCertPem: ca.CertPem,
-			ValidityPeriodHours: pulumi.Int(certValidityHours), EarlyRenewalHours: pulumi.Int(certRenewHours),
-			AllowedUses: pulumi.ToStringArray([]string{"digital_signature", "key_encipherment", use}),
-		}, parent)
-	}
-	serverKey, err := key("native-server-key")
-	if err != nil {
-		return nil, err
-	}
-	var dns pulumi.StringArray
-	if domain != "" {
-		dns = pulumi.StringArray{pulumi.String(domain)}
-	}
-	server, err := sign("native-server", serverKey, name+" ingest", dns, pulumi.StringArray{ip}, "server_auth")
-	if err != nil {
-		return nil, err
-	}
-	clientKey, err := key("native-aggregator-key")
-	if err != nil {
-		return nil, err
-	}
-	client, err := sign("native-aggregator", clientKey, name+" aggregator", nil, nil, "client_auth")
-	if err != nil {
-		return nil, err
-	}
-	return &nativeTLS{
-		caCert: ca.CertPem, serverCert: server.CertPem, serverKey: serverKey.PrivateKeyPem,
-		clientCert: client.CertPem, clientKey: clientKey.PrivateKeyPem,
-	}, nil
 }

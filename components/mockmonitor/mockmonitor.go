@@ -20,6 +20,10 @@ type Resource struct {
 	ParentType, ParentName string
 	Custom                 bool
 	Inputs                 resource.PropertyMap
+	// Provider is the provider reference ("" for the default provider).
+	Provider string
+	// Dependencies are the URNs the resource depends on.
+	Dependencies []string
 }
 
 // Recorder is a pulumi.MockResourceMonitor that records resources and
@@ -42,9 +46,10 @@ func (m *Recorder) Resources() []Resource {
 func (m *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs}
+	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs, Provider: args.Provider}
 	if args.RegisterRPC != nil {
 		r.ParentType, r.ParentName = splitURN(args.RegisterRPC.GetParent())
+		r.Dependencies = args.RegisterRPC.GetDependencies()
 	}
 	m.resources = append(m.resources, r)
 	if !args.Custom {

@@ -1,0 +1,227 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/components/platform"
+)
+
+// PlatformType is the type token of Platform.
+const PlatformType = "nano:index:Platform"
+
+// PlatformArgs configure the platform on a cluster.
+type PlatformArgs struct {
+	// Spec is the platform's plain configuration (tier, images, endpoints).
+	Spec platform.Spec
+	// Provider is the Kubernetes provider of the cluster to install on.
+	Provider *kubernetes.Provider
+	// WarmAccessKeyID and WarmSecretAccessKey reach the warm bucket (tiers
+	// with warm S3).
+	WarmAccessKeyID, WarmSecretAccessKey pulumi.StringInput
+	// ClickHousePassword is the ClickHouse Cloud password and PostgresURI the
+	// managed database's libpq URI (Enterprise). In-cluster tiers generate
+	// their own.
+	ClickHousePassword pulumi.StringInput
+	PostgresURI        pulumi.StringInput
+}
+
+func (a *PlatformArgs) validate() error {
+	if a == nil {
+		return errors.New("Platform: args are required")
+	}
+	errs := []error{a.Spec.Validate()}
+	if a.Provider == nil {
+		errs = append(errs, errors.New("Platform: a Kubernetes provider is required"))
+	}
+	if a.Spec.Tier.ClickHouse.WarmS3 && (a.WarmAccessKeyID == nil || a.WarmSecretAccessKey == nil) {
+		errs = append(errs, fmt.Errorf("Platform: tier %q needs the warm bucket's access key id and secret", a.Spec.Tier.Name))
+	}
+	if a.Spec.Tier.ClickHouse.Cloud && a.ClickHousePassword == nil {
+		errs = append(errs, errors.New("Platform: the ClickHouse Cloud password is required"))
+	}
+	if a.Spec.Tier.Postgres.Managed && a.PostgresURI == nil {
+		errs = append(errs, errors.New("Platform: the managed PostgreSQL URI is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Platform is nano on a Kubernetes cluster: the Altinity ClickHouse and
+// CloudNativePG operators, the platform objects of components/platform,
+// and the secrets they mount. Every cluster component ends by creating one.
+type Platform struct {
+	pulumi.ResourceState
+
+	// Namespace is where nano runs.
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// IngestToken and HECToken are the bootstrap ingest credentials (secret).
+	IngestToken pulumi.StringOutput `pulumi:"ingestToken"`
+	HECToken    pulumi.StringOutput `pulumi:"hecToken"`
+	// The native port's CA and an aggregator's client certificate.
+	NativeCACert   pulumi.StringOutput `pulumi:"nativeCaCert"`
+	AggregatorCert pulumi.StringOutput `pulumi:"aggregatorCert"`
+	AggregatorKey  pulumi.StringOutput `pulumi:"aggregatorKey"`
+}
+
+// kubeObject receives a Kubernetes object registered by type token.
+type kubeObject struct {
+	pulumi.CustomResourceState
+}
+
+// NewPlatform installs the platform on the cluster of args.Provider.
+func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...pulumi.ResourceOption) (*Platform, error) {
+	if err := args.validate(); err != nil {
+		return nil, err
+	}
+	objects, err := platform.Objects(args.Spec)
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{}
+	if err := ctx.RegisterComponentResource(PlatformType, name, p, opts...); err != nil {
+		return nil, err
+	}
+	parent, provider := pulumi.Parent(p), pulumi.Provider(args.Provider)
+	s := args.Spec
+
+	// Operators, pinned to the CRDs the objects are validated against.
+	var operators []pulumi.Resource
+	release := func(suffix, chart, version, repo string, values pulumi.Map) error {
+		r, err := helmv3.NewRelease(ctx, name+"-"+suffix, &helmv3.ReleaseArgs{
+			Name: pulumi.String(suffix), Chart: pulumi.String(chart), Version: pulumi.String(version),
+			RepositoryOpts:  &helmv3.RepositoryOptsArgs{Repo: pulumi.String(repo)},
+			Namespace:       pulumi.String(platform.OperatorsNamespace),
+			CreateNamespace: pulumi.Bool(true), Atomic: pulumi.Bool(true), Values: values,
+		}, parent, provider)
+		operators = append(operators, r)
+		return err
+	}
+	if !s.Tier.ClickHouse.Cloud {
+		if err := release("clickhouse-operator", platform.ClickHouseOperatorChart, platform.ClickHouseOperatorVersion,
+			platform.ClickHouseOperatorRepo, nil); err != nil {
+			return nil, err
+		}
+	}
+	if !s.Tier.Postgres.Managed {
+		if err := release("cnpg", platform.CNPGChart, platform.CNPGChartVersion, platform.CNPGRepo, nil); err != nil {
+			return nil, err
+		}
+	}
+
+	// The namespace first; everything else lives in it.
+	ns, err := registerObject(ctx, name, objects[0], parent, provider)
+	if err != nil {
+		return nil, err
+	}
+	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
+
+	// Secrets the objects mount.
+	kubeSecret := func(secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
+		return corev1.NewSecret(ctx, name+"-"+secretName, &corev1.SecretArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name: pulumi.String(secretName), Namespace: pulumi.String(platform.Namespace),
+				Labels: pulumi.ToStringMap(Labels(s.Deployment, s.Tier.Name)),
+			},
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
+		}, parent, provider, inNamespace)
+	}
+	random32 := func(suffix string, length int) (pulumi.StringOutput, error) {
+		r, err := random.NewRandomPassword(ctx, name+"-"+suffix, &random.RandomPasswordArgs{
+			Length: pulumi.Int(length), Special: pulumi.Bool(false),
+		}, parent)
+		if err != nil {
+			return pulumi.StringOutput{}, err
+		}
+		return secret(r.Result), nil
+	}
+	var chPassword pulumi.StringInput = args.ClickHousePassword
+	if chPassword == nil {
+		if chPassword, err = random32("clickhouse-password", 32); err != nil {
+			return nil, err
+		}
+	}
+	ingestToken, err := random32("ingest-token", 48)
+	if err != nil {
+		return nil, err
+	}
+	hec, err := random.NewRandomUuid(ctx, name+"-hec-token", &random.RandomUuidArgs{}, parent,
+		pulumi.AdditionalSecretOutputs([]string{"result"}))
+	if err != nil {
+		return nil, err
+	}
+	native, err := newNativeTLS(ctx, name, s.Domain, pulumi.StringArray{}, parent)
+	if err != nil {
+		return nil, err
+	}
+	secrets := []pulumi.Resource{}
+	add := func(sec *corev1.Secret, err error) error {
+		secrets = append(secrets, sec)
+		return err
+	}
+	if err := add(kubeSecret(platform.SecretClickHouse, pulumi.StringMap{"username": pulumi.String("nano"), "password": chPassword})); err != nil {
+		return nil, err
+	}
+	if err := add(kubeSecret(platform.SecretIngest, pulumi.StringMap{"ingest-token": ingestToken, "hec-token": hec.Result})); err != nil {
+		return nil, err
+	}
+	if err := add(kubeSecret(platform.SecretNativeTLS, pulumi.StringMap{
+		"tls.crt": native.serverCert, "tls.key": native.serverKey, "ca.crt": native.caCert,
+	})); err != nil {
+		return nil, err
+	}
+	if s.Tier.ClickHouse.WarmS3 {
+		if err := add(kubeSecret(platform.SecretWarm, pulumi.StringMap{
+			"access-key-id": args.WarmAccessKeyID, "secret-access-key": args.WarmSecretAccessKey,
+		})); err != nil {
+			return nil, err
+		}
+	}
+	if s.Tier.Postgres.Managed {
+		if err := add(kubeSecret(platform.SecretPostgresManaged, pulumi.StringMap{"uri": args.PostgresURI})); err != nil {
+			return nil, err
+		}
+	}
+
+	// Everything else; custom resources wait for their operator.
+	deps := append(append([]pulumi.Resource{ns}, secrets...), operators...)
+	for _, o := range objects[1:] {
+		if _, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps)); err != nil {
+			return nil, err
+		}
+	}
+
+	p.Namespace = pulumi.String(platform.Namespace).ToStringOutput()
+	p.IngestToken = ingestToken
+	p.HECToken = secret(hec.Result)
+	p.NativeCACert = native.caCert
+	p.AggregatorCert = native.clientCert
+	p.AggregatorKey = secret(native.clientKey)
+	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{
+		"namespace": p.Namespace, "ingestToken": p.IngestToken, "hecToken": p.HECToken,
+		"nativeCaCert": p.NativeCACert, "aggregatorCert": p.AggregatorCert, "aggregatorKey": p.AggregatorKey,
+	}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// registerObject registers one Kubernetes object with the Kubernetes
+// provider under its own type token, as pulumi-kubernetes' typed resources
+// do, so the provider validates, diffs and awaits it as usual.
+func registerObject(ctx *pulumi.Context, component string, o platform.Object, opts ...pulumi.ResourceOption) (*kubeObject, error) {
+	res := &kubeObject{}
+	name := component + "-" + strings.ToLower(o.Kind()) + "-" + o.Name()
+	if err := ctx.RegisterResource(o.TypeToken(), name, pulumi.ToMap(o), res, opts...); err != nil {
+		return nil, fmt.Errorf("cannot register %s %s: %w", o.Kind(), o.Name(), err)
+	}
+	return res, nil
+}

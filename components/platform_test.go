@@ -1,0 +1,131 @@
+package components
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/components/mockmonitor"
+	"github.com/nanosiem/nano/components/platform"
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+)
+
+func platformSpec(t *testing.T, name tier.Name) platform.Spec {
+	t.Helper()
+	spec, _ := tier.Lookup(name)
+	s := platform.Spec{
+		Deployment: "demo", Tier: spec,
+		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
+	}
+	if spec.ClickHouse.WarmS3 {
+		s.Warm = &platform.WarmStorage{Endpoint: "https://s3.example.com/warm/"}
+	}
+	if spec.ClickHouse.Cloud {
+		s.ClickHouse = &platform.Endpoint{Host: "ch.example.com", Port: 9440}
+		s.Postgres = &platform.Endpoint{Host: "pg.example.com", Port: 5432}
+	}
+	return s
+}
+
+func runPlatform(t *testing.T, name tier.Name) []mockmonitor.Resource {
+	t.Helper()
+	mocks := &mockmonitor.Recorder{}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{Kubeconfig: pulumi.String("apiVersion: v1")})
+		if err != nil {
+			return err
+		}
+		args := &PlatformArgs{Spec: platformSpec(t, name), Provider: k8s}
+		if args.Spec.Tier.ClickHouse.WarmS3 {
+			args.WarmAccessKeyID, args.WarmSecretAccessKey = pulumi.String("AKIA"), pulumi.String("s3cr3t")
+		}
+		if args.Spec.Tier.ClickHouse.Cloud {
+			args.ClickHousePassword, args.PostgresURI = pulumi.String("pw"), pulumi.String("postgres://pg")
+		}
+		_, err = NewPlatform(ctx, "demo", args)
+		return err
+	}, pulumi.WithMocks("nano", "test", mocks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mocks.Resources()
+}
+
+func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
+	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Pro, tier.Enterprise} {
+		t.Run(string(name), func(t *testing.T) {
+			spec := platformSpec(t, name)
+			objects, err := platform.Objects(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resources := runPlatform(t, name)
+			counts := map[string]int{}
+			var releases []string
+			for _, r := range resources {
+				counts[r.Type]++
+				if r.Type == "kubernetes:helm.sh/v3:Release" {
+					releases = append(releases, r.Name)
+				}
+			}
+			for _, o := range objects {
+				if counts[o.TypeToken()] == 0 {
+					t.Errorf("%s %s was not registered", o.TypeToken(), o.Name())
+				}
+			}
+			wantReleases, wantSecrets := 2, 3
+			if spec.Tier.ClickHouse.Cloud {
+				wantReleases, wantSecrets = 0, 4 // + the managed PostgreSQL URI
+			}
+			if spec.Tier.ClickHouse.WarmS3 {
+				wantSecrets++
+			}
+			if len(releases) != wantReleases {
+				t.Errorf("operator releases %v, want %d", releases, wantReleases)
+			}
+			objectSecrets := 0
+			for _, o := range objects {
+				if o.Kind() == "Secret" {
+					objectSecrets++
+				}
+			}
+			if got := counts["kubernetes:core/v1:Secret"] - objectSecrets; got != wantSecrets {
+				t.Errorf("%d secrets, want %d", got, wantSecrets)
+			}
+			for _, r := range resources {
+				if !strings.HasPrefix(r.Type, "kubernetes:") {
+					continue
+				}
+				if !strings.Contains(r.Provider, "pulumi:providers:kubernetes::cluster") {
+					t.Errorf("%s %s is not on the cluster's provider (%q)", r.Type, r.Name, r.Provider)
+				}
+				if r.Type == "kubernetes:core/v1:Secret" && !r.Inputs["stringData"].IsSecret() {
+					t.Errorf("secret %s is stored in plaintext", r.Name)
+				}
+				if strings.Contains(r.Type, "altinity.com") || strings.Contains(r.Type, "cnpg.io") {
+					deps := strings.Join(r.Dependencies, " ")
+					for _, rel := range releases {
+						if !strings.Contains(deps, rel) {
+							t.Errorf("%s does not wait for operator %s", r.Name, rel)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestPlatformArgsValidate(t *testing.T) {
+	err := (&PlatformArgs{Spec: platformSpec(t, tier.Team)}).validate()
+	if err == nil {
+		t.Fatal("accepted args without a provider or warm credentials")
+	}
+	for _, want := range []string{"a Kubernetes provider is required", `tier "team" needs the warm bucket's access key id and secret`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v\ndoes not say %q", err, want)
+		}
+	}
+}
