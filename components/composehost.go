@@ -111,13 +111,7 @@ type ComposeHost struct {
 	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
 	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
 	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
-	// Secrets.
-	IngestToken pulumi.StringOutput `pulumi:"ingestToken"`
-	HECToken    pulumi.StringOutput `pulumi:"hecToken"`
-	// The native port's CA, and a client certificate for an aggregator.
-	NativeCACert   pulumi.StringOutput `pulumi:"nativeCaCert"`
-	AggregatorCert pulumi.StringOutput `pulumi:"aggregatorCert"`
-	AggregatorKey  pulumi.StringOutput `pulumi:"aggregatorKey"`
+	IngestOutputs
 	// SSHPrivateKey is set (secret) when the key pair was generated.
 	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
 }
@@ -149,16 +143,6 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	if err != nil {
 		return nil, err
 	}
-	ingestToken, err := password("ingest-token", 48)
-	if err != nil {
-		return nil, err
-	}
-	// Splunk HEC tokens are GUIDs.
-	hecToken, err := random.NewRandomUuid(ctx, name+"-hec-token", &random.RandomUuidArgs{},
-		parent, pulumi.AdditionalSecretOutputs([]string{"result"}))
-	if err != nil {
-		return nil, err
-	}
 
 	// The public IPv4, before the server: see the type's doc comment.
 	ip, err := hcloud.NewPrimaryIp(ctx, name+"-ipv4", &hcloud.PrimaryIpArgs{
@@ -173,10 +157,11 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		publicHost = pulumi.String(args.Domain).ToStringOutput()
 	}
 
-	native, err := newNativeTLS(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, parent)
+	creds, err := newIngestCredentials(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, parent)
 	if err != nil {
 		return nil, err
 	}
+	native := creds.tls
 
 	var sshPublicKey pulumi.StringInput = pulumi.String(args.SSHPublicKey)
 	host.SSHPrivateKey = secret(pulumi.String("").ToStringOutput())
@@ -210,8 +195,8 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	p := composefiles.Params{
 		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "",
 	}
-	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, ingestToken.Result,
-		hecToken.Result, native.caCert, native.serverCert, native.serverKey).ApplyT(func(v []any) (string, error) {
+	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,
+		creds.hecToken, native.caCert, native.serverCert, native.serverKey).ApplyT(func(v []any) (string, error) {
 		p := p
 		p.Host, p.VolumeDevice = v[0].(string), "/dev/disk/by-id/scsi-0HC_Volume_"+string(v[1].(pulumi.ID))
 		b, err := composefiles.CloudInit(p, composefiles.Secrets{
@@ -258,19 +243,12 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	host.IngestHTTPURL = pulumi.Sprintf("https://%s:%d", publicHost, tier.Ports.IngestHTTP)
 	host.IngestHECURL = pulumi.Sprintf("https://%s:%d", publicHost, tier.Ports.IngestHEC)
 	host.IngestNativeAddress = pulumi.Sprintf("%s:%d", publicHost, tier.Ports.IngestNative)
-	host.IngestToken = secret(ingestToken.Result)
-	host.HECToken = secret(hecToken.Result)
-	host.NativeCACert = native.caCert
-	host.AggregatorCert = native.clientCert
-	host.AggregatorKey = secret(native.clientKey)
-	if err := ctx.RegisterResourceOutputs(host, pulumi.Map{
+	host.IngestOutputs = creds.outputs()
+	if err := ctx.RegisterResourceOutputs(host, host.outputMap(pulumi.Map{
 		"publicIp": host.PublicIP, "apiUrl": host.APIURL, "searchUrl": host.SearchURL,
 		"ingestHttpUrl": host.IngestHTTPURL, "ingestHecUrl": host.IngestHECURL,
-		"ingestNativeAddress": host.IngestNativeAddress,
-		"ingestToken":         host.IngestToken, "hecToken": host.HECToken,
-		"nativeCaCert": host.NativeCACert, "aggregatorCert": host.AggregatorCert,
-		"aggregatorKey": host.AggregatorKey, "sshPrivateKey": host.SSHPrivateKey,
-	}); err != nil {
+		"ingestNativeAddress": host.IngestNativeAddress, "sshPrivateKey": host.SSHPrivateKey,
+	})); err != nil {
 		return nil, err
 	}
 	return host, nil

@@ -62,13 +62,7 @@ type Platform struct {
 
 	// Namespace is where nano runs.
 	Namespace pulumi.StringOutput `pulumi:"namespace"`
-	// IngestToken and HECToken are the bootstrap ingest credentials (secret).
-	IngestToken pulumi.StringOutput `pulumi:"ingestToken"`
-	HECToken    pulumi.StringOutput `pulumi:"hecToken"`
-	// The native port's CA and an aggregator's client certificate.
-	NativeCACert   pulumi.StringOutput `pulumi:"nativeCaCert"`
-	AggregatorCert pulumi.StringOutput `pulumi:"aggregatorCert"`
-	AggregatorKey  pulumi.StringOutput `pulumi:"aggregatorKey"`
+	IngestOutputs
 }
 
 // kubeObject receives a Kubernetes object registered by type token.
@@ -134,34 +128,21 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
 		}, parent, provider, inNamespace)
 	}
-	random32 := func(suffix string, length int) (pulumi.StringOutput, error) {
-		r, err := random.NewRandomPassword(ctx, name+"-"+suffix, &random.RandomPasswordArgs{
-			Length: pulumi.Int(length), Special: pulumi.Bool(false),
-		}, parent)
-		if err != nil {
-			return pulumi.StringOutput{}, err
-		}
-		return secret(r.Result), nil
-	}
 	var chPassword pulumi.StringInput = args.ClickHousePassword
 	if chPassword == nil {
-		if chPassword, err = random32("clickhouse-password", 32); err != nil {
+		r, err := random.NewRandomPassword(ctx, name+"-clickhouse-password", &random.RandomPasswordArgs{
+			Length: pulumi.Int(32), Special: pulumi.Bool(false),
+		}, parent)
+		if err != nil {
 			return nil, err
 		}
+		chPassword = secret(r.Result)
 	}
-	ingestToken, err := random32("ingest-token", 48)
+	creds, err := newIngestCredentials(ctx, name, s.Domain, pulumi.StringArray{}, parent)
 	if err != nil {
 		return nil, err
 	}
-	hec, err := random.NewRandomUuid(ctx, name+"-hec-token", &random.RandomUuidArgs{}, parent,
-		pulumi.AdditionalSecretOutputs([]string{"result"}))
-	if err != nil {
-		return nil, err
-	}
-	native, err := newNativeTLS(ctx, name, s.Domain, pulumi.StringArray{}, parent)
-	if err != nil {
-		return nil, err
-	}
+	native := creds.tls
 	secrets := []pulumi.Resource{}
 	add := func(sec *corev1.Secret, err error) error {
 		secrets = append(secrets, sec)
@@ -170,7 +151,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	if err := add(kubeSecret(platform.SecretClickHouse, pulumi.StringMap{"username": pulumi.String("nano"), "password": chPassword})); err != nil {
 		return nil, err
 	}
-	if err := add(kubeSecret(platform.SecretIngest, pulumi.StringMap{"ingest-token": ingestToken, "hec-token": hec.Result})); err != nil {
+	if err := add(kubeSecret(platform.SecretIngest, pulumi.StringMap{"ingest-token": creds.ingestToken, "hec-token": creds.hecToken})); err != nil {
 		return nil, err
 	}
 	if err := add(kubeSecret(platform.SecretNativeTLS, pulumi.StringMap{
@@ -200,15 +181,8 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	}
 
 	p.Namespace = pulumi.String(platform.Namespace).ToStringOutput()
-	p.IngestToken = ingestToken
-	p.HECToken = secret(hec.Result)
-	p.NativeCACert = native.caCert
-	p.AggregatorCert = native.clientCert
-	p.AggregatorKey = secret(native.clientKey)
-	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{
-		"namespace": p.Namespace, "ingestToken": p.IngestToken, "hecToken": p.HECToken,
-		"nativeCaCert": p.NativeCACert, "aggregatorCert": p.AggregatorCert, "aggregatorKey": p.AggregatorKey,
-	}); err != nil {
+	p.IngestOutputs = creds.outputs()
+	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace})); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -1,9 +1,63 @@
 package components
 
 import (
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
+
+// ingestCredentials are what log shippers present to ingest: a bearer
+// token (HTTP port), a Splunk HEC token (a GUID, as Splunk's are) and the
+// Vector-native port's mutual TLS. All are generated once and kept secret.
+type ingestCredentials struct {
+	ingestToken, hecToken pulumi.StringOutput
+	tls                   *nativeTLS
+}
+
+func newIngestCredentials(ctx *pulumi.Context, name, domain string, ips pulumi.StringArrayInput, parent pulumi.ResourceOption) (*ingestCredentials, error) {
+	token, err := random.NewRandomPassword(ctx, name+"-ingest-token", &random.RandomPasswordArgs{
+		Length: pulumi.Int(48), Special: pulumi.Bool(false),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	hec, err := random.NewRandomUuid(ctx, name+"-hec-token", &random.RandomUuidArgs{},
+		parent, pulumi.AdditionalSecretOutputs([]string{"result"}))
+	if err != nil {
+		return nil, err
+	}
+	native, err := newNativeTLS(ctx, name, domain, ips, parent)
+	if err != nil {
+		return nil, err
+	}
+	return &ingestCredentials{ingestToken: secret(token.Result), hecToken: secret(hec.Result), tls: native}, nil
+}
+
+// IngestOutputs are the ingest credentials a component exports.
+type IngestOutputs struct {
+	// IngestToken and HECToken are secrets.
+	IngestToken pulumi.StringOutput `pulumi:"ingestToken"`
+	HECToken    pulumi.StringOutput `pulumi:"hecToken"`
+	// The native port's CA, and a client certificate (key secret) for an
+	// aggregator.
+	NativeCACert   pulumi.StringOutput `pulumi:"nativeCaCert"`
+	AggregatorCert pulumi.StringOutput `pulumi:"aggregatorCert"`
+	AggregatorKey  pulumi.StringOutput `pulumi:"aggregatorKey"`
+}
+
+func (c *ingestCredentials) outputs() IngestOutputs {
+	return IngestOutputs{
+		IngestToken: c.ingestToken, HECToken: c.hecToken,
+		NativeCACert: c.tls.caCert, AggregatorCert: c.tls.clientCert, AggregatorKey: secret(c.tls.clientKey),
+	}
+}
+
+// outputMap adds the credentials to a component's registered outputs.
+func (o IngestOutputs) outputMap(m pulumi.Map) pulumi.Map {
+	m["ingestToken"], m["hecToken"] = o.IngestToken, o.HECToken
+	m["nativeCaCert"], m["aggregatorCert"], m["aggregatorKey"] = o.NativeCACert, o.AggregatorCert, o.AggregatorKey
+	return m
+}
 
 // Certificate lifetimes of the native port's mutual TLS.
 const (
