@@ -43,6 +43,7 @@ const (
 	KeyIngestImage     = "ingestImage"
 	KeySSHAllowedCIDRs = "sshAllowedCidrs"
 	KeySSHPublicKey    = "sshPublicKey"
+	KeyKubeAPICIDRs    = "kubeApiAllowedCidrs"
 	KeyAppReplicas     = "appReplicas"
 	KeyHotStorageGB    = "hotStorageGB"
 	KeyRetentionDays   = "retentionDays"
@@ -78,6 +79,8 @@ var Keys = []Key{
 		Description: "CIDRs allowed to reach SSH (port 22). Empty closes SSH entirely; 0.0.0.0/0 and ::/0 are refused."},
 	{Name: KeySSHPublicKey, Type: String, Default: `""`,
 		Description: "OpenSSH public key installed for the admin user. Empty generates a key pair and exports the private key as a secret."},
+	{Name: KeyKubeAPICIDRs, Type: Array, Default: `["0.0.0.0/0","::/0"]`,
+		Description: "CIDRs allowed to reach the Kubernetes API (6443) of clusters nano runs itself (Growth on Hetzner); every request needs the admin client certificate. Narrow it to where pulumi up runs."},
 	{Name: KeyAppReplicas, Type: Integer, Default: "0",
 		Description: "Override: replicas of api, search and ingest. 0 means the tier's (HA tiers need at least 2)."},
 	{Name: KeyHotStorageGB, Type: Integer, Default: "0",

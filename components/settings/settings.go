@@ -32,6 +32,8 @@ type Settings struct {
 	SSHAllowedCIDRs []string
 	// SSHPublicKey is the admin key; empty means generate one.
 	SSHPublicKey string
+	// KubeAPIAllowedCIDRs may reach a self-managed cluster's API.
+	KubeAPIAllowedCIDRs []string
 	// MachineType is the provider's type for the tier's main machine or pool.
 	MachineType string
 	// DailyVolumeGB sizes Enterprise pools; Band is the band it falls in.
@@ -142,7 +144,12 @@ func Load(stack string, get Getter) (Settings, error) {
 	}
 	s.Images = Images{API: image(KeyAPIImage), Search: image(KeySearchImage), Ingest: image(KeyIngestImage)}
 
-	s.SSHAllowedCIDRs = cidrs(get(KeySSHAllowedCIDRs), func(format string, args ...any) { bad(KeySSHAllowedCIDRs, format, args...) })
+	s.SSHAllowedCIDRs = cidrs(get(KeySSHAllowedCIDRs), false, func(format string, args ...any) { bad(KeySSHAllowedCIDRs, format, args...) })
+	apiCIDRs := get(KeyKubeAPICIDRs)
+	if strings.TrimSpace(apiCIDRs) == "" {
+		apiCIDRs = defaultOf(KeyKubeAPICIDRs)
+	}
+	s.KubeAPIAllowedCIDRs = cidrs(apiCIDRs, true, func(format string, args ...any) { bad(KeyKubeAPICIDRs, format, args...) })
 	s.SSHPublicKey = strings.TrimSpace(get(KeySSHPublicKey))
 	if k := s.SSHPublicKey; k != "" && !validSSHKey(k) {
 		bad(KeySSHPublicKey, "not an OpenSSH public key (expected \"ssh-ed25519 AAAA...\" or \"ssh-rsa AAAA...\")")
@@ -264,8 +271,9 @@ func checkRegion(p tier.Provider, region string) string {
 	return ""
 }
 
-// cidrs parses the JSON array of CIDRs Pulumi passes for an array key.
-func cidrs(raw string, bad func(string, ...any)) []string {
+// cidrs parses the JSON array of CIDRs Pulumi passes for an array key;
+// world (0.0.0.0/0, ::/0) is refused unless allowWorld.
+func cidrs(raw string, allowWorld bool, bad func(string, ...any)) []string {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return nil
@@ -281,7 +289,7 @@ func cidrs(raw string, bad func(string, ...any)) []string {
 		switch {
 		case err != nil:
 			bad("%q is not a CIDR like 203.0.113.0/24", c)
-		case p.Bits() == 0:
+		case p.Bits() == 0 && !allowWorld:
 			bad("%q opens SSH to the whole internet; list your admin networks", c)
 		case p.Masked() != p:
 			bad("%q has host bits set; did you mean %s?", c, p.Masked())

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -58,9 +59,8 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 			case nil:
 				t.Errorf("%s: Pulumi.yaml has no default", k.Name)
 			case []any:
-				if len(v) == 0 {
-					got = "[]"
-				}
+				b, _ := json.Marshal(v)
+				got = string(b)
 			default:
 				got = fmt.Sprint(v)
 			}
@@ -177,6 +177,8 @@ func TestLoadRejectsWithClearMessages(t *testing.T) {
 			[]string{`nano:sshAllowedCidrs: "0.0.0.0/0" opens SSH to the whole internet`}},
 		{"ssh cidr host bits", hobby(map[string]string{KeySSHAllowedCIDRs: `["10.1.2.3/8"]`}),
 			[]string{`nano:sshAllowedCidrs: "10.1.2.3/8" has host bits set; did you mean 10.0.0.0/8?`}},
+		{"bad API cidr", hobby(map[string]string{KeyKubeAPICIDRs: `["10.0.0.0/33"]`}),
+			[]string{`nano:kubeApiAllowedCidrs: "10.0.0.0/33" is not a CIDR`}},
 		{"ssh cidrs not a list", hobby(map[string]string{KeySSHAllowedCIDRs: `10.0.0.0/8`}),
 			[]string{`nano:sshAllowedCidrs: must be a list of CIDRs`}},
 		{"latest image", hobby(map[string]string{KeyAPIImage: "ghcr.io/nanosiem/api:latest"}),
