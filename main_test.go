@@ -35,7 +35,7 @@ func TestCommandErrors(t *testing.T) {
 	}{
 		{[]string{"plan"}, "plan takes one stack name"},
 		{[]string{"plan", "nosuch-stack"}, `cannot read stack "nosuch-stack"`},
-		{[]string{"plan", "pro-gcp"}, `nano:tier: tier "pro" is deployed as multi-pool, which this version of nano cannot build yet`},
+		{[]string{"plan", "pro-gcp"}, `nano:tier: tier "pro" is deployed as multi-pool, which this version of nano cannot build yet; deployable now: hobby, startup, growth`},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 	} {
 		err := run(&bytes.Buffer{}, c.args)

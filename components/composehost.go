@@ -8,7 +8,6 @@ import (
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
-	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/components/composefiles"
@@ -163,19 +162,11 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	}
 	native := creds.tls
 
-	var sshPublicKey pulumi.StringInput = pulumi.String(args.SSHPublicKey)
-	host.SSHPrivateKey = secret(pulumi.String("").ToStringOutput())
-	if args.SSHPublicKey == "" {
-		key, err := tls.NewPrivateKey(ctx, name+"-admin-ssh", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, parent)
-		if err != nil {
-			return nil, err
-		}
-		sshPublicKey, host.SSHPrivateKey = key.PublicKeyOpenssh, secret(key.PrivateKeyOpenssh)
-	}
-	sshKey, err := hcloud.NewSshKey(ctx, name+"-admin", &hcloud.SshKeyArgs{PublicKey: sshPublicKey, Labels: labels}, parent)
+	sshKey, sshPrivate, err := newAdminSSHKey(ctx, name, args.SSHPublicKey, labels, parent)
 	if err != nil {
 		return nil, err
 	}
+	host.SSHPrivateKey = sshPrivate
 
 	firewall, err := hcloud.NewFirewall(ctx, name+"-firewall", &hcloud.FirewallArgs{
 		Labels: labels, Rules: firewallRules(args.SSHAllowedCIDRs),

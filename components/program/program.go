@@ -6,6 +6,7 @@ package program
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -40,17 +41,49 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 		ctx.Export("ingestHttpUrl", host.IngestHTTPURL)
 		ctx.Export("ingestHecUrl", host.IngestHECURL)
 		ctx.Export("ingestNativeAddress", host.IngestNativeAddress)
-		ctx.Export("ingestToken", host.IngestToken)
-		ctx.Export("hecToken", host.HECToken)
-		ctx.Export("nativeCaCert", host.NativeCACert)
-		ctx.Export("aggregatorCert", host.AggregatorCert)
-		ctx.Export("aggregatorKey", host.AggregatorKey)
-		if s.SSHPublicKey == "" {
-			ctx.Export("sshPrivateKey", host.SSHPrivateKey)
+		exportIngest(ctx, s, host.IngestOutputs, host.SSHPrivateKey)
+		return nil
+	case tier.SinglePool:
+		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, hcloudToken(ctx)))
+		if err != nil {
+			return err
 		}
+		ctx.Export("tier", pulumi.String(s.Tier.Name))
+		ctx.Export("publicIp", c.PublicIP)
+		ctx.Export("kubeconfig", c.Kubeconfig)
+		ctx.Export("apiUrl", c.APIURL)
+		ctx.Export("searchUrl", c.SearchURL)
+		ctx.Export("ingestHttpUrl", c.IngestHTTPURL)
+		ctx.Export("ingestHecUrl", c.IngestHECURL)
+		ctx.Export("ingestNativeAddress", c.IngestNativeAddress)
+		exportIngest(ctx, s, c.IngestOutputs, c.SSHPrivateKey)
 		return nil
 	default:
-		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which this version of nano cannot build yet; deployable now: %s, %s",
-			settings.Namespace, settings.KeyTier, s.Tier.Name, s.Tier.Kind, tier.Hobby, tier.Startup)
+		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which this version of nano cannot build yet; deployable now: %s, %s, %s",
+			settings.Namespace, settings.KeyTier, s.Tier.Name, s.Tier.Kind, tier.Hobby, tier.Startup, tier.Growth)
 	}
+}
+
+// exportIngest exports the ingest credentials every deployment has.
+func exportIngest(ctx *pulumi.Context, s settings.Settings, o components.IngestOutputs, sshPrivateKey pulumi.StringOutput) {
+	ctx.Export("ingestToken", o.IngestToken)
+	ctx.Export("hecToken", o.HECToken)
+	ctx.Export("nativeCaCert", o.NativeCACert)
+	ctx.Export("aggregatorCert", o.AggregatorCert)
+	ctx.Export("aggregatorKey", o.AggregatorKey)
+	if s.SSHPublicKey == "" {
+		ctx.Export("sshPrivateKey", sshPrivateKey)
+	}
+}
+
+// hcloudToken is the Hetzner token the program's hcloud provider uses
+// (hcloud:token, else HCLOUD_TOKEN), handed to in-cluster Hetzner drivers.
+func hcloudToken(ctx *pulumi.Context) pulumi.StringOutput {
+	token := config.New(ctx, "hcloud").GetSecret("token")
+	return pulumi.ToSecret(token.ApplyT(func(t string) string {
+		if t == "" {
+			return os.Getenv("HCLOUD_TOKEN")
+		}
+		return t
+	})).(pulumi.StringOutput)
 }

@@ -209,7 +209,7 @@ func TestEveryStackValidatesOrBuilds(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = plan.Run(projectDir, stack)
-			if s.Tier.Kind == tier.Compose {
+			if s.Tier.Kind == tier.Compose || s.Tier.Kind == tier.SinglePool {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -228,4 +228,58 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// Growth builds end to end: a k3s server on Hetzner, the CSI driver and the
+// whole platform on the cluster's provider.
+func TestGrowthStackBuilds(t *testing.T) {
+	r, err := plan.Run(projectDir, "growth-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := r.Counts()
+	for typ, n := range map[string]int{
+		"nano:index:SinglePoolCluster":                                              1,
+		"nano:index:Platform":                                                       1,
+		"hcloud:index/server:Server":                                                1,
+		"hcloud:index/network:Network":                                              1,
+		"hcloud:index/networkSubnet:NetworkSubnet":                                  1,
+		"hcloud:index/primaryIp:PrimaryIp":                                          1,
+		"pulumi:providers:kubernetes":                                               1,
+		"command:local:Command":                                                     1,
+		"kubernetes:helm.sh/v3:Release":                                             3, // CSI, ClickHouse operator, CNPG
+		"kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation":              1,
+		"kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation": 1,
+		"kubernetes:postgresql.cnpg.io/v1:Cluster":                                  1,
+		"kubernetes:apps/v1:Deployment":                                             4,
+		"tls:index/selfSignedCert:SelfSignedCert":                                   4, // 3 cluster CAs + the native port's CA
+	} {
+		if counts[typ] != n {
+			t.Errorf("%s: %d, want %d", typ, counts[typ], n)
+		}
+	}
+	server := one(t, r, "hcloud:index/server:Server")
+	if st := str(t, server, "serverType"); st != "cx33" {
+		t.Errorf("growth node type %s, want cx33 (4 CPU / 8 GB)", st)
+	}
+	if !server.Inputs["userData"].IsSecret() || !strings.Contains(str(t, server, "userData"), "INSTALL_K3S_VERSION=") {
+		t.Error("server user data does not install k3s as a secret")
+	}
+	var fwPorts []string
+	for _, rule := range one(t, r, "hcloud:index/firewall:Firewall").Inputs["rules"].ArrayValue() {
+		fwPorts = append(fwPorts, rule.ObjectValue()["port"].StringValue())
+	}
+	if strings.Join(fwPorts, ",") != "443,8080,8088,6000,6443" {
+		t.Errorf("firewall opens %v", fwPorts)
+	}
+	for _, res := range r.Resources {
+		if strings.HasPrefix(res.Type, "kubernetes:") && !strings.Contains(res.Provider, "pulumi:providers:kubernetes::growth-hetzner-k3s") {
+			t.Errorf("%s %s is not on the k3s cluster's provider", res.Type, res.Name)
+		}
+	}
+	for _, p := range r.ByType("pulumi:providers:kubernetes") {
+		if !p.Inputs["kubeconfig"].IsSecret() {
+			t.Error("the kubeconfig is not a secret")
+		}
+	}
 }

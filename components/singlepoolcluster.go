@@ -1,0 +1,343 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/components/k3s"
+	"github.com/nanosiem/nano/components/platform"
+	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/tier"
+)
+
+// SinglePoolClusterType is the type token of SinglePoolCluster.
+const SinglePoolClusterType = "nano:index:SinglePoolCluster"
+
+// The cluster's private network and the Hetzner CSI driver that provides
+// its volumes.
+const (
+	clusterNetworkCIDR = "10.0.0.0/16"
+	clusterSubnetCIDR  = "10.0.1.0/24"
+	serverPrivateIP    = "10.0.1.10"
+	csiChart           = "hcloud-csi"
+	csiChartVersion    = "2.12.0"
+	csiRepo            = "https://charts.hetzner.cloud"
+	csiStorageClass    = "hcloud-volumes"
+	k3sIngressClass    = "traefik"
+	kubeAPIPort        = 6443
+)
+
+// hetznerZones maps a Hetzner location to its network zone.
+var hetznerZones = map[string]string{
+	"fsn1": "eu-central", "nbg1": "eu-central", "hel1": "eu-central",
+	"ash": "us-east", "hil": "us-west", "sin": "ap-southeast",
+}
+
+// SinglePoolClusterArgs configure a Growth cluster.
+type SinglePoolClusterArgs struct {
+	Deployment string
+	// Tier is the tier's catalog entry; its Kind must be tier.SinglePool
+	// with one general pool of one node.
+	Tier       tier.Spec
+	Location   string
+	ServerType string
+	Domain     string
+	Images     settings.Images
+	// SSHAllowedCIDRs may reach SSH; APIAllowedCIDRs the Kubernetes API.
+	SSHAllowedCIDRs, APIAllowedCIDRs []string
+	SSHPublicKey                     string
+	// HcloudToken lets the cluster's CSI driver create Hetzner volumes.
+	HcloudToken pulumi.StringInput
+}
+
+// SinglePoolClusterArgsFrom maps validated settings to the component's args.
+func SinglePoolClusterArgsFrom(s settings.Settings, hcloudToken pulumi.StringInput) *SinglePoolClusterArgs {
+	return &SinglePoolClusterArgs{
+		Deployment: s.Deployment, Tier: s.Tier, Location: s.Region, ServerType: s.MachineType,
+		Domain: s.Domain, Images: s.Images, SSHAllowedCIDRs: s.SSHAllowedCIDRs,
+		APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, SSHPublicKey: s.SSHPublicKey, HcloudToken: hcloudToken,
+	}
+}
+
+func (a *SinglePoolClusterArgs) validate() error {
+	if a == nil {
+		return errors.New("SinglePoolCluster: args are required")
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("SinglePoolCluster: "+format, args...))
+	}
+	if a.Tier.Kind != tier.SinglePool {
+		bad("tier %q is deployed as %q, not as a single-pool cluster", a.Tier.Name, a.Tier.Kind)
+	}
+	if p, ok := a.Tier.Pool(tier.General); !ok || p.Nodes != 1 {
+		bad("tier %q must have one general pool of one node (k3s server)", a.Tier.Name)
+	}
+	if _, ok := hetznerZones[a.Location]; !ok {
+		bad("unknown Hetzner location %q", a.Location)
+	}
+	if a.ServerType == "" || a.Deployment == "" {
+		bad("server type and deployment name are required")
+	}
+	if len(a.APIAllowedCIDRs) == 0 {
+		bad("at least one CIDR must reach the Kubernetes API, or pulumi cannot manage the cluster")
+	}
+	for _, c := range append(append([]string{}, a.SSHAllowedCIDRs...), a.APIAllowedCIDRs...) {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			bad("%q is not a CIDR", c)
+		}
+	}
+	if a.HcloudToken == nil {
+		bad("the Hetzner API token is required for the CSI driver")
+	}
+	return errors.Join(errs...)
+}
+
+// SinglePoolCluster is a Growth deployment: one Hetzner server on a private
+// network running k3s (see package k3s for why, and how the kubeconfig is
+// obtained without a manual step), the Hetzner CSI driver for volumes, and
+// nano's Platform on top.
+type SinglePoolCluster struct {
+	pulumi.ResourceState
+
+	PublicIP pulumi.StringOutput `pulumi:"publicIp"`
+	// Kubeconfig is the cluster admin's kubeconfig (secret).
+	Kubeconfig          pulumi.StringOutput `pulumi:"kubeconfig"`
+	APIURL              pulumi.StringOutput `pulumi:"apiUrl"`
+	SearchURL           pulumi.StringOutput `pulumi:"searchUrl"`
+	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
+	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
+	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
+	// SSHPrivateKey is set (secret) when the key pair was generated.
+	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
+	IngestOutputs
+}
+
+// NewSinglePoolCluster builds a Growth cluster and installs nano on it.
+func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClusterArgs, opts ...pulumi.ResourceOption) (*SinglePoolCluster, error) {
+	if err := args.validate(); err != nil {
+		return nil, err
+	}
+	spec := platform.Spec{
+		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, Domain: args.Domain,
+		StorageClass: csiStorageClass, IngressClass: k3sIngressClass,
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	c := &SinglePoolCluster{}
+	if err := ctx.RegisterComponentResource(SinglePoolClusterType, name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+	labels := pulumi.ToStringMap(Labels(args.Deployment, args.Tier.Name))
+
+	// Cluster PKI: the CAs k3s adopts and an admin certificate.
+	pki, err := newClusterPKI(ctx, name, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	network, err := hcloud.NewNetwork(ctx, name+"-network", &hcloud.NetworkArgs{
+		IpRange: pulumi.String(clusterNetworkCIDR), Labels: labels,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	subnet, err := hcloud.NewNetworkSubnet(ctx, name+"-subnet", &hcloud.NetworkSubnetArgs{
+		NetworkId: idToInt(network.ID()), Type: pulumi.String("cloud"),
+		NetworkZone: pulumi.String(hetznerZones[args.Location]), IpRange: pulumi.String(clusterSubnetCIDR),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	ip, err := hcloud.NewPrimaryIp(ctx, name+"-ipv4", &hcloud.PrimaryIpArgs{
+		Type: pulumi.String("ipv4"), Datacenter: pulumi.String(settings.HetznerDatacenters[args.Location]),
+		AssigneeType: pulumi.String("server"), AutoDelete: pulumi.Bool(false), Labels: labels,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	sshKey, sshPrivate, err := newAdminSSHKey(ctx, name, args.SSHPublicKey, labels, parent)
+	if err != nil {
+		return nil, err
+	}
+	c.SSHPrivateKey = sshPrivate
+	rules := firewallRules(args.SSHAllowedCIDRs)
+	rules = append(rules, hcloud.FirewallRuleArgs{
+		Direction: pulumi.String("in"), Protocol: pulumi.String("tcp"), Port: pulumi.String(strconv.Itoa(kubeAPIPort)),
+		SourceIps: pulumi.ToStringArray(args.APIAllowedCIDRs), Description: pulumi.String("Kubernetes API (client certificates)"),
+	})
+	firewall, err := hcloud.NewFirewall(ctx, name+"-firewall", &hcloud.FirewallArgs{Labels: labels, Rules: rules}, parent)
+	if err != nil {
+		return nil, err
+	}
+	userData := pulumi.All(ip.IpAddress, pki.serverCA.CertPem, pki.serverKey.PrivateKeyPem, pki.clientCA.CertPem,
+		pki.clientKey.PrivateKeyPem, pki.requestHeaderCA.CertPem, pki.requestHeaderKey.PrivateKeyPem).ApplyT(func(v []any) (string, error) {
+		b, err := k3s.CloudInit(k3s.Params{PublicIP: v[0].(string), CAs: k3s.CAs{
+			ServerCert: v[1].(string), ServerKey: v[2].(string), ClientCert: v[3].(string), ClientKey: v[4].(string),
+			RequestHeaderCert: v[5].(string), RequestHeaderKey: v[6].(string),
+		}})
+		return string(b), err
+	}).(pulumi.StringOutput)
+	ipID := idToInt(ip.ID())
+	server, err := hcloud.NewServer(ctx, name+"-server", &hcloud.ServerArgs{
+		ServerType: pulumi.String(args.ServerType), Image: pulumi.String(hostImage),
+		Datacenter: pulumi.String(settings.HetznerDatacenters[args.Location]), Labels: labels,
+		SshKeys:     pulumi.StringArray{sshKey.ID().ToStringOutput()},
+		FirewallIds: pulumi.IntArray{idToInt(firewall.ID())},
+		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{
+			Ipv4Enabled: pulumi.Bool(true), Ipv4: ipID, Ipv6Enabled: pulumi.Bool(true),
+		}},
+		Networks: hcloud.ServerNetworkTypeArray{hcloud.ServerNetworkTypeArgs{
+			NetworkId: idToInt(network.ID()), Ip: pulumi.String(serverPrivateIP),
+		}},
+		UserData:               secret(userData),
+		ShutdownBeforeDeletion: pulumi.Bool(true),
+	}, parent, pulumi.DependsOn([]pulumi.Resource{subnet}), pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return nil, err
+	}
+
+	server0 := pulumi.Sprintf("https://%s:%d", ip.IpAddress, kubeAPIPort)
+	kubeconfig := pulumi.All(server0, pki.serverCA.CertPem, pki.admin.CertPem, pki.adminKey.PrivateKeyPem).ApplyT(func(v []any) (string, error) {
+		return k3s.Kubeconfig(v[0].(string), v[1].(string), v[2].(string), v[3].(string))
+	}).(pulumi.StringOutput)
+	kubeconfig = secret(kubeconfig)
+
+	// k3s installs after the server boots: wait until its API answers
+	// (any HTTP status) before the Kubernetes provider uses it.
+	wait, err := local.NewCommand(ctx, name+"-wait-for-api", &local.CommandArgs{
+		Create:      pulumi.String(waitForAPIScript),
+		Environment: pulumi.StringMap{"NANO_API": server0},
+		Triggers:    pulumi.Array{server.ID()},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	k8s, err := kubernetes.NewProvider(ctx, name+"-k3s", &kubernetes.ProviderArgs{Kubeconfig: kubeconfig},
+		parent, pulumi.DependsOn([]pulumi.Resource{wait}))
+	if err != nil {
+		return nil, err
+	}
+	onCluster := []pulumi.ResourceOption{parent, pulumi.Provider(k8s)}
+
+	// Volumes: the Hetzner CSI driver, with the API token it needs.
+	tokenSecret, err := corev1.NewSecret(ctx, name+"-hcloud-token", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("hcloud"), Namespace: pulumi.String("kube-system")},
+		StringData: pulumi.ToSecret(pulumi.StringMap{"token": args.HcloudToken}).(pulumi.StringMapOutput),
+	}, onCluster...)
+	if err != nil {
+		return nil, err
+	}
+	csi, err := helmv3.NewRelease(ctx, name+"-csi", &helmv3.ReleaseArgs{
+		Name: pulumi.String(csiChart), Chart: pulumi.String(csiChart), Version: pulumi.String(csiChartVersion),
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(csiRepo)},
+		Namespace:      pulumi.String("kube-system"), Atomic: pulumi.Bool(true),
+		Values: pulumi.Map{"storageClasses": pulumi.Array{pulumi.Map{
+			"name": pulumi.String(csiStorageClass), "defaultStorageClass": pulumi.Bool(true),
+			"reclaimPolicy": pulumi.String("Retain"),
+		}}},
+	}, append(onCluster, pulumi.DependsOn([]pulumi.Resource{tokenSecret}))...)
+	if err != nil {
+		return nil, err
+	}
+
+	plat, err := NewPlatform(ctx, name, &PlatformArgs{Spec: spec, Provider: k8s}, parent, pulumi.DependsOn([]pulumi.Resource{csi}))
+	if err != nil {
+		return nil, err
+	}
+
+	host := ip.IpAddress
+	if args.Domain != "" {
+		host = pulumi.String(args.Domain).ToStringOutput()
+	}
+	c.PublicIP = ip.IpAddress
+	c.Kubeconfig = kubeconfig
+	c.APIURL = pulumi.Sprintf("https://%s/api", host)
+	c.SearchURL = pulumi.Sprintf("https://%s/search", host)
+	c.IngestHTTPURL = pulumi.Sprintf("http://%s:%d", ip.IpAddress, tier.Ports.IngestHTTP)
+	c.IngestHECURL = pulumi.Sprintf("http://%s:%d", ip.IpAddress, tier.Ports.IngestHEC)
+	c.IngestNativeAddress = pulumi.Sprintf("%s:%d", ip.IpAddress, tier.Ports.IngestNative)
+	c.IngestOutputs = plat.IngestOutputs
+	if err := ctx.RegisterResourceOutputs(c, c.outputMap(pulumi.Map{
+		"publicIp": c.PublicIP, "kubeconfig": c.Kubeconfig, "apiUrl": c.APIURL, "searchUrl": c.SearchURL,
+		"ingestHttpUrl": c.IngestHTTPURL, "ingestHecUrl": c.IngestHECURL, "ingestNativeAddress": c.IngestNativeAddress,
+		"sshPrivateKey": c.SSHPrivateKey,
+	})); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+const waitForAPIScript = `for i in $(seq 1 120); do
+  if curl -sk --max-time 5 -o /dev/null "$NANO_API/readyz"; then exit 0; fi
+  sleep 5
+done
+echo "nano: the Kubernetes API at $NANO_API did not answer within 10 minutes" >&2
+exit 1`
+
+// clusterPKI is a k3s cluster's certificate authorities and the admin's
+// client certificate (O=system:masters), all generated by Pulumi.
+type clusterPKI struct {
+	serverCA, clientCA, requestHeaderCA              *tls.SelfSignedCert
+	serverKey, clientKey, requestHeaderKey, adminKey *tls.PrivateKey
+	admin                                            *tls.LocallySignedCert
+}
+
+func newClusterPKI(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*clusterPKI, error) {
+	key := func(suffix string) (*tls.PrivateKey, error) {
+		return tls.NewPrivateKey(ctx, name+"-"+suffix, &tls.PrivateKeyArgs{
+			Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
+		}, parent)
+	}
+	ca := func(suffix string, k *tls.PrivateKey) (*tls.SelfSignedCert, error) {
+		return tls.NewSelfSignedCert(ctx, name+"-"+suffix, &tls.SelfSignedCertArgs{
+			PrivateKeyPem: k.PrivateKeyPem, IsCaCertificate: pulumi.Bool(true),
+			ValidityPeriodHours: pulumi.Int(caValidityHours),
+			AllowedUses:         pulumi.ToStringArray([]string{"cert_signing", "crl_signing", "digital_signature", "key_encipherment"}),
+			Subject:             &tls.SelfSignedCertSubjectArgs{CommonName: pulumi.String("k3s-" + suffix)},
+		}, parent)
+	}
+	p := &clusterPKI{}
+	var err error
+	for _, c := range []struct {
+		suffix string
+		key    **tls.PrivateKey
+		cert   **tls.SelfSignedCert
+	}{{"server-ca", &p.serverKey, &p.serverCA}, {"client-ca", &p.clientKey, &p.clientCA}, {"request-header-ca", &p.requestHeaderKey, &p.requestHeaderCA}} {
+		if *c.key, err = key(c.suffix + "-key"); err != nil {
+			return nil, err
+		}
+		if *c.cert, err = ca(c.suffix, *c.key); err != nil {
+			return nil, err
+		}
+	}
+	if p.adminKey, err = key("admin-key"); err != nil {
+		return nil, err
+	}
+	csr, err := tls.NewCertRequest(ctx, name+"-admin-csr", &tls.CertRequestArgs{
+		PrivateKeyPem: p.adminKey.PrivateKeyPem,
+		Subject:       &tls.CertRequestSubjectArgs{CommonName: pulumi.String("nano-admin"), Organization: pulumi.String("system:masters")},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	p.admin, err = tls.NewLocallySignedCert(ctx, name+"-admin-cert", &tls.LocallySignedCertArgs{
+		CertRequestPem: csr.CertRequestPem, CaPrivateKeyPem: p.clientKey.PrivateKeyPem, CaCertPem: p.clientCA.CertPem,
+		ValidityPeriodHours: pulumi.Int(certValidityHours), EarlyRenewalHours: pulumi.Int(certRenewHours),
+		AllowedUses: pulumi.ToStringArray([]string{"digital_signature", "key_encipherment", "client_auth"}),
+	}, parent)
+	return p, err
+}
