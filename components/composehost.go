@@ -104,15 +104,8 @@ func (a *ComposeHostArgs) validate() error {
 type ComposeHost struct {
 	pulumi.ResourceState
 
-	PublicIP            pulumi.StringOutput `pulumi:"publicIp"`
-	APIURL              pulumi.StringOutput `pulumi:"apiUrl"`
-	SearchURL           pulumi.StringOutput `pulumi:"searchUrl"`
-	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
-	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
-	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
+	Endpoints
 	IngestOutputs
-	// SSHPrivateKey is set (secret) when the key pair was generated.
-	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
 }
 
 // NewComposeHost builds a Compose host.
@@ -166,7 +159,6 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	if err != nil {
 		return nil, err
 	}
-	host.SSHPrivateKey = sshPrivate
 
 	firewall, err := hcloud.NewFirewall(ctx, name+"-firewall", &hcloud.FirewallArgs{
 		Labels: labels, Rules: firewallRules(args.SSHAllowedCIDRs),
@@ -228,18 +220,10 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		return nil, err
 	}
 
-	host.PublicIP = ip.IpAddress
-	host.APIURL = pulumi.Sprintf("https://%s/api", publicHost)
-	host.SearchURL = pulumi.Sprintf("https://%s/search", publicHost)
-	host.IngestHTTPURL = pulumi.Sprintf("https://%s:%d", publicHost, tier.Ports.IngestHTTP)
-	host.IngestHECURL = pulumi.Sprintf("https://%s:%d", publicHost, tier.Ports.IngestHEC)
-	host.IngestNativeAddress = pulumi.Sprintf("%s:%d", publicHost, tier.Ports.IngestNative)
+	// Caddy terminates TLS in front of the ingest HTTP and HEC ports.
+	host.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", sshPrivate)
 	host.IngestOutputs = creds.outputs()
-	if err := ctx.RegisterResourceOutputs(host, host.outputMap(pulumi.Map{
-		"publicIp": host.PublicIP, "apiUrl": host.APIURL, "searchUrl": host.SearchURL,
-		"ingestHttpUrl": host.IngestHTTPURL, "ingestHecUrl": host.IngestHECURL,
-		"ingestNativeAddress": host.IngestNativeAddress, "sshPrivateKey": host.SSHPrivateKey,
-	})); err != nil {
+	if err := ctx.RegisterResourceOutputs(host, host.IngestOutputs.outputMap(host.Endpoints.outputMap(pulumi.Map{}))); err != nil {
 		return nil, err
 	}
 	return host, nil

@@ -111,16 +111,9 @@ func (a *SinglePoolClusterArgs) validate() error {
 type SinglePoolCluster struct {
 	pulumi.ResourceState
 
-	PublicIP pulumi.StringOutput `pulumi:"publicIp"`
 	// Kubeconfig is the cluster admin's kubeconfig (secret).
-	Kubeconfig          pulumi.StringOutput `pulumi:"kubeconfig"`
-	APIURL              pulumi.StringOutput `pulumi:"apiUrl"`
-	SearchURL           pulumi.StringOutput `pulumi:"searchUrl"`
-	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
-	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
-	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
-	// SSHPrivateKey is set (secret) when the key pair was generated.
-	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
+	Endpoints
 	IngestOutputs
 }
 
@@ -173,7 +166,6 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err != nil {
 		return nil, err
 	}
-	c.SSHPrivateKey = sshPrivate
 	rules := firewallRules(args.SSHAllowedCIDRs)
 	rules = append(rules, hcloud.FirewallRuleArgs{
 		Direction: pulumi.String("in"), Protocol: pulumi.String("tcp"), Port: pulumi.String(strconv.Itoa(kubeAPIPort)),
@@ -259,23 +251,11 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		return nil, err
 	}
 
-	host := ip.IpAddress
-	if args.Domain != "" {
-		host = pulumi.String(args.Domain).ToStringOutput()
-	}
-	c.PublicIP = ip.IpAddress
 	c.Kubeconfig = kubeconfig
-	c.APIURL = pulumi.Sprintf("https://%s/api", host)
-	c.SearchURL = pulumi.Sprintf("https://%s/search", host)
-	c.IngestHTTPURL = pulumi.Sprintf("http://%s:%d", ip.IpAddress, tier.Ports.IngestHTTP)
-	c.IngestHECURL = pulumi.Sprintf("http://%s:%d", ip.IpAddress, tier.Ports.IngestHEC)
-	c.IngestNativeAddress = pulumi.Sprintf("%s:%d", ip.IpAddress, tier.Ports.IngestNative)
+	// k3s' service load balancer publishes ingest's ports as they are.
+	c.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "http", sshPrivate)
 	c.IngestOutputs = plat.IngestOutputs
-	if err := ctx.RegisterResourceOutputs(c, c.outputMap(pulumi.Map{
-		"publicIp": c.PublicIP, "kubeconfig": c.Kubeconfig, "apiUrl": c.APIURL, "searchUrl": c.SearchURL,
-		"ingestHttpUrl": c.IngestHTTPURL, "ingestHecUrl": c.IngestHECURL, "ingestNativeAddress": c.IngestNativeAddress,
-		"sshPrivateKey": c.SSHPrivateKey,
-	})); err != nil {
+	if err := ctx.RegisterResourceOutputs(c, c.IngestOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": c.Kubeconfig}))); err != nil {
 		return nil, err
 	}
 	return c, nil

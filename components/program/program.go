@@ -34,29 +34,15 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 		if err != nil {
 			return err
 		}
-		ctx.Export("tier", pulumi.String(s.Tier.Name))
-		ctx.Export("publicIp", host.PublicIP)
-		ctx.Export("apiUrl", host.APIURL)
-		ctx.Export("searchUrl", host.SearchURL)
-		ctx.Export("ingestHttpUrl", host.IngestHTTPURL)
-		ctx.Export("ingestHecUrl", host.IngestHECURL)
-		ctx.Export("ingestNativeAddress", host.IngestNativeAddress)
-		exportIngest(ctx, s, host.IngestOutputs, host.SSHPrivateKey)
+		export(ctx, s, host.Endpoints, host.IngestOutputs)
 		return nil
 	case tier.SinglePool:
 		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, hcloudToken(ctx)))
 		if err != nil {
 			return err
 		}
-		ctx.Export("tier", pulumi.String(s.Tier.Name))
-		ctx.Export("publicIp", c.PublicIP)
 		ctx.Export("kubeconfig", c.Kubeconfig)
-		ctx.Export("apiUrl", c.APIURL)
-		ctx.Export("searchUrl", c.SearchURL)
-		ctx.Export("ingestHttpUrl", c.IngestHTTPURL)
-		ctx.Export("ingestHecUrl", c.IngestHECURL)
-		ctx.Export("ingestNativeAddress", c.IngestNativeAddress)
-		exportIngest(ctx, s, c.IngestOutputs, c.SSHPrivateKey)
+		export(ctx, s, c.Endpoints, c.IngestOutputs)
 		return nil
 	default:
 		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which this version of nano cannot build yet; deployable now: %s, %s, %s",
@@ -64,15 +50,22 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 	}
 }
 
-// exportIngest exports the ingest credentials every deployment has.
-func exportIngest(ctx *pulumi.Context, s settings.Settings, o components.IngestOutputs, sshPrivateKey pulumi.StringOutput) {
+// export exports the tier, the endpoints and the ingest credentials.
+func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o components.IngestOutputs) {
+	ctx.Export("tier", pulumi.String(s.Tier.Name))
+	ctx.Export("publicIp", e.PublicIP)
+	ctx.Export("apiUrl", e.APIURL)
+	ctx.Export("searchUrl", e.SearchURL)
+	ctx.Export("ingestHttpUrl", e.IngestHTTPURL)
+	ctx.Export("ingestHecUrl", e.IngestHECURL)
+	ctx.Export("ingestNativeAddress", e.IngestNativeAddress)
 	ctx.Export("ingestToken", o.IngestToken)
 	ctx.Export("hecToken", o.HECToken)
 	ctx.Export("nativeCaCert", o.NativeCACert)
 	ctx.Export("aggregatorCert", o.AggregatorCert)
 	ctx.Export("aggregatorKey", o.AggregatorKey)
 	if s.SSHPublicKey == "" {
-		ctx.Export("sshPrivateKey", sshPrivateKey)
+		ctx.Export("sshPrivateKey", e.SSHPrivateKey)
 	}
 }
 

@@ -1,0 +1,46 @@
+package components
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/components/tier"
+)
+
+// Endpoints are where users and log shippers reach a deployment that has a
+// public address of its own (Compose hosts and self-managed clusters).
+type Endpoints struct {
+	PublicIP            pulumi.StringOutput `pulumi:"publicIp"`
+	APIURL              pulumi.StringOutput `pulumi:"apiUrl"`
+	SearchURL           pulumi.StringOutput `pulumi:"searchUrl"`
+	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
+	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
+	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
+	// SSHPrivateKey is set (secret) when the admin key pair was generated.
+	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
+}
+
+// newEndpoints derives the URLs: api and search under https://host/, the
+// ingest ports on the public IP (or the domain) with ingestScheme.
+func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, sshPrivateKey pulumi.StringOutput) Endpoints {
+	host := ip
+	if domain != "" {
+		host = pulumi.String(domain).ToStringOutput()
+	}
+	return Endpoints{
+		PublicIP:            ip,
+		APIURL:              pulumi.Sprintf("https://%s/api", host),
+		SearchURL:           pulumi.Sprintf("https://%s/search", host),
+		IngestHTTPURL:       pulumi.Sprintf("%s://%s:%d", ingestScheme, host, tier.Ports.IngestHTTP),
+		IngestHECURL:        pulumi.Sprintf("%s://%s:%d", ingestScheme, host, tier.Ports.IngestHEC),
+		IngestNativeAddress: pulumi.Sprintf("%s:%d", host, tier.Ports.IngestNative),
+		SSHPrivateKey:       sshPrivateKey,
+	}
+}
+
+// outputMap adds the endpoints to a component's registered outputs.
+func (e Endpoints) outputMap(m pulumi.Map) pulumi.Map {
+	m["publicIp"], m["apiUrl"], m["searchUrl"] = e.PublicIP, e.APIURL, e.SearchURL
+	m["ingestHttpUrl"], m["ingestHecUrl"], m["ingestNativeAddress"] = e.IngestHTTPURL, e.IngestHECURL, e.IngestNativeAddress
+	m["sshPrivateKey"] = e.SSHPrivateKey
+	return m
+}
