@@ -3,7 +3,6 @@ package components
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
@@ -25,34 +24,15 @@ const (
 	minVolumeGB = 10
 )
 
-// ComposeHostArgs configure a Compose host.
+// ComposeHostArgs configure a Compose host. Tier.Kind must be tier.Compose;
+// without a Domain the host serves its public IP with Caddy's own CA.
 type ComposeHostArgs struct {
-	// Deployment names the deployment (resource names, labels).
-	Deployment string
-	// Tier is the tier's catalog entry (with overrides); its Kind must be
-	// tier.Compose.
-	Tier tier.Spec
-	// Location is the Hetzner location (fsn1, nbg1, hel1, ash, hil, sin).
-	Location string
-	// ServerType is the Hetzner server type (settings pick it from the
-	// tier's machine size: ccx13 for Hobby, ccx23 for Startup).
-	ServerType string
-	// Domain, when set, is the DNS name users point at the host; it gets a
-	// publicly trusted certificate. Empty: the public IP with Caddy's own CA.
-	Domain string
-	Images settings.Images
-	// SSHAllowedCIDRs may reach port 22; empty closes SSH.
-	SSHAllowedCIDRs []string
-	// SSHPublicKey is the admin key; empty generates an ED25519 key pair.
-	SSHPublicKey string
+	HetznerHostArgs
 }
 
 // ComposeHostArgsFrom maps validated settings to ComposeHost arguments.
 func ComposeHostArgsFrom(s settings.Settings) *ComposeHostArgs {
-	return &ComposeHostArgs{
-		Deployment: s.Deployment, Tier: s.Tier, Location: s.Region, ServerType: s.MachineType,
-		Domain: s.Domain, Images: s.Images, SSHAllowedCIDRs: s.SSHAllowedCIDRs, SSHPublicKey: s.SSHPublicKey,
-	}
+	return &ComposeHostArgs{HetznerHostArgs: hetznerHostArgsFrom(s)}
 }
 
 func (a *ComposeHostArgs) validate() error {
@@ -60,10 +40,8 @@ func (a *ComposeHostArgs) validate() error {
 		return errors.New("ComposeHost: args are required")
 	}
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("ComposeHost: "+format, args...)) }
-	if a.Deployment == "" {
-		bad("deployment name is required")
-	}
+	bad := collector("ComposeHost", &errs)
+	a.HetznerHostArgs.validate(bad)
 	if a.Tier.Kind != tier.Compose {
 		bad("tier %q is deployed as %q, not by a Compose host", a.Tier.Name, a.Tier.Kind)
 	}
@@ -75,20 +53,6 @@ func (a *ComposeHostArgs) validate() error {
 	}
 	if a.Tier.Retention.Days <= 0 {
 		bad("retention must be positive, got %d days", a.Tier.Retention.Days)
-	}
-	if _, ok := settings.HetznerDatacenters[a.Location]; !ok {
-		bad("unknown Hetzner location %q", a.Location)
-	}
-	if a.ServerType == "" {
-		bad("server type is required")
-	}
-	if a.Images.API == "" || a.Images.Search == "" || a.Images.Ingest == "" {
-		bad("api, search and ingest images are required")
-	}
-	for _, c := range a.SSHAllowedCIDRs {
-		if p, err := netip.ParsePrefix(c); err != nil || p.Bits() == 0 {
-			bad("SSH CIDR %q must be a network narrower than the whole internet", c)
-		}
 	}
 	return errors.Join(errs...)
 }
@@ -137,10 +101,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	}
 
 	// The public IPv4, before the server: see the type's doc comment.
-	ip, err := hcloud.NewPrimaryIp(ctx, name+"-ipv4", &hcloud.PrimaryIpArgs{
-		Type: pulumi.String("ipv4"), Datacenter: pulumi.String(datacenter),
-		AssigneeType: pulumi.String("server"), AutoDelete: pulumi.Bool(false), Labels: labels,
-	}, parent)
+	ip, err := newPrimaryIPv4(ctx, name, args.Location, labels, parent)
 	if err != nil {
 		return nil, err
 	}

@@ -15,10 +15,10 @@ import (
 
 func hobbyArgs() *ComposeHostArgs {
 	spec, _ := tier.Lookup(tier.Hobby)
-	return &ComposeHostArgs{
+	return &ComposeHostArgs{HetznerHostArgs{
 		Deployment: "demo", Tier: spec, Location: "nbg1", ServerType: "ccx13",
 		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
-	}
+	}}
 }
 
 // The component's secret outputs stay secret, and its URLs use the
@@ -82,5 +82,22 @@ func TestComposeHostArgsValidate(t *testing.T) {
 	}
 	if err := hobbyArgs().validate(); err != nil {
 		t.Errorf("valid args rejected: %v", err)
+	}
+}
+
+// Both Hetzner components check the shared host fields the same way.
+func TestSinglePoolClusterArgsValidate(t *testing.T) {
+	growth, _ := tier.Lookup(tier.Growth)
+	a := &SinglePoolClusterArgs{HetznerHostArgs: hobbyArgs().HetznerHostArgs}
+	a.Tier, a.SSHAllowedCIDRs, a.APIAllowedCIDRs = growth, []string{"0.0.0.0/0"}, []string{"not-a-cidr"}
+	err := a.validate()
+	if err == nil {
+		t.Fatal("invalid args accepted")
+	}
+	for _, want := range []string{`SinglePoolCluster: SSH CIDR "0.0.0.0/0" must be a network narrower`,
+		`"not-a-cidr" is not a CIDR`, "the Hetzner API token is required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v\ndoes not say %q", err, want)
+		}
 	}
 }

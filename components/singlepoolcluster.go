@@ -2,7 +2,6 @@ package components
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
 
@@ -44,19 +43,12 @@ var hetznerZones = map[string]string{
 	"ash": "us-east", "hil": "us-west", "sin": "ap-southeast",
 }
 
-// SinglePoolClusterArgs configure a Growth cluster.
+// SinglePoolClusterArgs configure a Growth cluster. Tier.Kind must be
+// tier.SinglePool with one general pool of one node.
 type SinglePoolClusterArgs struct {
-	Deployment string
-	// Tier is the tier's catalog entry; its Kind must be tier.SinglePool
-	// with one general pool of one node.
-	Tier       tier.Spec
-	Location   string
-	ServerType string
-	Domain     string
-	Images     settings.Images
-	// SSHAllowedCIDRs may reach SSH; APIAllowedCIDRs the Kubernetes API.
-	SSHAllowedCIDRs, APIAllowedCIDRs []string
-	SSHPublicKey                     string
+	HetznerHostArgs
+	// APIAllowedCIDRs may reach the Kubernetes API.
+	APIAllowedCIDRs []string
 	// HcloudToken lets the cluster's CSI driver create Hetzner volumes.
 	HcloudToken pulumi.StringInput
 }
@@ -64,9 +56,7 @@ type SinglePoolClusterArgs struct {
 // SinglePoolClusterArgsFrom maps validated settings to the component's args.
 func SinglePoolClusterArgsFrom(s settings.Settings, hcloudToken pulumi.StringInput) *SinglePoolClusterArgs {
 	return &SinglePoolClusterArgs{
-		Deployment: s.Deployment, Tier: s.Tier, Location: s.Region, ServerType: s.MachineType,
-		Domain: s.Domain, Images: s.Images, SSHAllowedCIDRs: s.SSHAllowedCIDRs,
-		APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, SSHPublicKey: s.SSHPublicKey, HcloudToken: hcloudToken,
+		HetznerHostArgs: hetznerHostArgsFrom(s), APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, HcloudToken: hcloudToken,
 	}
 }
 
@@ -75,9 +65,8 @@ func (a *SinglePoolClusterArgs) validate() error {
 		return errors.New("SinglePoolCluster: args are required")
 	}
 	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("SinglePoolCluster: "+format, args...))
-	}
+	bad := collector("SinglePoolCluster", &errs)
+	a.HetznerHostArgs.validate(bad)
 	if a.Tier.Kind != tier.SinglePool {
 		bad("tier %q is deployed as %q, not as a single-pool cluster", a.Tier.Name, a.Tier.Kind)
 	}
@@ -85,15 +74,12 @@ func (a *SinglePoolClusterArgs) validate() error {
 		bad("tier %q must have one general pool of one node (k3s server)", a.Tier.Name)
 	}
 	if _, ok := hetznerZones[a.Location]; !ok {
-		bad("unknown Hetzner location %q", a.Location)
-	}
-	if a.ServerType == "" || a.Deployment == "" {
-		bad("server type and deployment name are required")
+		bad("no network zone for Hetzner location %q", a.Location)
 	}
 	if len(a.APIAllowedCIDRs) == 0 {
 		bad("at least one CIDR must reach the Kubernetes API, or pulumi cannot manage the cluster")
 	}
-	for _, c := range append(append([]string{}, a.SSHAllowedCIDRs...), a.APIAllowedCIDRs...) {
+	for _, c := range a.APIAllowedCIDRs {
 		if _, err := netip.ParsePrefix(c); err != nil {
 			bad("%q is not a CIDR", c)
 		}
@@ -155,10 +141,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err != nil {
 		return nil, err
 	}
-	ip, err := hcloud.NewPrimaryIp(ctx, name+"-ipv4", &hcloud.PrimaryIpArgs{
-		Type: pulumi.String("ipv4"), Datacenter: pulumi.String(settings.HetznerDatacenters[args.Location]),
-		AssigneeType: pulumi.String("server"), AutoDelete: pulumi.Bool(false), Labels: labels,
-	}, parent)
+	ip, err := newPrimaryIPv4(ctx, name, args.Location, labels, parent)
 	if err != nil {
 		return nil, err
 	}
