@@ -24,9 +24,8 @@ type PlatformArgs struct {
 	Spec platform.Spec
 	// Provider is the Kubernetes provider of the cluster to install on.
 	Provider *kubernetes.Provider
-	// WarmAccessKeyID and WarmSecretAccessKey reach the warm bucket (tiers
-	// with warm S3).
-	WarmAccessKeyID, WarmSecretAccessKey pulumi.StringInput
+	// Warm is the bucket of the warm tier (tiers with warm S3).
+	Warm *WarmBucket
 	// ClickHousePassword is the ClickHouse Cloud password and PostgresURI the
 	// managed database's libpq URI (Enterprise). In-cluster tiers generate
 	// their own.
@@ -42,8 +41,8 @@ func (a *PlatformArgs) validate() error {
 	if a.Provider == nil {
 		errs = append(errs, errors.New("Platform: a Kubernetes provider is required"))
 	}
-	if a.Spec.Tier.ClickHouse.WarmS3 && (a.WarmAccessKeyID == nil || a.WarmSecretAccessKey == nil) {
-		errs = append(errs, fmt.Errorf("Platform: tier %q needs the warm bucket's access key id and secret", a.Spec.Tier.Name))
+	if w := a.Warm; a.Spec.Tier.ClickHouse.WarmS3 && (w == nil || w.Endpoint == nil || w.Region == nil || w.AccessKeyID == nil || w.SecretAccessKey == nil) {
+		errs = append(errs, fmt.Errorf("Platform: tier %q needs the warm bucket's endpoint, region, access key id and secret", a.Spec.Tier.Name))
 	}
 	if a.Spec.Tier.ClickHouse.Cloud && a.ClickHousePassword == nil {
 		errs = append(errs, errors.New("Platform: the ClickHouse Cloud password is required"))
@@ -160,8 +159,10 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		return nil, err
 	}
 	if s.Tier.ClickHouse.WarmS3 {
+		w := args.Warm
 		if err := add(kubeSecret(platform.SecretWarm, pulumi.StringMap{
-			"access-key-id": args.WarmAccessKeyID, "secret-access-key": args.WarmSecretAccessKey,
+			platform.WarmKeyEndpoint: w.Endpoint, platform.WarmKeyRegion: w.Region,
+			platform.WarmKeyAccessKeyID: w.AccessKeyID, platform.WarmKeySecretAccessKey: w.SecretAccessKey,
 		})); err != nil {
 			return nil, err
 		}

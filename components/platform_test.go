@@ -20,9 +20,6 @@ func platformSpec(t *testing.T, name tier.Name) platform.Spec {
 		Deployment: "demo", Tier: spec,
 		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
 	}
-	if spec.ClickHouse.WarmS3 {
-		s.Warm = &platform.WarmStorage{Endpoint: "https://s3.example.com/warm/"}
-	}
 	if spec.ClickHouse.Cloud {
 		s.ClickHouse = &platform.Endpoint{Host: "ch.example.com", Port: 9440}
 		s.Postgres = &platform.Endpoint{Host: "pg.example.com", Port: 5432}
@@ -40,7 +37,8 @@ func runPlatform(t *testing.T, name tier.Name) []mockmonitor.Resource {
 		}
 		args := &PlatformArgs{Spec: platformSpec(t, name), Provider: k8s}
 		if args.Spec.Tier.ClickHouse.WarmS3 {
-			args.WarmAccessKeyID, args.WarmSecretAccessKey = pulumi.String("AKIA"), pulumi.String("s3cr3t")
+			args.Warm = &WarmBucket{Endpoint: pulumi.String("https://s3.example.com/warm/demo/"), Region: pulumi.String(""),
+				AccessKeyID: pulumi.String("AKIA"), SecretAccessKey: pulumi.String("s3cr3t")}
 		}
 		if args.Spec.Tier.ClickHouse.Cloud {
 			args.ClickHousePassword, args.PostgresURI = pulumi.String("pw"), pulumi.String("postgres://pg")
@@ -123,7 +121,7 @@ func TestPlatformArgsValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted args without a provider or warm credentials")
 	}
-	for _, want := range []string{"a Kubernetes provider is required", `tier "team" needs the warm bucket's access key id and secret`} {
+	for _, want := range []string{"a Kubernetes provider is required", `tier "team" needs the warm bucket's endpoint, region, access key id and secret`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}

@@ -8,7 +8,10 @@ package plan
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -29,6 +32,9 @@ type Result struct {
 	Settings  settings.Settings
 	Resources []Resource
 	Elapsed   time.Duration
+	// OfflineSecrets are the required secrets the plan stood placeholders in
+	// for; `pulumi up` needs them set.
+	OfflineSecrets []string
 }
 
 // ByType returns the recorded resources of a type token.
@@ -69,8 +75,21 @@ func Run(dir, stack string) (*Result, error) {
 // RunConfig plans stack of project with a resolved config.
 func RunConfig(project, stack string, cfg stackfile.Config) (*Result, error) {
 	res := &Result{Stack: stack}
+	get, filled := settings.WithOfflineSecrets(func(k string) string { return cfg.Values[settings.Namespace+":"+k] })
+	if len(filled) > 0 {
+		values := maps.Clone(cfg.Values)
+		for _, k := range filled {
+			full := settings.Namespace + ":" + k
+			values[full] = get(k)
+			if !slices.Contains(cfg.Secrets, full) {
+				cfg.Secrets = append(slices.Clone(cfg.Secrets), full)
+			}
+			res.OfflineSecrets = append(res.OfflineSecrets, full)
+		}
+		cfg.Values = values
+	}
 	var err error
-	res.Settings, err = settings.Load(stack, func(k string) string { return cfg.Values[settings.Namespace+":"+k] })
+	res.Settings, err = settings.Load(stack, get)
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +218,9 @@ func (r *Result) WriteBOM(w io.Writer) {
 		types = append(types, typ)
 	}
 	sort.Strings(types)
+	if len(r.OfflineSecrets) > 0 {
+		fmt.Fprintf(w, "  secrets    planned with placeholders; pulumi up needs: %s\n", strings.Join(r.OfflineSecrets, ", "))
+	}
 	fmt.Fprintf(w, "Resources: %d\n", len(r.Resources))
 	for _, typ := range types {
 		fmt.Fprintf(w, "  %3d  %s\n", counts[typ], typ)

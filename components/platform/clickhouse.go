@@ -78,7 +78,10 @@ func (s Spec) clickhouse() []Object {
 	var env []corev1.EnvVar
 	files := map[string]any{}
 	if ch.WarmS3 {
-		for _, kv := range [][2]string{{"AWS_ACCESS_KEY_ID", "access-key-id"}, {"AWS_SECRET_ACCESS_KEY", "secret-access-key"}} {
+		for _, kv := range [][2]string{
+			{"AWS_ACCESS_KEY_ID", WarmKeyAccessKeyID}, {"AWS_SECRET_ACCESS_KEY", WarmKeySecretAccessKey},
+			{warmEndpointEnv, WarmKeyEndpoint}, {warmRegionEnv, WarmKeyRegion},
+		} {
 			env = append(env, corev1.EnvVar{Name: kv[0], ValueFrom: &corev1.EnvVarSource{
 				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: SecretWarm}, Key: kv[1]},
 			}})
@@ -185,19 +188,18 @@ func (s Spec) clickhouse() []Object {
 }
 
 // storageXML declares the warm S3 disk (behind a local cache) and the
-// hot-then-warm policy.
+// hot-then-warm policy. The bucket's endpoint and region come from the warm
+// Secret through the environment: a bucket nano creates is only known once
+// the cloud has made it.
 func (s Spec) storageXML() string {
-	region := ""
-	if s.Warm.Region != "" {
-		region = fmt.Sprintf("\n        <region>%s</region>", s.Warm.Region)
-	}
 	return fmt.Sprintf(`<clickhouse>
   <storage_configuration>
     <disks>
       <warm_s3>
         <type>s3</type>
-        <endpoint>%s%s/</endpoint>
-        <use_environment_credentials>true</use_environment_credentials>%s
+        <endpoint from_env="%s"/>
+        <region from_env="%s"/>
+        <use_environment_credentials>true</use_environment_credentials>
       </warm_s3>
       <warm_cache>
         <type>cache</type>
@@ -217,8 +219,19 @@ func (s Spec) storageXML() string {
     </policies>
   </storage_configuration>
 </clickhouse>
-`, s.Warm.Endpoint, s.Deployment, region, max(1, s.Tier.HotStoragePerPodGB()/10), storagePolicy, storagePolicy)
+`, warmEndpointEnv, warmRegionEnv, max(1, s.Tier.HotStoragePerPodGB()/10), storagePolicy, storagePolicy)
 }
+
+// Keys of the warm Secret, and the environment variables ClickHouse reads
+// them from.
+const (
+	WarmKeyEndpoint        = "endpoint"
+	WarmKeyRegion          = "region"
+	WarmKeyAccessKeyID     = "access-key-id"
+	WarmKeySecretAccessKey = "secret-access-key"
+	warmEndpointEnv        = "NANO_WARM_ENDPOINT"
+	warmRegionEnv          = "NANO_WARM_REGION"
+)
 
 func toAny(m map[string]string) map[string]any {
 	out := make(map[string]any, len(m))

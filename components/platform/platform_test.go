@@ -30,9 +30,6 @@ func specFor(t *testing.T, name tier.Name) Spec {
 		Deployment: string(name) + "-test", Tier: spec, Domain: "logs.example.com",
 		Images: settings.Images{API: "ghcr.io/nanosiem/api:0.1.0", Search: "ghcr.io/nanosiem/search:0.1.0", Ingest: "ghcr.io/nanosiem/ingest:0.1.0"},
 	}
-	if spec.ClickHouse.WarmS3 {
-		s.Warm = &WarmStorage{Endpoint: "https://s3.eu-central-2.wasabisys.com/nano-warm/", Region: "eu-central-2"}
-	}
 	if spec.ClickHouse.Cloud {
 		s.ClickHouse = &Endpoint{Host: "abc123.eu-central-1.aws.clickhouse.cloud", Port: 9440}
 		s.Postgres = &Endpoint{Host: "nano.cluster-x.eu-central-1.rds.amazonaws.com", Port: 5432}
@@ -219,13 +216,13 @@ func TestProPinsWorkloadsToPools(t *testing.T) {
 
 func TestSpecValidate(t *testing.T) {
 	s := specFor(t, tier.Team)
-	s.Warm, s.Images.API = nil, ""
+	s.Images.API = ""
 	s.ClickHouse = &Endpoint{Host: "x", Port: 9440}
 	err := s.Validate()
 	if err == nil {
 		t.Fatal("accepted an invalid spec")
 	}
-	for _, want := range []string{"images are required", "warm storage endpoint is required", "ClickHouse Cloud endpoint is required on tier \"enterprise\" and only there"} {
+	for _, want := range []string{"images are required", "ClickHouse Cloud endpoint is required on tier \"enterprise\" and only there"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}

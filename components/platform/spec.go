@@ -43,13 +43,6 @@ type Endpoint struct {
 	Port int
 }
 
-// WarmStorage is the S3-compatible bucket ClickHouse moves aged data to.
-type WarmStorage struct {
-	// Endpoint is the bucket URL, e.g. https://s3.eu-central-1.wasabisys.com/nano-warm/.
-	Endpoint string
-	Region   string
-}
-
 // Spec is what the platform needs to know.
 type Spec struct {
 	Deployment string
@@ -61,8 +54,6 @@ type Spec struct {
 	Domain string
 	// IngressClass names the cluster's ingress controller.
 	IngressClass string
-	// Warm is required where the tier has a warm S3 tier.
-	Warm *WarmStorage
 	// ClickHouse is the ClickHouse Cloud endpoint (Enterprise only).
 	ClickHouse *Endpoint
 	// Postgres is the Cloud SQL / RDS endpoint (Enterprise only).
@@ -92,9 +83,6 @@ func (s Spec) Validate() error {
 	}
 	if s.Tier.Postgres.Managed != (s.Postgres != nil) {
 		bad("a managed PostgreSQL endpoint is required on tier %q and only there", tier.Enterprise)
-	}
-	if s.Tier.ClickHouse.WarmS3 && (s.Warm == nil || s.Warm.Endpoint == "") {
-		bad("tier %q keeps warm data in S3: a warm storage endpoint is required", s.Tier.Name)
 	}
 	if !s.Tier.ClickHouse.Cloud {
 		if s.Tier.ClickHouse.Pods() < 1 || s.Tier.HotStoragePerPodGB() < 1 {

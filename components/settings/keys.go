@@ -29,6 +29,9 @@ type Key struct {
 	// Default is the YAML-rendered default; "" for none. Required keys have none.
 	Default  string
 	Required bool
+	// Secret keys must be set with `pulumi config set --secret`; the program
+	// reads them as secrets.
+	Secret bool
 }
 
 // Config key names.
@@ -49,6 +52,14 @@ const (
 	KeyRetentionDays   = "retentionDays"
 	KeyMachineType     = "machineType"
 	KeyDailyVolumeGB   = "dailyVolumeGB"
+	KeyWarmBucketURL   = "warmBucketUrl"
+	KeyWarmRegion      = "warmBucketRegion"
+	KeyWarmAccessKeyID = "warmAccessKeyId"
+	KeyWarmSecretKey   = "warmSecretAccessKey"
+	KeyCHCloudService  = "clickhouseCloudEndpointService"
+	KeyCHCloudHost     = "clickhouseCloudHost"
+	KeyCHCloudUser     = "clickhouseCloudUser"
+	KeyCHCloudPassword = "clickhouseCloudPassword"
 )
 
 // Default image references: the release the program was built with.
@@ -91,4 +102,20 @@ var Keys = []Key{
 		Description: "Override: the provider's machine type for the tier's main machine or pool. Empty picks the type that matches the tier's size."},
 	{Name: KeyDailyVolumeGB, Type: Integer, Default: "0",
 		Description: "Enterprise only: expected log volume in GB/day; sizes the app and ingest pools from the tier catalog's volume bands."},
+	{Name: KeyWarmBucketURL, Type: String, Default: `""`,
+		Description: "Team and above: S3-compatible bucket URL for ClickHouse's warm tier (Wasabi, S3, GCS or any S3 API), e.g. https://s3.eu-central-2.wasabisys.com/my-bucket/. Empty: nano creates a private bucket in the deployment's cloud. With a URL, set nano:warmAccessKeyId and nano:warmSecretAccessKey."},
+	{Name: KeyWarmRegion, Type: String, Default: `""`,
+		Description: "Region of nano:warmBucketUrl's bucket when its API needs one (e.g. eu-central-2). Empty lets ClickHouse detect it."},
+	{Name: KeyWarmAccessKeyID, Type: String, Default: `""`, Secret: true,
+		Description: "Access key id of nano:warmBucketUrl (pulumi config set --secret)."},
+	{Name: KeyWarmSecretKey, Type: String, Default: `""`, Secret: true,
+		Description: "Secret access key of nano:warmBucketUrl (pulumi config set --secret)."},
+	{Name: KeyCHCloudService, Type: String, Default: `""`,
+		Description: "Enterprise only: the ClickHouse Cloud service's private endpoint service: on aws its VPC endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-...), on gcp its Private Service Connect service attachment (projects/<project>/regions/<region>/serviceAttachments/<name>)."},
+	{Name: KeyCHCloudHost, Type: String, Default: `""`,
+		Description: "Enterprise only: the ClickHouse Cloud service's private hostname (e.g. abc123.eu-central-1.vpce.aws.clickhouse.cloud); nano's private DNS zone resolves it to the endpoint in the deployment's network."},
+	{Name: KeyCHCloudUser, Type: String, Default: "default",
+		Description: "Enterprise only: the ClickHouse Cloud user nano connects as."},
+	{Name: KeyCHCloudPassword, Type: String, Default: `""`, Secret: true,
+		Description: "Enterprise only: the password of nano:clickhouseCloudUser (pulumi config set --secret)."},
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -39,6 +40,34 @@ type Settings struct {
 	// DailyVolumeGB sizes Enterprise pools; Band is the band it falls in.
 	DailyVolumeGB int
 	Band          tier.VolumeBand
+	// Warm is the configured warm-tier bucket; nil on tiers without one and
+	// when nano creates the bucket in the deployment's cloud.
+	Warm *WarmBucket
+	// ClickHouseCloud is the Enterprise tier's ClickHouse Cloud service.
+	ClickHouseCloud *ClickHouseCloud
+}
+
+// WarmBucket is an S3-compatible bucket for ClickHouse's warm tier.
+type WarmBucket struct {
+	// URL is the bucket's https URL, ending in "/".
+	URL    string
+	Region string
+	// AccessKeyID and SecretAccessKey are secret: wrap them with
+	// pulumi.ToSecret before use.
+	AccessKeyID, SecretAccessKey string
+}
+
+// ClickHouseCloud is a ClickHouse Cloud service reached over a private
+// endpoint.
+type ClickHouseCloud struct {
+	// EndpointService is the AWS VPC endpoint service name or the GCP
+	// Private Service Connect service attachment.
+	EndpointService string
+	// Host is the service's private hostname.
+	Host string
+	User string
+	// Password is secret: wrap it with pulumi.ToSecret before use.
+	Password string
 }
 
 // Getter returns the value of a `nano:` config key, "" when unset.
@@ -57,6 +86,12 @@ var (
 	reDomain     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	reImage      = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	reMachine    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	reCHUser     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+	// Private endpoint services of ClickHouse Cloud per provider.
+	reEndpointService = map[tier.Provider]*regexp.Regexp{
+		tier.AWS: regexp.MustCompile(`^com\.amazonaws\.vpce\.[a-z0-9-]+\.vpce-svc-[0-9a-f]{8,17}$`),
+		tier.GCP: regexp.MustCompile(`^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/regions/[a-z0-9-]+/serviceAttachments/[a-z0-9-]+$`),
+	}
 	// Region shapes per provider; Hetzner's locations are listed exactly.
 	regionShapes = map[tier.Provider]*regexp.Regexp{
 		tier.Civo:  regexp.MustCompile(`^[A-Za-z]{3}[0-9]$`),
@@ -224,6 +259,8 @@ func Load(stack string, get Getter) (Settings, error) {
 		} else if s.DailyVolumeGB != 0 {
 			bad(KeyDailyVolumeGB, "only the enterprise tier is sized by daily volume; tier %q has a fixed size", spec.Name)
 		}
+		s.Warm = warmBucket(spec, get, bad)
+		s.ClickHouseCloud = clickHouseCloud(spec, provider, get, bad)
 		if providerOK && s.MachineType == "" {
 			if m, ok := mainMachine(s); ok {
 				t, err := tier.MachineType(provider, m)
@@ -238,6 +275,131 @@ func Load(stack string, get Getter) (Settings, error) {
 		return Settings{}, fmt.Errorf("invalid configuration for stack %q:\n%w", stack, err)
 	}
 	return s, nil
+}
+
+// RequiredSecrets lists the secret keys the plain config calls for: the
+// warm bucket's credentials with a configured bucket, the ClickHouse Cloud
+// password on Enterprise. `go run . plan` stands placeholders in for them,
+// since it cannot decrypt a stack's secrets.
+func RequiredSecrets(get Getter) []string {
+	var out []string
+	if strings.TrimSpace(get(KeyWarmBucketURL)) != "" {
+		out = append(out, KeyWarmAccessKeyID, KeyWarmSecretKey)
+	}
+	if tier.Name(strings.ToLower(strings.TrimSpace(get(KeyTier)))) == tier.Enterprise {
+		out = append(out, KeyCHCloudPassword)
+	}
+	return out
+}
+
+// OfflineSecret stands in for a required secret where none can be read:
+// `go run . plan` cannot decrypt a stack's secrets.
+const OfflineSecret = "planned-offline"
+
+// WithOfflineSecrets returns get with OfflineSecret in place of every
+// required secret that is empty, and the keys it filled.
+func WithOfflineSecrets(get Getter) (Getter, []string) {
+	var filled []string
+	for _, k := range RequiredSecrets(get) {
+		if get(k) == "" {
+			filled = append(filled, k)
+		}
+	}
+	return func(key string) string {
+		if slices.Contains(filled, key) {
+			return OfflineSecret
+		}
+		return get(key)
+	}, filled
+}
+
+// warmBucket validates the warm bucket keys; nil means none is configured.
+func warmBucket(spec tier.Spec, get Getter, bad func(key, format string, args ...any)) *WarmBucket {
+	w := &WarmBucket{
+		URL: strings.TrimSpace(get(KeyWarmBucketURL)), Region: strings.TrimSpace(get(KeyWarmRegion)),
+		AccessKeyID: strings.TrimSpace(get(KeyWarmAccessKeyID)), SecretAccessKey: strings.TrimSpace(get(KeyWarmSecretKey)),
+	}
+	if w.URL == "" {
+		for _, k := range []struct{ key, v string }{{KeyWarmRegion, w.Region}, {KeyWarmAccessKeyID, w.AccessKeyID}, {KeyWarmSecretKey, w.SecretAccessKey}} {
+			if k.v != "" {
+				bad(k.key, "set without %s:%s; nano only uses it with a configured bucket", Namespace, KeyWarmBucketURL)
+			}
+		}
+		return nil
+	}
+	if !spec.ClickHouse.WarmS3 {
+		bad(KeyWarmBucketURL, "tier %q has no warm tier; only %s keep data in a bucket", spec.Name, list(warmTiers()))
+		return nil
+	}
+	u, err := url.Parse(w.URL)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil:
+		bad(KeyWarmBucketURL, "%q is not an https URL like https://s3.eu-central-2.wasabisys.com/my-bucket/", w.URL)
+	case strings.Trim(u.Path, "/") == "":
+		bad(KeyWarmBucketURL, "%q names no bucket; add it as the path, e.g. https://%s/my-bucket/", w.URL, u.Host)
+	default:
+		w.URL = strings.TrimSuffix(w.URL, "/") + "/"
+	}
+	if w.Region != "" && !reMachine.MatchString(w.Region) {
+		bad(KeyWarmRegion, "%q is not a region name like eu-central-2", w.Region)
+	}
+	for _, k := range []struct{ key, v string }{{KeyWarmAccessKeyID, w.AccessKeyID}, {KeyWarmSecretKey, w.SecretAccessKey}} {
+		if k.v == "" {
+			bad(k.key, "required with %s:%s; set it with: pulumi config set --secret %s:%s <value>", Namespace, KeyWarmBucketURL, Namespace, k.key)
+		}
+	}
+	return w
+}
+
+func warmTiers() []tier.Name {
+	var out []tier.Name
+	for _, t := range tier.All() {
+		if t.ClickHouse.WarmS3 {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// clickHouseCloud validates the ClickHouse Cloud keys (Enterprise only).
+func clickHouseCloud(spec tier.Spec, p tier.Provider, get Getter, bad func(key, format string, args ...any)) *ClickHouseCloud {
+	c := &ClickHouseCloud{
+		EndpointService: strings.TrimSpace(get(KeyCHCloudService)), Host: strings.ToLower(strings.TrimSpace(get(KeyCHCloudHost))),
+		User: strings.TrimSpace(get(KeyCHCloudUser)), Password: get(KeyCHCloudPassword),
+	}
+	if c.User == "" {
+		c.User = "default"
+	}
+	if !spec.ClickHouse.Cloud {
+		for _, k := range []struct{ key, v string }{{KeyCHCloudService, c.EndpointService}, {KeyCHCloudHost, c.Host}, {KeyCHCloudPassword, c.Password}} {
+			if k.v != "" {
+				bad(k.key, "only tier %q uses ClickHouse Cloud; tier %q runs its own ClickHouse", tier.Enterprise, spec.Name)
+			}
+		}
+		return nil
+	}
+	re := reEndpointService[p]
+	switch {
+	case c.EndpointService == "":
+		bad(KeyCHCloudService, "required for tier %q: the private endpoint service of your ClickHouse Cloud service (ClickHouse Cloud console: Settings, Private endpoints)", spec.Name)
+	case re == nil:
+		bad(KeyCHCloudService, "ClickHouse Cloud private endpoints are not available on provider %q", p)
+	case !re.MatchString(c.EndpointService):
+		bad(KeyCHCloudService, "%q is not a %s endpoint service (pattern %s)", c.EndpointService, p, re)
+	}
+	switch {
+	case c.Host == "":
+		bad(KeyCHCloudHost, "required for tier %q: the service's private hostname", spec.Name)
+	case !reDomain.MatchString(c.Host):
+		bad(KeyCHCloudHost, "%q is not a DNS name", c.Host)
+	}
+	if !reCHUser.MatchString(c.User) {
+		bad(KeyCHCloudUser, "%q is not a ClickHouse user name", c.User)
+	}
+	if c.Password == "" {
+		bad(KeyCHCloudPassword, "required for tier %q; set it with: pulumi config set --secret %s:%s <password>", spec.Name, Namespace, KeyCHCloudPassword)
+	}
+	return c
 }
 
 // mainMachine is the machine size MachineType names: the compose host, the

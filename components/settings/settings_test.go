@@ -3,6 +3,7 @@ package settings
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,16 @@ func getter(m map[string]string) Getter { return func(k string) string { return 
 
 func hobby(extra map[string]string) map[string]string {
 	m := map[string]string{KeyTier: "hobby", KeyProvider: "hetzner", KeyRegion: "fsn1"}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func enterpriseGCP(extra map[string]string) map[string]string {
+	m := map[string]string{KeyTier: "enterprise", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyDailyVolumeGB: "100",
+		KeyCHCloudService: "projects/ch-cloud-prod/regions/europe-west3/serviceAttachments/ch-svc",
+		KeyCHCloudHost:    "abc.europe-west3.p.gcp.clickhouse.cloud", KeyCHCloudPassword: "pw"}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -45,6 +56,9 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		}
 		if d.Description != k.Description {
 			t.Errorf("%s: Pulumi.yaml description %q, program %q", k.Name, d.Description, k.Description)
+		}
+		if d.Secret != k.Secret {
+			t.Errorf("%s: Pulumi.yaml secret %v, program %v", k.Name, d.Secret, k.Secret)
 		}
 		if k.Type == Array && (d.Items == nil || d.Items.Type != "string") {
 			t.Errorf("%s: Pulumi.yaml must declare items of type string", k.Name)
@@ -91,9 +105,13 @@ func TestEveryStackValidates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := Load(name, func(k string) string { return cfg.Values[Namespace+":"+k] })
+			get, filled := WithOfflineSecrets(func(k string) string { return cfg.Values[Namespace+":"+k] })
+			s, err := Load(name, get)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if (s.Tier.Name == tier.Enterprise) != slices.Contains(filled, KeyCHCloudPassword) || len(filled) > 1 {
+				t.Errorf("offline secrets %v for tier %s", filled, s.Tier.Name)
 			}
 			if got := string(s.Tier.Name) + "-" + string(s.Provider); got != name {
 				t.Errorf("stack %s configures %s", name, got)
@@ -135,9 +153,20 @@ func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
 	if err != nil || s.Tier.Replicas != 4 || s.MachineType != "c6i.xlarge" {
 		t.Errorf("team-aws with 4 replicas: %+v, %v", s, err)
 	}
-	s, err = Load("enterprise-gcp", getter(map[string]string{KeyTier: "enterprise", KeyProvider: "gcp", KeyRegion: "us-central1", KeyDailyVolumeGB: "2000"}))
+	s, err = Load("enterprise-gcp", getter(enterpriseGCP(map[string]string{KeyDailyVolumeGB: "2000"})))
 	if err != nil || s.Band.Label != "1-10 TB/day" {
 		t.Errorf("enterprise 2000 GB/day: band %q, %v", s.Band.Label, err)
+	}
+	if c := s.ClickHouseCloud; c == nil || c.User != "default" || c.Password != "pw" || c.Host != "abc.europe-west3.p.gcp.clickhouse.cloud" {
+		t.Errorf("ClickHouse Cloud settings %+v", c)
+	}
+	s, err = Load("team-civo", getter(map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1",
+		KeyWarmBucketURL: "https://s3.eu-central-2.wasabisys.com/nano-warm", KeyWarmAccessKeyID: "id", KeyWarmSecretKey: "key"}))
+	if err != nil || s.Warm == nil || s.Warm.URL != "https://s3.eu-central-2.wasabisys.com/nano-warm/" || s.Warm.AccessKeyID != "id" {
+		t.Errorf("team-civo with a Wasabi bucket: %+v, %v", s.Warm, err)
+	}
+	if s, err := Load("team-civo", getter(map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1"})); err != nil || s.Warm != nil {
+		t.Errorf("team-civo without a bucket: %+v, %v", s.Warm, err)
 	}
 }
 
@@ -189,10 +218,30 @@ func TestLoadRejectsWithClearMessages(t *testing.T) {
 			[]string{`nano:sshPublicKey: not an OpenSSH public key`}},
 		{"bad domain", hobby(map[string]string{KeyDomain: "logs_example"}),
 			[]string{`nano:domain: "logs_example" is not a DNS name`}},
-		{"enterprise without volume", map[string]string{KeyTier: "enterprise", KeyProvider: "aws", KeyRegion: "eu-west-1"},
+		{"enterprise without volume", enterpriseGCP(map[string]string{KeyDailyVolumeGB: ""}),
 			[]string{`nano:dailyVolumeGB: required for tier "enterprise": expected GB/day (bands: Up to 100 GB/day; 100 GB - 1 TB/day; 1-10 TB/day; 10-50+ TB/day)`}},
 		{"volume on a fixed tier", hobby(map[string]string{KeyDailyVolumeGB: "10"}),
 			[]string{`nano:dailyVolumeGB: only the enterprise tier is sized by daily volume`}},
+		{"warm bucket on a tier without warm storage", hobby(map[string]string{KeyWarmBucketURL: "https://s3.example.com/b/"}),
+			[]string{`nano:warmBucketUrl: tier "hobby" has no warm tier; only team, business, pro keep data in a bucket`}},
+		{"warm bucket over http without credentials", map[string]string{KeyTier: "team", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyWarmBucketURL: "http://minio:9000/b/"},
+			[]string{`nano:warmBucketUrl: "http://minio:9000/b/" is not an https URL`,
+				`nano:warmAccessKeyId: required with nano:warmBucketUrl; set it with: pulumi config set --secret nano:warmAccessKeyId <value>`,
+				`nano:warmSecretAccessKey: required with nano:warmBucketUrl`}},
+		{"warm bucket without a bucket", map[string]string{KeyTier: "pro", KeyProvider: "aws", KeyRegion: "eu-central-1",
+			KeyWarmBucketURL: "https://s3.eu-central-1.amazonaws.com", KeyWarmAccessKeyID: "a", KeyWarmSecretKey: "b"},
+			[]string{`nano:warmBucketUrl: "https://s3.eu-central-1.amazonaws.com" names no bucket; add it as the path, e.g. https://s3.eu-central-1.amazonaws.com/my-bucket/`}},
+		{"warm credentials without a bucket", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1", KeyWarmAccessKeyID: "a"},
+			[]string{`nano:warmAccessKeyId: set without nano:warmBucketUrl`}},
+		{"enterprise without ClickHouse Cloud", map[string]string{KeyTier: "enterprise", KeyProvider: "aws", KeyRegion: "eu-west-1", KeyDailyVolumeGB: "50"},
+			[]string{`nano:clickhouseCloudEndpointService: required for tier "enterprise"`, `nano:clickhouseCloudHost: required for tier "enterprise"`,
+				`nano:clickhouseCloudPassword: required for tier "enterprise"; set it with: pulumi config set --secret nano:clickhouseCloudPassword <password>`}},
+		{"enterprise with a GCP attachment on aws", map[string]string{KeyTier: "enterprise", KeyProvider: "aws", KeyRegion: "eu-west-1", KeyDailyVolumeGB: "50",
+			KeyCHCloudService: "projects/a-project/regions/eu/serviceAttachments/x", KeyCHCloudHost: "not a host", KeyCHCloudUser: "bad user", KeyCHCloudPassword: "p"},
+			[]string{`nano:clickhouseCloudEndpointService: "projects/a-project/regions/eu/serviceAttachments/x" is not a aws endpoint service`,
+				`nano:clickhouseCloudHost: "not a host" is not a DNS name`, `nano:clickhouseCloudUser: "bad user" is not a ClickHouse user name`}},
+		{"ClickHouse Cloud on a self-hosted tier", hobby(map[string]string{KeyCHCloudHost: "a.b.clickhouse.cloud"}),
+			[]string{`nano:clickhouseCloudHost: only tier "enterprise" uses ClickHouse Cloud; tier "hobby" runs its own ClickHouse`}},
 		{"several problems at once", map[string]string{KeyTier: "hobby", KeyProvider: "aws", KeyDeployment: "Bad Name", KeyRetentionDays: "-1"},
 			[]string{`nano:provider: tier "hobby" does not run on "aws"`, `nano:deployment: "Bad Name" must be`, `nano:retentionDays: -1 is negative`}},
 	}

@@ -29,6 +29,7 @@ type ProjectConfig struct {
 	Type        string `yaml:"type"`
 	Description string `yaml:"description"`
 	Default     any    `yaml:"default"`
+	Secret      bool   `yaml:"secret"`
 	Items       *struct {
 		Type string `yaml:"type"`
 	} `yaml:"items"`
