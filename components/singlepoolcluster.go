@@ -15,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/components/k3s"
+	"github.com/nanosiem/nano/components/kubeconfig"
 	"github.com/nanosiem/nano/components/platform"
 	"github.com/nanosiem/nano/components/settings"
 	"github.com/nanosiem/nano/components/tier"
@@ -186,10 +187,10 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	}
 
 	server0 := pulumi.Sprintf("https://%s:%d", ip.IpAddress, kubeAPIPort)
-	kubeconfig := pulumi.All(server0, pki.serverCA.CertPem, pki.admin.CertPem, pki.adminKey.PrivateKeyPem).ApplyT(func(v []any) (string, error) {
-		return k3s.Kubeconfig(v[0].(string), v[1].(string), v[2].(string), v[3].(string))
+	adminKubeconfig := pulumi.All(server0, pki.serverCA.CertPem, pki.admin.CertPem, pki.adminKey.PrivateKeyPem).ApplyT(func(v []any) (string, error) {
+		return kubeconfig.ClientCertificate(v[0].(string), v[1].(string), v[2].(string), v[3].(string))
 	}).(pulumi.StringOutput)
-	kubeconfig = secret(kubeconfig)
+	adminKubeconfig = secret(adminKubeconfig)
 
 	// k3s installs after the server boots: wait until its API answers
 	// (any HTTP status) before the Kubernetes provider uses it.
@@ -201,7 +202,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err != nil {
 		return nil, err
 	}
-	k8s, err := kubernetes.NewProvider(ctx, name+"-k3s", &kubernetes.ProviderArgs{Kubeconfig: kubeconfig},
+	k8s, err := kubernetes.NewProvider(ctx, name+"-k3s", &kubernetes.ProviderArgs{Kubeconfig: adminKubeconfig},
 		parent, pulumi.DependsOn([]pulumi.Resource{wait}))
 	if err != nil {
 		return nil, err
@@ -234,7 +235,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		return nil, err
 	}
 
-	c.Kubeconfig = kubeconfig
+	c.Kubeconfig = adminKubeconfig
 	// k3s' service load balancer publishes ingest's ports as they are.
 	c.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "http", sshPrivate)
 	c.IngestOutputs = plat.IngestOutputs
