@@ -5,6 +5,8 @@
 package components
 
 import (
+	"slices"
+
 	"github.com/nanosiem/nano/components/tier"
 )
 
@@ -23,4 +25,14 @@ func Labels(deployment string, t tier.Name) map[string]string {
 		LabelDeployment: deployment,
 		LabelManagedBy:  managedBy,
 	}
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

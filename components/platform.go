@@ -31,6 +31,9 @@ type PlatformArgs struct {
 	// their own.
 	ClickHousePassword pulumi.StringInput
 	PostgresURI        pulumi.StringInput
+	// ClickHouseUser is the ClickHouse Cloud user; in-cluster ClickHouse
+	// uses "nano".
+	ClickHouseUser string
 }
 
 func (a *PlatformArgs) validate() error {
@@ -61,12 +64,17 @@ type Platform struct {
 
 	// Namespace is where nano runs.
 	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// IngestAddress is the IP or hostname the cloud's load balancer gives
+	// ingest's public Service ("" until it has one).
+	IngestAddress pulumi.StringOutput `pulumi:"ingestAddress"`
 	IngestOutputs
 }
 
 // kubeObject receives a Kubernetes object registered by type token.
 type kubeObject struct {
 	pulumi.CustomResourceState
+	// Status is the object's status as the cluster reports it.
+	Status pulumi.MapOutput `pulumi:"status"`
 }
 
 // NewPlatform installs the platform on the cluster of args.Provider.
@@ -127,6 +135,10 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
 		}, parent, provider, inNamespace)
 	}
+	chUser := args.ClickHouseUser
+	if chUser == "" {
+		chUser = "nano"
+	}
 	var chPassword pulumi.StringInput = args.ClickHousePassword
 	if chPassword == nil {
 		r, err := random.NewRandomPassword(ctx, name+"-clickhouse-password", &random.RandomPasswordArgs{
@@ -147,7 +159,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		secrets = append(secrets, sec)
 		return err
 	}
-	if err := add(kubeSecret(platform.SecretClickHouse, pulumi.StringMap{"username": pulumi.String("nano"), "password": chPassword})); err != nil {
+	if err := add(kubeSecret(platform.SecretClickHouse, pulumi.StringMap{"username": pulumi.String(chUser), "password": chPassword})); err != nil {
 		return nil, err
 	}
 	if err := add(kubeSecret(platform.SecretIngest, pulumi.StringMap{"ingest-token": creds.ingestToken, "hec-token": creds.hecToken})); err != nil {
@@ -175,15 +187,20 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 
 	// Everything else; custom resources wait for their operator.
 	deps := append(append([]pulumi.Resource{ns}, secrets...), operators...)
+	p.IngestAddress = pulumi.String("").ToStringOutput()
 	for _, o := range objects[1:] {
-		if _, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps)); err != nil {
+		obj, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps))
+		if err != nil {
 			return nil, err
+		}
+		if o.Kind() == "Service" && o.Name() == platform.IngestPublicService {
+			p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
 		}
 	}
 
 	p.Namespace = pulumi.String(platform.Namespace).ToStringOutput()
 	p.IngestOutputs = creds.outputs()
-	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace})); err != nil {
+	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace, "ingestAddress": p.IngestAddress})); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -199,4 +216,20 @@ func registerObject(ctx *pulumi.Context, component string, o platform.Object, op
 		return nil, fmt.Errorf("cannot register %s %s: %w", o.Kind(), o.Name(), err)
 	}
 	return res, nil
+}
+
+// loadBalancerAddress reads status.loadBalancer.ingress[0].ip (or hostname,
+// as AWS load balancers report) of a Service.
+func loadBalancerAddress(status map[string]any) string {
+	lb, _ := status["loadBalancer"].(map[string]any)
+	ingress, _ := lb["ingress"].([]any)
+	if len(ingress) == 0 {
+		return ""
+	}
+	first, _ := ingress[0].(map[string]any)
+	if ip, ok := first["ip"].(string); ok && ip != "" {
+		return ip
+	}
+	host, _ := first["hostname"].(string)
+	return host
 }

@@ -5,6 +5,7 @@
 package mockmonitor
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -58,16 +59,35 @@ func (m *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	m.nextID++
 	state := args.Inputs.Copy()
 	for k, v := range mockOutputs[args.TypeToken] {
-		state[resource.PropertyKey(k)] = resource.NewProperty(v)
+		state[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
 	}
 	// Hetzner ids are integers; others accept any string.
 	return fmt.Sprint(1000 + m.nextID), state, nil
 }
 
-// Call implements pulumi.MockResourceMonitor; nano's program calls no
-// provider functions.
+// Call implements pulumi.MockResourceMonitor: it answers the provider
+// functions nano's program calls with planned values.
 func (m *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return nil, fmt.Errorf("plan: the program called %s, which the offline plan cannot answer", args.Token)
+	out, ok := mockCalls[args.Token]
+	if !ok {
+		return nil, fmt.Errorf("plan: the program called %s, which the offline plan cannot answer", args.Token)
+	}
+	result := args.Args.Copy()
+	for k, v := range out {
+		result[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
+	}
+	return result, nil
+}
+
+// mockCalls are the planned results of the provider functions nano calls.
+var mockCalls = map[string]map[string]any{
+	"aws:index/getAvailabilityZones:getAvailabilityZones": {
+		"id": "planned", "names": []any{"planned-zone-a", "planned-zone-b", "planned-zone-c"},
+		"zoneIds": []any{"planned-az1", "planned-az2", "planned-az3"},
+	},
+	"vultr:index/getObjectStorageCluster:getObjectStorageCluster": {
+		"id": 2, "hostname": "planned.vultrobjects.com", "region": "planned", "deploy": "yes",
+	},
 }
 
 const placeholderPEM = "-----BEGIN %s-----\nplanned offline: generated at deploy\n-----END %s-----\n"
@@ -75,7 +95,7 @@ const placeholderPEM = "-----BEGIN %s-----\nplanned offline: generated at deploy
 func pem(kind string) string { return fmt.Sprintf(placeholderPEM, kind, kind) }
 
 // mockOutputs are the computed outputs of resource types nano registers.
-var mockOutputs = map[string]map[string]string{
+var mockOutputs = map[string]map[string]any{
 	"hcloud:index/primaryIp:PrimaryIp":           {"ipAddress": "192.0.2.10"},
 	"random:index/randomPassword:RandomPassword": {"result": "generatedAtDeploy"},
 	"random:index/randomUuid:RandomUuid":         {"result": "00000000-0000-4000-8000-000000000000"},
@@ -86,6 +106,22 @@ var mockOutputs = map[string]map[string]string{
 	"tls:index/selfSignedCert:SelfSignedCert":       {"certPem": pem("CERTIFICATE")},
 	"tls:index/certRequest:CertRequest":             {"certRequestPem": pem("CERTIFICATE REQUEST")},
 	"tls:index/locallySignedCert:LocallySignedCert": {"certPem": pem("CERTIFICATE")},
+	"gcp:container/cluster:Cluster": {
+		"endpoint": "192.0.2.20", "masterAuth": map[string]any{"clusterCaCertificate": base64.StdEncoding.EncodeToString([]byte(pem("CERTIFICATE")))},
+	},
+	"aws:eks/cluster:Cluster": {
+		"endpoint": "https://planned.eks.amazonaws.com", "name": "planned",
+		"certificateAuthority": map[string]any{"data": base64.StdEncoding.EncodeToString([]byte(pem("CERTIFICATE")))},
+		"vpcConfig":            map[string]any{"clusterSecurityGroupId": "sg-planned"},
+	},
+	"civo:index/kubernetesCluster:KubernetesCluster": {"kubeconfig": "apiVersion: v1\nkind: Config\n"},
+	"vultr:index/kubernetes:Kubernetes":              {"kubeConfig": base64.StdEncoding.EncodeToString([]byte("apiVersion: v1\nkind: Config\n"))},
+	"vultr:index/objectStorage:ObjectStorage": {
+		"s3Hostname": "planned.vultrobjects.com", "s3AccessKey": "planned", "s3SecretKey": "planned",
+	},
+	"gcp:sql/databaseInstance:DatabaseInstance": {"privateIpAddress": "10.64.0.3"},
+	"aws:rds/instance:Instance":                 {"address": "planned.rds.amazonaws.com"},
+	"gcp:compute/address:Address":               {"address": "10.10.0.50"},
 }
 
 // splitURN returns the type and name of a URN

@@ -203,6 +203,9 @@ func pdb(name string, lbls, selector map[string]string) Object {
 	})
 }
 
+// IngestPublicService is the LoadBalancer Service of ingest's ports.
+const IngestPublicService = "ingest-public"
+
 // exposure publishes ingest's ports through a LoadBalancer and, with a
 // domain, api and search through an HTTPS Ingress.
 func (s Spec) exposure() []Object {
@@ -215,7 +218,7 @@ func (s Spec) exposure() []Object {
 		ports = append(ports, corev1.ServicePort{Name: p.name, Port: int32(p.n), TargetPort: port(p.n), Protocol: corev1.ProtocolTCP})
 	}
 	out := []Object{typed("v1", "Service", corev1.Service{
-		ObjectMeta: meta("ingest-public", lbls),
+		ObjectMeta: meta(IngestPublicService, lbls),
 		Spec: corev1.ServiceSpec{
 			Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{labelApp: "ingest"}, Ports: ports,
 			// Keep client addresses for per-source rate limits and audit.

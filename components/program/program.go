@@ -44,10 +44,36 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 		ctx.Export("kubeconfig", c.Kubeconfig)
 		export(ctx, s, c.Endpoints, c.IngestOutputs)
 		return nil
+	case tier.HA:
+		c, err := components.NewHACluster(ctx, s.Deployment, &components.HAClusterArgs{Settings: s})
+		if err != nil {
+			return err
+		}
+		exportCloud(ctx, s, c.CloudClusterOutputs)
+		return nil
+	case tier.MultiPool:
+		c, err := components.NewMultiPoolCluster(ctx, s.Deployment, &components.MultiPoolClusterArgs{Settings: s})
+		if err != nil {
+			return err
+		}
+		exportCloud(ctx, s, c.CloudClusterOutputs)
+		return nil
+	case tier.Managed:
+		c, err := components.NewManagedEnterprise(ctx, s.Deployment, &components.ManagedEnterpriseArgs{Settings: s})
+		if err != nil {
+			return err
+		}
+		exportCloud(ctx, s, c.CloudClusterOutputs)
+		return nil
 	default:
-		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which this version of nano cannot build yet; deployable now: %s, %s, %s",
-			settings.Namespace, settings.KeyTier, s.Tier.Name, s.Tier.Kind, tier.Hobby, tier.Startup, tier.Growth)
+		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which nano does not know how to build", settings.Namespace, settings.KeyTier, s.Tier.Name, s.Tier.Kind)
 	}
+}
+
+// exportCloud exports a managed cluster's outputs.
+func exportCloud(ctx *pulumi.Context, s settings.Settings, o components.CloudClusterOutputs) {
+	ctx.Export("kubeconfig", o.Kubeconfig)
+	export(ctx, s, o.Endpoints, o.IngestOutputs)
 }
 
 // export exports the tier, the endpoints and the ingest credentials.
@@ -64,7 +90,7 @@ func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o 
 	ctx.Export("nativeCaCert", o.NativeCACert)
 	ctx.Export("aggregatorCert", o.AggregatorCert)
 	ctx.Export("aggregatorKey", o.AggregatorKey)
-	if s.SSHPublicKey == "" {
+	if s.Provider == tier.Hetzner && s.SSHPublicKey == "" {
 		ctx.Export("sshPrivateKey", e.SSHPrivateKey)
 	}
 }

@@ -64,3 +64,24 @@ func MachineType(p Provider, m Machine) (string, error) {
 	}
 	return t, nil
 }
+
+// ManagedPostgresMachine is the size of Enterprise's managed PostgreSQL
+// (metadata only: users, rules, alerts, history). The seed names the
+// services (Cloud SQL, RDS) but no size; 2 vCPU / 8 GB is nano's default.
+var ManagedPostgresMachine = Machine{CPU: 2, MemoryGB: 8}
+
+// managedPostgresClasses are the managed database classes of that size.
+var managedPostgresClasses = map[Provider]map[Machine]string{
+	GCP: {{CPU: 2, MemoryGB: 8}: "db-custom-2-8192"},
+	AWS: {{CPU: 2, MemoryGB: 8}: "db.m6i.large"},
+}
+
+// ManagedPostgresClass returns the provider's managed PostgreSQL class for
+// machine size m.
+func ManagedPostgresClass(p Provider, m Machine) (string, error) {
+	c, ok := managedPostgresClasses[p][m]
+	if !ok {
+		return "", fmt.Errorf("provider %q has no managed PostgreSQL class of %s", p, m)
+	}
+	return c, nil
+}

@@ -1,0 +1,190 @@
+package components
+
+import (
+	"strings"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/components/kubeconfig"
+)
+
+// GKE network layout: nodes, pods and services in one subnet's ranges, the
+// control plane's peering range outside them.
+const (
+	gkeNodesCIDR    = "10.10.0.0/20"
+	gkePodsCIDR     = "10.16.0.0/14"
+	gkeServicesCIDR = "10.20.0.0/20"
+	gkeMasterCIDR   = "172.16.0.0/28"
+	gkeStorageClass = "standard-rwo"
+	gcsEndpoint     = "https://storage.googleapis.com/"
+)
+
+// gkeNetwork is the deployment's VPC on GCP.
+type gkeNetwork struct {
+	network *compute.Network
+	subnet  *compute.Subnetwork
+}
+
+// newGKE builds a regional GKE cluster (control plane replicated across the
+// region's zones) with private nodes in a dedicated VPC, egress through
+// Cloud NAT, Dataplane V2 (which enforces nano's NetworkPolicies), the API
+// endpoint reachable from spec.APIAllowedCIDRs only, and one node pool per
+// spec pool. Node counts are totals across zones (autoscaling pinned to the
+// catalog's count), so the cluster has exactly the seed's nodes.
+func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption) (*builtCluster, *gkeNetwork, error) {
+	labels := pulumi.ToStringMap(spec.Labels)
+	network, err := compute.NewNetwork(ctx, spec.Name+"-vpc", &compute.NetworkArgs{
+		AutoCreateSubnetworks: pulumi.Bool(false),
+		Description:           pulumi.String("nano deployment " + spec.Deployment),
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	subnet, err := compute.NewSubnetwork(ctx, spec.Name+"-nodes", &compute.SubnetworkArgs{
+		Network: network.ID(), Region: pulumi.String(spec.Region), IpCidrRange: pulumi.String(gkeNodesCIDR),
+		PrivateIpGoogleAccess: pulumi.Bool(true),
+		SecondaryIpRanges: compute.SubnetworkSecondaryIpRangeArray{
+			compute.SubnetworkSecondaryIpRangeArgs{RangeName: pulumi.String("pods"), IpCidrRange: pulumi.String(gkePodsCIDR)},
+			compute.SubnetworkSecondaryIpRangeArgs{RangeName: pulumi.String("services"), IpCidrRange: pulumi.String(gkeServicesCIDR)},
+		},
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	router, err := compute.NewRouter(ctx, spec.Name+"-router", &compute.RouterArgs{
+		Network: network.ID(), Region: pulumi.String(spec.Region),
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	nat, err := compute.NewRouterNat(ctx, spec.Name+"-nat", &compute.RouterNatArgs{
+		Router: router.Name, Region: pulumi.String(spec.Region),
+		NatIpAllocateOption:           pulumi.String("AUTO_ONLY"),
+		SourceSubnetworkIpRangesToNat: pulumi.String("ALL_SUBNETWORKS_ALL_IP_RANGES"),
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	var blocks container.ClusterMasterAuthorizedNetworksConfigCidrBlockArray
+	for _, c := range ipv4Only(spec.APIAllowedCIDRs) {
+		blocks = append(blocks, container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs{
+			CidrBlock: pulumi.String(c), DisplayName: pulumi.String("nano:kubeApiAllowedCidrs"),
+		})
+	}
+	cluster, err := container.NewCluster(ctx, spec.Name+"-gke", &container.ClusterArgs{
+		Location: pulumi.String(spec.Region), Network: network.ID(), Subnetwork: subnet.ID(),
+		// Node pools are separate resources; GKE insists on a default pool
+		// at creation, which is removed right away.
+		RemoveDefaultNodePool: pulumi.Bool(true), InitialNodeCount: pulumi.Int(1),
+		ReleaseChannel:   &container.ClusterReleaseChannelArgs{Channel: pulumi.String("REGULAR")},
+		DatapathProvider: pulumi.String("ADVANCED_DATAPATH"),
+		IpAllocationPolicy: &container.ClusterIpAllocationPolicyArgs{
+			ClusterSecondaryRangeName: pulumi.String("pods"), ServicesSecondaryRangeName: pulumi.String("services"),
+		},
+		PrivateClusterConfig: &container.ClusterPrivateClusterConfigArgs{
+			EnablePrivateNodes: pulumi.Bool(true), EnablePrivateEndpoint: pulumi.Bool(false),
+			MasterIpv4CidrBlock: pulumi.String(gkeMasterCIDR),
+		},
+		MasterAuthorizedNetworksConfig: &container.ClusterMasterAuthorizedNetworksConfigArgs{CidrBlocks: blocks},
+		EnableShieldedNodes:            pulumi.Bool(true),
+		// pulumi destroy (and the provisioning endpoint's DELETE) must work.
+		DeletionProtection: pulumi.Bool(false),
+		ResourceLabels:     labels,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{nat}))
+	if err != nil {
+		return nil, nil, err
+	}
+	var ready []pulumi.Resource
+	for _, p := range spec.Pools {
+		cfg := &container.NodePoolNodeConfigArgs{
+			MachineType: pulumi.String(p.MachineType), Spot: pulumi.Bool(p.Spot),
+			Labels: pulumi.ToStringMap(p.nodeLabels()), ResourceLabels: labels,
+			DiskType: pulumi.String("pd-balanced"), DiskSizeGb: pulumi.Int(100),
+			OauthScopes:            pulumi.ToStringArray([]string{"https://www.googleapis.com/auth/cloud-platform"}),
+			ShieldedInstanceConfig: &container.NodePoolNodeConfigShieldedInstanceConfigArgs{EnableSecureBoot: pulumi.Bool(true)},
+			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: pulumi.String("GKE_METADATA")},
+		}
+		if k, v, ok := p.taint(); ok {
+			cfg.Taints = container.NodePoolNodeConfigTaintArray{container.NodePoolNodeConfigTaintArgs{
+				Key: pulumi.String(k), Value: pulumi.String(v), Effect: pulumi.String("NO_SCHEDULE"),
+			}}
+		}
+		pool, err := container.NewNodePool(ctx, spec.Name+"-"+string(p.Role), &container.NodePoolArgs{
+			Cluster: cluster.ID(), Location: pulumi.String(spec.Region), NodeConfig: cfg,
+			Autoscaling: &container.NodePoolAutoscalingArgs{
+				TotalMinNodeCount: pulumi.Int(p.Nodes), TotalMaxNodeCount: pulumi.Int(p.Nodes), LocationPolicy: pulumi.String("BALANCED"),
+			},
+			Management: &container.NodePoolManagementArgs{AutoRepair: pulumi.Bool(true), AutoUpgrade: pulumi.Bool(true)},
+		}, parent)
+		if err != nil {
+			return nil, nil, err
+		}
+		ready = append(ready, pool)
+	}
+	kc := pulumi.All(cluster.Endpoint, cluster.MasterAuth.ClusterCaCertificate().Elem()).ApplyT(func(v []any) (string, error) {
+		return kubeconfig.Exec("https://"+v[0].(string), v[1].(string), kubeconfig.Plugin{
+			Command:     "gke-gcloud-auth-plugin",
+			InstallHint: "nano's GKE kubeconfig needs gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+		})
+	}).(pulumi.StringOutput)
+	kc = secret(kc)
+	provider, err := kubernetes.NewProvider(ctx, spec.Name+"-gke", &kubernetes.ProviderArgs{Kubeconfig: kc},
+		parent, pulumi.DependsOn(ready))
+	if err != nil {
+		return nil, nil, err
+	}
+	return &builtCluster{Kubeconfig: kc, Provider: provider, StorageClass: gkeStorageClass, IngressClass: "gce", Ready: ready},
+		&gkeNetwork{network: network, subnet: subnet}, nil
+}
+
+// newGCSWarmBucket creates the warm tier's bucket on GCS: private (uniform
+// access, public access prevented), Google-managed encryption, reached
+// through the S3-compatible XML API with an HMAC key of a service account
+// that may only use this bucket.
+func newGCSWarmBucket(ctx *pulumi.Context, name, deployment, region string, labels map[string]string, parent pulumi.ResourceOption) (*WarmBucket, error) {
+	bucket, err := storage.NewBucket(ctx, name+"-warm", &storage.BucketArgs{
+		Location: pulumi.String(strings.ToUpper(region)), Labels: pulumi.ToStringMap(labels),
+		UniformBucketLevelAccess: pulumi.Bool(true), PublicAccessPrevention: pulumi.String("enforced"),
+		// Destroy refuses a bucket that still holds events.
+		ForceDestroy: pulumi.Bool(false),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	account, err := serviceaccount.NewAccount(ctx, name+"-warm", &serviceaccount.AccountArgs{
+		AccountId:   pulumi.String(gcpAccountID(deployment, "-warm")),
+		DisplayName: pulumi.String("nano " + deployment + " ClickHouse warm tier"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := storage.NewBucketIAMMember(ctx, name+"-warm", &storage.BucketIAMMemberArgs{
+		Bucket: bucket.Name, Role: pulumi.String("roles/storage.objectAdmin"),
+		Member: pulumi.Sprintf("serviceAccount:%s", account.Email),
+	}, parent); err != nil {
+		return nil, err
+	}
+	key, err := storage.NewHmacKey(ctx, name+"-warm", &storage.HmacKeyArgs{ServiceAccountEmail: account.Email}, parent)
+	if err != nil {
+		return nil, err
+	}
+	return &WarmBucket{
+		Endpoint: pulumi.Sprintf("%s%s/%s/", gcsEndpoint, bucket.Name, deployment), Region: pulumi.String(""),
+		AccessKeyID: secret(key.AccessId), SecretAccessKey: secret(key.Secret),
+	}, nil
+}
+
+// gcpAccountID fits a service account id (6-30 characters) from the
+// deployment name and a suffix.
+func gcpAccountID(deployment, suffix string) string {
+	id := deployment
+	if max := 30 - len(suffix); len(id) > max {
+		id = strings.TrimRight(id[:max], "-")
+	}
+	return id + suffix
+}
