@@ -124,3 +124,27 @@ func checkEnterpriseWorkloads(t *testing.T, r *planResult, chAddr, pgHostPort st
 		t.Errorf("managed PostgreSQL URI in a secret: %v; ClickHouse Cloud credentials in a secret: %v", sawPG, sawCH)
 	}
 }
+
+// Each row of the seed's Enterprise volume table picks its pool sizes.
+func TestManagedEnterprisePoolsFollowTheVolumeBands(t *testing.T) {
+	for _, c := range []struct {
+		gbPerDay                     string
+		appType, appN, ingType, ingN string
+	}{
+		{"100", "e2-standard-4", "3", "e2-standard-4", "3"},
+		{"500", "e2-standard-4", "3", "e2-standard-8", "4"},
+		{"5000", "e2-standard-8", "3", "e2-standard-16", "6"},
+		{"30000", "e2-standard-8", "6", "e2-standard-16", "12"},
+	} {
+		t.Run(c.gbPerDay, func(t *testing.T) {
+			r := &planResult{planStack(t, "enterprise-gcp", map[string]string{"nano:dailyVolumeGB": c.gbPerDay})}
+			app := byName(t, r.Result, "gcp:container/nodePool:NodePool", "-app")
+			ing := byName(t, r.Result, "gcp:container/nodePool:NodePool", "-ingest")
+			got := [4]string{text(prop(app, "nodeConfig", "machineType")), text(prop(app, "autoscaling", "totalMaxNodeCount")),
+				text(prop(ing, "nodeConfig", "machineType")), text(prop(ing, "autoscaling", "totalMaxNodeCount"))}
+			if want := [4]string{c.appType, c.appN, c.ingType, c.ingN}; got != want {
+				t.Errorf("pools %v, want %v", got, want)
+			}
+		})
+	}
+}
