@@ -1,0 +1,126 @@
+// Package events is nano's event model and its ClickHouse schema, shared by
+// ingest (writes), search (reads) and api (detections, retention).
+//
+// The DDL lives here only, versioned (migrations.go). The columns are the
+// same on every engine and topology, so a deployment can move from the
+// single-node tier to a replicated one by copying rows; features that old
+// servers lack (codecs, LowCardinality, skip indexes, TTL, storage
+// policies, insert deduplication tokens) are added where the server has
+// them.
+package events
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Event is one log event.
+type Event struct {
+	// Time is when the event happened (nanosecond precision).
+	Time time.Time
+	// Tenant and Feed say whose event it is and which source sent it; they
+	// come from the credential, never from the event.
+	Tenant, Feed string
+	// Severity is normalized (see NormalizeSeverity); "" when unknown.
+	Severity string
+	Service  string
+	Host     string
+	Message  string
+	// Attributes are the event's other fields, flattened ("http.status").
+	Attributes map[string]string
+	// Raw is the event as received.
+	Raw string
+}
+
+// Limits on what one event may carry; longer values are truncated and the
+// event keeps what fits (Raw always holds the original up to MaxRawBytes).
+const (
+	MaxFieldBytes   = 1 << 10  // tenant, feed, severity, service, host, attribute keys
+	MaxMessageBytes = 64 << 10 // message and attribute values
+	MaxRawBytes     = 256 << 10
+	MaxAttributes   = 256
+)
+
+// Severities are the normalized severity names.
+var Severities = []string{"trace", "debug", "info", "warn", "error", "fatal"}
+
+var severityAliases = map[string]string{
+	"trace": "trace", "debug": "debug", "dbg": "debug", "info": "info", "information": "info", "informational": "info",
+	"notice": "info", "warn": "warn", "warning": "warn", "error": "error", "err": "error", "fatal": "fatal",
+	"critical": "fatal", "crit": "fatal", "alert": "fatal", "emerg": "fatal", "emergency": "fatal", "panic": "fatal",
+}
+
+// NormalizeSeverity maps common level names (syslog, logfmt, Java, Go) to
+// Severities; unknown names are kept lowercased.
+func NormalizeSeverity(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if n, ok := severityAliases[s]; ok {
+		return n
+	}
+	return truncate(s, MaxFieldBytes)
+}
+
+// Clamp applies the limits to e in place.
+func (e *Event) Clamp() {
+	e.Tenant, e.Feed = truncate(e.Tenant, MaxFieldBytes), truncate(e.Feed, MaxFieldBytes)
+	e.Severity, e.Service, e.Host = truncate(e.Severity, MaxFieldBytes), truncate(e.Service, MaxFieldBytes), truncate(e.Host, MaxFieldBytes)
+	e.Message, e.Raw = truncate(e.Message, MaxMessageBytes), truncate(e.Raw, MaxRawBytes)
+	if len(e.Attributes) > MaxAttributes {
+		keys := e.sortedKeys()
+		for _, k := range keys[MaxAttributes:] {
+			delete(e.Attributes, k)
+		}
+	}
+	for k, v := range e.Attributes {
+		if tk := truncate(k, MaxFieldBytes); tk != k {
+			delete(e.Attributes, k)
+			k = tk
+		}
+		e.Attributes[k] = truncate(v, MaxMessageBytes)
+	}
+}
+
+func (e *Event) sortedKeys() []string {
+	keys := make([]string, 0, len(e.Attributes))
+	for k := range e.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// Columns are the events table's columns in insert order.
+var Columns = []string{"ts", "ts_nanos", "tenant", "feed", "severity", "service", "host", "message", "attr_keys", "attr_values", "raw"}
+
+// InsertSQL is the INSERT statement of a batch into table (its columns
+// named, as old servers require).
+func InsertSQL(table string) string {
+	return fmt.Sprintf("INSERT INTO %s (%s)", table, strings.Join(Columns, ", "))
+}
+
+// Row returns the values of e in Columns order.
+func (e *Event) Row() []any {
+	keys := e.sortedKeys()
+	values := make([]string, len(keys))
+	for i, k := range keys {
+		values[i] = e.Attributes[k]
+	}
+	t := e.Time.UTC()
+	return []any{
+		time.Unix(t.Unix(), 0).UTC(), uint32(t.Nanosecond()), e.Tenant, e.Feed, e.Severity, e.Service, e.Host, e.Message,
+		keys, values, e.Raw,
+	}
+}
