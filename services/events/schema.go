@@ -160,8 +160,19 @@ func (e Engine) eventsDDL() string {
 	if t := e.ttl(); t != "" {
 		fmt.Fprintf(&b, "TTL %s\n", t)
 	}
-	if e.StoragePolicy != "" && e.Modern() {
-		fmt.Fprintf(&b, "SETTINGS storage_policy = '%s'\n", e.StoragePolicy)
+	if e.Modern() {
+		// Retried inserts carry a deduplication token; replicated tables
+		// keep a window of tokens by default, single nodes need one.
+		var settings []string
+		if !e.Replicated() {
+			settings = append(settings, "non_replicated_deduplication_window = 1000")
+		}
+		if e.StoragePolicy != "" {
+			settings = append(settings, fmt.Sprintf("storage_policy = '%s'", e.StoragePolicy))
+		}
+		if len(settings) > 0 {
+			fmt.Fprintf(&b, "SETTINGS %s\n", strings.Join(settings, ", "))
+		}
 	}
 	return b.String()
 }

@@ -18,4 +18,5 @@ ENGINE = MergeTree()
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (tenant, ts, ts_nanos)
 TTL ts + toIntervalDay(90)
+SETTINGS non_replicated_deduplication_window = 1000
 

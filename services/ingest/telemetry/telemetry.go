@@ -1,0 +1,69 @@
+// Package telemetry is the ingest service's Prometheus metrics, served on
+// the metrics port (9598): accepted and rejected events by protocol and
+// reason, bytes, batch sizes, flush latency, queue depth and ClickHouse
+// errors.
+package telemetry
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Rejection reasons (label values of nano_ingest_rejected_events_total).
+const (
+	ReasonUnauthorized = "unauthorized"
+	ReasonBadRequest   = "bad_request"
+	ReasonTooLarge     = "too_large"
+	ReasonOverloaded   = "overloaded"
+	ReasonRateLimited  = "rate_limited"
+	ReasonWriteFailed  = "write_failed"
+)
+
+// Metrics are the service's collectors, registered on Registry.
+type Metrics struct {
+	Registry     *prometheus.Registry
+	Accepted     *prometheus.CounterVec // protocol
+	Rejected     *prometheus.CounterVec // protocol, reason
+	Requests     *prometheus.CounterVec // protocol, code
+	Bytes        *prometheus.CounterVec // protocol
+	BatchEvents  prometheus.Histogram
+	FlushSeconds prometheus.Histogram
+	QueueDepth   prometheus.Gauge
+	CHErrors     prometheus.Counter
+	FlushRetries prometheus.Counter
+	PendingAcks  prometheus.Gauge
+	BuildInfo    *prometheus.GaugeVec
+}
+
+// New creates and registers the collectors (and the Go/process ones).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		Accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_accepted_events_total",
+			Help: "Events committed to ClickHouse, by protocol."}, []string{"protocol"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_rejected_events_total",
+			Help: "Requests or events refused, by protocol and reason (an unparsable or unauthorized request counts once)."}, []string{"protocol", "reason"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_requests_total",
+			Help: "HTTP requests by protocol and status code."}, []string{"protocol", "code"}),
+		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_received_bytes_total",
+			Help: "Request body bytes received (after decompression), by protocol."}, []string{"protocol"}),
+		BatchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nano_ingest_batch_events",
+			Help: "Events per ClickHouse insert.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		FlushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nano_ingest_flush_seconds",
+			Help: "Time to commit one batch to ClickHouse, retries included.", Buckets: prometheus.DefBuckets}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "nano_ingest_queue_events",
+			Help: "Events accepted into the write queue and not yet committed."}),
+		CHErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "nano_ingest_clickhouse_errors_total",
+			Help: "Failed ClickHouse insert attempts."}),
+		FlushRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "nano_ingest_flush_retries_total",
+			Help: "Insert attempts retried with the batch's deduplication token."}),
+		PendingAcks: prometheus.NewGauge(prometheus.GaugeOpts{Name: "nano_ingest_hec_pending_acks",
+			Help: "HEC acknowledgement ids issued and not yet queried as committed."}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nano_ingest_build_info",
+			Help: "Always 1; the version label is the build."}, []string{"version"}),
+	}
+	r.MustRegister(m.Accepted, m.Rejected, m.Requests, m.Bytes, m.BatchEvents, m.FlushSeconds, m.QueueDepth,
+		m.CHErrors, m.FlushRetries, m.PendingAcks, m.BuildInfo,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}

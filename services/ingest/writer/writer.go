@@ -1,0 +1,313 @@
+// Package writer is the one path by which every ingest protocol writes
+// events to ClickHouse: requests are queued (bounded), batched by size and
+// time, inserted with retries that carry the batch's deduplication token,
+// and acknowledged only once ClickHouse has committed them.
+package writer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/ingest/telemetry"
+)
+
+// ErrOverloaded means the queue is full: answer 503 with Retry-After.
+var ErrOverloaded = errors.New("ingest queue is full")
+
+// ErrClosed means the writer is shutting down.
+var ErrClosed = errors.New("ingest writer is shutting down")
+
+// Inserter prepares insert batches (a clickhouse-go connection).
+type Inserter interface {
+	PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error)
+}
+
+// Config tunes the writer; zero values take the defaults.
+type Config struct {
+	// Table receives the events (events.Engine.Table()).
+	Table string
+	// MaxBatchEvents flushes a batch at this many events (10 000).
+	MaxBatchEvents int
+	// FlushInterval flushes a non-empty batch this long after its first
+	// request arrived (1 s).
+	FlushInterval time.Duration
+	// MaxQueuedEvents bounds the events waiting for commit (200 000).
+	MaxQueuedEvents int
+	// MaxAttempts inserts a batch at most this often (5), backing off from
+	// RetryBackoff (200 ms), doubling.
+	MaxAttempts  int
+	RetryBackoff time.Duration
+	// DedupTokens sends insert_deduplication_token (servers that have it).
+	DedupTokens bool
+}
+
+func (c *Config) defaults() {
+	if c.MaxBatchEvents <= 0 {
+		c.MaxBatchEvents = 10_000
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.MaxQueuedEvents <= 0 {
+		c.MaxQueuedEvents = 200_000
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 200 * time.Millisecond
+	}
+}
+
+// request is one caller's events and how to tell it the outcome.
+type request struct {
+	events   []events.Event
+	protocol string
+	done     func(error)
+}
+
+// Writer batches and inserts events.
+type Writer struct {
+	conn    Inserter
+	cfg     Config
+	metrics *telemetry.Metrics
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	queued  int
+	closed  bool
+	pending []request
+	wake    chan struct{}
+
+	stateMu   sync.Mutex
+	lastError error
+}
+
+// New returns a writer; call Run to start it.
+func New(conn Inserter, cfg Config, m *telemetry.Metrics, log *slog.Logger) (*Writer, error) {
+	cfg.defaults()
+	if cfg.Table == "" {
+		return nil, errors.New("writer: table is required")
+	}
+	return &Writer{conn: conn, cfg: cfg, metrics: m, log: log, wake: make(chan struct{}, 1)}, nil
+}
+
+// Enqueue queues evs for commit without waiting; done is called exactly once
+// with nil after ClickHouse committed them, or with the error. It returns
+// ErrOverloaded (done not called) when the queue cannot take them.
+func (w *Writer) Enqueue(protocol string, evs []events.Event, done func(error)) error {
+	if len(evs) == 0 {
+		done(nil)
+		return nil
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	if w.queued+len(evs) > w.cfg.MaxQueuedEvents {
+		w.mu.Unlock()
+		return ErrOverloaded
+	}
+	w.queued += len(evs)
+	w.pending = append(w.pending, request{events: evs, protocol: protocol, done: done})
+	w.metrics.QueueDepth.Set(float64(w.queued))
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Write queues evs and waits until they are committed or ctx ends. When ctx
+// ends first the events may still be committed later.
+func (w *Writer) Write(ctx context.Context, protocol string, evs []events.Event) error {
+	result := make(chan error, 1)
+	if err := w.Enqueue(protocol, evs, func(err error) { result <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("cannot wait for the commit: %w", ctx.Err())
+	}
+}
+
+// QueueDepth is the number of events waiting for commit.
+func (w *Writer) QueueDepth() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued
+}
+
+// Saturated reports whether the queue is at least 90% full.
+func (w *Writer) Saturated() bool { return w.QueueDepth()*10 >= w.cfg.MaxQueuedEvents*9 }
+
+// LastError is the error of the last failed batch, nil after a success.
+func (w *Writer) LastError() error {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	return w.lastError
+}
+
+// Run batches and inserts until ctx ends; it then refuses new events,
+// commits what is queued (with a fresh 30 s budget) and returns.
+func (w *Writer) Run(ctx context.Context) {
+	for {
+		batch, more := w.nextBatch(ctx)
+		if len(batch) > 0 {
+			w.flush(context.WithoutCancel(ctx), batch)
+		}
+		if !more {
+			break
+		}
+	}
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for {
+		batch := w.take()
+		if len(batch) == 0 {
+			return
+		}
+		w.flush(drain, batch)
+	}
+}
+
+// nextBatch waits until a batch is full or its first request is
+// FlushInterval old, and takes it; more is false once ctx ended.
+func (w *Writer) nextBatch(ctx context.Context) (batch []request, more bool) {
+	var timer <-chan time.Time
+	for {
+		w.mu.Lock()
+		n := w.pendingEvents()
+		w.mu.Unlock()
+		if n >= w.cfg.MaxBatchEvents {
+			return w.take(), true
+		}
+		if n > 0 && timer == nil {
+			timer = time.After(w.cfg.FlushInterval)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-w.wake:
+		case <-timer:
+			return w.take(), true
+		}
+	}
+}
+
+func (w *Writer) pendingEvents() int {
+	n := 0
+	for _, r := range w.pending {
+		n += len(r.events)
+	}
+	return n
+}
+
+// take removes up to MaxBatchEvents events' worth of requests (at least
+// one request) from the queue.
+func (w *Writer) take() []request {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, i := 0, 0
+	for i < len(w.pending) && (i == 0 || n+len(w.pending[i].events) <= w.cfg.MaxBatchEvents) {
+		n += len(w.pending[i].events)
+		i++
+	}
+	batch := w.pending[:i:i]
+	w.pending = w.pending[i:]
+	return batch
+}
+
+// flush inserts the batch's events, retrying with one deduplication token,
+// and tells every request the outcome.
+func (w *Writer) flush(ctx context.Context, batch []request) {
+	start := time.Now()
+	n := 0
+	for _, r := range batch {
+		n += len(r.events)
+	}
+	token := newToken()
+	var err error
+	backoff := w.cfg.RetryBackoff
+	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
+		if err = w.insert(ctx, batch, token); err == nil {
+			break
+		}
+		w.metrics.CHErrors.Inc()
+		w.log.Warn("cannot insert batch", "events", n, "attempt", attempt, "token", token, "error", err)
+		if attempt == w.cfg.MaxAttempts || ctx.Err() != nil {
+			break
+		}
+		w.metrics.FlushRetries.Inc()
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff *= 2
+	}
+	w.metrics.FlushSeconds.Observe(time.Since(start).Seconds())
+	w.stateMu.Lock()
+	w.lastError = err
+	w.stateMu.Unlock()
+	w.mu.Lock()
+	w.queued -= n
+	w.metrics.QueueDepth.Set(float64(w.queued))
+	w.mu.Unlock()
+	if err == nil {
+		w.metrics.BatchEvents.Observe(float64(n))
+	} else {
+		err = fmt.Errorf("cannot commit %d events to ClickHouse: %w", n, err)
+	}
+	for _, r := range batch {
+		if err == nil {
+			w.metrics.Accepted.WithLabelValues(r.protocol).Add(float64(len(r.events)))
+		} else {
+			w.metrics.Rejected.WithLabelValues(r.protocol, telemetry.ReasonWriteFailed).Add(float64(len(r.events)))
+		}
+		r.done(err)
+	}
+}
+
+func (w *Writer) insert(ctx context.Context, batch []request, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if w.cfg.DedupTokens {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": token}))
+	}
+	b, err := w.conn.PrepareBatch(ctx, events.InsertSQL(w.cfg.Table))
+	if err != nil {
+		return err
+	}
+	defer b.Abort()
+	for _, r := range batch {
+		for i := range r.events {
+			if err := b.Append(r.events[i].Row()...); err != nil {
+				return err
+			}
+		}
+	}
+	return b.Send()
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

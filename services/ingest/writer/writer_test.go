@@ -1,0 +1,206 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/ingest/telemetry"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+var ch *harness.ClickHouse
+
+func TestMain(m *testing.M) {
+	var err error
+	if ch, err = harness.StartClickHouse(); err != nil {
+		fmt.Fprintln(os.Stderr, "writer tests need ClickHouse:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	ch.Stop()
+	os.Exit(code)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// setup migrates a fresh database and returns a connection and its table.
+func setup(t *testing.T, db string) (driver.Conn, string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	v, err := events.DetectVersion(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := events.Engine{Version: v, Database: db}
+	if err := events.Migrate(ctx, conn, e); err != nil {
+		t.Fatal(err)
+	}
+	return conn, e.Table()
+}
+
+func count(t *testing.T, conn driver.Conn, table string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func batchOf(n int, tag string) []events.Event {
+	out := make([]events.Event, n)
+	for i := range out {
+		out[i] = events.Event{Time: time.Now(), Tenant: "t", Feed: "test", Message: fmt.Sprintf("%s %d", tag, i)}
+	}
+	return out
+}
+
+// Concurrent writers: every Write returns only after its events are in
+// ClickHouse, batches respect the size bound, nothing is lost.
+func TestWritesAreCommittedBeforeTheyReturn(t *testing.T) {
+	conn, table := setup(t, "w_commit")
+	m := telemetry.New()
+	w, err := New(conn, Config{Table: table, MaxBatchEvents: 500, FlushInterval: 20 * time.Millisecond}, m, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	var wg sync.WaitGroup
+	var committed atomic.Int64
+	for g := 0; g < 20; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for r := 0; r < 10; r++ {
+				evs := batchOf(37, fmt.Sprintf("g%d-r%d", g, r))
+				if err := w.Write(ctx, "http", evs); err != nil {
+					t.Error(err)
+					return
+				}
+				committed.Add(int64(len(evs)))
+				// What Write acknowledged is in ClickHouse now.
+				acked := committed.Load()
+				if n := count(t, conn, table); n < uint64(acked) {
+					t.Errorf("acknowledged %d events, ClickHouse has %d", acked, n)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if n := count(t, conn, table); n != 20*10*37 {
+		t.Errorf("ClickHouse has %d events, want %d", n, 20*10*37)
+	}
+	if d := w.QueueDepth(); d != 0 {
+		t.Errorf("queue depth %d after all commits", d)
+	}
+}
+
+// flaky fails the first failures inserts before they reach the server.
+type flaky struct {
+	conn     driver.Conn
+	failures atomic.Int32
+}
+
+func (f *flaky) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, errors.New("simulated: connection refused")
+	}
+	return f.conn.PrepareBatch(ctx, q, opts...)
+}
+
+// While ClickHouse is down the bounded queue fills and further events are
+// refused with ErrOverloaded (503) instead of piling up; queued requests
+// fail with an error once retries are spent; the writer recovers by itself
+// when ClickHouse answers again.
+func TestBackpressureAndRecovery(t *testing.T) {
+	conn, table := setup(t, "w_backpressure")
+	f := &flaky{conn: conn}
+	f.failures.Store(1 << 20)
+	w, err := New(f, Config{Table: table, MaxBatchEvents: 100, FlushInterval: 10 * time.Millisecond,
+		MaxQueuedEvents: 250, MaxAttempts: 3, RetryBackoff: 20 * time.Millisecond}, telemetry.New(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	results := make(chan error, 3)
+	for i := 0; i < 2; i++ {
+		if err := w.Enqueue("http", batchOf(100, "down"), func(err error) { results <- err }); err != nil {
+			t.Fatalf("enqueue %d: %v", i, err)
+		}
+	}
+	if err := w.Enqueue("http", batchOf(100, "overflow"), func(error) { t.Error("done called for a refused request") }); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("a full queue answered %v, want ErrOverloaded", err)
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-results:
+			if err == nil {
+				t.Error("a write to a dead ClickHouse reported success")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a write to a dead ClickHouse never finished")
+		}
+	}
+	if w.LastError() == nil {
+		t.Error("LastError is nil after failed batches")
+	}
+	// ClickHouse is back after two more failed attempts: retries carry the
+	// batch through.
+	f.failures.Store(2)
+	if err := w.Write(ctx, "http", batchOf(50, "back")); err != nil {
+		t.Fatalf("write after recovery: %v", err)
+	}
+	if n := count(t, conn, table); n != 50 {
+		t.Errorf("ClickHouse has %d events, want the 50 written after recovery", n)
+	}
+	if w.LastError() != nil || w.QueueDepth() != 0 {
+		t.Errorf("after recovery: last error %v, queue %d", w.LastError(), w.QueueDepth())
+	}
+}
+
+// Shutting down commits what was queued before refusing new events.
+func TestShutdownDrainsTheQueue(t *testing.T) {
+	conn, table := setup(t, "w_drain")
+	w, err := New(conn, Config{Table: table, FlushInterval: time.Hour}, telemetry.New(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { w.Run(ctx); close(stopped) }()
+	done := make(chan error, 1)
+	if err := w.Enqueue("hec", batchOf(42, "drain"), func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-stopped
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, table); n != 42 {
+		t.Errorf("ClickHouse has %d events after shutdown, want 42", n)
+	}
+	if err := w.Enqueue("hec", batchOf(1, "late"), func(error) {}); !errors.Is(err, ErrClosed) {
+		t.Errorf("enqueue after shutdown: %v, want ErrClosed", err)
+	}
+}
