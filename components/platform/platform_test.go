@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/nanosiem/nano/components/kubevalidate"
 	"github.com/nanosiem/nano/components/settings"
 	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/services/envconfig"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden manifests in testdata/")
@@ -275,5 +277,18 @@ func TestGoldenManifests(t *testing.T) {
 		}
 		sort.Strings(kinds)
 		t.Logf("%s: %d objects: %s", name, len(objs), strings.Join(kinds, " "))
+	}
+}
+
+// The ingest service's default ports are the seed's: the platform leaves
+// them unset.
+func TestIngestDefaultPortsAreTheSeeds(t *testing.T) {
+	for addr, port := range map[string]int{
+		envconfig.DefaultIngestAddr: tier.Ports.IngestHTTP, envconfig.DefaultHECAddr: tier.Ports.IngestHEC,
+		envconfig.DefaultMetricsAddr: tier.Ports.IngestMetrics,
+	} {
+		if addr != ":"+strconv.Itoa(port) {
+			t.Errorf("ingest default %s, seed port %d", addr, port)
+		}
 	}
 }

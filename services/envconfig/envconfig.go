@@ -62,3 +62,15 @@ const (
 	ClickHouseStoragePolicy = "NANO_CLICKHOUSE_STORAGE_POLICY"
 	ClickHouseWarmAfterDays = "NANO_CLICKHOUSE_WARM_AFTER_DAYS"
 )
+
+// Ingest's other ports; unset means the default, which is the seed's port
+// (the components leave them unset).
+const (
+	HECAddr            = "NANO_HEC_ADDR"
+	MetricsAddr        = "NANO_METRICS_ADDR"
+	DefaultIngestAddr  = ":8080"
+	DefaultHECAddr     = ":8088"
+	DefaultMetricsAddr = ":9598"
+	// IngestRateEPS limits each token's events per second (0: unlimited).
+	IngestRateEPS = "NANO_INGEST_RATE_EPS"
+)

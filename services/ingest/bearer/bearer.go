@@ -1,0 +1,85 @@
+// Package bearer is the ingest service's primary HTTP port (8080): POST
+// /v1/events with "Authorization: Bearer <token>" and a JSON object, a
+// JSON array or newline-delimited JSON, optionally gzip-compressed. The
+// answer comes after ClickHouse committed the events.
+package bearer
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/nanosiem/nano/services/ingest/decode"
+	"github.com/nanosiem/nano/services/ingest/intake"
+	"github.com/nanosiem/nano/services/ingest/telemetry"
+)
+
+// Path is where events are posted.
+const Path = "/v1/events"
+
+// Handler serves the bearer port.
+type Handler struct{ *intake.Intake }
+
+// ServeHTTP implements http.Handler.
+func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code := h.serve(w, r)
+	h.Metrics.Requests.WithLabelValues(h.Protocol, strconv.Itoa(code)).Inc()
+}
+
+func (h Handler) serve(w http.ResponseWriter, r *http.Request) int {
+	if r.URL.Path != Path {
+		return reply(w, http.StatusNotFound, map[string]any{"error": "not found; post events to " + Path})
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return reply(w, http.StatusMethodNotAllowed, map[string]any{"error": "use POST"})
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	id, found := h.Tokens.Lookup(strings.TrimSpace(token))
+	if !ok || !found {
+		h.Metrics.Rejected.WithLabelValues(h.Protocol, telemetry.ReasonUnauthorized).Inc()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nano ingest"`)
+		return reply(w, http.StatusUnauthorized, map[string]any{"error": "a valid ingest token is required: Authorization: Bearer <token>"})
+	}
+	body, err := decode.Body(w, r, h.Limits)
+	if err != nil {
+		return h.clientError(w, err)
+	}
+	h.Metrics.Bytes.WithLabelValues(h.Protocol).Add(float64(len(body)))
+	decoded, err := decode.JSON(body, h.Limits, h.Now())
+	if err != nil {
+		return h.clientError(w, err)
+	}
+	intake.Stamp(decoded, id)
+	if out, wait := h.Admit(id, len(decoded)); out == intake.RateLimited {
+		w.Header().Set("Retry-After", intake.Seconds(wait))
+		return reply(w, http.StatusTooManyRequests, map[string]any{"error": "rate limit of this token exceeded; retry later"})
+	}
+	if out, _ := h.Write(r.Context(), decoded); out != intake.OK {
+		w.Header().Set("Retry-After", intake.Seconds(intake.RetryAfterBusy))
+		return reply(w, http.StatusServiceUnavailable, map[string]any{"error": "events not stored (ClickHouse busy or unavailable); nothing was accepted, retry later"})
+	}
+	return reply(w, http.StatusOK, map[string]any{"accepted": len(decoded)})
+}
+
+func (h Handler) clientError(w http.ResponseWriter, err error) int {
+	var de *decode.Error
+	if !errors.As(err, &de) {
+		de = &decode.Error{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	reason := telemetry.ReasonBadRequest
+	if de.Status == http.StatusRequestEntityTooLarge {
+		reason = telemetry.ReasonTooLarge
+	}
+	h.Metrics.Rejected.WithLabelValues(h.Protocol, reason).Inc()
+	return reply(w, de.Status, map[string]any{"error": de.Msg})
+}
+
+func reply(w http.ResponseWriter, status int, body map[string]any) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+	return status
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/ingest/tokens"
+)
+
+// config is the service's validated configuration.
+type config struct {
+	ClickHouseAddr, Database, User, Password string
+	Engine                                   events.Engine
+	IngestAddr, HECAddr, MetricsAddr         string
+	IngestToken, HECToken                    string
+	RatePerSecond                            float64
+	Deployment                               string
+}
+
+// defaultTenant owns the bootstrap tokens' events (tokens issued by the
+// api carry their own tenant).
+const defaultTenant = "default"
+
+// loadConfig reads the environment (getenv) and reports every problem,
+// naming the variable.
+func loadConfig(getenv func(string) string) (config, error) {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	or := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	secret := func(name, fileName string) string {
+		if v := getenv(name); v != "" {
+			return strings.TrimSpace(v)
+		}
+		path := getenv(fileName)
+		if path == "" {
+			return ""
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			bad(fileName, "cannot read %s: %v", path, err)
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	integer := func(name string) int {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			bad(name, "%q is not a non-negative whole number", v)
+		}
+		return n
+	}
+	c := config{
+		ClickHouseAddr: or(envconfig.ClickHouseAddr, ""),
+		Database:       or(envconfig.ClickHouseDatabase, "nano"),
+		User:           or(envconfig.ClickHouseUser, "default"),
+		Password:       secret(envconfig.ClickHousePassword, envconfig.ClickHousePasswordFile),
+		IngestAddr:     or(envconfig.ListenAddr, envconfig.DefaultIngestAddr),
+		HECAddr:        or(envconfig.HECAddr, envconfig.DefaultHECAddr),
+		MetricsAddr:    or(envconfig.MetricsAddr, envconfig.DefaultMetricsAddr),
+		IngestToken:    secret(envconfig.IngestToken, envconfig.IngestTokenFile),
+		HECToken:       secret(envconfig.HECToken, envconfig.HECTokenFile),
+		Deployment:     or(envconfig.Deployment, ""),
+	}
+	if c.ClickHouseAddr == "" {
+		bad(envconfig.ClickHouseAddr, "required: host:port of ClickHouse's native protocol")
+	} else if _, port, ok := strings.Cut(c.ClickHouseAddr, ":"); !ok || port == "" {
+		bad(envconfig.ClickHouseAddr, "%q is not host:port", c.ClickHouseAddr)
+	}
+	c.Engine = events.Engine{
+		Database: c.Database, Cluster: or(envconfig.ClickHouseCluster, ""),
+		StoragePolicy: or(envconfig.ClickHouseStoragePolicy, ""), WarmAfterDays: integer(envconfig.ClickHouseWarmAfterDays),
+		RetentionDays: integer(envconfig.RetentionDays),
+	}
+	if err := c.Engine.Validate(); err != nil {
+		bad(envconfig.ClickHouseDatabase+"/"+envconfig.ClickHouseCluster+"/"+envconfig.ClickHouseStoragePolicy, "%v", err)
+	}
+	if c.IngestToken == "" && c.HECToken == "" {
+		bad(envconfig.IngestToken, "set it (or %s, %s, %s): without a token no one can send events",
+			envconfig.IngestTokenFile, envconfig.HECToken, envconfig.HECTokenFile)
+	}
+	for name, t := range map[string]string{envconfig.IngestToken: c.IngestToken, envconfig.HECToken: c.HECToken} {
+		if t != "" && len(t) < tokens.MinTokenLength {
+			bad(name, "shorter than %d characters", tokens.MinTokenLength)
+		}
+	}
+	if v := strings.TrimSpace(getenv(envconfig.IngestRateEPS)); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			bad(envconfig.IngestRateEPS, "%q is not a non-negative number of events per second", v)
+		}
+		c.RatePerSecond = f
+	}
+	for _, a := range []struct{ name, v string }{{envconfig.ListenAddr, c.IngestAddr}, {envconfig.HECAddr, c.HECAddr}, {envconfig.MetricsAddr, c.MetricsAddr}} {
+		if _, port, ok := strings.Cut(a.v, ":"); !ok || port == "" {
+			bad(a.name, "%q is not [host]:port", a.v)
+		}
+	}
+	return c, errors.Join(errs...)
+}

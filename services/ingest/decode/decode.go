@@ -1,0 +1,259 @@
+// Package decode turns request bodies into events: JSON objects, JSON
+// arrays and newline-delimited JSON (bearer HTTP), Splunk HEC event streams
+// and raw lines, optionally gzip-compressed, within size bounds.
+package decode
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nanosiem/nano/services/events"
+)
+
+// Limits bound what one request may carry.
+type Limits struct {
+	// MaxBodyBytes bounds the body as sent; MaxDecodedBytes after gzip.
+	MaxBodyBytes, MaxDecodedBytes int64
+	// MaxEvents bounds the events of one request.
+	MaxEvents int
+}
+
+// DefaultLimits are the service's defaults.
+var DefaultLimits = Limits{MaxBodyBytes: 10 << 20, MaxDecodedBytes: 64 << 20, MaxEvents: 100_000}
+
+// Error is a request the client must fix; Status is the HTTP status.
+type Error struct {
+	Status int
+	Msg    string
+	// HECCode is Splunk's error code for HEC clients; EventIndex the
+	// 0-based index of the offending event (-1: none).
+	HECCode    int
+	EventIndex int
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func badRequest(format string, args ...any) error {
+	return &Error{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...), HECCode: hecInvalidFormat, EventIndex: -1}
+}
+
+// Body returns the request body decompressed and fully read, within limits.
+func Body(w http.ResponseWriter, r *http.Request, l Limits) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, l.MaxBodyBytes)
+	var in io.Reader = body
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		gz, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, tooLargeOr(err, badRequest("body is not valid gzip: %v", err))
+		}
+		defer gz.Close()
+		in = gz
+	default:
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc), HECCode: hecInvalidFormat, EventIndex: -1}
+	}
+	b, err := io.ReadAll(io.LimitReader(in, l.MaxDecodedBytes+1))
+	if err != nil {
+		return nil, tooLargeOr(err, badRequest("cannot read body: %v", err))
+	}
+	if int64(len(b)) > l.MaxDecodedBytes {
+		return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))
+	}
+	return b, nil
+}
+
+func tooLarge(msg string) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Msg: msg, HECCode: hecInvalidFormat, EventIndex: -1}
+}
+
+func tooLargeOr(err error, other error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(fmt.Sprintf("body is larger than %d bytes", mbe.Limit))
+	}
+	return other
+}
+
+// JSON decodes a bearer request body: one JSON object, an array of
+// objects, or newline-delimited objects. Every record must be an object;
+// the first bad one fails the whole request (nothing is written).
+func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, badRequest("body is empty")
+	}
+	var out []events.Event
+	add := func(raw json.RawMessage, where string) error {
+		if len(out) >= l.MaxEvents {
+			return tooLarge(fmt.Sprintf("more than %d events in one request", l.MaxEvents))
+		}
+		ev, err := fromObject(raw, now)
+		if err != nil {
+			return badRequest("%s: %v", where, err)
+		}
+		out = append(out, ev)
+		return nil
+	}
+	if trimmed[0] == '[' {
+		var arr []json.RawMessage
+		if err := json.Unmarshal(trimmed, &arr); err != nil {
+			return nil, badRequest("body is not a JSON array: %v", err)
+		}
+		for i, raw := range arr {
+			if err := add(raw, fmt.Sprintf("element %d", i)); err != nil {
+				return nil, err
+			}
+		}
+		if len(out) == 0 {
+			return nil, badRequest("the array holds no events")
+		}
+		return out, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	for i := 1; ; i++ {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, badRequest("record %d: not JSON: %v", i, err)
+		}
+		if err := add(raw, fmt.Sprintf("record %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Well-known field names, first match wins.
+var (
+	timeKeys     = []string{"@timestamp", "timestamp", "time", "ts", "_time"}
+	messageKeys  = []string{"message", "msg", "log", "_raw"}
+	severityKeys = []string{"level", "severity", "lvl", "log.level", "loglevel"}
+	serviceKeys  = []string{"service", "service.name", "app", "application"}
+	hostKeys     = []string{"host", "hostname", "host.name"}
+)
+
+// fromObject maps a JSON object to an event.
+func fromObject(raw json.RawMessage, now time.Time) (events.Event, error) {
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return events.Event{}, errors.New("not a JSON object")
+	}
+	flat := map[string]string{}
+	flatten("", obj, flat)
+	ev := events.Event{Raw: string(raw), Time: now}
+	if k, v := take(flat, timeKeys); k != "" {
+		t, err := ParseTime(v)
+		if err != nil {
+			return events.Event{}, fmt.Errorf("field %q: %v", k, err)
+		}
+		ev.Time = t
+	}
+	_, ev.Message = take(flat, messageKeys)
+	_, sev := take(flat, severityKeys)
+	ev.Severity = events.NormalizeSeverity(sev)
+	_, ev.Service = take(flat, serviceKeys)
+	_, ev.Host = take(flat, hostKeys)
+	ev.Attributes = flat
+	ev.Clamp()
+	return ev, nil
+}
+
+// take removes and returns the first of keys present in flat.
+func take(flat map[string]string, keys []string) (string, string) {
+	for _, k := range keys {
+		if v, ok := flat[k]; ok {
+			delete(flat, k)
+			return k, v
+		}
+	}
+	return "", ""
+}
+
+// flatten writes nested objects as dotted keys; arrays and scalars as text.
+func flatten(prefix string, v any, out map[string]string) {
+	switch t := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			flatten(key, t[k], out)
+		}
+	case string:
+		out[prefix] = t
+	case nil:
+		out[prefix] = ""
+	case json.Number:
+		out[prefix] = t.String()
+	case bool:
+		out[prefix] = strconv.FormatBool(t)
+	default:
+		b, _ := json.Marshal(t)
+		out[prefix] = string(b)
+	}
+}
+
+// ParseTime reads RFC 3339 text or a Unix epoch in seconds, milliseconds,
+// microseconds or nanoseconds (by magnitude), with fractions.
+func ParseTime(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	// Integers exactly (a float64 cannot hold nanoseconds since 1970).
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		switch {
+		case n < 1e11:
+			return time.Unix(n, 0).UTC(), nil
+		case n < 1e14:
+			return time.UnixMilli(n).UTC(), nil
+		case n < 1e17:
+			return time.UnixMicro(n).UTC(), nil
+		default:
+			return time.Unix(0, n).UTC(), nil
+		}
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a Unix epoch", v)
+	}
+	switch {
+	case f < 1e11: // seconds (until year 5138)
+		sec, frac := math.Modf(f)
+		// Keep the decimal digits the client sent (float64 loses some).
+		if i := strings.IndexByte(v, '.'); i >= 0 && len(v)-i-1 <= 9 {
+			ns, _ := strconv.Atoi((v[i+1:] + "000000000")[:9])
+			return time.Unix(int64(sec), int64(ns)).UTC(), nil
+		}
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	case f < 1e14:
+		return time.UnixMilli(int64(f)).UTC(), nil
+	case f < 1e17:
+		return time.UnixMicro(int64(f)).UTC(), nil
+	default:
+		return time.Unix(0, int64(f)).UTC(), nil
+	}
+}

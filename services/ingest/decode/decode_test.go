@@ -1,0 +1,60 @@
+package decode
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseTime(t *testing.T) {
+	want := time.Date(2025, 11, 23, 10, 0, 0, 123000000, time.UTC)
+	for _, in := range []string{"2025-11-23T10:00:00.123Z", "2025-11-23T11:00:00.123+01:00", "1763892000.123", "1763892000123", "1763892000123000", "1763892000123000000"} {
+		got, err := ParseTime(in)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"yesterday", "-5", "NaN", ""} {
+		if _, err := ParseTime(in); err == nil {
+			t.Errorf("ParseTime(%q) accepted", in)
+		}
+	}
+}
+
+func TestJSONShapes(t *testing.T) {
+	now := time.Unix(1, 0)
+	evs, err := JSON([]byte(`{"msg":"a","lvl":"warning","app":"x","hostname":"h","nested":{"k":[1,2]},"null":null}`), DefaultLimits, now)
+	if err != nil || len(evs) != 1 {
+		t.Fatal(evs, err)
+	}
+	e := evs[0]
+	if e.Message != "a" || e.Severity != "warn" || e.Service != "x" || e.Host != "h" || e.Attributes["nested.k"] != "[1,2]" || !e.Time.Equal(now) {
+		t.Errorf("mapped %+v", e)
+	}
+	if _, err := JSON([]byte(`[1]`), DefaultLimits, now); err == nil {
+		t.Error("a number in an array was accepted as an event")
+	}
+	if _, err := JSON([]byte("{}\n{}\n{}"), Limits{MaxEvents: 2}, now); err == nil {
+		t.Error("more than MaxEvents accepted")
+	}
+}
+
+// Whatever the body, decoding answers with events or an *Error; it never
+// panics.
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{`{"message":"x"}`, `[{"a":1}]`, "{}\n{}", `{"time":1e300}`, `{"a":{"b":{"c":[{}]}}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		evs, err := JSON(b, Limits{MaxEvents: 100}, time.Unix(0, 0))
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error %T is not *Error", err)
+			}
+			return
+		}
+		if len(evs) == 0 || len(evs) > 100 {
+			t.Fatalf("%d events", len(evs))
+		}
+		_, _ = HECEvents(b, Limits{MaxEvents: 100}, time.Unix(0, 0), HECMeta{})
+	})
+}

@@ -1,0 +1,204 @@
+// Package hec is the ingest service's Splunk HTTP Event Collector port
+// (8088), compatible with Splunk forwarders and Vector's splunk_hec sinks:
+// /services/collector/event (and /services/collector), /raw, /health and
+// /ack, "Authorization: Splunk <token>", Splunk's response bodies and codes.
+//
+// Indexer acknowledgement: a request with a channel (X-Splunk-Request-Channel
+// header or ?channel=) is answered at once with an ackId, and
+// /services/collector/ack reports the id true only after ClickHouse
+// committed its events. A request without a channel is answered after the
+// commit.
+package hec
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/ingest/decode"
+	"github.com/nanosiem/nano/services/ingest/intake"
+	"github.com/nanosiem/nano/services/ingest/telemetry"
+	"github.com/nanosiem/nano/services/ingest/tokens"
+)
+
+// Splunk HEC status codes this port answers with.
+const (
+	codeSuccess        = 0
+	codeTokenRequired  = 2
+	codeInvalidAuth    = 3
+	codeInvalidToken   = 4
+	codeServerBusy     = 9
+	codeChannelMissing = 10
+	codeInvalidChannel = 11
+	codeHealthy        = 17
+	codeUnhealthy      = 18
+)
+
+var reChannel = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+// Handler serves the HEC port.
+type Handler struct {
+	*intake.Intake
+	acks *acks
+}
+
+// New returns a HEC handler.
+func New(in *intake.Intake) *Handler { return &Handler{Intake: in, acks: newAcks()} }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code := h.serve(w, r)
+	h.Metrics.Requests.WithLabelValues(h.Protocol, strconv.Itoa(code)).Inc()
+	h.Metrics.PendingAcks.Set(float64(h.acks.pendingCount()))
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
+	path := strings.TrimSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/1.0")
+	switch path {
+	case "/services/collector/health":
+		if h.Sink.Saturated() {
+			return reply(w, http.StatusServiceUnavailable, codeUnhealthy, "HEC is unhealthy, queues are full")
+		}
+		return reply(w, http.StatusOK, codeHealthy, "HEC is healthy")
+	case "/services/collector", "/services/collector/event", "/services/collector/raw", "/services/collector/ack":
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"text":"The requested URL was not found on this server.","code":404}` + "\n"))
+		return http.StatusNotFound
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return reply(w, http.StatusMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed; use POST")
+	}
+	id, status := h.authenticate(w, r)
+	if status != 0 {
+		return status
+	}
+	ch := r.Header.Get("X-Splunk-Request-Channel")
+	if ch == "" {
+		ch = r.URL.Query().Get("channel")
+	}
+	if ch != "" && !reChannel.MatchString(ch) {
+		return reply(w, http.StatusBadRequest, codeInvalidChannel, "Invalid data channel")
+	}
+	if path == "/services/collector/ack" {
+		return h.ack(w, r, ch)
+	}
+	body, err := decode.Body(w, r, h.Limits)
+	if err != nil {
+		return h.clientError(w, err)
+	}
+	h.Metrics.Bytes.WithLabelValues(h.Protocol).Add(float64(len(body)))
+	meta := decode.HECMetaFrom(r)
+	var evs []events.Event
+	if path == "/services/collector/raw" {
+		evs, err = decode.HECRaw(body, h.Limits, h.Now(), meta)
+	} else {
+		evs, err = decode.HECEvents(body, h.Limits, h.Now(), meta)
+	}
+	if err != nil {
+		return h.clientError(w, err)
+	}
+	intake.Stamp(evs, id)
+	if out, wait := h.Admit(id, len(evs)); out == intake.RateLimited {
+		w.Header().Set("Retry-After", intake.Seconds(wait))
+		return reply(w, http.StatusTooManyRequests, codeServerBusy, "Server is busy")
+	}
+	if ch == "" {
+		if out, _ := h.Write(r.Context(), evs); out != intake.OK {
+			return busy(w)
+		}
+		return reply(w, http.StatusOK, codeSuccess, "Success")
+	}
+	ackID, ok := h.acks.issue(ch)
+	if !ok {
+		return busy(w)
+	}
+	if out, _ := h.Enqueue(evs, func(err error) { h.acks.settle(ch, ackID, err) }); out != intake.OK {
+		h.acks.settle(ch, ackID, errors.New("not queued"))
+		return busy(w)
+	}
+	return replyJSON(w, http.StatusOK, map[string]any{"text": "Success", "code": codeSuccess, "ackId": ackID})
+}
+
+// authenticate checks "Authorization: Splunk <token>"; status is non-zero
+// when it answered the request.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (tokens.Identity, int) {
+	auth := strings.TrimSpace(r.Header.Get("Authorization"))
+	if auth == "" {
+		h.Metrics.Rejected.WithLabelValues(h.Protocol, telemetry.ReasonUnauthorized).Inc()
+		return tokens.Identity{}, reply(w, http.StatusUnauthorized, codeTokenRequired, "Token is required")
+	}
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Splunk") || strings.TrimSpace(token) == "" {
+		h.Metrics.Rejected.WithLabelValues(h.Protocol, telemetry.ReasonUnauthorized).Inc()
+		return tokens.Identity{}, reply(w, http.StatusUnauthorized, codeInvalidAuth, "Invalid authorization")
+	}
+	id, found := h.Tokens.Lookup(strings.TrimSpace(token))
+	if !found {
+		h.Metrics.Rejected.WithLabelValues(h.Protocol, telemetry.ReasonUnauthorized).Inc()
+		return tokens.Identity{}, reply(w, http.StatusForbidden, codeInvalidToken, "Invalid token")
+	}
+	return id, 0
+}
+
+// ack answers /services/collector/ack: {"acks":[ids]} -> {"acks":{"id":bool}}.
+func (h *Handler) ack(w http.ResponseWriter, r *http.Request, ch string) int {
+	if ch == "" {
+		return reply(w, http.StatusBadRequest, codeChannelMissing, "Data channel is missing")
+	}
+	var req struct {
+		Acks []uint64 `json:"acks"`
+	}
+	body, err := decode.Body(w, r, decode.Limits{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 1 << 20, MaxEvents: 1})
+	if err != nil {
+		return h.clientError(w, err)
+	}
+	if err := json.Unmarshal(body, &req); err != nil || len(req.Acks) > 10_000 {
+		return reply(w, http.StatusBadRequest, 6, "Invalid data format")
+	}
+	status := h.acks.query(ch, req.Acks)
+	out := make(map[string]bool, len(status))
+	for id, ok := range status {
+		out[strconv.FormatUint(id, 10)] = ok
+	}
+	return replyJSON(w, http.StatusOK, map[string]any{"acks": out})
+}
+
+func (h *Handler) clientError(w http.ResponseWriter, err error) int {
+	var de *decode.Error
+	if !errors.As(err, &de) {
+		de = &decode.Error{Status: http.StatusBadRequest, Msg: "Invalid data format", HECCode: 6, EventIndex: -1}
+	}
+	reason := telemetry.ReasonBadRequest
+	if de.Status == http.StatusRequestEntityTooLarge {
+		reason = telemetry.ReasonTooLarge
+	}
+	h.Metrics.Rejected.WithLabelValues(h.Protocol, reason).Inc()
+	body := map[string]any{"text": de.Msg, "code": de.HECCode}
+	if de.EventIndex >= 0 {
+		body["invalid-event-number"] = de.EventIndex
+	}
+	return replyJSON(w, de.Status, body)
+}
+
+func busy(w http.ResponseWriter) int {
+	w.Header().Set("Retry-After", intake.Seconds(intake.RetryAfterBusy))
+	return reply(w, http.StatusServiceUnavailable, codeServerBusy, "Server is busy")
+}
+
+func reply(w http.ResponseWriter, status, code int, text string) int {
+	return replyJSON(w, status, map[string]any{"text": text, "code": code})
+}
+
+func replyJSON(w http.ResponseWriter, status int, body map[string]any) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+	return status
+}

@@ -1,0 +1,202 @@
+// Command ingest is nano's ingestion service (the seed's "Vector" role):
+// stateless, horizontally scaled, taking logs over HTTP with bearer tokens
+// (8080) and Splunk HEC (8088) into ClickHouse, with metrics, health and
+// readiness on 9598. Configuration comes from the environment
+// (services/envconfig).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/ingest/bearer"
+	"github.com/nanosiem/nano/services/ingest/decode"
+	"github.com/nanosiem/nano/services/ingest/hec"
+	"github.com/nanosiem/nano/services/ingest/intake"
+	"github.com/nanosiem/nano/services/ingest/telemetry"
+	"github.com/nanosiem/nano/services/ingest/tokens"
+	"github.com/nanosiem/nano/services/ingest/writer"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println("nano ingest", version)
+		return
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("ingest stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// listeners lets tests bind the ports themselves; nil listens on cfg's.
+type listeners struct{ ingest, hec, metrics net.Listener }
+
+// run serves until ctx ends, then stops taking requests, commits what is
+// queued and returns.
+func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{cfg.ClickHouseAddr},
+		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		DialTimeout: 5 * time.Second, ReadTimeout: 60 * time.Second,
+		MaxOpenConns: 8, ConnMaxLifetime: time.Hour,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot configure the ClickHouse client: %w", err)
+	}
+	defer conn.Close()
+	m := telemetry.New()
+	m.BuildInfo.WithLabelValues(version).Set(1)
+
+	store := &tokens.Store{}
+	if cfg.IngestToken != "" {
+		if err := store.Add(cfg.IngestToken, tokens.Identity{Tenant: defaultTenant, Feed: "http", RatePerSecond: cfg.RatePerSecond}); err != nil {
+			return fmt.Errorf("%s: %w", envconfig.IngestToken, err)
+		}
+	}
+	if cfg.HECToken != "" {
+		if err := store.Add(cfg.HECToken, tokens.Identity{Tenant: defaultTenant, Feed: "hec", RatePerSecond: cfg.RatePerSecond}); err != nil {
+			return fmt.Errorf("%s: %w", envconfig.HECToken, err)
+		}
+	}
+
+	// The schema first: ClickHouse may start after us, so keep trying.
+	engine, err := prepareSchema(ctx, conn, cfg.Engine, log)
+	if err != nil {
+		return err
+	}
+	w, err := writer.New(conn, writer.Config{Table: engine.Table(), DedupTokens: engine.Modern()}, m, log)
+	if err != nil {
+		return err
+	}
+	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	writerDone := make(chan struct{})
+	go func() { w.Run(writerCtx); close(writerDone) }()
+
+	base := func(protocol string) *intake.Intake {
+		return &intake.Intake{Protocol: protocol, Tokens: store, Limiter: tokens.NewLimiter(), Sink: w, Metrics: m,
+			Log: log, Limits: decode.DefaultLimits, Now: time.Now}
+	}
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	metricsMux.HandleFunc(envconfig.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	metricsMux.HandleFunc(envconfig.ReadyPath, func(rw http.ResponseWriter, r *http.Request) {
+		if w.Saturated() {
+			http.Error(rw, "write queue is full", http.StatusServiceUnavailable)
+			return
+		}
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := conn.Ping(pctx); err != nil {
+			http.Error(rw, "ClickHouse unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(rw, "ready")
+	})
+	metricsMux.HandleFunc("/version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, version) })
+
+	servers := []*http.Server{
+		newServer(cfg.IngestAddr, bearer.Handler{Intake: base("http")}),
+		newServer(cfg.HECAddr, hec.New(base("hec"))),
+		newServer(cfg.MetricsAddr, metricsMux),
+	}
+	var lns [3]net.Listener
+	if ls != nil {
+		lns = [3]net.Listener{ls.ingest, ls.hec, ls.metrics}
+	}
+	errc := make(chan error, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		ln := lns[i]
+		if ln == nil {
+			if ln, err = net.Listen("tcp", s.Addr); err != nil {
+				stopWriter()
+				return fmt.Errorf("cannot listen on %s: %w", s.Addr, err)
+			}
+		}
+		wg.Add(1)
+		go func(s *http.Server, ln net.Listener) {
+			defer wg.Done()
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(s, ln)
+	}
+	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "metrics", cfg.MetricsAddr, "table", engine.Table(), "version", version)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	// Stop taking requests (in-flight ones finish), then commit the queue.
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdown)
+	}
+	wg.Wait()
+	stopWriter()
+	<-writerDone
+	log.Info("ingest stopped", "queued", w.QueueDepth())
+	return serveErr
+}
+
+// newServer bounds header size and every phase of a request.
+func newServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr: addr, Handler: h,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 90 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+	}
+}
+
+// prepareSchema detects the server's version and migrates, retrying until
+// ctx ends while ClickHouse is unreachable.
+func prepareSchema(ctx context.Context, conn driver.Conn, e events.Engine, log *slog.Logger) (events.Engine, error) {
+	backoff := time.Second
+	for {
+		v, err := events.DetectVersion(ctx, conn)
+		if err == nil {
+			e.Version = v
+			if err = events.Migrate(ctx, conn, e); err == nil {
+				return e, nil
+			}
+		}
+		log.Warn("ClickHouse not ready; retrying", "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return e, fmt.Errorf("stopped before ClickHouse was ready: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}

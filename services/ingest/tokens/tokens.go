@@ -1,0 +1,124 @@
+// Package tokens authenticates ingest credentials: each token maps to a
+// tenant and feed. Only SHA-256 hashes are kept, and a lookup compares the
+// presented token's hash with every stored hash in constant time.
+package tokens
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Identity is who a token speaks for.
+type Identity struct {
+	Tenant, Feed string
+	// RatePerSecond limits the token's events per second (burst: one
+	// second's worth); 0 means unlimited.
+	RatePerSecond float64
+}
+
+// Store holds hashed tokens.
+type Store struct {
+	mu      sync.RWMutex
+	entries []entry
+}
+
+type entry struct {
+	hash [sha256.Size]byte
+	id   Identity
+}
+
+// Hash is the stored form of a token.
+func Hash(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
+
+// MinTokenLength refuses guessable tokens.
+const MinTokenLength = 16
+
+// Add stores token for id.
+func (s *Store) Add(token string, id Identity) error {
+	token = strings.TrimSpace(token)
+	if len(token) < MinTokenLength {
+		return errors.New("token is shorter than 16 characters")
+	}
+	if id.Tenant == "" || id.Feed == "" {
+		return errors.New("token needs a tenant and a feed")
+	}
+	s.AddHash(Hash(token), id)
+	return nil
+}
+
+// AddHash stores an already hashed token (e.g. from the api's database).
+func (s *Store) AddHash(h [sha256.Size]byte, id Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries = append(s.entries, entry{hash: h, id: id})
+}
+
+// Lookup returns the identity of token. Every stored hash is compared, in
+// constant time, whatever matches.
+func (s *Store) Lookup(token string) (Identity, bool) {
+	h := Hash(token)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var found Identity
+	ok := 0
+	for _, e := range s.entries {
+		if subtle.ConstantTimeCompare(h[:], e.hash[:]) == 1 {
+			found, ok = e.id, 1
+		}
+	}
+	return found, ok == 1
+}
+
+// Len is the number of stored tokens.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.entries)
+}
+
+// Limiter is a token bucket per identity.
+type Limiter struct {
+	mu      sync.Mutex
+	buckets map[Identity]*bucket
+	now     func() time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// NewLimiter returns a limiter on the wall clock.
+func NewLimiter() *Limiter { return &Limiter{buckets: map[Identity]*bucket{}, now: time.Now} }
+
+// Allow takes n events from id's bucket; it reports false (take nothing)
+// when they exceed the rate, and how long until they would fit.
+func (l *Limiter) Allow(id Identity, n int) (bool, time.Duration) {
+	if id.RatePerSecond <= 0 {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b, ok := l.buckets[id]
+	burst := math.Max(id.RatePerSecond, 1)
+	if !ok {
+		b = &bucket{tokens: burst, last: now}
+		l.buckets[id] = b
+	}
+	b.tokens = math.Min(burst, b.tokens+now.Sub(b.last).Seconds()*id.RatePerSecond)
+	b.last = now
+	// A request larger than the burst passes on a full bucket and leaves
+	// it in debt, so large batches are slowed, never refused forever.
+	if float64(n) <= b.tokens || b.tokens >= burst {
+		b.tokens -= float64(n)
+		return true, 0
+	}
+	need := math.Min(float64(n), burst) - b.tokens
+	return false, time.Duration(math.Ceil(need / id.RatePerSecond * float64(time.Second)))
+}
