@@ -74,3 +74,16 @@ const (
 	// IngestRateEPS limits each token's events per second (0: unlimited).
 	IngestRateEPS = "NANO_INGEST_RATE_EPS"
 )
+
+// Ingest's input limits (bytes unless named otherwise); unset keeps the
+// documented default.
+const (
+	IngestMaxBodyBytes    = "NANO_INGEST_MAX_BODY_BYTES"    // as sent (10 MiB)
+	IngestMaxDecodedBytes = "NANO_INGEST_MAX_DECODED_BYTES" // after gzip (64 MiB)
+	IngestMaxEvents       = "NANO_INGEST_MAX_EVENTS"        // events per request (100 000)
+	IngestMaxRecordBytes  = "NANO_INGEST_MAX_RECORD_BYTES"  // one line/element/HEC event (1 MiB)
+	IngestMaxFieldBytes   = "NANO_INGEST_MAX_FIELD_BYTES"   // service, host, severity, attribute keys (1 KiB)
+	IngestMaxMessageBytes = "NANO_INGEST_MAX_MESSAGE_BYTES" // message and attribute values (64 KiB)
+	IngestMaxRawBytes     = "NANO_INGEST_MAX_RAW_BYTES"     // the stored original record (256 KiB)
+	IngestMaxAttributes   = "NANO_INGEST_MAX_ATTRIBUTES"    // attributes per event (256)
+)

@@ -34,14 +34,20 @@ type Event struct {
 	Raw string
 }
 
-// Limits on what one event may carry; longer values are truncated and the
-// event keeps what fits (Raw always holds the original up to MaxRawBytes).
-const (
-	MaxFieldBytes   = 1 << 10  // tenant, feed, severity, service, host, attribute keys
-	MaxMessageBytes = 64 << 10 // message and attribute values
-	MaxRawBytes     = 256 << 10
-	MaxAttributes   = 256
-)
+// Limits bound what one event may carry; longer values are truncated and
+// the event keeps what fits.
+type Limits struct {
+	// FieldBytes bounds tenant, feed, severity, service, host and
+	// attribute keys; MessageBytes the message and attribute values;
+	// RawBytes the original record; Attributes their number.
+	FieldBytes, MessageBytes, RawBytes, Attributes int
+}
+
+// DefaultLimits are the defaults of the limits.
+var DefaultLimits = Limits{FieldBytes: 1 << 10, MessageBytes: 64 << 10, RawBytes: 256 << 10, Attributes: 256}
+
+// maxFieldBytes bounds a normalized severity name.
+const maxFieldBytes = 1 << 10
 
 // Severities are the normalized severity names.
 var Severities = []string{"trace", "debug", "info", "warn", "error", "fatal"}
@@ -59,26 +65,27 @@ func NormalizeSeverity(s string) string {
 	if n, ok := severityAliases[s]; ok {
 		return n
 	}
-	return truncate(s, MaxFieldBytes)
+	return truncate(s, maxFieldBytes)
 }
 
-// Clamp applies the limits to e in place.
-func (e *Event) Clamp() {
-	e.Tenant, e.Feed = truncate(e.Tenant, MaxFieldBytes), truncate(e.Feed, MaxFieldBytes)
-	e.Severity, e.Service, e.Host = truncate(e.Severity, MaxFieldBytes), truncate(e.Service, MaxFieldBytes), truncate(e.Host, MaxFieldBytes)
-	e.Message, e.Raw = truncate(e.Message, MaxMessageBytes), truncate(e.Raw, MaxRawBytes)
-	if len(e.Attributes) > MaxAttributes {
+// Clamp applies l to e in place.
+func (e *Event) Clamp(l Limits) {
+	f := l.FieldBytes
+	e.Tenant, e.Feed = truncate(e.Tenant, f), truncate(e.Feed, f)
+	e.Severity, e.Service, e.Host = truncate(e.Severity, f), truncate(e.Service, f), truncate(e.Host, f)
+	e.Message, e.Raw = truncate(e.Message, l.MessageBytes), truncate(e.Raw, l.RawBytes)
+	if len(e.Attributes) > l.Attributes {
 		keys := e.sortedKeys()
-		for _, k := range keys[MaxAttributes:] {
+		for _, k := range keys[l.Attributes:] {
 			delete(e.Attributes, k)
 		}
 	}
 	for k, v := range e.Attributes {
-		if tk := truncate(k, MaxFieldBytes); tk != k {
+		if tk := truncate(k, f); tk != k {
 			delete(e.Attributes, k)
 			k = tk
 		}
-		e.Attributes[k] = truncate(v, MaxMessageBytes)
+		e.Attributes[k] = truncate(v, l.MessageBytes)
 	}
 }
 

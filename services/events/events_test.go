@@ -132,12 +132,13 @@ func TestEngineValidate(t *testing.T) {
 }
 
 func TestClampAndSeverity(t *testing.T) {
-	e := Event{Message: strings.Repeat("é", MaxMessageBytes), Attributes: map[string]string{}}
-	for i := 0; i < MaxAttributes+10; i++ {
+	l := DefaultLimits
+	e := Event{Message: strings.Repeat("é", l.MessageBytes), Attributes: map[string]string{}}
+	for i := 0; i < l.Attributes+10; i++ {
 		e.Attributes[fmt.Sprintf("k%03d", i)] = "v"
 	}
-	e.Clamp()
-	if len(e.Message) > MaxMessageBytes || !strings.HasSuffix(e.Message, "é") || len(e.Attributes) != MaxAttributes {
+	e.Clamp(l)
+	if len(e.Message) > l.MessageBytes || !strings.HasSuffix(e.Message, "é") || len(e.Attributes) != l.Attributes {
 		t.Errorf("clamped message %d bytes, %d attributes", len(e.Message), len(e.Attributes))
 	}
 	for in, want := range map[string]string{"WARNING": "warn", "err": "error", "Critical": "fatal", "notice": "info", "custom": "custom"} {

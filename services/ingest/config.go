@@ -9,6 +9,7 @@ import (
 
 	"github.com/nanosiem/nano/services/envconfig"
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 )
 
@@ -20,6 +21,7 @@ type config struct {
 	IngestToken, HECToken                    string
 	RatePerSecond                            float64
 	Deployment                               string
+	Limits                                   decode.Limits
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -105,6 +107,30 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad(envconfig.IngestRateEPS, "%q is not a non-negative number of events per second", v)
 		}
 		c.RatePerSecond = f
+	}
+	c.Limits = decode.DefaultLimits
+	limit := func(name string, dst *int) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				bad(name, "%q is not a positive whole number", v)
+				return
+			}
+			*dst = n
+		}
+	}
+	var body, decoded = int(c.Limits.MaxBodyBytes), int(c.Limits.MaxDecodedBytes)
+	limit(envconfig.IngestMaxBodyBytes, &body)
+	limit(envconfig.IngestMaxDecodedBytes, &decoded)
+	c.Limits.MaxBodyBytes, c.Limits.MaxDecodedBytes = int64(body), int64(decoded)
+	limit(envconfig.IngestMaxEvents, &c.Limits.MaxEvents)
+	limit(envconfig.IngestMaxRecordBytes, &c.Limits.MaxRecordBytes)
+	limit(envconfig.IngestMaxFieldBytes, &c.Limits.Event.FieldBytes)
+	limit(envconfig.IngestMaxMessageBytes, &c.Limits.Event.MessageBytes)
+	limit(envconfig.IngestMaxRawBytes, &c.Limits.Event.RawBytes)
+	limit(envconfig.IngestMaxAttributes, &c.Limits.Event.Attributes)
+	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
+		bad(envconfig.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, envconfig.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}
 	for _, a := range []struct{ name, v string }{{envconfig.ListenAddr, c.IngestAddr}, {envconfig.HECAddr, c.HECAddr}, {envconfig.MetricsAddr, c.MetricsAddr}} {
 		if _, port, ok := strings.Cut(a.v, ":"); !ok || port == "" {

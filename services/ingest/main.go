@@ -26,7 +26,6 @@ import (
 	"github.com/nanosiem/nano/services/envconfig"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/bearer"
-	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/services/ingest/hec"
 	"github.com/nanosiem/nano/services/ingest/intake"
 	"github.com/nanosiem/nano/services/ingest/telemetry"
@@ -104,7 +103,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 
 	base := func(protocol string) *intake.Intake {
 		return &intake.Intake{Protocol: protocol, Tokens: store, Limiter: tokens.NewLimiter(), Sink: w, Metrics: m,
-			Log: log, Limits: decode.DefaultLimits, Now: time.Now}
+			Log: log, Limits: cfg.Limits, Now: time.Now}
 	}
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))

@@ -24,12 +24,16 @@ import (
 type Limits struct {
 	// MaxBodyBytes bounds the body as sent; MaxDecodedBytes after gzip.
 	MaxBodyBytes, MaxDecodedBytes int64
-	// MaxEvents bounds the events of one request.
-	MaxEvents int
+	// MaxEvents bounds the events of one request; MaxRecordBytes one
+	// record (an NDJSON line, an array element, a HEC event).
+	MaxEvents, MaxRecordBytes int
+	// Event bounds the fields of each event.
+	Event events.Limits
 }
 
 // DefaultLimits are the service's defaults.
-var DefaultLimits = Limits{MaxBodyBytes: 10 << 20, MaxDecodedBytes: 64 << 20, MaxEvents: 100_000}
+var DefaultLimits = Limits{MaxBodyBytes: 10 << 20, MaxDecodedBytes: 64 << 20, MaxEvents: 100_000, MaxRecordBytes: 1 << 20,
+	Event: events.DefaultLimits}
 
 // Error is a request the client must fix; Status is the HTTP status.
 type Error struct {
@@ -98,7 +102,10 @@ func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
 		if len(out) >= l.MaxEvents {
 			return tooLarge(fmt.Sprintf("more than %d events in one request", l.MaxEvents))
 		}
-		ev, err := fromObject(raw, now)
+		if l.MaxRecordBytes > 0 && len(raw) > l.MaxRecordBytes {
+			return tooLarge(fmt.Sprintf("%s is larger than %d bytes", where, l.MaxRecordBytes))
+		}
+		ev, err := fromObject(raw, now, l.Event)
 		if err != nil {
 			return badRequest("%s: %v", where, err)
 		}
@@ -148,7 +155,7 @@ var (
 )
 
 // fromObject maps a JSON object to an event.
-func fromObject(raw json.RawMessage, now time.Time) (events.Event, error) {
+func fromObject(raw json.RawMessage, now time.Time, l events.Limits) (events.Event, error) {
 	var obj map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -171,7 +178,7 @@ func fromObject(raw json.RawMessage, now time.Time) (events.Event, error) {
 	_, ev.Service = take(flat, serviceKeys)
 	_, ev.Host = take(flat, hostKeys)
 	ev.Attributes = flat
-	ev.Clamp()
+	ev.Clamp(l)
 	return ev, nil
 }
 

@@ -33,7 +33,7 @@ func TestJSONShapes(t *testing.T) {
 	if _, err := JSON([]byte(`[1]`), DefaultLimits, now); err == nil {
 		t.Error("a number in an array was accepted as an event")
 	}
-	if _, err := JSON([]byte("{}\n{}\n{}"), Limits{MaxEvents: 2}, now); err == nil {
+	if _, err := JSON([]byte("{}\n{}\n{}"), withMaxEvents(2), now); err == nil {
 		t.Error("more than MaxEvents accepted")
 	}
 }
@@ -45,7 +45,7 @@ func FuzzJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		evs, err := JSON(b, Limits{MaxEvents: 100}, time.Unix(0, 0))
+		evs, err := JSON(b, withMaxEvents(100), time.Unix(0, 0))
 		if err != nil {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error %T is not *Error", err)
@@ -55,6 +55,21 @@ func FuzzJSON(f *testing.F) {
 		if len(evs) == 0 || len(evs) > 100 {
 			t.Fatalf("%d events", len(evs))
 		}
-		_, _ = HECEvents(b, Limits{MaxEvents: 100}, time.Unix(0, 0), HECMeta{})
+		_, _ = HECEvents(b, withMaxEvents(100), time.Unix(0, 0), HECMeta{})
 	})
+}
+
+func withMaxEvents(n int) Limits {
+	l := DefaultLimits
+	l.MaxEvents = n
+	return l
+}
+
+func TestRecordLimit(t *testing.T) {
+	l := DefaultLimits
+	l.MaxRecordBytes = 20
+	if _, err := JSON([]byte(`{"message":"short"}`+"\n"+`{"message":"much longer than twenty"}`), l, time.Unix(0, 0)); err == nil ||
+		err.(*Error).Status != 413 || err.Error() != "record 2 is larger than 20 bytes" {
+		t.Errorf("long record: %v", err)
+	}
 }

@@ -75,13 +75,16 @@ func HECEvents(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Eve
 			return nil, hecError(i, hecEventRequired, "Event field is required")
 		}
 		raw := bytes.TrimSpace(body[start:dec.InputOffset()])
+		if l.MaxRecordBytes > 0 && len(raw) > l.MaxRecordBytes {
+			return nil, tooLarge(fmt.Sprintf("event %d is larger than %d bytes", i, l.MaxRecordBytes))
+		}
 		ev := events.Event{Time: now, Raw: string(raw)}
 		attrs := map[string]string{}
 		switch ev0 := bytes.TrimSpace(*he.Event); {
 		case len(ev0) == 0 || string(ev0) == `""` || string(ev0) == "null":
 			return nil, hecError(i, hecEventBlank, "Event field cannot be blank")
 		case ev0[0] == '{':
-			obj, err := fromObject(json.RawMessage(ev0), now)
+			obj, err := fromObject(json.RawMessage(ev0), now, l.Event)
 			if err != nil {
 				return nil, hecError(i, hecInvalidFormat, "Invalid data format")
 			}
@@ -123,7 +126,7 @@ func HECEvents(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Eve
 				*o.dst = *o.v
 			}
 		}
-		applyMeta(&ev, attrs, m)
+		applyMeta(&ev, attrs, m, l.Event)
 		out = append(out, ev)
 	}
 	if len(out) == 0 {
@@ -143,8 +146,11 @@ func HECRaw(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Event,
 		if len(out) >= l.MaxEvents {
 			return nil, tooLarge(fmt.Sprintf("more than %d events in one request", l.MaxEvents))
 		}
+		if l.MaxRecordBytes > 0 && len(line) > l.MaxRecordBytes {
+			return nil, tooLarge(fmt.Sprintf("line %d is larger than %d bytes", len(out)+1, l.MaxRecordBytes))
+		}
 		ev := events.Event{Time: now, Message: string(line), Raw: string(line)}
-		applyMeta(&ev, map[string]string{}, meta)
+		applyMeta(&ev, map[string]string{}, meta, l.Event)
 		out = append(out, ev)
 	}
 	if len(out) == 0 {
@@ -154,7 +160,7 @@ func HECRaw(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Event,
 }
 
 // applyMeta sets host and keeps source, sourcetype and index as attributes.
-func applyMeta(ev *events.Event, attrs map[string]string, m HECMeta) {
+func applyMeta(ev *events.Event, attrs map[string]string, m HECMeta, l events.Limits) {
 	if m.Host != "" {
 		ev.Host = m.Host
 	}
@@ -164,7 +170,7 @@ func applyMeta(ev *events.Event, attrs map[string]string, m HECMeta) {
 		}
 	}
 	ev.Attributes = attrs
-	ev.Clamp()
+	ev.Clamp(l)
 }
 
 func isNull(raw json.RawMessage) bool {
