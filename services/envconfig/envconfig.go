@@ -87,3 +87,10 @@ const (
 	IngestMaxRawBytes     = "NANO_INGEST_MAX_RAW_BYTES"     // the stored original record (256 KiB)
 	IngestMaxAttributes   = "NANO_INGEST_MAX_ATTRIBUTES"    // attributes per event (256)
 )
+
+// Ingest's write path.
+const (
+	IngestFlushInterval = "NANO_INGEST_FLUSH_INTERVAL" // Go duration a batch waits to fill (1s)
+	IngestBatchEvents   = "NANO_INGEST_BATCH_EVENTS"   // events per insert (10 000)
+	IngestQueueEvents   = "NANO_INGEST_QUEUE_EVENTS"   // events waiting for commit before 503 (200 000)
+)

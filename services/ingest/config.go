@@ -6,11 +6,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nanosiem/nano/services/envconfig"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/services/ingest/tokens"
+	"github.com/nanosiem/nano/services/ingest/writer"
 )
 
 // config is the service's validated configuration.
@@ -22,6 +24,7 @@ type config struct {
 	RatePerSecond                            float64
 	Deployment                               string
 	Limits                                   decode.Limits
+	Writer                                   writer.Config
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -129,6 +132,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	limit(envconfig.IngestMaxMessageBytes, &c.Limits.Event.MessageBytes)
 	limit(envconfig.IngestMaxRawBytes, &c.Limits.Event.RawBytes)
 	limit(envconfig.IngestMaxAttributes, &c.Limits.Event.Attributes)
+	limit(envconfig.IngestBatchEvents, &c.Writer.MaxBatchEvents)
+	limit(envconfig.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
+	if v := strings.TrimSpace(getenv(envconfig.IngestFlushInterval)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond || d > time.Minute {
+			bad(envconfig.IngestFlushInterval, "%q is not a duration between 1ms and 1m (e.g. 250ms)", v)
+		}
+		c.Writer.FlushInterval = d
+	}
 	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
 		bad(envconfig.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, envconfig.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}

@@ -93,7 +93,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	if err != nil {
 		return err
 	}
-	w, err := writer.New(conn, writer.Config{Table: engine.Table(), DedupTokens: engine.Modern()}, m, log)
+	wcfg := cfg.Writer
+	wcfg.Table, wcfg.DedupTokens = engine.Table(), engine.Modern()
+	w, err := writer.New(conn, wcfg, m, log)
 	if err != nil {
 		return err
 	}
