@@ -1,0 +1,323 @@
+// Command ingest benchmarks nano's ingest service end to end: it starts a
+// ClickHouse server (the test harness's) and the ingest binary, drives the
+// bearer port from a separate load-generator process over loopback with
+// ~750-byte events (acknowledged after commit), and, in the same run,
+// measures ClickHouse's own rate for the same events inserted directly
+// (INSERT ... FORMAT JSONEachRow over HTTP). It prints events/s, MiB/s,
+// p50/p99 request latency, the service's peak RSS and the ratio.
+//
+//	go run ./tests/bench/ingest [-duration 20s] [-clients 16] [-batch 1000]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+const token = "bench-token-0123456789abcdef"
+
+func main() {
+	loadgen := flag.String("loadgen", "", "internal: run as the load generator against this URL")
+	duration := flag.Duration("duration", 20*time.Second, "how long to send")
+	clients := flag.Int("clients", 16, "concurrent connections")
+	batch := flag.Int("batch", 1000, "events per request")
+	flag.Parse()
+	if *loadgen != "" {
+		if err := generate(*loadgen, *duration, *clients, *batch); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := bench(*duration, *clients, *batch); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-ingest:", err)
+		os.Exit(1)
+	}
+}
+
+// event returns one ~750-byte NDJSON record.
+func event(i int) string {
+	msg := fmt.Sprintf("GET /api/v1/orders/%d?expand=items,customer,shipping HTTP/1.1 200 %d bytes in %d ms from 10.%d.%d.%d user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 referer=https://shop.example.com/checkout/confirm trace=%016x span=%08x",
+		i, 1000+i%5000, i%900, i%256, (i/256)%256, i%200, uint64(i)*2654435761, i*40503)
+	return fmt.Sprintf(`{"timestamp":"%s","level":"%s","service":"checkout","host":"web-%d","message":"%s","http":{"method":"GET","status":%d,"path":"/api/v1/orders"},"user":{"id":"u-%d","tier":"gold"},"region":"eu-central-1","pad":"%s"}`,
+		time.Now().UTC().Format(time.RFC3339Nano), []string{"info", "warn", "error"}[i%3], i%12, msg, 200+i%5, i%10000, strings.Repeat("x", 207))
+}
+
+type loadResult struct {
+	Events    int64   `json:"events"`
+	Bytes     int64   `json:"bytes"`
+	Requests  int     `json:"requests"`
+	Failures  int     `json:"failures"`
+	Seconds   float64 `json:"seconds"`
+	P50Millis float64 `json:"p50_ms"`
+	P99Millis float64 `json:"p99_ms"`
+}
+
+// generate sends batches from clients goroutines for d and prints a
+// loadResult as JSON.
+func generate(url string, d time.Duration, clients, batch int) error {
+	bodies := make([][]byte, 8)
+	for b := range bodies {
+		var buf bytes.Buffer
+		for i := 0; i < batch; i++ {
+			buf.WriteString(event(b*batch + i))
+			buf.WriteByte('\n')
+		}
+		bodies[b] = buf.Bytes()
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	var events, byteCount atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	failures := 0
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := c; time.Now().Before(deadline); i++ {
+				body := bodies[i%len(bodies)]
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == 200
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				el := time.Since(t0)
+				mu.Lock()
+				if ok {
+					lat = append(lat, el)
+				} else {
+					failures++
+				}
+				mu.Unlock()
+				if ok {
+					events.Add(int64(batch))
+					byteCount.Add(int64(len(body)))
+				} else {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	return json.NewEncoder(os.Stdout).Encode(loadResult{
+		Events: events.Load(), Bytes: byteCount.Load(), Requests: len(lat), Failures: failures,
+		Seconds: time.Since(start).Seconds(), P50Millis: pct(0.50), P99Millis: pct(0.99),
+	})
+}
+
+func bench(d time.Duration, clients, batch int) error {
+	ch, err := harness.StartClickHouse()
+	if err != nil {
+		return err
+	}
+	defer ch.Stop()
+	dir, err := os.MkdirTemp("", "nano-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "ingest")
+	if out, err := exec.Command("go", "build", "-o", bin, "./services/ingest").CombinedOutput(); err != nil {
+		return fmt.Errorf("cannot build ingest (run from the repository root): %v\n%s", err, out)
+	}
+	addr, metrics := freeAddr(), freeAddr()
+	svc := exec.Command(bin)
+	svc.Env = append(os.Environ(), envconfig.ClickHouseAddr+"="+ch.Addr, envconfig.ClickHouseDatabase+"=bench",
+		envconfig.IngestToken+"="+token, envconfig.ListenAddr+"="+addr, envconfig.HECAddr+"="+freeAddr(),
+		envconfig.MetricsAddr+"="+metrics)
+	svc.Stderr = io.Discard
+	if err := svc.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = svc.Process.Kill(); _ = svc.Wait() }()
+	if err := waitReady("http://" + metrics + envconfig.ReadyPath); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	gen := exec.Command(self, "-loadgen", "http://"+addr+"/v1/events", "-duration", d.String(),
+		"-clients", strconv.Itoa(clients), "-batch", strconv.Itoa(batch))
+	gen.Stderr = os.Stderr
+	out, err := gen.Output()
+	if err != nil {
+		return fmt.Errorf("load generator: %w", err)
+	}
+	var r loadResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		return fmt.Errorf("load generator output %q: %w", out, err)
+	}
+	rss, _ := peakRSS(svc.Process.Pid)
+	conn, err := ch.Open()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var stored uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM bench.events").Scan(&stored); err != nil {
+		return err
+	}
+	direct, err := directRate(ch, batch, clients, d/2)
+	if err != nil {
+		return err
+	}
+	eps := float64(r.Events) / r.Seconds
+	cores := float64(numCPU())
+	fmt.Printf("ingest end to end (bearer NDJSON, ack after commit, %d clients x %d events/request, %d-byte events avg):\n",
+		clients, batch, r.Bytes/max(r.Events, 1))
+	fmt.Printf("  events/s       %.0f (%.0f per core on %d cores)\n", eps, eps/cores, int(cores))
+	fmt.Printf("  MiB/s          %.1f\n", float64(r.Bytes)/r.Seconds/(1<<20))
+	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (%d requests, %d failed)\n", r.P50Millis, r.P99Millis, r.Requests, r.Failures)
+	fmt.Printf("  peak RSS       %.0f MiB\n", float64(rss)/(1<<20))
+	fmt.Printf("  acknowledged   %d events; ClickHouse holds %d\n", r.Events, stored)
+	fmt.Printf("ClickHouse direct (INSERT ... FORMAT JSONEachRow over HTTP, same events):\n")
+	fmt.Printf("  events/s       %.0f\n", direct)
+	fmt.Printf("ratio end to end / direct: %.2f\n", eps/direct)
+	if uint64(r.Events) > stored {
+		return fmt.Errorf("%d events acknowledged but only %d stored", r.Events, stored)
+	}
+	return nil
+}
+
+// directRate inserts the same events straight into ClickHouse's HTTP
+// interface from clients goroutines for d and returns events/s.
+func directRate(ch *harness.ClickHouse, batch, clients int, d time.Duration) (float64, error) {
+	conn, err := ch.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS bench.direct AS bench.events"); err != nil {
+		return 0, err
+	}
+	// The rows as the service would store them, in JSONEachRow.
+	var body bytes.Buffer
+	for i := 0; i < batch; i++ {
+		var rec map[string]any
+		_ = json.Unmarshal([]byte(event(i)), &rec)
+		e := events.Event{Time: time.Now(), Tenant: "default", Feed: "http", Severity: "info", Service: "checkout",
+			Host: "web-1", Message: fmt.Sprint(rec["message"]), Attributes: map[string]string{"http.status": "200", "region": "eu-central-1", "user.id": "u-1"}, Raw: event(i)}
+		row := e.Row()
+		obj := map[string]any{}
+		for j, c := range events.Columns {
+			obj[c] = row[j]
+		}
+		obj["ts"] = e.Time.UTC().Format("2006-01-02 15:04:05")
+		b, _ := json.Marshal(obj)
+		body.Write(b)
+		body.WriteByte('\n')
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/?query=%s", ch.HTTPPort, strings.ReplaceAll("INSERT INTO bench.direct FORMAT JSONEachRow", " ", "%20"))
+	var n atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				resp, err := http.Post(url, "application/x-ndjson", bytes.NewReader(body.Bytes()))
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("direct insert: %s: %s", resp.Status, msg))
+					return
+				}
+				n.Add(int64(batch))
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+func waitReady(url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("ingest not ready at %s", url)
+}
+
+// peakRSS reads the process's high-water resident set (VmHWM).
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM for pid %d", pid)
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 1
+	}
+	return max(1, strings.Count(string(b), "\nprocessor")+map[bool]int{true: 1}[strings.HasPrefix(string(b), "processor")])
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
