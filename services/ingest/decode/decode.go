@@ -127,18 +127,28 @@ func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
 		}
 		return out, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	for i := 1; ; i++ {
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if err == io.EOF {
-			break
+	// One object (possibly spanning lines), else newline-delimited objects:
+	// json.Valid stops at the first line's end when there are more.
+	if json.Valid(trimmed) {
+		if err := add(json.RawMessage(trimmed), "record 1"); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, badRequest("record %d: not JSON: %v", i, err)
+		return out, nil
+	}
+	i := 0
+	for len(trimmed) > 0 {
+		line := trimmed
+		if j := bytes.IndexByte(trimmed, '\n'); j >= 0 {
+			line, trimmed = trimmed[:j], trimmed[j+1:]
+		} else {
+			trimmed = nil
 		}
-		if err := add(raw, fmt.Sprintf("record %d", i)); err != nil {
+		i++
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if err := add(json.RawMessage(line), fmt.Sprintf("record %d", i)); err != nil {
 			return nil, err
 		}
 	}
@@ -159,8 +169,11 @@ func fromObject(raw json.RawMessage, now time.Time, l events.Limits) (events.Eve
 	var obj map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return events.Event{}, errors.New("not a JSON object")
+	if err := dec.Decode(&obj); err != nil {
+		return events.Event{}, fmt.Errorf("not JSON: %v", err)
+	}
+	if obj == nil || dec.More() {
+		return events.Event{}, errors.New("not one JSON object")
 	}
 	flat := map[string]string{}
 	flatten("", obj, flat)

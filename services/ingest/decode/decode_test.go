@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,5 +72,18 @@ func TestRecordLimit(t *testing.T) {
 	if _, err := JSON([]byte(`{"message":"short"}`+"\n"+`{"message":"much longer than twenty"}`), l, time.Unix(0, 0)); err == nil ||
 		err.(*Error).Status != 413 || err.Error() != "record 2 is larger than 20 bytes" {
 		t.Errorf("long record: %v", err)
+	}
+}
+
+// BenchmarkJSON decodes NDJSON of ~750-byte records (the bench-ingest shape).
+func BenchmarkJSON(b *testing.B) {
+	rec := `{"timestamp":"2026-11-23T10:00:00.123456789Z","level":"info","service":"checkout","host":"web-1","message":"GET /api/v1/orders/1?expand=items,customer,shipping HTTP/1.1 200 1001 bytes in 1 ms from 10.1.0.1 user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 referer=https://shop.example.com/checkout/confirm","http":{"method":"GET","status":200,"path":"/api/v1/orders"},"user":{"id":"u-1","tier":"gold"},"region":"eu-central-1","pad":"` + strings.Repeat("x", 207) + `"}` + "\n"
+	body := []byte(strings.Repeat(rec, 1000))
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := JSON(body, DefaultLimits, time.Unix(0, 0)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
