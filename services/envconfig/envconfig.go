@@ -68,9 +68,11 @@ const (
 const (
 	HECAddr            = "NANO_HEC_ADDR"
 	MetricsAddr        = "NANO_METRICS_ADDR"
+	NativeAddr         = "NANO_NATIVE_ADDR"
 	DefaultIngestAddr  = ":8080"
 	DefaultHECAddr     = ":8088"
 	DefaultMetricsAddr = ":9598"
+	DefaultNativeAddr  = ":6000"
 	// IngestRateEPS limits each token's events per second (0: unlimited).
 	IngestRateEPS = "NANO_INGEST_RATE_EPS"
 )

@@ -20,11 +20,14 @@ type config struct {
 	ClickHouseAddr, Database, User, Password string
 	Engine                                   events.Engine
 	IngestAddr, HECAddr, MetricsAddr         string
-	IngestToken, HECToken                    string
-	RatePerSecond                            float64
-	Deployment                               string
-	Limits                                   decode.Limits
-	Writer                                   writer.Config
+	// NativeAddr serves the Vector-native port when all three TLS files are
+	// set (NativeCert, NativeKey, NativeClientCA).
+	NativeAddr, NativeCert, NativeKey, NativeClientCA string
+	IngestToken, HECToken                             string
+	RatePerSecond                                     float64
+	Deployment                                        string
+	Limits                                            decode.Limits
+	Writer                                            writer.Config
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -78,6 +81,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		IngestAddr:     or(envconfig.ListenAddr, envconfig.DefaultIngestAddr),
 		HECAddr:        or(envconfig.HECAddr, envconfig.DefaultHECAddr),
 		MetricsAddr:    or(envconfig.MetricsAddr, envconfig.DefaultMetricsAddr),
+		NativeAddr:     or(envconfig.NativeAddr, envconfig.DefaultNativeAddr),
+		NativeCert:     or(envconfig.NativeTLSCert, ""),
+		NativeKey:      or(envconfig.NativeTLSKey, ""),
+		NativeClientCA: or(envconfig.NativeClientCA, ""),
 		IngestToken:    secret(envconfig.IngestToken, envconfig.IngestTokenFile),
 		HECToken:       secret(envconfig.HECToken, envconfig.HECTokenFile),
 		Deployment:     or(envconfig.Deployment, ""),
@@ -144,10 +151,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
 		bad(envconfig.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, envconfig.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}
-	for _, a := range []struct{ name, v string }{{envconfig.ListenAddr, c.IngestAddr}, {envconfig.HECAddr, c.HECAddr}, {envconfig.MetricsAddr, c.MetricsAddr}} {
+	set := 0
+	for _, v := range []string{c.NativeCert, c.NativeKey, c.NativeClientCA} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 0 && set != 3 {
+		bad(envconfig.NativeTLSCert, "the Vector-native port needs %s, %s and %s together", envconfig.NativeTLSCert, envconfig.NativeTLSKey, envconfig.NativeClientCA)
+	}
+	for _, a := range []struct{ name, v string }{{envconfig.ListenAddr, c.IngestAddr}, {envconfig.HECAddr, c.HECAddr}, {envconfig.MetricsAddr, c.MetricsAddr}, {envconfig.NativeAddr, c.NativeAddr}} {
 		if _, port, ok := strings.Cut(a.v, ":"); !ok || port == "" {
 			bad(a.name, "%q is not [host]:port", a.v)
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// nativeEnabled reports whether the Vector-native port is configured.
+func (c config) nativeEnabled() bool {
+	return c.NativeCert != "" && c.NativeKey != "" && c.NativeClientCA != ""
 }

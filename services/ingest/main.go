@@ -22,12 +22,14 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
 
 	"github.com/nanosiem/nano/services/envconfig"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/bearer"
 	"github.com/nanosiem/nano/services/ingest/hec"
 	"github.com/nanosiem/nano/services/ingest/intake"
+	"github.com/nanosiem/nano/services/ingest/native"
 	"github.com/nanosiem/nano/services/ingest/telemetry"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
@@ -58,7 +60,7 @@ func main() {
 }
 
 // listeners lets tests bind the ports themselves; nil listens on cfg's.
-type listeners struct{ ingest, hec, metrics net.Listener }
+type listeners struct{ ingest, hec, metrics, native net.Listener }
 
 // run serves until ctx ends, then stops taking requests, commits what is
 // queued and returns.
@@ -134,7 +136,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	if ls != nil {
 		lns = [3]net.Listener{ls.ingest, ls.hec, ls.metrics}
 	}
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+1)
 	var wg sync.WaitGroup
 	for i, s := range servers {
 		ln := lns[i]
@@ -152,7 +154,41 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 			}
 		}(s, ln)
 	}
-	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "metrics", cfg.MetricsAddr, "table", engine.Table(), "version", version)
+	// The Vector-native port (gRPC over mutual TLS).
+	var grpcServer *grpc.Server
+	if cfg.nativeEnabled() {
+		tlsConfig, err := native.TLSConfig(cfg.NativeCert, cfg.NativeKey, cfg.NativeClientCA)
+		if err != nil {
+			stopServers(servers)
+			wg.Wait()
+			stopWriter()
+			return err
+		}
+		var ln net.Listener
+		if ls != nil {
+			ln = ls.native
+		}
+		if ln == nil {
+			if ln, err = net.Listen("tcp", cfg.NativeAddr); err != nil {
+				stopServers(servers)
+				wg.Wait()
+				stopWriter()
+				return fmt.Errorf("cannot listen on %s: %w", cfg.NativeAddr, err)
+			}
+		}
+		grpcServer = native.NewServer(base("vector"), tlsConfig)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := grpcServer.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- err
+			}
+		}()
+	} else {
+		log.Info("Vector-native port off: set the TLS files to serve it", "cert", envconfig.NativeTLSCert)
+	}
+	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "metrics", cfg.MetricsAddr,
+		"native", cfg.nativeEnabled(), "table", engine.Table(), "version", version)
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -164,11 +200,26 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	for _, s := range servers {
 		_ = s.Shutdown(shutdown)
 	}
+	if grpcServer != nil {
+		stopped := make(chan struct{})
+		go func() { grpcServer.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-shutdown.Done():
+			grpcServer.Stop()
+		}
+	}
 	wg.Wait()
 	stopWriter()
 	<-writerDone
 	log.Info("ingest stopped", "queued", w.QueueDepth())
 	return serveErr
+}
+
+func stopServers(servers []*http.Server) {
+	for _, s := range servers {
+		_ = s.Close()
+	}
 }
 
 // newServer bounds header size and every phase of a request.

@@ -175,9 +175,17 @@ func fromObject(raw json.RawMessage, now time.Time, l events.Limits) (events.Eve
 	if obj == nil || dec.More() {
 		return events.Event{}, errors.New("not one JSON object")
 	}
+	return FromFields(obj, string(raw), now, l)
+}
+
+// FromFields maps a structured record (decoded JSON, a Vector log) to an
+// event: the well-known fields by name, everything else as attributes.
+// Values may be strings, json.Number, integers, floats, booleans, nil,
+// time.Time, maps and slices.
+func FromFields(obj map[string]any, raw string, now time.Time, l events.Limits) (events.Event, error) {
 	flat := map[string]string{}
 	flatten("", obj, flat)
-	ev := events.Event{Raw: string(raw), Time: now}
+	ev := events.Event{Raw: raw, Time: now}
 	if k, v := take(flat, timeKeys); k != "" {
 		t, err := ParseTime(v)
 		if err != nil {
@@ -230,6 +238,14 @@ func flatten(prefix string, v any, out map[string]string) {
 		out[prefix] = t.String()
 	case bool:
 		out[prefix] = strconv.FormatBool(t)
+	case int64:
+		out[prefix] = strconv.FormatInt(t, 10)
+	case float64:
+		out[prefix] = strconv.FormatFloat(t, 'g', -1, 64)
+	case time.Time:
+		out[prefix] = t.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		out[prefix] = string(t)
 	default:
 		b, _ := json.Marshal(t)
 		out[prefix] = string(b)

@@ -3,6 +3,8 @@ package decode
 import (
 	"strings"
 	"testing"
+
+	"github.com/nanosiem/nano/services/events"
 	"time"
 )
 
@@ -86,4 +88,25 @@ func BenchmarkJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// HEC event streams and raw bodies: events or an *Error, never a panic.
+func FuzzHEC(f *testing.F) {
+	for _, s := range []string{`{"event":"x"}`, `{"event":{"a":1},"time":"1.5","fields":{"k":"v"}}{"event":"y"}`, `{"event":""}`, "a\nb\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, decode := range []func([]byte, Limits, time.Time, HECMeta) ([]events.Event, error){HECEvents, HECRaw} {
+			evs, err := decode(b, withMaxEvents(100), time.Unix(0, 0), HECMeta{Host: "h"})
+			if err != nil {
+				if _, ok := err.(*Error); !ok {
+					t.Fatalf("error %T is not *Error", err)
+				}
+				continue
+			}
+			if len(evs) == 0 || len(evs) > 100 {
+				t.Fatalf("%d events", len(evs))
+			}
+		}
+	})
 }
