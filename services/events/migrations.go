@@ -101,7 +101,6 @@ func Applied(ctx context.Context, conn driver.Conn, database string) (map[uint32
 // reconcileTTL changes the table's TTL when the configured retention or
 // warm move differs from the table's (servers with TTL only).
 func reconcileTTL(ctx context.Context, conn driver.Conn, e Engine) error {
-	want := e.ttl()
 	if !e.Modern() {
 		return nil
 	}
@@ -110,24 +109,34 @@ func reconcileTTL(ctx context.Context, conn driver.Conn, e Engine) error {
 	if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", e.Database, name).Scan(&full); err != nil {
 		return fmt.Errorf("cannot read the events table's TTL: %w", err)
 	}
-	have := ""
-	if i := strings.Index(full, " TTL "); i >= 0 {
-		have = full[i+5:]
-		if j := strings.Index(have, " SETTINGS "); j >= 0 {
-			have = have[:j]
-		}
-	}
-	if normalizeTTL(have) == normalizeTTL(want) {
+	sql := TTLChange(e, full)
+	if sql == "" {
 		return nil
-	}
-	sql := fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", e.localTable(), e.onCluster())
-	if want != "" {
-		sql = fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s", e.localTable(), e.onCluster(), want)
 	}
 	if err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("cannot change the events table's TTL: %w", err)
 	}
 	return nil
+}
+
+// TTLChange returns the ALTER TABLE that brings a table whose
+// system.tables.engine_full is engineFull to e's TTL, or "" when it has it.
+func TTLChange(e Engine, engineFull string) string {
+	want := e.ttl()
+	have := ""
+	if i := strings.Index(engineFull, " TTL "); i >= 0 {
+		have = engineFull[i+5:]
+		if j := strings.Index(have, " SETTINGS "); j >= 0 {
+			have = have[:j]
+		}
+	}
+	if normalizeTTL(have) == normalizeTTL(want) {
+		return ""
+	}
+	if want == "" {
+		return fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", e.localTable(), e.onCluster())
+	}
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s", e.localTable(), e.onCluster(), want)
 }
 
 func normalizeTTL(s string) string {

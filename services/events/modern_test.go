@@ -1,0 +1,108 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nanosiem/nano/tests/chdb"
+)
+
+// The production DDL, insert path, deduplication and TTL changes on the
+// modern engine (ClickHouse 26.7 in-process): what a current server runs.
+func TestSchemaOnModernEngine(t *testing.T) {
+	db, err := chdb.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v, err := db.Query("SELECT version()", "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := ParseVersion(strings.TrimSpace(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Engine{Version: version, Database: "nano", RetentionDays: 90}
+	if !e.Modern() {
+		t.Fatalf("engine %v is not modern", version)
+	}
+	run := func(sql string) string {
+		t.Helper()
+		out, err := db.Query(sql, "TSV")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, sql)
+		}
+		return strings.TrimSpace(out)
+	}
+	run("CREATE DATABASE IF NOT EXISTS nano")
+	for _, m := range Migrations {
+		for _, sql := range m.Statements(e) {
+			run(sql)
+			run(sql) // idempotent
+		}
+	}
+	if got := run("SELECT name FROM system.data_skipping_indices WHERE table = 'events'"); got != "message_tokens" {
+		t.Errorf("token index %q", got)
+	}
+
+	// The insert path: the production column list, rows as the writer
+	// builds them, a deduplication token; the same block again with the
+	// same token is dropped (a retried batch is stored once).
+	at := time.Date(2026, 11, 23, 10, 4, 5, 123456789, time.UTC)
+	var rows strings.Builder
+	for i := 0; i < 3; i++ {
+		ev := Event{Time: at.Add(time.Duration(i) * time.Second), Tenant: "acme", Feed: "http", Severity: "error", Service: "api",
+			Host: "web-1", Message: fmt.Sprintf("request %d failed", i), Attributes: map[string]string{"http.status": "500"}, Raw: "{}"}
+		rows.WriteString(jsonRow(t, ev))
+	}
+	insert := func(token string) {
+		run(InsertSQL(e.Table()) + " SETTINGS insert_deduplication_token = '" + token + "' FORMAT JSONEachRow\n" + rows.String())
+	}
+	insert("batch-1")
+	insert("batch-1")
+	if got := run("SELECT count() FROM nano.events"); got != "3" {
+		t.Errorf("%s rows after a retried batch, want 3", got)
+	}
+	insert("batch-2")
+	if got := run("SELECT count() FROM nano.events"); got != "6" {
+		t.Errorf("%s rows after a second batch, want 6", got)
+	}
+	if got := run("SELECT count() FROM nano.events WHERE hasToken(message, 'failed') AND endsWith(message, '1 failed') AND ts_nanos = 123456789 AND attr_values[indexOf(attr_keys, 'http.status')] = '500'"); got != "2" {
+		t.Errorf("token search found %s rows, want 2", got)
+	}
+
+	// TTL: the table has the configured retention; a change is applied
+	// and then nothing more is to do.
+	full := run("SELECT engine_full FROM system.tables WHERE database = 'nano' AND name = 'events'")
+	if sql := TTLChange(e, full); sql != "" {
+		t.Errorf("a fresh table needs %q", sql)
+	}
+	e.RetentionDays = 30
+	sql := TTLChange(e, full)
+	if !strings.Contains(sql, "MODIFY TTL ts + toIntervalDay(30)") {
+		t.Fatalf("retention change: %q", sql)
+	}
+	run(sql)
+	if again := TTLChange(e, run("SELECT engine_full FROM system.tables WHERE database = 'nano' AND name = 'events'")); again != "" {
+		t.Errorf("after the change still %q", again)
+	}
+}
+
+// jsonRow renders an event's Row as one JSONEachRow line.
+func jsonRow(t *testing.T, e Event) string {
+	row := e.Row()
+	obj := map[string]any{}
+	for i, c := range Columns {
+		obj[c] = row[i]
+	}
+	obj["ts"] = row[0].(time.Time).Format("2006-01-02 15:04:05")
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
+}
