@@ -74,15 +74,7 @@ func StartClickHouse() (*ClickHouse, error) {
 		return nil, err
 	}
 	c.Addr = fmt.Sprintf("127.0.0.1:%d", c.NativePort)
-	err = c.waitReady(func(ctx context.Context) error {
-		conn, err := c.Open()
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		var one uint8
-		return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
-	})
+	err = c.waitReady(c.ping)
 	if err != nil {
 		c.stop()
 		return nil, err
@@ -100,6 +92,37 @@ func (c *ClickHouse) Open() (driver.Conn, error) {
 
 // Stop stops the server and deletes its data.
 func (c *ClickHouse) Stop() { c.stop() }
+
+// Crash kills the server with SIGKILL, keeping its data and ports, as a
+// crashed or stopped ClickHouse would; Restart brings it back.
+func (c *ClickHouse) Crash() error {
+	if err := c.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("cannot kill clickhouse-server: %w", err)
+	}
+	<-c.done
+	return nil
+}
+
+// Restart starts a crashed server again on the same data and ports and
+// waits until it answers.
+func (c *ClickHouse) Restart() error {
+	c.cmd = exec.Command(c.cmd.Path, c.cmd.Args[1:]...)
+	c.cmd.Dir = c.dir
+	if err := c.start(); err != nil {
+		return err
+	}
+	return c.waitReady(c.ping)
+}
+
+func (c *ClickHouse) ping(ctx context.Context) error {
+	conn, err := c.Open()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var one uint8
+	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+}
 
 // The server configuration; the root element <yandex> is what Debian's
 // 18.16 reads (newer servers accept it too).

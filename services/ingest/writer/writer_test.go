@@ -204,3 +204,102 @@ func TestShutdownDrainsTheQueue(t *testing.T) {
 		t.Errorf("enqueue after shutdown: %v, want ErrClosed", err)
 	}
 }
+
+// ClickHouse is killed mid-load and restarted: writes during the outage
+// fail (the callers retry, as clients do on 503), the writer reconnects by
+// itself, and every acknowledged event is in ClickHouse afterwards.
+func TestClickHouseStoppedMidLoad(t *testing.T) {
+	own, err := harness.StartClickHouse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Stop()
+	ctx := context.Background()
+	conn, err := own.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	v, err := events.DetectVersion(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := events.Engine{Version: v, Database: "w_outage"}
+	if err := events.Migrate(ctx, conn, e); err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(conn, Config{Table: e.Table(), MaxBatchEvents: 200, FlushInterval: 10 * time.Millisecond,
+		MaxAttempts: 2, RetryBackoff: 50 * time.Millisecond}, telemetry.New(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go w.Run(runCtx)
+
+	var acked, failures atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				evs := batchOf(50, fmt.Sprintf("outage g%d b%d", g, i))
+				for {
+					wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+					err := w.Write(wctx, "http", evs)
+					wcancel()
+					if err == nil {
+						acked.Add(int64(len(evs)))
+						break
+					}
+					failures.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}(g)
+	}
+	waitFor := func(n int64) {
+		deadline := time.Now().Add(30 * time.Second)
+		for acked.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d events acknowledged, waiting for %d", acked.Load(), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(2000)
+	if err := own.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	atCrash := acked.Load()
+	if err := own.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(atCrash + 2000)
+	close(stop)
+	wg.Wait()
+	var n uint64
+	check, err := own.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	if err := check.QueryRow(ctx, "SELECT count() FROM "+e.Table()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n < uint64(acked.Load()) {
+		t.Errorf("%d events acknowledged, ClickHouse holds %d", acked.Load(), n)
+	}
+	if failures.Load() == 0 {
+		t.Error("no write failed while ClickHouse was down")
+	}
+	t.Logf("acknowledged %d (at crash %d), stored %d, failed attempts during the outage %d", acked.Load(), atCrash, n, failures.Load())
+}
