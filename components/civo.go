@@ -2,6 +2,8 @@ package components
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -109,7 +111,7 @@ func newCivoWarmBucket(ctx *pulumi.Context, name, deployment, region string, par
 // civoTags renders labels as Civo's space-separated tags.
 func civoTags(labels map[string]string) string {
 	var tags []string
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		tags = append(tags, k+"="+labels[k])
 	}
 	return strings.Join(tags, " ")

@@ -5,8 +5,6 @@
 package components
 
 import (
-	"slices"
-
 	"github.com/nanosiem/nano/components/tier"
 )
 
@@ -25,14 +23,4 @@ func Labels(deployment string, t tier.Name) map[string]string {
 		LabelDeployment: deployment,
 		LabelManagedBy:  managedBy,
 	}
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -7,6 +7,7 @@ package kubeconfig
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ func Exec(server, ca string, plugin Plugin) (string, error) {
 	}
 	if len(plugin.Env) > 0 {
 		var env []any
-		for _, k := range sortedKeys(plugin.Env) {
+		for _, k := range slices.Sorted(maps.Keys(plugin.Env)) {
 			env = append(env, map[string]any{"name": k, "value": plugin.Env[k]})
 		}
 		exec["env"] = env
@@ -104,12 +105,3 @@ func checkServer(server string) error {
 func isPEM(s string) bool { return strings.Contains(s, "-----BEGIN ") }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
