@@ -3,6 +3,7 @@
 //	pulumi up                  runs the program (the Pulumi CLI starts this binary)
 //	go run . plan <stack>      prints the stack's resource tree and bill of materials offline
 //	go run . stacks            lists the stacks in stacks/
+//	go run . serve             runs the provisioning endpoint (Automation API over HTTP)
 package main
 
 import (
@@ -21,6 +22,7 @@ const usage = `usage:
   nano                     run as a Pulumi program (pulumi up / preview)
   nano plan <stack>        offline plan of a stack: resource tree and bill of materials
   nano stacks              list the stacks in stacks/
+  nano serve [flags]       the provisioning endpoint: create, preview, update, destroy deployments over HTTP
 `
 
 func main() {
@@ -60,6 +62,8 @@ func run(w io.Writer, args []string) error {
 			fmt.Fprintln(w, s)
 		}
 		return nil
+	case "serve":
+		return serve(w, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(w, usage)
 		return nil

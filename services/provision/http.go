@@ -1,0 +1,256 @@
+package provision
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// MaxBodyBytes bounds request bodies.
+const MaxBodyBytes = 1 << 20
+
+// Handler is the HTTP API. Every request needs "Authorization: Bearer
+// <token>".
+func Handler(m *Manager, token string, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	h := &api{m: m, log: log}
+	mux.HandleFunc("POST /v1/deployments", h.create)
+	mux.HandleFunc("GET /v1/deployments", h.list)
+	mux.HandleFunc("GET /v1/deployments/{name}", h.get)
+	mux.HandleFunc("PUT /v1/deployments/{name}", h.update)
+	mux.HandleFunc("DELETE /v1/deployments/{name}", h.destroy)
+	mux.HandleFunc("POST /v1/deployments/{name}/preview", h.preview)
+	mux.HandleFunc("POST /v1/deployments/{name}/refresh", h.refresh)
+	mux.HandleFunc("GET /v1/operations/{id}", h.operation)
+	mux.HandleFunc("POST /v1/operations/{id}/cancel", h.cancel)
+	mux.HandleFunc("GET /v1/operations/{id}/events", h.events)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="nano provisioning"`)
+			reply(w, http.StatusUnauthorized, map[string]any{"error": "a valid token is required: Authorization: Bearer <token>"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+type api struct {
+	m   *Manager
+	log *slog.Logger
+}
+
+func reply(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// fail maps the manager's errors to statuses.
+func (h *api) fail(w http.ResponseWriter, err error) {
+	var ve *ValidationError
+	var be *BusyError
+	var ee *ExistsError
+	switch {
+	case errors.As(err, &ve):
+		reply(w, http.StatusBadRequest, map[string]any{"errors": ve.Problems})
+	case errors.As(err, &be):
+		reply(w, http.StatusConflict, map[string]any{"error": be.Error(), "operation": be.Operation})
+	case errors.As(err, &ee):
+		reply(w, http.StatusConflict, map[string]any{"error": ee.Error()})
+	case errors.Is(err, ErrNotFound):
+		reply(w, http.StatusNotFound, map[string]any{"error": "not found"})
+	default:
+		h.log.Error("request failed", "error", err)
+		reply(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+	}
+}
+
+// decode reads a bounded JSON body into v, refusing unknown fields.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			reply(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)})
+		} else {
+			reply(w, http.StatusBadRequest, map[string]any{"errors": []string{"body: " + err.Error()}})
+		}
+		return false
+	}
+	if dec.More() {
+		reply(w, http.StatusBadRequest, map[string]any{"errors": []string{"body: more than one JSON value"}})
+		return false
+	}
+	return true
+}
+
+func accepted(w http.ResponseWriter, op *Operation) {
+	w.Header().Set("Location", "/v1/operations/"+op.ID)
+	reply(w, http.StatusAccepted, map[string]any{"operation": op})
+}
+
+func (h *api) create(w http.ResponseWriter, r *http.Request) {
+	var req Request
+	if !decode(w, r, &req) {
+		return
+	}
+	op, err := h.m.Create(req)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	accepted(w, op)
+}
+
+func (h *api) update(w http.ResponseWriter, r *http.Request) {
+	var req Request
+	if !decode(w, r, &req) {
+		return
+	}
+	name := r.PathValue("name")
+	if req.Name != "" && req.Name != name {
+		reply(w, http.StatusBadRequest, map[string]any{"errors": []string{"name: differs from the path; a deployment cannot be renamed"}})
+		return
+	}
+	op, err := h.m.Update(name, req)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	accepted(w, op)
+}
+
+func (h *api) simple(f func(string) (*Operation, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		op, err := f(r.PathValue("name"))
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		accepted(w, op)
+	}
+}
+
+func (h *api) destroy(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Destroy)(w, r) }
+func (h *api) preview(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Preview)(w, r) }
+func (h *api) refresh(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Refresh)(w, r) }
+
+func (h *api) list(w http.ResponseWriter, _ *http.Request) {
+	ds, err := h.m.Deployments()
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if ds == nil {
+		ds = []*Deployment{}
+	}
+	reply(w, http.StatusOK, map[string]any{"deployments": ds})
+}
+
+func (h *api) get(w http.ResponseWriter, r *http.Request) {
+	d, err := h.m.Deployment(r.PathValue("name"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	body := map[string]any{"deployment": d}
+	if d.LastOp != "" {
+		if op, err := h.m.Operation(d.LastOp); err == nil {
+			body["lastOperation"] = op
+		}
+	}
+	reply(w, http.StatusOK, body)
+}
+
+func (h *api) operation(w http.ResponseWriter, r *http.Request) {
+	op, err := h.m.Operation(r.PathValue("id"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, map[string]any{"operation": op})
+}
+
+func (h *api) cancel(w http.ResponseWriter, r *http.Request) {
+	op, err := h.m.Cancel(r.PathValue("id"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if op.Done() {
+		reply(w, http.StatusConflict, map[string]any{"error": "the operation has ended", "operation": op})
+		return
+	}
+	reply(w, http.StatusAccepted, map[string]any{"operation": op})
+}
+
+// events streams an operation's engine events as Server-Sent Events: the
+// ones so far, then each as it happens, then an "end" event with the
+// operation's final record. Last-Event-ID resumes after that event.
+func (h *api) events(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	op, err := h.m.Operation(id)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	next := 0
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		if n, err := strconv.Atoi(last); err == nil && n >= 0 {
+			next = n + 1
+		}
+	}
+	changed, stop := h.m.watch(id)
+	defer stop()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	write := func(f func(io.Writer)) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		f(w)
+		return rc.Flush() == nil
+	}
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		evs, err := h.m.store.events(id, next)
+		if err != nil {
+			h.log.Error("cannot read events", "operation", id, "error", err)
+			return
+		}
+		for _, e := range evs {
+			if !write(func(w io.Writer) { fmt.Fprintf(w, "id: %d\nevent: engine\ndata: %s\n\n", next, e) }) {
+				return
+			}
+			next++
+		}
+		if op.Done() {
+			b, _ := json.Marshal(op)
+			write(func(w io.Writer) { fmt.Fprintf(w, "event: end\ndata: %s\n\n", b) })
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-changed:
+		case <-heartbeat.C:
+			if !write(func(w io.Writer) { io.WriteString(w, ": keep-alive\n\n") }) {
+				return
+			}
+		}
+		// Events written before the state changed are read on the next turn.
+		if op, err = h.m.Operation(id); err != nil {
+			return
+		}
+	}
+}

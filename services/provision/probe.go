@@ -1,0 +1,53 @@
+package provision
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// probeComponent is a component resource of the probe program.
+type probeComponent struct{ pulumi.ResourceState }
+
+// Probe is a program made only of component resources, which need no
+// provider plugin: it checks the provisioning service and the engine where
+// no cloud is reachable (`nano serve --program probe`). Config (namespace
+// "probe"): parts (components to register, 3), delayMs (time the program
+// takes before registering), secret (exported as a secret output).
+func Probe(ctx *pulumi.Context) error {
+	cfg := config.New(ctx, "probe")
+	if d := cfg.GetInt("delayMs"); d > 0 {
+		select {
+		case <-time.After(time.Duration(d) * time.Millisecond):
+		case <-ctx.Context().Done():
+			return ctx.Context().Err()
+		}
+	}
+	parts := 3
+	if n, err := cfg.TryInt("parts"); err == nil {
+		parts = n
+	}
+	root := &probeComponent{}
+	if err := ctx.RegisterComponentResource("nano:probe:Deployment", ctx.Stack(), root); err != nil {
+		return err
+	}
+	for i := 0; i < parts; i++ {
+		part := &probeComponent{}
+		if err := ctx.RegisterComponentResource("nano:probe:Part", fmt.Sprintf("%s-part-%d", ctx.Stack(), i), part, pulumi.Parent(root)); err != nil {
+			return err
+		}
+		if err := ctx.RegisterResourceOutputs(part, pulumi.Map{"index": pulumi.Int(i)}); err != nil {
+			return err
+		}
+	}
+	tier := config.New(ctx, "nano").Get("tier")
+	if err := ctx.RegisterResourceOutputs(root, pulumi.Map{"tier": pulumi.String(tier)}); err != nil {
+		return err
+	}
+	ctx.Export("tier", pulumi.String(tier))
+	ctx.Export("parts", pulumi.Int(parts))
+	ctx.Export("secret", cfg.GetSecret("secret"))
+	return nil
+}

@@ -1,0 +1,463 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+)
+
+// Request creates or updates a deployment.
+type Request struct {
+	Name     string `json:"name"`
+	Tier     string `json:"tier"`
+	Provider string `json:"provider"`
+	Region   string `json:"region"`
+	// Config and Secrets are overrides: "key" means "nano:key"; "ns:key"
+	// is any namespace (e.g. "hcloud:token"). Secrets are stored encrypted
+	// and never returned.
+	Config  map[string]string `json:"config"`
+	Secrets map[string]string `json:"secrets"`
+}
+
+var reName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}[a-z0-9]$`)
+
+// ValidationError lists what is wrong with a request, each naming its
+// field or config key.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
+
+// secretPlaceholder stands in, during validation of an update, for a
+// secret that was set before and is not sent again.
+const secretPlaceholder = "(set)"
+
+func fullKey(k string) string {
+	if strings.Contains(k, ":") {
+		return k
+	}
+	return "nano:" + k
+}
+
+// plan merges a request over a deployment (nil for a create) and
+// validates the result.
+func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]string, error) {
+	var problems []string
+	if !reName.MatchString(req.Name) {
+		problems = append(problems, fmt.Sprintf("name: %q must be 2-32 lowercase letters, digits or '-', starting with a letter", req.Name))
+	}
+	d := &Deployment{Name: req.Name, Config: map[string]string{}, Created: time.Now().UTC()}
+	if prev != nil {
+		*d = *prev
+		d.Config = map[string]string{}
+		for k, v := range prev.Config {
+			d.Config[k] = v
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+		v   string
+	}{{"nano:tier", &d.Tier, req.Tier}, {"nano:provider", &d.Provider, req.Provider}, {"nano:region", &d.Region, req.Region}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+		d.Config[f.key] = *f.dst
+	}
+	d.Config["nano:deployment"] = req.Name
+	for k, v := range req.Config {
+		fk := fullKey(k)
+		if slices.Contains(m.cfg.SecretKeys, fk) {
+			problems = append(problems, fmt.Sprintf("config.%s: is a secret; send it in secrets", k))
+			continue
+		}
+		if fk == "nano:deployment" && v != req.Name {
+			problems = append(problems, "config.deployment: is the deployment's name; it cannot differ")
+			continue
+		}
+		d.Config[fk] = v
+	}
+	secrets := map[string]string{}
+	for k, v := range req.Secrets {
+		fk := fullKey(k)
+		secrets[fk] = v
+		if !slices.Contains(d.SecretKeys, fk) {
+			d.SecretKeys = append(d.SecretKeys, fk)
+		}
+		delete(d.Config, fk)
+	}
+	sort.Strings(d.SecretKeys)
+	all := map[string]string{}
+	for k, v := range d.Config {
+		all[k] = v
+	}
+	for _, k := range d.SecretKeys {
+		all[k] = secretPlaceholder
+	}
+	for k, v := range secrets {
+		all[k] = v
+	}
+	if len(problems) == 0 {
+		if err := m.cfg.Validate(req.Name, all); err != nil {
+			problems = append(problems, strings.Split(strings.TrimSpace(err.Error()), "\n")...)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, &ValidationError{Problems: problems}
+	}
+	return d, secrets, nil
+}
+
+// Create validates the request, records the deployment and starts its
+// first update.
+func (m *Manager) Create(req Request) (*Operation, error) {
+	d, secrets, err := m.plan(req, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	_, busy := m.busy[d.Name]
+	m.mu.Unlock()
+	if prev, err := m.store.getDeployment(d.Name); err == nil || busy {
+		if prev != nil && prev.Status != "destroyed" || busy {
+			return nil, &ExistsError{Name: d.Name}
+		}
+	}
+	d.Status = "creating"
+	if err := m.store.putDeployment(d); err != nil {
+		return nil, err
+	}
+	return m.startUp(d, KindCreate, secrets)
+}
+
+// Update changes a deployment's config and runs an update.
+func (m *Manager) Update(name string, req Request) (*Operation, error) {
+	prev, err := m.Deployment(name)
+	if err != nil {
+		return nil, err
+	}
+	req.Name = name
+	d, secrets, err := m.plan(req, prev)
+	if err != nil {
+		return nil, err
+	}
+	return m.startUp(d, KindUpdate, secrets)
+}
+
+func (m *Manager) startUp(d *Deployment, kind string, secrets map[string]string) (*Operation, error) {
+	return m.start(d, kind, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+		stack, err := m.prepare(ctx, d.Name)
+		if err != nil {
+			return err
+		}
+		d.NeedsRepair = false // prepare repaired the stack
+		cfg := auto.ConfigMap{}
+		for k, v := range d.Config {
+			cfg[k] = auto.ConfigValue{Value: v}
+		}
+		for k, v := range secrets {
+			cfg[k] = auto.ConfigValue{Value: v, Secret: true}
+		}
+		if err := stack.SetAllConfig(ctx, cfg); err != nil {
+			return fmt.Errorf("cannot set the stack's config: %w", err)
+		}
+		d.LastOp, d.Status = op.ID, "updating"
+		if err := m.store.putDeployment(d); err != nil {
+			return err
+		}
+		ch, wait := pipe(evs)
+		res, err := stack.Up(ctx, optup.EventStreams(ch), optup.SuppressProgress())
+		wait()
+		d.Status = "ready"
+		if err != nil {
+			d.Status = "failed"
+			if ctx.Err() != nil {
+				d.NeedsRepair = true
+			}
+		} else {
+			d.Outputs = maskOutputs(res.Outputs)
+			m.update(op, func(o *Operation) { o.Summary = changes(res.Summary.ResourceChanges) })
+		}
+		if perr := m.store.putDeployment(d); perr != nil && err == nil {
+			err = perr
+		}
+		return err
+	})
+}
+
+// Preview previews a deployment's next update.
+func (m *Manager) Preview(name string) (*Operation, error) {
+	d, err := m.Deployment(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.start(d, KindPreview, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+		stack, err := m.prepare(ctx, name)
+		if err != nil {
+			return err
+		}
+		ch, wait := pipe(evs)
+		res, err := stack.Preview(ctx, optpreview.EventStreams(ch), optpreview.SuppressProgress())
+		wait()
+		if err == nil {
+			m.update(op, func(o *Operation) { o.Summary = summaryOps(res.ChangeSummary) })
+		}
+		return err
+	})
+}
+
+// Refresh refreshes a deployment's state, clearing pending creates.
+func (m *Manager) Refresh(name string) (*Operation, error) {
+	d, err := m.Deployment(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.start(d, KindRefresh, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+		stack, err := m.prepare(ctx, name)
+		if err != nil {
+			return err
+		}
+		ch, wait := pipe(evs)
+		_, err = stack.Refresh(ctx, optrefresh.EventStreams(ch), optrefresh.ClearPendingCreates(), optrefresh.SuppressProgress())
+		wait()
+		return err
+	})
+}
+
+// Destroy destroys a deployment's resources, then removes its stack.
+func (m *Manager) Destroy(name string) (*Operation, error) {
+	d, err := m.Deployment(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.start(d, KindDestroy, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+		stack, err := m.prepare(ctx, name)
+		if err != nil {
+			return err
+		}
+		d.LastOp, d.Status, d.NeedsRepair = op.ID, "destroying", false
+		if err := m.store.putDeployment(d); err != nil {
+			return err
+		}
+		ch, wait := pipe(evs)
+		res, err := stack.Destroy(ctx, optdestroy.EventStreams(ch), optdestroy.SuppressProgress())
+		wait()
+		if err != nil {
+			d.Status = "failed"
+			d.NeedsRepair = ctx.Err() != nil
+			_ = m.store.putDeployment(d)
+			return err
+		}
+		m.update(op, func(o *Operation) { o.Summary = changes(res.Summary.ResourceChanges) })
+		if err := stack.Workspace().RemoveStack(ctx, name); err != nil {
+			return fmt.Errorf("destroyed, but cannot remove the stack: %w", err)
+		}
+		_ = os.RemoveAll(m.workspaceDir(name))
+		return m.store.deleteDeployment(name)
+	})
+}
+
+// Deployment returns a deployment's record.
+func (m *Manager) Deployment(name string) (*Deployment, error) {
+	if !reName.MatchString(name) {
+		return nil, ErrNotFound
+	}
+	d, err := m.store.getDeployment(name)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return d, nil
+}
+
+// Deployments lists the deployments.
+func (m *Manager) Deployments() ([]*Deployment, error) { return m.store.deployments() }
+
+func (m *Manager) workspaceDir(name string) string {
+	return filepath.Join(m.cfg.DataDir, "workspaces", name)
+}
+
+// prepare returns the deployment's stack in its own workspace directory
+// (workspaces must not share a directory: pulumi/pulumi#8186), repairing
+// it first when an operation was interrupted.
+func (m *Manager) prepare(ctx context.Context, name string) (auto.Stack, error) {
+	dir := m.workspaceDir(name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return auto.Stack{}, err
+	}
+	project := filepath.Join(dir, "Pulumi.yaml")
+	if b, err := os.ReadFile(project); err != nil || !bytes.Equal(b, m.cfg.Project) {
+		if err := os.WriteFile(project, m.cfg.Project, 0o600); err != nil {
+			return auto.Stack{}, err
+		}
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.cfg.PulumiRoot, SkipVersionCheck: true})
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("cannot find the Pulumi CLI: %w", err)
+	}
+	env := map[string]string{"PULUMI_BACKEND_URL": m.cfg.BackendURL, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+	secrets := m.cfg.SecretsProvider
+	if secrets == "" {
+		pass, err := m.passphraseFile()
+		if err != nil {
+			return auto.Stack{}, err
+		}
+		env["PULUMI_CONFIG_PASSPHRASE_FILE"] = pass
+		secrets = "passphrase"
+	}
+	for k, v := range m.cfg.Env {
+		env[k] = v
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(dir), auto.Program(m.cfg.Program), auto.Pulumi(cmd),
+		auto.PulumiHome(filepath.Join(m.cfg.DataDir, "pulumi-home")), auto.EnvVars(env), auto.SecretsProvider(secrets))
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("cannot open the workspace: %w", err)
+	}
+	stack, err := auto.UpsertStack(ctx, name, ws)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("cannot select the stack: %w", err)
+	}
+	d, err := m.store.getDeployment(name)
+	if err == nil && d.NeedsRepair {
+		if err := m.repair(ctx, stack, name); err != nil {
+			return auto.Stack{}, fmt.Errorf("cannot repair the stack after an interrupted operation: %w", err)
+		}
+		d.NeedsRepair = false
+		if err := m.store.putDeployment(d); err != nil {
+			return auto.Stack{}, err
+		}
+	}
+	return stack, nil
+}
+
+// repair makes a stack usable after an interrupted operation: it removes
+// the locks the dead CLI left (file backends; this service is the stack's
+// only user) and the pending operations recorded in its state.
+func (m *Manager) repair(ctx context.Context, stack auto.Stack, name string) error {
+	if state, ok := strings.CutPrefix(m.cfg.BackendURL, "file://"); ok {
+		locks := filepath.Join(state, ".pulumi", "locks")
+		err := filepath.WalkDir(locks, func(path string, de fs.DirEntry, err error) error {
+			if err == nil && de.IsDir() && de.Name() == name {
+				m.cfg.Log.Warn("removing a stale stack lock", "deployment", name, "path", path)
+				return errors.Join(os.RemoveAll(path), fs.SkipDir)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.SkipDir) && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	dep, err := stack.Export(ctx)
+	if err != nil {
+		return err
+	}
+	var state map[string]json.RawMessage
+	if err := json.Unmarshal(dep.Deployment, &state); err != nil {
+		return err
+	}
+	if pending, ok := state["pending_operations"]; ok && string(pending) != "null" && string(pending) != "[]" {
+		m.cfg.Log.Warn("clearing pending operations of an interrupted update", "deployment", name)
+		delete(state, "pending_operations")
+		b, err := json.Marshal(state)
+		if err != nil {
+			return err
+		}
+		dep.Deployment = b
+		if err := stack.Import(ctx, dep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// passphraseFile returns the embedded default's passphrase file, creating
+// it (0600, random) on first use.
+func (m *Manager) passphraseFile() (string, error) {
+	path := filepath.Join(m.cfg.DataDir, "passphrase")
+	if st, err := os.Stat(path); err == nil {
+		if st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("%s is readable by others; chmod 600 it", path)
+		}
+		return path, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return path, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot create the secrets passphrase: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(newID() + newID()); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// pipe turns engine events into JSON lines on evs; wait returns once all
+// events of the operation were passed on.
+func pipe(evs chan<- []byte) (chan<- events.EngineEvent, func()) {
+	ch := make(chan events.EngineEvent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range ch {
+			var b []byte
+			if e.Error != nil {
+				b, _ = json.Marshal(map[string]string{"error": e.Error.Error()})
+			} else {
+				b, _ = json.Marshal(e.EngineEvent)
+			}
+			evs <- b
+		}
+	}()
+	return ch, func() { <-done }
+}
+
+func maskOutputs(out auto.OutputMap) map[string]string {
+	res := map[string]string{}
+	for k, v := range out {
+		if v.Secret {
+			res[k] = "[secret]"
+			continue
+		}
+		switch x := v.Value.(type) {
+		case string:
+			res[k] = x
+		default:
+			b, _ := json.Marshal(x)
+			res[k] = string(b)
+		}
+	}
+	return res
+}
+
+func changes(m *map[string]int) map[string]int {
+	if m == nil {
+		return nil
+	}
+	return *m
+}
+
+func summaryOps[K ~string](m map[K]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		out[string(k)] = v
+	}
+	return out
+}
