@@ -95,7 +95,7 @@ func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	m := newManager(t, dir, 2)
 	req := hobby("acme")
-	req.Config = map[string]string{"probe:parts": "2"}
+	req.Config = map[string]string{"probe:parts": "2", "sshAllowedCidrs": `["203.0.113.0/24","2001:db8::/48"]`}
 	req.Secrets = map[string]string{"probe:secret": "s3cr3t-round-trip-value"}
 	op := succeed(t, m)(m.Create(req))
 	if op.Events == 0 || op.Summary["create"] == 0 {
@@ -107,6 +107,10 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if d.Status != "ready" || d.Outputs["tier"] != "hobby" || d.Outputs["parts"] != "2" || d.Outputs["secret"] != "[secret]" {
 		t.Errorf("deployment %+v", d)
+	}
+	if b, err := os.ReadFile(filepath.Join(m.workspaceDir("acme"), "stacks", "Pulumi.acme.yaml")); err != nil ||
+		!strings.Contains(string(b), "- 2001:db8::/48") || !strings.Contains(string(b), "secure:") {
+		t.Errorf("stack config file: %v\n%s", err, b)
 	}
 	if _, ok := d.Config["probe:secret"]; ok {
 		t.Error("a secret is kept in the deployment record")

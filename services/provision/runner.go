@@ -167,15 +167,8 @@ func (m *Manager) startUp(d *Deployment, kind string, secrets map[string]string)
 			return err
 		}
 		d.NeedsRepair = false // prepare repaired the stack
-		cfg := auto.ConfigMap{}
-		for k, v := range d.Config {
-			cfg[k] = auto.ConfigValue{Value: v}
-		}
-		for k, v := range secrets {
-			cfg[k] = auto.ConfigValue{Value: v, Secret: true}
-		}
-		if err := stack.SetAllConfig(ctx, cfg); err != nil {
-			return fmt.Errorf("cannot set the stack's config: %w", err)
+		if err := setConfig(ctx, stack, d.Config, secrets); err != nil {
+			return err
 		}
 		d.LastOp, d.Status = op.ID, "updating"
 		if err := m.store.putDeployment(d); err != nil {
@@ -199,6 +192,38 @@ func (m *Manager) startUp(d *Deployment, kind string, secrets map[string]string)
 		}
 		return err
 	})
+}
+
+// setConfig writes the stack's config. A value that is a JSON array of
+// strings is set element by element (the CLI's --path form), as Pulumi.yaml
+// declares array keys.
+func setConfig(ctx context.Context, stack auto.Stack, plain, secrets map[string]string) error {
+	cfg, paths := auto.ConfigMap{}, auto.ConfigMap{}
+	for k, v := range plain {
+		var items []string
+		if strings.HasPrefix(strings.TrimSpace(v), "[") && json.Unmarshal([]byte(v), &items) == nil {
+			if err := stack.RemoveConfig(ctx, k); err != nil {
+				return fmt.Errorf("cannot reset %s: %w", k, err)
+			}
+			for i, item := range items {
+				paths[fmt.Sprintf("%s[%d]", k, i)] = auto.ConfigValue{Value: item}
+			}
+			continue
+		}
+		cfg[k] = auto.ConfigValue{Value: v}
+	}
+	for k, v := range secrets {
+		cfg[k] = auto.ConfigValue{Value: v, Secret: true}
+	}
+	if err := stack.SetAllConfig(ctx, cfg); err != nil {
+		return fmt.Errorf("cannot set the stack's config: %w", err)
+	}
+	if len(paths) > 0 {
+		if err := stack.SetAllConfigWithOptions(ctx, paths, &auto.ConfigOptions{Path: true}); err != nil {
+			return fmt.Errorf("cannot set the stack's list config: %w", err)
+		}
+	}
+	return nil
 }
 
 // Preview previews a deployment's next update.
