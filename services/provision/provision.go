@@ -201,21 +201,25 @@ func (m *Manager) execute(ctx context.Context, cancel context.CancelFunc, name s
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	m.update(op, func(o *Operation) {
-		now := time.Now().UTC()
-		o.Finished = &now
-		switch {
-		case err == nil:
-			o.State = StateSucceeded
-		case ctx.Err() != nil:
-			o.State, o.Error = StateCanceled, "canceled"
-		default:
-			o.State, o.Error = StateFailed, err.Error()
-		}
-	})
+	// The final state and the deployment's release are one step: whoever
+	// sees the operation ended may start the next one.
 	m.mu.Lock()
+	now := time.Now().UTC()
+	op.Finished = &now
+	switch {
+	case err == nil:
+		op.State = StateSucceeded
+	case ctx.Err() != nil:
+		op.State, op.Error = StateCanceled, "canceled"
+	default:
+		op.State, op.Error = StateFailed, err.Error()
+	}
+	snapshot := *op
 	delete(m.busy, name)
 	delete(m.ops, op.ID)
+	if perr := m.store.putOp(&snapshot); perr != nil {
+		m.cfg.Log.Error("cannot record the operation", "operation", op.ID, "error", perr)
+	}
 	m.mu.Unlock()
 	m.notify(op.ID)
 	m.cfg.Log.Info("operation finished", "operation", op.ID, "deployment", name, "kind", op.Kind, "state", op.State)
