@@ -20,14 +20,7 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var err error
-	if ch, err = harness.StartClickHouse(); err != nil {
-		fmt.Fprintln(os.Stderr, "events tests need ClickHouse:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ch.Stop()
-	os.Exit(code)
+	harness.MainWithClickHouse(m, &ch)
 }
 
 // On the real server: migrations apply once and again as no-ops, events go

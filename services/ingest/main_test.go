@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,14 +23,7 @@ import (
 var ch *harness.ClickHouse
 
 func TestMain(m *testing.M) {
-	var err error
-	if ch, err = harness.StartClickHouse(); err != nil {
-		fmt.Fprintln(os.Stderr, "ingest tests need ClickHouse:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ch.Stop()
-	os.Exit(code)
+	harness.MainWithClickHouse(m, &ch)
 }
 
 const (

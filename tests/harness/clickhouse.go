@@ -178,3 +178,17 @@ const clickhouseUsers = `<?xml version="1.0"?>
     </quotas>
 </yandex>
 `
+
+// MainWithClickHouse is a package's TestMain body: it starts ClickHouse
+// into *ch, runs the tests, stops the server and exits. A server that
+// cannot start fails the package loudly.
+func MainWithClickHouse(m interface{ Run() int }, ch **ClickHouse) {
+	var err error
+	if *ch, err = StartClickHouse(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need ClickHouse:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	(*ch).Stop()
+	os.Exit(code)
+}

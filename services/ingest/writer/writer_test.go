@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,14 +21,7 @@ import (
 var ch *harness.ClickHouse
 
 func TestMain(m *testing.M) {
-	var err error
-	if ch, err = harness.StartClickHouse(); err != nil {
-		fmt.Fprintln(os.Stderr, "writer tests need ClickHouse:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ch.Stop()
-	os.Exit(code)
+	harness.MainWithClickHouse(m, &ch)
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
