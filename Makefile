@@ -1,5 +1,5 @@
 # Convenience targets; each is one command you can also run by hand.
-.PHONY: test plan bench-ingest
+.PHONY: test plan bench-ingest images
 
 test:
 	bash tests/run
@@ -10,3 +10,7 @@ plan:
 # End-to-end ingest throughput against a real ClickHouse (prints figures).
 bench-ingest:
 	go run ./tests/bench/ingest
+
+# Service images as an OCI layout in dist/images (PUSH=ghcr.io/nanosiem pushes).
+images:
+	go run ./services/images -out dist/images $(if $(PUSH),-push $(PUSH))
