@@ -84,10 +84,12 @@ type Writer struct {
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	queued  int
+	queued  int // events accepted and not yet committed
 	closed  bool
 	pending []request
-	wake    chan struct{}
+	// pendingN is the number of events in pending (not yet taken).
+	pendingN int
+	wake     chan struct{}
 
 	stateMu   sync.Mutex
 	lastError error
@@ -121,6 +123,7 @@ func (w *Writer) Enqueue(protocol string, evs []events.Event, done func(error)) 
 	}
 	w.queued += len(evs)
 	w.pending = append(w.pending, request{events: evs, protocol: protocol, done: done})
+	w.pendingN += len(evs)
 	w.metrics.QueueDepth.Set(float64(w.queued))
 	w.mu.Unlock()
 	select {
@@ -194,7 +197,7 @@ func (w *Writer) nextBatch(ctx context.Context) (batch []request, more bool) {
 	var timer <-chan time.Time
 	for {
 		w.mu.Lock()
-		n := w.pendingEvents()
+		n := w.pendingN
 		w.mu.Unlock()
 		if n >= w.cfg.MaxBatchEvents {
 			return w.take(), true
@@ -212,14 +215,6 @@ func (w *Writer) nextBatch(ctx context.Context) (batch []request, more bool) {
 	}
 }
 
-func (w *Writer) pendingEvents() int {
-	n := 0
-	for _, r := range w.pending {
-		n += len(r.events)
-	}
-	return n
-}
-
 // take removes up to MaxBatchEvents events' worth of requests (at least
 // one request) from the queue.
 func (w *Writer) take() []request {
@@ -232,6 +227,7 @@ func (w *Writer) take() []request {
 	}
 	batch := w.pending[:i:i]
 	w.pending = w.pending[i:]
+	w.pendingN -= n
 	return batch
 }
 
