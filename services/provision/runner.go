@@ -134,10 +134,9 @@ func (m *Manager) Create(req Request) (*Operation, error) {
 	m.mu.Lock()
 	_, busy := m.busy[d.Name]
 	m.mu.Unlock()
-	if prev, err := m.store.getDeployment(d.Name); err == nil || busy {
-		if prev != nil && prev.Status != "destroyed" || busy {
-			return nil, &ExistsError{Name: d.Name}
-		}
+	// Destroy removes the record, so any record is a live deployment.
+	if _, err := m.store.getDeployment(d.Name); err == nil || busy {
+		return nil, &ExistsError{Name: d.Name}
 	}
 	d.Status = "creating"
 	if err := m.store.putDeployment(d); err != nil {

@@ -63,7 +63,8 @@ type Deployment struct {
 	SecretKeys []string          `json:"secretKeys,omitempty"`
 	Created    time.Time         `json:"created"`
 	LastOp     string            `json:"lastOperation,omitempty"`
-	// Status: "creating", "ready", "failed", "destroying", "destroyed".
+	// Status: "creating", "updating", "ready", "failed", "destroying"
+	// (a destroyed deployment's record is removed).
 	Status string `json:"status"`
 	// NeedsRepair is set when an operation was interrupted: the next one
 	// first clears stale locks and pending operations.
