@@ -131,18 +131,16 @@ func ipv4Only(cidrs []string) []string {
 // installed on it: what HACluster, MultiPoolCluster and ManagedEnterprise
 // share.
 type cloudDeployment struct {
-	cluster  *builtCluster
-	gcp      *gkeNetwork
-	aws      *awsNetwork
-	platform *Platform
-	// outputs of the component
-	kubeconfig pulumi.StringOutput
-	endpoints  Endpoints
+	cluster   *builtCluster
+	gcp       *gkeNetwork
+	aws       *awsNetwork
+	platform  *Platform
+	endpoints Endpoints
 }
 
 // validateCloudCluster checks settings every managed-cluster component
 // needs: the tier's kind and one of the clouds it is built on here.
-func validateCloudCluster(s settings.Settings, kind tier.Kind, providers []tier.Provider, bad func(string, ...any)) []nodePool {
+func validateCloudCluster(name string, s settings.Settings, kind tier.Kind, providers []tier.Provider, bad func(string, ...any)) []nodePool {
 	if s.Tier.Kind != kind {
 		bad("tier %q is deployed as %q, not as %q", s.Tier.Name, s.Tier.Kind, kind)
 	}
@@ -153,7 +151,7 @@ func validateCloudCluster(s settings.Settings, kind tier.Kind, providers []tier.
 	if err != nil {
 		bad("%v", err)
 	}
-	clusterSpec{Name: "x", Deployment: s.Deployment, Region: s.Region, Pools: pools, APIAllowedCIDRs: s.KubeAPIAllowedCIDRs}.validate(bad)
+	clusterSpec{Name: name, Deployment: s.Deployment, Region: s.Region, Pools: pools, APIAllowedCIDRs: s.KubeAPIAllowedCIDRs}.validate(bad)
 	return pools
 }
 
@@ -213,7 +211,6 @@ func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, p
 	if err != nil {
 		return nil, err
 	}
-	d.kubeconfig = d.cluster.Kubeconfig
 	// The cloud's load balancer publishes ingest's ports as they are.
 	d.endpoints = newEndpoints(d.platform.IngestAddress, s.Domain, "http", pulumi.String("").ToStringOutput())
 	return d, nil
@@ -245,7 +242,7 @@ func newWarmBucket(ctx *pulumi.Context, name string, s settings.Settings, parent
 
 // outputMap adds a cloud deployment's outputs to a component's.
 func (d *cloudDeployment) outputMap() pulumi.Map {
-	return d.platform.IngestOutputs.outputMap(d.endpoints.outputMap(pulumi.Map{"kubeconfig": d.kubeconfig}))
+	return d.platform.IngestOutputs.outputMap(d.endpoints.outputMap(pulumi.Map{"kubeconfig": d.cluster.Kubeconfig}))
 }
 
 // CloudClusterOutputs are the outputs of every managed-cluster component.
@@ -273,7 +270,7 @@ func (cc cloudComponent) build(ctx *pulumi.Context, name string, s settings.Sett
 	component := strings.TrimPrefix(cc.typ, "nano:index:")
 	var errs []error
 	bad := collector(component, &errs)
-	pools := validateCloudCluster(s, cc.kind, cc.providers, bad)
+	pools := validateCloudCluster(name, s, cc.kind, cc.providers, bad)
 	if cc.check != nil {
 		cc.check(bad)
 	}
@@ -292,6 +289,6 @@ func (cc cloudComponent) build(ctx *pulumi.Context, name string, s settings.Sett
 	if err != nil {
 		return err
 	}
-	out.Kubeconfig, out.Endpoints, out.IngestOutputs = d.kubeconfig, d.endpoints, d.platform.IngestOutputs
+	out.Kubeconfig, out.Endpoints, out.IngestOutputs = d.cluster.Kubeconfig, d.endpoints, d.platform.IngestOutputs
 	return ctx.RegisterResourceOutputs(res, d.outputMap())
 }
