@@ -55,35 +55,44 @@ func newAWSNetwork(ctx *pulumi.Context, name string, tags pulumi.StringMap, pare
 	if err != nil {
 		return nil, nil, err
 	}
-	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
-		VpcId:  vpc.ID(),
-		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID()}},
-		Tags:   tags,
-	}, parent)
+	// routeTable makes a route table whose default route is route, and
+	// subnets one subnet per zone associated with it.
+	routeTable := func(suffix string, route ec2.RouteTableRouteArgs) (*ec2.RouteTable, error) {
+		route.CidrBlock = pulumi.String("0.0.0.0/0")
+		return ec2.NewRouteTable(ctx, name+"-"+suffix, &ec2.RouteTableArgs{
+			VpcId: vpc.ID(), Routes: ec2.RouteTableRouteArray{route}, Tags: tags,
+		}, parent)
+	}
+	subnets := func(suffix string, cidrs [awsZones]string, role string, mapPublicIP pulumi.BoolPtrInput, rt *ec2.RouteTable) ([]*ec2.Subnet, error) {
+		var out []*ec2.Subnet
+		for i := 0; i < awsZones; i++ {
+			resName := fmt.Sprintf("%s-%s-%d", name, suffix, i)
+			sub, err := ec2.NewSubnet(ctx, resName, &ec2.SubnetArgs{
+				VpcId: vpc.ID(), CidrBlock: pulumi.String(cidrs[i]), AvailabilityZone: zones.Names().Index(pulumi.Int(i)),
+				MapPublicIpOnLaunch: mapPublicIP, Tags: withTag(tags, role, "1"),
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := ec2.NewRouteTableAssociation(ctx, resName, &ec2.RouteTableAssociationArgs{
+				SubnetId: sub.ID(), RouteTableId: rt.ID(),
+			}, parent); err != nil {
+				return nil, err
+			}
+			out = append(out, sub)
+		}
+		return out, nil
+	}
+	publicRT, err := routeTable("public", ec2.RouteTableRouteArgs{GatewayId: igw.ID()})
 	if err != nil {
 		return nil, nil, err
 	}
-	net := &awsNetwork{vpc: vpc}
+	publicSubnets, err := subnets("public", awsPublicCIDRs, "kubernetes.io/role/elb", pulumi.Bool(false), publicRT)
+	if err != nil {
+		return nil, nil, err
+	}
 	var public pulumi.StringArray
-	var firstPublic *ec2.Subnet
-	for i := 0; i < awsZones; i++ {
-		zone := zones.Names().Index(pulumi.Int(i))
-		sub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.SubnetArgs{
-			VpcId: vpc.ID(), CidrBlock: pulumi.String(awsPublicCIDRs[i]), AvailabilityZone: zone,
-			MapPublicIpOnLaunch: pulumi.Bool(false),
-			Tags:                withTag(tags, "kubernetes.io/role/elb", "1"),
-		}, parent)
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.RouteTableAssociationArgs{
-			SubnetId: sub.ID(), RouteTableId: publicRT.ID(),
-		}, parent); err != nil {
-			return nil, nil, err
-		}
-		if i == 0 {
-			firstPublic = sub
-		}
+	for _, sub := range publicSubnets {
 		public = append(public, sub.ID())
 	}
 	eip, err := ec2.NewEip(ctx, name+"-nat", &ec2.EipArgs{Domain: pulumi.String("vpc"), Tags: tags}, parent)
@@ -91,32 +100,21 @@ func newAWSNetwork(ctx *pulumi.Context, name string, tags pulumi.StringMap, pare
 		return nil, nil, err
 	}
 	nat, err := ec2.NewNatGateway(ctx, name+"-nat", &ec2.NatGatewayArgs{
-		AllocationId: eip.ID(), SubnetId: firstPublic.ID(), Tags: tags,
+		AllocationId: eip.ID(), SubnetId: publicSubnets[0].ID(), Tags: tags,
 	}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
 	if err != nil {
 		return nil, nil, err
 	}
-	privateRT, err := ec2.NewRouteTable(ctx, name+"-private", &ec2.RouteTableArgs{
-		VpcId:  vpc.ID(),
-		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), NatGatewayId: nat.ID()}},
-		Tags:   tags,
-	}, parent)
+	privateRT, err := routeTable("private", ec2.RouteTableRouteArgs{NatGatewayId: nat.ID()})
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := 0; i < awsZones; i++ {
-		sub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%d", name, i), &ec2.SubnetArgs{
-			VpcId: vpc.ID(), CidrBlock: pulumi.String(awsPrivateCIDRs[i]), AvailabilityZone: zones.Names().Index(pulumi.Int(i)),
-			Tags: withTag(tags, "kubernetes.io/role/internal-elb", "1"),
-		}, parent)
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%d", name, i), &ec2.RouteTableAssociationArgs{
-			SubnetId: sub.ID(), RouteTableId: privateRT.ID(),
-		}, parent); err != nil {
-			return nil, nil, err
-		}
+	privateSubnets, err := subnets("private", awsPrivateCIDRs, "kubernetes.io/role/internal-elb", nil, privateRT)
+	if err != nil {
+		return nil, nil, err
+	}
+	net := &awsNetwork{vpc: vpc}
+	for _, sub := range privateSubnets {
 		net.privateSubnets = append(net.privateSubnets, sub.ID())
 	}
 	return net, public, nil
