@@ -88,14 +88,12 @@ func HECEvents(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Eve
 			if err != nil {
 				return nil, hecError(i, hecInvalidFormat, "Invalid data format")
 			}
-			ev.Message, ev.Severity, ev.Service, ev.Host, attrs = obj.Message, obj.Severity, obj.Service, obj.Host, obj.Attributes
+			// The object's own time (now when it has none); the envelope's
+			// "time", below, wins.
+			ev.Time, ev.Message, ev.Severity, ev.Service, ev.Host, attrs = obj.Time, obj.Message, obj.Severity, obj.Service, obj.Host, obj.Attributes
 			if ev.Message == "" {
 				ev.Message = string(ev0)
 			}
-			if !isNull(he.Time) || obj.Time.IsZero() {
-				break
-			}
-			ev.Time = obj.Time
 		case ev0[0] == '"':
 			if err := json.Unmarshal(ev0, &ev.Message); err != nil {
 				return nil, hecError(i, hecInvalidFormat, "Invalid data format")
