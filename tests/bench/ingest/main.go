@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,7 +198,7 @@ func bench(d time.Duration, clients, batch int) error {
 		return err
 	}
 	eps := float64(r.Events) / r.Seconds
-	cores := float64(numCPU())
+	cores := float64(runtime.NumCPU())
 	fmt.Printf("ingest end to end (bearer NDJSON, ack after commit, %d clients x %d events/request, %d-byte events avg):\n",
 		clients, batch, r.Bytes/max(r.Events, 1))
 	fmt.Printf("  events/s       %.0f (%.0f per core on %d cores)\n", eps, eps/cores, int(cores))
@@ -303,14 +304,6 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM for pid %d", pid)
-}
-
-func numCPU() int {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 1
-	}
-	return max(1, strings.Count(string(b), "\nprocessor")+map[bool]int{true: 1}[strings.HasPrefix(string(b), "processor")])
 }
 
 func freeAddr() string {
