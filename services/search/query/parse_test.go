@@ -1,0 +1,161 @@
+package query
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// show prints a filter tree compactly for comparisons.
+func show(n Node) string {
+	switch n := n.(type) {
+	case nil:
+		return "*"
+	case And:
+		return "(" + show(n.Left) + " AND " + show(n.Right) + ")"
+	case Or:
+		return "(" + show(n.Left) + " OR " + show(n.Right) + ")"
+	case Not:
+		return "NOT " + show(n.X)
+	case Text:
+		return "text" + val(n.Value)
+	case Compare:
+		return fmt.Sprintf("%s%s%s", fld(n.Field), n.Op, val(n.Value))
+	case Range:
+		return fmt.Sprintf("%s[%s..%s]", fld(n.Field), val(n.Low), val(n.High))
+	}
+	return "?"
+}
+
+func fld(f Field) string {
+	if f.Kind == Attribute {
+		return "@" + f.Name
+	}
+	return f.Name
+}
+
+func val(v Value) string {
+	if v.Quoted {
+		return fmt.Sprintf("%q", v.Text)
+	}
+	return "<" + v.Text + ">"
+}
+
+func TestParseFilters(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{``, `*`},
+		{`level:error service:api`, `(severity:<error> AND service:<api>)`},
+		{`error OR warn`, `(text<error> OR text<warn>)`},
+		{`a b OR c`, `((text<a> AND text<b>) OR text<c>)`},
+		{`a AND (b OR c)`, `(text<a> AND (text<b> OR text<c>))`},
+		{`NOT level:debug -service:web-1`, `(NOT severity:<debug> AND NOT service:<web-1>)`},
+		{`"connection reset" host:"web 1"`, `(text"connection reset" AND host:"web 1")`},
+		{`http.status>=500 bytes<-5`, `(@http.status>=<500> AND @bytes<<-5>)`},
+		{`ts>-15m ts<=now`, `(timestamp><-15m> AND timestamp<=<now>)`},
+		{`duration:[10 TO 20]`, `@duration[<10>..<20>]`},
+		{`ts:[-1h TO -5m]`, `timestamp[<-1h>..<-5m>]`},
+		{`service:api* user:*`, `(service:<api*> AND @userexists<*>)`},
+		{`status!=200 MSG:timeout`, `(@status!=<200> AND message:<timeout>)`},
+		{`"say \"hi\" \\ back"`, `text"say \"hi\" \\ back"`},
+		{`x=1`, `@x:<1>`},
+		{`-(a OR b)`, `NOT (text<a> OR text<b>)`},
+		{`naïve:café`, `@naïve:<café>`},
+	} {
+		q, err := Parse(c.in)
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if got := show(q.Filter); got != c.want {
+			t.Errorf("%s\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestParsePipeline(t *testing.T) {
+	q, err := Parse(`level:error | stats count(), avg(duration) as d, dc(user) by service, host | sort -count, d asc | limit 10 | head 20`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := q.Stats
+	if s == nil || len(s.Aggs) != 3 || s.Aggs[0].Name != "count" || s.Aggs[1].Name != "d" || s.Aggs[1].Field.Name != "duration" ||
+		s.Aggs[2].Name != "dc(user)" || len(s.By) != 2 || s.By[0].Name != "service" {
+		t.Fatalf("stats %+v", s)
+	}
+	if len(q.Sort) != 2 || q.Sort[0] != (SortKey{Name: "count", Desc: true, Col: 83}) || q.Sort[1].Name != "d" || q.Sort[1].Desc {
+		t.Errorf("sort %+v", q.Sort)
+	}
+	if q.Limit != 10 {
+		t.Errorf("limit %d, the smaller of both", q.Limit)
+	}
+	q, err = Parse(`| fields ts, service, http.status | sort level`)
+	if err != nil || q.Filter != nil || len(q.Fields) != 3 || q.Fields[0].Name != "timestamp" || q.Fields[2].Kind != Attribute || q.Sort[0].Name != "severity" {
+		t.Errorf("%+v %v", q, err)
+	}
+}
+
+func TestParseErrorsPointAtTheColumn(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		col  int
+		want string
+	}{
+		{`level:error (a OR b`, 20, "expected ')' to close the '(' at column 13, found end of query"},
+		{`level:`, 7, "expected a value"},
+		{`"unclosed`, 1, "closing '\"'"},
+		{`a OR`, 5, "expected a search term"},
+		{`tenant:other`, 1, "other than tenant"},
+		{`a | stats count`, 16, "expected '(' after count"},
+		{`a | stats median(x)`, 11, "an aggregate"},
+		{`a | stats sum()`, 15, "a field name"},
+		{`a | limit 0`, 11, "a row count"},
+		{`a | limit ten`, 11, "a row count"},
+		{`a | frobnicate`, 5, `found "frobnicate"`},
+		{`a | sort count | stats count()`, 18, "stats before sort"},
+		{`x:[1 TO 2`, 10, "']' to close the range started at column 3"},
+		{`x:[1 2]`, 6, "TO in the range"},
+		{`a ! b`, 3, "'!='"},
+		{`a ) b`, 3, "'|', AND, OR or the end"},
+		{`f*:x`, 1, "without wildcards"},
+		{`a | stats count(), count()`, 20, "distinct column names"},
+		{"a \xff", 3, "UTF-8"},
+		{strings.Repeat("(", 70) + "a" + strings.Repeat(")", 70), 65, "nested"},
+	} {
+		_, err := Parse(c.in)
+		e, ok := err.(*Error)
+		if !ok {
+			t.Errorf("%q: error %v is not a *query.Error", c.in, err)
+			continue
+		}
+		if e.Col != c.col || !strings.Contains(e.Msg, c.want) {
+			t.Errorf("%q: column %d %q, want column %d with %q", c.in, e.Col, e.Msg, c.col, c.want)
+		}
+	}
+	if _, err := Parse(strings.Repeat("a ", MaxQueryBytes)); err == nil {
+		t.Error("an oversized query parsed")
+	}
+}
+
+// FuzzParse: any input parses or fails with an *Error inside the input's
+// columns; never panics.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`level:error service:api`, `a OR (b -c)`, `x:[1 TO 2] | stats count() by y | sort -count | limit 5`, `"p\"q"`, `| fields a,b`, `ts>-15m`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := Parse(s)
+		if err != nil {
+			e, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("%q: %T %v", s, err, err)
+			}
+			if e.Col < 1 || e.Col > len([]rune(s))+1 {
+				t.Fatalf("%q: column %d outside the query", s, e.Col)
+			}
+			return
+		}
+		if q == nil {
+			t.Fatalf("%q: nil query without an error", s)
+		}
+	})
+}
