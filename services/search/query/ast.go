@@ -135,3 +135,9 @@ type SortKey struct {
 
 // Aggregates are the stats functions and whether they take a field.
 var Aggregates = map[string]bool{"count": false, "sum": true, "avg": true, "min": true, "max": true, "dc": true}
+
+// Builtin resolves a built-in column by any of its names, in any case.
+func Builtin(name string) (Field, bool) {
+	f, ok := builtins[strings.ToLower(name)]
+	return f, ok
+}

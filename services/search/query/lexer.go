@@ -144,7 +144,9 @@ func lex(q string) ([]token, error) {
 				if r2 == utf8.RuneError && s2 == 1 {
 					return nil, errAt(c, "the query is not valid UTF-8")
 				}
-				if unicode.IsSpace(r2) || strings.ContainsRune(special, r2) {
+				// A word that starts with a digit keeps its colons:
+				// times (2026-11-23T10:00:00Z), MAC addresses.
+				if unicode.IsSpace(r2) || (strings.ContainsRune(special, r2) && !(r2 == ':' && unicode.IsDigit(r))) {
 					break
 				}
 				j += s2

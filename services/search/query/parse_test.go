@@ -52,6 +52,7 @@ func TestParseFilters(t *testing.T) {
 		{`"connection reset" host:"web 1"`, `(text"connection reset" AND host:"web 1")`},
 		{`http.status>=500 bytes<-5`, `(@http.status>=<500> AND @bytes<<-5>)`},
 		{`ts>-15m ts<=now`, `(timestamp><-15m> AND timestamp<=<now>)`},
+		{`ts>=2026-11-23T10:00:00Z mac:00:1a:2b`, `(timestamp>=<2026-11-23T10:00:00Z> AND @mac:<00:1a:2b>)`},
 		{`duration:[10 TO 20]`, `@duration[<10>..<20>]`},
 		{`ts:[-1h TO -5m]`, `timestamp[<-1h>..<-5m>]`},
 		{`service:api* user:*`, `(service:<api*> AND @userexists<*>)`},
