@@ -200,7 +200,6 @@ func (c *compiler) events(q *query.Query) (sel, order []string, cols []Column, k
 	return sel, order, cols, keyset, nil
 }
 
-
 // stats is the SELECT of an aggregation.
 func (c *compiler) stats(s *query.Stats, sort []query.SortKey) (sel, group, order []string, cols []Column, err error) {
 	aliases := map[string]string{}
