@@ -96,3 +96,23 @@ const (
 	IngestBatchEvents   = "NANO_INGEST_BATCH_EVENTS"   // events per insert (10 000)
 	IngestQueueEvents   = "NANO_INGEST_QUEUE_EVENTS"   // events waiting for commit before 503 (200 000)
 )
+
+// Search only; unset keeps the default the README documents.
+const (
+	SearchMaxExecutionTime       = "NANO_SEARCH_MAX_EXECUTION_TIME"        // per query on ClickHouse (30s)
+	SearchMaxRowsToRead          = "NANO_SEARCH_MAX_ROWS_TO_READ"          // per query (2 000 000 000)
+	SearchMaxBytesToRead         = "NANO_SEARCH_MAX_BYTES_TO_READ"         // per query (200 GiB)
+	SearchMaxMemoryBytes         = "NANO_SEARCH_MAX_MEMORY_BYTES"          // per query (2 GiB)
+	SearchMaxConcurrent          = "NANO_SEARCH_MAX_CONCURRENT"            // running searches per replica (8)
+	SearchMaxConcurrentPerTenant = "NANO_SEARCH_MAX_CONCURRENT_PER_TENANT" // running searches per tenant and replica (4)
+	SearchMaxQueued              = "NANO_SEARCH_MAX_QUEUED"                // searches waiting for a slot (64)
+	SearchQueueTimeout           = "NANO_SEARCH_QUEUE_TIMEOUT"             // longest wait for a slot before 429 (5s)
+	SearchDefaultRange           = "NANO_SEARCH_DEFAULT_RANGE"             // time range of a search without one (24h)
+	SearchDefaultPageRows        = "NANO_SEARCH_DEFAULT_PAGE_ROWS"         // rows per page (100)
+	SearchMaxPageRows            = "NANO_SEARCH_MAX_PAGE_ROWS"             // largest page_size (10 000)
+	SearchMaxBodyBytes           = "NANO_SEARCH_MAX_BODY_BYTES"            // request body (64 KiB)
+)
+
+// TokenCacheTTL is how long a service trusts a verified API token before
+// asking the database again, i.e. how long a revocation may take (30s).
+const TokenCacheTTL = "NANO_TOKEN_CACHE_TTL"

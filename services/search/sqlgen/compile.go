@@ -13,6 +13,7 @@ package sqlgen
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,9 +195,12 @@ func (c *compiler) events(q *query.Query) (sel, order []string, cols []Column, k
 			order = append(order, c.attr(query.Field{Name: k.Name, Kind: query.Attribute})+dir(k.Desc))
 		}
 	}
-	// Newest first, and as the tie-break of any other order.
-	keyset = len(order) == 0
-	order = append(order, "ts DESC", "ts_nanos DESC")
+	// Newest first, and as the tie-break of any other order. Pages of the
+	// default order continue from the last row's time when rows show it.
+	keyset = len(order) == 0 && slices.ContainsFunc(cols, func(c Column) bool { return c.Output == Timestamp })
+	// Events of one instant are ordered by their other columns, so each
+	// page sees them in the same order (pages skip the ones already sent).
+	order = append(order, "ts DESC", "ts_nanos DESC", "message", "host", "service", "feed", "severity")
 	return sel, order, cols, keyset, nil
 }
 

@@ -5,7 +5,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (severity = {p4:String} AND service = {p5:String})
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p6:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -22,7 +22,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND positionCaseInsensitiveUTF8(message, {p4:String}) > 0
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p5:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -38,7 +38,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (positionCaseInsensitiveUTF8(message, {p4:String}) > 0 OR positionCaseInsensitiveUTF8(message, {p5:String}) > 0)
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p6:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -55,7 +55,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (NOT (severity = {p4:String}) AND NOT (service = {p5:String}))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p6:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -72,7 +72,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (like(service, {p4:String}) AND like(host, {p5:String}))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p6:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -89,7 +89,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (toFloat64OrNull(arrayElement(attr_values, indexOf(attr_keys, {p4:String}))) >= {p5:Float64} AND toFloat64OrNull(arrayElement(attr_values, indexOf(attr_keys, {p6:String}))) < {p7:Float64})
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p8:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -108,7 +108,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (toFloat64OrNull(arrayElement(attr_values, indexOf(attr_keys, {p4:String}))) >= {p5:Float64} AND toFloat64OrNull(arrayElement(attr_values, indexOf(attr_keys, {p4:String}))) <= {p6:Float64})
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p7:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -126,7 +126,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND severity IN ({p4:String}, {p5:String}, {p6:String})
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p7:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -144,7 +144,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (severity IN ({p4:String}, {p5:String}, {p6:String}, {p7:String}) AND severity IN ({p8:String}, {p9:String}, {p10:String}, {p11:String}, {p12:String}))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p13:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -168,7 +168,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (ts > toDateTime({p4:UInt32}) OR (ts = toDateTime({p4:UInt32}) AND ts_nanos > {p5:UInt32}))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p6:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -185,7 +185,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND ((ts > toDateTime({p4:UInt32}) OR (ts = toDateTime({p4:UInt32}) AND ts_nanos >= {p5:UInt32})) AND (ts < toDateTime({p6:UInt32}) OR (ts = toDateTime({p6:UInt32}) AND ts_nanos <= {p7:UInt32})))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p8:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -204,7 +204,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (has(attr_keys, {p5:String}) AND NOT (positionCaseInsensitiveUTF8(message, {p6:String}) > 0))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p7:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -222,7 +222,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND (positionCaseInsensitiveUTF8(message, {p4:String}) > 0 AND like(lowerUTF8(raw), {p5:String}))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p6:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -239,7 +239,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND like(lowerUTF8(message), {p4:String})
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p5:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -255,7 +255,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND ((((positionCaseInsensitiveUTF8(message, {p4:String}) > 0 AND positionCaseInsensitiveUTF8(message, {p5:String}) > 0) AND positionCaseInsensitiveUTF8(message, {p6:String}) > 0) AND positionCaseInsensitiveUTF8(message, {p7:String}) > 0) AND NOT (positionCaseInsensitiveUTF8(message, {p8:String}) > 0))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p9:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -274,7 +274,7 @@ FROM nano.events
 WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
-ORDER BY ts DESC, ts_nanos DESC
+ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p5:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400
@@ -290,7 +290,7 @@ WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
   AND severity = {p4:String}
-ORDER BY service ASC, ts DESC, ts_nanos DESC, ts DESC, ts_nanos DESC
+ORDER BY service ASC, ts DESC, ts_nanos DESC, ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p5:UInt64};
 --   p0 String = "acme"
 --   p1 UInt32 = 1795424400

@@ -1,0 +1,143 @@
+// Command search is nano's search service (port 3002): a query language
+// over the events in ClickHouse, read from the dedicated clickhouse-search
+// replica, with admission control, search history and saved searches in
+// PostgreSQL. It keeps no state of its own; any replica serves any request.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/services/search/admission"
+	"github.com/nanosiem/nano/services/search/history"
+	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/services/search/server"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println("nano search", version)
+		return
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("search stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// retry calls f until it succeeds or ctx ends (dependencies may start
+// after the service).
+func retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
+	backoff := 500 * time.Millisecond
+	for {
+		err := f(ctx)
+		if err == nil {
+			return nil
+		}
+		log.Warn(what+" not ready; retrying", "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped before %s was ready: %w", what, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+// run serves until ctx ends; ln, when set, is the listener to use.
+func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{cfg.ClickHouseAddr},
+		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		DialTimeout: 5 * time.Second, ReadTimeout: cfg.Limits.MaxExecutionTime + 30*time.Second,
+		MaxOpenConns: cfg.Admission.Global + 2, ConnMaxLifetime: time.Hour,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot configure the ClickHouse client: %w", err)
+	}
+	defer conn.Close()
+	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", "cannot configure the PostgreSQL client", err)
+	}
+	defer pool.Close()
+	if err := retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
+		return err
+	}
+	var run *runner.Runner
+	if err := retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
+		run, err = runner.New(ctx, conn, cfg.Limits)
+		return err
+	}); err != nil {
+		return err
+	}
+	m := server.NewMetrics()
+	m.BuildInfo.WithLabelValues(version).Set(1)
+	adm, err := admission.New(cfg.Admission, m)
+	if err != nil {
+		return err
+	}
+	srv := &server.Server{
+		Config: server.Config{Table: cfg.Database + ".events", DefaultRange: cfg.DefaultRange, DefaultPageRows: cfg.DefaultPageRows,
+			MaxPageRows: cfg.MaxPageRows, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.timeout(), Version: version},
+		Runner: run, Store: &history.Store{DB: pool}, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL},
+		Admission: adm, Metrics: m, Log: log,
+		Ready: func(ctx context.Context) error {
+			if err := conn.Ping(ctx); err != nil {
+				return errors.New("ClickHouse unreachable")
+			}
+			if err := pool.Ping(ctx); err != nil {
+				return errors.New("PostgreSQL unreachable")
+			}
+			return nil
+		},
+	}
+	hs := server.NewHTTPServer(cfg.Listen, srv.Handler(), srv.Config)
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("search serving", "addr", ln.Addr().String(), "clickhouse", cfg.ClickHouseAddr, "table", srv.Config.Table,
+		"server_params", run.ServerParams, "version", version)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("cannot serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("cannot shut down: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+var (
+	pg *harness.Postgres
+	ch *harness.ClickHouse
+)
+
+type stopPostgres struct{ m *testing.M }
+
+func (s stopPostgres) Run() int { defer pg.Stop(); return s.m.Run() }
+
+func TestMain(m *testing.M) {
+	var err error
+	if pg, err = harness.StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
+		os.Exit(1)
+	}
+	harness.MainWithClickHouse(stopPostgres{m}, &ch)
+}
+
+func TestConfigNamesEveryBadVariable(t *testing.T) {
+	env := map[string]string{
+		envconfig.SearchMaxConcurrent: "0", envconfig.SearchQueueTimeout: "forever", envconfig.ClickHouseDatabase: "no-dashes",
+		envconfig.SearchMaxConcurrentPerTenant: "9", envconfig.SearchDefaultPageRows: "20000",
+	}
+	_, err := loadConfig(func(k string) string { return env[k] })
+	for _, name := range []string{envconfig.SearchMaxConcurrent, envconfig.SearchQueueTimeout, envconfig.ClickHouseDatabase,
+		envconfig.ClickHouseAddr, envconfig.PostgresURL, envconfig.SearchDefaultPageRows} {
+		if err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Errorf("%s not named in %v", name, err)
+		}
+	}
+	c, err := loadConfig(func(k string) string {
+		return map[string]string{envconfig.ClickHouseAddr: "ch:9000", envconfig.PostgresURL: "postgres://x"}[k]
+	})
+	if err != nil || c.Listen != ":3002" || c.Admission.Global != 8 || c.Limits.MaxExecutionTime != 30*time.Second {
+		t.Errorf("defaults: %+v %v", c, err)
+	}
+}
+
+// The service as main runs it: migrates PostgreSQL, finds ClickHouse,
+// serves health, readiness, version and an authenticated search.
+func TestServiceStartsAndSearches(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pgURL, err := pg.CreateDatabase(ctx, "search_main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(func(k string) string {
+		return map[string]string{envconfig.ClickHouseAddr: ch.Addr, envconfig.PostgresURL: pgURL, envconfig.ClickHouseDatabase: "default"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
+	base := "http://" + ln.Addr().String()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + envconfig.ReadyPath)
+		if err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	db, err := pgxpool.New(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := metadb.EnsureTenant(ctx, db, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := authtoken.Issue(ctx, db, "acme", nil, "t", []string{authtoken.ScopeSearch}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No events table in "default": the search fails cleanly with 502.
+	req, _ := http.NewRequest("POST", base+"/v1/search", strings.NewReader(`{"query":"level:error"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 || !strings.Contains(string(b), "ClickHouse failed the search") {
+		t.Errorf("%d %s", resp.StatusCode, b)
+	}
+	resp, err = http.Get(base + "/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.TrimSpace(string(b)) != version {
+		t.Errorf("/version %q", b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}

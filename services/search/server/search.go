@@ -1,0 +1,338 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/search/admission"
+	"github.com/nanosiem/nano/services/search/history"
+	"github.com/nanosiem/nano/services/search/query"
+	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/services/search/sqlgen"
+)
+
+// searchRequest is the body of POST /v1/search.
+type searchRequest struct {
+	Query string `json:"query"`
+	// From and To bound event time: RFC 3339, a date, Unix seconds, "now"
+	// or relative ("-24h"). Defaults: the configured range up to now.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// PageSize is rows per page (default and maximum configured).
+	PageSize int `json:"page_size"`
+	// Cursor continues a search from a previous page's next_cursor; the
+	// query must be the same, the range comes from the cursor.
+	Cursor string `json:"cursor"`
+}
+
+// cursor is what next_cursor carries (base64url JSON).
+type cursor struct {
+	Hash     string `json:"h"`
+	From     int64  `json:"f"`
+	To       int64  `json:"t"`
+	Returned int    `json:"n"`
+	Offset   int    `json:"o,omitempty"`
+	Seconds  uint32 `json:"s,omitempty"`
+	Nanos    uint32 `json:"ns,omitempty"`
+	Skip     int    `json:"k,omitempty"`
+	Keyset   bool   `json:"ks,omitempty"`
+}
+
+func fingerprint(tenant, q string) string {
+	h := sha256.Sum256([]byte(tenant + "\x00" + q))
+	return hex.EncodeToString(h[:12])
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 1024 {
+		return c, errors.New("cursor: not a cursor from this service")
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.Returned < 0 || c.Offset < 0 || c.Skip < 0 {
+		return c, errors.New("cursor: not a cursor from this service")
+	}
+	return c, nil
+}
+
+type resultColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// clickHouseLimitCodes are the server's "a limit was exceeded" errors:
+// TOO_MANY_ROWS, TIMEOUT_EXCEEDED, TOO_SLOW, MEMORY_LIMIT_EXCEEDED,
+// TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES.
+var clickHouseLimitCodes = map[int32]bool{158: true, 159: true, 160: true, 241: true, 307: true, 396: true}
+
+// searchFailure is the status, message and history status of a failed
+// search.
+func searchFailure(err error) (int, string, string) {
+	var ex *clickhouse.Exception
+	switch {
+	case errors.As(err, &ex) && clickHouseLimitCodes[ex.Code]:
+		return http.StatusUnprocessableEntity, "the search exceeded a limit; narrow the time range or the filter (" + ex.Message + ")", "failed"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "the search took too long", "failed"
+	case errors.As(err, &ex):
+		return http.StatusBadGateway, "ClickHouse failed the search: " + ex.Message, "failed"
+	}
+	return http.StatusBadGateway, "the search failed: " + err.Error(), "failed"
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	var req searchRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	now := s.now()
+	entry := history.Entry{TokenID: &p.TokenID, Query: req.Query, StartedAt: now}
+	// Every first page is a search in the history, whatever became of it.
+	record := func() {
+		if req.Cursor != "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		if err := s.Store.Record(ctx, p.Tenant, entry); err != nil {
+			s.Log.Warn("search history", "err", err)
+		}
+	}
+	fail := func(code int, status, msg string, col int) {
+		entry.Status, entry.Error = status, msg
+		writeError(w, code, msg, col)
+		record()
+	}
+	pageSize := req.PageSize
+	switch {
+	case pageSize == 0:
+		pageSize = s.Config.DefaultPageRows
+	case pageSize < 1 || pageSize > s.Config.MaxPageRows:
+		fail(http.StatusBadRequest, "invalid", fmt.Sprintf("page_size: from 1 to %d", s.Config.MaxPageRows), 0)
+		return
+	}
+	q, err := query.Parse(req.Query)
+	if err != nil {
+		var qe *query.Error
+		errors.As(err, &qe)
+		fail(http.StatusBadRequest, "invalid", "query: "+qe.Error(), qe.Col)
+		return
+	}
+	from, to := now.Add(-s.Config.DefaultRange), now
+	var cur cursor
+	if req.Cursor != "" {
+		if cur, err = decodeCursor(req.Cursor); err != nil {
+			fail(http.StatusBadRequest, "invalid", err.Error(), 0)
+			return
+		}
+		if cur.Hash != fingerprint(p.Tenant, req.Query) {
+			fail(http.StatusBadRequest, "invalid", "cursor: it belongs to another query", 0)
+			return
+		}
+		from, to = time.Unix(0, cur.From), time.Unix(0, cur.To)
+	} else {
+		for _, b := range []struct {
+			name, text string
+			dst        *time.Time
+		}{{"from", req.From, &from}, {"to", req.To, &to}} {
+			if b.text == "" {
+				continue
+			}
+			t, ok := sqlgen.ParseTime(b.text, now)
+			if !ok {
+				fail(http.StatusBadRequest, "invalid", b.name+": expected a time (now, -15m, -24h, 2026-11-23, 2026-11-23T10:00:00Z or Unix seconds)", 0)
+				return
+			}
+			*b.dst = t
+		}
+		if to.Before(from) {
+			fail(http.StatusBadRequest, "invalid", "to: before from", 0)
+			return
+		}
+	}
+	entry.From, entry.To = from, to
+	creq := sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table,
+		PageSize: pageSize + 1, Offset: cur.Offset, Returned: cur.Returned}
+	if cur.Keyset {
+		creq.After = &sqlgen.Position{Seconds: cur.Seconds, Nanos: cur.Nanos, Skip: cur.Skip}
+	}
+	st, err := sqlgen.Compile(creq)
+	if err != nil {
+		var qe *query.Error
+		if errors.As(err, &qe) {
+			fail(http.StatusBadRequest, "invalid", "query: "+qe.Error(), qe.Col)
+		} else {
+			fail(http.StatusBadRequest, "invalid", err.Error(), 0)
+		}
+		return
+	}
+	release, err := s.Admission.Acquire(r.Context(), p.Tenant)
+	if err != nil {
+		var rej *admission.Rejection
+		if errors.As(err, &rej) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(rej.RetryAfter.Round(time.Second).Seconds())))
+			fail(http.StatusTooManyRequests, "rejected", rej.Error(), 0)
+			return
+		}
+		fail(http.StatusServiceUnavailable, "rejected", "the search waited too long for a slot", 0)
+		return
+	}
+	defer release()
+	kind := "events"
+	if q.Stats != nil {
+		kind = "stats"
+	}
+	out := &resultStream{w: w, columns: st.Columns, page: pageSize}
+	stats, err := s.Runner.Run(r.Context(), st, out.row)
+	s.Metrics.RowsRead.Add(float64(stats.RowsRead))
+	s.Metrics.BytesRead.Add(float64(stats.BytesRead))
+	entry.ElapsedMS = float64(stats.Elapsed.Microseconds()) / 1000
+	entry.Rows, entry.RowsRead, entry.BytesRead = int64(out.sent), int64(stats.RowsRead), int64(stats.BytesRead)
+	if err != nil && !errors.Is(err, errPageFull) {
+		code, msg, status := searchFailure(err)
+		s.Metrics.Queries.WithLabelValues(kind, status).Observe(stats.Elapsed.Seconds())
+		s.Log.Warn("search failed", "tenant", p.Tenant, "err", err)
+		entry.Status, entry.Error = status, msg
+		if !out.started {
+			writeError(w, code, msg, 0)
+		} else {
+			out.finish(stats, "", msg)
+		}
+		record()
+		return
+	}
+	s.Metrics.Queries.WithLabelValues(kind, "ok").Observe(stats.Elapsed.Seconds())
+	next := ""
+	if out.more {
+		nc := cursor{Hash: fingerprint(p.Tenant, req.Query), From: from.UnixNano(), To: to.UnixNano(), Returned: cur.Returned + out.sent}
+		if st.Keyset {
+			nc.Keyset, nc.Seconds, nc.Nanos, nc.Skip = true, out.lastSec, out.lastNanos, out.tie
+			if cur.Keyset && cur.Seconds == out.lastSec && cur.Nanos == out.lastNanos {
+				nc.Skip += cur.Skip // every row of this page shares the cursor's time
+			}
+		} else {
+			nc.Offset = cur.Offset + out.sent
+		}
+		next = nc.encode()
+	}
+	entry.Status = "ok"
+	out.finish(stats, next, "")
+	record()
+}
+
+// errPageFull stops a query once the page (and one row to know there is a
+// next page) has arrived.
+var errPageFull = errors.New("page full")
+
+// resultStream writes the response as rows arrive:
+//
+//	{"columns":[...],"rows":[[...],...],"count":N,"next_cursor":"...","stats":{...}}
+type resultStream struct {
+	w       http.ResponseWriter
+	columns []sqlgen.Column
+	page    int
+	started bool
+	sent    int
+	more    bool
+	// The time of the last row sent and how many rows of this page share
+	// it (keyset pagination).
+	lastSec, lastNanos uint32
+	tie                int
+	tsIndex            int
+	enc                *json.Encoder
+}
+
+func (o *resultStream) start() {
+	o.started = true
+	o.tsIndex = -1
+	cols := make([]resultColumn, len(o.columns))
+	for i, c := range o.columns {
+		cols[i] = resultColumn{c.Name, c.Type}
+		if c.Output == sqlgen.Timestamp && o.tsIndex < 0 {
+			o.tsIndex = i
+		}
+	}
+	o.w.Header().Set("Content-Type", "application/json")
+	o.w.WriteHeader(http.StatusOK)
+	head, _ := json.Marshal(cols)
+	fmt.Fprintf(o.w, `{"columns":%s,"rows":[`, head)
+	o.enc = json.NewEncoder(o.w)
+}
+
+func (o *resultStream) row(row []any) error {
+	if !o.started {
+		o.start()
+	}
+	if o.sent == o.page {
+		o.more = true
+		return errPageFull
+	}
+	if o.sent > 0 {
+		o.w.Write([]byte(","))
+	}
+	if err := o.enc.Encode(row); err != nil {
+		return fmt.Errorf("cannot send a row: %w", err)
+	}
+	o.sent++
+	if o.tsIndex >= 0 {
+		if t, err := time.Parse(time.RFC3339Nano, row[o.tsIndex].(string)); err == nil {
+			sec, nanos := uint32(t.Unix()), uint32(t.Nanosecond())
+			if sec == o.lastSec && nanos == o.lastNanos && o.sent > 1 {
+				o.tie++
+			} else {
+				o.lastSec, o.lastNanos, o.tie = sec, nanos, 1
+			}
+		}
+	}
+	if o.sent%256 == 0 {
+		if f, ok := o.w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	return nil
+}
+
+type resultStats struct {
+	RowsRead  uint64  `json:"rows_read"`
+	BytesRead uint64  `json:"bytes_read"`
+	ElapsedMS float64 `json:"elapsed_ms"`
+}
+
+// finish closes the rows and writes the count, cursor, statistics and,
+// when the search failed after rows were sent, the error.
+func (o *resultStream) finish(st runner.Stats, next, failure string) {
+	if !o.started {
+		o.start()
+	}
+	tail := map[string]any{
+		"count": o.sent,
+		"stats": resultStats{RowsRead: st.RowsRead, BytesRead: st.BytesRead, ElapsedMS: float64(st.Elapsed.Microseconds()) / 1000},
+	}
+	if next != "" {
+		tail["next_cursor"] = next
+	} else {
+		tail["next_cursor"] = nil
+	}
+	if failure != "" {
+		tail["error"] = map[string]string{"message": failure}
+	}
+	b, _ := json.Marshal(tail)
+	// Splice the tail's members after the rows: ],"count":...}
+	fmt.Fprintf(o.w, "],%s\n", b[1:])
+}

@@ -1,0 +1,203 @@
+// Package server is the search service's HTTP API: searches (streamed
+// JSON, cursor pagination), search history, saved searches, metrics and
+// health. Every request is authenticated with an API token issued by the
+// api service, bounded in size and time, and admitted by admission control
+// before it reaches ClickHouse.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/search/admission"
+	"github.com/nanosiem/nano/services/search/history"
+	"github.com/nanosiem/nano/services/search/runner"
+)
+
+// Config bounds requests.
+type Config struct {
+	// Table is the events table ("nano.events").
+	Table string
+	// DefaultRange is the time range of a search that names none.
+	DefaultRange time.Duration
+	// DefaultPageRows and MaxPageRows size result pages.
+	DefaultPageRows, MaxPageRows int
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64
+	// Timeout bounds one request, waiting for a slot included.
+	Timeout time.Duration
+	Version string
+}
+
+// Server serves the API.
+type Server struct {
+	Config    Config
+	Runner    *runner.Runner
+	Store     *history.Store
+	Tokens    *authtoken.Verifier
+	Admission *admission.Controller
+	Metrics   *Metrics
+	Log       *slog.Logger
+	// Ready reports whether the service's dependencies answer.
+	Ready func(context.Context) error
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Handler routes the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h func(http.ResponseWriter, *http.Request, authtoken.Principal)) {
+		mux.Handle(pattern, s.authenticated(name, h))
+	}
+	route("POST /v1/search", "search", s.search)
+	route("GET /v1/history", "history", s.history)
+	route("GET /v1/saved-searches", "saved_list", s.savedList)
+	route("POST /v1/saved-searches", "saved_create", s.savedCreate)
+	route("GET /v1/saved-searches/{id}", "saved_get", s.savedGet)
+	route("PUT /v1/saved-searches/{id}", "saved_update", s.savedUpdate)
+	route("DELETE /v1/saved-searches/{id}", "saved_delete", s.savedDelete)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET "+envconfig.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET "+envconfig.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, s.Config.Version) })
+	return mux
+}
+
+// NewHTTPServer wraps h with the service's header and time bounds.
+func NewHTTPServer(addr string, h http.Handler, c Config) *http.Server {
+	return &http.Server{
+		Addr: addr, Handler: h,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		// Results stream for as long as a search may run, plus sending.
+		WriteTimeout: c.Timeout + time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+	}
+}
+
+// statusWriter remembers the status code for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// authenticated bounds the request, verifies its token (scope search) and
+// counts it.
+func (s *Server) authenticated(name string, h func(http.ResponseWriter, *http.Request, authtoken.Principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { s.Metrics.Requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc() }()
+		ctx, cancel := context.WithTimeout(r.Context(), s.Config.Timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		r.Body = http.MaxBytesReader(sw, r.Body, s.Config.MaxBodyBytes)
+		token, ok := authtoken.FromRequest(r)
+		if !ok {
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano"`)
+			writeError(sw, http.StatusUnauthorized, "an API token is required (Authorization: Bearer <token>)", 0)
+			return
+		}
+		p, err := s.Tokens.Verify(ctx, token)
+		switch {
+		case errors.Is(err, authtoken.ErrInvalid):
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano", error="invalid_token"`)
+			writeError(sw, http.StatusUnauthorized, err.Error(), 0)
+			return
+		case err != nil:
+			s.Log.Error("cannot verify a token", "err", err)
+			writeError(sw, http.StatusServiceUnavailable, "cannot verify the token now; retry", 0)
+			return
+		case !p.Can(authtoken.ScopeSearch):
+			writeError(sw, http.StatusForbidden, "this token lacks the search scope", 0)
+			return
+		}
+		h(sw, r, p)
+	})
+}
+
+// apiError is the body of every error response.
+type apiError struct {
+	Error struct {
+		Message string `json:"message"`
+		// Column points into the query (1-based) for query errors.
+		Column int `json:"column,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, col int) {
+	var e apiError
+	e.Error.Message, e.Error.Column = msg, col
+	writeJSON(w, code, e)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decodeBody reads a JSON body into v, rejecting unknown fields; it writes
+// the error response and returns false on failure.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	d := json.NewDecoder(r.Body)
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", tooBig.Limit), 0)
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "the body is not the expected JSON: "+err.Error(), 0)
+		return false
+	}
+	if d.More() {
+		writeError(w, http.StatusBadRequest, "the body has more than one JSON value", 0)
+		return false
+	}
+	return true
+}

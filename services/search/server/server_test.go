@@ -1,0 +1,436 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/services/search/admission"
+	"github.com/nanosiem/nano/services/search/history"
+	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+var (
+	pg *harness.Postgres
+	ch *harness.ClickHouse
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if pg, err = harness.StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
+		os.Exit(1)
+	}
+	harness.MainWithClickHouse(runAndStop{m}, &ch)
+}
+
+type runAndStop struct{ m *testing.M }
+
+func (r runAndStop) Run() int { defer pg.Stop(); return r.m.Run() }
+
+var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// fixture is a running search API over real ClickHouse and PostgreSQL.
+type fixture struct {
+	srv                     *Server
+	url                     string
+	acme, other, noScope    string
+	db                      *pgxpool.Pool
+	acmeEvents, otherEvents int
+}
+
+func setup(t *testing.T, name string, limits runner.Limits, adm admission.Config) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	pgURL, err := pg.CreateDatabase(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := metadb.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db}
+	for _, tenant := range []string{"acme", "other"} {
+		if err := metadb.EnsureTenant(ctx, db, tenant, tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issue := func(tenant string, scopes ...string) string {
+		tok, _, err := authtoken.Issue(ctx, db, tenant, nil, "test", scopes, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	f.acme, f.other, f.noScope = issue("acme", authtoken.ScopeSearch), issue("other", authtoken.ScopeSearch), issue("acme", authtoken.ScopeRead)
+
+	conn, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := events.DetectVersion(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := events.Engine{Version: v, Database: name}
+	if err := events.Migrate(ctx, conn, e); err != nil {
+		t.Fatal(err)
+	}
+	b, err := conn.PrepareBatch(ctx, events.InsertSQL(e.Table()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300 acme events a second apart, then 25 at one instant (ties), and
+	// 50 of another tenant.
+	add := func(ev events.Event) {
+		if err := b.Append(ev.Row()...); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Tenant == "acme" {
+			f.acmeEvents++
+		} else {
+			f.otherEvents++
+		}
+	}
+	for i := 0; i < 300; i++ {
+		add(events.Event{Time: now.Add(-time.Duration(i+1) * time.Second), Tenant: "acme", Feed: "http", Service: []string{"api", "web", "db"}[i%3],
+			Host: fmt.Sprintf("h%d", i%5), Severity: []string{"info", "error"}[i%2], Message: fmt.Sprintf("event %d", i),
+			Attributes: map[string]string{"n": fmt.Sprint(i)}})
+	}
+	tie := now.Add(-30*time.Minute + 123456789)
+	for i := 0; i < 25; i++ {
+		add(events.Event{Time: tie, Tenant: "acme", Feed: "http", Service: "tie", Message: fmt.Sprintf("tie %d", i)})
+	}
+	for i := 0; i < 50; i++ {
+		add(events.Event{Time: now.Add(-time.Duration(i+1) * time.Second), Tenant: "other", Service: "api", Severity: "error", Message: "secret of other"})
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(ctx, conn, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics()
+	if adm.Global == 0 {
+		adm = admission.Config{Global: 4, PerTenant: 2, MaxWaiting: 8, Wait: time.Second}
+	}
+	ac, err := admission.New(adm, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = &Server{
+		Config: Config{Table: e.Table(), DefaultRange: 24 * time.Hour, DefaultPageRows: 100, MaxPageRows: 1000, MaxBodyBytes: 4 << 10,
+			Timeout: 20 * time.Second, Version: "test"},
+		Runner: r, Store: &history.Store{DB: db}, Tokens: &authtoken.Verifier{DB: db, TTL: time.Second}, Admission: ac, Metrics: m,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(context.Context) error { return nil }, Now: func() time.Time { return now },
+	}
+	hs := httptest.NewServer(f.srv.Handler())
+	t.Cleanup(hs.Close)
+	f.url = hs.URL
+	return f
+}
+
+type result struct {
+	Columns []struct{ Name, Type string } `json:"columns"`
+	Rows    [][]any                       `json:"rows"`
+	Count   int                           `json:"count"`
+	Next    *string                       `json:"next_cursor"`
+	Stats   struct {
+		RowsRead  uint64  `json:"rows_read"`
+		BytesRead uint64  `json:"bytes_read"`
+		ElapsedMS float64 `json:"elapsed_ms"`
+	} `json:"stats"`
+	Error *struct {
+		Message string `json:"message"`
+		Column  int    `json:"column"`
+	} `json:"error"`
+}
+
+func (f *fixture) call(t *testing.T, method, path, token string, body any) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if s, ok := body.(string); ok {
+		rd = strings.NewReader(s)
+	} else if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.url+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func (f *fixture) search(t *testing.T, token string, body map[string]any) (int, result) {
+	t.Helper()
+	resp, b := f.call(t, "POST", "/v1/search", token, body)
+	var r result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return resp.StatusCode, r
+}
+
+func TestSearchResultsAndIsolation(t *testing.T) {
+	f := setup(t, "search_results", runner.Limits{}, admission.Config{})
+	code, r := f.search(t, f.acme, map[string]any{"query": "level:error service:api | fields ts, service, n", "page_size": 1000})
+	if code != 200 || r.Error != nil {
+		t.Fatalf("%d %+v", code, r.Error)
+	}
+	if r.Count != 50 || len(r.Rows) != 50 || r.Next != nil {
+		t.Errorf("count %d rows %d next %v, want 50 and no next page", r.Count, len(r.Rows), r.Next)
+	}
+	if len(r.Columns) != 3 || r.Columns[0].Name != "timestamp" || r.Columns[0].Type != "DateTime64(9)" || r.Columns[2].Name != "n" {
+		t.Errorf("columns %+v", r.Columns)
+	}
+	if r.Stats.RowsRead == 0 || r.Stats.BytesRead == 0 {
+		t.Errorf("stats %+v", r.Stats)
+	}
+	// The other tenant's events are invisible to acme, and acme's to it.
+	_, r = f.search(t, f.acme, map[string]any{"query": `"secret of other"`})
+	if r.Count != 0 {
+		t.Errorf("acme sees %d events of other", r.Count)
+	}
+	_, r = f.search(t, f.other, map[string]any{"query": `| stats count()`})
+	if len(r.Rows) != 1 || r.Rows[0][0] != float64(f.otherEvents) {
+		t.Errorf("other counts %v, want %d", r.Rows, f.otherEvents)
+	}
+	// The time range bounds the search.
+	_, r = f.search(t, f.acme, map[string]any{"query": `| stats count()`, "from": "-10s", "to": "now"})
+	if r.Rows[0][0] != float64(10) {
+		t.Errorf("last 10 s: %v events, want 10", r.Rows[0][0])
+	}
+}
+
+// Paging through every acme event, 7 at a time, returns each exactly once,
+// newest first, across 25 events that share one timestamp.
+func TestCursorPagination(t *testing.T) {
+	f := setup(t, "search_pages", runner.Limits{}, admission.Config{})
+	seen := map[string]bool{}
+	var last string
+	body := map[string]any{"query": "", "page_size": 7}
+	pages := 0
+	for {
+		code, r := f.search(t, f.acme, body)
+		if code != 200 {
+			t.Fatalf("page %d: %d %+v", pages, code, r.Error)
+		}
+		pages++
+		for _, row := range r.Rows {
+			ts, msg := row[0].(string), row[5].(string)
+			if last != "" && ts > last {
+				t.Fatalf("page %d: %s after %s", pages, ts, last)
+			}
+			last = ts
+			if seen[msg] {
+				t.Fatalf("page %d: %q twice", pages, msg)
+			}
+			seen[msg] = true
+		}
+		if r.Next == nil {
+			break
+		}
+		body["cursor"] = *r.Next
+	}
+	if len(seen) != f.acmeEvents {
+		t.Errorf("%d events over %d pages, want %d", len(seen), pages, f.acmeEvents)
+	}
+	// Stats pages by offset; | limit caps the total across pages.
+	body = map[string]any{"query": "| stats count() by n | sort n | limit 20", "page_size": 8}
+	total := 0
+	for {
+		_, r := f.search(t, f.acme, body)
+		total += r.Count
+		if r.Next == nil {
+			break
+		}
+		body["cursor"] = *r.Next
+	}
+	if total != 20 {
+		t.Errorf("stats pages held %d rows, want the limit of 20", total)
+	}
+	// A cursor only continues its own query.
+	_, r := f.search(t, f.acme, map[string]any{"query": "", "page_size": 3})
+	code, r2 := f.search(t, f.acme, map[string]any{"query": "level:error", "cursor": *r.Next})
+	if code != 400 || !strings.Contains(r2.Error.Message, "another query") {
+		t.Errorf("foreign cursor: %d %+v", code, r2.Error)
+	}
+	code, r2 = f.search(t, f.acme, map[string]any{"query": "", "cursor": "!!"})
+	if code != 400 {
+		t.Errorf("garbage cursor: %d", code)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	f := setup(t, "search_bad", runner.Limits{}, admission.Config{})
+	code, r := f.search(t, f.acme, map[string]any{"query": "level:error (a OR"})
+	if code != 400 || r.Error.Column != 18 || !strings.Contains(r.Error.Message, "expected a search term") {
+		t.Errorf("parse error: %d %+v", code, r.Error)
+	}
+	code, r = f.search(t, f.acme, map[string]any{"query": "x>abc"})
+	if code != 400 || r.Error.Column != 3 {
+		t.Errorf("compile error: %d %+v", code, r.Error)
+	}
+	for body, want := range map[string]string{
+		`{"query": "a", "page_size": 100000}`: "page_size", `{"query": "a", "from": "yesterday"}`: "from:",
+		`{"query": "a", "from": "now", "to": "-1h"}`: "to: before from", `{"query": "a", "bogus": 1}`: "unknown field",
+		`{"query": "a"} {}`: "more than one", `not json`: "not the expected JSON",
+	} {
+		resp, b := f.call(t, "POST", "/v1/search", f.acme, body)
+		if resp.StatusCode != 400 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d %s", body, resp.StatusCode, b)
+		}
+	}
+	resp, _ := f.call(t, "POST", "/v1/search", f.acme, `{"query": "`+strings.Repeat("a", 5000)+`"}`)
+	if resp.StatusCode != 413 {
+		t.Errorf("oversized body: %d", resp.StatusCode)
+	}
+	resp, _ = f.call(t, "POST", "/v1/search", "", `{}`)
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("no token: %d", resp.StatusCode)
+	}
+	resp, _ = f.call(t, "POST", "/v1/search", "nano_"+strings.Repeat("A", 43), `{}`)
+	if resp.StatusCode != 401 {
+		t.Errorf("unknown token: %d", resp.StatusCode)
+	}
+	resp, _ = f.call(t, "POST", "/v1/search", f.noScope, `{}`)
+	if resp.StatusCode != 403 {
+		t.Errorf("token without the search scope: %d", resp.StatusCode)
+	}
+}
+
+// A search over the server's limits fails with 422 and the history says so.
+func TestLimitsAndHistory(t *testing.T) {
+	f := setup(t, "search_limits", runner.Limits{MaxRowsToRead: 50}, admission.Config{})
+	code, r := f.search(t, f.acme, map[string]any{"query": "event"})
+	if code != 422 || !strings.Contains(r.Error.Message, "exceeded a limit") {
+		t.Errorf("over max rows: %d %+v", code, r.Error)
+	}
+	f.search(t, f.acme, map[string]any{"query": "level:"})
+	resp, b := f.call(t, "GET", "/v1/history?limit=10", f.acme, nil)
+	var h struct {
+		Items []history.Entry `json:"items"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if len(h.Items) != 2 || h.Items[0].Query != "level:" || h.Items[0].Status != "invalid" || h.Items[1].Status != "failed" ||
+		!h.Items[1].To.Equal(now) || h.Items[1].Error == "" {
+		t.Errorf("history %+v", h.Items)
+	}
+	_, b = f.call(t, "GET", "/v1/history", f.other, nil)
+	if !strings.Contains(string(b), `"items":[]`) {
+		t.Errorf("other tenant's history: %s", b)
+	}
+}
+
+// Searches beyond the tenant's slots wait, then get 429 with Retry-After;
+// metrics count them.
+func TestAdmissionControl(t *testing.T) {
+	f := setup(t, "search_admission", runner.Limits{}, admission.Config{Global: 2, PerTenant: 1, MaxWaiting: 4, Wait: 200 * time.Millisecond})
+	release, err := f.srv.Admission.Acquire(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, b := f.call(t, "POST", "/v1/search", f.acme, map[string]any{"query": ""})
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), "this tenant") {
+		t.Errorf("busy tenant: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	// Another tenant still runs.
+	if code, _ := f.search(t, f.other, map[string]any{"query": ""}); code != 200 {
+		t.Errorf("other tenant: %d", code)
+	}
+	// A waiting search is admitted when the slot frees.
+	go func() { time.Sleep(50 * time.Millisecond); release() }()
+	if code, _ := f.search(t, f.acme, map[string]any{"query": ""}); code != 200 {
+		t.Errorf("search after the slot freed: %d", code)
+	}
+	_, b = f.call(t, "GET", "/metrics", "", nil)
+	for _, want := range []string{`nano_search_rejected_total{reason="tenant_busy"} 1`, "nano_search_admitted_total 3", "nano_search_queued 0",
+		"nano_search_running 0", `nano_search_query_duration_seconds_count{kind="events",status="ok"} 2`, `nano_search_requests_total{code="429",route="search"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestSavedSearches(t *testing.T) {
+	f := setup(t, "search_saved", runner.Limits{}, admission.Config{})
+	resp, b := f.call(t, "POST", "/v1/saved-searches", f.acme, map[string]any{"name": "errors", "query": "level:error", "from": "-24h"})
+	var s history.Saved
+	if err := json.Unmarshal(b, &s); err != nil || resp.StatusCode != 201 || s.ID == 0 || s.From != "-24h" {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if resp, _ = f.call(t, "POST", "/v1/saved-searches", f.acme, map[string]any{"name": "errors", "query": "x"}); resp.StatusCode != 409 {
+		t.Errorf("duplicate name: %d", resp.StatusCode)
+	}
+	resp, b = f.call(t, "POST", "/v1/saved-searches", f.acme, map[string]any{"name": "bad", "query": "a OR"})
+	if resp.StatusCode != 400 || !strings.Contains(string(b), `"column":5`) {
+		t.Errorf("bad query: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ = f.call(t, "POST", "/v1/saved-searches", f.acme, map[string]any{"name": "", "query": "a"}); resp.StatusCode != 400 {
+		t.Errorf("empty name: %d", resp.StatusCode)
+	}
+	id := fmt.Sprint(s.ID)
+	resp, b = f.call(t, "PUT", "/v1/saved-searches/"+id, f.acme, map[string]any{"name": "errors", "query": "level>=error", "to": "now"})
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `level\u003e=error`) {
+		t.Errorf("update: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ = f.call(t, "GET", "/v1/saved-searches/"+id, f.other, nil); resp.StatusCode != 404 {
+		t.Errorf("other tenant reads acme's saved search: %d", resp.StatusCode)
+	}
+	for i := 0; i < 3; i++ {
+		f.call(t, "POST", "/v1/saved-searches", f.acme, map[string]any{"name": fmt.Sprint("s", i), "query": "x"})
+	}
+	resp, b = f.call(t, "GET", "/v1/saved-searches?limit=2", f.acme, nil)
+	var list struct {
+		Items []history.Saved `json:"items"`
+		Next  string          `json:"next_cursor"`
+	}
+	json.Unmarshal(b, &list)
+	if len(list.Items) != 2 || list.Next == "" {
+		t.Fatalf("list: %s", b)
+	}
+	_, b = f.call(t, "GET", "/v1/saved-searches?limit=2&cursor="+list.Next, f.acme, nil)
+	json.Unmarshal(b, &list)
+	if len(list.Items) != 2 {
+		t.Errorf("second page: %s", b)
+	}
+	if resp, _ = f.call(t, "DELETE", "/v1/saved-searches/"+id, f.acme, nil); resp.StatusCode != 204 {
+		t.Errorf("delete: %d", resp.StatusCode)
+	}
+	if resp, _ = f.call(t, "DELETE", "/v1/saved-searches/"+id, f.acme, nil); resp.StatusCode != 404 {
+		t.Errorf("delete twice: %d", resp.StatusCode)
+	}
+	if resp, _ = f.call(t, "GET", "/v1/saved-searches/abc", f.acme, nil); resp.StatusCode != 400 {
+		t.Errorf("bad id: %d", resp.StatusCode)
+	}
+}
