@@ -1,5 +1,5 @@
 # Convenience targets; each is one command you can also run by hand.
-.PHONY: test plan bench-ingest images
+.PHONY: test plan bench-ingest bench-search images
 
 test:
 	bash tests/run
@@ -10,6 +10,11 @@ plan:
 # End-to-end ingest throughput against a real ClickHouse (prints figures).
 bench-ingest:
 	go run ./tests/bench/ingest
+
+# Search latency over 10 million events: service, generated SQL and
+# hand-written SQL (prints figures).
+bench-search:
+	go run ./tests/bench/search
 
 # Service images as an OCI layout in dist/images (PUSH=ghcr.io/nanosiem pushes).
 images:
