@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,6 +47,27 @@ func TestREADMEMatchesCatalogAndKeys(t *testing.T) {
 	for _, k := range settings.Keys {
 		if !strings.Contains(readme, "| `"+settings.Namespace+":"+k.Name+"` |") {
 			t.Errorf("README's configuration table lacks nano:%s", k.Name)
+		}
+	}
+}
+
+// Every service variable the README should document is in it.
+func TestREADMEDocumentsServiceVariables(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../services/envconfig/envconfig.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`"(NANO_(INGEST|SEARCH)_[A-Z_]+|NANO_TOKEN_CACHE_TTL)"`).FindAllStringSubmatch(string(src), -1)
+	if len(names) < 20 {
+		t.Fatalf("found only %d variables in envconfig.go", len(names))
+	}
+	for _, n := range names {
+		if !strings.Contains(string(readme), "`"+n[1]+"`") {
+			t.Errorf("README does not document %s", n[1])
 		}
 	}
 }

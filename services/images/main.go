@@ -40,8 +40,9 @@ type Service struct {
 	Ports   []int
 }
 
-// Services are the images nano ships; api and search join as they land.
+// Services are the images nano ships; api joins when it lands.
 var Services = []Service{
+	{Name: "search", Package: "./services/search", Ports: []int{3002}},
 	{Name: "ingest", Package: "./services/ingest", Ports: []int{8080, 8088, 6000, 9598}},
 }
 
