@@ -5,22 +5,18 @@
 package components
 
 import (
+	"github.com/nanosiem/nano/components/labels"
 	"github.com/nanosiem/nano/components/tier"
 )
 
 // Label keys every labelable resource carries (the policy pack checks them).
 const (
-	LabelTier       = "nano-tier"
-	LabelDeployment = "nano-deployment"
-	LabelManagedBy  = "managed-by"
-	managedBy       = "pulumi"
+	LabelTier       = labels.Tier
+	LabelDeployment = labels.Deployment
+	LabelManagedBy  = labels.ManagedBy
 )
 
 // Labels returns the labels of a deployment's resources.
 func Labels(deployment string, t tier.Name) map[string]string {
-	return map[string]string{
-		LabelTier:       string(t),
-		LabelDeployment: deployment,
-		LabelManagedBy:  managedBy,
-	}
+	return labels.For(deployment, t)
 }

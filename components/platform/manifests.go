@@ -1,6 +1,10 @@
 package platform
 
-import "sort"
+import (
+	"sort"
+
+	nanolabels "github.com/nanosiem/nano/components/labels"
+)
 
 // Objects returns every Kubernetes object of the platform, in apply order:
 // namespace, workloads, databases, monitoring, isolation.
@@ -21,6 +25,19 @@ func Objects(s Spec) ([]Object, error) {
 	}
 	out = append(out, s.prometheus()...)
 	out = append(out, s.networkPolicies()...)
+	// Every object carries the deployment's labels (nano-tier,
+	// nano-deployment, managed-by) beside its own.
+	for _, o := range out {
+		md, _ := o["metadata"].(map[string]any)
+		l, _ := md["labels"].(map[string]any)
+		if l == nil {
+			l = map[string]any{}
+			md["labels"] = l
+		}
+		for k, v := range nanolabels.For(s.Deployment, s.Tier.Name) {
+			l[k] = v
+		}
+	}
 	return out, nil
 }
 
