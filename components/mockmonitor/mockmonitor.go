@@ -11,11 +11,14 @@ import (
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // Resource is one registered resource.
 type Resource struct {
+	// URN is what the engine would call the resource.
+	URN        string
 	Type, Name string
 	// ParentType and ParentName identify the parent ("" for the stack).
 	ParentType, ParentName string
@@ -49,8 +52,16 @@ func (m *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	defer m.mu.Unlock()
 	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs, Provider: args.Provider}
 	if args.RegisterRPC != nil {
-		r.ParentType, r.ParentName = splitURN(args.RegisterRPC.GetParent())
+		parent := args.RegisterRPC.GetParent()
+		r.ParentType, r.ParentName = splitURN(parent)
 		r.Dependencies = args.RegisterRPC.GetDependencies()
+		if p := resource.URN(parent); p.IsValid() {
+			parentType := p.QualifiedType()
+			if p.Type() == resource.RootStackType {
+				parentType = ""
+			}
+			r.URN = string(resource.NewURN(p.Stack(), p.Project(), parentType, tokens.Type(args.TypeToken), args.Name))
+		}
 	}
 	m.resources = append(m.resources, r)
 	if !args.Custom {
