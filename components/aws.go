@@ -219,7 +219,7 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 		return nil, nil, err
 	}
 	sc, err := storagev1.NewStorageClass(ctx, spec.Name+"-gp3", &storagev1.StorageClassArgs{
-		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(eksStorageClass)},
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(eksStorageClass), Labels: pulumi.ToStringMap(spec.Labels)},
 		Provisioner: pulumi.String("ebs.csi.aws.com"),
 		Parameters:  pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true")},
 		// Volumes outlive their claims: ClickHouse and PostgreSQL data is

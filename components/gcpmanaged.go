@@ -93,7 +93,7 @@ func newPrivateServiceConnect(ctx *pulumi.Context, name string, s settings.Setti
 	}
 	rule, err := compute.NewForwardingRule(ctx, name+"-clickhouse-psc", &compute.ForwardingRuleArgs{
 		Region: pulumi.String(s.Region), Network: net.network.ID(), IpAddress: addr.ID(),
-		Target: pulumi.String(s.ClickHouseCloud.EndpointService), LoadBalancingScheme: pulumi.String(""),
+		Target: pulumi.String(s.ClickHouseCloud.EndpointService), LoadBalancingScheme: pulumi.String(""), Labels: labels,
 	}, parent)
 	if err != nil {
 		return nil, err

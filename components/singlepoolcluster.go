@@ -211,7 +211,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 
 	// Volumes: the Hetzner CSI driver, with the API token it needs.
 	tokenSecret, err := corev1.NewSecret(ctx, name+"-hcloud-token", &corev1.SecretArgs{
-		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("hcloud"), Namespace: pulumi.String("kube-system")},
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("hcloud"), Namespace: pulumi.String("kube-system"), Labels: labels},
 		StringData: pulumi.ToSecret(pulumi.StringMap{"token": args.HcloudToken}).(pulumi.StringMapOutput),
 	}, onCluster...)
 	if err != nil {

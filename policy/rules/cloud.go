@@ -1,0 +1,222 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// adminPorts must never be open to the whole internet: SSH and the
+// databases' ports.
+var adminPorts = []int{22, 2181, 3306, 5432, 8123, 9000, 9181, 9234, 9440}
+
+func openToWorld(cidrs []any) bool {
+	for _, c := range cidrs {
+		if s := str(c); s == "0.0.0.0/0" || s == "::/0" {
+			return true
+		}
+	}
+	return false
+}
+
+// portsOf parses "22", "80-90" or "" (all) into a range.
+func portsOf(s string) (lo, hi int, ok bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "any" || s == "all" {
+		return 0, 65535, true
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	l, err1 := strconv.Atoi(strings.TrimSpace(a))
+	h := l
+	var err2 error
+	if isRange {
+		h, err2 = strconv.Atoi(strings.TrimSpace(b))
+	}
+	return l, h, err1 == nil && err2 == nil
+}
+
+func adminPortsIn(lo, hi int) []int {
+	var out []int
+	for _, p := range adminPorts {
+		if p >= lo && p <= hi {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// dependents are the resources of type typ that depend on urn.
+func dependents(rs []Resource, urn, typ string) []Resource {
+	var out []Resource
+	for _, r := range rs {
+		if r.Type == typ && slices.Contains(r.Dependencies, urn) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+var cloudRules = []*Rule{
+	{
+		ID: "cloud-database-private", Level: Mandatory,
+		Description: "Managed databases (RDS, Cloud SQL) are private, encrypted, backed up with a retention above zero, and protected from deletion.",
+		Remediation: "RDS: publiclyAccessible false, storageEncrypted true, backupRetentionPeriod > 0, deletionProtection true. Cloud SQL: no public IPv4, backups enabled, deletionProtection true.",
+		Check: func(r Resource, _ Env) []string {
+			var out []string
+			switch r.Type {
+			case "aws:rds/instance:Instance":
+				if isTrue(r.Props["publiclyAccessible"]) {
+					out = append(out, "publiclyAccessible is true")
+				}
+				if !isTrue(r.Props["storageEncrypted"]) && !isUnknown(r.Props["storageEncrypted"]) {
+					out = append(out, "storageEncrypted is not true")
+				}
+				if n, ok := number(r.Props["backupRetentionPeriod"]); !isUnknown(r.Props["backupRetentionPeriod"]) && (!ok || n <= 0) {
+					out = append(out, "backupRetentionPeriod is not above 0")
+				}
+				if !isTrue(r.Props["deletionProtection"]) && !isUnknown(r.Props["deletionProtection"]) {
+					out = append(out, "deletionProtection is not true")
+				}
+			case "gcp:sql/databaseInstance:DatabaseInstance":
+				if v := get(r.Props, "settings", "ipConfiguration", "ipv4Enabled"); !isFalse(v) && !isUnknown(v) {
+					out = append(out, "settings.ipConfiguration.ipv4Enabled is not false (public IP)")
+				}
+				if v := get(r.Props, "settings", "backupConfiguration", "enabled"); !isTrue(v) && !isUnknown(v) {
+					out = append(out, "settings.backupConfiguration.enabled is not true")
+				}
+				if isFalse(r.Props["deletionProtection"]) {
+					out = append(out, "deletionProtection is false")
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "cloud-bucket-private", Level: Mandatory,
+		Description: "Object-storage buckets are encrypted and block public access.",
+		Remediation: "S3: a BucketPublicAccessBlock with all four settings true and a server-side encryption configuration. GCS: publicAccessPrevention enforced and uniform bucket-level access.",
+		CheckStack: func(rs []Resource, _ Env) []Finding {
+			var out []Finding
+			for _, r := range rs {
+				switch r.Type {
+				case "aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket":
+					blocked := false
+					for _, b := range dependents(rs, r.URN, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
+						blocked = blocked || (isTrue(b.Props["blockPublicAcls"]) && isTrue(b.Props["blockPublicPolicy"]) &&
+							isTrue(b.Props["ignorePublicAcls"]) && isTrue(b.Props["restrictPublicBuckets"]))
+					}
+					if !blocked {
+						out = append(out, Finding{r.URN, "no BucketPublicAccessBlock with all four settings true"})
+					}
+					encrypted := len(dependents(rs, r.URN, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")) > 0 ||
+						len(dependents(rs, r.URN, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")) > 0
+					if !encrypted {
+						out = append(out, Finding{r.URN, "no server-side encryption configuration"})
+					}
+				case "gcp:storage/bucket:Bucket":
+					if str(r.Props["publicAccessPrevention"]) != "enforced" && !isUnknown(r.Props["publicAccessPrevention"]) {
+						out = append(out, Finding{r.URN, "publicAccessPrevention is not enforced"})
+					}
+					if !isTrue(r.Props["uniformBucketLevelAccess"]) && !isUnknown(r.Props["uniformBucketLevelAccess"]) {
+						out = append(out, Finding{r.URN, "uniformBucketLevelAccess is not true"})
+					}
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "cloud-no-open-admin-ports", Level: Mandatory,
+		Description: "Firewalls and security groups never open SSH or database ports to 0.0.0.0/0 or ::/0.",
+		Remediation: "Limit SSH (nano:sshAllowedCidrs) and database ports to known networks; databases stay private.",
+		Check: func(r Resource, _ Env) []string {
+			var out []string
+			flag := func(where string, lo, hi int) {
+				if ports := adminPortsIn(lo, hi); len(ports) > 0 {
+					out = append(out, fmt.Sprintf("%s opens port(s) %v to the internet", where, ports))
+				}
+			}
+			switch r.Type {
+			case "hcloud:index/firewall:Firewall":
+				for i, rule := range list(r.Props["rules"]) {
+					if str(get(rule, "direction")) == "in" && openToWorld(list(get(rule, "sourceIps"))) {
+						if lo, hi, ok := portsOf(str(get(rule, "port"))); ok {
+							flag(fmt.Sprintf("rules[%d]", i), lo, hi)
+						}
+					}
+				}
+			case "civo:index/firewall:Firewall":
+				for i, rule := range list(r.Props["ingressRules"]) {
+					if str(get(rule, "action")) != "deny" && openToWorld(list(get(rule, "cidrs"))) {
+						if lo, hi, ok := portsOf(str(get(rule, "portRange"))); ok {
+							flag(fmt.Sprintf("ingressRules[%d]", i), lo, hi)
+						}
+					}
+				}
+			case "aws:ec2/securityGroup:SecurityGroup":
+				for i, rule := range list(r.Props["ingress"]) {
+					if openToWorld(append(list(get(rule, "cidrBlocks")), list(get(rule, "ipv6CidrBlocks"))...)) {
+						lo, _ := number(get(rule, "fromPort"))
+						hi, _ := number(get(rule, "toPort"))
+						if str(get(rule, "protocol")) == "-1" {
+							lo, hi = 0, 65535
+						}
+						flag(fmt.Sprintf("ingress[%d]", i), int(lo), int(hi))
+					}
+				}
+			case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+				if openToWorld([]any{r.Props["cidrIpv4"], r.Props["cidrIpv6"]}) {
+					lo, _ := number(r.Props["fromPort"])
+					hi, _ := number(r.Props["toPort"])
+					if str(r.Props["ipProtocol"]) == "-1" {
+						lo, hi = 0, 65535
+					}
+					flag("the rule", int(lo), int(hi))
+				}
+			case "gcp:compute/firewall:Firewall":
+				if d := str(r.Props["direction"]); (d == "" || d == "INGRESS") && openToWorld(list(r.Props["sourceRanges"])) {
+					for i, a := range list(r.Props["allows"]) {
+						ports := list(get(a, "ports"))
+						if len(ports) == 0 {
+							ports = []any{""}
+						}
+						for _, p := range ports {
+							if lo, hi, ok := portsOf(str(p)); ok {
+								flag(fmt.Sprintf("allows[%d]", i), lo, hi)
+							}
+						}
+					}
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "cloud-private-nodes", Level: Mandatory,
+		Description: "Managed Kubernetes nodes on GCP and AWS have no public addresses: GKE private nodes, EKS node groups in private subnets.",
+		Remediation: "GKE: privateClusterConfig.enablePrivateNodes true with Cloud NAT. EKS: put node groups in subnets with mapPublicIpOnLaunch false behind a NAT gateway.",
+		CheckStack: func(rs []Resource, _ Env) []Finding {
+			byURN := map[string]Resource{}
+			for _, r := range rs {
+				byURN[r.URN] = r
+			}
+			var out []Finding
+			for _, r := range rs {
+				switch r.Type {
+				case "gcp:container/cluster:Cluster":
+					if v := get(r.Props, "privateClusterConfig", "enablePrivateNodes"); !isTrue(v) && !isUnknown(v) {
+						out = append(out, Finding{r.URN, "privateClusterConfig.enablePrivateNodes is not true"})
+					}
+				case "aws:eks/nodeGroup:NodeGroup":
+					for _, d := range r.Dependencies {
+						if s, ok := byURN[d]; ok && s.Type == "aws:ec2/subnet:Subnet" && isTrue(s.Props["mapPublicIpOnLaunch"]) {
+							out = append(out, Finding{r.URN, fmt.Sprintf("node group runs in public subnet %s", s.Name)})
+						}
+					}
+				}
+			}
+			return out
+		},
+	},
+}

@@ -1,0 +1,84 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nanosiem/nano/components/labels"
+)
+
+// labelPaths say where each labelable resource type keeps its labels (or
+// tags); other types with a "labels" or "tags" map are checked there too.
+var labelPaths = map[string][]any{
+	"gcp:container/cluster:Cluster":                  {"resourceLabels"},
+	"gcp:container/nodePool:NodePool":                {"nodeConfig", "resourceLabels"},
+	"gcp:sql/databaseInstance:DatabaseInstance":      {"settings", "userLabels"},
+	"civo:index/kubernetesCluster:KubernetesCluster": {"tags"},
+}
+
+// labelable lists the types that must carry labels even when the program
+// sets none (their provider supports them).
+var labelable = []string{
+	"hcloud:index/server:Server", "hcloud:index/network:Network", "hcloud:index/firewall:Firewall", "hcloud:index/primaryIp:PrimaryIp",
+	"hcloud:index/sshKey:SshKey", "hcloud:index/volume:Volume",
+	"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/routeTable:RouteTable",
+	"aws:ec2/eip:Eip", "aws:ec2/natGateway:NatGateway", "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/vpcEndpoint:VpcEndpoint",
+	"aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:eks/addon:Addon", "aws:iam/role:Role", "aws:iam/user:User",
+	"aws:kms/key:Key", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:s3/bucketV2:BucketV2",
+	"gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool", "gcp:sql/databaseInstance:DatabaseInstance",
+	"gcp:storage/bucket:Bucket", "gcp:compute/address:Address", "gcp:compute/forwardingRule:ForwardingRule",
+	"gcp:dns/managedZone:ManagedZone", "civo:index/kubernetesCluster:KubernetesCluster",
+}
+
+// labelPath is where r keeps its labels.
+func labelPath(r Resource) ([]any, bool) {
+	if kubernetes(r) {
+		return []any{"metadata", "labels"}, true
+	}
+	if p, ok := labelPaths[r.Type]; ok {
+		return p, true
+	}
+	if strings.HasPrefix(r.Type, "aws:") {
+		if _, ok := r.Props["tags"]; ok || slices.Contains(labelable, r.Type) {
+			return []any{"tags"}, true
+		}
+	}
+	if _, ok := r.Props["labels"]; ok || slices.Contains(labelable, r.Type) {
+		return []any{"labels"}, true
+	}
+	return nil, false
+}
+
+var hygieneRules = []*Rule{
+	{
+		ID: "hygiene-labels", Level: Mandatory,
+		Description: "Every labelable resource carries the nano-tier, nano-deployment and managed-by labels (tags on AWS).",
+		Remediation: "Pass the deployment's labels (components.Labels) to the resource's labels, tags or resourceLabels.",
+		Check: func(r Resource, _ Env) []string {
+			path, ok := labelPath(r)
+			if !ok || isUnknown(get(r.Props, path...)) {
+				return nil
+			}
+			have := resourceLabels(r)
+			var missing []string
+			for _, k := range labels.Keys {
+				if have[k] == "" {
+					missing = append(missing, k)
+				}
+			}
+			if len(missing) > 0 {
+				return []string{fmt.Sprintf("%s lacks %s", pathString(path), strings.Join(missing, ", "))}
+			}
+			return nil
+		},
+	},
+}
+
+func pathString(path []any) string {
+	var parts []string
+	for _, p := range path {
+		parts = append(parts, fmt.Sprint(p))
+	}
+	return strings.Join(parts, ".")
+}
