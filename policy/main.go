@@ -1,0 +1,47 @@
+// Command policy is nano's CrossGuard policy pack: a Pulumi analyzer
+// plugin serving the rules of policy/rules. Run it with a standard CLI:
+//
+//	pulumi preview --policy-pack policy
+//
+// The CLI starts it through the Go language host (pulumi-language-go
+// builds this directory), or, where no Go language host is installed, as
+// pulumi-analyzer-policy-go on PATH (go build -o .../pulumi-analyzer-policy-go ./policy).
+// Either way it prints the port it serves on and answers until the engine
+// closes it.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+
+	"github.com/nanosiem/nano/policy/analyzer"
+	"github.com/nanosiem/nano/policy/rules"
+)
+
+// version is the pack's version (PulumiPolicy.yaml).
+const version = "0.1.0"
+
+func main() {
+	// Arguments (the engine's address, and "." when started as
+	// pulumi-analyzer-policy-go) are not needed: the rules call nothing back.
+	srv := analyzer.New(rules.All(), version)
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Init: func(s *grpc.Server) error {
+			pulumirpc.RegisterAnalyzerServer(s, srv)
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nano policy pack:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		fmt.Fprintln(os.Stderr, "nano policy pack:", err)
+		os.Exit(1)
+	}
+}
