@@ -9,6 +9,7 @@ import (
 
 	"github.com/nanosiem/nano/components/settings"
 	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/policy/rules"
 )
 
 var components = map[tier.Kind]string{
@@ -68,6 +69,19 @@ func TestREADMEDocumentsServiceVariables(t *testing.T) {
 	for _, n := range names {
 		if !strings.Contains(string(readme), "`"+n[1]+"`") {
 			t.Errorf("README does not document %s", n[1])
+		}
+	}
+}
+
+// The README lists every policy rule.
+func TestREADMEListsEveryPolicyRule(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules.All() {
+		if !strings.Contains(string(readme), "| `"+r.ID+"` | "+string(r.Level)+" |") {
+			t.Errorf("README's policy table lacks %s (%s)", r.ID, r.Level)
 		}
 	}
 }
