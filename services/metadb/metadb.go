@@ -85,6 +85,120 @@ CREATE TABLE saved_searches (
     UNIQUE (tenant, name)
 );
 `},
+	{3, "feeds, detection rules, alerts, dashboards, credentials, enrichment and the scheduler", `
+CREATE TABLE feeds (
+    id bigserial PRIMARY KEY,
+    tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    kind text NOT NULL CHECK (kind IN ('http', 'hec', 'vector')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (tenant, name)
+);
+CREATE TABLE ingest_tokens (
+    id bigserial PRIMARY KEY,
+    tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    feed_id bigint NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+    hash bytea NOT NULL UNIQUE CHECK (length(hash) = 32),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
+CREATE TABLE detection_rules (
+    id bigserial PRIMARY KEY,
+    tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    query text NOT NULL,
+    schedule text NOT NULL,
+    window_seconds integer NOT NULL CHECK (window_seconds BETWEEN 60 AND 2592000),
+    threshold_op text NOT NULL CHECK (threshold_op IN ('>', '>=', '<', '<=')),
+    threshold double precision NOT NULL,
+    signal boolean NOT NULL DEFAULT false,
+    enabled boolean NOT NULL DEFAULT true,
+    next_run_at timestamptz NOT NULL DEFAULT now(),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (tenant, name)
+);
+CREATE TABLE rule_runs (
+    id bigserial PRIMARY KEY,
+    rule_id bigint NOT NULL REFERENCES detection_rules (id) ON DELETE CASCADE,
+    epoch bigint NOT NULL,
+    started_at timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    value double precision,
+    alerts integer NOT NULL DEFAULT 0,
+    error text NOT NULL DEFAULT ''
+);
+CREATE INDEX rule_runs_rule ON rule_runs (rule_id, id DESC);
+CREATE TABLE alerts (
+    id bigserial PRIMARY KEY,
+    tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    rule_id bigint REFERENCES detection_rules (id) ON DELETE SET NULL,
+    run_id bigint REFERENCES rule_runs (id) ON DELETE SET NULL,
+    group_key text NOT NULL DEFAULT '',
+    value double precision NOT NULL,
+    window_start timestamptz NOT NULL,
+    window_end timestamptz NOT NULL,
+    status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'closed')),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX alerts_tenant ON alerts (tenant, id DESC);
+CREATE TABLE rule_baselines (
+    rule_id bigint PRIMARY KEY REFERENCES detection_rules (id) ON DELETE CASCADE,
+    samples integer NOT NULL,
+    mean double precision NOT NULL,
+    stddev double precision NOT NULL,
+    suggested_threshold double precision NOT NULL,
+    computed_at timestamptz NOT NULL
+);
+CREATE TABLE dashboards (
+    id bigserial PRIMARY KEY,
+    tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    definition jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (tenant, name)
+);
+CREATE TABLE credentials (
+    id bigserial PRIMARY KEY,
+    tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    kind text NOT NULL,
+    nonce bytea NOT NULL,
+    ciphertext bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (tenant, name)
+);
+CREATE TABLE enrichment_datasets (
+    id bigserial PRIMARY KEY,
+    name text NOT NULL UNIQUE CHECK (name ~ '^[a-z][a-z0-9_]{0,40}$'),
+    source text NOT NULL,
+    format text NOT NULL CHECK (format IN ('csv', 'list')),
+    sha256 text NOT NULL DEFAULT '',
+    interval_seconds integer NOT NULL CHECK (interval_seconds >= 60),
+    last_checksum text NOT NULL DEFAULT '',
+    last_rows bigint NOT NULL DEFAULT 0,
+    last_synced_at timestamptz,
+    last_error text NOT NULL DEFAULT '',
+    next_sync_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE scheduler_leader (
+    id integer PRIMARY KEY CHECK (id = 1),
+    epoch bigint NOT NULL,
+    holder text NOT NULL,
+    since timestamptz NOT NULL
+);
+CREATE TABLE task_runs (
+    id bigserial PRIMARY KEY,
+    task text NOT NULL,
+    epoch bigint NOT NULL,
+    holder text NOT NULL,
+    started_at timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    error text NOT NULL DEFAULT ''
+);
+CREATE INDEX task_runs_task ON task_runs (task, id DESC);
+`},
 }
 
 // Migrate applies the migrations the database has not recorded, all in
