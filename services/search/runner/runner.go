@@ -75,14 +75,14 @@ var rePlaceholder = regexp.MustCompile(`\{(p[0-9]+):[A-Za-z0-9]+\}`)
 // SQL is st's text and arguments as this runner sends them: placeholders
 // for server-side parameters, or @name for the driver to bind.
 func (r *Runner) SQL(st *sqlgen.Statement) (string, []any) {
+	if !r.ServerParams {
+		return BindInDriver(st.SQL, st.Params)
+	}
 	args := make([]any, len(st.Params))
 	for i, p := range st.Params {
 		args[i] = clickhouse.Named(p.Name, p.Value)
 	}
-	if r.ServerParams {
-		return st.SQL, args
-	}
-	return rePlaceholder.ReplaceAllString(st.SQL, "@$1"), args
+	return st.SQL, args
 }
 
 // Run executes st and calls emit with each row, one value per
@@ -177,4 +177,15 @@ func plain(p any) any {
 		return nil
 	}
 	return x
+}
+
+// BindInDriver is st's text with @name placeholders and its arguments, for
+// statements the server cannot parameterize (DDL such as a materialized
+// view's SELECT): the driver binds the values, quoting them.
+func BindInDriver(sql string, params []sqlgen.Param) (string, []any) {
+	args := make([]any, len(params))
+	for i, p := range params {
+		args[i] = clickhouse.Named(p.Name, p.Value)
+	}
+	return rePlaceholder.ReplaceAllString(sql, "@$1"), args
 }

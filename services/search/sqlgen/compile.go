@@ -487,3 +487,22 @@ func (c *compiler) timeCmpParts(op string, sec, nanos uint32) string {
 	}
 	panic("sqlgen: time operator " + op)
 }
+
+// Filter compiles only the query's filter with the tenant condition (no
+// time bounds, no SELECT): for definitions such as materialized views that
+// test each inserted event.
+func Filter(q *query.Query, tenant string, now time.Time) (string, []Param, error) {
+	if q == nil || tenant == "" {
+		return "", nil, fmt.Errorf("a query and a tenant are required")
+	}
+	c := &compiler{now: now}
+	where := "tenant = " + c.param("String", tenant)
+	if q.Filter != nil {
+		f, err := c.filter(q.Filter)
+		if err != nil {
+			return "", nil, err
+		}
+		where += " AND " + f
+	}
+	return where, c.params, nil
+}

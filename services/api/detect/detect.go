@@ -1,0 +1,311 @@
+// Package detect runs detection rules: each rule is a search (nano's query
+// language) counted over a time window on a schedule; crossing its
+// threshold raises an alert. Signal rules count through a ClickHouse
+// materialized view the service creates. Every run is recorded, and the
+// recorded values give each rule a baseline and a suggested threshold.
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/api/leader"
+	"github.com/nanosiem/nano/services/search/query"
+	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/services/search/sqlgen"
+)
+
+// Rule is a detection rule.
+type Rule struct {
+	ID        int64
+	Tenant    string
+	Name      string
+	Query     string
+	Schedule  string
+	Window    time.Duration
+	Op        string
+	Threshold float64
+	Signal    bool
+}
+
+// Crossed reports whether value crosses the rule's threshold.
+func (r Rule) Crossed(value float64) bool {
+	switch r.Op {
+	case ">":
+		return value > r.Threshold
+	case ">=":
+		return value >= r.Threshold
+	case "<":
+		return value < r.Threshold
+	case "<=":
+		return value <= r.Threshold
+	}
+	return false
+}
+
+// counted is the rule's query with count() as its measure when it has no
+// stats of its own.
+func counted(q string) (*query.Query, error) {
+	parsed, err := query.Parse(q)
+	if err != nil {
+		return nil, err
+	}
+	if parsed.Stats == nil {
+		parsed.Stats = &query.Stats{Aggs: []query.Agg{{Func: "count", Name: "count"}}}
+		parsed.Sort, parsed.Fields = nil, nil
+	}
+	return parsed, nil
+}
+
+// Validate checks a rule's query and schedule, naming the field.
+func Validate(r Rule) error {
+	var errs []error
+	q, err := counted(r.Query)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("query: %w", err))
+	} else {
+		_, err = sqlgen.Compile(sqlgen.Request{Query: q, Tenant: "t", From: time.Unix(0, 0), To: time.Unix(60, 0), Now: time.Unix(60, 0), Table: "nano.events", PageSize: 1})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("query: %w", err))
+		}
+		if r.Signal && (q.Stats == nil || len(q.Stats.By) > 0 || len(q.Stats.Aggs) != 1 || q.Stats.Aggs[0].Func != "count") {
+			errs = append(errs, errors.New("signal: a signal rule counts matching events; its query takes no stats stage"))
+		}
+	}
+	if _, err := ParseSchedule(r.Schedule); err != nil {
+		errs = append(errs, fmt.Errorf("schedule: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Detector runs due rules.
+type Detector struct {
+	DB     *pgxpool.Pool
+	Conn   driver.Conn
+	Runner *runner.Runner
+	// Database holds the events table and the signal tables.
+	Database string
+	Now      func() time.Time
+}
+
+func (d *Detector) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// RunDue runs every enabled rule whose time has come (a scheduler task).
+func (d *Detector) RunDue(ctx context.Context, epoch int64) error {
+	rows, err := d.DB.Query(ctx, `SELECT id, tenant, name, query, schedule, window_seconds, threshold_op, threshold, signal
+FROM detection_rules WHERE enabled AND next_run_at <= $1 ORDER BY next_run_at LIMIT 100`, d.now())
+	if err != nil {
+		return fmt.Errorf("cannot read due rules: %w", err)
+	}
+	rules, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rule, error) {
+		var x Rule
+		var window int
+		err := r.Scan(&x.ID, &x.Tenant, &x.Name, &x.Query, &x.Schedule, &window, &x.Op, &x.Threshold, &x.Signal)
+		x.Window = time.Duration(window) * time.Second
+		return x, err
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read due rules: %w", err)
+	}
+	var errs []error
+	for _, r := range rules {
+		if err := d.Run(ctx, epoch, r); err != nil {
+			if errors.Is(err, leader.ErrFenced) || ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, fmt.Errorf("rule %d (%s): %w", r.ID, r.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// measurement is one value of a run, per group for stats ... by.
+type measurement struct {
+	group string
+	value float64
+}
+
+// Run evaluates r once and records the run, its alerts and the next run
+// time in one fenced transaction.
+func (d *Detector) Run(ctx context.Context, epoch int64, r Rule) error {
+	start := d.now()
+	from := start.Add(-r.Window)
+	values, runErr := d.measure(ctx, r, from, start)
+	sched, err := ParseSchedule(r.Schedule)
+	if err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	return leader.Fence(ctx, d.DB, epoch, func(tx pgx.Tx) error {
+		var total *float64
+		if runErr == nil {
+			sum := 0.0
+			for _, m := range values {
+				sum += m.value
+			}
+			total = &sum
+		}
+		var crossed []measurement
+		for _, m := range values {
+			if r.Crossed(m.value) {
+				crossed = append(crossed, m)
+			}
+		}
+		msg := ""
+		if runErr != nil {
+			msg = runErr.Error()
+		}
+		var runID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO rule_runs (rule_id, epoch, started_at, finished_at, value, alerts, error)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, r.ID, epoch, start, d.now(), total, len(crossed), msg).Scan(&runID); err != nil {
+			return fmt.Errorf("cannot record the run: %w", err)
+		}
+		for _, m := range crossed {
+			if _, err := tx.Exec(ctx, `INSERT INTO alerts (tenant, rule_id, run_id, group_key, value, window_start, window_end)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.Tenant, r.ID, runID, m.group, m.value, from, start); err != nil {
+				return fmt.Errorf("cannot record an alert: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE detection_rules SET next_run_at = $2 WHERE id = $1`, r.ID, sched.Next(start)); err != nil {
+			return fmt.Errorf("cannot schedule the next run: %w", err)
+		}
+		return nil
+	})
+}
+
+// measure counts r's events in [from, to]: through its signal view, or a
+// search.
+func (d *Detector) measure(ctx context.Context, r Rule, from, to time.Time) ([]measurement, error) {
+	if r.Signal {
+		if err := d.EnsureSignal(ctx, r); err != nil {
+			return nil, err
+		}
+		var n uint64
+		err := d.Conn.QueryRow(ctx, fmt.Sprintf("SELECT sum(n) FROM %s WHERE minute >= toDateTime(@from) AND minute <= toDateTime(@to)", d.signalTable(r)),
+			namedArgs(map[string]any{"from": uint32(from.Unix()), "to": uint32(to.Unix())})...).Scan(&n)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the signal: %w", err)
+		}
+		return []measurement{{value: float64(n)}}, nil
+	}
+	q, err := counted(r.Query)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlgen.Compile(sqlgen.Request{Query: q, Tenant: r.Tenant, From: from, To: to, Now: to, Table: d.Database + ".events", PageSize: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var out []measurement
+	groups := len(q.Stats.By)
+	_, err = d.Runner.Run(ctx, st, func(row []any) error {
+		var key []string
+		for i := 0; i < groups; i++ {
+			key = append(key, fmt.Sprintf("%s=%v", q.Stats.By[i].Name, row[i]))
+		}
+		v, _ := toFloat(row[groups])
+		out = append(out, measurement{group: strings.Join(key, ","), value: v})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if groups == 0 && len(out) == 0 {
+		out = []measurement{{value: 0}}
+	}
+	return out, nil
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case uint64:
+		return float64(n), true
+	case float64:
+		return n, !math.IsNaN(n)
+	case int64:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// signalTable and signalView are a signal rule's ClickHouse objects.
+func (d *Detector) signalTable(r Rule) string { return fmt.Sprintf("%s.signal_%d", d.Database, r.ID) }
+func (d *Detector) signalView(r Rule) string  { return fmt.Sprintf("%s.signal_%d_mv", d.Database, r.ID) }
+
+// EnsureSignal creates a signal rule's per-minute counts and the
+// materialized view that fills them from new events (from its creation
+// on; earlier events are not counted).
+func (d *Detector) EnsureSignal(ctx context.Context, r Rule) error {
+	q, err := query.Parse(r.Query)
+	if err != nil {
+		return err
+	}
+	where, params, err := sqlgen.Filter(q, r.Tenant, d.now())
+	if err != nil {
+		return err
+	}
+	if err := d.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (minute DateTime, n UInt64) ENGINE = SummingMergeTree() ORDER BY minute", d.signalTable(r))); err != nil {
+		return fmt.Errorf("cannot create the signal table: %w", err)
+	}
+	sql, args := runner.BindInDriver(fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s TO %s AS SELECT toStartOfMinute(ts) AS minute, count() AS n FROM %s.events WHERE %s GROUP BY minute",
+		d.signalView(r), d.signalTable(r), d.Database, where), params)
+	if err := d.Conn.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("cannot create the signal view: %w", err)
+	}
+	return nil
+}
+
+// DropSignal removes a signal rule's view and table (rule deleted or no
+// longer a signal).
+func (d *Detector) DropSignal(ctx context.Context, r Rule) error {
+	for _, obj := range []string{d.signalView(r), d.signalTable(r)} {
+		if err := d.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+obj); err != nil {
+			return fmt.Errorf("cannot drop %s: %w", obj, err)
+		}
+	}
+	return nil
+}
+
+// Autotune computes each rule's baseline from its runs of the last week:
+// mean and standard deviation of the measured value, and a suggested
+// threshold three deviations beyond the mean (a scheduler task).
+func (d *Detector) Autotune(ctx context.Context, epoch int64) error {
+	return leader.Fence(ctx, d.DB, epoch, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rule_baselines (rule_id, samples, mean, stddev, suggested_threshold, computed_at)
+SELECT r.id, count(x.value), avg(x.value), coalesce(stddev_pop(x.value), 0),
+       CASE WHEN r.threshold_op IN ('>', '>=') THEN avg(x.value) + 3 * coalesce(stddev_pop(x.value), 0)
+            ELSE greatest(avg(x.value) - 3 * coalesce(stddev_pop(x.value), 0), 0) END,
+       $1
+FROM detection_rules r JOIN rule_runs x ON x.rule_id = r.id
+WHERE x.value IS NOT NULL AND x.started_at > $1::timestamptz - interval '7 days'
+GROUP BY r.id, r.threshold_op
+HAVING count(x.value) >= 5
+ON CONFLICT (rule_id) DO UPDATE SET samples = excluded.samples, mean = excluded.mean, stddev = excluded.stddev,
+    suggested_threshold = excluded.suggested_threshold, computed_at = excluded.computed_at`, d.now())
+		if err != nil {
+			return fmt.Errorf("cannot compute baselines: %w", err)
+		}
+		return nil
+	})
+}
+
+func namedArgs(m map[string]any) []any {
+	out := make([]any, 0, len(m))
+	for k, v := range m {
+		out = append(out, clickhouse.Named(k, v))
+	}
+	return out
+}
