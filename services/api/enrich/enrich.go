@@ -1,0 +1,320 @@
+// Package enrich keeps enrichment datasets (IP ranges, threat lists) in
+// ClickHouse in step with their sources: each due dataset is fetched
+// (http(s) URL or a file under the configured directory), checked against
+// its SHA-256, loaded whole into a new table and swapped in with one atomic
+// RENAME, so readers see the old rows or the new ones, never a mix.
+//
+// Formats: "csv" (a header row names the columns, IPinfo-style range files
+// among them) and "list" (one indicator per line, # comments).
+package enrich
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/api/leader"
+)
+
+// Limits of one dataset.
+const (
+	MaxBytes   = 512 << 20
+	MaxRows    = 20_000_000
+	MaxColumns = 64
+)
+
+// Dataset is a configured source.
+type Dataset struct {
+	ID       int64
+	Name     string
+	Source   string
+	Format   string
+	SHA256   string
+	Interval time.Duration
+	Last     string // checksum of the data in ClickHouse
+}
+
+// Syncer syncs due datasets.
+type Syncer struct {
+	DB       *pgxpool.Pool
+	Conn     driver.Conn
+	Database string
+	// Dir is the only directory file sources may name ("" forbids files).
+	Dir    string
+	Client *http.Client
+	Now    func() time.Time
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+var reName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
+
+// ValidateSource checks a dataset's definition, naming the field.
+func ValidateSource(name, source, format, sum string, dir string) error {
+	var errs []error
+	if !reName.MatchString(name) {
+		errs = append(errs, errors.New("name: lower-case letters, digits and _, starting with a letter (at most 41)"))
+	}
+	switch {
+	case strings.HasPrefix(source, "https://"), strings.HasPrefix(source, "http://"):
+	case filepath.IsAbs(source) && dir != "" && strings.HasPrefix(filepath.Clean(source), filepath.Clean(dir)+string(filepath.Separator)):
+	default:
+		errs = append(errs, fmt.Errorf("source: an http(s) URL or a file under %q", dir))
+	}
+	if format != "csv" && format != "list" {
+		errs = append(errs, errors.New("format: csv or list"))
+	}
+	if sum != "" {
+		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
+			errs = append(errs, errors.New("sha256: 64 hex digits"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SyncDue syncs every dataset whose time has come (a scheduler task).
+func (s *Syncer) SyncDue(ctx context.Context, epoch int64) error {
+	rows, err := s.DB.Query(ctx, `SELECT id, name, source, format, sha256, interval_seconds, last_checksum FROM enrichment_datasets WHERE next_sync_at <= $1 ORDER BY id`, s.now())
+	if err != nil {
+		return fmt.Errorf("cannot read datasets: %w", err)
+	}
+	sets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Dataset, error) {
+		var d Dataset
+		var secs int
+		err := r.Scan(&d.ID, &d.Name, &d.Source, &d.Format, &d.SHA256, &secs, &d.Last)
+		d.Interval = time.Duration(secs) * time.Second
+		return d, err
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read datasets: %w", err)
+	}
+	var errs []error
+	for _, d := range sets {
+		rowsLoaded, sum, syncErr := s.Sync(ctx, d)
+		msg := ""
+		if syncErr != nil {
+			msg = syncErr.Error()
+			errs = append(errs, fmt.Errorf("dataset %s: %w", d.Name, syncErr))
+		}
+		err := leader.Fence(ctx, s.DB, epoch, func(tx pgx.Tx) error {
+			if syncErr != nil {
+				_, err := tx.Exec(ctx, `UPDATE enrichment_datasets SET last_error = $2, next_sync_at = $3 WHERE id = $1`, d.ID, msg, s.now().Add(d.Interval))
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE enrichment_datasets SET last_checksum = $2, last_rows = CASE WHEN $3 >= 0 THEN $3 ELSE last_rows END,
+last_synced_at = $4, last_error = '', next_sync_at = $5 WHERE id = $1`, d.ID, sum, rowsLoaded, s.now(), s.now().Add(d.Interval))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Table is the dataset's table.
+func (s *Syncer) Table(name string) string { return s.Database + ".enrich_" + name }
+
+// Sync fetches d and swaps its table when the data changed; rows is -1
+// when nothing changed.
+func (s *Syncer) Sync(ctx context.Context, d Dataset) (rows int64, sum string, err error) {
+	if err := ValidateSource(d.Name, d.Source, d.Format, d.SHA256, s.Dir); err != nil {
+		return 0, "", err
+	}
+	data, err := s.fetch(ctx, d.Source)
+	if err != nil {
+		return 0, "", err
+	}
+	h := sha256.Sum256(data)
+	sum = hex.EncodeToString(h[:])
+	if d.SHA256 != "" && !strings.EqualFold(d.SHA256, sum) {
+		return 0, "", fmt.Errorf("checksum %s does not match the configured %s; the table is unchanged", sum, d.SHA256)
+	}
+	if sum == d.Last {
+		return -1, sum, nil
+	}
+	cols, records, err := parse(d.Format, data)
+	if err != nil {
+		return 0, "", err
+	}
+	if err := s.swap(ctx, d.Name, cols, records); err != nil {
+		return 0, "", err
+	}
+	return int64(len(records)), sum, nil
+}
+
+func (s *Syncer) fetch(ctx context.Context, source string) ([]byte, error) {
+	var r io.ReadCloser
+	if strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://") {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		client := s.Client
+		if client == nil {
+			client = &http.Client{Timeout: 5 * time.Minute}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("cannot fetch %s: %w", source, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("cannot fetch %s: %s", source, resp.Status)
+		}
+		r = resp.Body
+	} else {
+		f, err := os.Open(source)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s: %w", source, err)
+		}
+		r = f
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", source, err)
+	}
+	if len(data) > MaxBytes {
+		return nil, fmt.Errorf("%s is over %d bytes", source, MaxBytes)
+	}
+	return data, nil
+}
+
+var reColumn = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// parse reads the records; column names become identifiers.
+func parse(format string, data []byte) ([]string, [][]string, error) {
+	if format == "list" {
+		var out [][]string
+		for _, l := range strings.Split(string(data), "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			if len(out) == MaxRows {
+				return nil, nil, fmt.Errorf("more than %d rows", MaxRows)
+			}
+			out = append(out, []string{l})
+		}
+		return []string{"indicator"}, out, nil
+	}
+	r := csv.NewReader(strings.NewReader(string(data)))
+	r.ReuseRecord = false
+	header, err := r.Read()
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the CSV header: %w", err)
+	}
+	if len(header) > MaxColumns {
+		return nil, nil, fmt.Errorf("%d columns; at most %d", len(header), MaxColumns)
+	}
+	cols := make([]string, len(header))
+	seen := map[string]bool{}
+	for i, h := range header {
+		c := strings.Trim(reColumn.ReplaceAllString(strings.ToLower(strings.TrimSpace(h)), "_"), "_")
+		if c == "" || c[0] >= '0' && c[0] <= '9' {
+			c = fmt.Sprintf("c%d_%s", i, c)
+		}
+		if seen[c] {
+			return nil, nil, fmt.Errorf("CSV header: column %q twice", c)
+		}
+		seen[c] = true
+		cols[i] = c
+	}
+	var out [][]string
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("CSV: %w", err)
+		}
+		if len(out) == MaxRows {
+			return nil, nil, fmt.Errorf("more than %d rows", MaxRows)
+		}
+		out = append(out, rec)
+	}
+	return cols, out, nil
+}
+
+// swap loads records into a new table and renames it over the old one in
+// one statement.
+func (s *Syncer) swap(ctx context.Context, name string, cols []string, records [][]string) error {
+	table, next, old := s.Table(name), s.Table(name)+"_next", s.Table(name)+"_old"
+	if err := s.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+next); err != nil {
+		return fmt.Errorf("cannot clear %s: %w", next, err)
+	}
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = c + " String"
+	}
+	if err := s.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (%s) ENGINE = MergeTree() ORDER BY tuple()", next, strings.Join(defs, ", "))); err != nil {
+		return fmt.Errorf("cannot create %s: %w", next, err)
+	}
+	for start := 0; start < len(records); start += 100_000 {
+		b, err := s.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", next, strings.Join(cols, ", ")))
+		if err != nil {
+			return fmt.Errorf("cannot load %s: %w", next, err)
+		}
+		for _, rec := range records[start:min(start+100_000, len(records))] {
+			row := make([]any, len(cols))
+			for i := range cols {
+				if i < len(rec) {
+					row[i] = rec[i]
+				} else {
+					row[i] = ""
+				}
+			}
+			if err := b.Append(row...); err != nil {
+				return fmt.Errorf("cannot load %s: %w", next, err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("cannot load %s: %w", next, err)
+		}
+	}
+	var n uint64
+	if err := s.Conn.QueryRow(ctx, "SELECT count() FROM "+next).Scan(&n); err != nil || n != uint64(len(records)) {
+		return fmt.Errorf("loaded %d of %d rows into %s (%v); the table is unchanged", n, len(records), next, err)
+	}
+	var exists uint8
+	if err := s.Conn.QueryRow(ctx, "EXISTS TABLE "+table).Scan(&exists); err != nil {
+		return fmt.Errorf("cannot check %s: %w", table, err)
+	}
+	rename := fmt.Sprintf("RENAME TABLE %s TO %s", next, table)
+	if exists == 1 {
+		if err := s.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+old); err != nil {
+			return err
+		}
+		rename = fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", table, old, next, table)
+	}
+	if err := s.Conn.Exec(ctx, rename); err != nil {
+		return fmt.Errorf("cannot swap in %s: %w", table, err)
+	}
+	if exists == 1 {
+		if err := s.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+old); err != nil {
+			return fmt.Errorf("cannot drop %s: %w", old, err)
+		}
+	}
+	return nil
+}
