@@ -116,3 +116,19 @@ const (
 // TokenCacheTTL is how long a service trusts a verified API token before
 // asking the database again, i.e. how long a revocation may take (30s).
 const TokenCacheTTL = "NANO_TOKEN_CACHE_TTL"
+
+// The api service; unset keeps the default the README documents.
+const (
+	// APILeaderPostgresURL is the URL of the scheduler's lock session when
+	// NANO_POSTGRES_URL goes through a transaction-mode pooler (session
+	// advisory locks need a direct connection); default NANO_POSTGRES_URL.
+	APILeaderPostgresURL  = "NANO_API_LEADER_POSTGRES_URL"
+	APICredentialsKey     = "NANO_API_CREDENTIALS_KEY" // base64 of 32 bytes; credentials are disabled without it
+	APICredentialsKeyFile = "NANO_API_CREDENTIALS_KEY_FILE"
+	APIEnrichmentDir      = "NANO_API_ENRICHMENT_DIR"   // the directory file datasets must be under (none)
+	APILeaderRetry        = "NANO_API_LEADER_RETRY"     // how often a follower tries the lock (500ms)
+	APILeaderHeartbeat    = "NANO_API_LEADER_HEARTBEAT" // how often the leader checks its session (500ms)
+	APIReplicaID          = "NANO_API_REPLICA_ID"       // this replica's name in the scheduler (the host name)
+	APIMaxBodyBytes       = "NANO_API_MAX_BODY_BYTES"   // request body (1 MiB)
+	APIRequestTimeout     = "NANO_API_REQUEST_TIMEOUT"  // one request (30s)
+)

@@ -1,0 +1,231 @@
+// Command api is nano's api service (port 3000): the REST API over the
+// metadata in PostgreSQL, served by every replica, and the scheduler
+// (detections, signals, enrichment sync, auto-tuning, retention) run by the
+// one replica that holds the PostgreSQL advisory lock.
+//
+//	api                         serve (configuration from NANO_* variables)
+//	api token create -tenant acme -name admin -scopes admin
+//	                            create the tenant if needed and print a new token
+//	api --version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/nanosiem/nano/services/api/detect"
+	"github.com/nanosiem/nano/services/api/enrich"
+	"github.com/nanosiem/nano/services/api/leader"
+	"github.com/nanosiem/nano/services/api/retention"
+	"github.com/nanosiem/nano/services/api/scheduler"
+	"github.com/nanosiem/nano/services/api/server"
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/services/search/runner"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == "token" && os.Args[2] == "create" {
+		os.Exit(tokenCreate(os.Args[3:]))
+	}
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println("nano api", version)
+		return
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("api stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// tokenCreate bootstraps access: the first admin token of a tenant.
+func tokenCreate(args []string) int {
+	fs := flag.NewFlagSet("api token create", flag.ContinueOnError)
+	tenant := fs.String("tenant", "", "tenant id (lower case, digits, - and _)")
+	name := fs.String("name", "bootstrap", "token name")
+	scopes := fs.String("scopes", "admin", "comma-separated scopes: "+strings.Join(authtoken.Scopes, ", "))
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	url := os.Getenv("NANO_POSTGRES_URL")
+	if *tenant == "" || url == "" {
+		fmt.Fprintln(os.Stderr, "api token create: -tenant and NANO_POSTGRES_URL are required")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := pgxpool.New(ctx, url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api token create:", err)
+		return 1
+	}
+	defer db.Close()
+	if err := metadb.Migrate(ctx, db); err != nil {
+		fmt.Fprintln(os.Stderr, "api token create:", err)
+		return 1
+	}
+	if err := metadb.EnsureTenant(ctx, db, *tenant, *tenant); err != nil {
+		fmt.Fprintln(os.Stderr, "api token create:", err)
+		return 1
+	}
+	token, _, err := authtoken.Issue(ctx, db, *tenant, nil, *name, strings.Split(*scopes, ","), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api token create:", err)
+		return 1
+	}
+	fmt.Println(token)
+	return 0
+}
+
+// retry calls f until it succeeds or ctx ends.
+func retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
+	backoff := 500 * time.Millisecond
+	for {
+		err := f(ctx)
+		if err == nil {
+			return nil
+		}
+		log.Warn(what+" not ready; retrying", "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped before %s was ready: %w", what, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+// run serves and campaigns until ctx ends; ln, when set, is the listener.
+func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
+	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+	if err != nil {
+		return fmt.Errorf("cannot configure the PostgreSQL client: %w", err)
+	}
+	defer pool.Close()
+	if err := retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{cfg.ClickHouseAddr}, Auth: clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute, MaxOpenConns: 4, ConnMaxLifetime: time.Hour,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot configure the ClickHouse client: %w", err)
+	}
+	defer conn.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nano_api_build_info", Help: "The running version (value 1)."}, []string{"version"})
+	reg.MustRegister(build)
+	build.WithLabelValues(version).Set(1)
+	var sealer *server.Sealer
+	if cfg.CredentialsKey != nil {
+		if sealer, err = server.NewSealer(cfg.CredentialsKey); err != nil {
+			return err
+		}
+	}
+	var leading atomic.Bool
+	srv := &server.Server{
+		DB: pool, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL}, Sealer: sealer, Log: log, Version: version,
+		EnrichmentDir: cfg.EnrichmentDir, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.Timeout, Registry: reg,
+		Leading: leading.Load,
+		Ready: func(ctx context.Context) error {
+			if err := pool.Ping(ctx); err != nil {
+				return errors.New("PostgreSQL unreachable")
+			}
+			return nil
+		},
+	}
+	hs := server.NewHTTPServer(cfg.Listen, srv.Handler(), cfg.Timeout)
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("api serving", "addr", ln.Addr().String(), "replica", cfg.ReplicaID, "version", version)
+
+	// The scheduler: ClickHouse may come later than PostgreSQL; the HTTP
+	// API serves meanwhile.
+	metrics := scheduler.NewMetrics(reg)
+	campaignDone := make(chan struct{})
+	go func() {
+		defer close(campaignDone)
+		engine := cfg.Engine
+		var run *runner.Runner
+		if err := retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
+			if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
+				return err
+			}
+			run, err = runner.New(ctx, conn, runner.Limits{MaxExecutionTime: time.Minute})
+			return err
+		}); err != nil {
+			return
+		}
+		det := &detect.Detector{DB: pool, Conn: conn, Runner: run, Database: engine.Database}
+		sync := &enrich.Syncer{DB: pool, Conn: conn, Database: engine.Database, Dir: cfg.EnrichmentDir}
+		sch := &scheduler.Scheduler{DB: pool, ID: cfg.ReplicaID, Metrics: metrics, Log: log, Tasks: []scheduler.Task{
+			{Name: "heartbeat", Interval: time.Second, Run: func(context.Context, int64) error { return nil }},
+			{Name: "detections", Interval: 5 * time.Second, Run: det.RunDue},
+			{Name: "autotune", Interval: 10 * time.Minute, Run: det.Autotune},
+			{Name: "enrichment", Interval: 30 * time.Second, Run: sync.SyncDue},
+			{Name: "retention", Interval: time.Hour, Run: func(ctx context.Context, _ int64) error {
+				dropped, err := retention.RollOff(ctx, conn, engine, time.Now())
+				if len(dropped) > 0 {
+					log.Info("rolled off old events", "partitions", dropped)
+				}
+				return err
+			}},
+		}}
+		_ = leader.Run(ctx, leader.Config{URL: cfg.LeaderURL, ID: cfg.ReplicaID, Retry: cfg.Retry, Heartbeat: cfg.Heartbeat}, log, func(t leader.Term) {
+			leading.Store(true)
+			defer leading.Store(false)
+			sch.Lead(t)
+		})
+	}()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("cannot serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	<-campaignDone
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("cannot shut down: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nanosiem/nano/services/api/detect"
+	"github.com/nanosiem/nano/services/authtoken"
+)
+
+// Rule is a detection rule as the API shows it.
+type Rule struct {
+	ID            int64     `json:"id" db:"id"`
+	Name          string    `json:"name" db:"name"`
+	Query         string    `json:"query" db:"query"`
+	Schedule      string    `json:"schedule" db:"schedule"`
+	WindowSeconds int       `json:"window_seconds" db:"window_seconds"`
+	ThresholdOp   string    `json:"threshold_op" db:"threshold_op"`
+	Threshold     float64   `json:"threshold" db:"threshold"`
+	Signal        bool      `json:"signal" db:"signal"`
+	Enabled       bool      `json:"enabled" db:"enabled"`
+	NextRunAt     time.Time `json:"next_run_at" db:"next_run_at"`
+	CreatedAt     time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at" db:"updated_at"`
+}
+
+const ruleColumns = `id, name, query, schedule, window_seconds, threshold_op, threshold, signal, enabled, next_run_at, created_at, updated_at`
+
+// ruleBody is a rule as sent.
+type ruleBody struct {
+	Name          string   `json:"name"`
+	Query         string   `json:"query"`
+	Schedule      string   `json:"schedule"`
+	WindowSeconds int      `json:"window_seconds"`
+	ThresholdOp   string   `json:"threshold_op"`
+	Threshold     *float64 `json:"threshold"`
+	Signal        bool     `json:"signal"`
+	Enabled       *bool    `json:"enabled"`
+}
+
+func (b *ruleBody) validate() error {
+	switch {
+	case b.Name == "" || len(b.Name) > 200:
+		return bad("name", "1 to 200 characters")
+	case b.WindowSeconds < 60 || b.WindowSeconds > 30*86400:
+		return bad("window_seconds", "from 60 to 2592000")
+	case !slices.Contains([]string{">", ">=", "<", "<="}, b.ThresholdOp):
+		return bad("threshold_op", "one of >, >=, <, <=")
+	case b.Threshold == nil:
+		return bad("threshold", "required: the count that raises an alert")
+	}
+	err := detect.Validate(detect.Rule{Query: b.Query, Schedule: b.Schedule, Signal: b.Signal})
+	if err != nil {
+		// The first line names the field (query:, schedule:, signal:).
+		field, msg := "query", err.Error()
+		for _, f := range []string{"query", "schedule", "signal"} {
+			if len(msg) > len(f)+1 && msg[:len(f)+1] == f+":" {
+				field, msg = f, msg[len(f)+2:]
+				break
+			}
+		}
+		return bad(field, "%s", msg)
+	}
+	if b.Enabled == nil {
+		t := true
+		b.Enabled = &t
+	}
+	return nil
+}
+
+func (s *Server) listRules(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	limit, after, err := page(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	out, err := listOf(r.Context(), s.DB, `SELECT `+ruleColumns+` FROM detection_rules WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		p.Tenant, after, limit, func(x Rule) int64 { return x.ID })
+	s.respond(w, http.StatusOK, out, err)
+}
+
+func (s *Server) oneRule(r *http.Request, q string, args ...any) (Rule, error) {
+	rows, err := s.DB.Query(r.Context(), q, args...)
+	if err != nil {
+		return Rule{}, err
+	}
+	items, err := collectRules(rows)
+	if err != nil {
+		return Rule{}, err
+	}
+	if len(items) == 0 {
+		return Rule{}, errNotFound
+	}
+	return items[0], nil
+}
+
+func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	var b ruleBody
+	if !decode(w, r, &b) {
+		return
+	}
+	if err := b.validate(); err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	x, err := s.oneRule(r, `INSERT INTO detection_rules (tenant, name, query, schedule, window_seconds, threshold_op, threshold, signal, enabled)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+ruleColumns, p.Tenant, b.Name, b.Query, b.Schedule, b.WindowSeconds, b.ThresholdOp, *b.Threshold, b.Signal, *b.Enabled)
+	s.respond(w, http.StatusCreated, x, err)
+}
+
+func (s *Server) getRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	id, err := pathID(r)
+	var x Rule
+	if err == nil {
+		x, err = s.oneRule(r, `SELECT `+ruleColumns+` FROM detection_rules WHERE tenant = $1 AND id = $2`, p.Tenant, id)
+	}
+	s.respond(w, http.StatusOK, x, err)
+}
+
+func (s *Server) updateRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	var b ruleBody
+	if !decode(w, r, &b) {
+		return
+	}
+	if err := b.validate(); err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	x, err := s.oneRule(r, `UPDATE detection_rules SET name = $3, query = $4, schedule = $5, window_seconds = $6, threshold_op = $7, threshold = $8,
+signal = $9, enabled = $10, next_run_at = now(), updated_at = now() WHERE tenant = $1 AND id = $2 RETURNING `+ruleColumns,
+		p.Tenant, id, b.Name, b.Query, b.Schedule, b.WindowSeconds, b.ThresholdOp, *b.Threshold, b.Signal, *b.Enabled)
+	s.respond(w, http.StatusOK, x, err)
+}
+
+func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	id, err := pathID(r)
+	if err == nil {
+		err = s.execOne(r.Context(), `DELETE FROM detection_rules WHERE tenant = $1 AND id = $2`, p.Tenant, id)
+	}
+	s.respond(w, http.StatusNoContent, nil, err)
+}
+
+// Run is one evaluation of a rule.
+type Run struct {
+	ID         int64     `json:"id" db:"id"`
+	StartedAt  time.Time `json:"started_at" db:"started_at"`
+	FinishedAt time.Time `json:"finished_at" db:"finished_at"`
+	Value      *float64  `json:"value" db:"value"`
+	Alerts     int       `json:"alerts" db:"alerts"`
+	Error      string    `json:"error,omitempty" db:"error"`
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	limit, after, err := page(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	out, err := listOf(r.Context(), s.DB, `SELECT x.id, x.started_at, x.finished_at, x.value, x.alerts, x.error FROM rule_runs x
+JOIN detection_rules d ON d.id = x.rule_id WHERE d.tenant = $1 AND x.id > $2 AND d.id = $4 ORDER BY x.id LIMIT $3`,
+		p.Tenant, after, limit, func(x Run) int64 { return x.ID }, id)
+	s.respond(w, http.StatusOK, out, err)
+}
+
+// Baseline is a rule's auto-tuning result.
+type Baseline struct {
+	Samples            int       `json:"samples" db:"samples"`
+	Mean               float64   `json:"mean" db:"mean"`
+	StdDev             float64   `json:"stddev" db:"stddev"`
+	SuggestedThreshold float64   `json:"suggested_threshold" db:"suggested_threshold"`
+	ComputedAt         time.Time `json:"computed_at" db:"computed_at"`
+}
+
+func (s *Server) getBaseline(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	id, err := pathID(r)
+	var b Baseline
+	if err == nil {
+		err = s.DB.QueryRow(r.Context(), `SELECT b.samples, b.mean, b.stddev, b.suggested_threshold, b.computed_at FROM rule_baselines b
+JOIN detection_rules d ON d.id = b.rule_id WHERE d.tenant = $1 AND d.id = $2`, p.Tenant, id).Scan(&b.Samples, &b.Mean, &b.StdDev, &b.SuggestedThreshold, &b.ComputedAt)
+	}
+	s.respond(w, http.StatusOK, b, err)
+}
+
+// Alert is a threshold crossing.
+type Alert struct {
+	ID          int64     `json:"id" db:"id"`
+	RuleID      *int64    `json:"rule_id" db:"rule_id"`
+	GroupKey    string    `json:"group,omitempty" db:"group_key"`
+	Value       float64   `json:"value" db:"value"`
+	WindowStart time.Time `json:"window_start" db:"window_start"`
+	WindowEnd   time.Time `json:"window_end" db:"window_end"`
+	Status      string    `json:"status" db:"status"`
+	CreatedAt   time.Time `json:"created_at" db:"created_at"`
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	limit, after, err := page(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	status := r.URL.Query().Get("status")
+	if status != "" && !slices.Contains([]string{"open", "acknowledged", "closed"}, status) {
+		s.respond(w, 0, nil, bad("status", "open, acknowledged or closed"))
+		return
+	}
+	out, err := listOf(r.Context(), s.DB, `SELECT id, rule_id, group_key, value, window_start, window_end, status, created_at FROM alerts
+WHERE tenant = $1 AND id > $2 AND ($4 = '' OR status = $4) ORDER BY id LIMIT $3`, p.Tenant, after, limit, func(a Alert) int64 { return a.ID }, status)
+	s.respond(w, http.StatusOK, out, err)
+}
+
+func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	var b alertBody
+	if !decode(w, r, &b) {
+		return
+	}
+	if !slices.Contains([]string{"open", "acknowledged", "closed"}, b.Status) {
+		s.respond(w, 0, nil, bad("status", "open, acknowledged or closed"))
+		return
+	}
+	err = s.execOne(r.Context(), `UPDATE alerts SET status = $3 WHERE tenant = $1 AND id = $2`, p.Tenant, id, b.Status)
+	if errors.Is(err, errNotFound) {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	s.respond(w, http.StatusNoContent, nil, err)
+}
+
+func collectRules(rows pgx.Rows) ([]Rule, error) {
+	return pgx.CollectRows(rows, pgx.RowToStructByNameLax[Rule])
+}
+
+type alertBody struct {
+	Status string `json:"status"`
+}

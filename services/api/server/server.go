@@ -1,0 +1,328 @@
+// Package server is the api service's REST API over the metadata in
+// PostgreSQL: tokens, users, feeds and their ingest tokens, detection
+// rules (with runs and baselines), alerts, dashboards, credentials
+// (encrypted at rest), enrichment datasets and the scheduler's state.
+// Every replica serves it; errors name the field; lists page by cursor;
+// /openapi.json describes it.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/envconfig"
+)
+
+// Server serves the API.
+type Server struct {
+	DB      *pgxpool.Pool
+	Tokens  *authtoken.Verifier
+	Sealer  *Sealer
+	Log     *slog.Logger
+	Version string
+	// EnrichmentDir is where file sources of datasets must live.
+	EnrichmentDir string
+	// MaxBodyBytes bounds request bodies; Timeout bounds a request.
+	MaxBodyBytes int64
+	Timeout      time.Duration
+	Registry     *prometheus.Registry
+	Ready        func(context.Context) error
+	// Leading reports whether this replica runs the scheduler.
+	Leading func() bool
+
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// route is one API operation: method and path pattern, the scope it
+// needs, and for the OpenAPI document its summary, body and response.
+type route struct {
+	method, path, scope string
+	h                   func(http.ResponseWriter, *http.Request, authtoken.Principal)
+	summary             string
+	body, resp          any
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/v1/tokens", authtoken.ScopeAdmin, s.listTokens, "List API tokens (never their secrets)", nil, list[Token]{}},
+		{"POST", "/v1/tokens", authtoken.ScopeAdmin, s.createToken, "Issue an API token; the response shows it once", tokenBody{}, issuedToken{}},
+		{"DELETE", "/v1/tokens/{id}", authtoken.ScopeAdmin, s.revokeToken, "Revoke an API token", nil, nil},
+		{"GET", "/v1/users", authtoken.ScopeAdmin, s.listUsers, "List users", nil, list[User]{}},
+		{"POST", "/v1/users", authtoken.ScopeAdmin, s.createUser, "Create a user", userBody{}, User{}},
+		{"DELETE", "/v1/users/{id}", authtoken.ScopeAdmin, s.deleteUser, "Delete a user", nil, nil},
+		{"GET", "/v1/feeds", authtoken.ScopeRead, s.listFeeds, "List feeds", nil, list[Feed]{}},
+		{"POST", "/v1/feeds", authtoken.ScopeWrite, s.createFeed, "Create a feed", feedBody{}, Feed{}},
+		{"DELETE", "/v1/feeds/{id}", authtoken.ScopeWrite, s.deleteFeed, "Delete a feed and its ingest tokens", nil, nil},
+		{"POST", "/v1/feeds/{id}/ingest-tokens", authtoken.ScopeAdmin, s.createIngestToken, "Issue an ingest token for a feed; shown once", nil, issuedIngestToken{}},
+		{"GET", "/v1/rules", authtoken.ScopeRead, s.listRules, "List detection rules", nil, list[Rule]{}},
+		{"POST", "/v1/rules", authtoken.ScopeWrite, s.createRule, "Create a detection rule", ruleBody{}, Rule{}},
+		{"GET", "/v1/rules/{id}", authtoken.ScopeRead, s.getRule, "Get a detection rule", nil, Rule{}},
+		{"PUT", "/v1/rules/{id}", authtoken.ScopeWrite, s.updateRule, "Replace a detection rule (it runs again at once)", ruleBody{}, Rule{}},
+		{"DELETE", "/v1/rules/{id}", authtoken.ScopeWrite, s.deleteRule, "Delete a detection rule", nil, nil},
+		{"GET", "/v1/rules/{id}/runs", authtoken.ScopeRead, s.listRuns, "List the runs of a rule", nil, list[Run]{}},
+		{"GET", "/v1/rules/{id}/baseline", authtoken.ScopeRead, s.getBaseline, "The baseline and suggested threshold of a rule", nil, Baseline{}},
+		{"GET", "/v1/alerts", authtoken.ScopeRead, s.listAlerts, "List alerts (?status=open|acknowledged|closed)", nil, list[Alert]{}},
+		{"PATCH", "/v1/alerts/{id}", authtoken.ScopeWrite, s.updateAlert, "Set the status of an alert", alertBody{}, nil},
+		{"GET", "/v1/dashboards", authtoken.ScopeRead, s.listDashboards, "List dashboards", nil, list[Dashboard]{}},
+		{"POST", "/v1/dashboards", authtoken.ScopeWrite, s.createDashboard, "Create a dashboard", dashboardBody{}, Dashboard{}},
+		{"GET", "/v1/dashboards/{id}", authtoken.ScopeRead, s.getDashboard, "Get a dashboard", nil, Dashboard{}},
+		{"PUT", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.updateDashboard, "Replace a dashboard", dashboardBody{}, Dashboard{}},
+		{"DELETE", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.deleteDashboard, "Delete a dashboard", nil, nil},
+		{"GET", "/v1/credentials", authtoken.ScopeAdmin, s.listCredentials, "List credentials (never their secrets)", nil, list[Credential]{}},
+		{"POST", "/v1/credentials", authtoken.ScopeAdmin, s.createCredential, "Store a credential, encrypted at rest", credentialBody{}, Credential{}},
+		{"DELETE", "/v1/credentials/{id}", authtoken.ScopeAdmin, s.deleteCredential, "Delete a credential", nil, nil},
+		{"GET", "/v1/enrichments", authtoken.ScopeRead, s.listEnrichments, "List enrichment datasets and their sync state", nil, list[Enrichment]{}},
+		{"POST", "/v1/enrichments", authtoken.ScopeAdmin, s.createEnrichment, "Add an enrichment dataset", enrichmentBody{}, Enrichment{}},
+		{"DELETE", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.deleteEnrichment, "Remove an enrichment dataset", nil, nil},
+		{"GET", "/v1/scheduler", authtoken.ScopeRead, s.schedulerState, "The leader, epoch and last task runs of the scheduler", nil, map[string]any{}},
+	}
+}
+
+// Handler routes the API.
+func (s *Server) Handler() http.Handler {
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_api_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "nano_api_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"route"})
+	s.Registry.MustRegister(s.requests, s.latency)
+	mux := http.NewServeMux()
+	for _, r := range s.routes() {
+		mux.Handle(r.method+" "+r.path, s.authenticated(r))
+	}
+	doc, err := json.Marshal(s.OpenAPI())
+	if err != nil {
+		panic("api: the OpenAPI document does not encode: " + err.Error())
+	}
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET "+envconfig.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET "+envconfig.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, s.Version) })
+	return mux
+}
+
+// NewHTTPServer bounds headers and time.
+func NewHTTPServer(addr string, h http.Handler, timeout time.Duration) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: timeout + 10*time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (s *Server) authenticated(rt route) http.Handler {
+	name := rt.method + " " + rt.path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			s.requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+			s.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		}()
+		ctx, cancel := context.WithTimeout(r.Context(), s.Timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		r.Body = http.MaxBytesReader(sw, r.Body, s.MaxBodyBytes)
+		token, ok := authtoken.FromRequest(r)
+		if !ok {
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano"`)
+			fail(sw, http.StatusUnauthorized, "", "an API token is required (Authorization: Bearer <token>)")
+			return
+		}
+		p, err := s.Tokens.Verify(ctx, token)
+		switch {
+		case errors.Is(err, authtoken.ErrInvalid):
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano", error="invalid_token"`)
+			fail(sw, http.StatusUnauthorized, "", err.Error())
+			return
+		case err != nil:
+			s.Log.Error("cannot verify a token", "error", err)
+			fail(sw, http.StatusServiceUnavailable, "", "cannot verify the token now; retry")
+			return
+		case !p.Can(rt.scope):
+			fail(sw, http.StatusForbidden, "", "this token lacks the "+rt.scope+" scope")
+			return
+		}
+		rt.h(sw, r, p)
+	})
+}
+
+// apiError is every error body; Field names the request field at fault.
+type apiError struct {
+	Error struct {
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func fail(w http.ResponseWriter, code int, field, msg string) {
+	var e apiError
+	e.Error.Message, e.Error.Field = msg, field
+	reply(w, code, e)
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fieldError is a validation failure of one field.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func bad(field, format string, args ...any) error {
+	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// decode reads a JSON body strictly.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	d := json.NewDecoder(r.Body)
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			fail(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the body is over %d bytes", tooBig.Limit))
+		case errors.As(err, &typeErr):
+			fail(w, http.StatusBadRequest, typeErr.Field, fmt.Sprintf("expected %s", typeErr.Type))
+		default:
+			fail(w, http.StatusBadRequest, "", "the body is not the expected JSON: "+err.Error())
+		}
+		return false
+	}
+	return true
+}
+
+// respond maps an operation's error to a response; nil replies v.
+func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
+	var fe *fieldError
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		if v == nil {
+			w.WriteHeader(code)
+			return
+		}
+		reply(w, code, v)
+	case errors.As(err, &fe):
+		fail(w, http.StatusBadRequest, fe.field, fe.msg)
+	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound):
+		fail(w, http.StatusNotFound, "", "not found")
+	case errors.As(err, &pe) && pe.Code == "23505":
+		fail(w, http.StatusConflict, "name", "the name is taken")
+	case errors.As(err, &pe) && pe.Code == "23503":
+		fail(w, http.StatusBadRequest, "", "it refers to something that does not exist")
+	default:
+		s.Log.Error("api", "error", err)
+		fail(w, http.StatusServiceUnavailable, "", "the metadata database cannot answer now; retry")
+	}
+}
+
+var errNotFound = errors.New("not found")
+
+// pathID reads the {id} path value.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, bad("id", "a positive whole number")
+	}
+	return id, nil
+}
+
+// page reads ?limit= (1-500, default 50) and ?cursor= (an id).
+func page(r *http.Request) (limit int, after int64, err error) {
+	limit = 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
+			return 0, 0, bad("limit", "from 1 to 500")
+		}
+	}
+	if v := r.URL.Query().Get("cursor"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return 0, 0, bad("cursor", "the next_cursor of the previous page")
+		}
+	}
+	return limit, after, nil
+}
+
+// list is a page of items.
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// listOf pages rows of T (ordered by id ascending, id > after) of one
+// tenant; query takes $1 tenant, $2 after, $3 limit.
+func listOf[T any](ctx context.Context, db *pgxpool.Pool, q string, tenant string, after int64, limit int, id func(T) int64, args ...any) (list[T], error) {
+	rows, err := db.Query(ctx, q, append([]any{tenant, after, limit}, args...)...)
+	if err != nil {
+		return list[T]{}, err
+	}
+	items, err := pgx.CollectRows(rows, pgx.RowToStructByNameLax[T])
+	if err != nil {
+		return list[T]{}, err
+	}
+	out := list[T]{Items: items}
+	if out.Items == nil {
+		out.Items = []T{}
+	}
+	if len(items) == limit {
+		out.NextCursor = strconv.FormatInt(id(items[len(items)-1]), 10)
+	}
+	return out, nil
+}
+
+// exec runs a statement that must touch one row of the tenant.
+func (s *Server) execOne(ctx context.Context, q string, args ...any) error {
+	tag, err := s.DB.Exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return errNotFound
+	}
+	return nil
+}

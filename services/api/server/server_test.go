@@ -1,0 +1,339 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+var pg *harness.Postgres
+
+func TestMain(m *testing.M) {
+	var err error
+	if pg, err = harness.StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+type fixture struct {
+	url, admin, reader, other string
+	db                        *pgxpool.Pool
+	srv                       *Server
+}
+
+func setup(t *testing.T, name string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	url, err := pg.CreateDatabase(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := metadb.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db}
+	issue := func(tenant string, scopes ...string) string {
+		if err := metadb.EnsureTenant(ctx, db, tenant, tenant); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := authtoken.Issue(ctx, db, tenant, nil, "t", scopes, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	f.admin, f.reader, f.other = issue("acme", authtoken.ScopeAdmin), issue("acme", authtoken.ScopeRead), issue("globex", authtoken.ScopeAdmin)
+	key := make([]byte, 32)
+	rand.Read(key)
+	sealer, err := NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = &Server{DB: db, Tokens: &authtoken.Verifier{DB: db, TTL: time.Second}, Sealer: sealer, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Version: "test", EnrichmentDir: "/data", MaxBodyBytes: 8 << 10, Timeout: 10 * time.Second, Registry: prometheus.NewRegistry(),
+		Ready: func(context.Context) error { return nil }, Leading: func() bool { return false }}
+	hs := httptest.NewServer(f.srv.Handler())
+	t.Cleanup(hs.Close)
+	f.url = hs.URL
+	return f
+}
+
+// call sends body (a string as is, else JSON) and decodes the answer.
+func (f *fixture) call(t *testing.T, method, path, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if s, ok := body.(string); ok {
+		rd = strings.NewReader(s)
+	} else if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.url+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func field(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	s, _ := e["field"].(string)
+	return s
+}
+
+func TestRulesAlertsAndValidation(t *testing.T) {
+	f := setup(t, "api_rules")
+	rule := map[string]any{"name": "api errors", "query": "level:error service:api", "schedule": "*/5 * * * *", "window_seconds": 600,
+		"threshold_op": ">", "threshold": 10}
+	code, out := f.call(t, "POST", "/v1/rules", f.admin, rule)
+	if code != 201 || out["enabled"] != true {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	id := fmt.Sprint(out["id"])
+	if code, _ := f.call(t, "POST", "/v1/rules", f.admin, rule); code != 409 {
+		t.Errorf("duplicate name: %d", code)
+	}
+	for _, c := range []struct {
+		change map[string]any
+		field  string
+	}{
+		{map[string]any{"query": "level:error ("}, "query"},
+		{map[string]any{"schedule": "every day"}, "schedule"},
+		{map[string]any{"window_seconds": 5}, "window_seconds"},
+		{map[string]any{"threshold_op": "=="}, "threshold_op"},
+		{map[string]any{"threshold": nil}, "threshold"},
+		{map[string]any{"name": ""}, "name"},
+		{map[string]any{"signal": true, "query": "x | stats count() by host"}, "signal"},
+		{map[string]any{"threshold": "ten"}, "threshold"},
+	} {
+		body := map[string]any{}
+		for k, v := range rule {
+			body[k] = v
+		}
+		body["name"] = "other"
+		for k, v := range c.change {
+			body[k] = v
+		}
+		code, out := f.call(t, "POST", "/v1/rules", f.admin, body)
+		if code != 400 || field(out) != c.field {
+			t.Errorf("%v: %d %v, want 400 naming %s", c.change, code, out, c.field)
+		}
+	}
+	rule["threshold"] = 20
+	if code, out := f.call(t, "PUT", "/v1/rules/"+id, f.admin, rule); code != 200 || out["threshold"] != 20.0 {
+		t.Errorf("update: %d %v", code, out)
+	}
+	if code, _ := f.call(t, "GET", "/v1/rules/"+id, f.other, nil); code != 404 {
+		t.Errorf("another tenant reads the rule: %d", code)
+	}
+	if code, _ := f.call(t, "POST", "/v1/rules", f.reader, rule); code != 403 {
+		t.Errorf("a read token writes: %d", code)
+	}
+	if code, out := f.call(t, "GET", "/v1/rules", f.reader, nil); code != 200 || len(out["items"].([]any)) != 1 {
+		t.Errorf("list: %d %v", code, out)
+	}
+	// Alerts (raised by the scheduler; inserted here) page and change status.
+	for i := 0; i < 3; i++ {
+		f.db.Exec(context.Background(), `INSERT INTO alerts (tenant, rule_id, value, window_start, window_end) VALUES ('acme', $1, $2, now(), now())`, id, 11+i)
+	}
+	code, out = f.call(t, "GET", "/v1/alerts?limit=2", f.reader, nil)
+	if code != 200 || len(out["items"].([]any)) != 2 || out["next_cursor"] == nil {
+		t.Fatalf("alerts page: %d %v", code, out)
+	}
+	code, out = f.call(t, "GET", "/v1/alerts?limit=2&cursor="+out["next_cursor"].(string), f.reader, nil)
+	if len(out["items"].([]any)) != 1 {
+		t.Errorf("second page: %v", out)
+	}
+	alert := fmt.Sprint(out["items"].([]any)[0].(map[string]any)["id"])
+	if code, _ := f.call(t, "PATCH", "/v1/alerts/"+alert, f.admin, map[string]any{"status": "acknowledged"}); code != 204 {
+		t.Errorf("acknowledge: %d", code)
+	}
+	if code, out := f.call(t, "GET", "/v1/alerts?status=acknowledged", f.reader, nil); len(out["items"].([]any)) != 1 {
+		t.Errorf("acknowledged alerts: %d %v", code, out)
+	}
+	if code, out := f.call(t, "PATCH", "/v1/alerts/"+alert, f.admin, map[string]any{"status": "gone"}); code != 400 || field(out) != "status" {
+		t.Errorf("bad status: %d %v", code, out)
+	}
+	if code, _ := f.call(t, "GET", "/v1/rules/"+id+"/baseline", f.reader, nil); code != 404 {
+		t.Errorf("baseline before any runs: %d", code)
+	}
+	if code, _ := f.call(t, "DELETE", "/v1/rules/"+id, f.admin, nil); code != 204 {
+		t.Errorf("delete: %d", code)
+	}
+	if code, _ := f.call(t, "DELETE", "/v1/rules/"+id, f.admin, nil); code != 404 {
+		t.Errorf("delete twice: %d", code)
+	}
+}
+
+func TestTokensUsersFeeds(t *testing.T) {
+	f := setup(t, "api_access")
+	code, out := f.call(t, "POST", "/v1/tokens", f.admin, map[string]any{"name": "ci", "scopes": []string{"search", "read"}})
+	if code != 201 || !strings.HasPrefix(fmt.Sprint(out["token"]), "nano_") {
+		t.Fatalf("issue: %d %v", code, out)
+	}
+	tok, id := out["token"].(string), fmt.Sprint(out["id"])
+	if code, _ := f.call(t, "GET", "/v1/rules", tok, nil); code != 200 {
+		t.Errorf("the new token reads: %d", code)
+	}
+	code, out = f.call(t, "GET", "/v1/tokens", f.admin, nil)
+	if b, _ := json.Marshal(out); code != 200 || strings.Contains(string(b), tok) || strings.Contains(string(b), "hash") {
+		t.Errorf("the list shows secrets: %s", b)
+	}
+	if code, out := f.call(t, "POST", "/v1/tokens", f.admin, map[string]any{"name": "x", "scopes": []string{"root"}}); code != 400 || field(out) != "scopes" {
+		t.Errorf("unknown scope: %d %v", code, out)
+	}
+	if code, _ := f.call(t, "DELETE", "/v1/tokens/"+id, f.admin, nil); code != 204 {
+		t.Errorf("revoke: %d", code)
+	}
+	if code, out := f.call(t, "POST", "/v1/users", f.admin, map[string]any{"email": "not-an-address", "role": "admin"}); code != 400 || field(out) != "email" {
+		t.Errorf("bad email: %d %v", code, out)
+	}
+	if code, _ := f.call(t, "POST", "/v1/users", f.admin, map[string]any{"email": "ana@example.com", "name": "Ana", "role": "analyst"}); code != 201 {
+		t.Errorf("user: %d", code)
+	}
+	code, out = f.call(t, "POST", "/v1/feeds", f.admin, map[string]any{"name": "web", "kind": "hec"})
+	if code != 201 {
+		t.Fatalf("feed: %d %v", code, out)
+	}
+	code, out = f.call(t, "POST", fmt.Sprintf("/v1/feeds/%v/ingest-tokens", out["id"]), f.admin, nil)
+	if code != 201 || !strings.HasPrefix(fmt.Sprint(out["token"]), "nano_") {
+		t.Errorf("ingest token: %d %v", code, out)
+	}
+	var n int
+	f.db.QueryRow(context.Background(), `SELECT count(*) FROM ingest_tokens WHERE hash = $1`, authtoken.Hash(out["token"].(string))).Scan(&n)
+	if n != 1 {
+		t.Error("the ingest token is not stored hashed")
+	}
+	if code, _ := f.call(t, "POST", "/v1/feeds/999/ingest-tokens", f.admin, nil); code != 404 {
+		t.Errorf("ingest token of a missing feed: %d", code)
+	}
+	if code, _ := f.call(t, "GET", "/v1/users", f.reader, nil); code != 403 {
+		t.Errorf("a read token lists users: %d", code)
+	}
+	if code, _ := f.call(t, "GET", "/v1/users", "", nil); code != 401 {
+		t.Errorf("no token: %d", code)
+	}
+}
+
+func TestDashboardsCredentialsEnrichments(t *testing.T) {
+	f := setup(t, "api_content")
+	code, out := f.call(t, "POST", "/v1/dashboards", f.admin, map[string]any{"name": "ops", "definition": map[string]any{"panels": []any{map[string]any{"query": "level:error"}}}})
+	if code != 201 {
+		t.Fatalf("dashboard: %d %v", code, out)
+	}
+	if code, out := f.call(t, "POST", "/v1/dashboards", f.admin, map[string]any{"name": "bad", "definition": []int{1}}); code != 400 || field(out) != "definition" {
+		t.Errorf("bad definition: %d %v", code, out)
+	}
+	if code, _ := f.call(t, "POST", "/v1/dashboards", f.admin, `{"name": "big", "definition": {"x": "`+strings.Repeat("a", 9000)+`"}}`); code != 413 {
+		t.Errorf("oversized body: %d", code)
+	}
+	code, out = f.call(t, "POST", "/v1/credentials", f.admin, map[string]any{"name": "virustotal", "kind": "api_key", "secret": "s3cr3t-key"})
+	if code != 201 || out["secret"] != nil {
+		t.Fatalf("credential: %d %v", code, out)
+	}
+	var nonce, ct []byte
+	if err := f.db.QueryRow(context.Background(), `SELECT nonce, ciphertext FROM credentials WHERE name = 'virustotal'`).Scan(&nonce, &ct); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(ct, []byte("s3cr3t")) {
+		t.Error("the credential is stored in clear")
+	}
+	if got, err := f.srv.Sealer.Open("acme", "virustotal", nonce, ct); err != nil || string(got) != "s3cr3t-key" {
+		t.Errorf("open: %q %v", got, err)
+	}
+	if _, err := f.srv.Sealer.Open("globex", "virustotal", nonce, ct); err == nil {
+		t.Error("a sealed secret opened for another tenant")
+	}
+	for body, want := range map[string]string{
+		`{"name": "Bad", "source": "https://x/y.csv", "format": "csv", "interval_seconds": 3600}`:      "name",
+		`{"name": "ipinfo", "source": "/etc/passwd", "format": "csv", "interval_seconds": 3600}`:       "source",
+		`{"name": "ipinfo", "source": "https://x/y.csv", "format": "xml", "interval_seconds": 3600}`:   "format",
+		`{"name": "ipinfo", "source": "https://x/y.csv", "format": "csv", "interval_seconds": 5}`:      "interval_seconds",
+		`{"name": "ipinfo", "source": "https://x/y.csv", "format": "csv", "interval_seconds": "soon"}`: "interval_seconds",
+	} {
+		if code, out := f.call(t, "POST", "/v1/enrichments", f.admin, body); code != 400 || field(out) != want {
+			t.Errorf("%s: %d %v, want %s", body, code, out, want)
+		}
+	}
+	if code, _ := f.call(t, "POST", "/v1/enrichments", f.admin, `{"name": "ipinfo", "source": "/data/ipinfo.csv", "format": "csv", "interval_seconds": 3600}`); code != 201 {
+		t.Errorf("enrichment: %d", code)
+	}
+	if code, out := f.call(t, "GET", "/v1/scheduler", f.reader, nil); code != 200 || out["this_replica_leads"] != false {
+		t.Errorf("scheduler: %d %v", code, out)
+	}
+}
+
+// The OpenAPI document lists every route the server serves, with its
+// method, and is valid JSON of OpenAPI 3.1.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	f := setup(t, "api_openapi")
+	resp, err := http.Get(f.url + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI string                               `json:"openapi"`
+		Paths   map[string]map[string]map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.OpenAPI != "3.1.0" {
+		t.Fatalf("%v %v", doc.OpenAPI, err)
+	}
+	n := 0
+	for _, r := range f.srv.routes() {
+		op := doc.Paths[r.path][strings.ToLower(r.method)]
+		if op == nil || op["summary"] == "" {
+			t.Errorf("%s %s is not documented", r.method, r.path)
+		}
+		n++
+	}
+	total := 0
+	for _, ops := range doc.Paths {
+		total += len(ops)
+	}
+	if total != n {
+		t.Errorf("the document has %d operations, the server %d", total, n)
+	}
+	rules := doc.Paths["/v1/rules"]["post"]["requestBody"].(map[string]any)
+	if b, _ := json.Marshal(rules); !strings.Contains(string(b), `"threshold_op"`) {
+		t.Errorf("the rule body schema lacks its fields: %s", b)
+	}
+}
