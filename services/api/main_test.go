@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+var (
+	pg *harness.Postgres
+	ch *harness.ClickHouse
+)
+
+type stopPostgres struct{ m *testing.M }
+
+func (s stopPostgres) Run() int { defer pg.Stop(); return s.m.Run() }
+
+func TestMain(m *testing.M) {
+	var err error
+	if pg, err = harness.StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
+		os.Exit(1)
+	}
+	harness.MainWithClickHouse(stopPostgres{m}, &ch)
+}
+
+func TestConfigNamesEveryBadVariable(t *testing.T) {
+	env := map[string]string{envconfig.APILeaderHeartbeat: "1h", envconfig.APICredentialsKey: "short", envconfig.APIMaxBodyBytes: "-1"}
+	_, err := loadConfig(func(k string) string { return env[k] })
+	for _, name := range []string{envconfig.APILeaderHeartbeat, envconfig.APICredentialsKey, envconfig.APIMaxBodyBytes, envconfig.PostgresURL, envconfig.ClickHouseAddr} {
+		if err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Errorf("%s not named in %v", name, err)
+		}
+	}
+}
+
+// replica is one api process.
+type replica struct {
+	id   string
+	cmd  *exec.Cmd
+	base string
+}
+
+func startReplica(t *testing.T, bin, id, pgURL string) *replica {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), envconfig.PostgresURL+"="+pgURL, envconfig.ClickHouseAddr+"="+ch.Addr, envconfig.ClickHouseDatabase+"=default",
+		envconfig.ListenAddr+"="+addr, envconfig.APIReplicaID+"="+id, envconfig.APILeaderRetry+"=250ms", envconfig.APILeaderHeartbeat+"=250ms")
+	logf, _ := os.Create(filepath.Join(t.TempDir(), id+".log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return &replica{id: id, cmd: cmd, base: "http://" + addr}
+}
+
+// Three replicas; the leader is killed with SIGKILL. Another takes over and
+// runs tasks; no two leaders' task runs overlap; the survivors answer HTTP
+// throughout.
+func TestFailoverAfterSIGKILL(t *testing.T) {
+	ctx := context.Background()
+	pgURL, err := pg.CreateDatabase(ctx, "api_failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "api")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	replicas := map[string]*replica{}
+	for _, id := range []string{"r1", "r2", "r3"} {
+		replicas[id] = startReplica(t, bin, id, pgURL)
+	}
+	db, err := pgxpool.New(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	leaderNow := func() (string, int64) {
+		var holder string
+		var epoch int64
+		_ = db.QueryRow(ctx, `SELECT holder, epoch FROM task_runs WHERE task = 'heartbeat' ORDER BY id DESC LIMIT 1`).Scan(&holder, &epoch)
+		return holder, epoch
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var first string
+	var epoch int64
+	for first == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no replica ran the scheduler within 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+		first, epoch = leaderNow()
+	}
+	// Survivors keep serving while the leader dies.
+	stopPolling := make(chan struct{})
+	failures := make(chan string, 1000)
+	for id, r := range replicas {
+		if id == first {
+			continue
+		}
+		go func() {
+			for {
+				select {
+				case <-stopPolling:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				resp, err := http.Get(r.base + envconfig.HealthPath)
+				if err != nil || resp.StatusCode != 200 {
+					failures <- fmt.Sprintf("%s: %v", r.id, err)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	killed := time.Now()
+	if err := replicas[first].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var next string
+	var took time.Duration
+	for {
+		if time.Since(killed) > 30*time.Second {
+			t.Fatalf("no other replica ran tasks within 30 s of killing %s", first)
+		}
+		var started time.Time
+		err := db.QueryRow(ctx, `SELECT holder, started_at FROM task_runs WHERE holder <> $1 AND started_at > $2 ORDER BY id LIMIT 1`, first, killed).Scan(&next, &started)
+		if err == nil {
+			took = started.Sub(killed)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stopPolling)
+	t.Logf("killed leader %s (epoch %d); %s ran tasks %v later", first, epoch, next, took.Round(time.Millisecond))
+	select {
+	case f := <-failures:
+		t.Errorf("a surviving replica stopped answering during the failover: %s", f)
+	default:
+	}
+	// No run of an older epoch started after a newer epoch's first run.
+	rows, err := db.Query(ctx, `SELECT epoch, holder, started_at, finished_at FROM task_runs ORDER BY started_at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var maxEpoch int64
+	var maxEnd time.Time
+	for rows.Next() {
+		var e int64
+		var holder string
+		var start, end time.Time
+		rows.Scan(&e, &holder, &start, &end)
+		if e < maxEpoch {
+			t.Errorf("a run of epoch %d (%s) started at %v, after epoch %d had begun", e, holder, start, maxEpoch)
+		}
+		if e > maxEpoch {
+			if start.Before(maxEnd) {
+				t.Errorf("epoch %d began at %v while a run of epoch %d ran until %v", e, start, maxEpoch, maxEnd)
+			}
+			maxEpoch = e
+		}
+		if end.After(maxEnd) {
+			maxEnd = end
+		}
+	}
+	if maxEpoch <= epoch {
+		t.Errorf("no newer epoch than %d ran", epoch)
+	}
+}
