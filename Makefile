@@ -1,5 +1,5 @@
 # Convenience targets; each is one command you can also run by hand.
-.PHONY: test plan bench-ingest bench-search images
+.PHONY: test plan bench-ingest bench-search bench-api images
 
 test:
 	bash tests/run
@@ -15,6 +15,10 @@ bench-ingest:
 # hand-written SQL (prints figures).
 bench-search:
 	go run ./tests/bench/search
+
+# api CRUD latency at 200 requests/s and scheduler failover time (prints figures).
+bench-api:
+	go run ./tests/bench/api
 
 # Service images as an OCI layout in dist/images (PUSH=ghcr.io/nanosiem pushes).
 images:

@@ -40,8 +40,9 @@ type Service struct {
 	Ports   []int
 }
 
-// Services are the images nano ships; api joins when it lands.
+// Services are the images nano ships.
 var Services = []Service{
+	{Name: "api", Package: "./services/api", Ports: []int{3000}},
 	{Name: "search", Package: "./services/search", Ports: []int{3002}},
 	{Name: "ingest", Package: "./services/ingest", Ports: []int{8080, 8088, 6000, 9598}},
 }
