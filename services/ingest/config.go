@@ -24,10 +24,14 @@ type config struct {
 	// set (NativeCert, NativeKey, NativeClientCA).
 	NativeAddr, NativeCert, NativeKey, NativeClientCA string
 	IngestToken, HECToken                             string
-	RatePerSecond                                     float64
-	Deployment                                        string
-	Limits                                            decode.Limits
-	Writer                                            writer.Config
+	// PostgresURL, when set, is the api's database: the feeds' ingest
+	// tokens are loaded from it (and refreshed every TokenRefresh).
+	PostgresURL   string
+	TokenRefresh  time.Duration
+	RatePerSecond float64
+	Deployment    string
+	Limits        decode.Limits
+	Writer        writer.Config
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -88,6 +92,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		IngestToken:    secret(envconfig.IngestToken, envconfig.IngestTokenFile),
 		HECToken:       secret(envconfig.HECToken, envconfig.HECTokenFile),
 		Deployment:     or(envconfig.Deployment, ""),
+		PostgresURL:    secret(envconfig.PostgresURL, envconfig.PostgresURLFile),
+		TokenRefresh:   10 * time.Second,
 	}
 	if c.ClickHouseAddr == "" {
 		bad(envconfig.ClickHouseAddr, "required: host:port of ClickHouse's native protocol")
@@ -102,9 +108,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := c.Engine.Validate(); err != nil {
 		bad(envconfig.ClickHouseDatabase+"/"+envconfig.ClickHouseCluster+"/"+envconfig.ClickHouseStoragePolicy, "%v", err)
 	}
-	if c.IngestToken == "" && c.HECToken == "" {
-		bad(envconfig.IngestToken, "set it (or %s, %s, %s): without a token no one can send events",
-			envconfig.IngestTokenFile, envconfig.HECToken, envconfig.HECTokenFile)
+	if c.IngestToken == "" && c.HECToken == "" && c.PostgresURL == "" {
+		bad(envconfig.IngestToken, "set it (or %s, %s, %s, or %s for the api's feed tokens): without a token no one can send events",
+			envconfig.IngestTokenFile, envconfig.HECToken, envconfig.HECTokenFile, envconfig.PostgresURL)
 	}
 	for name, t := range map[string]string{envconfig.IngestToken: c.IngestToken, envconfig.HECToken: c.HECToken} {
 		if t != "" && len(t) < tokens.MinTokenLength {

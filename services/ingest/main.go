@@ -21,6 +21,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 
@@ -88,6 +89,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		if err := store.Add(cfg.HECToken, tokens.Identity{Tenant: defaultTenant, Feed: "hec", RatePerSecond: cfg.RatePerSecond}); err != nil {
 			return fmt.Errorf("%s: %w", envconfig.HECToken, err)
 		}
+	}
+
+	// Feed tokens issued by the api, when its database is configured.
+	if cfg.PostgresURL != "" {
+		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+		if err != nil {
+			return fmt.Errorf("%s: %w", envconfig.PostgresURL, err)
+		}
+		defer pool.Close()
+		go tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
 	}
 
 	// The schema first: ClickHouse may start after us, so keep trying.

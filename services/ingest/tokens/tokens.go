@@ -30,6 +30,9 @@ type Store struct {
 type entry struct {
 	hash [sha256.Size]byte
 	id   Identity
+	// fromDatabase marks tokens loaded from the api's database (replaced
+	// as a whole on each sync); the others are the bootstrap tokens.
+	fromDatabase bool
 }
 
 // Hash is the stored form of a token.
@@ -56,6 +59,23 @@ func (s *Store) AddHash(h [sha256.Size]byte, id Identity) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.entries = append(s.entries, entry{hash: h, id: id})
+}
+
+// ReplaceDatabaseTokens swaps the tokens loaded from the database for
+// hashes (a sync); bootstrap tokens stay.
+func (s *Store) ReplaceDatabaseTokens(hashes map[[sha256.Size]byte]Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.entries[:0:0]
+	for _, e := range s.entries {
+		if !e.fromDatabase {
+			kept = append(kept, e)
+		}
+	}
+	for h, id := range hashes {
+		kept = append(kept, entry{hash: h, id: id, fromDatabase: true})
+	}
+	s.entries = kept
 }
 
 // Lookup returns the identity of token. Every stored hash is compared, in
