@@ -13,6 +13,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/nanosiem/nano/components/settings"
 )
 
 // The image layout loads; each image runs its binary as a non-root user,
@@ -27,6 +29,20 @@ func TestImagesLayout(t *testing.T) {
 	}
 	if len(results) != len(Services) {
 		t.Fatalf("%d images, want %d", len(results), len(Services))
+	}
+	// The pinning commands name each stack key and a digest reference the
+	// stack settings accept.
+	for i, line := range ConfigCommands(results, "ghcr.io/nanosiem", "0.1.0-test") {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[3] != configKeys[results[i].Service.Name] || !strings.HasSuffix(f[4], "@"+results[i].Digest.String()) {
+			t.Errorf("config command %q", line)
+		}
+		key := strings.TrimPrefix(f[3], "nano:")
+		if _, err := settings.Load("pin", func(k string) string {
+			return map[string]string{"tier": "hobby", "provider": "hetzner", "region": "fsn1", key: f[4]}[k]
+		}); err != nil && strings.Contains(err.Error(), key) {
+			t.Errorf("settings refuse %s: %v", f[4], err)
+		}
 	}
 	again, err := Build("../..", filepath.Join(t.TempDir(), "oci"), "0.1.0-test")
 	if err != nil {

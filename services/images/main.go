@@ -79,6 +79,25 @@ func main() {
 		}
 	}
 	fmt.Printf("OCI layout: %s\n", *out)
+	if *push != "" {
+		fmt.Println("pin the stacks to these digests:")
+		for _, line := range ConfigCommands(results, *push, *version) {
+			fmt.Println("  " + line)
+		}
+	}
+}
+
+// configKeys are the stack settings that name each service's image.
+var configKeys = map[string]string{"api": "nano:apiImage", "search": "nano:searchImage", "ingest": "nano:ingestImage"}
+
+// ConfigCommands are the pulumi config commands that make a stack's
+// components deploy exactly the pushed images, by digest.
+func ConfigCommands(results []Result, registry, version string) []string {
+	var out []string
+	for _, r := range results {
+		out = append(out, fmt.Sprintf("pulumi config set %s %s/%s:%s@%s", configKeys[r.Service.Name], registry, r.Service.Name, version, r.Digest))
+	}
+	return out
 }
 
 // Result is a built image.
