@@ -36,6 +36,7 @@ import (
 	"github.com/nanosiem/nano/services/api/scheduler"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/runner"
@@ -107,24 +108,6 @@ func tokenCreate(args []string) int {
 	return 0
 }
 
-// retry calls f until it succeeds or ctx ends.
-func retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
-	backoff := 500 * time.Millisecond
-	for {
-		err := f(ctx)
-		if err == nil {
-			return nil
-		}
-		log.Warn(what+" not ready; retrying", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("stopped before %s was ready: %w", what, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 15*time.Second)
-	}
-}
-
 // run serves and campaigns until ctx ends; ln, when set, is the listener.
 func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
 	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
@@ -132,7 +115,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return fmt.Errorf("cannot configure the PostgreSQL client: %w", err)
 	}
 	defer pool.Close()
-	if err := retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
+	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
 		return err
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
@@ -185,7 +168,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		defer close(campaignDone)
 		engine := cfg.Engine
 		var run *runner.Runner
-		if err := retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
+		if err := depwait.Retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
 			if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
 				return err
 			}

@@ -24,18 +24,7 @@ var (
 	ch *harness.ClickHouse
 )
 
-type stopPostgres struct{ m *testing.M }
-
-func (s stopPostgres) Run() int { defer pg.Stop(); return s.m.Run() }
-
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = harness.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
-		os.Exit(1)
-	}
-	harness.MainWithClickHouse(stopPostgres{m}, &ch)
-}
+func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 
 func TestConfigNamesEveryBadVariable(t *testing.T) {
 	env := map[string]string{envconfig.APILeaderHeartbeat: "1h", envconfig.APICredentialsKey: "short", envconfig.APIMaxBodyBytes: "-1"}

@@ -3,9 +3,7 @@ package authtoken
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -16,16 +14,7 @@ import (
 
 var pg *harness.Postgres
 
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = harness.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 
 func TestIssueVerifyRevokeExpire(t *testing.T) {
 	ctx := context.Background()

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
@@ -52,25 +53,6 @@ func main() {
 	}
 }
 
-// retry calls f until it succeeds or ctx ends (dependencies may start
-// after the service).
-func retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
-	backoff := 500 * time.Millisecond
-	for {
-		err := f(ctx)
-		if err == nil {
-			return nil
-		}
-		log.Warn(what+" not ready; retrying", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("stopped before %s was ready: %w", what, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 15*time.Second)
-	}
-}
-
 // run serves until ctx ends; ln, when set, is the listener to use.
 func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
 	conn, err := clickhouse.Open(&clickhouse.Options{
@@ -88,11 +70,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return fmt.Errorf("%s: %w", "cannot configure the PostgreSQL client", err)
 	}
 	defer pool.Close()
-	if err := retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
+	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
 		return err
 	}
 	var run *runner.Runner
-	if err := retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
+	if err := depwait.Retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
 		run, err = runner.New(ctx, conn, cfg.Limits)
 		return err
 	}); err != nil {

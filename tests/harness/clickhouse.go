@@ -183,12 +183,39 @@ const clickhouseUsers = `<?xml version="1.0"?>
 // into *ch, runs the tests, stops the server and exits. A server that
 // cannot start fails the package loudly.
 func MainWithClickHouse(m interface{ Run() int }, ch **ClickHouse) {
+	os.Exit(withClickHouse(m, ch))
+}
+
+// MainWithPostgres is the same for tests that need PostgreSQL.
+func MainWithPostgres(m interface{ Run() int }, pg **Postgres) {
+	os.Exit(withPostgres(m, pg))
+}
+
+// MainWithBoth starts PostgreSQL and ClickHouse for a package's tests.
+func MainWithBoth(m interface{ Run() int }, pg **Postgres, ch **ClickHouse) {
+	os.Exit(withPostgres(runFunc(func() int { return withClickHouse(m, ch) }), pg))
+}
+
+func withClickHouse(m interface{ Run() int }, ch **ClickHouse) int {
 	var err error
 	if *ch, err = StartClickHouse(); err != nil {
 		fmt.Fprintln(os.Stderr, "these tests need ClickHouse:", err)
-		os.Exit(1)
+		return 1
 	}
-	code := m.Run()
-	(*ch).Stop()
-	os.Exit(code)
+	defer (*ch).Stop()
+	return m.Run()
 }
+
+func withPostgres(m interface{ Run() int }, pg **Postgres) int {
+	var err error
+	if *pg, err = StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
+		return 1
+	}
+	defer (*pg).Stop()
+	return m.Run()
+}
+
+type runFunc func() int
+
+func (f runFunc) Run() int { return f() }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,18 +22,7 @@ var (
 	ch *harness.ClickHouse
 )
 
-type stopPostgres struct{ m *testing.M }
-
-func (s stopPostgres) Run() int { defer pg.Stop(); return s.m.Run() }
-
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = harness.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
-		os.Exit(1)
-	}
-	harness.MainWithClickHouse(stopPostgres{m}, &ch)
-}
+func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 
 func TestSchedules(t *testing.T) {
 	at := time.Date(2026, 11, 23, 10, 7, 30, 0, time.UTC) // a Monday

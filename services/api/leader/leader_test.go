@@ -3,10 +3,8 @@ package leader
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,16 +19,7 @@ import (
 
 var pg *harness.Postgres
 
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = harness.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,16 +24,7 @@ import (
 
 var pg *harness.Postgres
 
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = harness.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 
 type fixture struct {
 	url, admin, reader, other string

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -30,18 +29,7 @@ var (
 	ch *harness.ClickHouse
 )
 
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = harness.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)
-		os.Exit(1)
-	}
-	harness.MainWithClickHouse(runAndStop{m}, &ch)
-}
-
-type runAndStop struct{ m *testing.M }
-
-func (r runAndStop) Run() int { defer pg.Stop(); return r.m.Run() }
+func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 
 var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
