@@ -23,14 +23,9 @@ type Token struct {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
-	out, err := listOf(r.Context(), s.DB, `SELECT id, name, scopes, user_id, created_at, expires_at, revoked_at, last_used_at
-FROM api_tokens WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`, p.Tenant, after, limit, func(t Token) int64 { return t.ID })
-	s.respond(w, http.StatusOK, out, err)
+	serveList(s, w, r, p.Tenant, `SELECT id, name, scopes, user_id, created_at, expires_at, revoked_at, last_used_at
+FROM api_tokens WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		func(t Token) int64 { return t.ID })
 }
 
 type tokenBody struct {
@@ -85,14 +80,8 @@ type User struct {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
-	out, err := listOf(r.Context(), s.DB, `SELECT id, email, name, role, created_at FROM users WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		p.Tenant, after, limit, func(u User) int64 { return u.ID })
-	s.respond(w, http.StatusOK, out, err)
+	serveList(s, w, r, p.Tenant, `SELECT id, email, name, role, created_at FROM users WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		func(u User) int64 { return u.ID })
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
@@ -135,14 +124,8 @@ type Feed struct {
 }
 
 func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
-	out, err := listOf(r.Context(), s.DB, `SELECT id, name, kind, created_at FROM feeds WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		p.Tenant, after, limit, func(f Feed) int64 { return f.ID })
-	s.respond(w, http.StatusOK, out, err)
+	serveList(s, w, r, p.Tenant, `SELECT id, name, kind, created_at FROM feeds WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		func(f Feed) int64 { return f.ID })
 }
 
 func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {

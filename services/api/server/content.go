@@ -41,14 +41,8 @@ func (b dashboardBody) validate() error {
 }
 
 func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
-	out, err := listOf(r.Context(), s.DB, `SELECT id, name, definition, created_at, updated_at FROM dashboards WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		p.Tenant, after, limit, func(d Dashboard) int64 { return d.ID })
-	s.respond(w, http.StatusOK, out, err)
+	serveList(s, w, r, p.Tenant, `SELECT id, name, definition, created_at, updated_at FROM dashboards WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		func(d Dashboard) int64 { return d.ID })
 }
 
 func (s *Server) dashboard(r *http.Request, q string, args ...any) (Dashboard, error) {
@@ -157,14 +151,8 @@ type Credential struct {
 }
 
 func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
-	out, err := listOf(r.Context(), s.DB, `SELECT id, name, kind, created_at FROM credentials WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		p.Tenant, after, limit, func(c Credential) int64 { return c.ID })
-	s.respond(w, http.StatusOK, out, err)
+	serveList(s, w, r, p.Tenant, `SELECT id, name, kind, created_at FROM credentials WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		func(c Credential) int64 { return c.ID })
 }
 
 func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
@@ -222,15 +210,9 @@ type Enrichment struct {
 const enrichmentColumns = `id, name, source, format, sha256, interval_seconds, last_checksum, last_rows, last_synced_at, last_error`
 
 func (s *Server) listEnrichments(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
 	// $1 (the tenant) is unused: datasets are shared by every tenant.
-	out, err := listOf(r.Context(), s.DB, `SELECT `+enrichmentColumns+` FROM enrichment_datasets WHERE $1::text IS NOT NULL AND id > $2 ORDER BY id LIMIT $3`,
-		p.Tenant, after, limit, func(e Enrichment) int64 { return e.ID })
-	s.respond(w, http.StatusOK, out, err)
+	serveList(s, w, r, p.Tenant, `SELECT `+enrichmentColumns+` FROM enrichment_datasets WHERE $1::text IS NOT NULL AND id > $2 ORDER BY id LIMIT $3`,
+		func(e Enrichment) int64 { return e.ID })
 }
 
 func (s *Server) createEnrichment(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {

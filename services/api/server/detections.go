@@ -73,14 +73,8 @@ func (b *ruleBody) validate() error {
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
-	out, err := listOf(r.Context(), s.DB, `SELECT `+ruleColumns+` FROM detection_rules WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		p.Tenant, after, limit, func(x Rule) int64 { return x.ID })
-	s.respond(w, http.StatusOK, out, err)
+	serveList(s, w, r, p.Tenant, `SELECT `+ruleColumns+` FROM detection_rules WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		func(x Rule) int64 { return x.ID })
 }
 
 func (s *Server) oneRule(r *http.Request, q string, args ...any) (Rule, error) {
@@ -165,15 +159,9 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, p authtoken.Pr
 		s.respond(w, 0, nil, err)
 		return
 	}
-	limit, after, err := page(r)
-	if err != nil {
-		s.respond(w, 0, nil, err)
-		return
-	}
-	out, err := listOf(r.Context(), s.DB, `SELECT x.id, x.started_at, x.finished_at, x.value, x.alerts, x.error FROM rule_runs x
+	serveList(s, w, r, p.Tenant, `SELECT x.id, x.started_at, x.finished_at, x.value, x.alerts, x.error FROM rule_runs x
 JOIN detection_rules d ON d.id = x.rule_id WHERE d.tenant = $1 AND x.id > $2 AND d.id = $4 ORDER BY x.id LIMIT $3`,
-		p.Tenant, after, limit, func(x Run) int64 { return x.ID }, id)
-	s.respond(w, http.StatusOK, out, err)
+		func(x Run) int64 { return x.ID }, id)
 }
 
 // Baseline is a rule's auto-tuning result.

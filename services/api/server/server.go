@@ -294,6 +294,19 @@ type list[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// serveList answers a list request: it reads ?limit= and ?cursor= (see
+// page) and replies one page of rows of T, ordered by id ascending after the
+// cursor. q takes $1 the tenant, $2 the cursor, $3 the limit, then args.
+func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, tenant, q string, id func(T) int64, args ...any) {
+	limit, after, err := page(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	out, err := listOf(r.Context(), s.DB, q, tenant, after, limit, id, args...)
+	s.respond(w, http.StatusOK, out, err)
+}
+
 // listOf pages rows of T (ordered by id ascending, id > after) of one
 // tenant; query takes $1 tenant, $2 after, $3 limit.
 func listOf[T any](ctx context.Context, db *pgxpool.Pool, q string, tenant string, after int64, limit int, id func(T) int64, args ...any) (list[T], error) {
