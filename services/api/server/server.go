@@ -24,6 +24,7 @@ import (
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/httpstatus"
 )
 
 // Server serves the API.
@@ -131,32 +132,13 @@ func NewHTTPServer(addr string, h http.Handler, timeout time.Duration) *http.Ser
 		WriteTimeout: timeout + 10*time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 func (s *Server) authenticated(rt route) http.Handler {
 	name := rt.method + " " + rt.path
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := httpstatus.Wrap(w)
 		defer func() {
-			s.requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+			s.requests.WithLabelValues(name, strconv.Itoa(sw.Code())).Inc()
 			s.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 		}()
 		ctx, cancel := context.WithTimeout(r.Context(), s.Timeout)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/httpstatus"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/runner"
@@ -100,38 +101,12 @@ func NewHTTPServer(addr string, h http.Handler, c Config) *http.Server {
 	}
 }
 
-// statusWriter remembers the status code for metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
 // authenticated bounds the request, verifies its token (scope search) and
 // counts it.
 func (s *Server) authenticated(name string, h func(http.ResponseWriter, *http.Request, authtoken.Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() { s.Metrics.Requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc() }()
+		sw := httpstatus.Wrap(w)
+		defer func() { s.Metrics.Requests.WithLabelValues(name, strconv.Itoa(sw.Code())).Inc() }()
 		ctx, cancel := context.WithTimeout(r.Context(), s.Config.Timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
