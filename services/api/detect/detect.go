@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/api/leader"
+	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/runner"
 	"github.com/nanosiem/nano/services/search/sqlgen"
@@ -66,23 +67,24 @@ func counted(q string) (*query.Query, error) {
 	return parsed, nil
 }
 
-// Validate checks a rule's query and schedule, naming the field.
+// Validate checks a rule's query and schedule; each problem is a
+// *fielderr.Error naming the field.
 func Validate(r Rule) error {
 	var errs []error
 	q, err := counted(r.Query)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("query: %w", err))
+		errs = append(errs, fielderr.Wrap("query", err))
 	} else {
 		_, err = sqlgen.Compile(sqlgen.Request{Query: q, Tenant: "t", From: time.Unix(0, 0), To: time.Unix(60, 0), Now: time.Unix(60, 0), Table: "nano.events", PageSize: 1})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("query: %w", err))
+			errs = append(errs, fielderr.Wrap("query", err))
 		}
 		if r.Signal && (q.Stats == nil || len(q.Stats.By) > 0 || len(q.Stats.Aggs) != 1 || q.Stats.Aggs[0].Func != "count") {
-			errs = append(errs, errors.New("signal: a signal rule counts matching events; its query takes no stats stage"))
+			errs = append(errs, fielderr.New("signal", "a signal rule counts matching events; its query takes no stats stage"))
 		}
 	}
 	if _, err := ParseSchedule(r.Schedule); err != nil {
-		errs = append(errs, fmt.Errorf("schedule: %w", err))
+		errs = append(errs, fielderr.Wrap("schedule", err))
 	}
 	return errors.Join(errs...)
 }

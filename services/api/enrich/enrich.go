@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/api/leader"
+	"github.com/nanosiem/nano/services/fielderr"
 )
 
 // Limits of one dataset.
@@ -68,24 +69,25 @@ func (s *Syncer) now() time.Time {
 
 var reName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 
-// ValidateSource checks a dataset's definition, naming the field.
+// ValidateSource checks a dataset's definition; each problem is a
+// *fielderr.Error naming the field.
 func ValidateSource(name, source, format, sum string, dir string) error {
 	var errs []error
 	if !reName.MatchString(name) {
-		errs = append(errs, errors.New("name: lower-case letters, digits and _, starting with a letter (at most 41)"))
+		errs = append(errs, fielderr.New("name", "lower-case letters, digits and _, starting with a letter (at most 41)"))
 	}
 	switch {
 	case strings.HasPrefix(source, "https://"), strings.HasPrefix(source, "http://"):
 	case filepath.IsAbs(source) && dir != "" && strings.HasPrefix(filepath.Clean(source), filepath.Clean(dir)+string(filepath.Separator)):
 	default:
-		errs = append(errs, fmt.Errorf("source: an http(s) URL or a file under %q", dir))
+		errs = append(errs, fielderr.New("source", "an http(s) URL or a file under %q", dir))
 	}
 	if format != "csv" && format != "list" {
-		errs = append(errs, errors.New("format: csv or list"))
+		errs = append(errs, fielderr.New("format", "csv or list"))
 	}
 	if sum != "" {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
-			errs = append(errs, errors.New("sha256: 64 hex digits"))
+			errs = append(errs, fielderr.New("sha256", "64 hex digits"))
 		}
 	}
 	return errors.Join(errs...)

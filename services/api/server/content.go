@@ -221,14 +221,7 @@ func (s *Server) createEnrichment(w http.ResponseWriter, r *http.Request, p auth
 		return
 	}
 	if err := enrich.ValidateSource(b.Name, b.Source, b.Format, b.SHA256, s.EnrichmentDir); err != nil {
-		field, msg := "", err.Error()
-		for i := 0; i < len(msg); i++ {
-			if msg[i] == ':' {
-				field, msg = msg[:i], msg[i+2:]
-				break
-			}
-		}
-		s.respond(w, 0, nil, bad(field, "%s", msg))
+		s.respond(w, 0, nil, err) // the first *fielderr.Error names the field
 		return
 	}
 	if b.IntervalSeconds < 60 {

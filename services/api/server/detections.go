@@ -53,17 +53,9 @@ func (b *ruleBody) validate() error {
 	case b.Threshold == nil:
 		return bad("threshold", "required: the count that raises an alert")
 	}
-	err := detect.Validate(detect.Rule{Query: b.Query, Schedule: b.Schedule, Signal: b.Signal})
-	if err != nil {
-		// The first line names the field (query:, schedule:, signal:).
-		field, msg := "query", err.Error()
-		for _, f := range []string{"query", "schedule", "signal"} {
-			if len(msg) > len(f)+1 && msg[:len(f)+1] == f+":" {
-				field, msg = f, msg[len(f)+2:]
-				break
-			}
-		}
-		return bad(field, "%s", msg)
+	// Its first problem answers (a *fielderr.Error naming the field).
+	if err := detect.Validate(detect.Rule{Query: b.Query, Schedule: b.Schedule, Signal: b.Signal}); err != nil {
+		return err
 	}
 	if b.Enabled == nil {
 		t := true

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/httpstatus"
 )
 
@@ -189,13 +190,9 @@ func reply(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// fieldError is a validation failure of one field.
-type fieldError struct{ field, msg string }
-
-func (e *fieldError) Error() string { return e.field + ": " + e.msg }
-
+// bad is a validation failure of one field.
 func bad(field, format string, args ...any) error {
-	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
+	return fielderr.New(field, format, args...)
 }
 
 // decode reads a JSON body strictly.
@@ -220,7 +217,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // respond maps an operation's error to a response; nil replies v.
 func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
-	var fe *fieldError
+	var fe *fielderr.Error
 	var pe *pgconn.PgError
 	switch {
 	case err == nil:
@@ -230,7 +227,7 @@ func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
 		}
 		reply(w, code, v)
 	case errors.As(err, &fe):
-		fail(w, http.StatusBadRequest, fe.field, fe.msg)
+		fail(w, http.StatusBadRequest, fe.Field, fe.Err.Error())
 	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound):
 		fail(w, http.StatusNotFound, "", "not found")
 	case errors.As(err, &pe) && pe.Code == "23505":
