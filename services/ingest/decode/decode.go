@@ -4,7 +4,6 @@
 package decode
 
 import (
-	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -93,34 +92,32 @@ func tooLargeOr(err error, other error) error {
 // objects, or newline-delimited objects. Every record must be an object;
 // the first bad one fails the whole request (nothing is written).
 func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
+	// One copy of the body as a string: the events' raw text, keys and
+	// values are substrings of it.
+	s := strings.TrimSpace(string(body))
+	if len(s) == 0 {
 		return nil, badRequest("body is empty")
 	}
-	var out []events.Event
-	add := func(raw json.RawMessage, where string) error {
+	out := make([]events.Event, 0, estimateRecords(s))
+	add := func(flat map[string]string, rec, where string) error {
 		if len(out) >= l.MaxEvents {
 			return tooLarge(fmt.Sprintf("more than %d events in one request", l.MaxEvents))
 		}
-		if l.MaxRecordBytes > 0 && len(raw) > l.MaxRecordBytes {
+		if l.MaxRecordBytes > 0 && len(rec) > l.MaxRecordBytes {
 			return tooLarge(fmt.Sprintf("%s is larger than %d bytes", where, l.MaxRecordBytes))
 		}
-		ev, err := fromObject(raw, now, l.Event)
+		ev, err := fromFlat(flat, rec, now, l.Event)
 		if err != nil {
 			return badRequest("%s: %v", where, err)
 		}
 		out = append(out, ev)
 		return nil
 	}
-	if trimmed[0] == '[' {
-		var arr []json.RawMessage
-		if err := json.Unmarshal(trimmed, &arr); err != nil {
-			return nil, badRequest("body is not a JSON array: %v", err)
-		}
-		for i, raw := range arr {
-			if err := add(raw, fmt.Sprintf("element %d", i)); err != nil {
-				return nil, err
-			}
+	if s[0] == '[' {
+		if err := eachElement(s, func(i int, flat map[string]string, rec string) error {
+			return add(flat, rec, fmt.Sprintf("element %d", i))
+		}); err != nil {
+			return nil, err
 		}
 		if len(out) == 0 {
 			return nil, badRequest("the array holds no events")
@@ -128,31 +125,91 @@ func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
 		return out, nil
 	}
 	// One object (possibly spanning lines), else newline-delimited objects:
-	// json.Valid stops at the first line's end when there are more.
-	if json.Valid(trimmed) {
-		if err := add(json.RawMessage(trimmed), "record 1"); err != nil {
+	// the first object ending before the body does means lines.
+	if flat, err := flattenRecord(s); err == nil {
+		if err := add(flat, s, "record 1"); err != nil {
 			return nil, err
 		}
 		return out, nil
 	}
 	i := 0
-	for len(trimmed) > 0 {
-		line := trimmed
-		if j := bytes.IndexByte(trimmed, '\n'); j >= 0 {
-			line, trimmed = trimmed[:j], trimmed[j+1:]
+	for len(s) > 0 {
+		line := s
+		if j := strings.IndexByte(s, '\n'); j >= 0 {
+			line, s = s[:j], s[j+1:]
 		} else {
-			trimmed = nil
+			s = ""
 		}
 		i++
-		line = bytes.TrimSpace(line)
+		line = strings.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
-		if err := add(json.RawMessage(line), fmt.Sprintf("record %d", i)); err != nil {
+		where := fmt.Sprintf("record %d", i)
+		if l.MaxRecordBytes > 0 && len(line) > l.MaxRecordBytes {
+			return nil, tooLarge(fmt.Sprintf("%s is larger than %d bytes", where, l.MaxRecordBytes))
+		}
+		flat, err := flattenRecord(line)
+		if err != nil {
+			return nil, badRequest("%s: %v", where, err)
+		}
+		if err := add(flat, line, where); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// estimateRecords guesses the records of a body from its newlines, for
+// allocating once.
+func estimateRecords(s string) int {
+	n := strings.Count(s, "\n") + 1
+	return min(n, 100_000)
+}
+
+// eachElement walks the JSON array s, calling f with each element object's
+// attributes and text; any other element is an error.
+func eachElement(s string, f func(i int, flat map[string]string, rec string) error) error {
+	sc := flatScanner{s: s, i: 1, depth: 1}
+	sc.skipSpace()
+	if sc.i < len(s) && s[sc.i] == ']' {
+		sc.i++
+	} else {
+		for i := 0; ; i++ {
+			if sc.i >= len(s) || s[sc.i] != '{' {
+				if sc.i < len(s) && sc.skipValue() == nil {
+					return badRequest("element %d: not one JSON object", i)
+				}
+				return badRequest("body is not a JSON array: %v", sc.fail("expected an object"))
+			}
+			start := sc.i
+			sc.out = make(map[string]string, 16)
+			if err := sc.object(""); err != nil {
+				return badRequest("body is not a JSON array: %v", err)
+			}
+			if err := f(i, sc.out, s[start:sc.i]); err != nil {
+				return err
+			}
+			sc.skipSpace()
+			if sc.i >= len(s) {
+				return badRequest("body is not a JSON array: %v", sc.fail(""))
+			}
+			if s[sc.i] == ']' {
+				sc.i++
+				break
+			}
+			if s[sc.i] != ',' {
+				return badRequest("body is not a JSON array: %v", sc.fail("expected ',' or ']'"))
+			}
+			sc.i++
+			sc.skipSpace()
+		}
+	}
+	sc.skipSpace()
+	if sc.i != len(s) {
+		return badRequest("body is not a JSON array: %v", sc.fail("unexpected data after the array"))
+	}
+	return nil
 }
 
 // Well-known field names, first match wins.
@@ -164,18 +221,13 @@ var (
 	hostKeys     = []string{"host", "hostname", "host.name"}
 )
 
-// fromObject maps a JSON object to an event.
-func fromObject(raw json.RawMessage, now time.Time, l events.Limits) (events.Event, error) {
-	var obj map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
-		return events.Event{}, fmt.Errorf("not JSON: %v", err)
+// fromObject maps a JSON object's text to an event.
+func fromObject(rec string, now time.Time, l events.Limits) (events.Event, error) {
+	flat, err := flattenRecord(rec)
+	if err != nil {
+		return events.Event{}, err
 	}
-	if obj == nil || dec.More() {
-		return events.Event{}, errors.New("not one JSON object")
-	}
-	return FromFields(obj, string(raw), now, l)
+	return fromFlat(flat, rec, now, l)
 }
 
 // FromFields maps a structured record (decoded JSON, a Vector log) to an
@@ -185,6 +237,12 @@ func fromObject(raw json.RawMessage, now time.Time, l events.Limits) (events.Eve
 func FromFields(obj map[string]any, raw string, now time.Time, l events.Limits) (events.Event, error) {
 	flat := map[string]string{}
 	flatten("", obj, flat)
+	return fromFlat(flat, raw, now, l)
+}
+
+// fromFlat maps flattened attributes to an event: the well-known fields
+// are taken out of flat, the rest stay attributes.
+func fromFlat(flat map[string]string, raw string, now time.Time, l events.Limits) (events.Event, error) {
 	ev := events.Event{Raw: raw, Time: now}
 	if k, v := take(flat, timeKeys); k != "" {
 		t, err := ParseTime(v)

@@ -84,7 +84,7 @@ func HECEvents(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Eve
 		case len(ev0) == 0 || string(ev0) == `""` || string(ev0) == "null":
 			return nil, hecError(i, hecEventBlank, "Event field cannot be blank")
 		case ev0[0] == '{':
-			obj, err := fromObject(json.RawMessage(ev0), now, l.Event)
+			obj, err := fromObject(string(ev0), now, l.Event)
 			if err != nil {
 				return nil, hecError(i, hecInvalidFormat, "Invalid data format")
 			}

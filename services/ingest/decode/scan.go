@@ -1,0 +1,437 @@
+package decode
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting of objects and arrays in one record, as
+// encoding/json does.
+const maxDepth = 10000
+
+// flatScanner reads one JSON object straight into flattened attributes:
+// nested objects become dotted keys, strings their text, numbers their
+// literal text, booleans "true"/"false", null "", and arrays their compact
+// JSON text. Keys and values without escapes are substrings of the input
+// (no copies), which is why the input is a string.
+//
+// It accepts exactly what encoding/json accepts (the decode tests compare
+// the two on fuzzed input); a key repeated in one object keeps its last
+// value.
+type flatScanner struct {
+	s     string
+	i     int
+	depth int
+	out   map[string]string
+}
+
+// scanError is a syntax error at a byte offset of the record.
+type scanError struct {
+	off int
+	msg string
+}
+
+func (e *scanError) Error() string { return fmt.Sprintf("not JSON: %s at offset %d", e.msg, e.off) }
+
+// flattenRecord parses rec, which must be one JSON object and nothing else,
+// into flattened attributes.
+func flattenRecord(rec string) (map[string]string, error) {
+	sc := flatScanner{s: rec, out: make(map[string]string, 16)}
+	sc.skipSpace()
+	if sc.i >= len(sc.s) || sc.s[sc.i] != '{' {
+		if sc.i < len(sc.s) && validValue(sc.s[sc.i:]) {
+			return nil, errors.New("not one JSON object")
+		}
+		return nil, sc.fail("expected an object")
+	}
+	if err := sc.object(""); err != nil {
+		return nil, err
+	}
+	sc.skipSpace()
+	if sc.i != len(sc.s) {
+		return nil, errors.New("not one JSON object")
+	}
+	return sc.out, nil
+}
+
+// validValue reports whether s is one JSON value of another kind than
+// object (for the error message only).
+func validValue(s string) bool { return json.Valid([]byte(s)) }
+
+func (sc *flatScanner) fail(msg string) error {
+	if sc.i >= len(sc.s) {
+		return &scanError{off: sc.i, msg: "unexpected end of input"}
+	}
+	return &scanError{off: sc.i, msg: fmt.Sprintf("%s, found %q", msg, sc.s[sc.i])}
+}
+
+func (sc *flatScanner) skipSpace() {
+	for sc.i < len(sc.s) {
+		switch sc.s[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
+		default:
+			return
+		}
+	}
+}
+
+// object reads an object at sc.i ('{'), writing its members under prefix.
+func (sc *flatScanner) object(prefix string) error {
+	sc.depth++
+	if sc.depth > maxDepth {
+		return sc.fail("nested too deeply")
+	}
+	sc.i++ // '{'
+	sc.skipSpace()
+	if sc.i < len(sc.s) && sc.s[sc.i] == '}' {
+		sc.i++
+		sc.depth--
+		return nil
+	}
+	for {
+		if sc.i >= len(sc.s) || sc.s[sc.i] != '"' {
+			return sc.fail("expected a member name")
+		}
+		name, err := sc.str()
+		if err != nil {
+			return err
+		}
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
+		}
+		sc.skipSpace()
+		if sc.i >= len(sc.s) || sc.s[sc.i] != ':' {
+			return sc.fail("expected ':'")
+		}
+		sc.i++
+		sc.skipSpace()
+		if err := sc.member(key); err != nil {
+			return err
+		}
+		sc.skipSpace()
+		if sc.i >= len(sc.s) {
+			return sc.fail("")
+		}
+		switch sc.s[sc.i] {
+		case ',':
+			sc.i++
+			sc.skipSpace()
+		case '}':
+			sc.i++
+			sc.depth--
+			return nil
+		default:
+			return sc.fail("expected ',' or '}'")
+		}
+	}
+}
+
+// member reads the value of key at sc.i.
+func (sc *flatScanner) member(key string) error {
+	if sc.i >= len(sc.s) {
+		return sc.fail("")
+	}
+	switch c := sc.s[sc.i]; {
+	case c == '"':
+		v, err := sc.str()
+		if err != nil {
+			return err
+		}
+		sc.set(key, v)
+	case c == '{':
+		return sc.object(key)
+	case c == '[':
+		start := sc.i
+		if err := sc.skipArray(); err != nil {
+			return err
+		}
+		if sc.out != nil {
+			sc.out[key] = compact(sc.s[start:sc.i])
+		}
+	case c == 't':
+		return sc.literal(key, "true", "true")
+	case c == 'f':
+		return sc.literal(key, "false", "false")
+	case c == 'n':
+		return sc.literal(key, "null", "")
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := sc.i
+		if err := sc.number(); err != nil {
+			return err
+		}
+		sc.set(key, sc.s[start:sc.i])
+	default:
+		return sc.fail("expected a value")
+	}
+	return nil
+}
+
+func (sc *flatScanner) literal(key, word, value string) error {
+	if len(sc.s)-sc.i < len(word) || sc.s[sc.i:sc.i+len(word)] != word {
+		return sc.fail("expected " + word)
+	}
+	sc.i += len(word)
+	sc.set(key, value)
+	return nil
+}
+
+// set records an attribute unless the scanner is skipping (objects inside
+// arrays).
+func (sc *flatScanner) set(key, value string) {
+	if sc.out != nil {
+		sc.out[key] = value
+	}
+}
+
+// number checks the JSON number grammar at sc.i and moves past it.
+func (sc *flatScanner) number() error {
+	s, i := sc.s, sc.i
+	if s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		sc.i = i
+		return sc.fail("expected a digit")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			sc.i = i
+			return sc.fail("expected a digit after '.'")
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			sc.i = i
+			return sc.fail("expected a digit in the exponent")
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	sc.i = i
+	return nil
+}
+
+// str reads a string at sc.i ('"') and returns its text: a substring of
+// the input when it has no escapes and is valid UTF-8, else decoded as
+// encoding/json does (invalid UTF-8 and lone surrogates become U+FFFD).
+func (sc *flatScanner) str() (string, error) {
+	s := sc.s
+	start := sc.i + 1
+	ascii := true
+	for i := start; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			sc.i = i + 1
+			v := s[start:i]
+			if ascii || utf8.ValidString(v) {
+				return v, nil
+			}
+			return sc.strEscaped(start) // replaces invalid bytes
+		case c == '\\':
+			return sc.strEscaped(start)
+		case c < 0x20:
+			sc.i = i
+			return "", sc.fail("control character in a string")
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	sc.i = len(s)
+	return "", sc.fail("")
+}
+
+// strEscaped decodes a string with escapes starting at start (after '"').
+func (sc *flatScanner) strEscaped(start int) (string, error) {
+	s := sc.s
+	buf := make([]byte, 0, 64)
+	i := start
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == '"':
+			sc.i = i + 1
+			return string(buf), nil
+		case c < 0x20:
+			sc.i = i
+			return "", sc.fail("control character in a string")
+		case c == '\\':
+			if i+1 >= len(s) {
+				sc.i = len(s)
+				return "", sc.fail("")
+			}
+			switch e := s[i+1]; e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+				i += 2
+			case 'b':
+				buf = append(buf, '\b')
+				i += 2
+			case 'f':
+				buf = append(buf, '\f')
+				i += 2
+			case 'n':
+				buf = append(buf, '\n')
+				i += 2
+			case 'r':
+				buf = append(buf, '\r')
+				i += 2
+			case 't':
+				buf = append(buf, '\t')
+				i += 2
+			case 'u':
+				r, ok := hex4(s, i+2)
+				if !ok {
+					sc.i = i
+					return "", sc.fail(`bad \u escape`)
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						if d := utf16.DecodeRune(r, r2); d != unicode.ReplacementChar {
+							buf = utf8.AppendRune(buf, d)
+							i += 6
+							continue
+						}
+					}
+					r = unicode.ReplacementChar
+				}
+				buf = utf8.AppendRune(buf, r)
+			default:
+				sc.i = i
+				return "", sc.fail("bad escape")
+			}
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			buf = utf8.AppendRune(buf, r) // RuneError for invalid bytes
+			i += size
+		}
+	}
+	sc.i = len(s)
+	return "", sc.fail("")
+}
+
+// hex4 reads four hex digits at s[i:].
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s[i:i+4], 16, 32)
+	return rune(n), err == nil
+}
+
+// skipArray checks the array at sc.i ('[') and moves past it.
+func (sc *flatScanner) skipArray() error {
+	sc.depth++
+	if sc.depth > maxDepth {
+		return sc.fail("nested too deeply")
+	}
+	sc.i++
+	sc.skipSpace()
+	if sc.i < len(sc.s) && sc.s[sc.i] == ']' {
+		sc.i++
+		sc.depth--
+		return nil
+	}
+	for {
+		if err := sc.skipValue(); err != nil {
+			return err
+		}
+		sc.skipSpace()
+		if sc.i >= len(sc.s) {
+			return sc.fail("")
+		}
+		switch sc.s[sc.i] {
+		case ',':
+			sc.i++
+			sc.skipSpace()
+		case ']':
+			sc.i++
+			sc.depth--
+			return nil
+		default:
+			return sc.fail("expected ',' or ']'")
+		}
+	}
+}
+
+// skipValue checks any value at sc.i and moves past it.
+func (sc *flatScanner) skipValue() error {
+	if sc.i >= len(sc.s) {
+		return sc.fail("")
+	}
+	switch c := sc.s[sc.i]; {
+	case c == '"':
+		_, err := sc.str()
+		return err
+	case c == '[':
+		return sc.skipArray()
+	case c == '{':
+		// Members of objects inside arrays are not attributes.
+		saved := sc.out
+		sc.out = nil
+		err := sc.object("")
+		sc.out = saved
+		return err
+	case c == 't':
+		return sc.literal("", "true", "")
+	case c == 'f':
+		return sc.literal("", "false", "")
+	case c == 'n':
+		return sc.literal("", "null", "")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return sc.number()
+	}
+	return sc.fail("expected a value")
+}
+
+// compact returns a valid JSON text without insignificant whitespace.
+func compact(s string) string {
+	if !hasSpaceOutsideStrings(s) {
+		return s
+	}
+	var b bytes.Buffer
+	_ = json.Compact(&b, []byte(s))
+	return b.String()
+}
+
+func hasSpaceOutsideStrings(s string) bool {
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case in && c == '\\':
+			i++
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return true
+		}
+	}
+	return false
+}
