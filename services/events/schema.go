@@ -122,17 +122,16 @@ func (e Engine) ttl() string {
 	return strings.Join(parts, ", ")
 }
 
-// eventsDDL is the CREATE TABLE of the rows.
-func (e Engine) eventsDDL() string {
+// columnTypes are the events table's columns (Columns order) and their
+// types with codecs on this engine.
+func (e Engine) columnTypes() [][2]string {
 	str, lc := "String", "String"
 	codec := func(string) string { return "" }
 	if e.Modern() {
 		lc = "LowCardinality(String)"
 		codec = func(c string) string { return " CODEC(" + c + ")" }
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", e.localTable(), e.onCluster())
-	cols := [][2]string{
+	return [][2]string{
 		{"ts", "DateTime" + codec("Delta, ZSTD(1)")},
 		{"ts_nanos", "UInt32" + codec("ZSTD(1)")},
 		{"tenant", lc}, {"feed", lc}, {"severity", lc}, {"service", lc},
@@ -142,6 +141,13 @@ func (e Engine) eventsDDL() string {
 		{"attr_values", "Array(String)" + codec("ZSTD(3)")},
 		{"raw", str + codec("ZSTD(3)")},
 	}
+}
+
+// eventsDDL is the CREATE TABLE of the rows.
+func (e Engine) eventsDDL() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", e.localTable(), e.onCluster())
+	cols := e.columnTypes()
 	for i, c := range cols {
 		sep := ","
 		if i == len(cols)-1 && !e.Modern() {
