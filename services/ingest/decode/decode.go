@@ -4,6 +4,7 @@
 package decode
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -66,7 +67,15 @@ func Body(w http.ResponseWriter, r *http.Request, l Limits) ([]byte, error) {
 	default:
 		return nil, &Error{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc), HECCode: hecInvalidFormat, EventIndex: -1}
 	}
-	b, err := io.ReadAll(io.LimitReader(in, l.MaxDecodedBytes+1))
+	// Sized from Content-Length when the body is not compressed (bounded:
+	// the header is the client's word), so reading does not regrow.
+	hint := int64(bytes.MinRead)
+	if in == body && r.ContentLength > 0 {
+		hint = min(r.ContentLength, l.MaxDecodedBytes, l.MaxBodyBytes) + bytes.MinRead
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint))
+	_, err := buf.ReadFrom(io.LimitReader(in, l.MaxDecodedBytes+1))
+	b := buf.Bytes()
 	if err != nil {
 		return nil, tooLargeOr(err, badRequest("cannot read body: %v", err))
 	}
