@@ -95,6 +95,8 @@ const (
 	IngestFlushInterval = "NANO_INGEST_FLUSH_INTERVAL" // Go duration a batch waits to fill (1s)
 	IngestBatchEvents   = "NANO_INGEST_BATCH_EVENTS"   // events per insert (10 000)
 	IngestQueueEvents   = "NANO_INGEST_QUEUE_EVENTS"   // events waiting for commit before 503 (200 000)
+	IngestQueueBytes    = "NANO_INGEST_QUEUE_BYTES"    // their raw size before 503 (64 MiB)
+	IngestInserters     = "NANO_INGEST_INSERTERS"      // batches inserting at once (2)
 )
 
 // Search only; unset keeps the default the README documents.

@@ -147,6 +147,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	limit(envconfig.IngestMaxAttributes, &c.Limits.Event.Attributes)
 	limit(envconfig.IngestBatchEvents, &c.Writer.MaxBatchEvents)
 	limit(envconfig.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
+	limit(envconfig.IngestQueueBytes, &c.Writer.MaxQueuedBytes)
+	limit(envconfig.IngestInserters, &c.Writer.Inserters)
 	if v := strings.TrimSpace(getenv(envconfig.IngestFlushInterval)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Millisecond || d > time.Minute {

@@ -41,14 +41,20 @@ type Config struct {
 	// FlushInterval flushes a non-empty batch this long after its first
 	// request arrived (1 s).
 	FlushInterval time.Duration
-	// MaxQueuedEvents bounds the events waiting for commit (200 000).
+	// MaxQueuedEvents bounds the events waiting for commit (200 000);
+	// MaxQueuedBytes their size, counted as the events' raw text (64 MiB),
+	// which bounds the service's memory.
 	MaxQueuedEvents int
+	MaxQueuedBytes  int
 	// MaxAttempts inserts a batch at most this often (5), backing off from
 	// RetryBackoff (200 ms), doubling.
 	MaxAttempts  int
 	RetryBackoff time.Duration
 	// DedupTokens sends insert_deduplication_token (servers that have it).
 	DedupTokens bool
+	// Inserters is how many batches may be inserting at once (2): the
+	// next batch is prepared and sent while ClickHouse commits one.
+	Inserters int
 }
 
 func (c *Config) defaults() {
@@ -61,17 +67,24 @@ func (c *Config) defaults() {
 	if c.MaxQueuedEvents <= 0 {
 		c.MaxQueuedEvents = 200_000
 	}
+	if c.MaxQueuedBytes <= 0 {
+		c.MaxQueuedBytes = 64 << 20
+	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
 	}
 	if c.RetryBackoff <= 0 {
 		c.RetryBackoff = 200 * time.Millisecond
 	}
+	if c.Inserters <= 0 {
+		c.Inserters = 2
+	}
 }
 
 // request is one caller's events and how to tell it the outcome.
 type request struct {
 	events   []events.Event
+	bytes    int
 	protocol string
 	done     func(error)
 }
@@ -83,10 +96,12 @@ type Writer struct {
 	metrics *telemetry.Metrics
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	queued  int // events accepted and not yet committed
-	closed  bool
-	pending []request
+	mu     sync.Mutex
+	queued int // events accepted and not yet committed
+	// queuedBytes is their raw text's size.
+	queuedBytes int
+	closed      bool
+	pending     []request
 	// pendingN is the number of events in pending (not yet taken).
 	pendingN int
 	wake     chan struct{}
@@ -112,17 +127,24 @@ func (w *Writer) Enqueue(protocol string, evs []events.Event, done func(error)) 
 		done(nil)
 		return nil
 	}
+	size := 0
+	for i := range evs {
+		size += len(evs[i].Raw)
+	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return ErrClosed
 	}
-	if w.queued+len(evs) > w.cfg.MaxQueuedEvents {
+	// One request larger than the byte bound still goes through an empty
+	// queue (the request limits bound it).
+	if w.queued+len(evs) > w.cfg.MaxQueuedEvents || (w.queuedBytes > 0 && w.queuedBytes+size > w.cfg.MaxQueuedBytes) {
 		w.mu.Unlock()
 		return ErrOverloaded
 	}
 	w.queued += len(evs)
-	w.pending = append(w.pending, request{events: evs, protocol: protocol, done: done})
+	w.queuedBytes += size
+	w.pending = append(w.pending, request{events: evs, bytes: size, protocol: protocol, done: done})
 	w.pendingN += len(evs)
 	w.metrics.QueueDepth.Set(float64(w.queued))
 	w.mu.Unlock()
@@ -155,8 +177,13 @@ func (w *Writer) QueueDepth() int {
 	return w.queued
 }
 
-// Saturated reports whether the queue is at least 90% full.
-func (w *Writer) Saturated() bool { return w.QueueDepth()*10 >= w.cfg.MaxQueuedEvents*9 }
+// Saturated reports whether the queue is at least 90% full (events or
+// bytes).
+func (w *Writer) Saturated() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued*10 >= w.cfg.MaxQueuedEvents*9 || w.queuedBytes*10 >= w.cfg.MaxQueuedBytes*9
+}
 
 // LastError is the error of the last failed batch, nil after a success.
 func (w *Writer) LastError() error {
@@ -168,26 +195,43 @@ func (w *Writer) LastError() error {
 // Run batches and inserts until ctx ends; it then refuses new events,
 // commits what is queued (with a fresh 30 s budget) and returns.
 func (w *Writer) Run(ctx context.Context) {
+	batches := make(chan []request)
+	var wg sync.WaitGroup
+	for i := 0; i < w.cfg.Inserters; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var block events.Block // reused from batch to batch
+			for batch := range batches {
+				w.flush(context.WithoutCancel(ctx), batch, &block)
+			}
+		}()
+	}
 	for {
+		// While every inserter is busy, requests keep queueing and the
+		// next batch grows (up to MaxBatchEvents).
 		batch, more := w.nextBatch(ctx)
 		if len(batch) > 0 {
-			w.flush(context.WithoutCancel(ctx), batch)
+			batches <- batch
 		}
 		if !more {
 			break
 		}
 	}
+	close(batches)
+	wg.Wait()
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
 	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	var block events.Block
 	for {
 		batch := w.take()
 		if len(batch) == 0 {
 			return
 		}
-		w.flush(drain, batch)
+		w.flush(drain, batch, &block)
 	}
 }
 
@@ -233,17 +277,18 @@ func (w *Writer) take() []request {
 
 // flush inserts the batch's events, retrying with one deduplication token,
 // and tells every request the outcome.
-func (w *Writer) flush(ctx context.Context, batch []request) {
+func (w *Writer) flush(ctx context.Context, batch []request, block *events.Block) {
 	start := time.Now()
-	n := 0
+	n, size := 0, 0
 	for _, r := range batch {
 		n += len(r.events)
+		size += r.bytes
 	}
 	token := newToken()
 	var err error
 	backoff := w.cfg.RetryBackoff
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
-		if err = w.insert(ctx, batch, token); err == nil {
+		if err = w.insert(ctx, batch, block, token); err == nil {
 			break
 		}
 		w.metrics.CHErrors.Inc()
@@ -258,12 +303,14 @@ func (w *Writer) flush(ctx context.Context, batch []request) {
 		}
 		backoff *= 2
 	}
+	block.Reset()
 	w.metrics.FlushSeconds.Observe(time.Since(start).Seconds())
 	w.stateMu.Lock()
 	w.lastError = err
 	w.stateMu.Unlock()
 	w.mu.Lock()
 	w.queued -= n
+	w.queuedBytes -= size
 	w.metrics.QueueDepth.Set(float64(w.queued))
 	w.mu.Unlock()
 	if err == nil {
@@ -281,7 +328,7 @@ func (w *Writer) flush(ctx context.Context, batch []request) {
 	}
 }
 
-func (w *Writer) insert(ctx context.Context, batch []request, token string) error {
+func (w *Writer) insert(ctx context.Context, batch []request, block *events.Block, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if w.cfg.DedupTokens {
@@ -292,12 +339,16 @@ func (w *Writer) insert(ctx context.Context, batch []request, token string) erro
 		return err
 	}
 	defer b.Abort()
-	for _, r := range batch {
-		for i := range r.events {
-			if err := b.Append(r.events[i].Row()...); err != nil {
-				return err
+	// The block is built on the first attempt and kept for retries.
+	if block.Len() == 0 {
+		for _, r := range batch {
+			for i := range r.events {
+				block.Add(&r.events[i])
 			}
 		}
+	}
+	if err := block.AppendTo(b); err != nil {
+		return err
 	}
 	return b.Send()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,6 +168,51 @@ func TestBackpressureAndRecovery(t *testing.T) {
 	}
 	if w.LastError() != nil || w.QueueDepth() != 0 {
 		t.Errorf("after recovery: last error %v, queue %d", w.LastError(), w.QueueDepth())
+	}
+}
+
+// The queue is bounded by the events' size too: with ClickHouse down, a
+// request that would pass the byte bound is refused (a request alone in
+// the queue is not); once committed, the bytes are free again.
+func TestQueueBytesBound(t *testing.T) {
+	conn, table := setup(t, "w_bytes")
+	f := &flaky{conn: conn}
+	f.failures.Store(1 << 20)
+	w, err := New(f, Config{Table: table, MaxBatchEvents: 1000, FlushInterval: time.Hour, MaxQueuedBytes: 1500,
+		MaxAttempts: 1}, telemetry.New(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sized := func(n int) []events.Event {
+		evs := batchOf(n, "sized")
+		for i := range evs {
+			evs[i].Raw = strings.Repeat("r", 100)
+		}
+		return evs
+	}
+	results := make(chan error, 2)
+	if err := w.Enqueue("http", sized(20), func(err error) { results <- err }); err != nil {
+		t.Fatalf("a 2000-byte request into an empty queue: %v", err)
+	}
+	if err := w.Enqueue("http", sized(1), func(error) { t.Error("done called for a refused request") }); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("over the byte bound: %v, want ErrOverloaded", err)
+	}
+	if !w.Saturated() {
+		t.Error("a queue past its byte bound is not saturated")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.failures.Store(0)
+	go w.Run(ctx)
+	cancel() // Run drains the queue and returns
+	if err := <-results; err != nil {
+		t.Fatalf("queued request: %v", err)
+	}
+	if n := count(t, conn, table); n != 20 {
+		t.Errorf("ClickHouse has %d events, want 20", n)
+	}
+	if w.Saturated() {
+		t.Error("the queue is still saturated after its events were committed")
 	}
 }
 
