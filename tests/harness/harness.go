@@ -31,6 +31,9 @@ type server struct {
 	once    sync.Once
 }
 
+// PID is the server process's id (for resource accounting).
+func (s *server) PID() int { return s.cmd.Process.Pid }
+
 // start starts the server's command; a server whose parent dies is killed.
 func (s *server) start() error {
 	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log

@@ -6,7 +6,7 @@
 // (INSERT ... FORMAT JSONEachRow over HTTP). It prints events/s, MiB/s,
 // p50/p99 request latency, the service's peak RSS and the ratio.
 //
-//	go run ./tests/bench/ingest [-duration 20s] [-clients 16] [-batch 1000]
+//	go run ./tests/bench/ingest [-duration 15s] [-rounds 3] [-clients 16] [-batch 1000]
 package main
 
 import (
@@ -29,8 +29,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/nanosiem/nano/services/envconfig"
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -38,7 +41,8 @@ const token = "bench-token-0123456789abcdef"
 
 func main() {
 	loadgen := flag.String("loadgen", "", "internal: run as the load generator against this URL")
-	duration := flag.Duration("duration", 20*time.Second, "how long to send")
+	duration := flag.Duration("duration", 15*time.Second, "how long to send, per phase and round")
+	rounds := flag.Int("rounds", 3, "rounds of end to end then direct")
 	clients := flag.Int("clients", 16, "concurrent connections")
 	batch := flag.Int("batch", 1000, "events per request")
 	flag.Parse()
@@ -49,7 +53,7 @@ func main() {
 		}
 		return
 	}
-	if err := bench(*duration, *clients, *batch); err != nil {
+	if err := bench(*duration, *rounds, *clients, *batch); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-ingest:", err)
 		os.Exit(1)
 	}
@@ -140,7 +144,7 @@ func generate(url string, d time.Duration, clients, batch int) error {
 	})
 }
 
-func bench(d time.Duration, clients, batch int) error {
+func bench(d time.Duration, rounds, clients, batch int) error {
 	ch, err := harness.StartClickHouse()
 	if err != nil {
 		return err
@@ -172,74 +176,127 @@ func bench(d time.Duration, clients, batch int) error {
 	if err != nil {
 		return err
 	}
-	gen := exec.Command(self, "-loadgen", "http://"+addr+"/v1/events", "-duration", d.String(),
-		"-clients", strconv.Itoa(clients), "-batch", strconv.Itoa(batch))
-	gen.Stderr = os.Stderr
-	out, err := gen.Output()
-	if err != nil {
-		return fmt.Errorf("load generator: %w", err)
-	}
-	var r loadResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		return fmt.Errorf("load generator output %q: %w", out, err)
-	}
-	rss, _ := peakRSS(svc.Process.Pid)
 	conn, err := ch.Open()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if err := quiesce(conn); err != nil {
+		return err
+	}
+	// Alternating rounds: ClickHouse's own rate varies between runs (its
+	// merges), so each round measures both, back to back.
+	var tot struct {
+		events, bytes, direct, failures int64
+		seconds, directSeconds          float64
+		svcCPU, chCPU, genCPU, chDirect float64
+		p50, p99                        []float64
+	}
+	perK := func(sec float64, n int64) float64 { return sec * 1e6 / float64(max(n, 1)) }
+	for round := 1; round <= rounds; round++ {
+		if err := quiesce(conn); err != nil {
+			return err
+		}
+		svcCPU0, chCPU0 := cpuSeconds(svc.Process.Pid), cpuSeconds(ch.PID())
+		gen := exec.Command(self, "-loadgen", "http://"+addr+"/v1/events", "-duration", d.String(),
+			"-clients", strconv.Itoa(clients), "-batch", strconv.Itoa(batch))
+		gen.Stderr = os.Stderr
+		out, err := gen.Output()
+		if err != nil {
+			return fmt.Errorf("load generator: %w", err)
+		}
+		var r loadResult
+		if err := json.Unmarshal(out, &r); err != nil {
+			return fmt.Errorf("load generator output %q: %w", out, err)
+		}
+		svcCPU, chCPU := cpuSeconds(svc.Process.Pid)-svcCPU0, cpuSeconds(ch.PID())-chCPU0
+		genCPU := (gen.ProcessState.UserTime() + gen.ProcessState.SystemTime()).Seconds()
+		if err := quiesce(conn); err != nil {
+			return err
+		}
+		chDirect0 := cpuSeconds(ch.PID())
+		direct, directEvents, err := directRate(ch, batch, clients, d)
+		if err != nil {
+			return err
+		}
+		chDirect := cpuSeconds(ch.PID()) - chDirect0
+		eps := float64(r.Events) / r.Seconds
+		fmt.Printf("round %d: end to end %.0f events/s (p50 %.0f ms, p99 %.0f ms; CPU per 1000: service %.1f ms, ClickHouse %.1f ms); direct %.0f events/s (ClickHouse %.1f ms per 1000); ratio %.2f\n",
+			round, eps, r.P50Millis, r.P99Millis, perK(svcCPU, r.Events), perK(chCPU, r.Events), direct, perK(chDirect, directEvents), eps/direct)
+		tot.events += r.Events
+		tot.bytes += r.Bytes
+		tot.failures += int64(r.Failures)
+		tot.seconds += r.Seconds
+		tot.direct += directEvents
+		tot.directSeconds += float64(directEvents) / direct
+		tot.svcCPU += svcCPU
+		tot.chCPU += chCPU
+		tot.genCPU += genCPU
+		tot.chDirect += chDirect
+		tot.p50, tot.p99 = append(tot.p50, r.P50Millis), append(tot.p99, r.P99Millis)
+	}
+	rss, _ := peakRSS(svc.Process.Pid)
 	var stored uint64
 	if err := conn.QueryRow(context.Background(), "SELECT count() FROM bench.events").Scan(&stored); err != nil {
 		return err
 	}
-	direct, err := directRate(ch, batch, clients, d/2)
-	if err != nil {
-		return err
-	}
-	eps := float64(r.Events) / r.Seconds
+	eps := float64(tot.events) / tot.seconds
+	direct := float64(tot.direct) / tot.directSeconds
 	cores := float64(runtime.NumCPU())
-	fmt.Printf("ingest end to end (bearer NDJSON, ack after commit, %d clients x %d events/request, %d-byte events avg):\n",
-		clients, batch, r.Bytes/max(r.Events, 1))
-	fmt.Printf("  events/s       %.0f (%.0f per core on %d cores)\n", eps, eps/cores, int(cores))
-	fmt.Printf("  MiB/s          %.1f\n", float64(r.Bytes)/r.Seconds/(1<<20))
-	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (%d requests, %d failed)\n", r.P50Millis, r.P99Millis, r.Requests, r.Failures)
+	sort.Float64s(tot.p50)
+	sort.Float64s(tot.p99)
+	fmt.Printf("ingest end to end (bearer NDJSON, ack after commit, %d clients x %d events/request, %d-byte events avg; %d rounds of %s):\n",
+		clients, batch, tot.bytes/max(tot.events, 1), rounds, d)
+	fmt.Printf("  events/s       %.0f (%.0f per machine core on %d cores; %.0f per core the service used)\n",
+		eps, eps/cores, int(cores), float64(tot.events)/tot.svcCPU)
+	fmt.Printf("  MiB/s          %.1f\n", float64(tot.bytes)/tot.seconds/(1<<20))
+	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (median of rounds; %d failed requests)\n", tot.p50[len(tot.p50)/2], tot.p99[len(tot.p99)/2], tot.failures)
 	fmt.Printf("  peak RSS       %.0f MiB\n", float64(rss)/(1<<20))
-	fmt.Printf("  acknowledged   %d events; ClickHouse holds %d\n", r.Events, stored)
+	fmt.Printf("  acknowledged   %d events; ClickHouse holds %d\n", tot.events, stored)
+	fmt.Printf("  CPU per 1000   service %.1f ms, ClickHouse %.1f ms, load generator %.1f ms\n",
+		perK(tot.svcCPU, tot.events), perK(tot.chCPU, tot.events), perK(tot.genCPU, tot.events))
 	fmt.Printf("ClickHouse direct (INSERT ... FORMAT JSONEachRow over HTTP, same events):\n")
 	fmt.Printf("  events/s       %.0f\n", direct)
+	fmt.Printf("  CPU per 1000   ClickHouse %.1f ms\n", perK(tot.chDirect, tot.direct))
 	fmt.Printf("ratio end to end / direct: %.2f\n", eps/direct)
-	if uint64(r.Events) > stored {
-		return fmt.Errorf("%d events acknowledged but only %d stored", r.Events, stored)
+	if uint64(tot.events) > stored {
+		return fmt.Errorf("%d events acknowledged but only %d stored", tot.events, stored)
 	}
 	return nil
 }
 
 // directRate inserts the same events straight into ClickHouse's HTTP
-// interface from clients goroutines for d and returns events/s.
-func directRate(ch *harness.ClickHouse, batch, clients int, d time.Duration) (float64, error) {
+// interface from clients goroutines for d and returns events/s and events.
+func directRate(ch *harness.ClickHouse, batch, clients int, d time.Duration) (float64, int64, error) {
 	conn, err := ch.Open()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close()
 	ctx := context.Background()
 	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS bench.direct AS bench.events"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	// The rows as the service would store them, in JSONEachRow.
-	var body bytes.Buffer
+	// The rows exactly as the service stores them (decoded by the same
+	// code), in JSONEachRow.
+	var ndjson bytes.Buffer
 	for i := 0; i < batch; i++ {
-		var rec map[string]any
-		_ = json.Unmarshal([]byte(event(i)), &rec)
-		e := events.Event{Time: time.Now(), Tenant: "default", Feed: "http", Severity: "info", Service: "checkout",
-			Host: "web-1", Message: fmt.Sprint(rec["message"]), Attributes: map[string]string{"http.status": "200", "region": "eu-central-1", "user.id": "u-1"}, Raw: event(i)}
-		row := e.Row()
+		ndjson.WriteString(event(i))
+		ndjson.WriteByte('\n')
+	}
+	evs, err := decode.JSON(ndjson.Bytes(), decode.DefaultLimits, time.Now())
+	if err != nil {
+		return 0, 0, err
+	}
+	var body bytes.Buffer
+	for i := range evs {
+		evs[i].Tenant, evs[i].Feed = "default", "http"
+		row := evs[i].Row()
 		obj := map[string]any{}
 		for j, c := range events.Columns {
 			obj[c] = row[j]
 		}
-		obj["ts"] = e.Time.UTC().Format("2006-01-02 15:04:05")
+		obj["ts"] = evs[i].Time.UTC().Format("2006-01-02 15:04:05")
 		b, _ := json.Marshal(obj)
 		body.Write(b)
 		body.WriteByte('\n')
@@ -272,9 +329,45 @@ func directRate(ch *harness.ClickHouse, batch, clients int, d time.Duration) (fl
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return float64(n.Load()) / time.Since(start).Seconds(), nil
+	return float64(n.Load()) / time.Since(start).Seconds(), n.Load(), nil
+}
+
+// quiesce waits until ClickHouse has no merges running, so one phase's
+// background work does not slow the next.
+func quiesce(conn driver.Conn) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.merges").Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ClickHouse still merging %d parts after 2 minutes", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// cpuSeconds is the user+system CPU time a process has used so far.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which may contain spaces: state is
+	// the first, utime the 12th and stime the 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }
 
 func waitReady(url string) error {
