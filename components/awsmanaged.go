@@ -47,7 +47,7 @@ func newRDS(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwo
 		MultiAz: pulumi.Bool(true), PubliclyAccessible: pulumi.Bool(false),
 		DbSubnetGroupName: subnets.Name, VpcSecurityGroupIds: pulumi.StringArray{sg.ID()},
 		DbName: pulumi.String("nano"), Username: pulumi.String("nano"), Password: password,
-		BackupRetentionPeriod: pulumi.Int(managedBackupDays), DeletionProtection: pulumi.Bool(true),
+		BackupRetentionPeriod: pulumi.Int(s.Tier.Postgres.BackupRetentionDays), DeletionProtection: pulumi.Bool(true),
 		SkipFinalSnapshot: pulumi.Bool(false), FinalSnapshotIdentifier: pulumi.String(s.Deployment + "-final"),
 		CopyTagsToSnapshot: pulumi.Bool(true), AutoMinorVersionUpgrade: pulumi.Bool(true),
 		Tags: tags,

@@ -16,7 +16,6 @@ import (
 // Cloud SQL settings of Enterprise's metadata database.
 const (
 	cloudSQLVersion       = "POSTGRES_17"
-	managedBackupDays     = 14
 	managedPostgresDiskGB = 100
 )
 
@@ -57,7 +56,7 @@ func newCloudSQL(ctx *pulumi.Context, name string, s settings.Settings, net *gke
 			BackupConfiguration: &sql.DatabaseInstanceSettingsBackupConfigurationArgs{
 				Enabled: pulumi.Bool(true), PointInTimeRecoveryEnabled: pulumi.Bool(true),
 				BackupRetentionSettings: &sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs{
-					RetainedBackups: pulumi.Int(managedBackupDays),
+					RetainedBackups: pulumi.Int(s.Tier.Postgres.BackupRetentionDays),
 				},
 			},
 			UserLabels: pulumi.ToStringMap(Labels(s.Deployment, s.Tier.Name)),

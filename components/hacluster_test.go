@@ -109,7 +109,16 @@ func TestHAClusterUsesAConfiguredWarmBucket(t *testing.T) {
 	}
 	w := warmSecret(t, r.Result)
 	if w["endpoint"] != "https://s3.eu-central-2.wasabisys.com/acme-logs/team-aws/" || w["region"] != "eu-central-2" ||
-		w["access-key-id"] != "AKIAEXAMPLE" || w["secret-access-key"] != "s3cr3t" {
+		w["access-key-id"] != "AKIAEXAMPLE" || w["secret-access-key"] != "s3cr3t" || w["backup-region"] != "eu-central-2" {
 		t.Errorf("warm Secret %v", w)
+	}
+	// PostgreSQL's backups go to the same bucket, under the deployment's
+	// postgres/ prefix, through the same S3 API.
+	store := prop(r.one(t, "kubernetes:postgresql.cnpg.io/v1:Cluster"), "spec", "backup", "barmanObjectStore")
+	if d, e := text(store.ObjectValue()["destinationPath"]), text(store.ObjectValue()["endpointURL"]); d != "s3://acme-logs/team-aws/postgres/" || e != "https://s3.eu-central-2.wasabisys.com" {
+		t.Errorf("backups go to %q through %q", d, e)
+	}
+	if n := len(r.ByType("kubernetes:postgresql.cnpg.io/v1:ScheduledBackup")); n != 1 {
+		t.Errorf("%d scheduled backups, want 1", n)
 	}
 }

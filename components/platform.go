@@ -79,6 +79,12 @@ type kubeObject struct {
 
 // NewPlatform installs the platform on the cluster of args.Provider.
 func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...pulumi.ResourceOption) (*Platform, error) {
+	if args != nil && args.Spec.Backups() && args.Spec.Backup == nil && args.Warm != nil && args.Warm.Endpoint != nil {
+		// PostgreSQL's backups go to the warm bucket.
+		a := *args
+		a.Spec.Backup = a.Warm.backupStore()
+		args = &a
+	}
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
@@ -175,6 +181,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		if err := add(kubeSecret(platform.SecretWarm, pulumi.StringMap{
 			platform.WarmKeyEndpoint: w.Endpoint, platform.WarmKeyRegion: w.Region,
 			platform.WarmKeyAccessKeyID: w.AccessKeyID, platform.WarmKeySecretAccessKey: w.SecretAccessKey,
+			platform.WarmKeyBackupRegion: w.Region.ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
 		})); err != nil {
 			return nil, err
 		}

@@ -20,6 +20,9 @@ func platformSpec(t *testing.T, name tier.Name) platform.Spec {
 		Deployment: "demo", Tier: spec,
 		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
 	}
+	if s.Backups() {
+		s.Backup = &platform.Backup{DestinationPath: "s3://warm/demo/postgres/", EndpointURL: "https://s3.example.com"}
+	}
 	if spec.ClickHouse.Cloud {
 		s.ClickHouse = &platform.Endpoint{Host: "ch.example.com", Port: 9440}
 		s.Postgres = &platform.Endpoint{Host: "pg.example.com", Port: 5432}
@@ -36,6 +39,7 @@ func runPlatform(t *testing.T, name tier.Name) []mockmonitor.Resource {
 			return err
 		}
 		args := &PlatformArgs{Spec: platformSpec(t, name), Provider: k8s}
+		args.Spec.Backup = nil // the component takes it from the warm bucket
 		if args.Spec.Tier.ClickHouse.WarmS3 {
 			args.Warm = &WarmBucket{Endpoint: pulumi.String("https://s3.example.com/warm/demo/"), Region: pulumi.String(""),
 				AccessKeyID: pulumi.String("AKIA"), SecretAccessKey: pulumi.String("s3cr3t")}

@@ -229,8 +229,12 @@ const (
 	WarmKeyRegion          = "region"
 	WarmKeyAccessKeyID     = "access-key-id"
 	WarmKeySecretAccessKey = "secret-access-key"
-	warmEndpointEnv        = "NANO_WARM_ENDPOINT"
-	warmRegionEnv          = "NANO_WARM_REGION"
+	// WarmKeyBackupRegion is the region PostgreSQL's backups sign requests
+	// for: the bucket's, or us-east-1 when it has none (S3-compatible
+	// stores accept it).
+	WarmKeyBackupRegion = "backup-region"
+	warmEndpointEnv     = "NANO_WARM_ENDPOINT"
+	warmRegionEnv       = "NANO_WARM_REGION"
 )
 
 func toAny(m map[string]string) map[string]any {

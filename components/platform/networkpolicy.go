@@ -115,16 +115,18 @@ func (s Spec) networkPolicies() []Object {
 	if !s.Tier.Postgres.Managed {
 		pgPods := sel(cnpgLabel, cnpgName)
 		const instanceManager = 8000
+		pgEgress := []networkingv1.NetworkPolicyEgressRule{
+			{To: pods(pgPods), Ports: ports(pgPort, instanceManager)},
+			// The instance manager talks to the Kubernetes API; Barman
+			// Cloud uploads WAL and base backups over the same HTTPS.
+			apiServer,
+		}
 		out = append(out, policy("postgres", pgPods, []networkingv1.NetworkPolicyIngressRule{
 			{From: pods(clients...), Ports: ports(pgPort)},
 			{From: pods(pgPods), Ports: ports(pgPort, instanceManager)},
 			{From: []networkingv1.NetworkPolicyPeer{operators}, Ports: ports(pgPort, instanceManager)},
 			{From: prom, Ports: ports(tier.Ports.PostgresExporter)},
-		}, []networkingv1.NetworkPolicyEgressRule{
-			{To: pods(pgPods), Ports: ports(pgPort, instanceManager)},
-			// The instance manager talks to the Kubernetes API.
-			apiServer,
-		}))
+		}, pgEgress))
 	}
 	return out
 }

@@ -32,6 +32,9 @@ func specFor(t *testing.T, name tier.Name) Spec {
 		Deployment: string(name) + "-test", Tier: spec, Domain: "logs.example.com",
 		Images: settings.Images{API: "ghcr.io/nanosiem/api:0.1.0", Search: "ghcr.io/nanosiem/search:0.1.0", Ingest: "ghcr.io/nanosiem/ingest:0.1.0"},
 	}
+	if spec.Postgres.Operator && spec.Postgres.BackupRetentionDays > 0 {
+		s.Backup = &Backup{DestinationPath: "s3://nano-warm/" + s.Deployment + "/postgres/", EndpointURL: "https://s3.eu-central-1.amazonaws.com"}
+	}
 	if spec.ClickHouse.Cloud {
 		s.ClickHouse = &Endpoint{Host: "abc123.eu-central-1.aws.clickhouse.cloud", Port: 9440}
 		s.Postgres = &Endpoint{Host: "nano.cluster-x.eu-central-1.rds.amazonaws.com", Port: 5432}
@@ -175,6 +178,22 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 			if got := get(t, pg, "spec", "instances"); fmt.Sprint(got) != fmt.Sprint(s.Tier.Postgres.Instances) {
 				t.Errorf("PostgreSQL instances %v, catalog %d", got, s.Tier.Postgres.Instances)
 			}
+			backup, hasBackup := get(t, pg, "spec").(map[string]any)["backup"]
+			if want := s.Tier.Postgres.BackupRetentionDays > 0; hasBackup != want {
+				t.Errorf("PostgreSQL backups %v on a tier with %d backup days", hasBackup, s.Tier.Postgres.BackupRetentionDays)
+			}
+			if hasBackup {
+				if got, want := get(t, backup, "retentionPolicy"), fmt.Sprintf("%dd", s.Tier.Postgres.BackupRetentionDays); got != want {
+					t.Errorf("backup retention %v, catalog %s", got, want)
+				}
+				if got := get(t, backup, "barmanObjectStore", "destinationPath"); got != s.Backup.DestinationPath {
+					t.Errorf("backups go to %v, want %v", got, s.Backup.DestinationPath)
+				}
+				sb := find(t, objs, "ScheduledBackup", cnpgName+"-daily")
+				if get(t, sb, "spec", "cluster", "name") != cnpgName || get(t, sb, "spec", "method") != "barmanObjectStore" {
+					t.Errorf("scheduled backup %v", sb)
+				}
+			}
 			ingest := find(t, objs, "Deployment", "ingest")
 			env := fmt.Sprint(get(t, ingest, "spec", "template", "spec", "containers", 0, "env"))
 			if !strings.Contains(env, fmt.Sprintf("NANO_RETENTION_DAYS value:%d", s.Tier.Retention.Days)) {
@@ -228,6 +247,20 @@ func TestSpecValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}
+	}
+	s = specFor(t, tier.Growth)
+	s.Backup = &Backup{DestinationPath: "s3://b/p/", EndpointURL: "https://s3.example.com"}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "backup store is required on tiers with in-cluster PostgreSQL backups and only there") {
+		t.Errorf("growth with a backup store: %v", err)
+	}
+	s = specFor(t, tier.Pro)
+	s.Backup = nil
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "backup store is required") {
+		t.Errorf("pro without a backup store: %v", err)
+	}
+	s.Backup = &Backup{DestinationPath: "s3://b/p/"}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "needs a destination path and an endpoint URL") {
+		t.Errorf("pro without a backup endpoint: %v", err)
 	}
 	hobby, _ := tier.Lookup(tier.Hobby)
 	s = specFor(t, tier.Growth)

@@ -58,6 +58,20 @@ type Spec struct {
 	ClickHouse *Endpoint
 	// Postgres is the Cloud SQL / RDS endpoint (Enterprise only).
 	Postgres *Endpoint
+	// Backup is where CloudNativePG keeps PostgreSQL's backups, on tiers
+	// whose catalog entry has backup days (required there, only there).
+	Backup *Backup
+}
+
+// Backup is an S3-compatible object store prefix for PostgreSQL's base
+// backups and WAL (Barman Cloud). Its credentials are the warm bucket's
+// (SecretWarm). The values are strings, or string outputs when the
+// Platform component fills them from a bucket the stack is creating.
+type Backup struct {
+	// DestinationPath is "s3://bucket/prefix/".
+	DestinationPath any
+	// EndpointURL is the S3 API's URL (https://host).
+	EndpointURL any
 }
 
 // Validate reports every problem of the spec.
@@ -84,6 +98,14 @@ func (s Spec) Validate() error {
 	if s.Tier.Postgres.Managed != (s.Postgres != nil) {
 		bad("a managed PostgreSQL endpoint is required on tier %q and only there", tier.Enterprise)
 	}
+	if wantBackup := s.backups(); wantBackup != (s.Backup != nil) {
+		bad("a PostgreSQL backup store is required on tiers with in-cluster PostgreSQL backups and only there (tier %q: %v)", s.Tier.Name, wantBackup)
+	} else if wantBackup && (s.Backup.DestinationPath == nil || s.Backup.DestinationPath == "" || s.Backup.EndpointURL == nil || s.Backup.EndpointURL == "") {
+		bad("the PostgreSQL backup store needs a destination path and an endpoint URL")
+	}
+	if s.backups() && !s.Tier.ClickHouse.WarmS3 {
+		bad("tier %q backs PostgreSQL up to the warm bucket but has none", s.Tier.Name)
+	}
 	if !s.Tier.ClickHouse.Cloud {
 		if s.Tier.ClickHouse.Pods() < 1 || s.Tier.HotStoragePerPodGB() < 1 {
 			bad("tier %q has no ClickHouse pods or storage", s.Tier.Name)
@@ -109,3 +131,11 @@ const (
 	PoolLabel = "nano.dev/pool"
 	PoolTaint = "nano.dev/pool"
 )
+
+// Backups reports whether CloudNativePG backs PostgreSQL up to the bucket
+// (Spec.Backup is then required).
+func (s Spec) Backups() bool { return s.backups() }
+
+func (s Spec) backups() bool {
+	return s.Tier.Postgres.Operator && s.Tier.Postgres.BackupRetentionDays > 0
+}

@@ -112,6 +112,10 @@ type PostgresSpec struct {
 	// Operator is true when CloudNativePG manages PostgreSQL.
 	Operator  bool
 	Instances int
+	// BackupRetentionDays keeps base backups and WAL this long: in the
+	// deployment's bucket (CloudNativePG on tiers with object storage) or
+	// the cloud's own backups (managed). 0: no backups beyond the replicas.
+	BackupRetentionDays int
 }
 
 // HA reports whether PostgreSQL has a standby to fail over to.
@@ -226,7 +230,9 @@ var (
 	singleNodeClickHouse = ClickHouseSpec{Shards: 1, Replicas: 1}
 	singlePostgres       = PostgresSpec{Instances: 1}
 	ninetyDaysRolloff    = Retention{Days: 90, WarmThenRolloff: true}
-	yearWarm             = Retention{Days: 365}
+	// backupDays of PostgreSQL backups on tiers with object storage.
+	backupDays = 14
+	yearWarm   = Retention{Days: 365}
 )
 
 var catalog = []Spec{
@@ -253,7 +259,7 @@ var catalog = []Spec{
 		Pools:        []Pool{{Role: General, Nodes: 3, Machine: cpu4mem8, Scheduling: OnDemand}},
 		HotStorageGB: 120,
 		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 1, Replicas: 2, KeeperNodes: 3, WarmS3: true},
-		Postgres:     PostgresSpec{Operator: true, Instances: 2},
+		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: backupDays},
 		Retention:    yearWarm,
 	},
 	{
@@ -261,7 +267,7 @@ var catalog = []Spec{
 		Pools:        []Pool{{Role: General, Nodes: 3, Machine: cpu4mem8, Scheduling: OnDemand}},
 		HotStorageGB: 300,
 		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 1, Replicas: 2, KeeperNodes: 3, WarmS3: true},
-		Postgres:     PostgresSpec{Operator: true, Instances: 2},
+		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: backupDays},
 		Retention:    yearWarm,
 	},
 	{
@@ -273,13 +279,13 @@ var catalog = []Spec{
 		},
 		HotStorageGB: 1 * gbPerTB,
 		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 2, Replicas: 2, KeeperNodes: 3, WarmS3: true},
-		Postgres:     PostgresSpec{Operator: true, Instances: 3},
+		Postgres:     PostgresSpec{Operator: true, Instances: 3, BackupRetentionDays: backupDays},
 		Retention:    yearWarm,
 	},
 	{
 		Name: Enterprise, Replicas: 4, HA: true, Providers: bigProviders, Kind: Managed,
 		ClickHouse: ClickHouseSpec{Cloud: true},
-		Postgres:   PostgresSpec{Managed: true},
+		Postgres:   PostgresSpec{Managed: true, BackupRetentionDays: backupDays},
 		VolumeBands: []VolumeBand{
 			{Label: "Up to 100 GB/day", MinGBPerDay: 0, MaxGBPerDay: 100,
 				App:    Pool{Role: App, Nodes: 3, Machine: cpu4mem16, Scheduling: OnDemand},
