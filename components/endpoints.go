@@ -15,6 +15,9 @@ type Endpoints struct {
 	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
 	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
 	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
+	// HTTPSAddress is where the domain's DNS record must point (api and
+	// search); "" where they are not exposed.
+	HTTPSAddress pulumi.StringOutput `pulumi:"httpsAddress"`
 	// SSHPrivateKey is set (secret) when the admin key pair was generated.
 	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
 }
@@ -33,14 +36,38 @@ func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, sshPrivat
 		IngestHTTPURL:       pulumi.Sprintf("%s://%s:%d", ingestScheme, host, tier.Ports.IngestHTTP),
 		IngestHECURL:        pulumi.Sprintf("%s://%s:%d", ingestScheme, host, tier.Ports.IngestHEC),
 		IngestNativeAddress: pulumi.Sprintf("%s:%d", host, tier.Ports.IngestNative),
+		HTTPSAddress:        ip,
 		SSHPrivateKey:       sshPrivateKey,
 	}
+}
+
+// newClusterEndpoints are the URLs of a cloud Kubernetes cluster, where two
+// load balancers face users: ingest's (its ports, plain or TLS as the
+// service serves them) and the ingress controller's (HTTPS for api and
+// search, only with a domain, whose DNS must point at httpsAddress).
+func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain string) Endpoints {
+	e := Endpoints{
+		PublicIP:            ingestAddress,
+		IngestHTTPURL:       pulumi.Sprintf("http://%s:%d", ingestAddress, tier.Ports.IngestHTTP),
+		IngestHECURL:        pulumi.Sprintf("http://%s:%d", ingestAddress, tier.Ports.IngestHEC),
+		IngestNativeAddress: pulumi.Sprintf("%s:%d", ingestAddress, tier.Ports.IngestNative),
+		APIURL:              pulumi.String("").ToStringOutput(),
+		SearchURL:           pulumi.String("").ToStringOutput(),
+		HTTPSAddress:        pulumi.String("").ToStringOutput(),
+		SSHPrivateKey:       pulumi.String("").ToStringOutput(),
+	}
+	if domain != "" {
+		e.APIURL = pulumi.Sprintf("https://%s/api", domain)
+		e.SearchURL = pulumi.Sprintf("https://%s/search", domain)
+		e.HTTPSAddress = httpsAddress
+	}
+	return e
 }
 
 // outputMap adds the endpoints to a component's registered outputs.
 func (e Endpoints) outputMap(m pulumi.Map) pulumi.Map {
 	m["publicIp"], m["apiUrl"], m["searchUrl"] = e.PublicIP, e.APIURL, e.SearchURL
 	m["ingestHttpUrl"], m["ingestHecUrl"], m["ingestNativeAddress"] = e.IngestHTTPURL, e.IngestHECURL, e.IngestNativeAddress
-	m["sshPrivateKey"] = e.SSHPrivateKey
+	m["sshPrivateKey"], m["httpsAddress"] = e.SSHPrivateKey, e.HTTPSAddress
 	return m
 }

@@ -138,7 +138,7 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &builtCluster{Kubeconfig: kc, Provider: provider, StorageClass: gkeStorageClass, IngressClass: "gce", Ready: ready},
+	return &builtCluster{Kubeconfig: kc, Provider: provider, StorageClass: gkeStorageClass, Ready: ready},
 		&gkeNetwork{network: network, subnet: subnet}, nil
 }
 

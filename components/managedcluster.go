@@ -211,8 +211,9 @@ func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, p
 	if err != nil {
 		return nil, err
 	}
-	// The cloud's load balancer publishes ingest's ports as they are.
-	d.endpoints = newEndpoints(d.platform.IngestAddress, s.Domain, "http", pulumi.String("").ToStringOutput())
+	// The cloud's load balancers publish ingest's ports as they are, and
+	// api and search through the ingress controller.
+	d.endpoints = newClusterEndpoints(d.platform.IngestAddress, d.platform.HTTPSAddress, s.Domain)
 	return d, nil
 }
 

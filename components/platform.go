@@ -67,6 +67,9 @@ type Platform struct {
 	// IngestAddress is the IP or hostname the cloud's load balancer gives
 	// ingest's public Service ("" until it has one).
 	IngestAddress pulumi.StringOutput `pulumi:"ingestAddress"`
+	// HTTPSAddress is the ingress controller's address for api and search
+	// as the Ingress reports it ("" without a domain or until it has one).
+	HTTPSAddress pulumi.StringOutput `pulumi:"httpsAddress"`
 	IngestOutputs
 }
 
@@ -119,6 +122,20 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	}
 	if !s.Tier.Postgres.Managed {
 		if err := release("cnpg", platform.CNPGChart, platform.CNPGChartVersion, platform.CNPGRepo, nil); err != nil {
+			return nil, err
+		}
+	}
+	if s.Domain != "" {
+		// The HTTPS certificate of api and search (ClusterIssuer below).
+		if err := release("cert-manager", platform.CertManagerChart, platform.CertManagerVersion, platform.CertManagerRepo,
+			pulumi.Map{"crds": pulumi.Map{"enabled": pulumi.Bool(true)}}); err != nil {
+			return nil, err
+		}
+	}
+	if s.InstallsIngressController() {
+		if err := release("traefik", platform.TraefikChart, platform.TraefikVersion, platform.TraefikRepo, pulumi.Map{
+			"ingressClass": pulumi.Map{"enabled": pulumi.Bool(true), "isDefaultClass": pulumi.Bool(false), "name": pulumi.String(platform.IngressClassTraefik)},
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -195,6 +212,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	// Everything else; custom resources wait for their operator.
 	deps := append(append([]pulumi.Resource{ns}, secrets...), operators...)
 	p.IngestAddress = pulumi.String("").ToStringOutput()
+	p.HTTPSAddress = pulumi.String("").ToStringOutput()
 	for _, o := range objects[1:] {
 		obj, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps))
 		if err != nil {
@@ -203,11 +221,14 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		if o.Kind() == "Service" && o.Name() == platform.IngestPublicService {
 			p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
 		}
+		if o.Kind() == "Ingress" {
+			p.HTTPSAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
+		}
 	}
 
 	p.Namespace = pulumi.String(platform.Namespace).ToStringOutput()
 	p.IngestOutputs = creds.outputs()
-	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace, "ingestAddress": p.IngestAddress})); err != nil {
+	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace, "ingestAddress": p.IngestAddress, "httpsAddress": p.HTTPSAddress})); err != nil {
 		return nil, err
 	}
 	return p, nil

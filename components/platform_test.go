@@ -1,6 +1,7 @@
 package components
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func platformSpec(t *testing.T, name tier.Name) platform.Spec {
 	return s
 }
 
-func runPlatform(t *testing.T, name tier.Name) []mockmonitor.Resource {
+func runPlatform(t *testing.T, name tier.Name, adjust ...func(*PlatformArgs)) []mockmonitor.Resource {
 	t.Helper()
 	mocks := &mockmonitor.Recorder{}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
@@ -46,6 +47,9 @@ func runPlatform(t *testing.T, name tier.Name) []mockmonitor.Resource {
 		}
 		if args.Spec.Tier.ClickHouse.Cloud {
 			args.ClickHousePassword, args.PostgresURI = pulumi.String("pw"), pulumi.String("postgres://pg")
+		}
+		for _, f := range adjust {
+			f(args)
 		}
 		_, err = NewPlatform(ctx, "demo", args)
 		return err
@@ -117,6 +121,43 @@ func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With a domain, cert-manager issues api/search's certificate (its
+// ClusterIssuer waits for it), and Traefik is installed where the cluster
+// has no ingress controller of its own.
+func TestPlatformInstallsHTTPSIngress(t *testing.T) {
+	for _, class := range []string{"", "traefik"} {
+		resources := runPlatform(t, tier.Team, func(a *PlatformArgs) { a.Spec.Domain, a.Spec.IngressClass = "logs.example.com", class })
+		releases := map[string]string{}
+		var issuer, ingress *mockmonitor.Resource
+		for i, r := range resources {
+			switch r.Type {
+			case "kubernetes:helm.sh/v3:Release":
+				releases[r.Name] = r.URN
+			case "kubernetes:cert-manager.io/v1:ClusterIssuer":
+				issuer = &resources[i]
+			case "kubernetes:networking.k8s.io/v1:Ingress":
+				ingress = &resources[i]
+			}
+		}
+		if releases["demo-cert-manager"] == "" {
+			t.Errorf("class %q: no cert-manager release: %v", class, releases)
+		}
+		if _, traefik := releases["demo-traefik"]; traefik != (class == "") {
+			t.Errorf("class %q: traefik installed %v", class, traefik)
+		}
+		if issuer == nil || !slices.Contains(issuer.Dependencies, releases["demo-cert-manager"]) {
+			t.Errorf("class %q: the ClusterIssuer does not wait for cert-manager: %+v", class, issuer)
+		}
+		want := class
+		if want == "" {
+			want = "traefik"
+		}
+		if ingress == nil || ingress.Inputs["spec"].ObjectValue()["ingressClassName"].StringValue() != want {
+			t.Errorf("class %q: the Ingress does not use class %s", class, want)
+		}
 	}
 }
 

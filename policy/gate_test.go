@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -83,26 +84,36 @@ func TestEveryStackPassesThePolicyPack(t *testing.T) {
 		t.Fatalf("stacks: %v %v", stacks, err)
 	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-18s %9s %9s %9s\n", "stack", "resources", "mandatory", "advisory")
+	fmt.Fprintf(&table, "%-22s %9s %9s %9s\n", "stack", "resources", "mandatory", "advisory")
 	for _, stack := range stacks {
-		_, cfg, err := stackfile.Load("..", stack)
+		project, cfg, err := stackfile.Load("..", stack)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := plan.Run("..", stack)
-		if err != nil {
-			t.Fatalf("%s: %v", stack, err)
-		}
-		mandatory, advisory := 0, 0
-		for _, d := range analyze(t, c, cfg.Values, r.Resources) {
-			if d.EnforcementLevel == pulumirpc.EnforcementLevel_MANDATORY {
-				mandatory++
-				t.Errorf("%s: %s: %s (%s)", stack, d.PolicyName, d.Message, d.Urn)
-			} else {
-				advisory++
+		// As configured, and with a domain (HTTPS ingress, cert-manager,
+		// Traefik where the cluster has no controller).
+		withDomain := cfg
+		withDomain.Values = maps.Clone(cfg.Values)
+		withDomain.Values["nano:domain"] = "logs.example.com"
+		for _, variant := range []struct {
+			name string
+			cfg  stackfile.Config
+		}{{stack, cfg}, {stack + "+domain", withDomain}} {
+			r, err := plan.RunConfig(project.Name, stack, variant.cfg)
+			if err != nil {
+				t.Fatalf("%s: %v", variant.name, err)
 			}
+			mandatory, advisory := 0, 0
+			for _, d := range analyze(t, c, variant.cfg.Values, r.Resources) {
+				if d.EnforcementLevel == pulumirpc.EnforcementLevel_MANDATORY {
+					mandatory++
+					t.Errorf("%s: %s: %s (%s)", variant.name, d.PolicyName, d.Message, d.Urn)
+				} else {
+					advisory++
+				}
+			}
+			fmt.Fprintf(&table, "%-22s %9d %9d %9d\n", variant.name, len(r.Resources), mandatory, advisory)
 		}
-		fmt.Fprintf(&table, "%-18s %9d %9d %9d\n", stack, len(r.Resources), mandatory, advisory)
 	}
 	if os.Getenv("NANO_POLICY_TABLE") != "" || testing.Verbose() {
 		fmt.Print(table.String())

@@ -11,7 +11,8 @@
 //     (k8s.io/pod-security-admission).
 //
 // The CRDs of the operators nano installs are embedded (crds/, copied
-// unchanged from ../shared/crds).
+// unchanged from ../shared/crds, and cert-manager's ClusterIssuer from its
+// release; see crds/README.md).
 package kubevalidate
 
 import (

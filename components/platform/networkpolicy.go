@@ -88,6 +88,12 @@ func (s Spec) networkPolicies() []Object {
 			{To: pods(all)}, apiServer,
 		}),
 	}
+	if s.Domain != "" {
+		// cert-manager's HTTP-01 solver pods answer Let's Encrypt through
+		// the ingress controller.
+		out = append(out, policy("acme-solver", sel(acmeSolverLabel, "true"),
+			[]networkingv1.NetworkPolicyIngressRule{{Ports: ports(acmeSolverPort)}}, nil))
+	}
 	if !s.Tier.ClickHouse.Cloud {
 		chPods, keeperPods := sel(chiLabel, chiName), sel(chkLabel, chkName)
 		chEgress := []networkingv1.NetworkPolicyEgressRule{

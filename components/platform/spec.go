@@ -27,7 +27,20 @@ const (
 	CNPGChart                 = "cloudnative-pg"
 	CNPGChartVersion          = "0.26.1"
 	CNPGRepo                  = "https://cloudnative-pg.github.io/charts"
+	// cert-manager issues the HTTPS certificate of api and search (with a
+	// domain); its ClusterIssuer is validated against this version's CRD.
+	CertManagerChart   = "cert-manager"
+	CertManagerVersion = "v1.19.1"
+	CertManagerRepo    = "https://charts.jetstack.io"
+	// Traefik is the ingress controller installed where the cluster has
+	// none (EKS, GKE, Vultr); k3s and Civo ship it.
+	TraefikChart   = "traefik"
+	TraefikVersion = "37.4.0"
+	TraefikRepo    = "https://traefik.github.io/charts"
 )
+
+// IngressClassTraefik is the class of the Traefik the platform installs.
+const IngressClassTraefik = "traefik"
 
 // Images of the platform's own third-party workloads, pinned.
 const (
@@ -52,7 +65,8 @@ type Spec struct {
 	StorageClass string
 	// Domain, when set, is the HTTPS host of api and search (Ingress).
 	Domain string
-	// IngressClass names the cluster's ingress controller.
+	// IngressClass names the cluster's own ingress controller; "" means it
+	// has none and the platform installs Traefik (with a domain).
 	IngressClass string
 	// ClickHouse is the ClickHouse Cloud endpoint (Enterprise only).
 	ClickHouse *Endpoint
@@ -138,4 +152,16 @@ func (s Spec) Backups() bool { return s.backups() }
 
 func (s Spec) backups() bool {
 	return s.Tier.Postgres.Operator && s.Tier.Postgres.BackupRetentionDays > 0
+}
+
+// InstallsIngressController reports whether the platform installs Traefik:
+// api and search are exposed (a domain) and the cluster has no controller.
+func (s Spec) InstallsIngressController() bool { return s.Domain != "" && s.IngressClass == "" }
+
+// ingressClass is the class the Ingress and the ACME solver use.
+func (s Spec) ingressClass() string {
+	if s.IngressClass == "" {
+		return IngressClassTraefik
+	}
+	return s.IngressClass
 }

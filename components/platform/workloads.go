@@ -234,13 +234,10 @@ func (s Spec) exposure() []Object {
 			Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: int32(p)}},
 		}}
 	}
-	class := s.IngressClass
-	if class == "" {
-		class = "nginx"
-	}
+	class := s.ingressClass()
 	return append(out, typed("networking.k8s.io/v1", "Ingress", networkingv1.Ingress{
 		ObjectMeta: metav1.ObjectMeta{Name: "nano", Namespace: Namespace, Labels: labels("nano"),
-			Annotations: map[string]string{"cert-manager.io/cluster-issuer": "letsencrypt"}},
+			Annotations: map[string]string{"cert-manager.io/cluster-issuer": ClusterIssuer}},
 		Spec: networkingv1.IngressSpec{
 			IngressClassName: &class,
 			TLS:              []networkingv1.IngressTLS{{Hosts: []string{s.Domain}, SecretName: "nano-tls"}},
@@ -250,5 +247,35 @@ func (s Spec) exposure() []Object {
 				}},
 			}}},
 		},
-	}))
+	}), s.clusterIssuer())
+}
+
+// ClusterIssuer is cert-manager's issuer of the Ingress's certificate.
+const ClusterIssuer = "letsencrypt"
+
+// acmeSolverLabel marks the pods cert-manager starts to answer HTTP-01
+// challenges (in the Ingress's namespace, so the network policies let the
+// ingress controller reach them).
+const (
+	acmeSolverLabel = "acme.cert-manager.io/http01-solver"
+	acmeSolverPort  = 8089
+)
+
+// clusterIssuer is Let's Encrypt through ACME HTTP-01 answered via the
+// platform's ingress class.
+func (s Spec) clusterIssuer() Object {
+	return Object{
+		"apiVersion": "cert-manager.io/v1",
+		"kind":       "ClusterIssuer",
+		"metadata":   map[string]any{"name": ClusterIssuer, "labels": toAny(labels("nano"))},
+		"spec": map[string]any{
+			"acme": map[string]any{
+				"server":              "https://acme-v02.api.letsencrypt.org/directory",
+				"privateKeySecretRef": map[string]any{"name": ClusterIssuer + "-account"},
+				"solvers": []any{map[string]any{
+					"http01": map[string]any{"ingress": map[string]any{"ingressClassName": s.ingressClass()}},
+				}},
+			},
+		},
+	}
 }
