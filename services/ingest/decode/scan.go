@@ -84,16 +84,8 @@ func (sc *flatScanner) skipSpace() {
 
 // object reads an object at sc.i ('{'), writing its members under prefix.
 func (sc *flatScanner) object(prefix string) error {
-	sc.depth++
-	if sc.depth > maxDepth {
-		return sc.fail("nested too deeply")
-	}
-	sc.i++ // '{'
-	sc.skipSpace()
-	if sc.i < len(sc.s) && sc.s[sc.i] == '}' {
-		sc.i++
-		sc.depth--
-		return nil
+	if empty, err := sc.open('}'); empty || err != nil {
+		return err
 	}
 	for {
 		if sc.i >= len(sc.s) || sc.s[sc.i] != '"' {
@@ -116,22 +108,47 @@ func (sc *flatScanner) object(prefix string) error {
 		if err := sc.member(key); err != nil {
 			return err
 		}
-		sc.skipSpace()
-		if sc.i >= len(sc.s) {
-			return sc.fail("")
-		}
-		switch sc.s[sc.i] {
-		case ',':
-			sc.i++
-			sc.skipSpace()
-		case '}':
-			sc.i++
-			sc.depth--
-			return nil
-		default:
-			return sc.fail("expected ',' or '}'")
+		if done, err := sc.separator('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// open moves past the '{' or '[' at sc.i, one level deeper; empty is true
+// (and the level closed again) when close follows at once.
+func (sc *flatScanner) open(close byte) (empty bool, err error) {
+	sc.depth++
+	if sc.depth > maxDepth {
+		return false, sc.fail("nested too deeply")
+	}
+	sc.i++
+	sc.skipSpace()
+	if sc.i < len(sc.s) && sc.s[sc.i] == close {
+		sc.i++
+		sc.depth--
+		return true, nil
+	}
+	return false, nil
+}
+
+// separator moves past what follows a member or element: a ',' (done is
+// false) or close, which ends the level (done is true).
+func (sc *flatScanner) separator(close byte) (done bool, err error) {
+	sc.skipSpace()
+	if sc.i >= len(sc.s) {
+		return false, sc.fail("")
+	}
+	switch sc.s[sc.i] {
+	case ',':
+		sc.i++
+		sc.skipSpace()
+		return false, nil
+	case close:
+		sc.i++
+		sc.depth--
+		return true, nil
+	}
+	return false, sc.fail("expected ',' or '" + string(close) + "'")
 }
 
 // member reads the value of key at sc.i.
@@ -348,35 +365,15 @@ func hex4(s string, i int) (rune, bool) {
 
 // skipArray checks the array at sc.i ('[') and moves past it.
 func (sc *flatScanner) skipArray() error {
-	sc.depth++
-	if sc.depth > maxDepth {
-		return sc.fail("nested too deeply")
-	}
-	sc.i++
-	sc.skipSpace()
-	if sc.i < len(sc.s) && sc.s[sc.i] == ']' {
-		sc.i++
-		sc.depth--
-		return nil
+	if empty, err := sc.open(']'); empty || err != nil {
+		return err
 	}
 	for {
 		if err := sc.skipValue(); err != nil {
 			return err
 		}
-		sc.skipSpace()
-		if sc.i >= len(sc.s) {
-			return sc.fail("")
-		}
-		switch sc.s[sc.i] {
-		case ',':
-			sc.i++
-			sc.skipSpace()
-		case ']':
-			sc.i++
-			sc.depth--
-			return nil
-		default:
-			return sc.fail("expected ',' or ']'")
+		if done, err := sc.separator(']'); done || err != nil {
+			return err
 		}
 	}
 }
