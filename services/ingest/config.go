@@ -32,6 +32,8 @@ type config struct {
 	Deployment    string
 	Limits        decode.Limits
 	Writer        writer.Config
+	// InflightBytes bounds the request bodies held at once (16 MiB).
+	InflightBytes int
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -149,6 +151,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	limit(envconfig.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
 	limit(envconfig.IngestQueueBytes, &c.Writer.MaxQueuedBytes)
 	limit(envconfig.IngestInserters, &c.Writer.Inserters)
+	c.InflightBytes = 16 << 20
+	limit(envconfig.IngestInflightBytes, &c.InflightBytes)
 	if v := strings.TrimSpace(getenv(envconfig.IngestFlushInterval)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Millisecond || d > time.Minute {

@@ -116,9 +116,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	writerDone := make(chan struct{})
 	go func() { w.Run(writerCtx); close(writerDone) }()
 
+	budget := intake.NewBudget(int64(cfg.InflightBytes)) // shared by the HTTP protocols
 	base := func(protocol string) *intake.Intake {
 		return &intake.Intake{Protocol: protocol, Tokens: store, Limiter: tokens.NewLimiter(), Sink: w, Metrics: m,
-			Log: log, Limits: cfg.Limits, Now: time.Now}
+			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget}
 	}
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))

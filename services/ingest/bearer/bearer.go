@@ -43,9 +43,17 @@ func (h Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nano ingest"`)
 		return reply(w, http.StatusUnauthorized, map[string]any{"error": "a valid ingest token is required: Authorization: Bearer <token>"})
 	}
+	res, ok := h.Reserve(r)
+	defer res.Release()
+	if !ok {
+		return busy(w)
+	}
 	body, err := decode.Body(w, r, h.Limits)
 	if err != nil {
 		return h.clientError(w, err)
+	}
+	if !res.Grow(r.Context(), int64(len(body))) {
+		return busy(w)
 	}
 	h.Metrics.Bytes.WithLabelValues(h.Protocol).Add(float64(len(body)))
 	decoded, err := decode.JSON(body, h.Limits, h.Now())
@@ -58,10 +66,14 @@ func (h Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		return reply(w, http.StatusTooManyRequests, map[string]any{"error": "rate limit of this token exceeded; retry later"})
 	}
 	if out, _ := h.Write(r.Context(), decoded); out != intake.OK {
-		w.Header().Set("Retry-After", intake.Seconds(intake.RetryAfterBusy))
-		return reply(w, http.StatusServiceUnavailable, map[string]any{"error": "events not stored (ClickHouse busy or unavailable); nothing was accepted, retry later"})
+		return busy(w)
 	}
 	return reply(w, http.StatusOK, map[string]any{"accepted": len(decoded)})
+}
+
+func busy(w http.ResponseWriter) int {
+	w.Header().Set("Retry-After", intake.Seconds(intake.RetryAfterBusy))
+	return reply(w, http.StatusServiceUnavailable, map[string]any{"error": "events not stored (ClickHouse busy or unavailable); nothing was accepted, retry later"})
 }
 
 func (h Handler) clientError(w http.ResponseWriter, err error) int {

@@ -36,6 +36,8 @@ type Intake struct {
 	Limits   decode.Limits
 	// WriteTimeout bounds how long a request waits for its commit (30 s).
 	WriteTimeout time.Duration
+	// Budget bounds the request bodies held at once (nil: unbounded).
+	Budget *Budget
 	// Now is the clock for events without a time.
 	Now func() time.Time
 }
