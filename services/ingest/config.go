@@ -32,7 +32,7 @@ type config struct {
 	Deployment    string
 	Limits        decode.Limits
 	Writer        writer.Config
-	// InflightBytes bounds the request bodies held at once (16 MiB).
+	// InflightBytes bounds the request bodies held at once (12 MiB).
 	InflightBytes int
 }
 
@@ -151,7 +151,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	limit(envconfig.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
 	limit(envconfig.IngestQueueBytes, &c.Writer.MaxQueuedBytes)
 	limit(envconfig.IngestInserters, &c.Writer.Inserters)
-	c.InflightBytes = 16 << 20
+	c.InflightBytes = 12 << 20
 	limit(envconfig.IngestInflightBytes, &c.InflightBytes)
 	if v := strings.TrimSpace(getenv(envconfig.IngestFlushInterval)); v != "" {
 		d, err := time.ParseDuration(v)
