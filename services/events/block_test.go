@@ -1,7 +1,6 @@
 package events
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -30,17 +29,7 @@ func blockEvents(n int) []Event {
 // Events inserted column by column through a reused Block are stored
 // exactly as Row describes them.
 func TestBlockInsertsWhatRowDescribes(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := ch.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	version, err := DetectVersion(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, conn, version := connect(t)
 	e := Engine{Version: version, Database: "nano_block"}
 	if err := Migrate(ctx, conn, e); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -17,6 +19,24 @@ var (
 	ch     *harness.ClickHouse
 	update = flag.Bool("update", false, "rewrite golden files")
 )
+
+// connect opens the test server (closed with the test) and detects its
+// version; ctx ends with the test or after 30 s.
+func connect(t *testing.T) (context.Context, driver.Conn, [3]int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	conn, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	version, err := DetectVersion(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, conn, version
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -27,17 +47,7 @@ func TestMain(m *testing.M) {
 // in through the one insert statement and come back with their nanoseconds
 // and attributes.
 func TestMigrateAndRoundTrip(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := ch.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	version, err := DetectVersion(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, conn, version := connect(t)
 	e := Engine{Version: version, Database: "nano_rt", RetentionDays: 90}
 	for i := 0; i < 2; i++ {
 		if err := Migrate(ctx, conn, e); err != nil {
