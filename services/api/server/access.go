@@ -107,14 +107,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p authtoken.
 	s.respond(w, http.StatusCreated, u, err)
 }
 
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	id, err := pathID(r)
-	if err == nil {
-		err = s.execOne(r.Context(), `DELETE FROM users WHERE tenant = $1 AND id = $2`, p.Tenant, id)
-	}
-	s.respond(w, http.StatusNoContent, nil, err)
-}
-
 // Feed is a source of events (an ingest protocol and its tokens).
 type Feed struct {
 	ID        int64     `json:"id" db:"id"`
@@ -145,14 +137,6 @@ func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, p authtoken.
 	err := s.DB.QueryRow(r.Context(), `INSERT INTO feeds (tenant, name, kind) VALUES ($1, $2, $3) RETURNING id, name, kind, created_at`,
 		p.Tenant, b.Name, b.Kind).Scan(&f.ID, &f.Name, &f.Kind, &f.CreatedAt)
 	s.respond(w, http.StatusCreated, f, err)
-}
-
-func (s *Server) deleteFeed(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	id, err := pathID(r)
-	if err == nil {
-		err = s.execOne(r.Context(), `DELETE FROM feeds WHERE tenant = $1 AND id = $2`, p.Tenant, id)
-	}
-	s.respond(w, http.StatusNoContent, nil, err)
 }
 
 // createIngestToken issues a token for a feed; shown once, stored hashed.

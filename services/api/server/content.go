@@ -93,14 +93,6 @@ RETURNING id, name, definition, created_at, updated_at`, p.Tenant, id, b.Name, b
 	s.respond(w, http.StatusOK, d, err)
 }
 
-func (s *Server) deleteDashboard(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	id, err := pathID(r)
-	if err == nil {
-		err = s.execOne(r.Context(), `DELETE FROM dashboards WHERE tenant = $1 AND id = $2`, p.Tenant, id)
-	}
-	s.respond(w, http.StatusNoContent, nil, err)
-}
-
 // Sealer encrypts credentials at rest with AES-256-GCM under the key from
 // NANO_API_CREDENTIALS_KEY; the tenant and name are authenticated with
 // each secret, so a sealed value cannot be moved to another row.
@@ -183,14 +175,6 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, p auth
 	err = s.DB.QueryRow(r.Context(), `INSERT INTO credentials (tenant, name, kind, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5) RETURNING id, name, kind, created_at`,
 		p.Tenant, b.Name, b.Kind, nonce, ct).Scan(&c.ID, &c.Name, &c.Kind, &c.CreatedAt)
 	s.respond(w, http.StatusCreated, c, err)
-}
-
-func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	id, err := pathID(r)
-	if err == nil {
-		err = s.execOne(r.Context(), `DELETE FROM credentials WHERE tenant = $1 AND id = $2`, p.Tenant, id)
-	}
-	s.respond(w, http.StatusNoContent, nil, err)
 }
 
 // Enrichment is a dataset kept in sync (platform-wide, not per tenant).

@@ -127,14 +127,6 @@ signal = $9, enabled = $10, next_run_at = now(), updated_at = now() WHERE tenant
 	s.respond(w, http.StatusOK, x, err)
 }
 
-func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	id, err := pathID(r)
-	if err == nil {
-		err = s.execOne(r.Context(), `DELETE FROM detection_rules WHERE tenant = $1 AND id = $2`, p.Tenant, id)
-	}
-	s.respond(w, http.StatusNoContent, nil, err)
-}
-
 // Run is one evaluation of a rule.
 type Run struct {
 	ID         int64     `json:"id" db:"id"`

@@ -65,16 +65,16 @@ func (s *Server) routes() []route {
 		{"DELETE", "/v1/tokens/{id}", authtoken.ScopeAdmin, s.revokeToken, "Revoke an API token", nil, nil},
 		{"GET", "/v1/users", authtoken.ScopeAdmin, s.listUsers, "List users", nil, list[User]{}},
 		{"POST", "/v1/users", authtoken.ScopeAdmin, s.createUser, "Create a user", userBody{}, User{}},
-		{"DELETE", "/v1/users/{id}", authtoken.ScopeAdmin, s.deleteUser, "Delete a user", nil, nil},
+		{"DELETE", "/v1/users/{id}", authtoken.ScopeAdmin, s.deleteOwned("users"), "Delete a user", nil, nil},
 		{"GET", "/v1/feeds", authtoken.ScopeRead, s.listFeeds, "List feeds", nil, list[Feed]{}},
 		{"POST", "/v1/feeds", authtoken.ScopeWrite, s.createFeed, "Create a feed", feedBody{}, Feed{}},
-		{"DELETE", "/v1/feeds/{id}", authtoken.ScopeWrite, s.deleteFeed, "Delete a feed and its ingest tokens", nil, nil},
+		{"DELETE", "/v1/feeds/{id}", authtoken.ScopeWrite, s.deleteOwned("feeds"), "Delete a feed and its ingest tokens", nil, nil},
 		{"POST", "/v1/feeds/{id}/ingest-tokens", authtoken.ScopeAdmin, s.createIngestToken, "Issue an ingest token for a feed; shown once", nil, issuedIngestToken{}},
 		{"GET", "/v1/rules", authtoken.ScopeRead, s.listRules, "List detection rules", nil, list[Rule]{}},
 		{"POST", "/v1/rules", authtoken.ScopeWrite, s.createRule, "Create a detection rule", ruleBody{}, Rule{}},
 		{"GET", "/v1/rules/{id}", authtoken.ScopeRead, s.getRule, "Get a detection rule", nil, Rule{}},
 		{"PUT", "/v1/rules/{id}", authtoken.ScopeWrite, s.updateRule, "Replace a detection rule (it runs again at once)", ruleBody{}, Rule{}},
-		{"DELETE", "/v1/rules/{id}", authtoken.ScopeWrite, s.deleteRule, "Delete a detection rule", nil, nil},
+		{"DELETE", "/v1/rules/{id}", authtoken.ScopeWrite, s.deleteOwned("detection_rules"), "Delete a detection rule", nil, nil},
 		{"GET", "/v1/rules/{id}/runs", authtoken.ScopeRead, s.listRuns, "List the runs of a rule", nil, list[Run]{}},
 		{"GET", "/v1/rules/{id}/baseline", authtoken.ScopeRead, s.getBaseline, "The baseline and suggested threshold of a rule", nil, Baseline{}},
 		{"GET", "/v1/alerts", authtoken.ScopeRead, s.listAlerts, "List alerts (?status=open|acknowledged|closed)", nil, list[Alert]{}},
@@ -83,10 +83,10 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/dashboards", authtoken.ScopeWrite, s.createDashboard, "Create a dashboard", dashboardBody{}, Dashboard{}},
 		{"GET", "/v1/dashboards/{id}", authtoken.ScopeRead, s.getDashboard, "Get a dashboard", nil, Dashboard{}},
 		{"PUT", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.updateDashboard, "Replace a dashboard", dashboardBody{}, Dashboard{}},
-		{"DELETE", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.deleteDashboard, "Delete a dashboard", nil, nil},
+		{"DELETE", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.deleteOwned("dashboards"), "Delete a dashboard", nil, nil},
 		{"GET", "/v1/credentials", authtoken.ScopeAdmin, s.listCredentials, "List credentials (never their secrets)", nil, list[Credential]{}},
 		{"POST", "/v1/credentials", authtoken.ScopeAdmin, s.createCredential, "Store a credential, encrypted at rest", credentialBody{}, Credential{}},
-		{"DELETE", "/v1/credentials/{id}", authtoken.ScopeAdmin, s.deleteCredential, "Delete a credential", nil, nil},
+		{"DELETE", "/v1/credentials/{id}", authtoken.ScopeAdmin, s.deleteOwned("credentials"), "Delete a credential", nil, nil},
 		{"GET", "/v1/enrichments", authtoken.ScopeRead, s.listEnrichments, "List enrichment datasets and their sync state", nil, list[Enrichment]{}},
 		{"POST", "/v1/enrichments", authtoken.ScopeAdmin, s.createEnrichment, "Add an enrichment dataset", enrichmentBody{}, Enrichment{}},
 		{"DELETE", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.deleteEnrichment, "Remove an enrichment dataset", nil, nil},
@@ -308,6 +308,19 @@ func listOf[T any](ctx context.Context, db *pgxpool.Pool, q string, tenant strin
 }
 
 // exec runs a statement that must touch one row of the tenant.
+// deleteOwned deletes the tenant's row of table named by the path's {id}
+// (404 when the tenant has none).
+func (s *Server) deleteOwned(table string) func(http.ResponseWriter, *http.Request, authtoken.Principal) {
+	q := `DELETE FROM ` + table + ` WHERE tenant = $1 AND id = $2`
+	return func(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+		id, err := pathID(r)
+		if err == nil {
+			err = s.execOne(r.Context(), q, p.Tenant, id)
+		}
+		s.respond(w, http.StatusNoContent, nil, err)
+	}
+}
+
 func (s *Server) execOne(ctx context.Context, q string, args ...any) error {
 	tag, err := s.DB.Exec(ctx, q, args...)
 	if err != nil {
