@@ -18,10 +18,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -40,6 +38,7 @@ import (
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/services/servicemain"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -49,24 +48,9 @@ func main() {
 	if len(os.Args) > 2 && os.Args[1] == "token" && os.Args[2] == "create" {
 		os.Exit(tokenCreate(os.Args[3:]))
 	}
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println("nano api", version)
-		return
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, cfg, log, nil); err != nil {
-		log.Error("api stopped", "error", err)
-		os.Exit(1)
-	}
+	servicemain.Run("api", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
+		return run(ctx, cfg, log, nil)
+	})
 }
 
 // tokenCreate bootstraps access: the first admin token of a tenant.

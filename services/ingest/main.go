@@ -8,15 +8,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -34,30 +30,16 @@ import (
 	"github.com/nanosiem/nano/services/ingest/telemetry"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
+	"github.com/nanosiem/nano/services/servicemain"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
 func main() {
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println("nano ingest", version)
-		return
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, cfg, log, nil); err != nil {
-		log.Error("ingest stopped", "error", err)
-		os.Exit(1)
-	}
+	servicemain.Run("ingest", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
+		return run(ctx, cfg, log, nil)
+	})
 }
 
 // listeners lets tests bind the ports themselves; nil listens on cfg's.

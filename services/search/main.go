@@ -7,14 +7,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -27,30 +23,16 @@ import (
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/runner"
 	"github.com/nanosiem/nano/services/search/server"
+	"github.com/nanosiem/nano/services/servicemain"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
 func main() {
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println("nano search", version)
-		return
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, cfg, log, nil); err != nil {
-		log.Error("search stopped", "error", err)
-		os.Exit(1)
-	}
+	servicemain.Run("search", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
+		return run(ctx, cfg, log, nil)
+	})
 }
 
 // run serves until ctx ends; ln, when set, is the listener to use.
