@@ -183,40 +183,27 @@ func estimateRecords(s string) int {
 // eachElement walks the JSON array s, calling f with each element object's
 // attributes and text; any other element is an error.
 func eachElement(s string, f func(i int, flat map[string]string, rec string) error) error {
-	sc := flatScanner{s: s, i: 1, depth: 1}
-	sc.skipSpace()
-	if sc.i < len(s) && s[sc.i] == ']' {
-		sc.i++
-	} else {
-		for i := 0; ; i++ {
-			if sc.i >= len(s) || s[sc.i] != '{' {
-				if sc.i < len(s) && sc.skipValue() == nil {
-					return badRequest("element %d: not one JSON object", i)
-				}
-				return badRequest("body is not a JSON array: %v", sc.fail("expected an object"))
+	sc := flatScanner{s: s}
+	empty, err := sc.open(']') // s starts with '['
+	for i := 0; !empty && err == nil; i++ {
+		if sc.i >= len(s) || s[sc.i] != '{' {
+			if sc.i < len(s) && sc.skipValue() == nil {
+				return badRequest("element %d: not one JSON object", i)
 			}
-			start := sc.i
-			sc.out = make(map[string]string, 16)
-			if err := sc.object(""); err != nil {
-				return badRequest("body is not a JSON array: %v", err)
-			}
-			if err := f(i, sc.out, s[start:sc.i]); err != nil {
-				return err
-			}
-			sc.skipSpace()
-			if sc.i >= len(s) {
-				return badRequest("body is not a JSON array: %v", sc.fail(""))
-			}
-			if s[sc.i] == ']' {
-				sc.i++
-				break
-			}
-			if s[sc.i] != ',' {
-				return badRequest("body is not a JSON array: %v", sc.fail("expected ',' or ']'"))
-			}
-			sc.i++
-			sc.skipSpace()
+			return badRequest("body is not a JSON array: %v", sc.fail("expected an object"))
 		}
+		start := sc.i
+		sc.out = make(map[string]string, 16)
+		if err := sc.object(""); err != nil {
+			return badRequest("body is not a JSON array: %v", err)
+		}
+		if err := f(i, sc.out, s[start:sc.i]); err != nil {
+			return err
+		}
+		empty, err = sc.separator(']')
+	}
+	if err != nil {
+		return badRequest("body is not a JSON array: %v", err)
 	}
 	sc.skipSpace()
 	if sc.i != len(s) {
