@@ -59,7 +59,7 @@ func (s Spec) postgres() []Object {
 		"metadata":   map[string]any{"name": cnpgName, "namespace": Namespace, "labels": toAny(labels("postgres"))},
 		"spec":       spec,
 	}
-	if !s.backups() {
+	if !s.Backups() {
 		return []Object{cluster}
 	}
 	spec["backup"] = s.backupConfig()

@@ -112,12 +112,12 @@ func (s Spec) Validate() error {
 	if s.Tier.Postgres.Managed != (s.Postgres != nil) {
 		bad("a managed PostgreSQL endpoint is required on tier %q and only there", tier.Enterprise)
 	}
-	if wantBackup := s.backups(); wantBackup != (s.Backup != nil) {
+	if wantBackup := s.Backups(); wantBackup != (s.Backup != nil) {
 		bad("a PostgreSQL backup store is required on tiers with in-cluster PostgreSQL backups and only there (tier %q: %v)", s.Tier.Name, wantBackup)
 	} else if wantBackup && (s.Backup.DestinationPath == nil || s.Backup.DestinationPath == "" || s.Backup.EndpointURL == nil || s.Backup.EndpointURL == "") {
 		bad("the PostgreSQL backup store needs a destination path and an endpoint URL")
 	}
-	if s.backups() && !s.Tier.ClickHouse.WarmS3 {
+	if s.Backups() && !s.Tier.ClickHouse.WarmS3 {
 		bad("tier %q backs PostgreSQL up to the warm bucket but has none", s.Tier.Name)
 	}
 	if !s.Tier.ClickHouse.Cloud {
@@ -148,9 +148,7 @@ const (
 
 // Backups reports whether CloudNativePG backs PostgreSQL up to the bucket
 // (Spec.Backup is then required).
-func (s Spec) Backups() bool { return s.backups() }
-
-func (s Spec) backups() bool {
+func (s Spec) Backups() bool {
 	return s.Tier.Postgres.Operator && s.Tier.Postgres.BackupRetentionDays > 0
 }
 
