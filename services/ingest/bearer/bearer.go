@@ -43,19 +43,14 @@ func (h Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nano ingest"`)
 		return reply(w, http.StatusUnauthorized, map[string]any{"error": "a valid ingest token is required: Authorization: Bearer <token>"})
 	}
-	res, ok := h.Reserve(r)
+	body, res, err := h.ReadBody(w, r)
 	defer res.Release()
-	if !ok {
+	if errors.Is(err, intake.ErrBusy) {
 		return busy(w)
 	}
-	body, err := decode.Body(w, r, h.Limits)
 	if err != nil {
 		return h.clientError(w, err)
 	}
-	if !res.Grow(r.Context(), int64(len(body))) {
-		return busy(w)
-	}
-	h.Metrics.Bytes.WithLabelValues(h.Protocol).Add(float64(len(body)))
 	decoded, err := decode.JSON(body, h.Limits, h.Now())
 	if err != nil {
 		return h.clientError(w, err)

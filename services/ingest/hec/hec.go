@@ -89,19 +89,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	if path == "/services/collector/ack" {
 		return h.ack(w, r, ch)
 	}
-	res, ok := h.Reserve(r)
+	body, res, err := h.ReadBody(w, r)
 	defer res.Release()
-	if !ok {
+	if errors.Is(err, intake.ErrBusy) {
 		return busy(w)
 	}
-	body, err := decode.Body(w, r, h.Limits)
 	if err != nil {
 		return h.clientError(w, err)
 	}
-	if !res.Grow(r.Context(), int64(len(body))) {
-		return busy(w)
-	}
-	h.Metrics.Bytes.WithLabelValues(h.Protocol).Add(float64(len(body)))
 	meta := decode.HECMetaFrom(r)
 	var evs []events.Event
 	if path == "/services/collector/raw" {

@@ -2,11 +2,13 @@ package intake
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/services/ingest/telemetry"
 )
 
@@ -80,4 +82,26 @@ func (in *Intake) Reserve(r *http.Request) (res *Reservation, ok bool) {
 		return res, false
 	}
 	return res, true
+}
+
+// ErrBusy means the budget had no room for a body in time: answer 503
+// with Retry-After.
+var ErrBusy = errors.New("no room for the request body; retry later")
+
+// ReadBody reads r's body (decompressed, within the limits) inside the
+// budget and counts its bytes. err is ErrBusy or a *decode.Error (the
+// client's). Release res when the request is answered, whatever err is.
+func (in *Intake) ReadBody(w http.ResponseWriter, r *http.Request) (body []byte, res *Reservation, err error) {
+	res, ok := in.Reserve(r)
+	if !ok {
+		return nil, res, ErrBusy
+	}
+	if body, err = decode.Body(w, r, in.Limits); err != nil {
+		return nil, res, err
+	}
+	if !res.Grow(r.Context(), int64(len(body))) {
+		return nil, res, ErrBusy
+	}
+	in.Metrics.Bytes.WithLabelValues(in.Protocol).Add(float64(len(body)))
+	return body, res, nil
 }
