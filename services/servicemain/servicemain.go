@@ -1,6 +1,7 @@
 // Package servicemain is what the api, search and ingest binaries do in
 // main: answer --version, read the configuration from the environment, and
-// serve until SIGTERM or SIGINT.
+// serve until SIGTERM or SIGINT; and the operational endpoints their HTTP
+// servers share.
 package servicemain
 
 import (
@@ -8,9 +9,16 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nanosiem/nano/services/envconfig"
 )
 
 // Run is a service's main: with --version it prints "nano <name>
@@ -37,4 +45,22 @@ func Run[C any](name, version string, load func(getenv func(string) string) (C, 
 		log.Error(name+" stopped", "error", err)
 		os.Exit(1)
 	}
+}
+
+// Ops registers the operational endpoints of an HTTP service on mux:
+// GET /metrics from metrics, the health path (always "ok"), the readiness
+// path (ready within 2 s, else 503 with its error) and /version.
+func Ops(mux *http.ServeMux, metrics prometheus.Gatherer, ready func(context.Context) error, version string) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET "+envconfig.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET "+envconfig.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, version) })
 }

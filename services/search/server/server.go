@@ -15,14 +15,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/nanosiem/nano/services/authtoken"
-	"github.com/nanosiem/nano/services/envconfig"
 	"github.com/nanosiem/nano/services/httpstatus"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/services/servicemain"
 )
 
 // Config bounds requests.
@@ -75,18 +73,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/saved-searches/{id}", "saved_get", s.savedGet)
 	route("PUT /v1/saved-searches/{id}", "saved_update", s.savedUpdate)
 	route("DELETE /v1/saved-searches/{id}", "saved_delete", s.savedDelete)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET "+envconfig.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET "+envconfig.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.Ready(ctx); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, s.Config.Version) })
+	servicemain.Ops(mux, s.Metrics.Registry, s.Ready, s.Config.Version)
 	return mux
 }
 
