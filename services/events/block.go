@@ -2,7 +2,6 @@ package events
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +22,8 @@ type Block struct {
 	kv []string
 	// scratch sizes a batch's string columns before appending (reserve).
 	scratch []string
+	// ptrs points at one row's array elements while it is appended.
+	ptrs []*string
 }
 
 // pad is a string of zeros at least as long as any column reserve has
@@ -58,7 +59,7 @@ func (b *Block) Reset() {
 	b.keys, b.values, b.kv = b.keys[:0], b.values[:0], b.kv[:0]
 }
 
-// Add appends e; its attributes are stored sorted by key, as Row does.
+// Add appends e; its attributes are stored normalized, as Row does.
 func (b *Block) Add(e *Event) {
 	t := e.Time.UTC()
 	b.ts = append(b.ts, time.Unix(t.Unix(), 0).UTC())
@@ -70,46 +71,64 @@ func (b *Block) Add(e *Event) {
 	b.host = append(b.host, e.Host)
 	b.message = append(b.message, e.Message)
 	b.raw = append(b.raw, e.Raw)
-	n := len(e.Attributes)
+	a := e.Attributes.sorted()
+	n := len(a)
 	if cap(b.kv)-len(b.kv) < 2*n {
 		// A new backing array; earlier events keep slices of the old one.
 		b.kv = make([]string, 0, max(2*cap(b.kv), 2*n, 1024))
 	}
 	start := len(b.kv)
-	for k := range e.Attributes {
-		b.kv = append(b.kv, k)
+	for _, at := range a {
+		b.kv = append(b.kv, at.Key)
 	}
-	keys := b.kv[start : start+n : start+n]
-	slices.Sort(keys)
-	for _, k := range keys {
-		b.kv = append(b.kv, e.Attributes[k])
+	for _, at := range a {
+		b.kv = append(b.kv, at.Value)
 	}
-	b.keys = append(b.keys, keys)
+	b.keys = append(b.keys, b.kv[start:start+n:start+n])
 	b.values = append(b.values, b.kv[start+n:start+2*n:start+2*n])
 }
 
 // AppendTo appends the block's columns to batch, a batch prepared with
 // InsertSQL.
 func (b *Block) AppendTo(batch driver.Batch) error {
-	b.reserve(batch.Columns())
+	cols := batch.Columns()
+	b.reserve(cols)
 	for i, c := range b.columns() {
-		col := batch.Column(i)
-		var err error
-		if arrays, ok := c.([][]string); ok {
-			// Row by row: the driver appends a whole column of arrays
-			// through reflection, a third slower.
-			for _, a := range arrays {
-				if err = col.AppendRow(a); err != nil {
-					break
-				}
-			}
-		} else {
-			err = col.Append(c)
-		}
-		if err != nil {
+		if err := b.appendColumn(batch.Column(i), cols[i].Type(), c); err != nil {
 			return fmt.Errorf("column %s: %w", Columns[i], err)
 		}
 	}
+	return nil
+}
+
+// appendColumn appends one of the block's columns to col. Arrays go row by
+// row (the driver appends a whole column of arrays through reflection);
+// plain String elements as pointers, which the driver takes without boxing
+// each string (LowCardinality ones as strings: it keys its dictionary by
+// the value given).
+func (b *Block) appendColumn(col driver.BatchColumn, typ column.Type, c any) error {
+	arrays, ok := c.([][]string)
+	if !ok {
+		return col.Append(c)
+	}
+	if typ != "Array(String)" {
+		for _, a := range arrays {
+			if err := col.AppendRow(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, a := range arrays {
+		b.ptrs = b.ptrs[:0]
+		for i := range a {
+			b.ptrs = append(b.ptrs, &a[i])
+		}
+		if err := col.AppendRow(b.ptrs); err != nil {
+			return err
+		}
+	}
+	clear(b.ptrs)
 	return nil
 }
 
@@ -161,7 +180,7 @@ func (b *Block) reserve(cols []column.Interface) {
 		if col.Type() == "String" {
 			_, err = col.Append(b.scratch)
 		} else {
-			_, err = col.Append([][]string{b.scratch})
+			err = col.AppendRow(b.scratch)
 		}
 		clear(b.scratch)
 		col.Reset()

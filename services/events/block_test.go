@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -15,9 +16,12 @@ import (
 func blockEvents(n int) []Event {
 	evs := make([]Event, n)
 	for i := range evs {
-		attrs := map[string]string{}
+		var attrs Attrs // out of order, and k9 twice (the later value wins)
 		for j := 0; j < i%10; j++ {
-			attrs[fmt.Sprintf("k%d", 9-j)] = fmt.Sprintf("v%d-%d", i, j)
+			attrs = append(attrs, Attr{fmt.Sprintf("k%d", 9-j), fmt.Sprintf("v%d-%d", i, j)})
+		}
+		if len(attrs) > 1 {
+			attrs = append(attrs, Attr{"k9", fmt.Sprintf("last-%d", i)})
 		}
 		evs[i] = Event{Time: time.Date(2026, 11, 23, 10, 0, i%60, i*1000+7, time.UTC), Tenant: "acme", Feed: "http",
 			Severity: Severities[i%len(Severities)], Service: fmt.Sprintf("svc-%d", i%3), Host: "web-1",
@@ -117,7 +121,7 @@ func TestBlockColumnsFitEveryEngine(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v %s %s: %v", version, name, typ, err)
 			}
-			if _, err := col.Append(data); err != nil {
+			if err := b.appendColumn(columnAppender{col}, col.Type(), data); err != nil {
 				t.Fatalf("%v: column %s %s does not take %T: %v", version, name, typ, data, err)
 			}
 			if col.Rows() != len(evs) {
@@ -127,5 +131,58 @@ func TestBlockColumnsFitEveryEngine(t *testing.T) {
 	}
 	if got := reflect.ValueOf(b.columns()[8]).Index(9).Interface(); fmt.Sprint(got) != "[k1 k2 k3 k4 k5 k6 k7 k8 k9]" {
 		t.Errorf("attribute keys of event 9 are %v, want them sorted", got)
+	}
+}
+
+// columnAppender appends to a column as a batch's column does.
+type columnAppender struct{ column.Interface }
+
+func (c columnAppender) Append(v any) error {
+	_, err := c.Interface.Append(v)
+	return err
+}
+
+// BenchmarkBlock adds 1000 events of the bench-ingest shape (7 attributes)
+// to a block and appends it to a batch of the real server's columns.
+func BenchmarkBlock(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := ch.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	version, err := DetectVersion(ctx, conn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := Engine{Version: version, Database: "nano_block_bench"}
+	if err := Migrate(ctx, conn, e); err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]Event, 1000)
+	for i := range evs {
+		evs[i] = Event{Time: time.Now(), Tenant: "acme", Feed: "http", Severity: "info", Service: "checkout", Host: "web-1",
+			Message: strings.Repeat("m", 330), Raw: strings.Repeat("r", 750), Attributes: Attrs{
+				{"http.method", "GET"}, {"http.path", "/api/v1/orders"}, {"http.status", "200"}, {"pad", strings.Repeat("x", 207)},
+				{"region", "eu-central-1"}, {"user.id", fmt.Sprintf("u-%d", i)}, {"user.tier", "gold"}}}
+	}
+	var blk Block
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch, err := conn.PrepareBatch(ctx, InsertSQL(e.Table()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range evs {
+			blk.Add(&evs[j])
+		}
+		if err := blk.AppendTo(batch); err != nil {
+			b.Fatal(err)
+		}
+		if err := batch.Abort(); err != nil {
+			b.Fatal(err)
+		}
+		blk.Reset()
 	}
 }

@@ -11,7 +11,7 @@ package events
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,9 +29,86 @@ type Event struct {
 	Host     string
 	Message  string
 	// Attributes are the event's other fields, flattened ("http.status").
-	Attributes map[string]string
+	Attributes Attrs
 	// Raw is the event as received.
 	Raw string
+}
+
+// Attr is one attribute of an event: a flattened field name
+// ("http.status") and its text.
+type Attr struct{ Key, Value string }
+
+// Attrs are an event's attributes. Decoders append them in the order they
+// come, a key possibly more than once; Normalize (which Clamp applies)
+// sorts them by key with each key once, the last value of a repeated key
+// winning as it does in a JSON object. Events are stored that way.
+type Attrs []Attr
+
+// Get returns the value of key, the last one when it repeats.
+func (a Attrs) Get(key string) (string, bool) {
+	for i := len(a) - 1; i >= 0; i-- {
+		if a[i].Key == key {
+			return a[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// Set replaces the value of key (its last occurrence) or appends it.
+func (a *Attrs) Set(key, value string) {
+	for i := len(*a) - 1; i >= 0; i-- {
+		if (*a)[i].Key == key {
+			(*a)[i].Value = value
+			return
+		}
+	}
+	*a = append(*a, Attr{key, value})
+}
+
+// Normalize sorts a by key in place, keeping only the last value of a
+// repeated key, and returns the possibly shorter slice.
+func (a Attrs) Normalize() Attrs {
+	if a.normalized() {
+		return a
+	}
+	slices.SortStableFunc(a, func(x, y Attr) int { return strings.Compare(x.Key, y.Key) })
+	out := a[:0]
+	for i, at := range a {
+		if i+1 < len(a) && a[i+1].Key == at.Key {
+			continue // a later value wins
+		}
+		out = append(out, at)
+	}
+	clear(a[len(out):])
+	return out
+}
+
+// normalized reports whether a is sorted by key with each key once.
+func (a Attrs) normalized() bool {
+	for i := 1; i < len(a); i++ {
+		if a[i-1].Key >= a[i].Key {
+			return false
+		}
+	}
+	return true
+}
+
+// sorted returns a normalized without changing a.
+func (a Attrs) sorted() Attrs {
+	if a.normalized() {
+		return a
+	}
+	return slices.Clone(a).Normalize()
+}
+
+// Map returns the attributes as a map, the last value of a repeated key
+// winning.
+func (a Attrs) Map() map[string]string {
+	m := make(map[string]string, len(a))
+	for _, at := range a {
+		m[at.Key] = at.Value
+	}
+	return m
 }
 
 // Limits bound what one event may carry; longer values are truncated and
@@ -68,34 +145,29 @@ func NormalizeSeverity(s string) string {
 	return truncate(s, maxFieldBytes)
 }
 
-// Clamp applies l to e in place.
+// Clamp applies l to e in place; it normalizes the attributes and keeps the
+// first l.Attributes of them by key.
 func (e *Event) Clamp(l Limits) {
 	f := l.FieldBytes
 	e.Tenant, e.Feed = truncate(e.Tenant, f), truncate(e.Feed, f)
 	e.Severity, e.Service, e.Host = truncate(e.Severity, f), truncate(e.Service, f), truncate(e.Host, f)
 	e.Message, e.Raw = truncate(e.Message, l.MessageBytes), truncate(e.Raw, l.RawBytes)
-	if len(e.Attributes) > l.Attributes {
-		keys := e.sortedKeys()
-		for _, k := range keys[l.Attributes:] {
-			delete(e.Attributes, k)
+	a := e.Attributes.Normalize()
+	if len(a) > l.Attributes {
+		clear(a[l.Attributes:])
+		a = a[:l.Attributes]
+	}
+	cut := false
+	for i := range a {
+		if k := truncate(a[i].Key, f); k != a[i].Key {
+			a[i].Key, cut = k, true
 		}
+		a[i].Value = truncate(a[i].Value, l.MessageBytes)
 	}
-	for k, v := range e.Attributes {
-		if tk := truncate(k, f); tk != k {
-			delete(e.Attributes, k)
-			k = tk
-		}
-		e.Attributes[k] = truncate(v, l.MessageBytes)
+	if cut { // shortened keys may now repeat
+		a = a.Normalize()
 	}
-}
-
-func (e *Event) sortedKeys() []string {
-	keys := make([]string, 0, len(e.Attributes))
-	for k := range e.Attributes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	e.Attributes = a
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
@@ -120,10 +192,10 @@ func InsertSQL(table string) string {
 
 // Row returns the values of e in Columns order.
 func (e *Event) Row() []any {
-	keys := e.sortedKeys()
-	values := make([]string, len(keys))
-	for i, k := range keys {
-		values[i] = e.Attributes[k]
+	a := e.Attributes.sorted()
+	keys, values := make([]string, len(a)), make([]string, len(a))
+	for i, at := range a {
+		keys[i], values[i] = at.Key, at.Value
 	}
 	t := e.Time.UTC()
 	return []any{

@@ -68,7 +68,7 @@ func TestMigrateAndRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := Event{Time: at, Tenant: "acme", Feed: "http", Severity: NormalizeSeverity("WARNING"), Service: "api", Host: "web-1",
-		Message: "disk almost full", Attributes: map[string]string{"disk": "/var", "used.pct": "93"}, Raw: `{"msg":"disk almost full"}`}
+		Message: "disk almost full", Attributes: Attrs{{"used.pct", "93"}, {"disk", "/var"}}, Raw: `{"msg":"disk almost full"}`}
 	if err := batch.Append(ev.Row()...); err != nil {
 		t.Fatal(err)
 	}
@@ -136,13 +136,23 @@ func TestEngineValidate(t *testing.T) {
 
 func TestClampAndSeverity(t *testing.T) {
 	l := DefaultLimits
-	e := Event{Message: strings.Repeat("é", l.MessageBytes), Attributes: map[string]string{}}
-	for i := 0; i < l.Attributes+10; i++ {
-		e.Attributes[fmt.Sprintf("k%03d", i)] = "v"
+	e := Event{Message: strings.Repeat("é", l.MessageBytes)}
+	for i := l.Attributes + 9; i >= 0; i-- {
+		e.Attributes = append(e.Attributes, Attr{fmt.Sprintf("k%03d", i), "v"})
 	}
+	e.Attributes.Set("k000", "last")
 	e.Clamp(l)
 	if len(e.Message) > l.MessageBytes || !strings.HasSuffix(e.Message, "é") || len(e.Attributes) != l.Attributes {
 		t.Errorf("clamped message %d bytes, %d attributes", len(e.Message), len(e.Attributes))
+	}
+	if a := e.Attributes; a[0] != (Attr{"k000", "last"}) || a[len(a)-1].Key != fmt.Sprintf("k%03d", l.Attributes-1) {
+		t.Errorf("clamp kept %v ... %v, want k000=last ... the first %d keys", a[0], a[len(a)-1], l.Attributes)
+	}
+	// Keys shortened to the same prefix are one attribute afterwards.
+	e = Event{Attributes: Attrs{{"abcd", "1"}, {"abce", "2"}, {"x", "3"}, {"x", "4"}}}
+	e.Clamp(Limits{FieldBytes: 3, MessageBytes: 10, RawBytes: 10, Attributes: 10})
+	if got := fmt.Sprint(e.Attributes); got != "[{abc 2} {x 4}]" {
+		t.Errorf("clamped attributes %s, want [{abc 2} {x 4}]", got)
 	}
 	for in, want := range map[string]string{"WARNING": "warn", "err": "error", "Critical": "fatal", "notice": "info", "custom": "custom"} {
 		if got := NormalizeSeverity(in); got != want {

@@ -56,7 +56,7 @@ func TestSchemaOnModernEngine(t *testing.T) {
 	var rows strings.Builder
 	for i := 0; i < 3; i++ {
 		ev := Event{Time: at.Add(time.Duration(i) * time.Second), Tenant: "acme", Feed: "http", Severity: "error", Service: "api",
-			Host: "web-1", Message: fmt.Sprintf("request %d failed", i), Attributes: map[string]string{"http.status": "500"}, Raw: "{}"}
+			Host: "web-1", Message: fmt.Sprintf("request %d failed", i), Attributes: Attrs{{"http.status", "500"}}, Raw: "{}"}
 		rows.WriteString(jsonRow(t, ev))
 	}
 	insert := func(token string) {

@@ -112,23 +112,24 @@ func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
 		return nil, badRequest("body is empty")
 	}
 	out := make([]events.Event, 0, estimateRecords(s))
-	add := func(flat map[string]string, rec, where string) error {
+	// where names a record in errors: what ("record", "element") and n.
+	add := func(flat events.Attrs, rec, what string, n int) error {
 		if len(out) >= l.MaxEvents {
 			return tooLarge(fmt.Sprintf("more than %d events in one request", l.MaxEvents))
 		}
 		if l.MaxRecordBytes > 0 && len(rec) > l.MaxRecordBytes {
-			return tooLarge(fmt.Sprintf("%s is larger than %d bytes", where, l.MaxRecordBytes))
+			return tooLarge(fmt.Sprintf("%s %d is larger than %d bytes", what, n, l.MaxRecordBytes))
 		}
 		ev, err := fromFlat(flat, rec, now, l.Event)
 		if err != nil {
-			return badRequest("%s: %v", where, err)
+			return badRequest("%s %d: %v", what, n, err)
 		}
 		out = append(out, ev)
 		return nil
 	}
 	if s[0] == '[' {
-		if err := eachElement(s, func(i int, flat map[string]string, rec string) error {
-			return add(flat, rec, fmt.Sprintf("element %d", i))
+		if err := eachElement(s, func(i int, flat events.Attrs, rec string) error {
+			return add(flat, rec, "element", i)
 		}); err != nil {
 			return nil, err
 		}
@@ -139,8 +140,9 @@ func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
 	}
 	// One object (possibly spanning lines), else newline-delimited objects:
 	// the first object ending before the body does means lines.
-	if flat, err := flattenRecord(s); err == nil {
-		if err := add(flat, s, "record 1"); err != nil {
+	var sc flatScanner
+	if flat, err := sc.record(s); err == nil {
+		if err := add(flat, s, "record", 1); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -158,15 +160,14 @@ func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
 		if len(line) == 0 {
 			continue
 		}
-		where := fmt.Sprintf("record %d", i)
 		if l.MaxRecordBytes > 0 && len(line) > l.MaxRecordBytes {
-			return nil, tooLarge(fmt.Sprintf("%s is larger than %d bytes", where, l.MaxRecordBytes))
+			return nil, tooLarge(fmt.Sprintf("record %d is larger than %d bytes", i, l.MaxRecordBytes))
 		}
-		flat, err := flattenRecord(line)
+		flat, err := sc.record(line)
 		if err != nil {
-			return nil, badRequest("%s: %v", where, err)
+			return nil, badRequest("record %d: %v", i, err)
 		}
-		if err := add(flat, line, where); err != nil {
+		if err := add(flat, line, "record", i); err != nil {
 			return nil, err
 		}
 	}
@@ -182,7 +183,7 @@ func estimateRecords(s string) int {
 
 // eachElement walks the JSON array s, calling f with each element object's
 // attributes and text; any other element is an error.
-func eachElement(s string, f func(i int, flat map[string]string, rec string) error) error {
+func eachElement(s string, f func(i int, flat events.Attrs, rec string) error) error {
 	sc := flatScanner{s: s}
 	empty, err := sc.open(']') // s starts with '['
 	for i := 0; !empty && err == nil; i++ {
@@ -193,11 +194,11 @@ func eachElement(s string, f func(i int, flat map[string]string, rec string) err
 			return badRequest("body is not a JSON array: %v", sc.fail("expected an object"))
 		}
 		start := sc.i
-		sc.out = make(map[string]string, 16)
-		if err := sc.object(""); err != nil {
+		flat, err := sc.objectAttrs()
+		if err != nil {
 			return badRequest("body is not a JSON array: %v", err)
 		}
-		if err := f(i, sc.out, s[start:sc.i]); err != nil {
+		if err := f(i, flat, s[start:sc.i]); err != nil {
 			return err
 		}
 		empty, err = sc.separator(']')
@@ -212,14 +213,54 @@ func eachElement(s string, f func(i int, flat map[string]string, rec string) err
 	return nil
 }
 
-// Well-known field names, first match wins.
-var (
-	timeKeys     = []string{"@timestamp", "timestamp", "time", "ts", "_time"}
-	messageKeys  = []string{"message", "msg", "log", "_raw"}
-	severityKeys = []string{"level", "severity", "lvl", "log.level", "loglevel"}
-	serviceKeys  = []string{"service", "service.name", "app", "application"}
-	hostKeys     = []string{"host", "hostname", "host.name"}
+// The well-known fields of an event and the names they come under; the
+// first name of a field's list present in a record is that field, the
+// others stay attributes.
+const (
+	fieldTime = iota
+	fieldMessage
+	fieldSeverity
+	fieldService
+	fieldHost
+	wellKnownFields
 )
+
+var wellKnownNames = [wellKnownFields][]string{
+	fieldTime:     {"@timestamp", "timestamp", "time", "ts", "_time"},
+	fieldMessage:  {"message", "msg", "log", "_raw"},
+	fieldSeverity: {"level", "severity", "lvl", "log.level", "loglevel"},
+	fieldService:  {"service", "service.name", "app", "application"},
+	fieldHost:     {"host", "hostname", "host.name"},
+}
+
+// wellKnownByLen lists the well-known names by their length, each with
+// its field and its rank in the field's list: finding a key among them
+// compares it with a few names of its length (cheaper than a map).
+var wellKnownByLen = func() (t [16][]wellKnownName) {
+	for f, names := range wellKnownNames {
+		for rank, name := range names {
+			t[len(name)] = append(t[len(name)], wellKnownName{name, f, rank})
+		}
+	}
+	return t
+}()
+
+type wellKnownName struct {
+	name        string
+	field, rank int
+}
+
+// wellKnown returns the well-known name key is, if it is one.
+func wellKnown(key string) (wellKnownName, bool) {
+	if len(key) < len(wellKnownByLen) {
+		for _, n := range wellKnownByLen[len(key)] {
+			if n.name == key {
+				return n, true
+			}
+		}
+	}
+	return wellKnownName{}, false
+}
 
 // fromObject maps a JSON object's text to an event.
 func fromObject(rec string, now time.Time, l events.Limits) (events.Event, error) {
@@ -235,45 +276,71 @@ func fromObject(rec string, now time.Time, l events.Limits) (events.Event, error
 // Values may be strings, json.Number, integers, floats, booleans, nil,
 // time.Time, maps and slices.
 func FromFields(obj map[string]any, raw string, now time.Time, l events.Limits) (events.Event, error) {
-	flat := map[string]string{}
-	flatten("", obj, flat)
+	var flat events.Attrs
+	flatten("", obj, &flat)
 	return fromFlat(flat, raw, now, l)
 }
 
-// fromFlat maps flattened attributes to an event: the well-known fields
-// are taken out of flat, the rest stay attributes.
-func fromFlat(flat map[string]string, raw string, now time.Time, l events.Limits) (events.Event, error) {
+// fromFlat maps flattened attributes (in any order, a key possibly
+// repeated) to an event: the well-known fields are taken out of flat, the
+// rest stay attributes. It reuses flat's memory.
+func fromFlat(flat events.Attrs, raw string, now time.Time, l events.Limits) (events.Event, error) {
 	ev := events.Event{Raw: raw, Time: now}
-	if k, v := take(flat, timeKeys); k != "" {
-		t, err := ParseTime(v)
+	// One pass finds each field's name (the best ranked present; its last
+	// value when repeated), a second drops those names from the attributes.
+	var chosen chosenFields
+	for _, a := range flat {
+		if n, ok := wellKnown(a.Key); ok {
+			c := &chosen[n.field]
+			if c.key == "" || n.rank <= c.rank {
+				c.key, c.value, c.rank = a.Key, a.Value, n.rank
+			}
+		}
+	}
+	rest := flat[:0]
+	for _, a := range flat {
+		if !chosen.has(a.Key) {
+			rest = append(rest, a)
+		}
+	}
+	clear(flat[len(rest):])
+	if c := chosen[fieldTime]; c.key != "" {
+		t, err := ParseTime(c.value)
 		if err != nil {
-			return events.Event{}, fmt.Errorf("field %q: %v", k, err)
+			return events.Event{}, fmt.Errorf("field %q: %v", c.key, err)
 		}
 		ev.Time = t
 	}
-	_, ev.Message = take(flat, messageKeys)
-	_, sev := take(flat, severityKeys)
-	ev.Severity = events.NormalizeSeverity(sev)
-	_, ev.Service = take(flat, serviceKeys)
-	_, ev.Host = take(flat, hostKeys)
-	ev.Attributes = flat
+	ev.Message = chosen[fieldMessage].value
+	ev.Severity = events.NormalizeSeverity(chosen[fieldSeverity].value)
+	ev.Service = chosen[fieldService].value
+	ev.Host = chosen[fieldHost].value
+	ev.Attributes = rest
 	ev.Clamp(l)
 	return ev, nil
 }
 
-// take removes and returns the first of keys present in flat.
-func take(flat map[string]string, keys []string) (string, string) {
-	for _, k := range keys {
-		if v, ok := flat[k]; ok {
-			delete(flat, k)
-			return k, v
-		}
-	}
-	return "", ""
+// chosenFields are the names, values and ranks the well-known fields of a
+// record were taken from ("" when absent).
+type chosenFields [wellKnownFields]struct {
+	key, value string
+	rank       int
 }
 
-// flatten writes nested objects as dotted keys; arrays and scalars as text.
-func flatten(prefix string, v any, out map[string]string) {
+// has reports whether a well-known field was taken from key.
+func (c *chosenFields) has(key string) bool {
+	for i := range c {
+		if c[i].key == key && key != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// flatten appends nested objects as dotted keys; arrays and scalars as
+// text.
+func flatten(prefix string, v any, out *events.Attrs) {
+	var value string
 	switch t := v.(type) {
 	case map[string]any:
 		keys := make([]string, 0, len(t))
@@ -288,26 +355,28 @@ func flatten(prefix string, v any, out map[string]string) {
 			}
 			flatten(key, t[k], out)
 		}
+		return
 	case string:
-		out[prefix] = t
+		value = t
 	case nil:
-		out[prefix] = ""
+		// null: ""
 	case json.Number:
-		out[prefix] = t.String()
+		value = t.String()
 	case bool:
-		out[prefix] = strconv.FormatBool(t)
+		value = strconv.FormatBool(t)
 	case int64:
-		out[prefix] = strconv.FormatInt(t, 10)
+		value = strconv.FormatInt(t, 10)
 	case float64:
-		out[prefix] = strconv.FormatFloat(t, 'g', -1, 64)
+		value = strconv.FormatFloat(t, 'g', -1, 64)
 	case time.Time:
-		out[prefix] = t.UTC().Format(time.RFC3339Nano)
+		value = t.UTC().Format(time.RFC3339Nano)
 	case []byte:
-		out[prefix] = string(t)
+		value = string(t)
 	default:
 		b, _ := json.Marshal(t)
-		out[prefix] = string(b)
+		value = string(b)
 	}
+	*out = append(*out, events.Attr{Key: prefix, Value: value})
 }
 
 // ParseTime reads RFC 3339 text or a Unix epoch in seconds, milliseconds,

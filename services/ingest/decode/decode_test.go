@@ -30,7 +30,7 @@ func TestJSONShapes(t *testing.T) {
 		t.Fatal(evs, err)
 	}
 	e := evs[0]
-	if e.Message != "a" || e.Severity != "warn" || e.Service != "x" || e.Host != "h" || e.Attributes["nested.k"] != "[1,2]" || !e.Time.Equal(now) {
+	if e.Message != "a" || e.Severity != "warn" || e.Service != "x" || e.Host != "h" || e.Attributes.Map()["nested.k"] != "[1,2]" || !e.Time.Equal(now) {
 		t.Errorf("mapped %+v", e)
 	}
 	if _, err := JSON([]byte(`[1]`), DefaultLimits, now); err == nil {

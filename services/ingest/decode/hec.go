@@ -79,7 +79,7 @@ func HECEvents(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Eve
 			return nil, tooLarge(fmt.Sprintf("event %d is larger than %d bytes", i, l.MaxRecordBytes))
 		}
 		ev := events.Event{Time: now, Raw: string(raw)}
-		attrs := map[string]string{}
+		var attrs events.Attrs
 		switch ev0 := bytes.TrimSpace(*he.Event); {
 		case len(ev0) == 0 || string(ev0) == `""` || string(ev0) == "null":
 			return nil, hecError(i, hecEventBlank, "Event field cannot be blank")
@@ -113,7 +113,7 @@ func HECEvents(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Eve
 			if err := json.Unmarshal(he.Fields, &fields); err != nil {
 				return nil, hecError(i, hecIndexedFieldsErr, "Error in handling indexed fields")
 			}
-			flatten("", fields, attrs)
+			flatten("", fields, &attrs)
 		}
 		m := meta
 		for _, o := range []struct {
@@ -148,7 +148,7 @@ func HECRaw(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Event,
 			return nil, tooLarge(fmt.Sprintf("line %d is larger than %d bytes", len(out)+1, l.MaxRecordBytes))
 		}
 		ev := events.Event{Time: now, Message: string(line), Raw: string(line)}
-		applyMeta(&ev, map[string]string{}, meta, l.Event)
+		applyMeta(&ev, nil, meta, l.Event)
 		out = append(out, ev)
 	}
 	if len(out) == 0 {
@@ -158,13 +158,13 @@ func HECRaw(body []byte, l Limits, now time.Time, meta HECMeta) ([]events.Event,
 }
 
 // applyMeta sets host and keeps source, sourcetype and index as attributes.
-func applyMeta(ev *events.Event, attrs map[string]string, m HECMeta, l events.Limits) {
+func applyMeta(ev *events.Event, attrs events.Attrs, m HECMeta, l events.Limits) {
 	if m.Host != "" {
 		ev.Host = m.Host
 	}
-	for k, v := range map[string]string{"source": m.Source, "sourcetype": m.SourceType, "index": m.Index} {
-		if v != "" {
-			attrs[k] = v
+	for _, at := range []events.Attr{{Key: "source", Value: m.Source}, {Key: "sourcetype", Value: m.SourceType}, {Key: "index", Value: m.Index}} {
+		if at.Value != "" {
+			attrs = append(attrs, at) // after the event's own: these win
 		}
 	}
 	ev.Attributes = attrs

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,13 +10,16 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/nanosiem/nano/services/events"
 )
 
 // maxDepth bounds the nesting of objects and arrays in one record, as
 // encoding/json does.
 const maxDepth = 10000
 
-// flatScanner reads one JSON object straight into flattened attributes:
+// flatScanner reads JSON objects straight into flattened attributes:
 // nested objects become dotted keys, strings their text, numbers their
 // literal text, booleans "true"/"false", null "", and arrays their compact
 // JSON text. Keys and values without escapes are substrings of the input
@@ -24,12 +28,28 @@ const maxDepth = 10000
 // It accepts exactly what encoding/json accepts (the decode tests compare
 // the two on fuzzed input); a key repeated in one object keeps its last
 // value.
+//
+// One scanner reads all records of a request: their attributes are handed
+// out from shared chunks (out) and their dotted keys are written into
+// shared text (text), so a record costs no allocation of its own. What was
+// handed out is never written again.
 type flatScanner struct {
 	s     string
 	i     int
 	depth int
-	out   map[string]string
+	// out is the current chunk; the record being read appends to it.
+	out events.Attrs
+	// skipping is set inside arrays, whose objects are not attributes.
+	skipping bool
+	text     []byte
 }
+
+const (
+	// chunkAttrs and chunkText size the scanner's shared chunks; a record
+	// starts a new chunk when fewer than minAttrs attributes would fit.
+	chunkAttrs, minAttrs = 2048, 64
+	chunkText            = 16 << 10
+)
 
 // scanError is a syntax error at a byte offset of the record.
 type scanError struct {
@@ -40,9 +60,16 @@ type scanError struct {
 func (e *scanError) Error() string { return fmt.Sprintf("not JSON: %s at offset %d", e.msg, e.off) }
 
 // flattenRecord parses rec, which must be one JSON object and nothing else,
-// into flattened attributes.
-func flattenRecord(rec string) (map[string]string, error) {
-	sc := flatScanner{s: rec, out: make(map[string]string, 16)}
+// into flattened attributes in the order they come.
+func flattenRecord(rec string) (events.Attrs, error) {
+	var sc flatScanner
+	return sc.record(rec)
+}
+
+// record parses rec, which must be one JSON object and nothing else, into
+// flattened attributes in the order they come.
+func (sc *flatScanner) record(rec string) (events.Attrs, error) {
+	sc.s, sc.i, sc.depth = rec, 0, 0
 	sc.skipSpace()
 	if sc.i >= len(sc.s) || sc.s[sc.i] != '{' {
 		if sc.i < len(sc.s) && validValue(sc.s[sc.i:]) {
@@ -50,14 +77,45 @@ func flattenRecord(rec string) (map[string]string, error) {
 		}
 		return nil, sc.fail("expected an object")
 	}
-	if err := sc.object(""); err != nil {
+	attrs, err := sc.objectAttrs()
+	if err != nil {
 		return nil, err
 	}
 	sc.skipSpace()
 	if sc.i != len(sc.s) {
 		return nil, errors.New("not one JSON object")
 	}
-	return sc.out, nil
+	return attrs, nil
+}
+
+// objectAttrs reads the object at sc.i into a record's attributes, in the
+// order they come.
+func (sc *flatScanner) objectAttrs() (events.Attrs, error) {
+	if cap(sc.out)-len(sc.out) < minAttrs {
+		sc.out = make(events.Attrs, 0, chunkAttrs)
+	}
+	start := len(sc.out)
+	if err := sc.object(""); err != nil {
+		clear(sc.out[start:])
+		sc.out = sc.out[:start]
+		return nil, err
+	}
+	end := len(sc.out)
+	return sc.out[start:end:end], nil
+}
+
+// join returns prefix + "." + name, written into the scanner's text.
+func (sc *flatScanner) join(prefix, name string) string {
+	n := len(prefix) + 1 + len(name)
+	if n > chunkText/8 {
+		return prefix + "." + name
+	}
+	if cap(sc.text)-len(sc.text) < n {
+		sc.text = make([]byte, 0, chunkText)
+	}
+	start := len(sc.text)
+	sc.text = append(append(append(sc.text, prefix...), '.'), name...)
+	return unsafe.String(&sc.text[start], n)
 }
 
 // validValue reports whether s is one JSON value of another kind than
@@ -96,8 +154,8 @@ func (sc *flatScanner) object(prefix string) error {
 			return err
 		}
 		key := name
-		if prefix != "" {
-			key = prefix + "." + name
+		if prefix != "" && !sc.skipping {
+			key = sc.join(prefix, name)
 		}
 		sc.skipSpace()
 		if sc.i >= len(sc.s) || sc.s[sc.i] != ':' {
@@ -170,8 +228,8 @@ func (sc *flatScanner) member(key string) error {
 		if err := sc.skipArray(); err != nil {
 			return err
 		}
-		if sc.out != nil {
-			sc.out[key] = compact(sc.s[start:sc.i])
+		if !sc.skipping {
+			sc.set(key, compact(sc.s[start:sc.i]))
 		}
 	case c == 't':
 		return sc.literal(key, "true", "true")
@@ -203,8 +261,8 @@ func (sc *flatScanner) literal(key, word, value string) error {
 // set records an attribute unless the scanner is skipping (objects inside
 // arrays).
 func (sc *flatScanner) set(key, value string) {
-	if sc.out != nil {
-		sc.out[key] = value
+	if !sc.skipping {
+		sc.out = append(sc.out, events.Attr{Key: key, Value: value})
 	}
 }
 
@@ -259,7 +317,8 @@ func (sc *flatScanner) str() (string, error) {
 	s := sc.s
 	start := sc.i + 1
 	ascii := true
-	for i := start; i < len(s); i++ {
+	i := start + plainPrefix(s[start:])
+	for ; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"':
 			sc.i = i + 1
@@ -279,6 +338,28 @@ func (sc *flatScanner) str() (string, error) {
 	}
 	sc.i = len(s)
 	return "", sc.fail("")
+}
+
+// plainPrefix returns the length of s's leading run, in whole 8-byte words,
+// of bytes that need no attention inside a string: printable ASCII other
+// than '"' and '\\'. It tests eight bytes at once with the classic
+// word-at-a-time tests ("has a byte below n", exact for n <= 128, and "has
+// a zero byte" of the word xor the byte sought); str's byte loop handles
+// the rest.
+func plainPrefix(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, bs := w^(ones*'"'), w^(ones*'\\')
+		// A byte's high bit is set by: below 0x20, equal to '"', equal to
+		// '\\' (zero after the xor), or by being non-ASCII.
+		if ((w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs|w)&highs != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // strEscaped decodes a string with escapes starting at start (after '"').
@@ -391,10 +472,10 @@ func (sc *flatScanner) skipValue() error {
 		return sc.skipArray()
 	case c == '{':
 		// Members of objects inside arrays are not attributes.
-		saved := sc.out
-		sc.out = nil
+		saved := sc.skipping
+		sc.skipping = true
 		err := sc.object("")
-		sc.out = saved
+		sc.skipping = saved
 		return err
 	case c == 't':
 		return sc.literal("", "true", "")

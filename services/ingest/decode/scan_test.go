@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/nanosiem/nano/services/events"
 )
 
 // referenceFlatten is what the scanner must agree with: encoding/json's
@@ -24,9 +30,9 @@ func referenceFlatten(rec []byte) (map[string]string, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("more than one value")
 	}
-	flat := map[string]string{}
-	flatten("", obj, flat)
-	return flat, nil
+	var flat events.Attrs
+	flatten("", obj, &flat)
+	return flat.Map(), nil
 }
 
 // repeatsKey reports whether a valid JSON object names one flattened key
@@ -96,7 +102,8 @@ func sameValue(a, b string) bool {
 
 func checkAgainstReference(t *testing.T, rec []byte) {
 	t.Helper()
-	got, err := flattenRecord(string(rec))
+	attrs, err := flattenRecord(string(rec))
+	got := attrs.Map()
 	want, wantErr := referenceFlatten(rec)
 	if (err == nil) != (wantErr == nil) {
 		t.Fatalf("%q: scanner error %v, encoding/json error %v", rec, err, wantErr)
@@ -112,6 +119,48 @@ func checkAgainstReference(t *testing.T, rec []byte) {
 			t.Fatalf("%q: key %q: scanner %q (present %v), encoding/json %q", rec, k, g, ok, v)
 		}
 	}
+	// The event made of the attributes is the one the reference makes of
+	// the same attributes.
+	now := time.Unix(0, 0)
+	wantEv, wantErr := referenceEvent(got, string(rec), now, events.DefaultLimits)
+	ev, err := fromFlat(attrs, string(rec), now, events.DefaultLimits)
+	if fmt.Sprint(ev, err) != fmt.Sprint(wantEv, wantErr) {
+		t.Fatalf("%q: event %+v (%v), reference %+v (%v)", rec, ev, err, wantEv, wantErr)
+	}
+}
+
+// referenceEvent maps attributes to an event the plain way: each
+// well-known field from the first of its names present, removed from a
+// map; the rest sorted.
+func referenceEvent(flat map[string]string, raw string, now time.Time, l events.Limits) (events.Event, error) {
+	flat = maps.Clone(flat)
+	take := func(f int) (string, string) {
+		for _, k := range wellKnownNames[f] {
+			if v, ok := flat[k]; ok {
+				delete(flat, k)
+				return k, v
+			}
+		}
+		return "", ""
+	}
+	ev := events.Event{Raw: raw, Time: now}
+	if k, v := take(fieldTime); k != "" {
+		t, err := ParseTime(v)
+		if err != nil {
+			return events.Event{}, fmt.Errorf("field %q: %v", k, err)
+		}
+		ev.Time = t
+	}
+	_, ev.Message = take(fieldMessage)
+	_, sev := take(fieldSeverity)
+	ev.Severity = events.NormalizeSeverity(sev)
+	_, ev.Service = take(fieldService)
+	_, ev.Host = take(fieldHost)
+	for _, k := range slices.Sorted(maps.Keys(flat)) {
+		ev.Attributes = append(ev.Attributes, events.Attr{Key: k, Value: flat[k]})
+	}
+	ev.Clamp(l)
+	return ev, nil
 }
 
 var scanSeeds = []string{
@@ -120,16 +169,17 @@ var scanSeeds = []string{
 	"{\"u\":\"caf\xc3\xa9 \xff\xfe bad\"}", `{"a":1,"a":2}`, `{"a.b":1,"a":{"b":2}}`, `{"a":01}`, `{"a":1.}`, `{"a":-}`,
 	`{"a":"x` + "\x01" + `"}`, `{"a":1}{}`, `[{"a":1}]`, `"x"`, `{"a":tru}`, `{"a" 1}`, `{"a":1,}`, `{,}`, `{"\u0061":1}`,
 	`{"a":[1,2,]}`, `{"a":"\u12"}`, `{"a":"\x"}`, `{"a":{"b":1}, "a":{"c":2}}`, "{\"a\":\"\\ud83d\\u0041\"}", `{"a":[[[[]]]]}`,
-	`{"a":1e5,"b":1E-2,"c":-12.34e0}`, `{"a":` + "\n" + `[ 1 , "x y" ,{"k" : "v"} ]}`,
+	`{"a":1e5,"b":1E-2,"c":-12.34e0}`, `{"time":"1","@timestamp":"2026-11-23T10:00:00Z","msg":"a","x":{"y":1},"message":"b","level":"ERR","log":{"level":"x"}}`,
+	`{"host":{"name":"h1"},"hostname":"h2","service":{"name":"s"},"app":"a","ts":"yesterday"}`, `{"_time":"1763892000.5","lvl":"debug","_raw":"r"}`, `{"a":` + "\n" + `[ 1 , "x y" ,{"k" : "v"} ]}`,
 }
 
 func TestScannerAgreesWithEncodingJSON(t *testing.T) {
 	for _, s := range scanSeeds {
 		checkAgainstReference(t, []byte(s))
 	}
-	flat, err := flattenRecord(`{"a":{"b":1,"c":[1, 2]},"msg":"x\ny"}`)
-	if err != nil || flat["a.b"] != "1" || flat["a.c"] != "[1,2]" || flat["msg"] != "x\ny" {
-		t.Errorf("flattened %q, %v", flat, err)
+	flat, err := flattenRecord(`{"msg":"x\ny","a":{"c":[1, 2],"b":1},"a":{"d":{"e":null}},"msg":"last"}`)
+	if got := fmt.Sprintf("%q", flat.Normalize()); err != nil || got != `[{"a.b" "1"} {"a.c" "[1,2]"} {"a.d.e" ""} {"msg" "last"}]` {
+		t.Errorf("flattened %s, %v; want them sorted by key, the last msg winning", got, err)
 	}
 }
 
@@ -140,4 +190,25 @@ func FuzzScanner(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkAgainstReference(t, b) })
+}
+
+// plainPrefix agrees with a byte-by-byte look at every word.
+func FuzzPlainPrefix(f *testing.F) {
+	for _, s := range []string{"", "abcdefgh", "abcdefgh\"", "abcdefg\\ijklmnop", "abcdefghijklmno\x1f", "abc\x7fdefghi\x80", "é" + "abcdefgh", "abcdefgh !#~[]{}ijklmnop"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := 0
+	words:
+		for ; want+8 <= len(s); want += 8 {
+			for _, c := range []byte(s[want : want+8]) {
+				if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+					break words
+				}
+			}
+		}
+		if got := plainPrefix(s); got != want {
+			t.Fatalf("plainPrefix(%q) = %d, want %d", s, got, want)
+		}
+	})
 }

@@ -39,11 +39,11 @@ func dataset() []events.Event {
 			Feed:    "http",
 			Service: services[i%3], Host: fmt.Sprintf("web-%d", i%4), Severity: levels[i%5],
 			Message:    messages[i%6],
-			Attributes: map[string]string{"http.status": strconv.Itoa([]int{200, 404, 500, 503}[i%4]), "duration": strconv.Itoa(i % 97)},
+			Attributes: events.Attrs{{Key: "http.status", Value: strconv.Itoa([]int{200, 404, 500, 503}[i%4])}, {Key: "duration", Value: strconv.Itoa(i % 97)}},
 			Raw:        fmt.Sprintf(`{"i":%d}`, i),
 		}
 		if i%7 == 0 {
-			e.Attributes["user"] = fmt.Sprintf("u%d", i%3)
+			e.Attributes.Set("user", fmt.Sprintf("u%d", i%3))
 		}
 		if i%10 == 0 {
 			e.Tenant = "other" // never visible to acme
@@ -59,7 +59,8 @@ type check struct {
 }
 
 func num(e events.Event, k string) float64 {
-	f, err := strconv.ParseFloat(e.Attributes[k], 64)
+	v, _ := e.Attributes.Get(k)
+	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
 		return -1
 	}
@@ -85,9 +86,9 @@ var checks = []check{
 	{`ts:[2026-11-23T09:10:00Z TO 2026-11-23T09:20:00.5Z]`, func(e events.Event) bool {
 		return !e.Time.Before(base.Add(10*time.Minute)) && !e.Time.After(base.Add(20*time.Minute+500*time.Millisecond))
 	}},
-	{`user:*`, func(e events.Event) bool { _, ok := e.Attributes["user"]; return ok }},
+	{`user:*`, func(e events.Event) bool { _, ok := e.Attributes.Get("user"); return ok }},
 	{`-user:* message:"DISK"`, func(e events.Event) bool {
-		_, ok := e.Attributes["user"]
+		_, ok := e.Attributes.Get("user")
 		return !ok && strings.Contains(e.Message, "disk")
 	}},
 	{`ünï*`, func(e events.Event) bool { return strings.Contains(e.Message, "ünïcode") }},
@@ -95,7 +96,7 @@ var checks = []check{
 	{`raw:"{\"i\":7}"`, func(e events.Event) bool { return e.Raw == `{"i":7}` }},
 	{`raw:*23?}`, func(e events.Event) bool { return regexp.MustCompile(`23.\}`).MatchString(e.Raw) }},
 	{`http.status!=200 (service:db OR host:web-1)`, func(e events.Event) bool {
-		return e.Attributes["http.status"] != "200" && (e.Service == "db" || e.Host == "web-1")
+		return e.Attributes.Map()["http.status"] != "200" && (e.Service == "db" || e.Host == "web-1")
 	}},
 	{`"'; DROP TABLE nano.events; --"`, func(e events.Event) bool { return false }},
 	{`service:"a'b\\"`, func(e events.Event) bool { return false }},

@@ -103,7 +103,7 @@ func setup(t *testing.T, name string, limits runner.Limits, adm admission.Config
 	for i := 0; i < 300; i++ {
 		add(events.Event{Time: now.Add(-time.Duration(i+1) * time.Second), Tenant: "acme", Feed: "http", Service: []string{"api", "web", "db"}[i%3],
 			Host: fmt.Sprintf("h%d", i%5), Severity: []string{"info", "error"}[i%2], Message: fmt.Sprintf("event %d", i),
-			Attributes: map[string]string{"n": fmt.Sprint(i)}})
+			Attributes: events.Attrs{{Key: "n", Value: fmt.Sprint(i)}}})
 	}
 	tie := now.Add(-30*time.Minute + 123456789)
 	for i := 0; i < 25; i++ {
