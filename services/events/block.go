@@ -21,7 +21,7 @@ type Block struct {
 	// kv backs keys and values (one allocation for all events' attributes).
 	kv []string
 	// scratch sizes a batch's string columns before appending (reserve).
-	scratch []string
+	scratch [1]string
 	// ptrs points at one row's array elements while it is appended.
 	ptrs []*string
 }
@@ -137,18 +137,20 @@ func (b *Block) columns() []any {
 	return []any{b.ts, b.nanos, b.tenant, b.feed, b.severity, b.service, b.host, b.message, b.keys, b.values, b.raw}
 }
 
-// reserve sizes the batch's plain String and Array(String) columns for the
-// block before it is appended: the driver's columns start empty and grow by
-// a quarter at a time, which copies a batch's strings about five times.
-// Appending one row of the block's total size and as many empty rows as it
-// has, then resetting the column (which keeps its memory), costs one copy.
+// reserve sizes the text of the batch's plain String and Array(String)
+// columns for the block before it is appended: the driver's columns start
+// empty and grow by a quarter at a time, which copies a batch's strings
+// about five times. Appending one string of the column's total size, then
+// resetting the column (which keeps its memory), costs one copy. (Their
+// positions, 16 bytes a string, still grow as they go: reserving them
+// takes a call per string, which costs more than the growing.)
 func (b *Block) reserve(cols []column.Interface) {
 	data := b.columns()
 	for i, col := range cols {
 		if i >= len(data) {
 			return
 		}
-		var n, rows int
+		var n int
 		switch c := data[i].(type) {
 		case []string:
 			if col.Type() != "String" {
@@ -157,7 +159,6 @@ func (b *Block) reserve(cols []column.Interface) {
 			for _, v := range c {
 				n += len(v)
 			}
-			rows = len(c)
 		case [][]string:
 			if col.Type() != "Array(String)" {
 				continue
@@ -166,23 +167,21 @@ func (b *Block) reserve(cols []column.Interface) {
 				for _, v := range vs {
 					n += len(v)
 				}
-				rows += len(vs)
 			}
 		default:
 			continue
 		}
-		if rows == 0 {
+		if n == 0 {
 			continue
 		}
-		b.scratch = append(b.scratch[:0], make([]string, rows)...)
 		b.scratch[0] = padOf(n)
 		var err error
 		if col.Type() == "String" {
-			_, err = col.Append(b.scratch)
+			_, err = col.Append(b.scratch[:])
 		} else {
-			err = col.AppendRow(b.scratch)
+			err = col.AppendRow(b.scratch[:])
 		}
-		clear(b.scratch)
+		b.scratch[0] = ""
 		col.Reset()
 		if err != nil {
 			return // only a size hint; the real append reports errors
