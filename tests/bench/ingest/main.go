@@ -181,11 +181,13 @@ func bench(d time.Duration, rounds, clients, batch int) error {
 		return err
 	}
 	defer conn.Close()
-	if err := quiesce(conn); err != nil {
+	if err := conn.Exec(context.Background(), "CREATE TABLE IF NOT EXISTS bench.direct AS bench.events"); err != nil {
 		return err
 	}
 	// Alternating rounds: ClickHouse's own rate varies between runs (its
-	// merges), so each round measures both, back to back.
+	// merges), so each round measures both, back to back, each phase
+	// into an empty table (so neither merges into what an earlier phase
+	// left: that cost grows with the rounds, not with the service).
 	var tot struct {
 		events, bytes, direct, failures int64
 		seconds, directSeconds          float64
@@ -193,8 +195,9 @@ func bench(d time.Duration, rounds, clients, batch int) error {
 		p50, p99                        []float64
 	}
 	perK := func(sec float64, n int64) float64 { return sec * 1e6 / float64(max(n, 1)) }
+	var stored uint64
 	for round := 1; round <= rounds; round++ {
-		if err := quiesce(conn); err != nil {
+		if err := emptyTable(conn, "bench.events"); err != nil {
 			return err
 		}
 		svcCPU0, chCPU0 := cpuSeconds(svc.Process.Pid), cpuSeconds(ch.PID())
@@ -211,7 +214,12 @@ func bench(d time.Duration, rounds, clients, batch int) error {
 		}
 		svcCPU, chCPU := cpuSeconds(svc.Process.Pid)-svcCPU0, cpuSeconds(ch.PID())-chCPU0
 		genCPU := (gen.ProcessState.UserTime() + gen.ProcessState.SystemTime()).Seconds()
-		if err := quiesce(conn); err != nil {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM bench.events").Scan(&n); err != nil {
+			return err
+		}
+		stored += n
+		if err := emptyTable(conn, "bench.direct"); err != nil {
 			return err
 		}
 		chDirect0 := cpuSeconds(ch.PID())
@@ -236,10 +244,6 @@ func bench(d time.Duration, rounds, clients, batch int) error {
 		tot.p50, tot.p99 = append(tot.p50, r.P50Millis), append(tot.p99, r.P99Millis)
 	}
 	rss, _ := peakRSS(svc.Process.Pid)
-	var stored uint64
-	if err := conn.QueryRow(context.Background(), "SELECT count() FROM bench.events").Scan(&stored); err != nil {
-		return err
-	}
 	eps := float64(tot.events) / tot.seconds
 	direct := float64(tot.direct) / tot.directSeconds
 	cores := float64(runtime.NumCPU())
@@ -252,7 +256,7 @@ func bench(d time.Duration, rounds, clients, batch int) error {
 	fmt.Printf("  MiB/s          %.1f\n", float64(tot.bytes)/tot.seconds/(1<<20))
 	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (median of rounds; %d failed requests)\n", tot.p50[len(tot.p50)/2], tot.p99[len(tot.p99)/2], tot.failures)
 	fmt.Printf("  peak RSS       %.0f MiB\n", float64(rss)/(1<<20))
-	fmt.Printf("  acknowledged   %d events; ClickHouse holds %d\n", tot.events, stored)
+	fmt.Printf("  acknowledged   %d events; ClickHouse stored %d (counted after each round)\n", tot.events, stored)
 	fmt.Printf("  CPU per 1000   service %.1f ms, ClickHouse %.1f ms, load generator %.1f ms\n",
 		perK(tot.svcCPU, tot.events), perK(tot.chCPU, tot.events), perK(tot.genCPU, tot.events))
 	fmt.Printf("ClickHouse direct (INSERT ... FORMAT JSONEachRow over HTTP, same events):\n")
@@ -268,15 +272,6 @@ func bench(d time.Duration, rounds, clients, batch int) error {
 // directRate inserts the same events straight into ClickHouse's HTTP
 // interface from clients goroutines for d and returns events/s and events.
 func directRate(ch *harness.ClickHouse, batch, clients int, d time.Duration) (float64, int64, error) {
-	conn, err := ch.Open()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conn.Close()
-	ctx := context.Background()
-	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS bench.direct AS bench.events"); err != nil {
-		return 0, 0, err
-	}
 	// The rows exactly as the service stores them (decoded by the same
 	// code), in JSONEachRow.
 	var ndjson bytes.Buffer
@@ -332,6 +327,14 @@ func directRate(ch *harness.ClickHouse, batch, clients int, d time.Duration) (fl
 		return 0, 0, err
 	}
 	return float64(n.Load()) / time.Since(start).Seconds(), n.Load(), nil
+}
+
+// emptyTable truncates table once ClickHouse has no merges running.
+func emptyTable(conn driver.Conn, table string) error {
+	if err := quiesce(conn); err != nil {
+		return err
+	}
+	return conn.Exec(context.Background(), "TRUNCATE TABLE "+table)
 }
 
 // quiesce waits until ClickHouse has no merges running, so one phase's
