@@ -112,7 +112,7 @@ func JSON(body []byte, l Limits, now time.Time) ([]events.Event, error) {
 		return nil, badRequest("body is empty")
 	}
 	out := make([]events.Event, 0, estimateRecords(s))
-	// where names a record in errors: what ("record", "element") and n.
+	// what and n name the record in errors ("record 3", "element 0").
 	add := func(flat events.Attrs, rec, what string, n int) error {
 		if len(out) >= l.MaxEvents {
 			return tooLarge(fmt.Sprintf("more than %d events in one request", l.MaxEvents))
