@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/nanosiem/nano/components/kubevalidate"
@@ -135,6 +136,11 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 				find(t, objs, "PodDisruptionBudget", svc)
 				if get(t, d, "spec", "template", "spec", "automountServiceAccountToken") != false {
 					t.Errorf("%s mounts a service account token", svc)
+				}
+				limit := resource.MustParse(get(t, d, "spec", "template", "spec", "containers", 0, "resources", "limits", "memory").(string))
+				env := fmt.Sprint(get(t, d, "spec", "template", "spec", "containers", 0, "env"))
+				if want := fmt.Sprintf("GOMEMLIMIT value:%d]", limit.Value()*9/10); !strings.Contains(env, want) {
+					t.Errorf("%s: no %s for a %s limit: %s", svc, want, limit.String(), env)
 				}
 			}
 			find(t, objs, "NetworkPolicy", "default-deny")

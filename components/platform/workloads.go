@@ -127,6 +127,11 @@ func (s Spec) workload(svc service) []Object {
 		envs = append(envs, corev1.EnvVar{Name: k, Value: svc.env[k]})
 	}
 	envs = append(envs, corev1.EnvVar{Name: envconfig.ListenAddr, Value: ":" + strconv.Itoa(svc.listen)})
+	if lim, ok := svc.resources.Limits[corev1.ResourceMemory]; ok {
+		// The Go runtime collects harder as its heap nears 90% of the
+		// container's limit, rather than being killed at the limit.
+		envs = append(envs, corev1.EnvVar{Name: "GOMEMLIMIT", Value: strconv.FormatInt(lim.Value()*9/10, 10)})
+	}
 	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
 	for _, secret := range sortedKeys(svc.secrets) {
