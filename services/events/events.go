@@ -44,27 +44,6 @@ type Attr struct{ Key, Value string }
 // winning as it does in a JSON object. Events are stored that way.
 type Attrs []Attr
 
-// Get returns the value of key, the last one when it repeats.
-func (a Attrs) Get(key string) (string, bool) {
-	for i := len(a) - 1; i >= 0; i-- {
-		if a[i].Key == key {
-			return a[i].Value, true
-		}
-	}
-	return "", false
-}
-
-// Set replaces the value of key (its last occurrence) or appends it.
-func (a *Attrs) Set(key, value string) {
-	for i := len(*a) - 1; i >= 0; i-- {
-		if (*a)[i].Key == key {
-			(*a)[i].Value = value
-			return
-		}
-	}
-	*a = append(*a, Attr{key, value})
-}
-
 // Normalize sorts a by key in place, keeping only the last value of a
 // repeated key, and returns the possibly shorter slice.
 func (a Attrs) Normalize() Attrs {

@@ -43,7 +43,7 @@ func dataset() []events.Event {
 			Raw:        fmt.Sprintf(`{"i":%d}`, i),
 		}
 		if i%7 == 0 {
-			e.Attributes.Set("user", fmt.Sprintf("u%d", i%3))
+			e.Attributes = append(e.Attributes, events.Attr{Key: "user", Value: fmt.Sprintf("u%d", i%3)})
 		}
 		if i%10 == 0 {
 			e.Tenant = "other" // never visible to acme
@@ -59,8 +59,7 @@ type check struct {
 }
 
 func num(e events.Event, k string) float64 {
-	v, _ := e.Attributes.Get(k)
-	f, err := strconv.ParseFloat(v, 64)
+	f, err := strconv.ParseFloat(e.Attributes.Map()[k], 64)
 	if err != nil {
 		return -1
 	}
@@ -86,9 +85,9 @@ var checks = []check{
 	{`ts:[2026-11-23T09:10:00Z TO 2026-11-23T09:20:00.5Z]`, func(e events.Event) bool {
 		return !e.Time.Before(base.Add(10*time.Minute)) && !e.Time.After(base.Add(20*time.Minute+500*time.Millisecond))
 	}},
-	{`user:*`, func(e events.Event) bool { _, ok := e.Attributes.Get("user"); return ok }},
+	{`user:*`, func(e events.Event) bool { _, ok := e.Attributes.Map()["user"]; return ok }},
 	{`-user:* message:"DISK"`, func(e events.Event) bool {
-		_, ok := e.Attributes.Get("user")
+		_, ok := e.Attributes.Map()["user"]
 		return !ok && strings.Contains(e.Message, "disk")
 	}},
 	{`ünï*`, func(e events.Event) bool { return strings.Contains(e.Message, "ünïcode") }},
