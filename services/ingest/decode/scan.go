@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -362,6 +363,10 @@ func plainPrefix(s string) int {
 	return i
 }
 
+// escapes are the one-character escapes after '\\'; unescaped what
+// each stands for.
+const escapes, unescaped = "\"\\/bfnrt", "\"\\/\b\f\n\r\t"
+
 // strEscaped decodes a string with escapes starting at start (after '"').
 func (sc *flatScanner) strEscaped(start int) (string, error) {
 	s := sc.s
@@ -381,26 +386,11 @@ func (sc *flatScanner) strEscaped(start int) (string, error) {
 				sc.i = len(s)
 				return "", sc.fail("")
 			}
-			switch e := s[i+1]; e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
+			switch k := strings.IndexByte(escapes, s[i+1]); {
+			case k >= 0:
+				buf = append(buf, unescaped[k])
 				i += 2
-			case 'b':
-				buf = append(buf, '\b')
-				i += 2
-			case 'f':
-				buf = append(buf, '\f')
-				i += 2
-			case 'n':
-				buf = append(buf, '\n')
-				i += 2
-			case 'r':
-				buf = append(buf, '\r')
-				i += 2
-			case 't':
-				buf = append(buf, '\t')
-				i += 2
-			case 'u':
+			case s[i+1] == 'u':
 				r, ok := hex4(s, i+2)
 				if !ok {
 					sc.i = i
