@@ -92,9 +92,10 @@ func (b *Block) Add(e *Event) {
 // InsertSQL.
 func (b *Block) AppendTo(batch driver.Batch) error {
 	cols := batch.Columns()
-	b.reserve(cols)
 	for i, c := range b.columns() {
-		if err := b.appendColumn(batch.Column(i), cols[i].Type(), c); err != nil {
+		typ := cols[i].Type()
+		b.reserve(cols[i], typ, c)
+		if err := b.appendColumn(batch.Column(i), typ, c); err != nil {
 			return fmt.Errorf("column %s: %w", Columns[i], err)
 		}
 	}
@@ -137,54 +138,45 @@ func (b *Block) columns() []any {
 	return []any{b.ts, b.nanos, b.tenant, b.feed, b.severity, b.service, b.host, b.message, b.keys, b.values, b.raw}
 }
 
-// reserve sizes the text of the batch's plain String and Array(String)
-// columns for the block before it is appended: the driver's columns start
+// reserve sizes the text of a plain String or Array(String) column for
+// the block's column c before it is appended: the driver's columns start
 // empty and grow by a quarter at a time, which copies a batch's strings
 // about five times. Appending one string of the column's total size, then
 // resetting the column (which keeps its memory), costs one copy. (Their
 // positions, 16 bytes a string, still grow as they go: reserving them
-// takes a call per string, which costs more than the growing.)
-func (b *Block) reserve(cols []column.Interface) {
-	data := b.columns()
-	for i, col := range cols {
-		if i >= len(data) {
+// takes a call per string, which costs more than the growing.) It is only
+// a size hint: the real append reports errors.
+func (b *Block) reserve(col column.Interface, typ column.Type, c any) {
+	var n int
+	switch c := c.(type) {
+	case []string:
+		if typ != "String" {
 			return
 		}
-		var n int
-		switch c := data[i].(type) {
-		case []string:
-			if col.Type() != "String" {
-				continue
-			}
-			for _, v := range c {
+		for _, v := range c {
+			n += len(v)
+		}
+	case [][]string:
+		if typ != "Array(String)" {
+			return
+		}
+		for _, vs := range c {
+			for _, v := range vs {
 				n += len(v)
 			}
-		case [][]string:
-			if col.Type() != "Array(String)" {
-				continue
-			}
-			for _, vs := range c {
-				for _, v := range vs {
-					n += len(v)
-				}
-			}
-		default:
-			continue
 		}
-		if n == 0 {
-			continue
-		}
-		b.scratch[0] = padOf(n)
-		var err error
-		if col.Type() == "String" {
-			_, err = col.Append(b.scratch[:])
-		} else {
-			err = col.AppendRow(b.scratch[:])
-		}
-		b.scratch[0] = ""
-		col.Reset()
-		if err != nil {
-			return // only a size hint; the real append reports errors
-		}
+	default:
+		return
 	}
+	if n == 0 {
+		return
+	}
+	b.scratch[0] = padOf(n)
+	if typ == "String" {
+		_, _ = col.Append(b.scratch[:])
+	} else {
+		_ = col.AppendRow(b.scratch[:])
+	}
+	b.scratch[0] = ""
+	col.Reset()
 }
