@@ -13,9 +13,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/plan"
-	"github.com/nanosiem/nano/components/program"
-	"github.com/nanosiem/nano/components/stackfile"
+	"github.com/nanosiem/nano/stacks/program"
+	"github.com/nanosiem/nano/stacks/program/stackfile"
 )
 
 const usage = `usage:
@@ -43,7 +42,7 @@ func run(w io.Writer, args []string) error {
 		if len(args) != 2 {
 			return fmt.Errorf("plan takes one stack name\n%s", usage)
 		}
-		res, err := plan.Run(".", args[1])
+		res, err := program.Plan(".", args[1])
 		if err != nil {
 			return err
 		}

@@ -21,9 +21,9 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/program"
-	"github.com/nanosiem/nano/components/settings"
 	"github.com/nanosiem/nano/services/provision"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/program"
 )
 
 // project is the Pulumi.yaml every provisioning workspace gets.

@@ -5,8 +5,9 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // RDS settings of Enterprise's metadata database.
@@ -25,7 +26,7 @@ func newRDS(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwo
 	if err != nil {
 		return pulumi.StringOutput{}, nil, err
 	}
-	tags := pulumi.ToStringMap(Labels(s.Deployment, s.Tier.Name))
+	tags := pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name))
 	subnets, err := rds.NewSubnetGroup(ctx, name+"-postgres", &rds.SubnetGroupArgs{SubnetIds: net.privateSubnets, Tags: tags}, parent)
 	if err != nil {
 		return pulumi.StringOutput{}, nil, err
@@ -64,7 +65,7 @@ func newRDS(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwo
 // the endpoint inside the VPC, admitting the cluster's nodes on
 // ClickHouse's secure ports only.
 func newPrivateLink(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwork, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	tags := pulumi.ToStringMap(Labels(s.Deployment, s.Tier.Name))
+	tags := pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name))
 	var ingress ec2.SecurityGroupIngressArray
 	for _, port := range []int{clickHouseCloudNativePort, clickHouseCloudHTTPSPort} {
 		ingress = append(ingress, ec2.SecurityGroupIngressArgs{

@@ -11,7 +11,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // Civo cluster settings: Cilium enforces NetworkPolicies (Flannel, Civo's
@@ -47,8 +47,8 @@ func newCivo(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption
 	world := []string{"0.0.0.0/0"}
 	ingress := civo.FirewallIngressRuleArray{
 		rule(80, world, "http (redirects to https)"), rule(443, world, "https: api, search"),
-		rule(tier.Ports.IngestHTTP, world, "ingest http"), rule(tier.Ports.IngestHEC, world, "ingest splunk hec"),
-		rule(tier.Ports.IngestNative, world, "ingest vector native (mTLS)"),
+		rule(contract.Ports.IngestHTTP, world, "ingest http"), rule(contract.Ports.IngestHEC, world, "ingest splunk hec"),
+		rule(contract.Ports.IngestNative, world, "ingest vector native (mTLS)"),
 		rule(kubeAPIPort, ipv4Only(spec.APIAllowedCIDRs), "kubernetes api"),
 	}
 	firewall, err := civo.NewFirewall(ctx, spec.Name+"-firewall", &civo.FirewallArgs{

@@ -10,17 +10,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/components"
-	"github.com/nanosiem/nano/components/mockmonitor"
-	"github.com/nanosiem/nano/components/plan"
-	"github.com/nanosiem/nano/components/platform"
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/stackfile"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/stacks/program"
+	"github.com/nanosiem/nano/stacks/program/mockmonitor"
+	"github.com/nanosiem/nano/stacks/program/stackfile"
 )
 
 // planStack runs the program on stack's real config with overrides
 // ("nano:key" -> value) against the recording mocks.
-func planStack(t *testing.T, stack string, overrides map[string]string) *plan.Result {
+func planStack(t *testing.T, stack string, overrides map[string]string) *program.Result {
 	t.Helper()
 	proj, cfg, err := stackfile.Load("..", stack)
 	if err != nil {
@@ -28,7 +28,7 @@ func planStack(t *testing.T, stack string, overrides map[string]string) *plan.Re
 	}
 	cfg.Values = maps.Clone(cfg.Values)
 	maps.Copy(cfg.Values, overrides)
-	r, err := plan.RunConfig(proj.Name, stack, cfg)
+	r, err := program.PlanConfig(proj.Name, stack, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +36,10 @@ func planStack(t *testing.T, stack string, overrides map[string]string) *plan.Re
 }
 
 // planResult adds lookups to a plan's result.
-type planResult struct{ *plan.Result }
+type planResult struct{ *program.Result }
 
 // one returns the only resource of type typ.
-func (r *planResult) one(t *testing.T, typ string) plan.Resource {
+func (r *planResult) one(t *testing.T, typ string) program.Resource {
 	t.Helper()
 	rs := r.ByType(typ)
 	if len(rs) != 1 {
@@ -50,7 +50,7 @@ func (r *planResult) one(t *testing.T, typ string) plan.Resource {
 
 // prop walks an input of res by keys (string) and indexes (int), through
 // secrets; a missing step is the null value.
-func prop(res plan.Resource, path ...any) resource.PropertyValue {
+func prop(res program.Resource, path ...any) resource.PropertyValue {
 	v := resource.NewObjectProperty(res.Inputs)
 	for _, step := range path {
 		if v.IsSecret() {
@@ -91,7 +91,7 @@ func text(v resource.PropertyValue) string {
 }
 
 // byName returns the resource of type typ whose name ends in suffix.
-func byName(t *testing.T, r *plan.Result, typ, suffix string) plan.Resource {
+func byName(t *testing.T, r *program.Result, typ, suffix string) program.Resource {
 	t.Helper()
 	for _, res := range r.ByType(typ) {
 		if strings.HasSuffix(res.Name, suffix) {
@@ -99,12 +99,12 @@ func byName(t *testing.T, r *plan.Result, typ, suffix string) plan.Resource {
 		}
 	}
 	t.Fatalf("no %s named *%s", typ, suffix)
-	return plan.Resource{}
+	return program.Resource{}
 }
 
 // checkOnCluster asserts every Kubernetes object is registered through the
 // cluster's provider, the kubeconfig is secret, and the platform is there.
-func checkOnCluster(t *testing.T, r *plan.Result, providerName string) {
+func checkOnCluster(t *testing.T, r *program.Result, providerName string) {
 	t.Helper()
 	for _, res := range r.Resources {
 		if strings.HasPrefix(res.Type, "kubernetes:") && !strings.Contains(res.Provider, "pulumi:providers:kubernetes::"+providerName) {
@@ -124,10 +124,10 @@ func checkOnCluster(t *testing.T, r *plan.Result, providerName string) {
 }
 
 // warmSecret returns the data of the platform's warm-bucket Secret.
-func warmSecret(t *testing.T, r *plan.Result) map[string]string {
+func warmSecret(t *testing.T, r *program.Result) map[string]string {
 	t.Helper()
 	for _, s := range r.ByType("kubernetes:core/v1:Secret") {
-		if text(prop(s, "metadata", "name")) == platform.SecretWarm {
+		if text(prop(s, "metadata", "name")) == kubeobjects.SecretWarm {
 			if !s.Inputs["stringData"].IsSecret() {
 				t.Error("the warm Secret's data is not a Pulumi secret")
 			}

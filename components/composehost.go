@@ -10,8 +10,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/components/composefiles"
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/services/contract"
+	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // ComposeHostType is the type token of ComposeHost.
@@ -82,8 +84,8 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		return nil, err
 	}
 	parent := pulumi.Parent(host)
-	labels := pulumi.ToStringMap(Labels(args.Deployment, args.Tier.Name))
-	datacenter := settings.HetznerDatacenters[args.Location]
+	labels := pulumi.ToStringMap(stacklabels.For(args.Deployment, args.Tier.Name))
+	datacenter := settings.HetznerLocations[args.Location].Datacenter
 
 	// Secrets generated once and kept in state (encrypted).
 	password := func(suffix string, length int) (*random.RandomPassword, error) {
@@ -202,28 +204,12 @@ func firewallRules(sshCIDRs []string) hcloud.FirewallRuleArray {
 	}
 	rules := hcloud.FirewallRuleArray{
 		rule(443, "HTTPS: api and search", anywhere),
-		rule(tier.Ports.IngestHTTP, "ingest HTTP (bearer token)", anywhere),
-		rule(tier.Ports.IngestHEC, "ingest Splunk HEC", anywhere),
-		rule(tier.Ports.IngestNative, "ingest Vector native (mutual TLS)", anywhere),
+		rule(contract.Ports.IngestHTTP, "ingest HTTP (bearer token)", anywhere),
+		rule(contract.Ports.IngestHEC, "ingest Splunk HEC", anywhere),
+		rule(contract.Ports.IngestNative, "ingest Vector native (mutual TLS)", anywhere),
 	}
 	if len(sshCIDRs) > 0 {
 		rules = append(rules, rule(22, "SSH from admin networks", pulumi.ToStringArray(sshCIDRs)))
 	}
 	return rules
-}
-
-// secret marks o secret whatever its provider does: generated credentials
-// and anything built from them never reach state or outputs in plaintext.
-func secret(o pulumi.StringOutput) pulumi.StringOutput {
-	return pulumi.ToSecret(o).(pulumi.StringOutput)
-}
-
-func idToInt(id pulumi.IDOutput) pulumi.IntOutput {
-	return id.ApplyT(func(id pulumi.ID) (int, error) {
-		n, err := strconv.Atoi(string(id))
-		if err != nil {
-			return 0, fmt.Errorf("cannot read Hetzner id %q: %w", id, err)
-		}
-		return n, nil
-	}).(pulumi.IntOutput)
 }

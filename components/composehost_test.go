@@ -8,9 +8,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
-	"github.com/nanosiem/nano/components/mockmonitor"
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/stacks/program/mockmonitor"
 )
 
 func hobbyArgs() *ComposeHostArgs {

@@ -3,7 +3,7 @@ package components
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // Endpoints are where users and log shippers reach a deployment that has a
@@ -33,9 +33,9 @@ func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, sshPrivat
 		PublicIP:            ip,
 		APIURL:              pulumi.Sprintf("https://%s/api", host),
 		SearchURL:           pulumi.Sprintf("https://%s/search", host),
-		IngestHTTPURL:       pulumi.Sprintf("%s://%s:%d", ingestScheme, host, tier.Ports.IngestHTTP),
-		IngestHECURL:        pulumi.Sprintf("%s://%s:%d", ingestScheme, host, tier.Ports.IngestHEC),
-		IngestNativeAddress: pulumi.Sprintf("%s:%d", host, tier.Ports.IngestNative),
+		IngestHTTPURL:       pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHTTP),
+		IngestHECURL:        pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHEC),
+		IngestNativeAddress: pulumi.Sprintf("%s:%d", host, contract.Ports.IngestNative),
 		HTTPSAddress:        ip,
 		SSHPrivateKey:       sshPrivateKey,
 	}
@@ -48,9 +48,9 @@ func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, sshPrivat
 func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain string) Endpoints {
 	e := Endpoints{
 		PublicIP:            ingestAddress,
-		IngestHTTPURL:       pulumi.Sprintf("http://%s:%d", ingestAddress, tier.Ports.IngestHTTP),
-		IngestHECURL:        pulumi.Sprintf("http://%s:%d", ingestAddress, tier.Ports.IngestHEC),
-		IngestNativeAddress: pulumi.Sprintf("%s:%d", ingestAddress, tier.Ports.IngestNative),
+		IngestHTTPURL:       pulumi.Sprintf("http://%s:%d", ingestAddress, contract.Ports.IngestHTTP),
+		IngestHECURL:        pulumi.Sprintf("http://%s:%d", ingestAddress, contract.Ports.IngestHEC),
+		IngestNativeAddress: pulumi.Sprintf("%s:%d", ingestAddress, contract.Ports.IngestNative),
 		APIURL:              pulumi.String("").ToStringOutput(),
 		SearchURL:           pulumi.String("").ToStringOutput(),
 		HTTPSAddress:        pulumi.String("").ToStringOutput(),

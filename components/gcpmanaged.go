@@ -9,8 +9,9 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/sql"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // Cloud SQL settings of Enterprise's metadata database.
@@ -59,7 +60,7 @@ func newCloudSQL(ctx *pulumi.Context, name string, s settings.Settings, net *gke
 					RetainedBackups: pulumi.Int(s.Tier.Postgres.BackupRetentionDays),
 				},
 			},
-			UserLabels: pulumi.ToStringMap(Labels(s.Deployment, s.Tier.Name)),
+			UserLabels: pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name)),
 		},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{conn}))
 	if err != nil {
@@ -83,7 +84,7 @@ func newCloudSQL(ctx *pulumi.Context, name string, s settings.Settings, net *gke
 // forwarding rule to the service attachment, and a private DNS zone that
 // resolves the service's hostname to that address inside the VPC only.
 func newPrivateServiceConnect(ctx *pulumi.Context, name string, s settings.Settings, net *gkeNetwork, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	labels := pulumi.ToStringMap(Labels(s.Deployment, s.Tier.Name))
+	labels := pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name))
 	addr, err := compute.NewAddress(ctx, name+"-clickhouse-psc", &compute.AddressArgs{
 		Region: pulumi.String(s.Region), Subnetwork: net.subnet.ID(), AddressType: pulumi.String("INTERNAL"), Labels: labels,
 	}, parent)

@@ -1,14 +1,13 @@
 package components
 
 import (
-	"fmt"
 	"net/netip"
 
 	"github.com/pulumi/pulumi-hcloud/sdk/go/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // HetznerHostArgs are what every component that runs nano on its own
@@ -45,7 +44,7 @@ func (a HetznerHostArgs) validate(bad func(format string, args ...any)) {
 	if a.Deployment == "" {
 		bad("deployment name is required")
 	}
-	if _, ok := settings.HetznerDatacenters[a.Location]; !ok {
+	if _, ok := settings.HetznerLocations[a.Location]; !ok {
 		bad("unknown Hetzner location %q", a.Location)
 	}
 	if a.ServerType == "" {
@@ -61,19 +60,12 @@ func (a HetznerHostArgs) validate(bad func(format string, args ...any)) {
 	}
 }
 
-// collector returns a bad() that prefixes the component's name.
-func collector(component string, errs *[]error) func(format string, args ...any) {
-	return func(format string, args ...any) {
-		*errs = append(*errs, fmt.Errorf(component+": "+format, args...))
-	}
-}
-
 // newPrimaryIPv4 is the server's public IPv4, created before the server: it
 // is known to the TLS certificates and cloud-init up front, and survives a
 // server replacement.
 func newPrimaryIPv4(ctx *pulumi.Context, name, location string, labels pulumi.StringMap, parent pulumi.ResourceOption) (*hcloud.PrimaryIp, error) {
 	return hcloud.NewPrimaryIp(ctx, name+"-ipv4", &hcloud.PrimaryIpArgs{
-		Type: pulumi.String("ipv4"), Datacenter: pulumi.String(settings.HetznerDatacenters[location]),
+		Type: pulumi.String("ipv4"), Datacenter: pulumi.String(settings.HetznerLocations[location].Datacenter),
 		AssigneeType: pulumi.String("server"), AutoDelete: pulumi.Bool(false), Labels: labels,
 	}, parent)
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/platform"
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // ManagedEnterpriseType is the type token of ManagedEnterprise.
@@ -101,8 +101,8 @@ func enterpriseDatabases(ctx *pulumi.Context, name string, s settings.Settings, 
 		return nil, fmt.Errorf("ManagedEnterprise: no managed databases on %q", s.Provider)
 	}
 	return &platformInputs{
-		clickHouse:         &platform.Endpoint{Host: s.ClickHouseCloud.Host, Port: clickHouseCloudNativePort},
-		postgres:           &platform.Endpoint{Port: managedPostgresPort},
+		clickHouse:         &kubeobjects.Endpoint{Host: s.ClickHouseCloud.Host, Port: clickHouseCloudNativePort},
+		postgres:           &kubeobjects.Endpoint{Port: managedPostgresPort},
 		clickHouseUser:     s.ClickHouseCloud.User,
 		clickHousePassword: secret(pulumi.String(s.ClickHouseCloud.Password).ToStringOutput()),
 		postgresURI:        uri,

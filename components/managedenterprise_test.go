@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nanosiem/nano/components/platform"
+	"github.com/nanosiem/nano/components/kubeobjects"
 )
 
 // Enterprise on AWS: pools from the volume band, RDS private, encrypted,
@@ -58,7 +58,7 @@ func TestManagedEnterpriseOnGCP(t *testing.T) {
 		if got := [2]string{text(prop(np, "nodeConfig", "machineType")), text(prop(np, "autoscaling", "totalMinNodeCount"))}; got != want {
 			t.Errorf("%s pool %v, want %v", role, got, want)
 		}
-		if text(prop(np, "nodeConfig", "labels", platform.PoolLabel)) != role {
+		if text(prop(np, "nodeConfig", "labels", kubeobjects.PoolLabel)) != role {
 			t.Errorf("%s pool nodes are not labeled", role)
 		}
 	}
@@ -111,9 +111,9 @@ func checkEnterpriseWorkloads(t *testing.T, r *planResult, chAddr, pgHostPort st
 	for _, s := range r.ByType("kubernetes:core/v1:Secret") {
 		data := prop(s, "stringData")
 		switch text(prop(s, "metadata", "name")) {
-		case platform.SecretPostgresManaged:
+		case kubeobjects.SecretPostgresManaged:
 			sawPG = strings.Contains(text(data.ObjectValue()["uri"]), "@"+pgHostPort+"/nano?sslmode=require")
-		case platform.SecretClickHouse:
+		case kubeobjects.SecretClickHouse:
 			sawCH = text(data.ObjectValue()["username"]) == "default" && text(data.ObjectValue()["password"]) == "planned-offline"
 		}
 		if !s.Inputs["stringData"].IsSecret() {

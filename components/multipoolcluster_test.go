@@ -3,7 +3,7 @@ package components_test
 import (
 	"testing"
 
-	"github.com/nanosiem/nano/components/platform"
+	"github.com/nanosiem/nano/components/kubeobjects"
 )
 
 // Pro has the seed's three pools on GKE and EKS: app 3 x 2/8 spot,
@@ -34,7 +34,7 @@ func TestMultiPoolClusterPools(t *testing.T) {
 				if stack == "pro-gcp" {
 					np := byName(t, r.Result, "gcp:container/nodePool:NodePool", "-"+role)
 					got = pool{text(prop(np, "nodeConfig", "machineType")), text(prop(np, "autoscaling", "totalMaxNodeCount")),
-						text(prop(np, "nodeConfig", "spot")), text(prop(np, "nodeConfig", "labels", platform.PoolLabel)),
+						text(prop(np, "nodeConfig", "spot")), text(prop(np, "nodeConfig", "labels", kubeobjects.PoolLabel)),
 						text(prop(np, "nodeConfig", "taints", 0, "value"))}
 					if got.taint != "" && text(prop(np, "nodeConfig", "taints", 0, "effect")) != "NO_SCHEDULE" {
 						t.Errorf("%s taint is not NoSchedule", role)
@@ -42,7 +42,7 @@ func TestMultiPoolClusterPools(t *testing.T) {
 				} else {
 					ng := byName(t, r.Result, "aws:eks/nodeGroup:NodeGroup", "-"+role)
 					got = pool{text(prop(ng, "instanceTypes", 0)), text(prop(ng, "scalingConfig", "maxSize")),
-						text(prop(ng, "capacityType")), text(prop(ng, "labels", platform.PoolLabel)), text(prop(ng, "taints", 0, "value"))}
+						text(prop(ng, "capacityType")), text(prop(ng, "labels", kubeobjects.PoolLabel)), text(prop(ng, "taints", 0, "value"))}
 				}
 				if got != w {
 					t.Errorf("%s pool %+v, want %+v", role, got, w)
@@ -50,7 +50,7 @@ func TestMultiPoolClusterPools(t *testing.T) {
 			}
 			for _, d := range r.ByType("kubernetes:apps/v1:Deployment") {
 				name := text(prop(d, "metadata", "name"))
-				sel := text(prop(d, "spec", "template", "spec", "nodeSelector", platform.PoolLabel))
+				sel := text(prop(d, "spec", "template", "spec", "nodeSelector", kubeobjects.PoolLabel))
 				wantPool := map[string]string{"api": "app", "search": "app", "ingest": "ingest", "prometheus": "app"}[name]
 				if sel != wantPool {
 					t.Errorf("deployment %s runs on pool %q, want %q", name, sel, wantPool)

@@ -12,7 +12,8 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/platform"
+	"github.com/nanosiem/nano/components/kubeobjects"
+	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
 )
 
 // PlatformType is the type token of Platform.
@@ -21,7 +22,7 @@ const PlatformType = "nano:index:Platform"
 // PlatformArgs configure the platform on a cluster.
 type PlatformArgs struct {
 	// Spec is the platform's plain configuration (tier, images, endpoints).
-	Spec platform.Spec
+	Spec kubeobjects.Spec
 	// Provider is the Kubernetes provider of the cluster to install on.
 	Provider *kubernetes.Provider
 	// Warm is the bucket of the warm tier (tiers with warm S3).
@@ -91,7 +92,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
-	objects, err := platform.Objects(args.Spec)
+	objects, err := kubeobjects.Objects(args.Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -108,33 +109,33 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		r, err := helmv3.NewRelease(ctx, name+"-"+suffix, &helmv3.ReleaseArgs{
 			Name: pulumi.String(suffix), Chart: pulumi.String(chart), Version: pulumi.String(version),
 			RepositoryOpts:  &helmv3.RepositoryOptsArgs{Repo: pulumi.String(repo)},
-			Namespace:       pulumi.String(platform.OperatorsNamespace),
+			Namespace:       pulumi.String(kubeobjects.OperatorsNamespace),
 			CreateNamespace: pulumi.Bool(true), Atomic: pulumi.Bool(true), Values: values,
 		}, parent, provider)
 		operators = append(operators, r)
 		return err
 	}
 	if !s.Tier.ClickHouse.Cloud {
-		if err := release("clickhouse-operator", platform.ClickHouseOperatorChart, platform.ClickHouseOperatorVersion,
-			platform.ClickHouseOperatorRepo, nil); err != nil {
+		if err := release("clickhouse-operator", kubeobjects.ClickHouseOperatorChart, kubeobjects.ClickHouseOperatorVersion,
+			kubeobjects.ClickHouseOperatorRepo, nil); err != nil {
 			return nil, err
 		}
 	}
 	if !s.Tier.Postgres.Managed {
-		if err := release("cnpg", platform.CNPGChart, platform.CNPGChartVersion, platform.CNPGRepo, nil); err != nil {
+		if err := release("cnpg", kubeobjects.CNPGChart, kubeobjects.CNPGChartVersion, kubeobjects.CNPGRepo, nil); err != nil {
 			return nil, err
 		}
 	}
 	if s.Domain != "" {
 		// The HTTPS certificate of api and search (ClusterIssuer below).
-		if err := release("cert-manager", platform.CertManagerChart, platform.CertManagerVersion, platform.CertManagerRepo,
+		if err := release("cert-manager", kubeobjects.CertManagerChart, kubeobjects.CertManagerVersion, kubeobjects.CertManagerRepo,
 			pulumi.Map{"crds": pulumi.Map{"enabled": pulumi.Bool(true)}}); err != nil {
 			return nil, err
 		}
 	}
 	if s.InstallsIngressController() {
-		if err := release("traefik", platform.TraefikChart, platform.TraefikVersion, platform.TraefikRepo, pulumi.Map{
-			"ingressClass": pulumi.Map{"enabled": pulumi.Bool(true), "isDefaultClass": pulumi.Bool(false), "name": pulumi.String(platform.IngressClassTraefik)},
+		if err := release("traefik", kubeobjects.TraefikChart, kubeobjects.TraefikVersion, kubeobjects.TraefikRepo, pulumi.Map{
+			"ingressClass": pulumi.Map{"enabled": pulumi.Bool(true), "isDefaultClass": pulumi.Bool(false), "name": pulumi.String(kubeobjects.IngressClassTraefik)},
 		}); err != nil {
 			return nil, err
 		}
@@ -151,8 +152,8 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	kubeSecret := func(secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
 		return corev1.NewSecret(ctx, name+"-"+secretName, &corev1.SecretArgs{
 			Metadata: &metav1.ObjectMetaArgs{
-				Name: pulumi.String(secretName), Namespace: pulumi.String(platform.Namespace),
-				Labels: pulumi.ToStringMap(Labels(s.Deployment, s.Tier.Name)),
+				Name: pulumi.String(secretName), Namespace: pulumi.String(kubeobjects.Namespace),
+				Labels: pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name)),
 			},
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
@@ -182,29 +183,29 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		secrets = append(secrets, sec)
 		return err
 	}
-	if err := add(kubeSecret(platform.SecretClickHouse, pulumi.StringMap{"username": pulumi.String(chUser), "password": chPassword})); err != nil {
+	if err := add(kubeSecret(kubeobjects.SecretClickHouse, pulumi.StringMap{"username": pulumi.String(chUser), "password": chPassword})); err != nil {
 		return nil, err
 	}
-	if err := add(kubeSecret(platform.SecretIngest, pulumi.StringMap{"ingest-token": creds.ingestToken, "hec-token": creds.hecToken})); err != nil {
+	if err := add(kubeSecret(kubeobjects.SecretIngest, pulumi.StringMap{"ingest-token": creds.ingestToken, "hec-token": creds.hecToken})); err != nil {
 		return nil, err
 	}
-	if err := add(kubeSecret(platform.SecretNativeTLS, pulumi.StringMap{
+	if err := add(kubeSecret(kubeobjects.SecretNativeTLS, pulumi.StringMap{
 		"tls.crt": native.serverCert, "tls.key": native.serverKey, "ca.crt": native.caCert,
 	})); err != nil {
 		return nil, err
 	}
 	if s.Tier.ClickHouse.WarmS3 {
 		w := args.Warm
-		if err := add(kubeSecret(platform.SecretWarm, pulumi.StringMap{
-			platform.WarmKeyEndpoint: w.Endpoint, platform.WarmKeyRegion: w.Region,
-			platform.WarmKeyAccessKeyID: w.AccessKeyID, platform.WarmKeySecretAccessKey: w.SecretAccessKey,
-			platform.WarmKeyBackupRegion: w.Region.ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
+		if err := add(kubeSecret(kubeobjects.SecretWarm, pulumi.StringMap{
+			kubeobjects.WarmKeyEndpoint: w.Endpoint, kubeobjects.WarmKeyRegion: w.Region,
+			kubeobjects.WarmKeyAccessKeyID: w.AccessKeyID, kubeobjects.WarmKeySecretAccessKey: w.SecretAccessKey,
+			kubeobjects.WarmKeyBackupRegion: w.Region.ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
 		})); err != nil {
 			return nil, err
 		}
 	}
 	if s.Tier.Postgres.Managed {
-		if err := add(kubeSecret(platform.SecretPostgresManaged, pulumi.StringMap{"uri": args.PostgresURI})); err != nil {
+		if err := add(kubeSecret(kubeobjects.SecretPostgresManaged, pulumi.StringMap{"uri": args.PostgresURI})); err != nil {
 			return nil, err
 		}
 	}
@@ -218,7 +219,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		if err != nil {
 			return nil, err
 		}
-		if o.Kind() == "Service" && o.Name() == platform.IngestPublicService {
+		if o.Kind() == "Service" && o.Name() == kubeobjects.IngestPublicService {
 			p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
 		}
 		if o.Kind() == "Ingress" {
@@ -226,7 +227,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		}
 	}
 
-	p.Namespace = pulumi.String(platform.Namespace).ToStringOutput()
+	p.Namespace = pulumi.String(kubeobjects.Namespace).ToStringOutput()
 	p.IngestOutputs = creds.outputs()
 	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace, "ingestAddress": p.IngestAddress, "httpsAddress": p.HTTPSAddress})); err != nil {
 		return nil, err
@@ -237,7 +238,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 // registerObject registers one Kubernetes object with the Kubernetes
 // provider under its own type token, as pulumi-kubernetes' typed resources
 // do, so the provider validates, diffs and awaits it as usual.
-func registerObject(ctx *pulumi.Context, component string, o platform.Object, opts ...pulumi.ResourceOption) (*kubeObject, error) {
+func registerObject(ctx *pulumi.Context, component string, o kubeobjects.Object, opts ...pulumi.ResourceOption) (*kubeObject, error) {
 	res := &kubeObject{}
 	name := component + "-" + strings.ToLower(o.Kind()) + "-" + o.Name()
 	if err := ctx.RegisterResource(o.TypeToken(), name, pulumi.ToMap(o), res, opts...); err != nil {

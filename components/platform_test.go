@@ -8,25 +8,25 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/mockmonitor"
-	"github.com/nanosiem/nano/components/platform"
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/stacks/program/mockmonitor"
 )
 
-func platformSpec(t *testing.T, name tier.Name) platform.Spec {
+func platformSpec(t *testing.T, name tier.Name) kubeobjects.Spec {
 	t.Helper()
 	spec, _ := tier.Lookup(name)
-	s := platform.Spec{
+	s := kubeobjects.Spec{
 		Deployment: "demo", Tier: spec,
 		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
 	}
 	if s.Backups() {
-		s.Backup = &platform.Backup{DestinationPath: "s3://warm/demo/postgres/", EndpointURL: "https://s3.example.com"}
+		s.Backup = &kubeobjects.Backup{DestinationPath: "s3://warm/demo/postgres/", EndpointURL: "https://s3.example.com"}
 	}
 	if spec.ClickHouse.Cloud {
-		s.ClickHouse = &platform.Endpoint{Host: "ch.example.com", Port: 9440}
-		s.Postgres = &platform.Endpoint{Host: "pg.example.com", Port: 5432}
+		s.ClickHouse = &kubeobjects.Endpoint{Host: "ch.example.com", Port: 9440}
+		s.Postgres = &kubeobjects.Endpoint{Host: "pg.example.com", Port: 5432}
 	}
 	return s
 }
@@ -64,7 +64,7 @@ func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Pro, tier.Enterprise} {
 		t.Run(string(name), func(t *testing.T) {
 			spec := platformSpec(t, name)
-			objects, err := platform.Objects(spec)
+			objects, err := kubeobjects.Objects(spec)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,9 +16,10 @@ import (
 
 	"github.com/nanosiem/nano/components/k3s"
 	"github.com/nanosiem/nano/components/kubeconfig"
-	"github.com/nanosiem/nano/components/platform"
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/components/kubeobjects"
+	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // SinglePoolClusterType is the type token of SinglePoolCluster.
@@ -37,12 +38,6 @@ const (
 	k3sIngressClass    = "traefik"
 	kubeAPIPort        = 6443
 )
-
-// hetznerZones maps a Hetzner location to its network zone.
-var hetznerZones = map[string]string{
-	"fsn1": "eu-central", "nbg1": "eu-central", "hel1": "eu-central",
-	"ash": "us-east", "hil": "us-west", "sin": "ap-southeast",
-}
 
 // SinglePoolClusterArgs configure a Growth cluster. Tier.Kind must be
 // tier.SinglePool with one general pool of one node.
@@ -74,7 +69,7 @@ func (a *SinglePoolClusterArgs) validate() error {
 	if p, ok := a.Tier.Pool(tier.General); !ok || p.Nodes != 1 {
 		bad("tier %q must have one general pool of one node (k3s server)", a.Tier.Name)
 	}
-	if _, ok := hetznerZones[a.Location]; !ok {
+	if _, ok := settings.HetznerLocations[a.Location]; !ok {
 		bad("no network zone for Hetzner location %q", a.Location)
 	}
 	if len(a.APIAllowedCIDRs) == 0 {
@@ -109,7 +104,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
-	spec := platform.Spec{
+	spec := kubeobjects.Spec{
 		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, Domain: args.Domain,
 		StorageClass: csiStorageClass, IngressClass: k3sIngressClass,
 	}
@@ -121,7 +116,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		return nil, err
 	}
 	parent := pulumi.Parent(c)
-	labels := pulumi.ToStringMap(Labels(args.Deployment, args.Tier.Name))
+	labels := pulumi.ToStringMap(stacklabels.For(args.Deployment, args.Tier.Name))
 
 	// Cluster PKI: the CAs k3s adopts and an admin certificate.
 	pki, err := newClusterPKI(ctx, name, parent)
@@ -137,7 +132,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	}
 	subnet, err := hcloud.NewNetworkSubnet(ctx, name+"-subnet", &hcloud.NetworkSubnetArgs{
 		NetworkId: idToInt(network.ID()), Type: pulumi.String("cloud"),
-		NetworkZone: pulumi.String(hetznerZones[args.Location]), IpRange: pulumi.String(clusterSubnetCIDR),
+		NetworkZone: pulumi.String(settings.HetznerLocations[args.Location].NetworkZone), IpRange: pulumi.String(clusterSubnetCIDR),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -170,7 +165,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	ipID := idToInt(ip.ID())
 	server, err := hcloud.NewServer(ctx, name+"-server", &hcloud.ServerArgs{
 		ServerType: pulumi.String(args.ServerType), Image: pulumi.String(hostImage),
-		Datacenter: pulumi.String(settings.HetznerDatacenters[args.Location]), Labels: labels,
+		Datacenter: pulumi.String(settings.HetznerLocations[args.Location].Datacenter), Labels: labels,
 		SshKeys:     pulumi.StringArray{sshKey.ID().ToStringOutput()},
 		FirewallIds: pulumi.IntArray{idToInt(firewall.ID())},
 		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{

@@ -7,8 +7,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/platform"
-	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
 // WarmBucket is where ClickHouse moves aged parts (tiers with warm S3):
@@ -31,12 +31,12 @@ func configuredWarmBucket(deployment string, w *settings.WarmBucket) *WarmBucket
 // backupStore is the prefix of the warm bucket where CloudNativePG keeps
 // PostgreSQL's backups: "postgres/" under the deployment's prefix, through
 // the same S3 API.
-func (w *WarmBucket) backupStore() *platform.Backup {
+func (w *WarmBucket) backupStore() *kubeobjects.Backup {
 	target := w.Endpoint.ToStringOutput().ApplyT(func(endpoint string) ([]string, error) {
 		dest, api, err := backupTarget(endpoint)
 		return []string{dest, api}, err
 	}).(pulumi.StringArrayOutput)
-	return &platform.Backup{DestinationPath: target.Index(pulumi.Int(0)), EndpointURL: target.Index(pulumi.Int(1))}
+	return &kubeobjects.Backup{DestinationPath: target.Index(pulumi.Int(0)), EndpointURL: target.Index(pulumi.Int(1))}
 }
 
 // backupTarget splits a path-style bucket URL (https://host/bucket/prefix/,

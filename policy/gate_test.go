@@ -16,10 +16,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/nanosiem/nano/components/plan"
-	"github.com/nanosiem/nano/components/stackfile"
 	"github.com/nanosiem/nano/policy/analyzer"
 	"github.com/nanosiem/nano/policy/rules"
+	"github.com/nanosiem/nano/stacks/program"
+	"github.com/nanosiem/nano/stacks/program/stackfile"
 )
 
 // client serves the pack as main does and connects to it over gRPC: the
@@ -44,7 +44,7 @@ func client(t *testing.T) pulumirpc.AnalyzerClient {
 
 // analyze sends a planned stack through the analyzer: ConfigureStack with
 // its config, Analyze for every resource, AnalyzeStack for all of them.
-func analyze(t *testing.T, c pulumirpc.AnalyzerClient, cfg map[string]string, rs []plan.Resource) []*pulumirpc.AnalyzeDiagnostic {
+func analyze(t *testing.T, c pulumirpc.AnalyzerClient, cfg map[string]string, rs []program.Resource) []*pulumirpc.AnalyzeDiagnostic {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := c.ConfigureStack(ctx, &pulumirpc.AnalyzerStackConfigureRequest{Config: cfg}); err != nil {
@@ -99,7 +99,7 @@ func TestEveryStackPassesThePolicyPack(t *testing.T) {
 			name string
 			cfg  stackfile.Config
 		}{{stack, cfg}, {stack + "+domain", withDomain}} {
-			r, err := plan.RunConfig(project.Name, stack, variant.cfg)
+			r, err := program.PlanConfig(project.Name, stack, variant.cfg)
 			if err != nil {
 				t.Fatalf("%s: %v", variant.name, err)
 			}
@@ -128,11 +128,11 @@ func TestTheGateCatchesAViolatingStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := plan.Run("..", "team-civo")
+	r, err := program.Plan("..", "team-civo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := append([]plan.Resource(nil), r.Resources...)
+	rs := append([]program.Resource(nil), r.Resources...)
 	for i, x := range rs {
 		if x.Type == "kubernetes:apps/v1:Deployment" && fmt.Sprint(x.Inputs["metadata"].ObjectValue()["name"].V) == "api" {
 			in := x.Inputs.Copy()
@@ -142,7 +142,7 @@ func TestTheGateCatchesAViolatingStack(t *testing.T) {
 			rs[i].Inputs = in
 		}
 	}
-	rs = append(rs, plan.Resource{URN: "urn:pulumi:team-civo::nano::kubernetes:core/v1:Service::pg-public", Type: "kubernetes:core/v1:Service", Name: "pg-public", Custom: true,
+	rs = append(rs, program.Resource{URN: "urn:pulumi:team-civo::nano::kubernetes:core/v1:Service::pg-public", Type: "kubernetes:core/v1:Service", Name: "pg-public", Custom: true,
 		Inputs: resource.NewPropertyMapFromMap(map[string]any{
 			"metadata": map[string]any{"name": "pg", "namespace": "nano", "labels": map[string]any{"nano-tier": "team", "nano-deployment": "d", "managed-by": "pulumi"}},
 			"spec":     map[string]any{"type": "LoadBalancer", "selector": map[string]any{"app": "postgres"}, "ports": []any{map[string]any{"port": 5432}}},

@@ -14,7 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
-	"github.com/nanosiem/nano/components/program"
+	"github.com/nanosiem/nano/stacks/program"
 )
 
 // pulumiCommand returns the CLI tests/setup built. Tests fail, not skip,

@@ -15,8 +15,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/nanosiem/nano/components/plan"
 	"github.com/nanosiem/nano/policy/rules"
+	"github.com/nanosiem/nano/stacks/program"
 )
 
 // replayed is a resource re-registered with the engine (see replay).
@@ -27,7 +27,7 @@ type replayed struct{ pulumi.ResourceState }
 // the engine needs no provider plugin for them (none can run here), yet it
 // sends every one to the policy pack as in a real preview: inputs to
 // Analyze, outputs (here the same values) to AnalyzeStack.
-func replay(rs []plan.Resource) pulumi.RunFunc {
+func replay(rs []program.Resource) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		byURN := map[string]pulumi.Resource{}
 		seen := map[string]int{}
@@ -100,7 +100,7 @@ func TestPolicyPackOnTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := plan.Run("..", "team-civo")
+	r, err := program.Plan("..", "team-civo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestPolicyPackOnTheEngine(t *testing.T) {
 	}
 
 	// One api replica on an HA tier.
-	bad := append([]plan.Resource(nil), r.Resources...)
+	bad := append([]program.Resource(nil), r.Resources...)
 	changed := false
 	for i, x := range bad {
 		if x.Type == "kubernetes:apps/v1:Deployment" && x.Inputs["metadata"].ObjectValue()["name"].StringValue() == "api" {

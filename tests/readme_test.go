@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
 	"github.com/nanosiem/nano/policy/rules"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 var components = map[tier.Kind]string{
@@ -58,13 +58,13 @@ func TestREADMEDocumentsServiceVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile("../services/envconfig/envconfig.go")
+	src, err := os.ReadFile("../services/envconfig/contract.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := regexp.MustCompile(`"(NANO_(INGEST|SEARCH|API)_[A-Z_]+|NANO_TOKEN_CACHE_TTL)"`).FindAllStringSubmatch(string(src), -1)
 	if len(names) < 20 {
-		t.Fatalf("found only %d variables in envconfig.go", len(names))
+		t.Fatalf("found only %d variables in contract.go", len(names))
 	}
 	for _, n := range names {
 		if !strings.Contains(string(readme), "`"+n[1]+"`") {

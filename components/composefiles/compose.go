@@ -18,18 +18,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
-	"github.com/nanosiem/nano/services/envconfig"
-)
-
-// Third-party images of the Compose host, pinned.
-const (
-	ClickHouseImage       = "clickhouse/clickhouse-server:25.8"
-	PostgresImage         = "postgres:17.6"
-	PostgresExporterImage = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
-	PrometheusImage       = "prom/prometheus:v3.5.0"
-	CaddyImage            = "caddy:2.10.0"
+	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // Paths on the host.
@@ -148,15 +139,14 @@ func Compose(p Params) ([]byte, error) {
 	pgURL := fmt.Sprintf("postgres://%s:${%s}@postgres:%d/%s?sslmode=disable", dbUser, envPostgresPassword, postgresPort, database)
 	common := func(listen int) map[string]string {
 		return map[string]string{
-			envconfig.Deployment:         p.Deployment,
-			envconfig.Tier:               string(p.Tier.Name),
-			envconfig.PostgresURL:        pgURL,
-			envconfig.ClickHouseAddr:     "clickhouse:" + port(clickhouseNative),
-			envconfig.ClickHouseDatabase: database,
-			envconfig.ClickHouseUser:     dbUser,
-			envconfig.ClickHousePassword: "${" + envClickHousePassword + "}",
-			envconfig.RetentionDays:      strconv.Itoa(p.Tier.Retention.Days),
-			envconfig.ListenAddr:         ":" + port(listen),
+			contract.Deployment:         p.Deployment,
+			contract.PostgresURL:        pgURL,
+			contract.ClickHouseAddr:     "clickhouse:" + port(clickhouseNative),
+			contract.ClickHouseDatabase: database,
+			contract.ClickHouseUser:     dbUser,
+			contract.ClickHousePassword: "${" + envClickHousePassword + "}",
+			contract.RetentionDays:      strconv.Itoa(p.Tier.Retention.Days),
+			contract.ListenAddr:         ":" + port(listen),
 		}
 	}
 	app := func(image string, listen int, extra map[string]string, ports []string, expose ...int) composeService {
@@ -178,7 +168,7 @@ func Compose(p Params) ([]byte, error) {
 		Name: "nano",
 		Services: map[string]composeService{
 			"clickhouse": hardened(composeService{
-				Image: ClickHouseImage,
+				Image: contract.ClickHouseImage,
 				Environment: map[string]string{
 					"CLICKHOUSE_DB":                        database,
 					"CLICKHOUSE_USER":                      dbUser,
@@ -197,7 +187,7 @@ func Compose(p Params) ([]byte, error) {
 				},
 			}),
 			"postgres": hardened(composeService{
-				Image: PostgresImage,
+				Image: contract.PostgresImage,
 				Environment: map[string]string{
 					"POSTGRES_DB":       database,
 					"POSTGRES_USER":     dbUser,
@@ -212,28 +202,28 @@ func Compose(p Params) ([]byte, error) {
 				},
 			}),
 			"postgres-exporter": hardened(composeService{
-				Image: PostgresExporterImage,
+				Image: contract.PostgresExporterImage,
 				Environment: map[string]string{
 					"DATA_SOURCE_URI":  fmt.Sprintf("postgres:%d/%s?sslmode=disable", postgresPort, database),
 					"DATA_SOURCE_USER": dbUser,
 					"DATA_SOURCE_PASS": "${" + envPostgresPassword + "}",
 				},
-				Expose:    []string{port(tier.Ports.PostgresExporter)},
+				Expose:    []string{port(contract.Ports.PostgresExporter)},
 				DependsOn: map[string]dep{"postgres": healthy},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
-			"api":    app(p.Images.API, tier.Ports.API, nil, nil),
-			"search": app(p.Images.Search, tier.Ports.Search, nil, nil),
-			"ingest": app(p.Images.Ingest, tier.Ports.IngestHTTP, map[string]string{
-				envconfig.IngestToken:    "${" + envIngestToken + "}",
-				envconfig.HECToken:       "${" + envHECToken + "}",
-				envconfig.NativeTLSCert:  "/etc/nano/tls/server.crt",
-				envconfig.NativeTLSKey:   "/etc/nano/tls/server.key",
-				envconfig.NativeClientCA: "/etc/nano/tls/ca.crt",
-			}, []string{port(tier.Ports.IngestNative) + ":" + port(tier.Ports.IngestNative)},
-				tier.Ports.IngestHEC, tier.Ports.IngestNative, tier.Ports.IngestMetrics),
+			"api":    app(p.Images.API, contract.Ports.API, nil, nil),
+			"search": app(p.Images.Search, contract.Ports.Search, nil, nil),
+			"ingest": app(p.Images.Ingest, contract.Ports.IngestHTTP, map[string]string{
+				contract.IngestToken:    "${" + envIngestToken + "}",
+				contract.HECToken:       "${" + envHECToken + "}",
+				contract.NativeTLSCert:  "/etc/nano/tls/server.crt",
+				contract.NativeTLSKey:   "/etc/nano/tls/server.key",
+				contract.NativeClientCA: "/etc/nano/tls/ca.crt",
+			}, []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative)},
+				contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics),
 			"prometheus": hardened(composeService{
-				Image: PrometheusImage,
+				Image: contract.PrometheusImage,
 				Command: []string{
 					"--config.file=/etc/prometheus/prometheus.yml",
 					"--storage.tsdb.path=/prometheus",
@@ -247,8 +237,8 @@ func Compose(p Params) ([]byte, error) {
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
 			"caddy": hardened(composeService{
-				Image: CaddyImage,
-				Ports: []string{"443:443", port(tier.Ports.IngestHTTP) + ":" + port(tier.Ports.IngestHTTP), port(tier.Ports.IngestHEC) + ":" + port(tier.Ports.IngestHEC)},
+				Image: contract.CaddyImage,
+				Ports: []string{"443:443", port(contract.Ports.IngestHTTP) + ":" + port(contract.Ports.IngestHTTP), port(contract.Ports.IngestHEC) + ":" + port(contract.Ports.IngestHEC)},
 				Volumes: []string{
 					"./Caddyfile:/etc/caddy/Caddyfile:ro",
 					DataDir + "/caddy:/data",
@@ -300,10 +290,10 @@ func Caddyfile(p Params) ([]byte, error) {
 		tls = "\ttls internal\n"
 	}
 	fmt.Fprintf(&b, "https://%s {\n%s", p.Host, tls)
-	fmt.Fprintf(&b, "\thandle_path /api/* {\n\t\treverse_proxy api:%d\n\t}\n", tier.Ports.API)
-	fmt.Fprintf(&b, "\thandle_path /search/* {\n\t\treverse_proxy search:%d\n\t}\n", tier.Ports.Search)
+	fmt.Fprintf(&b, "\thandle_path /api/* {\n\t\treverse_proxy api:%d\n\t}\n", contract.Ports.API)
+	fmt.Fprintf(&b, "\thandle_path /search/* {\n\t\treverse_proxy search:%d\n\t}\n", contract.Ports.Search)
 	b.WriteString("\trespond 404\n}\n")
-	for _, port := range []int{tier.Ports.IngestHTTP, tier.Ports.IngestHEC} {
+	for _, port := range []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
 		fmt.Fprintf(&b, "\nhttps://%s:%d {\n%s\treverse_proxy ingest:%d\n}\n", p.Host, port, tls, port)
 	}
 	return b.Bytes(), nil
@@ -327,10 +317,10 @@ func Prometheus(p Params) ([]byte, error) {
 	}
 	labels := map[string]string{"nano_deployment": p.Deployment, "nano_tier": string(p.Tier.Name)}
 	jobs := []job{
-		{"api", "/metrics", []static{{[]string{"api:" + port(tier.Ports.API)}, labels}}},
-		{"search", "/metrics", []static{{[]string{"search:" + port(tier.Ports.Search)}, labels}}},
-		{"ingest", "/metrics", []static{{[]string{"ingest:" + port(tier.Ports.IngestMetrics)}, labels}}},
-		{"postgres", "/metrics", []static{{[]string{"postgres-exporter:" + port(tier.Ports.PostgresExporter)}, labels}}},
+		{"api", "/metrics", []static{{[]string{"api:" + port(contract.Ports.API)}, labels}}},
+		{"search", "/metrics", []static{{[]string{"search:" + port(contract.Ports.Search)}, labels}}},
+		{"ingest", "/metrics", []static{{[]string{"ingest:" + port(contract.Ports.IngestMetrics)}, labels}}},
+		{"postgres", "/metrics", []static{{[]string{"postgres-exporter:" + port(contract.Ports.PostgresExporter)}, labels}}},
 		{"clickhouse", "/metrics", []static{{[]string{"clickhouse:" + port(clickhouseProm)}, labels}}},
 	}
 	return marshal(map[string]any{

@@ -15,8 +15,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
 
-	"github.com/nanosiem/nano/components/settings"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

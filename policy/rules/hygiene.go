@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nanosiem/nano/components/labels"
+	"github.com/nanosiem/nano/stacks/model/labels"
 )
 
 // labelPaths say where each labelable resource type keeps its labels (or
@@ -54,7 +54,7 @@ var hygieneRules = []*Rule{
 	{
 		ID: "hygiene-labels", Level: Mandatory,
 		Description: "Every labelable resource carries the nano-tier, nano-deployment and managed-by labels (tags on AWS).",
-		Remediation: "Pass the deployment's labels (components.Labels) to the resource's labels, tags or resourceLabels.",
+		Remediation: "Pass the deployment's labels (labels.For) to the resource's labels, tags or resourceLabels.",
 		Check: func(r Resource, _ Env) []string {
 			path, ok := labelPath(r)
 			if !ok || isUnknown(get(r.Props, path...)) {

@@ -9,8 +9,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nanosiem/nano/components/labels"
-	"github.com/nanosiem/nano/components/tier"
+	"github.com/nanosiem/nano/stacks/model/labels"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // Level is a rule's enforcement: a mandatory violation fails the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -27,9 +27,9 @@ var (
 func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 
 func TestConfigNamesEveryBadVariable(t *testing.T) {
-	env := map[string]string{envconfig.APILeaderHeartbeat: "1h", envconfig.APICredentialsKey: "short", envconfig.APIMaxBodyBytes: "-1"}
+	env := map[string]string{contract.APILeaderHeartbeat: "1h", contract.APICredentialsKey: "short", contract.APIMaxBodyBytes: "-1"}
 	_, err := loadConfig(func(k string) string { return env[k] })
-	for _, name := range []string{envconfig.APILeaderHeartbeat, envconfig.APICredentialsKey, envconfig.APIMaxBodyBytes, envconfig.PostgresURL, envconfig.ClickHouseAddr} {
+	for _, name := range []string{contract.APILeaderHeartbeat, contract.APICredentialsKey, contract.APIMaxBodyBytes, contract.PostgresURL, contract.ClickHouseAddr} {
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s not named in %v", name, err)
 		}
@@ -52,8 +52,8 @@ func startReplica(t *testing.T, bin, id, pgURL string) *replica {
 	addr := l.Addr().String()
 	l.Close()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), envconfig.PostgresURL+"="+pgURL, envconfig.ClickHouseAddr+"="+ch.Addr, envconfig.ClickHouseDatabase+"=default",
-		envconfig.ListenAddr+"="+addr, envconfig.APIReplicaID+"="+id, envconfig.APILeaderRetry+"=250ms", envconfig.APILeaderHeartbeat+"=250ms")
+	cmd.Env = append(os.Environ(), contract.PostgresURL+"="+pgURL, contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=default",
+		contract.ListenAddr+"="+addr, contract.APIReplicaID+"="+id, contract.APILeaderRetry+"=250ms", contract.APILeaderHeartbeat+"=250ms")
 	logf, _ := os.Create(filepath.Join(t.TempDir(), id+".log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -115,7 +115,7 @@ func TestFailoverAfterSIGKILL(t *testing.T) {
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
-				resp, err := http.Get(r.base + envconfig.HealthPath)
+				resp, err := http.Get(r.base + contract.HealthPath)
 				if err != nil || resp.StatusCode != 200 {
 					failures <- fmt.Sprintf("%s: %v", r.id, err)
 				}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
 )

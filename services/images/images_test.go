@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
 // The image layout loads; each image runs its binary as a non-root user,

@@ -30,7 +30,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
 // Service is one image to build.
@@ -42,9 +43,9 @@ type Service struct {
 
 // Services are the images nano ships.
 var Services = []Service{
-	{Name: "api", Package: "./services/api", Ports: []int{3000}},
-	{Name: "search", Package: "./services/search", Ports: []int{3002}},
-	{Name: "ingest", Package: "./services/ingest", Ports: []int{8080, 8088, 6000, 9598}},
+	{Name: "api", Package: "./services/api", Ports: []int{contract.Ports.API}},
+	{Name: "search", Package: "./services/search", Ports: []int{contract.Ports.Search}},
+	{Name: "ingest", Package: "./services/ingest", Ports: []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics}},
 }
 
 // nonRoot is the images' user (the distroless "nonroot" ids).

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/services/ingest/tokens"
@@ -80,49 +80,49 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return n
 	}
 	c := config{
-		ClickHouseAddr: or(envconfig.ClickHouseAddr, ""),
-		Database:       or(envconfig.ClickHouseDatabase, "nano"),
-		User:           or(envconfig.ClickHouseUser, "default"),
-		Password:       secret(envconfig.ClickHousePassword, envconfig.ClickHousePasswordFile),
-		IngestAddr:     or(envconfig.ListenAddr, envconfig.DefaultIngestAddr),
-		HECAddr:        or(envconfig.HECAddr, envconfig.DefaultHECAddr),
-		MetricsAddr:    or(envconfig.MetricsAddr, envconfig.DefaultMetricsAddr),
-		NativeAddr:     or(envconfig.NativeAddr, envconfig.DefaultNativeAddr),
-		NativeCert:     or(envconfig.NativeTLSCert, ""),
-		NativeKey:      or(envconfig.NativeTLSKey, ""),
-		NativeClientCA: or(envconfig.NativeClientCA, ""),
-		IngestToken:    secret(envconfig.IngestToken, envconfig.IngestTokenFile),
-		HECToken:       secret(envconfig.HECToken, envconfig.HECTokenFile),
-		Deployment:     or(envconfig.Deployment, ""),
-		PostgresURL:    secret(envconfig.PostgresURL, envconfig.PostgresURLFile),
+		ClickHouseAddr: or(contract.ClickHouseAddr, ""),
+		Database:       or(contract.ClickHouseDatabase, "nano"),
+		User:           or(contract.ClickHouseUser, "default"),
+		Password:       secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
+		IngestAddr:     or(contract.ListenAddr, contract.DefaultIngestAddr),
+		HECAddr:        or(contract.HECAddr, contract.DefaultHECAddr),
+		MetricsAddr:    or(contract.MetricsAddr, contract.DefaultMetricsAddr),
+		NativeAddr:     or(contract.NativeAddr, contract.DefaultNativeAddr),
+		NativeCert:     or(contract.NativeTLSCert, ""),
+		NativeKey:      or(contract.NativeTLSKey, ""),
+		NativeClientCA: or(contract.NativeClientCA, ""),
+		IngestToken:    secret(contract.IngestToken, contract.IngestTokenFile),
+		HECToken:       secret(contract.HECToken, contract.HECTokenFile),
+		Deployment:     or(contract.Deployment, ""),
+		PostgresURL:    secret(contract.PostgresURL, contract.PostgresURLFile),
 		TokenRefresh:   10 * time.Second,
 	}
 	if c.ClickHouseAddr == "" {
-		bad(envconfig.ClickHouseAddr, "required: host:port of ClickHouse's native protocol")
+		bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol")
 	} else if _, port, ok := strings.Cut(c.ClickHouseAddr, ":"); !ok || port == "" {
-		bad(envconfig.ClickHouseAddr, "%q is not host:port", c.ClickHouseAddr)
+		bad(contract.ClickHouseAddr, "%q is not host:port", c.ClickHouseAddr)
 	}
 	c.Engine = events.Engine{
-		Database: c.Database, Cluster: or(envconfig.ClickHouseCluster, ""),
-		StoragePolicy: or(envconfig.ClickHouseStoragePolicy, ""), WarmAfterDays: integer(envconfig.ClickHouseWarmAfterDays),
-		RetentionDays: integer(envconfig.RetentionDays),
+		Database: c.Database, Cluster: or(contract.ClickHouseCluster, ""),
+		StoragePolicy: or(contract.ClickHouseStoragePolicy, ""), WarmAfterDays: integer(contract.ClickHouseWarmAfterDays),
+		RetentionDays: integer(contract.RetentionDays),
 	}
 	if err := c.Engine.Validate(); err != nil {
-		bad(envconfig.ClickHouseDatabase+"/"+envconfig.ClickHouseCluster+"/"+envconfig.ClickHouseStoragePolicy, "%v", err)
+		bad(contract.ClickHouseDatabase+"/"+contract.ClickHouseCluster+"/"+contract.ClickHouseStoragePolicy, "%v", err)
 	}
 	if c.IngestToken == "" && c.HECToken == "" && c.PostgresURL == "" {
-		bad(envconfig.IngestToken, "set it (or %s, %s, %s, or %s for the api's feed tokens): without a token no one can send events",
-			envconfig.IngestTokenFile, envconfig.HECToken, envconfig.HECTokenFile, envconfig.PostgresURL)
+		bad(contract.IngestToken, "set it (or %s, %s, %s, or %s for the api's feed tokens): without a token no one can send events",
+			contract.IngestTokenFile, contract.HECToken, contract.HECTokenFile, contract.PostgresURL)
 	}
-	for name, t := range map[string]string{envconfig.IngestToken: c.IngestToken, envconfig.HECToken: c.HECToken} {
+	for name, t := range map[string]string{contract.IngestToken: c.IngestToken, contract.HECToken: c.HECToken} {
 		if t != "" && len(t) < tokens.MinTokenLength {
 			bad(name, "shorter than %d characters", tokens.MinTokenLength)
 		}
 	}
-	if v := strings.TrimSpace(getenv(envconfig.IngestRateEPS)); v != "" {
+	if v := strings.TrimSpace(getenv(contract.IngestRateEPS)); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {
-			bad(envconfig.IngestRateEPS, "%q is not a non-negative number of events per second", v)
+			bad(contract.IngestRateEPS, "%q is not a non-negative number of events per second", v)
 		}
 		c.RatePerSecond = f
 	}
@@ -138,30 +138,30 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	var body, decoded = int(c.Limits.MaxBodyBytes), int(c.Limits.MaxDecodedBytes)
-	limit(envconfig.IngestMaxBodyBytes, &body)
-	limit(envconfig.IngestMaxDecodedBytes, &decoded)
+	limit(contract.IngestMaxBodyBytes, &body)
+	limit(contract.IngestMaxDecodedBytes, &decoded)
 	c.Limits.MaxBodyBytes, c.Limits.MaxDecodedBytes = int64(body), int64(decoded)
-	limit(envconfig.IngestMaxEvents, &c.Limits.MaxEvents)
-	limit(envconfig.IngestMaxRecordBytes, &c.Limits.MaxRecordBytes)
-	limit(envconfig.IngestMaxFieldBytes, &c.Limits.Event.FieldBytes)
-	limit(envconfig.IngestMaxMessageBytes, &c.Limits.Event.MessageBytes)
-	limit(envconfig.IngestMaxRawBytes, &c.Limits.Event.RawBytes)
-	limit(envconfig.IngestMaxAttributes, &c.Limits.Event.Attributes)
-	limit(envconfig.IngestBatchEvents, &c.Writer.MaxBatchEvents)
-	limit(envconfig.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
-	limit(envconfig.IngestQueueBytes, &c.Writer.MaxQueuedBytes)
-	limit(envconfig.IngestInserters, &c.Writer.Inserters)
+	limit(contract.IngestMaxEvents, &c.Limits.MaxEvents)
+	limit(contract.IngestMaxRecordBytes, &c.Limits.MaxRecordBytes)
+	limit(contract.IngestMaxFieldBytes, &c.Limits.Event.FieldBytes)
+	limit(contract.IngestMaxMessageBytes, &c.Limits.Event.MessageBytes)
+	limit(contract.IngestMaxRawBytes, &c.Limits.Event.RawBytes)
+	limit(contract.IngestMaxAttributes, &c.Limits.Event.Attributes)
+	limit(contract.IngestBatchEvents, &c.Writer.MaxBatchEvents)
+	limit(contract.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
+	limit(contract.IngestQueueBytes, &c.Writer.MaxQueuedBytes)
+	limit(contract.IngestInserters, &c.Writer.Inserters)
 	c.InflightBytes = 12 << 20
-	limit(envconfig.IngestInflightBytes, &c.InflightBytes)
-	if v := strings.TrimSpace(getenv(envconfig.IngestFlushInterval)); v != "" {
+	limit(contract.IngestInflightBytes, &c.InflightBytes)
+	if v := strings.TrimSpace(getenv(contract.IngestFlushInterval)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Millisecond || d > time.Minute {
-			bad(envconfig.IngestFlushInterval, "%q is not a duration between 1ms and 1m (e.g. 250ms)", v)
+			bad(contract.IngestFlushInterval, "%q is not a duration between 1ms and 1m (e.g. 250ms)", v)
 		}
 		c.Writer.FlushInterval = d
 	}
 	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
-		bad(envconfig.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, envconfig.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
+		bad(contract.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, contract.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}
 	set := 0
 	for _, v := range []string{c.NativeCert, c.NativeKey, c.NativeClientCA} {
@@ -170,9 +170,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	if set != 0 && set != 3 {
-		bad(envconfig.NativeTLSCert, "the Vector-native port needs %s, %s and %s together", envconfig.NativeTLSCert, envconfig.NativeTLSKey, envconfig.NativeClientCA)
+		bad(contract.NativeTLSCert, "the Vector-native port needs %s, %s and %s together", contract.NativeTLSCert, contract.NativeTLSKey, contract.NativeClientCA)
 	}
-	for _, a := range []struct{ name, v string }{{envconfig.ListenAddr, c.IngestAddr}, {envconfig.HECAddr, c.HECAddr}, {envconfig.MetricsAddr, c.MetricsAddr}, {envconfig.NativeAddr, c.NativeAddr}} {
+	for _, a := range []struct{ name, v string }{{contract.ListenAddr, c.IngestAddr}, {contract.HECAddr, c.HECAddr}, {contract.MetricsAddr, c.MetricsAddr}, {contract.NativeAddr, c.NativeAddr}} {
 		if _, port, ok := strings.Cut(a.v, ":"); !ok || port == "" {
 			bad(a.name, "%q is not [host]:port", a.v)
 		}

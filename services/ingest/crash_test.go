@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // buildBinary builds the ingest command into dir.
@@ -47,8 +47,8 @@ func TestAcknowledgedEventsSurviveSIGKILL(t *testing.T) {
 	bin := buildBinary(t, dir)
 	ingestAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	env := append(os.Environ(),
-		envconfig.ClickHouseAddr+"="+ch.Addr, envconfig.ClickHouseDatabase+"=ing_crash", envconfig.IngestToken+"="+ingestToken,
-		envconfig.IngestFlushInterval+"=100ms", envconfig.ListenAddr+"="+ingestAddr, envconfig.HECAddr+"="+freeAddr(t), envconfig.MetricsAddr+"="+metricsAddr)
+		contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=ing_crash", contract.IngestToken+"="+ingestToken,
+		contract.IngestFlushInterval+"=100ms", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+freeAddr(t), contract.MetricsAddr+"="+metricsAddr)
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	startService := func() *exec.Cmd {
@@ -61,7 +61,7 @@ func TestAcknowledgedEventsSurviveSIGKILL(t *testing.T) {
 		}
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			if resp, err := http.Get("http://" + metricsAddr + envconfig.ReadyPath); err == nil {
+			if resp, err := http.Get("http://" + metricsAddr + contract.ReadyPath); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
 					return cmd

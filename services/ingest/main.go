@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/bearer"
 	"github.com/nanosiem/nano/services/ingest/hec"
@@ -64,12 +64,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	store := &tokens.Store{}
 	if cfg.IngestToken != "" {
 		if err := store.Add(cfg.IngestToken, tokens.Identity{Tenant: defaultTenant, Feed: "http", RatePerSecond: cfg.RatePerSecond}); err != nil {
-			return fmt.Errorf("%s: %w", envconfig.IngestToken, err)
+			return fmt.Errorf("%s: %w", contract.IngestToken, err)
 		}
 	}
 	if cfg.HECToken != "" {
 		if err := store.Add(cfg.HECToken, tokens.Identity{Tenant: defaultTenant, Feed: "hec", RatePerSecond: cfg.RatePerSecond}); err != nil {
-			return fmt.Errorf("%s: %w", envconfig.HECToken, err)
+			return fmt.Errorf("%s: %w", contract.HECToken, err)
 		}
 	}
 
@@ -77,7 +77,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	if cfg.PostgresURL != "" {
 		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
 		if err != nil {
-			return fmt.Errorf("%s: %w", envconfig.PostgresURL, err)
+			return fmt.Errorf("%s: %w", contract.PostgresURL, err)
 		}
 		defer pool.Close()
 		go tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
@@ -105,8 +105,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	}
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	metricsMux.HandleFunc(envconfig.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	metricsMux.HandleFunc(envconfig.ReadyPath, func(rw http.ResponseWriter, r *http.Request) {
+	metricsMux.HandleFunc(contract.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	metricsMux.HandleFunc(contract.ReadyPath, func(rw http.ResponseWriter, r *http.Request) {
 		if w.Saturated() {
 			http.Error(rw, "write queue is full", http.StatusServiceUnavailable)
 			return
@@ -179,7 +179,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 			}
 		}()
 	} else {
-		log.Info("Vector-native port off: set the TLS files to serve it", "cert", envconfig.NativeTLSCert)
+		log.Info("Vector-native port off: set the TLS files to serve it", "cert", contract.NativeTLSCert)
 	}
 	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "metrics", cfg.MetricsAddr,
 		"native", cfg.nativeEnabled(), "table", engine.Table(), "version", version)

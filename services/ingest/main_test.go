@@ -16,7 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -43,8 +43,8 @@ type service struct {
 func start(t *testing.T, db string) *service {
 	t.Helper()
 	env := map[string]string{
-		envconfig.ClickHouseAddr: ch.Addr, envconfig.ClickHouseDatabase: db,
-		envconfig.IngestToken: ingestToken, envconfig.HECToken: hecToken, envconfig.RetentionDays: "90",
+		contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: db,
+		contract.IngestToken: ingestToken, contract.HECToken: hecToken, contract.RetentionDays: "90",
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -70,7 +70,7 @@ func start(t *testing.T, db string) *service {
 	// Ready once the schema is migrated.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(s.metrics + envconfig.ReadyPath)
+		resp, err := http.Get(s.metrics + contract.ReadyPath)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -297,9 +297,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	dir := t.TempDir()
 	_, err := loadConfig(func(k string) string {
 		return map[string]string{
-			envconfig.ClickHouseAddr: "clickhouse", envconfig.ClickHouseDatabase: "nano-db", envconfig.HECToken: "short",
-			envconfig.IngestTokenFile: dir + "/missing", envconfig.IngestRateEPS: "-5", envconfig.HECAddr: "8088",
-			envconfig.IngestMaxAttributes: "0", envconfig.IngestMaxDecodedBytes: "1000",
+			contract.ClickHouseAddr: "clickhouse", contract.ClickHouseDatabase: "nano-db", contract.HECToken: "short",
+			contract.IngestTokenFile: dir + "/missing", contract.IngestRateEPS: "-5", contract.HECAddr: "8088",
+			contract.IngestMaxAttributes: "0", contract.IngestMaxDecodedBytes: "1000",
 		}[k]
 	})
 	for _, want := range []string{
@@ -312,7 +312,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}
 	}
-	_, err = loadConfig(func(k string) string { return map[string]string{envconfig.ClickHouseAddr: "ch:9000"}[k] })
+	_, err = loadConfig(func(k string) string { return map[string]string{contract.ClickHouseAddr: "ch:9000"}[k] })
 	if err == nil || !strings.Contains(err.Error(), "NANO_INGEST_TOKEN: set it") {
 		t.Errorf("no token accepted: %v", err)
 	}

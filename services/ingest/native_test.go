@@ -25,7 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // pki is a CA with a server certificate for 127.0.0.1 and a client
@@ -175,8 +175,8 @@ func (bytesCodec) Unmarshal(data []byte, v any) error {
 func TestVectorNativePort(t *testing.T) {
 	p := newPKI(t)
 	env := map[string]string{
-		envconfig.ClickHouseAddr: ch.Addr, envconfig.ClickHouseDatabase: "ing_native", envconfig.IngestToken: ingestToken,
-		envconfig.NativeTLSCert: p.serverCert, envconfig.NativeTLSKey: p.serverKey, envconfig.NativeClientCA: p.caFile,
+		contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: "ing_native", contract.IngestToken: ingestToken,
+		contract.NativeTLSCert: p.serverCert, contract.NativeTLSKey: p.serverKey, contract.NativeClientCA: p.caFile,
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nanosiem/nano/components/settings"
+	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
 // The engine tests run the Probe program: component resources only, since

@@ -9,11 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nanosiem/nano/stacks/model/settings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -36,8 +37,6 @@ type Request struct {
 	Secrets map[string]string `json:"secrets"`
 }
 
-var reName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}[a-z0-9]$`)
-
 // ValidationError lists what is wrong with a request, each naming its
 // field or config key.
 type ValidationError struct{ Problems []string }
@@ -59,8 +58,8 @@ func fullKey(k string) string {
 // validates the result.
 func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]string, error) {
 	var problems []string
-	if !reName.MatchString(req.Name) {
-		problems = append(problems, fmt.Sprintf("name: %q must be 2-32 lowercase letters, digits or '-', starting with a letter", req.Name))
+	if !settings.ValidDeploymentName(req.Name) {
+		problems = append(problems, fmt.Sprintf("name: %q %s", req.Name, settings.DeploymentNameRule))
 	}
 	d := &Deployment{Name: req.Name, Config: map[string]string{}, Created: time.Now().UTC()}
 	if prev != nil {
@@ -299,7 +298,7 @@ func (m *Manager) Destroy(name string) (*Operation, error) {
 
 // Deployment returns a deployment's record.
 func (m *Manager) Deployment(name string) (*Deployment, error) {
-	if !reName.MatchString(name) {
+	if !settings.ValidDeploymentName(name) {
 		return nil, ErrNotFound
 	}
 	d, err := m.store.getDeployment(name)

@@ -5,15 +5,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/runner"
-)
-
-// Defaults of the search-only settings (README, "search service").
-const (
-	defaultListen = ":3002"
 )
 
 // config is the service's validated configuration.
@@ -32,47 +27,47 @@ type config struct {
 
 // loadConfig reads the environment and reports every bad variable by name.
 func loadConfig(getenv func(string) string) (config, error) {
-	r := &envconfig.Reader{Getenv: getenv}
+	r := &contract.Reader{Getenv: getenv}
 	c := config{
-		Listen:         r.Addr(envconfig.ListenAddr, defaultListen),
-		ClickHouseAddr: r.Addr(envconfig.ClickHouseAddr, ""),
-		Database:       r.String(envconfig.ClickHouseDatabase, "nano"),
-		User:           r.String(envconfig.ClickHouseUser, "default"),
-		Password:       r.Secret(envconfig.ClickHousePassword, envconfig.ClickHousePasswordFile),
-		PostgresURL:    r.Secret(envconfig.PostgresURL, envconfig.PostgresURLFile),
-		Deployment:     r.String(envconfig.Deployment, ""),
+		Listen:         r.Addr(contract.ListenAddr, contract.Addr(contract.Ports.Search)),
+		ClickHouseAddr: r.Addr(contract.ClickHouseAddr, ""),
+		Database:       r.String(contract.ClickHouseDatabase, "nano"),
+		User:           r.String(contract.ClickHouseUser, "default"),
+		Password:       r.Secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
+		PostgresURL:    r.Secret(contract.PostgresURL, contract.PostgresURLFile),
+		Deployment:     r.String(contract.Deployment, ""),
 		Limits: runner.Limits{
-			MaxExecutionTime: r.Duration(envconfig.SearchMaxExecutionTime, 30*time.Second, time.Second, time.Hour),
-			MaxRowsToRead:    uint64(r.Int(envconfig.SearchMaxRowsToRead, 2_000_000_000, 1, 1<<62)),
-			MaxBytesToRead:   uint64(r.Int(envconfig.SearchMaxBytesToRead, 200<<30, 1, 1<<62)),
-			MaxMemoryUsage:   uint64(r.Int(envconfig.SearchMaxMemoryBytes, 2<<30, 64<<20, 1<<50)),
+			MaxExecutionTime: r.Duration(contract.SearchMaxExecutionTime, 30*time.Second, time.Second, time.Hour),
+			MaxRowsToRead:    uint64(r.Int(contract.SearchMaxRowsToRead, 2_000_000_000, 1, 1<<62)),
+			MaxBytesToRead:   uint64(r.Int(contract.SearchMaxBytesToRead, 200<<30, 1, 1<<62)),
+			MaxMemoryUsage:   uint64(r.Int(contract.SearchMaxMemoryBytes, 2<<30, 64<<20, 1<<50)),
 		},
 		Admission: admission.Config{
-			Global:     int(r.Int(envconfig.SearchMaxConcurrent, 8, 1, 10_000)),
-			PerTenant:  int(r.Int(envconfig.SearchMaxConcurrentPerTenant, 4, 1, 10_000)),
-			MaxWaiting: int(r.Int(envconfig.SearchMaxQueued, 64, 0, 100_000)),
-			Wait:       r.Duration(envconfig.SearchQueueTimeout, 5*time.Second, 0, 5*time.Minute),
+			Global:     int(r.Int(contract.SearchMaxConcurrent, 8, 1, 10_000)),
+			PerTenant:  int(r.Int(contract.SearchMaxConcurrentPerTenant, 4, 1, 10_000)),
+			MaxWaiting: int(r.Int(contract.SearchMaxQueued, 64, 0, 100_000)),
+			Wait:       r.Duration(contract.SearchQueueTimeout, 5*time.Second, 0, 5*time.Minute),
 		},
-		DefaultRange:    r.Duration(envconfig.SearchDefaultRange, 24*time.Hour, time.Minute, 10*365*24*time.Hour),
-		DefaultPageRows: int(r.Int(envconfig.SearchDefaultPageRows, 100, 1, 1_000_000)),
-		MaxPageRows:     int(r.Int(envconfig.SearchMaxPageRows, 10_000, 1, 1_000_000)),
-		MaxBodyBytes:    r.Int(envconfig.SearchMaxBodyBytes, 64<<10, 1<<10, 16<<20),
-		TokenCacheTTL:   r.Duration(envconfig.TokenCacheTTL, 30*time.Second, 0, time.Hour),
+		DefaultRange:    r.Duration(contract.SearchDefaultRange, 24*time.Hour, time.Minute, 10*365*24*time.Hour),
+		DefaultPageRows: int(r.Int(contract.SearchDefaultPageRows, 100, 1, 1_000_000)),
+		MaxPageRows:     int(r.Int(contract.SearchMaxPageRows, 10_000, 1, 1_000_000)),
+		MaxBodyBytes:    r.Int(contract.SearchMaxBodyBytes, 64<<10, 1<<10, 16<<20),
+		TokenCacheTTL:   r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
 	}
 	if c.ClickHouseAddr == "" {
-		r.Bad(envconfig.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (the clickhouse-search Service)")
+		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (the clickhouse-search Service)")
 	}
 	if c.PostgresURL == "" {
-		r.Bad(envconfig.PostgresURL, "required (or %s): the metadata database's URL", envconfig.PostgresURLFile)
+		r.Bad(contract.PostgresURL, "required (or %s): the metadata database's URL", contract.PostgresURLFile)
 	}
 	if err := (events.Engine{Database: c.Database}).Validate(); err != nil {
-		r.Bad(envconfig.ClickHouseDatabase, "%v", err)
+		r.Bad(contract.ClickHouseDatabase, "%v", err)
 	}
 	if c.DefaultPageRows > c.MaxPageRows {
-		r.Bad(envconfig.SearchDefaultPageRows, "%d is over %s (%d)", c.DefaultPageRows, envconfig.SearchMaxPageRows, c.MaxPageRows)
+		r.Bad(contract.SearchDefaultPageRows, "%d is over %s (%d)", c.DefaultPageRows, contract.SearchMaxPageRows, c.MaxPageRows)
 	}
 	if c.Admission.PerTenant > c.Admission.Global {
-		r.Bad(envconfig.SearchMaxConcurrentPerTenant, "%d is over %s (%s)", c.Admission.PerTenant, envconfig.SearchMaxConcurrent, strconv.Itoa(c.Admission.Global))
+		r.Bad(contract.SearchMaxConcurrentPerTenant, "%d is over %s (%s)", c.Admission.PerTenant, contract.SearchMaxConcurrent, strconv.Itoa(c.Admission.Global))
 	}
 	if err := r.Err(); err != nil {
 		return c, fmt.Errorf("%w", err)

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
 )
@@ -27,18 +27,18 @@ func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 
 func TestConfigNamesEveryBadVariable(t *testing.T) {
 	env := map[string]string{
-		envconfig.SearchMaxConcurrent: "0", envconfig.SearchQueueTimeout: "forever", envconfig.ClickHouseDatabase: "no-dashes",
-		envconfig.SearchMaxConcurrentPerTenant: "9", envconfig.SearchDefaultPageRows: "20000",
+		contract.SearchMaxConcurrent: "0", contract.SearchQueueTimeout: "forever", contract.ClickHouseDatabase: "no-dashes",
+		contract.SearchMaxConcurrentPerTenant: "9", contract.SearchDefaultPageRows: "20000",
 	}
 	_, err := loadConfig(func(k string) string { return env[k] })
-	for _, name := range []string{envconfig.SearchMaxConcurrent, envconfig.SearchQueueTimeout, envconfig.ClickHouseDatabase,
-		envconfig.ClickHouseAddr, envconfig.PostgresURL, envconfig.SearchDefaultPageRows} {
+	for _, name := range []string{contract.SearchMaxConcurrent, contract.SearchQueueTimeout, contract.ClickHouseDatabase,
+		contract.ClickHouseAddr, contract.PostgresURL, contract.SearchDefaultPageRows} {
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s not named in %v", name, err)
 		}
 	}
 	c, err := loadConfig(func(k string) string {
-		return map[string]string{envconfig.ClickHouseAddr: "ch:9000", envconfig.PostgresURL: "postgres://x"}[k]
+		return map[string]string{contract.ClickHouseAddr: "ch:9000", contract.PostgresURL: "postgres://x"}[k]
 	})
 	if err != nil || c.Listen != ":3002" || c.Admission.Global != 8 || c.Limits.MaxExecutionTime != 30*time.Second {
 		t.Errorf("defaults: %+v %v", c, err)
@@ -55,7 +55,7 @@ func TestServiceStartsAndSearches(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(func(k string) string {
-		return map[string]string{envconfig.ClickHouseAddr: ch.Addr, envconfig.PostgresURL: pgURL, envconfig.ClickHouseDatabase: "default"}[k]
+		return map[string]string{contract.ClickHouseAddr: ch.Addr, contract.PostgresURL: pgURL, contract.ClickHouseDatabase: "default"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestServiceStartsAndSearches(t *testing.T) {
 	base := "http://" + ln.Addr().String()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(base + envconfig.ReadyPath)
+		resp, err := http.Get(base + contract.ReadyPath)
 		if err == nil && resp.StatusCode == 200 {
 			resp.Body.Close()
 			break

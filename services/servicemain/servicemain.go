@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // Run is a service's main: with --version it prints "nano <name>
@@ -52,8 +52,8 @@ func Run[C any](name, version string, load func(getenv func(string) string) (C, 
 // path (ready within 2 s, else 503 with its error) and /version.
 func Ops(mux *http.ServeMux, metrics prometheus.Gatherer, ready func(context.Context) error, version string) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET "+envconfig.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET "+envconfig.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+contract.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET "+contract.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {

@@ -4,8 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nanosiem/nano/services/events"
 	"time"
+
+	"github.com/nanosiem/nano/services/events"
 )
 
 func TestParseTime(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/search/sqlgen"
 )

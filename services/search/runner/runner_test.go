@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/sqlgen"

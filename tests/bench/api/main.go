@@ -29,7 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
 )
@@ -58,15 +58,15 @@ func start(bin, id, pgURL, chAddr string) (*replica, error) {
 	addr := l.Addr().String()
 	l.Close()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), envconfig.PostgresURL+"="+pgURL, envconfig.ClickHouseAddr+"="+chAddr, envconfig.ClickHouseDatabase+"=default",
-		envconfig.ListenAddr+"="+addr, envconfig.APIReplicaID+"="+id)
+	cmd.Env = append(os.Environ(), contract.PostgresURL+"="+pgURL, contract.ClickHouseAddr+"="+chAddr, contract.ClickHouseDatabase+"=default",
+		contract.ListenAddr+"="+addr, contract.APIReplicaID+"="+id)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	r := &replica{id: id, base: "http://" + addr, cmd: cmd}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(r.base + envconfig.ReadyPath); err == nil {
+		if resp, err := http.Get(r.base + contract.ReadyPath); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return r, nil

@@ -31,7 +31,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/tests/harness"
@@ -161,15 +161,15 @@ func bench(d time.Duration, rounds, clients, batch int) error {
 	}
 	addr, metrics := freeAddr(), freeAddr()
 	svc := exec.Command(bin)
-	svc.Env = append(os.Environ(), envconfig.ClickHouseAddr+"="+ch.Addr, envconfig.ClickHouseDatabase+"=bench",
-		envconfig.IngestToken+"="+token, envconfig.ListenAddr+"="+addr, envconfig.HECAddr+"="+freeAddr(),
-		envconfig.MetricsAddr+"="+metrics)
+	svc.Env = append(os.Environ(), contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=bench",
+		contract.IngestToken+"="+token, contract.ListenAddr+"="+addr, contract.HECAddr+"="+freeAddr(),
+		contract.MetricsAddr+"="+metrics)
 	svc.Stderr = io.Discard
 	if err := svc.Start(); err != nil {
 		return err
 	}
 	defer func() { _ = svc.Process.Kill(); _ = svc.Wait() }()
-	if err := waitReady("http://" + metrics + envconfig.ReadyPath); err != nil {
+	if err := waitReady("http://" + metrics + contract.ReadyPath); err != nil {
 		return err
 	}
 	self, err := os.Executable()

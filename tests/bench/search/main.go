@@ -31,7 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
-	"github.com/nanosiem/nano/services/envconfig"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/query"
@@ -291,8 +291,8 @@ func startService(chAddr, pgURL string) (string, func(), error) {
 	addr := l.Addr().String()
 	l.Close()
 	svc := exec.Command(bin)
-	svc.Env = append(os.Environ(), envconfig.ClickHouseAddr+"="+chAddr, envconfig.ClickHouseDatabase+"=bench",
-		envconfig.PostgresURL+"="+pgURL, envconfig.ListenAddr+"="+addr)
+	svc.Env = append(os.Environ(), contract.ClickHouseAddr+"="+chAddr, contract.ClickHouseDatabase+"=bench",
+		contract.PostgresURL+"="+pgURL, contract.ListenAddr+"="+addr)
 	svc.Stderr = io.Discard
 	if err := svc.Start(); err != nil {
 		return "", nil, err
@@ -300,7 +300,7 @@ func startService(chAddr, pgURL string) (string, func(), error) {
 	stop := func() { svc.Process.Kill(); svc.Wait(); os.RemoveAll(dir) }
 	base := "http://" + addr
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		resp, err := http.Get(base + envconfig.ReadyPath)
+		resp, err := http.Get(base + contract.ReadyPath)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

@@ -1,0 +1,109 @@
+package kubeobjects
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nanosiem/nano/services/contract"
+)
+
+// postgresStorageGB is each instance's volume: metadata (rules, alerts,
+// users, history), not events, so it does not scale with log volume.
+const postgresStorageGB = 20
+
+// postgres returns the CloudNativePG Cluster: streaming replication and
+// automatic failover come with instances > 1; with three instances one
+// standby is synchronous, so a failover loses no committed transaction.
+func (s Spec) postgres() []Object {
+	n := s.Tier.Postgres.Instances
+	nodeSelector, tolerations := s.placement("app")
+	antiAffinity := "preferred"
+	if s.Tier.HA {
+		antiAffinity = "required"
+	}
+	affinity := map[string]any{
+		"enablePodAntiAffinity": true,
+		"podAntiAffinityType":   antiAffinity,
+		"topologyKey":           "kubernetes.io/hostname",
+	}
+	if nodeSelector != nil {
+		affinity["nodeSelector"] = toAny(nodeSelector)
+	}
+	if tolerations != nil {
+		affinity["tolerations"] = typed("v1", "Pod", corev1.Pod{Spec: corev1.PodSpec{Tolerations: tolerations}})["spec"].(map[string]any)["tolerations"]
+	}
+	storage := map[string]any{"size": gi(postgresStorageGB)}
+	if s.StorageClass != "" {
+		storage["storageClass"] = s.StorageClass
+	}
+	res := typed("v1", "Pod", corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Resources: resources("250m", "512Mi", "1", "1Gi")}}}})
+	pg := map[string]any{
+		"parameters": map[string]any{"max_connections": "200", "shared_buffers": "128MB"},
+	}
+	if n >= 3 {
+		pg["synchronous"] = map[string]any{"method": "any", "number": 1}
+	}
+	spec := map[string]any{
+		"instances":             n,
+		"imageName":             contract.CNPGPostgresImage,
+		"primaryUpdateStrategy": "unsupervised",
+		"enableSuperuserAccess": false,
+		"storage":               storage,
+		"bootstrap":             map[string]any{"initdb": map[string]any{"database": "nano", "owner": "nano"}},
+		"affinity":              affinity,
+		"resources":             res["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["resources"],
+		"postgresql":            pg,
+	}
+	cluster := Object{
+		"apiVersion": "postgresql.cnpg.io/v1",
+		"kind":       "Cluster",
+		"metadata":   map[string]any{"name": cnpgName, "namespace": Namespace, "labels": toAny(labels("postgres"))},
+		"spec":       spec,
+	}
+	if !s.Backups() {
+		return []Object{cluster}
+	}
+	spec["backup"] = s.backupConfig()
+	return []Object{cluster, {
+		"apiVersion": "postgresql.cnpg.io/v1",
+		"kind":       "ScheduledBackup",
+		"metadata":   map[string]any{"name": cnpgName + "-daily", "namespace": Namespace, "labels": toAny(labels("postgres"))},
+		"spec": map[string]any{
+			// CloudNativePG schedules have a seconds field: daily at 03:00.
+			"schedule":             backupSchedule,
+			"cluster":              map[string]any{"name": cnpgName},
+			"method":               "barmanObjectStore",
+			"backupOwnerReference": "self",
+			// A first base backup right away, so WAL archived from the
+			// start has one to replay onto.
+			"immediate": true,
+		},
+	}}
+}
+
+// backupSchedule is when the daily base backup runs (six fields, seconds
+// first, as CloudNativePG's ScheduledBackup reads them).
+const backupSchedule = "0 0 3 * * *"
+
+// backupConfig is the Cluster's backup section: continuous WAL archiving
+// and base backups with Barman Cloud to the deployment's bucket (the warm
+// bucket's credentials, under the postgres/ prefix), kept for the tier's
+// backup days. CloudNativePG >= 1.31 moves this to the Barman Cloud plugin.
+func (s Spec) backupConfig() map[string]any {
+	ref := func(key string) map[string]any { return map[string]any{"name": SecretWarm, "key": key} }
+	return map[string]any{
+		"retentionPolicy": fmt.Sprintf("%dd", s.Tier.Postgres.BackupRetentionDays),
+		"barmanObjectStore": map[string]any{
+			"destinationPath": s.Backup.DestinationPath,
+			"endpointURL":     s.Backup.EndpointURL,
+			"s3Credentials": map[string]any{
+				"accessKeyId":     ref(WarmKeyAccessKeyID),
+				"secretAccessKey": ref(WarmKeySecretAccessKey),
+				"region":          ref(WarmKeyBackupRegion),
+			},
+			"wal":  map[string]any{"compression": "gzip", "maxParallel": 2},
+			"data": map[string]any{"compression": "gzip", "jobs": 2},
+		},
+	}
+}

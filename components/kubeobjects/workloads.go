@@ -1,0 +1,285 @@
+package kubeobjects
+
+import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/tier"
+)
+
+// The uid nano's service images run as (distroless "nonroot").
+const serviceUID = 65532
+
+// service describes one of nano's workloads.
+type service struct {
+	name   string
+	image  string
+	pool   tier.PoolRole
+	listen int
+	// health is the port serving /healthz and /readyz.
+	health int
+	ports  []corev1.ContainerPort
+	// secrets mounted as files: secret name -> mount directory name.
+	secrets   map[string]string
+	env       map[string]string
+	resources corev1.ResourceRequirements
+}
+
+func (s Spec) services() []service {
+	pgSecret := cnpgName + "-app"
+	if s.Postgres != nil {
+		pgSecret = SecretPostgresManaged
+	}
+	common := map[string]string{
+		contract.Deployment:             s.Deployment,
+		contract.PostgresURLFile:        "/etc/nano/secrets/postgres/uri",
+		contract.ClickHouseAddr:         s.clickhouseAddr(),
+		contract.ClickHouseDatabase:     "nano",
+		contract.ClickHouseUser:         "nano",
+		contract.ClickHousePasswordFile: "/etc/nano/secrets/clickhouse/password",
+		contract.RetentionDays:          strconv.Itoa(s.Tier.Retention.Days),
+	}
+	if !s.Tier.ClickHouse.Cloud {
+		common[contract.ClickHouseCluster] = chiCluster
+	}
+	if s.Tier.ClickHouse.WarmS3 {
+		common[contract.ClickHouseStoragePolicy] = storagePolicy
+		common[contract.ClickHouseWarmAfterDays] = strconv.Itoa(hotDays)
+	}
+	dbSecrets := map[string]string{pgSecret: "postgres", SecretClickHouse: "clickhouse"}
+	named := func(name string, p int) corev1.ContainerPort {
+		return corev1.ContainerPort{Name: name, ContainerPort: int32(p), Protocol: corev1.ProtocolTCP}
+	}
+	search := map[string]string{}
+	for k, v := range common {
+		search[k] = v
+	}
+	if !s.Tier.ClickHouse.Cloud {
+		// Searches read from the dedicated replica (seed: Search Service).
+		search[contract.ClickHouseAddr] = SearchCHService + "." + Namespace + ".svc:" + strconv.Itoa(chNative)
+	}
+	ingestEnv := map[string]string{
+		contract.IngestTokenFile: "/etc/nano/secrets/ingest/ingest-token",
+		contract.HECTokenFile:    "/etc/nano/secrets/ingest/hec-token",
+		contract.NativeTLSCert:   "/etc/nano/secrets/native-tls/tls.crt",
+		contract.NativeTLSKey:    "/etc/nano/secrets/native-tls/tls.key",
+		contract.NativeClientCA:  "/etc/nano/secrets/native-tls/ca.crt",
+	}
+	for k, v := range common {
+		ingestEnv[k] = v
+	}
+	ingestSecrets := map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls"}
+	for k, v := range dbSecrets {
+		ingestSecrets[k] = v
+	}
+	return []service{
+		{name: "api", image: s.Images.API, pool: tier.App, listen: contract.Ports.API, health: contract.Ports.API,
+			ports: []corev1.ContainerPort{named("http", contract.Ports.API)}, secrets: dbSecrets, env: common,
+			resources: resources("250m", "512Mi", "1", "1Gi")},
+		{name: "search", image: s.Images.Search, pool: tier.App, listen: contract.Ports.Search, health: contract.Ports.Search,
+			ports: []corev1.ContainerPort{named("http", contract.Ports.Search)}, secrets: dbSecrets, env: search,
+			resources: resources("250m", "512Mi", "2", "2Gi")},
+		{name: "ingest", image: s.Images.Ingest, pool: tier.Ingest, listen: contract.Ports.IngestHTTP, health: contract.Ports.IngestMetrics,
+			ports: []corev1.ContainerPort{
+				named("http", contract.Ports.IngestHTTP), named("hec", contract.Ports.IngestHEC),
+				named("native", contract.Ports.IngestNative), named("metrics", contract.Ports.IngestMetrics),
+			}, secrets: ingestSecrets, env: ingestEnv,
+			resources: resources("250m", "512Mi", "1", "1Gi")},
+	}
+}
+
+func (s Spec) clickhouseAddr() string {
+	if s.ClickHouse != nil {
+		return s.ClickHouse.Host + ":" + strconv.Itoa(s.ClickHouse.Port)
+	}
+	return "clickhouse-" + chiName + "." + Namespace + ".svc:" + strconv.Itoa(chNative)
+}
+
+// namespace is nano's namespace, enforcing Pod Security "restricted".
+func namespace() Object {
+	lbls := labels("nano")
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		lbls["pod-security.kubernetes.io/"+mode] = "restricted"
+		lbls["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
+	}
+	return typed("v1", "Namespace", corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: lbls}})
+}
+
+func serviceAccount(name string, token bool) Object {
+	return typed("v1", "ServiceAccount", corev1.ServiceAccount{
+		ObjectMeta: meta(name, labels(name)), AutomountServiceAccountToken: ptr(token),
+	})
+}
+
+// workload returns a service's ServiceAccount, Deployment, Service and
+// PodDisruptionBudget.
+func (s Spec) workload(svc service) []Object {
+	lbls := labels(svc.name)
+	var envs []corev1.EnvVar
+	for _, k := range sortedKeys(svc.env) {
+		envs = append(envs, corev1.EnvVar{Name: k, Value: svc.env[k]})
+	}
+	envs = append(envs, corev1.EnvVar{Name: contract.ListenAddr, Value: ":" + strconv.Itoa(svc.listen)})
+	if lim, ok := svc.resources.Limits[corev1.ResourceMemory]; ok {
+		// The Go runtime collects harder as its heap nears 90% of the
+		// container's limit, rather than being killed at the limit.
+		envs = append(envs, corev1.EnvVar{Name: "GOMEMLIMIT", Value: strconv.FormatInt(lim.Value()*9/10, 10)})
+	}
+	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+	for _, secret := range sortedKeys(svc.secrets) {
+		dir := svc.secrets[secret]
+		volumes = append(volumes, corev1.Volume{Name: dir, VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: secret, DefaultMode: ptr(int32(0o440))},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: dir, MountPath: "/etc/nano/secrets/" + dir, ReadOnly: true})
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: port(svc.health)}},
+			PeriodSeconds: period, TimeoutSeconds: 3, FailureThreshold: 3,
+		}
+	}
+	container := corev1.Container{
+		Name: svc.name, Image: svc.image, Ports: svc.ports, Env: envs, Resources: svc.resources,
+		VolumeMounts:    mounts,
+		ReadinessProbe:  probe(contract.ReadyPath, 5),
+		LivenessProbe:   probe(contract.HealthPath, 10),
+		StartupProbe:    &corev1.Probe{ProbeHandler: probe(contract.HealthPath, 2).ProbeHandler, PeriodSeconds: 2, FailureThreshold: 60},
+		SecurityContext: restrictedContainer(),
+	}
+	container.SecurityContext.ReadOnlyRootFilesystem = ptr(true)
+	nodeSelector, tolerations := s.placement(string(svc.pool))
+	replicas := int32(s.Tier.Replicas)
+	deployment := appsv1.Deployment{
+		ObjectMeta: meta(svc.name, lbls),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{labelApp: svc.name}},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxUnavailable: ptr(port(0)), MaxSurge: ptr(port(1)),
+			}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: lbls},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           svc.name,
+					AutomountServiceAccountToken: ptr(false),
+					SecurityContext:              restrictedPod(serviceUID),
+					Containers:                   []corev1.Container{container},
+					Volumes:                      volumes,
+					Affinity:                     spread(map[string]string{labelApp: svc.name}, s.Tier.HA),
+					NodeSelector:                 nodeSelector,
+					Tolerations:                  tolerations,
+				},
+			},
+		},
+	}
+	var svcPorts []corev1.ServicePort
+	for _, p := range svc.ports {
+		svcPorts = append(svcPorts, corev1.ServicePort{Name: p.Name, Port: p.ContainerPort, TargetPort: port(int(p.ContainerPort)), Protocol: corev1.ProtocolTCP})
+	}
+	return []Object{
+		serviceAccount(svc.name, false),
+		typed("apps/v1", "Deployment", deployment),
+		typed("v1", "Service", corev1.Service{
+			ObjectMeta: meta(svc.name, lbls),
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: map[string]string{labelApp: svc.name}, Ports: svcPorts},
+		}),
+		pdb(svc.name, lbls, map[string]string{labelApp: svc.name}),
+	}
+}
+
+// pdb allows one voluntary disruption at a time: single-replica tiers can
+// still drain a node; HA tiers keep all but one replica serving.
+func pdb(name string, lbls, selector map[string]string) Object {
+	return typed("policy/v1", "PodDisruptionBudget", policyv1.PodDisruptionBudget{
+		ObjectMeta: meta(name, lbls),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: ptr(port(1)),
+			Selector:       &metav1.LabelSelector{MatchLabels: selector},
+		},
+	})
+}
+
+// IngestPublicService is the LoadBalancer Service of ingest's ports.
+const IngestPublicService = "ingest-public"
+
+// exposure publishes ingest's ports through a LoadBalancer and, with a
+// domain, api and search through an HTTPS Ingress.
+func (s Spec) exposure() []Object {
+	lbls := labels("ingest")
+	var ports []corev1.ServicePort
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"http", contract.Ports.IngestHTTP}, {"hec", contract.Ports.IngestHEC}, {"native", contract.Ports.IngestNative}} {
+		ports = append(ports, corev1.ServicePort{Name: p.name, Port: int32(p.n), TargetPort: port(p.n), Protocol: corev1.ProtocolTCP})
+	}
+	out := []Object{typed("v1", "Service", corev1.Service{
+		ObjectMeta: meta(IngestPublicService, lbls),
+		Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{labelApp: "ingest"}, Ports: ports,
+			// Keep client addresses for per-source rate limits and audit.
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+		},
+	})}
+	if s.Domain == "" {
+		return out
+	}
+	prefix := networkingv1.PathTypePrefix
+	backend := func(name string, p int) networkingv1.HTTPIngressPath {
+		return networkingv1.HTTPIngressPath{Path: "/" + name, PathType: &prefix, Backend: networkingv1.IngressBackend{
+			Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: int32(p)}},
+		}}
+	}
+	class := s.ingressClass()
+	return append(out, typed("networking.k8s.io/v1", "Ingress", networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "nano", Namespace: Namespace, Labels: labels("nano"),
+			Annotations: map[string]string{"cert-manager.io/cluster-issuer": ClusterIssuer}},
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: &class,
+			TLS:              []networkingv1.IngressTLS{{Hosts: []string{s.Domain}, SecretName: "nano-tls"}},
+			Rules: []networkingv1.IngressRule{{Host: s.Domain, IngressRuleValue: networkingv1.IngressRuleValue{
+				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					backend("api", contract.Ports.API), backend("search", contract.Ports.Search),
+				}},
+			}}},
+		},
+	}), s.clusterIssuer())
+}
+
+// ClusterIssuer is cert-manager's issuer of the Ingress's certificate.
+const ClusterIssuer = "letsencrypt"
+
+// acmeSolverLabel marks the pods cert-manager starts to answer HTTP-01
+// challenges (in the Ingress's namespace, so the network policies let the
+// ingress controller reach them).
+const (
+	acmeSolverLabel = "acme.cert-manager.io/http01-solver"
+	acmeSolverPort  = 8089
+)
+
+// clusterIssuer is Let's Encrypt through ACME HTTP-01 answered via the
+// platform's ingress class.
+func (s Spec) clusterIssuer() Object {
+	return Object{
+		"apiVersion": "cert-manager.io/v1",
+		"kind":       "ClusterIssuer",
+		"metadata":   map[string]any{"name": ClusterIssuer, "labels": toAny(labels("nano"))},
+		"spec": map[string]any{
+			"acme": map[string]any{
+				"server":              "https://acme-v02.api.letsencrypt.org/directory",
+				"privateKeySecretRef": map[string]any{"name": ClusterIssuer + "-account"},
+				"solvers": []any{map[string]any{
+					"http01": map[string]any{"ingress": map[string]any{"ingressClassName": s.ingressClass()}},
+				}},
+			},
+		},
+	}
+}

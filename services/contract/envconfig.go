@@ -1,0 +1,131 @@
+// Package envconfig names the environment variables through which the
+// deployment components configure nano's services (api, search, ingest).
+// Components write them (Compose files, Kubernetes Deployments); the services
+// read them. Keeping the names in one package keeps both sides in step.
+package contract
+
+// Shared by every service.
+const (
+	// Deployment is the deployment name (metrics label, logs).
+	Deployment = "NANO_DEPLOYMENT"
+	// PostgresURL is a libpq URL of the metadata database.
+	PostgresURL = "NANO_POSTGRES_URL"
+	// ClickHouseAddr is host:port of ClickHouse's native protocol.
+	ClickHouseAddr = "NANO_CLICKHOUSE_ADDR"
+	// ClickHouseDatabase, ClickHouseUser and ClickHousePassword authenticate to it.
+	ClickHouseDatabase = "NANO_CLICKHOUSE_DATABASE"
+	ClickHouseUser     = "NANO_CLICKHOUSE_USER"
+	ClickHousePassword = "NANO_CLICKHOUSE_PASSWORD"
+	// ClickHouseCluster names the ClickHouse cluster for replicated DDL; empty
+	// on single-node tiers.
+	ClickHouseCluster = "NANO_CLICKHOUSE_CLUSTER"
+	// RetentionDays is how long events are kept before roll-off.
+	RetentionDays = "NANO_RETENTION_DAYS"
+	// ListenAddr is the service's HTTP listen address (":3000").
+	ListenAddr = "NANO_LISTEN_ADDR"
+)
+
+// Ingest only.
+const (
+	// IngestToken is the bootstrap bearer token for the HTTP port.
+	IngestToken = "NANO_INGEST_TOKEN"
+	// HECToken is the bootstrap Splunk HEC token.
+	HECToken = "NANO_HEC_TOKEN"
+	// NativeTLSCert, NativeTLSKey and NativeClientCA are PEM file paths for the
+	// Vector-native port's mutual TLS.
+	NativeTLSCert  = "NANO_NATIVE_TLS_CERT"
+	NativeTLSKey   = "NANO_NATIVE_TLS_KEY"
+	NativeClientCA = "NANO_NATIVE_CLIENT_CA"
+)
+
+// Files: on Kubernetes, secrets are mounted as files and these variables
+// name them; a service reads the file when the plain variable is unset.
+const (
+	PostgresURLFile        = "NANO_POSTGRES_URL_FILE"
+	ClickHousePasswordFile = "NANO_CLICKHOUSE_PASSWORD_FILE"
+	IngestTokenFile        = "NANO_INGEST_TOKEN_FILE"
+	HECTokenFile           = "NANO_HEC_TOKEN_FILE"
+)
+
+// Health endpoints every service serves: api and search on their HTTP port,
+// ingest on its metrics port.
+const (
+	HealthPath = "/healthz"
+	ReadyPath  = "/readyz"
+)
+
+// ClickHouse storage: where the platform has a warm S3 disk, tables use
+// this storage policy and move parts to the "warm" volume.
+const (
+	ClickHouseStoragePolicy = "NANO_CLICKHOUSE_STORAGE_POLICY"
+	ClickHouseWarmAfterDays = "NANO_CLICKHOUSE_WARM_AFTER_DAYS"
+)
+
+// Ingest's other ports; unset means the default, which is the seed's port
+// (the components leave them unset).
+const (
+	HECAddr     = "NANO_HEC_ADDR"
+	MetricsAddr = "NANO_METRICS_ADDR"
+	NativeAddr  = "NANO_NATIVE_ADDR"
+	// IngestRateEPS limits each token's events per second (0: unlimited).
+	IngestRateEPS = "NANO_INGEST_RATE_EPS"
+)
+
+// Ingest's input limits (bytes unless named otherwise); unset keeps the
+// documented default.
+const (
+	IngestMaxBodyBytes    = "NANO_INGEST_MAX_BODY_BYTES"    // as sent (10 MiB)
+	IngestMaxDecodedBytes = "NANO_INGEST_MAX_DECODED_BYTES" // after gzip (64 MiB)
+	IngestMaxEvents       = "NANO_INGEST_MAX_EVENTS"        // events per request (100 000)
+	IngestMaxRecordBytes  = "NANO_INGEST_MAX_RECORD_BYTES"  // one line/element/HEC event (1 MiB)
+	IngestMaxFieldBytes   = "NANO_INGEST_MAX_FIELD_BYTES"   // service, host, severity, attribute keys (1 KiB)
+	IngestMaxMessageBytes = "NANO_INGEST_MAX_MESSAGE_BYTES" // message and attribute values (64 KiB)
+	IngestMaxRawBytes     = "NANO_INGEST_MAX_RAW_BYTES"     // the stored original record (256 KiB)
+	IngestMaxAttributes   = "NANO_INGEST_MAX_ATTRIBUTES"    // attributes per event (256)
+)
+
+// Ingest's write path.
+const (
+	IngestFlushInterval = "NANO_INGEST_FLUSH_INTERVAL" // Go duration a batch waits to fill (1s)
+	IngestBatchEvents   = "NANO_INGEST_BATCH_EVENTS"   // events per insert (10 000)
+	IngestQueueEvents   = "NANO_INGEST_QUEUE_EVENTS"   // events waiting for commit before 503 (200 000)
+	IngestQueueBytes    = "NANO_INGEST_QUEUE_BYTES"    // their raw size before 503 (64 MiB)
+	IngestInserters     = "NANO_INGEST_INSERTERS"      // batches inserting at once (2)
+	IngestInflightBytes = "NANO_INGEST_INFLIGHT_BYTES" // request bodies held at once before 503 (12 MiB)
+)
+
+// Search only; unset keeps the default the README documents.
+const (
+	SearchMaxExecutionTime       = "NANO_SEARCH_MAX_EXECUTION_TIME"        // per query on ClickHouse (30s)
+	SearchMaxRowsToRead          = "NANO_SEARCH_MAX_ROWS_TO_READ"          // per query (2 000 000 000)
+	SearchMaxBytesToRead         = "NANO_SEARCH_MAX_BYTES_TO_READ"         // per query (200 GiB)
+	SearchMaxMemoryBytes         = "NANO_SEARCH_MAX_MEMORY_BYTES"          // per query (2 GiB)
+	SearchMaxConcurrent          = "NANO_SEARCH_MAX_CONCURRENT"            // running searches per replica (8)
+	SearchMaxConcurrentPerTenant = "NANO_SEARCH_MAX_CONCURRENT_PER_TENANT" // running searches per tenant and replica (4)
+	SearchMaxQueued              = "NANO_SEARCH_MAX_QUEUED"                // searches waiting for a slot (64)
+	SearchQueueTimeout           = "NANO_SEARCH_QUEUE_TIMEOUT"             // longest wait for a slot before 429 (5s)
+	SearchDefaultRange           = "NANO_SEARCH_DEFAULT_RANGE"             // time range of a search without one (24h)
+	SearchDefaultPageRows        = "NANO_SEARCH_DEFAULT_PAGE_ROWS"         // rows per page (100)
+	SearchMaxPageRows            = "NANO_SEARCH_MAX_PAGE_ROWS"             // largest page_size (10 000)
+	SearchMaxBodyBytes           = "NANO_SEARCH_MAX_BODY_BYTES"            // request body (64 KiB)
+)
+
+// TokenCacheTTL is how long a service trusts a verified API token before
+// asking the database again, i.e. how long a revocation may take (30s).
+const TokenCacheTTL = "NANO_TOKEN_CACHE_TTL"
+
+// The api service; unset keeps the default the README documents.
+const (
+	// APILeaderPostgresURL is the URL of the scheduler's lock session when
+	// NANO_POSTGRES_URL goes through a transaction-mode pooler (session
+	// advisory locks need a direct connection); default NANO_POSTGRES_URL.
+	APILeaderPostgresURL  = "NANO_API_LEADER_POSTGRES_URL"
+	APICredentialsKey     = "NANO_API_CREDENTIALS_KEY" // base64 of 32 bytes; credentials are disabled without it
+	APICredentialsKeyFile = "NANO_API_CREDENTIALS_KEY_FILE"
+	APIEnrichmentDir      = "NANO_API_ENRICHMENT_DIR"   // the directory file datasets must be under (none)
+	APILeaderRetry        = "NANO_API_LEADER_RETRY"     // how often a follower tries the lock (500ms)
+	APILeaderHeartbeat    = "NANO_API_LEADER_HEARTBEAT" // how often the leader checks its session (500ms)
+	APIReplicaID          = "NANO_API_REPLICA_ID"       // this replica's name in the scheduler (the host name)
+	APIMaxBodyBytes       = "NANO_API_MAX_BODY_BYTES"   // request body (1 MiB)
+	APIRequestTimeout     = "NANO_API_REQUEST_TIMEOUT"  // one request (30s)
+)

@@ -1,0 +1,27 @@
+package contract
+
+import "strconv"
+
+// Ports are the service ports of the seed's Services and Monitoring
+// sections. The services listen on them by default; the components publish,
+// route and scrape them; the images expose them.
+var Ports = struct {
+	API, Search                         int
+	IngestHTTP, IngestHEC, IngestNative int
+	IngestMetrics, PostgresExporter     int
+}{
+	API: 3000, Search: 3002,
+	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
+	IngestMetrics: 9598, PostgresExporter: 9187,
+}
+
+// Addr is the listen address of a port on every interface (":3000").
+func Addr(port int) string { return ":" + strconv.Itoa(port) }
+
+// Ingest's default listen addresses, from Ports.
+var (
+	DefaultIngestAddr  = Addr(Ports.IngestHTTP)
+	DefaultHECAddr     = Addr(Ports.IngestHEC)
+	DefaultMetricsAddr = Addr(Ports.IngestMetrics)
+	DefaultNativeAddr  = Addr(Ports.IngestNative)
+)

@@ -1,0 +1,38 @@
+package contract
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReaderNamesEveryBadVariable(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"N": "12", "BADN": "x", "BIG": "99", "D": "2s", "BADD": "2 s", "PW_FILE": secret, "MISSING_FILE": "/nope",
+		"A": ":3002", "BADA": "localhost"}
+	r := &Reader{Getenv: func(k string) string { return env[k] }}
+	if r.Int("N", 1, 0, 50) != 12 || r.Int("UNSET", 7, 0, 50) != 7 || r.Int("BADN", 3, 0, 50) != 3 || r.Int("BIG", 3, 0, 50) != 3 {
+		t.Error("Int")
+	}
+	if r.Duration("D", time.Second, time.Millisecond, time.Minute) != 2*time.Second || r.Duration("BADD", time.Second, 0, time.Minute) != time.Second {
+		t.Error("Duration")
+	}
+	if r.Secret("PW", "PW_FILE") != "s3cret" || r.Secret("X", "MISSING_FILE") != "" {
+		t.Error("Secret")
+	}
+	if r.Addr("A", "") != ":3002" || r.String("UNSET", "def") != "def" {
+		t.Error("Addr/String")
+	}
+	r.Addr("BADA", "")
+	err := r.Err()
+	for _, name := range []string{"BADN", "BIG", "BADD", "MISSING_FILE", "BADA"} {
+		if err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Errorf("%s not named in %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,514 @@
+package settings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nanosiem/nano/stacks/model/tier"
+)
+
+// Images are the container images of nano's services.
+type Images struct {
+	API, Search, Ingest string
+}
+
+// Settings are a stack's validated deployment settings.
+type Settings struct {
+	// Deployment names the deployment (resource names, nano-deployment label).
+	Deployment string
+	// Tier is the tier's catalog entry with the stack's overrides applied.
+	Tier     tier.Spec
+	Provider tier.Provider
+	Region   string
+	Domain   string
+	Images   Images
+	// SSHAllowedCIDRs may reach SSH; empty closes SSH.
+	SSHAllowedCIDRs []string
+	// SSHPublicKey is the admin key; empty means generate one.
+	SSHPublicKey string
+	// KubeAPIAllowedCIDRs may reach a self-managed cluster's API.
+	KubeAPIAllowedCIDRs []string
+	// MachineType is the provider's type for the tier's main machine or pool.
+	MachineType string
+	// DailyVolumeGB sizes Enterprise pools; Band is the band it falls in.
+	DailyVolumeGB int
+	Band          tier.VolumeBand
+	// Warm is the configured warm-tier bucket; nil on tiers without one and
+	// when nano creates the bucket in the deployment's cloud.
+	Warm *WarmBucket
+	// ClickHouseCloud is the Enterprise tier's ClickHouse Cloud service.
+	ClickHouseCloud *ClickHouseCloud
+}
+
+// WarmBucket is an S3-compatible bucket for ClickHouse's warm tier.
+type WarmBucket struct {
+	// URL is the bucket's https URL, ending in "/".
+	URL    string
+	Region string
+	// AccessKeyID and SecretAccessKey are secret: wrap them with
+	// pulumi.ToSecret before use.
+	AccessKeyID, SecretAccessKey string
+}
+
+// ClickHouseCloud is a ClickHouse Cloud service reached over a private
+// endpoint.
+type ClickHouseCloud struct {
+	// EndpointService is the AWS VPC endpoint service name or the GCP
+	// Private Service Connect service attachment.
+	EndpointService string
+	// Host is the service's private hostname.
+	Host string
+	User string
+	// Password is secret: wrap it with pulumi.ToSecret before use.
+	Password string
+}
+
+// Getter returns the value of a `nano:` config key, "" when unset.
+type Getter func(key string) string
+
+// Limits of the overrides.
+const (
+	minRetentionDays = 1
+	maxRetentionDays = 3650
+	maxReplicas      = 50
+	maxDailyVolumeGB = 1_000_000
+)
+
+var (
+	reDomain     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	reImage      = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	reMachine    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	reCHUser     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+	// Private endpoint services of ClickHouse Cloud per provider.
+	reEndpointService = map[tier.Provider]*regexp.Regexp{
+		tier.AWS: regexp.MustCompile(`^com\.amazonaws\.vpce\.[a-z0-9-]+\.vpce-svc-[0-9a-f]{8,17}$`),
+		tier.GCP: regexp.MustCompile(`^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/regions/[a-z0-9-]+/serviceAttachments/[a-z0-9-]+$`),
+	}
+	// Region shapes per provider; Hetzner's locations are listed exactly.
+	regionShapes = map[tier.Provider]*regexp.Regexp{
+		tier.Civo:  regexp.MustCompile(`^[A-Za-z]{3}[0-9]$`),
+		tier.Vultr: regexp.MustCompile(`^[a-z]{3}$`),
+		tier.GCP:   regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]$`),
+		tier.AWS:   regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`),
+	}
+)
+
+// reDeployment is the deployment-name rule: a name becomes part of resource
+// names, labels and the provisioning endpoint's directories.
+var reDeployment = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}[a-z0-9]$`)
+
+// DeploymentNameRule says in words what ValidDeploymentName accepts.
+const DeploymentNameRule = "must be 2-32 lowercase letters, digits or '-', starting with a letter"
+
+// ValidDeploymentName reports whether name is a valid deployment name (the
+// program's nano:deployment and the provisioning endpoint's names).
+func ValidDeploymentName(name string) bool { return reDeployment.MatchString(name) }
+
+// HetznerLocation is where nano places a Hetzner location's servers and
+// primary IPs (a primary IP is bound to a datacenter) and the network zone
+// of its private networks.
+type HetznerLocation struct{ Datacenter, NetworkZone string }
+
+// HetznerLocations are the Hetzner locations nano deploys to.
+var HetznerLocations = map[string]HetznerLocation{
+	"fsn1": {"fsn1-dc14", "eu-central"},
+	"nbg1": {"nbg1-dc3", "eu-central"},
+	"hel1": {"hel1-dc2", "eu-central"},
+	"ash":  {"ash-dc1", "us-east"},
+	"hil":  {"hil-dc1", "us-west"},
+	"sin":  {"sin-dc1", "ap-southeast"},
+}
+
+// Load reads and validates every key. It returns all problems at once, each
+// prefixed with its full key (e.g. "nano:provider: ...").
+func Load(stack string, get Getter) (Settings, error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%s: %s", Namespace, key, fmt.Sprintf(format, args...)))
+	}
+	s := Settings{
+		Region: strings.TrimSpace(get(KeyRegion)),
+		Domain: strings.ToLower(strings.TrimSpace(get(KeyDomain))),
+	}
+
+	// Tier and provider decide everything else.
+	tierName := strings.ToLower(strings.TrimSpace(get(KeyTier)))
+	spec, tierOK := tier.Lookup(tier.Name(tierName))
+	switch {
+	case tierName == "":
+		bad(KeyTier, "required; set one of %s", list(tier.Names()))
+	case !tierOK:
+		bad(KeyTier, "unknown tier %q; allowed: %s", tierName, list(tier.Names()))
+	}
+	provider := tier.Provider(strings.ToLower(strings.TrimSpace(get(KeyProvider))))
+	switch {
+	case provider == "":
+		bad(KeyProvider, "required; set one of %s", list(tier.Providers()))
+	case !slices.Contains(tier.Providers(), provider):
+		bad(KeyProvider, "unknown provider %q; allowed: %s", provider, list(tier.Providers()))
+	case tierOK && !spec.AllowsProvider(provider):
+		bad(KeyProvider, "tier %q does not run on %q; allowed for %s: %s", spec.Name, provider, spec.Name, list(spec.Providers))
+	}
+	s.Tier, s.Provider = spec, provider
+	providerOK := tierOK && spec.AllowsProvider(provider)
+
+	if providerOK {
+		if msg := checkRegion(provider, s.Region); msg != "" {
+			bad(KeyRegion, "%s", msg)
+		}
+	}
+
+	s.Deployment = strings.TrimSpace(get(KeyDeployment))
+	if s.Deployment == "" {
+		s.Deployment = strings.ToLower(stack)
+	}
+	if !ValidDeploymentName(s.Deployment) {
+		bad(KeyDeployment, "%q %s (defaults to the stack name)", s.Deployment, DeploymentNameRule)
+	}
+	if s.Domain != "" && !reDomain.MatchString(s.Domain) {
+		bad(KeyDomain, "%q is not a DNS name like logs.example.com", s.Domain)
+	}
+
+	image := func(key string) string {
+		v := strings.TrimSpace(get(key))
+		if v == "" {
+			v = defaultOf(key)
+		}
+		switch {
+		case !reImage.MatchString(v):
+			bad(key, "%q is not an image reference like registry/name:tag or registry/name@sha256:<digest>", v)
+		case !strings.Contains(v, ":") && !strings.Contains(v, "@"):
+			bad(key, "%q has no tag or digest; pin a version", v)
+		case strings.HasSuffix(v, ":latest"):
+			bad(key, "%q uses the latest tag; pin a version or digest", v)
+		}
+		return v
+	}
+	s.Images = Images{API: image(KeyAPIImage), Search: image(KeySearchImage), Ingest: image(KeyIngestImage)}
+
+	s.SSHAllowedCIDRs = cidrs(get(KeySSHAllowedCIDRs), false, func(format string, args ...any) { bad(KeySSHAllowedCIDRs, format, args...) })
+	apiCIDRs := get(KeyKubeAPICIDRs)
+	if strings.TrimSpace(apiCIDRs) == "" {
+		apiCIDRs = defaultOf(KeyKubeAPICIDRs)
+	}
+	s.KubeAPIAllowedCIDRs = cidrs(apiCIDRs, true, func(format string, args ...any) { bad(KeyKubeAPICIDRs, format, args...) })
+	s.SSHPublicKey = strings.TrimSpace(get(KeySSHPublicKey))
+	if k := s.SSHPublicKey; k != "" && !validSSHKey(k) {
+		bad(KeySSHPublicKey, "not an OpenSSH public key (expected \"ssh-ed25519 AAAA...\" or \"ssh-rsa AAAA...\")")
+	}
+
+	integer := func(key string) int {
+		v := strings.TrimSpace(get(key))
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			bad(key, "%q is not a whole number", v)
+			return 0
+		}
+		if n < 0 {
+			bad(key, "%d is negative; use 0 for the tier's value", n)
+			return 0
+		}
+		return n
+	}
+	replicas, hot, days := integer(KeyAppReplicas), integer(KeyHotStorageGB), integer(KeyRetentionDays)
+	s.DailyVolumeGB = integer(KeyDailyVolumeGB)
+	s.MachineType = strings.TrimSpace(get(KeyMachineType))
+	if s.MachineType != "" && !reMachine.MatchString(s.MachineType) {
+		bad(KeyMachineType, "%q is not a machine type name", s.MachineType)
+	}
+
+	if tierOK {
+		if replicas > 0 {
+			switch {
+			case spec.HA && replicas < 2:
+				bad(KeyAppReplicas, "tier %q is highly available and needs at least 2 replicas; got %d", spec.Name, replicas)
+			case spec.Kind == tier.Compose && replicas != 1:
+				bad(KeyAppReplicas, "tier %q runs one of everything on one host; only 1 is allowed, got %d", spec.Name, replicas)
+			case replicas > maxReplicas:
+				bad(KeyAppReplicas, "%d is more than %d", replicas, maxReplicas)
+			default:
+				s.Tier.Replicas = replicas
+			}
+		}
+		if hot > 0 {
+			switch {
+			case spec.ClickHouse.Cloud:
+				bad(KeyHotStorageGB, "tier %q keeps events on ClickHouse Cloud; hot storage is not configurable", spec.Name)
+			case hot < spec.HotStorageGB:
+				bad(KeyHotStorageGB, "%d GB is less than tier %q's %d GB", hot, spec.Name, spec.HotStorageGB)
+			default:
+				s.Tier.HotStorageGB = hot
+			}
+		}
+		if days > 0 {
+			if days < minRetentionDays || days > maxRetentionDays {
+				bad(KeyRetentionDays, "%d is outside %d-%d", days, minRetentionDays, maxRetentionDays)
+			} else {
+				s.Tier.Retention.Days = days
+			}
+		}
+		if spec.Kind == tier.Managed {
+			switch {
+			case s.DailyVolumeGB == 0:
+				bad(KeyDailyVolumeGB, "required for tier %q: expected GB/day (bands: %s)", spec.Name, bands(spec))
+			case s.DailyVolumeGB > maxDailyVolumeGB:
+				bad(KeyDailyVolumeGB, "%d is more than %d", s.DailyVolumeGB, maxDailyVolumeGB)
+			default:
+				b, err := spec.BandFor(s.DailyVolumeGB)
+				if err != nil {
+					bad(KeyDailyVolumeGB, "%v", err)
+				}
+				s.Band = b
+			}
+		} else if s.DailyVolumeGB != 0 {
+			bad(KeyDailyVolumeGB, "only the enterprise tier is sized by daily volume; tier %q has a fixed size", spec.Name)
+		}
+		s.Warm = warmBucket(spec, get, bad)
+		s.ClickHouseCloud = clickHouseCloud(spec, provider, get, bad)
+		if providerOK && s.MachineType == "" {
+			if m, ok := mainMachine(s); ok {
+				t, err := tier.MachineType(provider, m)
+				if err != nil {
+					bad(KeyMachineType, "%v; set %s:%s", err, Namespace, KeyMachineType)
+				}
+				s.MachineType = t
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Settings{}, fmt.Errorf("invalid configuration for stack %q:\n%w", stack, err)
+	}
+	return s, nil
+}
+
+// RequiredSecrets lists the secret keys the plain config calls for: the
+// warm bucket's credentials with a configured bucket, the ClickHouse Cloud
+// password on Enterprise. `go run . plan` stands placeholders in for them,
+// since it cannot decrypt a stack's secrets.
+func RequiredSecrets(get Getter) []string {
+	var out []string
+	if strings.TrimSpace(get(KeyWarmBucketURL)) != "" {
+		out = append(out, KeyWarmAccessKeyID, KeyWarmSecretKey)
+	}
+	if tier.Name(strings.ToLower(strings.TrimSpace(get(KeyTier)))) == tier.Enterprise {
+		out = append(out, KeyCHCloudPassword)
+	}
+	return out
+}
+
+// OfflineSecret stands in for a required secret where none can be read:
+// `go run . plan` cannot decrypt a stack's secrets.
+const OfflineSecret = "planned-offline"
+
+// WithOfflineSecrets returns get with OfflineSecret in place of every
+// required secret that is empty, and the keys it filled.
+func WithOfflineSecrets(get Getter) (Getter, []string) {
+	var filled []string
+	for _, k := range RequiredSecrets(get) {
+		if get(k) == "" {
+			filled = append(filled, k)
+		}
+	}
+	return func(key string) string {
+		if slices.Contains(filled, key) {
+			return OfflineSecret
+		}
+		return get(key)
+	}, filled
+}
+
+// warmBucket validates the warm bucket keys; nil means none is configured.
+func warmBucket(spec tier.Spec, get Getter, bad func(key, format string, args ...any)) *WarmBucket {
+	w := &WarmBucket{
+		URL: strings.TrimSpace(get(KeyWarmBucketURL)), Region: strings.TrimSpace(get(KeyWarmRegion)),
+		AccessKeyID: strings.TrimSpace(get(KeyWarmAccessKeyID)), SecretAccessKey: strings.TrimSpace(get(KeyWarmSecretKey)),
+	}
+	if w.URL == "" {
+		for _, k := range []struct{ key, v string }{{KeyWarmRegion, w.Region}, {KeyWarmAccessKeyID, w.AccessKeyID}, {KeyWarmSecretKey, w.SecretAccessKey}} {
+			if k.v != "" {
+				bad(k.key, "set without %s:%s; nano only uses it with a configured bucket", Namespace, KeyWarmBucketURL)
+			}
+		}
+		return nil
+	}
+	if !spec.ClickHouse.WarmS3 {
+		bad(KeyWarmBucketURL, "tier %q has no warm tier; only %s keep data in a bucket", spec.Name, list(warmTiers()))
+		return nil
+	}
+	u, err := url.Parse(w.URL)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil:
+		bad(KeyWarmBucketURL, "%q is not an https URL like https://s3.eu-central-2.wasabisys.com/my-bucket/", w.URL)
+	case strings.Trim(u.Path, "/") == "":
+		bad(KeyWarmBucketURL, "%q names no bucket; add it as the path, e.g. https://%s/my-bucket/", w.URL, u.Host)
+	default:
+		w.URL = strings.TrimSuffix(w.URL, "/") + "/"
+	}
+	if w.Region != "" && !reMachine.MatchString(w.Region) {
+		bad(KeyWarmRegion, "%q is not a region name like eu-central-2", w.Region)
+	}
+	for _, k := range []struct{ key, v string }{{KeyWarmAccessKeyID, w.AccessKeyID}, {KeyWarmSecretKey, w.SecretAccessKey}} {
+		if k.v == "" {
+			bad(k.key, "required with %s:%s; set it with: pulumi config set --secret %s:%s <value>", Namespace, KeyWarmBucketURL, Namespace, k.key)
+		}
+	}
+	return w
+}
+
+func warmTiers() []tier.Name {
+	var out []tier.Name
+	for _, t := range tier.All() {
+		if t.ClickHouse.WarmS3 {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// clickHouseCloud validates the ClickHouse Cloud keys (Enterprise only).
+func clickHouseCloud(spec tier.Spec, p tier.Provider, get Getter, bad func(key, format string, args ...any)) *ClickHouseCloud {
+	c := &ClickHouseCloud{
+		EndpointService: strings.TrimSpace(get(KeyCHCloudService)), Host: strings.ToLower(strings.TrimSpace(get(KeyCHCloudHost))),
+		User: strings.TrimSpace(get(KeyCHCloudUser)), Password: get(KeyCHCloudPassword),
+	}
+	if c.User == "" {
+		c.User = "default"
+	}
+	if !spec.ClickHouse.Cloud {
+		for _, k := range []struct{ key, v string }{{KeyCHCloudService, c.EndpointService}, {KeyCHCloudHost, c.Host}, {KeyCHCloudPassword, c.Password}} {
+			if k.v != "" {
+				bad(k.key, "only tier %q uses ClickHouse Cloud; tier %q runs its own ClickHouse", tier.Enterprise, spec.Name)
+			}
+		}
+		return nil
+	}
+	re := reEndpointService[p]
+	switch {
+	case c.EndpointService == "":
+		bad(KeyCHCloudService, "required for tier %q: the private endpoint service of your ClickHouse Cloud service (ClickHouse Cloud console: Settings, Private endpoints)", spec.Name)
+	case re == nil:
+		bad(KeyCHCloudService, "ClickHouse Cloud private endpoints are not available on provider %q", p)
+	case !re.MatchString(c.EndpointService):
+		bad(KeyCHCloudService, "%q is not a %s endpoint service (pattern %s)", c.EndpointService, p, re)
+	}
+	switch {
+	case c.Host == "":
+		bad(KeyCHCloudHost, "required for tier %q: the service's private hostname", spec.Name)
+	case !reDomain.MatchString(c.Host):
+		bad(KeyCHCloudHost, "%q is not a DNS name", c.Host)
+	}
+	if !reCHUser.MatchString(c.User) {
+		bad(KeyCHCloudUser, "%q is not a ClickHouse user name", c.User)
+	}
+	if c.Password == "" {
+		bad(KeyCHCloudPassword, "required for tier %q; set it with: pulumi config set --secret %s:%s <password>", spec.Name, Namespace, KeyCHCloudPassword)
+	}
+	return c
+}
+
+// mainMachine is the machine size MachineType names: the compose host, the
+// single/HA pool, or nothing for multi-pool tiers (their pools are typed per
+// role by the cluster components).
+func mainMachine(s Settings) (tier.Machine, bool) {
+	if p, ok := s.Tier.Pool(tier.General); ok {
+		return p.Machine, true
+	}
+	return tier.Machine{}, false
+}
+
+func checkRegion(p tier.Provider, region string) string {
+	if p == tier.Hetzner {
+		var locs []string
+		for l := range HetznerLocations {
+			locs = append(locs, l)
+		}
+		slices.Sort(locs)
+		if _, ok := HetznerLocations[region]; !ok {
+			return fmt.Sprintf("%q is not a Hetzner location; allowed: %s", region, strings.Join(locs, ", "))
+		}
+		return ""
+	}
+	if region == "" {
+		return fmt.Sprintf("required for provider %q", p)
+	}
+	if re := regionShapes[p]; re != nil && !re.MatchString(region) {
+		return fmt.Sprintf("%q is not a %s region name (pattern %s)", region, p, re)
+	}
+	return ""
+}
+
+// cidrs parses the JSON array of CIDRs Pulumi passes for an array key;
+// world (0.0.0.0/0, ::/0) is refused unless allowWorld.
+func cidrs(raw string, allowWorld bool, bad func(string, ...any)) []string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil
+	}
+	var in []string
+	if err := json.Unmarshal([]byte(raw), &in); err != nil {
+		bad("must be a list of CIDRs like [\"203.0.113.0/24\"]: %v", err)
+		return nil
+	}
+	var out []string
+	for _, c := range in {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		switch {
+		case err != nil:
+			bad("%q is not a CIDR like 203.0.113.0/24", c)
+		case p.Bits() == 0 && !allowWorld:
+			bad("%q opens SSH to the whole internet; list your admin networks", c)
+		case p.Masked() != p:
+			bad("%q has host bits set; did you mean %s?", c, p.Masked())
+		default:
+			out = append(out, p.String())
+		}
+	}
+	return out
+}
+
+func validSSHKey(k string) bool {
+	f := strings.Fields(k)
+	if len(f) < 2 {
+		return false
+	}
+	switch f[0] {
+	case "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521":
+		return strings.HasPrefix(f[1], "AAAA")
+	}
+	return false
+}
+
+func defaultOf(key string) string {
+	for _, k := range Keys {
+		if k.Name == key {
+			return k.Default
+		}
+	}
+	return ""
+}
+
+func bands(s tier.Spec) string {
+	var out []string
+	for _, b := range s.VolumeBands {
+		out = append(out, b.Label)
+	}
+	return strings.Join(out, "; ")
+}
+
+func list[T ~string](xs []T) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,261 @@
+package settings
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/stacks/program/stackfile"
+)
+
+const projectDir = "../../.."
+
+// getter serves a map of short keys ("tier") as a Getter.
+func getter(m map[string]string) Getter { return func(k string) string { return m[k] } }
+
+func hobby(extra map[string]string) map[string]string {
+	m := map[string]string{KeyTier: "hobby", KeyProvider: "hetzner", KeyRegion: "fsn1"}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func enterpriseGCP(extra map[string]string) map[string]string {
+	m := map[string]string{KeyTier: "enterprise", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyDailyVolumeGB: "100",
+		KeyCHCloudService: "projects/ch-cloud-prod/regions/europe-west3/serviceAttachments/ch-svc",
+		KeyCHCloudHost:    "abc.europe-west3.p.gcp.clickhouse.cloud", KeyCHCloudPassword: "pw"}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
+	p, err := stackfile.LoadProject(projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != Namespace || p.StackConfigDir != "stacks" || p.Runtime != "go" {
+		t.Errorf("Pulumi.yaml: name %q runtime %v stackConfigDir %q; want %q, go, stacks", p.Name, p.Runtime, p.StackConfigDir, Namespace)
+	}
+	if len(p.Config) != len(Keys) {
+		t.Errorf("Pulumi.yaml declares %d keys, the program reads %d", len(p.Config), len(Keys))
+	}
+	for _, k := range Keys {
+		d, ok := p.Config[k.Name]
+		if !ok {
+			t.Errorf("Pulumi.yaml does not declare %s", k.Name)
+			continue
+		}
+		if d.Type != string(k.Type) {
+			t.Errorf("%s: Pulumi.yaml type %q, program %q", k.Name, d.Type, k.Type)
+		}
+		if d.Description != k.Description {
+			t.Errorf("%s: Pulumi.yaml description %q, program %q", k.Name, d.Description, k.Description)
+		}
+		if d.Secret != k.Secret {
+			t.Errorf("%s: Pulumi.yaml secret %v, program %v", k.Name, d.Secret, k.Secret)
+		}
+		if k.Type == Array && (d.Items == nil || d.Items.Type != "string") {
+			t.Errorf("%s: Pulumi.yaml must declare items of type string", k.Name)
+		}
+		switch {
+		case k.Required && d.Default != nil:
+			t.Errorf("%s is required but Pulumi.yaml gives it a default", k.Name)
+		case !k.Required:
+			want := strings.Trim(k.Default, `"`)
+			got := ""
+			switch v := d.Default.(type) {
+			case nil:
+				t.Errorf("%s: Pulumi.yaml has no default", k.Name)
+			case []any:
+				b, _ := json.Marshal(v)
+				got = string(b)
+			default:
+				got = fmt.Sprint(v)
+			}
+			if got != want {
+				t.Errorf("%s: Pulumi.yaml default %q, program %q", k.Name, got, want)
+			}
+		}
+	}
+}
+
+// Every stack in stacks/ loads and validates against the catalog: the tier
+// and provider it names are an allowed pair, and the stack name says them.
+func TestEveryStackValidates(t *testing.T) {
+	stacks, err := stackfile.Stacks(projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, s := range tier.All() {
+		want += len(s.Providers)
+	}
+	if len(stacks) != want {
+		t.Errorf("stacks/ has %d stacks, the catalog allows %d tier x provider pairs", len(stacks), want)
+	}
+	for _, name := range stacks {
+		t.Run(name, func(t *testing.T) {
+			_, cfg, err := stackfile.Load(projectDir, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			get, filled := WithOfflineSecrets(func(k string) string { return cfg.Values[Namespace+":"+k] })
+			s, err := Load(name, get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (s.Tier.Name == tier.Enterprise) != slices.Contains(filled, KeyCHCloudPassword) || len(filled) > 1 {
+				t.Errorf("offline secrets %v for tier %s", filled, s.Tier.Name)
+			}
+			if got := string(s.Tier.Name) + "-" + string(s.Provider); got != name {
+				t.Errorf("stack %s configures %s", name, got)
+			}
+			if s.Deployment != name {
+				t.Errorf("deployment defaults to %q, want the stack name", s.Deployment)
+			}
+			if s.Images.API != DefaultImageRegistry+"/api:"+DefaultImageVersion {
+				t.Errorf("api image %q is not Pulumi.yaml's default", s.Images.API)
+			}
+		})
+	}
+}
+
+func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
+	s, err := Load("hobby-hetzner", getter(hobby(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := tier.Lookup(tier.Hobby)
+	if s.Tier.HotStorageGB != want.HotStorageGB || s.Tier.Retention != want.Retention || s.MachineType != "ccx13" {
+		t.Errorf("hobby settings %+v do not follow the catalog", s)
+	}
+	s, err = Load("startup-hetzner", getter(map[string]string{
+		KeyTier: "startup", KeyProvider: "hetzner", KeyRegion: "hel1",
+		KeyHotStorageGB: "80", KeyRetentionDays: "30", KeySSHAllowedCIDRs: `["198.51.100.7/32","2001:db8::/48"]`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Tier.HotStorageGB != 80 || s.Tier.Retention.Days != 30 || s.MachineType != "ccx23" ||
+		strings.Join(s.SSHAllowedCIDRs, ",") != "198.51.100.7/32,2001:db8::/48" {
+		t.Errorf("overrides not applied: %+v", s)
+	}
+	if orig, _ := tier.Lookup(tier.Startup); orig.HotStorageGB != 50 {
+		t.Errorf("an override changed the catalog itself: %d", orig.HotStorageGB)
+	}
+	s, err = Load("team-aws", getter(map[string]string{KeyTier: "team", KeyProvider: "aws", KeyRegion: "us-east-1", KeyAppReplicas: "4"}))
+	if err != nil || s.Tier.Replicas != 4 || s.MachineType != "c6i.xlarge" {
+		t.Errorf("team-aws with 4 replicas: %+v, %v", s, err)
+	}
+	s, err = Load("enterprise-gcp", getter(enterpriseGCP(map[string]string{KeyDailyVolumeGB: "2000"})))
+	if err != nil || s.Band.Label != "1-10 TB/day" {
+		t.Errorf("enterprise 2000 GB/day: band %q, %v", s.Band.Label, err)
+	}
+	if c := s.ClickHouseCloud; c == nil || c.User != "default" || c.Password != "pw" || c.Host != "abc.europe-west3.p.gcp.clickhouse.cloud" {
+		t.Errorf("ClickHouse Cloud settings %+v", c)
+	}
+	s, err = Load("team-civo", getter(map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1",
+		KeyWarmBucketURL: "https://s3.eu-central-2.wasabisys.com/nano-warm", KeyWarmAccessKeyID: "id", KeyWarmSecretKey: "key"}))
+	if err != nil || s.Warm == nil || s.Warm.URL != "https://s3.eu-central-2.wasabisys.com/nano-warm/" || s.Warm.AccessKeyID != "id" {
+		t.Errorf("team-civo with a Wasabi bucket: %+v, %v", s.Warm, err)
+	}
+	if s, err := Load("team-civo", getter(map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1"})); err != nil || s.Warm != nil {
+		t.Errorf("team-civo without a bucket: %+v, %v", s.Warm, err)
+	}
+}
+
+// Invalid values and combinations fail with messages that name the key and
+// say what is allowed.
+func TestLoadRejectsWithClearMessages(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  map[string]string
+		want []string
+	}{
+		{"missing tier", map[string]string{KeyProvider: "hetzner", KeyRegion: "fsn1"},
+			[]string{"nano:tier: required; set one of hobby, startup, growth, team, business, pro, enterprise"}},
+		{"unknown tier", map[string]string{KeyTier: "huge", KeyProvider: "hetzner", KeyRegion: "fsn1"},
+			[]string{`nano:tier: unknown tier "huge"; allowed: hobby, startup, growth, team, business, pro, enterprise`}},
+		{"hobby on aws", map[string]string{KeyTier: "hobby", KeyProvider: "aws", KeyRegion: "eu-central-1"},
+			[]string{`nano:provider: tier "hobby" does not run on "aws"; allowed for hobby: hetzner`}},
+		{"pro on civo", map[string]string{KeyTier: "pro", KeyProvider: "civo", KeyRegion: "LON1"},
+			[]string{`nano:provider: tier "pro" does not run on "civo"; allowed for pro: gcp, aws`}},
+		{"unknown provider", map[string]string{KeyTier: "team", KeyProvider: "azure", KeyRegion: "x"},
+			[]string{`nano:provider: unknown provider "azure"; allowed: hetzner, civo, vultr, gcp, aws`}},
+		{"HA tier with 1 replica", map[string]string{KeyTier: "business", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyAppReplicas: "1"},
+			[]string{`nano:appReplicas: tier "business" is highly available and needs at least 2 replicas; got 1`}},
+		{"compose tier with 2 replicas", hobby(map[string]string{KeyAppReplicas: "2"}),
+			[]string{`nano:appReplicas: tier "hobby" runs one of everything on one host; only 1 is allowed, got 2`}},
+		{"bad hetzner location", map[string]string{KeyTier: "hobby", KeyProvider: "hetzner", KeyRegion: "fra1"},
+			[]string{`nano:region: "fra1" is not a Hetzner location; allowed: ash, fsn1, hel1, hil, nbg1, sin`}},
+		{"bad aws region", map[string]string{KeyTier: "team", KeyProvider: "aws", KeyRegion: "Frankfurt"},
+			[]string{`nano:region: "Frankfurt" is not a aws region name`}},
+		{"storage below tier", hobby(map[string]string{KeyHotStorageGB: "10"}),
+			[]string{`nano:hotStorageGB: 10 GB is less than tier "hobby"'s 50 GB`}},
+		{"not a number", hobby(map[string]string{KeyRetentionDays: "ninety"}),
+			[]string{`nano:retentionDays: "ninety" is not a whole number`}},
+		{"retention too long", hobby(map[string]string{KeyRetentionDays: "5000"}),
+			[]string{`nano:retentionDays: 5000 is outside 1-3650`}},
+		{"ssh open to the world", hobby(map[string]string{KeySSHAllowedCIDRs: `["0.0.0.0/0"]`}),
+			[]string{`nano:sshAllowedCidrs: "0.0.0.0/0" opens SSH to the whole internet`}},
+		{"ssh cidr host bits", hobby(map[string]string{KeySSHAllowedCIDRs: `["10.1.2.3/8"]`}),
+			[]string{`nano:sshAllowedCidrs: "10.1.2.3/8" has host bits set; did you mean 10.0.0.0/8?`}},
+		{"bad API cidr", hobby(map[string]string{KeyKubeAPICIDRs: `["10.0.0.0/33"]`}),
+			[]string{`nano:kubeApiAllowedCidrs: "10.0.0.0/33" is not a CIDR`}},
+		{"ssh cidrs not a list", hobby(map[string]string{KeySSHAllowedCIDRs: `10.0.0.0/8`}),
+			[]string{`nano:sshAllowedCidrs: must be a list of CIDRs`}},
+		{"latest image", hobby(map[string]string{KeyAPIImage: "ghcr.io/nanosiem/api:latest"}),
+			[]string{`nano:apiImage: "ghcr.io/nanosiem/api:latest" uses the latest tag`}},
+		{"untagged image", hobby(map[string]string{KeyIngestImage: "ghcr.io/nanosiem/ingest"}),
+			[]string{`nano:ingestImage: "ghcr.io/nanosiem/ingest" has no tag or digest`}},
+		{"bad ssh key", hobby(map[string]string{KeySSHPublicKey: "hello"}),
+			[]string{`nano:sshPublicKey: not an OpenSSH public key`}},
+		{"bad domain", hobby(map[string]string{KeyDomain: "logs_example"}),
+			[]string{`nano:domain: "logs_example" is not a DNS name`}},
+		{"enterprise without volume", enterpriseGCP(map[string]string{KeyDailyVolumeGB: ""}),
+			[]string{`nano:dailyVolumeGB: required for tier "enterprise": expected GB/day (bands: Up to 100 GB/day; 100 GB - 1 TB/day; 1-10 TB/day; 10-50+ TB/day)`}},
+		{"volume on a fixed tier", hobby(map[string]string{KeyDailyVolumeGB: "10"}),
+			[]string{`nano:dailyVolumeGB: only the enterprise tier is sized by daily volume`}},
+		{"warm bucket on a tier without warm storage", hobby(map[string]string{KeyWarmBucketURL: "https://s3.example.com/b/"}),
+			[]string{`nano:warmBucketUrl: tier "hobby" has no warm tier; only team, business, pro keep data in a bucket`}},
+		{"warm bucket over http without credentials", map[string]string{KeyTier: "team", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyWarmBucketURL: "http://minio:9000/b/"},
+			[]string{`nano:warmBucketUrl: "http://minio:9000/b/" is not an https URL`,
+				`nano:warmAccessKeyId: required with nano:warmBucketUrl; set it with: pulumi config set --secret nano:warmAccessKeyId <value>`,
+				`nano:warmSecretAccessKey: required with nano:warmBucketUrl`}},
+		{"warm bucket without a bucket", map[string]string{KeyTier: "pro", KeyProvider: "aws", KeyRegion: "eu-central-1",
+			KeyWarmBucketURL: "https://s3.eu-central-1.amazonaws.com", KeyWarmAccessKeyID: "a", KeyWarmSecretKey: "b"},
+			[]string{`nano:warmBucketUrl: "https://s3.eu-central-1.amazonaws.com" names no bucket; add it as the path, e.g. https://s3.eu-central-1.amazonaws.com/my-bucket/`}},
+		{"warm credentials without a bucket", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1", KeyWarmAccessKeyID: "a"},
+			[]string{`nano:warmAccessKeyId: set without nano:warmBucketUrl`}},
+		{"enterprise without ClickHouse Cloud", map[string]string{KeyTier: "enterprise", KeyProvider: "aws", KeyRegion: "eu-west-1", KeyDailyVolumeGB: "50"},
+			[]string{`nano:clickhouseCloudEndpointService: required for tier "enterprise"`, `nano:clickhouseCloudHost: required for tier "enterprise"`,
+				`nano:clickhouseCloudPassword: required for tier "enterprise"; set it with: pulumi config set --secret nano:clickhouseCloudPassword <password>`}},
+		{"enterprise with a GCP attachment on aws", map[string]string{KeyTier: "enterprise", KeyProvider: "aws", KeyRegion: "eu-west-1", KeyDailyVolumeGB: "50",
+			KeyCHCloudService: "projects/a-project/regions/eu/serviceAttachments/x", KeyCHCloudHost: "not a host", KeyCHCloudUser: "bad user", KeyCHCloudPassword: "p"},
+			[]string{`nano:clickhouseCloudEndpointService: "projects/a-project/regions/eu/serviceAttachments/x" is not a aws endpoint service`,
+				`nano:clickhouseCloudHost: "not a host" is not a DNS name`, `nano:clickhouseCloudUser: "bad user" is not a ClickHouse user name`}},
+		{"ClickHouse Cloud on a self-hosted tier", hobby(map[string]string{KeyCHCloudHost: "a.b.clickhouse.cloud"}),
+			[]string{`nano:clickhouseCloudHost: only tier "enterprise" uses ClickHouse Cloud; tier "hobby" runs its own ClickHouse`}},
+		{"several problems at once", map[string]string{KeyTier: "hobby", KeyProvider: "aws", KeyDeployment: "Bad Name", KeyRetentionDays: "-1"},
+			[]string{`nano:provider: tier "hobby" does not run on "aws"`, `nano:deployment: "Bad Name" must be`, `nano:retentionDays: -1 is negative`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load("test", getter(c.cfg))
+			if err == nil {
+				t.Fatalf("accepted %v", c.cfg)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\ndoes not say\n%s", err, w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,328 @@
+// Package tier is nano's tier catalog: every number of the deployment
+// architecture's tables (seed 000, "Deployment Architecture") as typed data.
+//
+// Components and the program read sizes, replica counts, topologies and
+// retention from here; nothing else in the repository hard-codes a tier
+// number. catalog_test.go compares this file with the seed's tables row by row.
+package tier
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Name identifies a tier.
+type Name string
+
+// The tiers, smallest first.
+const (
+	Hobby      Name = "hobby"
+	Startup    Name = "startup"
+	Growth     Name = "growth"
+	Team       Name = "team"
+	Business   Name = "business"
+	Pro        Name = "pro"
+	Enterprise Name = "enterprise"
+)
+
+// Provider identifies a cloud a tier can run on.
+type Provider string
+
+// The providers named by the seed.
+const (
+	Hetzner Provider = "hetzner"
+	Civo    Provider = "civo"
+	Vultr   Provider = "vultr"
+	GCP     Provider = "gcp"
+	AWS     Provider = "aws"
+)
+
+// Kind is how a tier is deployed; each kind is one component.
+type Kind string
+
+// The deployment kinds and the components that build them.
+const (
+	Compose    Kind = "compose"     // ComposeHost: one VPS, Docker Compose
+	SinglePool Kind = "single-pool" // SinglePoolCluster: one node pool
+	HA         Kind = "ha"          // HACluster: three nodes, replicated databases
+	MultiPool  Kind = "multi-pool"  // MultiPoolCluster: app, ClickHouse and ingest pools
+	Managed    Kind = "managed"     // ManagedEnterprise: ClickHouse Cloud, Cloud SQL/RDS
+)
+
+// Machine is a machine size in vCPUs and GiB of memory.
+type Machine struct {
+	CPU      int
+	MemoryGB int
+}
+
+func (m Machine) String() string { return fmt.Sprintf("%d CPU / %d GB", m.CPU, m.MemoryGB) }
+
+// Scheduling is how a node pool's machines are bought.
+type Scheduling string
+
+// Node pool scheduling classes.
+const (
+	OnDemand Scheduling = "on-demand"
+	Spot     Scheduling = "spot"
+)
+
+// PoolRole says which workloads a node pool runs.
+type PoolRole string
+
+// Node pool roles. A single-pool or HA cluster has one General pool.
+const (
+	General    PoolRole = "general"
+	App        PoolRole = "app"
+	ClickHouse PoolRole = "clickhouse"
+	Ingest     PoolRole = "ingest" // the seed's "Vector" pool
+)
+
+// Pool is a node pool: Nodes machines of one size.
+type Pool struct {
+	Role       PoolRole
+	Nodes      int
+	Machine    Machine
+	Scheduling Scheduling
+	// AtLeast marks a pool whose node count is a floor ("12+" in the seed).
+	AtLeast bool
+}
+
+// ClickHouseSpec is a tier's ClickHouse topology.
+type ClickHouseSpec struct {
+	// Cloud is true when ClickHouse runs on ClickHouse Cloud (Enterprise).
+	Cloud bool
+	// Operator is true when the Altinity operator manages ClickHouse.
+	Operator bool
+	Shards   int
+	Replicas int // replicas per shard
+	// KeeperNodes is the ClickHouse Keeper quorum size; 0 means none.
+	KeeperNodes int
+	// WarmS3 is true when an S3-compatible warm disk extends retention.
+	WarmS3 bool
+}
+
+// Pods is the number of ClickHouse server pods (or containers).
+func (c ClickHouseSpec) Pods() int { return c.Shards * c.Replicas }
+
+// PostgresSpec is a tier's PostgreSQL topology.
+type PostgresSpec struct {
+	// Managed is true when PostgreSQL is Cloud SQL or RDS (Enterprise).
+	Managed bool
+	// Operator is true when CloudNativePG manages PostgreSQL.
+	Operator  bool
+	Instances int
+	// BackupRetentionDays keeps base backups and WAL this long: in the
+	// deployment's bucket (CloudNativePG on tiers with object storage) or
+	// the cloud's own backups (managed). 0: no backups beyond the replicas.
+	BackupRetentionDays int
+}
+
+// HA reports whether PostgreSQL has a standby to fail over to.
+func (p PostgresSpec) HA() bool { return p.Managed || p.Instances > 1 }
+
+// Retention is how long events are kept and where.
+type Retention struct {
+	Days int
+	// WarmThenRolloff: data stays on the hot disk for Days, then is deleted.
+	WarmThenRolloff bool
+}
+
+// VolumeBand sizes Enterprise node pools by daily log volume.
+type VolumeBand struct {
+	Label string
+	// MinGBPerDay < volume <= MaxGBPerDay; MaxGBPerDay 0 means unbounded.
+	MinGBPerDay int
+	MaxGBPerDay int
+	App         Pool
+	Ingest      Pool
+}
+
+// Spec is everything the seed says of one tier.
+type Spec struct {
+	Name Name
+	// GBPerDay and EPS are the tier's ingest budget; 0 means custom/unlimited.
+	GBPerDay int
+	EPS      int
+	// Replicas is the number of replicas of each app service (api, search,
+	// ingest).
+	Replicas  int
+	HA        bool
+	Providers []Provider
+	Kind      Kind
+
+	// Pools are the Kubernetes node pools; a Compose tier has one General
+	// pool of a single machine. Enterprise sizes its pools from VolumeBands.
+	Pools []Pool
+	// HotStorageGB is the total hot (local disk) storage of the tier.
+	HotStorageGB int
+	ClickHouse   ClickHouseSpec
+	Postgres     PostgresSpec
+	Retention    Retention
+	VolumeBands  []VolumeBand
+}
+
+// Pool returns the tier's pool of the given role.
+func (s Spec) Pool(role PoolRole) (Pool, bool) {
+	for _, p := range s.Pools {
+		if p.Role == role {
+			return p, true
+		}
+	}
+	return Pool{}, false
+}
+
+// HotStoragePerPodGB is the hot storage of one ClickHouse pod: the tier's
+// hot storage shared evenly over its ClickHouse pods (Pro: 1000 / 4 = 250).
+func (s Spec) HotStoragePerPodGB() int {
+	if s.ClickHouse.Cloud || s.ClickHouse.Pods() == 0 {
+		return 0
+	}
+	return s.HotStorageGB / s.ClickHouse.Pods()
+}
+
+// AllowsProvider reports whether the tier runs on p.
+func (s Spec) AllowsProvider(p Provider) bool { return slices.Contains(s.Providers, p) }
+
+// BandFor returns the Enterprise volume band that covers gbPerDay.
+func (s Spec) BandFor(gbPerDay int) (VolumeBand, error) {
+	if len(s.VolumeBands) == 0 {
+		return VolumeBand{}, fmt.Errorf("tier %q is not sized by daily volume", s.Name)
+	}
+	if gbPerDay <= 0 {
+		return VolumeBand{}, fmt.Errorf("daily volume must be a positive number of GB, got %d", gbPerDay)
+	}
+	for _, b := range s.VolumeBands {
+		if gbPerDay > b.MinGBPerDay && (b.MaxGBPerDay == 0 || gbPerDay <= b.MaxGBPerDay) {
+			return b, nil
+		}
+	}
+	return VolumeBand{}, fmt.Errorf("no volume band covers %d GB/day", gbPerDay)
+}
+
+// ScrapeInterval is how often Prometheus scrapes every service (seed: 10-15 s).
+const ScrapeInterval = 15 * time.Second
+
+// GB per TB in the seed's arithmetic (1 TB hot = 4 x 250 GB).
+const gbPerTB = 1000
+
+var (
+	cpu2mem8   = Machine{CPU: 2, MemoryGB: 8}
+	cpu4mem8   = Machine{CPU: 4, MemoryGB: 8}
+	cpu4mem16  = Machine{CPU: 4, MemoryGB: 16}
+	cpu8mem32  = Machine{CPU: 8, MemoryGB: 32}
+	cpu16mem64 = Machine{CPU: 16, MemoryGB: 64}
+
+	haProviders  = []Provider{Civo, Vultr, GCP, AWS}
+	bigProviders = []Provider{GCP, AWS}
+
+	singleNodeClickHouse = ClickHouseSpec{Shards: 1, Replicas: 1}
+	singlePostgres       = PostgresSpec{Instances: 1}
+	ninetyDaysRolloff    = Retention{Days: 90, WarmThenRolloff: true}
+	// backupDays of PostgreSQL backups on tiers with object storage.
+	backupDays = 14
+	yearWarm   = Retention{Days: 365}
+)
+
+var catalog = []Spec{
+	{
+		Name: Hobby, GBPerDay: 2, EPS: 30, Replicas: 1, Providers: []Provider{Hetzner}, Kind: Compose,
+		Pools:        []Pool{{Role: General, Nodes: 1, Machine: cpu2mem8, Scheduling: OnDemand}},
+		HotStorageGB: 50, ClickHouse: singleNodeClickHouse, Postgres: singlePostgres, Retention: ninetyDaysRolloff,
+	},
+	{
+		Name: Startup, GBPerDay: 5, EPS: 75, Replicas: 1, Providers: []Provider{Hetzner}, Kind: Compose,
+		Pools:        []Pool{{Role: General, Nodes: 1, Machine: cpu4mem16, Scheduling: OnDemand}},
+		HotStorageGB: 50, ClickHouse: singleNodeClickHouse, Postgres: singlePostgres, Retention: ninetyDaysRolloff,
+	},
+	{
+		Name: Growth, GBPerDay: 10, EPS: 155, Replicas: 1, Providers: []Provider{Hetzner}, Kind: SinglePool,
+		Pools:        []Pool{{Role: General, Nodes: 1, Machine: cpu4mem8, Scheduling: OnDemand}},
+		HotStorageGB: 100,
+		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 1, Replicas: 2, KeeperNodes: 3},
+		Postgres:     PostgresSpec{Operator: true, Instances: 1},
+		Retention:    ninetyDaysRolloff,
+	},
+	{
+		Name: Team, GBPerDay: 15, EPS: 230, Replicas: 2, HA: true, Providers: haProviders, Kind: HA,
+		Pools:        []Pool{{Role: General, Nodes: 3, Machine: cpu4mem8, Scheduling: OnDemand}},
+		HotStorageGB: 120,
+		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 1, Replicas: 2, KeeperNodes: 3, WarmS3: true},
+		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: backupDays},
+		Retention:    yearWarm,
+	},
+	{
+		Name: Business, GBPerDay: 25, EPS: 385, Replicas: 2, HA: true, Providers: haProviders, Kind: HA,
+		Pools:        []Pool{{Role: General, Nodes: 3, Machine: cpu4mem8, Scheduling: OnDemand}},
+		HotStorageGB: 300,
+		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 1, Replicas: 2, KeeperNodes: 3, WarmS3: true},
+		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: backupDays},
+		Retention:    yearWarm,
+	},
+	{
+		Name: Pro, GBPerDay: 100, EPS: 1550, Replicas: 3, HA: true, Providers: bigProviders, Kind: MultiPool,
+		Pools: []Pool{
+			{Role: App, Nodes: 3, Machine: cpu2mem8, Scheduling: Spot},
+			{Role: ClickHouse, Nodes: 4, Machine: cpu4mem16, Scheduling: OnDemand},
+			{Role: Ingest, Nodes: 3, Machine: cpu2mem8, Scheduling: Spot},
+		},
+		HotStorageGB: 1 * gbPerTB,
+		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 2, Replicas: 2, KeeperNodes: 3, WarmS3: true},
+		Postgres:     PostgresSpec{Operator: true, Instances: 3, BackupRetentionDays: backupDays},
+		Retention:    yearWarm,
+	},
+	{
+		Name: Enterprise, Replicas: 4, HA: true, Providers: bigProviders, Kind: Managed,
+		ClickHouse: ClickHouseSpec{Cloud: true},
+		Postgres:   PostgresSpec{Managed: true, BackupRetentionDays: backupDays},
+		VolumeBands: []VolumeBand{
+			{Label: "Up to 100 GB/day", MinGBPerDay: 0, MaxGBPerDay: 100,
+				App:    Pool{Role: App, Nodes: 3, Machine: cpu4mem16, Scheduling: OnDemand},
+				Ingest: Pool{Role: Ingest, Nodes: 3, Machine: cpu4mem16, Scheduling: OnDemand}},
+			{Label: "100 GB - 1 TB/day", MinGBPerDay: 100, MaxGBPerDay: 1 * gbPerTB,
+				App:    Pool{Role: App, Nodes: 3, Machine: cpu4mem16, Scheduling: OnDemand},
+				Ingest: Pool{Role: Ingest, Nodes: 4, Machine: cpu8mem32, Scheduling: OnDemand}},
+			{Label: "1-10 TB/day", MinGBPerDay: 1 * gbPerTB, MaxGBPerDay: 10 * gbPerTB,
+				App:    Pool{Role: App, Nodes: 3, Machine: cpu8mem32, Scheduling: OnDemand},
+				Ingest: Pool{Role: Ingest, Nodes: 6, Machine: cpu16mem64, Scheduling: OnDemand}},
+			{Label: "10-50+ TB/day", MinGBPerDay: 10 * gbPerTB,
+				App:    Pool{Role: App, Nodes: 6, Machine: cpu8mem32, Scheduling: OnDemand},
+				Ingest: Pool{Role: Ingest, Nodes: 12, Machine: cpu16mem64, Scheduling: OnDemand, AtLeast: true}},
+		},
+	},
+}
+
+// All returns every tier, smallest first. The slice is a copy.
+func All() []Spec { return slices.Clone(catalog) }
+
+// Names returns every tier name, smallest first.
+func Names() []Name {
+	out := make([]Name, len(catalog))
+	for i, s := range catalog {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Lookup returns the tier called name.
+func Lookup(name Name) (Spec, bool) {
+	for _, s := range catalog {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Spec{}, false
+}
+
+// Providers returns every provider some tier runs on, in catalog order.
+func Providers() []Provider {
+	var out []Provider
+	for _, s := range catalog {
+		for _, p := range s.Providers {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,222 @@
+package program
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/stacks/program/mockmonitor"
+	"github.com/nanosiem/nano/stacks/program/stackfile"
+)
+
+// Resource is one registered resource.
+type Resource = mockmonitor.Resource
+
+// Result is what a plan recorded.
+type Result struct {
+	Stack     string
+	Settings  settings.Settings
+	Resources []mockmonitor.Resource
+	Elapsed   time.Duration
+	// OfflineSecrets are the required secrets the plan stood placeholders in
+	// for; `pulumi up` needs them set.
+	OfflineSecrets []string
+}
+
+// ByType returns the recorded resources of a type token.
+func (r *Result) ByType(typ string) []mockmonitor.Resource {
+	var out []mockmonitor.Resource
+	for _, res := range r.Resources {
+		if res.Type == typ {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Counts returns the number of resources per type token.
+func (r *Result) Counts() map[string]int {
+	m := map[string]int{}
+	for _, res := range r.Resources {
+		m[res.Type]++
+	}
+	return m
+}
+
+// Plan plans stack of the project in dir.
+func Plan(dir, stack string) (*Result, error) {
+	start := time.Now()
+	proj, cfg, err := stackfile.Load(dir, stack)
+	if err != nil {
+		return nil, err
+	}
+	res, err := PlanConfig(proj.Name, stack, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// PlanConfig plans stack of project with a resolved config.
+func PlanConfig(project, stack string, cfg stackfile.Config) (*Result, error) {
+	res := &Result{Stack: stack}
+	get, filled := settings.WithOfflineSecrets(func(k string) string { return cfg.Values[settings.Namespace+":"+k] })
+	if len(filled) > 0 {
+		values := maps.Clone(cfg.Values)
+		for _, k := range filled {
+			full := settings.Namespace + ":" + k
+			values[full] = get(k)
+			if !slices.Contains(cfg.Secrets, full) {
+				cfg.Secrets = append(slices.Clone(cfg.Secrets), full)
+			}
+			res.OfflineSecrets = append(res.OfflineSecrets, full)
+		}
+		cfg.Values = values
+	}
+	var err error
+	res.Settings, err = settings.Load(stack, get)
+	if err != nil {
+		return nil, err
+	}
+	mocks := &mockmonitor.Recorder{}
+	if err := PlanWith(project, stack, cfg, mocks); err != nil {
+		return nil, err
+	}
+	res.Resources = mocks.Resources()
+	return res, nil
+}
+
+// PlanWith runs the program against mocks with a resolved config.
+func PlanWith(project, stack string, cfg stackfile.Config, mocks *mockmonitor.Recorder) error {
+	err := pulumi.RunErr(Run, pulumi.WithMocks(project, stack, mocks), func(info *pulumi.RunInfo) {
+		info.Config = cfg.Values
+		info.ConfigSecretKeys = cfg.Secrets
+	})
+	if err != nil {
+		return fmt.Errorf("cannot plan stack %q: %w", stack, err)
+	}
+	return nil
+}
+
+// WriteTree prints the resources as a tree under the stack.
+func (r *Result) WriteTree(w io.Writer) {
+	key := func(typ, name string) string { return typ + "\x00" + name }
+	children := map[string][]mockmonitor.Resource{}
+	stack := mockmonitor.Resource{Type: stackType}
+	for _, res := range r.Resources {
+		if res.ParentType == stackType {
+			stack.Name = res.ParentName
+		}
+		k := key(res.ParentType, res.ParentName)
+		children[k] = append(children[k], res)
+	}
+	var walk func(res mockmonitor.Resource, prefix string)
+	walk = func(res mockmonitor.Resource, prefix string) {
+		// Registration order varies between runs; print in a stable order.
+		kids := children[key(res.Type, res.Name)]
+		sort.Slice(kids, func(i, j int) bool { return kids[i].Type+kids[i].Name < kids[j].Type+kids[j].Name })
+		for i, k := range kids {
+			branch, next := "├─ ", "│  "
+			if i == len(kids)-1 {
+				branch, next = "└─ ", "   "
+			}
+			fmt.Fprintf(w, "%s%s%s  %s\n", prefix, branch, k.Type, k.Name)
+			walk(k, prefix+next)
+		}
+	}
+	fmt.Fprintf(w, "%s  %s\n", stack.Type, stack.Name)
+	walk(stack, "")
+}
+
+// stackType is the type of the root resource, which the mock monitor does
+// not pass to the recorder.
+const stackType = "pulumi:pulumi:Stack"
+
+// WriteBOM prints the bill of materials: machines, CPU, memory, storage and
+// replicas per service, from the tier's settings and the recorded resources.
+func (r *Result) WriteBOM(w io.Writer) {
+	s := r.Settings
+	t := s.Tier
+	fmt.Fprintf(w, "Bill of materials: tier %s on %s (%s), deployment %s\n", t.Name, s.Provider, s.Region, s.Deployment)
+	var nodes, cpu, mem int
+	for _, p := range t.Pools {
+		nodes += p.Nodes
+		cpu += p.Nodes * p.Machine.CPU
+		mem += p.Nodes * p.Machine.MemoryGB
+		machineType := s.MachineType
+		if p.Role != tier.General {
+			machineType, _ = tier.MachineType(s.Provider, p.Machine)
+		}
+		fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s)\n", p.Role, p.Nodes, machineType, p.Machine, p.Scheduling)
+	}
+	if s.Band.Label != "" {
+		for _, p := range []tier.Pool{s.Band.App, s.Band.Ingest} {
+			nodes += p.Nodes
+			cpu += p.Nodes * p.Machine.CPU
+			mem += p.Nodes * p.Machine.MemoryGB
+			mt, _ := tier.MachineType(s.Provider, p.Machine)
+			fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s; %s)\n", p.Role, p.Nodes, mt, p.Machine, p.Scheduling, s.Band.Label)
+		}
+	}
+	fmt.Fprintf(w, "  machines   %d nodes, %d CPU, %d GB memory\n", nodes, cpu, mem)
+	var volumes int
+	for _, v := range r.ByType("hcloud:index/volume:Volume") {
+		if size, ok := v.Inputs["size"]; ok && size.IsNumber() {
+			volumes += int(size.NumberValue())
+		}
+	}
+	switch {
+	case t.ClickHouse.Cloud:
+		fmt.Fprintf(w, "  storage    ClickHouse Cloud (managed)\n")
+	default:
+		fmt.Fprintf(w, "  storage    %d GB hot (%d GB per ClickHouse pod)", t.HotStorageGB, t.HotStoragePerPodGB())
+		if volumes > 0 {
+			fmt.Fprintf(w, ", %d GB in volumes", volumes)
+		}
+		if t.ClickHouse.WarmS3 {
+			fmt.Fprintf(w, ", warm S3")
+		}
+		fmt.Fprintln(w)
+	}
+	rolloff := ""
+	if t.Retention.WarmThenRolloff {
+		rolloff = ", then roll-off"
+	}
+	if t.Retention.Days > 0 {
+		fmt.Fprintf(w, "  retention  %d days%s\n", t.Retention.Days, rolloff)
+	}
+	switch {
+	case t.ClickHouse.Cloud:
+		fmt.Fprintf(w, "  clickhouse ClickHouse Cloud\n")
+	default:
+		fmt.Fprintf(w, "  clickhouse %d shard(s) x %d replica(s), keeper %d\n", t.ClickHouse.Shards, t.ClickHouse.Replicas, t.ClickHouse.KeeperNodes)
+	}
+	if t.Postgres.Managed {
+		fmt.Fprintf(w, "  postgresql managed (%s)\n", map[tier.Provider]string{tier.GCP: "Cloud SQL", tier.AWS: "RDS"}[s.Provider])
+	} else {
+		fmt.Fprintf(w, "  postgresql %d instance(s)\n", t.Postgres.Instances)
+	}
+	fmt.Fprintf(w, "  replicas   api %d, search %d, ingest %d\n", t.Replicas, t.Replicas, t.Replicas)
+	counts := r.Counts()
+	types := make([]string, 0, len(counts))
+	for typ := range counts {
+		types = append(types, typ)
+	}
+	sort.Strings(types)
+	if len(r.OfflineSecrets) > 0 {
+		fmt.Fprintf(w, "  secrets    planned with placeholders; pulumi up needs: %s\n", strings.Join(r.OfflineSecrets, ", "))
+	}
+	fmt.Fprintf(w, "Resources: %d\n", len(r.Resources))
+	for _, typ := range types {
+		fmt.Fprintf(w, "  %3d  %s\n", counts[typ], typ)
+	}
+}

@@ -1,0 +1,104 @@
+package program
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/nanosiem/nano/components"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
+)
+
+// Run is the program. Invalid config fails before any resource is
+// registered, with every problem named by its key.
+func Run(ctx *pulumi.Context) error {
+	s, err := settings.Load(ctx.Stack(), config.New(ctx, settings.Namespace).Get)
+	if err != nil {
+		return err
+	}
+	return Deploy(ctx, s)
+}
+
+// Deploy builds the component of the settings' tier and exports its outputs.
+func Deploy(ctx *pulumi.Context, s settings.Settings) error {
+	switch s.Tier.Kind {
+	case tier.Compose:
+		host, err := components.NewComposeHost(ctx, s.Deployment, components.ComposeHostArgsFrom(s))
+		if err != nil {
+			return err
+		}
+		export(ctx, s, host.Endpoints, host.IngestOutputs)
+		return nil
+	case tier.SinglePool:
+		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, hcloudToken(ctx)))
+		if err != nil {
+			return err
+		}
+		ctx.Export("kubeconfig", c.Kubeconfig)
+		export(ctx, s, c.Endpoints, c.IngestOutputs)
+		return nil
+	case tier.HA:
+		c, err := components.NewHACluster(ctx, s.Deployment, &components.HAClusterArgs{Settings: s})
+		if err != nil {
+			return err
+		}
+		exportCloud(ctx, s, c.CloudClusterOutputs)
+		return nil
+	case tier.MultiPool:
+		c, err := components.NewMultiPoolCluster(ctx, s.Deployment, &components.MultiPoolClusterArgs{Settings: s})
+		if err != nil {
+			return err
+		}
+		exportCloud(ctx, s, c.CloudClusterOutputs)
+		return nil
+	case tier.Managed:
+		c, err := components.NewManagedEnterprise(ctx, s.Deployment, &components.ManagedEnterpriseArgs{Settings: s})
+		if err != nil {
+			return err
+		}
+		exportCloud(ctx, s, c.CloudClusterOutputs)
+		return nil
+	default:
+		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which nano does not know how to build", settings.Namespace, settings.KeyTier, s.Tier.Name, s.Tier.Kind)
+	}
+}
+
+// exportCloud exports a managed cluster's outputs.
+func exportCloud(ctx *pulumi.Context, s settings.Settings, o components.CloudClusterOutputs) {
+	ctx.Export("kubeconfig", o.Kubeconfig)
+	export(ctx, s, o.Endpoints, o.IngestOutputs)
+}
+
+// export exports the tier, the endpoints and the ingest credentials.
+func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o components.IngestOutputs) {
+	ctx.Export("tier", pulumi.String(s.Tier.Name))
+	ctx.Export("publicIp", e.PublicIP)
+	ctx.Export("apiUrl", e.APIURL)
+	ctx.Export("searchUrl", e.SearchURL)
+	ctx.Export("ingestHttpUrl", e.IngestHTTPURL)
+	ctx.Export("ingestHecUrl", e.IngestHECURL)
+	ctx.Export("ingestNativeAddress", e.IngestNativeAddress)
+	ctx.Export("ingestToken", o.IngestToken)
+	ctx.Export("hecToken", o.HECToken)
+	ctx.Export("nativeCaCert", o.NativeCACert)
+	ctx.Export("aggregatorCert", o.AggregatorCert)
+	ctx.Export("aggregatorKey", o.AggregatorKey)
+	if s.Provider == tier.Hetzner && s.SSHPublicKey == "" {
+		ctx.Export("sshPrivateKey", e.SSHPrivateKey)
+	}
+}
+
+// hcloudToken is the Hetzner token the program's hcloud provider uses
+// (hcloud:token, else HCLOUD_TOKEN), handed to in-cluster Hetzner drivers.
+func hcloudToken(ctx *pulumi.Context) pulumi.StringOutput {
+	token := config.New(ctx, "hcloud").GetSecret("token")
+	return pulumi.ToSecret(token.ApplyT(func(t string) string {
+		if t == "" {
+			return os.Getenv("HCLOUD_TOKEN")
+		}
+		return t
+	})).(pulumi.StringOutput)
+}

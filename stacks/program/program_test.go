@@ -1,0 +1,284 @@
+package program_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/stacks/program"
+	"github.com/nanosiem/nano/stacks/program/mockmonitor"
+	"github.com/nanosiem/nano/stacks/program/stackfile"
+)
+
+const projectDir = "../.."
+
+// The resources a Compose host registers, by type.
+var composeHostCounts = map[string]int{
+	"nano:index:ComposeHost":                         1,
+	"hcloud:index/primaryIp:PrimaryIp":               1,
+	"hcloud:index/sshKey:SshKey":                     1,
+	"hcloud:index/firewall:Firewall":                 1,
+	"hcloud:index/volume:Volume":                     1,
+	"hcloud:index/server:Server":                     1,
+	"hcloud:index/volumeAttachment:VolumeAttachment": 1,
+	"random:index/randomPassword:RandomPassword":     3,
+	"random:index/randomUuid:RandomUuid":             1,
+	"tls:index/privateKey:PrivateKey":                4, // CA, server, aggregator, admin SSH
+	"tls:index/selfSignedCert:SelfSignedCert":        1,
+	"tls:index/certRequest:CertRequest":              2,
+	"tls:index/locallySignedCert:LocallySignedCert":  2,
+}
+
+func one(t *testing.T, r *program.Result, typ string) program.Resource {
+	t.Helper()
+	rs := r.ByType(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d resources of type %s, want 1", len(rs), typ)
+	}
+	return rs[0]
+}
+
+func str(t *testing.T, res program.Resource, key string) string {
+	t.Helper()
+	v, ok := res.Inputs[resource.PropertyKey(key)]
+	if !ok {
+		t.Fatalf("%s has no input %s", res.Name, key)
+	}
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v.StringValue()
+}
+
+func TestComposeStacksBuild(t *testing.T) {
+	for _, c := range []struct {
+		stack      string
+		tier       tier.Name
+		serverType string
+	}{{"hobby-hetzner", tier.Hobby, "ccx13"}, {"startup-hetzner", tier.Startup, "ccx23"}} {
+		t.Run(c.stack, func(t *testing.T) {
+			r, err := program.Plan(projectDir, c.stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, _ := tier.Lookup(c.tier)
+			got := r.Counts()
+			for typ, n := range composeHostCounts {
+				if got[typ] != n {
+					t.Errorf("%s: %d, want %d", typ, got[typ], n)
+				}
+			}
+			if len(r.Resources) != sum(composeHostCounts) {
+				t.Errorf("%d resources, want %d: %v", len(r.Resources), sum(composeHostCounts), got)
+			}
+			for _, res := range r.Resources {
+				if res.Type != "nano:index:ComposeHost" && res.ParentType != "nano:index:ComposeHost" {
+					t.Errorf("%s %s is not parented to the component", res.Type, res.Name)
+				}
+			}
+
+			server := one(t, r, "hcloud:index/server:Server")
+			if st := str(t, server, "serverType"); st != c.serverType {
+				t.Errorf("server type %s, want %s", st, c.serverType)
+			}
+			if dc := str(t, server, "datacenter"); dc != settings.HetznerLocations["fsn1"].Datacenter {
+				t.Errorf("datacenter %s", dc)
+			}
+			ud := server.Inputs["userData"]
+			if !ud.IsSecret() {
+				t.Error("server user data (it holds passwords) is not a secret")
+			}
+			userData := str(t, server, "userData")
+			for _, want := range []string{"#cloud-config", "docker-compose-plugin", "POSTGRES_PASSWORD=generatedAtDeploy",
+				"scsi-0HC_Volume_", "NANO_RETENTION_DAYS: \"90\"", "https://192.0.2.10 {"} {
+				if !strings.Contains(userData, want) {
+					t.Errorf("user data lacks %q", want)
+				}
+			}
+			for _, label := range []string{"nano-tier", "nano-deployment", "managed-by"} {
+				labels := server.Inputs["labels"].ObjectValue()
+				if _, ok := labels[resource.PropertyKey(label)]; !ok {
+					t.Errorf("server has no %s label", label)
+				}
+			}
+			if l := server.Inputs["labels"].ObjectValue()["nano-tier"].StringValue(); l != string(c.tier) {
+				t.Errorf("nano-tier label %q", l)
+			}
+
+			volume := one(t, r, "hcloud:index/volume:Volume")
+			if size := int(volume.Inputs["size"].NumberValue()); size != spec.HotStorageGB {
+				t.Errorf("volume %d GB, catalog says %d", size, spec.HotStorageGB)
+			}
+
+			fw := one(t, r, "hcloud:index/firewall:Firewall")
+			var ports []string
+			for _, rule := range fw.Inputs["rules"].ArrayValue() {
+				o := rule.ObjectValue()
+				ports = append(ports, o["port"].StringValue())
+				if o["port"].StringValue() == "22" {
+					t.Error("SSH is open though the stack lists no admin CIDRs")
+				}
+			}
+			if strings.Join(ports, ",") != "443,8080,8088,6000" {
+				t.Errorf("firewall opens %v", ports)
+			}
+		})
+	}
+}
+
+func TestComposeHostFollowsOverrides(t *testing.T) {
+	_, cfg, err := stackfile.Load(projectDir, "startup-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Values["nano:hotStorageGB"] = "120"
+	cfg.Values["nano:sshAllowedCidrs"] = `["198.51.100.0/24"]`
+	cfg.Values["nano:domain"] = "logs.example.com"
+	cfg.Values["nano:sshPublicKey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey admin@example"
+	r, err := program.PlanConfig("nano", "startup-hetzner", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size := int(one(t, r, "hcloud:index/volume:Volume").Inputs["size"].NumberValue()); size != 120 {
+		t.Errorf("volume %d GB, want the override's 120", size)
+	}
+	if n := len(r.ByType("tls:index/privateKey:PrivateKey")); n != 3 {
+		t.Errorf("%d private keys: a configured SSH key must not be generated", n)
+	}
+	var ssh []string
+	for _, rule := range one(t, r, "hcloud:index/firewall:Firewall").Inputs["rules"].ArrayValue() {
+		if o := rule.ObjectValue(); o["port"].StringValue() == "22" {
+			for _, ip := range o["sourceIps"].ArrayValue() {
+				ssh = append(ssh, ip.StringValue())
+			}
+		}
+	}
+	if strings.Join(ssh, ",") != "198.51.100.0/24" {
+		t.Errorf("SSH open to %v, want only 198.51.100.0/24", ssh)
+	}
+	if ud := str(t, one(t, r, "hcloud:index/server:Server"), "userData"); !strings.Contains(ud, "https://logs.example.com {") || strings.Contains(ud, "tls internal") {
+		t.Error("with a domain, Caddy must serve it with a public certificate")
+	}
+}
+
+// Invalid config fails before any resource is registered, naming the key.
+func TestInvalidConfigRegistersNothing(t *testing.T) {
+	_, cfg, err := stackfile.Load(projectDir, "hobby-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Values["nano:provider"] = "aws"
+	cfg.Values["nano:appReplicas"] = "3"
+	mocks := &mockmonitor.Recorder{}
+	err = program.PlanWith("nano", "hobby-hetzner", cfg, mocks)
+	if err == nil {
+		t.Fatal("hobby on aws was accepted")
+	}
+	for _, want := range []string{`nano:provider: tier "hobby" does not run on "aws"; allowed for hobby: hetzner`,
+		`nano:appReplicas: tier "hobby" runs one of everything on one host`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := len(mocks.Resources()); n != 0 {
+		t.Errorf("%d resources registered before validation failed", n)
+	}
+}
+
+// Every stack in stacks/ builds: each tier's component with the stack's
+// real config (required secrets stand in as placeholders, as in plan).
+func TestEveryStackBuilds(t *testing.T) {
+	stacks, err := stackfile.Stacks(projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stacks) != 15 {
+		t.Fatalf("%d stacks, want 15", len(stacks))
+	}
+	components := map[tier.Kind]string{
+		tier.Compose: "nano:index:ComposeHost", tier.SinglePool: "nano:index:SinglePoolCluster", tier.HA: "nano:index:HACluster",
+		tier.MultiPool: "nano:index:MultiPoolCluster", tier.Managed: "nano:index:ManagedEnterprise",
+	}
+	for _, stack := range stacks {
+		t.Run(stack, func(t *testing.T) {
+			r, err := program.Plan(projectDir, stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			one(t, r, components[r.Settings.Tier.Kind])
+			if want := r.Settings.Tier.Kind == tier.Managed; want != (len(r.OfflineSecrets) == 1) {
+				t.Errorf("offline secrets %v on tier %s", r.OfflineSecrets, r.Settings.Tier.Name)
+			}
+			for _, res := range r.Resources {
+				if res.ParentType == "" && res.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(res.Type, "pulumi:providers:") {
+					t.Errorf("%s %s has no parent", res.Type, res.Name)
+				}
+			}
+		})
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// Growth builds end to end: a k3s server on Hetzner, the CSI driver and the
+// whole platform on the cluster's provider.
+func TestGrowthStackBuilds(t *testing.T) {
+	r, err := program.Plan(projectDir, "growth-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := r.Counts()
+	for typ, n := range map[string]int{
+		"nano:index:SinglePoolCluster":                                              1,
+		"nano:index:Platform":                                                       1,
+		"hcloud:index/server:Server":                                                1,
+		"hcloud:index/network:Network":                                              1,
+		"hcloud:index/networkSubnet:NetworkSubnet":                                  1,
+		"hcloud:index/primaryIp:PrimaryIp":                                          1,
+		"pulumi:providers:kubernetes":                                               1,
+		"command:local:Command":                                                     1,
+		"kubernetes:helm.sh/v3:Release":                                             3, // CSI, ClickHouse operator, CNPG
+		"kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation":              1,
+		"kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation": 1,
+		"kubernetes:postgresql.cnpg.io/v1:Cluster":                                  1,
+		"kubernetes:apps/v1:Deployment":                                             4,
+		"tls:index/selfSignedCert:SelfSignedCert":                                   4, // 3 cluster CAs + the native port's CA
+	} {
+		if counts[typ] != n {
+			t.Errorf("%s: %d, want %d", typ, counts[typ], n)
+		}
+	}
+	server := one(t, r, "hcloud:index/server:Server")
+	if st := str(t, server, "serverType"); st != "cx33" {
+		t.Errorf("growth node type %s, want cx33 (4 CPU / 8 GB)", st)
+	}
+	if !server.Inputs["userData"].IsSecret() || !strings.Contains(str(t, server, "userData"), "INSTALL_K3S_VERSION=") {
+		t.Error("server user data does not install k3s as a secret")
+	}
+	var fwPorts []string
+	for _, rule := range one(t, r, "hcloud:index/firewall:Firewall").Inputs["rules"].ArrayValue() {
+		fwPorts = append(fwPorts, rule.ObjectValue()["port"].StringValue())
+	}
+	if strings.Join(fwPorts, ",") != "443,8080,8088,6000,6443" {
+		t.Errorf("firewall opens %v", fwPorts)
+	}
+	for _, res := range r.Resources {
+		if strings.HasPrefix(res.Type, "kubernetes:") && !strings.Contains(res.Provider, "pulumi:providers:kubernetes::growth-hetzner-k3s") {
+			t.Errorf("%s %s is not on the k3s cluster's provider", res.Type, res.Name)
+		}
+	}
+	for _, p := range r.ByType("pulumi:providers:kubernetes") {
+		if !p.Inputs["kubeconfig"].IsSecret() {
+			t.Error("the kubeconfig is not a secret")
+		}
+	}
+}
