@@ -167,6 +167,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			{Name: "heartbeat", Interval: time.Second, Run: func(context.Context, int64) error { return nil }},
 			{Name: "detections", Interval: 5 * time.Second, Run: det.RunDue},
 			{Name: "autotune", Interval: 10 * time.Minute, Run: det.Autotune},
+			{Name: "signal-prune", Interval: time.Minute, Run: det.PruneSignals},
 			{Name: "enrichment", Interval: 30 * time.Second, Run: sync.SyncDue},
 			{Name: "retention", Interval: time.Hour, Run: func(ctx context.Context, _ int64) error {
 				dropped, err := retention.RollOff(ctx, conn, engine, time.Now())

@@ -7,9 +7,11 @@ package detect
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -243,9 +245,21 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
+// signalStem names a signal rule's ClickHouse objects: the rule's id and a
+// digest of its query, so a rule whose query changes gets new objects and
+// PruneSignals drops the old ones.
+func signalStem(r Rule) string {
+	h := sha256.Sum256([]byte(r.Query))
+	return fmt.Sprintf("signal_%d_%x", r.ID, h[:4])
+}
+
 // signalTable and signalView are a signal rule's ClickHouse objects.
-func (d *Detector) signalTable(r Rule) string { return fmt.Sprintf("%s.signal_%d", d.Database, r.ID) }
-func (d *Detector) signalView(r Rule) string  { return fmt.Sprintf("%s.signal_%d_mv", d.Database, r.ID) }
+func (d *Detector) signalTable(r Rule) string { return d.Database + "." + signalStem(r) }
+func (d *Detector) signalView(r Rule) string  { return d.Database + "." + signalStem(r) + "_mv" }
+
+// reSignalObject matches the tables and views of signal rules (also those
+// named before the query digest was part of the name).
+var reSignalObject = regexp.MustCompile(`^(signal_[0-9]+(_[0-9a-f]{8})?)(_mv)?$`)
 
 // EnsureSignal creates a signal rule's per-minute counts and the
 // materialized view that fills them from new events (from its creation
@@ -270,12 +284,64 @@ func (d *Detector) EnsureSignal(ctx context.Context, r Rule) error {
 	return nil
 }
 
-// DropSignal removes a signal rule's view and table (rule deleted or no
-// longer a signal).
-func (d *Detector) DropSignal(ctx context.Context, r Rule) error {
-	for _, obj := range []string{d.signalView(r), d.signalTable(r)} {
-		if err := d.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+obj); err != nil {
-			return fmt.Errorf("cannot drop %s: %w", obj, err)
+// PruneSignals drops the ClickHouse objects of signal rules that were
+// deleted, are no longer signals, or whose query changed (a scheduler task:
+// the api's rule handlers change only PostgreSQL).
+func (d *Detector) PruneSignals(ctx context.Context, epoch int64) error {
+	return leader.Fence(ctx, d.DB, epoch, func(tx pgx.Tx) error { return d.pruneSignals(ctx, tx) })
+}
+
+// signalObjects lists the names of the signal tables and views in
+// ClickHouse.
+func (d *Detector) signalObjects(ctx context.Context) ([]string, error) {
+	rows, err := d.Conn.Query(ctx, "SELECT name FROM system.tables WHERE database = @db AND startsWith(name, 'signal_') ORDER BY name", clickhouse.Named("db", d.Database))
+	if err != nil {
+		return nil, fmt.Errorf("cannot list signal objects: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("cannot list signal objects: %w", err)
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}
+
+func (d *Detector) pruneSignals(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT id, query FROM detection_rules WHERE signal`)
+	if err != nil {
+		return fmt.Errorf("cannot list signal rules: %w", err)
+	}
+	want := map[string]bool{}
+	for rows.Next() {
+		var r Rule
+		if err := rows.Scan(&r.ID, &r.Query); err != nil {
+			rows.Close()
+			return fmt.Errorf("cannot read a signal rule: %w", err)
+		}
+		want[signalStem(r)] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cannot list signal rules: %w", err)
+	}
+	names, err := d.signalObjects(ctx)
+	if err != nil {
+		return err
+	}
+	// Views first: a view writes into its table.
+	for _, views := range []bool{true, false} {
+		for _, name := range names {
+			m := reSignalObject.FindStringSubmatch(name)
+			if m == nil || want[m[1]] || (m[3] != "") != views {
+				continue
+			}
+			if err := d.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+d.Database+"."+name); err != nil {
+				return fmt.Errorf("cannot drop %s: %w", name, err)
+			}
 		}
 	}
 	return nil

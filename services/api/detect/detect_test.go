@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -216,8 +217,46 @@ func TestSignalRulesReadTheirView(t *testing.T) {
 	if value != 5 || alerts != 1 {
 		t.Errorf("signal value %v alerts %d, want 5 and 1", value, alerts)
 	}
-	if err := f.d.DropSignal(ctx, r); err != nil {
+
+	// A changed query gets new objects; pruning drops the old ones, and
+	// all of them once the rule is deleted.
+	signalObjects := func() []string {
+		names, err := f.d.signalObjects(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	before := signalObjects()
+	if len(before) != 2 {
+		t.Fatalf("signal objects %v, want a table and a view", before)
+	}
+	changed := r
+	changed.Query = "level:warn"
+	if _, err := f.db.Exec(ctx, `UPDATE detection_rules SET query = $2 WHERE id = $1`, r.ID, changed.Query); err != nil {
 		t.Fatal(err)
+	}
+	if err := f.d.EnsureSignal(ctx, changed); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.PruneSignals(ctx, f.epoch); err != nil {
+		t.Fatal(err)
+	}
+	after := signalObjects()
+	if len(after) != 2 || slices.Contains(after, before[0]) || slices.Contains(after, before[1]) {
+		t.Errorf("after a query change and pruning: %v (before %v), want only the new table and view", after, before)
+	}
+	if _, err := f.db.Exec(ctx, `DELETE FROM detection_rules WHERE id = $1`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.PruneSignals(ctx, f.epoch); err != nil {
+		t.Fatal(err)
+	}
+	if left := signalObjects(); len(left) != 0 {
+		t.Errorf("after deleting the rule and pruning: %v left", left)
+	}
+	if err := f.d.PruneSignals(ctx, f.epoch+1); !errors.Is(err, leader.ErrFenced) {
+		t.Errorf("pruning with a stale epoch: %v, want ErrFenced", err)
 	}
 }
 
