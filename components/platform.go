@@ -58,7 +58,7 @@ func (a *PlatformArgs) validate() error {
 }
 
 // Platform is nano on a Kubernetes cluster: the Altinity ClickHouse and
-// CloudNativePG operators, the platform objects of components/platform,
+// CloudNativePG operators, the platform objects of components/kubeobjects,
 // and the secrets they mount. Every cluster component ends by creating one.
 type Platform struct {
 	pulumi.ResourceState

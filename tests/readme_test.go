@@ -2,7 +2,9 @@ package tests
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -58,13 +60,13 @@ func TestREADMEDocumentsServiceVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile("../services/envconfig/contract.go")
+	src, err := os.ReadFile("../services/contract/envconfig.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := regexp.MustCompile(`"(NANO_(INGEST|SEARCH|API)_[A-Z_]+|NANO_TOKEN_CACHE_TTL)"`).FindAllStringSubmatch(string(src), -1)
 	if len(names) < 20 {
-		t.Fatalf("found only %d variables in contract.go", len(names))
+		t.Fatalf("found only %d variables in envconfig.go", len(names))
 	}
 	for _, n := range names {
 		if !strings.Contains(string(readme), "`"+n[1]+"`") {
@@ -82,6 +84,55 @@ func TestREADMEListsEveryPolicyRule(t *testing.T) {
 	for _, r := range rules.All() {
 		if !strings.Contains(string(readme), "| `"+r.ID+"` | "+string(r.Level)+" |") {
 			t.Errorf("README's policy table lacks %s (%s)", r.ID, r.Level)
+		}
+	}
+}
+
+// The README's layout section names every package directory, and every
+// directory it names exists.
+func TestREADMELayoutMatchesTheTree(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## Repository layout")
+	if !ok {
+		t.Fatal("README has no layout section")
+	}
+	_, block, _ := strings.Cut(after, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)(?:^|[\s(,])([a-z0-9]+)/`).FindAllStringSubmatch(block, -1) {
+		named[m[1]] = true
+	}
+	dirs := map[string]bool{}
+	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs[d.Name()] = true
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != ".." || d.Name() == "testdata" || d.Name() == "dist") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			dir := filepath.Base(filepath.Dir(path))
+			if filepath.Dir(path) != ".." && !named[dir] {
+				t.Errorf("README's layout does not name %s/ (holds %s)", dir, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range named {
+		if !dirs[name] {
+			t.Errorf("README's layout names %s/, which is not in the tree", name)
 		}
 	}
 }

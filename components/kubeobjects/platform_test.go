@@ -301,10 +301,10 @@ func TestGoldenManifests(t *testing.T) {
 		}
 		want, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatalf("%v (run go test ./components/platform -update)", err)
+			t.Fatalf("%v (run go test ./components/kubeobjects -update)", err)
 		}
 		if !bytes.Equal(b.Bytes(), want) {
-			t.Errorf("%s differs from the builders' output; review and run go test ./components/platform -update", path)
+			t.Errorf("%s differs from the builders' output; review and run go test ./components/kubeobjects -update", path)
 		}
 		counts := map[string]int{}
 		for _, o := range objs {

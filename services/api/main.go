@@ -1,12 +1,3 @@
-// Command api is nano's api service (port 3000): the REST API over the
-// metadata in PostgreSQL, served by every replica, and the scheduler
-// (detections, signals, enrichment sync, auto-tuning, retention) run by the
-// one replica that holds the PostgreSQL advisory lock.
-//
-//	api                         serve (configuration from NANO_* variables)
-//	api token create -tenant acme -name admin -scopes admin
-//	                            create the tenant if needed and print a new token
-//	api --version
 package main
 
 import (
@@ -16,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -94,6 +84,9 @@ func tokenCreate(args []string) int {
 
 // run serves and campaigns until ctx ends; ln, when set, is the listener.
 func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
+	// stop also ends the scheduler when serving fails.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
 	if err != nil {
 		return fmt.Errorf("cannot configure the PostgreSQL client: %w", err)
@@ -135,13 +128,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		},
 	}
 	hs := server.NewHTTPServer(cfg.Listen, srv.Handler(), cfg.Timeout)
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
-		}
+	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
+		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	log.Info("api serving", "addr", ln.Addr().String(), "replica", cfg.ReplicaID, "version", version)
 
 	// The scheduler: ClickHouse may come later than PostgreSQL; the HTTP
@@ -184,16 +173,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		})
 	}()
 
-	select {
-	case err := <-errc:
-		return fmt.Errorf("cannot serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	err = servicemain.Serve(ctx, hs, ln)
+	stop()
 	<-campaignDone
-	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("cannot shut down: %w", err)
-	}
-	return nil
+	return err
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
@@ -19,18 +19,7 @@ func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 
 func TestIssueVerifyRevokeExpire(t *testing.T) {
 	ctx := context.Background()
-	url, err := pg.CreateDatabase(ctx, "authtoken")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := metadb.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	_, db := metafixture.New(t, pg, "authtoken")
 	if err := metadb.EnsureTenant(ctx, db, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,3 @@
-// Package envconfig names the environment variables through which the
-// deployment components configure nano's services (api, search, ingest).
-// Components write them (Compose files, Kubernetes Deployments); the services
-// read them. Keeping the names in one package keeps both sides in step.
 package contract
 
 // Shared by every service.

@@ -1,8 +1,3 @@
-// Command ingest is nano's ingestion service (the seed's "Vector" role):
-// stateless, horizontally scaled, taking logs over HTTP with bearer tokens
-// (8080) and Splunk HEC (8088) into ClickHouse, with metrics, health and
-// readiness on 9598. Configuration comes from the environment
-// (services/envconfig).
 package main
 
 import (
@@ -16,12 +11,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/bearer"
 	"github.com/nanosiem/nano/services/ingest/hec"
@@ -48,6 +42,9 @@ type listeners struct{ ingest, hec, metrics, native net.Listener }
 // run serves until ctx ends, then stops taking requests, commits what is
 // queued and returns.
 func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error {
+	if ls == nil {
+		ls = &listeners{}
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{cfg.ClickHouseAddr},
 		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
@@ -61,18 +58,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	m := telemetry.New()
 	m.BuildInfo.WithLabelValues(version).Set(1)
 
-	store := &tokens.Store{}
-	if cfg.IngestToken != "" {
-		if err := store.Add(cfg.IngestToken, tokens.Identity{Tenant: defaultTenant, Feed: "http", RatePerSecond: cfg.RatePerSecond}); err != nil {
-			return fmt.Errorf("%s: %w", contract.IngestToken, err)
-		}
+	store, err := bootstrapTokens(cfg)
+	if err != nil {
+		return err
 	}
-	if cfg.HECToken != "" {
-		if err := store.Add(cfg.HECToken, tokens.Identity{Tenant: defaultTenant, Feed: "hec", RatePerSecond: cfg.RatePerSecond}); err != nil {
-			return fmt.Errorf("%s: %w", contract.HECToken, err)
-		}
-	}
-
 	// Feed tokens issued by the api, when its database is configured.
 	if cfg.PostgresURL != "" {
 		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
@@ -84,8 +73,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	}
 
 	// The schema first: ClickHouse may start after us, so keep trying.
-	engine, err := prepareSchema(ctx, conn, cfg.Engine, log)
-	if err != nil {
+	engine := cfg.Engine
+	if err := depwait.Retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
+		if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
+			return err
+		}
+		return events.Migrate(ctx, conn, engine)
+	}); err != nil {
 		return err
 	}
 	wcfg := cfg.Writer
@@ -97,6 +91,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	writerDone := make(chan struct{})
 	go func() { w.Run(writerCtx); close(writerDone) }()
+	defer func() {
+		stopWriter()
+		<-writerDone
+		log.Info("ingest stopped", "queued", w.QueueDepth())
+	}()
 
 	budget := intake.NewBudget(int64(cfg.InflightBytes)) // shared by the HTTP protocols
 	base := func(protocol string) *intake.Intake {
@@ -104,116 +103,137 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget}
 	}
 	metricsMux := http.NewServeMux()
-	metricsMux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	metricsMux.HandleFunc(contract.HealthPath, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	metricsMux.HandleFunc(contract.ReadyPath, func(rw http.ResponseWriter, r *http.Request) {
+	servicemain.Ops(metricsMux, m.Registry, func(ctx context.Context) error {
 		if w.Saturated() {
-			http.Error(rw, "write queue is full", http.StatusServiceUnavailable)
-			return
+			return errors.New("write queue is full")
 		}
-		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := conn.Ping(pctx); err != nil {
-			http.Error(rw, "ClickHouse unreachable", http.StatusServiceUnavailable)
-			return
+		if err := conn.Ping(ctx); err != nil {
+			return errors.New("ClickHouse unreachable")
 		}
-		fmt.Fprintln(rw, "ready")
-	})
-	metricsMux.HandleFunc("/version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, version) })
-
-	servers := []*http.Server{
-		newServer(cfg.IngestAddr, bearer.Handler{Intake: base("http")}),
-		newServer(cfg.HECAddr, hec.New(base("hec"))),
-		newServer(cfg.MetricsAddr, metricsMux),
-	}
-	var lns [3]net.Listener
-	if ls != nil {
-		lns = [3]net.Listener{ls.ingest, ls.hec, ls.metrics}
-	}
-	errc := make(chan error, len(servers)+1)
-	var wg sync.WaitGroup
-	for i, s := range servers {
-		ln := lns[i]
-		if ln == nil {
-			if ln, err = net.Listen("tcp", s.Addr); err != nil {
-				stopWriter()
-				return fmt.Errorf("cannot listen on %s: %w", s.Addr, err)
-			}
+		return nil
+	}, version)
+	s := &servers{}
+	defer s.stop(ctx)
+	for _, hs := range []struct {
+		addr string
+		ln   net.Listener
+		h    http.Handler
+	}{
+		{cfg.IngestAddr, ls.ingest, bearer.Handler{Intake: base("http")}},
+		{cfg.HECAddr, ls.hec, hec.New(base("hec"))},
+		{cfg.MetricsAddr, ls.metrics, metricsMux},
+	} {
+		if err := s.serveHTTP(newServer(hs.addr, hs.h), hs.ln); err != nil {
+			return err
 		}
-		wg.Add(1)
-		go func(s *http.Server, ln net.Listener) {
-			defer wg.Done()
-			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}(s, ln)
 	}
 	// The Vector-native port (gRPC over mutual TLS).
-	var grpcServer *grpc.Server
 	if cfg.nativeEnabled() {
 		tlsConfig, err := native.TLSConfig(cfg.NativeCert, cfg.NativeKey, cfg.NativeClientCA)
 		if err != nil {
-			stopServers(servers)
-			wg.Wait()
-			stopWriter()
 			return err
 		}
-		var ln net.Listener
-		if ls != nil {
-			ln = ls.native
+		if err := s.serveGRPC(native.NewServer(base("vector"), tlsConfig), ls.native, cfg.NativeAddr); err != nil {
+			return err
 		}
-		if ln == nil {
-			if ln, err = net.Listen("tcp", cfg.NativeAddr); err != nil {
-				stopServers(servers)
-				wg.Wait()
-				stopWriter()
-				return fmt.Errorf("cannot listen on %s: %w", cfg.NativeAddr, err)
-			}
-		}
-		grpcServer = native.NewServer(base("vector"), tlsConfig)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := grpcServer.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-				errc <- err
-			}
-		}()
 	} else {
 		log.Info("Vector-native port off: set the TLS files to serve it", "cert", contract.NativeTLSCert)
 	}
 	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "metrics", cfg.MetricsAddr,
 		"native", cfg.nativeEnabled(), "table", engine.Table(), "version", version)
-	var serveErr error
 	select {
 	case <-ctx.Done():
-	case serveErr = <-errc:
+		return nil
+	case err := <-s.errc:
+		return err
 	}
-	// Stop taking requests (in-flight ones finish), then commit the queue.
+}
+
+// bootstrapTokens holds the configured bootstrap tokens of the HTTP and
+// HEC ports.
+func bootstrapTokens(cfg config) (*tokens.Store, error) {
+	store := &tokens.Store{}
+	for _, t := range []struct{ key, token, feed string }{
+		{contract.IngestToken, cfg.IngestToken, "http"},
+		{contract.HECToken, cfg.HECToken, "hec"},
+	} {
+		if t.token == "" {
+			continue
+		}
+		if err := store.Add(t.token, tokens.Identity{Tenant: defaultTenant, Feed: t.feed, RatePerSecond: cfg.RatePerSecond}); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.key, err)
+		}
+	}
+	return store, nil
+}
+
+// servers are ingest's listening servers; stop ends them all.
+type servers struct {
+	http []*http.Server
+	grpc *grpc.Server
+	wg   sync.WaitGroup
+	errc chan error
+}
+
+func (s *servers) fail(err error) {
+	select {
+	case s.errc <- err:
+	default:
+	}
+}
+
+func (s *servers) serveHTTP(hs *http.Server, ln net.Listener) error {
+	if s.errc == nil {
+		s.errc = make(chan error, 1)
+	}
+	ln, err := servicemain.Listen(ln, hs.Addr)
+	if err != nil {
+		return err
+	}
+	s.http = append(s.http, hs)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("cannot serve %s: %w", hs.Addr, err))
+		}
+	}()
+	return nil
+}
+
+func (s *servers) serveGRPC(gs *grpc.Server, ln net.Listener, addr string) error {
+	ln, err := servicemain.Listen(ln, addr)
+	if err != nil {
+		return err
+	}
+	s.grpc = gs
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := gs.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.fail(fmt.Errorf("cannot serve %s: %w", addr, err))
+		}
+	}()
+	return nil
+}
+
+// stop stops taking requests and lets those in flight finish (up to 30 s).
+func (s *servers) stop(ctx context.Context) {
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(shutdown)
+	for _, hs := range s.http {
+		_ = hs.Shutdown(shutdown)
 	}
-	if grpcServer != nil {
+	if s.grpc != nil {
 		stopped := make(chan struct{})
-		go func() { grpcServer.GracefulStop(); close(stopped) }()
+		go func() { s.grpc.GracefulStop(); close(stopped) }()
 		select {
 		case <-stopped:
 		case <-shutdown.Done():
-			grpcServer.Stop()
+			s.grpc.Stop()
 		}
 	}
-	wg.Wait()
-	stopWriter()
-	<-writerDone
-	log.Info("ingest stopped", "queued", w.QueueDepth())
-	return serveErr
-}
-
-func stopServers(servers []*http.Server) {
-	for _, s := range servers {
-		_ = s.Close()
-	}
+	s.wg.Wait()
 }
 
 // newServer bounds header size and every phase of a request.
@@ -222,27 +242,5 @@ func newServer(addr string, h http.Handler) *http.Server {
 		Addr: addr, Handler: h,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 90 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-	}
-}
-
-// prepareSchema detects the server's version and migrates, retrying until
-// ctx ends while ClickHouse is unreachable.
-func prepareSchema(ctx context.Context, conn driver.Conn, e events.Engine, log *slog.Logger) (events.Engine, error) {
-	backoff := time.Second
-	for {
-		v, err := events.DetectVersion(ctx, conn)
-		if err == nil {
-			e.Version = v
-			if err = events.Migrate(ctx, conn, e); err == nil {
-				return e, nil
-			}
-		}
-		log.Warn("ClickHouse not ready; retrying", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return e, fmt.Errorf("stopped before ClickHouse was ready: %w", err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }

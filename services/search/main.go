@@ -1,7 +1,3 @@
-// Command search is nano's search service (port 3002): a query language
-// over the events in ClickHouse, read from the dedicated clickhouse-search
-// replica, with admission control, search history and saved searches in
-// PostgreSQL. It keeps no state of its own; any replica serves any request.
 package main
 
 import (
@@ -10,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -84,24 +79,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		},
 	}
 	hs := server.NewHTTPServer(cfg.Listen, srv.Handler(), srv.Config)
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
-		}
+	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
+		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	log.Info("search serving", "addr", ln.Addr().String(), "clickhouse", cfg.ClickHouseAddr, "table", srv.Config.Table,
 		"server_params", run.ServerParams, "version", version)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("cannot serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("cannot shut down: %w", err)
-	}
-	return nil
+	return servicemain.Serve(ctx, hs, ln)
 }

@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanosiem/nano/tests/harness/metafixture"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -25,19 +26,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func database(t *testing.T, name string) (string, *pgxpool.Pool) {
 	t.Helper()
-	ctx := context.Background()
-	url, err := pg.CreateDatabase(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := metadb.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	url, db := metafixture.New(t, pg, name)
 	return url, db
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/jsonhttp"
 )
 
 // Token is an API token as listed (never its secret).
@@ -37,7 +38,7 @@ type tokenBody struct {
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b tokenBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	switch {
@@ -86,7 +87,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p authtoken.P
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b userBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if a, err := mail.ParseAddress(b.Email); err != nil || a.Address != b.Email {
@@ -122,7 +123,7 @@ func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request, p authtoken.P
 
 func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b feedBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if b.Name == "" || len(b.Name) > 200 {

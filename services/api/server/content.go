@@ -12,6 +12,7 @@ import (
 
 	"github.com/nanosiem/nano/services/api/enrich"
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/jsonhttp"
 )
 
 // Dashboard is a saved arrangement of searches (its definition is the
@@ -53,7 +54,7 @@ func (s *Server) dashboard(r *http.Request, q string, args ...any) (Dashboard, e
 
 func (s *Server) createDashboard(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b dashboardBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if err := b.validate(); err != nil {
@@ -81,7 +82,7 @@ func (s *Server) updateDashboard(w http.ResponseWriter, r *http.Request, p autht
 		return
 	}
 	var b dashboardBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if err := b.validate(); err != nil {
@@ -149,7 +150,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, p autht
 
 func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b credentialBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	switch {
@@ -201,7 +202,7 @@ func (s *Server) listEnrichments(w http.ResponseWriter, r *http.Request, p autht
 
 func (s *Server) createEnrichment(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b enrichmentBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if err := enrich.ValidateSource(b.Name, b.Source, b.Format, b.SHA256, s.EnrichmentDir); err != nil {

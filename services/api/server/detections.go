@@ -10,6 +10,7 @@ import (
 
 	"github.com/nanosiem/nano/services/api/detect"
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/jsonhttp"
 )
 
 // Rule is a detection rule as the API shows it.
@@ -86,7 +87,7 @@ func (s *Server) oneRule(r *http.Request, q string, args ...any) (Rule, error) {
 
 func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b ruleBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if err := b.validate(); err != nil {
@@ -114,7 +115,7 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request, p authtoken.
 		return
 	}
 	var b ruleBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if err := b.validate(); err != nil {
@@ -202,7 +203,7 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, p authtoken
 		return
 	}
 	var b alertBody
-	if !decode(w, r, &b) {
+	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
 	if !slices.Contains([]string{"open", "acknowledged", "closed"}, b.Status) {

@@ -1,16 +1,9 @@
-// Package server is the api service's REST API over the metadata in
-// PostgreSQL: tokens, users, feeds and their ingest tokens, detection
-// rules (with runs and baselines), alerts, dashboards, credentials
-// (encrypted at rest), enrichment datasets and the scheduler's state.
-// Every replica serves it; errors name the field; lists page by cursor;
-// /openapi.json describes it.
 package server
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -24,6 +17,7 @@ import (
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/httpstatus"
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/servicemain"
 )
 
@@ -159,48 +153,15 @@ func (s *Server) authenticated(rt route) http.Handler {
 }
 
 // apiError is every error body; Field names the request field at fault.
-type apiError struct {
-	Error struct {
-		Message string `json:"message"`
-		Field   string `json:"field,omitempty"`
-	} `json:"error"`
-}
+type apiError = jsonhttp.ErrorBody
 
 func fail(w http.ResponseWriter, code int, field, msg string) {
-	var e apiError
-	e.Error.Message, e.Error.Field = msg, field
-	reply(w, code, e)
-}
-
-func reply(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	jsonhttp.Fail(w, code, jsonhttp.ErrorDetail{Message: msg, Field: field})
 }
 
 // bad is a validation failure of one field.
 func bad(field, format string, args ...any) error {
 	return fielderr.New(field, format, args...)
-}
-
-// decode reads a JSON body strictly.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	d := json.NewDecoder(r.Body)
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
-			fail(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the body is over %d bytes", tooBig.Limit))
-		case errors.As(err, &typeErr):
-			fail(w, http.StatusBadRequest, typeErr.Field, fmt.Sprintf("expected %s", typeErr.Type))
-		default:
-			fail(w, http.StatusBadRequest, "", "the body is not the expected JSON: "+err.Error())
-		}
-		return false
-	}
-	return true
 }
 
 // respond maps an operation's error to a response; nil replies v.
@@ -213,7 +174,7 @@ func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
 			w.WriteHeader(code)
 			return
 		}
-		reply(w, code, v)
+		jsonhttp.Reply(w, code, v)
 	case errors.As(err, &fe):
 		fail(w, http.StatusBadRequest, fe.Field, fe.Err.Error())
 	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound):

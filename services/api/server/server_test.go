@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanosiem/nano/tests/harness/metafixture"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,18 +37,7 @@ type fixture struct {
 func setup(t *testing.T, name string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	url, err := pg.CreateDatabase(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := metadb.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	_, db := metafixture.New(t, pg, name)
 	f := &fixture{db: db}
 	issue := func(tenant string, scopes ...string) string {
 		if err := metadb.EnsureTenant(ctx, db, tenant, tenant); err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/metadb"
@@ -19,18 +19,7 @@ func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 // when the feed is deleted they stop; bootstrap tokens are untouched.
 func TestDatabaseTokens(t *testing.T) {
 	ctx := context.Background()
-	url, err := pg.CreateDatabase(ctx, "ingest_tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := metadb.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	_, db := metafixture.New(t, pg, "ingest_tokens")
 	metadb.EnsureTenant(ctx, db, "acme", "Acme")
 	var feed int64
 	if err := db.QueryRow(ctx, `INSERT INTO feeds (tenant, name, kind) VALUES ('acme', 'web', 'http') RETURNING id`).Scan(&feed); err != nil {

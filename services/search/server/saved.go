@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/sqlgen"
@@ -69,7 +70,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, p authtoken.Pri
 	if len(items) == limit {
 		out.NextCursor = strconv.FormatInt(items[len(items)-1].ID, 10)
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Reply(w, http.StatusOK, out)
 }
 
 // savedBody is a saved search as sent.
@@ -103,7 +104,7 @@ func (b savedBody) validate(w http.ResponseWriter) bool {
 
 func (s *Server) savedCreate(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b savedBody
-	if !decodeBody(w, r, &b) || !b.validate(w) {
+	if !jsonhttp.Decode(w, r, &b) || !b.validate(w) {
 		return
 	}
 	v, err := s.Store.Save(r.Context(), p.Tenant, &p.TokenID, history.Saved{Name: b.Name, Query: b.Query, From: b.From, To: b.To})
@@ -116,7 +117,7 @@ func (s *Server) savedUpdate(w http.ResponseWriter, r *http.Request, p authtoken
 		return
 	}
 	var b savedBody
-	if !decodeBody(w, r, &b) || !b.validate(w) {
+	if !jsonhttp.Decode(w, r, &b) || !b.validate(w) {
 		return
 	}
 	v, err := s.Store.Update(r.Context(), p.Tenant, history.Saved{ID: id, Name: b.Name, Query: b.Query, From: b.From, To: b.To})
@@ -165,7 +166,7 @@ func (s *Server) savedList(w http.ResponseWriter, r *http.Request, p authtoken.P
 	if len(items) == limit {
 		out.NextCursor = strconv.FormatInt(items[len(items)-1].ID, 10)
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Reply(w, http.StatusOK, out)
 }
 
 func (s *Server) savedResult(w http.ResponseWriter, code int, v history.Saved, err error) {
@@ -178,6 +179,6 @@ func (s *Server) savedResult(w http.ResponseWriter, code int, v history.Saved, e
 		s.Log.Error("saved searches", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "cannot reach the saved searches now", 0)
 	default:
-		writeJSON(w, code, v)
+		jsonhttp.Reply(w, code, v)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/query"
@@ -98,7 +99,7 @@ func searchFailure(err error) (int, string, string) {
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var req searchRequest
-	if !decodeBody(w, r, &req) {
+	if !jsonhttp.Decode(w, r, &req) {
 		return
 	}
 	now := s.now()

@@ -1,15 +1,8 @@
-// Package server is the search service's HTTP API: searches (streamed
-// JSON, cursor pagination), search history, saved searches, metrics and
-// health. Every request is authenticated with an API token issued by the
-// api service, bounded in size and time, and admitted by admission control
-// before it reaches ClickHouse.
 package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -17,6 +10,7 @@ import (
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/httpstatus"
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/runner"
@@ -122,44 +116,6 @@ func (s *Server) authenticated(name string, h func(http.ResponseWriter, *http.Re
 	})
 }
 
-// apiError is the body of every error response.
-type apiError struct {
-	Error struct {
-		Message string `json:"message"`
-		// Column points into the query (1-based) for query errors.
-		Column int `json:"column,omitempty"`
-	} `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, code int, msg string, col int) {
-	var e apiError
-	e.Error.Message, e.Error.Column = msg, col
-	writeJSON(w, code, e)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// decodeBody reads a JSON body into v, rejecting unknown fields; it writes
-// the error response and returns false on failure.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	d := json.NewDecoder(r.Body)
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", tooBig.Limit), 0)
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "the body is not the expected JSON: "+err.Error(), 0)
-		return false
-	}
-	if d.More() {
-		writeError(w, http.StatusBadRequest, "the body has more than one JSON value", 0)
-		return false
-	}
-	return true
+	jsonhttp.Fail(w, code, jsonhttp.ErrorDetail{Message: msg, Column: col})
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanosiem/nano/tests/harness/metafixture"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
@@ -45,18 +47,7 @@ type fixture struct {
 func setup(t *testing.T, name string, limits runner.Limits, adm admission.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	pgURL, err := pg.CreateDatabase(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(ctx, pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := metadb.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	_, db := metafixture.New(t, pg, name)
 	f := &fixture{db: db}
 	for _, tenant := range []string{"acme", "other"} {
 		if err := metadb.EnsureTenant(ctx, db, tenant, tenant); err != nil {
