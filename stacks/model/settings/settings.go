@@ -82,10 +82,10 @@ const (
 )
 
 var (
-	reDomain     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	reImage      = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
-	reMachine    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
-	reCHUser     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+	reDomain  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	reImage   = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	reMachine = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	reCHUser  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
 	// Private endpoint services of ClickHouse Cloud per provider.
 	reEndpointService = map[tier.Provider]*regexp.Regexp{
 		tier.AWS: regexp.MustCompile(`^com\.amazonaws\.vpce\.[a-z0-9-]+\.vpce-svc-[0-9a-f]{8,17}$`),
@@ -129,166 +129,201 @@ var HetznerLocations = map[string]HetznerLocation{
 // Load reads and validates every key. It returns all problems at once, each
 // prefixed with its full key (e.g. "nano:provider: ...").
 func Load(stack string, get Getter) (Settings, error) {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%s: %s", Namespace, key, fmt.Sprintf(format, args...)))
-	}
+	l := &loader{get: get}
 	s := Settings{
 		Region: strings.TrimSpace(get(KeyRegion)),
 		Domain: strings.ToLower(strings.TrimSpace(get(KeyDomain))),
 	}
-
-	// Tier and provider decide everything else.
-	tierName := strings.ToLower(strings.TrimSpace(get(KeyTier)))
-	spec, tierOK := tier.Lookup(tier.Name(tierName))
-	switch {
-	case tierName == "":
-		bad(KeyTier, "required; set one of %s", list(tier.Names()))
-	case !tierOK:
-		bad(KeyTier, "unknown tier %q; allowed: %s", tierName, list(tier.Names()))
-	}
-	provider := tier.Provider(strings.ToLower(strings.TrimSpace(get(KeyProvider))))
-	switch {
-	case provider == "":
-		bad(KeyProvider, "required; set one of %s", list(tier.Providers()))
-	case !slices.Contains(tier.Providers(), provider):
-		bad(KeyProvider, "unknown provider %q; allowed: %s", provider, list(tier.Providers()))
-	case tierOK && !spec.AllowsProvider(provider):
-		bad(KeyProvider, "tier %q does not run on %q; allowed for %s: %s", spec.Name, provider, spec.Name, list(spec.Providers))
-	}
-	s.Tier, s.Provider = spec, provider
-	providerOK := tierOK && spec.AllowsProvider(provider)
-
-	if providerOK {
-		if msg := checkRegion(provider, s.Region); msg != "" {
-			bad(KeyRegion, "%s", msg)
-		}
-	}
-
-	s.Deployment = strings.TrimSpace(get(KeyDeployment))
-	if s.Deployment == "" {
-		s.Deployment = strings.ToLower(stack)
-	}
-	if !ValidDeploymentName(s.Deployment) {
-		bad(KeyDeployment, "%q %s (defaults to the stack name)", s.Deployment, DeploymentNameRule)
-	}
-	if s.Domain != "" && !reDomain.MatchString(s.Domain) {
-		bad(KeyDomain, "%q is not a DNS name like logs.example.com", s.Domain)
-	}
-
-	image := func(key string) string {
-		v := strings.TrimSpace(get(key))
-		if v == "" {
-			v = defaultOf(key)
-		}
-		switch {
-		case !reImage.MatchString(v):
-			bad(key, "%q is not an image reference like registry/name:tag or registry/name@sha256:<digest>", v)
-		case !strings.Contains(v, ":") && !strings.Contains(v, "@"):
-			bad(key, "%q has no tag or digest; pin a version", v)
-		case strings.HasSuffix(v, ":latest"):
-			bad(key, "%q uses the latest tag; pin a version or digest", v)
-		}
-		return v
-	}
-	s.Images = Images{API: image(KeyAPIImage), Search: image(KeySearchImage), Ingest: image(KeyIngestImage)}
-
-	s.SSHAllowedCIDRs = cidrs(get(KeySSHAllowedCIDRs), false, func(format string, args ...any) { bad(KeySSHAllowedCIDRs, format, args...) })
-	apiCIDRs := get(KeyKubeAPICIDRs)
-	if strings.TrimSpace(apiCIDRs) == "" {
-		apiCIDRs = defaultOf(KeyKubeAPICIDRs)
-	}
-	s.KubeAPIAllowedCIDRs = cidrs(apiCIDRs, true, func(format string, args ...any) { bad(KeyKubeAPICIDRs, format, args...) })
-	s.SSHPublicKey = strings.TrimSpace(get(KeySSHPublicKey))
-	if k := s.SSHPublicKey; k != "" && !validSSHKey(k) {
-		bad(KeySSHPublicKey, "not an OpenSSH public key (expected \"ssh-ed25519 AAAA...\" or \"ssh-rsa AAAA...\")")
-	}
-
-	integer := func(key string) int {
-		v := strings.TrimSpace(get(key))
-		if v == "" {
-			return 0
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			bad(key, "%q is not a whole number", v)
-			return 0
-		}
-		if n < 0 {
-			bad(key, "%d is negative; use 0 for the tier's value", n)
-			return 0
-		}
-		return n
-	}
-	replicas, hot, days := integer(KeyAppReplicas), integer(KeyHotStorageGB), integer(KeyRetentionDays)
-	s.DailyVolumeGB = integer(KeyDailyVolumeGB)
+	tierOK, providerOK := l.tierAndProvider(&s)
+	l.identity(&s, stack)
+	s.Images = Images{API: l.image(KeyAPIImage), Search: l.image(KeySearchImage), Ingest: l.image(KeyIngestImage)}
+	l.access(&s)
+	replicas, hot, days := l.integer(KeyAppReplicas), l.integer(KeyHotStorageGB), l.integer(KeyRetentionDays)
+	s.DailyVolumeGB = l.integer(KeyDailyVolumeGB)
 	s.MachineType = strings.TrimSpace(get(KeyMachineType))
 	if s.MachineType != "" && !reMachine.MatchString(s.MachineType) {
-		bad(KeyMachineType, "%q is not a machine type name", s.MachineType)
+		l.bad(KeyMachineType, "%q is not a machine type name", s.MachineType)
 	}
-
 	if tierOK {
-		if replicas > 0 {
-			switch {
-			case spec.HA && replicas < 2:
-				bad(KeyAppReplicas, "tier %q is highly available and needs at least 2 replicas; got %d", spec.Name, replicas)
-			case spec.Kind == tier.Compose && replicas != 1:
-				bad(KeyAppReplicas, "tier %q runs one of everything on one host; only 1 is allowed, got %d", spec.Name, replicas)
-			case replicas > maxReplicas:
-				bad(KeyAppReplicas, "%d is more than %d", replicas, maxReplicas)
-			default:
-				s.Tier.Replicas = replicas
-			}
-		}
-		if hot > 0 {
-			switch {
-			case spec.ClickHouse.Cloud:
-				bad(KeyHotStorageGB, "tier %q keeps events on ClickHouse Cloud; hot storage is not configurable", spec.Name)
-			case hot < spec.HotStorageGB:
-				bad(KeyHotStorageGB, "%d GB is less than tier %q's %d GB", hot, spec.Name, spec.HotStorageGB)
-			default:
-				s.Tier.HotStorageGB = hot
-			}
-		}
-		if days > 0 {
-			if days < minRetentionDays || days > maxRetentionDays {
-				bad(KeyRetentionDays, "%d is outside %d-%d", days, minRetentionDays, maxRetentionDays)
-			} else {
-				s.Tier.Retention.Days = days
-			}
-		}
-		if spec.Kind == tier.Managed {
-			switch {
-			case s.DailyVolumeGB == 0:
-				bad(KeyDailyVolumeGB, "required for tier %q: expected GB/day (bands: %s)", spec.Name, bands(spec))
-			case s.DailyVolumeGB > maxDailyVolumeGB:
-				bad(KeyDailyVolumeGB, "%d is more than %d", s.DailyVolumeGB, maxDailyVolumeGB)
-			default:
-				b, err := spec.BandFor(s.DailyVolumeGB)
-				if err != nil {
-					bad(KeyDailyVolumeGB, "%v", err)
-				}
-				s.Band = b
-			}
-		} else if s.DailyVolumeGB != 0 {
-			bad(KeyDailyVolumeGB, "only the enterprise tier is sized by daily volume; tier %q has a fixed size", spec.Name)
-		}
-		s.Warm = warmBucket(spec, get, bad)
-		s.ClickHouseCloud = clickHouseCloud(spec, provider, get, bad)
+		l.overrides(&s, replicas, hot, days)
+		l.enterpriseBand(&s)
+		s.Warm = warmBucket(s.Tier, get, l.bad)
+		s.ClickHouseCloud = clickHouseCloud(s.Tier, s.Provider, get, l.bad)
 		if providerOK && s.MachineType == "" {
 			if m, ok := mainMachine(s); ok {
-				t, err := tier.MachineType(provider, m)
+				t, err := tier.MachineType(s.Provider, m)
 				if err != nil {
-					bad(KeyMachineType, "%v; set %s:%s", err, Namespace, KeyMachineType)
+					l.bad(KeyMachineType, "%v; set %s:%s", err, Namespace, KeyMachineType)
 				}
 				s.MachineType = t
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(l.errs...); err != nil {
 		return Settings{}, fmt.Errorf("invalid configuration for stack %q:\n%w", stack, err)
 	}
 	return s, nil
+}
+
+// loader collects every problem of a Load, each prefixed with its full key.
+type loader struct {
+	get  Getter
+	errs []error
+}
+
+func (l *loader) bad(key, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s:%s: %s", Namespace, key, fmt.Sprintf(format, args...)))
+}
+
+// tierAndProvider reads the two keys that decide everything else.
+func (l *loader) tierAndProvider(s *Settings) (tierOK, providerOK bool) {
+	tierName := strings.ToLower(strings.TrimSpace(l.get(KeyTier)))
+	spec, tierOK := tier.Lookup(tier.Name(tierName))
+	switch {
+	case tierName == "":
+		l.bad(KeyTier, "required; set one of %s", list(tier.Names()))
+	case !tierOK:
+		l.bad(KeyTier, "unknown tier %q; allowed: %s", tierName, list(tier.Names()))
+	}
+	provider := tier.Provider(strings.ToLower(strings.TrimSpace(l.get(KeyProvider))))
+	switch {
+	case provider == "":
+		l.bad(KeyProvider, "required; set one of %s", list(tier.Providers()))
+	case !slices.Contains(tier.Providers(), provider):
+		l.bad(KeyProvider, "unknown provider %q; allowed: %s", provider, list(tier.Providers()))
+	case tierOK && !spec.AllowsProvider(provider):
+		l.bad(KeyProvider, "tier %q does not run on %q; allowed for %s: %s", spec.Name, provider, spec.Name, list(spec.Providers))
+	}
+	s.Tier, s.Provider = spec, provider
+	providerOK = tierOK && spec.AllowsProvider(provider)
+	if providerOK {
+		if msg := checkRegion(provider, s.Region); msg != "" {
+			l.bad(KeyRegion, "%s", msg)
+		}
+	}
+	return tierOK, providerOK
+}
+
+// identity reads the deployment's name and domain.
+func (l *loader) identity(s *Settings, stack string) {
+	s.Deployment = strings.TrimSpace(l.get(KeyDeployment))
+	if s.Deployment == "" {
+		s.Deployment = strings.ToLower(stack)
+	}
+	if !ValidDeploymentName(s.Deployment) {
+		l.bad(KeyDeployment, "%q %s (defaults to the stack name)", s.Deployment, DeploymentNameRule)
+	}
+	if s.Domain != "" && !reDomain.MatchString(s.Domain) {
+		l.bad(KeyDomain, "%q is not a DNS name like logs.example.com", s.Domain)
+	}
+}
+
+// image reads an image key: pinned by tag or digest, never latest.
+func (l *loader) image(key string) string {
+	v := strings.TrimSpace(l.get(key))
+	if v == "" {
+		v = defaultOf(key)
+	}
+	switch {
+	case !reImage.MatchString(v):
+		l.bad(key, "%q is not an image reference like registry/name:tag or registry/name@sha256:<digest>", v)
+	case !strings.Contains(v, ":") && !strings.Contains(v, "@"):
+		l.bad(key, "%q has no tag or digest; pin a version", v)
+	case strings.HasSuffix(v, ":latest"):
+		l.bad(key, "%q uses the latest tag; pin a version or digest", v)
+	}
+	return v
+}
+
+// access reads who may reach SSH and the Kubernetes API, and the admin key.
+func (l *loader) access(s *Settings) {
+	s.SSHAllowedCIDRs = cidrs(l.get(KeySSHAllowedCIDRs), false, func(format string, args ...any) { l.bad(KeySSHAllowedCIDRs, format, args...) })
+	apiCIDRs := l.get(KeyKubeAPICIDRs)
+	if strings.TrimSpace(apiCIDRs) == "" {
+		apiCIDRs = defaultOf(KeyKubeAPICIDRs)
+	}
+	s.KubeAPIAllowedCIDRs = cidrs(apiCIDRs, true, func(format string, args ...any) { l.bad(KeyKubeAPICIDRs, format, args...) })
+	s.SSHPublicKey = strings.TrimSpace(l.get(KeySSHPublicKey))
+	if k := s.SSHPublicKey; k != "" && !validSSHKey(k) {
+		l.bad(KeySSHPublicKey, "not an OpenSSH public key (expected \"ssh-ed25519 AAAA...\" or \"ssh-rsa AAAA...\")")
+	}
+}
+
+// integer reads a whole, non-negative number; empty is 0 (the tier's value).
+func (l *loader) integer(key string) int {
+	v := strings.TrimSpace(l.get(key))
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		l.bad(key, "%q is not a whole number", v)
+		return 0
+	}
+	if n < 0 {
+		l.bad(key, "%d is negative; use 0 for the tier's value", n)
+		return 0
+	}
+	return n
+}
+
+// overrides applies the replica, hot storage and retention overrides the
+// tier allows.
+func (l *loader) overrides(s *Settings, replicas, hot, days int) {
+	spec := s.Tier
+	if replicas > 0 {
+		switch {
+		case spec.HA && replicas < 2:
+			l.bad(KeyAppReplicas, "tier %q is highly available and needs at least 2 replicas; got %d", spec.Name, replicas)
+		case spec.Kind == tier.Compose && replicas != 1:
+			l.bad(KeyAppReplicas, "tier %q runs one of everything on one host; only 1 is allowed, got %d", spec.Name, replicas)
+		case replicas > maxReplicas:
+			l.bad(KeyAppReplicas, "%d is more than %d", replicas, maxReplicas)
+		default:
+			s.Tier.Replicas = replicas
+		}
+	}
+	if hot > 0 {
+		switch {
+		case spec.ClickHouse.Cloud:
+			l.bad(KeyHotStorageGB, "tier %q keeps events on ClickHouse Cloud; hot storage is not configurable", spec.Name)
+		case hot < spec.HotStorageGB:
+			l.bad(KeyHotStorageGB, "%d GB is less than tier %q's %d GB", hot, spec.Name, spec.HotStorageGB)
+		default:
+			s.Tier.HotStorageGB = hot
+		}
+	}
+	if days > 0 {
+		if days < minRetentionDays || days > maxRetentionDays {
+			l.bad(KeyRetentionDays, "%d is outside %d-%d", days, minRetentionDays, maxRetentionDays)
+		} else {
+			s.Tier.Retention.Days = days
+		}
+	}
+}
+
+// enterpriseBand picks Enterprise's volume band from nano:dailyVolumeGB,
+// which no other tier takes.
+func (l *loader) enterpriseBand(s *Settings) {
+	spec := s.Tier
+	if spec.Kind != tier.Managed {
+		if s.DailyVolumeGB != 0 {
+			l.bad(KeyDailyVolumeGB, "only the enterprise tier is sized by daily volume; tier %q has a fixed size", spec.Name)
+		}
+		return
+	}
+	switch {
+	case s.DailyVolumeGB == 0:
+		l.bad(KeyDailyVolumeGB, "required for tier %q: expected GB/day (bands: %s)", spec.Name, bands(spec))
+	case s.DailyVolumeGB > maxDailyVolumeGB:
+		l.bad(KeyDailyVolumeGB, "%d is more than %d", s.DailyVolumeGB, maxDailyVolumeGB)
+	default:
+		b, err := spec.BandFor(s.DailyVolumeGB)
+		if err != nil {
+			l.bad(KeyDailyVolumeGB, "%v", err)
+		}
+		s.Band = b
+	}
 }
 
 // RequiredSecrets lists the secret keys the plain config calls for: the
