@@ -89,9 +89,12 @@ func (r *Runner) SQL(st *sqlgen.Statement) (string, []any) {
 // Run executes st and calls emit with each row, one value per
 // st.Columns entry (times as RFC 3339 strings, attributes as objects,
 // NULL and non-finite numbers as nil). An error from emit stops the query.
-func (r *Runner) Run(ctx context.Context, st *sqlgen.Statement, emit func(row []any) error) (Stats, error) {
-	var stats Stats
+// The returned Stats are final: the results are named so that the deferred
+// close (which drains the server's last progress packets) and the elapsed
+// time land in what the caller gets.
+func (r *Runner) Run(ctx context.Context, st *sqlgen.Statement, emit func(row []any) error) (stats Stats, err error) {
 	start := time.Now()
+	defer func() { stats.Elapsed = time.Since(start) }()
 	ctx = clickhouse.Context(ctx,
 		clickhouse.WithSettings(r.Limits.Settings()),
 		clickhouse.WithProgress(func(p *clickhouse.Progress) {
@@ -100,7 +103,6 @@ func (r *Runner) Run(ctx context.Context, st *sqlgen.Statement, emit func(row []
 		}))
 	sql, args := r.SQL(st)
 	rows, err := r.Conn.Query(ctx, sql, args...)
-	defer func() { stats.Elapsed = time.Since(start) }()
 	if err != nil {
 		return stats, fmt.Errorf("cannot run the search: %w", err)
 	}

@@ -190,8 +190,12 @@ func TestSearchResultsAndIsolation(t *testing.T) {
 	if len(r.Columns) != 3 || r.Columns[0].Name != "timestamp" || r.Columns[0].Type != "DateTime64(9)" || r.Columns[2].Name != "n" {
 		t.Errorf("columns %+v", r.Columns)
 	}
-	if r.Stats.RowsRead == 0 || r.Stats.BytesRead == 0 {
-		t.Errorf("stats %+v", r.Stats)
+	if r.Stats.RowsRead == 0 || r.Stats.BytesRead == 0 || r.Stats.ElapsedMS <= 0 {
+		t.Errorf("stats %+v, want rows and bytes read and the time it took", r.Stats)
+	}
+	// An event search newest first (windowed keyset reads) reports them too.
+	if _, r := f.search(t, f.acme, map[string]any{"query": "level:error service:api"}); r.Count == 0 || r.Stats.RowsRead == 0 || r.Stats.ElapsedMS <= 0 {
+		t.Errorf("newest-first event search: count %d stats %+v, want rows read and the time it took", r.Count, r.Stats)
 	}
 	// The other tenant's events are invisible to acme, and acme's to it.
 	_, r = f.search(t, f.acme, map[string]any{"query": `"secret of other"`})
