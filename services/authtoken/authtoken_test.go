@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nanosiem/nano/tests/harness/metafixture"
-
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
 var pg *harness.Postgres

@@ -14,14 +14,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nanosiem/nano/stacks/model/settings"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
 // Request creates or updates a deployment.

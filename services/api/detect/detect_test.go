@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nanosiem/nano/tests/harness/metafixture"
-
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/api/leader"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/runner"
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
 var (
@@ -64,6 +64,15 @@ func TestValidateNamesTheField(t *testing.T) {
 	}
 	if err := Validate(Rule{Query: "level:error | stats count() by service", Schedule: "*/5 * * * *"}); err != nil {
 		t.Error(err)
+	}
+	// Rules are held to the search's limits when saved: a query of more
+	// terms than a search may have never reaches the scheduler.
+	long := strings.TrimSuffix(strings.Repeat("a OR ", query.MaxTerms), " OR ")
+	if err := Validate(Rule{Query: long, Schedule: "@every 5m"}); err != nil {
+		t.Errorf("%d terms: %v", query.MaxTerms, err)
+	}
+	if err := Validate(Rule{Query: long + " OR b", Schedule: "@every 5m"}); err == nil || !strings.Contains(err.Error(), "query: column") || !strings.Contains(err.Error(), "search terms") {
+		t.Errorf("%d terms: %v, want a query error naming the limit", query.MaxTerms+1, err)
 	}
 }
 

@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nanosiem/nano/tests/harness/metafixture"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
 var pg *harness.Postgres

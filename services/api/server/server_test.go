@@ -14,14 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nanosiem/nano/tests/harness/metafixture"
-
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
 var pg *harness.Postgres

@@ -3,7 +3,6 @@ package decode
 import (
 	"strings"
 	"testing"
-
 	"time"
 
 	"github.com/nanosiem/nano/services/events"

@@ -4,11 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"github.com/nanosiem/nano/tests/harness/metafixture"
-
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
 var pg *harness.Postgres

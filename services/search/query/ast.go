@@ -21,10 +21,12 @@ type Query struct {
 // Node is a filter expression.
 type Node interface{ node() }
 
-// And, Or and Not combine filters.
+// And and Or combine two or more filters, Not negates one. A chain of the
+// same operator is one node (n-ary), so a query of many terms stays
+// shallow however long it is; the compiled SQL is just as flat.
 type (
-	And struct{ Left, Right Node }
-	Or  struct{ Left, Right Node }
+	And struct{ Terms []Node }
+	Or  struct{ Terms []Node }
 	Not struct{ X Node }
 )
 

@@ -5,10 +5,13 @@ import (
 	"strings"
 )
 
-// MaxQueryBytes bounds the text of a query; MaxDepth its nesting.
+// MaxQueryBytes bounds the text of a query; MaxDepth its nesting (groups
+// and negations); MaxTerms its predicates (search terms, phrases, field
+// tests). Together they bound the size and depth of the compiled SQL.
 const (
 	MaxQueryBytes = 16 << 10
 	MaxDepth      = 64
+	MaxTerms      = 1024
 )
 
 // MaxLimit bounds | limit.
@@ -47,6 +50,7 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int
+	terms int
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -68,19 +72,43 @@ func (p *parser) expected(t token, what string) *Error {
 }
 
 func (p *parser) or() (Node, error) {
-	left, err := p.and()
+	first, err := p.and()
 	if err != nil {
 		return nil, err
 	}
+	terms := []Node{first}
 	for p.peek().kind == tOr {
 		p.next()
 		right, err := p.and()
 		if err != nil {
 			return nil, err
 		}
-		left = Or{Left: left, Right: right}
+		terms = append(terms, right)
 	}
-	return left, nil
+	if len(terms) == 1 {
+		return first, nil
+	}
+	return Or{Terms: flatten[Or](terms)}, nil
+}
+
+// flatten splices the terms of nested nodes of the same operator (a group
+// such as "(a OR b) OR c") into one list.
+func flatten[T And | Or](terms []Node) []Node {
+	out := make([]Node, 0, len(terms))
+	for _, t := range terms {
+		switch n := any(t).(type) {
+		case T:
+			switch m := any(n).(type) {
+			case And:
+				out = append(out, m.Terms...)
+			case Or:
+				out = append(out, m.Terms...)
+			}
+		default:
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func startsTerm(k kind) bool {
@@ -88,23 +116,28 @@ func startsTerm(k kind) bool {
 }
 
 func (p *parser) and() (Node, error) {
-	left, err := p.unary()
+	first, err := p.unary()
 	if err != nil {
 		return nil, err
 	}
+	terms := []Node{first}
 	for {
 		k := p.peek().kind
 		if k == tAnd {
 			p.next()
 		} else if !startsTerm(k) {
-			return left, nil
+			break
 		}
 		right, err := p.unary()
 		if err != nil {
 			return nil, err
 		}
-		left = And{Left: left, Right: right}
+		terms = append(terms, right)
 	}
+	if len(terms) == 1 {
+		return first, nil
+	}
+	return And{Terms: flatten[And](terms)}, nil
 }
 
 func (p *parser) unary() (Node, error) {
@@ -134,6 +167,11 @@ func (p *parser) enter(t token) error {
 
 func (p *parser) primary() (Node, error) {
 	t := p.next()
+	if t.kind == tString || t.kind == tWord {
+		if p.terms++; p.terms > MaxTerms {
+			return nil, errAt(t.col, "at most %d search terms in a query; combine values (field:[a TO b], wildcards) or split the search", MaxTerms)
+		}
+	}
 	switch t.kind {
 	case tLParen:
 		if err := p.enter(t); err != nil {

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,9 +13,9 @@ func show(n Node) string {
 	case nil:
 		return "*"
 	case And:
-		return "(" + show(n.Left) + " AND " + show(n.Right) + ")"
+		return "(" + join(n.Terms, " AND ") + ")"
 	case Or:
-		return "(" + show(n.Left) + " OR " + show(n.Right) + ")"
+		return "(" + join(n.Terms, " OR ") + ")"
 	case Not:
 		return "NOT " + show(n.X)
 	case Text:
@@ -25,6 +26,14 @@ func show(n Node) string {
 		return fmt.Sprintf("%s[%s..%s]", fld(n.Field), val(n.Low), val(n.High))
 	}
 	return "?"
+}
+
+func join(terms []Node, op string) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = show(t)
+	}
+	return strings.Join(parts, op)
 }
 
 func fld(f Field) string {
@@ -159,4 +168,33 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: nil query without an error", s)
 		}
 	})
+}
+
+// A chain of MaxTerms terms parses into one flat node; one term more is
+// refused at that term's column.
+func TestTermLimitAndFlatChains(t *testing.T) {
+	terms := make([]string, MaxTerms)
+	for i := range terms {
+		terms[i] = "a"
+	}
+	q, err := Parse(strings.Join(terms, " OR "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if or, ok := q.Filter.(Or); !ok || len(or.Terms) != MaxTerms {
+		t.Fatalf("filter %T, want one Or of %d terms", q.Filter, MaxTerms)
+	}
+	q, err = Parse("(a OR b) OR (c OR d) e AND (f g)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := show(q.Filter), "(text<a> OR text<b> OR ((text<c> OR text<d>) AND text<e> AND text<f> AND text<g>))"; got != want {
+		t.Errorf("nested chains: %s, want %s", got, want)
+	}
+	over := strings.Join(append(terms, "b"), " OR ")
+	_, err = Parse(over)
+	var qe *Error
+	if !errors.As(err, &qe) || qe.Col != len(over) || !strings.Contains(qe.Msg, fmt.Sprint(MaxTerms)) {
+		t.Errorf("%d terms: %v, want an error at column %d naming the limit", MaxTerms+1, err, len(over))
+	}
 }

@@ -27,9 +27,24 @@ type Limits struct {
 	MaxMemoryUsage   uint64
 }
 
+// Query complexity limits sent with every search, a second line of
+// defence behind the compiler's own bounds (query.MaxTerms, query.MaxDepth,
+// sqlgen.MaxFilterBytes): a compiled search stays far below them, and a
+// query past them fails in ClickHouse's parser with an error instead of
+// exhausting the server.
+const (
+	MaxASTDepth            = 256
+	MaxASTElements         = 50_000
+	MaxExpandedASTElements = 500_000
+)
+
 // Settings are the limits as ClickHouse settings.
 func (l Limits) Settings() clickhouse.Settings {
-	s := clickhouse.Settings{}
+	s := clickhouse.Settings{
+		"max_ast_depth":             MaxASTDepth,
+		"max_ast_elements":          MaxASTElements,
+		"max_expanded_ast_elements": MaxExpandedASTElements,
+	}
 	if l.MaxExecutionTime > 0 {
 		s["max_execution_time"] = int(math.Ceil(l.MaxExecutionTime.Seconds()))
 	}

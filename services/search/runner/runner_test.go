@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/events"
@@ -100,6 +102,22 @@ var checks = []check{
 	}},
 	{`"'; DROP TABLE nano.events; --"`, func(e events.Event) bool { return false }},
 	{`service:"a'b\\"`, func(e events.Event) bool { return false }},
+	// The longest boolean chains a query may hold (query.MaxTerms terms)
+	// run on both engines: they compile flat, within the AST limits sent.
+	{longChain(" OR ", "service:web", "x:no"), func(e events.Event) bool { return e.Service == "web" }},
+	{longChain(" AND ", "service:web", "-x:no"), func(e events.Event) bool { return e.Service == "web" }},
+	{longChain(" ", "level:error", "NOT (x:a OR y:b)"), func(e events.Event) bool { return e.Severity == "error" }},
+}
+
+// longChain is first and then copies of filler joined by op, with
+// query.MaxTerms terms in all.
+func longChain(op, first, filler string) string {
+	terms := []string{first}
+	n := 1
+	for per := strings.Count(filler, ":"); n+per <= query.MaxTerms; n += per {
+		terms = append(terms, filler)
+	}
+	return strings.Join(terms, op)
 }
 
 func expected(all []events.Event, c check) int {
@@ -257,6 +275,24 @@ func TestStatsOnServer(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The complexity settings reach the server: SQL nested deeper than
+// MaxASTDepth (as the compiler once made of long chains) is refused by
+// ClickHouse with TOO_DEEP_AST, and the server keeps serving.
+func TestASTLimitsReachTheServer(t *testing.T) {
+	conn, _ := load(t)
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(Limits{}.Settings()))
+	// ((a AND b) AND c) ...: one and() inside the next, as binary chains were.
+	deep := strings.Repeat("(", MaxASTDepth) + "dummy = 0" + strings.Repeat(" AND dummy = 0)", MaxASTDepth)
+	err := conn.Exec(ctx, "SELECT count() FROM system.one WHERE "+deep)
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) || ex.Code != 167 {
+		t.Fatalf("nested %d deep: %v, want TOO_DEEP_AST (167)", MaxASTDepth, err)
+	}
+	if err := conn.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("the server after a refused query: %v", err)
 	}
 }
 

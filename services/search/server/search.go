@@ -3,13 +3,17 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -82,17 +86,30 @@ type resultColumn struct {
 // TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES.
 var clickHouseLimitCodes = map[int32]bool{158: true, 159: true, 160: true, 241: true, 307: true, 396: true}
 
+// clickHouseComplexityCodes are the server's "query too complex" errors:
+// TOO_DEEP_AST, TOO_BIG_AST, TOO_DEEP_RECURSION. The compiler's own bounds
+// keep searches below them; a query that still reaches one is the
+// client's to simplify.
+var clickHouseComplexityCodes = map[int32]bool{167: true, 168: true, 306: true}
+
 // searchFailure is the status, message and history status of a failed
 // search.
 func searchFailure(err error) (int, string, string) {
 	var ex *clickhouse.Exception
+	var netErr net.Error
 	switch {
 	case errors.As(err, &ex) && clickHouseLimitCodes[ex.Code]:
 		return http.StatusUnprocessableEntity, "the search exceeded a limit; narrow the time range or the filter (" + ex.Message + ")", "failed"
+	case errors.As(err, &ex) && clickHouseComplexityCodes[ex.Code]:
+		return http.StatusBadRequest, "the query is too complex for ClickHouse; use fewer terms or less nesting (" + ex.Message + ")", "failed"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, "the search took too long", "failed"
 	case errors.As(err, &ex):
 		return http.StatusBadGateway, "ClickHouse failed the search: " + ex.Message, "failed"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, driver.ErrBadConn), errors.Is(err, clickhouse.ErrAcquireConnTimeout),
+		errors.As(err, &netErr):
+		return http.StatusServiceUnavailable, "ClickHouse is unavailable; retry shortly", "failed"
 	}
 	return http.StatusBadGateway, "the search failed: " + err.Error(), "failed"
 }
@@ -212,6 +229,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	entry.Rows, entry.RowsRead, entry.BytesRead = int64(out.sent), int64(stats.RowsRead), int64(stats.BytesRead)
 	if err != nil && !errors.Is(err, errPageFull) {
 		code, msg, status := searchFailure(err)
+		if code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
 		s.Metrics.Queries.WithLabelValues(kind, status).Observe(stats.Elapsed.Seconds())
 		s.Log.Warn("search failed", "tenant", p.Tenant, "err", err)
 		entry.Status, entry.Error = status, msg

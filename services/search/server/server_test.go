@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nanosiem/nano/tests/harness/metafixture"
-
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
@@ -23,7 +23,9 @@ import (
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/services/search/sqlgen"
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
 var (
@@ -415,5 +417,32 @@ func TestSavedSearches(t *testing.T) {
 	}
 	if resp, _ = f.call(t, "GET", "/v1/saved-searches/abc", f.acme, nil); resp.StatusCode != 400 {
 		t.Errorf("bad id: %d", resp.StatusCode)
+	}
+}
+
+// Server-side failures get honest statuses: a ClickHouse that does not
+// answer is 503 (retry), a query too complex for it is 400, never a bare
+// 502 "EOF".
+func TestSearchFailureStatuses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, runErr := (&runner.Runner{Conn: conn}).Run(context.Background(), &sqlgen.Statement{SQL: "SELECT 1"}, func([]any) error { return nil })
+	if code, msg, _ := searchFailure(runErr); code != http.StatusServiceUnavailable {
+		t.Errorf("unreachable ClickHouse (%v): %d %s, want 503", runErr, code, msg)
+	}
+	if code, _, _ := searchFailure(fmt.Errorf("cannot run the search: %w", &clickhouse.Exception{Code: 167, Message: "AST is too deep"})); code != http.StatusBadRequest {
+		t.Errorf("TOO_DEEP_AST: %d, want 400", code)
+	}
+	if code, _, _ := searchFailure(fmt.Errorf("cannot run the search: %w", &clickhouse.Exception{Code: 158, Message: "Limit for rows"})); code != http.StatusUnprocessableEntity {
+		t.Errorf("TOO_MANY_ROWS: %d, want 422", code)
 	}
 }

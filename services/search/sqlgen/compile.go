@@ -109,7 +109,7 @@ func Compile(r Request) (*Statement, error) {
 	c := &compiler{now: r.Now}
 	where := []string{"tenant = " + c.param("String", r.Tenant), c.timeCmp(">=", r.From), c.timeCmp("<=", r.To)}
 	if r.Query.Filter != nil {
-		f, err := c.filter(r.Query.Filter)
+		f, err := c.boundedFilter(r.Query.Filter)
 		if err != nil {
 			return nil, err
 		}
@@ -272,26 +272,35 @@ func (c *compiler) valueExpr(f query.Field) string {
 	return column(f)
 }
 
+// MaxFilterBytes bounds a compiled filter: its SQL and the values it
+// binds (which servers before 22.8 receive inside the SQL text).
+const MaxFilterBytes = 128 << 10
+
+// boundedFilter compiles a query's filter within MaxFilterBytes.
+func (c *compiler) boundedFilter(n query.Node) (string, error) {
+	from := len(c.params)
+	f, err := c.filter(n)
+	if err != nil {
+		return "", err
+	}
+	size := len(f)
+	for _, p := range c.params[from:] {
+		if v, ok := p.Value.(string); ok {
+			size += len(v)
+		}
+	}
+	if size > MaxFilterBytes {
+		return "", &query.Error{Col: 1, Msg: fmt.Sprintf("a filter that compiles to at most %d bytes (this one compiles to %d); use fewer or shorter terms", MaxFilterBytes, size)}
+	}
+	return f, nil
+}
+
 func (c *compiler) filter(n query.Node) (string, error) {
 	switch n := n.(type) {
-	case query.And, query.Or:
-		var l, r query.Node
-		op := " AND "
-		if a, ok := n.(query.And); ok {
-			l, r = a.Left, a.Right
-		} else {
-			o := n.(query.Or)
-			l, r, op = o.Left, o.Right, " OR "
-		}
-		left, err := c.filter(l)
-		if err != nil {
-			return "", err
-		}
-		right, err := c.filter(r)
-		if err != nil {
-			return "", err
-		}
-		return "(" + left + op + right + ")", nil
+	case query.And:
+		return c.chain(n.Terms, " AND ")
+	case query.Or:
+		return c.chain(n.Terms, " OR ")
 	case query.Not:
 		x, err := c.filter(n.X)
 		if err != nil {
@@ -306,6 +315,20 @@ func (c *compiler) filter(n query.Node) (string, error) {
 		return c.rangeFilter(n)
 	}
 	return "", fmt.Errorf("sqlgen: unknown node %T", n)
+}
+
+// chain joins terms with one operator at one level: ClickHouse parses
+// "a AND b AND c" as one and(a, b, c), so the AST stays shallow.
+func (c *compiler) chain(terms []query.Node, op string) (string, error) {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		p, err := c.filter(t)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = p
+	}
+	return "(" + strings.Join(parts, op) + ")", nil
 }
 
 // contains matches v anywhere in a full-text column, ignoring case.
@@ -488,7 +511,7 @@ func Filter(q *query.Query, tenant string, now time.Time) (string, []Param, erro
 	c := &compiler{now: now}
 	where := "tenant = " + c.param("String", tenant)
 	if q.Filter != nil {
-		f, err := c.filter(q.Filter)
+		f, err := c.boundedFilter(q.Filter)
 		if err != nil {
 			return "", nil, err
 		}

@@ -254,7 +254,7 @@ FROM nano.events
 WHERE tenant = {p0:String}
   AND ts >= toDateTime({p1:UInt32})
   AND (ts < toDateTime({p2:UInt32}) OR (ts = toDateTime({p2:UInt32}) AND ts_nanos <= {p3:UInt32}))
-  AND ((((positionCaseInsensitiveUTF8(message, {p4:String}) > 0 AND positionCaseInsensitiveUTF8(message, {p5:String}) > 0) AND positionCaseInsensitiveUTF8(message, {p6:String}) > 0) AND positionCaseInsensitiveUTF8(message, {p7:String}) > 0) AND NOT (positionCaseInsensitiveUTF8(message, {p8:String}) > 0))
+  AND (positionCaseInsensitiveUTF8(message, {p4:String}) > 0 AND positionCaseInsensitiveUTF8(message, {p5:String}) > 0 AND positionCaseInsensitiveUTF8(message, {p6:String}) > 0 AND positionCaseInsensitiveUTF8(message, {p7:String}) > 0 AND NOT (positionCaseInsensitiveUTF8(message, {p8:String}) > 0))
 ORDER BY ts DESC, ts_nanos DESC, message, host, service, feed, severity
 LIMIT {p9:UInt64};
 --   p0 String = "acme"
