@@ -5,19 +5,22 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nanosiem/nano/stacks/model/cidrs"
 )
 
 // adminPorts must never be open to the whole internet: SSH and the
 // databases' ports.
 var adminPorts = []int{22, 2181, 3306, 5432, 8123, 9000, 9181, 9234, 9440}
 
-func openToWorld(cidrs []any) bool {
-	for _, c := range cidrs {
-		if s := str(c); s == "0.0.0.0/0" || s == "::/0" {
-			return true
-		}
+// openToWorld reports whether the sources together cover all of IPv4 or
+// IPv6, however they are spelled (package cidrs).
+func openToWorld(sources []any) bool {
+	values := make([]string, 0, len(sources))
+	for _, c := range sources {
+		values = append(values, str(c))
 	}
-	return false
+	return cidrs.World(values) != ""
 }
 
 // portsOf parses "22", "80-90" or "" (all) into a range.
@@ -128,7 +131,7 @@ var cloudRules = []*Rule{
 	},
 	{
 		ID: "cloud-no-open-admin-ports", Level: Mandatory,
-		Description: "Firewalls and security groups never open SSH or database ports to 0.0.0.0/0 or ::/0.",
+		Description: "Firewalls and security groups never open SSH or database ports to the whole internet: sources whose union covers all of IPv4 or IPv6 (0.0.0.0/0, ::/0, [0.0.0.0/1, 128.0.0.0/1], ...).",
 		Remediation: "Limit SSH (nano:sshAllowedCidrs) and database ports to known networks; databases stay private.",
 		Check: func(r Resource, _ Env) []string {
 			var out []string

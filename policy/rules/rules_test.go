@@ -141,6 +141,10 @@ func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
 			"[5432]":       {{URN: "c", Type: "civo:index/firewall:Firewall", Props: obj(t, `{"ingressRules": [{"action": "allow", "portRange": "5000-6000", "cidrs": ["::/0"]}]}`)}},
 			"[22 2181 3306 5432 8123 9000 9181 9234 9440]": {{URN: "sg", Type: "aws:ec2/securityGroup:SecurityGroup", Props: obj(t, `{"ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]}`)}},
 			"allows[0]": {{URN: "g", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"sourceRanges": ["0.0.0.0/0"], "allows": [{"protocol": "tcp", "ports": ["22"]}]}`)}},
+			// Openness is coverage, not spelling.
+			"rules[1] opens port(s) [22]":          {{URN: "f", Type: "hcloud:index/firewall:Firewall", Props: obj(t, `{"rules": [{"direction": "in", "protocol": "tcp", "port": "443", "sourceIps": ["0.0.0.0/0"]}, {"direction": "in", "protocol": "tcp", "port": "22", "sourceIps": ["0.0.0.0/1", "128.0.0.0/1"]}]}`)}},
+			"ingressRules[0] opens port(s) [5432]": {{URN: "c", Type: "civo:index/firewall:Firewall", Props: obj(t, `{"ingressRules": [{"action": "allow", "portRange": "5432", "cidrs": ["0::0/0"]}]}`)}},
+			"opens port(s) [9440]":                 {{URN: "sg", Type: "aws:ec2/securityGroup:SecurityGroup", Props: obj(t, `{"ingress": [{"protocol": "tcp", "fromPort": 9440, "toPort": 9440, "ipv6CidrBlocks": ["::/1", "8000::/1"]}]}`)}},
 		}, team},
 		{"cloud-private-nodes", []Resource{
 			{URN: "gke", Type: "gcp:container/cluster:Cluster", Props: obj(t, `{"privateClusterConfig": {"enablePrivateNodes": true}}`)},

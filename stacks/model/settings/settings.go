@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nanosiem/nano/stacks/model/cidrs"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
@@ -237,12 +238,12 @@ func (l *loader) image(key string) string {
 
 // access reads who may reach SSH and the Kubernetes API, and the admin key.
 func (l *loader) access(s *Settings) {
-	s.SSHAllowedCIDRs = cidrs(l.get(KeySSHAllowedCIDRs), false, func(format string, args ...any) { l.bad(KeySSHAllowedCIDRs, format, args...) })
+	s.SSHAllowedCIDRs = cidrList(l.get(KeySSHAllowedCIDRs), false, func(format string, args ...any) { l.bad(KeySSHAllowedCIDRs, format, args...) })
 	apiCIDRs := l.get(KeyKubeAPICIDRs)
 	if strings.TrimSpace(apiCIDRs) == "" {
 		apiCIDRs = defaultOf(KeyKubeAPICIDRs)
 	}
-	s.KubeAPIAllowedCIDRs = cidrs(apiCIDRs, true, func(format string, args ...any) { l.bad(KeyKubeAPICIDRs, format, args...) })
+	s.KubeAPIAllowedCIDRs = cidrList(apiCIDRs, true, func(format string, args ...any) { l.bad(KeyKubeAPICIDRs, format, args...) })
 	s.SSHPublicKey = strings.TrimSpace(l.get(KeySSHPublicKey))
 	if k := s.SSHPublicKey; k != "" && !validSSHKey(k) {
 		l.bad(KeySSHPublicKey, "not an OpenSSH public key (expected \"ssh-ed25519 AAAA...\" or \"ssh-rsa AAAA...\")")
@@ -483,8 +484,9 @@ func checkRegion(p tier.Provider, region string) string {
 }
 
 // cidrs parses the JSON array of CIDRs Pulumi passes for an array key;
-// world (0.0.0.0/0, ::/0) is refused unless allowWorld.
-func cidrs(raw string, allowWorld bool, bad func(string, ...any)) []string {
+// world (prefixes whose union covers all of IPv4 or IPv6, package cidrs)
+// is refused unless allowWorld.
+func cidrList(raw string, allowWorld bool, bad func(string, ...any)) []string {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return nil
@@ -500,13 +502,19 @@ func cidrs(raw string, allowWorld bool, bad func(string, ...any)) []string {
 		switch {
 		case err != nil:
 			bad("%q is not a CIDR like 203.0.113.0/24", c)
-		case p.Bits() == 0 && !allowWorld:
-			bad("%q opens SSH to the whole internet; list your admin networks", c)
 		case p.Masked() != p:
 			bad("%q has host bits set; did you mean %s?", c, p.Masked())
 		default:
 			out = append(out, p.String())
 		}
+	}
+	if fam := cidrs.World(out); fam != "" && !allowWorld {
+		quoted := make([]string, len(in))
+		for i, c := range in {
+			quoted[i] = strconv.Quote(c)
+		}
+		bad("%s opens SSH to the whole internet (all of %s); list your admin networks", strings.Join(quoted, ", "), fam)
+		return nil
 	}
 	return out
 }
