@@ -87,7 +87,8 @@ const (
 	IngestQueueEvents   = "NANO_INGEST_QUEUE_EVENTS"   // events waiting for commit before 503 (200 000)
 	IngestQueueBytes    = "NANO_INGEST_QUEUE_BYTES"    // their raw size before 503 (64 MiB)
 	IngestInserters     = "NANO_INGEST_INSERTERS"      // batches inserting at once (2)
-	IngestInflightBytes = "NANO_INGEST_INFLIGHT_BYTES" // request bodies held at once before 503 (12 MiB)
+	IngestInflightBytes = "NANO_INGEST_INFLIGHT_BYTES" // request bodies held at once before 503 (12 MiB), at most half by one tenant
+	IngestMinBodyRate   = "NANO_INGEST_MIN_BODY_RATE"  // slowest body arrival in bytes/s after 2 s before 408 (16 KiB/s)
 )
 
 // Search only; unset keeps the default the README documents.

@@ -11,6 +11,7 @@ import (
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/decode"
+	"github.com/nanosiem/nano/services/ingest/intake"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
 )
@@ -34,6 +35,9 @@ type config struct {
 	Writer        writer.Config
 	// InflightBytes bounds the request bodies held at once (12 MiB).
 	InflightBytes int
+	// MinBodyRate is the slowest a body may arrive, in bytes per second
+	// after the first 2 s (16 KiB/s); slower ones are cut with 408.
+	MinBodyRate int
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -153,6 +157,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	limit(contract.IngestInserters, &c.Writer.Inserters)
 	c.InflightBytes = 12 << 20
 	limit(contract.IngestInflightBytes, &c.InflightBytes)
+	c.MinBodyRate = intake.DefaultMinBodyRate
+	limit(contract.IngestMinBodyRate, &c.MinBodyRate)
 	if v := strings.TrimSpace(getenv(contract.IngestFlushInterval)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Millisecond || d > time.Minute {

@@ -100,7 +100,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	budget := intake.NewBudget(int64(cfg.InflightBytes)) // shared by the HTTP protocols
 	base := func(protocol string) *intake.Intake {
 		return &intake.Intake{Protocol: protocol, Tokens: store, Limiter: tokens.NewLimiter(), Sink: w, Metrics: m,
-			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget}
+			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget, MinBodyRate: int64(cfg.MinBodyRate)}
 	}
 	metricsMux := http.NewServeMux()
 	servicemain.Ops(metricsMux, m.Registry, func(ctx context.Context) error {
@@ -160,7 +160,7 @@ func bootstrapTokens(cfg config) (*tokens.Store, error) {
 		if t.token == "" {
 			continue
 		}
-		if err := store.Add(t.token, tokens.Identity{Tenant: defaultTenant, Feed: t.feed, RatePerSecond: cfg.RatePerSecond}); err != nil {
+		if err := store.Add(t.token, tokens.Identity{Tenant: defaultTenant, Feed: t.feed, Kind: t.feed, RatePerSecond: cfg.RatePerSecond}); err != nil {
 			return nil, fmt.Errorf("%s: %w", t.key, err)
 		}
 	}

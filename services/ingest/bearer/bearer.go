@@ -14,6 +14,7 @@ import (
 	"github.com/nanosiem/nano/services/ingest/decode"
 	"github.com/nanosiem/nano/services/ingest/intake"
 	"github.com/nanosiem/nano/services/ingest/telemetry"
+	"github.com/nanosiem/nano/services/ingest/tokens"
 )
 
 // Path is where events are posted.
@@ -43,7 +44,11 @@ func (h Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nano ingest"`)
 		return reply(w, http.StatusUnauthorized, map[string]any{"error": "a valid ingest token is required: Authorization: Bearer <token>"})
 	}
-	body, res, err := h.ReadBody(w, r)
+	if !id.Accepts(h.Protocol) {
+		h.Metrics.Rejected.WithLabelValues(h.Protocol, telemetry.ReasonUnauthorized).Inc()
+		return reply(w, http.StatusForbidden, map[string]any{"error": "this token belongs to a " + id.Kind + " feed; send its events to " + tokens.PortFor(id.Kind)})
+	}
+	body, res, err := h.ReadBody(w, r, id)
 	defer res.Release()
 	if errors.Is(err, intake.ErrBusy) {
 		return busy(w)

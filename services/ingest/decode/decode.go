@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,8 +50,16 @@ func badRequest(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...), HECCode: hecInvalidFormat, EventIndex: -1}
 }
 
+// ErrNoRoom is Body's answer when grow refused room for the body.
+var ErrNoRoom = errors.New("no room for the body")
+
 // Body returns the request body decompressed and fully read, within limits.
-func Body(w http.ResponseWriter, r *http.Request, l Limits) ([]byte, error) {
+// grow (nil: no accounting) is asked for room before the buffer holding
+// the body grows, with the bytes it then holds at most (twice its
+// capacity: the buffer it outgrows is garbage until collected); when it
+// refuses, Body stops with ErrNoRoom. So a compressed body's decompressed
+// bytes are counted as they are read, not after.
+func Body(w http.ResponseWriter, r *http.Request, l Limits, grow func(total int64) bool) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, l.MaxBodyBytes)
 	var in io.Reader = body
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -65,17 +74,44 @@ func Body(w http.ResponseWriter, r *http.Request, l Limits) ([]byte, error) {
 	default:
 		return nil, &Error{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc), HECCode: hecInvalidFormat, EventIndex: -1}
 	}
+	if grow == nil {
+		grow = func(int64) bool { return true }
+	}
 	// Sized from Content-Length when the body is not compressed (bounded:
 	// the header is the client's word), so reading does not regrow.
-	hint := int64(bytes.MinRead)
+	size := int64(bytes.MinRead)
 	if in == body && r.ContentLength > 0 {
-		hint = min(r.ContentLength, l.MaxDecodedBytes, l.MaxBodyBytes) + bytes.MinRead
+		size = min(r.ContentLength, l.MaxDecodedBytes, l.MaxBodyBytes) + bytes.MinRead
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, hint))
-	_, err := buf.ReadFrom(io.LimitReader(in, l.MaxDecodedBytes+1))
-	b := buf.Bytes()
-	if err != nil {
-		return nil, tooLargeOr(err, badRequest("cannot read body: %v", err))
+	if !grow(size) {
+		return nil, ErrNoRoom
+	}
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > l.MaxDecodedBytes {
+				return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))
+			}
+			next := min(2*int64(cap(b)), l.MaxDecodedBytes+1)
+			if next <= int64(cap(b)) {
+				next = int64(cap(b)) + 1
+			}
+			if !grow(next + int64(cap(b))) {
+				return nil, ErrNoRoom
+			}
+			b = append(make([]byte, 0, next), b...)
+		}
+		n, err := in.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, err
+			}
+			return nil, tooLargeOr(err, badRequest("cannot read body: %v", err))
+		}
 	}
 	if int64(len(b)) > l.MaxDecodedBytes {
 		return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))

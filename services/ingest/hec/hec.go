@@ -79,7 +79,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	if path == "/services/collector/ack" {
 		return h.ack(w, r, ch)
 	}
-	body, res, err := h.ReadBody(w, r)
+	body, res, err := h.ReadBody(w, r, id)
 	defer res.Release()
 	if errors.Is(err, intake.ErrBusy) {
 		return busy(w)
@@ -137,6 +137,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (tokens.I
 		h.Metrics.Rejected.WithLabelValues(h.Protocol, telemetry.ReasonUnauthorized).Inc()
 		return tokens.Identity{}, reply(w, http.StatusForbidden, codeInvalidToken, "Invalid token")
 	}
+	if !id.Accepts(h.Protocol) {
+		h.Metrics.Rejected.WithLabelValues(h.Protocol, telemetry.ReasonUnauthorized).Inc()
+		return tokens.Identity{}, reply(w, http.StatusForbidden, codeInvalidToken, "Invalid token: it belongs to a "+id.Kind+" feed; send its events to "+tokens.PortFor(id.Kind))
+	}
 	return id, 0
 }
 
@@ -148,7 +152,7 @@ func (h *Handler) ack(w http.ResponseWriter, r *http.Request, ch string) int {
 	var req struct {
 		Acks []uint64 `json:"acks"`
 	}
-	body, err := decode.Body(w, r, decode.Limits{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 1 << 20, MaxEvents: 1})
+	body, err := decode.Body(w, r, decode.Limits{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 1 << 20, MaxEvents: 1}, nil)
 	if err != nil {
 		return h.clientError(w, err)
 	}

@@ -35,6 +35,9 @@ type Intake struct {
 	WriteTimeout time.Duration
 	// Budget bounds the request bodies held at once (nil: unbounded).
 	Budget *Budget
+	// MinBodyRate is the slowest a body may arrive, in bytes per second
+	// (0: DefaultMinBodyRate; negative: no minimum).
+	MinBodyRate int64
 	// Now is the clock for events without a time.
 	Now func() time.Time
 }
@@ -69,13 +72,16 @@ func (in *Intake) Admit(id tokens.Identity, n int) (Outcome, time.Duration) {
 }
 
 // Write commits evs and waits; Busy means answer 503 (nothing was
-// acknowledged, the client retries).
+// acknowledged, the client retries). It waits for the commit's real
+// outcome even when the client has gone meanwhile (its request context
+// ended): queued events are committed all the same, and the logs and
+// metrics say so instead of "not committed".
 func (in *Intake) Write(ctx context.Context, evs []events.Event) (Outcome, error) {
 	timeout := in.WriteTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	err := in.Sink.Write(ctx, in.Protocol, evs)
 	return in.classify(len(evs), err), err

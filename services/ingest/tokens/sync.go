@@ -15,7 +15,7 @@ import (
 // s in place of the previous load. Each token speaks for its feed's tenant
 // with the feed's name, at rate.
 func LoadFromDatabase(ctx context.Context, db *pgxpool.Pool, s *Store, rate float64) (int, error) {
-	rows, err := db.Query(ctx, `SELECT t.hash, t.tenant, f.name FROM ingest_tokens t JOIN feeds f ON f.id = t.feed_id WHERE t.revoked_at IS NULL`)
+	rows, err := db.Query(ctx, `SELECT t.hash, t.tenant, f.name, f.kind FROM ingest_tokens t JOIN feeds f ON f.id = t.feed_id WHERE t.revoked_at IS NULL`)
 	if err != nil {
 		return 0, fmt.Errorf("cannot read ingest tokens: %w", err)
 	}
@@ -24,7 +24,7 @@ func LoadFromDatabase(ctx context.Context, db *pgxpool.Pool, s *Store, rate floa
 	for rows.Next() {
 		var hash []byte
 		var id Identity
-		if err := rows.Scan(&hash, &id.Tenant, &id.Feed); err != nil {
+		if err := rows.Scan(&hash, &id.Tenant, &id.Feed, &id.Kind); err != nil {
 			return 0, fmt.Errorf("cannot read ingest tokens: %w", err)
 		}
 		if len(hash) != sha256.Size {

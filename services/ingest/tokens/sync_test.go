@@ -35,7 +35,7 @@ func TestDatabaseTokens(t *testing.T) {
 	if n, err := LoadFromDatabase(ctx, db, s, 100); err != nil || n != 1 {
 		t.Fatalf("load: %d %v", n, err)
 	}
-	if id, ok := s.Lookup(token); !ok || id != (Identity{Tenant: "acme", Feed: "web", RatePerSecond: 100}) {
+	if id, ok := s.Lookup(token); !ok || id != (Identity{Tenant: "acme", Feed: "web", Kind: "http", RatePerSecond: 100}) {
 		t.Errorf("api token: %+v %v", id, ok)
 	}
 	db.Exec(ctx, `DELETE FROM feeds WHERE id = $1`, feed)

@@ -13,9 +13,36 @@ import (
 // Identity is who a token speaks for.
 type Identity struct {
 	Tenant, Feed string
+	// Kind is the kind of the token's feed (http, hec or vector), which
+	// decides the port it is accepted on (Accepts); empty accepts any.
+	Kind string
 	// RatePerSecond limits the token's events per second (burst: one
 	// second's worth); 0 means unlimited.
 	RatePerSecond float64
+}
+
+// Accepts reports whether the token may send on protocol ("http": the
+// bearer port, "hec"): a feed's kind binds its tokens. An http feed's
+// tokens are for the bearer port, a hec feed's for Splunk HEC, and a
+// vector feed's for the bearer port too (the token a Vector agent's http
+// sink sends; the Vector-native port authenticates by client certificate,
+// not by token).
+func (id Identity) Accepts(protocol string) bool {
+	switch id.Kind {
+	case "", protocol:
+		return true
+	case "vector":
+		return protocol == "http"
+	}
+	return false
+}
+
+// PortFor names where a token of kind is accepted, for error messages.
+func PortFor(kind string) string {
+	if kind == "hec" {
+		return "the Splunk HEC port (8088)"
+	}
+	return "the bearer port (8080, POST /v1/events)"
 }
 
 // Store holds hashed tokens.

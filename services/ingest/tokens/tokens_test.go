@@ -57,3 +57,20 @@ func TestLimiter(t *testing.T) {
 		t.Error("an unlimited token was limited")
 	}
 }
+
+// A feed's kind binds its tokens to a port.
+func TestKindsBindTokens(t *testing.T) {
+	for _, c := range []struct {
+		kind, protocol string
+		ok             bool
+	}{
+		{"http", "http", true}, {"http", "hec", false},
+		{"hec", "hec", true}, {"hec", "http", false},
+		{"vector", "http", true}, {"vector", "hec", false},
+		{"", "hec", true}, {"", "http", true},
+	} {
+		if got := (Identity{Kind: c.kind}).Accepts(c.protocol); got != c.ok {
+			t.Errorf("a %q token on %q: %v, want %v", c.kind, c.protocol, got, c.ok)
+		}
+	}
+}
