@@ -20,10 +20,13 @@ import (
 	"github.com/nanosiem/nano/tests/harness"
 )
 
-var ch *harness.ClickHouse
+var (
+	ch *harness.ClickHouse
+	pg *harness.Postgres
+)
 
 func TestMain(m *testing.M) {
-	harness.MainWithClickHouse(m, &ch)
+	harness.MainWithBoth(m, &pg, &ch)
 }
 
 const (
@@ -40,11 +43,17 @@ type service struct {
 	table                string
 }
 
-func start(t *testing.T, db string) *service {
+func start(t *testing.T, db string) *service { return startWith(t, db, nil) }
+
+// startWith is start with more environment variables.
+func startWith(t *testing.T, db string, extra map[string]string) *service {
 	t.Helper()
 	env := map[string]string{
 		contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: db,
 		contract.IngestToken: ingestToken, contract.HECToken: hecToken, contract.RetentionDays: "90",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {

@@ -149,9 +149,14 @@ func (in *Intake) ReadBody(w http.ResponseWriter, r *http.Request, id tokens.Ide
 	}
 	if rate > 0 {
 		rc := http.NewResponseController(w)
-		r.Body = &paced{ReadCloser: r.Body, rc: rc, start: time.Now(), rate: rate}
-		// The body is in: the commit may take longer than its pace.
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+		orig := r.Body
+		r.Body = &paced{ReadCloser: orig, rc: rc, start: time.Now(), rate: rate}
+		defer func() {
+			// net/http finishes the request with the body it made; the
+			// body is in: the commit may take longer than its pace.
+			r.Body = orig
+			_ = rc.SetReadDeadline(time.Time{})
+		}()
 	}
 	body, err = decode.Body(w, r, in.Limits, func(total int64) bool { return res.Grow(r.Context(), total) })
 	switch {
@@ -159,6 +164,8 @@ func (in *Intake) ReadBody(w http.ResponseWriter, r *http.Request, id tokens.Ide
 		in.Metrics.Rejected.WithLabelValues(in.Protocol, telemetry.ReasonOverloaded).Inc()
 		return nil, res, ErrBusy
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The rest of the body is not read: close after the answer.
+		w.Header().Set("Connection", "close")
 		return nil, res, &decode.Error{Status: http.StatusRequestTimeout, EventIndex: -1,
 			Msg: fmt.Sprintf("the body arrived slower than %d bytes/s; send it faster or in smaller requests", rate)}
 	case err != nil:
