@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -256,4 +257,53 @@ func peakRSS(t *testing.T) int64 {
 	}
 	t.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// A client that sends a whole request and leaves before the answer: its
+// events are committed, and the service counts no 503 and logs no "not
+// committed" for them (it waits for the commit's real outcome).
+func TestClientLeavingAfterSendingIsNotAFailure(t *testing.T) {
+	s := start(t, "ingest_adv_leave")
+	body := ndjson("left", 25)
+	for range 4 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(s.ingest, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: ingest\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", ingestToken, len(body), body)
+		time.Sleep(50 * time.Millisecond) // the body is in; the commit is pending
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.count(t, "message LIKE 'left %'") < 100 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := s.count(t, "message LIKE 'left %'"); n != 100 {
+		t.Fatalf("stored %d of the 100 events of clients that left", n)
+	}
+	time.Sleep(200 * time.Millisecond) // the handlers have answered
+	resp, err := http.Get(s.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(metrics), "\n") {
+		if strings.HasPrefix(l, "nano_ingest_requests_total") && strings.Contains(l, `code="503"`) {
+			t.Errorf("a committed request of a client that left counted as 503: %s", l)
+		}
+	}
+	if !strings.Contains(string(metrics), `nano_ingest_requests_total{code="200",protocol="http"} 4`) {
+		t.Errorf("the four requests are not counted as 200:\n%s", grepLines(string(metrics), "nano_ingest_requests_total"))
+	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
