@@ -103,7 +103,55 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	parent, provider := pulumi.Parent(p), pulumi.Provider(args.Provider)
 	s := args.Spec
 
-	// Operators, pinned to the CRDs the objects are validated against.
+	operators, err := installOperators(ctx, name, s, parent, provider)
+	if err != nil {
+		return nil, err
+	}
+
+	// The namespace first; everything else lives in it.
+	ns, err := registerObject(ctx, name, objects[0], parent, provider)
+	if err != nil {
+		return nil, err
+	}
+	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
+
+	creds, err := newIngestCredentials(ctx, name, s.Domain, pulumi.StringArray{}, parent)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := platformSecrets(ctx, name, args, creds, parent, provider, inNamespace)
+	if err != nil {
+		return nil, err
+	}
+
+	// Everything else; custom resources wait for their operator.
+	deps := append(append([]pulumi.Resource{ns}, secrets...), operators...)
+	p.IngestAddress = pulumi.String("").ToStringOutput()
+	p.HTTPSAddress = pulumi.String("").ToStringOutput()
+	for _, o := range objects[1:] {
+		obj, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps))
+		if err != nil {
+			return nil, err
+		}
+		if o.Kind() == "Service" && o.Name() == kubeobjects.IngestPublicService {
+			p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
+		}
+		if o.Kind() == "Ingress" {
+			p.HTTPSAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
+		}
+	}
+
+	p.Namespace = pulumi.String(kubeobjects.Namespace).ToStringOutput()
+	p.IngestOutputs = creds.outputs()
+	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace, "ingestAddress": p.IngestAddress, "httpsAddress": p.HTTPSAddress})); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// installOperators installs by Helm the operators the platform's objects
+// need, pinned to the CRDs the objects are validated against.
+func installOperators(ctx *pulumi.Context, name string, s kubeobjects.Spec, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	var operators []pulumi.Resource
 	release := func(suffix, chart, version, repo string, values pulumi.Map) error {
 		r, err := helmv3.NewRelease(ctx, name+"-"+suffix, &helmv3.ReleaseArgs{
@@ -111,7 +159,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 			RepositoryOpts:  &helmv3.RepositoryOptsArgs{Repo: pulumi.String(repo)},
 			Namespace:       pulumi.String(kubeobjects.OperatorsNamespace),
 			CreateNamespace: pulumi.Bool(true), Atomic: pulumi.Bool(true), Values: values,
-		}, parent, provider)
+		}, opts...)
 		operators = append(operators, r)
 		return err
 	}
@@ -141,14 +189,15 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		}
 	}
 
-	// The namespace first; everything else lives in it.
-	ns, err := registerObject(ctx, name, objects[0], parent, provider)
-	if err != nil {
-		return nil, err
-	}
-	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
+	return operators, nil
+}
 
-	// Secrets the objects mount.
+// platformSecrets creates, under parent, the Secrets the platform's
+// objects mount (and the ClickHouse password when none is given); the
+// Secrets also take opts (the cluster's provider, the namespace).
+func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds *ingestCredentials, parent pulumi.ResourceOption, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	s := args.Spec
+	opts = append([]pulumi.ResourceOption{parent}, opts...)
 	kubeSecret := func(secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
 		return corev1.NewSecret(ctx, name+"-"+secretName, &corev1.SecretArgs{
 			Metadata: &metav1.ObjectMetaArgs{
@@ -157,7 +206,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 			},
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
-		}, parent, provider, inNamespace)
+		}, opts...)
 	}
 	chUser := args.ClickHouseUser
 	if chUser == "" {
@@ -172,10 +221,6 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 			return nil, err
 		}
 		chPassword = secret(r.Result)
-	}
-	creds, err := newIngestCredentials(ctx, name, s.Domain, pulumi.StringArray{}, parent)
-	if err != nil {
-		return nil, err
 	}
 	native := creds.tls
 	secrets := []pulumi.Resource{}
@@ -210,29 +255,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		}
 	}
 
-	// Everything else; custom resources wait for their operator.
-	deps := append(append([]pulumi.Resource{ns}, secrets...), operators...)
-	p.IngestAddress = pulumi.String("").ToStringOutput()
-	p.HTTPSAddress = pulumi.String("").ToStringOutput()
-	for _, o := range objects[1:] {
-		obj, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps))
-		if err != nil {
-			return nil, err
-		}
-		if o.Kind() == "Service" && o.Name() == kubeobjects.IngestPublicService {
-			p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
-		}
-		if o.Kind() == "Ingress" {
-			p.HTTPSAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
-		}
-	}
-
-	p.Namespace = pulumi.String(kubeobjects.Namespace).ToStringOutput()
-	p.IngestOutputs = creds.outputs()
-	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace, "ingestAddress": p.IngestAddress, "httpsAddress": p.HTTPSAddress})); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return secrets, nil
 }
 
 // registerObject registers one Kubernetes object with the Kubernetes
