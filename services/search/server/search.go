@@ -114,6 +114,41 @@ func searchFailure(err error) (int, string, string) {
 	return http.StatusBadGateway, "the search failed: " + err.Error(), "failed"
 }
 
+// searchRange is a search's time range: its cursor's (checked to belong to
+// the same query of the same tenant) or from/to (default: the last
+// DefaultRange). bad says what is wrong with the request, if anything.
+func (s *Server) searchRange(req searchRequest, tenant string, now time.Time) (from, to time.Time, cur cursor, bad string) {
+	from, to = now.Add(-s.Config.DefaultRange), now
+	if req.Cursor != "" {
+		var err error
+		if cur, err = decodeCursor(req.Cursor); err != nil {
+			return from, to, cur, err.Error()
+		}
+		if cur.Hash != fingerprint(tenant, req.Query) {
+			return from, to, cur, "cursor: it belongs to another query"
+		}
+		from, to = time.Unix(0, cur.From), time.Unix(0, cur.To)
+	} else {
+		for _, b := range []struct {
+			name, text string
+			dst        *time.Time
+		}{{"from", req.From, &from}, {"to", req.To, &to}} {
+			if b.text == "" {
+				continue
+			}
+			t, ok := sqlgen.ParseTime(b.text, now)
+			if !ok {
+				return from, to, cur, b.name + ": expected a time (now, -15m, -24h, 2026-11-23, 2026-11-23T10:00:00Z or Unix seconds)"
+			}
+			*b.dst = t
+		}
+		if to.Before(from) {
+			return from, to, cur, "to: before from"
+		}
+	}
+	return from, to, cur, ""
+}
+
 func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var req searchRequest
 	if !jsonhttp.Decode(w, r, &req) {
@@ -152,37 +187,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 		fail(http.StatusBadRequest, "invalid", "query: "+qe.Error(), qe.Col)
 		return
 	}
-	from, to := now.Add(-s.Config.DefaultRange), now
-	var cur cursor
-	if req.Cursor != "" {
-		if cur, err = decodeCursor(req.Cursor); err != nil {
-			fail(http.StatusBadRequest, "invalid", err.Error(), 0)
-			return
-		}
-		if cur.Hash != fingerprint(p.Tenant, req.Query) {
-			fail(http.StatusBadRequest, "invalid", "cursor: it belongs to another query", 0)
-			return
-		}
-		from, to = time.Unix(0, cur.From), time.Unix(0, cur.To)
-	} else {
-		for _, b := range []struct {
-			name, text string
-			dst        *time.Time
-		}{{"from", req.From, &from}, {"to", req.To, &to}} {
-			if b.text == "" {
-				continue
-			}
-			t, ok := sqlgen.ParseTime(b.text, now)
-			if !ok {
-				fail(http.StatusBadRequest, "invalid", b.name+": expected a time (now, -15m, -24h, 2026-11-23, 2026-11-23T10:00:00Z or Unix seconds)", 0)
-				return
-			}
-			*b.dst = t
-		}
-		if to.Before(from) {
-			fail(http.StatusBadRequest, "invalid", "to: before from", 0)
-			return
-		}
+	from, to, cur, bad := s.searchRange(req, p.Tenant, now)
+	if bad != "" {
+		fail(http.StatusBadRequest, "invalid", bad, 0)
+		return
 	}
 	entry.From, entry.To = from, to
 	creq := sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table,
