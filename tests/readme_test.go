@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nanosiem/nano/policy/rules"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
@@ -133,6 +134,28 @@ func TestREADMELayoutMatchesTheTree(t *testing.T) {
 	for name := range named {
 		if !dirs[name] {
 			t.Errorf("README's layout names %s/, which is not in the tree", name)
+		}
+	}
+}
+
+// The README names the services' ports as services/contract defines them.
+func TestREADMEPortsAreTheContracts(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := contract.Ports
+	for what, want := range map[string]string{
+		"ingest HTTP":       fmt.Sprintf("**%d** `POST /v1/events`", p.IngestHTTP),
+		"ingest HEC":        fmt.Sprintf("**%d** Splunk HEC", p.IngestHEC),
+		"ingest native":     fmt.Sprintf("**%d** Vector native", p.IngestNative),
+		"ingest metrics":    fmt.Sprintf("**%d** `/metrics`", p.IngestMetrics),
+		"api":               fmt.Sprintf("Port **%d**; every replica serves the REST API", p.API),
+		"search":            fmt.Sprintf("Port **%d**; stateless", p.Search),
+		"Prometheus scrape": fmt.Sprintf("api:%d, search:%d, ingest:%d, postgres-exporter:%d", p.API, p.Search, p.IngestMetrics, p.PostgresExporter),
+	} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README does not give the %s port as %q", what, want)
 		}
 	}
 }
