@@ -380,6 +380,14 @@ func TestQueriesOnModernEngine(t *testing.T) {
 			t.Errorf("%s: %d rows, want %d", c.q, got, want)
 		}
 	}
+	// The modern engine refuses SQL nested deeper than MaxASTDepth too, and
+	// keeps answering: its parser's own depth limit (max_parser_depth, TOO_DEEP_RECURSION)
+	// may stop it before the AST check (TOO_DEEP_AST); search maps both to 400.
+	deep := strings.Repeat("(", MaxASTDepth) + "dummy = 0" + strings.Repeat(" AND dummy = 0)", MaxASTDepth)
+	if _, err := db.Query(fmt.Sprintf("SELECT count() FROM system.one WHERE %s SETTINGS max_ast_depth = %d", deep, MaxASTDepth), "TSV"); err == nil || !strings.Contains(err.Error(), "TOO_DEEP_AST") && !strings.Contains(err.Error(), "TOO_DEEP_RECURSION") {
+		t.Errorf("nested %d deep on the modern engine: %v, want TOO_DEEP_AST or TOO_DEEP_RECURSION", MaxASTDepth, err)
+	}
+	must("SELECT 1")
 	got := run(compile(t, `| stats count() as n by service | sort service`, 10))
 	var names []string
 	total := 0.0
