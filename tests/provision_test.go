@@ -44,6 +44,13 @@ func TestProvisioningSurvivesSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// A failing test must not leave the service running.
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
