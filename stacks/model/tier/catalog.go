@@ -269,6 +269,9 @@ var catalog = []Spec{
 		Name: Enterprise, Replicas: 4, HA: true, Providers: bigProviders, Kind: Managed,
 		ClickHouse: ClickHouseSpec{Cloud: true},
 		Postgres:   PostgresSpec{Managed: true, BackupRetentionDays: backupDays},
+		// The seed gives Enterprise no retention; nano keeps a year, as on
+		// Team and up (nano:retentionDays changes it), instead of forever.
+		Retention: yearWarm,
 		VolumeBands: []VolumeBand{
 			{Label: "Up to 100 GB/day", MinGBPerDay: 0, MaxGBPerDay: 100,
 				App:    Pool{Role: App, Nodes: 3, Machine: cpu4mem16, Scheduling: OnDemand},

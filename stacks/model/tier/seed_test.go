@@ -469,3 +469,17 @@ func TestSeedCopyIsCurrent(t *testing.T) {
 		t.Errorf("%s differs from %s: copy the seed again and update the catalog", seedPath, shared)
 	}
 }
+
+// Every tier rolls events off after a bounded time; Enterprise, for which
+// the seed gives none, keeps a year like the other HA tiers.
+func TestEveryTierHasARetention(t *testing.T) {
+	for _, n := range Names() {
+		s := mustLookup(t, string(n))
+		if s.Retention.Days <= 0 {
+			t.Errorf("%s keeps events forever (retention %d days)", n, s.Retention.Days)
+		}
+	}
+	if s := mustLookup(t, string(Enterprise)); s.Retention.Days != 365 {
+		t.Errorf("enterprise retention %d days, want 365", s.Retention.Days)
+	}
+}
