@@ -88,23 +88,18 @@ func (p *parser) or() (Node, error) {
 	if len(terms) == 1 {
 		return first, nil
 	}
-	return Or{Terms: flatten[Or](terms)}, nil
+	return Or{Terms: flatten(terms, func(n Node) ([]Node, bool) { o, ok := n.(Or); return o.Terms, ok })}, nil
 }
 
 // flatten splices the terms of nested nodes of the same operator (a group
-// such as "(a OR b) OR c") into one list.
-func flatten[T And | Or](terms []Node) []Node {
+// such as "(a OR b) OR c") into one list; nested says whether a term is
+// one and gives its terms.
+func flatten(terms []Node, nested func(Node) ([]Node, bool)) []Node {
 	out := make([]Node, 0, len(terms))
 	for _, t := range terms {
-		switch n := any(t).(type) {
-		case T:
-			switch m := any(n).(type) {
-			case And:
-				out = append(out, m.Terms...)
-			case Or:
-				out = append(out, m.Terms...)
-			}
-		default:
+		if inner, ok := nested(t); ok {
+			out = append(out, inner...)
+		} else {
 			out = append(out, t)
 		}
 	}
@@ -137,7 +132,7 @@ func (p *parser) and() (Node, error) {
 	if len(terms) == 1 {
 		return first, nil
 	}
-	return And{Terms: flatten[And](terms)}, nil
+	return And{Terms: flatten(terms, func(n Node) ([]Node, bool) { a, ok := n.(And); return a.Terms, ok })}, nil
 }
 
 func (p *parser) unary() (Node, error) {
