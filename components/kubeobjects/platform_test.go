@@ -209,8 +209,9 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 	}
 }
 
-// On Pro, workloads are pinned to their pools and only ClickHouse and Keeper
-// tolerate the ClickHouse pool's taint.
+// On Pro, workloads are pinned to their pools; only ClickHouse, Keeper and
+// PostgreSQL (on-demand capacity, not the spot app pool) tolerate the
+// ClickHouse pool's taint.
 func TestProPinsWorkloadsToPools(t *testing.T) {
 	objs := objects(t, specFor(t, tier.Pro))
 	for svc, pool := range map[string]string{"api": "app", "search": "app", "ingest": "ingest", "prometheus": "app"} {
@@ -232,6 +233,14 @@ func TestProPinsWorkloadsToPools(t *testing.T) {
 				t.Errorf("%s is not pinned to the ClickHouse pool: %v", kind, spec)
 			}
 		}
+	}
+	// PostgreSQL runs on on-demand capacity, not the spot app pool.
+	pg := find(t, objs, "Cluster", cnpgName)
+	pool := get(t, pg, "spec", "affinity", "nodeSelector", PoolLabel)
+	if p, ok := specFor(t, tier.Pro).Tier.Pool(tier.PoolRole(fmt.Sprint(pool))); !ok || p.Scheduling != tier.OnDemand {
+		t.Errorf("pro's PostgreSQL is pinned to pool %v (%+v), want an on-demand pool", pool, p)
+	} else if p.Role == tier.ClickHouse && get(t, pg, "spec", "affinity", "tolerations", 0, "value") != "clickhouse" {
+		t.Errorf("pro's PostgreSQL on the ClickHouse pool does not tolerate its taint: %v", get(t, pg, "spec", "affinity"))
 	}
 	// Growth has one pool: nothing is pinned.
 	for _, o := range objects(t, specFor(t, tier.Growth)) {

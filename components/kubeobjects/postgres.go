@@ -6,18 +6,35 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
 // postgresStorageGB is each instance's volume: metadata (rules, alerts,
 // users, history), not events, so it does not scale with log volume.
 const postgresStorageGB = 20
 
+// postgresPool is the pool PostgreSQL runs on where pools are dedicated:
+// on-demand capacity, never spot (a reclaimed node takes a database
+// instance with it): the app pool when it is on-demand, else the first
+// on-demand pool (Pro: the ClickHouse pool, whose taint it tolerates).
+func (s Spec) postgresPool() string {
+	if p, ok := s.Tier.Pool(tier.App); !ok || p.Scheduling == tier.OnDemand {
+		return string(tier.App)
+	}
+	for _, p := range s.Tier.Pools {
+		if p.Scheduling == tier.OnDemand {
+			return string(p.Role)
+		}
+	}
+	return string(tier.App)
+}
+
 // postgres returns the CloudNativePG Cluster: streaming replication and
 // automatic failover come with instances > 1; with three instances one
 // standby is synchronous, so a failover loses no committed transaction.
 func (s Spec) postgres() []Object {
 	n := s.Tier.Postgres.Instances
-	nodeSelector, tolerations := s.placement("app")
+	nodeSelector, tolerations := s.placement(s.postgresPool())
 	antiAffinity := "preferred"
 	if s.Tier.HA {
 		antiAffinity = "required"
