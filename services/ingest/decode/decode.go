@@ -86,16 +86,18 @@ func Body(w http.ResponseWriter, r *http.Request, l Limits, grow func(total int6
 	if !grow(size) {
 		return nil, ErrNoRoom
 	}
+	overLimit := func() error {
+		return tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))
+	}
 	b := make([]byte, 0, size)
 	for {
 		if len(b) == cap(b) {
+			// A full buffer of more than the limit is too large; below it,
+			// the next is larger (at most one byte past the limit).
 			if int64(len(b)) > l.MaxDecodedBytes {
-				return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))
+				return nil, overLimit()
 			}
 			next := min(2*int64(cap(b)), l.MaxDecodedBytes+1)
-			if next <= int64(cap(b)) {
-				next = int64(cap(b)) + 1
-			}
 			if !grow(next + int64(cap(b))) {
 				return nil, ErrNoRoom
 			}
@@ -114,7 +116,7 @@ func Body(w http.ResponseWriter, r *http.Request, l Limits, grow func(total int6
 		}
 	}
 	if int64(len(b)) > l.MaxDecodedBytes {
-		return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))
+		return nil, overLimit()
 	}
 	return b, nil
 }
