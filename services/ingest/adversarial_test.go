@@ -28,12 +28,13 @@ import (
 // service (loopback, bounded in count and time), and the service keeps
 // serving everyone else, within bounded memory, with nothing half-written.
 
-// feedToken issues a token of a new feed of kind for tenant in the
-// metadata database at url.
-func feedToken(t *testing.T, url, tenant, kind string) string {
+// feedToken creates the metadata database name and issues in it a token
+// of a new feed of kind for tenant; it returns the database's URL and the
+// token.
+func feedToken(t *testing.T, name, tenant, kind string) (url, token string) {
 	t.Helper()
 	ctx := context.Background()
-	_, db := metafixture.New(t, pg, url)
+	url, db := metafixture.New(t, pg, name)
 	if err := metadb.EnsureTenant(ctx, db, tenant, tenant); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func feedToken(t *testing.T, url, tenant, kind string) string {
 	if _, err := db.Exec(ctx, `INSERT INTO ingest_tokens (tenant, feed_id, hash) VALUES ($1, $2, $3)`, tenant, feed, authtoken.Hash(token)); err != nil {
 		t.Fatal(err)
 	}
-	return token
+	return url, token
 }
 
 func ndjson(tag string, n int) []byte {
@@ -104,9 +105,9 @@ func slowClient(addr, token string, size int, every, d time.Duration) int {
 // taken) or cut with 408 within seconds. Once they are gone, their own
 // tenant ingests again.
 func TestSlowUploadsDoNotStarveOthers(t *testing.T) {
-	other := feedToken(t, "ingest_adv_slow_meta", "other", "http")
+	meta, other := feedToken(t, "ingest_adv_slow_meta", "other", "http")
 	s := startWith(t, "ingest_adv_slow", map[string]string{
-		contract.PostgresURL: pgURL(t, "ingest_adv_slow_meta"), contract.IngestInflightBytes: strconv.Itoa(4 << 20), contract.IngestFlushInterval: "100ms",
+		contract.PostgresURL: meta, contract.IngestInflightBytes: strconv.Itoa(4 << 20), contract.IngestFlushInterval: "100ms",
 	})
 	waitToken(t, s, other)
 	addr := strings.TrimPrefix(s.ingest, "http://")
@@ -204,10 +205,9 @@ func TestGzipBombsStayWithinMemory(t *testing.T) {
 // A feed's kind binds its tokens: an http feed's token is refused on HEC
 // and a hec feed's on the bearer port, each naming the port to use.
 func TestKindsBindTokensToPorts(t *testing.T) {
-	meta := "ingest_adv_kinds_meta"
-	hec := feedToken(t, meta, "acme", "hec")
-	s := startWith(t, "ingest_adv_kinds", map[string]string{contract.PostgresURL: pgURL(t, meta)})
-	waitToken(t, s, "")
+	meta, hec := feedToken(t, "ingest_adv_kinds_meta", "acme", "hec")
+	s := startWith(t, "ingest_adv_kinds", map[string]string{contract.PostgresURL: meta})
+	waitToken(t, s, hec)
 	if code, _, out := post(t, s.ingest+"/v1/events", map[string]string{"Authorization": "Bearer " + hec}, ndjson("kinds", 1)); code != http.StatusForbidden || !strings.Contains(fmt.Sprint(out), "HEC") {
 		t.Errorf("a hec feed's token on the bearer port: %d %v", code, out)
 	}
@@ -219,18 +219,12 @@ func TestKindsBindTokensToPorts(t *testing.T) {
 	}
 }
 
-// pgURL is the URL of database name on the harness's PostgreSQL (made by
-// feedToken).
-func pgURL(t *testing.T, name string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.Port, name)
-}
-
-// waitToken waits until the service accepts token (loaded from the
-// database); an empty token waits for the first load.
+// waitToken waits until the service knows token (loaded from the
+// database): the bearer port no longer answers 401 for it.
 func waitToken(t *testing.T, s *service, token string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for token != "" {
+	for {
 		code, _, _ := post(t, s.ingest+"/v1/events", map[string]string{"Authorization": "Bearer " + token}, ndjson("probe", 0))
 		if code != http.StatusUnauthorized {
 			return
@@ -240,7 +234,6 @@ func waitToken(t *testing.T, s *service, token string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond)
 }
 
 // peakRSS is the process's peak resident set since the last reset.
