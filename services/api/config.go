@@ -11,34 +11,35 @@ import (
 
 // config is the api's validated configuration.
 type config struct {
-	Listen                         string
-	PostgresURL, LeaderURL         string
-	ClickHouseAddr, User, Password string
-	Engine                         events.Engine
-	CredentialsKey                 []byte
-	EnrichmentDir                  string
-	Retry, Heartbeat               time.Duration
-	ReplicaID                      string
-	MaxBodyBytes                   int64
-	Timeout, TokenCacheTTL         time.Duration
+	Listen                 string
+	PostgresURL, LeaderURL string
+	ClickHouseAddrs        []string
+	User, Password         string
+	Engine                 events.Engine
+	CredentialsKey         []byte
+	EnrichmentDir          string
+	Retry, Heartbeat       time.Duration
+	ReplicaID              string
+	MaxBodyBytes           int64
+	Timeout, TokenCacheTTL time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	r := &contract.Reader{Getenv: getenv}
 	host, _ := os.Hostname()
 	c := config{
-		Listen:         r.Addr(contract.ListenAddr, contract.Addr(contract.Ports.API)),
-		PostgresURL:    r.Secret(contract.PostgresURL, contract.PostgresURLFile),
-		ClickHouseAddr: r.Addr(contract.ClickHouseAddr, ""),
-		User:           r.String(contract.ClickHouseUser, "default"),
-		Password:       r.Secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
-		EnrichmentDir:  r.String(contract.APIEnrichmentDir, ""),
-		Retry:          r.Duration(contract.APILeaderRetry, 500*time.Millisecond, 50*time.Millisecond, time.Minute),
-		Heartbeat:      r.Duration(contract.APILeaderHeartbeat, 500*time.Millisecond, 50*time.Millisecond, time.Minute),
-		ReplicaID:      r.String(contract.APIReplicaID, host),
-		MaxBodyBytes:   r.Int(contract.APIMaxBodyBytes, 1<<20, 1<<10, 64<<20),
-		Timeout:        r.Duration(contract.APIRequestTimeout, 30*time.Second, time.Second, 10*time.Minute),
-		TokenCacheTTL:  r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
+		Listen:          r.Addr(contract.ListenAddr, contract.Addr(contract.Ports.API)),
+		PostgresURL:     r.Secret(contract.PostgresURL, contract.PostgresURLFile),
+		ClickHouseAddrs: r.Addrs(contract.ClickHouseAddr, ""),
+		User:            r.String(contract.ClickHouseUser, "default"),
+		Password:        r.Secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
+		EnrichmentDir:   r.String(contract.APIEnrichmentDir, ""),
+		Retry:           r.Duration(contract.APILeaderRetry, 500*time.Millisecond, 50*time.Millisecond, time.Minute),
+		Heartbeat:       r.Duration(contract.APILeaderHeartbeat, 500*time.Millisecond, 50*time.Millisecond, time.Minute),
+		ReplicaID:       r.String(contract.APIReplicaID, host),
+		MaxBodyBytes:    r.Int(contract.APIMaxBodyBytes, 1<<20, 1<<10, 64<<20),
+		Timeout:         r.Duration(contract.APIRequestTimeout, 30*time.Second, time.Second, 10*time.Minute),
+		TokenCacheTTL:   r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
 	}
 	c.LeaderURL = r.String(contract.APILeaderPostgresURL, c.PostgresURL)
 	c.Engine = events.Engine{
@@ -48,7 +49,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.PostgresURL == "" {
 		r.Bad(contract.PostgresURL, "required (or %s): the metadata database's URL", contract.PostgresURLFile)
 	}
-	if c.ClickHouseAddr == "" {
+	if len(c.ClickHouseAddrs) == 0 {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (detections read events)")
 	}
 	if err := (events.Engine{Database: c.Engine.Database, Cluster: c.Engine.Cluster}).Validate(); err != nil {

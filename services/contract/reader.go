@@ -85,10 +85,45 @@ func (r *Reader) Addr(name, def string) string {
 	if v == "" {
 		return ""
 	}
-	if _, port, ok := strings.Cut(v, ":"); !ok || port == "" {
-		r.Bad(name, "%q is not host:port", v)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		r.Bad(name, "%q has no valid port", v)
+	if err := checkAddr(v); err != nil {
+		r.Bad(name, "%v", err)
 	}
 	return v
+}
+
+// Addrs is a comma-separated list of host:port, as a client that fails over
+// from one server to the next takes it (the ClickHouse address: one
+// Service, or a cluster's servers), or def when unset.
+func (r *Reader) Addrs(name, def string) []string {
+	v := r.String(name, def)
+	if v == "" {
+		return nil
+	}
+	out, err := SplitAddrs(v)
+	if err != nil {
+		r.Bad(name, "%v", err)
+	}
+	return out
+}
+
+// SplitAddrs splits and checks a comma-separated list of host:port.
+func SplitAddrs(v string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		a = strings.TrimSpace(a)
+		if err := checkAddr(a); err != nil {
+			return out, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func checkAddr(v string) error {
+	if _, port, ok := strings.Cut(v, ":"); !ok || port == "" {
+		return fmt.Errorf("%q is not host:port", v)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has no valid port", v)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ func TestReaderNamesEveryBadVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"N": "12", "BADN": "x", "BIG": "99", "D": "2s", "BADD": "2 s", "PW_FILE": secret, "MISSING_FILE": "/nope",
-		"A": ":3002", "BADA": "localhost"}
+		"A": ":3002", "BADA": "localhost", "AS": "ch-0:9000, ch-1:9000", "BADAS": "ch-0:9000,ch-1"}
 	r := &Reader{Getenv: func(k string) string { return env[k] }}
 	if r.Int("N", 1, 0, 50) != 12 || r.Int("UNSET", 7, 0, 50) != 7 || r.Int("BADN", 3, 0, 50) != 3 || r.Int("BIG", 3, 0, 50) != 3 {
 		t.Error("Int")
@@ -29,8 +29,12 @@ func TestReaderNamesEveryBadVariable(t *testing.T) {
 		t.Error("Addr/String")
 	}
 	r.Addr("BADA", "")
+	if got := r.Addrs("AS", ""); strings.Join(got, " ") != "ch-0:9000 ch-1:9000" {
+		t.Errorf("Addrs %q", got)
+	}
+	r.Addrs("BADAS", "")
 	err := r.Err()
-	for _, name := range []string{"BADN", "BIG", "BADD", "MISSING_FILE", "BADA"} {
+	for _, name := range []string{"BADN", "BIG", "BADD", "MISSING_FILE", "BADA", "BADAS"} {
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s not named in %v", name, err)
 		}

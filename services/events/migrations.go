@@ -2,14 +2,17 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Migration is one versioned schema change. Statements are idempotent (IF
-// NOT EXISTS), so replicas starting together may both run them.
+// NOT EXISTS), so replicas starting together may both run them, and on a
+// cluster every start runs them all again (see Migrate).
 type Migration struct {
 	Version    uint32
 	Name       string
@@ -26,16 +29,60 @@ var Migrations = []Migration{
 		}
 		return s
 	}},
+	{Version: 2, Name: "insert table placing rows by content", Statements: func(e Engine) []string {
+		if !e.Replicated() {
+			return nil
+		}
+		return []string{e.insertDDL()}
+	}},
 }
+
+// PendingError says that ON CLUSTER statements did not finish on every host
+// within the engine's DDLTimeout. They are in the cluster's DDL queue (in
+// ZooKeeper), which each host works through in order when it is back; the
+// schema is complete on the hosts that answered. Callers log it and go on.
+type PendingError struct {
+	// Statements are the first lines of the statements still pending, and
+	// Cause the last server error about them.
+	Statements []string
+	Cause      error
+}
+
+func (p *PendingError) Error() string {
+	return fmt.Sprintf("%d schema statements are still queued for cluster hosts that did not answer (%s; last: %v)",
+		len(p.Statements), strings.Join(p.Statements, "; "), p.Cause)
+}
+
+func (p *PendingError) Unwrap() error { return p.Cause }
+
+// codeTimeoutExceeded is ClickHouse's TIMEOUT_EXCEEDED, the error of an ON
+// CLUSTER statement that some host has not run in time.
+const codeTimeoutExceeded = 159
 
 // Migrate creates the database and applies the migrations the server has
 // not recorded, then brings the table's TTL to the engine's retention.
+//
+// On a cluster the statements run ON CLUSTER, and all of them run at every
+// start whatever the connected server recorded (they are idempotent): a
+// replica that missed them, down for longer than the DDL queue keeps tasks
+// or replaced empty, gets them at the next start of any service. Hosts that
+// do not answer within DDLTimeout do not fail the migration: it goes on and
+// returns a *PendingError at the end.
 func Migrate(ctx context.Context, conn driver.Conn, e Engine) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
+	ddl := e.DDLContext(ctx)
+	pending := &PendingError{}
 	exec := func(sql string) error {
-		if err := conn.Exec(ctx, sql); err != nil {
+		err := conn.Exec(ddl, sql)
+		var ex *clickhouse.Exception
+		if e.Replicated() && errors.As(err, &ex) && ex.Code == codeTimeoutExceeded {
+			pending.Statements = append(pending.Statements, firstLine(sql))
+			pending.Cause = err
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("cannot apply schema (%s): %w", firstLine(sql), err)
 		}
 		return nil
@@ -52,7 +99,7 @@ func Migrate(ctx context.Context, conn driver.Conn, e Engine) error {
 		return err
 	}
 	for _, m := range Migrations {
-		if applied[m.Version] {
+		if applied[m.Version] && !e.Replicated() {
 			continue
 		}
 		for _, sql := range m.Statements(e) {
@@ -60,11 +107,20 @@ func Migrate(ctx context.Context, conn driver.Conn, e Engine) error {
 				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
+		if applied[m.Version] {
+			continue
+		}
 		if err := record(ctx, conn, e.Database, m); err != nil {
 			return fmt.Errorf("cannot record migration %d: %w", m.Version, err)
 		}
 	}
-	return reconcileTTL(ctx, conn, e)
+	if err := reconcileTTL(ddl, conn, e, exec); err != nil {
+		return err
+	}
+	if len(pending.Statements) > 0 {
+		return pending
+	}
+	return nil
 }
 
 // record notes m as applied (a one-row batch: old servers take INSERT
@@ -100,7 +156,7 @@ func Applied(ctx context.Context, conn driver.Conn, database string) (map[uint32
 
 // reconcileTTL changes the table's TTL when the configured retention or
 // warm move differs from the table's (servers with TTL only).
-func reconcileTTL(ctx context.Context, conn driver.Conn, e Engine) error {
+func reconcileTTL(ctx context.Context, conn driver.Conn, e Engine, exec func(string) error) error {
 	if !e.Modern() {
 		return nil
 	}
@@ -113,7 +169,7 @@ func reconcileTTL(ctx context.Context, conn driver.Conn, e Engine) error {
 	if sql == "" {
 		return nil
 	}
-	if err := conn.Exec(ctx, sql); err != nil {
+	if err := exec(sql); err != nil {
 		return fmt.Errorf("cannot change the events table's TTL: %w", err)
 	}
 	return nil

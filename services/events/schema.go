@@ -6,7 +6,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -25,6 +27,10 @@ type Engine struct {
 	WarmAfterDays int
 	// RetentionDays deletes events older than that (0: keep).
 	RetentionDays int
+	// DDLTimeout bounds how long an ON CLUSTER statement waits for every
+	// host to run it (10 s); a host that has not by then runs it from the
+	// cluster's DDL queue when it is back (see Migrate).
+	DDLTimeout time.Duration
 }
 
 var reIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -64,6 +70,39 @@ func (e Engine) Replicated() bool { return e.Cluster != "" }
 // table itself on a single node, a Distributed table over the shards'
 // replicated tables on a cluster.
 func (e Engine) Table() string { return e.Database + ".events" }
+
+// InsertTable is what writers insert into: the events table on a single
+// node; on a cluster a Distributed table over the same shards that places
+// each row by a hash of its content (ShardingKey), so a retried batch goes
+// to the same shards in the same blocks and each shard's replicated table
+// drops the repeat. (The events table spreads rows at random: it was made
+// for reads, and a Distributed table's key cannot be changed.)
+func (e Engine) InsertTable() string {
+	if e.Replicated() {
+		return e.Database + ".events_ingest"
+	}
+	return e.Table()
+}
+
+// ShardingKey places an event on a shard: deterministic in its content.
+const ShardingKey = "cityHash64(tenant, feed, ts, ts_nanos, raw)"
+
+// InsertSettings are the settings of an insert into InsertTable with the
+// batch's deduplication token. On a cluster the insert is synchronous
+// (insert_distributed_sync; distributed_foreground_insert is its newer
+// name): ClickHouse answers only once every shard's replicated table has
+// committed its rows, never from the local queue of an asynchronous
+// distributed insert, so an acknowledged event is committed.
+func (e Engine) InsertSettings(token string) clickhouse.Settings {
+	s := clickhouse.Settings{}
+	if e.Replicated() {
+		s["insert_distributed_sync"] = 1
+	}
+	if e.Modern() && token != "" {
+		s["insert_deduplication_token"] = token
+	}
+	return s
+}
 
 // localTable holds the rows (the same table as Table on a single node).
 func (e Engine) localTable() string {
@@ -187,4 +226,34 @@ func (e Engine) eventsDDL() string {
 func (e Engine) distributedDDL() string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, events_local, rand())\n",
 		e.Table(), e.onCluster(), e.localTable(), e.Cluster, e.Database)
+}
+
+// insertDDL is InsertTable's Distributed table on a cluster.
+func (e Engine) insertDDL() string {
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, events_local, %s)\n",
+		e.InsertTable(), e.onCluster(), e.localTable(), e.Cluster, e.Database, ShardingKey)
+}
+
+// OnCluster is the ON CLUSTER clause of a statement that must run on every
+// host ("" on a single node); other packages' schema objects use it.
+func (e Engine) OnCluster() string { return e.onCluster() }
+
+// DDLContext is ctx with the settings of this engine's schema statements:
+// on a cluster, how long ON CLUSTER waits for every host (DDLTimeout).
+func (e Engine) DDLContext(ctx context.Context) context.Context {
+	if !e.Replicated() {
+		return ctx
+	}
+	secs := int(e.DDLTimeout / time.Second)
+	if secs <= 0 {
+		secs = 10
+	}
+	// distributed_ddl_task_timeout is signed. Servers before 20.1 read
+	// numeric settings as varints in their own type (signed ones
+	// zigzag-encoded), and clickhouse-go sends them unsigned: 3 would
+	// arrive as -2, a wait without end.
+	if e.Version[0] < 20 {
+		secs *= 2
+	}
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": secs}))
 }

@@ -18,9 +18,10 @@ import (
 
 // config is the service's validated configuration.
 type config struct {
-	ClickHouseAddr, Database, User, Password string
-	Engine                                   events.Engine
-	IngestAddr, HECAddr, MetricsAddr         string
+	ClickHouseAddrs                  []string
+	Database, User, Password         string
+	Engine                           events.Engine
+	IngestAddr, HECAddr, MetricsAddr string
 	// NativeAddr serves the Vector-native port when all three TLS files are
 	// set (NativeCert, NativeKey, NativeClientCA).
 	NativeAddr, NativeCert, NativeKey, NativeClientCA string
@@ -84,7 +85,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return n
 	}
 	c := config{
-		ClickHouseAddr: or(contract.ClickHouseAddr, ""),
 		Database:       or(contract.ClickHouseDatabase, "nano"),
 		User:           or(contract.ClickHouseUser, "default"),
 		Password:       secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
@@ -101,10 +101,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PostgresURL:    secret(contract.PostgresURL, contract.PostgresURLFile),
 		TokenRefresh:   10 * time.Second,
 	}
-	if c.ClickHouseAddr == "" {
-		bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol")
-	} else if _, port, ok := strings.Cut(c.ClickHouseAddr, ":"); !ok || port == "" {
-		bad(contract.ClickHouseAddr, "%q is not host:port", c.ClickHouseAddr)
+	if v := or(contract.ClickHouseAddr, ""); v == "" {
+		bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (a comma-separated list fails over in order)")
+	} else if addrs, err := contract.SplitAddrs(v); err != nil {
+		bad(contract.ClickHouseAddr, "%v", err)
+	} else {
+		c.ClickHouseAddrs = addrs
 	}
 	c.Engine = events.Engine{
 		Database: c.Database, Cluster: or(contract.ClickHouseCluster, ""),

@@ -46,7 +46,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		ls = &listeners{}
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{cfg.ClickHouseAddr},
+		Addr:        cfg.ClickHouseAddrs,
 		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
 		DialTimeout: 5 * time.Second, ReadTimeout: 60 * time.Second,
 		MaxOpenConns: 8, ConnMaxLifetime: time.Hour,
@@ -78,12 +78,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
 			return err
 		}
-		return events.Migrate(ctx, conn, engine)
+		err = events.Migrate(ctx, conn, engine)
+		if pending := (*events.PendingError)(nil); errors.As(err, &pending) {
+			// Hosts that are down run the queued statements when back.
+			log.Warn("schema applied where ClickHouse answered; the rest is queued", "error", err)
+			return nil
+		}
+		return err
 	}); err != nil {
 		return err
 	}
 	wcfg := cfg.Writer
-	wcfg.Table, wcfg.DedupTokens = engine.Table(), engine.Modern()
+	wcfg.Table, wcfg.Settings = engine.InsertTable(), engine.InsertSettings
 	w, err := writer.New(conn, wcfg, m, log)
 	if err != nil {
 		return err

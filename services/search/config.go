@@ -13,29 +13,30 @@ import (
 
 // config is the service's validated configuration.
 type config struct {
-	Listen                                   string
-	ClickHouseAddr, Database, User, Password string
-	PostgresURL                              string
-	Limits                                   runner.Limits
-	Admission                                admission.Config
-	DefaultRange                             time.Duration
-	DefaultPageRows, MaxPageRows             int
-	MaxBodyBytes                             int64
-	TokenCacheTTL                            time.Duration
-	Deployment                               string
+	Listen                       string
+	ClickHouseAddrs              []string
+	Database, User, Password     string
+	PostgresURL                  string
+	Limits                       runner.Limits
+	Admission                    admission.Config
+	DefaultRange                 time.Duration
+	DefaultPageRows, MaxPageRows int
+	MaxBodyBytes                 int64
+	TokenCacheTTL                time.Duration
+	Deployment                   string
 }
 
 // loadConfig reads the environment and reports every bad variable by name.
 func loadConfig(getenv func(string) string) (config, error) {
 	r := &contract.Reader{Getenv: getenv}
 	c := config{
-		Listen:         r.Addr(contract.ListenAddr, contract.Addr(contract.Ports.Search)),
-		ClickHouseAddr: r.Addr(contract.ClickHouseAddr, ""),
-		Database:       r.String(contract.ClickHouseDatabase, "nano"),
-		User:           r.String(contract.ClickHouseUser, "default"),
-		Password:       r.Secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
-		PostgresURL:    r.Secret(contract.PostgresURL, contract.PostgresURLFile),
-		Deployment:     r.String(contract.Deployment, ""),
+		Listen:          r.Addr(contract.ListenAddr, contract.Addr(contract.Ports.Search)),
+		ClickHouseAddrs: r.Addrs(contract.ClickHouseAddr, ""),
+		Database:        r.String(contract.ClickHouseDatabase, "nano"),
+		User:            r.String(contract.ClickHouseUser, "default"),
+		Password:        r.Secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
+		PostgresURL:     r.Secret(contract.PostgresURL, contract.PostgresURLFile),
+		Deployment:      r.String(contract.Deployment, ""),
 		Limits: runner.Limits{
 			MaxExecutionTime: r.Duration(contract.SearchMaxExecutionTime, 30*time.Second, time.Second, time.Hour),
 			MaxRowsToRead:    uint64(r.Int(contract.SearchMaxRowsToRead, 2_000_000_000, 1, 1<<62)),
@@ -54,7 +55,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxBodyBytes:    r.Int(contract.SearchMaxBodyBytes, 64<<10, 1<<10, 16<<20),
 		TokenCacheTTL:   r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
 	}
-	if c.ClickHouseAddr == "" {
+	if len(c.ClickHouseAddrs) == 0 {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (the clickhouse-search Service)")
 	}
 	if c.PostgresURL == "" {

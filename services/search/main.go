@@ -33,7 +33,7 @@ func main() {
 // run serves until ctx ends; ln, when set, is the listener to use.
 func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{cfg.ClickHouseAddr},
+		Addr:        cfg.ClickHouseAddrs,
 		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
 		DialTimeout: 5 * time.Second, ReadTimeout: cfg.Limits.MaxExecutionTime + 30*time.Second,
 		MaxOpenConns: cfg.Admission.Global + 2, ConnMaxLifetime: time.Hour,
@@ -82,7 +82,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}
-	log.Info("search serving", "addr", ln.Addr().String(), "clickhouse", cfg.ClickHouseAddr, "table", srv.Config.Table,
+	log.Info("search serving", "addr", ln.Addr().String(), "clickhouse", cfg.ClickHouseAddrs, "table", srv.Config.Table,
 		"server_params", run.ServerParams, "version", version)
 	return servicemain.Serve(ctx, hs, ln)
 }

@@ -24,12 +24,24 @@ type ClickHouse struct {
 	// HTTP interface.
 	NativePort, HTTPPort int
 	Addr                 string
+	// Shard and Replica number a cluster's server from 1 (0 alone).
+	Shard, Replica int
 }
 
 // StartClickHouse starts a ClickHouse server with its own configuration,
 // data and log directories and free loopback ports. User "default" has no
 // password and full access.
 func StartClickHouse() (*ClickHouse, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	return startClickHouse(ports[0], ports[1], "")
+}
+
+// startClickHouse starts a server on the given ports; extra is more
+// configuration (elements of the root).
+func startClickHouse(nativePort, httpPort int, extra string) (*ClickHouse, error) {
 	bin := ClickHouseBinary
 	if v := os.Getenv("NANO_CLICKHOUSE_SERVER"); v != "" {
 		bin = v
@@ -41,15 +53,7 @@ func StartClickHouse() (*ClickHouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create ClickHouse directory: %w", err)
 	}
-	c := &ClickHouse{server: server{name: "clickhouse-server", dir: dir}}
-	if c.NativePort, err = freePort(); err != nil {
-		c.stop()
-		return nil, err
-	}
-	if c.HTTPPort, err = freePort(); err != nil {
-		c.stop()
-		return nil, err
-	}
+	c := &ClickHouse{server: server{name: "clickhouse-server", dir: dir}, NativePort: nativePort, HTTPPort: httpPort}
 	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			c.stop()
@@ -62,7 +66,7 @@ func StartClickHouse() (*ClickHouse, error) {
 		c.stop()
 		return nil, err
 	}
-	r := strings.NewReplacer("{dir}", dir, "{tcp}", strconv.Itoa(c.NativePort), "{http}", strconv.Itoa(c.HTTPPort), "{users}", users)
+	r := strings.NewReplacer("{dir}", dir, "{tcp}", strconv.Itoa(c.NativePort), "{http}", strconv.Itoa(c.HTTPPort), "{users}", users, "{extra}", extra)
 	if err := os.WriteFile(config, []byte(r.Replace(clickhouseConfig)), 0o644); err != nil {
 		c.stop()
 		return nil, err
@@ -146,6 +150,7 @@ const clickhouseConfig = `<?xml version="1.0"?>
     <default_database>default</default_database>
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
+{extra}
 </yandex>
 `
 
@@ -219,3 +224,9 @@ func withPostgres(m interface{ Run() int }, pg **Postgres) int {
 type runFunc func() int
 
 func (f runFunc) Run() int { return f() }
+
+// Logs is what the server printed and its error log, for a failing test.
+func (c *ClickHouse) Logs() string {
+	b, _ := os.ReadFile(filepath.Join(c.dir, "logs", "error.log"))
+	return c.log.String() + string(b)
+}

@@ -24,3 +24,7 @@ SETTINGS storage_policy = 'nano_hot_warm'
 CREATE TABLE IF NOT EXISTS nano.events ON CLUSTER nano AS nano.events_local
 ENGINE = Distributed(nano, nano, events_local, rand())
 
+-- migration 2: insert table placing rows by content
+CREATE TABLE IF NOT EXISTS nano.events_ingest ON CLUSTER nano AS nano.events_local
+ENGINE = Distributed(nano, nano, events_local, cityHash64(tenant, feed, ts, ts_nanos, raw))
+

@@ -34,7 +34,7 @@ type Inserter interface {
 
 // Config tunes the writer; zero values take the defaults.
 type Config struct {
-	// Table receives the events (events.Engine.Table()).
+	// Table receives the events (events.Engine.InsertTable()).
 	Table string
 	// MaxBatchEvents flushes a batch at this many events (10 000).
 	MaxBatchEvents int
@@ -50,8 +50,10 @@ type Config struct {
 	// RetryBackoff (200 ms), doubling.
 	MaxAttempts  int
 	RetryBackoff time.Duration
-	// DedupTokens sends insert_deduplication_token (servers that have it).
-	DedupTokens bool
+	// Settings are an insert's settings given the batch's deduplication
+	// token, which every attempt of the batch shares
+	// (events.Engine.InsertSettings); nil sends none.
+	Settings func(token string) clickhouse.Settings
 	// Inserters is how many batches may be inserting at once (2): the
 	// next batch is prepared and sent while ClickHouse commits one.
 	Inserters int
@@ -331,8 +333,10 @@ func (w *Writer) flush(ctx context.Context, batch []request, block *events.Block
 func (w *Writer) insert(ctx context.Context, batch []request, block *events.Block, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if w.cfg.DedupTokens {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": token}))
+	if w.cfg.Settings != nil {
+		if s := w.cfg.Settings(token); len(s) > 0 {
+			ctx = clickhouse.Context(ctx, clickhouse.WithSettings(s))
+		}
 	}
 	b, err := w.conn.PrepareBatch(ctx, events.InsertSQL(w.cfg.Table))
 	if err != nil {
