@@ -150,7 +150,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		}); err != nil {
 			return
 		}
-		det := &detect.Detector{DB: pool, Conn: conn, Runner: run, Database: engine.Database}
+		det := &detect.Detector{DB: pool, Conn: conn, Runner: run, Engine: engine}
 		sync := &enrich.Syncer{DB: pool, Conn: conn, Database: engine.Database, Dir: cfg.EnrichmentDir}
 		sch := &scheduler.Scheduler{DB: pool, ID: cfg.ReplicaID, Metrics: metrics, Log: log, Tasks: []scheduler.Task{
 			{Name: "heartbeat", Interval: time.Second, Run: func(context.Context, int64) error { return nil }},

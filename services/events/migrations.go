@@ -55,6 +55,20 @@ func (p *PendingError) Error() string {
 
 func (p *PendingError) Unwrap() error { return p.Cause }
 
+// ExecDDL runs a schema statement with the engine's DDL settings
+// (DDLContext). An ON CLUSTER statement that some host did not run within
+// DDLTimeout returns a *PendingError: it is queued for that host.
+// args are bound by the client (clickhouse-go), so every host gets the
+// same text.
+func (e Engine) ExecDDL(ctx context.Context, conn driver.Conn, sql string, args ...any) error {
+	err := conn.Exec(e.DDLContext(ctx), sql, args...)
+	var ex *clickhouse.Exception
+	if e.Replicated() && errors.As(err, &ex) && ex.Code == codeTimeoutExceeded {
+		return &PendingError{Statements: []string{firstLine(sql)}, Cause: err}
+	}
+	return err
+}
+
 // codeTimeoutExceeded is ClickHouse's TIMEOUT_EXCEEDED, the error of an ON
 // CLUSTER statement that some host has not run in time.
 const codeTimeoutExceeded = 159
@@ -75,11 +89,10 @@ func Migrate(ctx context.Context, conn driver.Conn, e Engine) error {
 	ddl := e.DDLContext(ctx)
 	pending := &PendingError{}
 	exec := func(sql string) error {
-		err := conn.Exec(ddl, sql)
-		var ex *clickhouse.Exception
-		if e.Replicated() && errors.As(err, &ex) && ex.Code == codeTimeoutExceeded {
-			pending.Statements = append(pending.Statements, firstLine(sql))
-			pending.Cause = err
+		err := e.ExecDDL(ddl, conn, sql)
+		if p := (*PendingError)(nil); errors.As(err, &p) {
+			pending.Statements = append(pending.Statements, p.Statements...)
+			pending.Cause = p.Cause
 			return nil
 		}
 		if err != nil {
@@ -161,7 +174,7 @@ func reconcileTTL(ctx context.Context, conn driver.Conn, e Engine, exec func(str
 		return nil
 	}
 	var full string
-	name := strings.TrimPrefix(e.localTable(), e.Database+".")
+	name := strings.TrimPrefix(e.LocalTable(), e.Database+".")
 	if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", e.Database, name).Scan(&full); err != nil {
 		return fmt.Errorf("cannot read the events table's TTL: %w", err)
 	}
@@ -190,9 +203,9 @@ func TTLChange(e Engine, engineFull string) string {
 		return ""
 	}
 	if want == "" {
-		return fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", e.localTable(), e.onCluster())
+		return fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", e.LocalTable(), e.onCluster())
 	}
-	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s", e.localTable(), e.onCluster(), want)
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s", e.LocalTable(), e.onCluster(), want)
 }
 
 func normalizeTTL(s string) string {

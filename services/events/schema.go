@@ -104,8 +104,8 @@ func (e Engine) InsertSettings(token string) clickhouse.Settings {
 	return s
 }
 
-// localTable holds the rows (the same table as Table on a single node).
-func (e Engine) localTable() string {
+// LocalTable holds the rows (the same table as Table on a single node).
+func (e Engine) LocalTable() string {
 	if e.Replicated() {
 		return e.Database + ".events_local"
 	}
@@ -185,7 +185,7 @@ func (e Engine) columnTypes() [][2]string {
 // eventsDDL is the CREATE TABLE of the rows.
 func (e Engine) eventsDDL() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", e.localTable(), e.onCluster())
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", e.LocalTable(), e.onCluster())
 	cols := e.columnTypes()
 	for i, c := range cols {
 		sep := ","
@@ -197,10 +197,7 @@ func (e Engine) eventsDDL() string {
 	if e.Modern() {
 		b.WriteString("    INDEX message_tokens message TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 4\n")
 	}
-	engine := "MergeTree()"
-	if e.Replicated() {
-		engine = fmt.Sprintf("ReplicatedMergeTree('/clickhouse/tables/{shard}/%s/events_local', '{replica}')", e.Database)
-	}
+	engine := e.ReplicatedEngine("MergeTree", "events_local")
 	fmt.Fprintf(&b, ")\nENGINE = %s\nPARTITION BY toYYYYMMDD(ts)\nORDER BY (tenant, ts, ts_nanos)\n", engine)
 	if t := e.ttl(); t != "" {
 		fmt.Fprintf(&b, "TTL %s\n", t)
@@ -225,13 +222,24 @@ func (e Engine) eventsDDL() string {
 // distributedDDL is the Distributed table over a cluster's shards.
 func (e Engine) distributedDDL() string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, events_local, rand())\n",
-		e.Table(), e.onCluster(), e.localTable(), e.Cluster, e.Database)
+		e.Table(), e.onCluster(), e.LocalTable(), e.Cluster, e.Database)
 }
 
 // insertDDL is InsertTable's Distributed table on a cluster.
 func (e Engine) insertDDL() string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, events_local, %s)\n",
-		e.InsertTable(), e.onCluster(), e.localTable(), e.Cluster, e.Database, ShardingKey)
+		e.InsertTable(), e.onCluster(), e.LocalTable(), e.Cluster, e.Database, ShardingKey)
+}
+
+// ReplicatedEngine is the table engine of a table holding rows of kind
+// ("MergeTree", "SummingMergeTree", ...): replicated within each shard on a
+// cluster, under a ZooKeeper path unique to the table's name (name
+// without the database).
+func (e Engine) ReplicatedEngine(kind, name string) string {
+	if !e.Replicated() {
+		return kind + "()"
+	}
+	return fmt.Sprintf("Replicated%s('/clickhouse/tables/{shard}/%s/%s', '{replica}')", kind, e.Database, name)
 }
 
 // OnCluster is the ON CLUSTER clause of a statement that must run on every

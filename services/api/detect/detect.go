@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/api/leader"
+	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/runner"
@@ -91,9 +92,10 @@ type Detector struct {
 	DB     *pgxpool.Pool
 	Conn   driver.Conn
 	Runner *runner.Runner
-	// Database holds the events table and the signal tables.
-	Database string
-	Now      func() time.Time
+	// Engine is the events schema's layout: its database holds the signal
+	// tables, made on every replica on a cluster.
+	Engine events.Engine
+	Now    func() time.Time
 }
 
 func (d *Detector) now() time.Time {
@@ -204,7 +206,7 @@ func (d *Detector) measure(ctx context.Context, r Rule, from, to time.Time) ([]m
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlgen.Compile(sqlgen.Request{Query: q, Tenant: r.Tenant, From: from, To: to, Now: to, Table: d.Database + ".events", PageSize: 1000})
+	st, err := sqlgen.Compile(sqlgen.Request{Query: q, Tenant: r.Tenant, From: from, To: to, Now: to, Table: d.Engine.Database + ".events", PageSize: 1000})
 	if err != nil {
 		return nil, err
 	}
@@ -248,18 +250,37 @@ func signalStem(r Rule) string {
 	return fmt.Sprintf("signal_%d_%x", r.ID, h[:4])
 }
 
-// signalTable and signalView are a signal rule's ClickHouse objects.
-func (d *Detector) signalTable(r Rule) string { return d.Database + "." + signalStem(r) }
-func (d *Detector) signalView(r Rule) string  { return d.Database + "." + signalStem(r) + "_mv" }
+// signalTable is what a signal rule's per-minute counts are read from; on
+// a cluster a Distributed table over signalLocal, each shard's replicated
+// counts. signalView fills signalLocal from the events inserted on each
+// server (a replica fetching a part does not run views, so nothing counts
+// twice).
+func (d *Detector) signalTable(r Rule) string { return d.Engine.Database + "." + signalStem(r) }
+func (d *Detector) signalLocal(r Rule) string {
+	if d.Engine.Replicated() {
+		return d.signalTable(r) + "_local"
+	}
+	return d.signalTable(r)
+}
+func (d *Detector) signalView(r Rule) string { return d.Engine.Database + "." + signalStem(r) + "_mv" }
 
 // reSignalObject matches the tables and views of signal rules (also those
 // named before the query digest was part of the name).
-var reSignalObject = regexp.MustCompile(`^(signal_[0-9]+(_[0-9a-f]{8})?)(_mv)?$`)
+var reSignalObject = regexp.MustCompile(`^(signal_[0-9]+(_[0-9a-f]{8})?)(_mv|_local)?$`)
 
 // EnsureSignal creates a signal rule's per-minute counts and the
 // materialized view that fills them from new events (from its creation
-// on; earlier events are not counted).
+// on; earlier events are not counted). The read table is made last, so
+// once it exists the rest does; on a cluster a statement some host has
+// not run in time is queued for it and not an error.
 func (d *Detector) EnsureSignal(ctx context.Context, r Rule) error {
+	var exists uint8
+	if err := d.Conn.QueryRow(ctx, "EXISTS TABLE "+d.signalTable(r)).Scan(&exists); err != nil {
+		return fmt.Errorf("cannot check the signal table: %w", err)
+	}
+	if exists == 1 {
+		return nil
+	}
 	q, err := query.Parse(r.Query)
 	if err != nil {
 		return err
@@ -268,13 +289,27 @@ func (d *Detector) EnsureSignal(ctx context.Context, r Rule) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (minute DateTime, n UInt64) ENGINE = SummingMergeTree() ORDER BY minute", d.signalTable(r))); err != nil {
-		return fmt.Errorf("cannot create the signal table: %w", err)
+	e, on := d.Engine, d.Engine.OnCluster()
+	view, args := runner.BindInDriver(fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s AS SELECT toStartOfMinute(ts) AS minute, count() AS n FROM %s WHERE %s GROUP BY minute",
+		d.signalView(r), on, d.signalLocal(r), e.LocalTable(), where), params)
+	type statement struct {
+		what, sql string
+		args      []any
 	}
-	sql, args := runner.BindInDriver(fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s TO %s AS SELECT toStartOfMinute(ts) AS minute, count() AS n FROM %s.events WHERE %s GROUP BY minute",
-		d.signalView(r), d.signalTable(r), d.Database, where), params)
-	if err := d.Conn.Exec(ctx, sql, args...); err != nil {
-		return fmt.Errorf("cannot create the signal view: %w", err)
+	statements := []statement{
+		{what: "table", sql: fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s (minute DateTime, n UInt64) ENGINE = %s ORDER BY minute",
+			d.signalLocal(r), on, e.ReplicatedEngine("SummingMergeTree", signalStem(r)+"_local"))},
+		{what: "view", sql: view, args: args},
+	}
+	if e.Replicated() {
+		statements = append(statements, statement{what: "read table", sql: fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s ENGINE = Distributed(%s, %s, %s)",
+			d.signalTable(r), on, d.signalLocal(r), e.Cluster, e.Database, signalStem(r)+"_local")})
+	}
+	for _, st := range statements {
+		err := e.ExecDDL(ctx, d.Conn, st.sql, st.args...)
+		if p := (*events.PendingError)(nil); err != nil && !errors.As(err, &p) {
+			return fmt.Errorf("cannot create the signal's %s: %w", st.what, err)
+		}
 	}
 	return nil
 }
@@ -289,7 +324,7 @@ func (d *Detector) PruneSignals(ctx context.Context, epoch int64) error {
 // signalObjects lists the names of the signal tables and views in
 // ClickHouse.
 func (d *Detector) signalObjects(ctx context.Context) ([]string, error) {
-	rows, err := d.Conn.Query(ctx, "SELECT name FROM system.tables WHERE database = @db AND startsWith(name, 'signal_') ORDER BY name", clickhouse.Named("db", d.Database))
+	rows, err := d.Conn.Query(ctx, "SELECT name FROM system.tables WHERE database = @db AND startsWith(name, 'signal_') ORDER BY name", clickhouse.Named("db", d.Engine.Database))
 	if err != nil {
 		return nil, fmt.Errorf("cannot list signal objects: %w", err)
 	}
@@ -331,10 +366,11 @@ func (d *Detector) pruneSignals(ctx context.Context, tx pgx.Tx) error {
 	for _, views := range []bool{true, false} {
 		for _, name := range names {
 			m := reSignalObject.FindStringSubmatch(name)
-			if m == nil || want[m[1]] || (m[3] != "") != views {
+			if m == nil || want[m[1]] || (m[3] == "_mv") != views {
 				continue
 			}
-			if err := d.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+d.Database+"."+name); err != nil {
+			err := d.Engine.ExecDDL(ctx, d.Conn, "DROP TABLE IF EXISTS "+d.Engine.Database+"."+name+d.Engine.OnCluster())
+			if p := (*events.PendingError)(nil); err != nil && !errors.As(err, &p) {
 				return fmt.Errorf("cannot drop %s: %w", name, err)
 			}
 		}

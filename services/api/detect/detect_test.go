@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/api/leader"
@@ -85,6 +87,16 @@ type fixture struct {
 
 func setup(t *testing.T, name string) *fixture {
 	t.Helper()
+	conn, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return setupOn(t, name, conn, "")
+}
+
+// setupOn is setup on conn's ClickHouse, a cluster's when cluster names one.
+func setupOn(t *testing.T, name string, conn driver.Conn, cluster string) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, name)
 	if err := metadb.EnsureTenant(ctx, db, "acme", "Acme"); err != nil {
@@ -93,15 +105,12 @@ func setup(t *testing.T, name string) *fixture {
 	if _, err := db.Exec(ctx, `INSERT INTO scheduler_leader (id, epoch, holder, since) VALUES (1, 7, 'test', now())`); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := ch.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
 	v, err := events.DetectVersion(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := events.Migrate(ctx, conn, events.Engine{Version: v, Database: name}); err != nil {
+	engine := events.Engine{Version: v, Database: name, Cluster: cluster}
+	if err := events.Migrate(ctx, conn, engine); err != nil {
 		t.Fatal(err)
 	}
 	r, err := runner.New(ctx, conn, runner.Limits{})
@@ -109,12 +118,13 @@ func setup(t *testing.T, name string) *fixture {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	return &fixture{d: &Detector{DB: db, Conn: conn, Runner: r, Database: name, Now: func() time.Time { return now }}, db: db, epoch: 7, now: now}
+	return &fixture{d: &Detector{DB: db, Conn: conn, Runner: r, Engine: engine, Now: func() time.Time { return now }}, db: db, epoch: 7, now: now}
 }
 
 func (f *fixture) insert(t *testing.T, evs ...events.Event) {
 	t.Helper()
-	b, err := f.d.Conn.PrepareBatch(context.Background(), events.InsertSQL(f.d.Database+".events"))
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(f.d.Engine.InsertSettings("")))
+	b, err := f.d.Conn.PrepareBatch(ctx, events.InsertSQL(f.d.Engine.InsertTable()))
 	if err != nil {
 		t.Fatal(err)
 	}

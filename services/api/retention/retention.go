@@ -5,6 +5,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -26,9 +27,16 @@ func RollOff(ctx context.Context, conn driver.Conn, e events.Engine, now time.Ti
 	cutoff = time.Date(cutoff.Year(), cutoff.Month(), cutoff.Day(), 0, 0, 0, 0, time.UTC)
 	// The partition is the day (toYYYYMMDD(ts)); a day before the cutoff's
 	// day holds only expired events.
-	rows, err := conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts
-WHERE database = @db AND table = @table AND active AND partition < @cutoff ORDER BY partition`,
-		clickhouse.Named("db", e.Database), clickhouse.Named("table", "events"), clickhouse.Named("cutoff", cutoff.Format("20060102")))
+	// A server lists its own parts; on a cluster the days are read through
+	// the Distributed table (the ts filter prunes to the old partitions).
+	list, args := `SELECT DISTINCT partition FROM system.parts
+WHERE database = @db AND table = 'events' AND active AND partition < @cutoff ORDER BY partition`,
+		[]any{clickhouse.Named("db", e.Database), clickhouse.Named("cutoff", cutoff.Format("20060102"))}
+	if e.Replicated() {
+		list, args = fmt.Sprintf("SELECT DISTINCT toString(toYYYYMMDD(ts)) AS partition FROM %s WHERE ts < toDateTime(@cutoff) ORDER BY partition", e.Table()),
+			[]any{clickhouse.Named("cutoff", cutoff.Unix())}
+	}
+	rows, err := conn.Query(ctx, list, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list partitions: %w", err)
 	}
@@ -48,7 +56,9 @@ WHERE database = @db AND table = @table AND active AND partition < @cutoff ORDER
 		if !reDay.MatchString(p) {
 			return dropped, fmt.Errorf("unexpected partition %q of %s", p, e.Table())
 		}
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", e.Table(), p)); err != nil {
+		// On a cluster every shard drops its part of the day.
+		err := e.ExecDDL(ctx, conn, fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", e.LocalTable(), e.OnCluster(), p))
+		if pending := (*events.PendingError)(nil); err != nil && !errors.As(err, &pending) {
 			return dropped, fmt.Errorf("cannot drop partition %s: %w", p, err)
 		}
 		dropped = append(dropped, p)

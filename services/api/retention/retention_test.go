@@ -2,8 +2,12 @@ package retention
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/tests/harness"
@@ -25,17 +29,53 @@ func TestRollOffDropsOldDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := events.Engine{Version: v, Database: "retention_test", RetentionDays: 30}
+	checkRollOff(t, conn, events.Engine{Version: v, Database: "retention_test", RetentionDays: 30})
+}
+
+// The same on a real cluster (2 shards x 2 replicas, ZooKeeper): every
+// shard drops its part of the old days, the replicas follow.
+func TestRollOffOnCluster(t *testing.T) {
+	c, err := harness.StartCluster(2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	conn, err := c.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	v, err := events.DetectVersion(context.Background(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := events.Engine{Version: v, Database: "retention_cl", Cluster: harness.ClusterName, RetentionDays: 30}
+	checkRollOff(t, conn, e)
+	if err := c.SyncReplicas(context.Background(), e.LocalTable()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes() {
+		if old, err := n.Count(context.Background(), "SELECT count() FROM retention_cl.events_local WHERE ts < toDateTime('2026-10-24 00:00:00')"); err != nil || old != 0 {
+			t.Errorf("shard %d replica %d keeps %d expired events (%v)", n.Shard, n.Replica, old, err)
+		}
+	}
+}
+
+// checkRollOff inserts events of several ages through e's insert table and
+// rolls off: the 31, 45 and 400 day old days go, the rest stays.
+func checkRollOff(t *testing.T, conn driver.Conn, e events.Engine) {
+	t.Helper()
+	ctx := context.Background()
 	if err := events.Migrate(ctx, conn, e); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	b, err := conn.PrepareBatch(ctx, events.InsertSQL(e.Table()))
+	b, err := conn.PrepareBatch(clickhouse.Context(ctx, clickhouse.WithSettings(e.InsertSettings(""))), events.InsertSQL(e.InsertTable()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, age := range []int{0, 1, 29, 30, 31, 45, 400} {
-		ev := events.Event{Time: now.AddDate(0, 0, -age), Tenant: "acme", Message: "m"}
+		ev := events.Event{Time: now.AddDate(0, 0, -age), Tenant: "acme", Message: "m", Raw: fmt.Sprint(age)}
 		if err := b.Append(ev.Row()...); err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +88,9 @@ func TestRollOffDropsOldDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n uint64
-	conn.QueryRow(ctx, "SELECT count() FROM retention_test.events").Scan(&n)
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+e.Table()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if len(dropped) != 3 || n != 4 {
 		t.Errorf("dropped %v, %d events left; want the 31, 45 and 400 day old days gone and 4 left", dropped, n)
 	}
