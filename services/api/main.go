@@ -151,7 +151,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return
 		}
 		det := &detect.Detector{DB: pool, Conn: conn, Runner: run, Engine: engine}
-		sync := &enrich.Syncer{DB: pool, Conn: conn, Database: engine.Database, Dir: cfg.EnrichmentDir}
+		sync := &enrich.Syncer{DB: pool, Conn: conn, Engine: engine, Dir: cfg.EnrichmentDir}
 		sch := &scheduler.Scheduler{DB: pool, ID: cfg.ReplicaID, Metrics: metrics, Log: log, Tasks: []scheduler.Task{
 			{Name: "heartbeat", Interval: time.Second, Run: func(context.Context, int64) error { return nil }},
 			{Name: "detections", Interval: 5 * time.Second, Run: det.RunDue},

@@ -10,6 +10,7 @@ package enrich
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -23,11 +24,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/api/leader"
+	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/fielderr"
 )
 
@@ -51,9 +54,11 @@ type Dataset struct {
 
 // Syncer syncs due datasets.
 type Syncer struct {
-	DB       *pgxpool.Pool
-	Conn     driver.Conn
-	Database string
+	DB   *pgxpool.Pool
+	Conn driver.Conn
+	// Engine is the events schema's layout: its database holds the
+	// datasets' tables, on every server of a cluster.
+	Engine events.Engine
 	// Dir is the only directory file sources may name ("" forbids files).
 	Dir    string
 	Client *http.Client
@@ -134,7 +139,7 @@ last_synced_at = $4, last_error = '', next_sync_at = $5 WHERE id = $1`, d.ID, su
 }
 
 // Table is the dataset's table.
-func (s *Syncer) Table(name string) string { return s.Database + ".enrich_" + name }
+func (s *Syncer) Table(name string) string { return s.Engine.Database + ".enrich_" + name }
 
 // Sync fetches d and swaps its table when the data changed; rows is -1
 // when nothing changed.
@@ -260,21 +265,36 @@ func parse(format string, data []byte) ([]string, [][]string, error) {
 }
 
 // swap loads records into a new table and renames it over the old one in
-// one statement.
+// one statement. On a cluster every server holds the whole dataset (a
+// lookup reads it locally): the table is replicated across all servers,
+// not per shard, and the load waits until every one of them has it
+// (insert_quorum), so no server swaps in a partial table; with a server
+// down the load fails and the old table stays.
 func (s *Syncer) swap(ctx context.Context, name string, cols []string, records [][]string) error {
+	e, on := s.Engine, s.Engine.OnCluster()
 	table, next, old := s.Table(name), s.Table(name)+"_next", s.Table(name)+"_old"
-	if err := s.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+next); err != nil {
+	if err := e.ExecDDL(ctx, s.Conn, "DROP TABLE IF EXISTS "+next+on); err != nil {
 		return fmt.Errorf("cannot clear %s: %w", next, err)
 	}
 	defs := make([]string, len(cols))
 	for i, c := range cols {
 		defs[i] = c + " String"
 	}
-	if err := s.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (%s) ENGINE = MergeTree() ORDER BY tuple()", next, strings.Join(defs, ", "))); err != nil {
+	engine, insertCtx := "MergeTree()", ctx
+	if e.Replicated() {
+		// A new ZooKeeper path per load: renamed tables keep theirs.
+		engine = fmt.Sprintf("ReplicatedMergeTree('/clickhouse/tables/all/%s/enrich_%s_%s', '{replica}')", e.Database, name, generation())
+		var servers uint64
+		if err := s.Conn.QueryRow(ctx, "SELECT count() FROM system.clusters WHERE cluster = @c", clickhouse.Named("c", e.Cluster)).Scan(&servers); err != nil || servers == 0 {
+			return fmt.Errorf("cannot count the servers of cluster %s (%d, %v)", e.Cluster, servers, err)
+		}
+		insertCtx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_quorum": int(servers)}))
+	}
+	if err := e.ExecDDL(ctx, s.Conn, fmt.Sprintf("CREATE TABLE %s%s (%s) ENGINE = %s ORDER BY tuple()", next, on, strings.Join(defs, ", "), engine)); err != nil {
 		return fmt.Errorf("cannot create %s: %w", next, err)
 	}
 	for start := 0; start < len(records); start += 100_000 {
-		b, err := s.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", next, strings.Join(cols, ", ")))
+		b, err := s.Conn.PrepareBatch(insertCtx, fmt.Sprintf("INSERT INTO %s (%s)", next, strings.Join(cols, ", ")))
 		if err != nil {
 			return fmt.Errorf("cannot load %s: %w", next, err)
 		}
@@ -303,20 +323,27 @@ func (s *Syncer) swap(ctx context.Context, name string, cols []string, records [
 	if err := s.Conn.QueryRow(ctx, "EXISTS TABLE "+table).Scan(&exists); err != nil {
 		return fmt.Errorf("cannot check %s: %w", table, err)
 	}
-	rename := fmt.Sprintf("RENAME TABLE %s TO %s", next, table)
+	rename := fmt.Sprintf("RENAME TABLE %s TO %s%s", next, table, on)
 	if exists == 1 {
-		if err := s.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+old); err != nil {
+		if err := e.ExecDDL(ctx, s.Conn, "DROP TABLE IF EXISTS "+old+on); err != nil {
 			return err
 		}
-		rename = fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", table, old, next, table)
+		rename = fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s%s", table, old, next, table, on)
 	}
-	if err := s.Conn.Exec(ctx, rename); err != nil {
+	if err := e.ExecDDL(ctx, s.Conn, rename); err != nil {
 		return fmt.Errorf("cannot swap in %s: %w", table, err)
 	}
 	if exists == 1 {
-		if err := s.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+old); err != nil {
+		if err := e.ExecDDL(ctx, s.Conn, "DROP TABLE IF EXISTS "+old+on); err != nil {
 			return fmt.Errorf("cannot drop %s: %w", old, err)
 		}
 	}
 	return nil
+}
+
+// generation is a random name part, unique per load.
+func generation() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -48,7 +49,7 @@ func TestSyncSwapsWholeDatasets(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &Syncer{Conn: conn, Database: "enrich_test", Dir: dir}
+	s := &Syncer{Conn: conn, Engine: events.Engine{Database: "enrich_test"}, Dir: dir}
 	file := filepath.Join(dir, "ip.csv")
 	v1 := "start_ip,end_ip,Country Code\n1.0.0.0,1.0.0.255,AU\n8.8.8.0,8.8.8.255,US\n"
 	os.WriteFile(file, []byte(v1), 0o644)
