@@ -163,13 +163,12 @@ func (s Spec) clickhouse() []Object {
 			},
 		},
 	}
-	// The replica searches read from: replica index 1 of every shard (the
-	// operator's label value), so ingestion's writes, which go through the
-	// installation-wide service, share it with one replica at most.
+	// The replica searches read from: replica index 0 of every shard (the
+	// operator's label value), the first of each shard in the cluster's
+	// remote_servers, which search's reads over the Distributed table
+	// prefer (load_balancing 'in_order', services/search/runner), so a
+	// search reads every shard from its search replica while it is up.
 	searchReplica := "0"
-	if ch.Replicas > 1 {
-		searchReplica = "1"
-	}
 	search := typed("v1", "Service", corev1.Service{
 		ObjectMeta: meta(SearchCHService, labels("clickhouse")),
 		Spec: corev1.ServiceSpec{

@@ -177,8 +177,9 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 				t.Errorf("warm storage has no S3 disk: %v", files)
 			}
 			search := find(t, objs, "Service", SearchCHService)
-			if get(t, search, "spec", "selector", chiReplica) != "1" {
-				t.Errorf("clickhouse-search does not target one replica: %v", get(t, search, "spec", "selector"))
+			// Replica 0: the first of each shard, which search's reads prefer.
+			if get(t, search, "spec", "selector", chiReplica) != "0" {
+				t.Errorf("clickhouse-search does not target each shard's first replica: %v", get(t, search, "spec", "selector"))
 			}
 			pg := find(t, objs, "Cluster", cnpgName)
 			if got := get(t, pg, "spec", "instances"); fmt.Sprint(got) != fmt.Sprint(s.Tier.Postgres.Instances) {

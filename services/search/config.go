@@ -13,9 +13,12 @@ import (
 
 // config is the service's validated configuration.
 type config struct {
-	Listen                       string
-	ClickHouseAddrs              []string
-	Database, User, Password     string
+	Listen                   string
+	ClickHouseAddrs          []string
+	Database, User, Password string
+	// Cluster names a replicated deployment's ClickHouse cluster: reads
+	// then prefer each shard's search replica.
+	Cluster                      string
 	PostgresURL                  string
 	Limits                       runner.Limits
 	Admission                    admission.Config
@@ -33,6 +36,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Listen:          r.Addr(contract.ListenAddr, contract.Addr(contract.Ports.Search)),
 		ClickHouseAddrs: r.Addrs(contract.ClickHouseAddr, ""),
 		Database:        r.String(contract.ClickHouseDatabase, "nano"),
+		Cluster:         r.String(contract.ClickHouseCluster, ""),
 		User:            r.String(contract.ClickHouseUser, "default"),
 		Password:        r.Secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
 		PostgresURL:     r.Secret(contract.PostgresURL, contract.PostgresURLFile),
@@ -61,8 +65,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.PostgresURL == "" {
 		r.Bad(contract.PostgresURL, "required (or %s): the metadata database's URL", contract.PostgresURLFile)
 	}
-	if err := (events.Engine{Database: c.Database}).Validate(); err != nil {
-		r.Bad(contract.ClickHouseDatabase, "%v", err)
+	if err := (events.Engine{Database: c.Database, Cluster: c.Cluster}).Validate(); err != nil {
+		r.Bad(contract.ClickHouseDatabase+"/"+contract.ClickHouseCluster, "%v", err)
 	}
 	if c.DefaultPageRows > c.MaxPageRows {
 		r.Bad(contract.SearchDefaultPageRows, "%d is over %s (%d)", c.DefaultPageRows, contract.SearchMaxPageRows, c.MaxPageRows)

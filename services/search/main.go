@@ -53,6 +53,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	var run *runner.Runner
 	if err := depwait.Retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
 		run, err = runner.New(ctx, conn, cfg.Limits)
+		if run != nil {
+			run.SearchReplicas = cfg.Cluster != ""
+		}
 		return err
 	}); err != nil {
 		return err

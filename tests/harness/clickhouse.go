@@ -159,6 +159,8 @@ const clickhouseUsers = `<?xml version="1.0"?>
     <profiles>
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
+            <!-- Logged where the config has a query_log (cluster servers). -->
+            <log_queries>1</log_queries>
         </default>
     </profiles>
     <users>

@@ -75,6 +75,12 @@ type Runner struct {
 	// ServerParams: the server takes query parameters ({name:Type}, since
 	// ClickHouse 22.8); older servers get the values bound by the driver.
 	ServerParams bool
+	// SearchReplicas: reads over a cluster's Distributed table go to each
+	// shard's first live replica in the cluster's order, the replica
+	// dedicated to searches (load_balancing 'in_order'; the setting is a
+	// string, which servers before 20.1 take only in the query's SETTINGS
+	// clause). Without it ClickHouse picks any replica of the other shards.
+	SearchReplicas bool
 }
 
 // New asks the server its version to choose how parameters travel.
@@ -91,14 +97,18 @@ var rePlaceholder = regexp.MustCompile(`\{(p[0-9]+):[A-Za-z0-9]+\}`)
 // SQL is st's text and arguments as this runner sends them: placeholders
 // for server-side parameters, or @name for the driver to bind.
 func (r *Runner) SQL(st *sqlgen.Statement) (string, []any) {
+	sql := st.SQL
+	if r.SearchReplicas {
+		sql += "\nSETTINGS load_balancing = 'in_order'"
+	}
 	if !r.ServerParams {
-		return BindInDriver(st.SQL, st.Params)
+		return BindInDriver(sql, st.Params)
 	}
 	args := make([]any, len(st.Params))
 	for i, p := range st.Params {
 		args[i] = clickhouse.Named(p.Name, p.Value)
 	}
-	return st.SQL, args
+	return sql, args
 }
 
 // Run executes st and calls emit with each row, one value per
