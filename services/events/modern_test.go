@@ -3,17 +3,32 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nanosiem/nano/tests/chdb"
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 // The production DDL, insert path, deduplication and TTL changes on the
 // modern engine (ClickHouse 26.7 in-process): what a current server runs.
+// The engine is configured as a cluster's server would be (ZooKeeper,
+// macros, remote_servers), so the replicated layout's DDL runs too.
 func TestSchemaOnModernEngine(t *testing.T) {
-	db, err := chdb.Open(t.TempDir())
+	zk, err := harness.StartZooKeeper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zk.Stop()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.xml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(modernClusterConfig, zk.Port)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := chdb.OpenWith(filepath.Join(dir, "data"), "--config-file="+cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +105,42 @@ func TestSchemaOnModernEngine(t *testing.T) {
 	if again := TTLChange(e, run("SELECT engine_full FROM system.tables WHERE database = 'nano' AND name = 'events'")); again != "" {
 		t.Errorf("after the change still %q", again)
 	}
+
+	// The replicated layout (Growth to Pro) with its warm tier: the DDL runs
+	// as each server runs it from the DDL queue, without ON CLUSTER (the
+	// in-process engine has no DDL worker). What it cannot do: inserts
+	// into its replicated tables do not return (no replication executor
+	// in-process), so the replicated data path is tested on the 18.16
+	// cluster (TestSchemaOnCluster) and here only the DDL.
+	ce := Engine{Version: version, Database: "nano_cluster", Cluster: "nano", RetentionDays: 365}
+	run("CREATE DATABASE nano_cluster")
+	for _, m := range Migrations {
+		for _, sql := range m.Statements(ce) {
+			local := strings.ReplaceAll(sql, ce.OnCluster(), "")
+			run(local)
+			run(local)
+		}
+	}
+	if got := run("SELECT groupArray(name || ':' || engine) FROM (SELECT name, engine FROM system.tables WHERE database = 'nano_cluster' AND name LIKE 'events%' ORDER BY name)"); got != "['events:Distributed','events_ingest:Distributed','events_local:ReplicatedMergeTree']" {
+		t.Errorf("cluster layout tables %s", got)
+	}
+	if got := run("SELECT engine_full FROM system.tables WHERE database = 'nano_cluster' AND name = 'events_ingest'"); !strings.Contains(got, "cityHash64(tenant, feed, ts, ts_nanos, raw)") {
+		t.Errorf("the insert table is not placed by content: %s", got)
+	}
+	// Dropped before the engine closes: it does not shut down cleanly with
+	// a replicated table open.
+	run("DROP DATABASE nano_cluster SYNC")
 }
+
+// modernClusterConfig makes the in-process engine a cluster server:
+// ZooKeeper (port), macros and a one-server cluster "nano".
+const modernClusterConfig = `<clickhouse>
+    <zookeeper><node><host>127.0.0.1</host><port>%d</port></node></zookeeper>
+    <macros><shard>1</shard><replica>chdb</replica></macros>
+    <remote_servers><nano><shard><internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>9000</port></replica>
+    </shard></nano></remote_servers>
+</clickhouse>`
 
 // jsonRow renders an event's Row as one JSONEachRow line.
 func jsonRow(t *testing.T, e Event) string {

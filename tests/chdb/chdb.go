@@ -102,7 +102,11 @@ type Engine struct {
 
 // Open loads the library (once) and starts an engine with its data in dir.
 // Only one engine may be open per process.
-func Open(dir string) (*Engine, error) {
+func Open(dir string) (*Engine, error) { return OpenWith(dir) }
+
+// OpenWith is Open with more clickhouse-local arguments (a
+// --config-file=...).
+func OpenWith(dir string, extra ...string) (*Engine, error) {
 	loadOnce.Do(func() {
 		path := LibraryPath()
 		if _, err := os.Stat(path); err != nil {
@@ -118,7 +122,7 @@ func Open(dir string) (*Engine, error) {
 	if loadErr != nil {
 		return nil, loadErr
 	}
-	args := []string{"clickhouse", "--path=" + dir}
+	args := append([]string{"clickhouse", "--path=" + dir}, extra...)
 	argv := make([]*C.char, len(args))
 	for i, a := range args {
 		argv[i] = C.CString(a)
