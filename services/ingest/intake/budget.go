@@ -22,8 +22,11 @@ import (
 // committed or queued, where the writer's bounds take over), counting a
 // compressed body's decompressed bytes as they are read. Requests over it
 // wait briefly, then get 503: memory stays bounded however many clients
-// send at once. No tenant holds more than half of it, so one tenant's
-// clients (slow or many) cannot take all of it from the others.
+// send at once. A tenant alone may use all of it (a single-tenant
+// deployment's clients are not held to half); while another tenant holds
+// or waits for room, no tenant gets more than half, so one tenant's
+// clients (slow or many) cannot keep the others out: their new requests are
+// refused until what they hold is answered.
 type Budget struct {
 	sem   *semaphore.Weighted
 	size  int64
@@ -47,10 +50,11 @@ type Reservation struct {
 	held   int64
 }
 
-// take waits for n more bytes. One request holds at most a tenant's share
+// take waits for n more bytes. One request holds at most half the budget
 // (so it always fits when its tenant holds nothing). A new request of a
-// tenant whose other requests leave it too little of its share is refused
-// at once; a growing one is held to what is left.
+// tenant whose other requests leave it too little of its limit (the whole
+// budget alone, half beside others) is refused at once; a growing one is
+// held to what is left.
 func (r *Reservation) take(ctx context.Context, n int64) bool {
 	b := r.b
 	if b == nil {
@@ -61,12 +65,16 @@ func (r *Reservation) take(ctx context.Context, n int64) bool {
 		return true
 	}
 	b.mu.Lock()
-	if held := b.tenant[r.tenant]; held+n > b.share {
+	limit := b.share
+	if held := b.tenant[r.tenant]; len(b.tenant) == 0 || (len(b.tenant) == 1 && held > 0) {
+		limit = b.size
+	}
+	if held := b.tenant[r.tenant]; held+n > limit {
 		if r.held == 0 && held > 0 {
 			b.mu.Unlock()
 			return false
 		}
-		if n = b.share - held; n <= 0 {
+		if n = limit - held; n <= 0 {
 			b.mu.Unlock()
 			return r.held > 0
 		}

@@ -13,9 +13,10 @@ import (
 )
 
 // Bodies share the budget: a request that does not fit waits, gets in
-// when another is answered, and is refused when none is in time. No
-// tenant holds more than half of it, so another tenant always has room;
-// one request larger than that still fits alone.
+// when another is answered, and is refused when none is in time. A tenant
+// alone may use all of it; once another tenant waits, the first one's new
+// requests are refused until it holds no more than half, so the other gets
+// in; one request larger than half still fits alone.
 func TestBudgetBoundsBodiesInFlight(t *testing.T) {
 	in := &Intake{Protocol: "http", Metrics: telemetry.New(), Limits: decode.DefaultLimits, Budget: NewBudget(1000)}
 	in.Budget.Wait = 50 * time.Millisecond
@@ -26,23 +27,59 @@ func TestBudgetBoundsBodiesInFlight(t *testing.T) {
 	if !ok {
 		t.Fatal("the first request did not fit an empty budget")
 	}
-	if b, ok := post("acme", 400); ok {
-		b.Release()
-		t.Fatal("a tenant holding 400 of its 500 got 400 more")
-	}
-	b, ok := post("other", 400)
+	a2, ok := post("acme", 400)
 	if !ok {
-		t.Fatal("another tenant found no room while acme held 400 of 1000")
+		t.Fatal("a tenant alone holding 400 of 1000 was refused 400 more")
 	}
+	if x, ok := post("acme", 400); ok {
+		x.Release()
+		t.Fatal("1200 bytes fit a budget of 1000")
+	}
+	// Another tenant waits for room; meanwhile acme, over its half, is
+	// refused at once; when acme's first request is answered, it gets in.
+	in.Budget.Wait = 2 * time.Second
+	got := make(chan *Reservation)
+	go func() {
+		r, ok := post("other", 400)
+		if !ok {
+			r = nil
+		}
+		got <- r
+	}()
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		in.Budget.mu.Lock()
+		waiting := in.Budget.tenant["other"] > 0
+		in.Budget.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other tenant's request did not start waiting")
+		}
+	}
+	start := time.Now()
+	if x, ok := post("acme", 100); ok {
+		x.Release()
+		t.Fatal("acme, holding 800 of 1000 while another tenant waits, got 100 more")
+	}
+	if time.Since(start) > time.Second {
+		t.Error("acme's refusal waited instead of coming at once")
+	}
+	a.Release()
+	b := <-got
+	if b == nil {
+		t.Fatal("the waiting tenant did not get in after acme's request was answered")
+	}
+	in.Budget.Wait = 50 * time.Millisecond
 	if c, ok := post("third", 400); ok {
 		c.Release()
 		t.Fatal("a third 400-byte request fit beside 800 of 1000 held")
 	}
-	go func() { time.Sleep(10 * time.Millisecond); a.Release() }()
+	a2.Release()
 	in.Budget.Wait = 2 * time.Second
 	c, ok := post("third", 400)
 	if !ok {
-		t.Fatal("a waiting request did not get in after the first was answered")
+		t.Fatal("a request did not get in after acme's last was answered")
 	}
 	// Decompressed larger: the reservation grows, up to its tenant's half.
 	if !c.Grow(context.Background(), 5000) || c.held != 500 {
