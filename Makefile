@@ -1,5 +1,5 @@
 # Convenience targets; each is one command you can also run by hand.
-.PHONY: test plan bench-ingest bench-search bench-api images
+.PHONY: test plan bench-ingest bench-ingest-cluster bench-search bench-api images
 
 test:
 	bash tests/run
@@ -10,6 +10,10 @@ plan:
 # End-to-end ingest throughput against a real ClickHouse (prints figures).
 bench-ingest:
 	go run ./tests/bench/ingest
+
+# The same, then against a 2 shards x 2 replicas cluster: the ratio of the two.
+bench-ingest-cluster:
+	go run ./tests/bench/ingest -cluster
 
 # Search latency over 10 million events: service, generated SQL and
 # hand-written SQL (prints figures).
