@@ -65,8 +65,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.PostgresURL == "" {
 		r.Bad(contract.PostgresURL, "required (or %s): the metadata database's URL", contract.PostgresURLFile)
 	}
-	if err := (events.Engine{Database: c.Database, Cluster: c.Cluster}).Validate(); err != nil {
-		r.Bad(contract.ClickHouseDatabase+"/"+contract.ClickHouseCluster, "%v", err)
+	if err := (events.Engine{Database: c.Database}).Validate(); err != nil {
+		r.Bad(contract.ClickHouseDatabase, "%v", err)
+	}
+	if err := (events.Engine{Database: "nano", Cluster: c.Cluster}).Validate(); err != nil {
+		r.Bad(contract.ClickHouseCluster, "%v", err)
 	}
 	if c.DefaultPageRows > c.MaxPageRows {
 		r.Bad(contract.SearchDefaultPageRows, "%d is over %s (%d)", c.DefaultPageRows, contract.SearchMaxPageRows, c.MaxPageRows)

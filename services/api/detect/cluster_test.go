@@ -56,6 +56,9 @@ func TestSignalRuleOnCluster(t *testing.T) {
 			Host: fmt.Sprintf("h%d", i), Message: "boom", Raw: fmt.Sprintf(`{"n":%d}`, i)})
 	}
 	f.insert(t, evs...)
+	if err := c.SyncReplicas(ctx, "detect_cluster.events_local"); err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range c.Shards {
 		if got, err := n[0].Count(ctx, "SELECT count() FROM detect_cluster.events_local"); err != nil || got == 0 {
 			t.Fatalf("shard %d holds %d events (%v): the test needs both", n[0].Shard, got, err)
