@@ -184,7 +184,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	}
 
 	// Caddy terminates TLS in front of the ingest HTTP and HEC ports.
-	host.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", sshPrivate)
+	host.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", true, sshPrivate)
 	host.IngestOutputs = creds.outputs()
 	if err := ctx.RegisterResourceOutputs(host, host.IngestOutputs.outputMap(host.Endpoints.outputMap(pulumi.Map{}))); err != nil {
 		return nil, err

@@ -22,21 +22,31 @@ type Endpoints struct {
 	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
 }
 
-// newEndpoints derives the URLs: api and search under https://host/, the
-// ingest ports on the public IP (or the domain) with ingestScheme.
-func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, sshPrivateKey pulumi.StringOutput) Endpoints {
+// newEndpoints derives the URLs: api and search under https://host/ (only
+// with a domain unless byIP: a Compose host's Caddy serves them on its IP
+// too, a Growth cluster's Ingress only exists for a domain, and outputs
+// name only what answers), the ingest ports on the public IP (or the
+// domain) with ingestScheme.
+func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, byIP bool, sshPrivateKey pulumi.StringOutput) Endpoints {
 	host := ip
 	if domain != "" {
 		host = pulumi.String(domain).ToStringOutput()
 	}
+	api := pulumi.Sprintf("https://%s%s", host, contract.APIPrefix)
+	search := pulumi.Sprintf("https://%s%s", host, contract.SearchPrefix)
+	https := ip
+	if domain == "" && !byIP {
+		none := pulumi.String("").ToStringOutput()
+		api, search, https = none, none, none
+	}
 	return Endpoints{
 		PublicIP:            ip,
-		APIURL:              pulumi.Sprintf("https://%s/api", host),
-		SearchURL:           pulumi.Sprintf("https://%s/search", host),
+		APIURL:              api,
+		SearchURL:           search,
 		IngestHTTPURL:       pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHTTP),
 		IngestHECURL:        pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHEC),
 		IngestNativeAddress: pulumi.Sprintf("%s:%d", host, contract.Ports.IngestNative),
-		HTTPSAddress:        ip,
+		HTTPSAddress:        https,
 		SSHPrivateKey:       sshPrivateKey,
 	}
 }
@@ -57,8 +67,8 @@ func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain
 		SSHPrivateKey:       pulumi.String("").ToStringOutput(),
 	}
 	if domain != "" {
-		e.APIURL = pulumi.Sprintf("https://%s/api", domain)
-		e.SearchURL = pulumi.Sprintf("https://%s/search", domain)
+		e.APIURL = pulumi.Sprintf("https://%s%s", domain, contract.APIPrefix)
+		e.SearchURL = pulumi.Sprintf("https://%s%s", domain, contract.SearchPrefix)
 		e.HTTPSAddress = httpsAddress
 	}
 	return e

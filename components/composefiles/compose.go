@@ -281,8 +281,8 @@ func Caddyfile(p Params) ([]byte, error) {
 		tls = "\ttls internal\n"
 	}
 	fmt.Fprintf(&b, "https://%s {\n%s", p.Host, tls)
-	fmt.Fprintf(&b, "\thandle_path /api/* {\n\t\treverse_proxy api:%d\n\t}\n", contract.Ports.API)
-	fmt.Fprintf(&b, "\thandle_path /search/* {\n\t\treverse_proxy search:%d\n\t}\n", contract.Ports.Search)
+	fmt.Fprintf(&b, "\thandle_path %s/* {\n\t\treverse_proxy api:%d\n\t}\n", contract.APIPrefix, contract.Ports.API)
+	fmt.Fprintf(&b, "\thandle_path %s/* {\n\t\treverse_proxy search:%d\n\t}\n", contract.SearchPrefix, contract.Ports.Search)
 	b.WriteString("\trespond 404\n}\n")
 	for _, port := range []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
 		fmt.Fprintf(&b, "\nhttps://%s:%d {\n%s\treverse_proxy ingest:%d\n}\n", p.Host, port, tls, port)

@@ -233,8 +233,10 @@ func (s Spec) exposure() []Object {
 		return out
 	}
 	prefix := networkingv1.PathTypePrefix
-	backend := func(name string, p int) networkingv1.HTTPIngressPath {
-		return networkingv1.HTTPIngressPath{Path: "/" + name, PathType: &prefix, Backend: networkingv1.IngressBackend{
+	// The services answer under these prefixes, which the rule passes on
+	// unstripped (servicemain.Prefixed).
+	backend := func(path, name string, p int) networkingv1.HTTPIngressPath {
+		return networkingv1.HTTPIngressPath{Path: path, PathType: &prefix, Backend: networkingv1.IngressBackend{
 			Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: int32(p)}},
 		}}
 	}
@@ -247,7 +249,7 @@ func (s Spec) exposure() []Object {
 			TLS:              []networkingv1.IngressTLS{{Hosts: []string{s.Domain}, SecretName: "nano-tls"}},
 			Rules: []networkingv1.IngressRule{{Host: s.Domain, IngressRuleValue: networkingv1.IngressRuleValue{
 				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
-					backend("api", contract.Ports.API), backend("search", contract.Ports.Search),
+					backend(contract.APIPrefix, "api", contract.Ports.API), backend(contract.SearchPrefix, "search", contract.Ports.Search),
 				}},
 			}}},
 		},

@@ -24,6 +24,7 @@ import (
 	"github.com/nanosiem/nano/services/api/scheduler"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/metadb"
@@ -127,7 +128,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return nil
 		},
 	}
-	hs := server.NewHTTPServer(cfg.Listen, srv.Handler(), cfg.Timeout)
+	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.APIPrefix, srv.Handler()), cfg.Timeout)
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}

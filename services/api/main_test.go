@@ -101,6 +101,19 @@ func TestFailoverAfterSIGKILL(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		first, epoch = leaderNow()
 	}
+	// The API answers directly and under its public prefix (apiUrl +
+	// /v1/..., as an Ingress that does not strip it forwards it): without
+	// a token 401, not 404.
+	for _, prefix := range []string{"", contract.APIPrefix} {
+		resp, err := http.Get(replicas[first].base + prefix + "/v1/alerts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s/v1/alerts without a token: %d, want 401", prefix, resp.StatusCode)
+		}
+	}
 	// Survivors keep serving while the leader dies.
 	stopPolling := make(chan struct{})
 	failures := make(chan string, 1000)

@@ -15,6 +15,16 @@ var Ports = struct {
 	IngestMetrics: 9598, PostgresExporter: 9187,
 }
 
+// Public path prefixes: users reach api and search at
+// https://<host>/api/... and /search/... (the Compose host's Caddy, the
+// clusters' Ingress). The services answer both with and without the
+// prefix, so routing does not depend on whether a proxy strips it
+// (Caddy's handle_path does, an Ingress Prefix rule does not).
+const (
+	APIPrefix    = "/api"
+	SearchPrefix = "/search"
+)
+
 // Addr is the listen address of a port on every interface (":3000").
 func Addr(port int) string { return ":" + strconv.Itoa(port) }
 

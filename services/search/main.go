@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/admission"
@@ -81,7 +82,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return nil
 		},
 	}
-	hs := server.NewHTTPServer(cfg.Listen, srv.Handler(), srv.Config)
+	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.SearchPrefix, srv.Handler()), srv.Config)
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,6 +48,20 @@ func Run[C any](name, version string, load func(getenv func(string) string) (C, 
 		log.Error(name+" stopped", "error", err)
 		os.Exit(1)
 	}
+}
+
+// Prefixed serves h at its own paths and under prefix ("/api": /api/v1/x
+// reaches h as /v1/x), so a service answers behind a proxy that strips
+// its public prefix and one that does not.
+func Prefixed(prefix string, h http.Handler) http.Handler {
+	stripped := http.StripPrefix(prefix, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == prefix || strings.HasPrefix(p, prefix+"/") {
+			stripped.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Ops registers the operational endpoints of an HTTP service on mux:
