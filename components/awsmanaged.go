@@ -64,7 +64,9 @@ func newRDS(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwo
 // private subnets, with private DNS so the service's hostname resolves to
 // the endpoint inside the VPC, admitting the cluster's nodes on
 // ClickHouse's secure ports only.
-func newPrivateLink(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwork, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
+// It returns the endpoint's ID, which the ClickHouse Cloud service must
+// admit (its private endpoint allow list) before traffic flows.
+func newPrivateLink(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwork, parent pulumi.ResourceOption) ([]pulumi.Resource, pulumi.StringOutput, error) {
 	tags := pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name))
 	var ingress ec2.SecurityGroupIngressArray
 	for _, port := range []int{clickHouseCloudNativePort, clickHouseCloudHTTPSPort} {
@@ -77,7 +79,7 @@ func newPrivateLink(ctx *pulumi.Context, name string, s settings.Settings, net *
 		VpcId: net.vpc.ID(), Description: pulumi.String("nano ClickHouse Cloud PrivateLink endpoint"), Ingress: ingress, Tags: tags,
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.StringOutput{}, err
 	}
 	endpoint, err := ec2.NewVpcEndpoint(ctx, name+"-clickhouse", &ec2.VpcEndpointArgs{
 		VpcId: net.vpc.ID(), ServiceName: pulumi.String(s.ClickHouseCloud.EndpointService),
@@ -85,7 +87,7 @@ func newPrivateLink(ctx *pulumi.Context, name string, s settings.Settings, net *
 		SecurityGroupIds: pulumi.StringArray{sg.ID()}, PrivateDnsEnabled: pulumi.Bool(true), Tags: tags,
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.StringOutput{}, err
 	}
-	return []pulumi.Resource{endpoint}, nil
+	return []pulumi.Resource{endpoint}, endpoint.ID().ToStringOutput(), nil
 }

@@ -127,6 +127,8 @@ type cloudDeployment struct {
 	aws       *awsNetwork
 	platform  *Platform
 	endpoints Endpoints
+	// privateEndpointID: see platformInputs.
+	privateEndpointID pulumi.StringOutput
 }
 
 // validateCloudCluster checks settings every managed-cluster component
@@ -156,6 +158,9 @@ type platformInputs struct {
 	postgresURI        pulumi.StringInput
 	// dependsOn are resources the workloads need first (endpoints, DNS).
 	dependsOn []pulumi.Resource
+	// privateEndpointID identifies the private endpoint to ClickHouse
+	// Cloud, which its service must admit (Enterprise).
+	privateEndpointID pulumi.StringOutput
 }
 
 // newCloudDeployment builds the cluster on s.Provider, the warm bucket
@@ -185,6 +190,7 @@ func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, p
 		if in, err = extra(d); err != nil {
 			return nil, err
 		}
+		d.privateEndpointID = in.privateEndpointID
 	}
 	args := &PlatformArgs{
 		Spec: kubeobjects.Spec{
@@ -234,7 +240,11 @@ func newWarmBucket(ctx *pulumi.Context, name string, s settings.Settings, parent
 
 // outputMap adds a cloud deployment's outputs to a component's.
 func (d *cloudDeployment) outputMap() pulumi.Map {
-	return d.platform.IngestOutputs.outputMap(d.endpoints.outputMap(pulumi.Map{"kubeconfig": d.cluster.Kubeconfig}))
+	m := d.platform.IngestOutputs.outputMap(d.endpoints.outputMap(pulumi.Map{"kubeconfig": d.cluster.Kubeconfig}))
+	if d.privateEndpointID != (pulumi.StringOutput{}) {
+		m["clickhousePrivateEndpointId"] = d.privateEndpointID
+	}
+	return m
 }
 
 // CloudClusterOutputs are the outputs of every managed-cluster component.

@@ -82,21 +82,23 @@ func newCloudSQL(ctx *pulumi.Context, name string, s settings.Settings, net *gke
 // newPrivateServiceConnect reaches the ClickHouse Cloud service over
 // Private Service Connect: an internal address in the nodes' subnet, a
 // forwarding rule to the service attachment, and a private DNS zone that
-// resolves the service's hostname to that address inside the VPC only.
-func newPrivateServiceConnect(ctx *pulumi.Context, name string, s settings.Settings, net *gkeNetwork, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
+// resolves the service's hostname to that address inside the VPC only. It
+// returns the PSC connection ID, which the ClickHouse Cloud service must
+// admit (its private endpoint allow list) before traffic flows.
+func newPrivateServiceConnect(ctx *pulumi.Context, name string, s settings.Settings, net *gkeNetwork, parent pulumi.ResourceOption) ([]pulumi.Resource, pulumi.StringOutput, error) {
 	labels := pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name))
 	addr, err := compute.NewAddress(ctx, name+"-clickhouse-psc", &compute.AddressArgs{
 		Region: pulumi.String(s.Region), Subnetwork: net.subnet.ID(), AddressType: pulumi.String("INTERNAL"), Labels: labels,
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.StringOutput{}, err
 	}
 	rule, err := compute.NewForwardingRule(ctx, name+"-clickhouse-psc", &compute.ForwardingRuleArgs{
 		Region: pulumi.String(s.Region), Network: net.network.ID(), IpAddress: addr.ID(),
 		Target: pulumi.String(s.ClickHouseCloud.EndpointService), LoadBalancingScheme: pulumi.String(""), Labels: labels,
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.StringOutput{}, err
 	}
 	domain := s.ClickHouseCloud.Host[strings.Index(s.ClickHouseCloud.Host, ".")+1:]
 	zone, err := dns.NewManagedZone(ctx, name+"-clickhouse", &dns.ManagedZoneArgs{
@@ -109,16 +111,16 @@ func newPrivateServiceConnect(ctx *pulumi.Context, name string, s settings.Setti
 		},
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.StringOutput{}, err
 	}
 	record, err := dns.NewRecordSet(ctx, name+"-clickhouse", &dns.RecordSetArgs{
 		ManagedZone: zone.Name, Name: pulumi.String(s.ClickHouseCloud.Host + "."), Type: pulumi.String("A"),
 		Ttl: pulumi.Int(300), Rrdatas: pulumi.StringArray{addr.Address},
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.StringOutput{}, err
 	}
-	return []pulumi.Resource{rule, record}, nil
+	return []pulumi.Resource{rule, record}, rule.PscConnectionId, nil
 }
 
 // postgresURI is the libpq URI of nano's database on host (TLS required).

@@ -39,6 +39,10 @@ type ManagedEnterpriseArgs struct {
 type ManagedEnterprise struct {
 	pulumi.ResourceState
 	CloudClusterOutputs
+	// ClickHousePrivateEndpointID is the VPC endpoint ID (AWS) or PSC
+	// connection ID (GCP) to add to the ClickHouse Cloud service's private
+	// endpoints; until then ClickHouse Cloud refuses the connection.
+	ClickHousePrivateEndpointID pulumi.StringOutput `pulumi:"clickhousePrivateEndpointId"`
 }
 
 var managedEnterprise = cloudComponent{
@@ -60,10 +64,14 @@ func NewManagedEnterprise(ctx *pulumi.Context, name string, args *ManagedEnterpr
 			bad("the daily volume's band is required (nano:%s)", settings.KeyDailyVolumeGB)
 		}
 	}
-	cc.extra = func(ctx *pulumi.Context, name string, d *cloudDeployment, parent pulumi.ResourceOption) (*platformInputs, error) {
-		return enterpriseDatabases(ctx, name, s, d, parent)
-	}
 	e := &ManagedEnterprise{}
+	cc.extra = func(ctx *pulumi.Context, name string, d *cloudDeployment, parent pulumi.ResourceOption) (*platformInputs, error) {
+		in, err := enterpriseDatabases(ctx, name, s, d, parent)
+		if in != nil {
+			e.ClickHousePrivateEndpointID = in.privateEndpointID
+		}
+		return in, err
+	}
 	if err := cc.build(ctx, name, s, e, &e.CloudClusterOutputs, opts...); err != nil {
 		return nil, err
 	}
@@ -82,19 +90,20 @@ func enterpriseDatabases(ctx *pulumi.Context, name string, s settings.Settings, 
 	password := secret(pw.Result)
 	var uri pulumi.StringOutput
 	var pgDeps, chDeps []pulumi.Resource
+	var endpointID pulumi.StringOutput
 	switch {
 	case d.gcp != nil:
 		if uri, pgDeps, err = newCloudSQL(ctx, name, s, d.gcp, password, parent); err != nil {
 			return nil, err
 		}
-		if chDeps, err = newPrivateServiceConnect(ctx, name, s, d.gcp, parent); err != nil {
+		if chDeps, endpointID, err = newPrivateServiceConnect(ctx, name, s, d.gcp, parent); err != nil {
 			return nil, err
 		}
 	case d.aws != nil:
 		if uri, pgDeps, err = newRDS(ctx, name, s, d.aws, password, parent); err != nil {
 			return nil, err
 		}
-		if chDeps, err = newPrivateLink(ctx, name, s, d.aws, parent); err != nil {
+		if chDeps, endpointID, err = newPrivateLink(ctx, name, s, d.aws, parent); err != nil {
 			return nil, err
 		}
 	default:
@@ -107,5 +116,6 @@ func enterpriseDatabases(ctx *pulumi.Context, name string, s settings.Settings, 
 		clickHousePassword: secret(pulumi.String(s.ClickHouseCloud.Password).ToStringOutput()),
 		postgresURI:        uri,
 		dependsOn:          append(pgDeps, chDeps...),
+		privateEndpointID:  endpointID,
 	}, nil
 }

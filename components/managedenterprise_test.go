@@ -1,10 +1,16 @@
 package components_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+
+	"github.com/nanosiem/nano/components"
 	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/stacks/program/mockmonitor"
 )
 
 // Enterprise on AWS: pools from the volume band, RDS private, encrypted,
@@ -146,5 +152,34 @@ func TestManagedEnterprisePoolsFollowTheVolumeBands(t *testing.T) {
 				t.Errorf("pools %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// The private endpoint's identifier, which the ClickHouse Cloud service must
+// admit before traffic flows, is a component output on both clouds: the VPC
+// endpoint's ID on AWS, the PSC connection ID on GCP.
+func TestManagedEnterpriseOutputsThePrivateEndpointToApprove(t *testing.T) {
+	for stack, want := range map[string]func(string) bool{
+		"enterprise-aws": func(v string) bool { return v != "" && strings.Trim(v, "0123456789") == "" },
+		"enterprise-gcp": func(v string) bool { return v == "12345678901234567" },
+	} {
+		s := planStack(t, stack, nil).Settings
+		err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+			e, err := components.NewManagedEnterprise(ctx, s.Deployment, &components.ManagedEnterpriseArgs{Settings: s})
+			if err != nil {
+				return err
+			}
+			r, err := internals.UnsafeAwaitOutput(context.Background(), e.ClickHousePrivateEndpointID)
+			if err != nil {
+				return err
+			}
+			if v, _ := r.Value.(string); !want(v) {
+				t.Errorf("%s: clickhousePrivateEndpointId = %v", stack, r.Value)
+			}
+			return nil
+		}, pulumi.WithMocks("nano", stack, &mockmonitor.Recorder{}))
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -47,6 +47,10 @@ func (s Spec) services() []service {
 	}
 	if !s.Tier.ClickHouse.Cloud {
 		common[contract.ClickHouseCluster] = chiCluster
+	} else {
+		// ClickHouse Cloud serves the native protocol only over TLS; its
+		// certificates chain to public roots (the images' CA bundle).
+		common[contract.ClickHouseTLS] = "true"
 	}
 	if s.Tier.ClickHouse.WarmS3 {
 		common[contract.ClickHouseStoragePolicy] = storagePolicy

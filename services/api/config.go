@@ -1,10 +1,12 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"os"
 	"time"
 
+	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 )
@@ -14,6 +16,8 @@ type config struct {
 	Listen                 string
 	PostgresURL, LeaderURL string
 	ClickHouseAddrs        []string
+	// ClickHouseTLS dials ClickHouse over TLS (nil: plain).
+	ClickHouseTLS          *tls.Config
 	User, Password         string
 	Engine                 events.Engine
 	CredentialsKey         []byte
@@ -51,6 +55,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if len(c.ClickHouseAddrs) == 0 {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (detections read events)")
+	}
+	if tc, err := chclient.TLS(r.Bool(contract.ClickHouseTLS, false), r.String(contract.ClickHouseCAFile, "")); err != nil {
+		r.Bad(contract.ClickHouseCAFile, "%v", err)
+	} else {
+		c.ClickHouseTLS = tc
 	}
 	if err := (events.Engine{Database: c.Engine.Database, Cluster: c.Engine.Cluster}).Validate(); err != nil {
 		r.Bad(contract.ClickHouseDatabase, "%v", err)

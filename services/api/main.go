@@ -97,7 +97,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return err
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: cfg.ClickHouseAddrs, Auth: clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		Addr: cfg.ClickHouseAddrs, Auth: clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password}, TLS: cfg.ClickHouseTLS,
 		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute, MaxOpenConns: 4, ConnMaxLifetime: time.Hour,
 	})
 	if err != nil {

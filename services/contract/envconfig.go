@@ -12,6 +12,11 @@ const (
 	ClickHouseDatabase = "NANO_CLICKHOUSE_DATABASE"
 	ClickHouseUser     = "NANO_CLICKHOUSE_USER"
 	ClickHousePassword = "NANO_CLICKHOUSE_PASSWORD"
+	// ClickHouseTLS ("true") speaks the native protocol over TLS (ClickHouse
+	// Cloud's 9440), verifying the server against the system's roots, or
+	// against the PEM bundle ClickHouseCAFile names.
+	ClickHouseTLS    = "NANO_CLICKHOUSE_TLS"
+	ClickHouseCAFile = "NANO_CLICKHOUSE_CA_FILE"
 	// ClickHouseCluster names the ClickHouse cluster for replicated DDL; empty
 	// on single-node tiers.
 	ClickHouseCluster = "NANO_CLICKHOUSE_CLUSTER"

@@ -79,6 +79,21 @@ func (r *Reader) Duration(name string, def, min, max time.Duration) time.Duratio
 	return d
 }
 
+// Bool is "true"/"false" (also 1/0, yes/no), or def when unset.
+func (r *Reader) Bool(name string, def bool) bool {
+	switch v := strings.ToLower(strings.TrimSpace(r.Getenv(name))); v {
+	case "":
+		return def
+	case "true", "1", "yes":
+		return true
+	case "false", "0", "no":
+		return false
+	default:
+		r.Bad(name, "%q is not true or false", v)
+		return def
+	}
+}
+
 // Addr is a host:port (host may be empty) or def when unset.
 func (r *Reader) Addr(name, def string) string {
 	v := r.String(name, def)

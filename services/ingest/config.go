@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/decode"
@@ -18,7 +20,9 @@ import (
 
 // config is the service's validated configuration.
 type config struct {
-	ClickHouseAddrs                  []string
+	ClickHouseAddrs []string
+	// ClickHouseTLS dials ClickHouse over TLS (nil: plain).
+	ClickHouseTLS                    *tls.Config
 	Database, User, Password         string
 	Engine                           events.Engine
 	IngestAddr, HECAddr, MetricsAddr string
@@ -107,6 +111,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad(contract.ClickHouseAddr, "%v", err)
 	} else {
 		c.ClickHouseAddrs = addrs
+	}
+	tlsOn := false
+	switch v := strings.ToLower(or(contract.ClickHouseTLS, "false")); v {
+	case "true", "1", "yes":
+		tlsOn = true
+	case "false", "0", "no":
+	default:
+		bad(contract.ClickHouseTLS, "%q is not true or false", v)
+	}
+	if tc, err := chclient.TLS(tlsOn, or(contract.ClickHouseCAFile, "")); err != nil {
+		bad(contract.ClickHouseCAFile, "%v", err)
+	} else {
+		c.ClickHouseTLS = tc
 	}
 	c.Engine = events.Engine{
 		Database: c.Database, Cluster: or(contract.ClickHouseCluster, ""),

@@ -48,6 +48,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        cfg.ClickHouseAddrs,
 		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		TLS:         cfg.ClickHouseTLS,
 		DialTimeout: 5 * time.Second, ReadTimeout: 60 * time.Second,
 		MaxOpenConns: 8, ConnMaxLifetime: time.Hour,
 	})

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/search/admission"
@@ -13,8 +15,10 @@ import (
 
 // config is the service's validated configuration.
 type config struct {
-	Listen                   string
-	ClickHouseAddrs          []string
+	Listen          string
+	ClickHouseAddrs []string
+	// ClickHouseTLS dials ClickHouse over TLS (nil: plain).
+	ClickHouseTLS            *tls.Config
 	Database, User, Password string
 	// Cluster names a replicated deployment's ClickHouse cluster: reads
 	// then prefer each shard's search replica.
@@ -61,6 +65,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if len(c.ClickHouseAddrs) == 0 {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (the clickhouse-search Service)")
+	}
+	if tc, err := chclient.TLS(r.Bool(contract.ClickHouseTLS, false), r.String(contract.ClickHouseCAFile, "")); err != nil {
+		r.Bad(contract.ClickHouseCAFile, "%v", err)
+	} else {
+		c.ClickHouseTLS = tc
 	}
 	if c.PostgresURL == "" {
 		r.Bad(contract.PostgresURL, "required (or %s): the metadata database's URL", contract.PostgresURLFile)

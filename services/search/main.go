@@ -36,6 +36,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        cfg.ClickHouseAddrs,
 		Auth:        clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		TLS:         cfg.ClickHouseTLS,
 		DialTimeout: 5 * time.Second, ReadTimeout: cfg.Limits.MaxExecutionTime + 30*time.Second,
 		MaxOpenConns: cfg.Admission.Global + 2, ConnMaxLifetime: time.Hour,
 	})

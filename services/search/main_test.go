@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +123,61 @@ func TestServiceStartsAndSearches(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// With NANO_CLICKHOUSE_TLS and a CA file the service reaches a ClickHouse
+// that serves the native protocol only over TLS (as ClickHouse Cloud's
+// 9440) and gets ready; a wrong CA file is named at start-up.
+func TestServiceDialsClickHouseOverTLS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	files, err := harness.WriteTLSFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCH, err := harness.StartClickHouseTLS(files.Cert, files.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsCH.Stop()
+	pgURL, err := pg.CreateDatabase(ctx, "search_tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{contract.ClickHouseAddr: fmt.Sprintf("127.0.0.1:%d", tlsCH.SecurePort), contract.PostgresURL: pgURL,
+		contract.ClickHouseDatabase: "default", contract.ClickHouseTLS: "true", contract.ClickHouseCAFile: files.CA}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
+	base := "http://" + ln.Addr().String()
+	// The listener exists before the service serves it: bound each poll.
+	client := &http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := client.Get(base + contract.ReadyPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready over TLS: %v", err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	env[contract.ClickHouseCAFile] = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := loadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), contract.ClickHouseCAFile+":") {
+		t.Errorf("a missing CA file: %v", err)
 	}
 }

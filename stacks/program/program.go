@@ -60,6 +60,7 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 			return err
 		}
 		exportCloud(ctx, s, c.CloudClusterOutputs)
+		ctx.Export("clickhousePrivateEndpointId", c.ClickHousePrivateEndpointID)
 		return nil
 	default:
 		return fmt.Errorf("%s:%s: tier %q is deployed as %s, which nano does not know how to build", settings.Namespace, settings.KeyTier, s.Tier.Name, s.Tier.Kind)

@@ -26,6 +26,8 @@ type ClickHouse struct {
 	Addr                 string
 	// Shard and Replica number a cluster's server from 1 (0 alone).
 	Shard, Replica int
+	// SecurePort is the native protocol over TLS (StartClickHouseTLS).
+	SecurePort int
 }
 
 // StartClickHouse starts a ClickHouse server with its own configuration,
@@ -38,6 +40,32 @@ func StartClickHouse() (*ClickHouse, error) {
 	}
 	return startClickHouse(ports[0], ports[1], "")
 }
+
+// StartClickHouseTLS is StartClickHouse with the native protocol over TLS
+// too, on SecurePort, serving the PEM certificate and key files (as
+// ClickHouse Cloud serves 9440).
+func StartClickHouseTLS(certFile, keyFile string) (*ClickHouse, error) {
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	c, err := startClickHouse(ports[0], ports[1], fmt.Sprintf(tlsConfig, ports[2], certFile, keyFile))
+	if err != nil {
+		return nil, err
+	}
+	c.SecurePort = ports[2]
+	return c, nil
+}
+
+const tlsConfig = `    <tcp_port_secure>%d</tcp_port_secure>
+    <openSSL><server>
+        <certificateFile>%s</certificateFile>
+        <privateKeyFile>%s</privateKeyFile>
+        <verificationMode>none</verificationMode>
+        <loadDefaultCAFile>false</loadDefaultCAFile>
+        <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+        <preferServerCiphers>true</preferServerCiphers>
+    </server></openSSL>`
 
 // startClickHouse starts a server on the given ports; extra is more
 // configuration (elements of the root).

@@ -108,6 +108,7 @@ func pem(kind string) string { return fmt.Sprintf(placeholderPEM, kind, kind) }
 // mockOutputs are the computed outputs of resource types nano registers.
 var mockOutputs = map[string]map[string]any{
 	"hcloud:index/primaryIp:PrimaryIp":           {"ipAddress": "192.0.2.10"},
+	"gcp:compute/forwardingRule:ForwardingRule":  {"pscConnectionId": "12345678901234567"},
 	"random:index/randomPassword:RandomPassword": {"result": "generatedAtDeploy"},
 	"random:index/randomUuid:RandomUuid":         {"result": "00000000-0000-4000-8000-000000000000"},
 	"tls:index/privateKey:PrivateKey": {
