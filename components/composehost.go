@@ -138,17 +138,25 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		return nil, err
 	}
 
+	// Generated once and kept in the state: a new key would make the
+	// credentials the api sealed with the old one unreadable.
+	credKey, err := random.NewRandomBytes(ctx, name+"-api-credentials-key", &random.RandomBytesArgs{Length: pulumi.Int(32)}, parent)
+	if err != nil {
+		return nil, err
+	}
+
 	p := composefiles.Params{
 		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "",
 	}
 	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,
-		creds.hecToken, native.caCert, native.serverCert, native.serverKey).ApplyT(func(v []any) (string, error) {
+		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64).ApplyT(func(v []any) (string, error) {
 		p := p
 		p.Host, p.VolumeDevice = v[0].(string), "/dev/disk/by-id/scsi-0HC_Volume_"+string(v[1].(pulumi.ID))
 		b, err := composefiles.CloudInit(p, composefiles.Secrets{
 			PostgresPassword: v[2].(string), ClickHousePassword: v[3].(string),
 			IngestToken: v[4].(string), HECToken: v[5].(string),
 			NativeCACert: v[6].(string), NativeServerCert: v[7].(string), NativeServerKey: v[8].(string),
+			APICredentialsKey: v[9].(string),
 		})
 		return string(b), err
 	}).(pulumi.StringOutput)

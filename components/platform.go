@@ -234,6 +234,15 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 	if err := add(kubeSecret(kubeobjects.SecretIngest, pulumi.StringMap{"ingest-token": creds.ingestToken, "hec-token": creds.hecToken})); err != nil {
 		return nil, err
 	}
+	// Generated once and kept in the state: a new key would make the
+	// credentials sealed with the old one unreadable.
+	credKey, err := random.NewRandomBytes(ctx, name+"-api-credentials-key", &random.RandomBytesArgs{Length: pulumi.Int(32)}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if err := add(kubeSecret(kubeobjects.SecretAPICredentials, pulumi.StringMap{"key": secret(credKey.Base64)})); err != nil {
+		return nil, err
+	}
 	if err := add(kubeSecret(kubeobjects.SecretNativeTLS, pulumi.StringMap{
 		"tls.crt": native.serverCert, "tls.key": native.serverKey, "ca.crt": native.caCert,
 	})); err != nil {

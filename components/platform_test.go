@@ -82,9 +82,10 @@ func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
 					t.Errorf("%s %s was not registered", o.TypeToken(), o.Name())
 				}
 			}
-			wantReleases, wantSecrets := 2, 3
+			// ClickHouse auth, ingest tokens, native TLS, api credentials key.
+			wantReleases, wantSecrets := 2, 4
 			if spec.Tier.ClickHouse.Cloud {
-				wantReleases, wantSecrets = 0, 4 // + the managed PostgreSQL URI
+				wantReleases, wantSecrets = 0, 5 // + the managed PostgreSQL URI
 			}
 			if spec.Tier.ClickHouse.WarmS3 {
 				wantSecrets++

@@ -57,6 +57,9 @@ type Secrets struct {
 	HECToken           string
 	// PEM files of the Vector-native port's mutual TLS.
 	NativeCACert, NativeServerCert, NativeServerKey string
+	// APICredentialsKey seals the api's stored credentials (base64 of 32
+	// bytes); kept for the deployment's life.
+	APICredentialsKey string
 }
 
 // Env variable names of the .env file.
@@ -65,6 +68,7 @@ const (
 	envClickHousePassword = "CLICKHOUSE_PASSWORD"
 	envIngestToken        = "INGEST_TOKEN"
 	envHECToken           = "HEC_TOKEN"
+	envAPICredentialsKey  = "API_CREDENTIALS_KEY"
 )
 
 type composeFile struct {
@@ -203,7 +207,7 @@ func Compose(p Params) ([]byte, error) {
 				DependsOn: map[string]dep{"postgres": healthy},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
-			"api":    app(p.Images.API, contract.Ports.API, nil, nil),
+			"api":    app(p.Images.API, contract.Ports.API, map[string]string{contract.APICredentialsKey: "${" + envAPICredentialsKey + "}"}, nil),
 			"search": app(p.Images.Search, contract.Ports.Search, nil, nil),
 			"ingest": app(p.Images.Ingest, contract.Ports.IngestHTTP, map[string]string{
 				contract.IngestToken:    "${" + envIngestToken + "}",
@@ -248,6 +252,7 @@ func Compose(p Params) ([]byte, error) {
 // Env returns the .env file that holds the Compose project's secrets.
 func Env(s Secrets) ([]byte, error) {
 	vals := [][2]string{
+		{envAPICredentialsKey, s.APICredentialsKey},
 		{envClickHousePassword, s.ClickHousePassword},
 		{envHECToken, s.HECToken},
 		{envIngestToken, s.IngestToken},

@@ -43,9 +43,10 @@ func params(t *testing.T, name tier.Name, domain string) Params {
 var testSecrets = Secrets{
 	PostgresPassword: "pgPassw0rdTEST", ClickHousePassword: "chPassw0rdTEST",
 	IngestToken: "ingestTokenTEST", HECToken: "00000000-0000-4000-8000-000000000000",
-	NativeCACert:     "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
-	NativeServerCert: "-----BEGIN CERTIFICATE-----\nSERVER\n-----END CERTIFICATE-----\n",
-	NativeServerKey:  "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n",
+	NativeCACert:      "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+	NativeServerCert:  "-----BEGIN CERTIFICATE-----\nSERVER\n-----END CERTIFICATE-----\n",
+	NativeServerKey:   "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n",
+	APICredentialsKey: "cGxhbm5lZC1vZmZsaW5lLWFwaS1rZXktMzItYnl0ZXM=",
 }
 
 func golden(t *testing.T, name string, got []byte) {

@@ -79,7 +79,10 @@ const (
 	SecretClickHouse = "nano-clickhouse-auth" // keys: username, password
 	SecretIngest     = "nano-ingest-tokens"   // keys: ingest-token, hec-token
 	SecretNativeTLS  = "nano-native-tls"      // keys: tls.crt, tls.key, ca.crt
-	SecretWarm       = "nano-warm-s3"         // keys: access-key-id, secret-access-key
+	// SecretAPICredentials holds the key that seals stored integration
+	// credentials (api's /v1/credentials); keys: key (base64 of 32 bytes).
+	SecretAPICredentials = "nano-api-credentials"
+	SecretWarm           = "nano-warm-s3" // keys: access-key-id, secret-access-key
 	// SecretPostgres holds key "uri"; CloudNativePG writes it as <cluster>-app.
 	SecretPostgresManaged = "nano-postgres-app"
 )

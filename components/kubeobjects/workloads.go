@@ -78,13 +78,21 @@ func (s Spec) services() []service {
 	for k, v := range common {
 		ingestEnv[k] = v
 	}
+	apiEnv := map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key"}
+	for k, v := range common {
+		apiEnv[k] = v
+	}
+	apiSecrets := map[string]string{SecretAPICredentials: "api-credentials"}
+	for k, v := range dbSecrets {
+		apiSecrets[k] = v
+	}
 	ingestSecrets := map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls"}
 	for k, v := range dbSecrets {
 		ingestSecrets[k] = v
 	}
 	return []service{
 		{name: "api", image: s.Images.API, pool: tier.App, listen: contract.Ports.API, health: contract.Ports.API,
-			ports: []corev1.ContainerPort{named("http", contract.Ports.API)}, secrets: dbSecrets, env: common,
+			ports: []corev1.ContainerPort{named("http", contract.Ports.API)}, secrets: apiSecrets, env: apiEnv,
 			resources: resources("250m", "512Mi", "1", "1Gi")},
 		{name: "search", image: s.Images.Search, pool: tier.App, listen: contract.Ports.Search, health: contract.Ports.Search,
 			ports: []corev1.ContainerPort{named("http", contract.Ports.Search)}, secrets: dbSecrets, env: search,

@@ -26,6 +26,7 @@ var composeHostCounts = map[string]int{
 	"hcloud:index/volumeAttachment:VolumeAttachment": 1,
 	"random:index/randomPassword:RandomPassword":     3,
 	"random:index/randomUuid:RandomUuid":             1,
+	"random:index/randomBytes:RandomBytes":           1, // the api's credentials key
 	"tls:index/privateKey:PrivateKey":                4, // CA, server, aggregator, admin SSH
 	"tls:index/selfSignedCert:SelfSignedCert":        1,
 	"tls:index/certRequest:CertRequest":              2,

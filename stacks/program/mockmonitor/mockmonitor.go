@@ -110,6 +110,7 @@ var mockOutputs = map[string]map[string]any{
 	"hcloud:index/primaryIp:PrimaryIp":           {"ipAddress": "192.0.2.10"},
 	"gcp:compute/forwardingRule:ForwardingRule":  {"pscConnectionId": "12345678901234567"},
 	"random:index/randomPassword:RandomPassword": {"result": "generatedAtDeploy"},
+	"random:index/randomBytes:RandomBytes":       {"base64": "cGxhbm5lZC1vZmZsaW5lLWFwaS1rZXktMzItYnl0ZXM="},
 	"random:index/randomUuid:RandomUuid":         {"result": "00000000-0000-4000-8000-000000000000"},
 	"tls:index/privateKey:PrivateKey": {
 		"privateKeyPem": pem("PRIVATE KEY"), "privateKeyOpenssh": pem("OPENSSH PRIVATE KEY"),
