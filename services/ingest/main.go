@@ -24,6 +24,7 @@ import (
 	"github.com/nanosiem/nano/services/ingest/telemetry"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
+	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/servicemain"
 )
 
@@ -63,14 +64,20 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	if err != nil {
 		return err
 	}
-	// Feed tokens issued by the api, when its database is configured.
+	// Feed tokens issued by the api, and HEC acknowledgements shared by the
+	// replicas, when the metadata database is configured.
+	var pool *pgxpool.Pool
 	if cfg.PostgresURL != "" {
-		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
-		if err != nil {
+		if pool, err = pgxpool.New(ctx, cfg.PostgresURL); err != nil {
 			return fmt.Errorf("%s: %w", contract.PostgresURL, err)
 		}
 		defer pool.Close()
 		go tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
+		// The acknowledgement table may come later than ingest (or the
+		// api): until it exists, HEC requests with a channel get 503.
+		go func() {
+			_ = depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) })
+		}()
 	}
 
 	// The schema first: ClickHouse may start after us, so keep trying.
@@ -109,6 +116,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		return &intake.Intake{Protocol: protocol, Tokens: store, Limiter: tokens.NewLimiter(), Sink: w, Metrics: m,
 			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget, MinBodyRate: int64(cfg.MinBodyRate)}
 	}
+	hecHandler := hec.New(base("hec"))
+	if pool != nil {
+		hecHandler.Share(ctx, &hec.PGShared{DB: pool, Log: log})
+	}
 	metricsMux := http.NewServeMux()
 	servicemain.Ops(metricsMux, m.Registry, func(ctx context.Context) error {
 		if w.Saturated() {
@@ -127,7 +138,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		h    http.Handler
 	}{
 		{cfg.IngestAddr, ls.ingest, bearer.Handler{Intake: base("http")}},
-		{cfg.HECAddr, ls.hec, hec.New(base("hec"))},
+		{cfg.HECAddr, ls.hec, hecHandler},
 		{cfg.MetricsAddr, ls.metrics, metricsMux},
 	} {
 		if err := s.serveHTTP(newServer(hs.addr, hs.h), hs.ln); err != nil {

@@ -199,6 +199,19 @@ CREATE TABLE task_runs (
 );
 CREATE INDEX task_runs_task ON task_runs (task, id DESC);
 `},
+	{4, "HEC acknowledgements shared by ingest replicas", `
+-- Each ingest replica takes blocks of acknowledgement ids from the sequence
+-- (ids block*1024 ..), so ids are unique across replicas; a committed id is
+-- recorded so that any replica can report it to a forwarder's /ack poll.
+CREATE SEQUENCE hec_ack_blocks;
+CREATE TABLE hec_acks (
+    channel text NOT NULL,
+    ack_id bigint NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, ack_id)
+);
+CREATE INDEX hec_acks_committed_at ON hec_acks (committed_at);
+`},
 }
 
 // Migrate applies the migrations the database has not recorded, all in

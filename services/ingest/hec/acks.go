@@ -1,6 +1,8 @@
 package hec
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -36,14 +38,34 @@ type acks struct {
 	channels map[string]*channel
 	pending  int
 	now      func() time.Time
+
+	// shared, when set, makes ids unique across replicas (blocks of
+	// blockSize from it: next up to end) and records committed ones.
+	shared    Shared
+	log       *slog.Logger
+	next, end uint64
+	commits   chan committed
 }
 
 func newAcks() *acks { return &acks{channels: map[string]*channel{}, now: time.Now} }
 
-// issue allocates the next id of ch; ok is false when the store is full.
+// issue allocates the next id of ch; ok is false when the store is full
+// (or, shared, when no ids can be had).
 func (a *acks) issue(ch string) (id uint64, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.shared != nil && a.next == a.end {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		first, err := a.shared.NextBlock(ctx)
+		cancel()
+		if err != nil {
+			if a.log != nil {
+				a.log.Warn("no HEC acknowledgement ids", "error", err)
+			}
+			return 0, false
+		}
+		a.next, a.end = first, first+blockSize
+	}
 	now := a.now()
 	c := a.channels[ch]
 	if c == nil {
@@ -58,8 +80,13 @@ func (a *acks) issue(ch string) (id uint64, ok bool) {
 		return 0, false
 	}
 	c.lastSeen = now
-	id = c.next
-	c.next++
+	if a.shared != nil {
+		id = a.next
+		a.next++
+	} else {
+		id = c.next
+		c.next++
+	}
 	c.acks[id] = ackPending
 	a.pending++
 	return id, true
@@ -74,30 +101,52 @@ func (a *acks) settle(ch string, id uint64, err error) {
 			c.acks[id] = ackCommitted
 			if err != nil {
 				c.acks[id] = ackFailed
+			} else if a.shared != nil {
+				select {
+				case a.commits <- committed{ch: ch, id: id}:
+				default:
+				}
 			}
 		}
 	}
 }
 
 // query reports each id of ch: true (committed; then forgotten) or false.
-func (a *acks) query(ch string, ids []uint64) map[uint64]bool {
+// Ids this replica did not issue are asked of the shared store, if any.
+func (a *acks) query(ctx context.Context, ch string, ids []uint64) map[uint64]bool {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	out := make(map[uint64]bool, len(ids))
+	var foreign []uint64
 	c := a.channels[ch]
 	for _, id := range ids {
 		out[id] = false
-		if c == nil {
-			continue
+		state, ok := ackState(0), false
+		if c != nil {
+			state, ok = c.acks[id]
 		}
-		if state, ok := c.acks[id]; ok && state == ackCommitted {
+		switch {
+		case ok && state == ackCommitted:
 			out[id] = true
 			delete(c.acks, id)
 			a.pending--
+		case !ok:
+			foreign = append(foreign, id)
 		}
 	}
 	if c != nil {
 		c.lastSeen = a.now()
+	}
+	a.mu.Unlock()
+	if a.shared != nil && len(foreign) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+		defer cancel()
+		found, err := a.shared.Committed(ctx, ch, foreign)
+		if err != nil && a.log != nil {
+			a.log.Warn("cannot read shared HEC acknowledgements", "error", err)
+		}
+		for id := range found {
+			out[id] = true
+		}
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package hec
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -38,6 +39,15 @@ type Handler struct {
 
 // New returns a HEC handler.
 func New(in *intake.Intake) *Handler { return &Handler{Intake: in, acks: newAcks()} }
+
+// Share makes the handler's acknowledgements answerable by every replica
+// that shares s (see Shared), recording committed ids until ctx ends. Call
+// it before serving.
+func (h *Handler) Share(ctx context.Context, s Shared) {
+	h.acks.shared, h.acks.log = s, h.Log
+	h.acks.commits = make(chan committed, commitQueue)
+	go h.acks.record(ctx)
+}
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -159,7 +169,7 @@ func (h *Handler) ack(w http.ResponseWriter, r *http.Request, ch string) int {
 	if err := json.Unmarshal(body, &req); err != nil || len(req.Acks) > 10_000 {
 		return reply(w, http.StatusBadRequest, 6, "Invalid data format")
 	}
-	status := h.acks.query(ch, req.Acks)
+	status := h.acks.query(r.Context(), ch, req.Acks)
 	out := make(map[string]bool, len(status))
 	for id, ok := range status {
 		out[strconv.FormatUint(id, 10)] = ok
