@@ -20,7 +20,7 @@ func TestPlanCommandPrintsTreeAndBillOfMaterials(t *testing.T) {
 		"storage    50 GB hot (50 GB per ClickHouse pod), 50 GB in volumes",
 		"retention  90 days, then roll-off",
 		"replicas   api 1, search 1, ingest 1",
-		"Resources: 20",
+		"Resources: 21",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out.String())
