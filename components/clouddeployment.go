@@ -201,6 +201,10 @@ func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, p
 		Provider: d.cluster.Provider, ClickHouseUser: in.clickHouseUser,
 		ClickHousePassword: in.clickHousePassword, PostgresURI: in.postgresURI,
 	}
+	if s.Tier.Kind == tier.Managed {
+		args.Spec.IngestPool = &s.Band.Ingest
+		args.Spec.NoMetricsAPI = d.aws != nil
+	}
 	if args.Warm, err = newWarmBucket(ctx, name, s, parent); err != nil {
 		return nil, err
 	}

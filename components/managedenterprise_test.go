@@ -48,6 +48,10 @@ func TestManagedEnterpriseOnAWS(t *testing.T) {
 		t.Errorf("clickhouse endpoint %v", ep.Inputs.Mappable())
 	}
 	checkEnterpriseWorkloads(t, r, "example.eu-central-1.vpce.aws.clickhouse.cloud:9440", "planned.rds.amazonaws.com:5432")
+	// EKS serves no resource metrics: ingest's autoscaler needs metrics-server.
+	if rel := r.ByType("kubernetes:helm.sh/v3:Release"); len(rel) != 1 || text(prop(rel[0], "chart")) != "metrics-server" {
+		t.Errorf("EKS releases %v, want metrics-server alone", rel)
+	}
 	if n := len(r.ByType("kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation")) + len(r.ByType("kubernetes:postgresql.cnpg.io/v1:Cluster")); n != 0 {
 		t.Errorf("enterprise runs %d in-cluster databases", n)
 	}
@@ -59,6 +63,9 @@ func TestManagedEnterpriseOnAWS(t *testing.T) {
 func TestManagedEnterpriseOnGCP(t *testing.T) {
 	r := &planResult{planStack(t, "enterprise-gcp", nil)}
 	checkOnCluster(t, r.Result, "enterprise-gcp-gke")
+	if rel := r.ByType("kubernetes:helm.sh/v3:Release"); len(rel) != 0 {
+		t.Errorf("GKE serves resource metrics itself; releases %v", rel)
+	}
 	for role, want := range map[string][2]string{"app": {"e2-standard-4", "3"}, "ingest": {"e2-standard-4", "3"}} {
 		np := byName(t, r.Result, "gcp:container/nodePool:NodePool", "-"+role)
 		if got := [2]string{text(prop(np, "nodeConfig", "machineType")), text(prop(np, "autoscaling", "totalMinNodeCount"))}; got != want {
@@ -106,7 +113,8 @@ func checkEnterpriseWorkloads(t *testing.T, r *planResult, chAddr, pgHostPort st
 	t.Helper()
 	for _, d := range r.ByType("kubernetes:apps/v1:Deployment") {
 		name := text(prop(d, "metadata", "name"))
-		if (name == "api" || name == "search" || name == "ingest") && text(prop(d, "spec", "replicas")) != "4" {
+		// Ingest's count is its autoscaler's (TestManagedEnterprisePoolsFollowTheVolumeBands).
+		if (name == "api" || name == "search") && text(prop(d, "spec", "replicas")) != "4" {
 			t.Errorf("%s has %s replicas, want 4", name, text(prop(d, "spec", "replicas")))
 		}
 		if name == "search" && !strings.Contains(text(prop(d, "spec", "template", "spec", "containers", 0, "env")), chAddr) {
@@ -131,16 +139,19 @@ func checkEnterpriseWorkloads(t *testing.T, r *planResult, chAddr, pgHostPort st
 	}
 }
 
-// Each row of the seed's Enterprise volume table picks its pool sizes.
+// Each row of the seed's Enterprise volume table picks its pool sizes, and
+// ingest follows its pool: one 2-CPU pod per node at least, autoscaled on
+// CPU up to what the nodes hold (twice that on the "12+" pool).
 func TestManagedEnterprisePoolsFollowTheVolumeBands(t *testing.T) {
 	for _, c := range []struct {
 		gbPerDay                     string
 		appType, appN, ingType, ingN string
+		hpaMin, hpaMax               string
 	}{
-		{"100", "e2-standard-4", "3", "e2-standard-4", "3"},
-		{"500", "e2-standard-4", "3", "e2-standard-8", "4"},
-		{"5000", "e2-standard-8", "3", "e2-standard-16", "6"},
-		{"30000", "e2-standard-8", "6", "e2-standard-16", "12"},
+		{"100", "e2-standard-4", "3", "e2-standard-4", "3", "3", "3"},
+		{"500", "e2-standard-4", "3", "e2-standard-8", "4", "4", "12"},
+		{"5000", "e2-standard-8", "3", "e2-standard-16", "6", "6", "42"},
+		{"30000", "e2-standard-8", "6", "e2-standard-16", "12", "12", "168"},
 	} {
 		t.Run(c.gbPerDay, func(t *testing.T) {
 			r := &planResult{planStack(t, "enterprise-gcp", map[string]string{"nano:dailyVolumeGB": c.gbPerDay})}
@@ -150,6 +161,10 @@ func TestManagedEnterprisePoolsFollowTheVolumeBands(t *testing.T) {
 				text(prop(ing, "nodeConfig", "machineType")), text(prop(ing, "autoscaling", "totalMaxNodeCount"))}
 			if want := [4]string{c.appType, c.appN, c.ingType, c.ingN}; got != want {
 				t.Errorf("pools %v, want %v", got, want)
+			}
+			hpa := r.one(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+			if got := [2]string{text(prop(hpa, "spec", "minReplicas")), text(prop(hpa, "spec", "maxReplicas"))}; got != [2]string{c.hpaMin, c.hpaMax} {
+				t.Errorf("ingest autoscaler %v, want %s..%s", got, c.hpaMin, c.hpaMax)
 			}
 		})
 	}

@@ -181,6 +181,11 @@ func installOperators(ctx *pulumi.Context, name string, s kubeobjects.Spec, opts
 			return nil, err
 		}
 	}
+	if s.IngestPool != nil && s.NoMetricsAPI {
+		if err := release("metrics-server", kubeobjects.MetricsServerChart, kubeobjects.MetricsServerVersion, kubeobjects.MetricsServerRepo, nil); err != nil {
+			return nil, err
+		}
+	}
 	if s.InstallsIngressController() {
 		if err := release("traefik", kubeobjects.TraefikChart, kubeobjects.TraefikVersion, kubeobjects.TraefikRepo, pulumi.Map{
 			"ingressClass": pulumi.Map{"enabled": pulumi.Bool(true), "isDefaultClass": pulumi.Bool(false), "name": pulumi.String(kubeobjects.IngressClassTraefik)},

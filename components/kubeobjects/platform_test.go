@@ -37,6 +37,11 @@ func specFor(t *testing.T, name tier.Name) Spec {
 		s.Backup = &Backup{DestinationPath: "s3://nano-warm/" + s.Deployment + "/postgres/", EndpointURL: "https://s3.eu-central-1.amazonaws.com"}
 	}
 	if spec.ClickHouse.Cloud {
+		band, err := spec.BandFor(5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.IngestPool = &band.Ingest
 		s.ClickHouse = &Endpoint{Host: "abc123.eu-central-1.aws.clickhouse.cloud", Port: 9440}
 		s.Postgres = &Endpoint{Host: "nano.cluster-x.eu-central-1.rds.amazonaws.com", Port: 5432}
 	}
@@ -126,11 +131,20 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 			objs := objects(t, s)
 			for _, svc := range []string{"api", "search", "ingest"} {
 				d := find(t, objs, "Deployment", svc)
-				if got := get(t, d, "spec", "replicas"); fmt.Sprint(got) != fmt.Sprint(s.Tier.Replicas) {
+				// Ingest on a volume-sized pool: an autoscaler owns the count,
+				// and more pods than nodes must schedule (preferred spread).
+				byBand := svc == "ingest" && s.IngestPool != nil
+				if got := get(t, d, "spec", "replicas"); !byBand && fmt.Sprint(got) != fmt.Sprint(s.Tier.Replicas) {
 					t.Errorf("%s replicas %v, catalog %d", svc, got, s.Tier.Replicas)
 				}
+				if byBand {
+					hpa := find(t, objs, "HorizontalPodAutoscaler", "ingest")
+					if got := fmt.Sprint(get(t, hpa, "spec", "minReplicas")); got != fmt.Sprint(s.IngestPool.Nodes) {
+						t.Errorf("ingest autoscaler minimum %s, pool nodes %d", got, s.IngestPool.Nodes)
+					}
+				}
 				aff := get(t, d, "spec", "template", "spec", "affinity", "podAntiAffinity").(map[string]any)
-				if _, required := aff["requiredDuringSchedulingIgnoredDuringExecution"]; required != s.Tier.HA {
+				if _, required := aff["requiredDuringSchedulingIgnoredDuringExecution"]; required != (s.Tier.HA && !byBand) {
 					t.Errorf("%s: required anti-affinity %v on a tier with HA %v", svc, required, s.Tier.HA)
 				}
 				find(t, objs, "PodDisruptionBudget", svc)

@@ -29,6 +29,14 @@ const (
 	TraefikRepo    = "https://traefik.github.io/charts"
 )
 
+// metrics-server serves the resource metrics API that ingest's autoscaler
+// reads, where the cluster has none of its own (EKS; GKE ships one).
+const (
+	MetricsServerChart   = "metrics-server"
+	MetricsServerVersion = "3.13.0"
+	MetricsServerRepo    = "https://kubernetes-sigs.github.io/metrics-server"
+)
+
 // IngressClassTraefik is the class of the Traefik the platform installs.
 const IngressClassTraefik = "traefik"
 
@@ -57,6 +65,13 @@ type Spec struct {
 	// Backup is where CloudNativePG keeps PostgreSQL's backups, on tiers
 	// whose catalog entry has backup days (required there, only there).
 	Backup *Backup
+	// IngestPool, when set, is the pool ingest runs on sized by daily
+	// volume (Enterprise's band): ingest's replicas, resources and
+	// autoscaling follow it (ingestScale) instead of the tier's replicas.
+	IngestPool *tier.Pool
+	// NoMetricsAPI: the cluster serves no resource metrics (EKS), so with
+	// an autoscaled ingest the platform installs metrics-server.
+	NoMetricsAPI bool
 }
 
 // Backup is an S3-compatible object store prefix for PostgreSQL's base

@@ -102,8 +102,17 @@ func (s Spec) services() []service {
 				named("http", contract.Ports.IngestHTTP), named("hec", contract.Ports.IngestHEC),
 				named("native", contract.Ports.IngestNative), named("metrics", contract.Ports.IngestMetrics),
 			}, secrets: ingestSecrets, env: ingestEnv,
-			resources: resources("250m", "512Mi", "1", "1Gi")},
+			resources: s.ingestResources()},
 	}
+}
+
+// ingestResources are ingest's requests and limits: the band's sizing on
+// a volume-sized pool, else the default.
+func (s Spec) ingestResources() corev1.ResourceRequirements {
+	if s.IngestPool != nil {
+		return ingestScale(*s.IngestPool).Resources
+	}
+	return resources("250m", "512Mi", "1", "1Gi")
 }
 
 func (s Spec) clickhouseAddr() string {
@@ -168,11 +177,21 @@ func (s Spec) workload(svc service) []Object {
 	}
 	container.SecurityContext.ReadOnlyRootFilesystem = ptr(true)
 	nodeSelector, tolerations := s.placement(string(svc.pool))
-	replicas := int32(s.Tier.Replicas)
+	replicas := ptr(int32(s.Tier.Replicas))
+	affinity := spread(map[string]string{labelApp: svc.name}, s.Tier.HA)
+	var autoscaler []Object
+	if svc.name == "ingest" && s.IngestPool != nil {
+		// The autoscaler owns the count (a replicas field here would reset
+		// it at every update); more pods than nodes must still schedule.
+		sc := ingestScale(*s.IngestPool)
+		replicas = nil
+		affinity = spread(map[string]string{labelApp: svc.name}, false)
+		autoscaler = append(autoscaler, ingestAutoscaler(sc))
+	}
 	deployment := appsv1.Deployment{
 		ObjectMeta: meta(svc.name, lbls),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
+			Replicas: replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{labelApp: svc.name}},
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
 				MaxUnavailable: ptr(port(0)), MaxSurge: ptr(port(1)),
@@ -185,7 +204,7 @@ func (s Spec) workload(svc service) []Object {
 					SecurityContext:              restrictedPod(serviceUID),
 					Containers:                   []corev1.Container{container},
 					Volumes:                      volumes,
-					Affinity:                     spread(map[string]string{labelApp: svc.name}, s.Tier.HA),
+					Affinity:                     affinity,
 					NodeSelector:                 nodeSelector,
 					Tolerations:                  tolerations,
 				},
@@ -196,7 +215,7 @@ func (s Spec) workload(svc service) []Object {
 	for _, p := range svc.ports {
 		svcPorts = append(svcPorts, corev1.ServicePort{Name: p.Name, Port: p.ContainerPort, TargetPort: port(int(p.ContainerPort)), Protocol: corev1.ProtocolTCP})
 	}
-	return []Object{
+	return append([]Object{
 		serviceAccount(svc.name, false),
 		typed("apps/v1", "Deployment", deployment),
 		typed("v1", "Service", corev1.Service{
@@ -204,7 +223,7 @@ func (s Spec) workload(svc service) []Object {
 			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: map[string]string{labelApp: svc.name}, Ports: svcPorts},
 		}),
 		pdb(svc.name, lbls, map[string]string{labelApp: svc.name}),
-	}
+	}, autoscaler...)
 }
 
 // pdb allows one voluntary disruption at a time: single-replica tiers can

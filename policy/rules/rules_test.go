@@ -31,6 +31,16 @@ func deployment(t *testing.T, replicas int, pod string) Resource {
   "spec": {"replicas": `+itoa(replicas)+`, "template": {"metadata": {"labels": {"app": "api"}}, "spec": `+pod+`}}}`)}
 }
 
+// autoscaled is an api Deployment whose count an autoscaler with minimum
+// min owns (no replicas field).
+func autoscaled(t *testing.T, min int, pod string) []Resource {
+	d := Resource{URN: "urn:d", Type: "kubernetes:apps/v1:Deployment", Props: obj(t, `{"metadata": {"name": "api", "namespace": "nano", `+nanoLabels+`},
+  "spec": {"template": {"metadata": {"labels": {"app": "api"}}, "spec": `+pod+`}}}`)}
+	h := Resource{URN: "urn:hpa", Type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", Props: obj(t, `{"metadata": {"name": "api", "namespace": "nano", `+nanoLabels+`},
+  "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"}, "minReplicas": `+itoa(min)+`, "maxReplicas": 10}}`)}
+	return []Resource{d, h}
+}
+
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func namespace(t *testing.T) Resource {
@@ -101,6 +111,9 @@ func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
 			"at least 2":             {deployment(t, 1, goodPod), pdb(t, "api")},
 			"no pod anti-affinity":   {deployment(t, 2, strings.Replace(goodPod, `"podAntiAffinity"`, `"podAffinity"`, 1)), pdb(t, "api")},
 			"no PodDisruptionBudget": {deployment(t, 2, goodPod), pdb(t, "search")},
+		}, team},
+		{"tier-ha-workloads", append(autoscaled(t, 3, goodPod), pdb(t, "api")), map[string][]Resource{
+			"at least 2": append(autoscaled(t, 1, goodPod), pdb(t, "api")),
 		}, team},
 		{"tier-clickhouse-replication", []Resource{
 			{URN: "c", Type: "kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation", Props: obj(t, `{"spec": {"configuration": {"clusters": [{"name": "nano", "layout": {"shardsCount": 1, "replicasCount": 2}}]}}}`)},

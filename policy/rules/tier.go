@@ -11,16 +11,23 @@ var appServices = []string{"api", "search", "ingest"}
 var tierRules = []*Rule{
 	{
 		ID: "tier-ha-workloads", Level: Mandatory,
-		Description: "On HA tiers, api, search and ingest run at least 2 replicas (the tier's count), spread by pod anti-affinity and guarded by a PodDisruptionBudget.",
+		Description: "On HA tiers, api, search and ingest run at least 2 replicas (the tier's count, or a HorizontalPodAutoscaler's minimum of at least 2), spread by pod anti-affinity and guarded by a PodDisruptionBudget.",
 		Remediation: "Keep nano:appReplicas at 2 or more, and keep the platform's anti-affinity and PodDisruptionBudgets.",
 		CheckStack: func(rs []Resource, env Env) []Finding {
 			if !env.HasTier || !env.Tier.HA {
 				return nil
 			}
 			var pdbs []map[string]any // namespace + matchLabels
+			autoscaled := map[string]float64{} // namespace/deployment: the autoscaler's minimum
 			for _, r := range rs {
-				if r.Type == "kubernetes:policy/v1:PodDisruptionBudget" {
+				switch r.Type {
+				case "kubernetes:policy/v1:PodDisruptionBudget":
 					pdbs = append(pdbs, map[string]any{"ns": str(get(r.Props, "metadata", "namespace")), "sel": asMap(get(r.Props, "spec", "selector", "matchLabels"))})
+				case "kubernetes:autoscaling/v2:HorizontalPodAutoscaler":
+					if str(get(r.Props, "spec", "scaleTargetRef", "kind")) == "Deployment" {
+						n, _ := number(get(r.Props, "spec", "minReplicas"))
+						autoscaled[str(get(r.Props, "metadata", "namespace"))+"/"+str(get(r.Props, "spec", "scaleTargetRef", "name"))] = n
+					}
 				}
 			}
 			var out []Finding
@@ -29,8 +36,12 @@ var tierRules = []*Rule{
 				if r.Type != "kubernetes:apps/v1:Deployment" || !slices.Contains(appServices, name) {
 					continue
 				}
-				if n, ok := number(get(r.Props, "spec", "replicas")); !ok || n < 2 {
-					out = append(out, Finding{r.URN, fmt.Sprintf("Deployment %s runs %v replicas; the %s tier needs at least 2 (catalog: %d)", name, get(r.Props, "spec", "replicas"), env.Tier.Name, env.Tier.Replicas)})
+				n, ok := number(get(r.Props, "spec", "replicas"))
+				if min, scaled := autoscaled[str(get(r.Props, "metadata", "namespace"))+"/"+name]; scaled && !ok {
+					n, ok = min, true
+				}
+				if !ok || n < 2 {
+					out = append(out, Finding{r.URN, fmt.Sprintf("Deployment %s runs %v replicas; the %s tier needs at least 2 (catalog: %d)", name, n, env.Tier.Name, env.Tier.Replicas)})
 				}
 				anti := get(r.Props, "spec", "template", "spec", "affinity", "podAntiAffinity")
 				if len(list(get(anti, "requiredDuringSchedulingIgnoredDuringExecution")))+len(list(get(anti, "preferredDuringSchedulingIgnoredDuringExecution"))) == 0 {

@@ -24,6 +24,8 @@ import (
 	"io/fs"
 	"strings"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -138,6 +140,7 @@ var builtins = map[string]func() any{
 	"apps/v1/Deployment":                       func() any { return &appsv1.Deployment{} },
 	"apps/v1/StatefulSet":                      func() any { return &appsv1.StatefulSet{} },
 	"policy/v1/PodDisruptionBudget":            func() any { return &policyv1.PodDisruptionBudget{} },
+	"autoscaling/v2/HorizontalPodAutoscaler":   func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
 	"networking.k8s.io/v1/NetworkPolicy":       func() any { return &networkingv1.NetworkPolicy{} },
 	"networking.k8s.io/v1/Ingress":             func() any { return &networkingv1.Ingress{} },
 	"rbac.authorization.k8s.io/v1/Role":        func() any { return &rbacv1.Role{} },
