@@ -17,7 +17,7 @@ var tierRules = []*Rule{
 			if !env.HasTier || !env.Tier.HA {
 				return nil
 			}
-			var pdbs []map[string]any // namespace + matchLabels
+			var pdbs []map[string]any          // namespace + matchLabels
 			autoscaled := map[string]float64{} // namespace/deployment: the autoscaler's minimum
 			for _, r := range rs {
 				switch r.Type {
