@@ -141,6 +141,52 @@ func (r *Result) WriteTree(w io.Writer) {
 // not pass to the recorder.
 const stackType = "pulumi:pulumi:Stack"
 
+// replicas says how many pods of each service the plan runs: the planned
+// Deployments' counts (an autoscaler's range where one owns it), or the
+// tier's on a Compose host.
+func (r *Result) replicas() string {
+	planned := map[string]string{}
+	for _, d := range r.ByType("kubernetes:apps/v1:Deployment") {
+		spec := d.Inputs["spec"]
+		if !spec.IsObject() {
+			continue
+		}
+		if n := spec.ObjectValue()["replicas"]; n.IsNumber() {
+			planned[name(d)] = fmt.Sprint(n.NumberValue())
+		}
+	}
+	for _, h := range r.ByType("kubernetes:autoscaling/v2:HorizontalPodAutoscaler") {
+		spec := h.Inputs["spec"]
+		if !spec.IsObject() {
+			continue
+		}
+		o := spec.ObjectValue()
+		target := o["scaleTargetRef"]
+		if target.IsObject() && o["minReplicas"].IsNumber() && o["maxReplicas"].IsNumber() {
+			planned[target.ObjectValue()["name"].StringValue()] = fmt.Sprintf("%v-%v (autoscaled on CPU)", o["minReplicas"].NumberValue(), o["maxReplicas"].NumberValue())
+		}
+	}
+	var parts []string
+	for _, svc := range []string{"api", "search", "ingest"} {
+		n, ok := planned[svc]
+		if !ok {
+			n = fmt.Sprint(r.Settings.Tier.Replicas)
+		}
+		parts = append(parts, svc+" "+n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// name is a Kubernetes object's metadata.name.
+func name(res mockmonitor.Resource) string {
+	if m := res.Inputs["metadata"]; m.IsObject() {
+		if n := m.ObjectValue()["name"]; n.IsString() {
+			return n.StringValue()
+		}
+	}
+	return ""
+}
+
 // WriteBOM prints the bill of materials: machines, CPU, memory, storage and
 // replicas per service, from the tier's settings and the recorded resources.
 func (r *Result) WriteBOM(w io.Writer) {
@@ -149,14 +195,16 @@ func (r *Result) WriteBOM(w io.Writer) {
 	fmt.Fprintf(w, "Bill of materials: tier %s on %s (%s), deployment %s\n", t.Name, s.Provider, s.Region, s.Deployment)
 	var nodes, cpu, mem int
 	for _, p := range t.Pools {
-		nodes += p.Nodes
-		cpu += p.Nodes * p.Machine.CPU
-		mem += p.Nodes * p.Machine.MemoryGB
-		machineType := s.MachineType
+		machineType, size := s.MachineType, p.Machine
 		if p.Role != tier.General {
 			machineType, _ = tier.MachineType(s.Provider, p.Machine)
+		} else if m, err := tier.MachineSize(s.Provider, machineType); err == nil {
+			size = m // what is planned: nano:machineType may be larger
 		}
-		fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s)\n", p.Role, p.Nodes, machineType, p.Machine, p.Scheduling)
+		nodes += p.Nodes
+		cpu += p.Nodes * size.CPU
+		mem += p.Nodes * size.MemoryGB
+		fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s)\n", p.Role, p.Nodes, machineType, size, p.Scheduling)
 	}
 	if s.Band.Label != "" {
 		for _, p := range []tier.Pool{s.Band.App, s.Band.Ingest} {
@@ -205,7 +253,7 @@ func (r *Result) WriteBOM(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "  postgresql %d instance(s)\n", t.Postgres.Instances)
 	}
-	fmt.Fprintf(w, "  replicas   api %d, search %d, ingest %d\n", t.Replicas, t.Replicas, t.Replicas)
+	fmt.Fprintf(w, "  replicas   %s\n", r.replicas())
 	counts := r.Counts()
 	types := make([]string, 0, len(counts))
 	for typ := range counts {

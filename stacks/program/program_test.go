@@ -283,3 +283,40 @@ func TestGrowthStackBuilds(t *testing.T) {
 		}
 	}
 }
+
+// The bill of materials says what is planned: a larger nano:machineType's
+// real size in the pool and the totals, and ingest's autoscaled range on
+// Enterprise.
+func TestBillOfMaterialsFollowsThePlan(t *testing.T) {
+	plan := func(stack string, overrides map[string]string) string {
+		t.Helper()
+		proj, cfg, err := stackfile.Load(projectDir, stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values := map[string]string{}
+		for k, v := range cfg.Values {
+			values[k] = v
+		}
+		for k, v := range overrides {
+			values[k] = v
+		}
+		cfg.Values = values
+		r, err := program.PlanConfig(proj.Name, stack, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		r.WriteBOM(&b)
+		return b.String()
+	}
+	bom := plan("team-aws", map[string]string{"nano:machineType": "m6i.2xlarge"})
+	for _, want := range []string{"pool general    3 x m6i.2xlarge (8 CPU / 32 GB, on-demand)", "machines   3 nodes, 24 CPU, 96 GB memory", "replicas   api 2, search 2, ingest 2"} {
+		if !strings.Contains(bom, want) {
+			t.Errorf("team-aws on m6i.2xlarge: the bill of materials lacks %q:\n%s", want, bom)
+		}
+	}
+	if bom := plan("enterprise-gcp", map[string]string{"nano:dailyVolumeGB": "5000"}); !strings.Contains(bom, "ingest 6-42 (autoscaled on CPU)") {
+		t.Errorf("enterprise at 5 TB/day:\n%s", bom)
+	}
+}

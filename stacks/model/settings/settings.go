@@ -150,6 +150,9 @@ func Load(stack string, get Getter) (Settings, error) {
 		l.enterpriseBand(&s)
 		s.Warm = warmBucket(s.Tier, get, l.bad)
 		s.ClickHouseCloud = clickHouseCloud(s.Tier, s.Provider, get, l.bad)
+		if providerOK && s.MachineType != "" {
+			l.machineOverride(s)
+		}
 		if providerOK && s.MachineType == "" {
 			if m, ok := mainMachine(s); ok {
 				t, err := tier.MachineType(s.Provider, m)
@@ -450,6 +453,25 @@ func clickHouseCloud(spec tier.Spec, p tier.Provider, get Getter, bad func(key, 
 		bad(KeyCHCloudPassword, "required for tier %q; set it with: pulumi config set --secret %s:%s <password>", spec.Name, Namespace, KeyCHCloudPassword)
 	}
 	return c
+}
+
+// machineOverride checks nano:machineType against the tier: a type the
+// provider has, at least the tier's size (the bill of materials and the
+// services' sizing assume it), and only where one machine type is used.
+func (l *loader) machineOverride(s Settings) {
+	need, ok := mainMachine(s)
+	if !ok {
+		l.bad(KeyMachineType, "has no effect on tier %q, whose pools are sized per role (or by daily volume); remove it", s.Tier.Name)
+		return
+	}
+	size, err := tier.MachineSize(s.Provider, s.MachineType)
+	if err != nil {
+		l.bad(KeyMachineType, "%v", err)
+		return
+	}
+	if !size.Covers(need) {
+		l.bad(KeyMachineType, "%s is %s; tier %q needs at least %s", s.MachineType, size, s.Tier.Name, need)
+	}
 }
 
 // mainMachine is the machine size MachineType names: the compose host, the

@@ -153,6 +153,10 @@ func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
 	if err != nil || s.Tier.Replicas != 4 || s.MachineType != "c6i.xlarge" {
 		t.Errorf("team-aws with 4 replicas: %+v, %v", s, err)
 	}
+	// A larger machine than the tier's is a valid override.
+	if s, err := Load("team-aws", getter(map[string]string{KeyTier: "team", KeyProvider: "aws", KeyRegion: "us-east-1", KeyMachineType: "m6i.2xlarge"})); err != nil || s.MachineType != "m6i.2xlarge" {
+		t.Errorf("team-aws on m6i.2xlarge: %q, %v", s.MachineType, err)
+	}
 	s, err = Load("enterprise-gcp", getter(enterpriseGCP(map[string]string{KeyDailyVolumeGB: "2000"})))
 	if err != nil || s.Band.Label != "1-10 TB/day" {
 		t.Errorf("enterprise 2000 GB/day: band %q, %v", s.Band.Label, err)
@@ -224,6 +228,12 @@ func TestLoadRejectsWithClearMessages(t *testing.T) {
 			[]string{`nano:domain: "logs_example" is not a DNS name`}},
 		{"enterprise without volume", enterpriseGCP(map[string]string{KeyDailyVolumeGB: ""}),
 			[]string{`nano:dailyVolumeGB: required for tier "enterprise": expected GB/day (bands: Up to 100 GB/day; 100 GB - 1 TB/day; 1-10 TB/day; 10-50+ TB/day)`}},
+		{"machine type below the tier", map[string]string{KeyTier: "team", KeyProvider: "aws", KeyRegion: "us-east-1", KeyMachineType: "t3.nano"},
+			[]string{`nano:machineType: t3.nano is 2 CPU / 0 GB; tier "team" needs at least 4 CPU / 8 GB`}},
+		{"unknown machine type", map[string]string{KeyTier: "team", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyMachineType: "n1-ultramem-40"},
+			[]string{`nano:machineType: "n1-ultramem-40" is not a gcp machine type nano knows`}},
+		{"machine type on a pooled tier", map[string]string{KeyTier: "pro", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyMachineType: "e2-standard-8"},
+			[]string{`nano:machineType: has no effect on tier "pro", whose pools are sized per role (or by daily volume); remove it`}},
 		{"volume on a fixed tier", hobby(map[string]string{KeyDailyVolumeGB: "10"}),
 			[]string{`nano:dailyVolumeGB: only the enterprise tier is sized by daily volume`}},
 		{"warm bucket on a tier without warm storage", hobby(map[string]string{KeyWarmBucketURL: "https://s3.example.com/b/"}),
