@@ -68,6 +68,20 @@ func (s Spec) networkPolicies() []Object {
 		dbEgress = append(dbEgress, networkingv1.NetworkPolicyEgressRule{To: pods(sel(cnpgLabel, cnpgName)), Ports: ports(pgPort)})
 	}
 
+	// The api's scheduler fetches enrichment datasets from URLs: the public
+	// internet on HTTP(S) only, never the cluster, private networks or the
+	// clouds' metadata endpoints (169.254.169.254), so a dataset URL cannot
+	// reach what an attacker should not.
+	apiEgress := append([]networkingv1.NetworkPolicyEgressRule{{
+		To: []networkingv1.NetworkPolicyPeer{
+			{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{
+				"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16",
+			}}},
+			{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: []string{"::1/128", "fc00::/7", "fe80::/10"}}},
+		},
+		Ports: ports(80, 443),
+	}}, dbEgress...)
+
 	out := []Object{
 		policy("default-deny", all, none, []networkingv1.NetworkPolicyEgressRule{}),
 		policy("allow-dns", all, nil, []networkingv1.NetworkPolicyEgressRule{{
@@ -78,7 +92,7 @@ func (s Spec) networkPolicies() []Object {
 		}}),
 		// Clients reach api and search through the ingress controller, and
 		// the ingest ports through the load balancer, from anywhere.
-		policy("api", app("api"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.API)}}, dbEgress),
+		policy("api", app("api"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.API)}}, apiEgress),
 		policy("search", app("search"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.Search)}}, dbEgress),
 		policy("ingest", app("ingest"), []networkingv1.NetworkPolicyIngressRule{
 			{Ports: ports(contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative)},
