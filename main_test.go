@@ -17,7 +17,7 @@ func TestPlanCommandPrintsTreeAndBillOfMaterials(t *testing.T) {
 		"   ├─ hcloud:index/firewall:Firewall  startup-hetzner-firewall",
 		"pool general    1 x ccx23 (4 CPU / 16 GB, on-demand)",
 		"machines   1 nodes, 4 CPU, 16 GB memory",
-		"storage    50 GB hot (50 GB per ClickHouse pod), 50 GB in volumes",
+		"storage    81 GB hot per ClickHouse pod (90 days at 5 GB/day need 81 GB; the catalog's 50 GB is too small), 81 GB in volumes",
 		"retention  90 days, then roll-off",
 		"replicas   api 1, search 1, ingest 1",
 		"Resources: 21",

@@ -131,7 +131,9 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	}
 
 	volume, err := hcloud.NewVolume(ctx, name+"-data", &hcloud.VolumeArgs{
-		Size: pulumi.Int(args.Tier.HotStorageGB), Location: pulumi.String(args.Location),
+		// The tier's hot storage, or more where its volume and retention
+		// need it (with PostgreSQL and Prometheus on the same volume).
+		Size: pulumi.Int(args.Tier.HotStoragePerPodGB()), Location: pulumi.String(args.Location),
 		Format: pulumi.String("ext4"), Labels: labels,
 	}, parent)
 	if err != nil {

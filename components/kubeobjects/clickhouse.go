@@ -15,7 +15,7 @@ import (
 // them earlier (move_factor).
 const (
 	storagePolicy = "tiered"
-	hotDays       = 30
+	hotDays       = tier.WarmAfterDays
 	// keeperStorageGB holds Keeper's logs and snapshots; it does not grow
 	// with event volume.
 	keeperStorageGB = 10

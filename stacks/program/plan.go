@@ -226,7 +226,11 @@ func (r *Result) WriteBOM(w io.Writer) {
 	case t.ClickHouse.Cloud:
 		fmt.Fprintf(w, "  storage    ClickHouse Cloud (managed)\n")
 	default:
-		fmt.Fprintf(w, "  storage    %d GB hot (%d GB per ClickHouse pod)", t.HotStorageGB, t.HotStoragePerPodGB())
+		fmt.Fprintf(w, "  storage    %d GB hot per ClickHouse pod (%d days at %d GB/day need %d GB", t.HotStoragePerPodGB(), t.HotDays(), t.GBPerDay, t.HotNeedPerPodGB())
+		if need, seed := t.HotNeedPerPodGB(), t.CatalogHotPerPodGB(); need > seed {
+			fmt.Fprintf(w, "; the catalog's %d GB is too small", seed)
+		}
+		fmt.Fprintf(w, ")")
 		if volumes > 0 {
 			fmt.Fprintf(w, ", %d GB in volumes", volumes)
 		}

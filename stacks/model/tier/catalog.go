@@ -166,13 +166,58 @@ func (s Spec) Pool(role PoolRole) (Pool, bool) {
 	return Pool{}, false
 }
 
-// HotStoragePerPodGB is the hot storage of one ClickHouse pod: the tier's
-// hot storage shared evenly over its ClickHouse pods (Pro: 1000 / 4 = 250).
+// HotStoragePerPodGB is the disk of one ClickHouse pod (the Compose host's
+// volume): the tier's hot storage shared evenly over its ClickHouse pods
+// (Pro: 1000 / 4 = 250), or HotNeedPerPodGB where the tier's own volume and
+// retention need more (the seed's figure is then too small).
 func (s Spec) HotStoragePerPodGB() int {
 	if s.ClickHouse.Cloud || s.ClickHouse.Pods() == 0 {
 		return 0
 	}
+	return max(s.CatalogHotPerPodGB(), s.HotNeedPerPodGB())
+}
+
+// CatalogHotPerPodGB is the seed's (or nano:hotStorageGB's) share per pod.
+func (s Spec) CatalogHotPerPodGB() int {
+	if s.ClickHouse.Pods() == 0 {
+		return 0
+	}
 	return s.HotStorageGB / s.ClickHouse.Pods()
+}
+
+// Storage sizing: the seed's compression (8-10x raw to stored; nano sizes
+// with 8), headroom for merges (they rewrite parts) and never running full,
+// the days tiers with a warm bucket keep on the hot disk, and what the
+// Compose host's volume also holds (PostgreSQL, Prometheus).
+const (
+	Compression        = 8
+	StorageHeadroomPct = 25
+	WarmAfterDays      = 30
+	ComposeOverheadGB  = 10
+)
+
+// HotDays is how many days of events stay on the hot disk.
+func (s Spec) HotDays() int {
+	if s.ClickHouse.WarmS3 {
+		return min(WarmAfterDays, s.Retention.Days)
+	}
+	return s.Retention.Days
+}
+
+// HotNeedPerPodGB is what one ClickHouse pod's disk must hold at the tier's
+// daily volume: GB/day x hot days / compression, its shard's share (each
+// replica holds a full copy of its shard), plus headroom, plus the Compose
+// host's other data; 0 where the tier has no fixed volume.
+func (s Spec) HotNeedPerPodGB() int {
+	if s.ClickHouse.Cloud || s.GBPerDay == 0 || s.ClickHouse.Shards == 0 {
+		return 0
+	}
+	stored := s.GBPerDay * s.HotDays() * (100 + StorageHeadroomPct)
+	gb := (stored + Compression*s.ClickHouse.Shards*100 - 1) / (Compression * s.ClickHouse.Shards * 100)
+	if s.Kind == Compose {
+		gb += ComposeOverheadGB
+	}
+	return gb
 }
 
 // AllowsProvider reports whether the tier runs on p.
