@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // Docker's apt repository and its signing key fingerprint
@@ -59,6 +61,10 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	alerts, err := marshal(contract.AlertRules())
+	if err != nil {
+		return nil, err
+	}
 	ch, err := ClickHouseConfig(p)
 	if err != nil {
 		return nil, err
@@ -81,6 +87,7 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 			file(ProjectDir+"/.env", "0600", string(env)),
 			file(ProjectDir+"/Caddyfile", "0644", string(caddy)),
 			file(ProjectDir+"/prometheus.yml", "0644", string(prom)),
+			file(ProjectDir+"/alerts.yml", "0644", string(alerts)),
 			file(ProjectDir+"/clickhouse/nano.xml", "0644", string(ch)),
 			file(ProjectDir+"/tls/ca.crt", "0644", s.NativeCACert),
 			file(ProjectDir+"/tls/server.crt", "0644", s.NativeServerCert),

@@ -226,6 +226,7 @@ func Compose(p Params) ([]byte, error) {
 				},
 				Volumes: []string{
 					"./prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+					"./alerts.yml:" + contract.AlertRulesFile + ":ro",
 					DataDir + "/prometheus:/prometheus",
 				},
 				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "postgres-exporter": started},
@@ -322,6 +323,7 @@ func Prometheus(p Params) ([]byte, error) {
 	return marshal(map[string]any{
 		"global":         map[string]string{"scrape_interval": interval, "evaluation_interval": interval},
 		"scrape_configs": jobs,
+		"rule_files":     []string{contract.AlertRulesFile},
 	})
 }
 

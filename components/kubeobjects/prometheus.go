@@ -52,6 +52,7 @@ func (s Spec) prometheusConfig() string {
 	b, err := yaml.Marshal(map[string]any{
 		"global":         map[string]any{"scrape_interval": interval, "evaluation_interval": interval, "external_labels": map[string]any{"nano_deployment": s.Deployment, "nano_tier": string(s.Tier.Name)}},
 		"scrape_configs": jobs,
+		"rule_files":     []string{contract.AlertRulesFile},
 	})
 	if err != nil {
 		panic(fmt.Sprintf("platform: cannot encode the Prometheus config: %v", err))
@@ -110,7 +111,7 @@ func (s Spec) prometheus() []Object {
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "prometheus"},
 			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "prometheus", Namespace: Namespace}},
 		}),
-		typed("v1", "ConfigMap", corev1.ConfigMap{ObjectMeta: meta("prometheus", lbls), Data: map[string]string{"prometheus.yml": s.prometheusConfig()}}),
+		typed("v1", "ConfigMap", corev1.ConfigMap{ObjectMeta: meta("prometheus", lbls), Data: map[string]string{"prometheus.yml": s.prometheusConfig(), "alerts.yml": alertRules()}}),
 		typed("v1", "PersistentVolumeClaim", corev1.PersistentVolumeClaim{ObjectMeta: meta("prometheus-data", lbls), Spec: pvcSpec}),
 		typed("apps/v1", "Deployment", appsv1.Deployment{
 			ObjectMeta: meta("prometheus", lbls),
@@ -143,4 +144,13 @@ func (s Spec) prometheus() []Object {
 			}},
 		}),
 	}
+}
+
+// alertRules is nano's alert rules file (contract.AlertRules).
+func alertRules() string {
+	b, err := yaml.Marshal(contract.AlertRules())
+	if err != nil {
+		panic(fmt.Sprintf("platform: cannot encode the alert rules: %v", err))
+	}
+	return string(b)
 }

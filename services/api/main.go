@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -134,6 +135,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	}
 	log.Info("api serving", "addr", ln.Addr().String(), "replica", cfg.ReplicaID, "version", version)
 
+	disk := newDiskMetrics(reg)
 	// The scheduler: ClickHouse may come later than PostgreSQL; the HTTP
 	// API serves meanwhile.
 	metrics := scheduler.NewMetrics(reg)
@@ -166,6 +168,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 				}
 				return err
 			}},
+			{Name: "disk-guard", Interval: time.Minute, Run: func(ctx context.Context, _ int64) error {
+				return guardDisk(ctx, conn, engine, disk, log)
+			}},
 		}}
 		_ = leader.Run(ctx, leader.Config{URL: cfg.LeaderURL, ID: cfg.ReplicaID, Retry: cfg.Retry, Heartbeat: cfg.Heartbeat}, log, func(t leader.Term) {
 			leading.Store(true)
@@ -177,5 +182,50 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	err = servicemain.Serve(ctx, hs, ln)
 	stop()
 	<-campaignDone
+	return err
+}
+
+// minDiskFree is the free share of ClickHouse's disk under which the
+// oldest day of events is dropped (retention.DropOldestDay).
+const minDiskFree = 0.10
+
+// diskMetrics are the disk guard's: the free share it last read (alert on
+// it, e.g. below 0.15) and the days it dropped early.
+type diskMetrics struct {
+	free    prometheus.Gauge
+	dropped prometheus.Counter
+}
+
+func newDiskMetrics(reg *prometheus.Registry) diskMetrics {
+	m := diskMetrics{
+		free: prometheus.NewGauge(prometheus.GaugeOpts{Name: contract.DiskFreeMetric,
+			Help: "Free share of ClickHouse's default disk (the server the api reached), last read by the disk guard."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "nano_clickhouse_disk_days_dropped_total",
+			Help: "Days of events dropped before their retention because ClickHouse's disk was filling."}),
+	}
+	reg.MustRegister(m.free, m.dropped)
+	return m
+}
+
+// guardDisk is the disk-guard task: below minDiskFree it drops the oldest
+// day (one per pass, so a pass that frees enough stops there). Servers
+// before 19.15 have no system.disks: the guard does not run there.
+func guardDisk(ctx context.Context, conn driver.Conn, e events.Engine, m diskMetrics, log *slog.Logger) error {
+	if e.Version[0] < 20 {
+		return nil
+	}
+	free, err := retention.DiskFree(ctx, conn)
+	if err != nil {
+		return err
+	}
+	m.free.Set(free)
+	if free >= minDiskFree {
+		return nil
+	}
+	day, err := retention.DropOldestDay(ctx, conn, e)
+	if day != "" {
+		m.dropped.Inc()
+		log.Warn("ClickHouse's disk is filling: dropped the oldest day of events before its retention", "free", free, "day", day)
+	}
 	return err
 }

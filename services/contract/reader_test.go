@@ -40,3 +40,12 @@ func TestReaderNamesEveryBadVariable(t *testing.T) {
 		}
 	}
 }
+
+// The alert rules encode and alert on the metric the api exports.
+func TestAlertRules(t *testing.T) {
+	groups := AlertRules()["groups"].([]any)
+	rule := groups[0].(map[string]any)["rules"].([]any)[0].(map[string]any)
+	if !strings.HasPrefix(rule["expr"].(string), DiskFreeMetric+" < ") || rule["alert"] == "" {
+		t.Errorf("rule %v", rule)
+	}
+}

@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/tests/chdb"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -110,5 +112,70 @@ func checkRollOff(t *testing.T, conn driver.Conn, e events.Engine, settled func(
 	modern.Version = [3]int{24, 8, 0}
 	if d, err := RollOff(ctx, conn, modern, now.AddDate(1, 0, 0)); err != nil || d != nil {
 		t.Errorf("a modern server's TTL is left alone: %v %v", d, err)
+	}
+}
+
+// On the real server: a filling disk gives up its oldest day, one per
+// pass, never the last day left.
+func TestDropOldestDay(t *testing.T) {
+	ctx := context.Background()
+	conn, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := events.DetectVersion(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := events.Engine{Version: v, Database: "guard_test"}
+	if err := events.Migrate(ctx, conn, e); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	b, err := conn.PrepareBatch(ctx, events.InsertSQL(e.InsertTable()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, age := range []int{0, 1, 2} {
+		ev := events.Event{Time: now.AddDate(0, 0, -age), Tenant: "acme", Message: "m"}
+		if err := b.Append(ev.Row()...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	var dropped []string
+	for i := 0; i < 3; i++ {
+		day, err := DropOldestDay(ctx, conn, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dropped = append(dropped, day)
+	}
+	if strings.Join(dropped, ",") != "20261121,20261122," {
+		t.Errorf("three passes dropped %q, want the two oldest days and then nothing", dropped)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM guard_test.events").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d events left (%v), want the newest day's 1", n, err)
+	}
+}
+
+// The disk query runs on the modern engine (ClickHouse 26.7 in-process;
+// 18.16 has no system.disks) and gives a free share in (0, 1].
+func TestDiskFreeSQLOnModernEngine(t *testing.T) {
+	db, err := chdb.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out, err := db.Query(DiskFreeSQL, "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var free, total float64
+	if _, err := fmt.Sscan(out, &free, &total); err != nil || total <= 0 || free <= 0 || free > total {
+		t.Errorf("system.disks said %q (%v)", out, err)
 	}
 }
