@@ -161,6 +161,19 @@ func spread(lbls map[string]string, required bool) *corev1.Affinity {
 	}}
 }
 
+// evenSpread keeps an HA service's pods within one of each other per node
+// (maxSkew 1 over the nodes its pool selector admits): on distinct nodes
+// while there are at least as many nodes as pods, yet a pod more than
+// nodes, such as a rolling update's surge pod or Enterprise's 4 replicas
+// on 3 nodes, still schedules, which required anti-affinity forbids (it
+// left pods Pending and rollouts waiting forever).
+func evenSpread(lbls map[string]string) []corev1.TopologySpreadConstraint {
+	return []corev1.TopologySpreadConstraint{{
+		MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: lbls},
+	}}
+}
+
 // placement pins pods to their dedicated pool, where the cluster has them;
 // only the ClickHouse pool is tainted, so only its pods tolerate a taint.
 func (s Spec) placement(pool string) (map[string]string, []corev1.Toleration) {

@@ -143,9 +143,17 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 						t.Errorf("ingest autoscaler minimum %s, pool nodes %d", got, s.IngestPool.Nodes)
 					}
 				}
+				// Never required anti-affinity (a pod more than nodes could not
+				// schedule, a surge pod neither); HA tiers spread evenly.
 				aff := get(t, d, "spec", "template", "spec", "affinity", "podAntiAffinity").(map[string]any)
-				if _, required := aff["requiredDuringSchedulingIgnoredDuringExecution"]; required != (s.Tier.HA && !byBand) {
-					t.Errorf("%s: required anti-affinity %v on a tier with HA %v", svc, required, s.Tier.HA)
+				if _, required := aff["requiredDuringSchedulingIgnoredDuringExecution"]; required {
+					t.Errorf("%s: required anti-affinity", svc)
+				}
+				spreads, _ := get(t, d, "spec", "template", "spec").(map[string]any)["topologySpreadConstraints"].([]any)
+				if s.Tier.HA && (len(spreads) != 1 || fmt.Sprint(spreads[0]) != fmt.Sprint(map[string]any{
+					"labelSelector": map[string]any{"matchLabels": map[string]any{labelApp: svc}}, "maxSkew": 1,
+					"topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"})) {
+					t.Errorf("%s: spread %v, want maxSkew 1 per node, DoNotSchedule", svc, spreads)
 				}
 				find(t, objs, "PodDisruptionBudget", svc)
 				if get(t, d, "spec", "template", "spec", "automountServiceAccountToken") != false {

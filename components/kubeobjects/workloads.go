@@ -178,15 +178,20 @@ func (s Spec) workload(svc service) []Object {
 	container.SecurityContext.ReadOnlyRootFilesystem = ptr(true)
 	nodeSelector, tolerations := s.placement(string(svc.pool))
 	replicas := ptr(int32(s.Tier.Replicas))
-	affinity := spread(map[string]string{labelApp: svc.name}, s.Tier.HA)
+	// Preferred anti-affinity, and on HA tiers an even spread that admits
+	// a pod more than nodes (evenSpread): every count schedules and every
+	// rolling update (maxSurge 1, maxUnavailable 0) can place its surge pod.
+	affinity := spread(map[string]string{labelApp: svc.name}, false)
+	var spreadRules []corev1.TopologySpreadConstraint
+	if s.Tier.HA {
+		spreadRules = evenSpread(map[string]string{labelApp: svc.name})
+	}
 	var autoscaler []Object
 	if svc.name == "ingest" && s.IngestPool != nil {
 		// The autoscaler owns the count (a replicas field here would reset
-		// it at every update); more pods than nodes must still schedule.
-		sc := ingestScale(*s.IngestPool)
+		// it at every update).
 		replicas = nil
-		affinity = spread(map[string]string{labelApp: svc.name}, false)
-		autoscaler = append(autoscaler, ingestAutoscaler(sc))
+		autoscaler = append(autoscaler, ingestAutoscaler(ingestScale(*s.IngestPool)))
 	}
 	deployment := appsv1.Deployment{
 		ObjectMeta: meta(svc.name, lbls),
@@ -205,6 +210,7 @@ func (s Spec) workload(svc service) []Object {
 					Containers:                   []corev1.Container{container},
 					Volumes:                      volumes,
 					Affinity:                     affinity,
+					TopologySpreadConstraints:    spreadRules,
 					NodeSelector:                 nodeSelector,
 					Tolerations:                  tolerations,
 				},
