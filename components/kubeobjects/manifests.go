@@ -38,6 +38,9 @@ func Objects(s Spec) ([]Object, error) {
 			l[k] = v
 		}
 	}
+	if err := s.checkCapacity(out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
