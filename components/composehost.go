@@ -112,7 +112,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		publicHost = pulumi.String(args.Domain).ToStringOutput()
 	}
 
-	creds, err := newIngestCredentials(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, parent)
+	creds, err := newIngestCredentials(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, nil, parent)
 	if err != nil {
 		return nil, err
 	}

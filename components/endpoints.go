@@ -52,14 +52,14 @@ func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, byIP bool
 }
 
 // newClusterEndpoints are the URLs of a cloud Kubernetes cluster, where two
-// load balancers face users: ingest's (its ports, plain or TLS as the
-// service serves them) and the ingress controller's (HTTPS for api and
+// load balancers face users: ingest's (its ports, all TLS, the certificate
+// naming the load balancer's address) and the ingress controller's (HTTPS for api and
 // search, only with a domain, whose DNS must point at httpsAddress).
 func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain string) Endpoints {
 	e := Endpoints{
 		PublicIP:            ingestAddress,
-		IngestHTTPURL:       pulumi.Sprintf("http://%s:%d", ingestAddress, contract.Ports.IngestHTTP),
-		IngestHECURL:        pulumi.Sprintf("http://%s:%d", ingestAddress, contract.Ports.IngestHEC),
+		IngestHTTPURL:       pulumi.Sprintf("https://%s:%d", ingestAddress, contract.Ports.IngestHTTP),
+		IngestHECURL:        pulumi.Sprintf("https://%s:%d", ingestAddress, contract.Ports.IngestHEC),
 		IngestNativeAddress: pulumi.Sprintf("%s:%d", ingestAddress, contract.Ports.IngestNative),
 		APIURL:              pulumi.String("").ToStringOutput(),
 		SearchURL:           pulumi.String("").ToStringOutput(),

@@ -14,7 +14,9 @@ type ingestCredentials struct {
 	tls                   *nativeTLS
 }
 
-func newIngestCredentials(ctx *pulumi.Context, name, domain string, ips pulumi.StringArrayInput, parent pulumi.ResourceOption) (*ingestCredentials, error) {
+// The server certificate names domain (if any), the IP addresses ips and
+// the DNS names hosts (a load balancer's address, IP or hostname).
+func newIngestCredentials(ctx *pulumi.Context, name, domain string, ips, hosts pulumi.StringArrayInput, parent pulumi.ResourceOption) (*ingestCredentials, error) {
 	token, err := random.NewRandomPassword(ctx, name+"-ingest-token", &random.RandomPasswordArgs{
 		Length: pulumi.Int(48), Special: pulumi.Bool(false),
 	}, parent)
@@ -26,7 +28,7 @@ func newIngestCredentials(ctx *pulumi.Context, name, domain string, ips pulumi.S
 	if err != nil {
 		return nil, err
 	}
-	native, err := newNativeTLS(ctx, name, domain, ips, parent)
+	native, err := newNativeTLS(ctx, name, domain, ips, hosts, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +74,7 @@ type nativeTLS struct {
 	caCert, serverCert, serverKey, clientCert, clientKey pulumi.StringOutput
 }
 
-func newNativeTLS(ctx *pulumi.Context, name, domain string, ips pulumi.StringArrayInput, parent pulumi.ResourceOption) (*nativeTLS, error) {
+func newNativeTLS(ctx *pulumi.Context, name, domain string, ips, hosts pulumi.StringArrayInput, parent pulumi.ResourceOption) (*nativeTLS, error) {
 	key := func(suffix string) (*tls.PrivateKey, error) {
 		return tls.NewPrivateKey(ctx, name+"-"+suffix, &tls.PrivateKeyArgs{
 			Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
@@ -94,7 +96,7 @@ func newNativeTLS(ctx *pulumi.Context, name, domain string, ips pulumi.StringArr
 	if err != nil {
 		return nil, err
 	}
-	sign := func(suffix string, k *tls.PrivateKey, subject string, dns pulumi.StringArray, ips pulumi.StringArrayInput, use string) (*tls.LocallySignedCert, error) {
+	sign := func(suffix string, k *tls.PrivateKey, subject string, dns, ips pulumi.StringArrayInput, use string) (*tls.LocallySignedCert, error) {
 		csr, err := tls.NewCertRequest(ctx, name+"-"+suffix+"-csr", &tls.CertRequestArgs{
 			PrivateKeyPem: k.PrivateKeyPem, DnsNames: dns, IpAddresses: ips,
 			Subject: &tls.CertRequestSubjectArgs{CommonName: pulumi.String(subject), Organization: pulumi.String("nano")},
@@ -112,9 +114,14 @@ func newNativeTLS(ctx *pulumi.Context, name, domain string, ips pulumi.StringArr
 	if err != nil {
 		return nil, err
 	}
-	var dns pulumi.StringArray
+	var dns pulumi.StringArrayInput = pulumi.StringArray{}
 	if domain != "" {
 		dns = pulumi.StringArray{pulumi.String(domain)}
+	}
+	if hosts != nil {
+		dns = pulumi.All(dns, hosts).ApplyT(func(v []any) []string {
+			return append(append([]string{}, v[0].([]string)...), v[1].([]string)...)
+		}).(pulumi.StringArrayOutput)
 	}
 	server, err := sign("native-server", serverKey, name+" ingest", dns, ips, "server_auth")
 	if err != nil {

@@ -3,6 +3,7 @@ package components
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -115,7 +116,36 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	}
 	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
 
-	creds, err := newIngestCredentials(ctx, name, s.Domain, pulumi.StringArray{}, parent)
+	// Ingest's load balancer first: its address goes into the server
+	// certificate of the shippers' ports (TLS on 8080, 8088 and 6000), so a
+	// shipper verifies the address it was given even without a domain.
+	p.IngestAddress = pulumi.String("").ToStringOutput()
+	ips, hosts := pulumi.StringArrayInput(pulumi.StringArray{}), pulumi.StringArrayInput(pulumi.StringArray{})
+	rest := make([]kubeobjects.Object, 0, len(objects)-1)
+	for _, o := range objects[1:] {
+		if o.Kind() != "Service" || o.Name() != kubeobjects.IngestPublicService {
+			rest = append(rest, o)
+			continue
+		}
+		obj, err := registerObject(ctx, name, o, parent, provider, inNamespace)
+		if err != nil {
+			return nil, err
+		}
+		p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
+		ips = p.IngestAddress.ApplyT(func(a string) []string {
+			if net.ParseIP(a) != nil {
+				return []string{a}
+			}
+			return []string{}
+		}).(pulumi.StringArrayOutput)
+		hosts = p.IngestAddress.ApplyT(func(a string) []string {
+			if a != "" && net.ParseIP(a) == nil {
+				return []string{a}
+			}
+			return []string{}
+		}).(pulumi.StringArrayOutput)
+	}
+	creds, err := newIngestCredentials(ctx, name, s.Domain, ips, hosts, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -126,15 +156,11 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 
 	// Everything else; custom resources wait for their operator.
 	deps := append(append([]pulumi.Resource{ns}, secrets...), operators...)
-	p.IngestAddress = pulumi.String("").ToStringOutput()
 	p.HTTPSAddress = pulumi.String("").ToStringOutput()
-	for _, o := range objects[1:] {
+	for _, o := range rest {
 		obj, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps))
 		if err != nil {
 			return nil, err
-		}
-		if o.Kind() == "Service" && o.Name() == kubeobjects.IngestPublicService {
-			p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
 		}
 		if o.Kind() == "Ingress" {
 			p.HTTPSAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)

@@ -232,7 +232,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 
 	c.Kubeconfig = adminKubeconfig
 	// k3s' service load balancer publishes ingest's ports as they are.
-	c.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "http", false, sshPrivate)
+	c.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", false, sshPrivate)
 	c.IngestOutputs = plat.IngestOutputs
 	if err := ctx.RegisterResourceOutputs(c, c.IngestOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": c.Kubeconfig}))); err != nil {
 		return nil, err

@@ -74,6 +74,11 @@ func (s Spec) services() []service {
 		contract.NativeTLSCert:   "/etc/nano/secrets/native-tls/tls.crt",
 		contract.NativeTLSKey:    "/etc/nano/secrets/native-tls/tls.key",
 		contract.NativeClientCA:  "/etc/nano/secrets/native-tls/ca.crt",
+		// The shippers' HTTP ports over TLS too: the load balancer passes
+		// TCP through, so nothing else would encrypt tokens and logs. The
+		// certificate names the domain and the load balancer's address.
+		contract.IngestTLSCert: "/etc/nano/secrets/native-tls/tls.crt",
+		contract.IngestTLSKey:  "/etc/nano/secrets/native-tls/tls.key",
 	}
 	for k, v := range common {
 		ingestEnv[k] = v

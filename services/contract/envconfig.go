@@ -37,6 +37,12 @@ const (
 	NativeTLSCert  = "NANO_NATIVE_TLS_CERT"
 	NativeTLSKey   = "NANO_NATIVE_TLS_KEY"
 	NativeClientCA = "NANO_NATIVE_CLIENT_CA"
+	// IngestTLSCert and IngestTLSKey, PEM file paths set together, serve the
+	// HTTP (8080) and HEC (8088) ports over TLS (behind a cloud load
+	// balancer that passes TCP through; the Compose host's Caddy
+	// terminates TLS itself and leaves them unset).
+	IngestTLSCert = "NANO_INGEST_TLS_CERT"
+	IngestTLSKey  = "NANO_INGEST_TLS_KEY"
 )
 
 // Files: on Kubernetes, secrets are mounted as files and these variables

@@ -29,7 +29,9 @@ type config struct {
 	// NativeAddr serves the Vector-native port when all three TLS files are
 	// set (NativeCert, NativeKey, NativeClientCA).
 	NativeAddr, NativeCert, NativeKey, NativeClientCA string
-	IngestToken, HECToken                             string
+	// HTTPTLSCert and HTTPTLSKey serve the HTTP and HEC ports over TLS.
+	HTTPTLSCert, HTTPTLSKey string
+	IngestToken, HECToken   string
 	// PostgresURL, when set, is the api's database: the feeds' ingest
 	// tokens are loaded from it (and refreshed every TokenRefresh).
 	PostgresURL   string
@@ -97,6 +99,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MetricsAddr:    or(contract.MetricsAddr, contract.DefaultMetricsAddr),
 		NativeAddr:     or(contract.NativeAddr, contract.DefaultNativeAddr),
 		NativeCert:     or(contract.NativeTLSCert, ""),
+		HTTPTLSCert:    or(contract.IngestTLSCert, ""),
+		HTTPTLSKey:     or(contract.IngestTLSKey, ""),
 		NativeKey:      or(contract.NativeTLSKey, ""),
 		NativeClientCA: or(contract.NativeClientCA, ""),
 		IngestToken:    secret(contract.IngestToken, contract.IngestTokenFile),
@@ -192,6 +196,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	for _, v := range []string{c.NativeCert, c.NativeKey, c.NativeClientCA} {
 		if v != "" {
 			set++
+		}
+	}
+	if (c.HTTPTLSCert == "") != (c.HTTPTLSKey == "") {
+		bad(contract.IngestTLSCert, "the HTTP and HEC ports' TLS needs %s and %s together", contract.IngestTLSCert, contract.IngestTLSKey)
+	} else if c.HTTPTLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.HTTPTLSCert, c.HTTPTLSKey); err != nil {
+			bad(contract.IngestTLSCert, "cannot load the certificate and key: %v", err)
 		}
 	}
 	if set != 0 && set != 3 {

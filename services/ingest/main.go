@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,15 +134,23 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	s := &servers{}
 	defer s.stop(ctx)
 	for _, hs := range []struct {
-		addr string
-		ln   net.Listener
-		h    http.Handler
+		addr   string
+		ln     net.Listener
+		h      http.Handler
+		public bool // the shippers' ports: TLS when configured
 	}{
-		{cfg.IngestAddr, ls.ingest, bearer.Handler{Intake: base("http")}},
-		{cfg.HECAddr, ls.hec, hecHandler},
-		{cfg.MetricsAddr, ls.metrics, metricsMux},
+		{cfg.IngestAddr, ls.ingest, bearer.Handler{Intake: base("http")}, true},
+		{cfg.HECAddr, ls.hec, hecHandler, true},
+		{cfg.MetricsAddr, ls.metrics, metricsMux, false},
 	} {
-		if err := s.serveHTTP(newServer(hs.addr, hs.h), hs.ln); err != nil {
+		srv := newServer(hs.addr, hs.h)
+		ln := hs.ln
+		if hs.public && cfg.HTTPTLSCert != "" {
+			if ln, err = httpTLS(ln, hs.addr, cfg.HTTPTLSCert, cfg.HTTPTLSKey); err != nil {
+				return err
+			}
+		}
+		if err := s.serveHTTP(srv, ln); err != nil {
 			return err
 		}
 	}
@@ -261,4 +270,18 @@ func newServer(addr string, h http.Handler) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 90 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
+}
+
+// httpTLS wraps the listener of a shippers' port (listening on addr when
+// ln is nil) in TLS with the certificate and key files.
+func httpTLS(ln net.Listener, addr, certFile, keyFile string) (net.Listener, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contract.IngestTLSCert, err)
+	}
+	ln, err = servicemain.Listen(ln, addr)
+	if err != nil {
+		return nil, err
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
 }

@@ -107,8 +107,10 @@ func pem(kind string) string { return fmt.Sprintf(placeholderPEM, kind, kind) }
 
 // mockOutputs are the computed outputs of resource types nano registers.
 var mockOutputs = map[string]map[string]any{
-	"hcloud:index/primaryIp:PrimaryIp":           {"ipAddress": "192.0.2.10"},
-	"gcp:compute/forwardingRule:ForwardingRule":  {"pscConnectionId": "12345678901234567"},
+	"hcloud:index/primaryIp:PrimaryIp":          {"ipAddress": "192.0.2.10"},
+	"gcp:compute/forwardingRule:ForwardingRule": {"pscConnectionId": "12345678901234567"},
+	// A LoadBalancer's address, as the cloud assigns it (documentation IP).
+	"kubernetes:core/v1:Service":                 {"status": map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "203.0.113.20"}}}}},
 	"random:index/randomPassword:RandomPassword": {"result": "generatedAtDeploy"},
 	"random:index/randomBytes:RandomBytes":       {"base64": "cGxhbm5lZC1vZmZsaW5lLWFwaS1rZXktMzItYnl0ZXM="},
 	"random:index/randomUuid:RandomUuid":         {"result": "00000000-0000-4000-8000-000000000000"},
