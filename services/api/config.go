@@ -56,11 +56,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(c.ClickHouseAddrs) == 0 {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (detections read events)")
 	}
-	if tc, err := chclient.TLS(r.Bool(contract.ClickHouseTLS, false), r.String(contract.ClickHouseCAFile, "")); err != nil {
-		r.Bad(contract.ClickHouseCAFile, "%v", err)
-	} else {
-		c.ClickHouseTLS = tc
-	}
+	c.ClickHouseTLS = chclient.TLSFromEnv(r)
 	if err := (events.Engine{Database: c.Engine.Database, Cluster: c.Engine.Cluster}).Validate(); err != nil {
 		r.Bad(contract.ClickHouseDatabase, "%v", err)
 	}

@@ -8,7 +8,19 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+
+	"github.com/nanosiem/nano/services/contract"
 )
+
+// TLSFromEnv is TLS from NANO_CLICKHOUSE_TLS and NANO_CLICKHOUSE_CA_FILE,
+// recording a bad value on r under the variable's name.
+func TLSFromEnv(r *contract.Reader) *tls.Config {
+	tc, err := TLS(r.Bool(contract.ClickHouseTLS, false), r.String(contract.ClickHouseCAFile, ""))
+	if err != nil {
+		r.Bad(contract.ClickHouseCAFile, "%v", err)
+	}
+	return tc
+}
 
 // TLS is the client TLS configuration: nil when off; otherwise the
 // system's roots, or those of the PEM bundle caFile names. The server name

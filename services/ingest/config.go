@@ -29,9 +29,10 @@ type config struct {
 	// NativeAddr serves the Vector-native port when all three TLS files are
 	// set (NativeCert, NativeKey, NativeClientCA).
 	NativeAddr, NativeCert, NativeKey, NativeClientCA string
-	// HTTPTLSCert and HTTPTLSKey serve the HTTP and HEC ports over TLS.
-	HTTPTLSCert, HTTPTLSKey string
-	IngestToken, HECToken   string
+	// HTTPTLS serves the HTTP and HEC ports over TLS (nil: plain), from
+	// the certificate and key files NANO_INGEST_TLS_CERT/KEY name.
+	HTTPTLS               *tls.Config
+	IngestToken, HECToken string
 	// PostgresURL, when set, is the api's database: the feeds' ingest
 	// tokens are loaded from it (and refreshed every TokenRefresh).
 	PostgresURL   string
@@ -99,8 +100,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MetricsAddr:    or(contract.MetricsAddr, contract.DefaultMetricsAddr),
 		NativeAddr:     or(contract.NativeAddr, contract.DefaultNativeAddr),
 		NativeCert:     or(contract.NativeTLSCert, ""),
-		HTTPTLSCert:    or(contract.IngestTLSCert, ""),
-		HTTPTLSKey:     or(contract.IngestTLSKey, ""),
 		NativeKey:      or(contract.NativeTLSKey, ""),
 		NativeClientCA: or(contract.NativeClientCA, ""),
 		IngestToken:    secret(contract.IngestToken, contract.IngestTokenFile),
@@ -116,18 +115,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else {
 		c.ClickHouseAddrs = addrs
 	}
-	tlsOn := false
-	switch v := strings.ToLower(or(contract.ClickHouseTLS, "false")); v {
-	case "true", "1", "yes":
-		tlsOn = true
-	case "false", "0", "no":
-	default:
-		bad(contract.ClickHouseTLS, "%q is not true or false", v)
-	}
-	if tc, err := chclient.TLS(tlsOn, or(contract.ClickHouseCAFile, "")); err != nil {
-		bad(contract.ClickHouseCAFile, "%v", err)
-	} else {
-		c.ClickHouseTLS = tc
+	r := &contract.Reader{Getenv: getenv}
+	c.ClickHouseTLS = chclient.TLSFromEnv(r)
+	if err := r.Err(); err != nil {
+		errs = append(errs, err)
 	}
 	c.Engine = events.Engine{
 		Database: c.Database, Cluster: or(contract.ClickHouseCluster, ""),
@@ -198,11 +189,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			set++
 		}
 	}
-	if (c.HTTPTLSCert == "") != (c.HTTPTLSKey == "") {
+	if certFile, keyFile := or(contract.IngestTLSCert, ""), or(contract.IngestTLSKey, ""); (certFile == "") != (keyFile == "") {
 		bad(contract.IngestTLSCert, "the HTTP and HEC ports' TLS needs %s and %s together", contract.IngestTLSCert, contract.IngestTLSKey)
-	} else if c.HTTPTLSCert != "" {
-		if _, err := tls.LoadX509KeyPair(c.HTTPTLSCert, c.HTTPTLSKey); err != nil {
+	} else if certFile != "" {
+		if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 			bad(contract.IngestTLSCert, "cannot load the certificate and key: %v", err)
+		} else {
+			c.HTTPTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
 	}
 	if set != 0 && set != 3 {

@@ -145,10 +145,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	} {
 		srv := newServer(hs.addr, hs.h)
 		ln := hs.ln
-		if hs.public && cfg.HTTPTLSCert != "" {
-			if ln, err = httpTLS(ln, hs.addr, cfg.HTTPTLSCert, cfg.HTTPTLSKey); err != nil {
+		if hs.public && cfg.HTTPTLS != nil {
+			if ln, err = servicemain.Listen(ln, hs.addr); err != nil {
 				return err
 			}
+			ln = tls.NewListener(ln, cfg.HTTPTLS)
 		}
 		if err := s.serveHTTP(srv, ln); err != nil {
 			return err
@@ -270,18 +271,4 @@ func newServer(addr string, h http.Handler) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 90 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
-}
-
-// httpTLS wraps the listener of a shippers' port (listening on addr when
-// ln is nil) in TLS with the certificate and key files.
-func httpTLS(ln net.Listener, addr, certFile, keyFile string) (net.Listener, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", contract.IngestTLSCert, err)
-	}
-	ln, err = servicemain.Listen(ln, addr)
-	if err != nil {
-		return nil, err
-	}
-	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
 }

@@ -66,11 +66,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(c.ClickHouseAddrs) == 0 {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (the clickhouse-search Service)")
 	}
-	if tc, err := chclient.TLS(r.Bool(contract.ClickHouseTLS, false), r.String(contract.ClickHouseCAFile, "")); err != nil {
-		r.Bad(contract.ClickHouseCAFile, "%v", err)
-	} else {
-		c.ClickHouseTLS = tc
-	}
+	c.ClickHouseTLS = chclient.TLSFromEnv(r)
 	if c.PostgresURL == "" {
 		r.Bad(contract.PostgresURL, "required (or %s): the metadata database's URL", contract.PostgresURLFile)
 	}
