@@ -49,11 +49,7 @@ func (p *PGShared) NextBlock(ctx context.Context) (uint64, error) {
 
 // Commit implements Shared; it also forgets ids older than sharedKeep.
 func (p *PGShared) Commit(ctx context.Context, ch string, ids []uint64) error {
-	signed := make([]int64, len(ids))
-	for i, id := range ids {
-		signed[i] = int64(id)
-	}
-	if _, err := p.DB.Exec(ctx, `INSERT INTO hec_acks (channel, ack_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`, ch, signed); err != nil {
+	if _, err := p.DB.Exec(ctx, `INSERT INTO hec_acks (channel, ack_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`, ch, bigints(ids)); err != nil {
 		return fmt.Errorf("cannot record acknowledgements: %w", err)
 	}
 	_, err := p.DB.Exec(ctx, `DELETE FROM hec_acks WHERE committed_at < now() - $1 * interval '1 second'`, int64(sharedKeep/time.Second))
@@ -62,11 +58,7 @@ func (p *PGShared) Commit(ctx context.Context, ch string, ids []uint64) error {
 
 // Committed implements Shared.
 func (p *PGShared) Committed(ctx context.Context, ch string, ids []uint64) (map[uint64]bool, error) {
-	signed := make([]int64, len(ids))
-	for i, id := range ids {
-		signed[i] = int64(id)
-	}
-	rows, err := p.DB.Query(ctx, `SELECT ack_id FROM hec_acks WHERE channel = $1 AND ack_id = ANY($2::bigint[])`, ch, signed)
+	rows, err := p.DB.Query(ctx, `SELECT ack_id FROM hec_acks WHERE channel = $1 AND ack_id = ANY($2::bigint[])`, ch, bigints(ids))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read acknowledgements: %w", err)
 	}
@@ -80,6 +72,15 @@ func (p *PGShared) Committed(ctx context.Context, ch string, ids []uint64) (map[
 		out[uint64(id)] = true
 	}
 	return out, rows.Err()
+}
+
+// bigints are ids as PostgreSQL's bigint (ids stay far below 2^63).
+func bigints(ids []uint64) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out
 }
 
 // sharedTimeout bounds one call to the shared store.
