@@ -1,6 +1,7 @@
 package kubeobjects
 
 import (
+	"maps"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -60,15 +61,17 @@ func (s Spec) services() []service {
 	named := func(name string, p int) corev1.ContainerPort {
 		return corev1.ContainerPort{Name: name, ContainerPort: int32(p), Protocol: corev1.ProtocolTCP}
 	}
-	search := map[string]string{}
-	for k, v := range common {
-		search[k] = v
+	// with is m's entries and common's (common's win).
+	with := func(m, common map[string]string) map[string]string {
+		maps.Copy(m, common)
+		return m
 	}
+	search := maps.Clone(common)
 	if !s.Tier.ClickHouse.Cloud {
 		// Searches read from the dedicated replica (seed: Search Service).
 		search[contract.ClickHouseAddr] = SearchCHService + "." + Namespace + ".svc:" + strconv.Itoa(chNative)
 	}
-	ingestEnv := map[string]string{
+	ingestEnv := with(map[string]string{
 		contract.IngestTokenFile: "/etc/nano/secrets/ingest/ingest-token",
 		contract.HECTokenFile:    "/etc/nano/secrets/ingest/hec-token",
 		contract.NativeTLSCert:   "/etc/nano/secrets/native-tls/tls.crt",
@@ -79,22 +82,10 @@ func (s Spec) services() []service {
 		// certificate names the domain and the load balancer's address.
 		contract.IngestTLSCert: "/etc/nano/secrets/native-tls/tls.crt",
 		contract.IngestTLSKey:  "/etc/nano/secrets/native-tls/tls.key",
-	}
-	for k, v := range common {
-		ingestEnv[k] = v
-	}
-	apiEnv := map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key"}
-	for k, v := range common {
-		apiEnv[k] = v
-	}
-	apiSecrets := map[string]string{SecretAPICredentials: "api-credentials"}
-	for k, v := range dbSecrets {
-		apiSecrets[k] = v
-	}
-	ingestSecrets := map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls"}
-	for k, v := range dbSecrets {
-		ingestSecrets[k] = v
-	}
+	}, common)
+	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key"}, common)
+	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
+	ingestSecrets := with(map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls"}, dbSecrets)
 	return []service{
 		{name: "api", image: s.Images.API, pool: tier.App, listen: contract.Ports.API, health: contract.Ports.API,
 			ports: []corev1.ContainerPort{named("http", contract.Ports.API)}, secrets: apiSecrets, env: apiEnv,
