@@ -18,25 +18,9 @@ import (
 // block is stored once; a replica that is down while migrations run gets
 // the schema when it is back.
 func TestSchemaOnCluster(t *testing.T) {
-	c, err := harness.StartCluster(2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	defer func() {
-		if t.Failed() {
-			for _, n := range c.Nodes() {
-				t.Logf("shard %d replica %d:\n%s", n.Shard, n.Replica, n.Logs())
-			}
-		}
-	}()
+	c, conn := harness.StartClusterFor(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conn, err := c.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	version, err := DetectVersion(ctx, conn)
 	if err != nil {
 		t.Fatal(err)

@@ -19,21 +19,12 @@ import (
 // duplicates nothing; with both replicas of a shard down requests get 503
 // and none is acknowledged.
 func TestOnCluster(t *testing.T) {
-	c, err := harness.StartCluster(2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c, conn := harness.StartClusterFor(t, 2, 2)
 	s := startWith(t, "ing_cluster", map[string]string{
 		contract.ClickHouseAddr:      strings.Join(c.Addrs(), ","),
 		contract.ClickHouseCluster:   harness.ClusterName,
 		contract.IngestFlushInterval: "50ms",
 	})
-	conn, err := c.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	client := &http.Client{Timeout: 30 * time.Second}

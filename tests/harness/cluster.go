@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -179,4 +180,31 @@ func (n *ClickHouse) Count(ctx context.Context, sql string, args ...any) (uint64
 		return 0, fmt.Errorf("%s on %s: %w", sql, n.Addr, err)
 	}
 	return v, nil
+}
+
+// StartClusterFor starts a shards x replicas cluster for a test: it fails
+// the test if the cluster cannot start, stops it when the test ends (after
+// the test's own cleanups registered later), prints its servers' logs when
+// the test failed, and returns a connection that fails over across every
+// server, closed with the test.
+func StartClusterFor(t testing.TB, shards, replicas int) (*Cluster, driver.Conn) {
+	t.Helper()
+	c, err := StartCluster(shards, replicas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range c.Nodes() {
+				t.Logf("shard %d replica %d:\n%s", n.Shard, n.Replica, n.Logs())
+			}
+		}
+		c.Stop()
+	})
+	conn, err := c.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return c, conn
 }

@@ -14,16 +14,7 @@ import (
 // view, counts and read table exist on every replica, it counts events
 // inserted on any shard once, and pruning drops its objects everywhere.
 func TestSignalRuleOnCluster(t *testing.T) {
-	c, err := harness.StartCluster(2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	conn, err := c.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	c, conn := harness.StartClusterFor(t, 2, 2)
 	f := setupOn(t, "detect_cluster", conn, harness.ClusterName)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -17,11 +17,7 @@ import (
 // clickhouse-search Service selects, and finds every event; without
 // SearchReplicas ClickHouse spreads the reads over both replicas.
 func TestSearchReadsTheSearchReplicas(t *testing.T) {
-	c, err := harness.StartCluster(2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c, _ := harness.StartClusterFor(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// Search connects to the search replica of shard 1.
