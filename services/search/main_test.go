@@ -69,18 +69,7 @@ func TestServiceStartsAndSearches(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
 	base := "http://" + ln.Addr().String()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(base + contract.ReadyPath)
-		if err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitReady(t, base)
 	db, err := pgxpool.New(ctx, pgURL)
 	if err != nil {
 		t.Fatal(err)
@@ -157,21 +146,7 @@ func TestServiceDialsClickHouseOverTLS(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
-	base := "http://" + ln.Addr().String()
-	// The listener exists before the service serves it: bound each poll.
-	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		resp, err := client.Get(base + contract.ReadyPath)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready over TLS: %v", err)
-		}
-	}
+	waitReady(t, "http://"+ln.Addr().String())
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)
@@ -179,5 +154,24 @@ func TestServiceDialsClickHouseOverTLS(t *testing.T) {
 	env[contract.ClickHouseCAFile] = filepath.Join(t.TempDir(), "missing.pem")
 	if _, err := loadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), contract.ClickHouseCAFile+":") {
 		t.Errorf("a missing CA file: %v", err)
+	}
+}
+
+// waitReady waits up to 20 s for the service at base to be ready. The
+// listener exists before the service serves it, so each poll is bounded.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := client.Get(base + contract.ReadyPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v", err)
+		}
 	}
 }

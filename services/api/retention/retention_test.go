@@ -22,31 +22,55 @@ func TestMain(m *testing.M) { harness.MainWithClickHouse(m, &ch) }
 // On a server without TTL, days past the retention are dropped whole and
 // newer ones kept; modern servers are left to their TTL.
 func TestRollOffDropsOldDays(t *testing.T) {
-	ctx := context.Background()
+	conn, v := open(t)
+	checkRollOff(t, conn, events.Engine{Version: v, Database: "retention_test", RetentionDays: 30}, func() {})
+}
+
+// open connects to the test server (closed with the test) and reads its
+// version.
+func open(t *testing.T) (driver.Conn, [3]int) {
+	t.Helper()
 	conn, err := ch.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := events.DetectVersion(ctx, conn)
+	t.Cleanup(func() { conn.Close() })
+	v, err := events.DetectVersion(context.Background(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRollOff(t, conn, events.Engine{Version: v, Database: "retention_test", RetentionDays: 30}, func() {})
+	return conn, v
+}
+
+// now is the tests' clock; insertAged inserts one event per age (days
+// before now) through e's insert table, after migrating e.
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func insertAged(t *testing.T, conn driver.Conn, e events.Engine, ages ...int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := events.Migrate(ctx, conn, e); err != nil {
+		t.Fatal(err)
+	}
+	b, err := conn.PrepareBatch(clickhouse.Context(ctx, clickhouse.WithSettings(e.InsertSettings(""))), events.InsertSQL(e.InsertTable()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, age := range ages {
+		ev := events.Event{Time: now.AddDate(0, 0, -age), Tenant: "acme", Message: "m", Raw: fmt.Sprint(age)}
+		if err := b.Append(ev.Row()...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The same on a real cluster (2 shards x 2 replicas, ZooKeeper): every
 // shard drops its part of the old days, the replicas follow.
 func TestRollOffOnCluster(t *testing.T) {
-	c, err := harness.StartCluster(2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	conn, err := c.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	c, conn := harness.StartClusterFor(t, 2, 2)
 	v, err := events.DetectVersion(context.Background(), conn)
 	if err != nil {
 		t.Fatal(err)
@@ -76,23 +100,7 @@ func TestRollOffOnCluster(t *testing.T) {
 func checkRollOff(t *testing.T, conn driver.Conn, e events.Engine, settled func()) {
 	t.Helper()
 	ctx := context.Background()
-	if err := events.Migrate(ctx, conn, e); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	b, err := conn.PrepareBatch(clickhouse.Context(ctx, clickhouse.WithSettings(e.InsertSettings(""))), events.InsertSQL(e.InsertTable()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, age := range []int{0, 1, 29, 30, 31, 45, 400} {
-		ev := events.Event{Time: now.AddDate(0, 0, -age), Tenant: "acme", Message: "m", Raw: fmt.Sprint(age)}
-		if err := b.Append(ev.Row()...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	insertAged(t, conn, e, 0, 1, 29, 30, 31, 45, 400)
 	settled()
 	dropped, err := RollOff(ctx, conn, e, now)
 	if err != nil {
@@ -119,32 +127,9 @@ func checkRollOff(t *testing.T, conn driver.Conn, e events.Engine, settled func(
 // pass, never the last day left.
 func TestDropOldestDay(t *testing.T) {
 	ctx := context.Background()
-	conn, err := ch.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := events.DetectVersion(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, v := open(t)
 	e := events.Engine{Version: v, Database: "guard_test"}
-	if err := events.Migrate(ctx, conn, e); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	b, err := conn.PrepareBatch(ctx, events.InsertSQL(e.InsertTable()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, age := range []int{0, 1, 2} {
-		ev := events.Event{Time: now.AddDate(0, 0, -age), Tenant: "acme", Message: "m"}
-		if err := b.Append(ev.Row()...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	insertAged(t, conn, e, 0, 1, 2)
 	var dropped []string
 	for i := 0; i < 3; i++ {
 		day, err := DropOldestDay(ctx, conn, e)
