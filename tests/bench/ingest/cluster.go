@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,19 +25,11 @@ func benchCluster(bin, self string, d time.Duration, rounds, clients, batch int,
 		return err
 	}
 	defer c.Stop()
-	addr, metrics := freeAddr(), freeAddr()
-	svc := exec.Command(bin)
-	svc.Env = append(os.Environ(), contract.ClickHouseAddr+"="+strings.Join(c.Addrs(), ","), contract.ClickHouseCluster+"="+harness.ClusterName,
-		contract.ClickHouseDatabase+"=bench", contract.IngestToken+"="+token, contract.ListenAddr+"="+addr,
-		contract.HECAddr+"="+freeAddr(), contract.MetricsAddr+"="+metrics)
-	svc.Stderr = io.Discard
-	if err := svc.Start(); err != nil {
+	svc, addr, err := startIngest(bin, contract.ClickHouseAddr+"="+strings.Join(c.Addrs(), ","), contract.ClickHouseCluster+"="+harness.ClusterName)
+	if err != nil {
 		return err
 	}
 	defer func() { _ = svc.Process.Kill(); _ = svc.Wait() }()
-	if err := waitReady("http://" + metrics + contract.ReadyPath); err != nil {
-		return err
-	}
 	conn, err := c.Open()
 	if err != nil {
 		return err
@@ -53,16 +40,9 @@ func benchCluster(bin, self string, d time.Duration, rounds, clients, batch int,
 	var p50, p99 []float64
 	failures := 0
 	for round := 1; round <= rounds; round++ {
-		gen := exec.Command(self, "-loadgen", "http://"+addr+"/v1/events", "-duration", d.String(),
-			"-clients", strconv.Itoa(clients), "-batch", strconv.Itoa(batch))
-		gen.Stderr = os.Stderr
-		out, err := gen.Output()
+		r, _, err := runLoad(self, addr, d, clients, batch)
 		if err != nil {
-			return fmt.Errorf("load generator: %w", err)
-		}
-		var r loadResult
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("load generator output %q: %w", out, err)
+			return err
 		}
 		fmt.Printf("cluster round %d: end to end %.0f events/s (p50 %.0f ms, p99 %.0f ms)\n", round, float64(r.Events)/r.Seconds, r.P50Millis, r.P99Millis)
 		events += r.Events

@@ -170,19 +170,11 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./services/ingest").CombinedOutput(); err != nil {
 		return fmt.Errorf("cannot build ingest (run from the repository root): %v\n%s", err, out)
 	}
-	addr, metrics := freeAddr(), freeAddr()
-	svc := exec.Command(bin)
-	svc.Env = append(os.Environ(), contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=bench",
-		contract.IngestToken+"="+token, contract.ListenAddr+"="+addr, contract.HECAddr+"="+freeAddr(),
-		contract.MetricsAddr+"="+metrics)
-	svc.Stderr = io.Discard
-	if err := svc.Start(); err != nil {
+	svc, addr, err := startIngest(bin, contract.ClickHouseAddr+"="+ch.Addr)
+	if err != nil {
 		return err
 	}
 	defer func() { _ = svc.Process.Kill(); _ = svc.Wait() }()
-	if err := waitReady("http://" + metrics + contract.ReadyPath); err != nil {
-		return err
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -212,19 +204,11 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 			return err
 		}
 		svcCPU0, chCPU0 := cpuSeconds(svc.Process.Pid), cpuSeconds(ch.PID())
-		gen := exec.Command(self, "-loadgen", "http://"+addr+"/v1/events", "-duration", d.String(),
-			"-clients", strconv.Itoa(clients), "-batch", strconv.Itoa(batch))
-		gen.Stderr = os.Stderr
-		out, err := gen.Output()
+		r, genCPU, err := runLoad(self, addr, d, clients, batch)
 		if err != nil {
-			return fmt.Errorf("load generator: %w", err)
-		}
-		var r loadResult
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("load generator output %q: %w", out, err)
+			return err
 		}
 		svcCPU, chCPU := cpuSeconds(svc.Process.Pid)-svcCPU0, cpuSeconds(ch.PID())-chCPU0
-		genCPU := (gen.ProcessState.UserTime() + gen.ProcessState.SystemTime()).Seconds()
 		var n uint64
 		if err := conn.QueryRow(context.Background(), "SELECT count() FROM bench.events").Scan(&n); err != nil {
 			return err
@@ -283,6 +267,44 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 		return benchCluster(bin, self, d, rounds, clients, batch, single{eps: eps, p50: tot.p50[len(tot.p50)/2], p99: tot.p99[len(tot.p99)/2]})
 	}
 	return nil
+}
+
+// startIngest starts the ingest binary on free loopback ports, writing to
+// database bench with the ClickHouse settings env, and waits until it is
+// ready; it returns the process and the bearer port's address.
+func startIngest(bin string, env ...string) (*exec.Cmd, string, error) {
+	addr, metrics := freeAddr(), freeAddr()
+	svc := exec.Command(bin)
+	svc.Env = append(append(os.Environ(), env...), contract.ClickHouseDatabase+"=bench",
+		contract.IngestToken+"="+token, contract.ListenAddr+"="+addr, contract.HECAddr+"="+freeAddr(),
+		contract.MetricsAddr+"="+metrics)
+	svc.Stderr = io.Discard
+	if err := svc.Start(); err != nil {
+		return nil, "", err
+	}
+	if err := waitReady("http://" + metrics + contract.ReadyPath); err != nil {
+		_ = svc.Process.Kill()
+		_ = svc.Wait()
+		return nil, "", err
+	}
+	return svc, addr, nil
+}
+
+// runLoad runs the load generator (this program with -loadgen) once
+// against the bearer port at addr; it returns its result and CPU seconds.
+func runLoad(self, addr string, d time.Duration, clients, batch int) (loadResult, float64, error) {
+	var r loadResult
+	gen := exec.Command(self, "-loadgen", "http://"+addr+"/v1/events", "-duration", d.String(),
+		"-clients", strconv.Itoa(clients), "-batch", strconv.Itoa(batch))
+	gen.Stderr = os.Stderr
+	out, err := gen.Output()
+	if err != nil {
+		return r, 0, fmt.Errorf("load generator: %w", err)
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, 0, fmt.Errorf("load generator output %q: %w", out, err)
+	}
+	return r, (gen.ProcessState.UserTime() + gen.ProcessState.SystemTime()).Seconds(), nil
 }
 
 // directRate inserts the same events straight into ClickHouse's HTTP
