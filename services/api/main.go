@@ -185,10 +185,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	return err
 }
 
-// minDiskFree is the free share of ClickHouse's disk under which the
-// oldest day of events is dropped (retention.DropOldestDay).
-const minDiskFree = 0.10
-
 // diskMetrics are the disk guard's: the free share it last read (alert on
 // it, e.g. below 0.15) and the days it dropped early.
 type diskMetrics struct {
@@ -207,7 +203,7 @@ func newDiskMetrics(reg *prometheus.Registry) diskMetrics {
 	return m
 }
 
-// guardDisk is the disk-guard task: below minDiskFree it drops the oldest
+// guardDisk is the disk-guard task: below contract.DiskFreeGuardMin it drops the oldest
 // day (one per pass, so a pass that frees enough stops there). Servers
 // before 19.15 have no system.disks: the guard does not run there.
 func guardDisk(ctx context.Context, conn driver.Conn, e events.Engine, m diskMetrics, log *slog.Logger) error {
@@ -219,7 +215,7 @@ func guardDisk(ctx context.Context, conn driver.Conn, e events.Engine, m diskMet
 		return err
 	}
 	m.free.Set(free)
-	if free >= minDiskFree {
+	if free >= contract.DiskFreeGuardMin {
 		return nil
 	}
 	day, err := retention.DropOldestDay(ctx, conn, e)

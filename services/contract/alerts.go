@@ -1,12 +1,15 @@
 package contract
 
-// Metrics the components' Prometheus alerts on: the free share of
-// ClickHouse's disk as the api's disk guard reads it, and the threshold
-// below which an operator should look (the guard drops the oldest day at
-// 0.10).
+import "fmt"
+
+// The free share of ClickHouse's disk as the api's disk guard reads it
+// (the metric the components' Prometheus alerts on), the share below which
+// the alert fires, and the share below which the guard drops the oldest
+// day of events.
 const (
 	DiskFreeMetric   = "nano_clickhouse_disk_free_ratio"
 	DiskFreeAlertMin = 0.15
+	DiskFreeGuardMin = 0.10
 )
 
 // AlertRulesFile is where Prometheus reads nano's alert rules, beside its
@@ -19,12 +22,12 @@ func AlertRules() map[string]any {
 		"name": "nano",
 		"rules": []any{map[string]any{
 			"alert":  "NanoClickHouseDiskFilling",
-			"expr":   DiskFreeMetric + " < 0.15",
+			"expr":   fmt.Sprintf("%s < %g", DiskFreeMetric, DiskFreeAlertMin),
 			"for":    "10m",
 			"labels": map[string]any{"severity": "warning"},
 			"annotations": map[string]any{
 				"summary": "ClickHouse's disk is {{ $value | humanizePercentage }} free",
-				"description": "Below 10% free the api drops the oldest day of events before its retention. " +
+				"description": fmt.Sprintf("Below %g%% free the api drops the oldest day of events before its retention. ", DiskFreeGuardMin*100) +
 					"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays.",
 			},
 		}},

@@ -69,6 +69,16 @@ func (e Engine) ExecDDL(ctx context.Context, conn driver.Conn, sql string, args 
 	return err
 }
 
+// IgnoreQueued is err, or nil when err is a *PendingError: statements that
+// are only queued for hosts that did not answer, for callers that go on
+// either way.
+func IgnoreQueued(err error) error {
+	if p := (*PendingError)(nil); errors.As(err, &p) {
+		return nil
+	}
+	return err
+}
+
 // codeTimeoutExceeded is ClickHouse's TIMEOUT_EXCEEDED, the error of an ON
 // CLUSTER statement that some host has not run in time.
 const codeTimeoutExceeded = 159
@@ -100,7 +110,7 @@ func Migrate(ctx context.Context, conn driver.Conn, e Engine) error {
 		}
 		return nil
 	}
-	if err := exec(fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", e.Database, e.onCluster())); err != nil {
+	if err := exec(fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", e.Database, e.OnCluster())); err != nil {
 		return err
 	}
 	// The migrations table is per server (each replica records what it ran).
@@ -203,9 +213,9 @@ func TTLChange(e Engine, engineFull string) string {
 		return ""
 	}
 	if want == "" {
-		return fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", e.LocalTable(), e.onCluster())
+		return fmt.Sprintf("ALTER TABLE %s%s REMOVE TTL", e.LocalTable(), e.OnCluster())
 	}
-	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s", e.LocalTable(), e.onCluster(), want)
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s", e.LocalTable(), e.OnCluster(), want)
 }
 
 func normalizeTTL(s string) string {

@@ -112,7 +112,9 @@ func (e Engine) LocalTable() string {
 	return e.Table()
 }
 
-func (e Engine) onCluster() string {
+// OnCluster is the ON CLUSTER clause of a statement that must run on every
+// host ("" on a single node); other packages' schema objects use it.
+func (e Engine) OnCluster() string {
 	if e.Replicated() {
 		return " ON CLUSTER " + e.Cluster
 	}
@@ -185,7 +187,7 @@ func (e Engine) columnTypes() [][2]string {
 // eventsDDL is the CREATE TABLE of the rows.
 func (e Engine) eventsDDL() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", e.LocalTable(), e.onCluster())
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", e.LocalTable(), e.OnCluster())
 	cols := e.columnTypes()
 	for i, c := range cols {
 		sep := ","
@@ -222,13 +224,13 @@ func (e Engine) eventsDDL() string {
 // distributedDDL is the Distributed table over a cluster's shards.
 func (e Engine) distributedDDL() string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, events_local, rand())\n",
-		e.Table(), e.onCluster(), e.LocalTable(), e.Cluster, e.Database)
+		e.Table(), e.OnCluster(), e.LocalTable(), e.Cluster, e.Database)
 }
 
 // insertDDL is InsertTable's Distributed table on a cluster.
 func (e Engine) insertDDL() string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, events_local, %s)\n",
-		e.InsertTable(), e.onCluster(), e.LocalTable(), e.Cluster, e.Database, ShardingKey)
+		e.InsertTable(), e.OnCluster(), e.LocalTable(), e.Cluster, e.Database, ShardingKey)
 }
 
 // ReplicatedEngine is the table engine of a table holding rows of kind
@@ -241,10 +243,6 @@ func (e Engine) ReplicatedEngine(kind, name string) string {
 	}
 	return fmt.Sprintf("Replicated%s('/clickhouse/tables/{shard}/%s/%s', '{replica}')", kind, e.Database, name)
 }
-
-// OnCluster is the ON CLUSTER clause of a statement that must run on every
-// host ("" on a single node); other packages' schema objects use it.
-func (e Engine) OnCluster() string { return e.onCluster() }
 
 // DDLContext is ctx with the settings of this engine's schema statements:
 // on a cluster, how long ON CLUSTER waits for every host (DDLTimeout).

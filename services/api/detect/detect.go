@@ -307,7 +307,7 @@ func (d *Detector) EnsureSignal(ctx context.Context, r Rule) error {
 	}
 	for _, st := range statements {
 		err := e.ExecDDL(ctx, d.Conn, st.sql, st.args...)
-		if p := (*events.PendingError)(nil); err != nil && !errors.As(err, &p) {
+		if err := events.IgnoreQueued(err); err != nil {
 			return fmt.Errorf("cannot create the signal's %s: %w", st.what, err)
 		}
 	}
@@ -370,7 +370,7 @@ func (d *Detector) pruneSignals(ctx context.Context, tx pgx.Tx) error {
 				continue
 			}
 			err := d.Engine.ExecDDL(ctx, d.Conn, "DROP TABLE IF EXISTS "+d.Engine.Database+"."+name+d.Engine.OnCluster())
-			if p := (*events.PendingError)(nil); err != nil && !errors.As(err, &p) {
+			if err := events.IgnoreQueued(err); err != nil {
 				return fmt.Errorf("cannot drop %s: %w", name, err)
 			}
 		}

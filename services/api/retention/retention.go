@@ -37,34 +37,52 @@ WHERE database = @db AND table = 'events' AND active AND partition < @cutoff ORD
 		list, args = fmt.Sprintf("SELECT DISTINCT toString(toYYYYMMDD(ts)) AS partition FROM %s WHERE ts < toDateTime(@cutoff) ORDER BY partition", e.Table()),
 			[]any{clickhouse.Named("cutoff", cutoff.Unix())}
 	}
-	rows, err := conn.Query(ctx, list, args...)
+	parts, err := partitions(ctx, conn, list, args...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list partitions: %w", err)
+		return nil, err
 	}
-	var parts []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("cannot list partitions: %w", err)
-		}
-		parts = append(parts, p)
-	}
-	rows.Close()
 	var dropped []string
 	for _, p := range parts {
-		// Partitions are toYYYYMMDD(ts): digits only, written as such.
-		if !reDay.MatchString(p) {
-			return dropped, fmt.Errorf("unexpected partition %q of %s", p, e.Table())
-		}
-		// On a cluster every shard drops its part of the day.
-		err := e.ExecDDL(ctx, conn, fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", e.LocalTable(), e.OnCluster(), p))
-		if pending := (*events.PendingError)(nil); err != nil && !errors.As(err, &pending) {
-			return dropped, fmt.Errorf("cannot drop partition %s: %w", p, err)
+		if err := dropDay(ctx, conn, e, p); err != nil {
+			return dropped, err
 		}
 		dropped = append(dropped, p)
 	}
 	return dropped, nil
+}
+
+// partitions runs a query listing partitions (days).
+func partitions(ctx context.Context, conn driver.Conn, sql string, args ...any) ([]string, error) {
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list partitions: %w", err)
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("cannot list partitions: %w", err)
+		}
+		parts = append(parts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot list partitions: %w", err)
+	}
+	return parts, nil
+}
+
+// dropDay drops day p of the events, on every shard of a cluster.
+func dropDay(ctx context.Context, conn driver.Conn, e events.Engine, p string) error {
+	// Partitions are toYYYYMMDD(ts): digits only, written as such.
+	if !reDay.MatchString(p) {
+		return fmt.Errorf("unexpected partition %q of %s", p, e.LocalTable())
+	}
+	err := e.ExecDDL(ctx, conn, fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", e.LocalTable(), e.OnCluster(), p))
+	if err := events.IgnoreQueued(err); err != nil {
+		return fmt.Errorf("cannot drop partition %s: %w", p, err)
+	}
+	return nil
 }
 
 var reDay = regexp.MustCompile(`^[0-9]{8}$`)
@@ -94,31 +112,13 @@ func DiskFree(ctx context.Context, conn driver.Conn) (float64, error) {
 // oldest day rather than new events, as ClickHouse stops inserts and merges
 // on a full disk. On a cluster the day is dropped on every shard.
 func DropOldestDay(ctx context.Context, conn driver.Conn, e events.Engine) (string, error) {
-	rows, err := conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts WHERE database = @db AND table = @table AND active ORDER BY partition`,
+	parts, err := partitions(ctx, conn, `SELECT DISTINCT partition FROM system.parts WHERE database = @db AND table = @table AND active ORDER BY partition`,
 		clickhouse.Named("db", e.Database), clickhouse.Named("table", strings.TrimPrefix(e.LocalTable(), e.Database+".")))
-	if err != nil {
-		return "", fmt.Errorf("cannot list partitions: %w", err)
+	if err != nil || len(parts) < 2 {
+		return "", err
 	}
-	var parts []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return "", fmt.Errorf("cannot list partitions: %w", err)
-		}
-		parts = append(parts, p)
+	if err := dropDay(ctx, conn, e, parts[0]); err != nil {
+		return "", err
 	}
-	rows.Close()
-	if len(parts) < 2 {
-		return "", nil
-	}
-	oldest := parts[0]
-	if !reDay.MatchString(oldest) {
-		return "", fmt.Errorf("unexpected partition %q of %s", oldest, e.LocalTable())
-	}
-	err = e.ExecDDL(ctx, conn, fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %s", e.LocalTable(), e.OnCluster(), oldest))
-	if pending := (*events.PendingError)(nil); err != nil && !errors.As(err, &pending) {
-		return "", fmt.Errorf("cannot drop partition %s: %w", oldest, err)
-	}
-	return oldest, nil
+	return parts[0], nil
 }
