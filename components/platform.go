@@ -36,6 +36,9 @@ type PlatformArgs struct {
 	// ClickHouseUser is the ClickHouse Cloud user; in-cluster ClickHouse
 	// uses "nano".
 	ClickHouseUser string
+	// OperatorsPreinstalled: the cluster already runs the operators the
+	// objects need (an existing cluster's choice); no Helm release is made.
+	OperatorsPreinstalled bool
 }
 
 func (a *PlatformArgs) validate() error {
@@ -104,9 +107,11 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	parent, provider := pulumi.Parent(p), pulumi.Provider(args.Provider)
 	s := args.Spec
 
-	operators, err := installOperators(ctx, name, s, parent, provider)
-	if err != nil {
-		return nil, err
+	var operators []pulumi.Resource
+	if !args.OperatorsPreinstalled {
+		if operators, err = installOperators(ctx, name, s, parent, provider); err != nil {
+			return nil, err
+		}
 	}
 
 	// The namespace first; everything else lives in it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/nanosiem/nano/components/kubeobjects"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 	"github.com/nanosiem/nano/stacks/program/mockmonitor"
@@ -192,27 +193,44 @@ func name(res mockmonitor.Resource) string {
 func (r *Result) WriteBOM(w io.Writer) {
 	s := r.Settings
 	t := s.Tier
-	fmt.Fprintf(w, "Bill of materials: tier %s on %s (%s), deployment %s\n", t.Name, s.Provider, s.Region, s.Deployment)
+	where := fmt.Sprintf("%s (%s)", s.Provider, s.Region)
+	if s.Provider == tier.Kubernetes {
+		where = "an existing cluster (nano:provider kubernetes): the nodes below are yours to provide"
+	}
+	fmt.Fprintf(w, "Bill of materials: tier %s on %s, deployment %s\n", t.Name, where, s.Deployment)
+	// machineType names a pool's machines: the provider's type, or on an
+	// existing cluster the node label nano places the pool's pods by.
+	machineType := func(p tier.Pool) string {
+		switch {
+		case s.Provider == tier.Kubernetes && p.Role == tier.General:
+			return "nodes"
+		case s.Provider == tier.Kubernetes && p.Role == tier.ClickHouse:
+			return "nodes labeled and tainted " + kubeobjects.PoolTaint + "=" + string(p.Role) + ":NoSchedule"
+		case s.Provider == tier.Kubernetes:
+			return "nodes labeled " + kubeobjects.PoolLabel + "=" + string(p.Role)
+		case p.Role == tier.General:
+			return s.MachineType
+		}
+		mt, _ := tier.MachineType(s.Provider, p.Machine)
+		return mt
+	}
 	var nodes, cpu, mem int
 	for _, p := range t.Pools {
-		machineType, size := s.MachineType, p.Machine
-		if p.Role != tier.General {
-			machineType, _ = tier.MachineType(s.Provider, p.Machine)
-		} else if m, err := tier.MachineSize(s.Provider, machineType); err == nil {
+		size := p.Machine
+		if m, err := tier.MachineSize(s.Provider, s.MachineType); err == nil && p.Role == tier.General {
 			size = m // what is planned: nano:machineType may be larger
 		}
 		nodes += p.Nodes
 		cpu += p.Nodes * size.CPU
 		mem += p.Nodes * size.MemoryGB
-		fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s)\n", p.Role, p.Nodes, machineType, size, p.Scheduling)
+		fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s)\n", p.Role, p.Nodes, machineType(p), size, p.Scheduling)
 	}
 	if s.Band.Label != "" {
 		for _, p := range []tier.Pool{s.Band.App, s.Band.Ingest} {
 			nodes += p.Nodes
 			cpu += p.Nodes * p.Machine.CPU
 			mem += p.Nodes * p.Machine.MemoryGB
-			mt, _ := tier.MachineType(s.Provider, p.Machine)
-			fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s; %s)\n", p.Role, p.Nodes, mt, p.Machine, p.Scheduling, s.Band.Label)
+			fmt.Fprintf(w, "  pool %-10s %d x %s (%s, %s; %s)\n", p.Role, p.Nodes, machineType(p), p.Machine, p.Scheduling, s.Band.Label)
 		}
 	}
 	fmt.Fprintf(w, "  machines   %d nodes, %d CPU, %d GB memory\n", nodes, cpu, mem)

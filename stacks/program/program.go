@@ -24,6 +24,14 @@ func Run(ctx *pulumi.Context) error {
 
 // Deploy builds the component of the settings' tier and exports its outputs.
 func Deploy(ctx *pulumi.Context, s settings.Settings) error {
+	if s.Provider == tier.Kubernetes {
+		c, err := components.NewExistingCluster(ctx, s.Deployment, &components.ExistingClusterArgs{Settings: s})
+		if err != nil {
+			return err
+		}
+		exportCloud(ctx, s, c.CloudClusterOutputs)
+		return nil
+	}
 	switch s.Tier.Kind {
 	case tier.Compose:
 		host, err := components.NewComposeHost(ctx, s.Deployment, components.ComposeHostArgsFrom(s))

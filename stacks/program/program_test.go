@@ -198,8 +198,8 @@ func TestEveryStackBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stacks) != 15 {
-		t.Fatalf("%d stacks, want 15", len(stacks))
+	if len(stacks) != 20 {
+		t.Fatalf("%d stacks, want 20 (15 on clouds, 5 on an existing cluster)", len(stacks))
 	}
 	components := map[tier.Kind]string{
 		tier.Compose: "nano:index:ComposeHost", tier.SinglePool: "nano:index:SinglePoolCluster", tier.HA: "nano:index:HACluster",
@@ -211,10 +211,16 @@ func TestEveryStackBuilds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			one(t, r, components[r.Settings.Tier.Kind])
-			if want := r.Settings.Tier.Kind == tier.Managed; want != (len(r.OfflineSecrets) == 1) {
+			component := components[r.Settings.Tier.Kind]
+			if r.Settings.Provider == tier.Kubernetes {
+				component = "nano:index:ExistingCluster"
+				if n := len(r.ByType("kubernetes:helm.sh/v3:Release")); n == 0 && !r.Settings.Tier.ClickHouse.Cloud {
+					t.Errorf("nano:kubeOperators helm installs no operator")
+				}
+			} else if want := r.Settings.Tier.Kind == tier.Managed; want != (len(r.OfflineSecrets) == 1) {
 				t.Errorf("offline secrets %v on tier %s", r.OfflineSecrets, r.Settings.Tier.Name)
 			}
+			one(t, r, component)
 			for _, res := range r.Resources {
 				if res.ParentType == "" && res.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(res.Type, "pulumi:providers:") {
 					t.Errorf("%s %s has no parent", res.Type, res.Name)

@@ -53,6 +53,17 @@ const (
 	KeyCHCloudHost     = "clickhouseCloudHost"
 	KeyCHCloudUser     = "clickhouseCloudUser"
 	KeyCHCloudPassword = "clickhouseCloudPassword"
+	KeyKubeconfig      = "kubeconfig"
+	KeyKubeOperators   = "kubeOperators"
+	KeyStorageClass    = "storageClass"
+	KeyIngressClass    = "ingressClass"
+	KeyPostgresURI     = "postgresUri"
+)
+
+// Values of nano:kubeOperators.
+const (
+	OperatorsHelm         = "helm"
+	OperatorsPreinstalled = "preinstalled"
 )
 
 // Default image references: the release the program was built with.
@@ -66,9 +77,9 @@ var Keys = []Key{
 	{Name: KeyTier, Type: String, Required: true,
 		Description: "Tier to deploy: hobby, startup, growth, team, business, pro or enterprise."},
 	{Name: KeyProvider, Type: String, Required: true,
-		Description: "Cloud to deploy on: hetzner, civo, vultr, gcp or aws (the tier decides which are allowed)."},
-	{Name: KeyRegion, Type: String, Required: true,
-		Description: "Provider region or location, e.g. fsn1 (hetzner), LON1 (civo), ams (vultr), europe-west3 (gcp), eu-central-1 (aws)."},
+		Description: "Cloud to deploy on: hetzner, civo, vultr, gcp or aws (the tier decides which are allowed), or kubernetes: an existing cluster of yours (growth and up; see nano:kubeconfig)."},
+	{Name: KeyRegion, Type: String, Default: `""`,
+		Description: "Provider region or location, e.g. fsn1 (hetzner), LON1 (civo), ams (vultr), europe-west3 (gcp), eu-central-1 (aws). Required on every cloud; unused with provider kubernetes."},
 	{Name: KeyDeployment, Type: String, Default: `""`,
 		Description: "Deployment name used in resource names and the nano-deployment label; empty means the stack name."},
 	{Name: KeyDomain, Type: String, Default: `""`,
@@ -111,4 +122,14 @@ var Keys = []Key{
 		Description: "Enterprise only: the ClickHouse Cloud user nano connects as."},
 	{Name: KeyCHCloudPassword, Type: String, Default: `""`, Secret: true,
 		Description: "Enterprise only: the password of nano:clickhouseCloudUser (pulumi config set --secret)."},
+	{Name: KeyKubeconfig, Type: String, Default: `""`, Secret: true,
+		Description: "Provider kubernetes only, required there: the kubeconfig of your cluster, whose current context nano deploys into (pulumi config set --secret nano:kubeconfig < kubeconfig.yaml)."},
+	{Name: KeyKubeOperators, Type: String, Default: OperatorsHelm,
+		Description: "Provider kubernetes only: helm installs the operators nano needs (Altinity ClickHouse, CloudNativePG; cert-manager with a domain; Traefik with a domain and no nano:ingressClass) by Helm; preinstalled means your cluster already runs them and nano installs none."},
+	{Name: KeyStorageClass, Type: String, Default: `""`,
+		Description: "Provider kubernetes only: storage class of nano's volumes. Empty means the cluster's default class."},
+	{Name: KeyIngressClass, Type: String, Default: `""`,
+		Description: "Provider kubernetes only: ingress class of your cluster's ingress controller for api and search (with nano:domain). Empty installs Traefik, which nano:kubeOperators preinstalled does not allow."},
+	{Name: KeyPostgresURI, Type: String, Default: `""`, Secret: true,
+		Description: "Enterprise on provider kubernetes only, required there: the libpq URI of your managed PostgreSQL (postgres://user:password@host:5432/nano?sslmode=verify-full) (pulumi config set --secret)."},
 }

@@ -46,6 +46,23 @@ type Settings struct {
 	Warm *WarmBucket
 	// ClickHouseCloud is the Enterprise tier's ClickHouse Cloud service.
 	ClickHouseCloud *ClickHouseCloud
+	// Cluster is the user's cluster (provider kubernetes); nil elsewhere.
+	Cluster *ExistingCluster
+}
+
+// ExistingCluster is a Kubernetes cluster of the user's that nano deploys
+// its Platform into (provider kubernetes).
+type ExistingCluster struct {
+	// Kubeconfig is secret: wrap it with pulumi.ToSecret before use.
+	Kubeconfig string
+	// OperatorsPreinstalled: the cluster runs the operators; nano installs
+	// no Helm release.
+	OperatorsPreinstalled bool
+	// StorageClass of nano's volumes ("" is the cluster's default) and
+	// IngressClass of the user's ingress controller ("" installs Traefik).
+	StorageClass, IngressClass string
+	// PostgresURI is the managed PostgreSQL of Enterprise (secret).
+	PostgresURI string
 }
 
 // WarmBucket is an S3-compatible bucket for ClickHouse's warm tier.
@@ -150,10 +167,11 @@ func Load(stack string, get Getter) (Settings, error) {
 		l.enterpriseBand(&s)
 		s.Warm = warmBucket(s.Tier, get, l.bad)
 		s.ClickHouseCloud = clickHouseCloud(s.Tier, s.Provider, get, l.bad)
+		s.Cluster = existingCluster(s, get, l.bad)
 		if providerOK && s.MachineType != "" {
 			l.machineOverride(s)
 		}
-		if providerOK && s.MachineType == "" {
+		if providerOK && s.MachineType == "" && s.Provider != tier.Kubernetes {
 			if m, ok := mainMachine(s); ok {
 				t, err := tier.MachineType(s.Provider, m)
 				if err != nil {
@@ -196,7 +214,7 @@ func (l *loader) tierAndProvider(s *Settings) (tierOK, providerOK bool) {
 	case !slices.Contains(tier.Providers(), provider):
 		l.bad(KeyProvider, "unknown provider %q; allowed: %s", provider, list(tier.Providers()))
 	case tierOK && !spec.AllowsProvider(provider):
-		l.bad(KeyProvider, "tier %q does not run on %q; allowed for %s: %s", spec.Name, provider, spec.Name, list(spec.Providers))
+		l.bad(KeyProvider, "tier %q does not run on %q; allowed for %s: %s", spec.Name, provider, spec.Name, list(spec.ProvidersWithTargets()))
 	}
 	s.Tier, s.Provider = spec, provider
 	providerOK = tierOK && spec.AllowsProvider(provider)
@@ -339,8 +357,15 @@ func RequiredSecrets(get Getter) []string {
 	if strings.TrimSpace(get(KeyWarmBucketURL)) != "" {
 		out = append(out, KeyWarmAccessKeyID, KeyWarmSecretKey)
 	}
-	if tier.Name(strings.ToLower(strings.TrimSpace(get(KeyTier)))) == tier.Enterprise {
+	enterprise := tier.Name(strings.ToLower(strings.TrimSpace(get(KeyTier)))) == tier.Enterprise
+	if enterprise {
 		out = append(out, KeyCHCloudPassword)
+	}
+	if tier.Provider(strings.ToLower(strings.TrimSpace(get(KeyProvider)))) == tier.Kubernetes {
+		out = append(out, KeyKubeconfig)
+		if enterprise {
+			out = append(out, KeyPostgresURI)
+		}
 	}
 	return out
 }
@@ -433,6 +458,10 @@ func clickHouseCloud(spec tier.Spec, p tier.Provider, get Getter, bad func(key, 
 	}
 	re := reEndpointService[p]
 	switch {
+	case p == tier.Kubernetes:
+		if c.EndpointService != "" {
+			bad(KeyCHCloudService, "unused with provider %q: your cluster reaches ClickHouse Cloud over your own network and nano creates no private endpoint; remove it", p)
+		}
 	case c.EndpointService == "":
 		bad(KeyCHCloudService, "required for tier %q: the private endpoint service of your ClickHouse Cloud service (ClickHouse Cloud console: Settings, Private endpoints)", spec.Name)
 	case re == nil:
@@ -459,6 +488,10 @@ func clickHouseCloud(spec tier.Spec, p tier.Provider, get Getter, bad func(key, 
 // provider has, at least the tier's size (the bill of materials and the
 // services' sizing assume it), and only where one machine type is used.
 func (l *loader) machineOverride(s Settings) {
+	if s.Provider == tier.Kubernetes {
+		l.bad(KeyMachineType, "has no effect with provider %q: the cluster's nodes are yours; remove it", tier.Kubernetes)
+		return
+	}
 	need, ok := mainMachine(s)
 	if !ok {
 		l.bad(KeyMachineType, "has no effect on tier %q, whose pools are sized per role (or by daily volume); remove it", s.Tier.Name)
@@ -485,6 +518,9 @@ func mainMachine(s Settings) (tier.Machine, bool) {
 }
 
 func checkRegion(p tier.Provider, region string) string {
+	if p == tier.Kubernetes {
+		return "" // the cluster is where it is; the key is unused
+	}
 	if p == tier.Hetzner {
 		var locs []string
 		for l := range HetznerLocations {

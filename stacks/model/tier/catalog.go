@@ -30,6 +30,11 @@ const (
 	Vultr   Provider = "vultr"
 	GCP     Provider = "gcp"
 	AWS     Provider = "aws"
+	// Kubernetes is an existing cluster of the user's (Bring Your Own
+	// Kubernetes): nano deploys only its Platform there, on the user's
+	// nodes. Every Kubernetes tier runs on it; the catalog's Providers list
+	// the clouds nano builds clusters on.
+	Kubernetes Provider = "kubernetes"
 )
 
 // Kind is how a tier is deployed; each kind is one component.
@@ -221,7 +226,18 @@ func (s Spec) HotNeedPerPodGB() int {
 }
 
 // AllowsProvider reports whether the tier runs on p.
-func (s Spec) AllowsProvider(p Provider) bool { return slices.Contains(s.Providers, p) }
+func (s Spec) AllowsProvider(p Provider) bool {
+	return slices.Contains(s.Providers, p) || (p == Kubernetes && s.Kind != Compose)
+}
+
+// ProvidersWithTargets are the tier's clouds plus the existing-cluster
+// target where the tier runs on Kubernetes.
+func (s Spec) ProvidersWithTargets() []Provider {
+	if s.Kind == Compose {
+		return s.Providers
+	}
+	return append(slices.Clone(s.Providers), Kubernetes)
+}
 
 // BandFor returns the Enterprise volume band that covers gbPerDay.
 func (s Spec) BandFor(gbPerDay int) (VolumeBand, error) {
@@ -356,7 +372,8 @@ func Lookup(name Name) (Spec, bool) {
 	return Spec{}, false
 }
 
-// Providers returns every provider some tier runs on, in catalog order.
+// Providers returns every provider some tier runs on, in catalog order,
+// and last the existing-cluster target.
 func Providers() []Provider {
 	var out []Provider
 	for _, s := range catalog {
@@ -366,5 +383,5 @@ func Providers() []Provider {
 			}
 		}
 	}
-	return out
+	return append(out, Kubernetes)
 }

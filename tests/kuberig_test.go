@@ -1,0 +1,449 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+// The Kubernetes rig: every Kubernetes tier deployed by nano's real
+// program, through the existing-cluster target (nano:provider kubernetes)
+// and the real Pulumi Kubernetes provider, into a real control plane
+// (kube-apiserver, kube-controller-manager, kube-scheduler on etcd) whose
+// nodes are shaped like the tier's pools. The harness stands in for what
+// needs machines (kubelets, load balancers, volumes: see harness.Kube);
+// the random and tls plugins are the rig's stand-ins
+// (tests/standinproviders); the operators are "preinstalled" (their CRDs
+// are; no Helm chart can be fetched here, and the operators do not run, so
+// ClickHouse and PostgreSQL pods are not created).
+
+// rigCRDs are the CRDs the platform's custom resources need.
+func rigCRDs(t *testing.T) []string {
+	files, err := filepath.Glob("kubevalidate/crds/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRDs under tests/kubevalidate/crds: %v", err)
+	}
+	return files
+}
+
+func startRig(t *testing.T) *harness.Kube {
+	t.Helper()
+	start := time.Now()
+	k, err := harness.StartKube(rigCRDs(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Stop)
+	t.Logf("rig: control plane up with %d CRD files in %s", len(rigCRDs(t)), time.Since(start).Round(time.Second))
+	return k
+}
+
+// rigPools are Node pools shaped like the tier's (Enterprise's at band).
+func rigPools(spec tier.Spec, band tier.VolumeBand) []harness.NodePool {
+	pools := spec.Pools
+	if spec.Kind == tier.Managed {
+		pools = []tier.Pool{band.App, band.Ingest}
+	}
+	var out []harness.NodePool
+	for _, p := range pools {
+		np := harness.NodePool{Name: string(p.Role), Nodes: p.Nodes, CPU: p.Machine.CPU, MemoryGB: p.Machine.MemoryGB,
+			Reserved: spec.Kind != tier.SinglePool}
+		if p.Role != tier.General {
+			np.Labels = map[string]string{kubeobjects.PoolLabel: string(p.Role)}
+		}
+		if p.Role == tier.ClickHouse {
+			np.Taints = []string{kubeobjects.PoolTaint + "=" + string(tier.ClickHouse) + ":NoSchedule"}
+		}
+		out = append(out, np)
+	}
+	return out
+}
+
+// rigWorkspace is the engine workspace with the rig's plugins on PATH: the
+// Kubernetes provider tests/setup built and the stand-ins.
+func rigWorkspace(t *testing.T, ctx context.Context) auto.Workspace {
+	t.Helper()
+	provider, standins := os.Getenv("NANO_KUBE_PROVIDER_BIN"), os.Getenv("NANO_STANDIN_PLUGINS")
+	if provider == "" || standins == "" {
+		t.Fatal("NANO_KUBE_PROVIDER_BIN and NANO_STANDIN_PLUGINS are not set: run the tests with tests/run")
+	}
+	ws := workspace(t, ctx)
+	env := ws.GetEnvVars()
+	env["PATH"] = provider + string(os.PathListSeparator) + standins + string(os.PathListSeparator) + os.Getenv("PATH")
+	if err := ws.SetEnvVars(env); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// rigConfig is what a user of the existing-cluster target sets, here for
+// the rig: its kubeconfig, operators preinstalled, the rig's ingress class,
+// a domain (so api and search get their Ingress), and the keys a tier
+// requires (warm bucket, Enterprise's databases).
+func rigConfig(k *harness.Kube, spec tier.Spec) auto.ConfigMap {
+	c := auto.ConfigMap{
+		"nano:kubeconfig":    {Value: k.Kubeconfig, Secret: true},
+		"nano:kubeOperators": {Value: "preinstalled"},
+		"nano:ingressClass":  {Value: k.IngressClass},
+		"nano:domain":        {Value: "logs.rig.test"},
+	}
+	if spec.ClickHouse.WarmS3 {
+		c["nano:warmBucketUrl"] = auto.ConfigValue{Value: "https://s3.rig.test/nano-warm/"}
+		c["nano:warmAccessKeyId"] = auto.ConfigValue{Value: "rig-key", Secret: true}
+		c["nano:warmSecretAccessKey"] = auto.ConfigValue{Value: "rig-secret", Secret: true}
+	}
+	if spec.Kind == tier.Managed {
+		c["nano:clickhouseCloudHost"] = auto.ConfigValue{Value: "ch.rig.test"}
+		c["nano:clickhouseCloudPassword"] = auto.ConfigValue{Value: "rig-ch-password", Secret: true}
+		c["nano:postgresUri"] = auto.ConfigValue{Value: "postgres://nano:rig-pg-password@pg.rig.test:5432/nano?sslmode=verify-full", Secret: true}
+	}
+	return c
+}
+
+// rigDailyVolumeGB is Enterprise's volume on the rig: the first band.
+const rigDailyVolumeGB = 100
+
+func TestKubernetesTiersOnTheRig(t *testing.T) {
+	k := startRig(t)
+	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
+		t.Run(string(name), func(t *testing.T) { rigTier(t, k, name) })
+	}
+}
+
+// rigTier deploys one tier, checks placement, rolls an image update,
+// previews (no changes) and destroys (nothing left).
+func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	spec, _ := tier.Lookup(name)
+	var band tier.VolumeBand
+	if spec.Kind == tier.Managed {
+		var err error
+		if band, err = spec.BandFor(rigDailyVolumeGB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pools := rigPools(spec, band)
+	if err := k.AddNodes(ctx, pools...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := k.RemoveNodes(context.Background()); err != nil {
+			t.Errorf("cannot remove the rig's nodes: %v", err)
+		}
+	})
+	ws := rigWorkspace(t, ctx)
+	stack, err := auto.UpsertStack(ctx, string(name)+"-kubernetes", ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.SetAllConfig(ctx, rigConfig(k, spec)); err != nil {
+		t.Fatal(err)
+	}
+	if spec.Kind == tier.Managed {
+		if err := stack.SetConfig(ctx, "nano:dailyVolumeGB", auto.ConfigValue{Value: fmt.Sprint(rigDailyVolumeGB)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	destroyed := false
+	t.Cleanup(func() {
+		if !destroyed {
+			_, _ = stack.Destroy(context.Background())
+		}
+	})
+
+	start := time.Now()
+	up, err := stack.Up(ctx)
+	if err != nil {
+		t.Fatalf("up on the rig failed: %v\n%s\n%s", lastLines(err.Error(), 40), pendingReasons(ctx, k), k.Logs())
+	}
+	applied := kubeResources(t, ctx, stack)
+	pods := checkPlacement(t, ctx, k, spec, pools, "")
+	t.Logf("%s: up in %s, %d Kubernetes objects applied, %d pods scheduled (%s)", name, time.Since(start).Round(time.Second),
+		applied, len(pods), summary(pods))
+	if up.Outputs["apiUrl"].Value != "https://logs.rig.test/api" {
+		t.Errorf("apiUrl is %v, want https://logs.rig.test/api", up.Outputs["apiUrl"].Value)
+	}
+	if got := fmt.Sprint(up.Outputs["ingestHttpUrl"].Value); got != "https://"+harness.RigLoadBalancerIP+":8080" {
+		t.Errorf("ingestHttpUrl is %s: it should name the load balancer's address", got)
+	}
+	rigRefusals(t, ctx, k)
+
+	// A rolling update: new image tags for every service.
+	start = time.Now()
+	for _, key := range []string{"apiImage", "searchImage", "ingestImage"} {
+		svc := strings.TrimSuffix(key, "Image")
+		if err := stack.SetConfig(ctx, "nano:"+key, auto.ConfigValue{Value: "ghcr.io/nanosiem/" + svc + ":0.1.1-rig"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := stack.Up(ctx, optup.Refresh()); err != nil {
+		t.Fatalf("the rolling update failed: %v\n%s", lastLines(err.Error(), 40), pendingReasons(ctx, k))
+	}
+	pods = checkPlacement(t, ctx, k, spec, pools, ":0.1.1-rig")
+	t.Logf("%s: rolling update of api, search and ingest in %s, %d pods on the new images", name, time.Since(start).Round(time.Second), len(pods))
+
+	pre, err := stack.Preview(ctx, optpreview.Diff())
+	if err != nil {
+		t.Fatalf("second preview failed: %v", err)
+	}
+	for op, n := range pre.ChangeSummary {
+		if op != apitype.OpSame && n > 0 {
+			t.Errorf("a preview after up plans %d %s: the deployment does not converge\n%s", n, op, lastLines(pre.StdOut, 60))
+		}
+	}
+
+	start = time.Now()
+	if _, err := stack.Destroy(ctx, optdestroy.Remove()); err != nil {
+		t.Fatalf("destroy failed: %v", lastLines(err.Error(), 40))
+	}
+	destroyed = true
+	if left := leftovers(ctx, k); len(left) > 0 {
+		t.Errorf("destroy left nano objects behind: %v", left)
+	}
+	t.Logf("%s: destroyed in %s, nothing left", name, time.Since(start).Round(time.Second))
+}
+
+// rigPod is what the placement checks read of a pod.
+type rigPod struct {
+	Metadata struct {
+		Name   string            `json:"name"`
+		Labels map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Spec struct {
+		NodeName   string `json:"nodeName"`
+		Containers []struct {
+			Image string `json:"image"`
+		} `json:"containers"`
+	} `json:"spec"`
+	Status struct {
+		Phase      string `json:"phase"`
+		Conditions []struct {
+			Type, Status, Reason, Message string
+		} `json:"conditions"`
+	} `json:"status"`
+}
+
+func (p rigPod) app() string { return p.Metadata.Labels["app.kubernetes.io/name"] }
+
+// checkPlacement checks every pod of nano's Deployments: scheduled (else
+// the scheduler's reason), on a node of its pool, spread over nodes as the
+// tier requires; with imageSuffix, on the new images only (the old
+// ReplicaSets' pods gone).
+func checkPlacement(t *testing.T, ctx context.Context, k *harness.Kube, spec tier.Spec, pools []harness.NodePool, imageSuffix string) []rigPod {
+	t.Helper()
+	var pods struct{ Items []rigPod }
+	if err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace+"/pods", &pods); err != nil {
+		t.Fatal(err)
+	}
+	nodePool := map[string]harness.NodePool{}
+	for _, p := range pools {
+		for i := 0; i < p.Nodes; i++ {
+			nodePool[fmt.Sprintf("%s-%d", p.Name, i)] = p
+		}
+	}
+	var deps struct {
+		Items []struct {
+			Metadata struct{ Name string }  `json:"metadata"`
+			Spec     struct{ Replicas int } `json:"spec"`
+		}
+	}
+	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/deployments", &deps); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, d := range deps.Items {
+		want[d.Metadata.Name] = d.Spec.Replicas
+	}
+	for _, svc := range []string{"api", "search", "ingest", "prometheus"} {
+		if _, ok := want[svc]; !ok {
+			t.Errorf("no %s Deployment on the rig", svc)
+		}
+	}
+	perApp := map[string][]string{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == "" {
+			t.Errorf("pod %s is not scheduled: %s", p.Metadata.Name, scheduleReason(p))
+			continue
+		}
+		if p.Status.Phase != "Running" {
+			t.Errorf("pod %s on %s is %s", p.Metadata.Name, p.Spec.NodeName, p.Status.Phase)
+		}
+		perApp[p.app()] = append(perApp[p.app()], p.Spec.NodeName)
+		if imageSuffix != "" && p.app() != "prometheus" && !strings.HasSuffix(p.Spec.Containers[0].Image, imageSuffix) {
+			t.Errorf("pod %s still runs %s after the rolling update", p.Metadata.Name, p.Spec.Containers[0].Image)
+		}
+		if pool, wantPool := nodePool[p.Spec.NodeName].Labels[kubeobjects.PoolLabel], expectedPool(spec, p.app()); pool != wantPool {
+			t.Errorf("pod %s is on node %s of pool %q, want pool %q", p.Metadata.Name, p.Spec.NodeName, pool, wantPool)
+		}
+	}
+	for app, replicas := range want {
+		nodes := perApp[app]
+		if len(nodes) != replicas {
+			t.Errorf("%s: %d pods for %d replicas (%v)", app, len(nodes), replicas, nodes)
+		}
+		if spec.HA && app != "prometheus" {
+			checkSpread(t, app, nodes, nodePool, expectedPool(spec, app))
+		}
+	}
+	if err := k.AgentErr(); err != nil {
+		t.Errorf("the rig's node agent failed: %v", err)
+	}
+	return pods.Items
+}
+
+// expectedPool is the pool label value a service's pods must run on ("" on
+// tiers without dedicated pools).
+func expectedPool(spec tier.Spec, app string) string {
+	if _, ok := spec.Pool(tier.App); !ok && spec.Kind != tier.Managed {
+		return ""
+	}
+	if app == "ingest" {
+		return string(tier.Ingest)
+	}
+	return string(tier.App)
+}
+
+// checkSpread: an HA service's pods are on distinct nodes of their pool
+// while it has enough nodes, and at most one apart per node otherwise.
+func checkSpread(t *testing.T, app string, nodes []string, nodePool map[string]harness.NodePool, pool string) {
+	t.Helper()
+	count := map[string]int{}
+	for n := range nodePool {
+		if nodePool[n].Labels[kubeobjects.PoolLabel] == pool {
+			count[n] = 0
+		}
+	}
+	for _, n := range nodes {
+		count[n]++
+	}
+	lo, hi := len(nodes), 0
+	for _, c := range count {
+		lo, hi = min(lo, c), max(hi, c)
+	}
+	if hi-lo > 1 {
+		t.Errorf("%s is spread unevenly over its pool's nodes: %v", app, count)
+	}
+}
+
+func scheduleReason(p rigPod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == "PodScheduled" {
+			return c.Reason + ": " + c.Message
+		}
+	}
+	return "no PodScheduled condition (the scheduler has not seen it)"
+}
+
+// pendingReasons lists the unscheduled pods of the namespace with the
+// scheduler's reasons, for a failed up's report.
+func pendingReasons(ctx context.Context, k *harness.Kube) string {
+	var pods struct{ Items []rigPod }
+	if err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace+"/pods", &pods); err != nil {
+		return "cannot list pods: " + err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == "" {
+			fmt.Fprintf(&b, "pending pod %s: %s\n", p.Metadata.Name, scheduleReason(p))
+		}
+	}
+	return b.String()
+}
+
+func summary(pods []rigPod) string {
+	n := map[string]int{}
+	for _, p := range pods {
+		n[p.app()]++
+	}
+	var out []string
+	for app, c := range n {
+		out = append(out, fmt.Sprintf("%s %d", app, c))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// kubeResources counts the Kubernetes objects in the stack's state.
+func kubeResources(t *testing.T, ctx context.Context, stack auto.Stack) int {
+	t.Helper()
+	dep, err := stack.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, typ := range resourceTypes(t, string(dep.Deployment)) {
+		if strings.HasPrefix(typ, "kubernetes:") && typ != "pulumi:providers:kubernetes" {
+			n++
+		}
+	}
+	return n
+}
+
+// rigRefusals: the rig refuses what a real cluster refuses, so the tests
+// above can fail: a privileged pod in nano's namespace (Pod Security
+// "restricted" admission) and a ClickHouseInstallation whose shardsCount
+// is a string (the CRD's schema).
+func rigRefusals(t *testing.T, ctx context.Context, k *harness.Kube) {
+	t.Helper()
+	ns := kubeobjects.Namespace
+	err := k.Create(ctx, "/api/v1/namespaces/"+ns+"/pods", harness.Object{
+		"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "rig-privileged"},
+		"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "busybox:1.36",
+			"securityContext": map[string]any{"privileged": true}}}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "violates PodSecurity") {
+		t.Errorf("a privileged pod in namespace %s was not refused by Pod Security: %v", ns, err)
+	}
+	err = k.Create(ctx, "/apis/clickhouse.altinity.com/v1/namespaces/"+ns+"/clickhouseinstallations", harness.Object{
+		"apiVersion": "clickhouse.altinity.com/v1", "kind": "ClickHouseInstallation", "metadata": map[string]any{"name": "rig-bad"},
+		"spec": map[string]any{"configuration": map[string]any{"clusters": []any{map[string]any{
+			"name": "c", "layout": map[string]any{"shardsCount": "two"}}}}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "shardsCount") {
+		t.Errorf("a ClickHouseInstallation with shardsCount \"two\" was not refused by its CRD schema: %v", err)
+	}
+}
+
+// leftovers are nano's objects still on the rig after destroy: its
+// namespace and cluster-scoped objects labeled part-of nano.
+func leftovers(ctx context.Context, k *harness.Kube) []string {
+	var left []string
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		left = left[:0]
+		if err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace, nil); !harness.IsNotFound(err) {
+			left = append(left, "namespace "+kubeobjects.Namespace)
+		}
+		for _, path := range []string{"/apis/cert-manager.io/v1/clusterissuers", "/api/v1/persistentvolumes"} {
+			var l harness.List
+			if err := k.Get(ctx, path, &l); err != nil {
+				left = append(left, path+": "+err.Error())
+				continue
+			}
+			for _, o := range l.Items {
+				left = append(left, path+"/"+fmt.Sprint(o["metadata"].(map[string]any)["name"]))
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return slices.Clone(left)
+		}
+		time.Sleep(time.Second)
+	}
+}
