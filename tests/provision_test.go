@@ -1,13 +1,8 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,80 +14,13 @@ import (
 // restarted, it reports the update as failed and the next update on the
 // deployment succeeds (the stale lock and pending operations are cleared).
 func TestProvisioningSurvivesSIGKILL(t *testing.T) {
-	root := os.Getenv("NANO_PULUMI_ROOT")
-	if root == "" {
-		t.Fatal("NANO_PULUMI_ROOT is not set: run the tests with tests/run")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "nano")
-	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	const token = "provision-sigkill-test-token-0123"
-	data := filepath.Join(tmp, "data")
-	startService := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--program", "probe", "--listen", addr, "--data-dir", data)
-		cmd.Env = append(os.Environ(), "NANO_PROVISION_TOKEN="+token, "NANO_PULUMI_ROOT="+root)
-		logFile, _ := os.Create(filepath.Join(tmp, fmt.Sprintf("serve-%d.log", time.Now().UnixNano())))
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// A failing test must not leave the service running.
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
-		})
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				return cmd
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("nano serve did not start")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	call := func(method, path, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	s := newNanoServe(t)
+	startService := func() *exec.Cmd { return s.start("--program", "probe") }
+	call := s.call
 	waitOp := func(id string, done func(map[string]any) bool) map[string]any {
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
-			_, body := call("GET", "/v1/operations/"+id, "")
-			op, _ := body["operation"].(map[string]any)
-			if op != nil && done(op) {
-				return op
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("operation %s: %v", id, op)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		return s.waitOp(id, 3*time.Minute, done)
 	}
-	ended := func(op map[string]any) bool {
-		s := op["state"]
-		return s == "succeeded" || s == "failed" || s == "canceled"
-	}
+	ended := opEnded
 
 	svc := startService()
 	code, body := call("POST", "/v1/deployments", `{"name":"crashy","tier":"hobby","provider":"hetzner","region":"fsn1"}`)

@@ -43,9 +43,6 @@ type ValidationError struct{ Problems []string }
 
 func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
 
-// secretPlaceholder stands in, during validation of an update, for a
-// secret that was set before and is not sent again.
-const secretPlaceholder = "(set)"
 
 func fullKey(k string) string {
 	if strings.Contains(k, ":") {
@@ -107,7 +104,8 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		all[k] = v
 	}
 	for _, k := range d.SecretKeys {
-		all[k] = secretPlaceholder
+		// Set before, kept in the stack only: validated as set.
+		all[k] = settings.OfflineSecret
 	}
 	for k, v := range secrets {
 		all[k] = v

@@ -86,7 +86,8 @@ func checkKubeconfig(raw string, bad func(key, format string, args ...any)) {
 		} `json:"clusters"`
 	}
 	if err := yaml.Unmarshal([]byte(raw), &kc); err != nil {
-		bad(KeyKubeconfig, "is not a kubeconfig (YAML): %v", err)
+		// The decoder's error names Go types, not the file: say what is wrong.
+		bad(KeyKubeconfig, "is not a kubeconfig: expected a YAML mapping with clusters, users, contexts and current-context")
 		return
 	}
 	if kc.CurrentContext == "" {

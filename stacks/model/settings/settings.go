@@ -370,8 +370,10 @@ func RequiredSecrets(get Getter) []string {
 	return out
 }
 
-// OfflineSecret stands in for a required secret where none can be read:
-// `go run . plan` cannot decrypt a stack's secrets.
+// OfflineSecret stands in for a secret that is set but cannot be read where
+// the settings are validated: `go run . plan` cannot decrypt a stack's
+// secrets, and the provisioning endpoint keeps a deployment's secrets only
+// in its stack. Validation of a secret's shape skips it.
 const OfflineSecret = "planned-offline"
 
 // WithOfflineSecrets returns get with OfflineSecret in place of every
