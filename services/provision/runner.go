@@ -43,7 +43,6 @@ type ValidationError struct{ Problems []string }
 
 func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
 
-
 func fullKey(k string) string {
 	if strings.Contains(k, ":") {
 		return k
