@@ -71,6 +71,10 @@ func (e Engine) Replicated() bool { return e.Cluster != "" }
 // replicated tables on a cluster.
 func (e Engine) Table() string { return e.Database + ".events" }
 
+// EnrichmentTable is the table of an enrichment dataset in database: the
+// api's enrichment sync loads it, searches' | lookup stages read it.
+func EnrichmentTable(database, dataset string) string { return database + ".enrich_" + dataset }
+
 // InsertTable is what writers insert into: the events table on a single
 // node; on a cluster a Distributed table over the same shards that places
 // each row by a hash of its content (ShardingKey), so a retried batch goes

@@ -77,6 +77,9 @@ func Validate(r Rule) error {
 		if err != nil {
 			errs = append(errs, fielderr.Wrap("query", err))
 		}
+		if r.Signal && len(q.Lookups) > 0 {
+			errs = append(errs, fielderr.New("signal", "a signal rule's view tests events as they arrive and cannot read a dataset; make it a scheduled rule to use | lookup"))
+		}
 		if r.Signal && (q.Stats == nil || len(q.Stats.By) > 0 || len(q.Stats.Aggs) != 1 || q.Stats.Aggs[0].Func != "count") {
 			errs = append(errs, fielderr.New("signal", "a signal rule counts matching events; its query takes no stats stage"))
 		}

@@ -67,6 +67,14 @@ func TestValidateNamesTheField(t *testing.T) {
 	if err := Validate(Rule{Query: "level:error | stats count() by service", Schedule: "*/5 * * * *"}); err != nil {
 		t.Error(err)
 	}
+	// A lookup reads a dataset: scheduled rules take it, signal rules (a view
+	// over arriving events) do not.
+	if err := Validate(Rule{Query: "level:error | lookup threats on src.ip", Schedule: "@every 5m"}); err != nil {
+		t.Errorf("scheduled rule with a lookup: %v", err)
+	}
+	if err := Validate(Rule{Query: "level:error | lookup threats on src.ip", Schedule: "@every 5m", Signal: true}); err == nil || !strings.Contains(err.Error(), "signal:") {
+		t.Errorf("signal rule with a lookup: %v", err)
+	}
 	// Rules are held to the search's limits when saved: a query of more
 	// terms than a search may have never reaches the scheduler.
 	long := strings.TrimSuffix(strings.Repeat("a OR ", query.MaxTerms), " OR ")

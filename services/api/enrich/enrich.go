@@ -139,7 +139,7 @@ last_synced_at = $4, last_error = '', next_sync_at = $5 WHERE id = $1`, d.ID, su
 }
 
 // Table is the dataset's table.
-func (s *Syncer) Table(name string) string { return s.Engine.Database + ".enrich_" + name }
+func (s *Syncer) Table(name string) string { return events.EnrichmentTable(s.Engine.Database, name) }
 
 // Sync fetches d and swaps its table when the data changed; rows is -1
 // when nothing changed.

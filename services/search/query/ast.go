@@ -16,7 +16,24 @@ type Query struct {
 	// Limit caps the number of result rows (| limit); 0 means no cap
 	// beyond the service's own.
 	Limit int
+	// Lookups keep the events whose field's value is in an enrichment
+	// dataset (| lookup dataset[.column] on field), each one more filter.
+	Lookups []Lookup
 }
+
+// Lookup tests a field against a column of an enrichment dataset: the
+// dataset's ClickHouse table enrich_<Dataset>, kept by the api's
+// enrichment sync. Dataset and Column are identifiers ([a-z][a-z0-9_]*),
+// the only words of a query the compiler writes into SQL text.
+type Lookup struct {
+	Dataset, Column string
+	Field           Field
+	Col             int
+}
+
+// DefaultLookupColumn is the column of a "list" dataset (one indicator per
+// line), which | lookup reads when the query names none.
+const DefaultLookupColumn = "indicator"
 
 // Node is a filter expression.
 type Node interface{ node() }

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -278,9 +279,14 @@ func field(t token) (Field, error) {
 func (p *parser) stage(q *Query) error {
 	t := p.next()
 	if t.kind != tWord {
-		return p.expected(t, "a stage (stats, sort, limit, head or fields)")
+		return p.expected(t, "a stage (lookup, stats, sort, limit, head or fields)")
 	}
 	switch strings.ToLower(t.text) {
+	case "lookup":
+		if q.Stats != nil || len(q.Sort) > 0 || q.Limit > 0 || len(q.Fields) > 0 {
+			return errAt(t.col, "lookup before stats, sort, limit and fields (it selects events)")
+		}
+		return p.lookup(q, t.col)
 	case "stats":
 		if q.Stats != nil {
 			return errAt(t.col, "one stats stage (a second one starts here)")
@@ -322,7 +328,43 @@ func (p *parser) stage(q *Query) error {
 			p.next()
 		}
 	}
-	return errAt(t.col, "a stage (stats, sort, limit, head or fields), found %q", t.text)
+	return errAt(t.col, "a stage (lookup, stats, sort, limit, head or fields), found %q", t.text)
+}
+
+// reIdent is a dataset or column name as the enrichment sync makes them.
+var reIdent = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// MaxLookups bounds the lookup stages of a query.
+const MaxLookups = 8
+
+// lookup parses "dataset[.column] on field" after | lookup.
+func (p *parser) lookup(q *Query, col int) error {
+	if len(q.Lookups) == MaxLookups {
+		return errAt(col, "at most %d lookup stages", MaxLookups)
+	}
+	d := p.next()
+	if d.kind != tWord {
+		return p.expected(d, "an enrichment dataset's name (dataset or dataset.column)")
+	}
+	dataset, column, _ := strings.Cut(d.text, ".")
+	if column == "" {
+		column = DefaultLookupColumn
+	}
+	if !reIdent.MatchString(dataset) || !reIdent.MatchString(column) {
+		return errAt(d.col, "an enrichment dataset and column name of lowercase letters, digits and '_' (dataset or dataset.column), found %q", d.text)
+	}
+	if on := p.next(); on.kind != tWord || !strings.EqualFold(on.text, "on") {
+		return p.expected(on, "on and the field to look up")
+	}
+	f, err := field(p.next())
+	if err != nil {
+		return err
+	}
+	if f.Kind == Time {
+		return errAt(f.Col, "a field other than ts to look up")
+	}
+	q.Lookups = append(q.Lookups, Lookup{Dataset: dataset, Column: column, Field: f, Col: col})
+	return nil
 }
 
 func (p *parser) stats(q *Query) error {

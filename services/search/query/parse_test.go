@@ -121,6 +121,11 @@ func TestParseErrorsPointAtTheColumn(t *testing.T) {
 		{`a | limit 0`, 11, "a row count"},
 		{`a | limit ten`, 11, "a row count"},
 		{`a | frobnicate`, 5, `found "frobnicate"`},
+		{`a | lookup Threats on ip`, 12, "lowercase letters"},
+		{`a | lookup threats ip`, 20, "expected on"},
+		{`a | lookup threats on ts`, 23, "other than ts"},
+		{`a | lookup threats.x.y on ip`, 12, "lowercase letters"},
+		{`a | limit 5 | lookup threats on ip`, 15, "lookup before stats"},
 		{`a | sort count | stats count()`, 18, "stats before sort"},
 		{`x:[1 TO 2`, 10, "']' to close the range started at column 3"},
 		{`x:[1 2]`, 6, "TO in the range"},
@@ -196,5 +201,27 @@ func TestTermLimitAndFlatChains(t *testing.T) {
 	var qe *Error
 	if !errors.As(err, &qe) || qe.Col != len(over) || !strings.Contains(qe.Msg, fmt.Sprint(MaxTerms)) {
 		t.Errorf("%d terms: %v, want an error at column %d naming the limit", MaxTerms+1, err, len(over))
+	}
+}
+
+// | lookup names a dataset (and column, default indicator) and a field.
+func TestParseLookup(t *testing.T) {
+	q, err := Parse(`level:error | lookup threats on src.ip | lookup owners.host on host | stats count() by host`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Lookup{
+		{Dataset: "threats", Column: DefaultLookupColumn, Field: Field{Name: "src.ip", Kind: Attribute, Col: 33}, Col: 15},
+		{Dataset: "owners", Column: "host", Field: Field{Name: "host", Kind: q.Lookups[1].Field.Kind, Col: 65}, Col: 42},
+	}
+	if len(q.Lookups) != 2 || q.Lookups[0] != want[0] || q.Lookups[1].Dataset != "owners" || q.Lookups[1].Column != "host" || q.Lookups[1].Field.Name != "host" || q.Stats == nil {
+		t.Errorf("lookups %+v, want %+v", q.Lookups, want)
+	}
+	many := "x"
+	for i := 0; i <= MaxLookups; i++ {
+		many += " | lookup d on f"
+	}
+	if _, err := Parse(many); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("%d lookups: %v", MaxLookups+1, err)
 	}
 }

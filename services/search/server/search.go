@@ -92,6 +92,14 @@ var clickHouseLimitCodes = map[int32]bool{158: true, 159: true, 160: true, 241: 
 // client's to simplify.
 var clickHouseComplexityCodes = map[int32]bool{167: true, 168: true, 306: true}
 
+// ClickHouse's UNKNOWN_TABLE and UNKNOWN_IDENTIFIER: the compiler names
+// only the events table and its columns, so these are a lookup's dataset
+// or column that the enrichment sync has not loaded.
+const (
+	clickHouseUnknownTable      = 60
+	clickHouseUnknownIdentifier = 47
+)
+
 // searchFailure is the status, message and history status of a failed
 // search.
 func searchFailure(err error) (int, string, string) {
@@ -100,6 +108,8 @@ func searchFailure(err error) (int, string, string) {
 	switch {
 	case errors.As(err, &ex) && clickHouseLimitCodes[ex.Code]:
 		return http.StatusUnprocessableEntity, "the search exceeded a limit; narrow the time range or the filter (" + ex.Message + ")", "failed"
+	case errors.As(err, &ex) && (ex.Code == clickHouseUnknownTable || ex.Code == clickHouseUnknownIdentifier):
+		return http.StatusBadRequest, "a lookup names an enrichment dataset or column that is not loaded (datasets: the api's GET /v1/enrichments; a list dataset's column is indicator): " + ex.Message, "invalid"
 	case errors.As(err, &ex) && clickHouseComplexityCodes[ex.Code]:
 		return http.StatusBadRequest, "the query is too complex for ClickHouse; use fewer terms or less nesting (" + ex.Message + ")", "failed"
 	case errors.Is(err, context.DeadlineExceeded):

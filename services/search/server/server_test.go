@@ -446,3 +446,63 @@ func TestSearchFailureStatuses(t *testing.T) {
 		t.Errorf("TOO_MANY_ROWS: %d, want 422", code)
 	}
 }
+
+// | lookup keeps the events whose field is in an enrichment dataset, as the
+// api's enrichment sync loads them (enrich_<name>, String columns); a
+// dataset or column that is not loaded is the query's fault (400).
+func TestLookupStage(t *testing.T) {
+	f := setup(t, "search_lookup", runner.Limits{}, admission.Config{})
+	conn, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	load := func(dataset string, cols []string, rows ...[]any) {
+		table := events.EnrichmentTable("search_lookup", dataset)
+		if err := conn.Exec(ctx, "CREATE TABLE "+table+" ("+strings.Join(cols, " String, ")+" String) ENGINE = MergeTree() ORDER BY tuple()"); err != nil {
+			t.Fatal(err)
+		}
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := b.Append(r...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load("hot", []string{"indicator"}, []any{"7"}, []any{"8"}, []any{"9"}, []any{"1000"})
+	load("owners", []string{"host", "owner"}, []any{"h1", "ops"})
+	for _, c := range []struct {
+		query string
+		want  float64
+	}{
+		{"| lookup hot on n | stats count()", 3},
+		// service api is every 3rd event, host h1 every 5th from the 2nd.
+		{"service:api | lookup owners.host on host | stats count()", 20},
+		{"| lookup hot on n | lookup owners.host on host | stats count()", 0},
+		{"NOT service:api | lookup hot on n | stats count()", 2},
+	} {
+		code, r := f.search(t, f.acme, map[string]any{"query": c.query})
+		if code != 200 || len(r.Rows) != 1 || r.Rows[0][0] != c.want {
+			t.Errorf("%s: %d %v %+v, want %v", c.query, code, r.Rows, r.Error, c.want)
+		}
+	}
+	// The other tenant's events stay invisible through a lookup.
+	if _, r := f.search(t, f.other, map[string]any{"query": "| lookup owners.host on host | stats count()"}); len(r.Rows) != 1 || r.Rows[0][0] != float64(0) {
+		t.Errorf("other tenant through a lookup: %v", r.Rows)
+	}
+	for _, q := range []string{"| lookup missing on n", "| lookup owners.nope on host"} {
+		code, r := f.search(t, f.acme, map[string]any{"query": q})
+		if code != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "enrichment dataset or column that is not loaded") {
+			t.Errorf("%s: %d %+v, want 400 naming the missing dataset", q, code, r.Error)
+		}
+	}
+	if code, r := f.search(t, f.acme, map[string]any{"query": "| stats count() | lookup hot on n"}); code != 400 || r.Error == nil || r.Error.Column != 19 {
+		t.Errorf("lookup after stats: %d %+v, want 400 at column 19", code, r.Error)
+	}
+}

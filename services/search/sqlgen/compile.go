@@ -115,6 +115,8 @@ func Compile(r Request) (*Statement, error) {
 		}
 		where = append(where, f)
 	}
+	database, _, _ := strings.Cut(r.Table, ".")
+	where = append(where, c.lookups(r.Query.Lookups, database)...)
 	st := &Statement{}
 	var sel, order []string
 	var group []string
@@ -501,12 +503,28 @@ func (c *compiler) timeCmpParts(op string, sec, nanos uint32) string {
 	panic("sqlgen: time operator " + op)
 }
 
+// lookups are the conditions of | lookup stages: the field's value is in
+// the dataset's column. The dataset's table is in the events' database;
+// its name and the column's are identifiers the parser checked
+// (query.Lookup), so they may stand in the SQL text.
+func (c *compiler) lookups(ls []query.Lookup, database string) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, fmt.Sprintf("%s IN (SELECT %s FROM %s)", c.valueExpr(l.Field), l.Column, events.EnrichmentTable(database, l.Dataset)))
+	}
+	return out
+}
+
 // Filter compiles only the query's filter with the tenant condition (no
 // time bounds, no SELECT): for definitions such as materialized views that
-// test each inserted event.
+// test each inserted event. Lookups are refused there: a view would read
+// the dataset as it was when each event arrived, not as it is now.
 func Filter(q *query.Query, tenant string, now time.Time) (string, []Param, error) {
 	if q == nil || tenant == "" {
 		return "", nil, fmt.Errorf("a query and a tenant are required")
+	}
+	if len(q.Lookups) > 0 {
+		return "", nil, &query.Error{Col: q.Lookups[0].Col, Msg: "no lookup in a signal rule (its view tests events as they arrive); use a scheduled rule"}
 	}
 	c := &compiler{now: now}
 	where := "tenant = " + c.param("String", tenant)
