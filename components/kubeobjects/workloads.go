@@ -176,27 +176,32 @@ func (s Spec) workload(svc service) []Object {
 	replicas := ptr(int32(s.Tier.Replicas))
 	// Preferred anti-affinity, and on HA tiers an even spread that admits
 	// a pod more than nodes (evenSpread): every count schedules and every
-	// rolling update (maxSurge 1, maxUnavailable 0) can place its surge pod.
+	// rolling update (maxSurge 1, maxUnavailable 0) can place its surge pod,
+	// except where the pods fill their pool (below).
 	affinity := spread(map[string]string{labelApp: svc.name}, false)
 	var spreadRules []corev1.TopologySpreadConstraint
 	if s.Tier.HA {
 		spreadRules = evenSpread(map[string]string{labelApp: svc.name})
 	}
 	var autoscaler []Object
+	rollout := &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr(port(0)), MaxSurge: ptr(port(1))}
 	if svc.name == "ingest" && s.IngestPool != nil {
 		// The autoscaler owns the count (a replicas field here would reset
 		// it at every update).
 		replicas = nil
 		autoscaler = append(autoscaler, ingestAutoscaler(ingestScale(*s.IngestPool)))
+		// Its pods fill their pool (one 2-CPU pod per 4-CPU node at the
+		// least), so a surge pod has nowhere to go and such a rollout never
+		// ends (the Kubernetes rig showed it on Enterprise): replace one pod
+		// at a time instead, as the PodDisruptionBudget allows.
+		rollout = &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr(port(1)), MaxSurge: ptr(port(0))}
 	}
 	deployment := appsv1.Deployment{
 		ObjectMeta: meta(svc.name, lbls),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{labelApp: svc.name}},
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
-				MaxUnavailable: ptr(port(0)), MaxSurge: ptr(port(1)),
-			}},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: rollout},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: lbls},
 				Spec: corev1.PodSpec{

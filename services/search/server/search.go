@@ -92,9 +92,9 @@ var clickHouseLimitCodes = map[int32]bool{158: true, 159: true, 160: true, 241: 
 // client's to simplify.
 var clickHouseComplexityCodes = map[int32]bool{167: true, 168: true, 306: true}
 
-// ClickHouse's UNKNOWN_TABLE and UNKNOWN_IDENTIFIER: the compiler names
-// only the events table and its columns, so these are a lookup's dataset
-// or column that the enrichment sync has not loaded.
+// ClickHouse's UNKNOWN_TABLE and UNKNOWN_IDENTIFIER: in a query with
+// lookups, a dataset or column that the enrichment sync has not loaded
+// (without lookups, a missing events table: the deployment's fault).
 const (
 	clickHouseUnknownTable      = 60
 	clickHouseUnknownIdentifier = 47
@@ -102,13 +102,13 @@ const (
 
 // searchFailure is the status, message and history status of a failed
 // search.
-func searchFailure(err error) (int, string, string) {
+func searchFailure(err error, lookups bool) (int, string, string) {
 	var ex *clickhouse.Exception
 	var netErr net.Error
 	switch {
 	case errors.As(err, &ex) && clickHouseLimitCodes[ex.Code]:
 		return http.StatusUnprocessableEntity, "the search exceeded a limit; narrow the time range or the filter (" + ex.Message + ")", "failed"
-	case errors.As(err, &ex) && (ex.Code == clickHouseUnknownTable || ex.Code == clickHouseUnknownIdentifier):
+	case lookups && errors.As(err, &ex) && (ex.Code == clickHouseUnknownTable || ex.Code == clickHouseUnknownIdentifier):
 		return http.StatusBadRequest, "a lookup names an enrichment dataset or column that is not loaded (datasets: the api's GET /v1/enrichments; a list dataset's column is indicator): " + ex.Message, "invalid"
 	case errors.As(err, &ex) && clickHouseComplexityCodes[ex.Code]:
 		return http.StatusBadRequest, "the query is too complex for ClickHouse; use fewer terms or less nesting (" + ex.Message + ")", "failed"
@@ -246,7 +246,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	entry.ElapsedMS = float64(stats.Elapsed.Microseconds()) / 1000
 	entry.Rows, entry.RowsRead, entry.BytesRead = int64(out.sent), int64(stats.RowsRead), int64(stats.BytesRead)
 	if err != nil && !errors.Is(err, errPageFull) {
-		code, msg, status := searchFailure(err)
+		code, msg, status := searchFailure(err, len(creq.Query.Lookups) > 0)
 		if code == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
 		}

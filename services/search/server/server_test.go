@@ -436,13 +436,13 @@ func TestSearchFailureStatuses(t *testing.T) {
 	}
 	defer conn.Close()
 	_, runErr := (&runner.Runner{Conn: conn}).Run(context.Background(), &sqlgen.Statement{SQL: "SELECT 1"}, func([]any) error { return nil })
-	if code, msg, _ := searchFailure(runErr); code != http.StatusServiceUnavailable {
+	if code, msg, _ := searchFailure(runErr, false); code != http.StatusServiceUnavailable {
 		t.Errorf("unreachable ClickHouse (%v): %d %s, want 503", runErr, code, msg)
 	}
-	if code, _, _ := searchFailure(fmt.Errorf("cannot run the search: %w", &clickhouse.Exception{Code: 167, Message: "AST is too deep"})); code != http.StatusBadRequest {
+	if code, _, _ := searchFailure(fmt.Errorf("cannot run the search: %w", &clickhouse.Exception{Code: 167, Message: "AST is too deep"}), false); code != http.StatusBadRequest {
 		t.Errorf("TOO_DEEP_AST: %d, want 400", code)
 	}
-	if code, _, _ := searchFailure(fmt.Errorf("cannot run the search: %w", &clickhouse.Exception{Code: 158, Message: "Limit for rows"})); code != http.StatusUnprocessableEntity {
+	if code, _, _ := searchFailure(fmt.Errorf("cannot run the search: %w", &clickhouse.Exception{Code: 158, Message: "Limit for rows"}), false); code != http.StatusUnprocessableEntity {
 		t.Errorf("TOO_MANY_ROWS: %d, want 422", code)
 	}
 }
