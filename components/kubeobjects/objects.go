@@ -167,10 +167,15 @@ func spread(lbls map[string]string, required bool) *corev1.Affinity {
 // nodes, such as a rolling update's surge pod or Enterprise's 4 replicas
 // on 3 nodes, still schedules, which required anti-affinity forbids (it
 // left pods Pending and rollouts waiting forever).
+//
+// The spread counts the pods of one revision (matchLabelKeys
+// pod-template-hash): counting the old ReplicaSet's pods too, a rolling
+// update ended with 2, 1 and 0 pods on three nodes (the Kubernetes rig
+// showed it), as old pods leave in an order the scheduler did not plan for.
 func evenSpread(lbls map[string]string) []corev1.TopologySpreadConstraint {
 	return []corev1.TopologySpreadConstraint{{
 		MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.DoNotSchedule,
-		LabelSelector: &metav1.LabelSelector{MatchLabels: lbls},
+		LabelSelector: &metav1.LabelSelector{MatchLabels: lbls}, MatchLabelKeys: []string{"pod-template-hash"},
 	}}
 }
 

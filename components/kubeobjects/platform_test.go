@@ -151,9 +151,9 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 				}
 				spreads, _ := get(t, d, "spec", "template", "spec").(map[string]any)["topologySpreadConstraints"].([]any)
 				if s.Tier.HA && (len(spreads) != 1 || fmt.Sprint(spreads[0]) != fmt.Sprint(map[string]any{
-					"labelSelector": map[string]any{"matchLabels": map[string]any{labelApp: svc}}, "maxSkew": 1,
-					"topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"})) {
-					t.Errorf("%s: spread %v, want maxSkew 1 per node, DoNotSchedule", svc, spreads)
+					"labelSelector": map[string]any{"matchLabels": map[string]any{labelApp: svc}}, "matchLabelKeys": []any{"pod-template-hash"},
+					"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"})) {
+					t.Errorf("%s: spread %v, want maxSkew 1 per node of one revision, DoNotSchedule", svc, spreads)
 				}
 				find(t, objs, "PodDisruptionBudget", svc)
 				if get(t, d, "spec", "template", "spec", "automountServiceAccountToken") != false {
