@@ -75,17 +75,23 @@ func rigPools(spec tier.Spec, band tier.VolumeBand) []harness.NodePool {
 	return out
 }
 
-// rigWorkspace is the engine workspace with the rig's plugins on PATH: the
-// Kubernetes provider tests/setup built and the stand-ins.
-func rigWorkspace(t *testing.T, ctx context.Context) auto.Workspace {
+// rigPath is PATH with the rig's plugins first: the Kubernetes provider
+// tests/setup built and the stand-ins, which the engine finds there.
+func rigPath(t *testing.T) string {
 	t.Helper()
 	provider, standins := os.Getenv("NANO_KUBE_PROVIDER_BIN"), os.Getenv("NANO_STANDIN_PLUGINS")
 	if provider == "" || standins == "" {
 		t.Fatal("NANO_KUBE_PROVIDER_BIN and NANO_STANDIN_PLUGINS are not set: run the tests with tests/run")
 	}
+	return strings.Join([]string{provider, standins, os.Getenv("PATH")}, string(os.PathListSeparator))
+}
+
+// rigWorkspace is the engine workspace with rigPath as its PATH.
+func rigWorkspace(t *testing.T, ctx context.Context) auto.Workspace {
+	t.Helper()
 	ws := workspace(t, ctx)
 	env := ws.GetEnvVars()
-	env["PATH"] = provider + string(os.PathListSeparator) + standins + string(os.PathListSeparator) + os.Getenv("PATH")
+	env["PATH"] = rigPath(t)
 	if err := ws.SetEnvVars(env); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +106,7 @@ func rigConfig(k *harness.Kube, spec tier.Spec) auto.ConfigMap {
 	c := auto.ConfigMap{
 		"nano:kubeconfig":    {Value: k.Kubeconfig, Secret: true},
 		"nano:kubeOperators": {Value: "preinstalled"},
-		"nano:ingressClass":  {Value: k.IngressClass},
+		"nano:ingressClass":  {Value: harness.RigIngressClass},
 		"nano:domain":        {Value: "logs.rig.test"},
 	}
 	if spec.ClickHouse.WarmS3 {

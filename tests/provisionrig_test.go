@@ -2,7 +2,6 @@ package tests
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +21,7 @@ func TestProvisioningOnTheRig(t *testing.T) {
 	if err := k.AddNodes(ctx, rigPools(spec, tier.VolumeBand{})...); err != nil {
 		t.Fatal(err)
 	}
-	path := strings.Join([]string{os.Getenv("NANO_KUBE_PROVIDER_BIN"), os.Getenv("NANO_STANDIN_PLUGINS"), os.Getenv("PATH")}, string(os.PathListSeparator))
-	s := newNanoServe(t, "PATH="+path)
+	s := newNanoServe(t, "PATH="+rigPath(t))
 	svc := s.start()
 	defer func() { _ = svc.Process.Kill(); _ = svc.Wait() }()
 

@@ -62,9 +62,16 @@ func (s *server) stop() {
 	})
 }
 
-// waitReady polls ready until it succeeds, the process exits or time runs out.
+// waitReady polls ready until it succeeds, the process exits or
+// startTimeout runs out.
 func (s *server) waitReady(ready func(context.Context) error) error {
-	deadline := time.Now().Add(startTimeout)
+	return s.waitReadyWithin(ready, startTimeout)
+}
+
+// waitReadyWithin is waitReady with its own bound, for servers slower to
+// start than most (the Kubernetes API server).
+func (s *server) waitReadyWithin(ready func(context.Context) error, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
 		select {
@@ -80,7 +87,7 @@ func (s *server) waitReady(ready func(context.Context) error) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not answer within %s (last error: %v); its output:\n%s", s.name, startTimeout, last, s.log.String())
+	return fmt.Errorf("%s did not answer within %s (last error: %v); its output:\n%s", s.name, timeout, last, s.log.String())
 }
 
 // freePort returns a loopback TCP port nobody listens on now.

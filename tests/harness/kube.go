@@ -34,15 +34,11 @@ type Kube struct {
 	// Server is the API server's https URL; Kubeconfig an admin kubeconfig
 	// for it (YAML, certificates embedded).
 	Server, Kubeconfig string
-	// IngressClass and StorageClass are the classes the harness serves as
-	// the rig's ingress controller and volume provisioner.
-	IngressClass, StorageClass string
-
-	client  *http.Client
-	dir     string
-	servers []*server
-	agent   *nodeAgent
-	stopped sync.Once
+	client             *http.Client
+	dir                string
+	servers            []*server
+	agent              *nodeAgent
+	stopped            sync.Once
 }
 
 // Rig classes: the harness's stand-in ingress controller reports an
@@ -75,7 +71,7 @@ func StartKube(crds ...string) (*Kube, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kube{dir: dir, IngressClass: RigIngressClass, StorageClass: RigStorageClass}
+	k := &Kube{dir: dir}
 	if err := k.start(bin, crds); err != nil {
 		k.Stop()
 		return nil, err
@@ -98,7 +94,7 @@ func (k *Kube) start(bin string, crds []string) error {
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL, "--initial-cluster=rig="+peerURL,
 		"--quota-backend-bytes=2147483648", "--log-level=warn")}
-	if err := k.run(etcd, func(ctx context.Context) error { return httpOK(ctx, http.DefaultClient, etcdURL+"/health") }); err != nil {
+	if err := k.run(etcd, func(ctx context.Context) error { return httpOK(ctx, http.DefaultClient, etcdURL+"/health") }, startTimeout); err != nil {
 		return err
 	}
 
@@ -125,7 +121,7 @@ func (k *Kube) start(bin string, crds []string) error {
 		// Security as on a real cluster.
 		"--allow-privileged=true", "--profiling=false", "--v=0")}
 	ready := func(ctx context.Context) error { return httpOK(ctx, k.client, k.Server+"/readyz") }
-	if err := k.runWithin(apiserver, ready, apiserverTimeout); err != nil {
+	if err := k.run(apiserver, ready, apiserverTimeout); err != nil {
 		return err
 	}
 
@@ -166,32 +162,14 @@ func (k *Kube) start(bin string, crds []string) error {
 	return nil
 }
 
-func (k *Kube) run(s *server, ready func(context.Context) error) error {
-	return k.runWithin(s, ready, startTimeout)
-}
-
-func (k *Kube) runWithin(s *server, ready func(context.Context) error, timeout time.Duration) error {
+// run starts one of the control plane's servers and waits, up to timeout,
+// until ready says it answers.
+func (k *Kube) run(s *server, ready func(context.Context) error, timeout time.Duration) error {
 	if err := s.start(); err != nil {
 		return err
 	}
 	k.servers = append(k.servers, s)
-	deadline := time.Now().Add(timeout)
-	for {
-		err := s.waitReady(ready)
-		if err == nil || time.Now().After(deadline) || s.exited() {
-			return err
-		}
-	}
-}
-
-// exited reports whether the server's process has ended.
-func (s *server) exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
+	return s.waitReadyWithin(ready, timeout)
 }
 
 // Logs are the control plane's output (for a failing test's report).

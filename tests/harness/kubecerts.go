@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,50 +25,32 @@ type kubePKI struct {
 
 func writeKubePKI(dir string) (kubePKI, error) {
 	p := kubePKI{}
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := newTestCA("nano rig kubernetes CA", 48*time.Hour)
 	if err != nil {
 		return p, err
 	}
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "nano rig kubernetes CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
+	if p.CA, err = writePEM(dir, "ca.crt", "CERTIFICATE", ca.der); err != nil {
 		return p, err
 	}
-	if p.CA, err = writePEM(dir, "ca.crt", "CERTIFICATE", caDER); err != nil {
-		return p, err
-	}
-	leaf := func(name string, serial int64, t *x509.Certificate) (cert, key string, err error) {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return "", "", err
-		}
-		t.SerialNumber, t.NotBefore, t.NotAfter = big.NewInt(serial), now.Add(-time.Hour), now.Add(48*time.Hour)
-		t.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, t, ca, &k.PublicKey, caKey)
+	leaf := func(name string, t *x509.Certificate) (cert, key string, err error) {
+		der, kd, err := ca.sign(t)
 		if err != nil {
 			return "", "", err
 		}
 		if cert, err = writePEM(dir, name+".crt", "CERTIFICATE", der); err != nil {
 			return "", "", err
 		}
-		kd, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return "", "", err
-		}
 		key, err = writePEM(dir, name+".key", "PRIVATE KEY", kd)
 		return cert, key, err
 	}
-	if p.ServerCert, p.ServerKey, err = leaf("apiserver", 2, &x509.Certificate{
+	if p.ServerCert, p.ServerKey, err = leaf("apiserver", &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}); err != nil {
 		return p, err
 	}
-	if p.AdminCert, p.AdminKey, err = leaf("admin", 3, &x509.Certificate{
+	if p.AdminCert, p.AdminKey, err = leaf("admin", &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "nano-rig-admin", Organization: []string{"system:masters"}},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}); err != nil {

@@ -339,16 +339,19 @@ func (a *nodeAgent) addresses(ctx context.Context) error {
 		} `json:"status"`
 	}
 	lb := map[string]any{"status": map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": RigLoadBalancerIP}}}}}
-	for _, kind := range []struct{ list, item string }{
-		{"/api/v1/services", "/api/v1/namespaces/%s/services/%s/status"},
-		{"/apis/networking.k8s.io/v1/ingresses", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s/status"},
+	for _, kind := range []struct {
+		list, item string
+		ingress    bool
+	}{
+		{"/api/v1/services", "/api/v1/namespaces/%s/services/%s/status", false},
+		{"/apis/networking.k8s.io/v1/ingresses", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s/status", true},
 	} {
 		var list struct{ Items []withStatus }
 		if err := a.k.Get(ctx, kind.list, &list); err != nil {
 			return err
 		}
 		for _, o := range list.Items {
-			wants := o.Spec.Type == "LoadBalancer" || (strings.Contains(kind.list, "ingresses") && o.Spec.IngressClassName == RigIngressClass)
+			wants := o.Spec.Type == "LoadBalancer" || (kind.ingress && o.Spec.IngressClassName == RigIngressClass)
 			if !wants || len(o.Status.LoadBalancer.Ingress) > 0 {
 				continue
 			}

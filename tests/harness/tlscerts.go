@@ -15,6 +15,50 @@ import (
 	"time"
 )
 
+// testCA is a P-256 CA the harness signs its test certificates with; they
+// are valid from an hour ago for validity.
+type testCA struct {
+	cert       *x509.Certificate
+	key        *ecdsa.PrivateKey
+	der        []byte
+	start, end time.Time
+	serial     int64
+}
+
+func newTestCA(commonName string, validity time.Duration) (*testCA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	ca := &testCA{key: key, start: now.Add(-time.Hour), end: now.Add(validity), serial: 1}
+	ca.cert = &x509.Certificate{SerialNumber: big.NewInt(ca.serial), Subject: pkix.Name{CommonName: commonName},
+		NotBefore: ca.start, NotAfter: ca.end, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	if ca.der, err = x509.CreateCertificate(rand.Reader, ca.cert, ca.cert, &key.PublicKey, key); err != nil {
+		return nil, err
+	}
+	return ca, nil
+}
+
+// sign issues a certificate for a new P-256 key from t's subject, names
+// and extended key usage (the CA sets serial, validity and key usage), and
+// returns it and the key in PKCS#8, both DER.
+func (ca *testCA) sign(t *x509.Certificate) (certDER, keyDER []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	ca.serial++
+	t.SerialNumber, t.NotBefore, t.NotAfter = big.NewInt(ca.serial), ca.start, ca.end
+	t.KeyUsage = x509.KeyUsageDigitalSignature
+	if certDER, err = x509.CreateCertificate(rand.Reader, t, ca.cert, &key.PublicKey, ca.key); err != nil {
+		return nil, nil, err
+	}
+	keyDER, err = x509.MarshalPKCS8PrivateKey(key)
+	return certDER, keyDER, err
+}
+
 // TLSFiles are a test CA and a server certificate it signed for 127.0.0.1
 // and localhost, as PEM files in a directory.
 type TLSFiles struct{ CA, Cert, Key string }
@@ -22,36 +66,18 @@ type TLSFiles struct{ CA, Cert, Key string }
 // WriteTLSFiles makes a CA and a server certificate into dir.
 func WriteTLSFiles(dir string) (TLSFiles, error) {
 	f := TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "server.pem"), Key: filepath.Join(dir, "server-key.pem")}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := newTestCA("nano test CA", 24*time.Hour)
 	if err != nil {
 		return f, err
 	}
-	now := time.Now()
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "nano test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return f, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return f, err
-	}
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return f, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	leafDER, keyDER, err := ca.sign(&x509.Certificate{Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	if err != nil {
 		return f, err
 	}
 	for path, block := range map[string]*pem.Block{
-		f.CA: {Type: "CERTIFICATE", Bytes: caDER}, f.Cert: {Type: "CERTIFICATE", Bytes: leafDER}, f.Key: {Type: "PRIVATE KEY", Bytes: keyDER},
+		f.CA: {Type: "CERTIFICATE", Bytes: ca.der}, f.Cert: {Type: "CERTIFICATE", Bytes: leafDER}, f.Key: {Type: "PRIVATE KEY", Bytes: keyDER},
 	} {
 		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o644); err != nil {
 			return f, fmt.Errorf("cannot write %s: %w", path, err)
