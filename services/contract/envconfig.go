@@ -82,7 +82,7 @@ const (
 // documented default.
 const (
 	IngestMaxBodyBytes    = "NANO_INGEST_MAX_BODY_BYTES"    // as sent (10 MiB)
-	IngestMaxDecodedBytes = "NANO_INGEST_MAX_DECODED_BYTES" // after gzip (64 MiB)
+	IngestMaxDecodedBytes = "NANO_INGEST_MAX_DECODED_BYTES" // after gzip (32 MiB)
 	IngestMaxEvents       = "NANO_INGEST_MAX_EVENTS"        // events per request (100 000)
 	IngestMaxRecordBytes  = "NANO_INGEST_MAX_RECORD_BYTES"  // one line/element/HEC event (1 MiB)
 	IngestMaxFieldBytes   = "NANO_INGEST_MAX_FIELD_BYTES"   // service, host, severity, attribute keys (1 KiB)
@@ -98,7 +98,7 @@ const (
 	IngestQueueEvents   = "NANO_INGEST_QUEUE_EVENTS"   // events waiting for commit before 503 (200 000)
 	IngestQueueBytes    = "NANO_INGEST_QUEUE_BYTES"    // their raw size before 503 (64 MiB)
 	IngestInserters     = "NANO_INGEST_INSERTERS"      // batches inserting at once (2)
-	IngestInflightBytes = "NANO_INGEST_INFLIGHT_BYTES" // request bodies held at once before 503 (12 MiB), at most half by one tenant
+	IngestInflightBytes = "NANO_INGEST_INFLIGHT_BYTES" // request bodies held at once before 503 (96 MiB; at least 2 x (max body + max decoded)), at most half by one tenant
 	IngestMinBodyRate   = "NANO_INGEST_MIN_BODY_RATE"  // slowest body arrival in bytes/s after 2 s before 408 (16 KiB/s)
 )
 

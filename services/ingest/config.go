@@ -41,7 +41,8 @@ type config struct {
 	Deployment    string
 	Limits        decode.Limits
 	Writer        writer.Config
-	// InflightBytes bounds the request bodies held at once (12 MiB).
+	// InflightBytes bounds the request bodies held at once (96 MiB, at
+	// least twice a body as sent plus decompressed).
 	InflightBytes int
 	// MinBodyRate is the slowest a body may arrive, in bytes per second
 	// after the first 2 s (16 KiB/s); slower ones are cut with 408.
@@ -169,8 +170,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	limit(contract.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
 	limit(contract.IngestQueueBytes, &c.Writer.MaxQueuedBytes)
 	limit(contract.IngestInserters, &c.Writer.Inserters)
-	c.InflightBytes = 12 << 20
+	// Room for two of the largest requests: one request holds at most
+	// half (a body as sent and decompressed).
+	c.InflightBytes = int(2 * (c.Limits.MaxBodyBytes + c.Limits.MaxDecodedBytes))
+	if c.InflightBytes < 96<<20 {
+		c.InflightBytes = 96 << 20
+	}
 	limit(contract.IngestInflightBytes, &c.InflightBytes)
+	if need := 2 * (c.Limits.MaxBodyBytes + c.Limits.MaxDecodedBytes); int64(c.InflightBytes) < need {
+		bad(contract.IngestInflightBytes, "%d is less than %d: one request may hold a body as sent (%s) and decompressed (%s), and needs room for that in half of it",
+			c.InflightBytes, need, contract.IngestMaxBodyBytes, contract.IngestMaxDecodedBytes)
+	}
 	c.MinBodyRate = intake.DefaultMinBodyRate
 	limit(contract.IngestMinBodyRate, &c.MinBodyRate)
 	if v := strings.TrimSpace(getenv(contract.IngestFlushInterval)); v != "" {

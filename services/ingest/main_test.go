@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -320,6 +321,13 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}
+	}
+	_, err = loadConfig(func(k string) string {
+		return map[string]string{contract.ClickHouseAddr: "ch:9000", contract.IngestToken: ingestToken,
+			contract.IngestMaxDecodedBytes: strconv.Itoa(64 << 20), contract.IngestInflightBytes: strconv.Itoa(12 << 20)}[k]
+	})
+	if want := "NANO_INGEST_INFLIGHT_BYTES: 12582912 is less than 155189248"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v\ndoes not say %q", err, want)
 	}
 	_, err = loadConfig(func(k string) string { return map[string]string{contract.ClickHouseAddr: "ch:9000"}[k] })
 	if err == nil || !strings.Contains(err.Error(), "NANO_INGEST_TOKEN: set it") {

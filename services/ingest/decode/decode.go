@@ -3,6 +3,7 @@ package decode
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the service's defaults.
-var DefaultLimits = Limits{MaxBodyBytes: 10 << 20, MaxDecodedBytes: 64 << 20, MaxEvents: 100_000, MaxRecordBytes: 1 << 20,
+var DefaultLimits = Limits{MaxBodyBytes: 10 << 20, MaxDecodedBytes: 32 << 20, MaxEvents: 100_000, MaxRecordBytes: 1 << 20,
 	Event: events.DefaultLimits}
 
 // Error is a request the client must fix; Status is the HTTP status.
@@ -54,71 +55,161 @@ func badRequest(format string, args ...any) error {
 var ErrNoRoom = errors.New("no room for the body")
 
 // Body returns the request body decompressed and fully read, within limits.
-// grow (nil: no accounting) is asked for room before the buffer holding
-// the body grows, with the bytes it then holds at most (twice its
-// capacity: the buffer it outgrows is garbage until collected); when it
-// refuses, Body stops with ErrNoRoom. So a compressed body's decompressed
-// bytes are counted as they are read, not after.
+// grow (nil: no accounting) is asked for room before Body allocates, with
+// the bytes it then holds in all; when it refuses, Body stops with
+// ErrNoRoom. At most MaxBodyBytes + MaxDecodedBytes (and a few hundred
+// bytes) are asked for one request:
+//   - a gzip body is read whole first (at most MaxBodyBytes); its
+//     trailer's declared size refuses a bomb before it inflates and sizes
+//     the decoded buffer, so an ordinary body inflates once, into one
+//     buffer. A stream longer than its trailer says (several members) is
+//     counted as it inflates, bounded by MaxDecodedBytes, then inflated
+//     again into a buffer of its exact size;
+//   - a plain body is read into a buffer sized from Content-Length, or
+//     grown by doubling up to MaxBodyBytes when it has none.
 func Body(w http.ResponseWriter, r *http.Request, l Limits, grow func(total int64) bool) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, l.MaxBodyBytes)
-	var in io.Reader = body
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		gz, err := gzip.NewReader(body)
-		if err != nil {
-			return nil, tooLargeOr(err, badRequest("body is not valid gzip: %v", err))
-		}
-		defer gz.Close()
-		in = gz
-	default:
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc), HECCode: hecInvalidFormat, EventIndex: -1}
-	}
 	if grow == nil {
 		grow = func(int64) bool { return true }
 	}
-	// Sized from Content-Length when the body is not compressed (bounded:
-	// the header is the client's word), so reading does not regrow.
+	body := http.MaxBytesReader(w, r.Body, l.MaxBodyBytes)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		return plainBody(body, r.ContentLength, l, grow)
+	case "gzip", "x-gzip":
+		return gzipBody(body, r.ContentLength, l, grow)
+	default:
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc), HECCode: hecInvalidFormat, EventIndex: -1}
+	}
+}
+
+// plainBody reads an uncompressed body: at most MaxBodyBytes (the reader's
+// bound), which MaxDecodedBytes is never below.
+func plainBody(body io.Reader, contentLength int64, l Limits, grow func(int64) bool) ([]byte, error) {
+	limit := min(l.MaxBodyBytes, l.MaxDecodedBytes)
 	size := int64(bytes.MinRead)
-	if in == body && r.ContentLength > 0 {
-		size = min(r.ContentLength, l.MaxDecodedBytes, l.MaxBodyBytes) + bytes.MinRead
+	if contentLength > 0 {
+		// Bounded: the header is the client's word.
+		size = min(contentLength, limit) + bytes.MinRead
 	}
 	if !grow(size) {
 		return nil, ErrNoRoom
 	}
-	overLimit := func() error {
-		return tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))
-	}
 	b := make([]byte, 0, size)
 	for {
 		if len(b) == cap(b) {
-			// A full buffer of more than the limit is too large; below it,
-			// the next is larger (at most one byte past the limit).
-			if int64(len(b)) > l.MaxDecodedBytes {
-				return nil, overLimit()
+			if int64(len(b)) > limit {
+				return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes", limit))
 			}
-			next := min(2*int64(cap(b)), l.MaxDecodedBytes+1)
+			// The buffer it outgrows is garbage until collected: counted.
+			next := min(2*int64(cap(b)), limit+1)
 			if !grow(next + int64(cap(b))) {
 				return nil, ErrNoRoom
 			}
 			b = append(make([]byte, 0, next), b...)
 		}
-		n, err := in.Read(b[len(b):cap(b)])
+		n, err := body.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
-			break
+			return b, nil
 		}
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, err
-			}
-			return nil, tooLargeOr(err, badRequest("cannot read body: %v", err))
+			return nil, readError(err)
 		}
 	}
-	if int64(len(b)) > l.MaxDecodedBytes {
+}
+
+// gzipBody reads a gzip body whole, then inflates it (see Body).
+func gzipBody(body io.Reader, contentLength int64, l Limits, grow func(int64) bool) ([]byte, error) {
+	// The compressed body fits in what the caller reserved for it (its
+	// Content-Length, else MaxBodyBytes): read into that, never regrown.
+	size := l.MaxBodyBytes
+	if contentLength > 0 {
+		size = min(contentLength, l.MaxBodyBytes)
+	}
+	raw := make([]byte, size+bytes.MinRead)
+	n, err := io.ReadFull(body, raw)
+	switch {
+	case err == nil:
+		// Full: more than the Content-Length or MaxBodyBytes it was sized
+		// for, which the readers below refuse before this.
+		return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes", l.MaxBodyBytes))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		raw = raw[:n]
+	default:
+		return nil, readError(err)
+	}
+	held := int64(cap(raw))
+	overLimit := func() error {
+		return tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed", l.MaxDecodedBytes))
+	}
+	declared, ok := gzipDeclaredSize(raw)
+	if !ok {
+		return nil, badRequest("body is not valid gzip: it does not start with the gzip magic number")
+	}
+	if declared > l.MaxDecodedBytes {
+		// A bomb is refused without being inflated.
+		return nil, tooLarge(fmt.Sprintf("body is larger than %d bytes decompressed (its gzip trailer declares %d)", l.MaxDecodedBytes, declared))
+	}
+	gz, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, badRequest("body is not valid gzip: %v", err)
+	}
+	defer gz.Close()
+	if !grow(held + declared + bytes.MinRead) {
+		return nil, ErrNoRoom
+	}
+	b := make([]byte, declared+bytes.MinRead)
+	n, err = io.ReadFull(gz, b)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return b[:n], nil
+	case err != nil:
+		return nil, badRequest("body is not valid gzip: %v", err)
+	}
+	// Longer than its trailer says: count the rest, then inflate again
+	// into a buffer of its size (the first is garbage, not counted).
+	rest, err := io.CopyN(io.Discard, gz, l.MaxDecodedBytes+1-int64(n))
+	if err != nil && err != io.EOF {
+		return nil, badRequest("body is not valid gzip: %v", err)
+	}
+	total := int64(n) + rest
+	if total > l.MaxDecodedBytes {
 		return nil, overLimit()
 	}
+	b = nil
+	if !grow(held + total) {
+		return nil, ErrNoRoom
+	}
+	if err := gz.Reset(bytes.NewReader(raw)); err != nil {
+		return nil, badRequest("body is not valid gzip: %v", err)
+	}
+	b = make([]byte, total)
+	if _, err := io.ReadFull(gz, b); err != nil {
+		return nil, badRequest("body is not valid gzip: %v", err)
+	}
 	return b, nil
+}
+
+// readError is the answer to a body that could not be read: the client's
+// deadline passes through (the caller answers 408), a body over the
+// reader's limit is 413, anything else 400.
+func readError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	return tooLargeOr(err, badRequest("cannot read body: %v", err))
+}
+
+// gzipDeclaredSize is the size a gzip stream's trailer declares for its
+// last member (ISIZE, the size modulo 2^32), a lower bound of the whole
+// stream's decompressed size; ok is false when b cannot be gzip. A false
+// trailer fails the stream's own check when it is inflated, or, when it
+// declares more than the limit, has the body refused as too large.
+func gzipDeclaredSize(b []byte) (n int64, ok bool) {
+	if len(b) < 18 || b[0] != 0x1f || b[1] != 0x8b {
+		return 0, false
+	}
+	return int64(binary.LittleEndian.Uint32(b[len(b)-4:])), true
 }
 
 func tooLarge(msg string) *Error {
