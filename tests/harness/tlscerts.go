@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -84,4 +85,62 @@ func WriteTLSFiles(dir string) (TLSFiles, error) {
 		}
 	}
 	return f, nil
+}
+
+// MutualTLS is a test CA with a server certificate and a client
+// certificate it signed, and a client certificate of another CA: what a
+// port with client certificates (ingest's Vector-native port) is tested
+// with. The CA and the server's files are PEM.
+type MutualTLS struct {
+	CACert, ServerCert, ServerKey string
+	CAPool                        *x509.CertPool
+	Client, Stranger              tls.Certificate
+}
+
+// NewMutualTLS makes one whose server certificate names hosts (IP
+// addresses or DNS names).
+func NewMutualTLS(hosts ...string) (MutualTLS, error) {
+	var m MutualTLS
+	ca, err := newTestCA("nano test CA", 24*time.Hour)
+	if err != nil {
+		return m, err
+	}
+	server := &x509.Certificate{Subject: pkix.Name{CommonName: "ingest"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			server.IPAddresses = append(server.IPAddresses, ip)
+		} else {
+			server.DNSNames = append(server.DNSNames, h)
+		}
+	}
+	certDER, keyDER, err := ca.sign(server)
+	if err != nil {
+		return m, err
+	}
+	m.CACert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.der}))
+	m.ServerCert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}))
+	m.ServerKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	m.CAPool = x509.NewCertPool()
+	m.CAPool.AppendCertsFromPEM([]byte(m.CACert))
+	if m.Client, err = clientCert(ca, "aggregator"); err != nil {
+		return m, err
+	}
+	other, err := newTestCA("another CA", 24*time.Hour)
+	if err != nil {
+		return m, err
+	}
+	m.Stranger, err = clientCert(other, "stranger")
+	return m, err
+}
+
+func clientCert(ca *testCA, name string) (tls.Certificate, error) {
+	certDER, keyDER, err := ca.sign(&x509.Certificate{Subject: pkix.Name{CommonName: name}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(keyDER)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key}, nil
 }
