@@ -73,11 +73,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 			return fmt.Errorf("%s: %w", contract.PostgresURL, err)
 		}
 		defer pool.Close()
-		go tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
-		// The acknowledgement table may come later than ingest (or the
-		// api): until it exists, HEC requests with a channel get 503.
+		// The metadata tables may come later than ingest (the database
+		// starting, or the api migrating it): until they exist, HEC
+		// requests with a channel get 503 and only the bootstrap tokens
+		// are known. Feed tokens are read once the migrations are done,
+		// not before (no error for a table that is not there yet).
 		go func() {
-			_ = depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) })
+			if depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }) == nil {
+				tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
+			}
 		}()
 	}
 
