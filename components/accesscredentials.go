@@ -1,22 +1,30 @@
 package components
 
 import (
+	"encoding/base64"
+	"fmt"
+
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nanosiem/nano/services/contract"
 )
 
-// ingestCredentials are what log shippers present to ingest: a bearer
-// token (HTTP port), a Splunk HEC token (a GUID, as Splunk's are) and the
-// Vector-native port's mutual TLS. All are generated once and kept secret.
-type ingestCredentials struct {
-	ingestToken, hecToken pulumi.StringOutput
-	tls                   *nativeTLS
+// accessCredentials are a deployment's first credentials: what log
+// shippers present to ingest (a bearer token for the HTTP port, a Splunk
+// HEC token, a GUID as Splunk's are, and the Vector-native port's mutual
+// TLS) and the api's first admin token (contract.APIAdminToken), so the
+// operator needs no shell on a server to start. All are generated once,
+// kept in the state and secret.
+type accessCredentials struct {
+	ingestToken, hecToken, adminToken pulumi.StringOutput
+	tls                               *nativeTLS
 }
 
 // The server certificate names domain (if any), the IP addresses ips and
 // the DNS names hosts (a load balancer's address, IP or hostname).
-func newIngestCredentials(ctx *pulumi.Context, name, domain string, ips, hosts pulumi.StringArrayInput, parent pulumi.ResourceOption) (*ingestCredentials, error) {
+func newAccessCredentials(ctx *pulumi.Context, name, domain string, ips, hosts pulumi.StringArrayInput, parent pulumi.ResourceOption) (*accessCredentials, error) {
 	token, err := random.NewRandomPassword(ctx, name+"-ingest-token", &random.RandomPasswordArgs{
 		Length: pulumi.Int(48), Special: pulumi.Bool(false),
 	}, parent)
@@ -32,12 +40,29 @@ func newIngestCredentials(ctx *pulumi.Context, name, domain string, ips, hosts p
 	if err != nil {
 		return nil, err
 	}
-	return &ingestCredentials{ingestToken: secret(token.Result), hecToken: secret(hec.Result), tls: native}, nil
+	admin, err := random.NewRandomBytes(ctx, name+"-admin-token", &random.RandomBytesArgs{Length: pulumi.Int(32)}, parent)
+	if err != nil {
+		return nil, err
+	}
+	adminToken := admin.Base64.ApplyT(apiToken).(pulumi.StringOutput)
+	return &accessCredentials{ingestToken: secret(token.Result), hecToken: secret(hec.Result), adminToken: secret(adminToken), tls: native}, nil
 }
 
-// IngestOutputs are the ingest credentials a component exports.
-type IngestOutputs struct {
-	// IngestToken and HECToken are secrets.
+// apiToken is the api token (contract.APITokenPrefix and 43 characters of
+// base64url) made of 32 random bytes given in base64.
+func apiToken(b64 string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) != 32 {
+		return "", fmt.Errorf("the admin token's random bytes are not 32 bytes of base64")
+	}
+	return contract.APITokenPrefix + base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// AccessOutputs are the credentials a component exports.
+type AccessOutputs struct {
+	// AdminToken (the api's first admin token), IngestToken and HECToken
+	// are secrets.
+	AdminToken  pulumi.StringOutput `pulumi:"adminToken"`
 	IngestToken pulumi.StringOutput `pulumi:"ingestToken"`
 	HECToken    pulumi.StringOutput `pulumi:"hecToken"`
 	// The native port's CA, and a client certificate (key secret) for an
@@ -47,16 +72,16 @@ type IngestOutputs struct {
 	AggregatorKey  pulumi.StringOutput `pulumi:"aggregatorKey"`
 }
 
-func (c *ingestCredentials) outputs() IngestOutputs {
-	return IngestOutputs{
-		IngestToken: c.ingestToken, HECToken: c.hecToken,
+func (c *accessCredentials) outputs() AccessOutputs {
+	return AccessOutputs{
+		AdminToken: c.adminToken, IngestToken: c.ingestToken, HECToken: c.hecToken,
 		NativeCACert: c.tls.caCert, AggregatorCert: c.tls.clientCert, AggregatorKey: secret(c.tls.clientKey),
 	}
 }
 
 // outputMap adds the credentials to a component's registered outputs.
-func (o IngestOutputs) outputMap(m pulumi.Map) pulumi.Map {
-	m["ingestToken"], m["hecToken"] = o.IngestToken, o.HECToken
+func (o AccessOutputs) outputMap(m pulumi.Map) pulumi.Map {
+	m["adminToken"], m["ingestToken"], m["hecToken"] = o.AdminToken, o.IngestToken, o.HECToken
 	m["nativeCaCert"], m["aggregatorCert"], m["aggregatorKey"] = o.NativeCACert, o.AggregatorCert, o.AggregatorKey
 	return m
 }

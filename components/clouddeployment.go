@@ -244,7 +244,7 @@ func newWarmBucket(ctx *pulumi.Context, name string, s settings.Settings, parent
 
 // outputMap adds a cloud deployment's outputs to a component's.
 func (d *cloudDeployment) outputMap() pulumi.Map {
-	m := d.platform.IngestOutputs.outputMap(d.endpoints.outputMap(pulumi.Map{"kubeconfig": d.cluster.Kubeconfig}))
+	m := d.platform.AccessOutputs.outputMap(d.endpoints.outputMap(pulumi.Map{"kubeconfig": d.cluster.Kubeconfig}))
 	if d.privateEndpointID != (pulumi.StringOutput{}) {
 		m["clickhousePrivateEndpointId"] = d.privateEndpointID
 	}
@@ -256,7 +256,7 @@ type CloudClusterOutputs struct {
 	// Kubeconfig is the cluster admin's kubeconfig (secret).
 	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
 	Endpoints
-	IngestOutputs
+	AccessOutputs
 }
 
 // cloudComponent is what a managed-cluster component registers and builds.
@@ -295,6 +295,6 @@ func (cc cloudComponent) build(ctx *pulumi.Context, name string, s settings.Sett
 	if err != nil {
 		return err
 	}
-	out.Kubeconfig, out.Endpoints, out.IngestOutputs = d.cluster.Kubeconfig, d.endpoints, d.platform.IngestOutputs
+	out.Kubeconfig, out.Endpoints, out.AccessOutputs = d.cluster.Kubeconfig, d.endpoints, d.platform.AccessOutputs
 	return ctx.RegisterResourceOutputs(res, d.outputMap())
 }

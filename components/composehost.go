@@ -71,7 +71,7 @@ type ComposeHost struct {
 	pulumi.ResourceState
 
 	Endpoints
-	IngestOutputs
+	AccessOutputs
 }
 
 // NewComposeHost builds a Compose host.
@@ -112,7 +112,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		publicHost = pulumi.String(args.Domain).ToStringOutput()
 	}
 
-	creds, err := newIngestCredentials(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, nil, parent)
+	creds, err := newAccessCredentials(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, nil, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -151,14 +151,14 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "",
 	}
 	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,
-		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64).ApplyT(func(v []any) (string, error) {
+		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64, creds.adminToken).ApplyT(func(v []any) (string, error) {
 		p := p
 		p.Host, p.VolumeDevice = v[0].(string), "/dev/disk/by-id/scsi-0HC_Volume_"+string(v[1].(pulumi.ID))
 		b, err := composefiles.CloudInit(p, composefiles.Secrets{
 			PostgresPassword: v[2].(string), ClickHousePassword: v[3].(string),
 			IngestToken: v[4].(string), HECToken: v[5].(string),
 			NativeCACert: v[6].(string), NativeServerCert: v[7].(string), NativeServerKey: v[8].(string),
-			APICredentialsKey: v[9].(string),
+			APICredentialsKey: v[9].(string), AdminToken: v[10].(string),
 		})
 		return string(b), err
 	}).(pulumi.StringOutput)
@@ -195,8 +195,8 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 
 	// Caddy terminates TLS in front of the ingest HTTP and HEC ports.
 	host.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", true, sshPrivate)
-	host.IngestOutputs = creds.outputs()
-	if err := ctx.RegisterResourceOutputs(host, host.IngestOutputs.outputMap(host.Endpoints.outputMap(pulumi.Map{}))); err != nil {
+	host.AccessOutputs = creds.outputs()
+	if err := ctx.RegisterResourceOutputs(host, host.AccessOutputs.outputMap(host.Endpoints.outputMap(pulumi.Map{}))); err != nil {
 		return nil, err
 	}
 	return host, nil

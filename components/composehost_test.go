@@ -2,12 +2,14 @@ package components
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
+	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 	"github.com/nanosiem/nano/stacks/program/mockmonitor"
@@ -37,12 +39,15 @@ func TestComposeHostOutputs(t *testing.T) {
 			return r
 		}
 		for name, o := range map[string]pulumi.Output{
-			"ingestToken": host.IngestToken, "hecToken": host.HECToken,
+			"ingestToken": host.IngestToken, "hecToken": host.HECToken, "adminToken": host.AdminToken,
 			"aggregatorKey": host.AggregatorKey, "sshPrivateKey": host.SSHPrivateKey,
 		} {
 			if !await(name, o).Secret {
 				t.Errorf("%s is not a secret", name)
 			}
+		}
+		if r := await("adminToken", host.AdminToken); !authtoken.Wellformed(fmt.Sprint(r.Value)) {
+			t.Errorf("adminToken %q is not an api token", r.Value)
 		}
 		for name, c := range map[string]struct {
 			o    pulumi.StringOutput

@@ -92,6 +92,6 @@ func NewExistingCluster(ctx *pulumi.Context, name string, args *ExistingClusterA
 	}
 	c.Kubeconfig = kubeconfig
 	c.Endpoints = newClusterEndpoints(platform.IngestAddress, platform.HTTPSAddress, s.Domain)
-	c.IngestOutputs = platform.IngestOutputs
-	return c, ctx.RegisterResourceOutputs(c, platform.IngestOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": kubeconfig})))
+	c.AccessOutputs = platform.AccessOutputs
+	return c, ctx.RegisterResourceOutputs(c, platform.AccessOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": kubeconfig})))
 }

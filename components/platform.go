@@ -75,7 +75,7 @@ type Platform struct {
 	// HTTPSAddress is the ingress controller's address for api and search
 	// as the Ingress reports it ("" without a domain or until it has one).
 	HTTPSAddress pulumi.StringOutput `pulumi:"httpsAddress"`
-	IngestOutputs
+	AccessOutputs
 }
 
 // kubeObject receives a Kubernetes object registered by type token.
@@ -150,7 +150,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 			return []string{}
 		}).(pulumi.StringArrayOutput)
 	}
-	creds, err := newIngestCredentials(ctx, name, s.Domain, ips, hosts, parent)
+	creds, err := newAccessCredentials(ctx, name, s.Domain, ips, hosts, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	}
 
 	p.Namespace = pulumi.String(kubeobjects.Namespace).ToStringOutput()
-	p.IngestOutputs = creds.outputs()
+	p.AccessOutputs = creds.outputs()
 	if err := ctx.RegisterResourceOutputs(p, p.outputMap(pulumi.Map{"namespace": p.Namespace, "ingestAddress": p.IngestAddress, "httpsAddress": p.HTTPSAddress})); err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func installOperators(ctx *pulumi.Context, name string, s kubeobjects.Spec, opts
 // platformSecrets creates, under parent, the Secrets the platform's
 // objects mount (and the ClickHouse password when none is given); the
 // Secrets also take opts (the cluster's provider, the namespace).
-func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds *ingestCredentials, parent pulumi.ResourceOption, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds *accessCredentials, parent pulumi.ResourceOption, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	s := args.Spec
 	opts = append([]pulumi.ResourceOption{parent}, opts...)
 	kubeSecret := func(secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
@@ -276,7 +276,7 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 	if err != nil {
 		return nil, err
 	}
-	if err := add(kubeSecret(kubeobjects.SecretAPICredentials, pulumi.StringMap{"key": secret(credKey.Base64)})); err != nil {
+	if err := add(kubeSecret(kubeobjects.SecretAPICredentials, pulumi.StringMap{"key": secret(credKey.Base64), "admin-token": creds.adminToken})); err != nil {
 		return nil, err
 	}
 	if err := add(kubeSecret(kubeobjects.SecretNativeTLS, pulumi.StringMap{

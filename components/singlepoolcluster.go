@@ -96,7 +96,7 @@ type SinglePoolCluster struct {
 	// Kubeconfig is the cluster admin's kubeconfig (secret).
 	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
 	Endpoints
-	IngestOutputs
+	AccessOutputs
 }
 
 // NewSinglePoolCluster builds a Growth cluster and installs nano on it.
@@ -233,8 +233,8 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	c.Kubeconfig = adminKubeconfig
 	// k3s' service load balancer publishes ingest's ports as they are.
 	c.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", false, sshPrivate)
-	c.IngestOutputs = plat.IngestOutputs
-	if err := ctx.RegisterResourceOutputs(c, c.IngestOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": c.Kubeconfig}))); err != nil {
+	c.AccessOutputs = plat.AccessOutputs
+	if err := ctx.RegisterResourceOutputs(c, c.AccessOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": c.Kubeconfig}))); err != nil {
 		return nil, err
 	}
 	return c, nil

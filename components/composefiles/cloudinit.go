@@ -130,13 +130,22 @@ mkdir -p "$mnt"
 grep -q "^$dev " /etc/fstab || echo "$dev $mnt ext4 discard,nofail,defaults 0 2" >> /etc/fstab
 mountpoint -q "$mnt" || mount "$mnt"
 `, shellQuote(device), shellQuote(DataDir))
-	for _, d := range []struct {
-		dir string
-		uid int
-	}{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {"prometheus", nobodyUID}, {"caddy", 0}} {
-		fmt.Fprintf(&b, "mkdir -p \"$mnt/%s\" && chown %d:%d \"$mnt/%s\"\n", d.dir, d.uid, d.uid, d.dir)
+	for _, d := range DataDirs() {
+		fmt.Fprintf(&b, "mkdir -p \"$mnt/%s\" && chown %d:%d \"$mnt/%s\"\n", d.Dir, d.UID, d.UID, d.Dir)
 	}
 	return b.String()
+}
+
+// DataDirOwner is a container's data directory under DataDir and the uid (and
+// gid) it belongs to: the one the container's image runs as.
+type DataDirOwner struct {
+	Dir string
+	UID int
+}
+
+// DataDirs are the containers' data directories the mount script makes.
+func DataDirs() []DataDirOwner {
+	return []DataDirOwner{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {"prometheus", nobodyUID}, {"caddy", 0}}
 }
 
 const systemdUnit = `[Unit]

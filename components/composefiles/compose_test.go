@@ -47,6 +47,7 @@ var testSecrets = Secrets{
 	NativeServerCert:  "-----BEGIN CERTIFICATE-----\nSERVER\n-----END CERTIFICATE-----\n",
 	NativeServerKey:   "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n",
 	APICredentialsKey: "cGxhbm5lZC1vZmZsaW5lLWFwaS1rZXktMzItYnl0ZXM=",
+	AdminToken:        "nano_Zmlyc3QtYWRtaW4tdG9rZW4tb2YtdGhlLXRlc3QtMzI",
 }
 
 func golden(t *testing.T, name string, got []byte) {

@@ -80,7 +80,7 @@ const (
 	SecretIngest     = "nano-ingest-tokens"   // keys: ingest-token, hec-token
 	SecretNativeTLS  = "nano-native-tls"      // keys: tls.crt, tls.key, ca.crt
 	// SecretAPICredentials holds the key that seals stored integration
-	// credentials (api's /v1/credentials); keys: key (base64 of 32 bytes).
+	XX
 	SecretAPICredentials = "nano-api-credentials"
 	SecretWarm           = "nano-warm-s3" // keys: access-key-id, secret-access-key
 	// SecretPostgres holds key "uri"; CloudNativePG writes it as <cluster>-app.

@@ -83,7 +83,8 @@ func (s Spec) services() []service {
 		contract.IngestTLSCert: "/etc/nano/secrets/native-tls/tls.crt",
 		contract.IngestTLSKey:  "/etc/nano/secrets/native-tls/tls.key",
 	}, common)
-	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key"}, common)
+	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
+		contract.APIAdminTokenFile: "/etc/nano/secrets/api-credentials/admin-token"}, common)
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
 	ingestSecrets := with(map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls"}, dbSecrets)
 	return []service{

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
@@ -21,6 +22,7 @@ type config struct {
 	User, Password         string
 	Engine                 events.Engine
 	CredentialsKey         []byte
+	AdminToken             string
 	EnrichmentDir          string
 	Retry, Heartbeat       time.Duration
 	ReplicaID              string
@@ -69,6 +71,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			r.Bad(contract.APICredentialsKey, "base64 of exactly 32 random bytes (openssl rand -base64 32)")
 		}
 		c.CredentialsKey = b
+	}
+	if c.AdminToken = r.Secret(contract.APIAdminToken, contract.APIAdminTokenFile); c.AdminToken != "" && !authtoken.Wellformed(c.AdminToken) {
+		r.Bad(contract.APIAdminToken, "not an api token (%s followed by 43 characters of base64url, e.g. from the stack output adminToken)", authtoken.Prefix)
 	}
 	return c, r.Err()
 }

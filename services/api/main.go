@@ -84,6 +84,22 @@ func tokenCreate(args []string) int {
 	return 0
 }
 
+// seedAdminToken stores the deployment's first admin token
+// (NANO_API_ADMIN_TOKEN) for the default tenant, once.
+func seedAdminToken(ctx context.Context, pool *pgxpool.Pool, token string, log *slog.Logger) error {
+	if err := metadb.EnsureTenant(ctx, pool, contract.DefaultTenant, contract.DefaultTenant); err != nil {
+		return fmt.Errorf("%s: %w", contract.APIAdminToken, err)
+	}
+	created, err := authtoken.Seed(ctx, pool, contract.DefaultTenant, "first-admin", token, []string{authtoken.ScopeAdmin})
+	if err != nil {
+		return fmt.Errorf("%s: %w", contract.APIAdminToken, err)
+	}
+	if created {
+		log.Info("the first admin token is stored", "tenant", contract.DefaultTenant, "key", contract.APIAdminToken)
+	}
+	return nil
+}
+
 // run serves and campaigns until ctx ends; ln, when set, is the listener.
 func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
 	// stop also ends the scheduler when serving fails.
@@ -96,6 +112,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	defer pool.Close()
 	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
 		return err
+	}
+	if cfg.AdminToken != "" {
+		if err := seedAdminToken(ctx, pool, cfg.AdminToken, log); err != nil {
+			return err
+		}
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr: cfg.ClickHouseAddrs, Auth: clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password}, TLS: cfg.ClickHouseTLS,

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -193,5 +196,76 @@ func TestFailoverAfterSIGKILL(t *testing.T) {
 	}
 	if maxEpoch <= epoch {
 		t.Errorf("no newer epoch than %d ran", epoch)
+	}
+}
+
+// NANO_API_ADMIN_TOKEN is stored once: it works after the first start;
+// revoked, a restart does not bring it back. A malformed one is refused
+// naming the variable.
+func TestFirstAdminToken(t *testing.T) {
+	ctx := context.Background()
+	pgURL, err := pg.CreateDatabase(ctx, "api_first_admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "nano_Zmlyc3QtYWRtaW4tdG9rZW4tb2YtdGhlLXRlc3QtMzI"
+	env := map[string]string{contract.PostgresURL: pgURL, contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: "default",
+		contract.APIAdminToken: token, contract.ListenAddr: "127.0.0.1:0"}
+	if _, err := loadConfig(func(k string) string { return map[string]string{contract.APIAdminToken: "admin"}[k] }); err == nil || !strings.Contains(err.Error(), contract.APIAdminToken+":") {
+		t.Errorf("a malformed admin token: %v", err)
+	}
+	serve := func() (string, func()) {
+		cfg, err := loadConfig(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- run(rctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), l) }()
+		return "http://" + l.Addr().String(), func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		}
+	}
+	do := func(base, method, path string) (int, []byte) {
+		req, _ := http.NewRequest(method, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, b
+			}
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+		}
+	}
+	base, stop := serve()
+	code, body := do(base, "GET", "/v1/tokens")
+	var list struct {
+		Items []struct {
+			ID   int64  `json:"id"`
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(body, &list); code != 200 || err != nil || len(list.Items) != 1 || list.Items[0].Name != "first-admin" {
+		t.Fatalf("the first admin token: %d %s", code, body)
+	}
+	if code, body := do(base, "DELETE", fmt.Sprintf("/v1/tokens/%d", list.Items[0].ID)); code != 204 {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	stop()
+	base, stop = serve()
+	defer stop()
+	if code, _ := do(base, "GET", "/v1/tokens"); code != 401 {
+		t.Errorf("the revoked first admin token after a restart: %d, want 401", code)
 	}
 }

@@ -22,12 +22,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nanosiem/nano/services/contract"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Prefix starts every token (secret scanners can find leaked ones).
-const Prefix = "nano_"
+const Prefix = contract.APITokenPrefix
 
 // tokenLen is the length of a token.
 const tokenLen = len(Prefix) + 43
@@ -106,6 +108,21 @@ func Issue(ctx context.Context, db *pgxpool.Pool, tenant string, userID *int64, 
 		return "", 0, fmt.Errorf("cannot store the token: %w", err)
 	}
 	return token, id, nil
+}
+
+// Seed stores token (generated elsewhere, e.g. by Pulumi) for tenant
+// unless a token with its hash exists, revoked or not; created says
+// whether it did.
+func Seed(ctx context.Context, db *pgxpool.Pool, tenant, name, token string, scopes []string) (created bool, err error) {
+	if !Wellformed(token) {
+		return false, errors.New("not a well-formed token")
+	}
+	tag, err := db.Exec(ctx, `INSERT INTO api_tokens (tenant, name, hash, scopes) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING`,
+		tenant, name, Hash(token), scopes)
+	if err != nil {
+		return false, fmt.Errorf("cannot store the token: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // FromRequest returns the bearer token of r ("Authorization: Bearer ...").

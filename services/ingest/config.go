@@ -51,7 +51,7 @@ type config struct {
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
 // api carry their own tenant).
-const defaultTenant = "default"
+const defaultTenant = contract.DefaultTenant
 
 // loadConfig reads the environment (getenv) and reports every problem,
 // naming the variable.

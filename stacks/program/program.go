@@ -38,7 +38,7 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 		if err != nil {
 			return err
 		}
-		export(ctx, s, host.Endpoints, host.IngestOutputs)
+		export(ctx, s, host.Endpoints, host.AccessOutputs)
 		return nil
 	case tier.SinglePool:
 		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, hcloudToken(ctx)))
@@ -46,7 +46,7 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 			return err
 		}
 		ctx.Export("kubeconfig", c.Kubeconfig)
-		export(ctx, s, c.Endpoints, c.IngestOutputs)
+		export(ctx, s, c.Endpoints, c.AccessOutputs)
 		return nil
 	case tier.HA:
 		c, err := components.NewHACluster(ctx, s.Deployment, &components.HAClusterArgs{Settings: s})
@@ -78,11 +78,11 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 // exportCloud exports a managed cluster's outputs.
 func exportCloud(ctx *pulumi.Context, s settings.Settings, o components.CloudClusterOutputs) {
 	ctx.Export("kubeconfig", o.Kubeconfig)
-	export(ctx, s, o.Endpoints, o.IngestOutputs)
+	export(ctx, s, o.Endpoints, o.AccessOutputs)
 }
 
-// export exports the tier, the endpoints and the ingest credentials.
-func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o components.IngestOutputs) {
+// export exports the tier, the endpoints and the access credentials.
+func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o components.AccessOutputs) {
 	ctx.Export("tier", pulumi.String(s.Tier.Name))
 	ctx.Export("publicIp", e.PublicIP)
 	ctx.Export("apiUrl", e.APIURL)
@@ -90,6 +90,7 @@ func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o 
 	ctx.Export("ingestHttpUrl", e.IngestHTTPURL)
 	ctx.Export("ingestHecUrl", e.IngestHECURL)
 	ctx.Export("ingestNativeAddress", e.IngestNativeAddress)
+	ctx.Export("adminToken", o.AdminToken)
 	ctx.Export("ingestToken", o.IngestToken)
 	ctx.Export("hecToken", o.HECToken)
 	ctx.Export("nativeCaCert", o.NativeCACert)

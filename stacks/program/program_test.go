@@ -26,7 +26,7 @@ var composeHostCounts = map[string]int{
 	"hcloud:index/volumeAttachment:VolumeAttachment": 1,
 	"random:index/randomPassword:RandomPassword":     3,
 	"random:index/randomUuid:RandomUuid":             1,
-	"random:index/randomBytes:RandomBytes":           1, // the api's credentials key
+	"random:index/randomBytes:RandomBytes":           2, // the api's credentials key and first admin token
 	"tls:index/privateKey:PrivateKey":                4, // CA, server, aggregator, admin SSH
 	"tls:index/selfSignedCert:SelfSignedCert":        1,
 	"tls:index/certRequest:CertRequest":              2,
