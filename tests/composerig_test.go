@@ -1,0 +1,598 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nanosiem/nano/components/composefiles"
+	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/tests/harness"
+)
+
+// The Compose rig: the Hobby and Startup hosts' Docker Compose projects,
+// rendered by the real builders (composefiles.CloudInit, validated by
+// Debian's cloud-init schema validator), laid out as cloud-init writes
+// them, brought up by Docker Compose v2 on a real Docker engine with every
+// image the compose file names (nano's from `make images`; the third-party
+// ones built by the rig: see harness.ComposeRig), and used as a user would
+// through the published ports.
+//
+// What differs from a Hetzner host, and only this (compose.rig.yaml, an
+// override file): the data directory is a directory, not the mounted
+// volume; ports are published on 127.0.0.1 (random ports) instead of
+// every address, and Prometheus's 9090 too (the rig reads its targets);
+// ClickHouse's open-files limit is this engine's maximum (20000) instead of
+// 262144. Clients dial 127.0.0.1 with the host's address as the TLS server
+// name, as a client dialling the host's public IPv4 does (no SNI).
+
+// rigHost is the public IPv4 the builders render the host with.
+const rigHost = "203.0.113.10"
+
+func TestComposeTiersUnderDocker(t *testing.T) {
+	rig, err := harness.OpenComposeRig(os.Getenv("NANO_COMPOSE_RIG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := harness.StartDocker(rig.ComposeBin(), rig.EngineDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("dockerd's output (last 4 KiB):\n%s", tail(d.Logs(), 4096))
+		}
+		d.Stop()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	started := time.Now()
+	for _, spec := range []harness.ImageSpec{
+		rig.Caddy(contract.CaddyImage), rig.Prometheus(contract.PrometheusImage), rig.PostgresExporter(contract.PostgresExporterImage),
+		rig.ClickHouse(contract.ClickHouseImage), rig.Postgres(contract.PostgresImage),
+	} {
+		img, err := spec.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Load(ctx, img, spec.Ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := nanoImages(ctx, t, d, settings.DefaultImageVersion)
+	next := nanoImages(ctx, t, d, settings.DefaultImageVersion+"-rig.1")
+	t.Logf("images ready in %s", time.Since(started).Round(time.Second))
+	for _, name := range []tier.Name{tier.Hobby, tier.Startup} {
+		t.Run(string(name), func(t *testing.T) { composeJourney(ctx, t, d, name, current, next) })
+	}
+}
+
+// nanoImages builds nano's images at version (`make images`) and loads
+// them under the names the stacks use by default.
+func nanoImages(ctx context.Context, t *testing.T, d *harness.Docker, version string) settings.Images {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.CommandContext(ctx, "go", "run", "./services/images", "-out", dir, "-version", version)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make images: %v\n%s", err, out)
+	}
+	ref := func(svc string) string { return settings.DefaultImageRegistry + "/" + svc + ":" + version }
+	imgs := settings.Images{API: ref("api"), Search: ref("search"), Ingest: ref("ingest")}
+	for svc, r := range map[string]string{"api": imgs.API, "search": imgs.Search, "ingest": imgs.Ingest} {
+		img, err := harness.LayoutImage(dir, svc+":"+version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Load(ctx, img, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return imgs
+}
+
+// composeHost is one host's project as the rig lays it out: root is the
+// host's file system (what cloud-init writes), data the volume.
+type composeHost struct {
+	t          *testing.T
+	d          *harness.Docker
+	name, data string
+	root       string
+	params     composefiles.Params
+	secrets    composefiles.Secrets
+}
+
+func (h *composeHost) dir() string { return filepath.Join(h.root, composefiles.ProjectDir) }
+
+// compose runs docker compose on the project as the systemd unit does,
+// with the rig's override file.
+func (h *composeHost) compose(ctx context.Context, args ...string) (string, error) {
+	base := []string{"compose", "--project-directory", h.dir(), "-p", h.name, "-f", "compose.yaml", "-f", "compose.rig.yaml"}
+	return h.d.RunIn(ctx, h.dir(), nil, append(base, args...)...)
+}
+
+// install renders the host's user data with the real builders, validates
+// it with cloud-init's schema, and does what cloud-init would with it: its
+// files are written into a new root, its commands run (the mount script's
+// part is the rig's data directory; systemctl's is up()).
+func (h *composeHost) install(ctx context.Context) {
+	t := h.t
+	t.Helper()
+	h.root = t.TempDir()
+	ud, err := composefiles.CloudInit(h.params, h.secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	udFile := filepath.Join(h.root, "user-data")
+	if err := os.WriteFile(udFile, ud, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, "cloud-init", "schema", "--config-file", udFile).CombinedOutput(); err != nil {
+		t.Fatalf("cloud-init schema refuses the user data: %v\n%s", err, out)
+	}
+	var cfg struct {
+		WriteFiles []struct{ Path, Permissions, Owner, Content string } `yaml:"write_files"`
+		Runcmd     [][]string                                           `yaml:"runcmd"`
+	}
+	if err := yaml.Unmarshal(ud, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range cfg.WriteFiles {
+		mode, err := strconv.ParseUint(f.Permissions, 8, 32)
+		if err != nil || f.Owner != "root:root" {
+			t.Fatalf("write_files %s: permissions %q owner %q", f.Path, f.Permissions, f.Owner)
+		}
+		path := filepath.Join(h.root, f.Path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(f.Content), os.FileMode(mode)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cfg.Runcmd {
+		switch {
+		case c[0] == "/usr/local/sbin/nano-mount-data":
+			for _, dd := range composefiles.DataDirs() {
+				dir := filepath.Join(h.data, dd.Dir)
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(dir, dd.UID, dd.UID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case c[0] == "chown" && len(c) == 3:
+			if out, err := exec.CommandContext(ctx, "chown", c[1], filepath.Join(h.root, c[2])).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v %s", c, err, out)
+			}
+		case c[0] == "systemctl":
+		default:
+			t.Fatalf("the rig does not know what runcmd %v does on the host", c)
+		}
+	}
+	h.writeOverride()
+}
+
+// writeOverride writes compose.rig.yaml (see the file comment): data
+// mounts into the rig's directory, published ports on 127.0.0.1.
+func (h *composeHost) writeOverride() {
+	t := h.t
+	raw, err := os.ReadFile(filepath.Join(h.dir(), "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Services map[string]struct {
+			Ports   []string `yaml:"ports"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("# The rig's differences from a host (tests/composerig_test.go).\nservices:\n")
+	for name, s := range f.Services {
+		var lines []string
+		var vols []string
+		for _, v := range s.Volumes {
+			if rest, ok := strings.CutPrefix(v, composefiles.DataDir+"/"); ok {
+				vols = append(vols, filepath.Join(h.data, rest))
+			}
+		}
+		if len(vols) > 0 {
+			lines = append(lines, "    volumes:")
+			for _, v := range vols {
+				lines = append(lines, "      - "+v)
+			}
+		}
+		ports := s.Ports
+		if name == "prometheus" {
+			ports = append(ports, "9090")
+		}
+		if len(ports) > 0 {
+			lines = append(lines, "    ports: !override")
+			for _, p := range ports {
+				lines = append(lines, "      - 127.0.0.1::"+p[strings.LastIndex(p, ":")+1:])
+			}
+		}
+		if name == "clickhouse" {
+			lines = append(lines, "    ulimits:", "      nofile: {soft: 20000, hard: 20000}")
+		}
+		if len(lines) > 0 {
+			b.WriteString("  " + name + ":\n" + strings.Join(lines, "\n") + "\n")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(h.dir(), "compose.rig.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// up is the systemd unit's ExecStart, waiting until every container is
+// running and healthy.
+func (h *composeHost) up(ctx context.Context) {
+	h.t.Helper()
+	if _, err := h.compose(ctx, "up", "--detach", "--remove-orphans", "--wait", "--wait-timeout", "300"); err != nil {
+		ps, _ := h.compose(ctx, "ps", "--all")
+		logs, _ := h.compose(ctx, "logs", "--no-color", "--tail", "30")
+		h.t.Fatalf("%v\n%s\n%s", err, ps, logs)
+	}
+}
+
+// down is the unit's ExecStop.
+func (h *composeHost) down(ctx context.Context) {
+	h.t.Helper()
+	if _, err := h.compose(ctx, "down"); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// addr is the loopback address a container port is published on.
+func (h *composeHost) addr(ctx context.Context, service string, port int) string {
+	h.t.Helper()
+	out, err := h.compose(ctx, "port", service, strconv.Itoa(port))
+	if err != nil || !strings.HasPrefix(out, "127.0.0.1:") {
+		h.t.Fatalf("%s:%d is not published on loopback: %q %v", service, port, out, err)
+	}
+	return out
+}
+
+// caddyCA is the root of Caddy's internal CA (on the data volume).
+func (h *composeHost) caddyCA() []byte {
+	h.t.Helper()
+	path := filepath.Join(h.data, "caddy", "caddy", "pki", "authorities", "local", "root.crt")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return b
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("Caddy wrote no root certificate at %s", path)
+		}
+	}
+}
+
+// client reaches the host as a user does, by its address (https://
+// 203.0.113.10, :8080, :8088): connections to the host's ports go to
+// where the rig published Caddy's, and certificates are verified against
+// Caddy's CA for the host's address.
+func (h *composeHost) client(ctx context.Context) *http.Client {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(h.caddyCA()) {
+		h.t.Fatal("Caddy's root certificate does not parse")
+	}
+	published := map[string]string{}
+	for _, port := range []int{443, contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
+		published[net.JoinHostPort(h.params.Host, strconv.Itoa(port))] = h.addr(ctx, "caddy", port)
+	}
+	var dialer net.Dialer
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			to, ok := published[addr]
+			if !ok {
+				return nil, fmt.Errorf("the rig publishes no %s", addr)
+			}
+			return dialer.DialContext(ctx, network, to)
+		},
+	}}
+}
+
+// waitTLS waits until Caddy serves base with a certificate of its CA (it
+// issues its first one a moment after it starts).
+func (h *composeHost) waitTLS(ctx context.Context, c *http.Client, base string) {
+	h.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+contract.APIPrefix+contract.HealthPath, nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+			err = fmt.Errorf("%s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("Caddy does not serve %s with a certificate of its CA for %s: %v", base, h.params.Host, err)
+		}
+	}
+}
+
+// call sends a JSON request and decodes a JSON answer.
+func call(ctx context.Context, t *testing.T, c *http.Client, method, url string, header map[string]string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	out := map[string]any{}
+	_ = json.Unmarshal(raw, &out)
+	if len(out) == 0 {
+		out["raw"], out["header"] = string(raw), resp.Header
+	}
+	return resp.StatusCode, out
+}
+
+func randomHex(t *testing.T, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name tier.Name, current, next settings.Images) {
+	spec, ok := tier.Lookup(name)
+	if !ok {
+		t.Fatalf("no tier %s", name)
+	}
+	native, err := harness.NewMutualTLS(rigHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, adminKey := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(key)
+	_, _ = rand.Read(adminKey)
+	h := &composeHost{t: t, d: d, name: "nano-rig-" + string(name), data: t.TempDir(),
+		params: composefiles.Params{Deployment: string(name) + "-rig", Tier: spec, Images: current, Host: rigHost,
+			VolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_rig"},
+		secrets: composefiles.Secrets{PostgresPassword: randomHex(t, 16), ClickHousePassword: randomHex(t, 16),
+			IngestToken: randomHex(t, 16), HECToken: "0b6f3b9e-5d3a-4c1e-9f2a-" + randomHex(t, 6),
+			NativeCACert: native.CACert, NativeServerCert: native.ServerCert, NativeServerKey: native.ServerKey,
+			APICredentialsKey: base64.StdEncoding.EncodeToString(key), AdminToken: contract.APITokenPrefix + base64.RawURLEncoding.EncodeToString(adminKey)},
+	}
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer ccancel()
+		if _, err := h.compose(cctx, "down", "--volumes", "--remove-orphans"); err != nil {
+			t.Log(err)
+		}
+	})
+	started := time.Now()
+	h.install(ctx)
+	h.up(ctx)
+	t.Logf("%s up in %s", name, time.Since(started).Round(time.Second))
+
+	h.checkStart(ctx)
+	c := h.client(ctx)
+	https := "https://" + h.params.Host
+	h.waitTLS(ctx, c, https)
+	admin := h.adminToken()
+	auth := map[string]string{"Authorization": "Bearer " + admin}
+	if code, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/feeds", auth, nil); code != 200 || out["items"] == nil {
+		t.Fatalf("api through Caddy: %d %v", code, out)
+	}
+
+	// Ingest on every port.
+	marker := "rig-" + randomHex(t, 4)
+	bearer := "https://" + net.JoinHostPort(h.params.Host, strconv.Itoa(contract.Ports.IngestHTTP))
+	lines := fmt.Sprintf("{\"message\":\"%s bearer one\",\"service\":\"rig\"}\n{\"message\":\"%s bearer two\",\"service\":\"rig\"}\n", marker, marker)
+	if code, out := call(ctx, t, c, "POST", bearer+"/v1/events", map[string]string{"Authorization": "Bearer " + h.secrets.IngestToken}, []byte(lines)); code != 200 || out["accepted"] != float64(2) {
+		t.Fatalf("bearer ingest through Caddy: %d %v", code, out)
+	}
+	hec := "https://" + net.JoinHostPort(h.params.Host, strconv.Itoa(contract.Ports.IngestHEC))
+	hecAuth := map[string]string{"Authorization": "Splunk " + h.secrets.HECToken, "X-Splunk-Request-Channel": "2f1e3c4d-5b6a-4789-8abc-def012345678"}
+	code, out := call(ctx, t, c, "POST", hec+"/services/collector/event", hecAuth, []byte(fmt.Sprintf(`{"event":"%s hec"}`, marker)))
+	ackID, ok := out["ackId"].(float64)
+	if code != 200 || !ok {
+		t.Fatalf("HEC with a channel through Caddy: %d %v", code, out)
+	}
+	waitFor(t, 30*time.Second, "the HEC acknowledgement", func() bool {
+		_, out := call(ctx, t, c, "POST", hec+"/services/collector/ack", hecAuth, []byte(fmt.Sprintf(`{"acks":[%d]}`, int64(ackID))))
+		acks, _ := out["acks"].(map[string]any)
+		return acks[strconv.FormatInt(int64(ackID), 10)] == true
+	})
+	nativeAddr := h.addr(ctx, "ingest", contract.Ports.IngestNative)
+	vc, err := harness.DialVector(nativeAddr, &tls.Config{RootCAs: native.CAPool, Certificates: []tls.Certificate{native.Client}, ServerName: rigHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vc.Close()
+	if _, err := vc.Call(ctx, "PushEvents", harness.VectorPushRequest(map[string]any{"message": marker + " native", "host": "aggregator"})); err != nil {
+		t.Fatalf("Vector-native push with the aggregator certificate: %v", err)
+	}
+	stranger, err := harness.DialVector(nativeAddr, &tls.Config{RootCAs: native.CAPool, Certificates: []tls.Certificate{native.Stranger}, ServerName: rigHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	if _, err := stranger.Call(ctx, "HealthCheck", nil); err == nil {
+		t.Error("the native port served a client certificate of another CA")
+	}
+
+	// A feed and its token, made through the api, accepted by ingest.
+	code, out = call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, []byte(`{"name":"rig","kind":"http"}`))
+	if code != 201 {
+		t.Fatalf("feed: %d %v", code, out)
+	}
+	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
+	feedToken, _ := out["token"].(string)
+	if code != 201 || feedToken == "" {
+		t.Fatalf("ingest token: %d %v", code, out)
+	}
+	waitFor(t, 60*time.Second, "ingest to accept the api's feed token", func() bool {
+		code, out := call(ctx, t, c, "POST", bearer+"/v1/events", map[string]string{"Authorization": "Bearer " + feedToken},
+			[]byte(fmt.Sprintf("{\"message\":\"%s feed\"}\n", marker)))
+		return code == 200 && out["accepted"] == float64(1)
+	})
+
+	// A detection rule over those events raises an alert.
+	rule := fmt.Sprintf(`{"name":"rig %s","query":"%s","schedule":"@every 1m","window_seconds":3600,"threshold_op":">","threshold":0}`, marker, marker)
+	if code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/rules", auth, []byte(rule)); code != 201 {
+		t.Fatalf("rule: %d %v", code, out)
+	}
+
+	// Search over 443 finds all five events.
+	const want = 5
+	searchCount := func(c *http.Client, https string) int {
+		body := fmt.Sprintf(`{"query":"%s","from":"-1h","page_size":100}`, marker)
+		code, out := call(ctx, t, c, "POST", https+contract.SearchPrefix+"/v1/search", auth, []byte(body))
+		if code != 200 {
+			t.Fatalf("search through Caddy: %d %v", code, out)
+		}
+		n, _ := out["count"].(float64)
+		return int(n)
+	}
+	waitFor(t, 30*time.Second, fmt.Sprintf("search to find the %d events", want), func() bool { return searchCount(c, https) == want })
+
+	waitFor(t, 150*time.Second, "the rule's alert", func() bool {
+		_, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/alerts", auth, nil)
+		items, _ := out["items"].([]any)
+		return len(items) > 0
+	})
+
+	h.checkPrometheus(ctx)
+
+	// down + up, as the unit does at a reboot: data, tokens, rules and the CA stay.
+	ca := h.caddyCA()
+	h.down(ctx)
+	h.up(ctx)
+	if !bytes.Equal(h.caddyCA(), ca) {
+		t.Error("Caddy's CA changed across down and up: clients that trusted it fail")
+	}
+	c = h.client(ctx)
+	h.waitTLS(ctx, c, https)
+	waitFor(t, 30*time.Second, "search after down and up", func() bool { return searchCount(c, https) == want })
+	if code, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/rules", auth, nil); code != 200 || len(out["items"].([]any)) != 1 {
+		t.Errorf("rules after down and up: %d %v", code, out)
+	}
+
+	// An image update replaces the server: a new root from re-rendered user
+	// data, the same volume.
+	h.down(ctx)
+	h.params.Images = next
+	h.install(ctx)
+	h.up(ctx)
+	c = h.client(ctx)
+	h.waitTLS(ctx, c, https)
+	waitFor(t, 30*time.Second, "search after the image update", func() bool { return searchCount(c, https) == want })
+	if out, err := h.compose(ctx, "images", "api", "--format", "json"); err != nil || !strings.Contains(out, strings.TrimPrefix(next.API, settings.DefaultImageRegistry+"/api:")) {
+		t.Errorf("api after the update does not run %s: %s %v", next.API, out, err)
+	}
+}
+
+// checkStart looks at what a clean start must give: no error in the
+// servers' logs (ClickHouse binding a port twice, a service reading a table
+// before the migrations made it).
+func (h *composeHost) checkStart(ctx context.Context) {
+	t := h.t
+	t.Helper()
+	logs, err := h.compose(ctx, "logs", "--no-color", "clickhouse", "postgres", "ingest", "api", "search")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		// Docker's networks give containers no IPv6, so the image's "::"
+		// fails (listen_try keeps the server up), on a host as here.
+		if strings.Contains(line, "Listen [::]: 0: DNS error: EAI: -9") {
+			continue
+		}
+		for _, bad := range []string{"<Error>", "ERROR:", "level=WARN", "level=ERROR"} {
+			if strings.Contains(line, bad) {
+				t.Errorf("at start: %s", line)
+			}
+		}
+	}
+}
+
+// adminToken is the host's first admin credential: the one Pulumi
+// generates (stack output adminToken) and the api stores at start.
+func (h *composeHost) adminToken() string { return h.secrets.AdminToken }
+
+// checkPrometheus: every scrape target is up, except ClickHouse's: Debian's
+// 18.16 (the rig's stand-in) has no Prometheus endpoint, so that target
+// must report the connection refused (the 25.8 image serves it).
+func (h *composeHost) checkPrometheus(ctx context.Context) {
+	t := h.t
+	t.Helper()
+	url := "http://" + h.addr(ctx, "prometheus", 9090) + "/api/v1/targets"
+	var last string
+	waitFor(t, 90*time.Second, "Prometheus to scrape its targets", func() bool {
+		code, out := call(ctx, t, http.DefaultClient, "GET", url, nil, nil)
+		data, _ := out["data"].(map[string]any)
+		targets, _ := data["activeTargets"].([]any)
+		if code != 200 || len(targets) == 0 {
+			return false
+		}
+		up, report := 0, []string{}
+		for _, x := range targets {
+			tg := x.(map[string]any)
+			job := tg["labels"].(map[string]any)["job"]
+			report = append(report, fmt.Sprintf("%v=%v %v", job, tg["health"], tg["lastError"]))
+			switch {
+			case job == "clickhouse" && tg["health"] == "down" && strings.Contains(fmt.Sprint(tg["lastError"]), "connection refused"):
+				up++
+			case job != "clickhouse" && tg["health"] == "up":
+				up++
+			}
+		}
+		last = strings.Join(report, "; ")
+		return up == len(targets)
+	})
+	t.Logf("Prometheus targets: %s", last)
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !ok(); time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
