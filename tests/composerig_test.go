@@ -249,10 +249,22 @@ func (h *composeHost) writeOverride() {
 	}
 }
 
-// up is the systemd unit's ExecStart, waiting until every container is
-// running and healthy.
+// up is what the systemd unit runs: its ExecStartPre commands (on this
+// machine: the metadata rule goes into this engine's DOCKER-USER chain),
+// then its ExecStart, waiting until every container is running and healthy.
 func (h *composeHost) up(ctx context.Context) {
 	h.t.Helper()
+	unit, err := os.ReadFile(filepath.Join(h.root, "etc/systemd/system/nano.service"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(unit), "\n") {
+		if cmd, ok := strings.CutPrefix(line, "ExecStartPre="); ok {
+			if out, err := exec.CommandContext(ctx, filepath.Join(h.root, cmd)).CombinedOutput(); err != nil {
+				h.t.Fatalf("the unit's ExecStartPre %s: %v\n%s", cmd, err, out)
+			}
+		}
+	}
 	if _, err := h.compose(ctx, "up", "--detach", "--remove-orphans", "--wait", "--wait-timeout", "300"); err != nil {
 		ps, _ := h.compose(ctx, "ps", "--all")
 		logs, _ := h.compose(ctx, "logs", "--no-color", "--tail", "30")
@@ -403,6 +415,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	t.Logf("%s up in %s", name, time.Since(started).Round(time.Second))
 
 	h.checkStart(ctx)
+	h.checkMetadataBlocked(ctx)
 	c := h.client(ctx)
 	https := "https://" + h.params.Host
 	h.waitTLS(ctx, c, https)
@@ -541,6 +554,19 @@ func (h *composeHost) checkStart(ctx context.Context) {
 				t.Errorf("at start: %s", line)
 			}
 		}
+	}
+}
+
+// checkMetadataBlocked: a container cannot reach the metadata service
+// (which would hand it the user data's secrets): the host rejects it.
+func (h *composeHost) checkMetadataBlocked(ctx context.Context) {
+	h.t.Helper()
+	// A blocking connect: refused at once by the host's rule; without it,
+	// connected (a cloud's metadata service) or cut by timeout.
+	out, err := h.compose(ctx, "exec", "-T", "postgres", "timeout", "10", "perl", "-MIO::Socket::INET", "-e",
+		`IO::Socket::INET->new(PeerAddr => "169.254.169.254:80") and print "connected"; print $!`)
+	if err != nil || out != "Connection refused" {
+		h.t.Errorf("a container's connection to the metadata service: %q %v, want it refused by the host", out, err)
 	}
 }
 
