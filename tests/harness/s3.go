@@ -1,0 +1,116 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3 is a running S3 server: Versity's gateway (versitygw, built by
+// tests/setup from its module) over a temporary directory, on a free
+// loopback port, with one root key pair. Each bucket is a directory under
+// Dir, each object a file, so a test can look at what was stored.
+type S3 struct {
+	server
+	// Endpoint is http://127.0.0.1:port (path-style: Endpoint/bucket/key).
+	Endpoint             string
+	AccessKey, SecretKey string
+	// Dir holds the buckets.
+	Dir string
+}
+
+// StartS3 starts versitygw's POSIX backend; the binary is NANO_VERSITYGW
+// (tests/setup prints it).
+func StartS3() (*S3, error) {
+	bin := os.Getenv("NANO_VERSITYGW")
+	if bin == "" {
+		return nil, fmt.Errorf("NANO_VERSITYGW is not set: run the tests through tests/run, whose setup builds versitygw")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("versitygw not found (run tests/setup): %w", err)
+	}
+	dir, err := os.MkdirTemp("", "nano-s3-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the S3 server's directory: %w", err)
+	}
+	s := &S3{server: server{name: "versitygw", dir: dir}, Dir: filepath.Join(dir, "buckets"),
+		AccessKey: "nano-test-" + randomHex(4), SecretKey: randomHex(20)}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		s.stop()
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	s.Endpoint = "http://" + addr
+	s.cmd = exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--quiet",
+		"posix", "--sidecar", filepath.Join(dir, "meta"), s.Dir)
+	if err := os.MkdirAll(filepath.Join(dir, "meta"), 0o755); err != nil {
+		s.stop()
+		return nil, err
+	}
+	if err := s.start(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	if err := s.waitReady(s.answering); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop stops the server and deletes its buckets.
+func (s *S3) Stop() { s.stop() }
+
+// Log is the server's output so far.
+func (s *S3) Log() string { return s.log.String() }
+
+// answering is any HTTP answer (an anonymous request is refused once the
+// server serves).
+func (s *S3) answering(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// Client is an S3 client of the server with the root key.
+func (s *S3) Client() (*minio.Client, error) {
+	return minio.New(s.Endpoint[len("http://"):], &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+}
+
+// Bucket creates a bucket and returns its path-style URL, ending in "/".
+func (s *S3) Bucket(ctx context.Context, name string) (string, error) {
+	c, err := s.Client()
+	if err != nil {
+		return "", err
+	}
+	if err := c.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
+		return "", fmt.Errorf("cannot create bucket %s: %w", name, err)
+	}
+	return s.Endpoint + "/" + name + "/", nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
