@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/chbackup"
 	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
@@ -28,6 +29,15 @@ type config struct {
 	ReplicaID              string
 	MaxBodyBytes           int64
 	Timeout, TokenCacheTTL time.Duration
+	// Backup is nil when ClickHouse backups are off (NANO_BACKUP_URL unset).
+	Backup *backupConfig
+}
+
+// backupConfig is where and how often ClickHouse is backed up.
+type backupConfig struct {
+	Store           chbackup.Store
+	Interval        time.Duration
+	FullEvery, Keep int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -75,5 +85,33 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.AdminToken = r.Secret(contract.APIAdminToken, contract.APIAdminTokenFile); c.AdminToken != "" && !authtoken.Wellformed(c.AdminToken) {
 		r.Bad(contract.APIAdminToken, "not an api token (%s followed by 43 characters of base64url, e.g. from the stack output adminToken)", authtoken.Prefix)
 	}
+	c.Backup = loadBackupConfig(r)
 	return c, r.Err()
+}
+
+// loadBackupConfig reads the NANO_BACKUP_* keys; nil when NANO_BACKUP_URL
+// is unset (the others are then ignored).
+func loadBackupConfig(r *contract.Reader) *backupConfig {
+	url := r.Secret(contract.BackupURL, contract.BackupURLFile)
+	if url == "" {
+		return nil
+	}
+	b := &backupConfig{
+		Store: chbackup.Store{URL: url, Region: r.Secret(contract.BackupRegion, contract.BackupRegionFile),
+			AccessKeyID:     r.Secret(contract.BackupAccessKeyID, contract.BackupAccessKeyIDFile),
+			SecretAccessKey: r.Secret(contract.BackupSecretAccessKey, contract.BackupSecretAccessKeyFile)},
+		Interval:  r.Duration(contract.BackupInterval, 6*time.Hour, 5*time.Minute, 7*24*time.Hour),
+		FullEvery: int(r.Int(contract.BackupFullEvery, 27, 0, 1000)),
+		Keep:      int(r.Int(contract.BackupKeep, 4, 1, 1000)),
+	}
+	switch err := b.Store.Validate(); {
+	case err == nil:
+	case b.Store.AccessKeyID == "":
+		r.Bad(contract.BackupAccessKeyID, "required with %s", contract.BackupURL)
+	case b.Store.SecretAccessKey == "":
+		r.Bad(contract.BackupSecretAccessKey, "required (or %s) with %s", contract.BackupSecretAccessKeyFile, contract.BackupURL)
+	default:
+		r.Bad(contract.BackupURL, "%v", err)
+	}
+	return b
 }

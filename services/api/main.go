@@ -25,6 +25,7 @@ import (
 	"github.com/nanosiem/nano/services/api/scheduler"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/chbackup"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/events"
@@ -39,6 +40,9 @@ var version = "dev"
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == "token" && os.Args[2] == "create" {
 		os.Exit(tokenCreate(os.Args[3:]))
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "backups" || os.Args[1] == "restore") {
+		os.Exit(backupCommand(os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
 	}
 	servicemain.Run("api", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
 		return run(ctx, cfg, log, nil)
@@ -157,6 +161,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	log.Info("api serving", "addr", ln.Addr().String(), "replica", cfg.ReplicaID, "version", version)
 
 	disk := newDiskMetrics(reg)
+	var backups *chbackup.Schedule
+	if cfg.Backup != nil {
+		backups = &chbackup.Schedule{Backups: newBackups(conn, cfg), Interval: cfg.Backup.Interval,
+			Metrics: chbackup.NewMetrics(reg), Log: log}
+		log.Info("ClickHouse backups on", "every", cfg.Backup.Interval.String(), "to", cfg.Backup.Store.URL)
+	} else {
+		log.Info("ClickHouse backups off: " + contract.BackupURL + " is unset")
+	}
 	// The scheduler: ClickHouse may come later than PostgreSQL; the HTTP
 	// API serves meanwhile.
 	metrics := scheduler.NewMetrics(reg)
@@ -193,9 +205,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 				return guardDisk(ctx, conn, engine, disk, log)
 			}},
 		}}
+		if backups != nil {
+			sch.Tasks = append(sch.Tasks, scheduler.Task{Name: contract.BackupTask, Interval: time.Minute,
+				Run: func(ctx context.Context, _ int64) error { return backups.Tick(ctx) }})
+		}
 		_ = leader.Run(ctx, leader.Config{URL: cfg.LeaderURL, ID: cfg.ReplicaID, Retry: cfg.Retry, Heartbeat: cfg.Heartbeat}, log, func(t leader.Term) {
 			leading.Store(true)
 			defer leading.Store(false)
+			if backups != nil {
+				backups.Reset() // another replica may have backed up meanwhile
+			}
 			sch.Lead(t)
 		})
 	}()

@@ -46,7 +46,7 @@ type replica struct {
 	base string
 }
 
-func startReplica(t *testing.T, bin, id, pgURL string) *replica {
+func startReplica(t *testing.T, bin, id, pgURL string, extraEnv ...string) *replica {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,6 +57,7 @@ func startReplica(t *testing.T, bin, id, pgURL string) *replica {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), contract.PostgresURL+"="+pgURL, contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=default",
 		contract.ListenAddr+"="+addr, contract.APIReplicaID+"="+id, contract.APILeaderRetry+"=250ms", contract.APILeaderHeartbeat+"=250ms")
+	cmd.Env = append(cmd.Env, extraEnv...)
 	logf, _ := os.Create(filepath.Join(t.TempDir(), id+".log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

@@ -12,6 +12,14 @@ const (
 	DiskFreeGuardMin = 0.10
 )
 
+// ClickHouse backups: the api scheduler's task and the metrics the alerts
+// read (present only where backups are configured).
+const (
+	BackupTask              = "clickhouse-backup"
+	BackupLastSuccessMetric = "nano_clickhouse_backup_last_success_timestamp_seconds"
+	BackupIntervalMetric    = "nano_clickhouse_backup_interval_seconds"
+)
+
 // AlertRulesFile is where Prometheus reads nano's alert rules, beside its
 // configuration.
 const AlertRulesFile = "/etc/prometheus/alerts.yml"
@@ -29,6 +37,27 @@ func AlertRules() map[string]any {
 				"summary": "ClickHouse's disk is {{ $value | humanizePercentage }} free",
 				"description": fmt.Sprintf("Below %g%% free the api drops the oldest day of events before its retention. ", DiskFreeGuardMin*100) +
 					"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays.",
+			},
+		}, map[string]any{
+			// Every failed attempt (the api retries after 10 minutes).
+			"alert":  "NanoClickHouseBackupFailing",
+			"expr":   fmt.Sprintf(`increase(nano_api_task_failures_total{task=%q}[1h]) > 0`, BackupTask),
+			"labels": map[string]any{"severity": "warning"},
+			"annotations": map[string]any{
+				"summary":     "ClickHouse backups are failing",
+				"description": "The api leader's log says why (task " + BackupTask + "): the bucket's keys, the network to it, or ClickHouse.",
+			},
+		}, map[string]any{
+			// The newest backup is two intervals old (the gauge is 0 until the
+			// first one: a deployment whose first backup never finishes
+			// fires too). max(): only the leader has taken or read one.
+			"alert":  "NanoClickHouseBackupStale",
+			"expr":   fmt.Sprintf("time() - max(%s) > 2 * max(%s)", BackupLastSuccessMetric, BackupIntervalMetric),
+			"for":    "30m",
+			"labels": map[string]any{"severity": "critical"},
+			"annotations": map[string]any{
+				"summary":     "The newest ClickHouse backup is {{ $value | humanizeDuration }} old",
+				"description": "Restores would lose everything since; see NanoClickHouseBackupFailing and the api leader's log.",
 			},
 		}},
 	}}}

@@ -151,3 +151,22 @@ const (
 	APIMaxBodyBytes    = "NANO_API_MAX_BODY_BYTES"   // request body (1 MiB)
 	APIRequestTimeout  = "NANO_API_REQUEST_TIMEOUT"  // one request (30s)
 )
+
+// ClickHouse backups, taken by the api's scheduler (off unless BackupURL
+// is set); unset keeps the default the README documents.
+const (
+	// BackupURL is the path-style URL of a prefix in a bucket
+	// (https://host/bucket/prefix/) where backups go, one prefix each.
+	BackupURL                 = "NANO_BACKUP_URL"
+	BackupRegion              = "NANO_BACKUP_REGION" // the bucket's region (us-east-1)
+	BackupAccessKeyID         = "NANO_BACKUP_ACCESS_KEY_ID"
+	BackupSecretAccessKey     = "NANO_BACKUP_SECRET_ACCESS_KEY"
+	BackupSecretAccessKeyFile = "NANO_BACKUP_SECRET_ACCESS_KEY_FILE"
+	// The same read from files (Kubernetes: the warm bucket's Secret).
+	BackupURLFile         = "NANO_BACKUP_URL_FILE"
+	BackupRegionFile      = "NANO_BACKUP_REGION_FILE"
+	BackupAccessKeyIDFile = "NANO_BACKUP_ACCESS_KEY_ID_FILE"
+	BackupInterval            = "NANO_BACKUP_INTERVAL"   // how often (6h)
+	BackupFullEvery           = "NANO_BACKUP_FULL_EVERY" // incrementals after each full backup (27: a full one a week at 6h)
+	BackupKeep                = "NANO_BACKUP_KEEP"       // chains kept, the newest (4: four weeks at the defaults)
+)
