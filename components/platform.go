@@ -289,7 +289,8 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 		if err := add(kubeSecret(kubeobjects.SecretWarm, pulumi.StringMap{
 			kubeobjects.WarmKeyEndpoint: w.Endpoint, kubeobjects.WarmKeyRegion: w.Region,
 			kubeobjects.WarmKeyAccessKeyID: w.AccessKeyID, kubeobjects.WarmKeySecretAccessKey: w.SecretAccessKey,
-			kubeobjects.WarmKeyBackupRegion: w.Region.ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
+			kubeobjects.WarmKeyBackupRegion:      w.Region.ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
+			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.Endpoint, kubeobjects.ClickHouseBackupPrefix),
 		})); err != nil {
 			return nil, err
 		}

@@ -233,8 +233,12 @@ const (
 	// for: the bucket's, or us-east-1 when it has none (S3-compatible
 	// stores accept it).
 	WarmKeyBackupRegion = "backup-region"
-	warmEndpointEnv     = "NANO_WARM_ENDPOINT"
-	warmRegionEnv       = "NANO_WARM_REGION"
+	// WarmKeyClickHouseBackups is the prefix of ClickHouse's backups in the
+	// bucket: ClickHouseBackupPrefix under the deployment's.
+	WarmKeyClickHouseBackups = "clickhouse-backups-url"
+	ClickHouseBackupPrefix   = "clickhouse-backups/"
+	warmEndpointEnv          = "NANO_WARM_ENDPOINT"
+	warmRegionEnv            = "NANO_WARM_REGION"
 )
 
 func toAny(m map[string]string) map[string]any {

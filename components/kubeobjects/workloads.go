@@ -86,6 +86,16 @@ func (s Spec) services() []service {
 	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
 		contract.APIAdminTokenFile: "/etc/nano/secrets/api-credentials/admin-token"}, common)
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
+	if s.Tier.ClickHouse.WarmS3 && !s.Tier.ClickHouse.Cloud {
+		// The api's scheduler backs ClickHouse up under the warm bucket's
+		// deployment prefix, with its keys (ClickHouse Cloud backs itself up).
+		const warm = "/etc/nano/secrets/warm/"
+		apiSecrets[SecretWarm] = "warm"
+		maps.Copy(apiEnv, map[string]string{
+			contract.BackupURLFile: warm + WarmKeyClickHouseBackups, contract.BackupRegionFile: warm + WarmKeyBackupRegion,
+			contract.BackupAccessKeyIDFile: warm + WarmKeyAccessKeyID, contract.BackupSecretAccessKeyFile: warm + WarmKeySecretAccessKey,
+		})
+	}
 	ingestSecrets := with(map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls"}, dbSecrets)
 	return []service{
 		{name: "api", image: s.Images.API, pool: tier.App, listen: contract.Ports.API, health: contract.Ports.API,
