@@ -30,11 +30,13 @@ const (
 // without a Domain the host serves its public IP with Caddy's own CA.
 type ComposeHostArgs struct {
 	HetznerHostArgs
+	// Backup is the bucket the api backs ClickHouse up to (nil: none).
+	Backup *settings.WarmBucket
 }
 
 // ComposeHostArgsFrom maps validated settings to ComposeHost arguments.
 func ComposeHostArgsFrom(s settings.Settings) *ComposeHostArgs {
-	return &ComposeHostArgs{HetznerHostArgs: hetznerHostArgsFrom(s)}
+	return &ComposeHostArgs{HetznerHostArgs: hetznerHostArgsFrom(s), Backup: s.Backup}
 }
 
 func (a *ComposeHostArgs) validate() error {
@@ -150,6 +152,13 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	p := composefiles.Params{
 		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "",
 	}
+	var backupKeys [2]string
+	if b := args.Backup; b != nil {
+		// The same layout as the clusters' warm bucket: the deployment's
+		// prefix, ClickHouse's backups under it.
+		p.Backup = &composefiles.Backup{URL: b.URL + args.Deployment + "/" + contract.ClickHouseBackupPrefix, Region: b.Region}
+		backupKeys = [2]string{b.AccessKeyID, b.SecretAccessKey}
+	}
 	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,
 		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64, creds.adminToken).ApplyT(func(v []any) (string, error) {
 		p := p
@@ -159,6 +168,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 			IngestToken: v[4].(string), HECToken: v[5].(string),
 			NativeCACert: v[6].(string), NativeServerCert: v[7].(string), NativeServerKey: v[8].(string),
 			APICredentialsKey: v[9].(string), AdminToken: v[10].(string),
+			BackupAccessKeyID: backupKeys[0], BackupSecretAccessKey: backupKeys[1],
 		})
 		return string(b), err
 	}).(pulumi.StringOutput)

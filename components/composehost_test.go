@@ -17,7 +17,7 @@ import (
 
 func hobbyArgs() *ComposeHostArgs {
 	spec, _ := tier.Lookup(tier.Hobby)
-	return &ComposeHostArgs{HetznerHostArgs{
+	return &ComposeHostArgs{HetznerHostArgs: HetznerHostArgs{
 		Deployment: "demo", Tier: spec, Location: "nbg1", ServerType: "ccx13",
 		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
 	}}

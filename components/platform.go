@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/services/contract"
 	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
 )
 
@@ -290,7 +291,7 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 			kubeobjects.WarmKeyEndpoint: w.Endpoint, kubeobjects.WarmKeyRegion: w.Region,
 			kubeobjects.WarmKeyAccessKeyID: w.AccessKeyID, kubeobjects.WarmKeySecretAccessKey: w.SecretAccessKey,
 			kubeobjects.WarmKeyBackupRegion:      w.Region.ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
-			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.Endpoint, kubeobjects.ClickHouseBackupPrefix),
+			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.Endpoint, contract.ClickHouseBackupPrefix),
 		})); err != nil {
 			return nil, err
 		}

@@ -51,6 +51,9 @@ type writeFile struct {
 // files and start the project through a systemd unit (so it comes back after
 // a reboot). It holds secrets; treat the result as one.
 func CloudInit(p Params, s Secrets) ([]byte, error) {
+	if withKeys := s.BackupAccessKeyID != "" && s.BackupSecretAccessKey != ""; (p.Backup != nil) != withKeys {
+		return nil, fmt.Errorf("a backup bucket needs both its keys, and the keys a bucket (bucket set: %v, keys set: %v)", p.Backup != nil, withKeys)
+	}
 	compose, err := Compose(p)
 	if err != nil {
 		return nil, err

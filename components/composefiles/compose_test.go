@@ -98,11 +98,16 @@ func TestGoldenFiles(t *testing.T) {
 // (schema validation, interpolation from the .env file, consistency checks).
 func loadCompose(t *testing.T, p Params) *types.Project {
 	t.Helper()
+	return loadComposeWith(t, p, testSecrets)
+}
+
+func loadComposeWith(t *testing.T, p Params, secrets Secrets) *types.Project {
+	t.Helper()
 	compose, err := Compose(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := Env(testSecrets)
+	env, err := Env(secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +255,38 @@ func TestCloudInit(t *testing.T) {
 	}
 	if got := cfg.Runcmd[len(cfg.Runcmd)-1]; strings.Join(got, " ") != "systemctl enable --now nano.service" {
 		t.Errorf("last command %v does not start nano", got)
+	}
+}
+
+// With a backup bucket the api gets its URL in compose.yaml and its keys
+// from .env (never in compose.yaml); a bucket without keys, or keys
+// without a bucket, is refused.
+func TestBackupBucket(t *testing.T) {
+	p := params(t, tier.Startup, "")
+	p.Backup = &Backup{URL: "https://fsn1.your-objectstorage.com/b/startup-hetzner/clickhouse-backups/", Region: "fsn1"}
+	s := testSecrets
+	s.BackupAccessKeyID, s.BackupSecretAccessKey = "AKIDTEST", "c2VjcmV0/VEVTVA+key"
+	api := loadComposeWith(t, p, s).Services["api"]
+	for k, want := range map[string]string{
+		"NANO_BACKUP_URL": p.Backup.URL, "NANO_BACKUP_REGION": "fsn1",
+		"NANO_BACKUP_ACCESS_KEY_ID": s.BackupAccessKeyID, "NANO_BACKUP_SECRET_ACCESS_KEY": s.BackupSecretAccessKey,
+	} {
+		if v := api.Environment[k]; v == nil || *v != want {
+			t.Errorf("api %s = %v, want %q", k, v, want)
+		}
+	}
+	compose, _ := Compose(p)
+	if bytes.Contains(compose, []byte(s.BackupSecretAccessKey)) || bytes.Contains(compose, []byte(s.BackupAccessKeyID)) {
+		t.Error("compose.yaml holds the backup keys")
+	}
+	if _, err := CloudInit(p, testSecrets); err == nil || !strings.Contains(err.Error(), "backup bucket needs both its keys") {
+		t.Errorf("a bucket without keys: %v", err)
+	}
+	if _, err := CloudInit(params(t, tier.Startup, ""), s); err == nil {
+		t.Error("keys without a bucket were accepted")
+	}
+	if off := loadCompose(t, params(t, tier.Startup, "")).Services["api"]; off.Environment["NANO_BACKUP_URL"] != nil {
+		t.Error("the api has a backup URL without a bucket")
 	}
 }
 

@@ -233,10 +233,9 @@ const (
 	// for: the bucket's, or us-east-1 when it has none (S3-compatible
 	// stores accept it).
 	WarmKeyBackupRegion = "backup-region"
-	// WarmKeyClickHouseBackups is the prefix of ClickHouse's backups in the
-	// bucket: ClickHouseBackupPrefix under the deployment's.
+	// WarmKeyClickHouseBackups is the URL of ClickHouse's backups in the
+	// bucket: contract.ClickHouseBackupPrefix under the deployment's.
 	WarmKeyClickHouseBackups = "clickhouse-backups-url"
-	ClickHouseBackupPrefix   = "clickhouse-backups/"
 	warmEndpointEnv          = "NANO_WARM_ENDPOINT"
 	warmRegionEnv            = "NANO_WARM_REGION"
 )

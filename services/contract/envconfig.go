@@ -166,7 +166,12 @@ const (
 	BackupURLFile         = "NANO_BACKUP_URL_FILE"
 	BackupRegionFile      = "NANO_BACKUP_REGION_FILE"
 	BackupAccessKeyIDFile = "NANO_BACKUP_ACCESS_KEY_ID_FILE"
-	BackupInterval            = "NANO_BACKUP_INTERVAL"   // how often (6h)
-	BackupFullEvery           = "NANO_BACKUP_FULL_EVERY" // incrementals after each full backup (27: a full one a week at 6h)
-	BackupKeep                = "NANO_BACKUP_KEEP"       // chains kept, the newest (4: four weeks at the defaults)
+	BackupInterval        = "NANO_BACKUP_INTERVAL"   // how often (6h)
+	BackupFullEvery       = "NANO_BACKUP_FULL_EVERY" // incrementals after each full backup (27: a full one a week at 6h)
+	BackupKeep            = "NANO_BACKUP_KEEP"       // chains kept, the newest (4: four weeks at the defaults)
 )
+
+// ClickHouseBackupPrefix is where a deployment's ClickHouse backups live
+// under its prefix in a bucket (<bucket>/<deployment>/clickhouse-backups/),
+// beside PostgreSQL's postgres/ on the clusters.
+const ClickHouseBackupPrefix = "clickhouse-backups/"

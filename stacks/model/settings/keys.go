@@ -49,6 +49,10 @@ const (
 	KeyWarmRegion      = "warmBucketRegion"
 	KeyWarmAccessKeyID = "warmAccessKeyId"
 	KeyWarmSecretKey   = "warmSecretAccessKey"
+	KeyBackupURL       = "backupBucketUrl"
+	KeyBackupRegion    = "backupBucketRegion"
+	KeyBackupKeyID     = "backupAccessKeyId"
+	KeyBackupSecretKey = "backupSecretAccessKey"
 	KeyCHCloudService  = "clickhouseCloudEndpointService"
 	KeyCHCloudHost     = "clickhouseCloudHost"
 	KeyCHCloudUser     = "clickhouseCloudUser"
@@ -114,6 +118,14 @@ var Keys = []Key{
 		Description: "Access key id of nano:warmBucketUrl (pulumi config set --secret)."},
 	{Name: KeyWarmSecretKey, Type: String, Default: `""`, Secret: true,
 		Description: "Secret access key of nano:warmBucketUrl (pulumi config set --secret)."},
+	{Name: KeyBackupURL, Type: String, Default: `""`,
+		Description: "Hobby and Startup: S3-compatible bucket URL ClickHouse is backed up to (e.g. Hetzner Object Storage: https://fsn1.your-objectstorage.com/my-bucket/), under <deployment>/clickhouse-backups/. Empty: no backups (nano cannot create a bucket on Hetzner). Team and above back up under the warm bucket instead; Enterprise's ClickHouse Cloud backs itself up."},
+	{Name: KeyBackupRegion, Type: String, Default: `""`,
+		Description: "Region of nano:backupBucketUrl's bucket when its API needs one (e.g. fsn1). Empty: us-east-1, which S3-compatible stores accept."},
+	{Name: KeyBackupKeyID, Type: String, Default: `""`, Secret: true,
+		Description: "Access key id of nano:backupBucketUrl (pulumi config set --secret)."},
+	{Name: KeyBackupSecretKey, Type: String, Default: `""`, Secret: true,
+		Description: "Secret access key of nano:backupBucketUrl (pulumi config set --secret)."},
 	{Name: KeyCHCloudService, Type: String, Default: `""`,
 		Description: "Enterprise only: the ClickHouse Cloud service's private endpoint service: on aws its VPC endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-...), on gcp its Private Service Connect service attachment (projects/<project>/regions/<region>/serviceAttachments/<name>)."},
 	{Name: KeyCHCloudHost, Type: String, Default: `""`,

@@ -44,6 +44,10 @@ type Settings struct {
 	// Warm is the configured warm-tier bucket; nil on tiers without one and
 	// when nano creates the bucket in the deployment's cloud.
 	Warm *WarmBucket
+	// Backup is the bucket ClickHouse is backed up to on Compose tiers
+	// (nano:backupBucketUrl); nil: no backups there. Tiers with a warm
+	// bucket back up under it.
+	Backup *WarmBucket
 	// ClickHouseCloud is the Enterprise tier's ClickHouse Cloud service.
 	ClickHouseCloud *ClickHouseCloud
 	// Cluster is the user's cluster (provider kubernetes); nil elsewhere.
@@ -166,6 +170,7 @@ func Load(stack string, get Getter) (Settings, error) {
 		l.overrides(&s, replicas, hot, days)
 		l.enterpriseBand(&s)
 		s.Warm = warmBucket(s.Tier, get, l.bad)
+		s.Backup = backupBucket(s.Tier, get, l.bad)
 		s.ClickHouseCloud = clickHouseCloud(s.Tier, s.Provider, get, l.bad)
 		s.Cluster = existingCluster(s, get, l.bad)
 		if providerOK && s.MachineType != "" {
@@ -357,6 +362,9 @@ func RequiredSecrets(get Getter) []string {
 	if strings.TrimSpace(get(KeyWarmBucketURL)) != "" {
 		out = append(out, KeyWarmAccessKeyID, KeyWarmSecretKey)
 	}
+	if strings.TrimSpace(get(KeyBackupURL)) != "" {
+		out = append(out, KeyBackupKeyID, KeyBackupSecretKey)
+	}
 	enterprise := tier.Name(strings.ToLower(strings.TrimSpace(get(KeyTier)))) == tier.Enterprise
 	if enterprise {
 		out = append(out, KeyCHCloudPassword)
@@ -393,41 +401,87 @@ func WithOfflineSecrets(get Getter) (Getter, []string) {
 	}, filled
 }
 
-// warmBucket validates the warm bucket keys; nil means none is configured.
-func warmBucket(spec tier.Spec, get Getter, bad func(key, format string, args ...any)) *WarmBucket {
+// bucketKeys are the four keys of a configured bucket.
+type bucketKeys struct{ url, region, keyID, secret string }
+
+var (
+	warmKeys   = bucketKeys{KeyWarmBucketURL, KeyWarmRegion, KeyWarmAccessKeyID, KeyWarmSecretKey}
+	backupKeys = bucketKeys{KeyBackupURL, KeyBackupRegion, KeyBackupKeyID, KeyBackupSecretKey}
+)
+
+// readBucket reads a bucket's keys; nil when its URL is unset (and then
+// the others must be too).
+func readBucket(k bucketKeys, get Getter, bad func(key, format string, args ...any)) *WarmBucket {
 	w := &WarmBucket{
-		URL: strings.TrimSpace(get(KeyWarmBucketURL)), Region: strings.TrimSpace(get(KeyWarmRegion)),
-		AccessKeyID: strings.TrimSpace(get(KeyWarmAccessKeyID)), SecretAccessKey: strings.TrimSpace(get(KeyWarmSecretKey)),
+		URL: strings.TrimSpace(get(k.url)), Region: strings.TrimSpace(get(k.region)),
+		AccessKeyID: strings.TrimSpace(get(k.keyID)), SecretAccessKey: strings.TrimSpace(get(k.secret)),
 	}
 	if w.URL == "" {
-		for _, k := range []struct{ key, v string }{{KeyWarmRegion, w.Region}, {KeyWarmAccessKeyID, w.AccessKeyID}, {KeyWarmSecretKey, w.SecretAccessKey}} {
-			if k.v != "" {
-				bad(k.key, "set without %s:%s; nano only uses it with a configured bucket", Namespace, KeyWarmBucketURL)
+		for _, kv := range []struct{ key, v string }{{k.region, w.Region}, {k.keyID, w.AccessKeyID}, {k.secret, w.SecretAccessKey}} {
+			if kv.v != "" {
+				bad(kv.key, "set without %s:%s; nano only uses it with a configured bucket", Namespace, k.url)
 			}
 		}
+		return nil
+	}
+	return w
+}
+
+// checkBucket validates a configured bucket's URL, region and keys.
+func checkBucket(w *WarmBucket, k bucketKeys, bad func(key, format string, args ...any)) {
+	u, err := url.Parse(w.URL)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil:
+		bad(k.url, "%q is not an https URL like https://s3.eu-central-2.wasabisys.com/my-bucket/", w.URL)
+	case strings.Trim(u.Path, "/") == "":
+		bad(k.url, "%q names no bucket; add it as the path, e.g. https://%s/my-bucket/", w.URL, u.Host)
+	case strings.ContainsAny(w.URL, "'\\"):
+		bad(k.url, "%q: no quotes or backslashes", w.URL)
+	default:
+		w.URL = strings.TrimSuffix(w.URL, "/") + "/"
+	}
+	if w.Region != "" && !reMachine.MatchString(w.Region) {
+		bad(k.region, "%q is not a region name like eu-central-2", w.Region)
+	}
+	for _, kv := range []struct{ key, v string }{{k.keyID, w.AccessKeyID}, {k.secret, w.SecretAccessKey}} {
+		if kv.v == "" {
+			bad(kv.key, "required with %s:%s; set it with: pulumi config set --secret %s:%s <value>", Namespace, k.url, Namespace, kv.key)
+		}
+	}
+}
+
+// warmBucket validates the warm bucket keys; nil means none is configured.
+func warmBucket(spec tier.Spec, get Getter, bad func(key, format string, args ...any)) *WarmBucket {
+	w := readBucket(warmKeys, get, bad)
+	if w == nil {
 		return nil
 	}
 	if !spec.ClickHouse.WarmS3 {
 		bad(KeyWarmBucketURL, "tier %q has no warm tier; only %s keep data in a bucket", spec.Name, list(warmTiers()))
 		return nil
 	}
-	u, err := url.Parse(w.URL)
+	checkBucket(w, warmKeys, bad)
+	return w
+}
+
+// backupBucket validates the backup bucket keys (Compose tiers only);
+// nil means none is configured.
+func backupBucket(spec tier.Spec, get Getter, bad func(key, format string, args ...any)) *WarmBucket {
+	w := readBucket(backupKeys, get, bad)
 	switch {
-	case err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil:
-		bad(KeyWarmBucketURL, "%q is not an https URL like https://s3.eu-central-2.wasabisys.com/my-bucket/", w.URL)
-	case strings.Trim(u.Path, "/") == "":
-		bad(KeyWarmBucketURL, "%q names no bucket; add it as the path, e.g. https://%s/my-bucket/", w.URL, u.Host)
-	default:
-		w.URL = strings.TrimSuffix(w.URL, "/") + "/"
+	case w == nil:
+		return nil
+	case spec.ClickHouse.Cloud:
+		bad(KeyBackupURL, "tier %q runs on ClickHouse Cloud, which backs itself up (see the README's Backups)", spec.Name)
+		return nil
+	case spec.ClickHouse.WarmS3:
+		bad(KeyBackupURL, "tier %q backs ClickHouse up under its warm bucket (<deployment>/clickhouse-backups/); unset this key", spec.Name)
+		return nil
+	case spec.Kind != tier.Compose:
+		bad(KeyBackupURL, "tier %q: ClickHouse backups to a configured bucket are built for the Compose tiers only so far", spec.Name)
+		return nil
 	}
-	if w.Region != "" && !reMachine.MatchString(w.Region) {
-		bad(KeyWarmRegion, "%q is not a region name like eu-central-2", w.Region)
-	}
-	for _, k := range []struct{ key, v string }{{KeyWarmAccessKeyID, w.AccessKeyID}, {KeyWarmSecretKey, w.SecretAccessKey}} {
-		if k.v == "" {
-			bad(k.key, "required with %s:%s; set it with: pulumi config set --secret %s:%s <value>", Namespace, KeyWarmBucketURL, Namespace, k.key)
-		}
-	}
+	checkBucket(w, backupKeys, bad)
 	return w
 }
 

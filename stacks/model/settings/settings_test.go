@@ -185,6 +185,11 @@ func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
 	if err != nil || s.Warm == nil || s.Warm.URL != "https://s3.eu-central-2.wasabisys.com/nano-warm/" || s.Warm.AccessKeyID != "id" {
 		t.Errorf("team-civo with a Wasabi bucket: %+v, %v", s.Warm, err)
 	}
+	s, err = Load("hobby-hetzner", getter(hobby(map[string]string{KeyBackupURL: "https://fsn1.your-objectstorage.com/nano-backups",
+		KeyBackupKeyID: "id", KeyBackupSecretKey: "key"})))
+	if err != nil || s.Backup == nil || s.Backup.URL != "https://fsn1.your-objectstorage.com/nano-backups/" || s.Backup.SecretAccessKey != "key" {
+		t.Errorf("hobby with a backup bucket: %+v, %v", s.Backup, err)
+	}
 	if s, err := Load("team-civo", getter(map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1"})); err != nil || s.Warm != nil {
 		t.Errorf("team-civo without a bucket: %+v, %v", s.Warm, err)
 	}
@@ -210,6 +215,15 @@ func TestLoadRejectsWithClearMessages(t *testing.T) {
 			[]string{`nano:provider: unknown provider "azure"; allowed: hetzner, civo, vultr, gcp, aws`}},
 		{"HA tier with 1 replica", map[string]string{KeyTier: "business", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyAppReplicas: "1"},
 			[]string{`nano:appReplicas: tier "business" is highly available and needs at least 2 replicas; got 1`}},
+		{"backup keys without a bucket", hobby(map[string]string{KeyBackupKeyID: "id"}),
+			[]string{`nano:backupAccessKeyId: set without nano:backupBucketUrl`}},
+		{"backup bucket without keys", hobby(map[string]string{KeyBackupURL: "https://fsn1.your-objectstorage.com/b/"}),
+			[]string{`nano:backupAccessKeyId: required with nano:backupBucketUrl`, `nano:backupSecretAccessKey: required with nano:backupBucketUrl`}},
+		{"backup bucket over http", hobby(map[string]string{KeyBackupURL: "http://fsn1.your-objectstorage.com/b/", KeyBackupKeyID: "i", KeyBackupSecretKey: "s"}),
+			[]string{`nano:backupBucketUrl: "http://fsn1.your-objectstorage.com/b/" is not an https URL`}},
+		{"backup bucket on team", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1",
+			KeyBackupURL: "https://fsn1.your-objectstorage.com/b/", KeyBackupKeyID: "i", KeyBackupSecretKey: "s"},
+			[]string{`nano:backupBucketUrl: tier "team" backs ClickHouse up under its warm bucket`}},
 		{"compose tier with 2 replicas", hobby(map[string]string{KeyAppReplicas: "2"}),
 			[]string{`nano:appReplicas: tier "hobby" runs one of everything on one host; only 1 is allowed, got 2`}},
 		{"bad hetzner location", map[string]string{KeyTier: "hobby", KeyProvider: "hetzner", KeyRegion: "fra1"},
