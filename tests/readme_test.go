@@ -65,7 +65,7 @@ func TestREADMEDocumentsServiceVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := regexp.MustCompile(`"(NANO_(INGEST|SEARCH|API)_[A-Z_]+|NANO_TOKEN_CACHE_TTL)"`).FindAllStringSubmatch(string(src), -1)
+	names := regexp.MustCompile(`"(NANO_(INGEST|SEARCH|API|BACKUP)_[A-Z_]+|NANO_TOKEN_CACHE_TTL)"`).FindAllStringSubmatch(string(src), -1)
 	if len(names) < 20 {
 		t.Fatalf("found only %d variables in envconfig.go", len(names))
 	}
