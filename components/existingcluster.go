@@ -86,6 +86,9 @@ func NewExistingCluster(ctx *pulumi.Context, name string, args *ExistingClusterA
 	if s.Warm != nil {
 		pargs.Warm = configuredWarmBucket(s.Deployment, s.Warm)
 	}
+	if s.Backup != nil {
+		pargs.Spec.BackupBucket, pargs.Warm = true, configuredWarmBucket(s.Deployment, s.Backup)
+	}
 	platform, err := NewPlatform(ctx, name, pargs, parent)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,8 @@ type PlatformArgs struct {
 	Spec kubeobjects.Spec
 	// Provider is the Kubernetes provider of the cluster to install on.
 	Provider *kubernetes.Provider
-	// Warm is the bucket of the warm tier (tiers with warm S3).
+	// Warm is the deployment's bucket: the warm tier's (tiers with warm
+	// S3), or the backup bucket of a tier without (Spec.BackupBucket).
 	Warm *WarmBucket
 	// ClickHousePassword is the ClickHouse Cloud password and PostgresURI the
 	// managed database's libpq URI (Enterprise). In-cluster tiers generate
@@ -50,7 +51,7 @@ func (a *PlatformArgs) validate() error {
 	if a.Provider == nil {
 		errs = append(errs, errors.New("Platform: a Kubernetes provider is required"))
 	}
-	if w := a.Warm; a.Spec.Tier.ClickHouse.WarmS3 && (w == nil || w.Endpoint == nil || w.Region == nil || w.AccessKeyID == nil || w.SecretAccessKey == nil) {
+	if w := a.Warm; a.Spec.HasBucket() && (w == nil || w.Endpoint == nil || w.Region == nil || w.AccessKeyID == nil || w.SecretAccessKey == nil) {
 		errs = append(errs, fmt.Errorf("Platform: tier %q needs the warm bucket's endpoint, region, access key id and secret", a.Spec.Tier.Name))
 	}
 	if a.Spec.Tier.ClickHouse.Cloud && a.ClickHousePassword == nil {
@@ -285,7 +286,7 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 	})); err != nil {
 		return nil, err
 	}
-	if s.Tier.ClickHouse.WarmS3 {
+	if s.HasBucket() {
 		w := args.Warm
 		if err := add(kubeSecret(kubeobjects.SecretWarm, pulumi.StringMap{
 			kubeobjects.WarmKeyEndpoint: w.Endpoint, kubeobjects.WarmKeyRegion: w.Region,

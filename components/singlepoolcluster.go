@@ -47,12 +47,16 @@ type SinglePoolClusterArgs struct {
 	APIAllowedCIDRs []string
 	// HcloudToken lets the cluster's CSI driver create Hetzner volumes.
 	HcloudToken pulumi.StringInput
+	// Backup is the bucket ClickHouse and PostgreSQL back up to (nil:
+	// none).
+	Backup *settings.WarmBucket
 }
 
 // SinglePoolClusterArgsFrom maps validated settings to the component's args.
 func SinglePoolClusterArgsFrom(s settings.Settings, hcloudToken pulumi.StringInput) *SinglePoolClusterArgs {
 	return &SinglePoolClusterArgs{
 		HetznerHostArgs: hetznerHostArgsFrom(s), APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, HcloudToken: hcloudToken,
+		Backup: s.Backup,
 	}
 }
 
@@ -225,7 +229,11 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		return nil, err
 	}
 
-	plat, err := NewPlatform(ctx, name, &PlatformArgs{Spec: spec, Provider: k8s}, parent, pulumi.DependsOn([]pulumi.Resource{csi}))
+	pargs := &PlatformArgs{Spec: spec, Provider: k8s}
+	if args.Backup != nil {
+		pargs.Spec.BackupBucket, pargs.Warm = true, configuredWarmBucket(args.Deployment, args.Backup)
+	}
+	plat, err := NewPlatform(ctx, name, pargs, parent, pulumi.DependsOn([]pulumi.Resource{csi}))
 	if err != nil {
 		return nil, err
 	}

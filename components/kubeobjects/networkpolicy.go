@@ -114,7 +114,8 @@ func (s Spec) networkPolicies() []Object {
 			{To: pods(chPods), Ports: ports(chNative, chHTTP, chInter)},
 			{To: pods(keeperPods), Ports: ports(keeperPort)},
 		}
-		if s.Tier.ClickHouse.WarmS3 {
+		if s.HasBucket() {
+			// The warm disk, and BACKUP/RESTORE to the bucket.
 			chEgress = append(chEgress, networkingv1.NetworkPolicyEgressRule{To: anywhere, Ports: ports(443)})
 		}
 		out = append(out,

@@ -82,7 +82,7 @@ const (
 	// SecretAPICredentials holds the key that seals stored integration
 	XX
 	SecretAPICredentials = "nano-api-credentials"
-	SecretWarm           = "nano-warm-s3" // keys: access-key-id, secret-access-key
+	SecretWarm           = "nano-warm-s3" // the deployment's bucket (warm tier, or Growth's backup bucket); keys: endpoint, region, access-key-id, ...
 	// SecretPostgres holds key "uri"; CloudNativePG writes it as <cluster>-app.
 	SecretPostgresManaged = "nano-postgres-app"
 )

@@ -110,7 +110,7 @@ const backupSchedule = "0 0 3 * * *"
 func (s Spec) backupConfig() map[string]any {
 	ref := func(key string) map[string]any { return map[string]any{"name": SecretWarm, "key": key} }
 	return map[string]any{
-		"retentionPolicy": fmt.Sprintf("%dd", s.Tier.Postgres.BackupRetentionDays),
+		"retentionPolicy": fmt.Sprintf("%dd", s.backupDays()),
 		"barmanObjectStore": map[string]any{
 			"destinationPath": s.Backup.DestinationPath,
 			"endpointURL":     s.Backup.EndpointURL,

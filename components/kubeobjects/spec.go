@@ -63,8 +63,13 @@ type Spec struct {
 	// Postgres is the Cloud SQL / RDS endpoint (Enterprise only).
 	Postgres *Endpoint
 	// Backup is where CloudNativePG keeps PostgreSQL's backups, on tiers
-	// whose catalog entry has backup days (required there, only there).
+	// whose catalog entry has backup days or with BackupBucket (required
+	// there, only there).
 	Backup *Backup
+	// BackupBucket: a tier without a warm disk (Growth) has a bucket for
+	// backups (nano:backupBucketUrl): ClickHouse and PostgreSQL back up to
+	// it, through SecretWarm as the warm tiers do.
+	BackupBucket bool
 	// IngestPool, when set, is the pool ingest runs on sized by daily
 	// volume (Enterprise's band): ingest's replicas, resources and
 	// autoscaling follow it (ingestScale) instead of the tier's replicas.
@@ -114,8 +119,11 @@ func (s Spec) Validate() error {
 	} else if wantBackup && (s.Backup.DestinationPath == nil || s.Backup.DestinationPath == "" || s.Backup.EndpointURL == nil || s.Backup.EndpointURL == "") {
 		bad("the PostgreSQL backup store needs a destination path and an endpoint URL")
 	}
-	if s.Backups() && !s.Tier.ClickHouse.WarmS3 {
+	if s.Backups() && !s.HasBucket() {
 		bad("tier %q backs PostgreSQL up to the warm bucket but has none", s.Tier.Name)
+	}
+	if s.BackupBucket && (s.Tier.ClickHouse.WarmS3 || s.Tier.ClickHouse.Cloud || !s.Tier.Postgres.Operator) {
+		bad("tier %q takes no backup bucket: its backups go to the warm bucket or its cloud's", s.Tier.Name)
 	}
 	if !s.Tier.ClickHouse.Cloud {
 		if s.Tier.ClickHouse.Pods() < 1 || s.Tier.HotStoragePerPodGB() < 1 {
@@ -146,8 +154,24 @@ const (
 // Backups reports whether CloudNativePG backs PostgreSQL up to the bucket
 // (Spec.Backup is then required).
 func (s Spec) Backups() bool {
-	return s.Tier.Postgres.Operator && s.Tier.Postgres.BackupRetentionDays > 0
+	return s.Tier.Postgres.Operator && (s.Tier.Postgres.BackupRetentionDays > 0 || s.BackupBucket)
 }
+
+// HasBucket reports whether the deployment has a bucket (SecretWarm): the
+// warm tier's, or a backup bucket.
+func (s Spec) HasBucket() bool { return s.Tier.ClickHouse.WarmS3 || s.BackupBucket }
+
+// backupDays is how long PostgreSQL's backups are kept: the tier's, or
+// on a tier with none but a backup bucket, defaultBackupDays.
+func (s Spec) backupDays() int {
+	if d := s.Tier.Postgres.BackupRetentionDays; d > 0 {
+		return d
+	}
+	return defaultBackupDays
+}
+
+// defaultBackupDays is the catalog's backup days of Team and up.
+const defaultBackupDays = 14
 
 // InstallsIngressController reports whether the platform installs Traefik:
 // api and search are exposed (a domain) and the cluster has no controller.

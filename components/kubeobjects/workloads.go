@@ -86,8 +86,8 @@ func (s Spec) services() []service {
 	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
 		contract.APIAdminTokenFile: "/etc/nano/secrets/api-credentials/admin-token"}, common)
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
-	if s.Tier.ClickHouse.WarmS3 && !s.Tier.ClickHouse.Cloud {
-		// The api's scheduler backs ClickHouse up under the warm bucket's
+	if s.HasBucket() && !s.Tier.ClickHouse.Cloud {
+		// The api's scheduler backs ClickHouse up under the bucket's
 		// deployment prefix, with its keys (ClickHouse Cloud backs itself up).
 		const warm = "/etc/nano/secrets/warm/"
 		apiSecrets[SecretWarm] = "warm"

@@ -1,6 +1,7 @@
 package program_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -326,5 +327,67 @@ func TestBillOfMaterialsFollowsThePlan(t *testing.T) {
 	}
 	if bom := plan("enterprise-gcp", map[string]string{"nano:dailyVolumeGB": "5000"}); !strings.Contains(bom, "ingest 6-42 (autoscaled on CPU)") {
 		t.Errorf("enterprise at 5 TB/day:\n%s", bom)
+	}
+}
+
+// A backup bucket (nano:backupBucketUrl) reaches the api on Startup
+// (compose.yaml's URL under the deployment's prefix, the keys in .env
+// inside the secret user data) and on Growth (the bucket's Secret with the
+// ClickHouse backups' URL, and CloudNativePG's backups with it).
+func TestBackupBucketReachesTheTiers(t *testing.T) {
+	bucket := map[string]string{
+		"nano:backupBucketUrl": "https://fsn1.your-objectstorage.com/nano-backups/", "nano:backupBucketRegion": "fsn1",
+		"nano:backupAccessKeyId": "AKIDEXAMPLE", "nano:backupSecretAccessKey": "c2VjcmV0LWtleS1leGFtcGxl",
+	}
+	_, cfg, err := stackfile.Load(projectDir, "startup-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(cfg.Values, bucket)
+	r, err := program.PlanConfig("nano", "startup-hetzner", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ud := str(t, one(t, r, "hcloud:index/server:Server"), "userData")
+	for _, want := range []string{"NANO_BACKUP_URL: https://fsn1.your-objectstorage.com/nano-backups/startup-hetzner/clickhouse-backups/",
+		"BACKUP_SECRET_ACCESS_KEY=c2VjcmV0LWtleS1leGFtcGxl"} {
+		if !strings.Contains(ud, want) {
+			t.Errorf("startup's user data lacks %q", want)
+		}
+	}
+
+	_, cfg, err = stackfile.Load(projectDir, "growth-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(cfg.Values, bucket)
+	r, err = program.PlanConfig("nano", "growth-hetzner", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.ByType("kubernetes:postgresql.cnpg.io/v1:ScheduledBackup")); n != 1 {
+		t.Errorf("growth with a bucket: %d ScheduledBackups, want 1", n)
+	}
+	var found bool
+	for _, s := range r.ByType("kubernetes:core/v1:Secret") {
+		sd, ok := s.Inputs["stringData"]
+		if !ok {
+			continue
+		}
+		if sd.IsSecret() {
+			sd = sd.SecretValue().Element
+		}
+		if u, ok := sd.ObjectValue()["clickhouse-backups-url"]; ok {
+			found = true
+			if u.IsSecret() {
+				u = u.SecretValue().Element
+			}
+			if got := u.StringValue(); got != "https://fsn1.your-objectstorage.com/nano-backups/growth-hetzner/clickhouse-backups/" {
+				t.Errorf("growth's ClickHouse backups go to %q", got)
+			}
+		}
+	}
+	if !found {
+		t.Error("growth with a bucket has no Secret with the ClickHouse backups' URL")
 	}
 }

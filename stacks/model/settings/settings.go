@@ -44,9 +44,9 @@ type Settings struct {
 	// Warm is the configured warm-tier bucket; nil on tiers without one and
 	// when nano creates the bucket in the deployment's cloud.
 	Warm *WarmBucket
-	// Backup is the bucket ClickHouse is backed up to on Compose tiers
-	// (nano:backupBucketUrl); nil: no backups there. Tiers with a warm
-	// bucket back up under it.
+	// Backup is the bucket backups go to on the tiers without a warm
+	// bucket (nano:backupBucketUrl: Compose tiers, Growth); nil: no backups
+	// there. Tiers with a warm bucket back up under it.
 	Backup *WarmBucket
 	// ClickHouseCloud is the Enterprise tier's ClickHouse Cloud service.
 	ClickHouseCloud *ClickHouseCloud
@@ -464,7 +464,7 @@ func warmBucket(spec tier.Spec, get Getter, bad func(key, format string, args ..
 	return w
 }
 
-// backupBucket validates the backup bucket keys (Compose tiers only);
+// backupBucket validates the backup bucket keys (Compose tiers and Growth);
 // nil means none is configured.
 func backupBucket(spec tier.Spec, get Getter, bad func(key, format string, args ...any)) *WarmBucket {
 	w := readBucket(backupKeys, get, bad)
@@ -477,8 +477,8 @@ func backupBucket(spec tier.Spec, get Getter, bad func(key, format string, args 
 	case spec.ClickHouse.WarmS3:
 		bad(KeyBackupURL, "tier %q backs ClickHouse up under its warm bucket (<deployment>/clickhouse-backups/); unset this key", spec.Name)
 		return nil
-	case spec.Kind != tier.Compose:
-		bad(KeyBackupURL, "tier %q: ClickHouse backups to a configured bucket are built for the Compose tiers only so far", spec.Name)
+	case spec.Kind != tier.Compose && spec.Kind != tier.SinglePool:
+		bad(KeyBackupURL, "tier %q has no use for a backup bucket", spec.Name)
 		return nil
 	}
 	checkBucket(w, backupKeys, bad)
