@@ -58,7 +58,10 @@ func (h *api) fail(w http.ResponseWriter, err error) {
 	var ve *ValidationError
 	var be *BusyError
 	var ee *ExistsError
+	var ne *NoCLIError
 	switch {
+	case errors.As(err, &ne):
+		reply(w, http.StatusServiceUnavailable, map[string]any{"error": ne.Error()})
 	case errors.As(err, &ve):
 		reply(w, http.StatusBadRequest, map[string]any{"errors": ve.Problems})
 	case errors.As(err, &be):

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -73,6 +74,24 @@ func (e *BusyError) Error() string {
 	return "the deployment has an operation under way: " + e.Operation
 }
 
+// NoCLIError refuses an operation on a machine without the Pulumi CLI,
+// before anything is recorded.
+type NoCLIError struct{ Err error }
+
+func (e *NoCLIError) Error() string {
+	return "the Pulumi CLI is not installed here, so no deployment can be created, updated or destroyed: put pulumi on PATH " +
+		"or set NANO_PULUMI_ROOT to its install root (bash tests/setup builds one into ~/.cache/nano/pulumi-<version>): " + e.Err.Error()
+}
+
+// CLIError says why operations cannot run here (nil: the Pulumi CLI is
+// found). It looks again each time, so a CLI installed later is used.
+func (m *Manager) CLIError() error {
+	if _, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.cfg.PulumiRoot, SkipVersionCheck: true}); err != nil {
+		return &NoCLIError{Err: err}
+	}
+	return nil
+}
+
 // ExistsError is a create for a deployment that exists.
 type ExistsError struct{ Name string }
 
@@ -108,6 +127,9 @@ func New(cfg Config) (*Manager, error) {
 		busy: map[string]*running{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
 	if err := m.recover(); err != nil {
 		return nil, err
+	}
+	if err := m.CLIError(); err != nil {
+		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
 	}
 	return m, nil
 }
@@ -190,6 +212,17 @@ func (m *Manager) execute(ctx context.Context, cancel context.CancelFunc, name s
 		<-done
 	case <-ctx.Done():
 		err = ctx.Err()
+	}
+	// A deployment's status follows its last operation: one that failed
+	// before the engine ran (preparing the stack, setting config) or was
+	// canceled in the queue leaves it "failed", not "creating".
+	if err != nil {
+		if d, gerr := m.store.getDeployment(name); gerr == nil && (d.LastOp != op.ID || d.Status != "failed") {
+			d.LastOp, d.Status = op.ID, "failed"
+			if perr := m.store.putDeployment(d); perr != nil {
+				m.cfg.Log.Error("cannot record the deployment's status", "deployment", name, "error", perr)
+			}
+		}
 	}
 	// The final state and the deployment's release are one step: whoever
 	// sees the operation ended may start the next one.

@@ -29,6 +29,12 @@ const testToken = "provision-test-token-0123456789"
 
 func newManager(t *testing.T, dir string, maxConcurrent int) *Manager {
 	t.Helper()
+	return newManagerWith(t, dir, func(c *Config) { c.MaxConcurrent = maxConcurrent })
+}
+
+// newManagerWith is newManager with its configuration changed by mod.
+func newManagerWith(t *testing.T, dir string, mod func(*Config)) *Manager {
+	t.Helper()
 	root := os.Getenv("NANO_PULUMI_ROOT")
 	if root == "" {
 		t.Fatal("NANO_PULUMI_ROOT is not set: run the tests with tests/run, which builds the Pulumi CLI")
@@ -37,15 +43,17 @@ func newManager(t *testing.T, dir string, maxConcurrent int) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(Config{
-		DataDir: dir, Project: proj, Program: Probe, PulumiRoot: root, MaxConcurrent: maxConcurrent,
+	cfg := Config{
+		DataDir: dir, Project: proj, Program: Probe, PulumiRoot: root,
 		SecretKeys: []string{"nano:warmAccessKeyId", "nano:warmSecretAccessKey", "nano:clickhouseCloudPassword"},
 		Validate: func(name string, cfg map[string]string) error {
 			_, err := settings.Load(name, func(k string) string { return cfg["nano:"+k] })
 			return err
 		},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	mod(&cfg)
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

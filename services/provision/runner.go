@@ -123,6 +123,9 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 // Create validates the request, records the deployment and starts its
 // first update.
 func (m *Manager) Create(req Request) (*Operation, error) {
+	if err := m.CLIError(); err != nil {
+		return nil, err
+	}
 	d, secrets, err := m.plan(req, nil)
 	if err != nil {
 		return nil, err
@@ -143,6 +146,9 @@ func (m *Manager) Create(req Request) (*Operation, error) {
 
 // Update changes a deployment's config and runs an update.
 func (m *Manager) Update(name string, req Request) (*Operation, error) {
+	if err := m.CLIError(); err != nil {
+		return nil, err
+	}
 	prev, err := m.Deployment(name)
 	if err != nil {
 		return nil, err
@@ -262,6 +268,9 @@ func (m *Manager) Refresh(name string) (*Operation, error) {
 
 // Destroy destroys a deployment's resources, then removes its stack.
 func (m *Manager) Destroy(name string) (*Operation, error) {
+	if err := m.CLIError(); err != nil {
+		return nil, err
+	}
 	d, err := m.Deployment(name)
 	if err != nil {
 		return nil, err

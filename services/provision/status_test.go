@@ -1,0 +1,62 @@
+package provision
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// Without the Pulumi CLI, create, update and destroy are refused at once
+// with 503 and a message saying how to install it; nothing is recorded;
+// reading deployments still works.
+func TestNoPulumiCLI(t *testing.T) {
+	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.PulumiRoot = t.TempDir() })
+	if err := m.CLIError(); err == nil {
+		t.Fatal("an empty directory was taken for the Pulumi CLI")
+	}
+	srv := httptest.NewServer(Handler(m, testToken, m.cfg.Log))
+	defer srv.Close()
+	body, _ := json.Marshal(hobby("nocli"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/deployments", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(out.Error, "the Pulumi CLI is not installed") || !strings.Contains(out.Error, "NANO_PULUMI_ROOT") {
+		t.Fatalf("create without the CLI: %d %q", resp.StatusCode, out.Error)
+	}
+	if ds, err := m.Deployments(); err != nil || len(ds) != 0 {
+		t.Fatalf("deployments after a refused create: %v, %v", ds, err)
+	}
+	if _, err := m.Destroy("nocli"); err == nil || !strings.Contains(err.Error(), "Pulumi CLI") {
+		t.Fatalf("destroy without the CLI: %v", err)
+	}
+}
+
+// A create that fails before the engine runs (here: a state backend that
+// cannot be written) leaves the deployment "failed" with that operation as
+// its last, not "creating" forever.
+func TestStatusFollowsAFailedCreate(t *testing.T) {
+	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.BackendURL = "file:///proc/nano-cannot-write-here" })
+	op, err := m.Create(hobby("doomed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := wait(t, m, op.ID); done.State != StateFailed {
+		t.Fatalf("operation %s, want failed", done.State)
+	}
+	d, err := m.Deployment("doomed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != "failed" || d.LastOp != op.ID {
+		t.Fatalf("deployment status %q, last operation %q; want failed, %s", d.Status, d.LastOp, op.ID)
+	}
+}
