@@ -70,7 +70,15 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		dst *string
 		v   string
 	}{{"nano:tier", &d.Tier, req.Tier}, {"nano:provider", &d.Provider, req.Provider}, {"nano:region", &d.Region, req.Region}} {
-		if f.v != "" {
+		if prev != nil && f.v != "" && f.v != *f.dst {
+			// A new tier, provider or region replaces the servers, volumes,
+			// clusters, buckets and databases that hold the deployment's data.
+			problems = append(problems, fmt.Sprintf("%s: is %q; changing it to %q would replace the resources holding this deployment's data "+
+				"(volumes, clusters, buckets, databases). Tier upgrades move the data to a new deployment instead (not available yet); "+
+				"until then create a second deployment and move the data with the backups (README: Backups)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v))
+			continue
+		}
+		if prev == nil && f.v != "" {
 			*f.dst = f.v
 		}
 		d.Config[f.key] = *f.dst
@@ -78,6 +86,10 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 	d.Config["nano:deployment"] = req.Name
 	for k, v := range req.Config {
 		fk := fullKey(k)
+		if prev != nil && (fk == "nano:tier" || fk == "nano:provider" || fk == "nano:region") && v != prev.Config[fk] {
+			problems = append(problems, fmt.Sprintf("config.%s: cannot change on an existing deployment (its data-bearing resources would be replaced)", k))
+			continue
+		}
 		if slices.Contains(m.cfg.SecretKeys, fk) {
 			problems = append(problems, fmt.Sprintf("config.%s: is a secret; send it in secrets", k))
 			continue

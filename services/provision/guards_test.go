@@ -3,6 +3,7 @@ package provision
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,4 +60,34 @@ func TestStatusFollowsAFailedCreate(t *testing.T) {
 	if d.Status != "failed" || d.LastOp != op.ID {
 		t.Fatalf("deployment status %q, last operation %q; want failed, %s", d.Status, d.LastOp, op.ID)
 	}
+}
+
+// An update that would move a deployment to another tier, provider or
+// region is refused, naming the key and the way to move data; the
+// deployment and its stack are untouched; other changes still apply.
+func TestUpdateRefusesATierProviderOrRegionChange(t *testing.T) {
+	m := newManager(t, t.TempDir(), 2)
+	succeed(t, m)(m.Create(hobby("steady")))
+	for _, req := range []Request{
+		{Tier: "startup"},
+		{Region: "nbg1"},
+		{Provider: "civo"},
+		{Config: map[string]string{"tier": "startup"}},
+		{Config: map[string]string{"nano:region": "hel1"}},
+	} {
+		_, err := m.Update("steady", req)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), "replace") {
+			t.Errorf("update %+v: %v, want a refusal saying what would be replaced", req, err)
+		}
+	}
+	d, err := m.Deployment("steady")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Tier != "hobby" || d.Region != "fsn1" || d.Config["nano:tier"] != "hobby" || d.Status != "ready" {
+		t.Fatalf("after refused updates: %+v", d)
+	}
+	// The same tier and region again, with another change: accepted.
+	succeed(t, m)(m.Update("steady", Request{Tier: "hobby", Region: "fsn1", Config: map[string]string{"probe:parts": "2"}}))
 }
