@@ -32,14 +32,7 @@ func TestPostgresPointInTimeRestoreFromS3(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	s3, err := harness.StartS3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Stop()
-	if _, err := s3.Bucket(ctx, "nano-warm"); err != nil {
-		t.Fatal(err)
-	}
+	s3, _ := harness.StartS3For(t, ctx, "nano-warm")
 	const dest, server = "s3://nano-warm/d1/postgres/", "nano-pg"
 	endpoint := "--endpoint-url=" + s3.Endpoint
 	awsEnv := []string{"AWS_ACCESS_KEY_ID=" + s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3.SecretKey, "AWS_DEFAULT_REGION=us-east-1"}
@@ -59,7 +52,7 @@ func TestPostgresPointInTimeRestoreFromS3(t *testing.T) {
 		return string(out)
 	}
 
-	src, err = harness.StartPostgresWith(harness.PostgresOptions{
+	src, err := harness.StartPostgresWith(harness.PostgresOptions{
 		Settings: map[string]string{
 			"wal_level": "replica", "archive_mode": "on",
 			"archive_command": fmt.Sprintf("barman-cloud-wal-archive %s --gzip %s %s %%p", endpoint, dest, server),

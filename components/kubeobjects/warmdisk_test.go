@@ -24,15 +24,7 @@ import (
 // every row reads back the same.
 func TestWarmDiskMovesAgedPartsToS3(t *testing.T) {
 	ctx := t.Context()
-	s3, err := harness.StartS3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Stop()
-	bucket, err := s3.Bucket(ctx, "nano-warm")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s3, bucket := harness.StartS3For(t, ctx, "nano-warm")
 	dir := t.TempDir()
 	// The pods' cache path, here under the engine's cache directory (the
 	// in-process engine, like a server's SQL-made disks, wants it there).

@@ -61,15 +61,7 @@ func TestBackupConfig(t *testing.T) {
 func TestBackupCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s3, err := harness.StartS3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Stop()
-	bucket, err := s3.Bucket(ctx, "backups")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s3, bucket := harness.StartS3For(t, ctx, "backups")
 	env := map[string]string{contract.PostgresURL: "postgres://unused", contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: "default",
 		contract.BackupURL: bucket + "d1/clickhouse/", contract.BackupAccessKeyID: s3.AccessKey, contract.BackupSecretAccessKey: s3.SecretKey}
 	run := func(env map[string]string, args ...string) (int, string, string) {
@@ -105,15 +97,7 @@ func TestBackupTaskInTheScheduler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3, err := harness.StartS3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Stop()
-	bucket, err := s3.Bucket(ctx, "backups")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s3, bucket := harness.StartS3For(t, ctx, "backups")
 	bin := filepath.Join(t.TempDir(), "api")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)

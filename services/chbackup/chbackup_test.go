@@ -53,15 +53,7 @@ func clock() func() time.Time {
 func TestBackupAndRestoreThroughS3(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s3, err := harness.StartS3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Stop()
-	bucket, err := s3.Bucket(ctx, "nano-backups")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")
 	store := Store{URL: bucket + "acme/clickhouse/", AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}
 	if err := store.Validate(); err != nil {
 		t.Fatal(err)

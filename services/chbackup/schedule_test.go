@@ -23,15 +23,7 @@ import (
 func TestScheduleBacksUpWhenDue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s3, err := harness.StartS3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Stop()
-	bucket, err := s3.Bucket(ctx, "backups")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s3, bucket := harness.StartS3For(t, ctx, "backups")
 	db, err := chdb.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -134,15 +126,7 @@ func TestOldServerRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	s3, err := harness.StartS3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.Stop()
-	bucket, err := s3.Bucket(ctx, "backups")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s3, bucket := harness.StartS3For(t, ctx, "backups")
 	b := &Backups{Conn: Native{conn}, Store: Store{URL: bucket, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}, Database: "default", Keep: 1}
 	if _, err := b.Run(ctx); err == nil || !strings.Contains(err.Error(), "23.8 or later is needed") {
 		t.Fatalf("backup on 18.16: %v", err)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"testing"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -107,6 +108,29 @@ func (s *S3) Bucket(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("cannot create bucket %s: %w", name, err)
 	}
 	return s.Endpoint + "/" + name + "/", nil
+}
+
+// StartS3For starts an S3 server with one bucket for a test: it fails the
+// test if either cannot be made, prints the server's log when the test
+// failed, stops the server when the test ends, and returns the bucket's
+// URL (Bucket's).
+func StartS3For(t testing.TB, ctx context.Context, bucket string) (*S3, string) {
+	t.Helper()
+	s, err := StartS3()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("S3 server:\n%s", s.Log())
+		}
+		s.Stop()
+	})
+	url, err := s.Bucket(ctx, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, url
 }
 
 func randomHex(n int) string {
