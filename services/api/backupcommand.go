@@ -6,8 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os/signal"
-	"sort"
+	"slices"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -54,10 +55,9 @@ func backupCommand(name string, args []string, getenv func(string) string, stdou
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: cfg.ClickHouseAddrs, Auth: clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password}, TLS: cfg.ClickHouseTLS,
-		DialTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
-	})
+	opts := clickhouseOptions(cfg)
+	opts.DialTimeout, opts.ReadTimeout = 10*time.Second, 5*time.Minute
+	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "api %s: %v\n", name, err)
 		return 1
@@ -103,14 +103,9 @@ func restore(ctx context.Context, b *chbackup.Backups, name string, replace bool
 	if err != nil {
 		return err
 	}
-	tables := make([]string, 0, len(r.Rows))
-	for t := range r.Rows {
-		tables = append(tables, t)
-	}
-	sort.Strings(tables)
 	fmt.Fprintf(out, "restored %s (%s) into %s in %s\n", r.Backup.Name, map[bool]string{true: "full", false: "incremental on " + r.Backup.Base}[r.Backup.Full()],
 		b.Database, time.Since(began).Round(time.Second))
-	for _, t := range tables {
+	for _, t := range slices.Sorted(maps.Keys(r.Rows)) {
 		fmt.Fprintf(out, "  %s: %d rows\n", t, r.Rows[t])
 	}
 	return nil

@@ -104,6 +104,14 @@ func seedAdminToken(ctx context.Context, pool *pgxpool.Pool, token string, log *
 	return nil
 }
 
+// clickhouseOptions are how the api reaches ClickHouse (addresses,
+// credentials, TLS); callers add their timeouts and pool sizes.
+func clickhouseOptions(cfg config) *clickhouse.Options {
+	return &clickhouse.Options{
+		Addr: cfg.ClickHouseAddrs, Auth: clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password}, TLS: cfg.ClickHouseTLS,
+	}
+}
+
 // run serves and campaigns until ctx ends; ln, when set, is the listener.
 func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
 	// stop also ends the scheduler when serving fails.
@@ -122,10 +130,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return err
 		}
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: cfg.ClickHouseAddrs, Auth: clickhouse.Auth{Database: "default", Username: cfg.User, Password: cfg.Password}, TLS: cfg.ClickHouseTLS,
-		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute, MaxOpenConns: 4, ConnMaxLifetime: time.Hour,
-	})
+	opts := clickhouseOptions(cfg)
+	opts.DialTimeout, opts.ReadTimeout, opts.MaxOpenConns, opts.ConnMaxLifetime = 5*time.Second, 5*time.Minute, 4, time.Hour
+	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return fmt.Errorf("cannot configure the ClickHouse client: %w", err)
 	}
