@@ -221,12 +221,7 @@ func (b *Backups) Run(ctx context.Context) (Backup, error) {
 			return Backup{}, fmt.Errorf("backup %s exists already (or the clock went back)", bk.Name)
 		}
 	}
-	v, err := b.Conn.Query(ctx, "SELECT version()")
-	if err != nil {
-		return Backup{}, err
-	}
-	bk.ServerVersion = v[0][0]
-	if err := supported(bk.ServerVersion); err != nil {
+	if bk.ServerVersion, err = b.serverVersion(ctx); err != nil {
 		return Backup{}, err
 	}
 	sql := fmt.Sprintf("BACKUP DATABASE `%s`%s TO %s", b.Database, b.onCluster(), b.Store.s3(bk.Name))
@@ -248,6 +243,19 @@ func (b *Backups) Run(ctx context.Context) (Backup, error) {
 // minVersion is the first ClickHouse whose BACKUP to S3() runs ASYNC with
 // base backups and reports sizes in system.backups, as used here (an LTS).
 var minVersion = [2]int{23, 8}
+
+// serverVersion is the server's version, or why it cannot be backed up or
+// restored here.
+func (b *Backups) serverVersion(ctx context.Context) (string, error) {
+	v, err := b.Conn.Query(ctx, "SELECT version()")
+	if err != nil {
+		return "", err
+	}
+	if len(v) == 0 || len(v[0]) == 0 {
+		return "", errors.New("SELECT version() returned no row")
+	}
+	return v[0][0], supported(v[0][0])
+}
 
 // supported says why a server cannot be backed up here.
 func supported(version string) error {
@@ -400,11 +408,7 @@ func (b *Backups) Restore(ctx context.Context, name string, replace bool) (Resto
 	if bk == nil {
 		return Restored{}, fmt.Errorf("no finished backup %q in %s (%d there)", name, b.Store.URL, len(all))
 	}
-	v, err := b.Conn.Query(ctx, "SELECT version()")
-	if err != nil {
-		return Restored{}, err
-	}
-	if err := supported(v[0][0]); err != nil {
+	if _, err := b.serverVersion(ctx); err != nil {
 		return Restored{}, err
 	}
 	rows, err := b.Conn.Query(ctx, fmt.Sprintf("SELECT toString(sum(ifNull(total_rows, 0))) FROM system.tables WHERE database = '%s'", b.Database))
