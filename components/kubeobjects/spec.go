@@ -162,16 +162,13 @@ func (s Spec) Backups() bool {
 func (s Spec) HasBucket() bool { return s.Tier.ClickHouse.WarmS3 || s.BackupBucket }
 
 // backupDays is how long PostgreSQL's backups are kept: the tier's, or
-// on a tier with none but a backup bucket, defaultBackupDays.
+// on a tier with none but a backup bucket, the catalog's tier.BackupDays.
 func (s Spec) backupDays() int {
 	if d := s.Tier.Postgres.BackupRetentionDays; d > 0 {
 		return d
 	}
-	return defaultBackupDays
+	return tier.BackupDays
 }
-
-// defaultBackupDays is the catalog's backup days of Team and up.
-const defaultBackupDays = 14
 
 // InstallsIngressController reports whether the platform installs Traefik:
 // api and search are exposed (a domain) and the cluster has no controller.

@@ -261,6 +261,10 @@ const ScrapeInterval = 15 * time.Second
 // GB per TB in the seed's arithmetic (1 TB hot = 4 x 250 GB).
 const gbPerTB = 1000
 
+// BackupDays is how long PostgreSQL's backups are kept on tiers with
+// object storage.
+const BackupDays = 14
+
 var (
 	cpu2mem8   = Machine{CPU: 2, MemoryGB: 8}
 	cpu4mem8   = Machine{CPU: 4, MemoryGB: 8}
@@ -274,9 +278,7 @@ var (
 	singleNodeClickHouse = ClickHouseSpec{Shards: 1, Replicas: 1}
 	singlePostgres       = PostgresSpec{Instances: 1}
 	ninetyDaysRolloff    = Retention{Days: 90, WarmThenRolloff: true}
-	// backupDays of PostgreSQL backups on tiers with object storage.
-	backupDays = 14
-	yearWarm   = Retention{Days: 365}
+	yearWarm             = Retention{Days: 365}
 )
 
 var catalog = []Spec{
@@ -303,7 +305,7 @@ var catalog = []Spec{
 		Pools:        []Pool{{Role: General, Nodes: 3, Machine: cpu4mem8, Scheduling: OnDemand}},
 		HotStorageGB: 120,
 		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 1, Replicas: 2, KeeperNodes: 3, WarmS3: true},
-		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: backupDays},
+		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: BackupDays},
 		Retention:    yearWarm,
 	},
 	{
@@ -311,7 +313,7 @@ var catalog = []Spec{
 		Pools:        []Pool{{Role: General, Nodes: 3, Machine: cpu4mem8, Scheduling: OnDemand}},
 		HotStorageGB: 300,
 		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 1, Replicas: 2, KeeperNodes: 3, WarmS3: true},
-		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: backupDays},
+		Postgres:     PostgresSpec{Operator: true, Instances: 2, BackupRetentionDays: BackupDays},
 		Retention:    yearWarm,
 	},
 	{
@@ -323,13 +325,13 @@ var catalog = []Spec{
 		},
 		HotStorageGB: 1 * gbPerTB,
 		ClickHouse:   ClickHouseSpec{Operator: true, Shards: 2, Replicas: 2, KeeperNodes: 3, WarmS3: true},
-		Postgres:     PostgresSpec{Operator: true, Instances: 3, BackupRetentionDays: backupDays},
+		Postgres:     PostgresSpec{Operator: true, Instances: 3, BackupRetentionDays: BackupDays},
 		Retention:    yearWarm,
 	},
 	{
 		Name: Enterprise, Replicas: 4, HA: true, Providers: bigProviders, Kind: Managed,
 		ClickHouse: ClickHouseSpec{Cloud: true},
-		Postgres:   PostgresSpec{Managed: true, BackupRetentionDays: backupDays},
+		Postgres:   PostgresSpec{Managed: true, BackupRetentionDays: BackupDays},
 		// The seed gives Enterprise no retention; nano keeps a year, as on
 		// Team and up (nano:retentionDays changes it), instead of forever.
 		Retention: yearWarm,
