@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/nanosiem/nano/services/authtoken"
-	"github.com/nanosiem/nano/services/chbackup"
+	"github.com/nanosiem/nano/services/backups"
 	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
@@ -35,7 +35,7 @@ type config struct {
 
 // backupConfig is where and how often ClickHouse is backed up.
 type backupConfig struct {
-	Store           chbackup.Store
+	Store           backups.Store
 	Interval        time.Duration
 	FullEvery, Keep int
 }
@@ -97,7 +97,7 @@ func loadBackupConfig(r *contract.Reader) *backupConfig {
 		return nil
 	}
 	b := &backupConfig{
-		Store: chbackup.Store{URL: url, Region: r.Secret(contract.BackupRegion, contract.BackupRegionFile),
+		Store: backups.Store{URL: url, Region: r.Secret(contract.BackupRegion, contract.BackupRegionFile),
 			AccessKeyID:     r.Secret(contract.BackupAccessKeyID, contract.BackupAccessKeyIDFile),
 			SecretAccessKey: r.Secret(contract.BackupSecretAccessKey, contract.BackupSecretAccessKeyFile)},
 		Interval:  r.Duration(contract.BackupInterval, 6*time.Hour, 5*time.Minute, 7*24*time.Hour),

@@ -25,6 +25,7 @@ import (
 	"github.com/nanosiem/nano/services/api/scheduler"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/backups"
 	"github.com/nanosiem/nano/services/chbackup"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/depwait"
@@ -168,10 +169,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	log.Info("api serving", "addr", ln.Addr().String(), "replica", cfg.ReplicaID, "version", version)
 
 	disk := newDiskMetrics(reg)
-	var backups *chbackup.Schedule
+	var chBackups *backups.Schedule
 	if cfg.Backup != nil {
-		backups = &chbackup.Schedule{Backups: newBackups(conn, cfg), Interval: cfg.Backup.Interval,
-			Metrics: chbackup.NewMetrics(reg), Log: log}
+		chBackups = chbackup.NewSchedule(newBackups(conn, cfg), cfg.Backup.Interval, chbackup.NewMetrics(reg), log)
 		log.Info("ClickHouse backups on", "every", cfg.Backup.Interval.String(), "to", cfg.Backup.Store.URL)
 	} else {
 		log.Info("ClickHouse backups off: " + contract.BackupURL + " is unset")
@@ -212,15 +212,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 				return guardDisk(ctx, conn, engine, disk, log)
 			}},
 		}}
-		if backups != nil {
+		if chBackups != nil {
 			sch.Tasks = append(sch.Tasks, scheduler.Task{Name: contract.BackupTask, Interval: time.Minute,
-				Run: func(ctx context.Context, _ int64) error { return backups.Tick(ctx) }})
+				Run: func(ctx context.Context, _ int64) error { return chBackups.Tick(ctx) }})
 		}
 		_ = leader.Run(ctx, leader.Config{URL: cfg.LeaderURL, ID: cfg.ReplicaID, Retry: cfg.Retry, Heartbeat: cfg.Heartbeat}, log, func(t leader.Term) {
 			leading.Store(true)
 			defer leading.Store(false)
-			if backups != nil {
-				backups.Reset() // another replica may have backed up meanwhile
+			if chBackups != nil {
+				chBackups.Reset() // another replica may have backed up meanwhile
 			}
 			sch.Lead(t)
 		})

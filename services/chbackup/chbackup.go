@@ -15,13 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/nanosiem/nano/services/backups"
 )
 
 // manifestFile is nano's record of a finished backup, in its prefix.
@@ -30,56 +30,9 @@ const manifestFile = "nano-backup.json"
 // nameLayout is a backup's name: the UTC time it started.
 const nameLayout = "20060102T150405Z"
 
-// Store is the object storage backups go to: URL is the path-style URL of a
-// prefix in a bucket (https://host/bucket/prefix/, ending in "/"); Region
-// may be "" (us-east-1, which S3-compatible stores accept).
-type Store struct {
-	URL, Region                  string
-	AccessKeyID, SecretAccessKey string
-}
-
-// Validate says what is wrong with s, naming the field.
-func (s Store) Validate() error {
-	u, err := url.Parse(s.URL)
-	switch {
-	case s.URL == "":
-		return errors.New("url: required")
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return fmt.Errorf("url %q: not an http(s) URL", s.URL)
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("url %q: no query or fragment", s.URL)
-	case !strings.HasSuffix(u.Path, "/"):
-		return fmt.Errorf("url %q: must end in / (a prefix in a bucket)", s.URL)
-	case strings.Trim(u.Path, "/") == "":
-		return fmt.Errorf("url %q: names no bucket (https://host/bucket/prefix/)", s.URL)
-	case s.AccessKeyID == "" || s.SecretAccessKey == "":
-		return errors.New("access key id and secret access key: required")
-	case strings.ContainsAny(s.AccessKeyID+s.SecretAccessKey+s.URL, "'\\"):
-		return errors.New("url and keys: no quotes or backslashes")
-	}
-	return nil
-}
-
-// bucketPrefix splits the URL into its bucket and the prefix in it.
-func (s Store) bucketPrefix() (host string, secure bool, bucket, prefix string) {
-	u, _ := url.Parse(s.URL)
-	bucket, prefix, _ = strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	return u.Host, u.Scheme == "https", bucket, prefix
-}
-
-// client is an S3 client of the store.
-func (s Store) client() (*minio.Client, error) {
-	host, secure, _, _ := s.bucketPrefix()
-	region := s.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	return minio.New(host, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKeyID, s.SecretAccessKey, ""), Secure: secure, Region: region})
-}
-
-// s3 is ClickHouse's S3() backup destination for a backup's name.
-func (s Store) s3(name string) string {
-	return fmt.Sprintf("S3('%s%s', '%s', '%s')", s.URL, name, s.AccessKeyID, s.SecretAccessKey)
+// s3 is ClickHouse's S3() backup destination for a backup's name in store.
+func s3(store backups.Store, name string) string {
+	return fmt.Sprintf("S3('%s%s', '%s', '%s')", store.URL, name, store.AccessKeyID, store.SecretAccessKey)
 }
 
 // Backup is one finished backup, as its manifest records it.
@@ -113,7 +66,7 @@ type Conn interface {
 // Backups backs up and restores one database.
 type Backups struct {
 	Conn  Conn
-	Store Store
+	Store backups.Store
 	// Database is nano's; Cluster, when set, runs BACKUP and RESTORE ON
 	// CLUSTER (each shard's tables once).
 	Database, Cluster string
@@ -142,11 +95,11 @@ func (b *Backups) onCluster() string {
 
 // List returns the finished backups, oldest first.
 func (b *Backups) List(ctx context.Context) ([]Backup, error) {
-	c, err := b.Store.client()
+	c, err := b.Store.Client()
 	if err != nil {
 		return nil, err
 	}
-	_, _, bucket, prefix := b.Store.bucketPrefix()
+	bucket, prefix := b.Store.Bucket()
 	var out []Backup
 	for obj := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix}) {
 		if obj.Err != nil {
@@ -224,9 +177,9 @@ func (b *Backups) Run(ctx context.Context) (Backup, error) {
 	if bk.ServerVersion, err = b.serverVersion(ctx); err != nil {
 		return Backup{}, err
 	}
-	sql := fmt.Sprintf("BACKUP DATABASE `%s`%s TO %s", b.Database, b.onCluster(), b.Store.s3(bk.Name))
+	sql := fmt.Sprintf("BACKUP DATABASE `%s`%s TO %s", b.Database, b.onCluster(), s3(b.Store, bk.Name))
 	if bk.Base != "" {
-		sql += " SETTINGS base_backup = " + b.Store.s3(bk.Base)
+		sql += " SETTINGS base_backup = " + s3(b.Store, bk.Base)
 	}
 	status, err := b.await(ctx, sql+" ASYNC", "BACKUP_CREATED")
 	if err != nil {
@@ -320,11 +273,11 @@ func (b *Backups) await(ctx context.Context, sql, done string) (status, error) {
 }
 
 func (b *Backups) writeManifest(ctx context.Context, bk Backup) error {
-	c, err := b.Store.client()
+	c, err := b.Store.Client()
 	if err != nil {
 		return err
 	}
-	_, _, bucket, prefix := b.Store.bucketPrefix()
+	bucket, prefix := b.Store.Bucket()
 	body, _ := json.MarshalIndent(bk, "", "  ")
 	_, err = c.PutObject(ctx, bucket, prefix+bk.Name+"/"+manifestFile, bytes.NewReader(body), int64(len(body)),
 		minio.PutObjectOptions{ContentType: "application/json"})
@@ -347,11 +300,11 @@ func (b *Backups) prune(ctx context.Context, backups []Backup) error {
 		}
 	}
 	newest := backups[len(backups)-1].Name
-	c, err := b.Store.client()
+	c, err := b.Store.Client()
 	if err != nil {
 		return err
 	}
-	_, _, bucket, prefix := b.Store.bucketPrefix()
+	bucket, prefix := b.Store.Bucket()
 	var doomed []string
 	for obj := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix}) {
 		if obj.Err != nil {
@@ -367,14 +320,8 @@ func (b *Backups) prune(ctx context.Context, backups []Backup) error {
 		if err := c.RemoveObject(ctx, bucket, prefix+name+"/"+manifestFile, minio.RemoveObjectOptions{}); err != nil {
 			return fmt.Errorf("cannot delete backup %s: %w", name, err)
 		}
-		// One object at a time: GCS's S3 API has no multi-object delete.
-		for obj := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix + name + "/", Recursive: true}) {
-			if obj.Err != nil {
-				return fmt.Errorf("cannot delete backup %s: %w", name, obj.Err)
-			}
-			if err := c.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
-				return fmt.Errorf("cannot delete backup %s: %s: %w", name, obj.Key, err)
-			}
+		if err := b.Store.RemoveAll(ctx, c, prefix+name+"/"); err != nil {
+			return fmt.Errorf("cannot delete backup %s: %w", name, err)
 		}
 	}
 	return nil
@@ -423,7 +370,7 @@ func (b *Backups) Restore(ctx context.Context, name string, replace bool) (Resto
 	if _, err := b.Conn.Query(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS `%s`%s SYNC", b.Database, b.onCluster())); err != nil {
 		return Restored{}, err
 	}
-	sql := fmt.Sprintf("RESTORE DATABASE `%s`%s FROM %s ASYNC", b.Database, b.onCluster(), b.Store.s3(bk.Name))
+	sql := fmt.Sprintf("RESTORE DATABASE `%s`%s FROM %s ASYNC", b.Database, b.onCluster(), s3(b.Store, bk.Name))
 	if _, err := b.await(ctx, sql, "RESTORED"); err != nil {
 		return Restored{}, fmt.Errorf("restore of %s: %w", bk.Name, err)
 	}

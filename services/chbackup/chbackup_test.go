@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/nanosiem/nano/services/backups"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/tests/chdb"
 	"github.com/nanosiem/nano/tests/harness"
@@ -54,7 +55,7 @@ func TestBackupAndRestoreThroughS3(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")
-	store := Store{URL: bucket + "acme/clickhouse/", AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}
+	store := backups.Store{URL: bucket + "acme/clickhouse/", AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}
 	if err := store.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -217,31 +218,6 @@ func TestBackupAndRestoreThroughS3(t *testing.T) {
 	}
 	if strings.Join(dirs, " ") != strings.Join([]string{names[1], names[2], names[3], names[4]}, " ") {
 		t.Fatalf("objects left in the bucket: %v", dirs)
-	}
-}
-
-// A store's settings are checked, each message naming what is wrong.
-func TestStoreValidate(t *testing.T) {
-	good := Store{URL: "https://s3.example.com/bucket/acme/", AccessKeyID: "k", SecretAccessKey: "s"}
-	if err := good.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		mod  func(*Store)
-		want string
-	}{
-		{func(s *Store) { s.URL = "" }, "required"},
-		{func(s *Store) { s.URL = "s3://bucket/acme/" }, "not an http(s) URL"},
-		{func(s *Store) { s.URL = "https://s3.example.com/bucket/acme" }, "must end in /"},
-		{func(s *Store) { s.URL = "https://s3.example.com/" }, "names no bucket"},
-		{func(s *Store) { s.SecretAccessKey = "" }, "secret access key"},
-		{func(s *Store) { s.SecretAccessKey = "a'b" }, "no quotes"},
-	} {
-		s := good
-		c.mod(&s)
-		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: %v, want %q", s, err, c.want)
-		}
 	}
 }
 

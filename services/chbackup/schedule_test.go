@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/nanosiem/nano/services/backups"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/tests/chdb"
 	"github.com/nanosiem/nano/tests/harness"
 )
@@ -39,24 +41,24 @@ func TestScheduleBacksUpWhenDue(t *testing.T) {
 		}
 	}
 	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
-	store := Store{URL: bucket + "d1/clickhouse/", AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}
-	backups := func(store Store) *Backups {
+	store := backups.Store{URL: bucket + "d1/clickhouse/", AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}
+	newBackups := func(store backups.Store) *Backups {
 		return &Backups{Conn: engineConn{db}, Store: store, Database: "nano", FullEvery: 3, Keep: 2, Poll: 20 * time.Millisecond,
 			Now: func() time.Time { return now }}
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	newSchedule := func(store Store) (*Schedule, *Metrics) {
+	newSchedule := func(store backups.Store) (*backups.Schedule, *backups.Metrics) {
 		m := NewMetrics(prometheus.NewRegistry())
-		return &Schedule{Backups: backups(store), Interval: 6 * time.Hour, Metrics: m, Log: log}, m
+		return NewSchedule(newBackups(store), 6*time.Hour, m, log), m
 	}
 	count := func() int {
-		all, err := backups(store).List(ctx)
+		all, err := newBackups(store).List(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return len(all)
 	}
-	tick := func(s *Schedule, at time.Time, wantBackups int) {
+	tick := func(s *backups.Schedule, at time.Time, wantBackups int) {
 		t.Helper()
 		now = at
 		if err := s.Tick(ctx); err != nil {
@@ -83,7 +85,7 @@ func TestScheduleBacksUpWhenDue(t *testing.T) {
 		t.Fatalf("a new schedule's last success %v, want the bucket's %d", got, t0.Unix())
 	}
 	tick(s2, t0.Add(6*time.Hour), 2)
-	all, _ := backups(store).List(ctx)
+	all, _ := newBackups(store).List(ctx)
 	if all[1].Base != all[0].Name {
 		t.Fatalf("the second scheduled backup is not an increment on the first: %+v", all[1])
 	}
@@ -127,7 +129,7 @@ func TestOldServerRefused(t *testing.T) {
 	}
 	defer conn.Close()
 	s3, bucket := harness.StartS3For(t, ctx, "backups")
-	b := &Backups{Conn: Native{conn}, Store: Store{URL: bucket, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}, Database: "default", Keep: 1}
+	b := &Backups{Conn: Native{conn}, Store: backups.Store{URL: bucket, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}, Database: "default", Keep: 1}
 	if _, err := b.Run(ctx); err == nil || !strings.Contains(err.Error(), "23.8 or later is needed") {
 		t.Fatalf("backup on 18.16: %v", err)
 	}
@@ -136,5 +138,13 @@ func TestOldServerRefused(t *testing.T) {
 	}
 	if _, err := conn.Query(ctx, "SELECT 1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The schedule's metrics are those the alerts read.
+func TestMetricNamesAreTheAlerts(t *testing.T) {
+	last, _, _, every := backups.MetricNames(system)
+	if last != contract.BackupLastSuccessMetric || every != contract.BackupIntervalMetric {
+		t.Fatalf("metrics %s, %s; the alerts read %s, %s", last, every, contract.BackupLastSuccessMetric, contract.BackupIntervalMetric)
 	}
 }
