@@ -137,3 +137,29 @@ func (s *Schedule) failed(now time.Time, err error) error {
 	s.retryAt = now.Add(retry)
 	return fmt.Errorf("%s backup (next try in %s): %w", s.What, retry, err)
 }
+
+// ListJob is the Job of a kind of backup T that is listed oldest first
+// (list), taken by run (a zero T when nothing was taken) and described by
+// taken.
+func ListJob[T any](list func(context.Context) ([]T, error), run func(context.Context) (T, error), taken func(T) Taken) Job {
+	return listJob[T]{list, run, taken}
+}
+
+type listJob[T any] struct {
+	list  func(context.Context) ([]T, error)
+	run   func(context.Context) (T, error)
+	taken func(T) Taken
+}
+
+func (j listJob[T]) Newest(ctx context.Context) (Taken, bool, error) {
+	all, err := j.list(ctx)
+	if err != nil || len(all) == 0 {
+		return Taken{}, false, err
+	}
+	return j.taken(all[len(all)-1]), true, nil
+}
+
+func (j listJob[T]) Take(ctx context.Context) (Taken, error) {
+	b, err := j.run(ctx)
+	return j.taken(b), err
+}

@@ -1,7 +1,6 @@
 package chbackup
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -21,29 +20,13 @@ func NewMetrics(reg prometheus.Registerer) *backups.Metrics {
 
 // NewSchedule runs b every interval on the api leader's scheduler.
 func NewSchedule(b *Backups, interval time.Duration, m *backups.Metrics, log *slog.Logger) *backups.Schedule {
-	return &backups.Schedule{Job: job{b}, What: "ClickHouse", Interval: interval, Metrics: m, Log: log, Now: b.now}
-}
-
-// job is Backups as a schedule's job.
-type job struct{ b *Backups }
-
-func (j job) Newest(ctx context.Context) (backups.Taken, bool, error) {
-	all, err := j.b.List(ctx)
-	if err != nil || len(all) == 0 {
-		return backups.Taken{}, false, err
-	}
-	return taken(all[len(all)-1]), true, nil
-}
-
-func (j job) Take(ctx context.Context) (backups.Taken, error) {
-	bk, err := j.b.Run(ctx)
-	if bk.Name == "" {
-		return backups.Taken{}, err
-	}
-	return taken(bk), err
+	return &backups.Schedule{Job: backups.ListJob(b.List, b.Run, taken), What: "ClickHouse", Interval: interval, Metrics: m, Log: log, Now: b.now}
 }
 
 func taken(bk Backup) backups.Taken {
+	if bk.Name == "" {
+		return backups.Taken{}
+	}
 	kind := "full"
 	if !bk.Full() {
 		kind = "incremental on " + bk.Base

@@ -20,6 +20,16 @@ const (
 	BackupIntervalMetric    = "nano_clickhouse_backup_interval_seconds"
 )
 
+// PostgreSQL backups on the Compose tiers (the clusters' are
+// CloudNativePG's): the api scheduler's tasks and the metrics the alerts
+// read (present only where they are configured).
+const (
+	PostgresBackupTask              = "postgres-backup"
+	PostgresWALArchiveTask          = "postgres-wal-archive"
+	PostgresBackupLastSuccessMetric = "nano_postgres_backup_last_success_timestamp_seconds"
+	PostgresBackupIntervalMetric    = "nano_postgres_backup_interval_seconds"
+)
+
 // AlertRulesFile is where Prometheus reads nano's alert rules, beside its
 // configuration.
 const AlertRulesFile = "/etc/prometheus/alerts.yml"
@@ -58,6 +68,24 @@ func AlertRules() map[string]any {
 			"annotations": map[string]any{
 				"summary":     "The newest ClickHouse backup is {{ $value | humanizeDuration }} old",
 				"description": "Restores would lose everything since; see NanoClickHouseBackupFailing and the api leader's log.",
+			},
+		}, map[string]any{
+			"alert":  "NanoPostgresBackupFailing",
+			"expr":   fmt.Sprintf(`increase(nano_api_task_failures_total{task=~"%s|%s"}[1h]) > 0`, PostgresBackupTask, PostgresWALArchiveTask),
+			"labels": map[string]any{"severity": "warning"},
+			"annotations": map[string]any{
+				"summary": "PostgreSQL base backups or WAL archiving are failing (task {{ $labels.task }})",
+				"description": "The api leader's log says why: the bucket's keys, the network to it, or PostgreSQL's replication connection. " +
+					"While WAL archiving fails, WAL waits in the spool directory on the host's disk.",
+			},
+		}, map[string]any{
+			"alert":  "NanoPostgresBackupStale",
+			"expr":   fmt.Sprintf("time() - max(%s) > 2 * max(%s)", PostgresBackupLastSuccessMetric, PostgresBackupIntervalMetric),
+			"for":    "30m",
+			"labels": map[string]any{"severity": "critical"},
+			"annotations": map[string]any{
+				"summary":     "The newest PostgreSQL base backup is {{ $value | humanizeDuration }} old",
+				"description": "A restore replays all the WAL since it (slow, and lost if WAL archiving fails too); see NanoPostgresBackupFailing.",
 			},
 		}},
 	}}}

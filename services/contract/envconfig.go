@@ -175,3 +175,8 @@ const (
 // under its prefix in a bucket (<bucket>/<deployment>/clickhouse-backups/),
 // beside PostgreSQL's postgres/ on the clusters.
 const ClickHouseBackupPrefix = "clickhouse-backups/"
+
+// PostgresBackupPrefix is where the api's PostgreSQL backups of a Compose
+// deployment live under its <deployment>/ prefix (beside, never inside,
+// the clusters' CloudNativePG archive <deployment>/postgres/).
+const PostgresBackupPrefix = "postgres-backups/"
