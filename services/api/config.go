@@ -31,6 +31,18 @@ type config struct {
 	Timeout, TokenCacheTTL time.Duration
 	// Backup is nil when ClickHouse backups are off (NANO_BACKUP_URL unset).
 	Backup *backupConfig
+	// PostgresBackup is nil when the api does not back PostgreSQL up
+	// (NANO_POSTGRES_BACKUP_URL unset).
+	PostgresBackup *postgresBackupConfig
+}
+
+// postgresBackupConfig is where and how often PostgreSQL is backed up, and
+// the WAL spool the server's archive_command fills.
+type postgresBackupConfig struct {
+	Store    backups.Store
+	Spool    string
+	Interval time.Duration
+	Keep     int
 }
 
 // backupConfig is where and how often ClickHouse is backed up.
@@ -86,6 +98,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		r.Bad(contract.APIAdminToken, "not an api token (%s followed by 43 characters of base64url, e.g. from the stack output adminToken)", authtoken.Prefix)
 	}
 	c.Backup = loadBackupConfig(r)
+	c.PostgresBackup = loadPostgresBackupConfig(r)
 	return c, r.Err()
 }
 
@@ -97,21 +110,47 @@ func loadBackupConfig(r *contract.Reader) *backupConfig {
 		return nil
 	}
 	b := &backupConfig{
-		Store: backups.Store{URL: url, Region: r.Secret(contract.BackupRegion, contract.BackupRegionFile),
-			AccessKeyID:     r.Secret(contract.BackupAccessKeyID, contract.BackupAccessKeyIDFile),
-			SecretAccessKey: r.Secret(contract.BackupSecretAccessKey, contract.BackupSecretAccessKeyFile)},
+		Store:     bucketStore(r, contract.BackupURL, url),
 		Interval:  r.Duration(contract.BackupInterval, 6*time.Hour, 5*time.Minute, 7*24*time.Hour),
 		FullEvery: int(r.Int(contract.BackupFullEvery, 27, 0, 1000)),
 		Keep:      int(r.Int(contract.BackupKeep, 4, 1, 1000)),
 	}
-	switch err := b.Store.Validate(); {
-	case err == nil:
-	case b.Store.AccessKeyID == "":
-		r.Bad(contract.BackupAccessKeyID, "required with %s", contract.BackupURL)
-	case b.Store.SecretAccessKey == "":
-		r.Bad(contract.BackupSecretAccessKey, "required (or %s) with %s", contract.BackupSecretAccessKeyFile, contract.BackupURL)
-	default:
-		r.Bad(contract.BackupURL, "%v", err)
+	return b
+}
+
+// loadPostgresBackupConfig reads the NANO_POSTGRES_BACKUP_* keys; nil when
+// NANO_POSTGRES_BACKUP_URL is unset.
+func loadPostgresBackupConfig(r *contract.Reader) *postgresBackupConfig {
+	url := r.Secret(contract.PostgresBackupURL, contract.PostgresBackupURLFile)
+	if url == "" {
+		return nil
+	}
+	b := &postgresBackupConfig{
+		Store:    bucketStore(r, contract.PostgresBackupURL, url),
+		Spool:    r.String(contract.PostgresWALSpool, ""),
+		Interval: r.Duration(contract.PostgresBackupInterval, 24*time.Hour, time.Hour, 7*24*time.Hour),
+		Keep:     int(r.Int(contract.PostgresBackupKeep, 7, 1, 1000)),
+	}
+	if b.Spool == "" {
+		r.Bad(contract.PostgresWALSpool, "required with %s: the directory PostgreSQL's archive_command copies WAL into", contract.PostgresBackupURL)
 	}
 	return b
+}
+
+// bucketStore is the store at url (read from key) with the bucket's keys
+// and region; what is missing or wrong is reported naming its key.
+func bucketStore(r *contract.Reader, key, url string) backups.Store {
+	s := backups.Store{URL: url, Region: r.Secret(contract.BackupRegion, contract.BackupRegionFile),
+		AccessKeyID:     r.Secret(contract.BackupAccessKeyID, contract.BackupAccessKeyIDFile),
+		SecretAccessKey: r.Secret(contract.BackupSecretAccessKey, contract.BackupSecretAccessKeyFile)}
+	switch err := s.Validate(); {
+	case err == nil:
+	case s.AccessKeyID == "":
+		r.Bad(contract.BackupAccessKeyID, "required with %s", key)
+	case s.SecretAccessKey == "":
+		r.Bad(contract.BackupSecretAccessKey, "required (or %s) with %s", contract.BackupSecretAccessKeyFile, key)
+	default:
+		r.Bad(key, "%v", err)
+	}
+	return s
 }

@@ -45,6 +45,9 @@ func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "backups" || os.Args[1] == "restore") {
 		os.Exit(backupCommand(os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && (os.Args[1] == "postgres-backups" || os.Args[1] == "restore-postgres") {
+		os.Exit(postgresBackupCommand(os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	servicemain.Run("api", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
 		return run(ctx, cfg, log, nil)
 	})
@@ -176,6 +179,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	} else {
 		log.Info("ClickHouse backups off: " + contract.BackupURL + " is unset")
 	}
+	var pgTasks []scheduler.Task
+	var pgSchedule *backups.Schedule
+	if cfg.PostgresBackup != nil {
+		pgSchedule, pgTasks = postgresBackupTasks(cfg, reg, log)
+		log.Info("PostgreSQL backups on", "every", cfg.PostgresBackup.Interval.String(), "to", cfg.PostgresBackup.Store.URL, "spool", cfg.PostgresBackup.Spool)
+	}
 	// The scheduler: ClickHouse may come later than PostgreSQL; the HTTP
 	// API serves meanwhile.
 	metrics := scheduler.NewMetrics(reg)
@@ -216,11 +225,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			sch.Tasks = append(sch.Tasks, scheduler.Task{Name: contract.BackupTask, Interval: time.Minute,
 				Run: func(ctx context.Context, _ int64) error { return chBackups.Tick(ctx) }})
 		}
+		sch.Tasks = append(sch.Tasks, pgTasks...)
 		_ = leader.Run(ctx, leader.Config{URL: cfg.LeaderURL, ID: cfg.ReplicaID, Retry: cfg.Retry, Heartbeat: cfg.Heartbeat}, log, func(t leader.Term) {
 			leading.Store(true)
 			defer leading.Store(false)
 			if chBackups != nil {
 				chBackups.Reset() // another replica may have backed up meanwhile
+			}
+			if pgSchedule != nil {
+				pgSchedule.Reset()
 			}
 			sch.Lead(t)
 		})

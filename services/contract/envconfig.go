@@ -171,6 +171,17 @@ const (
 	BackupKeep            = "NANO_BACKUP_KEEP"       // chains kept, the newest (4: four weeks at the defaults)
 )
 
+// PostgreSQL backups, taken by the api on the Compose tiers (off unless
+// PostgresBackupURL is set; the clusters' are CloudNativePG's), with the
+// bucket's keys and region of the Backup* keys above.
+const (
+	PostgresBackupURL      = "NANO_POSTGRES_BACKUP_URL" // like BackupURL, a prefix of its own
+	PostgresBackupURLFile  = "NANO_POSTGRES_BACKUP_URL_FILE"
+	PostgresWALSpool       = "NANO_POSTGRES_WAL_SPOOL"       // the directory the server's archive_command copies WAL into (required)
+	PostgresBackupInterval = "NANO_POSTGRES_BACKUP_INTERVAL" // base backups (24h)
+	PostgresBackupKeep     = "NANO_POSTGRES_BACKUP_KEEP"     // base backups kept, with the WAL since the oldest (7)
+)
+
 // ClickHouseBackupPrefix is where a deployment's ClickHouse backups live
 // under its prefix in a bucket (<bucket>/<deployment>/clickhouse-backups/),
 // beside PostgreSQL's postgres/ on the clusters.
