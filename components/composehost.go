@@ -156,7 +156,9 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	if b := args.Backup; b != nil {
 		// The same layout as the clusters' warm bucket: the deployment's
 		// prefix, ClickHouse's backups under it.
-		p.Backup = &composefiles.Backup{URL: b.URL + args.Deployment + "/" + contract.ClickHouseBackupPrefix, Region: b.Region}
+		p.Backup = &composefiles.Backup{Region: b.Region,
+			ClickHouseURL: b.URL + args.Deployment + "/" + contract.ClickHouseBackupPrefix,
+			PostgresURL:   b.URL + args.Deployment + "/" + contract.PostgresBackupPrefix}
 		backupKeys = [2]string{b.AccessKeyID, b.SecretAccessKey}
 	}
 	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,

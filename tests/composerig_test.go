@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"gopkg.in/yaml.v3"
 
 	"github.com/nanosiem/nano/components/composefiles"
@@ -69,7 +71,7 @@ func TestComposeTiersUnderDocker(t *testing.T) {
 	started := time.Now()
 	for _, spec := range []harness.ImageSpec{
 		rig.Caddy(contract.CaddyImage), rig.Prometheus(contract.PrometheusImage), rig.PostgresExporter(contract.PostgresExporterImage),
-		rig.ClickHouse(contract.ClickHouseImage), rig.Postgres(contract.PostgresImage),
+		rig.ClickHouse(contract.ClickHouseImage), rig.Postgres(contract.PostgresImage), s3Image(t),
 	} {
 		img, err := spec.Build()
 		if err != nil {
@@ -112,7 +114,9 @@ func nanoImages(ctx context.Context, t *testing.T, d *harness.Docker, version st
 }
 
 // composeHost is one host's project as the rig lays it out: root is the
-// host's file system (what cloud-init writes), data the volume.
+// host's file system (what cloud-init writes), data the volume; with
+// backups, the rig's S3 server runs beside the project (as service s3, in
+// the override file) where a host reaches its bucket over the Internet.
 type composeHost struct {
 	t          *testing.T
 	d          *harness.Docker
@@ -120,6 +124,22 @@ type composeHost struct {
 	root       string
 	params     composefiles.Params
 	secrets    composefiles.Secrets
+	backups    bool
+}
+
+// The rig's S3 server: its image, the bucket, and its port in the project.
+const (
+	rigS3Image  = "nano-rig/versitygw:v1.0.14"
+	rigS3Bucket = "nano-backups"
+	rigS3Port   = 7070
+)
+
+func s3Image(t *testing.T) harness.ImageSpec {
+	spec, err := harness.S3RigImage(rigS3Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }
 
 func (h *composeHost) dir() string { return filepath.Join(h.root, composefiles.ProjectDir) }
@@ -243,6 +263,12 @@ func (h *composeHost) writeOverride() {
 		if len(lines) > 0 {
 			b.WriteString("  " + name + ":\n" + strings.Join(lines, "\n") + "\n")
 		}
+	}
+	if h.backups {
+		fmt.Fprintf(&b, "  s3:\n    image: %s\n    command: [--port, \":%d\", --access, %s, --secret, %s, --quiet, posix, --sidecar, /meta, /data]\n"+
+			"    volumes:\n      - %s:/data\n      - %s:/meta\n    ports:\n      - 127.0.0.1::%d\n",
+			rigS3Image, rigS3Port, h.secrets.BackupAccessKeyID, h.secrets.BackupSecretAccessKey,
+			filepath.Join(h.data, "s3", "buckets"), filepath.Join(h.data, "s3", "meta"), rigS3Port)
 	}
 	if err := os.WriteFile(filepath.Join(h.dir(), "compose.rig.yaml"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -402,6 +428,14 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 			NativeCACert: native.CACert, NativeServerCert: native.ServerCert, NativeServerKey: native.ServerKey,
 			APICredentialsKey: base64.StdEncoding.EncodeToString(key), AdminToken: contract.APITokenPrefix + base64.RawURLEncoding.EncodeToString(adminKey)},
 	}
+	if name == tier.Startup {
+		// PostgreSQL backups to the rig's S3 server. ClickHouse's are not
+		// configured: the rig's stand-in server (18.16) has no BACKUP (they
+		// run on ClickHouse 26.7 in services/chbackup).
+		h.backups = true
+		h.params.Backup = &composefiles.Backup{PostgresURL: fmt.Sprintf("http://s3:%d/%s/%s/%s", rigS3Port, rigS3Bucket, h.params.Deployment, contract.PostgresBackupPrefix)}
+		h.secrets.BackupAccessKeyID, h.secrets.BackupSecretAccessKey = "nano-rig-"+randomHex(t, 4), randomHex(t, 20)
+	}
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer ccancel()
@@ -411,6 +445,9 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	})
 	started := time.Now()
 	h.install(ctx)
+	if h.backups {
+		h.startS3(ctx)
+	}
 	h.up(ctx)
 	t.Logf("%s up in %s", name, time.Since(started).Round(time.Second))
 
@@ -531,6 +568,106 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	if out, err := h.compose(ctx, "images", "api", "--format", "json"); err != nil || !strings.Contains(out, strings.TrimPrefix(next.API, settings.DefaultImageRegistry+"/api:")) {
 		t.Errorf("api after the update does not run %s: %s %v", next.API, out, err)
 	}
+	if h.backups {
+		h.checkPostgresRestore(ctx, c, https, auth)
+	}
+}
+
+// startS3 starts the rig's S3 server before the project (the api's first
+// base backup comes moments after it starts) and makes the bucket.
+func (h *composeHost) startS3(ctx context.Context) {
+	t := h.t
+	t.Helper()
+	for _, d := range []string{"buckets", "meta"} {
+		if err := os.MkdirAll(filepath.Join(h.data, "s3", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.compose(ctx, "up", "--detach", "s3"); err != nil {
+		t.Fatal(err)
+	}
+	c := h.s3Client(ctx)
+	waitFor(t, 30*time.Second, "the rig's S3 server", func() bool {
+		err := c.MakeBucket(ctx, rigS3Bucket, minio.MakeBucketOptions{})
+		return err == nil
+	})
+}
+
+func (h *composeHost) s3Client(ctx context.Context) *minio.Client {
+	c, err := minio.New(h.addr(ctx, "s3", rigS3Port), &minio.Options{Creds: credentials.NewStaticV4(h.secrets.BackupAccessKeyID, h.secrets.BackupSecretAccessKey, "")})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// stored says whether the bucket holds key (under the deployment's
+// PostgreSQL prefix).
+func (h *composeHost) stored(ctx context.Context, c *minio.Client, key string) bool {
+	_, err := c.StatObject(ctx, rigS3Bucket, h.params.Deployment+"/"+contract.PostgresBackupPrefix+key, minio.StatObjectOptions{})
+	return err == nil
+}
+
+// checkPostgresRestore is the README's PostgreSQL restore on a host whose
+// database is lost: the api's base backup and the WAL after it (a rule
+// created after the backup) restored into the emptied data directory with
+// "api restore-postgres", the server recovering from them and the api
+// serving both rules again; a restore over the database without -replace
+// is refused; the restored server archives on its new timeline.
+func (h *composeHost) checkPostgresRestore(ctx context.Context, c *http.Client, https string, auth map[string]string) {
+	t := h.t
+	t.Helper()
+	s3 := h.s3Client(ctx)
+	var base string
+	waitFor(t, 120*time.Second, "the api's first PostgreSQL base backup", func() bool {
+		for obj := range s3.ListObjects(ctx, rigS3Bucket, minio.ListObjectsOptions{Prefix: h.params.Deployment + "/" + contract.PostgresBackupPrefix + "base/", Recursive: true}) {
+			if strings.HasSuffix(obj.Key, "/backup.json") {
+				base = obj.Key
+			}
+		}
+		return base != ""
+	})
+	rule := `{"name":"rig after the base backup","query":"nothing","schedule":"@every 1h","window_seconds":3600,"threshold_op":">","threshold":0}`
+	if code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/rules", auth, []byte(rule)); code != 201 {
+		t.Fatalf("rule: %d %v", code, out)
+	}
+	rules := func() int {
+		code, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/rules", auth, nil)
+		items, _ := out["items"].([]any)
+		if code != 200 {
+			return -1
+		}
+		return len(items)
+	}
+	want := rules()
+	segment, err := h.compose(ctx, "exec", "-T", "postgres", "psql", "-U", "nano", "-d", "nano", "-Atc", "SELECT pg_walfile_name(pg_switch_wal())")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "WAL "+segment+" in the bucket", func() bool { return h.stored(ctx, s3, "wal/"+segment+".gz") })
+
+	// The database is lost; the api and the server are stopped.
+	if _, err := h.compose(ctx, "stop", "api", "postgres"); err != nil {
+		t.Fatal(err)
+	}
+	restore := func(args ...string) (string, error) {
+		return h.compose(ctx, append([]string{"run", "--rm", "--no-deps", "-T", "-v", filepath.Join(h.data, "postgres") + ":/restore",
+			"api", "restore-postgres", "-into", "/restore/pgdata"}, args...)...)
+	}
+	if out, err := restore(); err == nil || !strings.Contains(out+err.Error(), "restore with replace") {
+		t.Fatalf("a restore over the database without -replace: %v\n%s", err, out)
+	}
+	began := time.Now()
+	out, err := restore("-replace")
+	if err != nil || !strings.Contains(out, "prepared /restore/pgdata from base backup") {
+		t.Fatalf("api restore-postgres -replace: %v\n%s", err, out)
+	}
+	h.up(ctx)
+	c = h.client(ctx)
+	h.waitTLS(ctx, c, https)
+	waitFor(t, 60*time.Second, "the api on the restored database", func() bool { return rules() == want })
+	t.Logf("PostgreSQL restored from %s and the WAL after it in %s: %d rules", strings.TrimPrefix(base, h.params.Deployment+"/"), time.Since(began).Round(time.Second), want)
+	waitFor(t, 60*time.Second, "the restored server's timeline history in the bucket", func() bool { return h.stored(ctx, s3, "wal/00000002.history.gz") })
 }
 
 // checkStart looks at what a clean start must give: no error in the

@@ -112,6 +112,9 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 			{"systemctl", "enable", "--now", "nano.service"},
 		},
 	}
+	if p.Backup != nil && p.Backup.PostgresURL != "" {
+		cfg.WriteFiles = append(cfg.WriteFiles, file(ProjectDir+"/postgres/pg_hba.conf", "0644", PostgresHBA))
+	}
 	body, err := marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -155,7 +158,7 @@ type DataDirOwner struct {
 
 // DataDirs are the containers' data directories the mount script makes.
 func DataDirs() []DataDirOwner {
-	return []DataDirOwner{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {"prometheus", nobodyUID}, {"caddy", 0}}
+	return []DataDirOwner{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {walSpoolDir, postgresUID}, {"prometheus", nobodyUID}, {"caddy", 0}}
 }
 
 // blockMetadata keeps the containers away from the cloud's metadata

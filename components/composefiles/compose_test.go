@@ -15,6 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
@@ -263,18 +264,52 @@ func TestCloudInit(t *testing.T) {
 // without a bucket, is refused.
 func TestBackupBucket(t *testing.T) {
 	p := params(t, tier.Startup, "")
-	p.Backup = &Backup{URL: "https://fsn1.your-objectstorage.com/b/startup-hetzner/clickhouse-backups/", Region: "fsn1"}
+	p.Backup = &Backup{ClickHouseURL: "https://fsn1.your-objectstorage.com/b/startup-hetzner/clickhouse-backups/",
+		PostgresURL: "https://fsn1.your-objectstorage.com/b/startup-hetzner/postgres-backups/", Region: "fsn1"}
 	s := testSecrets
 	s.BackupAccessKeyID, s.BackupSecretAccessKey = "AKIDTEST", "c2VjcmV0/VEVTVA+key"
 	api := loadComposeWith(t, p, s).Services["api"]
 	for k, want := range map[string]string{
-		"NANO_BACKUP_URL": p.Backup.URL, "NANO_BACKUP_REGION": "fsn1",
+		"NANO_BACKUP_URL": p.Backup.ClickHouseURL, "NANO_BACKUP_REGION": "fsn1",
+		"NANO_POSTGRES_BACKUP_URL": p.Backup.PostgresURL, "NANO_POSTGRES_WAL_SPOOL": apiSpoolMount,
 		"NANO_BACKUP_ACCESS_KEY_ID": s.BackupAccessKeyID, "NANO_BACKUP_SECRET_ACCESS_KEY": s.BackupSecretAccessKey,
 	} {
 		if v := api.Environment[k]; v == nil || *v != want {
 			t.Errorf("api %s = %v, want %q", k, v, want)
 		}
 	}
+	// PostgreSQL archives into the spool the api empties, and lets the
+	// api's replication connection in.
+	proj := loadComposeWith(t, p, s)
+	pg := proj.Services["postgres"]
+	cmd := strings.Join(pg.Command, " ")
+	for _, want := range []string{"archive_mode=on", "archive_command=" + contract.PostgresArchiveCommand(postgresSpoolMount), "hba_file=" + hbaMount, "archive_timeout=300"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("postgres command %q lacks %q", cmd, want)
+		}
+	}
+	mounts := func(svc types.ServiceConfig) map[string]string {
+		m := map[string]string{}
+		for _, v := range svc.Volumes {
+			m[v.Target] = v.Source
+		}
+		return m
+	}
+	if pm, am := mounts(pg), mounts(proj.Services["api"]); pm[postgresSpoolMount] != DataDir+"/postgres-wal" || am[apiSpoolMount] != pm[postgresSpoolMount] || !strings.HasSuffix(pm[hbaMount], "postgres/pg_hba.conf") {
+		t.Errorf("spool and pg_hba.conf mounts: postgres %v, api %v", pm, am)
+	}
+	if u := proj.Services["api"].User; u != "999:999" {
+		t.Errorf("the api runs as %q, not the server's uid that owns the spooled WAL", u)
+	}
+	ud, err := CloudInit(p, s)
+	if err != nil || !bytes.Contains(ud, []byte("path: "+ProjectDir+"/postgres/pg_hba.conf")) || !strings.Contains(PostgresHBA, "host    replication     nano ") {
+		t.Errorf("cloud-init writes no pg_hba.conf with nano's replication line: %v", err)
+	}
+	plain := loadCompose(t, params(t, tier.Startup, ""))
+	if len(plain.Services["postgres"].Command) != 0 || plain.Services["api"].User != "65532:65532" {
+		t.Errorf("without backups: postgres command %v, api user %q", plain.Services["postgres"].Command, plain.Services["api"].User)
+	}
+
 	compose, _ := Compose(p)
 	if bytes.Contains(compose, []byte(s.BackupSecretAccessKey)) || bytes.Contains(compose, []byte(s.BackupAccessKeyID)) {
 		t.Error("compose.yaml holds the backup keys")

@@ -12,18 +12,9 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/nanosiem/nano/services/contract"
 )
-
-// SpoolSuffix ends the name of a file the archive_command is still
-// writing; it renames the file when done.
-const SpoolSuffix = ".tmp"
-
-// ArchiveCommand is PostgreSQL's archive_command that spools WAL into dir
-// (a directory the server and the api share): a copy under a temporary
-// name, renamed when complete, so Archive never uploads half a file.
-func ArchiveCommand(dir string) string {
-	return fmt.Sprintf(`cp %%p %s/%%f%s && mv %s/%%f%s %s/%%f`, dir, SpoolSuffix, dir, SpoolSuffix, dir)
-}
 
 // Archive uploads the spooled WAL files (oldest first) to the store and
 // removes each once it is stored; it returns how many it moved and how
@@ -38,7 +29,7 @@ func (b *Backups) Archive(ctx context.Context) (moved, left int, err error) {
 	}
 	var files []string
 	for _, e := range entries {
-		if n := e.Name(); e.Type().IsRegular() && !strings.HasSuffix(n, SpoolSuffix) && !strings.HasPrefix(n, ".") {
+		if n := e.Name(); e.Type().IsRegular() && !strings.HasSuffix(n, contract.WALSpoolSuffix) && !strings.HasPrefix(n, ".") {
 			files = append(files, n)
 		}
 	}

@@ -70,7 +70,7 @@ func TestPointInTimeRestore(t *testing.T) {
 	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")
 	spool := spoolDir(t)
 	src, err := harness.StartPostgresWith(harness.PostgresOptions{Settings: map[string]string{
-		"wal_level": "replica", "archive_mode": "on", "archive_command": ArchiveCommand(spool),
+		"wal_level": "replica", "archive_mode": "on", "archive_command": contract.PostgresArchiveCommand(spool),
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -119,6 +119,18 @@ func (r ComposeRig) Postgres(ref string) ImageSpec {
 		}}
 }
 
+// S3RigImage is the rig's S3 server: versitygw (NANO_VERSITYGW, a static
+// binary) as an image; its command (the rig's override) gives its keys and
+// directories.
+func S3RigImage(ref string) (ImageSpec, error) {
+	bin := os.Getenv("NANO_VERSITYGW")
+	if bin == "" {
+		return ImageSpec{}, fmt.Errorf("NANO_VERSITYGW is not set: run the tests through tests/run, whose setup builds versitygw")
+	}
+	return ImageSpec{Ref: ref, Files: []ImageFile{{Path: "versitygw", Mode: 0o755, From: bin}},
+		Config: v1.Config{Entrypoint: []string{"/versitygw"}, ExposedPorts: ports("7070/tcp")}}, nil
+}
+
 func ports(ps ...string) map[string]struct{} {
 	m := map[string]struct{}{}
 	for _, p := range ps {

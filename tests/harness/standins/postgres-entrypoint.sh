@@ -6,8 +6,11 @@
 # superuser and POSTGRES_PASSWORD as its password, network clients must
 # authenticate with scram-sha-256 (the image's POSTGRES_HOST_AUTH_METHOD
 # default), and POSTGRES_DB is created by a server listening on no address;
-# then the server runs as postgres, listening on every address.
+# then the server runs as postgres, listening on every address, with the
+# container's command's arguments after "postgres" (as the image's
+# entrypoint runs "postgres -c ..." commands).
 set -eu
+if [ "$#" -gt 0 ] && [ "$1" = postgres ]; then shift; fi
 : "${POSTGRES_PASSWORD:?the official image refuses to start without POSTGRES_PASSWORD}"
 user=${POSTGRES_USER:-postgres}
 db=${POSTGRES_DB:-$user}
@@ -30,4 +33,4 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   run pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 fi
-exec setpriv --reuid=999 --regid=999 --clear-groups postgres -c listen_addresses='*'
+exec setpriv --reuid=999 --regid=999 --clear-groups postgres -c listen_addresses='*' "$@"
