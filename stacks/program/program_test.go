@@ -350,6 +350,8 @@ func TestBackupBucketReachesTheTiers(t *testing.T) {
 	}
 	ud := str(t, one(t, r, "hcloud:index/server:Server"), "userData")
 	for _, want := range []string{"NANO_BACKUP_URL: https://fsn1.your-objectstorage.com/nano-backups/startup-hetzner/clickhouse-backups/",
+		"NANO_POSTGRES_BACKUP_URL: https://fsn1.your-objectstorage.com/nano-backups/startup-hetzner/postgres-backups/",
+		"archive_mode=on", "path: /opt/nano/postgres/pg_hba.conf",
 		"BACKUP_SECRET_ACCESS_KEY=c2VjcmV0LWtleS1leGFtcGxl"} {
 		if !strings.Contains(ud, want) {
 			t.Errorf("startup's user data lacks %q", want)

@@ -119,7 +119,7 @@ var Keys = []Key{
 	{Name: KeyWarmSecretKey, Type: String, Default: `""`, Secret: true,
 		Description: "Secret access key of nano:warmBucketUrl (pulumi config set --secret)."},
 	{Name: KeyBackupURL, Type: String, Default: `""`,
-		Description: "Hobby, Startup and Growth: S3-compatible bucket URL backups go to (e.g. Hetzner Object Storage: https://fsn1.your-objectstorage.com/my-bucket/): ClickHouse's under <deployment>/clickhouse-backups/, on Growth PostgreSQL's under <deployment>/postgres/. Empty: no backups (nano cannot create a bucket on Hetzner). Team and above back up under the warm bucket instead; Enterprise's ClickHouse Cloud backs itself up."},
+		Description: "Hobby, Startup and Growth: S3-compatible bucket URL backups go to (e.g. Hetzner Object Storage: https://fsn1.your-objectstorage.com/my-bucket/): ClickHouse's under <deployment>/clickhouse-backups/, PostgreSQL's under <deployment>/postgres-backups/ on Hobby and Startup (the api's) and <deployment>/postgres/ on Growth (CloudNativePG's). Empty: no backups (nano cannot create a bucket on Hetzner). Team and above back up under the warm bucket instead; Enterprise's ClickHouse Cloud backs itself up."},
 	{Name: KeyBackupRegion, Type: String, Default: `""`,
 		Description: "Region of nano:backupBucketUrl's bucket when its API needs one (e.g. fsn1). Empty: us-east-1, which S3-compatible stores accept."},
 	{Name: KeyBackupKeyID, Type: String, Default: `""`, Secret: true,
