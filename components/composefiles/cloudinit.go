@@ -70,7 +70,7 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	alerts, err := marshal(contract.AlertRules())
+	alerts, err := marshal(contract.AlertRules(p.Backup != nil && p.Backup.PostgresURL != ""))
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,7 @@ func (s Spec) prometheus() []Object {
 
 // alertRules is nano's alert rules file (contract.AlertRules).
 func alertRules() string {
-	b, err := yaml.Marshal(contract.AlertRules())
+	b, err := yaml.Marshal(contract.AlertRules(false))
 	if err != nil {
 		panic(fmt.Sprintf("platform: cannot encode the alert rules: %v", err))
 	}

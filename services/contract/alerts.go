@@ -34,59 +34,67 @@ const (
 // configuration.
 const AlertRulesFile = "/etc/prometheus/alerts.yml"
 
-// AlertRules are nano's Prometheus alert rules (a rules file's content).
-func AlertRules() map[string]any {
-	return map[string]any{"groups": []any{map[string]any{
-		"name": "nano",
-		"rules": []any{map[string]any{
-			"alert":  "NanoClickHouseDiskFilling",
-			"expr":   fmt.Sprintf("%s < %g", DiskFreeMetric, DiskFreeAlertMin),
-			"for":    "10m",
-			"labels": map[string]any{"severity": "warning"},
-			"annotations": map[string]any{
-				"summary": "ClickHouse's disk is {{ $value | humanizePercentage }} free",
-				"description": fmt.Sprintf("Below %g%% free the api drops the oldest day of events before its retention. ", DiskFreeGuardMin*100) +
-					"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays.",
-			},
-		}, map[string]any{
-			// Every failed attempt (the api retries after 10 minutes).
-			"alert":  "NanoClickHouseBackupFailing",
-			"expr":   fmt.Sprintf(`increase(nano_api_task_failures_total{task=%q}[1h]) > 0`, BackupTask),
-			"labels": map[string]any{"severity": "warning"},
-			"annotations": map[string]any{
-				"summary":     "ClickHouse backups are failing",
-				"description": "The api leader's log says why (task " + BackupTask + "): the bucket's keys, the network to it, or ClickHouse.",
-			},
-		}, map[string]any{
-			// The newest backup is two intervals old (the gauge is 0 until the
-			// first one: a deployment whose first backup never finishes
-			// fires too). max(): only the leader has taken or read one.
-			"alert":  "NanoClickHouseBackupStale",
-			"expr":   fmt.Sprintf("time() - max(%s) > 2 * max(%s)", BackupLastSuccessMetric, BackupIntervalMetric),
-			"for":    "30m",
-			"labels": map[string]any{"severity": "critical"},
-			"annotations": map[string]any{
-				"summary":     "The newest ClickHouse backup is {{ $value | humanizeDuration }} old",
-				"description": "Restores would lose everything since; see NanoClickHouseBackupFailing and the api leader's log.",
-			},
-		}, map[string]any{
-			"alert":  "NanoPostgresBackupFailing",
-			"expr":   fmt.Sprintf(`increase(nano_api_task_failures_total{task=~"%s|%s"}[1h]) > 0`, PostgresBackupTask, PostgresWALArchiveTask),
-			"labels": map[string]any{"severity": "warning"},
-			"annotations": map[string]any{
-				"summary": "PostgreSQL base backups or WAL archiving are failing (task {{ $labels.task }})",
-				"description": "The api leader's log says why: the bucket's keys, the network to it, or PostgreSQL's replication connection. " +
-					"While WAL archiving fails, WAL waits in the spool directory on the host's disk.",
-			},
-		}, map[string]any{
-			"alert":  "NanoPostgresBackupStale",
-			"expr":   fmt.Sprintf("time() - max(%s) > 2 * max(%s)", PostgresBackupLastSuccessMetric, PostgresBackupIntervalMetric),
-			"for":    "30m",
-			"labels": map[string]any{"severity": "critical"},
-			"annotations": map[string]any{
-				"summary":     "The newest PostgreSQL base backup is {{ $value | humanizeDuration }} old",
-				"description": "A restore replays all the WAL since it (slow, and lost if WAL archiving fails too); see NanoPostgresBackupFailing.",
-			},
-		}},
-	}}}
+// AlertRules are nano's Prometheus alert rules (a rules file's content);
+// apiPostgresBackups adds those of the api's PostgreSQL backups (the
+// Compose tiers': the clusters' are CloudNativePG's).
+func AlertRules(apiPostgresBackups bool) map[string]any {
+	rules := []any{map[string]any{
+		"alert":  "NanoClickHouseDiskFilling",
+		"expr":   fmt.Sprintf("%s < %g", DiskFreeMetric, DiskFreeAlertMin),
+		"for":    "10m",
+		"labels": map[string]any{"severity": "warning"},
+		"annotations": map[string]any{
+			"summary": "ClickHouse's disk is {{ $value | humanizePercentage }} free",
+			"description": fmt.Sprintf("Below %g%% free the api drops the oldest day of events before its retention. ", DiskFreeGuardMin*100) +
+				"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays.",
+		},
+	}, map[string]any{
+		// Every failed attempt (the api retries after 10 minutes).
+		"alert":  "NanoClickHouseBackupFailing",
+		"expr":   fmt.Sprintf(`increase(nano_api_task_failures_total{task=%q}[1h]) > 0`, BackupTask),
+		"labels": map[string]any{"severity": "warning"},
+		"annotations": map[string]any{
+			"summary":     "ClickHouse backups are failing",
+			"description": "The api leader's log says why (task " + BackupTask + "): the bucket's keys, the network to it, or ClickHouse.",
+		},
+	}, map[string]any{
+		// The newest backup is two intervals old (the gauge is 0 until the
+		// first one: a deployment whose first backup never finishes
+		// fires too). max(): only the leader has taken or read one.
+		"alert":  "NanoClickHouseBackupStale",
+		"expr":   fmt.Sprintf("time() - max(%s) > 2 * max(%s)", BackupLastSuccessMetric, BackupIntervalMetric),
+		"for":    "30m",
+		"labels": map[string]any{"severity": "critical"},
+		"annotations": map[string]any{
+			"summary":     "The newest ClickHouse backup is {{ $value | humanizeDuration }} old",
+			"description": "Restores would lose everything since; see NanoClickHouseBackupFailing and the api leader's log.",
+		},
+	}}
+	if apiPostgresBackups {
+		rules = append(rules, postgresBackupRules()...)
+	}
+	return map[string]any{"groups": []any{map[string]any{"name": "nano", "rules": rules}}}
+}
+
+// postgresBackupRules alert on the api's PostgreSQL backups.
+func postgresBackupRules() []any {
+	return []any{map[string]any{
+		"alert":  "NanoPostgresBackupFailing",
+		"expr":   fmt.Sprintf(`increase(nano_api_task_failures_total{task=~"%s|%s"}[1h]) > 0`, PostgresBackupTask, PostgresWALArchiveTask),
+		"labels": map[string]any{"severity": "warning"},
+		"annotations": map[string]any{
+			"summary": "PostgreSQL base backups or WAL archiving are failing (task {{ $labels.task }})",
+			"description": "The api leader's log says why: the bucket's keys, the network to it, or PostgreSQL's replication connection. " +
+				"While WAL archiving fails, WAL waits in the spool directory on the host's disk.",
+		},
+	}, map[string]any{
+		"alert":  "NanoPostgresBackupStale",
+		"expr":   fmt.Sprintf("time() - max(%s) > 2 * max(%s)", PostgresBackupLastSuccessMetric, PostgresBackupIntervalMetric),
+		"for":    "30m",
+		"labels": map[string]any{"severity": "critical"},
+		"annotations": map[string]any{
+			"summary":     "The newest PostgreSQL base backup is {{ $value | humanizeDuration }} old",
+			"description": "A restore replays all the WAL since it (slow, and lost if WAL archiving fails too); see NanoPostgresBackupFailing.",
+		},
+	}}
 }

@@ -43,9 +43,14 @@ func TestReaderNamesEveryBadVariable(t *testing.T) {
 
 // The alert rules encode and alert on the metric the api exports.
 func TestAlertRules(t *testing.T) {
-	groups := AlertRules()["groups"].([]any)
-	rule := groups[0].(map[string]any)["rules"].([]any)[0].(map[string]any)
+	rules := func(pg bool) []any { return AlertRules(pg)["groups"].([]any)[0].(map[string]any)["rules"].([]any) }
+	rule := rules(false)[0].(map[string]any)
 	if !strings.HasPrefix(rule["expr"].(string), DiskFreeMetric+" < ") || rule["alert"] == "" {
 		t.Errorf("rule %v", rule)
+	}
+	// The api's PostgreSQL backup alerts only where it takes them.
+	without, with := rules(false), rules(true)
+	if len(with) != len(without)+2 || !strings.Contains(with[len(with)-1].(map[string]any)["expr"].(string), PostgresBackupLastSuccessMetric) {
+		t.Errorf("%d rules without the api's PostgreSQL backups, %d with", len(without), len(with))
 	}
 }
