@@ -70,7 +70,7 @@ func NewExistingCluster(ctx *pulumi.Context, name string, args *ExistingClusterA
 	pargs := &PlatformArgs{
 		Spec: kubeobjects.Spec{
 			Deployment: s.Deployment, Tier: s.Tier, Images: s.Images, Domain: s.Domain,
-			StorageClass: s.Cluster.StorageClass, IngressClass: s.Cluster.IngressClass,
+			StorageClass: s.Cluster.StorageClass, IngressClass: s.Cluster.IngressClass, PostgresArchive: s.PostgresArchive,
 		},
 		Provider: provider, OperatorsPreinstalled: s.Cluster.OperatorsPreinstalled,
 	}

@@ -50,13 +50,15 @@ type SinglePoolClusterArgs struct {
 	// Backup is the bucket ClickHouse and PostgreSQL back up to (nil:
 	// none).
 	Backup *settings.WarmBucket
+	// PostgresArchive names CloudNativePG's archive in it, and a restore.
+	PostgresArchive settings.PostgresArchive
 }
 
 // SinglePoolClusterArgsFrom maps validated settings to the component's args.
 func SinglePoolClusterArgsFrom(s settings.Settings, hcloudToken pulumi.StringInput) *SinglePoolClusterArgs {
 	return &SinglePoolClusterArgs{
 		HetznerHostArgs: hetznerHostArgsFrom(s), APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, HcloudToken: hcloudToken,
-		Backup: s.Backup,
+		Backup: s.Backup, PostgresArchive: s.PostgresArchive,
 	}
 }
 
@@ -230,6 +232,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	}
 
 	pargs := &PlatformArgs{Spec: spec, Provider: k8s}
+	pargs.Spec.PostgresArchive = args.PostgresArchive
 	if args.Backup != nil {
 		pargs.Spec.BackupBucket, pargs.Warm = true, configuredWarmBucket(args.Deployment, args.Backup)
 	}

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
@@ -82,6 +83,19 @@ func (s Spec) postgres() []Object {
 		return []Object{cluster}
 	}
 	spec["backup"] = s.backupConfig()
+	if from := s.PostgresArchive.RecoverFrom; from != "" {
+		// A restore: the new cluster starts from the base backup and WAL
+		// of server from (to RecoverTo), and archives under its own name.
+		recovery := map[string]any{"source": recoverySource, "database": "nano", "owner": "nano"}
+		if to := s.PostgresArchive.RecoverTo; to != "" {
+			recovery["recoveryTarget"] = map[string]any{"targetTime": to}
+		}
+		spec["bootstrap"] = map[string]any{"recovery": recovery}
+		store := s.objectStore()
+		store["serverName"] = from
+		delete(store, "data")
+		spec["externalClusters"] = []any{map[string]any{"name": recoverySource, "barmanObjectStore": store}}
+	}
 	return []Object{cluster, {
 		"apiVersion": "postgresql.cnpg.io/v1",
 		"kind":       "ScheduledBackup",
@@ -108,19 +122,35 @@ const backupSchedule = "0 0 3 * * *"
 // bucket's credentials, under the postgres/ prefix), kept for the tier's
 // backup days. CloudNativePG >= 1.31 moves this to the Barman Cloud plugin.
 func (s Spec) backupConfig() map[string]any {
+	store := s.objectStore()
+	store["serverName"] = s.postgresServerName()
+	return map[string]any{"retentionPolicy": fmt.Sprintf("%dd", s.backupDays()), "barmanObjectStore": store}
+}
+
+// recoverySource names, in a restored Cluster, the archive it recovers from.
+const recoverySource = "archive"
+
+// objectStore is Barman Cloud's object store: the deployment's bucket
+// under postgres/, with the bucket Secret's keys.
+func (s Spec) objectStore() map[string]any {
 	ref := func(key string) map[string]any { return map[string]any{"name": SecretWarm, "key": key} }
 	return map[string]any{
-		"retentionPolicy": fmt.Sprintf("%dd", s.backupDays()),
-		"barmanObjectStore": map[string]any{
-			"destinationPath": s.Backup.DestinationPath,
-			"endpointURL":     s.Backup.EndpointURL,
-			"s3Credentials": map[string]any{
-				"accessKeyId":     ref(WarmKeyAccessKeyID),
-				"secretAccessKey": ref(WarmKeySecretAccessKey),
-				"region":          ref(WarmKeyBackupRegion),
-			},
-			"wal":  map[string]any{"compression": "gzip", "maxParallel": 2},
-			"data": map[string]any{"compression": "gzip", "jobs": 2},
+		"destinationPath": s.Backup.DestinationPath,
+		"endpointURL":     s.Backup.EndpointURL,
+		"s3Credentials": map[string]any{
+			"accessKeyId":     ref(WarmKeyAccessKeyID),
+			"secretAccessKey": ref(WarmKeySecretAccessKey),
+			"region":          ref(WarmKeyBackupRegion),
 		},
+		"wal":  map[string]any{"compression": "gzip", "maxParallel": 2},
+		"data": map[string]any{"compression": "gzip", "jobs": 2},
 	}
+}
+
+// postgresServerName is the name the Cluster archives under.
+func (s Spec) postgresServerName() string {
+	if n := s.PostgresArchive.ServerName; n != "" {
+		return n
+	}
+	return settings.DefaultPostgresServerName
 }

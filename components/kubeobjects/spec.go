@@ -66,6 +66,10 @@ type Spec struct {
 	// whose catalog entry has backup days or with BackupBucket (required
 	// there, only there).
 	Backup *Backup
+	// PostgresArchive names CloudNativePG's archive (ServerName: "" is
+	// settings.DefaultPostgresServerName) and, to restore, the one a new
+	// cluster recovers from; only where Backups().
+	PostgresArchive settings.PostgresArchive
 	// BackupBucket: a tier without a warm disk (Growth) has a bucket for
 	// backups (nano:backupBucketUrl): ClickHouse and PostgreSQL back up to
 	// it, through SecretWarm as the warm tiers do.
@@ -121,6 +125,9 @@ func (s Spec) Validate() error {
 	}
 	if s.Backups() && !s.HasBucket() {
 		bad("tier %q backs PostgreSQL up to the warm bucket but has none", s.Tier.Name)
+	}
+	if s.PostgresArchive.RecoverFrom != "" && !s.Backups() {
+		bad("PostgreSQL recovers from an archive only where CloudNativePG backs up")
 	}
 	if s.BackupBucket && (s.Tier.ClickHouse.WarmS3 || s.Tier.ClickHouse.Cloud || !s.Tier.Postgres.Operator) {
 		bad("tier %q takes no backup bucket: its backups go to the warm bucket or its cloud's", s.Tier.Name)

@@ -393,3 +393,50 @@ func TestBackupBucketReachesTheTiers(t *testing.T) {
 		t.Error("growth with a bucket has no Secret with the ClickHouse backups' URL")
 	}
 }
+
+// A restore on Growth is configuration: the recreated Cluster bootstraps
+// from the named archive and archives under its new name.
+func TestPostgresRecoveryReachesTheCluster(t *testing.T) {
+	_, cfg, err := stackfile.Load(projectDir, "growth-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(cfg.Values, map[string]string{
+		"nano:backupBucketUrl": "https://fsn1.your-objectstorage.com/nano-backups/", "nano:backupBucketRegion": "fsn1",
+		"nano:backupAccessKeyId": "AKIDEXAMPLE", "nano:backupSecretAccessKey": "c2VjcmV0LWtleS1leGFtcGxl",
+		"nano:postgresRecoverFrom": "nano-pg", "nano:postgresServerName": "nano-pg-2",
+		"nano:postgresRecoverTo": "2026-12-03T10:00:00Z",
+	})
+	r, err := program.PlanConfig("nano", "growth-hetzner", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := one(t, r, "kubernetes:postgresql.cnpg.io/v1:Cluster").Inputs["spec"].ObjectValue()
+	at := func(v resource.PropertyValue, path ...string) resource.PropertyValue {
+		for _, k := range path {
+			if v.IsArray() {
+				v = v.ArrayValue()[0]
+			}
+			v = v.ObjectValue()[resource.PropertyKey(k)]
+		}
+		return v
+	}
+	root := resource.NewObjectProperty(spec)
+	for path, want := range map[string]string{
+		"bootstrap.recovery.source":                     "archive",
+		"bootstrap.recovery.recoveryTarget.targetTime":  "2026-12-03T10:00:00Z",
+		"externalClusters.barmanObjectStore.serverName": "nano-pg",
+		"backup.barmanObjectStore.serverName":           "nano-pg-2",
+	} {
+		v := at(root, strings.Split(path, ".")...)
+		if !v.IsString() || v.StringValue() != want {
+			t.Errorf("Cluster spec.%s = %v, want %q", path, v, want)
+		}
+	}
+
+	// Without a bucket Growth has no archive to name or recover from.
+	delete(cfg.Values, "nano:backupBucketUrl")
+	if _, err := program.PlanConfig("nano", "growth-hetzner", cfg); err == nil || !strings.Contains(err.Error(), "nano:postgresRecoverFrom") {
+		t.Errorf("recovery without a bucket: %v, want an error naming nano:postgresRecoverFrom", err)
+	}
+}

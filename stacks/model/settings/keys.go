@@ -53,6 +53,9 @@ const (
 	KeyBackupRegion    = "backupBucketRegion"
 	KeyBackupKeyID     = "backupAccessKeyId"
 	KeyBackupSecretKey = "backupSecretAccessKey"
+	KeyPGServerName    = "postgresServerName"
+	KeyPGRecoverFrom   = "postgresRecoverFrom"
+	KeyPGRecoverTo     = "postgresRecoverTo"
 	KeyCHCloudService  = "clickhouseCloudEndpointService"
 	KeyCHCloudHost     = "clickhouseCloudHost"
 	KeyCHCloudUser     = "clickhouseCloudUser"
@@ -126,6 +129,12 @@ var Keys = []Key{
 		Description: "Access key id of nano:backupBucketUrl (pulumi config set --secret)."},
 	{Name: KeyBackupSecretKey, Type: String, Default: `""`, Secret: true,
 		Description: "Secret access key of nano:backupBucketUrl (pulumi config set --secret)."},
+	{Name: KeyPGServerName, Type: String, Default: DefaultPostgresServerName,
+		Description: "Growth (with nano:backupBucketUrl), Team, Business, Pro: the name CloudNativePG archives PostgreSQL under (<deployment>/postgres/<name>/). A restored cluster archives under a new one (see nano:postgresRecoverFrom)."},
+	{Name: KeyPGRecoverFrom, Type: String, Default: `""`,
+		Description: "Restore: the server name whose archive a new PostgreSQL cluster recovers from (e.g. nano-pg), with a new nano:postgresServerName. CloudNativePG reads it only when it creates the cluster: the README's Backups section says when to delete the old one. Keep it set afterwards."},
+	{Name: KeyPGRecoverTo, Type: String, Default: `""`,
+		Description: "Restore: the time (RFC 3339, e.g. 2026-12-03T10:00:00Z) the recovery of nano:postgresRecoverFrom stops at. Empty: the end of its archive."},
 	{Name: KeyCHCloudService, Type: String, Default: `""`,
 		Description: "Enterprise only: the ClickHouse Cloud service's private endpoint service: on aws its VPC endpoint service name (com.amazonaws.vpce.<region>.vpce-svc-...), on gcp its Private Service Connect service attachment (projects/<project>/regions/<region>/serviceAttachments/<name>)."},
 	{Name: KeyCHCloudHost, Type: String, Default: `""`,

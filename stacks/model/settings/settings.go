@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nanosiem/nano/stacks/model/cidrs"
 	"github.com/nanosiem/nano/stacks/model/tier"
@@ -48,6 +49,9 @@ type Settings struct {
 	// bucket (nano:backupBucketUrl: Compose tiers, Growth); nil: no backups
 	// there. Tiers with a warm bucket back up under it.
 	Backup *WarmBucket
+	// PostgresArchive is CloudNativePG's archive on the tiers whose
+	// clusters back PostgreSQL up (zero elsewhere).
+	PostgresArchive PostgresArchive
 	// ClickHouseCloud is the Enterprise tier's ClickHouse Cloud service.
 	ClickHouseCloud *ClickHouseCloud
 	// Cluster is the user's cluster (provider kubernetes); nil elsewhere.
@@ -77,6 +81,21 @@ type WarmBucket struct {
 	// AccessKeyID and SecretAccessKey are secret: wrap them with
 	// pulumi.ToSecret before use.
 	AccessKeyID, SecretAccessKey string
+}
+
+// DefaultPostgresServerName is the name CloudNativePG archives a cluster
+// under unless restored (its default: the Cluster's name).
+const DefaultPostgresServerName = "nano-pg"
+
+// PostgresArchive is where a cluster's CloudNativePG archives WAL and base
+// backups (<deployment>/postgres/<ServerName>/) and, for a restore, the
+// archive a new cluster recovers from.
+type PostgresArchive struct {
+	ServerName string
+	// RecoverFrom is the server name a new cluster recovers from ("": it
+	// is initialised empty); RecoverTo the RFC 3339 time the recovery
+	// stops at ("": the end of the archive).
+	RecoverFrom, RecoverTo string
 }
 
 // ClickHouseCloud is a ClickHouse Cloud service reached over a private
@@ -171,6 +190,7 @@ func Load(stack string, get Getter) (Settings, error) {
 		l.enterpriseBand(&s)
 		s.Warm = warmBucket(s.Tier, get, l.bad)
 		s.Backup = backupBucket(s.Tier, get, l.bad)
+		s.PostgresArchive = postgresArchive(s.Tier, s.Backup != nil, get, l.bad)
 		s.ClickHouseCloud = clickHouseCloud(s.Tier, s.Provider, get, l.bad)
 		s.Cluster = existingCluster(s, get, l.bad)
 		if providerOK && s.MachineType != "" {
@@ -483,6 +503,45 @@ func backupBucket(spec tier.Spec, get Getter, bad func(key, format string, args 
 	}
 	checkBucket(w, backupKeys, bad)
 	return w
+}
+
+// reServerName is a Barman server name as nano gives them.
+var reServerName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// postgresArchive validates the archive keys: only where CloudNativePG
+// backs up (a tier with backup days, or Growth with a backup bucket).
+func postgresArchive(spec tier.Spec, bucket bool, get Getter, bad func(key, format string, args ...any)) PostgresArchive {
+	a := PostgresArchive{ServerName: strings.TrimSpace(get(KeyPGServerName)), RecoverFrom: strings.TrimSpace(get(KeyPGRecoverFrom)),
+		RecoverTo: strings.TrimSpace(get(KeyPGRecoverTo))}
+	if a.ServerName == "" {
+		a.ServerName = DefaultPostgresServerName
+	}
+	if !spec.Postgres.Operator || (spec.Postgres.BackupRetentionDays == 0 && !bucket) {
+		changed := map[string]bool{KeyPGServerName: a.ServerName != DefaultPostgresServerName, KeyPGRecoverFrom: a.RecoverFrom != "", KeyPGRecoverTo: a.RecoverTo != ""}
+		for _, key := range []string{KeyPGServerName, KeyPGRecoverFrom, KeyPGRecoverTo} {
+			if changed[key] {
+				bad(key, "tier %q has no CloudNativePG archive (Growth needs %s:%s; Hobby and Startup restore with api restore-postgres)", spec.Name, Namespace, KeyBackupURL)
+			}
+		}
+		return PostgresArchive{}
+	}
+	for _, kv := range [][2]string{{KeyPGServerName, a.ServerName}, {KeyPGRecoverFrom, a.RecoverFrom}} {
+		if kv[1] != "" && !reServerName.MatchString(kv[1]) {
+			bad(kv[0], "%q is not a server name (lowercase letters, digits and '-', at most 63)", kv[1])
+		}
+	}
+	switch {
+	case a.RecoverFrom != "" && a.RecoverFrom == a.ServerName:
+		bad(KeyPGServerName, "must differ from %s:%s (%q): CloudNativePG refuses to archive into an archive that holds WAL; e.g. %s-2", Namespace, KeyPGRecoverFrom, a.RecoverFrom, a.RecoverFrom)
+	case a.RecoverTo != "" && a.RecoverFrom == "":
+		bad(KeyPGRecoverTo, "set without %s:%s", Namespace, KeyPGRecoverFrom)
+	}
+	if a.RecoverTo != "" {
+		if _, err := time.Parse(time.RFC3339, a.RecoverTo); err != nil {
+			bad(KeyPGRecoverTo, "%q is not an RFC 3339 time like 2026-12-03T10:00:00Z", a.RecoverTo)
+		}
+	}
+	return a
 }
 
 func warmTiers() []tier.Name {

@@ -190,8 +190,15 @@ func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
 	if err != nil || s.Backup == nil || s.Backup.URL != "https://fsn1.your-objectstorage.com/nano-backups/" || s.Backup.SecretAccessKey != "key" {
 		t.Errorf("hobby with a backup bucket: %+v, %v", s.Backup, err)
 	}
-	if s, err := Load("team-civo", getter(map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1"})); err != nil || s.Warm != nil {
-		t.Errorf("team-civo without a bucket: %+v, %v", s.Warm, err)
+	if s, err := Load("team-civo", getter(map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1"})); err != nil || s.Warm != nil || s.PostgresArchive != (PostgresArchive{ServerName: "nano-pg"}) {
+		t.Errorf("team-civo without a bucket: %+v, %+v, %v", s.Warm, s.PostgresArchive, err)
+	}
+	restore := map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1", KeyPGServerName: "nano-pg-2", KeyPGRecoverFrom: "nano-pg", KeyPGRecoverTo: "2026-12-03T10:00:00Z"}
+	if s, err := Load("team-civo", getter(restore)); err != nil || s.PostgresArchive != (PostgresArchive{"nano-pg-2", "nano-pg", "2026-12-03T10:00:00Z"}) {
+		t.Errorf("team-civo restoring PostgreSQL: %+v, %v", s.PostgresArchive, err)
+	}
+	if s, err := Load("hobby-hetzner", getter(hobby(nil))); err != nil || s.PostgresArchive != (PostgresArchive{}) {
+		t.Errorf("hobby has no CloudNativePG archive: %+v, %v", s.PostgresArchive, err)
 	}
 }
 
@@ -224,6 +231,16 @@ func TestLoadRejectsWithClearMessages(t *testing.T) {
 		{"backup bucket on team", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1",
 			KeyBackupURL: "https://fsn1.your-objectstorage.com/b/", KeyBackupKeyID: "i", KeyBackupSecretKey: "s"},
 			[]string{`nano:backupBucketUrl: tier "team" backs ClickHouse up under its warm bucket`}},
+		{"postgres restore on hobby", hobby(map[string]string{KeyPGRecoverFrom: "nano-pg"}),
+			[]string{`nano:postgresRecoverFrom: tier "hobby" has no CloudNativePG archive`}},
+		{"postgres restore on growth without a bucket", map[string]string{KeyTier: "growth", KeyProvider: "hetzner", KeyRegion: "fsn1", KeyPGServerName: "nano-pg-2"},
+			[]string{`nano:postgresServerName: tier "growth" has no CloudNativePG archive (Growth needs nano:backupBucketUrl`}},
+		{"postgres restore into its own archive", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1", KeyPGRecoverFrom: "nano-pg"},
+			[]string{`nano:postgresServerName: must differ from nano:postgresRecoverFrom ("nano-pg")`}},
+		{"postgres restore time alone", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1", KeyPGRecoverTo: "2026-12-03T10:00:00Z"},
+			[]string{`nano:postgresRecoverTo: set without nano:postgresRecoverFrom`}},
+		{"postgres restore bad time and name", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1", KeyPGRecoverFrom: "Nano_PG", KeyPGServerName: "nano-pg-2", KeyPGRecoverTo: "yesterday"},
+			[]string{`nano:postgresRecoverFrom: "Nano_PG" is not a server name`, `nano:postgresRecoverTo: "yesterday" is not an RFC 3339 time`}},
 		{"compose tier with 2 replicas", hobby(map[string]string{KeyAppReplicas: "2"}),
 			[]string{`nano:appReplicas: tier "hobby" runs one of everything on one host; only 1 is allowed, got 2`}},
 		{"bad hetzner location", map[string]string{KeyTier: "hobby", KeyProvider: "hetzner", KeyRegion: "fra1"},
