@@ -270,9 +270,9 @@ func newServiceRole(ctx *pulumi.Context, name, service string, tags pulumi.Strin
 
 // newS3WarmBucket creates the warm tier's bucket on S3: public access
 // blocked, encrypted at rest, and an IAM user whose key may only use it.
-func newS3WarmBucket(ctx *pulumi.Context, name, deployment, region string, labels map[string]string, parent pulumi.ResourceOption) (*WarmBucket, error) {
+func newS3WarmBucket(ctx *pulumi.Context, name, deployment, region string, labels map[string]string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
 	tags := pulumi.ToStringMap(labels)
-	bucket, err := s3.NewBucketV2(ctx, name+"-warm", &s3.BucketV2Args{Tags: tags, ForceDestroy: pulumi.Bool(false)}, parent)
+	bucket, err := s3.NewBucketV2(ctx, name+"-warm", &s3.BucketV2Args{Tags: tags, ForceDestroy: pulumi.Bool(false)}, parent, keep)
 	if err != nil {
 		return nil, err
 	}

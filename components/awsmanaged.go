@@ -19,7 +19,8 @@ const (
 // newRDS creates RDS for PostgreSQL in the VPC's private subnets: not
 // publicly accessible, reachable only from the cluster's nodes, Multi-AZ
 // (a synchronous standby with automatic failover), storage encrypted,
-// automated backups, deletion protection and a final snapshot. It returns
+// automated backups, deletion protection (the cloud's and Pulumi's, unless
+// nano:protectData is false) and a final snapshot. It returns
 // the database's libpq URI (secret).
 func newRDS(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwork, password pulumi.StringOutput, parent pulumi.ResourceOption) (pulumi.StringOutput, []pulumi.Resource, error) {
 	class, err := tier.ManagedPostgresClass(s.Provider, tier.ManagedPostgresMachine)
@@ -48,11 +49,11 @@ func newRDS(ctx *pulumi.Context, name string, s settings.Settings, net *awsNetwo
 		MultiAz: pulumi.Bool(true), PubliclyAccessible: pulumi.Bool(false),
 		DbSubnetGroupName: subnets.Name, VpcSecurityGroupIds: pulumi.StringArray{sg.ID()},
 		DbName: pulumi.String("nano"), Username: pulumi.String("nano"), Password: password,
-		BackupRetentionPeriod: pulumi.Int(s.Tier.Postgres.BackupRetentionDays), DeletionProtection: pulumi.Bool(true),
+		BackupRetentionPeriod: pulumi.Int(s.Tier.Postgres.BackupRetentionDays), DeletionProtection: pulumi.Bool(s.ProtectData),
 		SkipFinalSnapshot: pulumi.Bool(false), FinalSnapshotIdentifier: pulumi.String(s.Deployment + "-final"),
 		CopyTagsToSnapshot: pulumi.Bool(true), AutoMinorVersionUpgrade: pulumi.Bool(true),
 		Tags: tags,
-	}, parent)
+	}, parent, pulumi.Protect(s.ProtectData))
 	if err != nil {
 		return pulumi.StringOutput{}, nil, err
 	}

@@ -87,7 +87,7 @@ func newCivo(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption
 // newCivoWarmBucket creates the warm tier's bucket as a Civo object store
 // with its own credential. Civo object stores are private and served
 // path-style from the region's endpoint.
-func newCivoWarmBucket(ctx *pulumi.Context, name, deployment, region string, parent pulumi.ResourceOption) (*WarmBucket, error) {
+func newCivoWarmBucket(ctx *pulumi.Context, name, deployment, region string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
 	cred, err := civo.NewObjectStoreCredential(ctx, name+"-warm", &civo.ObjectStoreCredentialArgs{
 		Name: pulumi.String(deployment + "-warm"), Region: pulumi.String(region),
 	}, parent)
@@ -97,7 +97,7 @@ func newCivoWarmBucket(ctx *pulumi.Context, name, deployment, region string, par
 	store, err := civo.NewObjectStore(ctx, name+"-warm", &civo.ObjectStoreArgs{
 		Name: pulumi.String(deployment + "-warm"), Region: pulumi.String(region),
 		MaxSizeGb: pulumi.Int(civoWarmMaxGB), AccessKeyId: cred.AccessKeyId,
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}

@@ -199,7 +199,7 @@ func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, p
 			ClickHouse: in.clickHouse, Postgres: in.postgres, PostgresArchive: s.PostgresArchive,
 		},
 		Provider: d.cluster.Provider, ClickHouseUser: in.clickHouseUser,
-		ClickHousePassword: in.clickHousePassword, PostgresURI: in.postgresURI,
+		ClickHousePassword: in.clickHousePassword, PostgresURI: in.postgresURI, ProtectData: s.ProtectData,
 	}
 	if s.Tier.Kind == tier.Managed {
 		args.Spec.IngestPool = &s.Band.Ingest
@@ -231,13 +231,13 @@ func newWarmBucket(ctx *pulumi.Context, name string, s settings.Settings, parent
 	labels := stacklabels.For(s.Deployment, s.Tier.Name)
 	switch s.Provider {
 	case tier.Civo:
-		return newCivoWarmBucket(ctx, name, s.Deployment, s.Region, parent)
+		return newCivoWarmBucket(ctx, name, s.Deployment, s.Region, parent, pulumi.Protect(s.ProtectData))
 	case tier.Vultr:
-		return newVultrWarmBucket(ctx, name, s.Deployment, s.Region, parent)
+		return newVultrWarmBucket(ctx, name, s.Deployment, s.Region, parent, pulumi.Protect(s.ProtectData))
 	case tier.GCP:
-		return newGCSWarmBucket(ctx, name, s.Deployment, s.Region, labels, parent)
+		return newGCSWarmBucket(ctx, name, s.Deployment, s.Region, labels, parent, pulumi.Protect(s.ProtectData))
 	case tier.AWS:
-		return newS3WarmBucket(ctx, name, s.Deployment, s.Region, labels, parent)
+		return newS3WarmBucket(ctx, name, s.Deployment, s.Region, labels, parent, pulumi.Protect(s.ProtectData))
 	}
 	return nil, fmt.Errorf("nano cannot create a warm bucket on %q; set %s:%s", s.Provider, settings.Namespace, settings.KeyWarmBucketURL)
 }

@@ -137,7 +137,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		// need it (with PostgreSQL and Prometheus on the same volume).
 		Size: pulumi.Int(args.Tier.HotStoragePerPodGB()), Location: pulumi.String(args.Location),
 		Format: pulumi.String("ext4"), Labels: labels,
-	}, parent)
+	}, parent, pulumi.Protect(args.ProtectData))
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func NewExistingCluster(ctx *pulumi.Context, name string, args *ExistingClusterA
 			Deployment: s.Deployment, Tier: s.Tier, Images: s.Images, Domain: s.Domain,
 			StorageClass: s.Cluster.StorageClass, IngressClass: s.Cluster.IngressClass, PostgresArchive: s.PostgresArchive,
 		},
-		Provider: provider, OperatorsPreinstalled: s.Cluster.OperatorsPreinstalled,
+		Provider: provider, OperatorsPreinstalled: s.Cluster.OperatorsPreinstalled, ProtectData: s.ProtectData,
 	}
 	if s.Tier.Kind == tier.Managed {
 		host, port, _ := settings.PostgresEndpoint(s.Cluster.PostgresURI)

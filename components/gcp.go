@@ -146,13 +146,13 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 // access, public access prevented), Google-managed encryption, reached
 // through the S3-compatible XML API with an HMAC key of a service account
 // that may only use this bucket.
-func newGCSWarmBucket(ctx *pulumi.Context, name, deployment, region string, labels map[string]string, parent pulumi.ResourceOption) (*WarmBucket, error) {
+func newGCSWarmBucket(ctx *pulumi.Context, name, deployment, region string, labels map[string]string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
 	bucket, err := storage.NewBucket(ctx, name+"-warm", &storage.BucketArgs{
 		Location: pulumi.String(strings.ToUpper(region)), Labels: pulumi.ToStringMap(labels),
 		UniformBucketLevelAccess: pulumi.Bool(true), PublicAccessPrevention: pulumi.String("enforced"),
 		// Destroy refuses a bucket that still holds events.
 		ForceDestroy: pulumi.Bool(false),
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,8 @@ const (
 // newCloudSQL creates Cloud SQL for PostgreSQL reachable only on the
 // deployment's VPC (private services access, no public IP, TLS required),
 // regional (HA with automatic failover), with automated backups and
-// point-in-time recovery, deletion protection, and Google-managed
+// point-in-time recovery, deletion protection (the cloud's and Pulumi's,
+// unless nano:protectData is false), and Google-managed
 // encryption at rest. It returns the database's libpq URI (secret).
 func newCloudSQL(ctx *pulumi.Context, name string, s settings.Settings, net *gkeNetwork, password pulumi.StringOutput, parent pulumi.ResourceOption) (pulumi.StringOutput, []pulumi.Resource, error) {
 	class, err := tier.ManagedPostgresClass(s.Provider, tier.ManagedPostgresMachine)
@@ -46,11 +47,11 @@ func newCloudSQL(ctx *pulumi.Context, name string, s settings.Settings, net *gke
 	}
 	db, err := sql.NewDatabaseInstance(ctx, name+"-postgres", &sql.DatabaseInstanceArgs{
 		DatabaseVersion: pulumi.String(cloudSQLVersion), Region: pulumi.String(s.Region),
-		DeletionProtection: pulumi.Bool(true),
+		DeletionProtection: pulumi.Bool(s.ProtectData),
 		Settings: &sql.DatabaseInstanceSettingsArgs{
 			Tier: pulumi.String(class), AvailabilityType: pulumi.String("REGIONAL"),
 			DiskType: pulumi.String("PD_SSD"), DiskSize: pulumi.Int(managedPostgresDiskGB), DiskAutoresize: pulumi.Bool(true),
-			DeletionProtectionEnabled: pulumi.Bool(true),
+			DeletionProtectionEnabled: pulumi.Bool(s.ProtectData),
 			IpConfiguration: &sql.DatabaseInstanceSettingsIpConfigurationArgs{
 				Ipv4Enabled: pulumi.Bool(false), PrivateNetwork: net.network.ID(), SslMode: pulumi.String("ENCRYPTED_ONLY"),
 			},
@@ -62,11 +63,11 @@ func newCloudSQL(ctx *pulumi.Context, name string, s settings.Settings, net *gke
 			},
 			UserLabels: pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name)),
 		},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{conn}))
+	}, parent, pulumi.DependsOn([]pulumi.Resource{conn}), pulumi.Protect(s.ProtectData))
 	if err != nil {
 		return pulumi.StringOutput{}, nil, err
 	}
-	database, err := sql.NewDatabase(ctx, name+"-postgres-nano", &sql.DatabaseArgs{Instance: db.Name, Name: pulumi.String("nano")}, parent)
+	database, err := sql.NewDatabase(ctx, name+"-postgres-nano", &sql.DatabaseArgs{Instance: db.Name, Name: pulumi.String("nano")}, parent, pulumi.Protect(s.ProtectData))
 	if err != nil {
 		return pulumi.StringOutput{}, nil, err
 	}

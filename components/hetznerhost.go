@@ -30,12 +30,15 @@ type HetznerHostArgs struct {
 	SSHAllowedCIDRs []string
 	// SSHPublicKey is the admin key; empty generates an ED25519 key pair.
 	SSHPublicKey string
+	// ProtectData marks what holds the data protected (nano:protectData).
+	ProtectData bool
 }
 
 func hetznerHostArgsFrom(s settings.Settings) HetznerHostArgs {
 	return HetznerHostArgs{
 		Deployment: s.Deployment, Tier: s.Tier, Location: s.Region, ServerType: s.MachineType,
 		Domain: s.Domain, Images: s.Images, SSHAllowedCIDRs: s.SSHAllowedCIDRs, SSHPublicKey: s.SSHPublicKey,
+		ProtectData: s.ProtectData,
 	}
 }
 

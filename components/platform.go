@@ -41,6 +41,9 @@ type PlatformArgs struct {
 	// OperatorsPreinstalled: the cluster already runs the operators the
 	// objects need (an existing cluster's choice); no Helm release is made.
 	OperatorsPreinstalled bool
+	// ProtectData marks the objects that hold data (Object.HoldsData)
+	// protected: Pulumi refuses to delete or replace them.
+	ProtectData bool
 }
 
 func (a *PlatformArgs) validate() error {
@@ -117,7 +120,10 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	}
 
 	// The namespace first; everything else lives in it.
-	ns, err := registerObject(ctx, name, objects[0], parent, provider)
+	protect := func(o kubeobjects.Object) pulumi.ResourceOption {
+		return pulumi.Protect(args.ProtectData && o.HoldsData())
+	}
+	ns, err := registerObject(ctx, name, objects[0], parent, provider, protect(objects[0]))
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +171,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	deps := append(append([]pulumi.Resource{ns}, secrets...), operators...)
 	p.HTTPSAddress = pulumi.String("").ToStringOutput()
 	for _, o := range rest {
-		obj, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps))
+		obj, err := registerObject(ctx, name, o, parent, provider, pulumi.DependsOn(deps), protect(o))
 		if err != nil {
 			return nil, err
 		}

@@ -231,7 +231,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		return nil, err
 	}
 
-	pargs := &PlatformArgs{Spec: spec, Provider: k8s}
+	pargs := &PlatformArgs{Spec: spec, Provider: k8s, ProtectData: args.ProtectData}
 	pargs.Spec.PostgresArchive = args.PostgresArchive
 	if args.Backup != nil {
 		pargs.Spec.BackupBucket, pargs.Warm = true, configuredWarmBucket(args.Deployment, args.Backup)

@@ -56,7 +56,7 @@ func newVultr(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOptio
 // region's object storage cluster and the warm tier's bucket in it (the
 // provider manages subscriptions, not buckets: the bucket is created with
 // one signed S3 request, idempotently).
-func newVultrWarmBucket(ctx *pulumi.Context, name, deployment, region string, parent pulumi.ResourceOption) (*WarmBucket, error) {
+func newVultrWarmBucket(ctx *pulumi.Context, name, deployment, region string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
 	clusters := vultr.GetObjectStorageClusterOutput(ctx, vultr.GetObjectStorageClusterOutputArgs{
 		Filters: vultr.GetObjectStorageClusterFilterArray{vultr.GetObjectStorageClusterFilterArgs{
 			Name: pulumi.String("region"), Values: pulumi.ToStringArray([]string{region}),
@@ -65,7 +65,7 @@ func newVultrWarmBucket(ctx *pulumi.Context, name, deployment, region string, pa
 	store, err := vultr.NewObjectStorage(ctx, name+"-warm", &vultr.ObjectStorageArgs{
 		ClusterId: clusters.Id(),
 		Label:     pulumi.String(deployment + "-warm"),
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}

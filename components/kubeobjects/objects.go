@@ -25,6 +25,19 @@ func (o Object) Name() string {
 	return fmt.Sprint(m["name"])
 }
 
+// HoldsData reports whether deleting the object deletes the deployment's
+// data: its namespace (with every volume claim in it), and the ClickHouse,
+// Keeper and PostgreSQL clusters, whose operators delete their volumes.
+func (o Object) HoldsData() bool {
+	switch o.Kind() {
+	case "Namespace", "ClickHouseInstallation", "ClickHouseKeeperInstallation":
+		return true
+	case "Cluster":
+		return strings.HasPrefix(o.APIVersion(), "postgresql.cnpg.io/")
+	}
+	return false
+}
+
 // TypeToken is the object's Pulumi Kubernetes resource type
 // ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
 // "kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation").

@@ -22,10 +22,16 @@ func Run(ctx *pulumi.Context) error {
 	return Deploy(ctx, s)
 }
 
-// Deploy builds the component of the settings' tier and exports its outputs.
+// Deploy builds the component of the settings' tier, behind the tier
+// guard, and exports its outputs.
 func Deploy(ctx *pulumi.Context, s settings.Settings) error {
+	guard, err := tierGuard(ctx, s)
+	if err != nil {
+		return err
+	}
+	after := pulumi.DependsOn([]pulumi.Resource{guard})
 	if s.Provider == tier.Kubernetes {
-		c, err := components.NewExistingCluster(ctx, s.Deployment, &components.ExistingClusterArgs{Settings: s})
+		c, err := components.NewExistingCluster(ctx, s.Deployment, &components.ExistingClusterArgs{Settings: s}, after)
 		if err != nil {
 			return err
 		}
@@ -34,14 +40,14 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 	}
 	switch s.Tier.Kind {
 	case tier.Compose:
-		host, err := components.NewComposeHost(ctx, s.Deployment, components.ComposeHostArgsFrom(s))
+		host, err := components.NewComposeHost(ctx, s.Deployment, components.ComposeHostArgsFrom(s), after)
 		if err != nil {
 			return err
 		}
 		export(ctx, s, host.Endpoints, host.AccessOutputs)
 		return nil
 	case tier.SinglePool:
-		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, hcloudToken(ctx)))
+		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, hcloudToken(ctx)), after)
 		if err != nil {
 			return err
 		}
@@ -49,21 +55,21 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 		export(ctx, s, c.Endpoints, c.AccessOutputs)
 		return nil
 	case tier.HA:
-		c, err := components.NewHACluster(ctx, s.Deployment, &components.HAClusterArgs{Settings: s})
+		c, err := components.NewHACluster(ctx, s.Deployment, &components.HAClusterArgs{Settings: s}, after)
 		if err != nil {
 			return err
 		}
 		exportCloud(ctx, s, c.CloudClusterOutputs)
 		return nil
 	case tier.MultiPool:
-		c, err := components.NewMultiPoolCluster(ctx, s.Deployment, &components.MultiPoolClusterArgs{Settings: s})
+		c, err := components.NewMultiPoolCluster(ctx, s.Deployment, &components.MultiPoolClusterArgs{Settings: s}, after)
 		if err != nil {
 			return err
 		}
 		exportCloud(ctx, s, c.CloudClusterOutputs)
 		return nil
 	case tier.Managed:
-		c, err := components.NewManagedEnterprise(ctx, s.Deployment, &components.ManagedEnterpriseArgs{Settings: s})
+		c, err := components.NewManagedEnterprise(ctx, s.Deployment, &components.ManagedEnterpriseArgs{Settings: s}, after)
 		if err != nil {
 			return err
 		}

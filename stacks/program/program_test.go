@@ -2,6 +2,7 @@ package program_test
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,16 +69,17 @@ func TestComposeStacksBuild(t *testing.T) {
 			}
 			spec, _ := tier.Lookup(c.tier)
 			got := r.Counts()
+			got["random:index/randomUuid:RandomUuid"]-- // the tier guard (TestTierGuard)
 			for typ, n := range composeHostCounts {
 				if got[typ] != n {
 					t.Errorf("%s: %d, want %d", typ, got[typ], n)
 				}
 			}
-			if len(r.Resources) != sum(composeHostCounts) {
-				t.Errorf("%d resources, want %d: %v", len(r.Resources), sum(composeHostCounts), got)
+			if len(r.Resources) != sum(composeHostCounts)+1 {
+				t.Errorf("%d resources, want %d and the tier guard: %v", len(r.Resources), sum(composeHostCounts), got)
 			}
 			for _, res := range r.Resources {
-				if res.Type != "nano:index:ComposeHost" && res.ParentType != "nano:index:ComposeHost" {
+				if res.Type != "nano:index:ComposeHost" && res.ParentType != "nano:index:ComposeHost" && !strings.HasSuffix(res.Name, program.TierGuardSuffix) {
 					t.Errorf("%s %s is not parented to the component", res.Type, res.Name)
 				}
 			}
@@ -221,14 +223,76 @@ func TestEveryStackBuilds(t *testing.T) {
 			} else if want := r.Settings.Tier.Kind == tier.Managed; want != (len(r.OfflineSecrets) == 1) {
 				t.Errorf("offline secrets %v on tier %s", r.OfflineSecrets, r.Settings.Tier.Name)
 			}
-			one(t, r, component)
+			c := one(t, r, component)
+			guard := checkTierGuard(t, r)
+			if !slices.Contains(c.Dependencies, guard.URN) {
+				t.Errorf("%s does not wait for the tier guard %s: %v", component, guard.URN, c.Dependencies)
+			}
 			for _, res := range r.Resources {
 				if res.ParentType == "" && res.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(res.Type, "pulumi:providers:") {
 					t.Errorf("%s %s has no parent", res.Type, res.Name)
 				}
+				if holdsData(res) && !res.Protect {
+					t.Errorf("%s %s holds data but is not protected", res.Type, res.Name)
+				}
+			}
+
+			// nano:protectData false lifts every protection, for a destroy.
+			_, cfg, err := stackfile.Load(projectDir, stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Values["nano:protectData"] = "false"
+			r, err = program.PlanConfig("nano", stack, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, res := range r.Resources {
+				if res.Protect {
+					t.Errorf("nano:protectData false: %s %s is still protected", res.Type, res.Name)
+				}
+				if v, ok := res.Inputs["deletionProtection"]; ok && v.IsBool() && v.BoolValue() {
+					t.Errorf("nano:protectData false: %s %s keeps the cloud's deletion protection", res.Type, res.Name)
+				}
 			}
 		})
 	}
+}
+
+// checkTierGuard finds the stack's tier guard and checks it: at the top,
+// protected, keeping the tier, provider and region.
+func checkTierGuard(t *testing.T, r *program.Result) program.Resource {
+	t.Helper()
+	for _, res := range r.Resources {
+		if res.Name != r.Settings.Deployment+program.TierGuardSuffix {
+			continue
+		}
+		if res.ParentType != "pulumi:pulumi:Stack" || !res.Protect {
+			t.Errorf("the tier guard has parent %q, protect %v; want the stack, true", res.ParentType, res.Protect)
+		}
+		keepers := res.Inputs["keepers"].ObjectValue()
+		for k, want := range map[string]string{"tier": string(r.Settings.Tier.Name), "provider": string(r.Settings.Provider), "region": r.Settings.Region} {
+			if got := keepers[resource.PropertyKey(k)]; !got.IsString() || got.StringValue() != want {
+				t.Errorf("the tier guard keeps %s %v, want %q", k, got, want)
+			}
+		}
+		return res
+	}
+	t.Fatalf("no tier guard %s%s", r.Settings.Deployment, program.TierGuardSuffix)
+	return program.Resource{}
+}
+
+// holdsData reports whether deleting the resource deletes the
+// deployment's data.
+func holdsData(res program.Resource) bool {
+	switch res.Type {
+	case "hcloud:index/volume:Volume", "gcp:storage/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "civo:index/objectStore:ObjectStore",
+		"vultr:index/objectStorage:ObjectStorage", "gcp:sql/databaseInstance:DatabaseInstance", "gcp:sql/database:Database", "aws:rds/instance:Instance",
+		"kubernetes:core/v1:Namespace", "kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation",
+		"kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation", "kubernetes:postgresql.cnpg.io/v1:Cluster":
+		return true
+	}
+	return false
 }
 
 func sum(m map[string]int) int {

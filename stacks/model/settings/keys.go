@@ -11,6 +11,7 @@ const (
 	String  KeyType = "string"
 	Integer KeyType = "integer"
 	Array   KeyType = "array" // of strings
+	Boolean KeyType = "boolean"
 )
 
 // Key is one config key the program reads. Pulumi.yaml declares each with the
@@ -65,6 +66,7 @@ const (
 	KeyStorageClass    = "storageClass"
 	KeyIngressClass    = "ingressClass"
 	KeyPostgresURI     = "postgresUri"
+	KeyProtectData     = "protectData"
 )
 
 // Values of nano:kubeOperators.
@@ -153,4 +155,6 @@ var Keys = []Key{
 		Description: "Provider kubernetes only: ingress class of your cluster's ingress controller for api and search (with nano:domain). Empty installs Traefik, which nano:kubeOperators preinstalled does not allow."},
 	{Name: KeyPostgresURI, Type: String, Default: `""`, Secret: true,
 		Description: "Enterprise on provider kubernetes only, required there: the libpq URI of your managed PostgreSQL (postgres://user:password@host:5432/nano?sslmode=verify-full) (pulumi config set --secret)."},
+	{Name: KeyProtectData, Type: Boolean, Default: "true",
+		Description: "Protect what holds the deployment's data (volumes, buckets, databases, ClickHouse and PostgreSQL clusters) and its tier, provider and region: pulumi up refuses to replace or delete them. Set false, then pulumi up, only to destroy the deployment on purpose."},
 }

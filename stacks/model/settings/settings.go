@@ -49,6 +49,9 @@ type Settings struct {
 	// bucket (nano:backupBucketUrl: Compose tiers, Growth); nil: no backups
 	// there. Tiers with a warm bucket back up under it.
 	Backup *WarmBucket
+	// ProtectData marks the data-bearing resources and the tier guard
+	// protected (nano:protectData, default true).
+	ProtectData bool
 	// PostgresArchive is CloudNativePG's archive on the tiers whose
 	// clusters back PostgreSQL up (zero elsewhere).
 	PostgresArchive PostgresArchive
@@ -181,6 +184,7 @@ func Load(stack string, get Getter) (Settings, error) {
 	l.access(&s)
 	replicas, hot, days := l.integer(KeyAppReplicas), l.integer(KeyHotStorageGB), l.integer(KeyRetentionDays)
 	s.DailyVolumeGB = l.integer(KeyDailyVolumeGB)
+	s.ProtectData = l.boolean(KeyProtectData, true)
 	s.MachineType = strings.TrimSpace(get(KeyMachineType))
 	if s.MachineType != "" && !reMachine.MatchString(s.MachineType) {
 		l.bad(KeyMachineType, "%q is not a machine type name", s.MachineType)
@@ -297,6 +301,20 @@ func (l *loader) access(s *Settings) {
 }
 
 // integer reads a whole, non-negative number; empty is 0 (the tier's value).
+// boolean reads a true/false key; empty is def.
+func (l *loader) boolean(key string, def bool) bool {
+	v := strings.TrimSpace(l.get(key))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.bad(key, "%q is not true or false", v)
+		return def
+	}
+	return b
+}
+
 func (l *loader) integer(key string) int {
 	v := strings.TrimSpace(l.get(key))
 	if v == "" {

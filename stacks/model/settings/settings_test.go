@@ -151,6 +151,12 @@ func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
 	if s.Tier.HotStorageGB != want.HotStorageGB || s.Tier.Retention != want.Retention || s.MachineType != "ccx13" {
 		t.Errorf("hobby settings %+v do not follow the catalog", s)
 	}
+	if !s.ProtectData {
+		t.Error("data is unprotected by default")
+	}
+	if s, err := Load("hobby-hetzner", getter(hobby(map[string]string{KeyProtectData: "false"}))); err != nil || s.ProtectData {
+		t.Errorf("nano:protectData false: %v, protected %v", err, s.ProtectData)
+	}
 	s, err = Load("startup-hetzner", getter(map[string]string{
 		KeyTier: "startup", KeyProvider: "hetzner", KeyRegion: "hel1",
 		KeyHotStorageGB: "80", KeyRetentionDays: "30", KeySSHAllowedCIDRs: `["198.51.100.7/32","2001:db8::/48"]`,
@@ -231,6 +237,8 @@ func TestLoadRejectsWithClearMessages(t *testing.T) {
 		{"backup bucket on team", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1",
 			KeyBackupURL: "https://fsn1.your-objectstorage.com/b/", KeyBackupKeyID: "i", KeyBackupSecretKey: "s"},
 			[]string{`nano:backupBucketUrl: tier "team" backs ClickHouse up under its warm bucket`}},
+		{"protectData not a boolean", hobby(map[string]string{KeyProtectData: "no thanks"}),
+			[]string{`nano:protectData: "no thanks" is not true or false`}},
 		{"postgres restore on hobby", hobby(map[string]string{KeyPGRecoverFrom: "nano-pg"}),
 			[]string{`nano:postgresRecoverFrom: tier "hobby" has no CloudNativePG archive`}},
 		{"postgres restore on growth without a bucket", map[string]string{KeyTier: "growth", KeyProvider: "hetzner", KeyRegion: "fsn1", KeyPGServerName: "nano-pg-2"},

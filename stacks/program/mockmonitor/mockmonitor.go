@@ -28,6 +28,8 @@ type Resource struct {
 	Provider string
 	// Dependencies are the URNs the resource depends on.
 	Dependencies []string
+	// Protect is the resource's protect option.
+	Protect bool
 }
 
 // Recorder is a pulumi.MockResourceMonitor that records resources and
@@ -55,6 +57,7 @@ func (m *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		parent := args.RegisterRPC.GetParent()
 		r.ParentType, r.ParentName = splitURN(parent)
 		r.Dependencies = args.RegisterRPC.GetDependencies()
+		r.Protect = args.RegisterRPC.GetProtect()
 		if p := resource.URN(parent); p.IsValid() {
 			parentType := p.QualifiedType()
 			if p.Type() == resource.RootStackType {
