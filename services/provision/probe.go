@@ -15,7 +15,8 @@ type probeComponent struct{ pulumi.ResourceState }
 // provider plugin: it checks the provisioning service and the engine where
 // no cloud is reachable (`nano serve --program probe`). Config (namespace
 // "probe"): parts (components to register, 3), delayMs (time the program
-// takes before registering), secret (exported as a secret output).
+// takes before registering), secret (exported as a secret output), protect
+// (the root component is protected, as nano:protectData protects data).
 func Probe(ctx *pulumi.Context) error {
 	cfg := config.New(ctx, "probe")
 	if d := cfg.GetInt("delayMs"); d > 0 {
@@ -30,7 +31,7 @@ func Probe(ctx *pulumi.Context) error {
 		parts = n
 	}
 	root := &probeComponent{}
-	if err := ctx.RegisterComponentResource("nano:probe:Deployment", ctx.Stack(), root); err != nil {
+	if err := ctx.RegisterComponentResource("nano:probe:Deployment", ctx.Stack(), root, pulumi.Protect(cfg.GetBool("protect"))); err != nil {
 		return err
 	}
 	for i := 0; i < parts; i++ {

@@ -103,7 +103,7 @@ func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	m := newManager(t, dir, 2)
 	req := hobby("acme")
-	req.Config = map[string]string{"probe:parts": "2", "sshAllowedCidrs": `["203.0.113.0/24","2001:db8::/48"]`}
+	req.Config = map[string]string{"probe:parts": "2", "probe:protect": "true", "sshAllowedCidrs": `["203.0.113.0/24","2001:db8::/48"]`}
 	req.Secrets = map[string]string{"probe:secret": "s3cr3t-round-trip-value"}
 	op := succeed(t, m)(m.Create(req))
 	if op.Events == 0 || op.Summary["create"] == 0 {
@@ -131,11 +131,16 @@ func TestRoundTrip(t *testing.T) {
 	if d, _ := m.Deployment("acme"); d.Outputs["parts"] != "4" || d.Outputs["secret"] != "[secret]" {
 		t.Errorf("after update %+v", d.Outputs)
 	}
-	if exp := stackExport(t, m, "acme"); !strings.Contains(exp, `"outputs"`) || strings.Contains(exp, "s3cr3t-round-trip-value") {
+	exp := stackExport(t, m, "acme")
+	if !strings.Contains(exp, `"outputs"`) || strings.Contains(exp, "s3cr3t-round-trip-value") {
 		t.Errorf("pulumi stack export holds the secret in plain text (or no outputs):\n%.400s", exp)
+	}
+	if !strings.Contains(exp, `"protect": true`) {
+		t.Errorf("probe:protect left no protected resource:\n%.400s", exp)
 	}
 	assertNoPlaintext(t, dir, "s3cr3t-round-trip-value")
 	succeed(t, m)(m.Refresh("acme"))
+	// DELETE destroys what nano:protectData protects (the probe's root).
 	succeed(t, m)(m.Destroy("acme"))
 	if _, err := m.Deployment("acme"); err != ErrNotFound {
 		t.Errorf("deployment after destroy: %v", err)

@@ -296,6 +296,14 @@ func (m *Manager) Destroy(name string) (*Operation, error) {
 		if err := m.store.putDeployment(d); err != nil {
 			return err
 		}
+		// DELETE is the operator's decision to destroy: the protection
+		// nano:protectData puts on the resources that hold data guards
+		// against accidents, not against it.
+		if err := unprotect(ctx, stack); err != nil {
+			d.Status = "failed"
+			_ = m.store.putDeployment(d)
+			return fmt.Errorf("cannot lift the resources' protection: %w", err)
+		}
 		ch, wait := pipe(evs)
 		res, err := stack.Destroy(ctx, optdestroy.EventStreams(ch), optdestroy.SuppressProgress())
 		wait()
@@ -424,6 +432,47 @@ func (m *Manager) repair(ctx context.Context, stack auto.Stack, name string) err
 		}
 	}
 	return nil
+}
+
+// unprotect clears the protect flag of every resource in the stack's
+// state, as `pulumi state unprotect --all` does.
+func unprotect(ctx context.Context, stack auto.Stack) error {
+	dep, err := stack.Export(ctx)
+	if err != nil {
+		return err
+	}
+	var state map[string]json.RawMessage
+	if err := json.Unmarshal(dep.Deployment, &state); err != nil {
+		return err
+	}
+	// UseNumber: outputs' integers round-trip exactly.
+	var resources []map[string]any
+	if raw, ok := state["resources"]; ok {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&resources); err != nil {
+			return err
+		}
+	}
+	changed := false
+	for _, r := range resources {
+		if p, _ := r["protect"].(bool); p {
+			delete(r, "protect")
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	b, err := json.Marshal(resources)
+	if err != nil {
+		return err
+	}
+	state["resources"] = b
+	if dep.Deployment, err = json.Marshal(state); err != nil {
+		return err
+	}
+	return stack.Import(ctx, dep)
 }
 
 // passphraseFile returns the embedded default's passphrase file, creating
