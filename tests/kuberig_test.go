@@ -19,6 +19,7 @@ import (
 
 	"github.com/nanosiem/nano/components/kubeobjects"
 	"github.com/nanosiem/nano/stacks/model/tier"
+	"github.com/nanosiem/nano/stacks/program"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -170,7 +171,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	destroyed := false
 	t.Cleanup(func() {
 		if !destroyed {
-			_, _ = stack.Destroy(context.Background())
+			_ = unprotectAndDestroy(context.Background(), stack)
 		}
 	})
 
@@ -215,6 +216,10 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	pods = checkPlacement(t, ctx, k, spec, pools, ":0.1.1-rig")
 	t.Logf("%s: rolling update of api, search and ingest in %s, %d pods on the new images", name, time.Since(start).Round(time.Second), len(pods))
 
+	if name == tier.Team {
+		tierGuardRefuses(t, ctx, stack, tier.Business)
+	}
+
 	pre, err := stack.Preview(ctx, optpreview.Diff())
 	if err != nil {
 		t.Fatalf("second preview failed: %v", err)
@@ -225,8 +230,13 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 		}
 	}
 
+	// nano:protectData (default true) stops a destroy before it deletes
+	// anything; the README's way to destroy on purpose lifts it first.
+	if _, err := stack.PreviewDestroy(ctx); err == nil || !strings.Contains(err.Error(), "because it is protected") {
+		t.Errorf("a destroy of protected data previews without the refusal: %v", lastLines(fmt.Sprint(err), 30))
+	}
 	start = time.Now()
-	if _, err := stack.Destroy(ctx, optdestroy.Remove()); err != nil {
+	if err := unprotectAndDestroy(ctx, stack); err != nil {
 		t.Fatalf("destroy failed: %v", lastLines(err.Error(), 40))
 	}
 	destroyed = true
@@ -234,6 +244,52 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 		t.Errorf("destroy left nano objects behind: %v", left)
 	}
 	t.Logf("%s: destroyed in %s, nothing left", name, time.Since(start).Round(time.Second))
+}
+
+// tierGuardRefuses changes the stack's tier to other (whose config is the
+// same) and runs up: the engine must refuse at the tier guard, before it
+// changes anything (the convergence preview after it shows no change).
+func tierGuardRefuses(t *testing.T, ctx context.Context, stack auto.Stack, other tier.Name) {
+	t.Helper()
+	was, err := stack.GetConfig(ctx, "nano:tier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.SetConfig(ctx, "nano:tier", auto.ConfigValue{Value: string(other)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stack.Up(ctx)
+	if err == nil || !strings.Contains(err.Error(), program.TierGuardSuffix) || !strings.Contains(err.Error(), "unable to replace") {
+		t.Errorf("up with nano:tier %s over %s: %v; want the tier guard's refusal", other, was.Value, err)
+	} else {
+		t.Logf("nano:tier %s -> %s refused: %s", was.Value, other, firstLine(err.Error(), "unable to replace"))
+	}
+	if err := stack.SetConfig(ctx, "nano:tier", was); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firstLine is the first line of s holding sub.
+func firstLine(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// unprotectAndDestroy destroys the stack as the README says to on purpose:
+// nano:protectData false, up (which lifts the protection), destroy.
+func unprotectAndDestroy(ctx context.Context, stack auto.Stack) error {
+	if err := stack.SetConfig(ctx, "nano:protectData", auto.ConfigValue{Value: "false"}); err != nil {
+		return err
+	}
+	if _, err := stack.Up(ctx); err != nil {
+		return fmt.Errorf("up with nano:protectData false: %w", err)
+	}
+	_, err := stack.Destroy(ctx, optdestroy.Remove())
+	return err
 }
 
 // waitAutoscaled waits until the autoscaler has raised a Deployment to its
