@@ -13,14 +13,15 @@ func TestPlanCommandPrintsTreeAndBillOfMaterials(t *testing.T) {
 	}
 	for _, want := range []string{
 		"pulumi:pulumi:Stack  nano-startup-hetzner",
-		"└─ nano:index:ComposeHost  startup-hetzner",
-		"   ├─ hcloud:index/firewall:Firewall  startup-hetzner-firewall",
+		"├─ nano:index:ComposeHost  startup-hetzner",
+		"│  ├─ hcloud:index/firewall:Firewall  startup-hetzner-firewall",
+		"└─ random:index/randomUuid:RandomUuid  startup-hetzner-tier-provider-region",
 		"pool general    1 x ccx23 (4 CPU / 16 GB, on-demand)",
 		"machines   1 nodes, 4 CPU, 16 GB memory",
 		"storage    81 GB hot per ClickHouse pod (90 days at 5 GB/day need 81 GB; the catalog's 50 GB is too small), 81 GB in volumes",
 		"retention  90 days, then roll-off",
 		"replicas   api 1, search 1, ingest 1",
-		"Resources: 22", // with the first admin token's random bytes
+		"Resources: 23", // with the first admin token's random bytes and the tier guard
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out.String())
@@ -36,7 +37,8 @@ func TestPlanCommandNamesTheSecretsUpNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"└─ nano:index:ManagedEnterprise  enterprise-aws",
+		"├─ nano:index:ManagedEnterprise  enterprise-aws",
+		"└─ random:index/randomUuid:RandomUuid  enterprise-aws-tier-provider-region",
 		"pool ingest     3 x m6i.xlarge (4 CPU / 16 GB, on-demand; Up to 100 GB/day)",
 		"postgresql managed (RDS)",
 		"secrets    planned with placeholders; pulumi up needs: nano:clickhouseCloudPassword",
