@@ -57,12 +57,13 @@ func analyze(t *testing.T, c pulumirpc.AnalyzerClient, cfg map[string]string, rs
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := c.Analyze(ctx, &pulumirpc.AnalyzeRequest{Type: r.Type, Name: r.Name, Urn: r.URN, Properties: props})
+		opts := &pulumirpc.AnalyzerResourceOptions{Protect: r.Protect}
+		resp, err := c.Analyze(ctx, &pulumirpc.AnalyzeRequest{Type: r.Type, Name: r.Name, Urn: r.URN, Properties: props, Options: opts})
 		if err != nil {
 			t.Fatalf("%s: %v", r.URN, err)
 		}
 		out = append(out, resp.Diagnostics...)
-		stack = append(stack, &pulumirpc.AnalyzerResource{Type: r.Type, Name: r.Name, Urn: r.URN, Properties: props, Dependencies: r.Dependencies})
+		stack = append(stack, &pulumirpc.AnalyzerResource{Type: r.Type, Name: r.Name, Urn: r.URN, Properties: props, Dependencies: r.Dependencies, Options: opts})
 	}
 	resp, err := c.AnalyzeStack(ctx, &pulumirpc.AnalyzeStackRequest{Resources: stack})
 	if err != nil {
@@ -95,10 +96,15 @@ func TestEveryStackPassesThePolicyPack(t *testing.T) {
 		withDomain := cfg
 		withDomain.Values = maps.Clone(cfg.Values)
 		withDomain.Values["nano:domain"] = "logs.example.com"
+		// And as it is before a destroy on purpose: the pack must let
+		// nano:protectData false through.
+		unprotected := cfg
+		unprotected.Values = maps.Clone(cfg.Values)
+		unprotected.Values["nano:protectData"] = "false"
 		for _, variant := range []struct {
 			name string
 			cfg  stackfile.Config
-		}{{stack, cfg}, {stack + "+domain", withDomain}} {
+		}{{stack, cfg}, {stack + "+domain", withDomain}, {stack + "+unprotected", unprotected}} {
 			r, err := program.PlanConfig(project.Name, stack, variant.cfg)
 			if err != nil {
 				t.Fatalf("%s: %v", variant.name, err)

@@ -26,8 +26,9 @@ type Server struct {
 	Rules   []*rules.Rule
 	Version string
 
-	mu   sync.Mutex
-	tier string // the stack's nano:tier, from ConfigureStack
+	mu          sync.Mutex
+	tier        string // the stack's nano:tier, from ConfigureStack
+	unprotected bool   // nano:protectData false, from ConfigureStack
 }
 
 // New serves rs as pack version v.
@@ -70,6 +71,7 @@ func (s *Server) Configure(context.Context, *pulumirpc.ConfigureAnalyzerRequest)
 func (s *Server) ConfigureStack(_ context.Context, req *pulumirpc.AnalyzerStackConfigureRequest) (*pulumirpc.AnalyzerStackConfigureResponse, error) {
 	s.mu.Lock()
 	s.tier = req.GetConfig()["nano:tier"]
+	s.unprotected = req.GetConfig()["nano:protectData"] == "false"
 	s.mu.Unlock()
 	return &pulumirpc.AnalyzerStackConfigureResponse{}, nil
 }
@@ -88,6 +90,13 @@ func (s *Server) configTier() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tier
+}
+
+// configUnprotected reports whether the stack sets nano:protectData false.
+func (s *Server) configUnprotected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unprotected
 }
 
 func props(p *structpb.Struct) (map[string]any, error) {
@@ -111,8 +120,9 @@ func (s *Server) Analyze(_ context.Context, req *pulumirpc.AnalyzeRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	r := rules.Resource{URN: req.GetUrn(), Type: req.GetType(), Name: req.GetName(), Props: p}
+	r := rules.Resource{URN: req.GetUrn(), Type: req.GetType(), Name: req.GetName(), Props: p, Protect: req.GetOptions().GetProtect()}
 	env := rules.ResourceEnv(r, s.configTier())
+	env.Unprotected = s.configUnprotected()
 	out := &pulumirpc.AnalyzeResponse{}
 	for _, rule := range s.Rules {
 		if rule.Check == nil {
@@ -133,9 +143,10 @@ func (s *Server) AnalyzeStack(_ context.Context, req *pulumirpc.AnalyzeStackRequ
 		if err != nil {
 			return nil, err
 		}
-		rs = append(rs, rules.Resource{URN: x.GetUrn(), Type: x.GetType(), Name: x.GetName(), Props: p, Dependencies: x.GetDependencies()})
+		rs = append(rs, rules.Resource{URN: x.GetUrn(), Type: x.GetType(), Name: x.GetName(), Props: p, Dependencies: x.GetDependencies(), Protect: x.GetOptions().GetProtect()})
 	}
 	env := rules.EnvFor(rs, s.configTier())
+	env.Unprotected = s.configUnprotected()
 	out := &pulumirpc.AnalyzeResponse{}
 	for _, rule := range s.Rules {
 		if rule.CheckStack == nil {

@@ -63,9 +63,9 @@ func dependents(rs []Resource, urn, typ string) []Resource {
 var cloudRules = []*Rule{
 	{
 		ID: "cloud-database-private", Level: Mandatory,
-		Description: "Managed databases (RDS, Cloud SQL) are private, encrypted, backed up with a retention above zero, and protected from deletion.",
+		Description: "Managed databases (RDS, Cloud SQL) are private, encrypted, backed up with a retention above zero, and protected from deletion (unless nano:protectData is false, to destroy them).",
 		Remediation: "RDS: publiclyAccessible false, storageEncrypted true, backupRetentionPeriod > 0, deletionProtection true. Cloud SQL: no public IPv4, backups enabled, deletionProtection true.",
-		Check: func(r Resource, _ Env) []string {
+		Check: func(r Resource, env Env) []string {
 			var out []string
 			switch r.Type {
 			case "aws:rds/instance:Instance":
@@ -78,7 +78,7 @@ var cloudRules = []*Rule{
 				if n, ok := number(r.Props["backupRetentionPeriod"]); !isUnknown(r.Props["backupRetentionPeriod"]) && (!ok || n <= 0) {
 					out = append(out, "backupRetentionPeriod is not above 0")
 				}
-				if !isTrue(r.Props["deletionProtection"]) && !isUnknown(r.Props["deletionProtection"]) {
+				if !env.Unprotected && !isTrue(r.Props["deletionProtection"]) && !isUnknown(r.Props["deletionProtection"]) {
 					out = append(out, "deletionProtection is not true")
 				}
 			case "gcp:sql/databaseInstance:DatabaseInstance":
@@ -88,7 +88,7 @@ var cloudRules = []*Rule{
 				if v := get(r.Props, "settings", "backupConfiguration", "enabled"); !isTrue(v) && !isUnknown(v) {
 					out = append(out, "settings.backupConfiguration.enabled is not true")
 				}
-				if isFalse(r.Props["deletionProtection"]) {
+				if !env.Unprotected && isFalse(r.Props["deletionProtection"]) {
 					out = append(out, "deletionProtection is false")
 				}
 			}

@@ -50,7 +50,28 @@ func labelPath(r Resource) ([]any, bool) {
 	return nil, false
 }
 
+// dataTypes are the resource types whose deletion deletes a deployment's
+// data: volumes, buckets, object stores, databases, and on Kubernetes the
+// namespace and the ClickHouse, Keeper and PostgreSQL clusters.
+var dataTypes = []string{
+	"hcloud:index/volume:Volume", "gcp:storage/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "civo:index/objectStore:ObjectStore",
+	"vultr:index/objectStorage:ObjectStorage", "gcp:sql/databaseInstance:DatabaseInstance", "gcp:sql/database:Database",
+	"aws:rds/instance:Instance", "kubernetes:core/v1:Namespace", "kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation",
+	"kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation", "kubernetes:postgresql.cnpg.io/v1:Cluster",
+}
+
 var hygieneRules = []*Rule{
+	{
+		ID: "hygiene-data-protected", Level: Mandatory,
+		Description: "What holds the deployment's data (volumes, buckets, object stores, databases, the nano namespace, the ClickHouse, Keeper and PostgreSQL clusters) is protected unless nano:protectData is false.",
+		Remediation: "Register the resource with pulumi.Protect(nano:protectData), as the components do.",
+		Check: func(r Resource, env Env) []string {
+			if env.Unprotected || r.Protect || !slices.Contains(dataTypes, r.Type) {
+				return nil
+			}
+			return []string{r.Type + " holds data but is not protected: a replacement or destroy would delete it"}
+		},
+	},
 	{
 		ID: "hygiene-labels", Level: Mandatory,
 		Description: "Every labelable resource carries the nano-tier, nano-deployment and managed-by labels (tags on AWS).",

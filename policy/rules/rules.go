@@ -25,6 +25,8 @@ type Resource struct {
 	URN, Type, Name string
 	Props           map[string]any
 	Dependencies    []string
+	// Protect is the resource's protect option.
+	Protect bool
 }
 
 // Unknown is a value the engine does not know yet (a preview of an output).
@@ -36,6 +38,8 @@ type Env struct {
 	// nano-tier labels or the stack's nano:tier config).
 	Tier    tier.Spec
 	HasTier bool
+	// Unprotected: the stack sets nano:protectData false (to be destroyed).
+	Unprotected bool
 }
 
 // Finding is one violation: the resource and what is wrong.

@@ -126,6 +126,14 @@ func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
 		{"tier-postgres-instances", []Resource{{URN: "p", Type: "kubernetes:postgresql.cnpg.io/v1:Cluster", Props: obj(t, `{"spec": {"instances": 2}}`)}}, map[string][]Resource{
 			"tier runs 2": {{URN: "p", Type: "kubernetes:postgresql.cnpg.io/v1:Cluster", Props: obj(t, `{"spec": {"instances": 1}}`)}},
 		}, team},
+		{"hygiene-data-protected", []Resource{
+			{URN: "v", Type: "hcloud:index/volume:Volume", Protect: true},
+			{URN: "c", Type: "kubernetes:postgresql.cnpg.io/v1:Cluster", Protect: true},
+			{URN: "d", Type: "kubernetes:apps/v1:Deployment"},
+		}, map[string][]Resource{
+			"holds data but is not protected": {{URN: "b", Type: "civo:index/objectStore:ObjectStore"}},
+		}, team},
+		{"hygiene-data-protected", []Resource{{URN: "b", Type: "civo:index/objectStore:ObjectStore"}}, nil, Env{Unprotected: true}},
 		{"cloud-database-private", []Resource{
 			{URN: "r", Type: "aws:rds/instance:Instance", Props: obj(t, `{"publiclyAccessible": false, "storageEncrypted": true, "backupRetentionPeriod": 14, "deletionProtection": true}`)},
 			{URN: "g", Type: "gcp:sql/databaseInstance:DatabaseInstance", Props: obj(t, `{"deletionProtection": true, "settings": {"ipConfiguration": {"ipv4Enabled": false}, "backupConfiguration": {"enabled": true}}}`)},
@@ -209,7 +217,7 @@ func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
 // A value a preview does not know yet is not a violation.
 func TestUnknownValuesAreNotViolations(t *testing.T) {
 	rs := []Resource{
-		{URN: "r", Type: "aws:rds/instance:Instance", Props: map[string]any{"publiclyAccessible": false, "storageEncrypted": Unknown{}, "backupRetentionPeriod": Unknown{}, "deletionProtection": true, "tags": Unknown{}}},
+		{URN: "r", Type: "aws:rds/instance:Instance", Protect: true, Props: map[string]any{"publiclyAccessible": false, "storageEncrypted": Unknown{}, "backupRetentionPeriod": Unknown{}, "deletionProtection": true, "tags": Unknown{}}},
 		{URN: "v", Type: "aws:ec2/vpc:Vpc", Props: map[string]any{"tags": Unknown{}}},
 		{URN: "c", Type: "kubernetes:core/v1:ConfigMap", Props: map[string]any{"metadata": map[string]any{"namespace": Unknown{}, "labels": Unknown{}}}},
 	}

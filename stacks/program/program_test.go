@@ -232,9 +232,6 @@ func TestEveryStackBuilds(t *testing.T) {
 				if res.ParentType == "" && res.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(res.Type, "pulumi:providers:") {
 					t.Errorf("%s %s has no parent", res.Type, res.Name)
 				}
-				if holdsData(res) && !res.Protect {
-					t.Errorf("%s %s holds data but is not protected", res.Type, res.Name)
-				}
 			}
 
 			// nano:protectData false lifts every protection, for a destroy.
@@ -280,19 +277,6 @@ func checkTierGuard(t *testing.T, r *program.Result) program.Resource {
 	}
 	t.Fatalf("no tier guard %s%s", r.Settings.Deployment, program.TierGuardSuffix)
 	return program.Resource{}
-}
-
-// holdsData reports whether deleting the resource deletes the
-// deployment's data.
-func holdsData(res program.Resource) bool {
-	switch res.Type {
-	case "hcloud:index/volume:Volume", "gcp:storage/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "civo:index/objectStore:ObjectStore",
-		"vultr:index/objectStorage:ObjectStorage", "gcp:sql/databaseInstance:DatabaseInstance", "gcp:sql/database:Database", "aws:rds/instance:Instance",
-		"kubernetes:core/v1:Namespace", "kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation",
-		"kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation", "kubernetes:postgresql.cnpg.io/v1:Cluster":
-		return true
-	}
-	return false
 }
 
 func sum(m map[string]int) int {
