@@ -2,6 +2,7 @@ package provision
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -11,12 +12,22 @@ import (
 // probeComponent is a component resource of the probe program.
 type probeComponent struct{ pulumi.ResourceState }
 
+// envProbe is the tests' nanoenv:index:Probe (tests/standinproviders): the
+// digests of named variables in the environment providers get.
+type envProbe struct {
+	pulumi.CustomResourceState
+	Digests pulumi.StringMapOutput `pulumi:"digests"`
+}
+
 // Probe is a program made only of component resources, which need no
 // provider plugin: it checks the provisioning service and the engine where
 // no cloud is reachable (`nano serve --program probe`). Config (namespace
 // "probe"): parts (components to register, 3), delayMs (time the program
 // takes before registering), secret (exported as a secret output), protect
-// (the root component is protected, as nano:protectData protects data).
+// (the root component is protected, as nano:protectData protects data),
+// envNames (comma-separated variables: registers the tests' env probe, a
+// provider plugin, and exports envDigests) and envRound (changing it makes
+// the probe look again).
 func Probe(ctx *pulumi.Context) error {
 	cfg := config.New(ctx, "probe")
 	if d := cfg.GetInt("delayMs"); d > 0 {
@@ -42,6 +53,16 @@ func Probe(ctx *pulumi.Context) error {
 		if err := ctx.RegisterResourceOutputs(part, pulumi.Map{"index": pulumi.Int(i)}); err != nil {
 			return err
 		}
+	}
+	if names := cfg.Get("envNames"); names != "" {
+		probe := &envProbe{}
+		err := ctx.RegisterResource("nanoenv:index:Probe", ctx.Stack()+"-env", pulumi.Map{
+			"names": pulumi.ToStringArray(strings.Split(names, ",")), "round": pulumi.String(cfg.Get("envRound")),
+		}, probe, pulumi.Parent(root))
+		if err != nil {
+			return err
+		}
+		ctx.Export("envDigests", probe.Digests)
 	}
 	tier := config.New(ctx, "nano").Get("tier")
 	if err := ctx.RegisterResourceOutputs(root, pulumi.Map{"tier": pulumi.String(tier)}); err != nil {

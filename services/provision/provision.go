@@ -210,6 +210,10 @@ func (m *Manager) execute(ctx context.Context, cancel context.CancelFunc, name s
 		err = fn(ctx, op, events)
 		close(events)
 		<-done
+		// Credential files live only while an operation runs.
+		if rerr := os.RemoveAll(m.credentialsDir(name)); rerr != nil {
+			m.cfg.Log.Error("cannot remove the operation's credential files", "deployment", name, "error", rerr)
+		}
 	case <-ctx.Done():
 		err = ctx.Err()
 	}

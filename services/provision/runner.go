@@ -35,6 +35,10 @@ type Request struct {
 	// and never returned.
 	Config  map[string]string `json:"config"`
 	Secrets map[string]string `json:"secrets"`
+	// Credentials are the customer's own cloud credentials (BYOC), by name
+	// (hcloudToken, awsAccessKeyId, gcpServiceAccountKey, ...): stored
+	// encrypted, never returned, replaced by a later request's.
+	Credentials map[string]string `json:"credentials"`
 }
 
 // ValidationError lists what is wrong with a request, each naming its
@@ -101,15 +105,18 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		d.Config[fk] = v
 	}
 	secrets := map[string]string{}
+	problems = append(problems, planCredentials(req.Credentials, secrets)...)
 	for k, v := range req.Secrets {
-		fk := fullKey(k)
-		secrets[fk] = v
+		secrets[fullKey(k)] = v
+	}
+	for fk := range secrets {
 		if !slices.Contains(d.SecretKeys, fk) {
 			d.SecretKeys = append(d.SecretKeys, fk)
 		}
 		delete(d.Config, fk)
 	}
 	sort.Strings(d.SecretKeys)
+	d.Mode = mode(d.SecretKeys)
 	all := map[string]string{}
 	for k, v := range d.Config {
 		all[k] = v
@@ -183,6 +190,9 @@ func (m *Manager) startUp(d *Deployment, kind string, secrets map[string]string)
 		if err := setConfig(ctx, stack, d.Config, secrets); err != nil {
 			return err
 		}
+		if err := m.useCredentials(ctx, stack, d); err != nil {
+			return err
+		}
 		d.LastOp, d.Status = op.ID, "updating"
 		if err := m.store.putDeployment(d); err != nil {
 			return err
@@ -250,6 +260,9 @@ func (m *Manager) Preview(name string) (*Operation, error) {
 		if err != nil {
 			return err
 		}
+		if err := m.useCredentials(ctx, stack, d); err != nil {
+			return err
+		}
 		ch, wait := pipe(evs)
 		res, err := stack.Preview(ctx, optpreview.EventStreams(ch), optpreview.SuppressProgress())
 		wait()
@@ -271,6 +284,9 @@ func (m *Manager) Refresh(name string) (*Operation, error) {
 		if err != nil {
 			return err
 		}
+		if err := m.useCredentials(ctx, stack, d); err != nil {
+			return err
+		}
 		ch, wait := pipe(evs)
 		_, err = stack.Refresh(ctx, optrefresh.EventStreams(ch), optrefresh.ClearPendingCreates(), optrefresh.SuppressProgress())
 		wait()
@@ -290,6 +306,9 @@ func (m *Manager) Destroy(name string) (*Operation, error) {
 	return m.start(d, KindDestroy, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
 		stack, err := m.prepare(ctx, name)
 		if err != nil {
+			return err
+		}
+		if err := m.useCredentials(ctx, stack, d); err != nil {
 			return err
 		}
 		d.LastOp, d.Status, d.NeedsRepair = op.ID, "destroying", false

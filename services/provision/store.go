@@ -61,8 +61,11 @@ type Deployment struct {
 	// values live only in the stack's encrypted config.
 	Config     map[string]string `json:"config"`
 	SecretKeys []string          `json:"secretKeys,omitempty"`
-	Created    time.Time         `json:"created"`
-	LastOp     string            `json:"lastOperation,omitempty"`
+	// Mode is "byoc" when the deployment carries its own cloud
+	// credentials (Request.Credentials), else "managed".
+	Mode    string    `json:"mode,omitempty"`
+	Created time.Time `json:"created"`
+	LastOp  string    `json:"lastOperation,omitempty"`
 	// Status: "creating", "updating", "ready", "failed", "destroying"
 	// (a destroyed deployment's record is removed).
 	Status string `json:"status"`
