@@ -60,13 +60,21 @@ var dataTypes = []string{
 	"kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation", "kubernetes:postgresql.cnpg.io/v1:Cluster",
 }
 
+// HoldsData reports whether deleting a resource of type typ deletes a
+// deployment's data.
+func HoldsData(typ string) bool { return slices.Contains(dataTypes, typ) }
+
 var hygieneRules = []*Rule{
 	{
-		ID: "hygiene-data-protected", Level: Mandatory,
+		// Advisory: the engine's analyzer requests do not carry the
+		// protect option (a preview on the engine saw it false on every
+		// protected resource), so it cannot be mandatory there; the
+		// program's tests enforce it per stack (HoldsData).
+		ID: "hygiene-data-protected", Level: Advisory,
 		Description: "What holds the deployment's data (volumes, buckets, object stores, databases, the nano namespace, the ClickHouse, Keeper and PostgreSQL clusters) is protected unless nano:protectData is false.",
 		Remediation: "Register the resource with pulumi.Protect(nano:protectData), as the components do.",
 		Check: func(r Resource, env Env) []string {
-			if env.Unprotected || r.Protect || !slices.Contains(dataTypes, r.Type) {
+			if env.Unprotected || r.Protect || !HoldsData(r.Type) {
 				return nil
 			}
 			return []string{r.Type + " holds data but is not protected: a replacement or destroy would delete it"}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/nanosiem/nano/policy/rules"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 	"github.com/nanosiem/nano/stacks/program"
@@ -231,6 +232,9 @@ func TestEveryStackBuilds(t *testing.T) {
 			for _, res := range r.Resources {
 				if res.ParentType == "" && res.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(res.Type, "pulumi:providers:") {
 					t.Errorf("%s %s has no parent", res.Type, res.Name)
+				}
+				if rules.HoldsData(res.Type) && !res.Protect {
+					t.Errorf("%s %s holds data but is not protected", res.Type, res.Name)
 				}
 			}
 
