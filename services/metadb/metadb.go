@@ -9,16 +9,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/pgmigrate"
 )
 
 // Migration is one schema version.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
+type Migration = pgmigrate.Migration
 
 // migrateLock is the advisory lock key migrations hold ("nanomigr").
 const migrateLock = 0x6e616e6f6d696772
@@ -26,7 +23,7 @@ const migrateLock = 0x6e616e6f6d696772
 // Migrations are applied in order; never edit one that has shipped, add
 // the next.
 var Migrations = []Migration{
-	{1, "tenants, users and API tokens", `
+	{Version: 1, Name: "tenants, users and API tokens", SQL: `
 CREATE TABLE tenants (
     id text PRIMARY KEY CHECK (id ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
     name text NOT NULL,
@@ -55,7 +52,7 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_tenant ON api_tokens (tenant, id);
 `},
-	{2, "search history and saved searches", `
+	{Version: 2, Name: "search history and saved searches", SQL: `
 CREATE TABLE search_history (
     id bigserial PRIMARY KEY,
     tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -85,7 +82,7 @@ CREATE TABLE saved_searches (
     UNIQUE (tenant, name)
 );
 `},
-	{3, "feeds, detection rules, alerts, dashboards, credentials, enrichment and the scheduler", `
+	{Version: 3, Name: "feeds, detection rules, alerts, dashboards, credentials, enrichment and the scheduler", SQL: `
 CREATE TABLE feeds (
     id bigserial PRIMARY KEY,
     tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -199,7 +196,7 @@ CREATE TABLE task_runs (
 );
 CREATE INDEX task_runs_task ON task_runs (task, id DESC);
 `},
-	{4, "HEC acknowledgements shared by ingest replicas", `
+	{Version: 4, Name: "HEC acknowledgements shared by ingest replicas", SQL: `
 -- Each ingest replica takes blocks of acknowledgement ids from the sequence
 -- (ids block*1024 ..), so ids are unique across replicas; a committed id is
 -- recorded so that any replica can report it to a forwarder's /ack poll.
@@ -217,45 +214,7 @@ CREATE INDEX hec_acks_committed_at ON hec_acks (committed_at);
 // Migrate applies the migrations the database has not recorded, all in
 // one transaction under an advisory lock.
 func Migrate(ctx context.Context, db *pgxpool.Pool) error {
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot migrate the metadata database: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
-		return fmt.Errorf("cannot lock the metadata schema: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS nano_schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("cannot create the migrations table: %w", err)
-	}
-	applied := map[int]bool{}
-	rows, err := tx.Query(ctx, `SELECT version FROM nano_schema_migrations`)
-	if err != nil {
-		return fmt.Errorf("cannot read applied migrations: %w", err)
-	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return fmt.Errorf("cannot read applied migrations: %w", err)
-	}
-	for _, v := range versions {
-		applied[v] = true
-	}
-	for _, m := range Migrations {
-		if applied[m.Version] {
-			continue
-		}
-		if _, err := tx.Exec(ctx, m.SQL); err != nil {
-			return fmt.Errorf("cannot apply migration %d (%s): %w", m.Version, m.Name, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO nano_schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-			return fmt.Errorf("cannot record migration %d: %w", m.Version, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("cannot commit the metadata migrations: %w", err)
-	}
-	return nil
+	return pgmigrate.Set{What: "the metadata database", Table: "nano_schema_migrations", Lock: migrateLock, Migrations: Migrations}.Apply(ctx, db)
 }
 
 // EnsureTenant creates a tenant if it does not exist.
