@@ -45,6 +45,8 @@ func serve(w io.Writer, args []string) error {
 	dataDir := fs.String("data-dir", env("NANO_PROVISION_DATA_DIR", defaultDataDir()), "deployments, operations, workspaces and the default state (NANO_PROVISION_DATA_DIR)")
 	backend := fs.String("backend", env("NANO_PROVISION_BACKEND_URL", ""), "state backend: s3://, gs://, https://api.pulumi.com; empty: a file backend in the data directory (NANO_PROVISION_BACKEND_URL)")
 	secrets := fs.String("secrets-provider", env("NANO_PROVISION_SECRETS_PROVIDER", ""), "awskms://, gcpkms://, ...; empty: a generated passphrase in the data directory (NANO_PROVISION_SECRETS_PROVIDER)")
+	storeURL := fs.String("store", env("NANO_PROVISION_STORE_URL", ""), "where deployments, operations and events are kept: empty: files in the data directory (one process); postgres://...: a PostgreSQL database several endpoint processes share (NANO_PROVISION_STORE_URL)")
+	passphrase := fs.String("passphrase-file", env("NANO_PROVISION_PASSPHRASE_FILE", ""), "the secrets passphrase, when no --secrets-provider is set (replicas sharing a store share it); empty: one generated in the data directory (NANO_PROVISION_PASSPHRASE_FILE)")
 	maxConcurrent := fs.Int("max-concurrent", 4, "operations running at once")
 	prog := fs.String("program", "nano", "program to run: nano, or probe (component resources only: checks the engine without cloud providers)")
 	if err := fs.Parse(args); err != nil {
@@ -74,13 +76,14 @@ func serve(w io.Writer, args []string) error {
 		}
 	}
 	m, err := provision.New(provision.Config{
-		DataDir: *dataDir, BackendURL: *backend, SecretsProvider: *secrets, Project: project, Program: run,
+		DataDir: *dataDir, BackendURL: *backend, SecretsProvider: *secrets, PassphraseFile: *passphrase, StoreURL: *storeURL, Project: project, Program: run,
 		Validate: validateDeployment, SecretKeys: secretKeys, PulumiRoot: os.Getenv("NANO_PULUMI_ROOT"),
 		MaxConcurrent: *maxConcurrent, Log: log,
 	})
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", *listen, err)

@@ -44,6 +44,20 @@ func newNanoServe(t *testing.T, env ...string) *nanoServe {
 	return s
 }
 
+// twin is another endpoint process of the same build and token, with its
+// own address and data directory (replicas sharing a store).
+func (s *nanoServe) twin() *nanoServe {
+	s.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer l.Close()
+	c := *s
+	c.addr, c.data = l.Addr().String(), filepath.Join(s.t.TempDir(), "data")
+	return &c
+}
+
 // start runs `nano serve` with extra arguments and waits until it answers;
 // a failing test does not leave it running.
 func (s *nanoServe) start(args ...string) *exec.Cmd {

@@ -11,8 +11,9 @@ import (
 
 // The provisioning endpoint as users run it (`nano serve`, here with the
 // provider-less probe program): SIGKILLed in the middle of an update and
-// restarted, it reports the update as failed and the next update on the
-// deployment succeeds (the stale lock and pending operations are cleared).
+// restarted, it reports the update as interrupted, repairs the stack (the
+// stale lock and pending operations are cleared) and resumes the update to
+// success; the next update succeeds too.
 func TestProvisioningSurvivesSIGKILL(t *testing.T) {
 	s := newNanoServe(t)
 	startService := func() *exec.Cmd { return s.start("--program", "probe") }
@@ -30,7 +31,7 @@ func TestProvisioningSurvivesSIGKILL(t *testing.T) {
 	if op := waitOp(body["operation"].(map[string]any)["id"].(string), ended); op["state"] != "succeeded" {
 		t.Fatalf("create: %v", op)
 	}
-	code, body = call("PUT", "/v1/deployments/crashy", `{"config":{"probe:delayMs":"60000","probe:parts":"5"}}`)
+	code, body = call("PUT", "/v1/deployments/crashy", `{"config":{"probe:delayMs":"8000","probe:parts":"5"}}`)
 	if code != 202 {
 		t.Fatalf("update: %d %v", code, body)
 	}
@@ -44,9 +45,17 @@ func TestProvisioningSurvivesSIGKILL(t *testing.T) {
 	svc = startService()
 	defer func() { _ = svc.Process.Signal(syscall.SIGTERM); _ = svc.Wait() }()
 
-	op := waitOp(updateID, ended)
+	op := waitOp(updateID, func(op map[string]any) bool { return ended(op) && op["resumedBy"] != nil })
 	if op["state"] != "failed" || !strings.Contains(fmt.Sprint(op["error"]), "interrupted") {
 		t.Errorf("the killed update is %v", op)
+	}
+	resumed, _ := op["resumedBy"].(string)
+	if op := waitOp(resumed, ended); op["state"] != "succeeded" || op["resumes"] != updateID {
+		t.Fatalf("the resumed update: %v", op)
+	}
+	_, body = call("GET", "/v1/deployments/crashy", "")
+	if d := body["deployment"].(map[string]any); d["status"] != "ready" || d["outputs"].(map[string]any)["parts"] != "5" {
+		t.Errorf("deployment after the resumed update: %v", d)
 	}
 	code, body = call("PUT", "/v1/deployments/crashy", `{"config":{"probe:delayMs":"0","probe:parts":"2"}}`)
 	if code != 202 {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,10 +44,18 @@ func TestNoPulumiCLI(t *testing.T) {
 }
 
 // A create that fails before the engine runs (here: a state backend that
-// cannot be written) leaves the deployment "failed" with that operation as
-// its last, not "creating" forever.
+// went away after start: its directory replaced by a file) leaves the
+// deployment "failed" with that operation as its last, not "creating"
+// forever.
 func TestStatusFollowsAFailedCreate(t *testing.T) {
-	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.BackendURL = "file:///proc/nano-cannot-write-here" })
+	state := filepath.Join(t.TempDir(), "state")
+	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.BackendURL = "file://" + state })
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	op, err := m.Create(hobby("doomed"))
 	if err != nil {
 		t.Fatal(err)

@@ -225,6 +225,14 @@ func (h *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
+	// Another process may run the operation: its changes are only seen
+	// by reading the store again.
+	var poll <-chan time.Time
+	if h.m.store.shared() {
+		t := time.NewTicker(h.m.cfg.PollInterval / 2)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		evs, err := h.m.store.events(id, next)
 		if err != nil {
@@ -246,6 +254,7 @@ func (h *api) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-changed:
+		case <-poll:
 		case <-heartbeat.C:
 			if !write(func(w io.Writer) { io.WriteString(w, ": keep-alive\n\n") }) {
 				return

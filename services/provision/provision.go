@@ -26,9 +26,20 @@ type Config struct {
 	// production sets s3://, gs:// or Pulumi Cloud.
 	BackendURL string
 	// SecretsProvider encrypts stack secrets: "" means a passphrase kept in
-	// <DataDir>/passphrase (0600, generated); production sets a KMS URL
-	// (awskms://, gcpkms://, ...).
+	// PassphraseFile, or else <DataDir>/passphrase (0600, generated);
+	// production sets a KMS URL (awskms://, gcpkms://, ...).
 	SecretsProvider string
+	// PassphraseFile holds the passphrase of the default secrets provider
+	// (replicas sharing a store share it).
+	PassphraseFile string
+	// StoreURL is where deployments, operations and events are kept: ""
+	// means files in DataDir (one process); postgres://... a PostgreSQL
+	// database that several endpoint processes share.
+	StoreURL string
+	// PollInterval is how often a process sharing its store looks for
+	// operations a stopped process left, cancel requests and changes made
+	// elsewhere (2s).
+	PollInterval time.Duration
 	// Project is the Pulumi.yaml every workspace gets.
 	Project []byte
 	// Program is the program run inline (program.Run in production).
@@ -50,13 +61,18 @@ type Config struct {
 // Manager runs operations and keeps their records.
 type Manager struct {
 	cfg   Config
-	store *store
+	store store
 	sem   chan struct{}
+	// owner names this process in the operations it runs.
+	owner string
+	stop  chan struct{}
+	swept sync.WaitGroup
 
-	mu   sync.Mutex
-	busy map[string]*running // deployment -> its operation
-	subs map[string]map[chan struct{}]bool
-	ops  map[string]*Operation // live copies of running operations
+	mu       sync.Mutex
+	busy     map[string]*running // deployment -> its operation
+	claiming map[string]bool     // deployments claimed, operation not started yet
+	subs     map[string]map[chan struct{}]bool
+	ops      map[string]*Operation // live copies of running operations
 }
 
 type running struct {
@@ -71,6 +87,9 @@ var ErrNotFound = errors.New("not found")
 type BusyError struct{ Operation string }
 
 func (e *BusyError) Error() string {
+	if e.Operation == "" {
+		return "the deployment has an operation starting"
+	}
 	return "the deployment has an operation under way: " + e.Operation
 }
 
@@ -97,8 +116,9 @@ type ExistsError struct{ Name string }
 
 func (e *ExistsError) Error() string { return fmt.Sprintf("deployment %q exists", e.Name) }
 
-// New opens the data directory and marks operations a previous process
-// left unfinished as failed, their deployments as needing repair.
+// New opens the store and takes over the operations a stopped process
+// left unfinished: they are marked failed, their deployments repaired, and
+// an update, create or destroy that had reached the engine is resumed.
 func New(cfg Config) (*Manager, error) {
 	if cfg.DataDir == "" || cfg.Program == nil || len(cfg.Project) == 0 || cfg.Validate == nil {
 		return nil, errors.New("provision: data directory, program, project and validation are required")
@@ -106,58 +126,91 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 4
 	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create %s: %w", cfg.DataDir, err)
 	}
-	if cfg.BackendURL == "" {
-		state := filepath.Join(cfg.DataDir, "state")
-		if err := os.MkdirAll(state, 0o700); err != nil {
+	var st store
+	if cfg.StoreURL == "" {
+		fs, err := newFileStore(cfg.DataDir)
+		if err != nil {
 			return nil, err
 		}
-		cfg.BackendURL = "file://" + state
+		st = fs
+	} else {
+		if err := sharedStoreProblems(cfg); err != nil {
+			return nil, err
+		}
+		ps, err := newPGStore(cfg.StoreURL)
+		if err != nil {
+			return nil, err
+		}
+		st = ps
 	}
-	st, err := newStore(cfg.DataDir)
-	if err != nil {
+	if cfg.BackendURL == "" {
+		cfg.BackendURL = "file://" + filepath.Join(cfg.DataDir, "state")
+	}
+	if dir, ok := strings.CutPrefix(cfg.BackendURL, "file://"); ok {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			st.close()
+			return nil, fmt.Errorf("backend: %w", err)
+		}
+	}
+	m := &Manager{cfg: cfg, store: st, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
+		busy: map[string]*running{}, claiming: map[string]bool{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
+	cliErr := m.CLIError()
+	if cliErr != nil {
+		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", cliErr)
+	}
+	if err := m.sweep(); err != nil {
+		st.close()
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, store: st, sem: make(chan struct{}, cfg.MaxConcurrent),
-		busy: map[string]*running{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
-	if err := m.recover(); err != nil {
-		return nil, err
-	}
-	if err := m.CLIError(); err != nil {
-		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
+	if st.shared() {
+		m.swept.Add(1)
+		go m.janitor()
 	}
 	return m, nil
 }
 
-// recover fails the operations a crash interrupted.
-func (m *Manager) recover() error {
-	ops, err := m.store.operations()
-	if err != nil {
-		return err
+// sharedStoreProblems checks that processes sharing a store also share
+// the stacks' state and can decrypt each other's secrets.
+func sharedStoreProblems(cfg Config) error {
+	var problems []string
+	if !strings.HasPrefix(cfg.StoreURL, "postgres://") && !strings.HasPrefix(cfg.StoreURL, "postgresql://") {
+		problems = append(problems, "store: is not a postgres:// or postgresql:// URL")
 	}
-	for _, o := range ops {
-		if o.Done() {
-			continue
-		}
-		now := time.Now().UTC()
-		o.State, o.Error, o.Finished = StateFailed, "interrupted: the provisioning service stopped during the operation", &now
-		if err := m.store.putOp(o); err != nil {
-			return err
-		}
-		if d, err := m.store.getDeployment(o.Deployment); err == nil {
-			d.NeedsRepair, d.Status = true, "failed"
-			if err := m.store.putDeployment(d); err != nil {
-				return err
-			}
-		}
-		m.cfg.Log.Warn("operation interrupted by a restart; its deployment will be repaired", "operation", o.ID, "deployment", o.Deployment)
+	if cfg.BackendURL == "" {
+		problems = append(problems, "backend: a shared store needs a state backend every replica reaches (s3://, gs://, Pulumi Cloud, or a shared file:// path), not the data directory's")
+	}
+	if cfg.SecretsProvider == "" && cfg.PassphraseFile == "" {
+		problems = append(problems, "secrets-provider: a shared store needs every replica to decrypt the same secrets: set a KMS secrets provider or a passphrase file every replica reads")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+func ownerName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Close stops looking for other processes' work and closes the store;
+// operations still running are interrupted (the next process resumes
+// them).
+func (m *Manager) Close() {
+	close(m.stop)
+	m.swept.Wait()
+	m.store.close()
 }
 
 func newID() string {
@@ -166,20 +219,19 @@ func newID() string {
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// start registers an operation on a deployment and runs fn for it in the
-// background; it fails with *BusyError when the deployment has one.
-func (m *Manager) start(dep *Deployment, kind string, fn func(ctx context.Context, op *Operation, events chan<- []byte) error) (*Operation, error) {
+// start records an operation on a deployment this process claimed and
+// runs fn for it in the background; resumes names the interrupted
+// operation it carries on ("" for none).
+func (m *Manager) start(dep *Deployment, kind, resumes string, fn func(ctx context.Context, op *Operation, events chan<- []byte) error) (*Operation, error) {
+	op := &Operation{ID: newID(), Deployment: dep.Name, Kind: kind, State: StateQueued, Created: time.Now().UTC(), Owner: m.owner, Resumes: resumes}
 	m.mu.Lock()
-	if r, ok := m.busy[dep.Name]; ok {
-		m.mu.Unlock()
-		return nil, &BusyError{Operation: r.op.ID}
-	}
-	op := &Operation{ID: newID(), Deployment: dep.Name, Kind: kind, State: StateQueued, Created: time.Now().UTC()}
 	if err := m.store.putOp(op); err != nil {
 		m.mu.Unlock()
+		m.release(dep.Name)
 		return nil, fmt.Errorf("cannot record the operation: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	delete(m.claiming, dep.Name)
 	m.busy[dep.Name] = &running{op: op, cancel: cancel}
 	m.ops[op.ID] = op
 	snapshot := *op
@@ -242,11 +294,16 @@ func (m *Manager) execute(ctx context.Context, cancel context.CancelFunc, name s
 		op.State, op.Error = StateFailed, err.Error()
 	}
 	snapshot := *op
-	delete(m.busy, name)
-	delete(m.ops, op.ID)
 	if perr := m.store.putOp(&snapshot); perr != nil {
 		m.cfg.Log.Error("cannot record the operation", "operation", op.ID, "error", perr)
 	}
+	// Released after the final record: a process that takes the lock then
+	// finds the operation ended, not interrupted.
+	if uerr := m.store.unlock(name); uerr != nil {
+		m.cfg.Log.Error("cannot release the deployment", "deployment", name, "error", uerr)
+	}
+	delete(m.busy, name)
+	delete(m.ops, op.ID)
 	m.mu.Unlock()
 	m.notify(op.ID)
 	m.cfg.Log.Info("operation finished", "operation", op.ID, "deployment", name, "kind", op.Kind, "state", op.State)
@@ -290,10 +347,18 @@ func (m *Manager) Cancel(id string) (*Operation, error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	if r, ok := m.busy[op.Deployment]; ok && r.op.ID == id {
+	r, local := m.busy[op.Deployment]
+	local = local && r.op.ID == id
+	if local {
 		r.cancel()
 	}
 	m.mu.Unlock()
+	if !local && !op.Done() {
+		// Another process runs it: it sees the request on its next look.
+		if err := m.store.requestCancel(id); err != nil {
+			return nil, fmt.Errorf("cannot record the cancel request: %w", err)
+		}
+	}
 	return op, nil
 }
 

@@ -57,6 +57,7 @@ func newManagerWith(t *testing.T, dir string, mod func(*Config)) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(m.Close)
 	return m
 }
 
@@ -308,12 +309,12 @@ func TestConcurrentRequests(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	// No two operations of one deployment overlapped.
-	ops, err := m.store.operations()
-	if err != nil {
-		t.Fatal(err)
-	}
 	byDep := map[string][]*Operation{}
-	for _, o := range ops {
+	for id := range accepted {
+		o, err := m.Operation(id)
+		if err != nil {
+			t.Fatal(err)
+		}
 		byDep[o.Deployment] = append(byDep[o.Deployment], o)
 	}
 	for dep, list := range byDep {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -139,6 +140,10 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 	return d, secrets, nil
 }
 
+// opFunc is what an operation does, given its record and where its
+// engine events go.
+type opFunc func(ctx context.Context, op *Operation, events chan<- []byte) error
+
 // Create validates the request, records the deployment and starts its
 // first update.
 func (m *Manager) Create(req Request) (*Operation, error) {
@@ -149,18 +154,41 @@ func (m *Manager) Create(req Request) (*Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	_, busy := m.busy[d.Name]
-	m.mu.Unlock()
+	if err := m.claim(d.Name); err != nil {
+		var be *BusyError
+		if errors.As(err, &be) {
+			return nil, &ExistsError{Name: d.Name}
+		}
+		return nil, err
+	}
 	// Destroy removes the record, so any record is a live deployment.
-	if _, err := m.store.getDeployment(d.Name); err == nil || busy {
+	if _, err := m.store.getDeployment(d.Name); err == nil {
+		m.release(d.Name)
 		return nil, &ExistsError{Name: d.Name}
 	}
 	d.Status = "creating"
 	if err := m.store.putDeployment(d); err != nil {
+		m.release(d.Name)
 		return nil, err
 	}
-	return m.startUp(d, KindCreate, secrets)
+	return m.start(d, KindCreate, "", m.upFunc(d, secrets))
+}
+
+// claimed claims a deployment and returns its record (read while holding
+// the claim, so no other operation changes it meanwhile).
+func (m *Manager) claimed(name string) (*Deployment, error) {
+	if _, err := m.Deployment(name); err != nil {
+		return nil, err
+	}
+	if err := m.claim(name); err != nil {
+		return nil, err
+	}
+	d, err := m.Deployment(name)
+	if err != nil {
+		m.release(name)
+		return nil, err
+	}
+	return d, nil
 }
 
 // Update changes a deployment's config and runs an update.
@@ -168,20 +196,23 @@ func (m *Manager) Update(name string, req Request) (*Operation, error) {
 	if err := m.CLIError(); err != nil {
 		return nil, err
 	}
-	prev, err := m.Deployment(name)
+	prev, err := m.claimed(name)
 	if err != nil {
 		return nil, err
 	}
 	req.Name = name
 	d, secrets, err := m.plan(req, prev)
 	if err != nil {
+		m.release(name)
 		return nil, err
 	}
-	return m.startUp(d, KindUpdate, secrets)
+	return m.start(d, KindUpdate, "", m.upFunc(d, secrets))
 }
 
-func (m *Manager) startUp(d *Deployment, kind string, secrets map[string]string) (*Operation, error) {
-	return m.start(d, kind, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+// upFunc runs `pulumi up` with the deployment's config and the request's
+// secrets (nil when resuming: the stack's settings hold them).
+func (m *Manager) upFunc(d *Deployment, secrets map[string]string) opFunc {
+	return func(ctx context.Context, op *Operation, evs chan<- []byte) error {
 		stack, err := m.prepare(ctx, d.Name)
 		if err != nil {
 			return err
@@ -191,6 +222,9 @@ func (m *Manager) startUp(d *Deployment, kind string, secrets map[string]string)
 			return err
 		}
 		if err := m.useCredentials(ctx, stack, d); err != nil {
+			return err
+		}
+		if err := m.saveStackSettings(d.Name); err != nil {
 			return err
 		}
 		d.LastOp, d.Status = op.ID, "updating"
@@ -214,7 +248,7 @@ func (m *Manager) startUp(d *Deployment, kind string, secrets map[string]string)
 			err = perr
 		}
 		return err
-	})
+	}
 }
 
 // setConfig writes the stack's config. A value that is a JSON array of
@@ -251,11 +285,11 @@ func setConfig(ctx context.Context, stack auto.Stack, plain, secrets map[string]
 
 // Preview previews a deployment's next update.
 func (m *Manager) Preview(name string) (*Operation, error) {
-	d, err := m.Deployment(name)
+	d, err := m.claimed(name)
 	if err != nil {
 		return nil, err
 	}
-	return m.start(d, KindPreview, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+	return m.start(d, KindPreview, "", func(ctx context.Context, op *Operation, evs chan<- []byte) error {
 		stack, err := m.prepare(ctx, name)
 		if err != nil {
 			return err
@@ -275,11 +309,11 @@ func (m *Manager) Preview(name string) (*Operation, error) {
 
 // Refresh refreshes a deployment's state, clearing pending creates.
 func (m *Manager) Refresh(name string) (*Operation, error) {
-	d, err := m.Deployment(name)
+	d, err := m.claimed(name)
 	if err != nil {
 		return nil, err
 	}
-	return m.start(d, KindRefresh, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+	return m.start(d, KindRefresh, "", func(ctx context.Context, op *Operation, evs chan<- []byte) error {
 		stack, err := m.prepare(ctx, name)
 		if err != nil {
 			return err
@@ -299,11 +333,18 @@ func (m *Manager) Destroy(name string) (*Operation, error) {
 	if err := m.CLIError(); err != nil {
 		return nil, err
 	}
-	d, err := m.Deployment(name)
+	d, err := m.claimed(name)
 	if err != nil {
 		return nil, err
 	}
-	return m.start(d, KindDestroy, func(ctx context.Context, op *Operation, evs chan<- []byte) error {
+	return m.start(d, KindDestroy, "", m.destroyFunc(d))
+}
+
+// destroyFunc lifts the protection and destroys the deployment's
+// resources, then removes its stack and record.
+func (m *Manager) destroyFunc(d *Deployment) opFunc {
+	name := d.Name
+	return func(ctx context.Context, op *Operation, evs chan<- []byte) error {
 		stack, err := m.prepare(ctx, name)
 		if err != nil {
 			return err
@@ -338,7 +379,7 @@ func (m *Manager) Destroy(name string) (*Operation, error) {
 		}
 		_ = os.RemoveAll(m.workspaceDir(name))
 		return m.store.deleteDeployment(name)
-	})
+	}
 }
 
 // Deployment returns a deployment's record.
@@ -391,6 +432,9 @@ func (m *Manager) prepare(ctx context.Context, name string) (auto.Stack, error) 
 	for k, v := range m.cfg.Env {
 		env[k] = v
 	}
+	if err := m.restoreStackSettings(name); err != nil {
+		return auto.Stack{}, err
+	}
 	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(dir), auto.Program(m.cfg.Program), auto.Pulumi(cmd),
 		auto.PulumiHome(filepath.Join(m.cfg.DataDir, "pulumi-home")), auto.EnvVars(env), auto.SecretsProvider(secrets))
 	if err != nil {
@@ -399,6 +443,11 @@ func (m *Manager) prepare(ctx context.Context, name string) (auto.Stack, error) 
 	stack, err := auto.UpsertStack(ctx, name, ws)
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("cannot select the stack: %w", err)
+	}
+	// A new stack's settings carry its secrets provider's state (the
+	// passphrase's salt): every process must use the same.
+	if err := m.saveStackSettings(name); err != nil {
+		return auto.Stack{}, err
 	}
 	d, err := m.store.getDeployment(name)
 	if err == nil && d.NeedsRepair {
@@ -413,14 +462,63 @@ func (m *Manager) prepare(ctx context.Context, name string) (auto.Stack, error) 
 	return stack, nil
 }
 
+func (m *Manager) stackSettingsPath(name string) string {
+	return filepath.Join(m.workspaceDir(name), "Pulumi."+name+".yaml")
+}
+
+// restoreStackSettings writes the stack's settings the store keeps into
+// the workspace; with a shared store, a workspace file the store does not
+// know (left by an earlier deployment of the name) is removed.
+func (m *Manager) restoreStackSettings(name string) error {
+	if !m.store.shared() {
+		return nil
+	}
+	b, err := m.store.stackSettings(name)
+	if err != nil {
+		return fmt.Errorf("cannot read the stack's settings: %w", err)
+	}
+	path := m.stackSettingsPath(name)
+	if b == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
+		return nil
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// saveStackSettings gives the workspace's stack settings to a shared
+// store.
+func (m *Manager) saveStackSettings(name string) error {
+	if !m.store.shared() {
+		return nil
+	}
+	b, err := os.ReadFile(m.stackSettingsPath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := m.store.putStackSettings(name, b); err != nil {
+		return fmt.Errorf("cannot keep the stack's settings: %w", err)
+	}
+	return nil
+}
+
 // repair makes a stack usable after an interrupted operation: it removes
-// the locks the dead CLI left (file backends; this service is the stack's
-// only user) and the pending operations recorded in its state.
+// the locks the dead CLI left (file backends; only the holder of the
+// deployment's claim runs operations on it) and the pending operations
+// recorded in its state.
 func (m *Manager) repair(ctx context.Context, stack auto.Stack, name string) error {
 	if state, ok := strings.CutPrefix(m.cfg.BackendURL, "file://"); ok {
 		locks := filepath.Join(state, ".pulumi", "locks")
 		err := filepath.WalkDir(locks, func(path string, de fs.DirEntry, err error) error {
 			if err == nil && de.IsDir() && de.Name() == name {
+				m.awaitLockHolders(ctx, path)
 				m.cfg.Log.Warn("removing a stale stack lock", "deployment", name, "path", path)
 				return errors.Join(os.RemoveAll(path), fs.SkipDir)
 			}
@@ -451,6 +549,28 @@ func (m *Manager) repair(ctx context.Context, stack auto.Stack, name string) err
 		}
 	}
 	return nil
+}
+
+// awaitLockHolders waits, up to a minute, for the CLIs on this host that
+// hold the stack locks in dir to exit: a CLI whose endpoint process was
+// killed ends its update on its own (it loses the program) and must not
+// write the state after the next operation took over.
+func (m *Manager) awaitLockHolders(ctx context.Context, dir string) {
+	host, _ := os.Hostname()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	deadline := time.Now().Add(time.Minute)
+	for _, f := range files {
+		var lock struct {
+			Pid      int    `json:"pid"`
+			Hostname string `json:"hostname"`
+		}
+		if b, err := os.ReadFile(f); err != nil || json.Unmarshal(b, &lock) != nil || lock.Hostname != host || lock.Pid <= 0 {
+			continue
+		}
+		for syscall.Kill(lock.Pid, 0) == nil && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 }
 
 // unprotect clears the protect flag of every resource in the stack's
@@ -497,6 +617,16 @@ func unprotect(ctx context.Context, stack auto.Stack) error {
 // passphraseFile returns the embedded default's passphrase file, creating
 // it (0600, random) on first use.
 func (m *Manager) passphraseFile() (string, error) {
+	if m.cfg.PassphraseFile != "" {
+		st, err := os.Stat(m.cfg.PassphraseFile)
+		if err != nil {
+			return "", fmt.Errorf("passphrase file: %w", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("passphrase file: %s is readable by others; chmod 600 it", m.cfg.PassphraseFile)
+		}
+		return m.cfg.PassphraseFile, nil
+	}
 	path := filepath.Join(m.cfg.DataDir, "passphrase")
 	if st, err := os.Stat(path); err == nil {
 		if st.Mode().Perm()&0o077 != 0 {

@@ -1,16 +1,6 @@
 package provision
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-	"sync"
-	"time"
-)
+import "time"
 
 // Operation kinds.
 const (
@@ -44,6 +34,12 @@ type Operation struct {
 	Summary    map[string]int    `json:"summary,omitempty"`
 	Events     int               `json:"events"`
 	Outputs    map[string]string `json:"outputs,omitempty"`
+	// Owner is the endpoint process that runs (or ran) the operation.
+	Owner string `json:"owner,omitempty"`
+	// Resumes is the interrupted operation this one carries on;
+	// ResumedBy, on an interrupted one, the operation that carries it on.
+	Resumes   string `json:"resumes,omitempty"`
+	ResumedBy string `json:"resumedBy,omitempty"`
 }
 
 // Done reports whether the operation ended.
@@ -77,153 +73,38 @@ type Deployment struct {
 	Outputs map[string]string `json:"outputs,omitempty"`
 }
 
-// store keeps deployments and operations as JSON files (atomic writes)
-// and each operation's engine events as NDJSON.
-type store struct {
-	dir string
-	mu  sync.Mutex
-}
-
-func newStore(dir string) (*store, error) {
-	for _, d := range []string{"deployments", "operations"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			return nil, fmt.Errorf("cannot create the state directory: %w", err)
-		}
-	}
-	return &store{dir: dir}, nil
-}
-
-func (s *store) opPath(id string) string { return filepath.Join(s.dir, "operations", id+".json") }
-func (s *store) eventsPath(id string) string {
-	return filepath.Join(s.dir, "operations", id+".events.ndjson")
-}
-func (s *store) depPath(name string) string { return filepath.Join(s.dir, "deployments", name+".json") }
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-func (s *store) putOp(o *Operation) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return writeJSON(s.opPath(o.ID), o)
-}
-
-func (s *store) getOp(id string) (*Operation, error) {
-	o := &Operation{}
-	if err := readJSON(s.opPath(id), o); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func (s *store) putDeployment(d *Deployment) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return writeJSON(s.depPath(d.Name), d)
-}
-
-func (s *store) getDeployment(name string) (*Deployment, error) {
-	d := &Deployment{}
-	if err := readJSON(s.depPath(name), d); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-func (s *store) deleteDeployment(name string) error {
-	err := os.Remove(s.depPath(name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
-}
-
-func (s *store) deployments() ([]*Deployment, error) {
-	files, err := filepath.Glob(filepath.Join(s.dir, "deployments", "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	var out []*Deployment
-	for _, f := range files {
-		d := &Deployment{}
-		if err := readJSON(f, d); err != nil {
-			return nil, fmt.Errorf("cannot read %s: %w", f, err)
-		}
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
-
-func (s *store) operations() ([]*Operation, error) {
-	files, err := filepath.Glob(filepath.Join(s.dir, "operations", "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	var out []*Operation
-	for _, f := range files {
-		o := &Operation{}
-		if err := readJSON(f, o); err != nil {
-			return nil, fmt.Errorf("cannot read %s: %w", f, err)
-		}
-		out = append(out, o)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, nil
-}
-
-// appendEvent adds one engine event (a JSON object) to the operation's log.
-func (s *store) appendEvent(id string, event []byte) error {
-	f, err := os.OpenFile(s.eventsPath(id), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = f.Write(append(event, '\n'))
-	return err
-}
-
-// events returns the operation's events from index from on.
-func (s *store) events(id string, from int) ([][]byte, error) {
-	b, err := os.ReadFile(s.eventsPath(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out [][]byte
-	i := 0
-	for len(b) > 0 {
-		j := 0
-		for j < len(b) && b[j] != '\n' {
-			j++
-		}
-		if i >= from && j > 0 {
-			out = append(out, b[:j])
-		}
-		i++
-		if j == len(b) {
-			break
-		}
-		b = b[j+1:]
-	}
-	return out, nil
+// store keeps deployments, operations and their events, and serializes
+// operations per deployment across every endpoint process that shares it.
+type store interface {
+	putOp(o *Operation) error
+	getOp(id string) (*Operation, error)
+	// unfinished are the operations not recorded as ended, oldest first.
+	unfinished() ([]*Operation, error)
+	putDeployment(d *Deployment) error
+	getDeployment(name string) (*Deployment, error)
+	deleteDeployment(name string) error
+	deployments() ([]*Deployment, error)
+	appendEvent(id string, event []byte) error
+	// events returns the operation's events from index from on.
+	events(id string, from int) ([][]byte, error)
+	// putStackSettings keeps the stack's settings file (Pulumi.<name>.yaml:
+	// its config, secrets encrypted) where every process finds it;
+	// stackSettings returns it, nil when the store keeps none.
+	putStackSettings(name string, b []byte) error
+	stackSettings(name string) ([]byte, error)
+	// lock takes the deployment's right to run an operation, false when
+	// another holder has it; unlock gives it back.
+	lock(name string) (bool, error)
+	unlock(name string) error
+	// keepLocks checks the locks are still held after a connection loss
+	// and returns those that were lost.
+	keepLocks() (lost []string, err error)
+	// requestCancel asks the process running the operation to cancel it;
+	// cancelRequests are the ones asked of this owner's operations.
+	requestCancel(id string) error
+	cancelRequests(owner string) ([]string, error)
+	// shared: other processes use the store too (so changes made there
+	// are seen by polling).
+	shared() bool
+	close()
 }

@@ -1,0 +1,213 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// claim takes a deployment's right to run an operation, in this process
+// and in every process sharing the store. Holding it, any operation the
+// store still shows unfinished on the deployment was left by a process
+// that stopped: it is marked interrupted and the deployment repaired
+// before the next operation. The caller starts an operation or releases.
+func (m *Manager) claim(name string) error {
+	m.mu.Lock()
+	if r, ok := m.busy[name]; ok {
+		m.mu.Unlock()
+		return &BusyError{Operation: r.op.ID}
+	}
+	if m.claiming[name] {
+		m.mu.Unlock()
+		return &BusyError{}
+	}
+	m.claiming[name] = true
+	m.mu.Unlock()
+	ok, err := m.store.lock(name)
+	if err == nil && !ok {
+		err = &BusyError{Operation: m.unfinishedOn(name)}
+	}
+	if err != nil {
+		m.mu.Lock()
+		delete(m.claiming, name)
+		m.mu.Unlock()
+		return err
+	}
+	if _, err := m.adopt(name); err != nil {
+		m.release(name)
+		return err
+	}
+	return nil
+}
+
+// release gives back a claim no operation was started on.
+func (m *Manager) release(name string) {
+	m.mu.Lock()
+	delete(m.claiming, name)
+	m.mu.Unlock()
+	if err := m.store.unlock(name); err != nil {
+		m.cfg.Log.Error("cannot release the deployment", "deployment", name, "error", err)
+	}
+}
+
+// unfinishedOn is the id of the newest unfinished operation on a
+// deployment ("" if the store shows none).
+func (m *Manager) unfinishedOn(name string) string {
+	ops, err := m.store.unfinished()
+	if err != nil {
+		return ""
+	}
+	id := ""
+	for _, o := range ops {
+		if o.Deployment == name {
+			id = o.ID
+		}
+	}
+	return id
+}
+
+// adopt marks the unfinished operations on a claimed deployment as
+// interrupted and the deployment as needing repair; it returns the newest.
+func (m *Manager) adopt(name string) (*Operation, error) {
+	ops, err := m.store.unfinished()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the operations: %w", err)
+	}
+	var last *Operation
+	for _, o := range ops {
+		if o.Deployment != name {
+			continue
+		}
+		now := time.Now().UTC()
+		o.State, o.Finished = StateFailed, &now
+		o.Error = "interrupted: the provisioning service stopped during the operation"
+		if o.Owner != "" {
+			o.Error = fmt.Sprintf("interrupted: the endpoint process running it (%s) stopped during the operation", o.Owner)
+		}
+		if err := m.store.putOp(o); err != nil {
+			return nil, err
+		}
+		last = o
+		m.cfg.Log.Warn("operation interrupted by a stopped process; its deployment will be repaired", "operation", o.ID, "deployment", name, "owner", o.Owner)
+	}
+	if last == nil {
+		return nil, nil
+	}
+	if d, err := m.store.getDeployment(name); err == nil {
+		d.NeedsRepair, d.Status = true, "failed"
+		if err := m.store.putDeployment(d); err != nil {
+			return nil, err
+		}
+	}
+	return last, nil
+}
+
+// sweep takes over what stopped processes left: every deployment with an
+// unfinished operation that no live process holds is claimed, adopted and,
+// when its create, update or destroy had reached the engine, resumed (the
+// deployment's record and its stack's settings hold what that operation
+// was asked). It also applies cancel requests made through other processes
+// and gives up operations whose lock a lost store connection cost.
+func (m *Manager) sweep() error {
+	lost, err := m.store.keepLocks()
+	if err != nil {
+		m.cfg.Log.Error("the store's lock session is down", "error", err)
+	}
+	for _, name := range lost {
+		m.mu.Lock()
+		if r, ok := m.busy[name]; ok {
+			m.cfg.Log.Error("lost the deployment's lock with the store connection; canceling its operation", "deployment", name, "operation", r.op.ID)
+			r.cancel()
+		}
+		m.mu.Unlock()
+	}
+	if ids, err := m.store.cancelRequests(m.owner); err == nil {
+		for _, id := range ids {
+			m.mu.Lock()
+			if op, ok := m.ops[id]; ok {
+				if r, ok := m.busy[op.Deployment]; ok && r.op.ID == id {
+					r.cancel()
+				}
+			}
+			m.mu.Unlock()
+		}
+	}
+	ops, err := m.store.unfinished()
+	if err != nil {
+		return fmt.Errorf("cannot read the operations: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, o := range ops {
+		if seen[o.Deployment] {
+			continue
+		}
+		seen[o.Deployment] = true
+		m.mu.Lock()
+		_, mine := m.busy[o.Deployment]
+		mine = mine || m.claiming[o.Deployment]
+		m.mu.Unlock()
+		if mine {
+			continue
+		}
+		if err := m.claim(o.Deployment); err != nil {
+			continue // its process is alive (or this one is starting one)
+		}
+		m.resume(o.Deployment)
+	}
+	return nil
+}
+
+// resume carries on, on a claimed deployment, the interrupted operation
+// its record names, or releases the claim.
+func (m *Manager) resume(name string) {
+	d, err := m.store.getDeployment(name)
+	if err != nil || !d.NeedsRepair || d.LastOp == "" || m.CLIError() != nil {
+		m.release(name)
+		return
+	}
+	prev, err := m.store.getOp(d.LastOp)
+	if err != nil || prev.State != StateFailed || !isInterrupted(prev) {
+		m.release(name)
+		return
+	}
+	var fn opFunc
+	switch prev.Kind {
+	case KindCreate, KindUpdate:
+		fn = m.upFunc(d, nil)
+	case KindDestroy:
+		fn = m.destroyFunc(d)
+	default:
+		m.release(name)
+		return
+	}
+	op, err := m.start(d, prev.Kind, prev.ID, fn)
+	if err != nil {
+		m.cfg.Log.Error("cannot resume the interrupted operation", "deployment", name, "operation", prev.ID, "error", err)
+		return
+	}
+	prev.Error += "; resumed by operation " + op.ID
+	prev.ResumedBy = op.ID
+	if err := m.store.putOp(prev); err != nil {
+		m.cfg.Log.Error("cannot record the resumption", "operation", prev.ID, "error", err)
+	}
+	m.cfg.Log.Warn("resuming an interrupted operation", "deployment", name, "interrupted", prev.ID, "operation", op.ID, "kind", op.Kind)
+}
+
+func isInterrupted(o *Operation) bool { return strings.HasPrefix(o.Error, "interrupted") }
+
+// janitor sweeps every PollInterval while the store is shared.
+func (m *Manager) janitor() {
+	defer m.swept.Done()
+	t := time.NewTicker(m.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			if err := m.sweep(); err != nil {
+				m.cfg.Log.Error("cannot look for interrupted operations", "error", err)
+			}
+		}
+	}
+}
