@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -36,7 +37,20 @@ var credentials = map[string]credential{
 	"awsSecretAccessKey":   {Key: "aws:secretKey", Env: []string{"AWS_SECRET_ACCESS_KEY"}},
 	"awsSessionToken":      {Key: "aws:token", Env: []string{"AWS_SESSION_TOKEN"}},
 	"gcpServiceAccountKey": {Key: "gcp:credentials", Env: []string{"GOOGLE_CREDENTIALS"}, File: "GOOGLE_APPLICATION_CREDENTIALS"},
+	// A role in the customer's account that nano's identity (the server's
+	// AWS credentials, or the deployment's own keys) assumes: given to the
+	// operation as an AWS profile (awsRoleProfile), which the AWS provider
+	// and `aws eks get-token` both follow.
+	"awsRoleArn":        {Key: "byoc:awsRoleArn"},
+	"awsRoleExternalId": {Key: "byoc:awsRoleExternalId"},
 }
+
+// awsRoleARN is an IAM role's ARN (any partition); awsExternalID the
+// characters STS allows in an external id.
+var (
+	awsRoleARN    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+	awsExternalID = regexp.MustCompile(`^[A-Za-z0-9+=,.@:/_-]+$`)
+)
 
 // ambientCredentials are the server's own cloud credentials (Managed mode):
 // a BYOC deployment's operations get none of them, only its own.
@@ -68,6 +82,12 @@ func planCredentials(given map[string]string, secrets map[string]string) (proble
 			problems = append(problems, fmt.Sprintf("credentials.%s: unknown; known: %s", name, strings.Join(credentialNames(), ", ")))
 		case strings.TrimSpace(v) == "":
 			problems = append(problems, fmt.Sprintf("credentials.%s: empty", name))
+		case name != "gcpServiceAccountKey" && strings.ContainsAny(v, "\r\n"):
+			problems = append(problems, fmt.Sprintf("credentials.%s: must be one line", name))
+		case name == "awsRoleArn" && !awsRoleARN.MatchString(v):
+			problems = append(problems, fmt.Sprintf("credentials.awsRoleArn: %q is not an IAM role ARN (arn:aws:iam::123456789012:role/name)", v))
+		case name == "awsRoleExternalId" && (len(v) < 2 || len(v) > 1224 || !awsExternalID.MatchString(v)):
+			problems = append(problems, "credentials.awsRoleExternalId: must be 2 to 1224 of A-Z a-z 0-9 +=,.@:/_-")
 		default:
 			secrets[c.Key] = v
 		}
@@ -133,5 +153,61 @@ func (m *Manager) useCredentials(ctx context.Context, stack auto.Stack, d *Deplo
 			}
 		}
 	}
+	if role := cfg["byoc:awsRoleArn"].Value; role != "" {
+		// The identity that assumes the role: the deployment's own keys,
+		// else the server's (nano's account, which the role trusts).
+		base := [3]string{env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]}
+		if base[0] == "" {
+			base = [3]string{m.serverEnv("AWS_ACCESS_KEY_ID"), m.serverEnv("AWS_SECRET_ACCESS_KEY"), m.serverEnv("AWS_SESSION_TOKEN")}
+		}
+		config, creds := awsRoleProfile(role, cfg["byoc:awsRoleExternalId"].Value, "nano-"+d.Name, base)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		for file, body := range map[string]string{"AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": creds} {
+			path := filepath.Join(dir, strings.ToLower(file))
+			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+				return err
+			}
+			env[file] = path
+		}
+		// Keys in the environment would win over the profile.
+		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"] = "", "", ""
+		env["AWS_PROFILE"], env["AWS_SDK_LOAD_CONFIG"] = awsRoleProfileName, "1"
+	}
 	return ws.SetEnvVars(env)
+}
+
+// awsRoleProfileName is the AWS profile a BYOC role is assumed through.
+const awsRoleProfileName = "nano-byoc"
+
+// awsRoleProfile is the AWS config and credentials files of a profile
+// that assumes role (with externalID when the role's trust policy asks
+// for one) from base keys, or, without keys, from the instance's role.
+func awsRoleProfile(role, externalID, session string, base [3]string) (config, creds string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[profile %s]\nrole_arn = %s\nrole_session_name = %s\n", awsRoleProfileName, role, session)
+	if externalID != "" {
+		fmt.Fprintf(&b, "external_id = %s\n", externalID)
+	}
+	if base[0] == "" {
+		b.WriteString("credential_source = Ec2InstanceMetadata\n")
+		return b.String(), ""
+	}
+	fmt.Fprintf(&b, "source_profile = %s-base\n", awsRoleProfileName)
+	var c strings.Builder
+	fmt.Fprintf(&c, "[%s-base]\naws_access_key_id = %s\naws_secret_access_key = %s\n", awsRoleProfileName, base[0], base[1])
+	if base[2] != "" {
+		fmt.Fprintf(&c, "aws_session_token = %s\n", base[2])
+	}
+	return b.String(), c.String()
+}
+
+// serverEnv is a variable of the server's own environment as operations
+// get it (Config.Env over the process's).
+func (m *Manager) serverEnv(k string) string {
+	if v, ok := m.cfg.Env[k]; ok {
+		return v
+	}
+	return os.Getenv(k)
 }

@@ -25,9 +25,9 @@ func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
 		c.MaxConcurrent = 2
 		// The server's own (ambient) credentials.
 		c.Env = map[string]string{"PATH": plugins + string(os.PathListSeparator) + os.Getenv("PATH"),
-			"HCLOUD_TOKEN": "server-hcloud-token", "AWS_ACCESS_KEY_ID": "SERVERAWSKEY"}
+			"HCLOUD_TOKEN": "server-hcloud-token", "AWS_ACCESS_KEY_ID": "SERVERAWSKEY", "AWS_SECRET_ACCESS_KEY": "server-aws-secret"}
 	})
-	names := "HCLOUD_TOKEN,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY"
+	names := "HCLOUD_TOKEN,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_PROFILE,AWS_CONFIG_FILE@file,AWS_SHARED_CREDENTIALS_FILE@file"
 	req := func(name string, creds map[string]string) Request {
 		r := hobby(name)
 		r.Config = map[string]string{"probe:envNames": names}
@@ -46,7 +46,12 @@ func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, op := range []*Operation{a, b, c} {
+	// A role in the customer's account, assumed by the server's identity.
+	r, err := m.Create(req("tenant-r", map[string]string{"awsRoleArn": "arn:aws:iam::123456789012:role/nano-deployer", "awsRoleExternalId": "acme-7f3a"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []*Operation{a, b, c, r} {
 		if done := wait(t, m, op.ID); done.State != StateSucceeded {
 			t.Fatalf("%s: %s %s", op.Deployment, done.State, done.Error)
 		}
@@ -55,9 +60,15 @@ func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
 	want := map[string]map[string]string{
 		"tenant-a":  {"HCLOUD_TOKEN": d("token-of-a"), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
 		"tenant-b":  {"HCLOUD_TOKEN": d("token-of-b"), "AWS_ACCESS_KEY_ID": d("AKIAOFB"), "AWS_SECRET_ACCESS_KEY": d("secret-of-b")},
-		"managed-c": {"HCLOUD_TOKEN": d("server-hcloud-token"), "AWS_ACCESS_KEY_ID": d("SERVERAWSKEY"), "AWS_SECRET_ACCESS_KEY": ""},
+		"managed-c": {"HCLOUD_TOKEN": d("server-hcloud-token"), "AWS_ACCESS_KEY_ID": d("SERVERAWSKEY"), "AWS_SECRET_ACCESS_KEY": d("server-aws-secret"), "AWS_PROFILE": ""},
+		// The provider and `aws eks get-token` follow the profile; no key is
+		// in the environment to override it.
+		"tenant-r": {"HCLOUD_TOKEN": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": d("nano-byoc"),
+			"AWS_CONFIG_FILE@file": d("[profile nano-byoc]\nrole_arn = arn:aws:iam::123456789012:role/nano-deployer\nrole_session_name = nano-tenant-r\n" +
+				"external_id = acme-7f3a\nsource_profile = nano-byoc-base\n"),
+			"AWS_SHARED_CREDENTIALS_FILE@file": d("[nano-byoc-base]\naws_access_key_id = SERVERAWSKEY\naws_secret_access_key = server-aws-secret\n")},
 	}
-	modes := map[string]string{"tenant-a": "byoc", "tenant-b": "byoc", "managed-c": "managed"}
+	modes := map[string]string{"tenant-a": "byoc", "tenant-b": "byoc", "managed-c": "managed", "tenant-r": "byoc"}
 	check := func(name string) {
 		t.Helper()
 		dep, err := m.Deployment(name)
@@ -93,9 +104,13 @@ func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
 	check("tenant-a")
 
 	// Bad names are refused, naming them, and nothing is recorded.
-	if _, err := m.Create(req("tenant-x", map[string]string{"hcloudTokn": "x", "civoToken": " "})); err == nil ||
-		!strings.Contains(err.Error(), "credentials.hcloudTokn: unknown; known: awsAccessKeyId") || !strings.Contains(err.Error(), "credentials.civoToken: empty") {
-		t.Errorf("bad credentials: %v", err)
+	_, err = m.Create(req("tenant-x", map[string]string{"hcloudTokn": "x", "civoToken": " ", "awsRoleArn": "arn:aws:iam::12:user/x",
+		"awsAccessKeyId": "AKIA\n[nano-byoc-base]"}))
+	for _, want := range []string{"credentials.hcloudTokn: unknown; known: awsAccessKeyId", "credentials.civoToken: empty",
+		"credentials.awsRoleArn: \"arn:aws:iam::12:user/x\" is not an IAM role ARN", "credentials.awsAccessKeyId: must be one line"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad credentials: want %q in %v", want, err)
+		}
 	}
 	if _, err := m.Deployment("tenant-x"); err != ErrNotFound {
 		t.Errorf("a refused create left a record: %v", err)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
@@ -16,7 +17,9 @@ const EnvProbeVersion = "0.0.1"
 // plugin's environment, which is the environment the Pulumi CLI gives a
 // deployment's providers (and their credential plugins). It reports a
 // digest, never the value: digests[name] is the first 16 hex digits of the
-// value's SHA-256, "" when unset or empty.
+// value's SHA-256, "" when unset or empty. A name ending in "@file" reports
+// the digest of the contents of the file the variable names ("" when unset
+// or unreadable): credential files an operation writes.
 func EnvProbe() *Provider {
 	return &Provider{Name: "nanoenv", Version: EnvProbeVersion, Resources: map[string]create{
 		"nanoenv:index:Probe": envProbe,
@@ -27,7 +30,11 @@ func envProbe(in resource.PropertyMap) (resource.PropertyMap, error) {
 	digests := resource.PropertyMap{}
 	for _, name := range strs(in, "names") {
 		d := ""
-		if v := os.Getenv(name); v != "" {
+		if v, ok := strings.CutSuffix(name, "@file"); ok {
+			if b, err := os.ReadFile(os.Getenv(v)); err == nil && os.Getenv(v) != "" {
+				d = EnvDigest(string(b))
+			}
+		} else if v := os.Getenv(name); v != "" {
 			d = EnvDigest(v)
 		}
 		digests[resource.PropertyKey(name)] = resource.NewStringProperty(d)
