@@ -1,0 +1,301 @@
+package tiermove
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
+)
+
+var (
+	pg *harness.Postgres
+	ch *harness.ClickHouse
+)
+
+func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
+
+// writer inserts batches of events into one deployment the way ingest
+// does (InsertTable, InsertSettings) and keeps the events whose insert was
+// acknowledged.
+type writer struct {
+	conn   driver.Conn
+	engine events.Engine
+	prefix string
+	mu     sync.Mutex
+	acked  []string // raw of every acknowledged event
+	n      int
+}
+
+func (w *writer) batch(ctx context.Context, at time.Time, size int) error {
+	b, err := w.conn.PrepareBatch(clickhouse.Context(ctx, clickhouse.WithSettings(w.engine.InsertSettings(""))), events.InsertSQL(w.engine.InsertTable()))
+	if err != nil {
+		return err
+	}
+	var block events.Block
+	var raws []string
+	for i := 0; i < size; i++ {
+		w.n++
+		raw := fmt.Sprintf(`{"src":%q,"n":%d}`, w.prefix, w.n)
+		ev := events.Event{Time: at.Add(time.Duration(i) * time.Millisecond), Tenant: "acme", Feed: "http", Severity: "info",
+			Host: fmt.Sprintf("web-%d", w.n%7), Message: fmt.Sprintf("GET /item/%d", w.n), Raw: raw,
+			Attributes: events.Attrs{{Key: "http.status", Value: fmt.Sprint(200 + w.n%5)}, {Key: "src", Value: w.prefix}}}
+		block.Add(&ev)
+		raws = append(raws, raw)
+	}
+	if err := block.AppendTo(b); err != nil {
+		return err
+	}
+	if err := b.Send(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.acked = append(w.acked, raws...)
+	w.mu.Unlock()
+	return nil
+}
+
+// run writes batches until stop is closed (at most max batches).
+func (w *writer) run(ctx context.Context, stop <-chan struct{}, at time.Time, max int) error {
+	for i := 0; i < max; i++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		if err := w.batch(ctx, at.Add(time.Duration(i)*time.Second), 200); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// rawCounts counts the target's events by raw text.
+func rawCounts(ctx context.Context, t *testing.T, conn driver.Conn, table string) map[string]uint64 {
+	t.Helper()
+	rows, err := conn.Query(ctx, "SELECT raw, count() FROM "+table+" GROUP BY raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var raw string
+		var n uint64
+		if err := rows.Scan(&raw, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[raw] = n
+	}
+	return out
+}
+
+// A single node's events move into a 2 shards x 2 replicas cluster while
+// ingest keeps writing to the single node: a run interrupted after its
+// first day, a day the target already holds part of, a second run, the
+// shippers switched to the cluster, and a final run. Afterwards every
+// event the single node acknowledged is in the cluster exactly as often
+// as in the source (an event stored twice stays twice), the cluster's own
+// events are kept, and a further run copies nothing.
+func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
+	cluster, target := harness.StartClusterFor(t, 2, 2)
+	_ = cluster
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	source, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Close()
+	sv, err := events.DetectVersion(ctx, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv, err := events.DetectVersion(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	se := events.Engine{Version: sv, Database: "nano_single"}
+	te := events.Engine{Version: tv, Database: "nano_cluster", Cluster: harness.ClusterName}
+	if err := events.Migrate(ctx, source, se); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Migrate(ctx, target, te); err != nil {
+		t.Fatal(err)
+	}
+
+	// Three past days in the source, one batch of them stored twice.
+	old := &writer{conn: source, engine: se, prefix: "old"}
+	day := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	for d := 0; d < 3; d++ {
+		for b := 0; b < 10; b++ {
+			if err := old.batch(ctx, day.Add(time.Duration(d)*24*time.Hour+time.Duration(b)*time.Minute), 1000); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	old.n -= 1000
+	if err := old.batch(ctx, day.Add(9*time.Minute), 1000); err != nil { // the same rows as day 1's last batch
+		t.Fatal(err)
+	}
+	// Part of day 2 is already in the target: a run that crashed mid-day.
+	partial := &writer{conn: target, engine: te, prefix: "old", n: 10000}
+	if err := partial.batch(ctx, day.Add(24*time.Hour), 1000); err != nil {
+		t.Fatal(err)
+	}
+
+	// Ingest goes on into the source (today) while the move runs.
+	live := &writer{conn: source, engine: se, prefix: "live"}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	today := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	go func() { done <- live.run(ctx, stop, today, 500) }()
+
+	move := EventsMove{Source: source, SourceEngine: se, Target: target, TargetEngine: te, BatchRows: 2500}
+	// A run stopped after its first day.
+	cctx, stopRun := context.WithCancel(ctx)
+	move.Progress = func(DayReport) { stopRun() }
+	if _, err := move.Run(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the interrupted run: %v", err)
+	}
+	move.Progress = nil
+	rep, err := move.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second run: %d rows copied in %s over %d days", rep.Copied, rep.Elapsed, len(rep.Days))
+	for _, d := range rep.Days {
+		if d.Day == 20261129 && d.Copied != 9000 {
+			t.Errorf("day 20261129: copied %d of 10000 rows, 1000 of which the target held", d.Copied)
+		}
+	}
+
+	// The shippers switch: ingest stops on the source, starts on the cluster.
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	fresh := &writer{conn: target, engine: te, prefix: "fresh"}
+	for i := 0; i < 5; i++ {
+		if err := fresh.batch(ctx, today.Add(time.Hour+time.Duration(i)*time.Second), 200); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final, err := move.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("final run: %d rows copied in %s; %d live events acknowledged by the source during the move", final.Copied, final.Elapsed, len(live.acked))
+	if len(live.acked) == 0 {
+		t.Fatal("no live event was written during the move")
+	}
+
+	src := rawCounts(ctx, t, source, se.Table())
+	dst := rawCounts(ctx, t, target, te.Table())
+	for _, w := range []*writer{old, live} {
+		for _, raw := range w.acked {
+			if dst[raw] != src[raw] || dst[raw] == 0 {
+				t.Fatalf("event %s: %d in the source, %d in the cluster", raw, src[raw], dst[raw])
+			}
+		}
+	}
+	for _, raw := range fresh.acked {
+		if dst[raw] != 1 {
+			t.Fatalf("the cluster's own event %s is there %d times", raw, dst[raw])
+		}
+	}
+	var srcTotal, dstTotal uint64
+	for _, n := range src {
+		srcTotal += n
+	}
+	for _, n := range dst {
+		dstTotal += n
+	}
+	if dstTotal != srcTotal+uint64(len(fresh.acked)) {
+		t.Errorf("the cluster holds %d events, the source %d plus %d of its own", dstTotal, srcTotal, len(fresh.acked))
+	}
+	again, err := move.Run(ctx)
+	if err != nil || again.Copied != 0 {
+		t.Errorf("a further run copied %d rows (%v)", again.Copied, err)
+	}
+}
+
+// The metadata moves as one snapshot: rows, ids and sequences, so a token
+// issued on the source verifies on the target and the target's next ids
+// follow the source's; the target's own start-up rows are replaced; a
+// second run gives the same; a target at another schema version is
+// refused.
+func TestMetadataMoveKeepsTokensAndSequences(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, source := metafixture.New(t, pg, "move_source")
+	_, target := metafixture.New(t, pg, "move_target")
+	for _, db := range []*struct {
+		name string
+	}{{"acme"}, {"globex"}} {
+		if _, err := source.Exec(ctx, "INSERT INTO tenants (id, name) VALUES ($1, $1)", db.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := target.Exec(ctx, "INSERT INTO tenants (id, name) VALUES ('default', 'made at start')"); err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for i := 0; i < 5; i++ {
+		tok, _, err := authtoken.Issue(ctx, source, "acme", nil, fmt.Sprintf("analyst-%d", i), []string{"search"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, tok)
+	}
+	if _, err := source.Exec(ctx, "INSERT INTO feeds (tenant, name, kind) VALUES ('acme', 'web', 'http'), ('globex', 'fw', 'hec')"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := MoveMetadata(ctx, source, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("moved %d tables in %s; sequences %v", len(rep.Tables), rep.Elapsed, rep.Sequences)
+	v := &authtoken.Verifier{DB: target}
+	for _, tok := range tokens {
+		if p, err := v.Verify(ctx, tok); err != nil || p.Tenant != "acme" {
+			t.Errorf("a source token on the target: %v %v", p, err)
+		}
+	}
+	var n int
+	if err := target.QueryRow(ctx, "SELECT count(*) FROM tenants WHERE id = 'default'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("the target's own tenant is still there (%d, %v)", n, err)
+	}
+	_, id, err := authtoken.Issue(ctx, target, "acme", nil, "after the move", []string{"search"}, nil)
+	if err != nil || id != 6 {
+		t.Errorf("the first token issued on the target has id %d, want 6 (%v)", id, err)
+	}
+	if _, err := target.Exec(ctx, "DELETE FROM api_tokens WHERE id = 6"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := MoveMetadata(ctx, source, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rep.Tables {
+		if again.Tables[i] != rep.Tables[i] {
+			t.Errorf("second run: %v, first %v", again.Tables[i], rep.Tables[i])
+		}
+	}
+	if _, err := target.Exec(ctx, "DELETE FROM nano_schema_migrations WHERE version = (SELECT max(version) FROM nano_schema_migrations)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MoveMetadata(ctx, source, target); err == nil {
+		t.Error("a target at another schema version was not refused")
+	}
+}
