@@ -45,6 +45,9 @@ func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "backups" || os.Args[1] == "restore") {
 		os.Exit(backupCommand(os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "move-from" {
+		os.Exit(moveCommand(os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && (os.Args[1] == "postgres-backups" || os.Args[1] == "restore-postgres") {
 		os.Exit(postgresBackupCommand(os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
 	}

@@ -79,8 +79,8 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 			// A new tier, provider or region replaces the servers, volumes,
 			// clusters, buckets and databases that hold the deployment's data.
 			problems = append(problems, fmt.Sprintf("%s: is %q; changing it to %q would replace the resources holding this deployment's data "+
-				"(volumes, clusters, buckets, databases). Tier upgrades move the data to a new deployment instead (not available yet); "+
-				"until then create a second deployment and move the data with the backups (README: Backups)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v))
+				"(volumes, clusters, buckets, databases). To upgrade, create a new deployment of the target tier and move the data "+
+				"into it with its api's move-from command (README: Tier upgrades)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v))
 			continue
 		}
 		if prev == nil && f.v != "" {
