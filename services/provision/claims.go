@@ -2,7 +2,6 @@ package provision
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -10,34 +9,40 @@ import (
 // and in every process sharing the store. Holding it, any operation the
 // store still shows unfinished on the deployment was left by a process
 // that stopped: it is marked interrupted and the deployment repaired
-// before the next operation. The caller starts an operation or releases.
-func (m *Manager) claim(name string) error {
+// before the next operation; claim returns the newest of them (nil for
+// none). The caller starts an operation or releases.
+func (m *Manager) claim(name string) (*Operation, error) {
 	m.mu.Lock()
 	if r, ok := m.busy[name]; ok {
 		m.mu.Unlock()
-		return &BusyError{Operation: r.op.ID}
+		return nil, &BusyError{Operation: r.op.ID}
 	}
 	if m.claiming[name] {
 		m.mu.Unlock()
-		return &BusyError{}
+		return nil, &BusyError{}
 	}
 	m.claiming[name] = true
 	m.mu.Unlock()
 	ok, err := m.store.lock(name)
 	if err == nil && !ok {
-		err = &BusyError{Operation: m.unfinishedOn(name)}
+		busy := &BusyError{}
+		if ops, _ := m.unfinishedOn(name); len(ops) > 0 {
+			busy.Operation = ops[len(ops)-1].ID
+		}
+		err = busy
 	}
 	if err != nil {
 		m.mu.Lock()
 		delete(m.claiming, name)
 		m.mu.Unlock()
-		return err
+		return nil, err
 	}
-	if _, err := m.adopt(name); err != nil {
+	interrupted, err := m.adopt(name)
+	if err != nil {
 		m.release(name)
-		return err
+		return nil, err
 	}
-	return nil
+	return interrupted, nil
 }
 
 // release gives back a claim no operation was started on.
@@ -50,34 +55,31 @@ func (m *Manager) release(name string) {
 	}
 }
 
-// unfinishedOn is the id of the newest unfinished operation on a
-// deployment ("" if the store shows none).
-func (m *Manager) unfinishedOn(name string) string {
+// unfinishedOn are the operations on a deployment the store shows
+// unfinished, oldest first.
+func (m *Manager) unfinishedOn(name string) ([]*Operation, error) {
 	ops, err := m.store.unfinished()
 	if err != nil {
-		return ""
+		return nil, fmt.Errorf("cannot read the operations: %w", err)
 	}
-	id := ""
+	var out []*Operation
 	for _, o := range ops {
 		if o.Deployment == name {
-			id = o.ID
+			out = append(out, o)
 		}
 	}
-	return id
+	return out, nil
 }
 
 // adopt marks the unfinished operations on a claimed deployment as
 // interrupted and the deployment as needing repair; it returns the newest.
 func (m *Manager) adopt(name string) (*Operation, error) {
-	ops, err := m.store.unfinished()
+	ops, err := m.unfinishedOn(name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the operations: %w", err)
+		return nil, err
 	}
 	var last *Operation
 	for _, o := range ops {
-		if o.Deployment != name {
-			continue
-		}
 		now := time.Now().UTC()
 		o.State, o.Finished = StateFailed, &now
 		o.Error = "interrupted: the provisioning service stopped during the operation"
@@ -125,9 +127,7 @@ func (m *Manager) sweep() error {
 		for _, id := range ids {
 			m.mu.Lock()
 			if op, ok := m.ops[id]; ok {
-				if r, ok := m.busy[op.Deployment]; ok && r.op.ID == id {
-					r.cancel()
-				}
+				m.cancelLocal(op.Deployment, id)
 			}
 			m.mu.Unlock()
 		}
@@ -142,31 +142,21 @@ func (m *Manager) sweep() error {
 			continue
 		}
 		seen[o.Deployment] = true
-		m.mu.Lock()
-		_, mine := m.busy[o.Deployment]
-		mine = mine || m.claiming[o.Deployment]
-		m.mu.Unlock()
-		if mine {
-			continue
+		interrupted, err := m.claim(o.Deployment)
+		if err != nil {
+			continue // its process is alive (this one's included)
 		}
-		if err := m.claim(o.Deployment); err != nil {
-			continue // its process is alive (or this one is starting one)
-		}
-		m.resume(o.Deployment)
+		m.resume(o.Deployment, interrupted)
 	}
 	return nil
 }
 
-// resume carries on, on a claimed deployment, the interrupted operation
-// its record names, or releases the claim.
-func (m *Manager) resume(name string) {
+// resume carries on, on a claimed deployment, the operation the claim
+// found interrupted when it had reached the engine (the deployment's
+// record names it as its last), or releases the claim.
+func (m *Manager) resume(name string, prev *Operation) {
 	d, err := m.store.getDeployment(name)
-	if err != nil || !d.NeedsRepair || d.LastOp == "" || m.CLIError() != nil {
-		m.release(name)
-		return
-	}
-	prev, err := m.store.getOp(d.LastOp)
-	if err != nil || prev.State != StateFailed || !isInterrupted(prev) {
+	if err != nil || prev == nil || d.LastOp != prev.ID || m.CLIError() != nil {
 		m.release(name)
 		return
 	}
@@ -192,8 +182,6 @@ func (m *Manager) resume(name string) {
 	}
 	m.cfg.Log.Warn("resuming an interrupted operation", "deployment", name, "interrupted", prev.ID, "operation", op.ID, "kind", op.Kind)
 }
-
-func isInterrupted(o *Operation) bool { return strings.HasPrefix(o.Error, "interrupted") }
 
 // janitor sweeps every PollInterval while the store is shared.
 func (m *Manager) janitor() {

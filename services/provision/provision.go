@@ -163,9 +163,8 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, store: st, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
 		busy: map[string]*running{}, claiming: map[string]bool{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
-	cliErr := m.CLIError()
-	if cliErr != nil {
-		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", cliErr)
+	if err := m.CLIError(); err != nil {
+		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
 	}
 	if err := m.sweep(); err != nil {
 		st.close()
@@ -222,7 +221,7 @@ func newID() string {
 // start records an operation on a deployment this process claimed and
 // runs fn for it in the background; resumes names the interrupted
 // operation it carries on ("" for none).
-func (m *Manager) start(dep *Deployment, kind, resumes string, fn func(ctx context.Context, op *Operation, events chan<- []byte) error) (*Operation, error) {
+func (m *Manager) start(dep *Deployment, kind, resumes string, fn opFunc) (*Operation, error) {
 	op := &Operation{ID: newID(), Deployment: dep.Name, Kind: kind, State: StateQueued, Created: time.Now().UTC(), Owner: m.owner, Resumes: resumes}
 	m.mu.Lock()
 	if err := m.store.putOp(op); err != nil {
@@ -240,7 +239,7 @@ func (m *Manager) start(dep *Deployment, kind, resumes string, fn func(ctx conte
 	return &snapshot, nil
 }
 
-func (m *Manager) execute(ctx context.Context, cancel context.CancelFunc, name string, op *Operation, fn func(context.Context, *Operation, chan<- []byte) error) {
+func (m *Manager) execute(ctx context.Context, cancel context.CancelFunc, name string, op *Operation, fn opFunc) {
 	defer cancel()
 	var err error
 	select {
@@ -347,11 +346,7 @@ func (m *Manager) Cancel(id string) (*Operation, error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	r, local := m.busy[op.Deployment]
-	local = local && r.op.ID == id
-	if local {
-		r.cancel()
-	}
+	local := m.cancelLocal(op.Deployment, id)
 	m.mu.Unlock()
 	if !local && !op.Done() {
 		// Another process runs it: it sees the request on its next look.
@@ -360,6 +355,17 @@ func (m *Manager) Cancel(id string) (*Operation, error) {
 		}
 	}
 	return op, nil
+}
+
+// cancelLocal cancels operation id on deployment when this process runs
+// it, and says whether it does; m.mu is held.
+func (m *Manager) cancelLocal(deployment, id string) bool {
+	r, ok := m.busy[deployment]
+	if ok && r.op.ID == id {
+		r.cancel()
+		return true
+	}
+	return false
 }
 
 // watch returns a channel that is signalled when the operation changes,

@@ -154,7 +154,7 @@ func (m *Manager) Create(req Request) (*Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.claim(d.Name); err != nil {
+	if _, err := m.claim(d.Name); err != nil {
 		var be *BusyError
 		if errors.As(err, &be) {
 			return nil, &ExistsError{Name: d.Name}
@@ -180,7 +180,7 @@ func (m *Manager) claimed(name string) (*Deployment, error) {
 	if _, err := m.Deployment(name); err != nil {
 		return nil, err
 	}
-	if err := m.claim(name); err != nil {
+	if _, err := m.claim(name); err != nil {
 		return nil, err
 	}
 	d, err := m.Deployment(name)
