@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -210,16 +211,7 @@ func scanDay(ctx context.Context, conn driver.Conn, table string, day uint32, f 
 	return rows.Err()
 }
 
-var columnList = func() string {
-	s := ""
-	for i, c := range events.Columns {
-		if i > 0 {
-			s += ", "
-		}
-		s += c
-	}
-	return s
-}()
+var columnList = strings.Join(events.Columns, ", ")
 
 // targetHashes is the multiset of the target's rows of a day.
 func (m EventsMove) targetHashes(ctx context.Context, day uint32, seed maphash.Seed) (map[uint64]uint32, uint64, error) {

@@ -108,8 +108,7 @@ func rawCounts(ctx context.Context, t *testing.T, conn driver.Conn, table string
 // as in the source (an event stored twice stays twice), the cluster's own
 // events are kept, and a further run copies nothing.
 func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
-	cluster, target := harness.StartClusterFor(t, 2, 2)
-	_ = cluster
+	_, target := harness.StartClusterFor(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	source, err := ch.Open()
@@ -240,10 +239,8 @@ func TestMetadataMoveKeepsTokensAndSequences(t *testing.T) {
 	defer cancel()
 	_, source := metafixture.New(t, pg, "move_source")
 	_, target := metafixture.New(t, pg, "move_target")
-	for _, db := range []*struct {
-		name string
-	}{{"acme"}, {"globex"}} {
-		if _, err := source.Exec(ctx, "INSERT INTO tenants (id, name) VALUES ($1, $1)", db.name); err != nil {
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, err := source.Exec(ctx, "INSERT INTO tenants (id, name) VALUES ($1, $1)", tenant); err != nil {
 			t.Fatal(err)
 		}
 	}
