@@ -213,6 +213,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	if _, err := stack.Up(rollCtx, optup.Refresh()); err != nil {
 		t.Fatalf("the rolling update failed: %v\n%s", lastLines(err.Error(), 40), pendingReasons(ctx, k))
 	}
+	waitOldPodsGone(t, ctx, k, ":0.1.1-rig")
 	pods = checkPlacement(t, ctx, k, spec, pools, ":0.1.1-rig")
 	t.Logf("%s: rolling update of api, search and ingest in %s, %d pods on the new images", name, time.Since(start).Round(time.Second), len(pods))
 
@@ -445,6 +446,32 @@ func checkSpread(t *testing.T, app string, nodes []string, nodePool map[string]h
 	}
 	if hi-lo > 1 {
 		t.Errorf("%s is spread unevenly over its pool's nodes: %v", app, count)
+	}
+}
+
+// waitOldPodsGone waits (at most a minute) until no pod runs an image
+// without imageSuffix: a rollout is complete once the new ReplicaSet is
+// available, while the old one's last pods may still be terminating (a
+// kubelet, here the rig's node agent, removes them on its next round).
+// checkPlacement then reports any that stayed.
+func waitOldPodsGone(t *testing.T, ctx context.Context, k *harness.Kube, imageSuffix string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		var pods struct{ Items []rigPod }
+		if err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace+"/pods", &pods); err != nil {
+			t.Fatal(err)
+		}
+		old := 0
+		for _, p := range pods.Items {
+			if p.app() != "prometheus" && !strings.HasSuffix(p.Spec.Containers[0].Image, imageSuffix) {
+				old++
+			}
+		}
+		if old == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
