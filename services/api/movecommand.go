@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/events"
@@ -65,19 +64,13 @@ func moveCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 }
 
 func moveEventsFrom(ctx context.Context, cfg config, dsn, cluster string, stdout, stderr io.Writer) int {
-	srcOpts, err := clickhouse.ParseDSN(dsn)
+	addr := tiermove.ClickHouseAddress{DSN: dsn, Cluster: cluster}
+	srcOpts, _, err := addr.Parse()
 	if err != nil {
-		fmt.Fprintf(stderr, "api move-from: -source-clickhouse: %v\n", err)
-		return 2
-	}
-	source := events.Engine{Database: srcOpts.Auth.Database, Cluster: cluster}
-	if err := source.Validate(); err != nil {
 		fmt.Fprintf(stderr, "api move-from: -source-clickhouse/-source-cluster: %v\n", err)
 		return 2
 	}
-	srcOpts.Auth.Database = "default"
-	srcOpts.DialTimeout, srcOpts.ReadTimeout = 10*time.Second, 10*time.Minute
-	src, err := clickhouse.Open(srcOpts)
+	src, source, err := addr.Open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "api move-from: source: %v\n", err)
 		return 1
@@ -92,15 +85,9 @@ func moveEventsFrom(ctx context.Context, cfg config, dsn, cluster string, stdout
 	}
 	defer dst.Close()
 	target := cfg.Engine
-	for _, side := range []struct {
-		what string
-		e    *events.Engine
-		conn driver.Conn
-	}{{"source", &source, src}, {"target", &target, dst}} {
-		if side.e.Version, err = events.DetectVersion(ctx, side.conn); err != nil {
-			fmt.Fprintf(stderr, "api move-from: %s: %v\n", side.what, err)
-			return 1
-		}
+	if target.Version, err = events.DetectVersion(ctx, dst); err != nil {
+		fmt.Fprintf(stderr, "api move-from: target: %v\n", err)
+		return 1
 	}
 	if source.Database == target.Database && len(srcOpts.Addr) > 0 && len(opts.Addr) > 0 && srcOpts.Addr[0] == opts.Addr[0] {
 		fmt.Fprintln(stderr, "api move-from: the source is this deployment's own database")

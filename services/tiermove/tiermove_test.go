@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/eventsfixture"
 	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
@@ -23,82 +20,6 @@ var (
 )
 
 func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
-
-// writer inserts batches of events into one deployment the way ingest
-// does (InsertTable, InsertSettings) and keeps the events whose insert was
-// acknowledged.
-type writer struct {
-	conn   driver.Conn
-	engine events.Engine
-	prefix string
-	mu     sync.Mutex
-	acked  []string // raw of every acknowledged event
-	n      int
-}
-
-func (w *writer) batch(ctx context.Context, at time.Time, size int) error {
-	b, err := w.conn.PrepareBatch(clickhouse.Context(ctx, clickhouse.WithSettings(w.engine.InsertSettings(""))), events.InsertSQL(w.engine.InsertTable()))
-	if err != nil {
-		return err
-	}
-	var block events.Block
-	var raws []string
-	for i := 0; i < size; i++ {
-		w.n++
-		raw := fmt.Sprintf(`{"src":%q,"n":%d}`, w.prefix, w.n)
-		ev := events.Event{Time: at.Add(time.Duration(i) * time.Millisecond), Tenant: "acme", Feed: "http", Severity: "info",
-			Host: fmt.Sprintf("web-%d", w.n%7), Message: fmt.Sprintf("GET /item/%d", w.n), Raw: raw,
-			Attributes: events.Attrs{{Key: "http.status", Value: fmt.Sprint(200 + w.n%5)}, {Key: "src", Value: w.prefix}}}
-		block.Add(&ev)
-		raws = append(raws, raw)
-	}
-	if err := block.AppendTo(b); err != nil {
-		return err
-	}
-	if err := b.Send(); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	w.acked = append(w.acked, raws...)
-	w.mu.Unlock()
-	return nil
-}
-
-// run writes batches until stop is closed (at most max batches).
-func (w *writer) run(ctx context.Context, stop <-chan struct{}, at time.Time, max int) error {
-	for i := 0; i < max; i++ {
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
-		if err := w.batch(ctx, at.Add(time.Duration(i)*time.Second), 200); err != nil {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
-}
-
-// rawCounts counts the target's events by raw text.
-func rawCounts(ctx context.Context, t *testing.T, conn driver.Conn, table string) map[string]uint64 {
-	t.Helper()
-	rows, err := conn.Query(ctx, "SELECT raw, count() FROM "+table+" GROUP BY raw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]uint64{}
-	for rows.Next() {
-		var raw string
-		var n uint64
-		if err := rows.Scan(&raw, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[raw] = n
-	}
-	return out
-}
 
 // A single node's events move into a 2 shards x 2 replicas cluster while
 // ingest keeps writing to the single node: a run interrupted after its
@@ -134,31 +55,31 @@ func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
 	}
 
 	// Three past days in the source, one batch of them stored twice.
-	old := &writer{conn: source, engine: se, prefix: "old"}
+	old := &eventsfixture.Writer{Conn: source, Engine: se, Prefix: "old"}
 	day := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
 	for d := 0; d < 3; d++ {
 		for b := 0; b < 10; b++ {
-			if err := old.batch(ctx, day.Add(time.Duration(d)*24*time.Hour+time.Duration(b)*time.Minute), 1000); err != nil {
+			if err := old.Batch(ctx, day.Add(time.Duration(d)*24*time.Hour+time.Duration(b)*time.Minute), 1000); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	old.n -= 1000
-	if err := old.batch(ctx, day.Add(9*time.Minute), 1000); err != nil { // the same rows as day 1's last batch
+	old.N -= 1000
+	if err := old.Batch(ctx, day.Add(9*time.Minute), 1000); err != nil { // the same rows as day 1's last batch
 		t.Fatal(err)
 	}
 	// Part of day 2 is already in the target: a run that crashed mid-day.
-	partial := &writer{conn: target, engine: te, prefix: "old", n: 10000}
-	if err := partial.batch(ctx, day.Add(24*time.Hour), 1000); err != nil {
+	partial := &eventsfixture.Writer{Conn: target, Engine: te, Prefix: "old", N: 10000}
+	if err := partial.Batch(ctx, day.Add(24*time.Hour), 1000); err != nil {
 		t.Fatal(err)
 	}
 
 	// Ingest goes on into the source (today) while the move runs.
-	live := &writer{conn: source, engine: se, prefix: "live"}
+	live := &eventsfixture.Writer{Conn: source, Engine: se, Prefix: "live"}
 	stop := make(chan struct{})
 	done := make(chan error, 1)
 	today := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	go func() { done <- live.run(ctx, stop, today, 500) }()
+	go func() { done <- live.Run(ctx, stop, today, 500) }()
 
 	move := EventsMove{Source: source, SourceEngine: se, Target: target, TargetEngine: te, BatchRows: 2500}
 	// A run stopped after its first day.
@@ -184,9 +105,9 @@ func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	fresh := &writer{conn: target, engine: te, prefix: "fresh"}
+	fresh := &eventsfixture.Writer{Conn: target, Engine: te, Prefix: "fresh"}
 	for i := 0; i < 5; i++ {
-		if err := fresh.batch(ctx, today.Add(time.Hour+time.Duration(i)*time.Second), 200); err != nil {
+		if err := fresh.Batch(ctx, today.Add(time.Hour+time.Duration(i)*time.Second), 200); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,21 +115,21 @@ func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("final run: %d rows copied in %s; %d live events acknowledged by the source during the move", final.Copied, final.Elapsed, len(live.acked))
-	if len(live.acked) == 0 {
+	t.Logf("final run: %d rows copied in %s; %d live events acknowledged by the source during the move", final.Copied, final.Elapsed, len(live.Acked()))
+	if len(live.Acked()) == 0 {
 		t.Fatal("no live event was written during the move")
 	}
 
-	src := rawCounts(ctx, t, source, se.Table())
-	dst := rawCounts(ctx, t, target, te.Table())
-	for _, w := range []*writer{old, live} {
-		for _, raw := range w.acked {
+	src := eventsfixture.RawCounts(ctx, t, source, se.Table())
+	dst := eventsfixture.RawCounts(ctx, t, target, te.Table())
+	for _, w := range []*eventsfixture.Writer{old, live} {
+		for _, raw := range w.Acked() {
 			if dst[raw] != src[raw] || dst[raw] == 0 {
 				t.Fatalf("event %s: %d in the source, %d in the cluster", raw, src[raw], dst[raw])
 			}
 		}
 	}
-	for _, raw := range fresh.acked {
+	for _, raw := range fresh.Acked() {
 		if dst[raw] != 1 {
 			t.Fatalf("the cluster's own event %s is there %d times", raw, dst[raw])
 		}
@@ -220,8 +141,8 @@ func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
 	for _, n := range dst {
 		dstTotal += n
 	}
-	if dstTotal != srcTotal+uint64(len(fresh.acked)) {
-		t.Errorf("the cluster holds %d events, the source %d plus %d of its own", dstTotal, srcTotal, len(fresh.acked))
+	if dstTotal != srcTotal+uint64(len(fresh.Acked())) {
+		t.Errorf("the cluster holds %d events, the source %d plus %d of its own", dstTotal, srcTotal, len(fresh.Acked()))
 	}
 	again, err := move.Run(ctx)
 	if err != nil || again.Copied != 0 {
