@@ -71,7 +71,7 @@ func typed(apiVersion, kind string, v any) Object {
 const (
 	Namespace       = "nano"
 	chiName         = "nano"
-	chiCluster      = "events"
+	chiCluster      = tier.OperatorClickHouseCluster
 	chkName         = "nano-keeper"
 	cnpgName        = "nano-pg"
 	SearchCHService = "clickhouse-search"

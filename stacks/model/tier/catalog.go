@@ -374,6 +374,25 @@ func Lookup(name Name) (Spec, bool) {
 	return Spec{}, false
 }
 
+// Rank is a tier's place in the catalog, smallest first (-1: no such
+// tier): a deployment moves to a tier of a higher rank, never a lower one.
+func Rank(name Name) int {
+	return slices.IndexFunc(catalog, func(s Spec) bool { return s.Name == name })
+}
+
+// OperatorClickHouseCluster is the cluster the Kubernetes tiers' ClickHouse
+// installation runs as.
+const OperatorClickHouseCluster = "events"
+
+// ClickHouseCluster is the cluster nano's services name on the tier: ""
+// on a Compose host's single server and on ClickHouse Cloud.
+func (s Spec) ClickHouseCluster() string {
+	if s.Kind == Compose || s.ClickHouse.Cloud {
+		return ""
+	}
+	return OperatorClickHouseCluster
+}
+
 // Providers returns every provider some tier runs on, in catalog order,
 // and last the existing-cluster target.
 func Providers() []Provider {
