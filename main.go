@@ -4,6 +4,7 @@
 //	go run . plan <stack>      prints the stack's resource tree and bill of materials offline
 //	go run . stacks            lists the stacks in stacks/
 //	go run . serve             runs the provisioning endpoint (Automation API over HTTP)
+//	go run . upgrade           upgrades a deployment's tier through the endpoint
 package main
 
 import (
@@ -22,6 +23,7 @@ const usage = `usage:
   nano plan <stack>        offline plan of a stack: resource tree and bill of materials
   nano stacks              list the stacks in stacks/
   nano serve [flags]       the provisioning endpoint: create, preview, update, destroy deployments over HTTP
+  nano upgrade [flags] D   upgrade deployment D to a higher tier through the endpoint (or -complete it)
 `
 
 func main() {
@@ -63,6 +65,8 @@ func run(w io.Writer, args []string) error {
 		return nil
 	case "serve":
 		return serve(w, args[1:])
+	case "upgrade":
+		return upgradeCommand(w, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(w, usage)
 		return nil

@@ -166,6 +166,10 @@ func (m *Manager) resume(name string, prev *Operation) {
 		fn = m.upFunc(d, nil)
 	case KindDestroy:
 		fn = m.destroyFunc(d)
+	case KindUpgrade:
+		fn = m.upgradeFunc(d, nil)
+	case KindCompleteUpgrade:
+		fn = m.completeFunc(d)
 	default:
 		m.release(name)
 		return

@@ -101,3 +101,53 @@ func TestUpdateRefusesATierProviderOrRegionChange(t *testing.T) {
 	// The same tier and region again, with another change: accepted.
 	succeed(t, m)(m.Update("steady", Request{Tier: "hobby", Region: "fsn1", Config: map[string]string{"probe:parts": "2"}}))
 }
+
+// An upgrade moves up the catalog or sideways, never down or nowhere.
+func TestTierMoveFollowsTheCatalog(t *testing.T) {
+	from := &Deployment{Tier: "team", Provider: "civo", Region: "lon1"}
+	for _, c := range []struct {
+		to   Request
+		want string
+	}{
+		{Request{Tier: "pro", Provider: "gcp", Region: "europe-west3"}, ""},
+		{Request{Tier: "team", Provider: "civo", Region: "fra1"}, ""},
+		{Request{Tier: "growth", Provider: "hetzner", Region: "fsn1"}, `tier: "growth" is below "team"`},
+		{Request{Tier: "team", Provider: "civo", Region: "lon1"}, "is the deployment's own"},
+	} {
+		got := strings.Join(tierMoveProblems(from, c.to), "; ")
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("team/civo/lon1 -> %+v: %q, want %q", c.to, got, c.want)
+		}
+	}
+}
+
+// The data addresses are required, parsed and distinct, each problem
+// naming its field.
+func TestUpgradeDataAddressesAreChecked(t *testing.T) {
+	ok := DataAddresses{SourceClickhouse: "clickhouse://u:p@10.0.0.1:9000/nano", TargetClickhouse: "clickhouse://u:p@10.0.0.2:9000/nano",
+		TargetCluster: "events", SourcePostgres: "postgres://u:p@10.0.0.1/nano", TargetPostgres: "postgres://u:p@10.0.0.2/nano"}
+	if p := ok.problems(); len(p) > 0 {
+		t.Errorf("good addresses: %v", p)
+	}
+	same := ok
+	same.TargetClickhouse, same.TargetPostgres = same.SourceClickhouse, same.SourcePostgres
+	bad := ok
+	bad.SourceClickhouse, bad.TargetCluster, bad.SourcePostgres = "", "no spaces", "postgres://u@h:notaport/x"
+	for _, c := range []struct {
+		a    DataAddresses
+		want []string
+	}{
+		{same, []string{"move.targetClickhouse: is the source's database", "move.targetPostgres: is the source's database"}},
+		{bad, []string{"move.sourceClickhouse: is required", `move.targetClickhouse/move.targetCluster: the DSN's path names nano's database: events schema: cluster "no spaces"`, "move.sourcePostgres: "}},
+	} {
+		got := strings.Join(c.a.problems(), "\n")
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("problems %q lack %q", got, w)
+			}
+		}
+	}
+	if keys := moveConfigKeys(); len(keys) != 6 || keys[0] != "nanoMove:sourceClickhouse" {
+		t.Errorf("the stack keys of the addresses: %v", keys)
+	}
+}

@@ -27,6 +27,8 @@ func Handler(m *Manager, token string, log *slog.Logger) http.Handler {
 	mux.HandleFunc("DELETE /v1/deployments/{name}", h.destroy)
 	mux.HandleFunc("POST /v1/deployments/{name}/preview", h.preview)
 	mux.HandleFunc("POST /v1/deployments/{name}/refresh", h.refresh)
+	mux.HandleFunc("POST /v1/deployments/{name}/upgrade", h.upgrade)
+	mux.HandleFunc("POST /v1/deployments/{name}/upgrade/complete", h.completeUpgrade)
 	mux.HandleFunc("GET /v1/operations/{id}", h.operation)
 	mux.HandleFunc("POST /v1/operations/{id}/cancel", h.cancel)
 	mux.HandleFunc("GET /v1/operations/{id}/events", h.events)
@@ -59,7 +61,10 @@ func (h *api) fail(w http.ResponseWriter, err error) {
 	var be *BusyError
 	var ee *ExistsError
 	var ne *NoCLIError
+	var ue *UpgradingError
 	switch {
+	case errors.As(err, &ue):
+		reply(w, http.StatusConflict, map[string]any{"error": ue.Error(), "upgradingTo": ue.Target})
 	case errors.As(err, &ne):
 		reply(w, http.StatusServiceUnavailable, map[string]any{"error": ne.Error()})
 	case errors.As(err, &ve):
@@ -143,6 +148,22 @@ func (h *api) simple(f func(string) (*Operation, error)) http.HandlerFunc {
 	}
 }
 
+func (h *api) upgrade(w http.ResponseWriter, r *http.Request) {
+	var req UpgradeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	op, err := h.m.Upgrade(r.PathValue("name"), req)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	accepted(w, op)
+}
+
+func (h *api) completeUpgrade(w http.ResponseWriter, r *http.Request) {
+	h.simple(h.m.CompleteUpgrade)(w, r)
+}
 func (h *api) destroy(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Destroy)(w, r) }
 func (h *api) preview(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Preview)(w, r) }
 func (h *api) refresh(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Refresh)(w, r) }

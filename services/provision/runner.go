@@ -79,8 +79,8 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 			// A new tier, provider or region replaces the servers, volumes,
 			// clusters, buckets and databases that hold the deployment's data.
 			problems = append(problems, fmt.Sprintf("%s: is %q; changing it to %q would replace the resources holding this deployment's data "+
-				"(volumes, clusters, buckets, databases). To upgrade, create a new deployment of the target tier and move the data "+
-				"into it with its api's move-from command (README: Tier upgrades)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v))
+				"(volumes, clusters, buckets, databases). To upgrade, POST /v1/deployments/%s/upgrade: it creates a new deployment "+
+				"of the target tier and moves the data into it (README: Tier upgrades)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v, d.Name))
 			continue
 		}
 		if prev == nil && f.v != "" {
@@ -154,17 +154,8 @@ func (m *Manager) Create(req Request) (*Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := m.claim(d.Name); err != nil {
-		var be *BusyError
-		if errors.As(err, &be) {
-			return nil, &ExistsError{Name: d.Name}
-		}
+	if err := m.claimNew(d.Name); err != nil {
 		return nil, err
-	}
-	// Destroy removes the record, so any record is a live deployment.
-	if _, err := m.store.getDeployment(d.Name); err == nil {
-		m.release(d.Name)
-		return nil, &ExistsError{Name: d.Name}
 	}
 	d.Status = "creating"
 	if err := m.store.putDeployment(d); err != nil {
@@ -172,6 +163,24 @@ func (m *Manager) Create(req Request) (*Operation, error) {
 		return nil, err
 	}
 	return m.start(d, KindCreate, "", m.upFunc(d, secrets))
+}
+
+// claimNew claims the name of a deployment to create: ExistsError when
+// one has it.
+func (m *Manager) claimNew(name string) error {
+	if _, err := m.claim(name); err != nil {
+		var be *BusyError
+		if errors.As(err, &be) {
+			return &ExistsError{Name: name}
+		}
+		return err
+	}
+	// Destroy removes the record, so any record is a live deployment.
+	if _, err := m.store.getDeployment(name); err == nil {
+		m.release(name)
+		return &ExistsError{Name: name}
+	}
+	return nil
 }
 
 // claimed claims a deployment and returns its record (read while holding
@@ -198,6 +207,10 @@ func (m *Manager) Update(name string, req Request) (*Operation, error) {
 	}
 	prev, err := m.claimed(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.upgradeGuard(prev); err != nil {
+		m.release(name)
 		return nil, err
 	}
 	req.Name = name
@@ -335,6 +348,10 @@ func (m *Manager) Destroy(name string) (*Operation, error) {
 	}
 	d, err := m.claimed(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.upgradeGuard(d); err != nil {
+		m.release(name)
 		return nil, err
 	}
 	return m.start(d, KindDestroy, "", m.destroyFunc(d))

@@ -10,6 +10,11 @@ const (
 	KindRefresh = "refresh"
 	KindDestroy = "destroy"
 	KindRepair  = "repair"
+	// KindUpgrade runs on a new deployment: stand it up, move an old
+	// one's data into it, verify; KindCompleteUpgrade moves the last
+	// events and destroys the old one.
+	KindUpgrade         = "upgrade"
+	KindCompleteUpgrade = "complete-upgrade"
 )
 
 // Operation states.
@@ -40,6 +45,8 @@ type Operation struct {
 	// ResumedBy, on an interrupted one, the operation that carries it on.
 	Resumes   string `json:"resumes,omitempty"`
 	ResumedBy string `json:"resumedBy,omitempty"`
+	// Steps are an upgrade's steps as they ran.
+	Steps []Step `json:"steps,omitempty"`
 }
 
 // Done reports whether the operation ended.
@@ -62,7 +69,8 @@ type Deployment struct {
 	Mode    string    `json:"mode,omitempty"`
 	Created time.Time `json:"created"`
 	LastOp  string    `json:"lastOperation,omitempty"`
-	// Status: "creating", "updating", "ready", "failed", "destroying"
+	// Status: "creating", "updating", "moving" (an upgrade moves data
+	// into it), "ready", "failed", "destroying"
 	// (a destroyed deployment's record is removed).
 	Status string `json:"status"`
 	// NeedsRepair is set when an operation was interrupted: the next one
@@ -71,6 +79,11 @@ type Deployment struct {
 	// Outputs are the stack's outputs after the last update, secrets
 	// masked as "[secret]".
 	Outputs map[string]string `json:"outputs,omitempty"`
+	// UpgradeOf, on a deployment an upgrade created, is the deployment it
+	// replaces until the upgrade is completed; UpgradingTo, on that one,
+	// names it (changes are refused meanwhile).
+	UpgradeOf   string `json:"upgradeOf,omitempty"`
+	UpgradingTo string `json:"upgradingTo,omitempty"`
 }
 
 // store keeps deployments, operations and their events, and serializes
