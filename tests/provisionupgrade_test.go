@@ -101,14 +101,14 @@ func TestProvisioningUpgradesHobbyIntoTeam(t *testing.T) {
 		"targetCluster":    harness.ClusterName,
 		"sourcePostgres":   oldURL, "targetPostgres": newURL,
 	}
-	bad := map[string]any{"target": "shop", "tier": "startup", "move": map[string]string{"targetClickhouse": "clickhouse://127.0.0.1:9000/not-a-name!"}}
+	bad := map[string]any{"name": "shop", "tier": "startup", "move": map[string]string{"targetClickhouse": "clickhouse://127.0.0.1:9000/not-a-name!"}}
 	raw, _ := json.Marshal(bad)
 	if code, body := s.call("POST", "/v1/deployments/shop/upgrade", string(raw)); code != 400 ||
-		!strings.Contains(fmt.Sprint(body), "target: is the deployment being upgraded") || !strings.Contains(fmt.Sprint(body), "move.sourceClickhouse: is required") ||
+		!strings.Contains(fmt.Sprint(body), "name: is the deployment being upgraded") || !strings.Contains(fmt.Sprint(body), "move.sourceClickhouse: is required") ||
 		!strings.Contains(fmt.Sprint(body), "move.targetClickhouse/move.targetCluster: the DSN's path names nano's database") {
 		t.Errorf("a bad upgrade request: %d %v", code, body)
 	}
-	raw, _ = json.Marshal(map[string]any{"target": "shop-team", "tier": "team", "provider": "civo", "region": "lon1", "move": move})
+	raw, _ = json.Marshal(map[string]any{"name": "shop-team", "tier": "team", "provider": "civo", "region": "lon1", "move": move})
 	// The CLI starts the upgrade and follows it through the endpoint's
 	// SIGKILL and restart to the operation that resumes it.
 	reqFile := filepath.Join(t.TempDir(), "upgrade.json")
@@ -188,21 +188,7 @@ func TestProvisioningUpgradesHobbyIntoTeam(t *testing.T) {
 	}
 	src := eventsfixture.RawCounts(ctx, t, source, se.Table())
 	dst := eventsfixture.RawCounts(ctx, t, target, te.Table())
-	for _, w := range []*eventsfixture.Writer{old, live} {
-		for _, raw := range w.Acked() {
-			if dst[raw] != src[raw] || dst[raw] == 0 {
-				t.Fatalf("event %s: %d in the old deployment, %d in the new one", raw, src[raw], dst[raw])
-			}
-		}
-	}
-	for _, raw := range fresh.Acked() {
-		if dst[raw] != 1 {
-			t.Fatalf("the new deployment's own event %s is there %d times", raw, dst[raw])
-		}
-	}
-	if want := len(old.Acked()) + len(live.Acked()) + len(fresh.Acked()); len(dst) != want {
-		t.Errorf("the new deployment holds %d distinct events, want %d", len(dst), want)
-	}
+	eventsfixture.CheckMoved(t, src, dst, []*eventsfixture.Writer{old, live}, fresh)
 	if p, err := (&authtoken.Verifier{DB: newMeta}).Verify(ctx, token); err != nil || p.Tenant != "acme" {
 		t.Errorf("the old deployment's token on the new one: %v %v", p, err)
 	}

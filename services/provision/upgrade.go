@@ -14,19 +14,12 @@ import (
 )
 
 // UpgradeRequest moves a deployment to a higher tier (or, at the same
-// tier, to another provider or region): a new deployment, Target, is
-// created from the rest of the request as a create would be, and the old
-// one's data is moved into it.
+// tier, to another provider or region): its Request creates the new
+// deployment (named by its name; tier, provider and region default to the
+// old deployment's), and the old one's data is moved into it.
 type UpgradeRequest struct {
-	Target string `json:"target"`
-	// Tier, Provider and Region default to the old deployment's.
-	Tier        string            `json:"tier"`
-	Provider    string            `json:"provider"`
-	Region      string            `json:"region"`
-	Config      map[string]string `json:"config"`
-	Secrets     map[string]string `json:"secrets"`
-	Credentials map[string]string `json:"credentials"`
-	Move        DataAddresses     `json:"move"`
+	Request
+	Move DataAddresses `json:"move"`
 }
 
 // UpgradingError refuses a change to a deployment that is being upgraded
@@ -98,18 +91,17 @@ func (m *Manager) Upgrade(name string, req UpgradeRequest) (*Operation, error) {
 		return nil, err
 	}
 	defer m.release(name)
-	creq := Request{Name: req.Target, Tier: req.Tier, Provider: req.Provider, Region: req.Region,
-		Config: req.Config, Secrets: req.Secrets, Credentials: req.Credentials}
+	creq := req.Request
 	var problems []string
-	if req.Target == name {
-		problems = append(problems, "target: is the deployment being upgraded; name the new deployment")
+	if req.Name == name {
+		problems = append(problems, "name: is the deployment being upgraded; name the new deployment")
 	}
 	// The target: new, or the one a failed upgrade left (run again, with
 	// the tier, provider and region it has).
 	var prev *Deployment
 	into := m.upgradingInto(src)
 	switch {
-	case into != "" && into != req.Target:
+	case into != "" && into != req.Name:
 		problems = append(problems, fmt.Sprintf("%s: is being upgraded into %q already", name, into))
 	case into != "":
 		if prev, err = m.store.getDeployment(into); err != nil {

@@ -122,28 +122,7 @@ func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
 
 	src := eventsfixture.RawCounts(ctx, t, source, se.Table())
 	dst := eventsfixture.RawCounts(ctx, t, target, te.Table())
-	for _, w := range []*eventsfixture.Writer{old, live} {
-		for _, raw := range w.Acked() {
-			if dst[raw] != src[raw] || dst[raw] == 0 {
-				t.Fatalf("event %s: %d in the source, %d in the cluster", raw, src[raw], dst[raw])
-			}
-		}
-	}
-	for _, raw := range fresh.Acked() {
-		if dst[raw] != 1 {
-			t.Fatalf("the cluster's own event %s is there %d times", raw, dst[raw])
-		}
-	}
-	var srcTotal, dstTotal uint64
-	for _, n := range src {
-		srcTotal += n
-	}
-	for _, n := range dst {
-		dstTotal += n
-	}
-	if dstTotal != srcTotal+uint64(len(fresh.Acked())) {
-		t.Errorf("the cluster holds %d events, the source %d plus %d of its own", dstTotal, srcTotal, len(fresh.Acked()))
-	}
+	eventsfixture.CheckMoved(t, src, dst, []*eventsfixture.Writer{old, live}, fresh)
 	again, err := move.Run(ctx)
 	if err != nil || again.Copied != 0 {
 		t.Errorf("a further run copied %d rows (%v)", again.Copied, err)

@@ -105,3 +105,33 @@ func RawCounts(ctx context.Context, t testing.TB, conn driver.Conn, table string
 	}
 	return out
 }
+
+// CheckMoved checks a move's outcome from the counts of the source (src)
+// and the target (dst): every event the moved writers had acknowledged is
+// in the target as often as in the source, the target's own writer's
+// events are there once each, and the target holds nothing else.
+func CheckMoved(t testing.TB, src, dst map[string]uint64, moved []*Writer, own *Writer) {
+	t.Helper()
+	for _, w := range moved {
+		for _, raw := range w.Acked() {
+			if dst[raw] != src[raw] || dst[raw] == 0 {
+				t.Fatalf("event %s: %d in the source, %d in the target", raw, src[raw], dst[raw])
+			}
+		}
+	}
+	for _, raw := range own.Acked() {
+		if dst[raw] != 1 {
+			t.Fatalf("the target's own event %s is there %d times", raw, dst[raw])
+		}
+	}
+	var srcTotal, dstTotal uint64
+	for _, n := range src {
+		srcTotal += n
+	}
+	for _, n := range dst {
+		dstTotal += n
+	}
+	if dstTotal != srcTotal+uint64(len(own.Acked())) {
+		t.Errorf("the target holds %d events, the source %d plus %d of its own", dstTotal, srcTotal, len(own.Acked()))
+	}
+}
