@@ -151,6 +151,9 @@ func TestProvisioningUpgradesHobbyIntoTeam(t *testing.T) {
 	if code, body := s.call("PUT", "/v1/deployments/shop", `{"config":{"domain":"logs.shop.test"}}`); code != 409 || body["upgradingTo"] != "shop-team" {
 		t.Errorf("a change to the deployment being upgraded: %d %v", code, body)
 	}
+	if code, body := s.call("POST", "/v1/deployments/shop/upgrade", string(raw)); code != 400 || !strings.Contains(fmt.Sprint(body), "is upgraded into \"shop-team\" already") {
+		t.Errorf("the same upgrade once more, after it succeeded: %d %v", code, body)
+	}
 	if code, body := s.call("POST", "/v1/deployments/shop-team/upgrade", string(raw)); code != 400 || !strings.Contains(fmt.Sprint(body), "is not complete") {
 		t.Errorf("an upgrade of an upgrade not completed: %d %v", code, body)
 	}

@@ -107,6 +107,11 @@ func (m *Manager) Upgrade(name string, req UpgradeRequest) (*Operation, error) {
 		if prev, err = m.store.getDeployment(into); err != nil {
 			return nil, err
 		}
+		// Run again, the metadata step would replace what the new
+		// deployment recorded since.
+		if prev.Status == "ready" {
+			problems = append(problems, fmt.Sprintf("%s: is upgraded into %q already: complete the upgrade (POST /v1/deployments/%s/upgrade/complete)", name, into, into))
+		}
 	case src.Status != "ready":
 		problems = append(problems, fmt.Sprintf("%s: is %s; only a ready deployment is upgraded", name, src.Status))
 	}
@@ -227,7 +232,7 @@ func (m *Manager) CompleteUpgrade(name string) (*Operation, error) {
 	switch {
 	case d.UpgradeOf == "":
 		problem = fmt.Sprintf("%s: is not the target of an upgrade", name)
-	case d.Status != "ready":
+	case d.Status != "ready" && !m.lastOpIs(d, KindCompleteUpgrade):
 		problem = fmt.Sprintf("%s: is %s: its upgrade has not succeeded (run it again with the same request)", name, d.Status)
 	}
 	if problem != "" {
@@ -280,7 +285,10 @@ func (m *Manager) completeFunc(d *Deployment) opFunc {
 // retire moves the old deployment's last events, checks none arrive any
 // more, and destroys it.
 func (m *Manager) retire(ctx context.Context, op *Operation, evs chan<- []byte, d, src *Deployment) error {
-	if src.Status != "destroying" {
+	// The old deployment's last operation is a completion when an earlier
+	// one began to destroy it (and failed or was interrupted): only the
+	// destroy is left, its stack repaired first.
+	if !m.lastOpIs(src, KindCompleteUpgrade) {
 		conns, err := m.openMove(ctx, d.Name)
 		if err != nil {
 			return err
@@ -305,8 +313,6 @@ func (m *Manager) retire(ctx context.Context, op *Operation, evs chan<- []byte, 
 			return err
 		}
 	} else {
-		// An earlier completion was interrupted while destroying it: its
-		// stack is repaired first.
 		src.NeedsRepair = true
 		if err := m.store.putDeployment(src); err != nil {
 			return err
@@ -318,6 +324,15 @@ func (m *Manager) retire(ctx context.Context, op *Operation, evs chan<- []byte, 
 		}
 		return fmt.Sprintf("%s destroyed", src.Name), nil
 	})
+}
+
+// lastOpIs reports whether d's last operation is of kind.
+func (m *Manager) lastOpIs(d *Deployment, kind string) bool {
+	if d.LastOp == "" {
+		return false
+	}
+	op, err := m.store.getOp(d.LastOp)
+	return err == nil && op.Kind == kind
 }
 
 // hold takes a second deployment's claim for the operation running on
