@@ -35,18 +35,12 @@ var project []byte
 func serve(w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(w)
-	env := func(k, def string) string {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	listen := fs.String("listen", env("NANO_PROVISION_ADDR", "127.0.0.1:8090"), "address to listen on (NANO_PROVISION_ADDR)")
-	dataDir := fs.String("data-dir", env("NANO_PROVISION_DATA_DIR", defaultDataDir()), "deployments, operations, workspaces and the default state (NANO_PROVISION_DATA_DIR)")
-	backend := fs.String("backend", env("NANO_PROVISION_BACKEND_URL", ""), "state backend: s3://, gs://, https://api.pulumi.com; empty: a file backend in the data directory (NANO_PROVISION_BACKEND_URL)")
-	secrets := fs.String("secrets-provider", env("NANO_PROVISION_SECRETS_PROVIDER", ""), "awskms://, gcpkms://, ...; empty: a generated passphrase in the data directory (NANO_PROVISION_SECRETS_PROVIDER)")
-	storeURL := fs.String("store", env("NANO_PROVISION_STORE_URL", ""), "where deployments, operations and events are kept: empty: files in the data directory (one process); postgres://...: a PostgreSQL database several endpoint processes share (NANO_PROVISION_STORE_URL)")
-	passphrase := fs.String("passphrase-file", env("NANO_PROVISION_PASSPHRASE_FILE", ""), "the secrets passphrase, when no --secrets-provider is set (replicas sharing a store share it); empty: one generated in the data directory (NANO_PROVISION_PASSPHRASE_FILE)")
+	listen := fs.String("listen", envOr("NANO_PROVISION_ADDR", "127.0.0.1:8090"), "address to listen on (NANO_PROVISION_ADDR)")
+	dataDir := fs.String("data-dir", envOr("NANO_PROVISION_DATA_DIR", defaultDataDir()), "deployments, operations, workspaces and the default state (NANO_PROVISION_DATA_DIR)")
+	backend := fs.String("backend", envOr("NANO_PROVISION_BACKEND_URL", ""), "state backend: s3://, gs://, https://api.pulumi.com; empty: a file backend in the data directory (NANO_PROVISION_BACKEND_URL)")
+	secrets := fs.String("secrets-provider", envOr("NANO_PROVISION_SECRETS_PROVIDER", ""), "awskms://, gcpkms://, ...; empty: a generated passphrase in the data directory (NANO_PROVISION_SECRETS_PROVIDER)")
+	storeURL := fs.String("store", envOr("NANO_PROVISION_STORE_URL", ""), "where deployments, operations and events are kept: empty: files in the data directory (one process); postgres://...: a PostgreSQL database several endpoint processes share (NANO_PROVISION_STORE_URL)")
+	passphrase := fs.String("passphrase-file", envOr("NANO_PROVISION_PASSPHRASE_FILE", ""), "the secrets passphrase, when no --secrets-provider is set (replicas sharing a store share it); empty: one generated in the data directory (NANO_PROVISION_PASSPHRASE_FILE)")
 	maxConcurrent := fs.Int("max-concurrent", 4, "operations running at once")
 	prog := fs.String("program", "nano", "program to run: nano, or probe (component resources only: checks the engine without cloud providers)")
 	if err := fs.Parse(args); err != nil {

@@ -164,6 +164,7 @@ func (h *api) upgrade(w http.ResponseWriter, r *http.Request) {
 func (h *api) completeUpgrade(w http.ResponseWriter, r *http.Request) {
 	h.simple(h.m.CompleteUpgrade)(w, r)
 }
+
 func (h *api) destroy(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Destroy)(w, r) }
 func (h *api) preview(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Preview)(w, r) }
 func (h *api) refresh(w http.ResponseWriter, r *http.Request) { h.simple(h.m.Refresh)(w, r) }

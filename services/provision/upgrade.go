@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
@@ -190,7 +192,11 @@ func (m *Manager) upgradeFunc(d *Deployment, secrets map[string]string) opFunc {
 		if err := m.store.putDeployment(d); err != nil {
 			return err
 		}
-		conns, err := m.openMove(ctx, d.Name)
+		stack, err := m.prepare(ctx, d.Name)
+		if err != nil {
+			return err
+		}
+		conns, err := openMove(ctx, stack)
 		if err != nil {
 			return err
 		}
@@ -250,6 +256,10 @@ func (m *Manager) completeFunc(d *Deployment) opFunc {
 		if err := m.store.putDeployment(d); err != nil {
 			return err
 		}
+		stack, err := m.prepare(ctx, d.Name)
+		if err != nil {
+			return err
+		}
 		old := d.UpgradeOf
 		src, err := m.store.getDeployment(old)
 		if err == nil {
@@ -260,16 +270,12 @@ func (m *Manager) completeFunc(d *Deployment) opFunc {
 			if src, err = m.store.getDeployment(old); err != nil {
 				return err
 			}
-			if err := m.retire(ctx, op, evs, d, src); err != nil {
+			if err := m.retire(ctx, op, evs, stack, d, src); err != nil {
 				return err
 			}
 		}
 		// Gone already: an interrupted completion destroyed it.
 		return m.step(op, evs, "finish", func(func(string)) (string, error) {
-			stack, err := m.prepare(ctx, d.Name)
-			if err != nil {
-				return "", err
-			}
 			if err := stack.RemoveAllConfig(ctx, moveConfigKeys()); err != nil {
 				return "", fmt.Errorf("cannot remove the data addresses from the stack: %w", err)
 			}
@@ -284,12 +290,12 @@ func (m *Manager) completeFunc(d *Deployment) opFunc {
 
 // retire moves the old deployment's last events, checks none arrive any
 // more, and destroys it.
-func (m *Manager) retire(ctx context.Context, op *Operation, evs chan<- []byte, d, src *Deployment) error {
+func (m *Manager) retire(ctx context.Context, op *Operation, evs chan<- []byte, stack auto.Stack, d, src *Deployment) error {
 	// The old deployment's last operation is a completion when an earlier
 	// one began to destroy it (and failed or was interrupted): only the
 	// destroy is left, its stack repaired first.
 	if !m.lastOpIs(src, KindCompleteUpgrade) {
-		conns, err := m.openMove(ctx, d.Name)
+		conns, err := openMove(ctx, stack)
 		if err != nil {
 			return err
 		}
@@ -399,11 +405,7 @@ func (m *Manager) setStep(op *Operation, evs chan<- []byte, s Step) {
 
 // openMove connects to both deployments' databases at the addresses the
 // new deployment's stack keeps.
-func (m *Manager) openMove(ctx context.Context, name string) (*moveConns, error) {
-	stack, err := m.prepare(ctx, name)
-	if err != nil {
-		return nil, err
-	}
+func openMove(ctx context.Context, stack auto.Stack) (*moveConns, error) {
 	cfg, err := stack.GetAllConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the data addresses from the stack: %w", err)
