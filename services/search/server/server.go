@@ -61,6 +61,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(pattern, s.authenticated(name, h))
 	}
 	route("POST /v1/search", "search", s.search)
+	route("POST /v1/histogram", "histogram", s.histogram)
 	route("GET /v1/history", "history", s.history)
 	route("GET /v1/saved-searches", "saved_list", s.savedList)
 	route("POST /v1/saved-searches", "saved_create", s.savedCreate)

@@ -506,3 +506,55 @@ func TestLookupStage(t *testing.T) {
 		t.Errorf("lookup after stats: %d %+v, want 400 at column 19", code, r.Error)
 	}
 }
+
+// The histogram counts a query's events per step of its range: every
+// bucket present, zeros included, the tenant's events only, and the
+// buckets add up to what a stats count() answers for the same range.
+func TestHistogram(t *testing.T) {
+	f := setup(t, "search_histogram", runner.Limits{}, admission.Config{})
+	type histogram struct {
+		StepSeconds int64 `json:"step_seconds"`
+		Buckets     []struct {
+			T      int64  `json:"t"`
+			Events uint64 `json:"events"`
+		} `json:"buckets"`
+		Total uint64 `json:"total"`
+	}
+	get := func(body map[string]any) (int, histogram, []byte) {
+		resp, b := f.call(t, "POST", "/v1/histogram", f.acme, body)
+		var h histogram
+		json.Unmarshal(b, &h)
+		return resp.StatusCode, h, b
+	}
+	// 300 events a second apart end at now: over the last hour, 1-minute
+	// buckets, five of them non-empty (60 each); the 25 ties 30 min ago.
+	code, h, b := get(map[string]any{"query": "", "from": "-1h", "to": "now"})
+	if code != 200 || h.StepSeconds != 60 || len(h.Buckets) != 61 || h.Total != 325 {
+		t.Fatalf("%d step %d buckets %d total %d: %s", code, h.StepSeconds, len(h.Buckets), h.Total, b)
+	}
+	var sum uint64
+	nonEmpty := 0
+	for i, bk := range h.Buckets {
+		if bk.T%60 != 0 || (i > 0 && bk.T != h.Buckets[i-1].T+60) {
+			t.Fatalf("bucket %d at %d: not consecutive minutes", i, bk.T)
+		}
+		sum += bk.Events
+		if bk.Events > 0 {
+			nonEmpty++
+		}
+	}
+	if sum != 325 || nonEmpty != 6 || h.Buckets[len(h.Buckets)-2].Events != 60 {
+		t.Errorf("sum %d, %d non-empty buckets, last full minute %d: %+v", sum, nonEmpty, h.Buckets[len(h.Buckets)-2].Events, h.Buckets)
+	}
+	_, r := f.search(t, f.acme, map[string]any{"query": "service:api | stats count()", "from": "-1h", "to": "now"})
+	if _, h, _ := get(map[string]any{"query": "service:api | stats count() by host", "from": "-1h", "to": "now"}); float64(h.Total) != r.Rows[0][0] {
+		t.Errorf("service:api histogram total %d, stats count %v", h.Total, r.Rows[0][0])
+	}
+	// A bad query names its column; a bad range names the field.
+	if code, _, b := get(map[string]any{"query": "level:error AND", "from": "-1h"}); code != 400 || !strings.Contains(string(b), `"column":16`) {
+		t.Errorf("bad query: %d %s", code, b)
+	}
+	if code, _, b := get(map[string]any{"query": "", "from": "yesterday-ish"}); code != 400 || !strings.Contains(string(b), "from:") {
+		t.Errorf("bad range: %d %s", code, b)
+	}
+}

@@ -91,36 +91,17 @@ func (c *compiler) param(typ string, v any) string {
 
 // Compile builds the SELECT for r.
 func Compile(r Request) (*Statement, error) {
-	if !reTable.MatchString(r.Table) {
-		return nil, fmt.Errorf("events table %q is not database.table", r.Table)
-	}
-	if r.Query == nil || r.Tenant == "" {
-		return nil, fmt.Errorf("a query and a tenant are required")
-	}
 	if r.PageSize < 1 {
 		return nil, fmt.Errorf("page size %d is not positive", r.PageSize)
 	}
-	if err := inRange(r.From); err != nil {
-		return nil, fmt.Errorf("from: %w", err)
-	}
-	if err := inRange(r.To); err != nil {
-		return nil, fmt.Errorf("to: %w", err)
-	}
 	c := &compiler{now: r.Now}
-	where := []string{"tenant = " + c.param("String", r.Tenant), c.timeCmp(">=", r.From), c.timeCmp("<=", r.To)}
-	if r.Query.Filter != nil {
-		f, err := c.boundedFilter(r.Query.Filter)
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, f)
+	where, err := c.where(r)
+	if err != nil {
+		return nil, err
 	}
-	database, _, _ := strings.Cut(r.Table, ".")
-	where = append(where, c.lookups(r.Query.Lookups, database)...)
 	st := &Statement{}
 	var sel, order []string
 	var group []string
-	var err error
 	if s := r.Query.Stats; s != nil {
 		sel, group, order, st.Columns, err = c.stats(s, r.Query.Sort)
 	} else {
@@ -154,6 +135,33 @@ func Compile(r Request) (*Statement, error) {
 	st.SQL = b.String()
 	st.Params = c.params
 	return st, nil
+}
+
+// where is the WHERE conditions every statement of r shares: the
+// request's checks, the tenant, the time range, the filter and lookups.
+func (c *compiler) where(r Request) ([]string, error) {
+	if !reTable.MatchString(r.Table) {
+		return nil, fmt.Errorf("events table %q is not database.table", r.Table)
+	}
+	if r.Query == nil || r.Tenant == "" {
+		return nil, fmt.Errorf("a query and a tenant are required")
+	}
+	if err := inRange(r.From); err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	if err := inRange(r.To); err != nil {
+		return nil, fmt.Errorf("to: %w", err)
+	}
+	where := []string{"tenant = " + c.param("String", r.Tenant), c.timeCmp(">=", r.From), c.timeCmp("<=", r.To)}
+	if r.Query.Filter != nil {
+		f, err := c.boundedFilter(r.Query.Filter)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, f)
+	}
+	database, _, _ := strings.Cut(r.Table, ".")
+	return append(where, c.lookups(r.Query.Lookups, database)...), nil
 }
 
 // events is the SELECT of an event query.

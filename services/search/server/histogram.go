@@ -1,0 +1,133 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/jsonhttp"
+	"github.com/nanosiem/nano/services/search/admission"
+	"github.com/nanosiem/nano/services/search/query"
+	"github.com/nanosiem/nano/services/search/sqlgen"
+)
+
+// histogramRequest is the body of POST /v1/histogram: a search's query
+// and range (no page or cursor).
+type histogramRequest struct {
+	Query string `json:"query"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// histogramBucket is one bar: the events from T (Unix seconds) for the
+// response's step.
+type histogramBucket struct {
+	T      int64  `json:"t"`
+	Events uint64 `json:"events"`
+}
+
+type histogramResponse struct {
+	From        string            `json:"from"`
+	To          string            `json:"to"`
+	StepSeconds int64             `json:"step_seconds"`
+	Buckets     []histogramBucket `json:"buckets"`
+	Total       uint64            `json:"total"`
+	Stats       resultStats       `json:"stats"`
+}
+
+// histogram counts the events the query matches per step of its range,
+// every bucket of the range present (zeros included), under the same
+// admission control and ClickHouse limits as a search.
+func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	var req histogramRequest
+	if !jsonhttp.Decode(w, r, &req) {
+		return
+	}
+	q, err := query.Parse(req.Query)
+	if err != nil {
+		var qe *query.Error
+		errors.As(err, &qe)
+		writeError(w, http.StatusBadRequest, "query: "+qe.Error(), qe.Col)
+		return
+	}
+	now := s.now()
+	from, to, _, bad := s.searchRange(searchRequest{Query: req.Query, From: req.From, To: req.To}, p.Tenant, now)
+	if bad != "" {
+		writeError(w, http.StatusBadRequest, bad, 0)
+		return
+	}
+	step := sqlgen.HistogramStep(from, to)
+	st, err := sqlgen.Histogram(sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table}, step)
+	if err != nil {
+		var qe *query.Error
+		if errors.As(err, &qe) {
+			writeError(w, http.StatusBadRequest, "query: "+qe.Error(), qe.Col)
+		} else {
+			writeError(w, http.StatusBadRequest, err.Error(), 0)
+		}
+		return
+	}
+	release, err := s.Admission.Acquire(r.Context(), p.Tenant)
+	if err != nil {
+		var rej *admission.Rejection
+		if errors.As(err, &rej) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(rej.RetryAfter.Round(time.Second).Seconds())))
+			writeError(w, http.StatusTooManyRequests, rej.Error(), 0)
+			return
+		}
+		writeError(w, http.StatusServiceUnavailable, "the search waited too long for a slot", 0)
+		return
+	}
+	defer release()
+	counts := map[int64]uint64{}
+	stats, err := s.Runner.Run(r.Context(), st, func(row []any) error {
+		t, n, ok := bucketRow(row)
+		if !ok {
+			return errors.New("ClickHouse answered a histogram row of unexpected types")
+		}
+		counts[t] = n
+		return nil
+	})
+	s.Metrics.RowsRead.Add(float64(stats.RowsRead))
+	s.Metrics.BytesRead.Add(float64(stats.BytesRead))
+	if err != nil {
+		code, msg, status := searchFailure(err, len(q.Lookups) > 0)
+		if code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		s.Metrics.Queries.WithLabelValues("histogram", status).Observe(stats.Elapsed.Seconds())
+		s.Log.Warn("histogram failed", "tenant", p.Tenant, "err", err)
+		writeError(w, code, msg, 0)
+		return
+	}
+	s.Metrics.Queries.WithLabelValues("histogram", "ok").Observe(stats.Elapsed.Seconds())
+	sec := int64(step / time.Second)
+	resp := histogramResponse{From: from.UTC().Format(time.RFC3339Nano), To: to.UTC().Format(time.RFC3339Nano), StepSeconds: sec,
+		Buckets: []histogramBucket{},
+		Stats:   resultStats{RowsRead: stats.RowsRead, BytesRead: stats.BytesRead, ElapsedMS: float64(stats.Elapsed.Microseconds()) / 1000}}
+	for t := from.Unix() / sec * sec; t <= to.Unix(); t += sec {
+		resp.Buckets = append(resp.Buckets, histogramBucket{T: t, Events: counts[t]})
+		resp.Total += counts[t]
+	}
+	jsonhttp.Reply(w, http.StatusOK, resp)
+}
+
+// bucketRow reads a (bucket, events) row as the runner emits it.
+func bucketRow(row []any) (int64, uint64, bool) {
+	if len(row) != 2 {
+		return 0, 0, false
+	}
+	var t int64
+	switch v := row[0].(type) {
+	case uint32:
+		t = int64(v)
+	case uint64:
+		t = int64(v)
+	default:
+		return 0, 0, false
+	}
+	n, ok := row[1].(uint64)
+	return t, n, ok
+}
