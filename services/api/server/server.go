@@ -18,6 +18,7 @@ import (
 	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/httpstatus"
 	"github.com/nanosiem/nano/services/jsonhttp"
+	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/servicemain"
 )
 
@@ -176,7 +177,13 @@ func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
 		}
 		jsonhttp.Reply(w, code, v)
 	case errors.As(err, &fe):
-		fail(w, http.StatusBadRequest, fe.Field, fe.Err.Error())
+		// A query that does not parse also says where (as search does).
+		var qe *query.Error
+		col := 0
+		if errors.As(fe.Err, &qe) {
+			col = qe.Col
+		}
+		jsonhttp.Fail(w, http.StatusBadRequest, jsonhttp.ErrorDetail{Message: fe.Err.Error(), Field: fe.Field, Column: col})
 	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound):
 		fail(w, http.StatusNotFound, "", "not found")
 	case errors.As(err, &pe) && pe.Code == "23505":

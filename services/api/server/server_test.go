@@ -136,6 +136,10 @@ func TestRulesAlertsAndValidation(t *testing.T) {
 		if code != 400 || field(out) != c.field {
 			t.Errorf("%v: %d %v, want 400 naming %s", c.change, code, out, c.field)
 		}
+		// A query that does not parse also points at its column.
+		if col, _ := out["error"].(map[string]any)["column"].(float64); c.field == "query" && col != 14 {
+			t.Errorf("%v: column %v in %v, want 14 (the end of the query)", c.change, col, out)
+		}
 	}
 	rule["threshold"] = 20
 	if code, out := f.call(t, "PUT", "/v1/rules/"+id, f.admin, rule); code != 200 || out["threshold"] != 20.0 {
