@@ -6,18 +6,18 @@ import "strconv"
 // sections. The services listen on them by default; the components publish,
 // route and scrape them; the images expose them.
 var Ports = struct {
-	API, Search                         int
+	API, Web, Search                    int
 	IngestHTTP, IngestHEC, IngestNative int
 	IngestMetrics, PostgresExporter     int
 }{
-	API: 3000, Search: 3002,
+	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
 	IngestMetrics: 9598, PostgresExporter: 9187,
 }
 
 // Public path prefixes: users reach api and search at
 // https://<host>/api/... and /search/... (the Compose host's Caddy, the
-// clusters' Ingress). The services answer both with and without the
+// clusters' Ingress); every other path is the web UI's. The services answer both with and without the
 // prefix, so routing does not depend on whether a proxy strips it
 // (Caddy's handle_path does, an Ingress Prefix rule does not).
 const (

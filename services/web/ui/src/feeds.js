@@ -1,0 +1,74 @@
+// The feeds page: the tenant's feeds and their ingest tokens (a token is
+// shown once, when it is issued).
+import { html } from 'htm/preact'
+import { useEffect, useState } from 'preact/hooks'
+import { all, call } from './api.js'
+import { Failure, when } from './widgets.js'
+
+export function FeedsPage() {
+  const [feeds, setFeeds] = useState(null)
+  const [name, setName] = useState('')
+  const [kind, setKind] = useState('http')
+  const [issued, setIssued] = useState(null)
+  const [error, setError] = useState(null)
+
+  async function load() {
+    try {
+      setFeeds(await all('/api/v1/feeds'))
+    } catch (e) {
+      setError(e)
+    }
+  }
+  useEffect(() => { load() }, [])
+
+  async function create(e) {
+    e.preventDefault()
+    try {
+      await call('POST', '/api/v1/feeds', { name, kind })
+      setName('')
+      setError(null)
+      await load()
+    } catch (err) {
+      setError(err)
+    }
+  }
+  async function issue(f) {
+    try {
+      const t = await call('POST', `/api/v1/feeds/${f.id}/ingest-tokens`)
+      setIssued({ feed: f.name, token: t.token })
+      setError(null)
+    } catch (err) {
+      setError(err)
+    }
+  }
+  async function remove(f) {
+    if (!window.confirm(`Delete the feed ${f.name} and its ingest tokens?`)) return
+    try {
+      await call('DELETE', `/api/v1/feeds/${f.id}`)
+      await load()
+    } catch (err) {
+      setError(err)
+    }
+  }
+
+  return html`<section>
+    <header class="page-head"><h2>Feeds</h2></header>
+    <${Failure} error=${error} />
+    ${issued && html`<div class="once" role="status" data-testid="issued-token">
+      <p>Ingest token for <b>${issued.feed}</b>. Copy it now: it is not shown again.</p>
+      <code>${issued.token}</code> <button onClick=${() => setIssued(null)}>Done</button>
+    </div>`}
+    <form class="inline" onSubmit=${create}>
+      <input aria-label="Feed name" placeholder="Feed name" value=${name} onInput=${(e) => setName(e.target.value)} required maxlength="200" />
+      <select aria-label="Kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
+        <option value="http">HTTP (bearer)</option><option value="hec">Splunk HEC</option><option value="vector">Vector</option>
+      </select>
+      <button type="submit">Create feed</button>
+    </form>
+    ${feeds && (feeds.length === 0 ? html`<p class="empty">No feeds yet.</p>` : html`<table class="rows" data-testid="feeds">
+      <thead><tr><th>Name</th><th>Kind</th><th>Created</th><th></th></tr></thead>
+      <tbody>${feeds.map((f) => html`<tr><td>${f.name}</td><td>${f.kind}</td><td>${when(f.created_at)}</td>
+        <td><button onClick=${() => issue(f)}>New ingest token</button> <button onClick=${() => remove(f)}>Delete</button></td></tr>`)}</tbody>
+    </table>`)}
+  </section>`
+}

@@ -1,0 +1,128 @@
+// The detection rules page: the tenant's rules with their next run, a
+// form to create or edit one, and a test that runs the rule's query over
+// its window now and says whether it would raise an alert.
+import { html } from 'htm/preact'
+import { useEffect, useState } from 'preact/hooks'
+import { all, call, search } from './api.js'
+import { QueryError } from './search.js'
+import { Failure, when } from './widgets.js'
+
+const blank = { name: '', query: '', schedule: '@every 5m', window_seconds: 300, threshold_op: '>', threshold: 0, enabled: true }
+
+const compare = { '>': (a, b) => a > b, '>=': (a, b) => a >= b, '<': (a, b) => a < b, '<=': (a, b) => a <= b }
+
+// testRule counts what the rule's query matches over its last window (per
+// group for a stats query) and compares each count with the threshold, as
+// the scheduler does.
+async function testRule(r) {
+  const stats = /\|\s*stats\b/i.test(r.query)
+  const query = stats ? r.query : `${r.query} | stats count()`
+  const res = { columns: [], rows: [] }
+  await search({ query, from: `-${r.window_seconds}s`, to: 'now', page_size: 1000 }, {
+    onColumns: (c) => { res.columns = c },
+    onRows: (rows) => { res.rows.push(...rows) },
+  })
+  const value = res.columns.findIndex((c) => /Int|Float/.test(c.type))
+  const groups = res.rows.map((row) => ({
+    group: row.filter((_, i) => i !== value).join(' / '),
+    value: Number(row[value]) || 0,
+  }))
+  if (groups.length === 0) groups.push({ group: '', value: 0 })
+  return groups.map((g) => ({ ...g, fires: compare[r.threshold_op](g.value, Number(r.threshold)) }))
+}
+
+function RuleForm({ rule, onSaved, onCancel }) {
+  const [r, setR] = useState(rule)
+  const [error, setError] = useState(null)
+  const [test, setTest] = useState(null)
+  const set = (k, conv = (v) => v) => (e) => setR({ ...r, [k]: conv(e.target.type === 'checkbox' ? e.target.checked : e.target.value) })
+
+  async function save(e) {
+    e.preventDefault()
+    // The rule's fields as the api takes them (not its id or times).
+    const body = {
+      name: r.name, query: r.query, schedule: r.schedule, signal: !!r.signal, enabled: r.enabled,
+      window_seconds: Number(r.window_seconds), threshold_op: r.threshold_op, threshold: Number(r.threshold),
+    }
+    try {
+      const saved = await call(r.id ? 'PUT' : 'POST', r.id ? `/api/v1/rules/${r.id}` : '/api/v1/rules', body)
+      setError(null)
+      onSaved(saved)
+    } catch (err) {
+      setError(err)
+    }
+  }
+  async function runTest() {
+    setTest(null)
+    try {
+      setTest(await testRule(r))
+      setError(null)
+    } catch (err) {
+      setError(err)
+    }
+  }
+
+  return html`<form class="rule" onSubmit=${save} data-testid="rule-form">
+    <h3>${r.id ? `Edit ${rule.name}` : 'New rule'}</h3>
+    <label>Name <input name="name" value=${r.name} onInput=${set('name')} required maxlength="200" /></label>
+    <label>Query <textarea name="query" rows="2" spellcheck="false" value=${r.query} onInput=${set('query')}></textarea></label>
+    <div class="row">
+      <label>Schedule <input name="schedule" value=${r.schedule} onInput=${set('schedule')} title="@every 5m or five-field cron (UTC)" /></label>
+      <label>Window (s) <input name="window_seconds" type="number" min="60" value=${r.window_seconds} onInput=${set('window_seconds')} /></label>
+      <label>Alert when count <select name="threshold_op" value=${r.threshold_op} onChange=${set('threshold_op')}>
+        ${Object.keys(compare).map((op) => html`<option>${op}</option>`)}</select></label>
+      <label>Threshold <input name="threshold" type="number" step="any" value=${r.threshold} onInput=${set('threshold')} /></label>
+      <label class="check"><input name="enabled" type="checkbox" checked=${r.enabled} onChange=${set('enabled')} /> Enabled</label>
+    </div>
+    ${error?.field === 'query' ? html`<${QueryError} query=${r.query} error=${error} />` : html`<${Failure} error=${error} />`}
+    ${test && html`<div class="test" data-testid="rule-test">${test.map((g) => html`<div class=${g.fires ? 'fires' : ''}>
+      ${g.group && html`<b>${g.group}</b>: `}${g.value} in the last ${r.window_seconds}s:
+      ${g.fires ? ' would raise an alert' : ' would not raise an alert'}</div>`)}</div>`}
+    <div class="buttons">
+      <button type="submit">Save rule</button>
+      <button type="button" onClick=${runTest}>Test now</button>
+      <button type="button" onClick=${onCancel}>Cancel</button>
+    </div>
+  </form>`
+}
+
+export function RulesPage() {
+  const [rules, setRules] = useState(null)
+  const [editing, setEditing] = useState(null)
+  const [error, setError] = useState(null)
+
+  async function load() {
+    try {
+      setRules(await all('/api/v1/rules'))
+    } catch (e) {
+      setError(e)
+    }
+  }
+  useEffect(() => { load() }, [])
+
+  async function remove(r) {
+    if (!window.confirm(`Delete the rule ${r.name}?`)) return
+    try {
+      await call('DELETE', `/api/v1/rules/${r.id}`)
+      await load()
+    } catch (e) {
+      setError(e)
+    }
+  }
+
+  return html`<section>
+    <header class="page-head"><h2>Detection rules</h2>
+      <button onClick=${() => setEditing({ ...blank })}>New rule</button></header>
+    <${Failure} error=${error} />
+    ${editing && html`<${RuleForm} key=${editing.id || 'new'} rule=${editing}
+      onSaved=${() => { setEditing(null); load() }} onCancel=${() => setEditing(null)} />`}
+    ${rules && (rules.length === 0 ? html`<p class="empty">No rules yet.</p>` : html`<table class="rows" data-testid="rules">
+      <thead><tr><th>Name</th><th>Query</th><th>Schedule</th><th>Alert when</th><th>Next run</th><th>Enabled</th><th></th></tr></thead>
+      <tbody>${rules.map((r) => html`<tr>
+        <td>${r.name}</td><td><code>${r.query}</code></td><td>${r.signal ? 'signal' : r.schedule}</td>
+        <td>count ${r.threshold_op} ${r.threshold} in ${r.window_seconds}s</td>
+        <td data-testid="next-run">${when(r.next_run_at)}</td><td>${r.enabled ? 'yes' : 'no'}</td>
+        <td><button onClick=${() => setEditing({ ...r })}>Edit</button> <button onClick=${() => remove(r)}>Delete</button></td></tr>`)}</tbody>
+    </table>`)}
+  </section>`
+}
