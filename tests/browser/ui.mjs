@@ -1,0 +1,222 @@
+// Drives nano's web UI in Debian's Chromium (headless, through
+// playwright-core) as an analyst would, against real web, api and search
+// services. tests/webui_test.go starts them, seeds the events and runs
+// this script; it reads:
+//   NANO_UI_URL     the origin that routes /, /api/ and /search/
+//   NANO_UI_TOKEN   an API token with every scope
+//   NANO_UI_SEEDED  JSON: what the test seeded (counts the pages must show)
+//   NANO_UI_SHOTS   where to keep a screenshot of each page
+//   NANO_UI_STEPS   comma-separated steps to run (default: all)
+// It prints one JSON line of what it made (for the test to check in
+// PostgreSQL) and exits 1, with a screenshot of the page, at the first
+// thing that is not as expected.
+import { chromium } from 'playwright-core'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+const base = process.env.NANO_UI_URL
+const token = process.env.NANO_UI_TOKEN
+const seeded = JSON.parse(process.env.NANO_UI_SEEDED || '{}')
+const shots = process.env.NANO_UI_SHOTS || '.'
+const only = (process.env.NANO_UI_STEPS || '').split(',').filter(Boolean)
+mkdirSync(shots, { recursive: true })
+
+const timeout = 20_000
+const made = {}
+const log = (...a) => console.error('ui:', ...a)
+
+function check(ok, what) {
+  if (!ok) throw new Error(what)
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
+}
+
+// search types a query and range into the search page and runs it.
+async function search(page, query, from = seeded.from || '-24h') {
+  await page.goto(`${base}/#/search`)
+  await page.getByLabel('Query').fill(query)
+  await page.locator('input[name=from]').fill(from)
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+}
+
+const steps = {
+  async signin(page) {
+    await page.goto(base + '/')
+    await page.getByLabel('API token').fill('nano_not_a_token')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor({ timeout })
+    await shot(page, '01-signin-refused')
+    await page.getByLabel('API token').fill(token)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('link', { name: 'Alerts' }).waitFor({ timeout })
+    check(!page.url().includes(token), 'the token is in the address')
+    const stored = await page.evaluate(() => ({ session: sessionStorage.getItem('nano.token'), local: JSON.stringify(localStorage) }))
+    check(stored.session === token && !stored.local.includes(token), 'the token is not kept in the session (only)')
+  },
+
+  async search(page) {
+    await search(page, seeded.query)
+    const results = page.getByTestId('results')
+    await results.locator('tbody tr').first().waitFor({ timeout })
+    await page.getByTestId('histogram').locator('canvas').waitFor({ timeout })
+    const total = await page.getByTestId('histogram-total').textContent()
+    check(total === `${seeded.matching} events`, `histogram total "${total}", want ${seeded.matching} events`)
+    await page.getByTestId('result-count').filter({ hasText: /^50 rows$/ }).waitFor({ timeout })
+    const first = await results.locator('tbody tr').first().textContent()
+    check(first.includes(seeded.newestMessage), `first row "${first}" is not the newest event (${seeded.newestMessage})`)
+    await shot(page, '02-search')
+
+    // Page 2 continues after page 1; Previous comes back.
+    await page.getByRole('button', { name: 'Next page' }).click()
+    await page.getByText('page 2').waitFor({ timeout })
+    const second = await results.locator('tbody tr').first().textContent()
+    check(second !== first && second.includes(seeded.page2Message), `page 2 starts with "${second}", want ${seeded.page2Message}`)
+    await shot(page, '03-search-page-2')
+    await page.getByRole('button', { name: 'Previous' }).click()
+    await page.getByText('page 1').waitFor({ timeout })
+    check((await results.locator('tbody tr').first().textContent()) === first, 'Previous did not come back to page 1')
+
+    // An event's attributes.
+    await results.locator('tbody tr').first().click()
+    const detail = page.getByTestId('event-detail')
+    await detail.waitFor({ timeout })
+    for (const [k, v] of Object.entries(seeded.newestAttributes)) {
+      await detail.locator('tr', { hasText: k }).filter({ hasText: v }).waitFor({ timeout })
+    }
+    await shot(page, '04-event')
+    await detail.getByRole('button', { name: 'Close' }).click()
+  },
+
+  async badquery(page) {
+    await search(page, 'level:error AND')
+    const err = page.getByTestId('query-error')
+    await err.waitFor({ timeout })
+    const caret = await err.locator('pre').textContent()
+    check(caret === 'level:error AND\n' + ' '.repeat(15) + '^', `caret block ${JSON.stringify(caret)}`)
+    check((await err.textContent()).includes('column 16'), 'the error does not name column 16')
+    await shot(page, '05-bad-query')
+  },
+
+  async stats(page) {
+    await search(page, '| stats count() by service')
+    await page.getByTestId('stats-chart').locator('canvas').waitFor({ timeout })
+    const rows = page.getByTestId('results').locator('tbody tr')
+    await rows.first().waitFor({ timeout })
+    check((await rows.count()) === seeded.services, `stats rows ${await rows.count()}, want ${seeded.services}`)
+    await shot(page, '06-stats')
+  },
+
+  async saved(page) {
+    await search(page, seeded.query)
+    await page.getByTestId('results').locator('tbody tr').first().waitFor({ timeout })
+    await page.getByLabel('Saved search name').fill('checkout in range')
+    await page.getByRole('button', { name: 'Save search' }).click()
+    await page.getByTestId('saved').filter({ hasText: 'Saved as' }).waitFor({ timeout })
+    await page.getByRole('link', { name: 'Saved searches' }).click()
+    await page.getByTestId('saved-searches').getByRole('link', { name: 'checkout in range' }).waitFor({ timeout })
+    await page.getByTestId('history').locator('tr', { hasText: 'level:error AND' }).filter({ hasText: 'invalid' }).first().waitFor({ timeout })
+    await shot(page, '07-saved-and-history')
+    await page.getByTestId('saved-searches').getByRole('link', { name: 'checkout in range' }).click()
+    await page.getByTestId('histogram-total').filter({ hasText: `${seeded.matching} events` }).waitFor({ timeout })
+    check((await page.getByLabel('Query').inputValue()) === seeded.query, 'the saved search did not reopen its query')
+  },
+
+  async rules(page) {
+    await page.getByRole('link', { name: 'Rules' }).click()
+    await page.getByRole('button', { name: 'New rule' }).click()
+    const form = page.getByTestId('rule-form')
+    // A query that does not parse is refused with its column.
+    await form.locator('input[name=name]').fill('checkout errors')
+    await form.locator('textarea[name=query]').fill('level:error AND')
+    await form.getByRole('button', { name: 'Save rule' }).click()
+    await form.getByTestId('query-error').waitFor({ timeout })
+    await form.locator('textarea[name=query]').fill(seeded.ruleQuery)
+    await form.locator('input[name=schedule]').fill('@every 1m')
+    await form.locator('input[name=window_seconds]').fill(String(seeded.ruleWindow))
+    await form.locator('input[name=threshold]').fill('5')
+    await form.getByRole('button', { name: 'Test now' }).click()
+    await form.getByTestId('rule-test').filter({ hasText: `${seeded.ruleMatches} in the last ${seeded.ruleWindow}s: would raise an alert` }).waitFor({ timeout })
+    await shot(page, '08-rule-test')
+    await form.getByRole('button', { name: 'Save rule' }).click()
+    const row = page.getByTestId('rules').locator('tr', { hasText: 'checkout errors' })
+    await row.waitFor({ timeout })
+    check((await row.getByTestId('next-run').textContent()).trim() !== '', 'the rule shows no next run')
+    // Edit: the threshold changes and the list says so.
+    await row.getByRole('button', { name: 'Edit' }).click()
+    await page.getByTestId('rule-form').locator('input[name=threshold]').fill('3')
+    await page.getByTestId('rule-form').getByRole('button', { name: 'Save rule' }).click()
+    await page.getByTestId('rules').locator('tr', { hasText: 'checkout errors' }).filter({ hasText: 'count > 3' }).waitFor({ timeout })
+    await shot(page, '09-rules')
+  },
+
+  async alerts(page) {
+    // The api's scheduler runs the rule within seconds and raises an alert.
+    await page.getByRole('link', { name: 'Alerts' }).click()
+    const row = page.getByTestId('alerts').locator('tr', { hasText: 'checkout errors' })
+    for (let i = 0; ; i++) {
+      if (await row.count() > 0) break
+      check(i < 60, 'no alert of the rule appeared in 60 s')
+      await page.waitForTimeout(1000)
+      await page.getByRole('button', { name: 'Refresh' }).click()
+    }
+    check((await row.first().textContent()).includes(String(seeded.ruleMatches)), 'the alert does not show the count')
+    await shot(page, '10-alerts-open')
+    await row.first().getByRole('button', { name: 'Acknowledge' }).click()
+    await page.getByText('No open alerts.').waitFor({ timeout })
+    await page.getByLabel('Status').selectOption('acknowledged')
+    await page.getByTestId('alerts').locator('tr', { hasText: 'checkout errors' }).filter({ hasText: 'acknowledged' }).waitFor({ timeout })
+    await shot(page, '11-alerts-acknowledged')
+    made.acknowledged = true
+  },
+
+  async feeds(page) {
+    await page.getByRole('link', { name: 'Feeds' }).click()
+    await page.getByLabel('Feed name').fill('firewall')
+    await page.getByLabel('Kind').selectOption('hec')
+    await page.getByRole('button', { name: 'Create feed' }).click()
+    const row = page.getByTestId('feeds').locator('tr', { hasText: 'firewall' })
+    await row.filter({ hasText: 'hec' }).waitFor({ timeout })
+    await row.getByRole('button', { name: 'New ingest token' }).click()
+    const issued = page.getByTestId('issued-token')
+    await issued.waitFor({ timeout })
+    made.ingestToken = (await issued.locator('code').textContent()).trim()
+    check(made.ingestToken.length > 20, 'no ingest token shown')
+    await shot(page, '12-feed-token')
+    // Shown once: gone when dismissed, and not on the page after a reload.
+    await issued.getByRole('button', { name: 'Done' }).click()
+    await page.reload()
+    await page.getByTestId('feeds').waitFor({ timeout })
+    check(!(await page.content()).includes(made.ingestToken), 'the ingest token is still on the page')
+  },
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.NANO_CHROMIUM || '/usr/bin/chromium',
+  // This machine's network is closed: no background connections.
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+})
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+const problems = []
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`) })
+let failed = false
+for (const [name, run] of Object.entries(steps)) {
+  if (only.length && !only.includes(name)) continue
+  const t0 = Date.now()
+  try {
+    await run(page)
+    check(problems.length === 0, problems.join('; '))
+    log(`${name} ok (${Date.now() - t0} ms)`)
+  } catch (e) {
+    log(`${name} FAILED: ${e.message}`)
+    await shot(page, `failed-${name}`).catch(() => {})
+    failed = true
+    break
+  }
+}
+await browser.close()
+console.log(JSON.stringify(made))
+process.exit(failed ? 1 : 0)
