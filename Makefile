@@ -1,5 +1,5 @@
 # Convenience targets; each is one command you can also run by hand.
-.PHONY: test plan bench-ingest bench-ingest-cluster bench-search bench-api images
+.PHONY: test plan web bench-ingest bench-ingest-cluster bench-search bench-api images
 
 test:
 	bash tests/run
@@ -23,6 +23,10 @@ bench-search:
 # api CRUD latency at 200 requests/s and scheduler failover time (prints figures).
 bench-api:
 	go run ./tests/bench/api
+
+# The web UI's build (npm ci of its lock, then Vite), which the web binary embeds.
+web:
+	bash services/web/ui/build
 
 # Service images as an OCI layout in dist/images (PUSH=ghcr.io/nanosiem pushes).
 images:

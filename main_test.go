@@ -20,7 +20,7 @@ func TestPlanCommandPrintsTreeAndBillOfMaterials(t *testing.T) {
 		"machines   1 nodes, 4 CPU, 16 GB memory",
 		"storage    81 GB hot per ClickHouse pod (90 days at 5 GB/day need 81 GB; the catalog's 50 GB is too small), 81 GB in volumes",
 		"retention  90 days, then roll-off",
-		"replicas   api 1, search 1, ingest 1",
+		"replicas   api 1, search 1, web 1, ingest 1",
 		"Resources: 23", // with the first admin token's random bytes and the tier guard
 	} {
 		if !strings.Contains(out.String(), want) {

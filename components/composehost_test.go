@@ -19,7 +19,7 @@ func hobbyArgs() *ComposeHostArgs {
 	spec, _ := tier.Lookup(tier.Hobby)
 	return &ComposeHostArgs{HetznerHostArgs: HetznerHostArgs{
 		Deployment: "demo", Tier: spec, Location: "nbg1", ServerType: "ccx13",
-		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
+		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1", Web: "r/web:1"},
 	}}
 }
 
@@ -58,6 +58,7 @@ func TestComposeHostOutputs(t *testing.T) {
 			"native":        {host.IngestNativeAddress, "192.0.2.10:6000"},
 			"apiUrl":        {host.APIURL, "https://192.0.2.10/api"},
 			"searchUrl":     {host.SearchURL, "https://192.0.2.10/search"},
+			"webUrl":        {host.WebURL, "https://192.0.2.10/"},
 		} {
 			if r := await(name, c.o); r.Value != c.want || r.Secret {
 				t.Errorf("%s = %v (secret %v), want %s", name, r.Value, r.Secret, c.want)
@@ -80,7 +81,7 @@ func TestComposeHostArgsValidate(t *testing.T) {
 		t.Fatal("invalid args accepted")
 	}
 	for _, want := range []string{`tier "growth" is deployed as "single-pool"`, `unknown Hetzner location "mars1"`,
-		"server type is required", "api, search and ingest images are required", `SSH CIDR "0.0.0.0/0"`} {
+		"server type is required", "api, search, ingest and web images are required", `SSH CIDR "0.0.0.0/0"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}

@@ -9,9 +9,11 @@ import (
 // Endpoints are where users and log shippers reach a deployment that has a
 // public address of its own (Compose hosts and self-managed clusters).
 type Endpoints struct {
-	PublicIP            pulumi.StringOutput `pulumi:"publicIp"`
-	APIURL              pulumi.StringOutput `pulumi:"apiUrl"`
-	SearchURL           pulumi.StringOutput `pulumi:"searchUrl"`
+	PublicIP  pulumi.StringOutput `pulumi:"publicIp"`
+	APIURL    pulumi.StringOutput `pulumi:"apiUrl"`
+	SearchURL pulumi.StringOutput `pulumi:"searchUrl"`
+	// WebURL is the analyst UI (every path but api's and search's).
+	WebURL              pulumi.StringOutput `pulumi:"webUrl"`
 	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
 	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
 	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
@@ -34,15 +36,17 @@ func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, byIP bool
 	}
 	api := pulumi.Sprintf("https://%s%s", host, contract.APIPrefix)
 	search := pulumi.Sprintf("https://%s%s", host, contract.SearchPrefix)
+	web := pulumi.Sprintf("https://%s/", host)
 	https := ip
 	if domain == "" && !byIP {
 		none := pulumi.String("").ToStringOutput()
-		api, search, https = none, none, none
+		api, search, web, https = none, none, none, none
 	}
 	return Endpoints{
 		PublicIP:            ip,
 		APIURL:              api,
 		SearchURL:           search,
+		WebURL:              web,
 		IngestHTTPURL:       pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHTTP),
 		IngestHECURL:        pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHEC),
 		IngestNativeAddress: pulumi.Sprintf("%s:%d", host, contract.Ports.IngestNative),
@@ -63,12 +67,14 @@ func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain
 		IngestNativeAddress: pulumi.Sprintf("%s:%d", ingestAddress, contract.Ports.IngestNative),
 		APIURL:              pulumi.String("").ToStringOutput(),
 		SearchURL:           pulumi.String("").ToStringOutput(),
+		WebURL:              pulumi.String("").ToStringOutput(),
 		HTTPSAddress:        pulumi.String("").ToStringOutput(),
 		SSHPrivateKey:       pulumi.String("").ToStringOutput(),
 	}
 	if domain != "" {
 		e.APIURL = pulumi.Sprintf("https://%s%s", domain, contract.APIPrefix)
 		e.SearchURL = pulumi.Sprintf("https://%s%s", domain, contract.SearchPrefix)
+		e.WebURL = pulumi.Sprintf("https://%s/", domain)
 		e.HTTPSAddress = httpsAddress
 	}
 	return e
@@ -76,7 +82,7 @@ func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain
 
 // outputMap adds the endpoints to a component's registered outputs.
 func (e Endpoints) outputMap(m pulumi.Map) pulumi.Map {
-	m["publicIp"], m["apiUrl"], m["searchUrl"] = e.PublicIP, e.APIURL, e.SearchURL
+	m["publicIp"], m["apiUrl"], m["searchUrl"], m["webUrl"] = e.PublicIP, e.APIURL, e.SearchURL, e.WebURL
 	m["ingestHttpUrl"], m["ingestHecUrl"], m["ingestNativeAddress"] = e.IngestHTTPURL, e.IngestHECURL, e.IngestNativeAddress
 	m["sshPrivateKey"], m["httpsAddress"] = e.SSHPrivateKey, e.HTTPSAddress
 	return m

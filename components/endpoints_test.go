@@ -17,19 +17,19 @@ func TestEndpointsNameOnlyWhatAnswers(t *testing.T) {
 		ip := pulumi.String("192.0.2.10").ToStringOutput()
 		none := pulumi.String("").ToStringOutput()
 		for name, c := range map[string]struct {
-			e                  Endpoints
-			api, search, https string
+			e                       Endpoints
+			api, search, web, https string
 		}{
-			"compose, no domain": {newEndpoints(ip, "", "https", true, none), "https://192.0.2.10/api", "https://192.0.2.10/search", "192.0.2.10"},
-			"growth, no domain":  {newEndpoints(ip, "", "http", false, none), "", "", ""},
-			"growth, domain":     {newEndpoints(ip, "logs.example.com", "http", false, none), "https://logs.example.com/api", "https://logs.example.com/search", "192.0.2.10"},
-			"cloud, no domain":   {newClusterEndpoints(ip, ip, ""), "", "", ""},
-			"cloud, domain":      {newClusterEndpoints(ip, ip, "logs.example.com"), "https://logs.example.com/api", "https://logs.example.com/search", "192.0.2.10"},
+			"compose, no domain": {newEndpoints(ip, "", "https", true, none), "https://192.0.2.10/api", "https://192.0.2.10/search", "https://192.0.2.10/", "192.0.2.10"},
+			"growth, no domain":  {newEndpoints(ip, "", "http", false, none), "", "", "", ""},
+			"growth, domain":     {newEndpoints(ip, "logs.example.com", "http", false, none), "https://logs.example.com/api", "https://logs.example.com/search", "https://logs.example.com/", "192.0.2.10"},
+			"cloud, no domain":   {newClusterEndpoints(ip, ip, ""), "", "", "", ""},
+			"cloud, domain":      {newClusterEndpoints(ip, ip, "logs.example.com"), "https://logs.example.com/api", "https://logs.example.com/search", "https://logs.example.com/", "192.0.2.10"},
 		} {
 			for what, o := range map[string]struct {
 				got  pulumi.StringOutput
 				want string
-			}{"apiUrl": {c.e.APIURL, c.api}, "searchUrl": {c.e.SearchURL, c.search}, "httpsAddress": {c.e.HTTPSAddress, c.https}} {
+			}{"apiUrl": {c.e.APIURL, c.api}, "searchUrl": {c.e.SearchURL, c.search}, "webUrl": {c.e.WebURL, c.web}, "httpsAddress": {c.e.HTTPSAddress, c.https}} {
 				r, err := internals.UnsafeAwaitOutput(context.Background(), o.got)
 				if err != nil {
 					t.Fatal(err)

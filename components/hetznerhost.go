@@ -53,8 +53,8 @@ func (a HetznerHostArgs) validate(bad func(format string, args ...any)) {
 	if a.ServerType == "" {
 		bad("server type is required")
 	}
-	if a.Images.API == "" || a.Images.Search == "" || a.Images.Ingest == "" {
-		bad("api, search and ingest images are required")
+	if a.Images.API == "" || a.Images.Search == "" || a.Images.Ingest == "" || a.Images.Web == "" {
+		bad("api, search, ingest and web images are required")
 	}
 	for _, c := range a.SSHAllowedCIDRs {
 		if p, err := netip.ParsePrefix(c); err != nil || p.Bits() == 0 {

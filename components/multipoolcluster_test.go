@@ -51,7 +51,7 @@ func TestMultiPoolClusterPools(t *testing.T) {
 			for _, d := range r.ByType("kubernetes:apps/v1:Deployment") {
 				name := text(prop(d, "metadata", "name"))
 				sel := text(prop(d, "spec", "template", "spec", "nodeSelector", kubeobjects.PoolLabel))
-				wantPool := map[string]string{"api": "app", "search": "app", "ingest": "ingest", "prometheus": "app"}[name]
+				wantPool := map[string]string{"api": "app", "search": "app", "web": "app", "ingest": "ingest", "prometheus": "app"}[name]
 				if sel != wantPool {
 					t.Errorf("deployment %s runs on pool %q, want %q", name, sel, wantPool)
 				}

@@ -19,7 +19,7 @@ func platformSpec(t *testing.T, name tier.Name) kubeobjects.Spec {
 	spec, _ := tier.Lookup(name)
 	s := kubeobjects.Spec{
 		Deployment: "demo", Tier: spec,
-		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1"},
+		Images: settings.Images{API: "r/api:1", Search: "r/search:1", Ingest: "r/ingest:1", Web: "r/web:1"},
 	}
 	if s.Backups() {
 		s.Backup = &kubeobjects.Backup{DestinationPath: "s3://warm/demo/postgres/", EndpointURL: "https://s3.example.com"}

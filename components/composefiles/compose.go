@@ -241,6 +241,13 @@ func Compose(p Params) ([]byte, error) {
 				contract.APICredentialsKey: "${" + envAPICredentialsKey + "}", contract.APIAdminToken: "${" + envAdminToken + "}",
 			}, nil),
 			"search": app(p.Images.Search, contract.Ports.Search, nil, nil),
+			// The UI needs no database: the browser calls api and search.
+			"web": hardened(composeService{
+				Image:       p.Images.Web,
+				Environment: map[string]string{contract.ListenAddr: ":" + port(contract.Ports.Web)},
+				Expose:      []string{port(contract.Ports.Web)},
+				ReadOnly:    true, CapDrop: []string{"ALL"}, User: "65532:65532",
+			}),
 			"ingest": app(p.Images.Ingest, contract.Ports.IngestHTTP, map[string]string{
 				contract.IngestToken:    "${" + envIngestToken + "}",
 				contract.HECToken:       "${" + envHECToken + "}",
@@ -261,7 +268,7 @@ func Compose(p Params) ([]byte, error) {
 					"./alerts.yml:" + contract.AlertRulesFile + ":ro",
 					DataDir + "/prometheus:/prometheus",
 				},
-				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "postgres-exporter": started},
+				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "web": started, "postgres-exporter": started},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
 			"caddy": hardened(composeService{
@@ -271,7 +278,7 @@ func Compose(p Params) ([]byte, error) {
 					"./Caddyfile:/etc/caddy/Caddyfile:ro",
 					DataDir + "/caddy:/data",
 				},
-				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started},
+				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "web": started},
 			}),
 		},
 	}
@@ -357,8 +364,8 @@ func Env(s Secrets) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Caddyfile returns the HTTPS entry: /api and /search on 443, and TLS in
-// front of the ingest HTTP and HEC ports.
+// Caddyfile returns the HTTPS entry: /api and /search on 443, every other
+// path the web UI, and TLS in front of the ingest HTTP and HEC ports.
 func Caddyfile(p Params) ([]byte, error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -378,7 +385,7 @@ func Caddyfile(p Params) ([]byte, error) {
 	fmt.Fprintf(&b, "https://%s {\n%s", p.Host, tls)
 	fmt.Fprintf(&b, "\thandle_path %s/* {\n\t\treverse_proxy api:%d\n\t}\n", contract.APIPrefix, contract.Ports.API)
 	fmt.Fprintf(&b, "\thandle_path %s/* {\n\t\treverse_proxy search:%d\n\t}\n", contract.SearchPrefix, contract.Ports.Search)
-	b.WriteString("\trespond 404\n}\n")
+	fmt.Fprintf(&b, "\thandle {\n\t\treverse_proxy web:%d\n\t}\n}\n", contract.Ports.Web)
 	for _, port := range []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
 		fmt.Fprintf(&b, "\nhttps://%s:%d {\n%s\treverse_proxy ingest:%d\n}\n", p.Host, port, tls, port)
 	}
@@ -405,6 +412,7 @@ func Prometheus(p Params) ([]byte, error) {
 	jobs := []job{
 		{"api", "/metrics", []static{{[]string{"api:" + port(contract.Ports.API)}, labels}}},
 		{"search", "/metrics", []static{{[]string{"search:" + port(contract.Ports.Search)}, labels}}},
+		{"web", "/metrics", []static{{[]string{"web:" + port(contract.Ports.Web)}, labels}}},
 		{"ingest", "/metrics", []static{{[]string{"ingest:" + port(contract.Ports.IngestMetrics)}, labels}}},
 		{"postgres", "/metrics", []static{{[]string{"postgres-exporter:" + port(contract.Ports.PostgresExporter)}, labels}}},
 		{"clickhouse", "/metrics", []static{{[]string{"clickhouse:" + port(clickhouseProm)}, labels}}},
@@ -440,7 +448,7 @@ func (p Params) check() error {
 	var missing []string
 	for name, v := range map[string]string{
 		"deployment": p.Deployment, "host": p.Host, "volume device": p.VolumeDevice,
-		"api image": p.Images.API, "search image": p.Images.Search, "ingest image": p.Images.Ingest,
+		"api image": p.Images.API, "search image": p.Images.Search, "ingest image": p.Images.Ingest, "web image": p.Images.Web,
 	} {
 		if v == "" {
 			missing = append(missing, name)

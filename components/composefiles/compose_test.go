@@ -35,7 +35,7 @@ func params(t *testing.T, name tier.Name, domain string) Params {
 	return Params{
 		Deployment: string(name) + "-hetzner", Tier: spec, Host: host, PublicTLS: public,
 		Images: settings.Images{
-			API: "ghcr.io/nanosiem/api:0.1.0", Search: "ghcr.io/nanosiem/search:0.1.0", Ingest: "ghcr.io/nanosiem/ingest:0.1.0",
+			API: "ghcr.io/nanosiem/api:0.1.0", Search: "ghcr.io/nanosiem/search:0.1.0", Ingest: "ghcr.io/nanosiem/ingest:0.1.0", Web: "ghcr.io/nanosiem/web:0.1.0",
 		},
 		VolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_4242",
 	}
@@ -130,7 +130,7 @@ func loadComposeWith(t *testing.T, p Params, secrets Secrets) *types.Project {
 
 func TestComposeLoadsWithComposeSpec(t *testing.T) {
 	proj := loadCompose(t, params(t, tier.Hobby, ""))
-	want := []string{"api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "prometheus", "search"}
+	want := []string{"api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "prometheus", "search", "web"}
 	if got := proj.ServiceNames(); !slices.Equal(sorted(got), want) {
 		t.Fatalf("services %v, want %v", got, want)
 	}

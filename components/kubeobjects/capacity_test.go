@@ -16,9 +16,9 @@ func TestPodsThatCannotScheduleAreRefused(t *testing.T) {
 		}
 	}
 	s := specFor(t, tier.Team)
-	s.Tier.Replicas = 40 // 3 x 4 CPU nodes cannot hold 120 app pods of 250m
+	s.Tier.Replicas = 40 // 3 x 4 CPU nodes cannot hold 160 app pods
 	_, err := Objects(s)
-	if err == nil || !strings.Contains(err.Error(), "the general pool's pods (40 api, 40 search, 40 ingest") || !strings.Contains(err.Error(), "lower nano:appReplicas") {
+	if err == nil || !strings.Contains(err.Error(), "the general pool's pods (40 api, 40 search, 40 web, 40 ingest") || !strings.Contains(err.Error(), "lower nano:appReplicas") {
 		t.Errorf("team with 40 replicas: %v", err)
 	}
 	p := specFor(t, tier.Pro)

@@ -9,7 +9,7 @@ import (
 )
 
 // The Ingress routes the public prefixes (apiUrl, searchUrl) to api and
-// search unstripped, on their ports: the services answer under those
+// search unstripped, and every other path to the web UI, on their ports: the services answer under those
 // prefixes (servicemain.Prefixed, tested in services/api and
 // services/search), so every Kubernetes tier's URLs reach a handler
 // whatever the controller does with the path.
@@ -21,7 +21,7 @@ func TestIngressRoutesThePublicPrefixes(t *testing.T) {
 			t.Errorf("%s: Ingress annotations %v: a path rewrite would break the prefixes", name, ann)
 		}
 		paths := get(t, ing, "spec", "rules", 0, "http", "paths").([]any)
-		want := map[string][2]any{contract.APIPrefix: {"api", contract.Ports.API}, contract.SearchPrefix: {"search", contract.Ports.Search}}
+		want := map[string][2]any{contract.APIPrefix: {"api", contract.Ports.API}, contract.SearchPrefix: {"search", contract.Ports.Search}, "/": {"web", contract.Ports.Web}}
 		if len(paths) != len(want) {
 			t.Fatalf("%s: %d Ingress paths, want %d", name, len(paths), len(want))
 		}

@@ -90,10 +90,13 @@ func (s Spec) networkPolicies() []Object {
 				{Protocol: ptr(corev1.ProtocolUDP), Port: ptr(port(53))}, {Protocol: ptr(corev1.ProtocolTCP), Port: ptr(port(53))},
 			},
 		}}),
-		// Clients reach api and search through the ingress controller, and
+		// Clients reach api, search and web through the ingress controller, and
 		// the ingest ports through the load balancer, from anywhere.
 		policy("api", app("api"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.API)}}, apiEgress),
 		policy("search", app("search"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.Search)}}, dbEgress),
+		// The UI's pods call nothing (the browser calls api and search):
+		// no egress but DNS.
+		policy("web", app("web"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.Web)}}, nil),
 		policy("ingest", app("ingest"), []networkingv1.NetworkPolicyIngressRule{
 			{Ports: ports(contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative)},
 			{From: prom, Ports: ports(contract.Ports.IngestMetrics)},

@@ -31,7 +31,7 @@ func specFor(t *testing.T, name tier.Name) Spec {
 	}
 	s := Spec{
 		Deployment: string(name) + "-test", Tier: spec, Domain: "logs.example.com",
-		Images: settings.Images{API: "ghcr.io/nanosiem/api:0.1.0", Search: "ghcr.io/nanosiem/search:0.1.0", Ingest: "ghcr.io/nanosiem/ingest:0.1.0"},
+		Images: settings.Images{API: "ghcr.io/nanosiem/api:0.1.0", Search: "ghcr.io/nanosiem/search:0.1.0", Ingest: "ghcr.io/nanosiem/ingest:0.1.0", Web: "ghcr.io/nanosiem/web:0.1.0"},
 	}
 	if spec.Postgres.Operator && spec.Postgres.BackupRetentionDays > 0 {
 		s.Backup = &Backup{DestinationPath: "s3://nano-warm/" + s.Deployment + "/postgres/", EndpointURL: "https://s3.eu-central-1.amazonaws.com"}
@@ -75,8 +75,8 @@ func TestObjectsPassUpstreamValidators(t *testing.T) {
 				}
 				pods += r.PodTemplates
 			}
-			// api, search, ingest, prometheus (+ ClickHouse, Keeper).
-			want := 4
+			// api, search, web, ingest, prometheus (+ ClickHouse, Keeper).
+			want := 5
 			if !specFor(t, name).Tier.ClickHouse.Cloud {
 				want += 2
 			}

@@ -109,8 +109,8 @@ func (s Spec) Validate() error {
 	if s.Tier.Replicas < 1 || (s.Tier.HA && s.Tier.Replicas < 2) {
 		bad("tier %q needs at least %d replicas, got %d", s.Tier.Name, map[bool]int{true: 2, false: 1}[s.Tier.HA], s.Tier.Replicas)
 	}
-	if s.Images.API == "" || s.Images.Search == "" || s.Images.Ingest == "" {
-		bad("api, search and ingest images are required")
+	if s.Images.API == "" || s.Images.Search == "" || s.Images.Ingest == "" || s.Images.Web == "" {
+		bad("api, search, ingest and web images are required")
 	}
 	if s.Tier.ClickHouse.Cloud != (s.ClickHouse != nil) {
 		bad("a ClickHouse Cloud endpoint is required on tier %q and only there", tier.Enterprise)

@@ -104,6 +104,10 @@ func (s Spec) services() []service {
 		{name: "search", image: s.Images.Search, pool: tier.App, listen: contract.Ports.Search, health: contract.Ports.Search,
 			ports: []corev1.ContainerPort{named("http", contract.Ports.Search)}, secrets: dbSecrets, env: search,
 			resources: resources("250m", "512Mi", "2", "2Gi")},
+		// The UI serves files from its binary: no database, no secrets.
+		{name: "web", image: s.Images.Web, pool: tier.App, listen: contract.Ports.Web, health: contract.Ports.Web,
+			ports: []corev1.ContainerPort{named("http", contract.Ports.Web)}, env: map[string]string{},
+			resources: resources("50m", "64Mi", "500m", "128Mi")},
 		{name: "ingest", image: s.Images.Ingest, pool: tier.Ingest, listen: contract.Ports.IngestHTTP, health: contract.Ports.IngestMetrics,
 			ports: []corev1.ContainerPort{
 				named("http", contract.Ports.IngestHTTP), named("hec", contract.Ports.IngestHEC),
@@ -260,7 +264,8 @@ func pdb(name string, lbls, selector map[string]string) Object {
 const IngestPublicService = "ingest-public"
 
 // exposure publishes ingest's ports through a LoadBalancer and, with a
-// domain, api and search through an HTTPS Ingress.
+// domain, api, search and the web UI (every other path) through an HTTPS
+// Ingress.
 func (s Spec) exposure() []Object {
 	lbls := labels("ingest")
 	var ports []corev1.ServicePort
@@ -299,6 +304,8 @@ func (s Spec) exposure() []Object {
 			Rules: []networkingv1.IngressRule{{Host: s.Domain, IngressRuleValue: networkingv1.IngressRuleValue{
 				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
 					backend(contract.APIPrefix, "api", contract.Ports.API), backend(contract.SearchPrefix, "search", contract.Ports.Search),
+					// The longest prefix wins: / is the UI's, the rest.
+					backend("/", "web", contract.Ports.Web),
 				}},
 			}}},
 		},

@@ -138,7 +138,7 @@ var kubernetesRules = []*Rule{
 	{
 		ID: "k8s-no-latest-image", Level: Mandatory,
 		Description: "Images are pinned: no latest tag and no untagged image.",
-		Remediation: "Reference images by version tag or digest (nano:apiImage, nano:searchImage, nano:ingestImage).",
+		Remediation: "Reference images by version tag or digest (nano:apiImage, nano:searchImage, nano:ingestImage, nano:webImage).",
 		Check: func(r Resource, _ Env) []string {
 			var out []string
 			for _, t := range podTemplates(r) {

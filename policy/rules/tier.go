@@ -6,12 +6,12 @@ import (
 )
 
 // appServices are the workloads the tier's replica count applies to.
-var appServices = []string{"api", "search", "ingest"}
+var appServices = []string{"api", "search", "web", "ingest"}
 
 var tierRules = []*Rule{
 	{
 		ID: "tier-ha-workloads", Level: Mandatory,
-		Description: "On HA tiers, api, search and ingest run at least 2 replicas (the tier's count, or a HorizontalPodAutoscaler's minimum of at least 2), spread by pod anti-affinity and guarded by a PodDisruptionBudget.",
+		Description: "On HA tiers, api, search, web and ingest run at least 2 replicas (the tier's count, or a HorizontalPodAutoscaler's minimum of at least 2), spread by pod anti-affinity and guarded by a PodDisruptionBudget.",
 		Remediation: "Keep nano:appReplicas at 2 or more, and keep the platform's anti-affinity and PodDisruptionBudgets.",
 		CheckStack: func(rs []Resource, env Env) []Finding {
 			if !env.HasTier || !env.Tier.HA {

@@ -39,6 +39,9 @@ type Service struct {
 	Name    string
 	Package string
 	Ports   []int
+	// Prepare is a command run at the repository's root before the
+	// build (the web UI's assets, which the binary embeds).
+	Prepare []string
 }
 
 // Services are the images nano ships.
@@ -46,6 +49,7 @@ var Services = []Service{
 	{Name: "api", Package: "./services/api", Ports: []int{contract.Ports.API}},
 	{Name: "search", Package: "./services/search", Ports: []int{contract.Ports.Search}},
 	{Name: "ingest", Package: "./services/ingest", Ports: []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics}},
+	{Name: "web", Package: "./services/web", Ports: []int{contract.Ports.Web}, Prepare: []string{"bash", "services/web/ui/build"}},
 }
 
 // nonRoot is the images' user (the distroless "nonroot" ids).
@@ -89,7 +93,7 @@ func main() {
 }
 
 // configKeys are the stack settings that name each service's image.
-var configKeys = map[string]string{"api": "nano:apiImage", "search": "nano:searchImage", "ingest": "nano:ingestImage"}
+var configKeys = map[string]string{"api": "nano:apiImage", "search": "nano:searchImage", "ingest": "nano:ingestImage", "web": "nano:webImage"}
 
 // ConfigCommands are the pulumi config commands that make a stack's
 // components deploy exactly the pushed images, by digest.
@@ -134,6 +138,13 @@ func Build(root, out, version string) ([]Result, error) {
 	}
 	var results []Result
 	for _, s := range Services {
+		if len(s.Prepare) > 0 {
+			cmd := exec.Command(s.Prepare[0], s.Prepare[1:]...)
+			cmd.Dir = root
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("cannot prepare %s (%s): %v\n%s", s.Name, strings.Join(s.Prepare, " "), err, b)
+			}
+		}
 		bin := filepath.Join(tmp, s.Name)
 		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
 			"-ldflags", "-s -w -buildid= -X main.version="+version, "-o", bin, s.Package)

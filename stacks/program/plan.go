@@ -168,7 +168,7 @@ func (r *Result) replicas() string {
 		}
 	}
 	var parts []string
-	for _, svc := range []string{"api", "search", "ingest"} {
+	for _, svc := range []string{"api", "search", "web", "ingest"} {
 		n, ok := planned[svc]
 		if !ok {
 			n = fmt.Sprint(r.Settings.Tier.Replicas)

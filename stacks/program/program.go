@@ -93,6 +93,7 @@ func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o 
 	ctx.Export("publicIp", e.PublicIP)
 	ctx.Export("apiUrl", e.APIURL)
 	ctx.Export("searchUrl", e.SearchURL)
+	ctx.Export("webUrl", e.WebURL)
 	ctx.Export("ingestHttpUrl", e.IngestHTTPURL)
 	ctx.Export("ingestHecUrl", e.IngestHECURL)
 	ctx.Export("ingestNativeAddress", e.IngestNativeAddress)

@@ -312,7 +312,7 @@ func TestGrowthStackBuilds(t *testing.T) {
 		"kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation":              1,
 		"kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation": 1,
 		"kubernetes:postgresql.cnpg.io/v1:Cluster":                                  1,
-		"kubernetes:apps/v1:Deployment":                                             4,
+		"kubernetes:apps/v1:Deployment":                                             5, // api, search, web, ingest, prometheus
 		"tls:index/selfSignedCert:SelfSignedCert":                                   4, // 3 cluster CAs + the native port's CA
 	} {
 		if counts[typ] != n {
@@ -372,7 +372,7 @@ func TestBillOfMaterialsFollowsThePlan(t *testing.T) {
 		return b.String()
 	}
 	bom := plan("team-aws", map[string]string{"nano:machineType": "m6i.2xlarge"})
-	for _, want := range []string{"pool general    3 x m6i.2xlarge (8 CPU / 32 GB, on-demand)", "machines   3 nodes, 24 CPU, 96 GB memory", "replicas   api 2, search 2, ingest 2"} {
+	for _, want := range []string{"pool general    3 x m6i.2xlarge (8 CPU / 32 GB, on-demand)", "machines   3 nodes, 24 CPU, 96 GB memory", "replicas   api 2, search 2, web 2, ingest 2"} {
 		if !strings.Contains(bom, want) {
 			t.Errorf("team-aws on m6i.2xlarge: the bill of materials lacks %q:\n%s", want, bom)
 		}

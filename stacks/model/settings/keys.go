@@ -38,6 +38,7 @@ const (
 	KeyAPIImage        = "apiImage"
 	KeySearchImage     = "searchImage"
 	KeyIngestImage     = "ingestImage"
+	KeyWebImage        = "webImage"
 	KeySSHAllowedCIDRs = "sshAllowedCidrs"
 	KeySSHPublicKey    = "sshPublicKey"
 	KeyKubeAPICIDRs    = "kubeApiAllowedCidrs"
@@ -99,6 +100,8 @@ var Keys = []Key{
 		Description: "Container image of the search service (tag or digest; never latest)."},
 	{Name: KeyIngestImage, Type: String, Default: DefaultImageRegistry + "/ingest:" + DefaultImageVersion,
 		Description: "Container image of the ingest service (tag or digest; never latest)."},
+	{Name: KeyWebImage, Type: String, Default: DefaultImageRegistry + "/web:" + DefaultImageVersion,
+		Description: "Container image of the web service, the analyst UI (tag or digest; never latest)."},
 	{Name: KeySSHAllowedCIDRs, Type: Array, Default: "[]",
 		Description: "CIDRs allowed to reach SSH (port 22). Empty closes SSH entirely; 0.0.0.0/0 and ::/0 are refused."},
 	{Name: KeySSHPublicKey, Type: String, Default: `""`,
@@ -106,7 +109,7 @@ var Keys = []Key{
 	{Name: KeyKubeAPICIDRs, Type: Array, Default: `["0.0.0.0/0","::/0"]`,
 		Description: "CIDRs allowed to reach the Kubernetes API (6443) of clusters nano runs itself (Growth on Hetzner); every request needs the admin client certificate. Narrow it to where pulumi up runs."},
 	{Name: KeyAppReplicas, Type: Integer, Default: "0",
-		Description: "Override: replicas of api, search and ingest. 0 means the tier's (HA tiers need at least 2)."},
+		Description: "Override: replicas of api, search, web and ingest. 0 means the tier's (HA tiers need at least 2)."},
 	{Name: KeyHotStorageGB, Type: Integer, Default: "0",
 		Description: "Override: total hot storage in GB. 0 means the tier's; smaller than the tier's is refused."},
 	{Name: KeyRetentionDays, Type: Integer, Default: "0",

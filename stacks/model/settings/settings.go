@@ -18,7 +18,7 @@ import (
 
 // Images are the container images of nano's services.
 type Images struct {
-	API, Search, Ingest string
+	API, Search, Ingest, Web string
 }
 
 // Settings are a stack's validated deployment settings.
@@ -180,7 +180,7 @@ func Load(stack string, get Getter) (Settings, error) {
 	}
 	tierOK, providerOK := l.tierAndProvider(&s)
 	l.identity(&s, stack)
-	s.Images = Images{API: l.image(KeyAPIImage), Search: l.image(KeySearchImage), Ingest: l.image(KeyIngestImage)}
+	s.Images = Images{API: l.image(KeyAPIImage), Search: l.image(KeySearchImage), Ingest: l.image(KeyIngestImage), Web: l.image(KeyWebImage)}
 	l.access(&s)
 	replicas, hot, days := l.integer(KeyAppReplicas), l.integer(KeyHotStorageGB), l.integer(KeyRetentionDays)
 	s.DailyVolumeGB = l.integer(KeyDailyVolumeGB)

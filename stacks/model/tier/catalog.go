@@ -144,7 +144,7 @@ type Spec struct {
 	GBPerDay int
 	EPS      int
 	// Replicas is the number of replicas of each app service (api, search,
-	// ingest).
+	// web, ingest; the seed's "API, Search, Web" and "Frontend").
 	Replicas  int
 	HA        bool
 	Providers []Provider
