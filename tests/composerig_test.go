@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,8 +101,8 @@ func nanoImages(ctx context.Context, t *testing.T, d *harness.Docker, version st
 		t.Fatalf("make images: %v\n%s", err, out)
 	}
 	ref := func(svc string) string { return settings.DefaultImageRegistry + "/" + svc + ":" + version }
-	imgs := settings.Images{API: ref("api"), Search: ref("search"), Ingest: ref("ingest")}
-	for svc, r := range map[string]string{"api": imgs.API, "search": imgs.Search, "ingest": imgs.Ingest} {
+	imgs := settings.Images{API: ref("api"), Search: ref("search"), Ingest: ref("ingest"), Web: ref("web")}
+	for svc, r := range map[string]string{"api": imgs.API, "search": imgs.Search, "ingest": imgs.Ingest, "web": imgs.Web} {
 		img, err := harness.LayoutImage(dir, svc+":"+version)
 		if err != nil {
 			t.Fatal(err)
@@ -377,6 +378,32 @@ func (h *composeHost) waitTLS(ctx context.Context, c *http.Client, base string) 
 }
 
 // call sends a JSON request and decodes a JSON answer.
+// checkWebUI: every path but /api/ and /search/ is the web service's
+// through Caddy: the UI's page, and the script it names (from the image's
+// embedded build, cached for good).
+func (h *composeHost) checkWebUI(ctx context.Context, c *http.Client, https string) {
+	h.t.Helper()
+	for _, path := range []string{"/", "/alerts"} {
+		code, out := call(ctx, h.t, c, "GET", https+path, nil, nil)
+		page, _ := out["raw"].(string)
+		if code != 200 || !strings.Contains(page, `<div id="app">`) {
+			h.t.Fatalf("the web UI through Caddy at %s: %d %v", path, code, out)
+		}
+		if path != "/" {
+			continue
+		}
+		m := regexp.MustCompile(`src="(/assets/[^"]+\.js)"`).FindStringSubmatch(page)
+		if m == nil {
+			h.t.Fatalf("the UI's page names no script: %s", page)
+		}
+		code, out = call(ctx, h.t, c, "GET", https+m[1], nil, nil)
+		hd, _ := out["header"].(http.Header)
+		if code != 200 || !strings.Contains(hd.Get("Cache-Control"), "immutable") || len(out["raw"].(string)) < 10_000 {
+			h.t.Fatalf("the UI's script %s through Caddy: %d %v", m[1], code, hd)
+		}
+	}
+}
+
 func call(ctx context.Context, t *testing.T, c *http.Client, method, url string, header map[string]string, body []byte) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
@@ -461,6 +488,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	if code, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/feeds", auth, nil); code != 200 || out["items"] == nil {
 		t.Fatalf("api through Caddy: %d %v", code, out)
 	}
+	h.checkWebUI(ctx, c, https)
 
 	// Ingest on every port.
 	marker := "rig-" + randomHex(t, 4)

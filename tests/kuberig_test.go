@@ -200,7 +200,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 
 	// A rolling update: new image tags for every service.
 	start = time.Now()
-	for _, key := range []string{"apiImage", "searchImage", "ingestImage"} {
+	for _, key := range []string{"apiImage", "searchImage", "ingestImage", "webImage"} {
 		svc := strings.TrimSuffix(key, "Image")
 		if err := stack.SetConfig(ctx, "nano:"+key, auto.ConfigValue{Value: "ghcr.io/nanosiem/" + svc + ":0.1.1-rig"}); err != nil {
 			t.Fatal(err)
@@ -378,7 +378,7 @@ func checkPlacement(t *testing.T, ctx context.Context, k *harness.Kube, spec tie
 	for _, d := range deps.Items {
 		want[d.Metadata.Name] = d.Spec.Replicas
 	}
-	for _, svc := range []string{"api", "search", "ingest", "prometheus"} {
+	for _, svc := range []string{"api", "search", "web", "ingest", "prometheus"} {
 		if _, ok := want[svc]; !ok {
 			t.Errorf("no %s Deployment on the rig", svc)
 		}
