@@ -3,12 +3,10 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/jsonhttp"
-	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/sqlgen"
 )
@@ -69,15 +67,9 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 		}
 		return
 	}
-	release, err := s.Admission.Acquire(r.Context(), p.Tenant)
-	if err != nil {
-		var rej *admission.Rejection
-		if errors.As(err, &rej) {
-			w.Header().Set("Retry-After", strconv.Itoa(int(rej.RetryAfter.Round(time.Second).Seconds())))
-			writeError(w, http.StatusTooManyRequests, rej.Error(), 0)
-			return
-		}
-		writeError(w, http.StatusServiceUnavailable, "the search waited too long for a slot", 0)
+	release, code, msg := s.admit(w, r, p.Tenant)
+	if release == nil {
+		writeError(w, code, msg, 0)
 		return
 	}
 	defer release()

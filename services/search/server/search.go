@@ -218,15 +218,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 		}
 		return
 	}
-	release, err := s.Admission.Acquire(r.Context(), p.Tenant)
-	if err != nil {
-		var rej *admission.Rejection
-		if errors.As(err, &rej) {
-			w.Header().Set("Retry-After", strconv.Itoa(int(rej.RetryAfter.Round(time.Second).Seconds())))
-			fail(http.StatusTooManyRequests, "rejected", rej.Error(), 0)
-			return
-		}
-		fail(http.StatusServiceUnavailable, "rejected", "the search waited too long for a slot", 0)
+	release, code, msg := s.admit(w, r, p.Tenant)
+	if release == nil {
+		fail(code, "rejected", msg, 0)
 		return
 	}
 	defer release()
@@ -278,6 +272,22 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	entry.Status = "ok"
 	out.finish(stats, next, "")
 	record()
+}
+
+// admit waits for the tenant's admission slot: its release, or nil with
+// the status and message of the refusal (429 with Retry-After set on w
+// when turned away, 503 when the wait ran out).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, tenant string) (func(), int, string) {
+	release, err := s.Admission.Acquire(r.Context(), tenant)
+	if err == nil {
+		return release, 0, ""
+	}
+	var rej *admission.Rejection
+	if errors.As(err, &rej) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(rej.RetryAfter.Round(time.Second).Seconds())))
+		return nil, http.StatusTooManyRequests, rej.Error()
+	}
+	return nil, http.StatusServiceUnavailable, "the search waited too long for a slot"
 }
 
 // errPageFull stops a query once the page (and one row to know there is a
