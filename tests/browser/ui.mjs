@@ -121,6 +121,11 @@ const steps = {
     await page.getByTestId('saved-searches').getByRole('link', { name: 'checkout in range' }).click()
     await page.getByTestId('histogram-total').filter({ hasText: `${seeded.matching} events` }).waitFor({ timeout })
     check((await page.getByLabel('Query').inputValue()) === seeded.query, 'the saved search did not reopen its query')
+    // A search from the history reopens too, with its range.
+    await page.getByRole('link', { name: 'Saved searches' }).click()
+    await page.getByTestId('history').getByRole('link', { name: '| stats count() by service' }).first().click()
+    await page.getByTestId('stats-chart').locator('canvas').waitFor({ timeout })
+    check((await page.getByLabel('Query').inputValue()) === '| stats count() by service', 'the history did not reopen its query')
   },
 
   async rules(page) {
