@@ -45,9 +45,8 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 	}
 	q, err := query.Parse(req.Query)
 	if err != nil {
-		var qe *query.Error
-		errors.As(err, &qe)
-		writeError(w, http.StatusBadRequest, "query: "+qe.Error(), qe.Col)
+		msg, col := queryProblem(err)
+		writeError(w, http.StatusBadRequest, msg, col)
 		return
 	}
 	now := s.now()
@@ -59,12 +58,8 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 	step := sqlgen.HistogramStep(from, to)
 	st, err := sqlgen.Histogram(sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table}, step)
 	if err != nil {
-		var qe *query.Error
-		if errors.As(err, &qe) {
-			writeError(w, http.StatusBadRequest, "query: "+qe.Error(), qe.Col)
-		} else {
-			writeError(w, http.StatusBadRequest, err.Error(), 0)
-		}
+		msg, col := queryProblem(err)
+		writeError(w, http.StatusBadRequest, msg, col)
 		return
 	}
 	release, code, msg := s.admit(w, r, p.Tenant)
@@ -82,23 +77,13 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 		counts[t] = n
 		return nil
 	})
-	s.Metrics.RowsRead.Add(float64(stats.RowsRead))
-	s.Metrics.BytesRead.Add(float64(stats.BytesRead))
-	if err != nil {
-		code, msg, status := searchFailure(err, len(q.Lookups) > 0)
-		if code == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "5")
-		}
-		s.Metrics.Queries.WithLabelValues("histogram", status).Observe(stats.Elapsed.Seconds())
-		s.Log.Warn("histogram failed", "tenant", p.Tenant, "err", err)
+	if code, msg, _ := s.observe(w, "histogram", "histogram", p.Tenant, stats, err, len(q.Lookups) > 0); err != nil {
 		writeError(w, code, msg, 0)
 		return
 	}
-	s.Metrics.Queries.WithLabelValues("histogram", "ok").Observe(stats.Elapsed.Seconds())
 	sec := int64(step / time.Second)
 	resp := histogramResponse{From: from.UTC().Format(time.RFC3339Nano), To: to.UTC().Format(time.RFC3339Nano), StepSeconds: sec,
-		Buckets: []histogramBucket{},
-		Stats:   resultStats{RowsRead: stats.RowsRead, BytesRead: stats.BytesRead, ElapsedMS: float64(stats.Elapsed.Microseconds()) / 1000}}
+		Buckets: []histogramBucket{}, Stats: statsOf(stats)}
 	for t := from.Unix() / sec * sec; t <= to.Unix(); t += sec {
 		resp.Buckets = append(resp.Buckets, histogramBucket{T: t, Events: counts[t]})
 		resp.Total += counts[t]

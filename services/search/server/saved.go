@@ -88,9 +88,8 @@ func (b savedBody) validate(w http.ResponseWriter) bool {
 		return false
 	}
 	if _, err := query.Parse(b.Query); err != nil {
-		var qe *query.Error
-		errors.As(err, &qe)
-		writeError(w, http.StatusBadRequest, "query: "+qe.Error(), qe.Col)
+		msg, col := queryProblem(err)
+		writeError(w, http.StatusBadRequest, msg, col)
 		return false
 	}
 	for name, v := range map[string]string{"from": b.From, "to": b.To} {

@@ -192,9 +192,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	}
 	q, err := query.Parse(req.Query)
 	if err != nil {
-		var qe *query.Error
-		errors.As(err, &qe)
-		fail(http.StatusBadRequest, "invalid", "query: "+qe.Error(), qe.Col)
+		msg, col := queryProblem(err)
+		fail(http.StatusBadRequest, "invalid", msg, col)
 		return
 	}
 	from, to, cur, bad := s.searchRange(req, p.Tenant, now)
@@ -210,12 +209,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	}
 	st, err := sqlgen.Compile(creq)
 	if err != nil {
-		var qe *query.Error
-		if errors.As(err, &qe) {
-			fail(http.StatusBadRequest, "invalid", "query: "+qe.Error(), qe.Col)
-		} else {
-			fail(http.StatusBadRequest, "invalid", err.Error(), 0)
-		}
+		msg, col := queryProblem(err)
+		fail(http.StatusBadRequest, "invalid", msg, col)
 		return
 	}
 	release, code, msg := s.admit(w, r, p.Tenant)
@@ -235,17 +230,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	} else {
 		stats, err = s.Runner.Run(r.Context(), st, out.row)
 	}
-	s.Metrics.RowsRead.Add(float64(stats.RowsRead))
-	s.Metrics.BytesRead.Add(float64(stats.BytesRead))
-	entry.ElapsedMS = float64(stats.Elapsed.Microseconds()) / 1000
+	if errors.Is(err, errPageFull) {
+		err = nil
+	}
+	entry.ElapsedMS = statsOf(stats).ElapsedMS
 	entry.Rows, entry.RowsRead, entry.BytesRead = int64(out.sent), int64(stats.RowsRead), int64(stats.BytesRead)
-	if err != nil && !errors.Is(err, errPageFull) {
-		code, msg, status := searchFailure(err, len(creq.Query.Lookups) > 0)
-		if code == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "5")
-		}
-		s.Metrics.Queries.WithLabelValues(kind, status).Observe(stats.Elapsed.Seconds())
-		s.Log.Warn("search failed", "tenant", p.Tenant, "err", err)
+	if code, msg, status := s.observe(w, "search", kind, p.Tenant, stats, err, len(creq.Query.Lookups) > 0); err != nil {
 		entry.Status, entry.Error = status, msg
 		if !out.started {
 			writeError(w, code, msg, 0)
@@ -255,7 +245,6 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 		record()
 		return
 	}
-	s.Metrics.Queries.WithLabelValues(kind, "ok").Observe(stats.Elapsed.Seconds())
 	next := ""
 	if out.more {
 		nc := cursor{Hash: fingerprint(p.Tenant, req.Query), From: from.UnixNano(), To: to.UnixNano(), Returned: cur.Returned + out.sent}
@@ -272,6 +261,41 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	entry.Status = "ok"
 	out.finish(stats, next, "")
 	record()
+}
+
+// queryProblem is the message and column of a query that does not parse
+// or compile (column 0 when the problem is not in the query's text).
+func queryProblem(err error) (string, int) {
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		return "query: " + qe.Error(), qe.Col
+	}
+	return err.Error(), 0
+}
+
+// observe counts a finished query under kind: rows and bytes read, its
+// time and outcome. A failure (err) answers its status, message and
+// history status, sets Retry-After on w when ClickHouse is unavailable and
+// is logged as what failed.
+func (s *Server) observe(w http.ResponseWriter, what, kind, tenant string, stats runner.Stats, err error, lookups bool) (code int, msg, status string) {
+	s.Metrics.RowsRead.Add(float64(stats.RowsRead))
+	s.Metrics.BytesRead.Add(float64(stats.BytesRead))
+	if err == nil {
+		s.Metrics.Queries.WithLabelValues(kind, "ok").Observe(stats.Elapsed.Seconds())
+		return http.StatusOK, "", "ok"
+	}
+	code, msg, status = searchFailure(err, lookups)
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	s.Metrics.Queries.WithLabelValues(kind, status).Observe(stats.Elapsed.Seconds())
+	s.Log.Warn(what+" failed", "tenant", tenant, "err", err)
+	return code, msg, status
+}
+
+// statsOf is what a response says of a query's reads and time.
+func statsOf(st runner.Stats) resultStats {
+	return resultStats{RowsRead: st.RowsRead, BytesRead: st.BytesRead, ElapsedMS: float64(st.Elapsed.Microseconds()) / 1000}
 }
 
 // admit waits for the tenant's admission slot: its release, or nil with
@@ -376,7 +400,7 @@ func (o *resultStream) finish(st runner.Stats, next, failure string) {
 	}
 	tail := map[string]any{
 		"count": o.sent,
-		"stats": resultStats{RowsRead: st.RowsRead, BytesRead: st.BytesRead, ElapsedMS: float64(st.Elapsed.Microseconds()) / 1000},
+		"stats": statsOf(st),
 	}
 	if next != "" {
 		tail["next_cursor"] = next
