@@ -34,6 +34,10 @@ type config struct {
 	// PostgresBackup is nil when the api does not back PostgreSQL up
 	// (NANO_POSTGRES_BACKUP_URL unset).
 	PostgresBackup *postgresBackupConfig
+	// DropOldestBelow is the operator's policy of deleting history for
+	// disk room: below this free share of ClickHouse's disk the leader
+	// deletes the oldest day of events (0: never, the default).
+	DropOldestBelow float64
 }
 
 // postgresBackupConfig is where and how often PostgreSQL is backed up, and
@@ -68,6 +72,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxBodyBytes:    r.Int(contract.APIMaxBodyBytes, 1<<20, 1<<10, 64<<20),
 		Timeout:         r.Duration(contract.APIRequestTimeout, 30*time.Second, time.Second, 10*time.Minute),
 		TokenCacheTTL:   r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
+		DropOldestBelow: float64(r.Int(contract.DiskDropOldestBelowPct, 0, 0, 50)) / 100,
 	}
 	c.LeaderURL = r.String(contract.APILeaderPostgresURL, c.PostgresURL)
 	c.Engine = events.Engine{

@@ -220,8 +220,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 				}
 				return err
 			}},
-			{Name: "disk-guard", Interval: time.Minute, Run: func(ctx context.Context, _ int64) error {
-				return guardDisk(ctx, conn, engine, disk, log)
+			{Name: "disk", Interval: time.Minute, Run: func(ctx context.Context, _ int64) error {
+				probe := func(ctx context.Context) (float64, error) { return events.DiskFree(ctx, conn, engine) }
+				return diskPolicy(ctx, probe, conn, engine, cfg.DropOldestBelow, disk, log)
 			}},
 		}}
 		if chBackups != nil {
@@ -248,8 +249,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	return err
 }
 
-// diskMetrics are the disk guard's: the free share it last read (alert on
-// it, e.g. below 0.15) and the days it dropped early.
+// diskMetrics are the disk task's: the free share it last read (alert on
+// it, e.g. below 0.15) and the days the operator's policy deleted.
 type diskMetrics struct {
 	free    prometheus.Gauge
 	dropped prometheus.Counter
@@ -258,33 +259,39 @@ type diskMetrics struct {
 func newDiskMetrics(reg *prometheus.Registry) diskMetrics {
 	m := diskMetrics{
 		free: prometheus.NewGauge(prometheus.GaugeOpts{Name: contract.DiskFreeMetric,
-			Help: "Free share of ClickHouse's default disk (the server the api reached), last read by the disk guard."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "nano_clickhouse_disk_days_dropped_total",
-			Help: "Days of events dropped before their retention because ClickHouse's disk was filling."}),
+			Help: "Free share of ClickHouse's default disk (the fullest server's on a cluster), last read by the api's disk task."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: contract.DiskDaysDroppedMetric,
+			Help: "Days of events deleted before their retention by the operator's policy (" + contract.DiskDropOldestBelowPct + ") because ClickHouse's disk was filling."}),
 	}
 	reg.MustRegister(m.free, m.dropped)
 	return m
 }
 
-// guardDisk is the disk-guard task: below contract.DiskFreeGuardMin it drops the oldest
-// day (one per pass, so a pass that frees enough stops there). Servers
-// before 19.15 have no system.disks: the guard does not run there.
-func guardDisk(ctx context.Context, conn driver.Conn, e events.Engine, m diskMetrics, log *slog.Logger) error {
-	if e.Version[0] < 20 {
+// diskPolicy is the disk task: it reads ClickHouse's free disk share into
+// the metric the platform alerts on. It deletes nothing unless the
+// operator set a policy (dropBelow > 0, NANO_DISK_DROP_OLDEST_BELOW_PCT):
+// then, below that share, it deletes the oldest day of events (one per
+// pass, so a pass that frees enough stops there), logs it and counts it
+// (the NanoEventsDeletedForDisk alert). Without a policy a filling disk
+// stops ingest (503) and alerts instead. Servers before 19.15 have no
+// system.disks: the task does nothing there.
+func diskPolicy(ctx context.Context, probe func(context.Context) (float64, error), conn driver.Conn, e events.Engine, dropBelow float64, m diskMetrics, log *slog.Logger) error {
+	free, err := probe(ctx)
+	if errors.Is(err, events.ErrNoDiskView) {
 		return nil
 	}
-	free, err := retention.DiskFree(ctx, conn)
 	if err != nil {
 		return err
 	}
 	m.free.Set(free)
-	if free >= contract.DiskFreeGuardMin {
+	if dropBelow <= 0 || free >= dropBelow {
 		return nil
 	}
 	day, err := retention.DropOldestDay(ctx, conn, e)
 	if day != "" {
 		m.dropped.Inc()
-		log.Warn("ClickHouse's disk is filling: dropped the oldest day of events before its retention", "free", free, "day", day)
+		log.Error("deleted the oldest day of events before its retention to free ClickHouse's disk, as the operator's policy says",
+			"day", day, "free", free, "policy", contract.DiskDropOldestBelowPct, "below", dropBelow)
 	}
 	return err
 }

@@ -2,14 +2,29 @@ package contract
 
 import "fmt"
 
-// The free share of ClickHouse's disk as the api's disk guard reads it
-// (the metric the components' Prometheus alerts on), the share below which
-// the alert fires, and the share below which the guard drops the oldest
-// day of events.
+// The free share of ClickHouse's disk as the api's disk task reads it
+// (the metric the components' Prometheus alerts on) and the share below
+// which the warning fires. Ingest refuses new events below its own
+// threshold (IngestMinDiskFreePct, default DefaultIngestMinDiskFreePct);
+// nothing stored is deleted for room unless the operator chose so
+// (DiskDropOldestBelowPct, off by default), and then every dropped day
+// counts in DiskDaysDroppedMetric.
 const (
-	DiskFreeMetric   = "nano_clickhouse_disk_free_ratio"
-	DiskFreeAlertMin = 0.15
-	DiskFreeGuardMin = 0.10
+	DiskFreeMetric              = "nano_clickhouse_disk_free_ratio"
+	DiskFreeAlertMin            = 0.15
+	DefaultIngestMinDiskFreePct = 10
+	DiskDaysDroppedMetric       = "nano_clickhouse_disk_days_dropped_total"
+	// IngestDiskRefusingMetric is 1 while an ingest replica refuses events
+	// because ClickHouse's disk is nearly full.
+	IngestDiskRefusingMetric = "nano_ingest_disk_refusing"
+	// IngestQuotaRefusalsMetric counts the events refused (429) because
+	// their tenant was over a quota, by tenant and quota.
+	IngestQuotaRefusalsMetric = "nano_ingest_quota_refused_events_total"
+	// IngestRejectedMetric counts events ingest did not take, by protocol
+	// and reason (IngestReasonRefused: ClickHouse refused that request's
+	// rows; the rest of its batch was committed).
+	IngestRejectedMetric = "nano_ingest_rejected_events_total"
+	IngestReasonRefused  = "refused"
 )
 
 // ClickHouse backups: the api scheduler's task and the metrics the alerts
@@ -45,8 +60,43 @@ func AlertRules(apiPostgresBackups bool) map[string]any {
 		"labels": map[string]any{"severity": "warning"},
 		"annotations": map[string]any{
 			"summary": "ClickHouse's disk is {{ $value | humanizePercentage }} free",
-			"description": fmt.Sprintf("Below %g%% free the api drops the oldest day of events before its retention. ", DiskFreeGuardMin*100) +
-				"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays.",
+			"description": fmt.Sprintf("Below %d%% free ingest refuses new events (503) so that nothing stored is deleted. ", DefaultIngestMinDiskFreePct) +
+				"Grow the volume (nano:hotStorageGB), shorten nano:retentionDays or lower a tenant's quota (docs/reliability.md).",
+		},
+	}, map[string]any{
+		// Ingest stopped taking events: every shipper is getting 503s.
+		"alert":  "NanoIngestRefusingDiskFull",
+		"expr":   fmt.Sprintf("max(%s) > 0", IngestDiskRefusingMetric),
+		"labels": map[string]any{"severity": "critical"},
+		"annotations": map[string]any{
+			"summary": "Ingest refuses new events: ClickHouse's disk is nearly full",
+			"description": "Shippers get 503 and keep their events queued; nothing stored is deleted. " +
+				"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays; see docs/reliability.md.",
+		},
+	}, map[string]any{
+		// The operator's policy deleted history to make room.
+		"alert":  "NanoEventsDeletedForDisk",
+		"expr":   fmt.Sprintf("increase(%s[1h]) > 0", DiskDaysDroppedMetric),
+		"labels": map[string]any{"severity": "critical"},
+		"annotations": map[string]any{
+			"summary":     "Days of events were deleted before their retention to free ClickHouse's disk",
+			"description": "nano:diskDropOldestBelowPct is on; the api leader's log names each day deleted.",
+		},
+	}, map[string]any{
+		"alert":  "NanoIngestTenantOverQuota",
+		"expr":   fmt.Sprintf("sum by (tenant, quota) (increase(%s[10m])) > 0", IngestQuotaRefusalsMetric),
+		"labels": map[string]any{"severity": "warning"},
+		"annotations": map[string]any{
+			"summary":     "Tenant {{ $labels.tenant }} is over its ingest quota ({{ $labels.quota }}): its events get 429",
+			"description": "Raise nano:ingestTenantEps or nano:ingestTenantGBPerDay if the volume is expected (docs/reliability.md).",
+		},
+	}, map[string]any{
+		"alert":  "NanoIngestEventsRefusedByClickHouse",
+		"expr":   fmt.Sprintf(`sum by (protocol) (increase(%s{reason=%q}[10m])) > 0`, IngestRejectedMetric, IngestReasonRefused),
+		"labels": map[string]any{"severity": "warning"},
+		"annotations": map[string]any{
+			"summary":     "ClickHouse refused some requests' events (422 to those clients; their batches' other requests were committed)",
+			"description": "Ingest's log names the tenant, feed and ClickHouse's error.",
 		},
 	}, map[string]any{
 		// Every failed attempt (the api retries after 10 minutes).

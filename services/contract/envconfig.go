@@ -102,6 +102,44 @@ const (
 	IngestMinBodyRate   = "NANO_INGEST_MIN_BODY_RATE"  // slowest body arrival in bytes/s after 2 s before 408 (16 KiB/s)
 )
 
+// Ingest's time window, per-tenant quotas and disk guard (docs/reliability.md);
+// unset keeps the default.
+const (
+	// IngestMaxEventAgeDays: an event older than this many days is stored at
+	// its arrival time, its own time kept in the attribute
+	// nano.original_time (default NANO_RETENTION_DAYS; 0 with no retention:
+	// no bound but ClickHouse's DateTime range).
+	IngestMaxEventAgeDays = "NANO_INGEST_MAX_EVENT_AGE_DAYS"
+	// IngestMaxClockSkew: an event dated further ahead is treated the same
+	// (Go duration, 15m).
+	IngestMaxClockSkew = "NANO_INGEST_MAX_CLOCK_SKEW"
+	// IngestMaxDaysPerRequest: a request whose events fall on more distinct
+	// days is refused with 400 (30).
+	IngestMaxDaysPerRequest = "NANO_INGEST_MAX_DAYS_PER_REQUEST"
+	// IngestBatchDays: distinct days one insert may hold, below
+	// ClickHouse's max_partitions_per_insert_block (90; lowered to the
+	// server's setting when that is smaller).
+	IngestBatchDays = "NANO_INGEST_BATCH_DAYS"
+	// IngestTenantEPS: each tenant's events per second on each replica,
+	// with a burst of IngestTenantBurstSeconds of them (0: unlimited; the
+	// deployments set the tier's EPS).
+	IngestTenantEPS          = "NANO_INGEST_TENANT_EPS"
+	IngestTenantBurstSeconds = "NANO_INGEST_TENANT_BURST_SECONDS" // (60)
+	// IngestTenantGBPerDay: each tenant's GB (10^9 bytes of events as
+	// received) per UTC day, counted across replicas through PostgreSQL
+	// (0: unlimited; the deployments set the tier's GB/day).
+	IngestTenantGBPerDay = "NANO_INGEST_TENANT_GB_PER_DAY"
+	// IngestMinDiskFreePct: below this share of ClickHouse's disk free,
+	// ingest refuses new events with 503 (10; 0: off).
+	IngestMinDiskFreePct = "NANO_INGEST_MIN_DISK_FREE_PCT"
+	// IngestDiskCheckInterval: how often ingest reads the disk (Go duration, 15s).
+	IngestDiskCheckInterval = "NANO_INGEST_DISK_CHECK_INTERVAL"
+	// DiskDropOldestBelowPct (api): below this share free, the api leader
+	// deletes the oldest day of events, logged and alerted (0: never, the
+	// default).
+	DiskDropOldestBelowPct = "NANO_DISK_DROP_OLDEST_BELOW_PCT"
+)
+
 // Search only; unset keeps the default the README documents.
 const (
 	SearchMaxExecutionTime       = "NANO_SEARCH_MAX_EXECUTION_TIME"        // per query on ClickHouse (30s)

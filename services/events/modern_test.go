@@ -156,3 +156,33 @@ func jsonRow(t *testing.T, e Event) string {
 	}
 	return string(b) + "\n"
 }
+
+// The disk query on the modern engine (18.16 has no system.disks): the
+// free share in (0, 1] of one disk; a cluster's form (every replica's
+// disks through clusterAllReplicas) parses.
+func TestDiskFreeSQLOnModernEngine(t *testing.T) {
+	db, err := chdb.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out, err := db.Query(Engine{Database: "nano"}.DiskFreeSQL(), "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var free float64
+	var disks int
+	if _, err := fmt.Sscan(out, &free, &disks); err != nil || disks != 1 || free <= 0 || free > 1 {
+		t.Errorf("system.disks said %q (%v)", out, err)
+	}
+	cluster := Engine{Database: "nano", Cluster: "nano"}.DiskFreeSQL()
+	if !strings.Contains(cluster, "clusterAllReplicas('nano', system.disks)") {
+		t.Errorf("the cluster's disk query %q", cluster)
+	}
+	if _, err := db.Query("EXPLAIN AST "+cluster, "TSV"); err != nil {
+		t.Errorf("the cluster's disk query does not parse: %v", err)
+	}
+	if (Engine{Version: [3]int{18, 16, 1}}).HasDiskView() || !(Engine{Version: [3]int{19, 15, 0}}).HasDiskView() {
+		t.Error("system.disks is from 19.15")
+	}
+}

@@ -1,6 +1,7 @@
 package chdb
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -17,5 +18,23 @@ func TestModernEngineAnswers(t *testing.T) {
 	}
 	if _, err := e.Query("SELECT no_such_function()", ""); err == nil || !strings.Contains(err.Error(), "no_such_function") {
 		t.Errorf("a bad query did not fail with its message: %v", err)
+	}
+}
+
+// A nearly full disk as the engine sees it: system.disks reports about
+// the share asked.
+func TestNearlyFullDisk(t *testing.T) {
+	e, err := OpenNearlyFull(t.TempDir(), 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	out, err := e.Query("SELECT free_space / total_space FROM system.disks WHERE name = 'default'", "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var free float64
+	if _, err := fmt.Sscan(out, &free); err != nil || free < 0.03 || free > 0.07 {
+		t.Errorf("the default disk is %q free (%v), want about 0.05", out, err)
 	}
 }

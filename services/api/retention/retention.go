@@ -5,7 +5,6 @@ package retention
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -87,30 +86,12 @@ func dropDay(ctx context.Context, conn driver.Conn, e events.Engine, p string) e
 
 var reDay = regexp.MustCompile(`^[0-9]{8}$`)
 
-// DiskFreeSQL reads the default disk's free and total bytes. system.disks
-// exists from ClickHouse 19.15 (every tier's pinned server); older servers
-// have no SQL view of their disk, and the guard does not run there.
-const DiskFreeSQL = "SELECT free_space, total_space FROM system.disks WHERE name = 'default'"
-
-// DiskFree is the default disk's free share (0-1) on the server the
-// connection reached.
-func DiskFree(ctx context.Context, conn driver.Conn) (float64, error) {
-	var free, total uint64
-	if err := conn.QueryRow(ctx, DiskFreeSQL).Scan(&free, &total); err != nil {
-		return 0, fmt.Errorf("cannot read ClickHouse's disk space: %w", err)
-	}
-	if total == 0 {
-		return 0, errors.New("ClickHouse reports a disk of 0 bytes")
-	}
-	return float64(free) / float64(total), nil
-}
-
-// DropOldestDay makes room on a disk that is filling: it drops the oldest
-// day of events, even before the retention would, and returns it; never the
-// newest day (being written), so "" when only that one is left. A disk
-// that fills anyway (a burst, more than the sizing planned) loses its
-// oldest day rather than new events, as ClickHouse stops inserts and merges
-// on a full disk. On a cluster the day is dropped on every shard.
+// DropOldestDay deletes the oldest day of events, even before the
+// retention would, and returns it; never the newest day (being written),
+// so "" when only that one is left. On a cluster the day is dropped on
+// every shard. Only the operator's explicit policy calls it (the api's
+// disk task with NANO_DISK_DROP_OLDEST_BELOW_PCT set): by default a full
+// disk stops ingest instead, and nothing stored is deleted.
 func DropOldestDay(ctx context.Context, conn driver.Conn, e events.Engine) (string, error) {
 	parts, err := partitions(ctx, conn, `SELECT DISTINCT partition FROM system.parts WHERE database = @db AND table = @table AND active ORDER BY partition`,
 		clickhouse.Named("db", e.Database), clickhouse.Named("table", strings.TrimPrefix(e.LocalTable(), e.Database+".")))

@@ -11,7 +11,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/events"
-	"github.com/nanosiem/nano/tests/chdb"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -144,23 +143,5 @@ func TestDropOldestDay(t *testing.T) {
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM guard_test.events").Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d events left (%v), want the newest day's 1", n, err)
-	}
-}
-
-// The disk query runs on the modern engine (ClickHouse 26.7 in-process;
-// 18.16 has no system.disks) and gives a free share in (0, 1].
-func TestDiskFreeSQLOnModernEngine(t *testing.T) {
-	db, err := chdb.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	out, err := db.Query(DiskFreeSQL, "TSV")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var free, total float64
-	if _, err := fmt.Sscan(out, &free, &total); err != nil || total <= 0 || free <= 0 || free > total {
-		t.Errorf("system.disks said %q (%v)", out, err)
 	}
 }
