@@ -6,6 +6,8 @@ package telemetry
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // Rejection reasons (label values of nano_ingest_rejected_events_total).
@@ -16,6 +18,15 @@ const (
 	ReasonOverloaded   = "overloaded"
 	ReasonRateLimited  = "rate_limited"
 	ReasonWriteFailed  = "write_failed"
+	// ReasonRefused: ClickHouse refused that request's rows (the rest of
+	// its batch was committed).
+	ReasonRefused = contract.IngestReasonRefused
+	// ReasonTooManyDays: a request's events span more days than allowed.
+	ReasonTooManyDays = "too_many_days"
+	// ReasonOverQuota: the tenant is over a quota (QuotaRefused says which).
+	ReasonOverQuota = "over_quota"
+	// ReasonDiskFull: ClickHouse's disk is nearly full.
+	ReasonDiskFull = "disk_full"
 )
 
 // Metrics are the service's collectors, registered on Registry.
@@ -32,6 +43,21 @@ type Metrics struct {
 	FlushRetries prometheus.Counter
 	PendingAcks  prometheus.Gauge
 	BuildInfo    *prometheus.GaugeVec
+	// BatchSplits counts batches ClickHouse refused that were split to
+	// commit the requests it did not refuse.
+	BatchSplits prometheus.Counter
+	// Clamped counts events stored at their arrival time because their
+	// own was outside the accepted window, by protocol and side (past,
+	// future).
+	Clamped *prometheus.CounterVec
+	// QuotaRefused counts events refused because their tenant was over a
+	// quota, by tenant and quota (events_per_second, bytes_per_day).
+	QuotaRefused *prometheus.CounterVec
+	// DiskFree is ClickHouse's free disk share as last read; DiskRefusing
+	// is 1 while ingest refuses events for it.
+	DiskFree        prometheus.Gauge
+	DiskRefusing    prometheus.Gauge
+	DiskCheckErrors prometheus.Counter
 }
 
 // New creates and registers the collectors (and the Go/process ones).
@@ -41,7 +67,7 @@ func New() *Metrics {
 		Registry: r,
 		Accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_accepted_events_total",
 			Help: "Events committed to ClickHouse, by protocol."}, []string{"protocol"}),
-		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_rejected_events_total",
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.IngestRejectedMetric,
 			Help: "Requests or events refused, by protocol and reason (an unparsable or unauthorized request counts once)."}, []string{"protocol", "reason"}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_requests_total",
 			Help: "HTTP requests by protocol and status code."}, []string{"protocol", "code"}),
@@ -61,9 +87,22 @@ func New() *Metrics {
 			Help: "HEC acknowledgement ids issued and not yet queried as committed."}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nano_ingest_build_info",
 			Help: "Always 1; the version label is the build."}, []string{"version"}),
+		BatchSplits: prometheus.NewCounter(prometheus.CounterOpts{Name: "nano_ingest_batch_splits_total",
+			Help: "Batches ClickHouse refused, split to commit the requests it did not refuse."}),
+		Clamped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_clamped_events_total",
+			Help: "Events stored at their arrival time because their own was outside the accepted window (kept in nano.original_time), by protocol and side."}, []string{"protocol", "side"}),
+		QuotaRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.IngestQuotaRefusalsMetric,
+			Help: "Events refused (429) because their tenant was over a quota, by tenant and quota."}, []string{"tenant", "quota"}),
+		DiskFree: prometheus.NewGauge(prometheus.GaugeOpts{Name: "nano_ingest_clickhouse_disk_free_ratio",
+			Help: "Free share of ClickHouse's disk (the fullest server's on a cluster), as ingest last read it."}),
+		DiskRefusing: prometheus.NewGauge(prometheus.GaugeOpts{Name: contract.IngestDiskRefusingMetric,
+			Help: "1 while ingest refuses new events because ClickHouse's disk is nearly full."}),
+		DiskCheckErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "nano_ingest_disk_check_errors_total",
+			Help: "Failed reads of ClickHouse's free disk space."}),
 	}
 	r.MustRegister(m.Accepted, m.Rejected, m.Requests, m.Bytes, m.BatchEvents, m.FlushSeconds, m.QueueDepth,
-		m.CHErrors, m.FlushRetries, m.PendingAcks, m.BuildInfo,
+		m.CHErrors, m.FlushRetries, m.PendingAcks, m.BuildInfo, m.BatchSplits, m.Clamped, m.QuotaRefused,
+		m.DiskFree, m.DiskRefusing, m.DiskCheckErrors,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,7 +1,10 @@
 // Package writer is the one path by which every ingest protocol writes
-// events to ClickHouse: requests are queued (bounded), batched by size and
-// time, inserted with retries that carry the batch's deduplication token,
-// and acknowledged only once ClickHouse has committed them.
+// events to ClickHouse: requests are queued (bounded), batched by size,
+// time and the days (partitions) they touch, inserted with retries that
+// carry the batch's deduplication token, and acknowledged only once
+// ClickHouse has committed them. A batch ClickHouse refuses because of
+// some request's rows is split until the refused requests stand alone:
+// they get the refusal, every other request of the batch is committed.
 package writer
 
 import (
@@ -11,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +31,29 @@ var ErrOverloaded = errors.New("ingest queue is full")
 
 // ErrClosed means the writer is shutting down.
 var ErrClosed = errors.New("ingest writer is shutting down")
+
+// RefusedError is ClickHouse's refusal of one request's events (answer the
+// client 4xx: sending them again gets the same answer); the other requests
+// of its batch were committed without them.
+type RefusedError struct {
+	// Err is ClickHouse's error (a *clickhouse.Exception), or what the
+	// writer found wrong before sending.
+	Err error
+}
+
+func (e *RefusedError) Error() string {
+	var ex *clickhouse.Exception
+	if errors.As(e.Err, &ex) {
+		msg, _, _ := strings.Cut(ex.Message, "\n")
+		if len(msg) > 300 {
+			msg = msg[:300] + "..."
+		}
+		return fmt.Sprintf("ClickHouse refused these events (code %d): %s", ex.Code, msg)
+	}
+	return "these events cannot be stored: " + e.Err.Error()
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Inserter prepares insert batches (a clickhouse-go connection).
 type Inserter interface {
@@ -57,6 +85,12 @@ type Config struct {
 	// Inserters is how many batches may be inserting at once (2): the
 	// next batch is prepared and sent while ClickHouse commits one.
 	Inserters int
+	// MaxBatchDays bounds the distinct days (partitions, toYYYYMMDD(ts))
+	// of one insert (90): ClickHouse refuses an insert block touching more
+	// than max_partitions_per_insert_block (100 by default) of them. A
+	// request that would pass it waits for the next batch; one whose own
+	// events span more days is refused at Enqueue.
+	MaxBatchDays int
 }
 
 func (c *Config) defaults() {
@@ -81,7 +115,14 @@ func (c *Config) defaults() {
 	if c.Inserters <= 0 {
 		c.Inserters = 2
 	}
+	if c.MaxBatchDays <= 0 {
+		c.MaxBatchDays = DefaultMaxBatchDays
+	}
 }
+
+// DefaultMaxBatchDays is MaxBatchDays's default: below ClickHouse's
+// default max_partitions_per_insert_block (100).
+const DefaultMaxBatchDays = 90
 
 // request is one caller's events and how to tell it the outcome.
 type request struct {
@@ -89,6 +130,8 @@ type request struct {
 	bytes    int
 	protocol string
 	done     func(error)
+	// days are the distinct days of the events, sorted.
+	days []uint32
 }
 
 // Writer batches and inserts events.
@@ -122,8 +165,10 @@ func New(conn Inserter, cfg Config, m *telemetry.Metrics, log *slog.Logger) (*Wr
 }
 
 // Enqueue queues evs for commit without waiting; done is called exactly once
-// with nil after ClickHouse committed them, or with the error. It returns
-// ErrOverloaded (done not called) when the queue cannot take them.
+// with nil after ClickHouse committed them, or with the error (a
+// *RefusedError when ClickHouse refused these events). It returns
+// ErrOverloaded (done not called) when the queue cannot take them, and a
+// *RefusedError when their days could never fit one insert.
 func (w *Writer) Enqueue(protocol string, evs []events.Event, done func(error)) error {
 	if len(evs) == 0 {
 		done(nil)
@@ -132,6 +177,11 @@ func (w *Writer) Enqueue(protocol string, evs []events.Event, done func(error)) 
 	size := 0
 	for i := range evs {
 		size += len(evs[i].Raw)
+	}
+	days := Days(evs)
+	if len(days) > w.cfg.MaxBatchDays {
+		w.metrics.Rejected.WithLabelValues(protocol, telemetry.ReasonRefused).Add(float64(len(evs)))
+		return &RefusedError{Err: fmt.Errorf("the events fall on %d distinct days; one insert may hold at most %d", len(days), w.cfg.MaxBatchDays)}
 	}
 	w.mu.Lock()
 	if w.closed {
@@ -146,7 +196,7 @@ func (w *Writer) Enqueue(protocol string, evs []events.Event, done func(error)) 
 	}
 	w.queued += len(evs)
 	w.queuedBytes += size
-	w.pending = append(w.pending, request{events: evs, bytes: size, protocol: protocol, done: done})
+	w.pending = append(w.pending, request{events: evs, bytes: size, protocol: protocol, done: done, days: days})
 	w.pendingN += len(evs)
 	w.metrics.QueueDepth.Set(float64(w.queued))
 	w.mu.Unlock()
@@ -187,7 +237,8 @@ func (w *Writer) Saturated() bool {
 	return w.queued*10 >= w.cfg.MaxQueuedEvents*9 || w.queuedBytes*10 >= w.cfg.MaxQueuedBytes*9
 }
 
-// LastError is the error of the last failed batch, nil after a success.
+// LastError is the error of the last failed batch, nil after a success
+// (a batch whose only failures were refused requests succeeded).
 func (w *Writer) LastError() error {
 	w.stateMu.Lock()
 	defer w.stateMu.Unlock()
@@ -262,13 +313,25 @@ func (w *Writer) nextBatch(ctx context.Context) (batch []request, more bool) {
 }
 
 // take removes up to MaxBatchEvents events' worth of requests (at least
-// one request) from the queue.
+// one request) from the queue, in their order, touching at most
+// MaxBatchDays distinct days: the first request that would pass either
+// bound starts the next batch.
 func (w *Writer) take() []request {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, i := 0, 0
-	for i < len(w.pending) && (i == 0 || n+len(w.pending[i].events) <= w.cfg.MaxBatchEvents) {
-		n += len(w.pending[i].events)
+	var days []uint32
+	for i < len(w.pending) {
+		r := &w.pending[i]
+		if i > 0 && n+len(r.events) > w.cfg.MaxBatchEvents {
+			break
+		}
+		union := mergeDays(days, r.days)
+		if i > 0 && len(union) > w.cfg.MaxBatchDays {
+			break
+		}
+		days = union
+		n += len(r.events)
 		i++
 	}
 	batch := w.pending[:i:i]
@@ -277,8 +340,41 @@ func (w *Writer) take() []request {
 	return batch
 }
 
-// flush inserts the batch's events, retrying with one deduplication token,
-// and tells every request the outcome.
+// Days are the distinct days (Day) of evs, sorted.
+func Days(evs []events.Event) []uint32 {
+	var days []uint32
+	last := uint32(0)
+	for i := range evs {
+		d := events.Day(evs[i].Time)
+		if d == last {
+			continue // most events share their neighbour's day
+		}
+		last = d
+		if j, found := slices.BinarySearch(days, d); !found {
+			days = slices.Insert(days, j, d)
+		}
+	}
+	return days
+}
+
+// mergeDays is the sorted union of two sorted day lists.
+func mergeDays(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// flush commits the batch (see commit) and tells every request its
+// outcome.
 func (w *Writer) flush(ctx context.Context, batch []request, block *events.Block) {
 	start := time.Now()
 	n, size := 0, 0
@@ -286,16 +382,101 @@ func (w *Writer) flush(ctx context.Context, batch []request, block *events.Block
 		n += len(r.events)
 		size += r.bytes
 	}
-	token := newToken()
+	results := make([]error, len(batch))
+	w.commit(ctx, batch, results, newToken(), block)
+	// A request ClickHouse refused on its own is refused for its rows
+	// when the others of its batch went in, or when ClickHouse's error is
+	// about the data; otherwise ClickHouse refused everything (a server
+	// problem: 503, the client retries).
+	committed := 0
+	for _, err := range results {
+		if err == nil {
+			committed++
+		}
+	}
+	for i, err := range results {
+		if err != nil && isRefusal(err) && (committed > 0 || dataError(err)) {
+			results[i] = &RefusedError{Err: err}
+		}
+	}
+	w.metrics.FlushSeconds.Observe(time.Since(start).Seconds())
+	var last error // a failure of ClickHouse's, not a refusal of rows
+	for _, err := range results {
+		if refused := (*RefusedError)(nil); err != nil && !errors.As(err, &refused) {
+			last = err
+		}
+	}
+	w.stateMu.Lock()
+	w.lastError = last
+	w.stateMu.Unlock()
+	w.mu.Lock()
+	w.queued -= n
+	w.queuedBytes -= size
+	w.metrics.QueueDepth.Set(float64(w.queued))
+	w.mu.Unlock()
+	if committed > 0 {
+		w.metrics.BatchEvents.Observe(float64(n))
+	}
+	for i, r := range batch {
+		err := results[i]
+		var refused *RefusedError
+		switch {
+		case err == nil:
+			w.metrics.Accepted.WithLabelValues(r.protocol).Add(float64(len(r.events)))
+		case errors.As(err, &refused):
+			w.metrics.Rejected.WithLabelValues(r.protocol, telemetry.ReasonRefused).Add(float64(len(r.events)))
+			w.log.Warn("ClickHouse refused one request's events; the rest of its batch is committed", "tenant", r.events[0].Tenant,
+				"feed", r.events[0].Feed, "protocol", r.protocol, "events", len(r.events), "days", len(r.days), "error", refused.Err)
+		default:
+			w.metrics.Rejected.WithLabelValues(r.protocol, telemetry.ReasonWriteFailed).Add(float64(len(r.events)))
+			err = fmt.Errorf("cannot commit %d events to ClickHouse: %w", len(r.events), err)
+		}
+		r.done(err)
+	}
+}
+
+// commit inserts batch with token, retrying what may pass on a later try
+// (the network, a busy or read-only server). When ClickHouse refuses a
+// batch of several requests (an error that retrying does not change), it
+// splits the batch in halves and commits each on its own with a token of
+// its own, down to single requests: a request's rows cannot fail the
+// others'. ClickHouse checks an insert before it writes any part (the
+// partition limit, types, a failing expression), so a refused insert
+// committed nothing and its halves are not stored twice. results[i] is
+// request i's error.
+func (w *Writer) commit(ctx context.Context, batch []request, results []error, token string, block *events.Block) {
+	err := w.insertRetrying(ctx, batch, block, token)
+	if err == nil || len(batch) == 1 || !isRefusal(err) {
+		for i := range results {
+			results[i] = err
+		}
+		return
+	}
+	w.metrics.BatchSplits.Inc()
+	w.log.Info("ClickHouse refused a batch: committing its halves apart", "requests", len(batch), "error", err)
+	mid := len(batch) / 2
+	w.commit(ctx, batch[:mid], results[:mid], token+"a", block)
+	w.commit(ctx, batch[mid:], results[mid:], token+"b", block)
+}
+
+// insertRetrying inserts batch with token, up to MaxAttempts times with
+// backoff while the failure may be passing; a refusal returns at once.
+func (w *Writer) insertRetrying(ctx context.Context, batch []request, block *events.Block, token string) error {
+	n := 0
+	for _, r := range batch {
+		n += len(r.events)
+	}
+	block.Reset()
+	defer block.Reset()
 	var err error
 	backoff := w.cfg.RetryBackoff
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
 		if err = w.insert(ctx, batch, block, token); err == nil {
-			break
+			return nil
 		}
 		w.metrics.CHErrors.Inc()
-		w.log.Warn("cannot insert batch", "events", n, "attempt", attempt, "token", token, "error", err)
-		if attempt == w.cfg.MaxAttempts || ctx.Err() != nil {
+		w.log.Warn("cannot insert batch", "events", n, "requests", len(batch), "attempt", attempt, "token", token, "error", err)
+		if isRefusal(err) || attempt == w.cfg.MaxAttempts || ctx.Err() != nil {
 			break
 		}
 		w.metrics.FlushRetries.Inc()
@@ -305,29 +486,7 @@ func (w *Writer) flush(ctx context.Context, batch []request, block *events.Block
 		}
 		backoff *= 2
 	}
-	block.Reset()
-	w.metrics.FlushSeconds.Observe(time.Since(start).Seconds())
-	w.stateMu.Lock()
-	w.lastError = err
-	w.stateMu.Unlock()
-	w.mu.Lock()
-	w.queued -= n
-	w.queuedBytes -= size
-	w.metrics.QueueDepth.Set(float64(w.queued))
-	w.mu.Unlock()
-	if err == nil {
-		w.metrics.BatchEvents.Observe(float64(n))
-	} else {
-		err = fmt.Errorf("cannot commit %d events to ClickHouse: %w", n, err)
-	}
-	for _, r := range batch {
-		if err == nil {
-			w.metrics.Accepted.WithLabelValues(r.protocol).Add(float64(len(r.events)))
-		} else {
-			w.metrics.Rejected.WithLabelValues(r.protocol, telemetry.ReasonWriteFailed).Add(float64(len(r.events)))
-		}
-		r.done(err)
-	}
+	return err
 }
 
 func (w *Writer) insert(ctx context.Context, batch []request, block *events.Block, token string) error {
