@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/decode"
+	"github.com/nanosiem/nano/services/ingest/diskguard"
 	"github.com/nanosiem/nano/services/ingest/intake"
+	"github.com/nanosiem/nano/services/ingest/quota"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
 )
@@ -47,6 +50,14 @@ type config struct {
 	// MinBodyRate is the slowest a body may arrive, in bytes per second
 	// after the first 2 s (16 KiB/s); slower ones are cut with 408.
 	MinBodyRate int
+	// Window is the accepted range of event times and days per request.
+	Window intake.Window
+	// Quotas are every tenant's ingest quotas (zero: unlimited).
+	Quotas quota.Limits
+	// MinDiskFree is the free share of ClickHouse's disk below which
+	// events are refused (0: never); DiskCheckInterval how often it is read.
+	MinDiskFree       float64
+	DiskCheckInterval time.Duration
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -190,6 +201,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.Writer.FlushInterval = d
 	}
+	c.loadWindowAndQuotas(getenv, bad)
 	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
 		bad(contract.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, contract.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}
@@ -222,4 +234,62 @@ func loadConfig(getenv func(string) string) (config, error) {
 // nativeEnabled reports whether the Vector-native port is configured.
 func (c config) nativeEnabled() bool {
 	return c.NativeCert != "" && c.NativeKey != "" && c.NativeClientCA != ""
+}
+
+// loadWindowAndQuotas reads the time window, the batches' days, the
+// tenants' quotas and the disk guard (docs/reliability.md).
+func (c *config) loadWindowAndQuotas(getenv func(string) string, bad func(name, format string, args ...any)) {
+	whole := func(name string, def, lo, hi int) int {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			bad(name, "%q is not a whole number from %d to %d", v, lo, hi)
+			return def
+		}
+		return n
+	}
+	number := func(name string, def, lo, hi float64) float64 {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || f < lo || f > hi {
+			bad(name, "%q is not a number from %g to %g", v, lo, hi)
+			return def
+		}
+		return f
+	}
+	duration := func(name string, def, lo, hi time.Duration) time.Duration {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			bad(name, "%q is not a duration from %s to %s (e.g. 15m)", v, lo, hi)
+			return def
+		}
+		return d
+	}
+	days := whole(contract.IngestMaxEventAgeDays, c.Engine.RetentionDays, 0, 36500)
+	c.Window = intake.Window{
+		MaxAge:  time.Duration(days) * 24 * time.Hour,
+		MaxSkew: duration(contract.IngestMaxClockSkew, intake.DefaultMaxSkew, 0, 7*24*time.Hour),
+		MaxDays: whole(contract.IngestMaxDaysPerRequest, intake.DefaultMaxDays, 1, 1000),
+	}
+	c.Writer.MaxBatchDays = whole(contract.IngestBatchDays, writer.DefaultMaxBatchDays, 1, 1000)
+	if c.Window.MaxDays > c.Writer.MaxBatchDays {
+		bad(contract.IngestMaxDaysPerRequest, "%d is more than %s (%d): a request must fit one insert", c.Window.MaxDays, contract.IngestBatchDays, c.Writer.MaxBatchDays)
+	}
+	c.Quotas = quota.Limits{
+		EventsPerSecond: number(contract.IngestTenantEPS, 0, 0, 1e9),
+		BurstSeconds:    number(contract.IngestTenantBurstSeconds, quota.DefaultBurstSeconds, 1, 86400),
+		BytesPerDay:     int64(number(contract.IngestTenantGBPerDay, 0, 0, 1e9) * 1e9),
+	}
+	c.MinDiskFree = float64(whole(contract.IngestMinDiskFreePct, contract.DefaultIngestMinDiskFreePct, 0, 90)) / 100
+	c.DiskCheckInterval = duration(contract.IngestDiskCheckInterval, diskguard.DefaultInterval, 100*time.Millisecond, 10*time.Minute)
 }

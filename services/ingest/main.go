@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,9 +20,11 @@ import (
 	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/bearer"
+	"github.com/nanosiem/nano/services/ingest/diskguard"
 	"github.com/nanosiem/nano/services/ingest/hec"
 	"github.com/nanosiem/nano/services/ingest/intake"
 	"github.com/nanosiem/nano/services/ingest/native"
+	"github.com/nanosiem/nano/services/ingest/quota"
 	"github.com/nanosiem/nano/services/ingest/telemetry"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
@@ -39,7 +42,12 @@ func main() {
 }
 
 // listeners lets tests bind the ports themselves; nil listens on cfg's.
-type listeners struct{ ingest, hec, metrics, native net.Listener }
+type listeners struct {
+	ingest, hec, metrics, native net.Listener
+	// diskProbe, when set, reads ClickHouse's free disk share instead of
+	// the server ingest writes to (a test's other ClickHouse).
+	diskProbe diskguard.Probe
+}
 
 // run serves until ctx ends, then stops taking requests, commits what is
 // queued and returns.
@@ -65,6 +73,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	if err != nil {
 		return err
 	}
+	quotas := quota.New(cfg.Quotas)
 	// Feed tokens issued by the api, and HEC acknowledgements shared by the
 	// replicas, when the metadata database is configured.
 	var pool *pgxpool.Pool
@@ -80,6 +89,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		// not before (no error for a table that is not there yet).
 		go func() {
 			if depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }) == nil {
+				// The tenants' byte counts are shared by the replicas.
+				go quotas.SyncEvery(ctx, pool, quotaSync, log)
 				tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
 			}
 		}()
@@ -103,6 +114,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	}
 	wcfg := cfg.Writer
 	wcfg.Table, wcfg.Settings = engine.InsertTable(), engine.InsertSettings
+	window := cfg.Window
+	// An insert holds no more days than the server takes in one block.
+	if limit, err := partitionLimit(ctx, conn); err != nil {
+		log.Warn("cannot read ClickHouse's max_partitions_per_insert_block; batches hold at most "+contract.IngestBatchDays, "days", wcfg.MaxBatchDays, "error", err)
+	} else if limit > 0 && limit < wcfg.MaxBatchDays {
+		log.Info("ClickHouse takes fewer partitions per insert than "+contract.IngestBatchDays+": batches and requests hold at most its limit", "days", limit)
+		wcfg.MaxBatchDays = limit
+		window.MaxDays = min(window.MaxDays, limit)
+	}
 	w, err := writer.New(conn, wcfg, m, log)
 	if err != nil {
 		return err
@@ -116,10 +136,24 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		log.Info("ingest stopped", "queued", w.QueueDepth())
 	}()
 
+	// The disk guard reads the disk of the servers ingest writes to.
+	probe := ls.diskProbe
+	if probe == nil {
+		probe = func(ctx context.Context) (float64, error) { return events.DiskFree(ctx, conn, engine) }
+	}
+	disk := &diskguard.Guard{MinFree: cfg.MinDiskFree, Probe: probe, Interval: cfg.DiskCheckInterval, Metrics: m, Log: log}
+	if cfg.MinDiskFree > 0 {
+		// Read once before serving: a full disk refuses from the first request.
+		if err := disk.Check(ctx); err != nil && !errors.Is(err, events.ErrNoDiskView) {
+			log.Warn("cannot read ClickHouse's free disk space", "error", err)
+		}
+		go disk.Run(ctx)
+	}
 	budget := intake.NewBudget(int64(cfg.InflightBytes)) // shared by the HTTP protocols
 	base := func(protocol string) *intake.Intake {
 		return &intake.Intake{Protocol: protocol, Tokens: store, Limiter: tokens.NewLimiter(), Sink: w, Metrics: m,
-			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget, MinBodyRate: int64(cfg.MinBodyRate)}
+			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget, MinBodyRate: int64(cfg.MinBodyRate),
+			Window: window, Quotas: quotas, Disk: disk}
 	}
 	hecHandler := hec.New(base("hec"))
 	if pool != nil {
@@ -179,6 +213,31 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	case err := <-s.errc:
 		return err
 	}
+}
+
+// quotaSync is how often a replica adds its tenants' byte counts to the
+// shared ones and reads the others'.
+const quotaSync = 10 * time.Second
+
+// partitionLimit is the server's max_partitions_per_insert_block (0: none,
+// or a server without the setting).
+func partitionLimit(ctx context.Context, conn clickhouse.Conn) (int, error) {
+	rows, err := conn.Query(ctx, "SELECT value FROM system.settings WHERE name = 'max_partitions_per_insert_block'")
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	limit := 0
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return 0, err
+		}
+		if limit, err = strconv.Atoi(v); err != nil {
+			return 0, fmt.Errorf("max_partitions_per_insert_block is %q", v)
+		}
+	}
+	return limit, rows.Err()
 }
 
 // bootstrapTokens holds the configured bootstrap tokens of the HTTP and

@@ -18,6 +18,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/services/ingest/diskguard"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -46,12 +47,22 @@ type service struct {
 
 func start(t *testing.T, db string) *service { return startWith(t, db, nil) }
 
-// startWith is start with more environment variables.
+// startWith is start with more environment variables. Events of any age
+// are stored at their own time (NANO_INGEST_MAX_EVENT_AGE_DAYS 0: the
+// tests' fixed times) unless extra sets it ("" is the default: the
+// retention).
 func startWith(t *testing.T, db string, extra map[string]string) *service {
+	return startProbing(t, db, extra, nil)
+}
+
+// startProbing is startWith reading ClickHouse's free disk share with
+// probe (nil: from the ClickHouse ingest writes to).
+func startProbing(t *testing.T, db string, extra map[string]string, probe diskguard.Probe) *service {
 	t.Helper()
 	env := map[string]string{
 		contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: db,
 		contract.IngestToken: ingestToken, contract.HECToken: hecToken, contract.RetentionDays: "90",
+		contract.IngestMaxEventAgeDays: "0",
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -60,7 +71,7 @@ func startWith(t *testing.T, db string, extra map[string]string) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ls listeners
+	ls := listeners{diskProbe: probe}
 	for _, l := range []*net.Listener{&ls.ingest, &ls.hec, &ls.metrics} {
 		if *l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)

@@ -61,14 +61,31 @@ func (h Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		return h.clientError(w, err)
 	}
 	intake.Stamp(decoded, id)
-	if out, wait := h.Admit(id, len(decoded)); out == intake.RateLimited {
-		w.Header().Set("Retry-After", intake.Seconds(wait))
-		return reply(w, http.StatusTooManyRequests, map[string]any{"error": "rate limit of this token exceeded; retry later"})
+	adm := h.Admit(id, decoded)
+	if adm.Outcome == intake.OK {
+		adm, _ = h.Write(r.Context(), adm, decoded)
 	}
-	if out, _ := h.Write(r.Context(), decoded); out != intake.OK {
+	switch adm.Outcome {
+	case intake.OK:
+		out := map[string]any{"accepted": len(decoded)}
+		if n := adm.Clamped.Total(); n > 0 {
+			out["clamped"] = n
+			out["warning"] = "events dated outside the accepted window were stored at their arrival time; their own time is in the attribute " + intake.OriginalTimeAttr
+		}
+		return reply(w, http.StatusOK, out)
+	case intake.Invalid:
+		return reply(w, http.StatusBadRequest, map[string]any{"error": adm.Msg})
+	case intake.RateLimited, intake.OverQuota:
+		w.Header().Set("Retry-After", intake.Seconds(adm.RetryAfter))
+		return reply(w, http.StatusTooManyRequests, map[string]any{"error": adm.Msg})
+	case intake.DiskFull:
+		w.Header().Set("Retry-After", intake.Seconds(adm.RetryAfter))
+		return reply(w, http.StatusServiceUnavailable, map[string]any{"error": adm.Msg})
+	case intake.Refused:
+		return reply(w, http.StatusUnprocessableEntity, map[string]any{"error": adm.Msg})
+	default:
 		return busy(w)
 	}
-	return reply(w, http.StatusOK, map[string]any{"accepted": len(decoded)})
 }
 
 func busy(w http.ResponseWriter) int {

@@ -63,6 +63,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		if h.Sink.Saturated() {
 			return reply(w, http.StatusServiceUnavailable, codeUnhealthy, "HEC is unhealthy, queues are full")
 		}
+		if full, msg := h.Disk.Refusing(); full {
+			return reply(w, http.StatusServiceUnavailable, codeUnhealthy, "HEC is unhealthy: "+msg)
+		}
 		return reply(w, http.StatusOK, codeHealthy, "HEC is healthy")
 	case "/services/collector", "/services/collector/event", "/services/collector/raw", "/services/collector/ack":
 	default:
@@ -108,13 +111,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		return h.clientError(w, err)
 	}
 	intake.Stamp(evs, id)
-	if out, wait := h.Admit(id, len(evs)); out == intake.RateLimited {
-		w.Header().Set("Retry-After", intake.Seconds(wait))
-		return reply(w, http.StatusTooManyRequests, codeServerBusy, "Server is busy")
+	adm := h.Admit(id, evs)
+	switch adm.Outcome {
+	case intake.OK:
+	case intake.Invalid:
+		body := map[string]any{"text": adm.Msg, "code": 6}
+		var de *decode.Error
+		if errors.As(adm.Err, &de) && de.EventIndex >= 0 {
+			body["invalid-event-number"] = de.EventIndex
+		}
+		return replyJSON(w, http.StatusBadRequest, body)
+	default:
+		return h.refuse(w, adm)
 	}
 	if ch == "" {
-		if out, _ := h.Write(r.Context(), evs); out != intake.OK {
-			return busy(w)
+		if adm, _ = h.Write(r.Context(), adm, evs); adm.Outcome != intake.OK {
+			return h.refuse(w, adm)
 		}
 		return reply(w, http.StatusOK, codeSuccess, "Success")
 	}
@@ -122,11 +134,30 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	if !ok {
 		return busy(w)
 	}
-	if out, _ := h.Enqueue(evs, func(err error) { h.acks.settle(ch, ackID, err) }); out != intake.OK {
+	if adm, _ = h.Enqueue(adm, evs, func(err error) { h.acks.settle(ch, ackID, err) }); adm.Outcome != intake.OK {
 		h.acks.settle(ch, ackID, errors.New("not queued"))
-		return busy(w)
+		return h.refuse(w, adm)
 	}
 	return replyJSON(w, http.StatusOK, map[string]any{"text": "Success", "code": codeSuccess, "ackId": ackID})
+}
+
+// refuse answers an admission or write that did not take the events, as
+// Splunk's HEC answers (code 9, server busy, with 429 and 503; code 6,
+// invalid data format, with ClickHouse's refusal), with nano's reason as
+// the text.
+func (h *Handler) refuse(w http.ResponseWriter, adm intake.Admission) int {
+	switch adm.Outcome {
+	case intake.RateLimited, intake.OverQuota:
+		w.Header().Set("Retry-After", intake.Seconds(adm.RetryAfter))
+		return reply(w, http.StatusTooManyRequests, codeServerBusy, "Server is busy: "+adm.Msg)
+	case intake.DiskFull:
+		w.Header().Set("Retry-After", intake.Seconds(adm.RetryAfter))
+		return reply(w, http.StatusServiceUnavailable, codeServerBusy, "Server is busy: "+adm.Msg)
+	case intake.Refused:
+		return reply(w, http.StatusUnprocessableEntity, 6, "Invalid data format: "+adm.Msg)
+	default:
+		return busy(w)
+	}
 }
 
 // authenticate checks "Authorization: Splunk <token>"; status is non-zero

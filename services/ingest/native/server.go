@@ -124,19 +124,25 @@ func (s *service) push(ctx context.Context, b []byte) ([]byte, error) {
 		return nil, nil
 	}
 	intake.Stamp(evs, Identity)
-	if out, _ := in.Admit(Identity, len(evs)); out == intake.RateLimited {
-		code = codes.ResourceExhausted
-		return nil, status.Error(code, "rate limit exceeded; retry later")
-	}
-	if out, err := in.Write(ctx, evs); out != intake.OK {
-		code = codes.Unavailable
-		msg := "events not stored (ClickHouse busy or unavailable); retry"
-		if errors.Is(err, context.Canceled) {
-			code, msg = codes.Canceled, "request canceled before the commit"
+	adm := in.Admit(Identity, evs)
+	if adm.Outcome == intake.OK {
+		var err error
+		if adm, err = in.Write(ctx, adm, evs); adm.Outcome == intake.Busy && errors.Is(err, context.Canceled) {
+			code = codes.Canceled
+			return nil, status.Error(code, "request canceled before the commit")
 		}
-		return nil, status.Error(code, msg)
 	}
-	return nil, nil // PushEventsResponse {}
+	switch adm.Outcome {
+	case intake.OK:
+		return nil, nil // PushEventsResponse {}
+	case intake.Invalid, intake.Refused:
+		code = codes.InvalidArgument
+	case intake.RateLimited, intake.OverQuota:
+		code = codes.ResourceExhausted
+	default: // DiskFull, Busy
+		code = codes.Unavailable
+	}
+	return nil, status.Error(code, adm.Msg)
 }
 
 // frame is one protobuf message, encoded.
