@@ -237,9 +237,9 @@ func Compose(p Params) ([]byte, error) {
 				DependsOn: map[string]dep{"postgres": healthy},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
-			"api": app(p.Images.API, contract.Ports.API, map[string]string{
+			"api": app(p.Images.API, contract.Ports.API, withDiskPolicy(p.Tier, map[string]string{
 				contract.APICredentialsKey: "${" + envAPICredentialsKey + "}", contract.APIAdminToken: "${" + envAdminToken + "}",
-			}, nil),
+			}), nil),
 			"search": app(p.Images.Search, contract.Ports.Search, nil, nil),
 			// The UI needs no database: the browser calls api and search.
 			"web": hardened(composeService{
@@ -248,13 +248,13 @@ func Compose(p Params) ([]byte, error) {
 				Expose:      []string{port(contract.Ports.Web)},
 				ReadOnly:    true, CapDrop: []string{"ALL"}, User: "65532:65532",
 			}),
-			"ingest": app(p.Images.Ingest, contract.Ports.IngestHTTP, map[string]string{
+			"ingest": app(p.Images.Ingest, contract.Ports.IngestHTTP, withTenantQuota(p.Tier, map[string]string{
 				contract.IngestToken:    "${" + envIngestToken + "}",
 				contract.HECToken:       "${" + envHECToken + "}",
 				contract.NativeTLSCert:  "/etc/nano/tls/server.crt",
 				contract.NativeTLSKey:   "/etc/nano/tls/server.key",
 				contract.NativeClientCA: "/etc/nano/tls/ca.crt",
-			}, []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative)},
+			}), []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative)},
 				contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics),
 			"prometheus": hardened(composeService{
 				Image: contract.PrometheusImage,

@@ -83,8 +83,10 @@ func (s Spec) services() []service {
 		contract.IngestTLSCert: "/etc/nano/secrets/native-tls/tls.crt",
 		contract.IngestTLSKey:  "/etc/nano/secrets/native-tls/tls.key",
 	}, common)
+	s.ingestPolicy(ingestEnv)
 	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
 		contract.APIAdminTokenFile: "/etc/nano/secrets/api-credentials/admin-token"}, common)
+	s.diskPolicy(apiEnv)
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
 	if s.HasBucket() && !s.Tier.ClickHouse.Cloud {
 		// The api's scheduler backs ClickHouse up under the bucket's

@@ -68,6 +68,9 @@ const (
 	KeyIngressClass    = "ingressClass"
 	KeyPostgresURI     = "postgresUri"
 	KeyProtectData     = "protectData"
+	KeyTenantEPS       = "ingestTenantEps"
+	KeyTenantGBPerDay  = "ingestTenantGBPerDay"
+	KeyDropOldestPct   = "diskDropOldestBelowPct"
 )
 
 // Values of nano:kubeOperators.
@@ -158,6 +161,12 @@ var Keys = []Key{
 		Description: "Provider kubernetes only: ingress class of your cluster's ingress controller for api and search (with nano:domain). Empty installs Traefik, which nano:kubeOperators preinstalled does not allow."},
 	{Name: KeyPostgresURI, Type: String, Default: `""`, Secret: true,
 		Description: "Enterprise on provider kubernetes only, required there: the libpq URI of your managed PostgreSQL (postgres://user:password@host:5432/nano?sslmode=verify-full) (pulumi config set --secret)."},
+	{Name: KeyTenantEPS, Type: Integer, Default: "0",
+		Description: "Override: each tenant's ingest quota in events per second (per ingest replica, bursts of 60 s); more gets 429. 0 means the tier's EPS (Enterprise: unlimited)."},
+	{Name: KeyTenantGBPerDay, Type: Integer, Default: "0",
+		Description: "Override: each tenant's ingest quota in GB of events per UTC day (across replicas); more gets 429 until midnight UTC. 0 means the tier's GB/day (Enterprise: nano:dailyVolumeGB)."},
+	{Name: KeyDropOldestPct, Type: Integer, Default: "0",
+		Description: "Policy: below this percentage of ClickHouse's disk free, the api deletes the oldest day of events (each logged and alerted) to make room. 0 (default) never deletes history: ingest refuses new events (503) below 10% free and the NanoIngestRefusingDiskFull alert fires."},
 	{Name: KeyProtectData, Type: Boolean, Default: "true",
 		Description: "Protect what holds the deployment's data (volumes, buckets, databases, ClickHouse and PostgreSQL clusters) and its tier, provider and region: pulumi up refuses to replace or delete them. Set false, then pulumi up, only to destroy the deployment on purpose."},
 }

@@ -183,6 +183,8 @@ func Load(stack string, get Getter) (Settings, error) {
 	s.Images = Images{API: l.image(KeyAPIImage), Search: l.image(KeySearchImage), Ingest: l.image(KeyIngestImage), Web: l.image(KeyWebImage)}
 	l.access(&s)
 	replicas, hot, days := l.integer(KeyAppReplicas), l.integer(KeyHotStorageGB), l.integer(KeyRetentionDays)
+	quota := tier.TenantQuota{EPS: l.integer(KeyTenantEPS), GBPerDay: l.integer(KeyTenantGBPerDay)}
+	dropPct := l.integer(KeyDropOldestPct)
 	s.DailyVolumeGB = l.integer(KeyDailyVolumeGB)
 	s.ProtectData = l.boolean(KeyProtectData, true)
 	s.MachineType = strings.TrimSpace(get(KeyMachineType))
@@ -192,6 +194,7 @@ func Load(stack string, get Getter) (Settings, error) {
 	if tierOK {
 		l.overrides(&s, replicas, hot, days)
 		l.enterpriseBand(&s)
+		l.ingestPolicy(&s, quota, dropPct)
 		s.Warm = warmBucket(s.Tier, get, l.bad)
 		s.Backup = backupBucket(s.Tier, get, l.bad)
 		s.PostgresArchive = postgresArchive(s.Tier, s.Backup != nil, get, l.bad)
@@ -365,6 +368,34 @@ func (l *loader) overrides(s *Settings, replicas, hot, days int) {
 			s.Tier.Retention.Days = days
 		}
 	}
+}
+
+// Bounds of the ingest quota and disk policy overrides.
+const (
+	maxTenantEPS    = 10_000_000
+	maxDropOldestPc = 50
+)
+
+// ingestPolicy applies the tenants' ingest quota and the disk policy.
+// Enterprise's tenants are held to its daily volume unless overridden.
+func (l *loader) ingestPolicy(s *Settings, q tier.TenantQuota, dropPct int) {
+	if q.EPS > maxTenantEPS {
+		l.bad(KeyTenantEPS, "%d is more than %d", q.EPS, maxTenantEPS)
+		q.EPS = 0
+	}
+	if q.GBPerDay > maxDailyVolumeGB {
+		l.bad(KeyTenantGBPerDay, "%d is more than %d", q.GBPerDay, maxDailyVolumeGB)
+		q.GBPerDay = 0
+	}
+	if q.GBPerDay == 0 && s.Tier.GBPerDay == 0 {
+		q.GBPerDay = s.DailyVolumeGB
+	}
+	s.Tier.Quota = q
+	if dropPct > maxDropOldestPc {
+		l.bad(KeyDropOldestPct, "%d%% is more than %d%%: a policy that deletes history must be a last resort", dropPct, maxDropOldestPc)
+		dropPct = 0
+	}
+	s.Tier.Retention.DropOldestBelowPct = dropPct
 }
 
 // enterpriseBand picks Enterprise's volume band from nano:dailyVolumeGB,

@@ -208,6 +208,38 @@ func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
 	}
 }
 
+// Every tenant's ingest quota is the tier's budget unless the stack says
+// otherwise (Enterprise: its daily volume, unlimited events per second);
+// deleting history for disk room is off unless the stack turns it on.
+func TestIngestQuotaAndDiskPolicy(t *testing.T) {
+	s, err := Load("hobby-hetzner", getter(hobby(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := s.Tier.TenantQuota(); q != (tier.TenantQuota{EPS: 30, GBPerDay: 2}) || s.Tier.Retention.DropOldestBelowPct != 0 {
+		t.Errorf("hobby's tenant quota %+v, drop policy %d; want the tier's 30 EPS and 2 GB/day, never drop", q, s.Tier.Retention.DropOldestBelowPct)
+	}
+	s, err = Load("hobby-hetzner", getter(hobby(map[string]string{KeyTenantEPS: "100", KeyTenantGBPerDay: "1", KeyDropOldestPct: "5"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := s.Tier.TenantQuota(); q != (tier.TenantQuota{EPS: 100, GBPerDay: 1}) || s.Tier.Retention.DropOldestBelowPct != 5 {
+		t.Errorf("overridden: %+v, drop policy %d", q, s.Tier.Retention.DropOldestBelowPct)
+	}
+	s, err = Load("enterprise-gcp", getter(enterpriseGCP(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := s.Tier.TenantQuota(); q != (tier.TenantQuota{EPS: 0, GBPerDay: 100}) {
+		t.Errorf("enterprise at 100 GB/day: tenant quota %+v, want 100 GB/day and unlimited EPS", q)
+	}
+	for key, v := range map[string]string{KeyDropOldestPct: "60", KeyTenantEPS: "-1", KeyTenantGBPerDay: "2000000"} {
+		if _, err := Load("hobby-hetzner", getter(hobby(map[string]string{key: v}))); err == nil || !strings.Contains(err.Error(), "nano:"+key+":") {
+			t.Errorf("nano:%s %s: %v, want an error naming the key", key, v, err)
+		}
+	}
+}
+
 // Invalid values and combinations fail with messages that name the key and
 // say what is allowed.
 func TestLoadRejectsWithClearMessages(t *testing.T) {

@@ -125,7 +125,18 @@ type Retention struct {
 	Days int
 	// WarmThenRolloff: data stays on the hot disk for Days, then is deleted.
 	WarmThenRolloff bool
+	// DropOldestBelowPct is the operator's policy of deleting history when
+	// ClickHouse's disk fills: below this percentage free the api deletes
+	// the oldest day of events, logged and alerted. 0 (every tier's
+	// default): never; a full disk stops ingest instead
+	// (nano:diskDropOldestBelowPct).
+	DropOldestBelowPct int
 }
+
+// TenantQuota is every tenant's ingest quota: events per second (on each
+// ingest replica) and GB of events per UTC day (across replicas); 0 is
+// unlimited.
+type TenantQuota struct{ EPS, GBPerDay int }
 
 // VolumeBand sizes Enterprise node pools by daily log volume.
 type VolumeBand struct {
@@ -159,6 +170,24 @@ type Spec struct {
 	Postgres     PostgresSpec
 	Retention    Retention
 	VolumeBands  []VolumeBand
+	// Quota overrides the tenants' ingest quota (nano:ingestTenantEps,
+	// nano:ingestTenantGBPerDay); zero fields take the tier's budget
+	// (TenantQuota).
+	Quota TenantQuota
+}
+
+// TenantQuota is every tenant's ingest quota: the stack's override, else
+// the tier's budget (EPS, GBPerDay: one tenant may use all of it, never
+// more); 0 (Enterprise's custom budget without an override) is unlimited.
+func (s Spec) TenantQuota() TenantQuota {
+	q := TenantQuota{EPS: s.EPS, GBPerDay: s.GBPerDay}
+	if s.Quota.EPS > 0 {
+		q.EPS = s.Quota.EPS
+	}
+	if s.Quota.GBPerDay > 0 {
+		q.GBPerDay = s.Quota.GBPerDay
+	}
+	return q
 }
 
 // Pool returns the tier's pool of the given role.
