@@ -209,7 +209,7 @@ CREATE TABLE hec_acks (
 );
 CREATE INDEX hec_acks_committed_at ON hec_acks (committed_at);
 `},
-	{Version: 6, Name: "tenants' ingest usage per day, shared by ingest replicas", SQL: `
+	{Version: 5, Name: "tenants' ingest usage per day, shared by ingest replicas", SQL: `
 -- Each ingest replica adds the bytes (as received) and events it took for
 -- a tenant every few seconds and reads the totals: the tenants' GB/day
 -- quota holds across replicas and restarts. One row per tenant and UTC
