@@ -19,7 +19,7 @@ func requires(t *testing.T, path string) (map[string]string, map[string]string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := modfile.ParseLax(path, b, nil)
+	f, err := modfile.Parse(path, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
