@@ -25,8 +25,8 @@ import (
 const version = "0.1.0"
 
 func main() {
-	// Arguments (the engine's address, and "." when started as
-	// pulumi-analyzer-policy-go) are not needed: the rules call nothing back.
+	// The argument (the engine's address) is not needed: the rules call
+	// nothing back.
 	srv := analyzer.New(rules.All(), version)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(s *grpc.Server) error {
