@@ -51,9 +51,9 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string {
 	if e.Addr != "" && e.Addr != e.Host {
-		return fmt.Sprintf("refused to connect to %s (%s): %s; only public addresses are fetched", e.Host, e.Addr, e.Reason)
+		return fmt.Sprintf("refused %s (resolved to %s): %s; only public addresses are fetched", e.Host, e.Addr, e.Reason)
 	}
-	return fmt.Sprintf("refused to connect to %s: %s; only public addresses are fetched", e.Host, e.Reason)
+	return fmt.Sprintf("refused %s: %s; only public addresses are fetched", e.Host, e.Reason)
 }
 
 // Guard decides where fetches may connect. The zero value is not usable:

@@ -113,8 +113,9 @@ func TestProductionGuardRefusesLoopback(t *testing.T) {
 
 // The test-only allowance admits exactly one address and port: a
 // redirect to another port of the same loopback address, to a
-// deployment's service name or to the metadata endpoint is refused, and
-// the redirect's target sees nothing.
+// deployment's service name, to a metadata host name or to a public name
+// that resolves inside is refused, and the redirect's target sees
+// nothing.
 func TestRedirectsAreCheckedAgain(t *testing.T) {
 	inner := newTarget(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "clickhouse answers") })
 	var to atomic.Value
@@ -125,20 +126,27 @@ func TestRedirectsAreCheckedAgain(t *testing.T) {
 		}
 		http.Redirect(w, r, to.Load().(string), http.StatusFound)
 	})
-	c := New(TestOnlyAllow(outer.addr(t))).Client(5 * time.Second)
+	// Names resolve to loopback (as a deployment's would to its own
+	// addresses): a guard that failed would reach the test's server, never
+	// another address.
+	g := New(TestOnlyAllow(outer.addr(t)))
+	g.resolver = stubResolver(t, netip.MustParseAddr("127.0.0.1"))
+	c := g.Client(5 * time.Second)
+	port := itoa(inner.addr(t).Port())
 	if body, err := get(c, outer.URL+"/ok"); err != nil || body != "public data" {
 		t.Fatalf("the allowed server: %q %v", body, err)
 	}
 	for target, want := range map[string]string{
-		inner.URL + "/?query=SELECT+1":                                  "loopback",
-		"http://clickhouse:8123/?query=SELECT+1":                        "without a dot",
-		"http://169.254.169.254/latest/meta-data/":                      "link-local",
-		"http://[::ffff:127.0.0.1]:" + itoa(inner.addr(t).Port()) + "/": "loopback",
+		inner.URL + "/?query=SELECT+1":                                     "loopback",
+		"http://clickhouse:" + port + "/?query=SELECT+1":                   "without a dot",
+		"http://metadata.google.internal:" + port + "/computeMetadata/v1/": ".internal",
+		"http://feeds.example.com:" + port + "/":                           "127.0.0.1 is a loopback address",
+		"http://[::ffff:127.0.0.1]:" + port + "/":                          "loopback",
 	} {
 		to.Store(target)
 		_, err := get(c, outer.URL+"/redirect")
 		refused(t, err, want)
-		if err != nil && !strings.Contains(err.Error(), "redirect") && !strings.Contains(err.Error(), "connect") {
+		if err != nil && !strings.Contains(err.Error(), "refused") {
 			t.Errorf("%s: %v", target, err)
 		}
 	}
