@@ -175,7 +175,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return nil
 		},
 	}
-	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.APIPrefix, srv.Handler()), cfg.Timeout)
+	api := srv.Handler()
+	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.APIPrefix, api, srv.Internal(api)), cfg.Timeout)
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}

@@ -83,7 +83,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return nil
 		},
 	}
-	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.SearchPrefix, srv.Handler()), srv.Config)
+	api := srv.Handler()
+	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.SearchPrefix, api, srv.Internal(api)), srv.Config)
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}

@@ -106,7 +106,8 @@ func (s *Server) routes() []route {
 	}
 }
 
-// Handler routes the API.
+// Handler routes the API (its public routes and the OpenAPI document,
+// nothing operational).
 func (s *Server) Handler() http.Handler {
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_api_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "nano_api_request_duration_seconds", Help: "HTTP request latency by route.",
@@ -124,8 +125,15 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)
 	})
-	servicemain.Ops(mux, s.Registry, s.Ready, s.Version)
 	return mux
+}
+
+// Internal is the API and the operational endpoints (metrics, health,
+// readiness, version): what the deployment's own network reaches at the
+// service's unprefixed paths; the Internet reaches Handler alone
+// (servicemain.Prefixed).
+func (s *Server) Internal(api http.Handler) http.Handler {
+	return servicemain.WithOps(api, s.Registry, s.Ready, s.Version)
 }
 
 // NewHTTPServer bounds headers and time.

@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/quota"
+	"github.com/nanosiem/nano/services/servicemain"
 	"github.com/nanosiem/nano/tests/harness"
 	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
@@ -62,7 +64,8 @@ func setup(t *testing.T, name string) *fixture {
 	f.srv = &Server{DB: db, Tokens: &authtoken.Verifier{DB: db, TTL: time.Second}, Sealer: sealer, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Version: "test", EnrichmentDir: "/data", MaxBodyBytes: 8 << 10, Timeout: 10 * time.Second, Registry: prometheus.NewRegistry(),
 		Ready: func(context.Context) error { return nil }, Leading: func() bool { return false }}
-	hs := httptest.NewServer(f.srv.Handler())
+	api := f.srv.Handler()
+	hs := httptest.NewServer(servicemain.Prefixed(contract.APIPrefix, api, f.srv.Internal(api)))
 	t.Cleanup(hs.Close)
 	f.url = hs.URL
 	return f
@@ -468,6 +471,41 @@ func TestTenantLimits(t *testing.T) {
 	p["platform"] = true
 	if code, out := f.call(t, "POST", "/v1/enrichments", f.platform, p); code != 201 {
 		t.Errorf("a platform dataset beside the tenant's one: %d %v", code, out)
+	}
+}
+
+// The public prefix (what Caddy and the Ingress forward, unstripped)
+// reaches the API and its OpenAPI document, never the operational
+// endpoints; the service's own paths (Prometheus, probes) still do.
+func TestOpsEndpointsAreNotPublic(t *testing.T) {
+	f := setup(t, "api_ops")
+	get := func(path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.url+path, nil)
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(contract.APIPrefix + "/openapi.json"); code != 200 {
+		t.Errorf("the OpenAPI document under the prefix: %d", code)
+	}
+	if code, _ := get(contract.APIPrefix + "/v1/alerts"); code != 401 {
+		t.Errorf("the API under the prefix: %d, want 401", code)
+	}
+	for _, path := range []string{"/metrics", "/readyz", "/healthz", "/version", "//metrics", "/./metrics", "/x/../metrics", "/%6detrics", "/metrics/"} {
+		code, body := get(contract.APIPrefix + path)
+		if code == 200 || strings.Contains(body, "go_goroutines") || strings.Contains(body, "test") && path == "/version" {
+			t.Errorf("GET %s%s: %d %.80q, want it refused", contract.APIPrefix, path, code, body)
+		}
+	}
+	for path, want := range map[string]string{"/metrics": "nano_api_requests_total", "/readyz": "ready", "/version": "test", "/healthz": "ok"} {
+		if code, body := get(path); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s inside the deployment: %d %.80q", path, code, body)
+		}
 	}
 }
 

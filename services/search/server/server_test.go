@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/quota"
@@ -25,6 +26,7 @@ import (
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/runner"
 	"github.com/nanosiem/nano/services/search/sqlgen"
+	"github.com/nanosiem/nano/services/servicemain"
 	"github.com/nanosiem/nano/tests/harness"
 	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
@@ -127,7 +129,8 @@ func setup(t *testing.T, name string, limits runner.Limits, adm admission.Config
 		Runner: r, Store: &history.Store{DB: db}, Tokens: &authtoken.Verifier{DB: db, TTL: time.Second}, Admission: ac, Metrics: m,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(context.Context) error { return nil }, Now: func() time.Time { return now },
 	}
-	hs := httptest.NewServer(f.srv.Handler())
+	api := f.srv.Handler()
+	hs := httptest.NewServer(servicemain.Prefixed(contract.SearchPrefix, api, f.srv.Internal(api)))
 	t.Cleanup(hs.Close)
 	f.url = hs.URL
 	return f
