@@ -73,9 +73,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Timeout:         r.Duration(contract.APIRequestTimeout, 30*time.Second, time.Second, 10*time.Minute),
 		TokenCacheTTL:   r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
 		Limits: server.Limits{
-			Rules:       quota.Limit{What: "detection rules", Key: contract.APIMaxRules, Max: int(r.Int(contract.APIMaxRules, 500, 0, 1_000_000))},
-			SignalRules: quota.Limit{What: "signal rules", Key: contract.APIMaxSignalRules, Max: int(r.Int(contract.APIMaxSignalRules, 20, 0, 10_000))},
-			Datasets:    quota.Limit{What: "enrichment datasets", Key: contract.APIMaxDatasets, Max: int(r.Int(contract.APIMaxDatasets, 20, 0, 10_000))},
+			Rules:       quota.Limit{What: "detection rules", Key: contract.APIMaxRules, Max: int(r.Int(contract.APIMaxRules, quota.DefaultMaxRules, 0, 1_000_000))},
+			SignalRules: quota.Limit{What: "signal rules", Key: contract.APIMaxSignalRules, Max: int(r.Int(contract.APIMaxSignalRules, quota.DefaultMaxSignalRules, 0, 10_000))},
+			Datasets:    quota.Limit{What: "enrichment datasets", Key: contract.APIMaxDatasets, Max: int(r.Int(contract.APIMaxDatasets, quota.DefaultMaxDatasets, 0, 10_000))},
 		},
 	}
 	c.LeaderURL = r.String(contract.APILeaderPostgresURL, c.PostgresURL)

@@ -18,6 +18,15 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// The defaults of the limits (the README and docs/limits.md list them with
+// their variables).
+const (
+	DefaultMaxRules         = 500
+	DefaultMaxSignalRules   = 20
+	DefaultMaxDatasets      = 20
+	DefaultMaxSavedSearches = 500
+)
+
 // Limit caps one kind of object per tenant.
 type Limit struct {
 	// What is the objects' name as a message says it ("signal rules").

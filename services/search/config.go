@@ -64,7 +64,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxPageRows:     int(r.Int(contract.SearchMaxPageRows, 10_000, 1, 1_000_000)),
 		MaxBodyBytes:    r.Int(contract.SearchMaxBodyBytes, 64<<10, 1<<10, 16<<20),
 		MaxSaved: quota.Limit{What: "saved searches", Key: contract.SearchMaxSavedSearches,
-			Max: int(r.Int(contract.SearchMaxSavedSearches, 500, 0, 1_000_000))},
+			Max: int(r.Int(contract.SearchMaxSavedSearches, quota.DefaultMaxSavedSearches, 0, 1_000_000))},
 		TokenCacheTTL: r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
 	}
 	if len(c.ClickHouseAddrs) == 0 {
