@@ -198,12 +198,6 @@ type Enrichment struct {
 	LastError       string     `json:"last_error,omitempty" db:"last_error"`
 }
 
-// Owners of a dataset as listed.
-const (
-	ownerTenant   = "tenant"
-	ownerPlatform = "platform"
-)
-
 const enrichmentColumns = `id, CASE WHEN tenant IS NULL THEN 'platform' ELSE 'tenant' END AS owner, name, source, format, sha256, interval_seconds,
 last_checksum, last_rows, last_synced_at, last_error`
 
@@ -229,7 +223,7 @@ func (s *Server) listEnrichments(w http.ResponseWriter, r *http.Request, p autht
 	s.respond(w, http.StatusOK, out, err)
 }
 
-// validate checks b as a dataset of tenant ("" the platform's).
+// validateEnrichment checks b as a dataset of tenant ("" the platform's).
 func (s *Server) validateEnrichment(b enrichmentBody, tenant string) error {
 	if err := enrich.ValidateSource(enrich.Dataset{Tenant: tenant, Name: b.Name, Source: b.Source, Format: b.Format, SHA256: b.SHA256}, s.EnrichmentDir, s.FetchGuard); err != nil {
 		return err // the first *fielderr.Error names the field
