@@ -129,7 +129,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return fmt.Errorf("cannot configure the PostgreSQL client: %w", err)
 	}
 	defer pool.Close()
-	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
+	// The api owns the metadata schema: it migrates it and grants ingest's
+	// and search's roles their rights; they wait for it.
+	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.MigrateFor(ctx, pool, cfg.Roles) }); err != nil {
 		return err
 	}
 	if cfg.AdminToken != "" {
@@ -199,6 +201,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		if err := depwait.Retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
 			if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
 				return err
+			}
+			// The events schema is the api's too: ingest, which inserts,
+			// and search, which reads, have no right to change it.
+			if err := events.Migrate(ctx, conn, engine); err != nil {
+				if pending := (*events.PendingError)(nil); !errors.As(err, &pending) {
+					return err
+				}
+				// Hosts that are down run the queued statements when back.
+				log.Warn("schema applied where ClickHouse answered; the rest is queued", "error", err)
 			}
 			run, err = runner.New(ctx, conn, runner.Limits{MaxExecutionTime: time.Minute})
 			return err
