@@ -244,10 +244,16 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 	s := args.Spec
 	opts = append([]pulumi.ResourceOption{parent}, opts...)
 	typedSecret := func(typ, secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
+		labels := stacklabels.For(s.Deployment, s.Tier.Name)
+		if typ == "kubernetes.io/basic-auth" {
+			// CloudNativePG reconciles a managed role when its labelled
+			// password Secret changes.
+			labels["cnpg.io/reload"] = "true"
+		}
 		return corev1.NewSecret(ctx, name+"-"+secretName, &corev1.SecretArgs{
 			Metadata: &metav1.ObjectMetaArgs{
 				Name: pulumi.String(secretName), Namespace: pulumi.String(kubeobjects.Namespace),
-				Labels: pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name)),
+				Labels: pulumi.ToStringMap(labels),
 			},
 			Type:       pulumi.String(typ),
 			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),

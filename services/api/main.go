@@ -65,9 +65,14 @@ func tokenCreate(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	url := os.Getenv("NANO_POSTGRES_URL")
+	r := &contract.Reader{Getenv: os.Getenv}
+	url := r.Secret(contract.PostgresURL, contract.PostgresURLFile) // the deployment sets the _FILE variant
+	if err := r.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, "api token create:", err)
+		return 2
+	}
 	if *tenant == "" || url == "" {
-		fmt.Fprintln(os.Stderr, "api token create: -tenant and NANO_POSTGRES_URL are required")
+		fmt.Fprintln(os.Stderr, "api token create: -tenant and NANO_POSTGRES_URL (or NANO_POSTGRES_URL_FILE) are required")
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
