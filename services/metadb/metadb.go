@@ -249,11 +249,20 @@ func Latest() int { return Migrations[len(Migrations)-1].Version }
 // other failure (no connection, no right to read the versions) as it is.
 // ingest and search wait on it at start instead of migrating.
 func Ready(ctx context.Context, db *pgxpool.Pool) error {
+	// Whether the table is there first: a query on a missing table would
+	// be an error in the server's log at every wait.
+	var exists bool
+	if err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, migrationsTable).Scan(&exists); err != nil {
+		return fmt.Errorf("cannot look for the metadata schema: %w", err)
+	}
+	if !exists {
+		return depwait.Pending("the metadata database has no schema yet (the api migrates it)")
+	}
 	var v *int
 	err := db.QueryRow(ctx, `SELECT max(version) FROM `+pgx.Identifier{migrationsTable}.Sanitize()).Scan(&v)
 	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // dropped meanwhile
 		return depwait.Pending("the metadata database has no schema yet (the api migrates it)")
 	case err != nil:
 		return fmt.Errorf("cannot read the metadata schema's version: %w", err)
