@@ -54,8 +54,18 @@ func PostgresRoles(p Params) ([]byte, error) {
 SET client_min_messages = warning;
 `)
 	for _, r := range roles {
-		fmt.Fprintf(&b, "\\getenv %s_password %s\n\\if :{?%s_password}\n\\else\nDO $$ BEGIN RAISE EXCEPTION '%s is not set'; END $$;\n\\endif\n",
-			r.name, r.env, r.name, r.env)
+		// Unset or empty (Compose interpolates a missing variable as ""),
+		// the script stops before it changes anything.
+		fmt.Fprintf(&b, `\getenv %[1]s_password %[2]s
+\if :{?%[1]s_password}
+SELECT :'%[1]s_password' = '' AS %[1]s_unset \gset
+\else
+\set %[1]s_unset true
+\endif
+\if :%[1]s_unset
+DO $$ BEGIN RAISE EXCEPTION '%[2]s is not set'; END $$;
+\endif
+`, r.name, r.env)
 	}
 	b.WriteString("DO $$\nBEGIN\n")
 	for _, r := range roles {

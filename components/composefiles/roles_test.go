@@ -206,6 +206,14 @@ func TestRolesScriptOnPostgres(t *testing.T) {
 	if out, err := psql(t, script, missing); err == nil || !strings.Contains(out, "NANO_SEARCH_PASSWORD is not set") {
 		t.Errorf("the script without a password: %v\n%s", err, out)
 	}
+	missing["NANO_SEARCH_PASSWORD"] = ""
+	if out, err := psql(t, script, missing); err == nil || !strings.Contains(out, "NANO_SEARCH_PASSWORD is not set") {
+		t.Errorf("the script with an empty password: %v\n%s", err, out)
+	}
+	var roles int
+	if err := super.QueryRow(ctx, `SELECT count(*) FROM pg_roles WHERE rolname LIKE 'nano\_%'`).Scan(&roles); err != nil || roles != 0 {
+		t.Errorf("the refused runs left %d roles (%v)", roles, err)
+	}
 	for i := 0; i < 2; i++ {
 		if out, err := psql(t, script, env); err != nil {
 			t.Fatalf("run %d: %v\n%s", i+1, err, out)
