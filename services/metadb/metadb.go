@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -217,6 +218,18 @@ CREATE TABLE hec_acks (
 );
 CREATE INDEX hec_acks_committed_at ON hec_acks (committed_at);
 `},
+	{Version: 5, Name: "enrichment datasets owned by a tenant or the platform", SQL: `
+-- A dataset belongs to one tenant (tenant set) or to the platform (NULL:
+-- every tenant may look it up; only a platform token changes it). The
+-- datasets before this version were shared by all tenants: they become
+-- the platform's. Names are unique per owner.
+ALTER TABLE enrichment_datasets ADD COLUMN tenant text REFERENCES tenants (id) ON DELETE CASCADE;
+ALTER TABLE enrichment_datasets DROP CONSTRAINT enrichment_datasets_name_key;
+CREATE UNIQUE INDEX enrichment_datasets_owner_name ON enrichment_datasets (coalesce(tenant, ''), name);
+-- Tables are named by the dataset's id from now on (enrich_<id>): load
+-- every dataset again.
+UPDATE enrichment_datasets SET last_checksum = '', last_error = '', next_sync_at = now();
+`},
 }
 
 // migrationsTable records the applied versions.
@@ -305,7 +318,9 @@ func (r Roles) Validate() error {
 // not credentials, not users), records and reads HEC acknowledgements and
 // takes their id blocks. search verifies API tokens (their hash, tenant,
 // scopes and validity; it only stamps last_used_at), keeps the tenants'
-// search history and their saved searches. Both read the schema version
+// search history and their saved searches, and finds the enrichment
+// datasets a lookup may read (ids, owners and names, never their sources,
+// which may hold credentials). Both read the schema version
 // to wait for the api's migrations. A future migration that a service
 // needs rights on changes these lists in the same commit.
 var Grants = map[string][]string{
@@ -323,6 +338,7 @@ var Grants = map[string][]string{
 		`GRANT USAGE ON SEQUENCE search_history_id_seq TO %s`,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON saved_searches TO %s`,
 		`GRANT USAGE ON SEQUENCE saved_searches_id_seq TO %s`,
+		`GRANT SELECT (id, tenant, name) ON enrichment_datasets TO %s`,
 	},
 }
 
@@ -364,4 +380,33 @@ func EnsureTenant(ctx context.Context, db *pgxpool.Pool, id, name string) error 
 		return fmt.Errorf("cannot create tenant %q: %w", id, err)
 	}
 	return nil
+}
+
+// Datasets are the ids of the enrichment datasets named in names that
+// tenant may read: its own, else the platform's of that name. A name
+// missing from the answer is no dataset of either.
+func Datasets(ctx context.Context, db *pgxpool.Pool, tenant string, names []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	rows, err := db.Query(ctx, `SELECT DISTINCT ON (name) name, id FROM enrichment_datasets
+WHERE name = ANY($2) AND (tenant = $1 OR tenant IS NULL) ORDER BY name, tenant NULLS LAST`, tenant, names)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the enrichment datasets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var id int64
+		if err := rows.Scan(&name, &id); err != nil {
+			return nil, fmt.Errorf("cannot read the enrichment datasets: %w", err)
+		}
+		out[name] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read the enrichment datasets: %w", err)
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nanosiem/nano/services/ingest/hec"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/services/quota"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
@@ -55,6 +56,9 @@ var searchAttacks = []attack{
 	{"read every column of api_tokens", `SELECT * FROM api_tokens`},
 	{"read sealed credentials", `SELECT ciphertext FROM credentials`},
 	{"read feed token hashes", `SELECT hash FROM ingest_tokens`},
+	{"read enrichment sources (may hold credentials)", `SELECT source FROM enrichment_datasets`},
+	{"repoint an enrichment dataset", `UPDATE enrichment_datasets SET source = 'http://evil.example/'`},
+	{"rename a tenant", `UPDATE tenants SET name = 'x'`},
 	{"erase the search history (audit)", `DELETE FROM search_history`},
 	{"rewrite the search history", `UPDATE search_history SET query = ''`},
 	{"delete detection rules", `DELETE FROM detection_rules`},
@@ -160,7 +164,9 @@ INSERT INTO ingest_tokens (tenant, feed_id, hash) SELECT 'acme', id, $1 FROM f`,
 		if err != nil || p.Tenant != "acme" || p.TokenID != tokenID {
 			t.Fatalf("search verifies an API token: %+v %v", p, err)
 		}
-		store := &history.Store{DB: search}
+		// Saving checks the tenant's quota of saved searches (a lock of the
+		// tenant, which search may take without any right on tenants).
+		store := &history.Store{DB: search, MaxSaved: quota.Limit{What: "saved searches", Key: "NANO_SEARCH_MAX_SAVED_SEARCHES", Max: 5}}
 		now := time.Now()
 		if err := store.Record(ctx, "acme", history.Entry{TokenID: &tokenID, Query: "level:error", From: now.Add(-time.Hour), To: now,
 			StartedAt: now, Status: "ok"}); err != nil {
@@ -182,6 +188,14 @@ INSERT INTO ingest_tokens (tenant, feed_id, hash) SELECT 'acme', id, $1 FROM f`,
 		}
 		if err := store.Delete(ctx, "acme", saved.ID); err != nil {
 			t.Fatal(err)
+		}
+		// The lookups' datasets: the tenant's own, else the platform's.
+		if _, err := l.Owner.Exec(ctx, `INSERT INTO enrichment_datasets (tenant, name, source, format, interval_seconds)
+VALUES ('acme', 'threats', 'https://user:secret@feeds.example/t.csv', 'csv', 3600), (NULL, 'threats', 'https://feeds.example/p.csv', 'csv', 3600)`); err != nil {
+			t.Fatal(err)
+		}
+		if ds, err := metadb.Datasets(ctx, search, "acme", []string{"threats", "nothing"}); err != nil || len(ds) != 1 {
+			t.Errorf("search finds the datasets a lookup reads: %v %v", ds, err)
 		}
 	})
 	t.Run("a compromised ingest", func(t *testing.T) {
