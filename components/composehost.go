@@ -103,6 +103,16 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	if err != nil {
 		return nil, err
 	}
+	// Each service's own database logins (docs/database-roles.md).
+	var logins []pulumi.Output
+	for _, suffix := range []string{"api-postgres-password", "ingest-postgres-password", "search-postgres-password",
+		"monitor-postgres-password", "ingest-clickhouse-password", "search-clickhouse-password"} {
+		pw, err := password(suffix, 32)
+		if err != nil {
+			return nil, err
+		}
+		logins = append(logins, pw.Result)
+	}
 
 	// The public IPv4, before the server: see the type's doc comment.
 	ip, err := newPrimaryIPv4(ctx, name, args.Location, labels, parent)
@@ -161,8 +171,9 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 			PostgresURL:   b.URL + args.Deployment + "/" + contract.PostgresBackupPrefix}
 		backupKeys = [2]string{b.AccessKeyID, b.SecretAccessKey}
 	}
-	userData := pulumi.All(publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,
-		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64, creds.adminToken).ApplyT(func(v []any) (string, error) {
+	inputs := append([]any{publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,
+		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64, creds.adminToken}, toAnys(logins)...)
+	userData := pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
 		p := p
 		p.Host, p.VolumeDevice = v[0].(string), "/dev/disk/by-id/scsi-0HC_Volume_"+string(v[1].(pulumi.ID))
 		b, err := composefiles.CloudInit(p, composefiles.Secrets{
@@ -170,6 +181,8 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 			IngestToken: v[4].(string), HECToken: v[5].(string),
 			NativeCACert: v[6].(string), NativeServerCert: v[7].(string), NativeServerKey: v[8].(string),
 			APICredentialsKey: v[9].(string), AdminToken: v[10].(string),
+			APIPostgresPassword: v[11].(string), IngestPostgresPassword: v[12].(string), SearchPostgresPassword: v[13].(string),
+			MonitorPostgresPassword: v[14].(string), IngestClickHousePassword: v[15].(string), SearchClickHousePassword: v[16].(string),
 			BackupAccessKeyID: backupKeys[0], BackupSecretAccessKey: backupKeys[1],
 		})
 		return string(b), err
@@ -234,4 +247,13 @@ func firewallRules(sshCIDRs []string) hcloud.FirewallRuleArray {
 		rules = append(rules, rule(22, "SSH from admin networks", pulumi.ToStringArray(sshCIDRs)))
 	}
 	return rules
+}
+
+// toAnys is outs as pulumi.All's arguments.
+func toAnys(outs []pulumi.Output) []any {
+	out := make([]any, len(outs))
+	for i, o := range outs {
+		out[i] = o
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nanosiem/nano/components/kubeobjects"
 	"github.com/nanosiem/nano/services/contract"
 	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
+	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
 // PlatformType is the type token of Platform.
@@ -242,15 +243,24 @@ func installOperators(ctx *pulumi.Context, name string, s kubeobjects.Spec, opts
 func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds *accessCredentials, parent pulumi.ResourceOption, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	s := args.Spec
 	opts = append([]pulumi.ResourceOption{parent}, opts...)
-	kubeSecret := func(secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
+	typedSecret := func(typ, secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
+		labels := stacklabels.For(s.Deployment, s.Tier.Name)
+		if typ == "kubernetes.io/basic-auth" {
+			// CloudNativePG reconciles a managed role when its labelled
+			// password Secret changes.
+			labels["cnpg.io/reload"] = "true"
+		}
 		return corev1.NewSecret(ctx, name+"-"+secretName, &corev1.SecretArgs{
 			Metadata: &metav1.ObjectMetaArgs{
 				Name: pulumi.String(secretName), Namespace: pulumi.String(kubeobjects.Namespace),
-				Labels: pulumi.ToStringMap(stacklabels.For(s.Deployment, s.Tier.Name)),
+				Labels: pulumi.ToStringMap(labels),
 			},
-			Type:       pulumi.String("Opaque"),
+			Type:       pulumi.String(typ),
 			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
 		}, opts...)
+	}
+	kubeSecret := func(secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
+		return typedSecret("Opaque", secretName, data)
 	}
 	chUser := args.ClickHouseUser
 	if chUser == "" {
@@ -308,8 +318,69 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 			return nil, err
 		}
 	}
-
+	logins, err := serviceLogins(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range logins {
+		if err := add(typedSecret(l.typ, l.secret, l.data)); err != nil {
+			return nil, err
+		}
+	}
 	return secrets, nil
+}
+
+// serviceLogin is one Secret of ingest's or search's database logins.
+type serviceLogin struct {
+	typ, secret string
+	data        pulumi.StringMap
+}
+
+// serviceLogins are ingest's and search's own database logins
+// (docs/database-roles.md), with passwords generated once per deployment:
+// PostgreSQL's as kubernetes.io/basic-auth Secrets (CloudNativePG's
+// managed roles read username and password) with the role's URI, and
+// ClickHouse's users' (the installation's users read their password; on
+// ClickHouse Cloud and Cloud SQL / RDS the operator creates the users and
+// roles with these passwords).
+func serviceLogins(ctx *pulumi.Context, name string, args *PlatformArgs, parent pulumi.ResourceOption) ([]serviceLogin, error) {
+	var out []serviceLogin
+	for _, l := range []struct{ role, pgSecret, chSecret string }{
+		{contract.IngestDBUser, kubeobjects.SecretPostgresIngest, kubeobjects.SecretClickHouseIngest},
+		{contract.SearchDBUser, kubeobjects.SecretPostgresSearch, kubeobjects.SecretClickHouseSearch},
+	} {
+		password := func(suffix string) (pulumi.StringOutput, error) {
+			r, err := random.NewRandomPassword(ctx, name+"-"+strings.ReplaceAll(l.role, "_", "-")+"-"+suffix, &random.RandomPasswordArgs{
+				Length: pulumi.Int(32), Special: pulumi.Bool(false),
+			}, parent)
+			if err != nil {
+				return pulumi.StringOutput{}, err
+			}
+			return secret(r.Result), nil
+		}
+		pgPassword, err := password("postgres-password")
+		if err != nil {
+			return nil, err
+		}
+		chPassword, err := password("clickhouse-password")
+		if err != nil {
+			return nil, err
+		}
+		role := l.role
+		uri := pgPassword.ApplyT(func(pw string) string { return kubeobjects.InClusterPostgresURI(role, pw) }).(pulumi.StringOutput)
+		if args.Spec.Tier.Postgres.Managed {
+			uri = pulumi.All(args.PostgresURI, pgPassword).ApplyT(func(v []any) (string, error) {
+				if v[0].(string) == settings.OfflineSecret {
+					return settings.OfflineSecret, nil // an offline plan's stand-in
+				}
+				return kubeobjects.PostgresRoleURI(v[0].(string), role, v[1].(string))
+			}).(pulumi.StringOutput)
+		}
+		out = append(out,
+			serviceLogin{"kubernetes.io/basic-auth", l.pgSecret, pulumi.StringMap{"username": pulumi.String(l.role), "password": pgPassword, "uri": secret(uri)}},
+			serviceLogin{"Opaque", l.chSecret, pulumi.StringMap{"username": pulumi.String(l.role), "password": chPassword}})
+	}
+	return out, nil
 }
 
 // registerObject registers one Kubernetes object with the Kubernetes

@@ -46,7 +46,7 @@ func runPlatform(t *testing.T, name tier.Name, adjust ...func(*PlatformArgs)) []
 				AccessKeyID: pulumi.String("AKIA"), SecretAccessKey: pulumi.String("s3cr3t")}
 		}
 		if args.Spec.Tier.ClickHouse.Cloud {
-			args.ClickHousePassword, args.PostgresURI = pulumi.String("pw"), pulumi.String("postgres://pg")
+			args.ClickHousePassword, args.PostgresURI = pulumi.String("pw"), pulumi.String("postgres://nano:pw@pg.example.com:5432/nano?sslmode=verify-full")
 		}
 		for _, f := range adjust {
 			f(args)
@@ -82,10 +82,11 @@ func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
 					t.Errorf("%s %s was not registered", o.TypeToken(), o.Name())
 				}
 			}
-			// ClickHouse auth, ingest tokens, native TLS, api credentials key.
-			wantReleases, wantSecrets := 2, 4
+			// ClickHouse auth, ingest tokens, native TLS, api credentials
+			// key, and ingest's and search's PostgreSQL and ClickHouse logins.
+			wantReleases, wantSecrets := 2, 8
 			if spec.Tier.ClickHouse.Cloud {
-				wantReleases, wantSecrets = 0, 5 // + the managed PostgreSQL URI
+				wantReleases, wantSecrets = 0, 9 // + the managed PostgreSQL URI
 			}
 			if spec.Tier.ClickHouse.WarmS3 {
 				wantSecrets++
@@ -170,6 +171,54 @@ func TestPlatformArgsValidate(t *testing.T) {
 	for _, want := range []string{"a Kubernetes provider is required", `tier "team" needs the warm bucket's endpoint, region, access key id and secret`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
+		}
+	}
+}
+
+// ingest's and search's logins are Secrets of their own with generated
+// passwords: PostgreSQL's basic-auth (CloudNativePG's managed roles read
+// them) with the role's URI (the cluster's read-write Service, or the
+// managed database's host with the role in place of the owner),
+// ClickHouse's with the user's name.
+func TestPlatformMakesEachServiceItsLogins(t *testing.T) {
+	for _, name := range []tier.Name{tier.Team, tier.Enterprise} {
+		secrets := map[string]map[string]string{}
+		types := map[string]string{}
+		for _, r := range runPlatform(t, name) {
+			if r.Type != "kubernetes:core/v1:Secret" {
+				continue
+			}
+			n := r.Inputs["metadata"].ObjectValue()["name"].StringValue()
+			data := map[string]string{}
+			for k, v := range r.Inputs["stringData"].SecretValue().Element.ObjectValue() {
+				if v.IsSecret() {
+					v = v.SecretValue().Element
+				}
+				data[string(k)] = v.StringValue()
+			}
+			secrets[n], types[n] = data, r.Inputs["type"].StringValue()
+		}
+		uri := map[string]string{
+			"nano_ingest": "postgresql://nano_ingest:generatedAtDeploy@nano-pg-rw.nano:5432/nano",
+			"nano_search": "postgresql://nano_search:generatedAtDeploy@nano-pg-rw.nano:5432/nano",
+		}
+		if name == tier.Enterprise {
+			uri = map[string]string{
+				"nano_ingest": "postgres://nano_ingest:generatedAtDeploy@pg.example.com:5432/nano?sslmode=verify-full",
+				"nano_search": "postgres://nano_search:generatedAtDeploy@pg.example.com:5432/nano?sslmode=verify-full",
+			}
+		}
+		for _, l := range []struct{ role, pg, ch string }{
+			{"nano_ingest", kubeobjects.SecretPostgresIngest, kubeobjects.SecretClickHouseIngest},
+			{"nano_search", kubeobjects.SecretPostgresSearch, kubeobjects.SecretClickHouseSearch},
+		} {
+			pg := secrets[l.pg]
+			if types[l.pg] != "kubernetes.io/basic-auth" || pg["username"] != l.role || pg["password"] != "generatedAtDeploy" || pg["uri"] != uri[l.role] {
+				t.Errorf("%s: %s is %s %v", name, l.pg, types[l.pg], pg)
+			}
+			if ch := secrets[l.ch]; ch["username"] != l.role || ch["password"] != "generatedAtDeploy" {
+				t.Errorf("%s: %s is %v", name, l.ch, ch)
+			}
 		}
 	}
 }

@@ -474,6 +474,8 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		params: composefiles.Params{Deployment: string(name) + "-rig", Tier: spec, Images: current, Host: rigHost,
 			VolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_rig"},
 		secrets: composefiles.Secrets{PostgresPassword: randomHex(t, 16), ClickHousePassword: randomHex(t, 16),
+			APIPostgresPassword: randomHex(t, 16), IngestPostgresPassword: randomHex(t, 16), SearchPostgresPassword: randomHex(t, 16),
+			MonitorPostgresPassword: randomHex(t, 16), IngestClickHousePassword: randomHex(t, 16), SearchClickHousePassword: randomHex(t, 16),
 			IngestToken: randomHex(t, 16), HECToken: "0b6f3b9e-5d3a-4c1e-9f2a-" + randomHex(t, 6),
 			NativeCACert: native.CACert, NativeServerCert: native.ServerCert, NativeServerKey: native.ServerKey,
 			APICredentialsKey: base64.StdEncoding.EncodeToString(key), AdminToken: contract.APITokenPrefix + base64.RawURLEncoding.EncodeToString(adminKey)},
@@ -593,6 +595,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	})
 
 	h.checkPrometheus(ctx)
+	h.checkDatabaseLogins(ctx)
 
 	// down + up, as the unit does at a reboot: data, tokens, rules and the CA stay.
 	ca := h.caddyCA()
@@ -810,4 +813,62 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// checkDatabaseLogins: every service is connected to PostgreSQL as its own
+// role (none as the superuser), and the logins hold only their rights
+// with their real passwords over the project's network: a compromised
+// ingest cannot mint an API token, a compromised search cannot drop or
+// delete events, ingest cannot drop them either; search reads them; the
+// api's role (the owner) could mint the token, which is why no other
+// service holds it. A wrong password is refused.
+func (h *composeHost) checkDatabaseLogins(ctx context.Context) {
+	t := h.t
+	t.Helper()
+	users, err := h.compose(ctx, "exec", "-T", "postgres", "psql", "-U", "nano", "-d", "nano", "-Atc",
+		"SELECT string_agg(DISTINCT usename, ',' ORDER BY usename) FROM pg_stat_activity WHERE datname = 'nano' AND pid <> pg_backend_pid()")
+	if err != nil || strings.TrimSpace(users) != "nano_api,nano_ingest,nano_monitor,nano_search" {
+		t.Errorf("PostgreSQL logins on database nano: %q %v, want each service's own role and no other", users, err)
+	}
+	// psql from the project's network, as role with password.
+	// said is what a command printed and, when it failed, its error.
+	said := func(out string, err error) (string, error) {
+		if err != nil {
+			return out + err.Error(), err
+		}
+		return out, nil
+	}
+	psql := func(role, password, sql string) (string, error) {
+		return said(h.compose(ctx, "run", "--rm", "--no-deps", "-T", "-e", "PGUSER="+role, "-e", "PGPASSWORD="+password,
+			"postgres-roles", "psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", sql))
+	}
+	mint := "BEGIN; INSERT INTO api_tokens (tenant, name, hash, scopes) VALUES ('default', 'backdoor', '\\x" + strings.Repeat("ab", 32) + "', '{admin}'); ROLLBACK;"
+	if out, err := psql(contract.IngestDBUser, h.secrets.IngestPostgresPassword, mint); err == nil || !strings.Contains(out, "permission denied for table api_tokens") {
+		t.Errorf("nano_ingest minting an admin token: %v\n%s", err, out)
+	}
+	if out, err := psql(contract.SearchDBUser, h.secrets.SearchPostgresPassword, "BEGIN; DELETE FROM search_history; ROLLBACK;"); err == nil || !strings.Contains(out, "permission denied for table search_history") {
+		t.Errorf("nano_search erasing the search history: %v\n%s", err, out)
+	}
+	if out, err := psql(contract.IngestDBUser, "wrong-password", "SELECT 1"); err == nil || !strings.Contains(out, "password authentication failed") {
+		t.Errorf("nano_ingest with a wrong password: %v\n%s", err, out)
+	}
+	if out, err := psql("nano_api", h.secrets.APIPostgresPassword, mint); err != nil {
+		t.Errorf("control: the api's role cannot mint the token (so the check above proves nothing): %v\n%s", err, out)
+	}
+	clickhouse := func(user, password, sql string) (string, error) {
+		return said(h.compose(ctx, "exec", "-T", "clickhouse", "clickhouse-client", "--user", user, "--password", password, "--query", sql))
+	}
+	if out, err := clickhouse(contract.SearchDBUser, h.secrets.SearchClickHousePassword, "SELECT count() > 0 FROM nano.events"); err != nil || strings.TrimSpace(out) != "1" {
+		t.Errorf("nano_search reading events: %q %v", out, err)
+	}
+	for _, sql := range []string{"DROP TABLE nano.events", "ALTER TABLE nano.events DELETE WHERE 1", "INSERT INTO nano.events (tenant, message) SELECT 'default', 'forged'"} {
+		if out, err := clickhouse(contract.SearchDBUser, h.secrets.SearchClickHousePassword, sql); err == nil || !strings.Contains(out, "readonly") {
+			t.Errorf("nano_search running %s: %v\n%s", sql, err, out)
+		}
+	}
+	for _, sql := range []string{"DROP TABLE nano.events", "TRUNCATE TABLE nano.events", "ALTER TABLE nano.events DELETE WHERE 1"} {
+		if out, err := clickhouse(contract.IngestDBUser, h.secrets.IngestClickHousePassword, sql); err == nil || !strings.Contains(out, "DDL") {
+			t.Errorf("nano_ingest running %s: %v\n%s", sql, err, out)
+		}
+	}
 }

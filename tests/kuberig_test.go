@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/stacks/model/tier"
 	"github.com/nanosiem/nano/stacks/program"
 	"github.com/nanosiem/nano/tests/harness"
@@ -191,6 +192,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 		t.Errorf("ingestHttpUrl is %s: it should name the load balancer's address", got)
 	}
 	rigRefusals(t, ctx, k)
+	rigLogins(t, ctx, k, spec)
 
 	if spec.Kind == tier.Managed {
 		// Roll once the autoscaler has ingest at its minimum, which fills
@@ -578,5 +580,96 @@ func leftovers(ctx context.Context, k *harness.Kube) []string {
 			return slices.Clone(left)
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// rigLogins: on the API server, ingest's and search's logins are Secrets
+// of their own (PostgreSQL's basic-auth with the role's URI, ClickHouse's
+// with the user), generated per deployment (the two roles' passwords
+// differ), mounted by their service only; CloudNativePG's Cluster declares
+// the roles with those Secrets and the ClickHouseInstallation the users.
+func rigLogins(t *testing.T, ctx context.Context, k *harness.Kube, spec tier.Spec) {
+	t.Helper()
+	ns := "/api/v1/namespaces/" + kubeobjects.Namespace
+	type secret struct {
+		Type string            `json:"type"`
+		Data map[string][]byte `json:"data"`
+	}
+	passwords := map[string]bool{}
+	for _, l := range []struct{ role, pg, ch string }{
+		{contract.IngestDBUser, kubeobjects.SecretPostgresIngest, kubeobjects.SecretClickHouseIngest},
+		{contract.SearchDBUser, kubeobjects.SecretPostgresSearch, kubeobjects.SecretClickHouseSearch},
+	} {
+		var pg, ch secret
+		if err := k.Get(ctx, ns+"/secrets/"+l.pg, &pg); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Get(ctx, ns+"/secrets/"+l.ch, &ch); err != nil {
+			t.Fatal(err)
+		}
+		host := "@nano-pg-rw.nano:5432/nano"
+		if spec.Postgres.Managed {
+			host = "@pg.rig.test:5432/nano?sslmode=verify-full"
+		}
+		if pg.Type != "kubernetes.io/basic-auth" || string(pg.Data["username"]) != l.role || len(pg.Data["password"]) != 32 ||
+			string(pg.Data["uri"]) != "postgresql://"+l.role+":"+string(pg.Data["password"])+host && string(pg.Data["uri"]) != "postgres://"+l.role+":"+string(pg.Data["password"])+host {
+			t.Errorf("Secret %s: %s %s %s", l.pg, pg.Type, pg.Data["username"], strings.ReplaceAll(string(pg.Data["uri"]), string(pg.Data["password"]), "<password>"))
+		}
+		if string(ch.Data["username"]) != l.role || len(ch.Data["password"]) != 32 {
+			t.Errorf("Secret %s: user %s, a %d-character password", l.ch, ch.Data["username"], len(ch.Data["password"]))
+		}
+		passwords[string(pg.Data["password"])], passwords[string(ch.Data["password"])] = true, true
+	}
+	if len(passwords) != 4 {
+		t.Errorf("ingest's and search's four passwords are not four different ones")
+	}
+	if spec.Postgres.Operator {
+		var cluster struct {
+			Spec struct {
+				Managed struct {
+					Roles []struct {
+						Name           string `json:"name"`
+						PasswordSecret struct {
+							Name string `json:"name"`
+						} `json:"passwordSecret"`
+					} `json:"roles"`
+				} `json:"managed"`
+			} `json:"spec"`
+		}
+		if err := k.Get(ctx, "/apis/postgresql.cnpg.io/v1/namespaces/"+kubeobjects.Namespace+"/clusters/nano-pg", &cluster); err != nil {
+			t.Fatal(err)
+		}
+		if r := cluster.Spec.Managed.Roles; len(r) != 2 || r[0].Name != contract.IngestDBUser || r[0].PasswordSecret.Name != kubeobjects.SecretPostgresIngest ||
+			r[1].Name != contract.SearchDBUser || r[1].PasswordSecret.Name != kubeobjects.SecretPostgresSearch {
+			t.Errorf("the Cluster's managed roles: %+v", r)
+		}
+	}
+	var deps struct {
+		Items []struct {
+			Metadata struct{ Name string } `json:"metadata"`
+			Spec     struct {
+				Template struct {
+					Spec struct {
+						Volumes []struct {
+							Secret *struct {
+								SecretName string `json:"secretName"`
+							} `json:"secret"`
+						} `json:"volumes"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+	}
+	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/deployments", &deps); err != nil {
+		t.Fatal(err)
+	}
+	owner := map[string]string{kubeobjects.SecretPostgresIngest: "ingest", kubeobjects.SecretClickHouseIngest: "ingest",
+		kubeobjects.SecretPostgresSearch: "search", kubeobjects.SecretClickHouseSearch: "search"}
+	for _, d := range deps.Items {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Secret != nil && owner[v.Secret.SecretName] != "" && owner[v.Secret.SecretName] != d.Metadata.Name {
+				t.Errorf("Deployment %s mounts %s's login %s", d.Metadata.Name, owner[v.Secret.SecretName], v.Secret.SecretName)
+			}
+		}
 	}
 }

@@ -81,6 +81,18 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 	if s.NativeCACert == "" || s.NativeServerCert == "" || s.NativeServerKey == "" {
 		return nil, fmt.Errorf("cannot build cloud-init: the native port's TLS files are missing")
 	}
+	roles, err := PostgresRoles(p)
+	if err != nil {
+		return nil, err
+	}
+	chUsers, err := ClickHouseUsers(s)
+	if err != nil {
+		return nil, err
+	}
+	logins, err := ServiceSecrets(p, s)
+	if err != nil {
+		return nil, err
+	}
 	file := func(path, mode, content string) writeFile {
 		return writeFile{Path: path, Permissions: mode, Owner: "root:root", Content: content}
 	}
@@ -99,6 +111,9 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 			file(ProjectDir+"/prometheus.yml", "0644", string(prom)),
 			file(ProjectDir+"/alerts.yml", "0644", string(alerts)),
 			file(ProjectDir+"/clickhouse/nano.xml", "0644", string(ch)),
+			// Password hashes only; the server's uid reads it.
+			file(ProjectDir+"/clickhouse/users.xml", "0644", string(chUsers)),
+			file(ProjectDir+"/postgres/roles.sql", "0644", string(roles)),
 			file(ProjectDir+"/tls/ca.crt", "0644", s.NativeCACert),
 			file(ProjectDir+"/tls/server.crt", "0644", s.NativeServerCert),
 			file(ProjectDir+"/tls/server.key", "0600", s.NativeServerKey),
@@ -115,6 +130,14 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 	if p.Backup != nil && p.Backup.PostgresURL != "" {
 		cfg.WriteFiles = append(cfg.WriteFiles, file(ProjectDir+"/postgres/pg_hba.conf", "0644", PostgresHBA))
 	}
+	// Each service's own logins, readable by its uid only.
+	var chowns [][]string
+	for _, f := range logins {
+		path := ProjectDir + "/" + f.Path
+		cfg.WriteFiles = append(cfg.WriteFiles, file(path, "0400", f.Content))
+		chowns = append(chowns, []string{"chown", fmt.Sprintf("%d:%d", f.UID, f.UID), path})
+	}
+	cfg.Runcmd = append(cfg.Runcmd[:2], append(chowns, cfg.Runcmd[2:]...)...)
 	body, err := marshal(cfg)
 	if err != nil {
 		return nil, err

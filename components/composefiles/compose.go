@@ -21,7 +21,10 @@ const (
 	DataDir    = "/mnt/nano-data"
 )
 
-// Database names and users on the host.
+// Database names and users on the host: dbUser is PostgreSQL's superuser
+// (the image's POSTGRES_USER: the postgres-roles service and an operator's
+// psql log in as it, no service does) and ClickHouse's owner (the api's
+// user); the services' own logins are the roles below.
 const (
 	database         = "nano"
 	dbUser           = "nano"
@@ -72,12 +75,29 @@ const (
 	archiveTimeout = "300"
 )
 
+// PostgreSQL roles the postgres-roles service creates (docs/database-roles.md):
+// the api's, which owns the database and runs the migrations, and the
+// metrics exporter's (pg_monitor); ingest's and search's are
+// contract.IngestDBUser and contract.SearchDBUser, which the api grants
+// their rights.
+const (
+	apiRole     = "nano_api"
+	monitorRole = "nano_monitor"
+)
+
 // Secrets are generated once per deployment and held as Pulumi secrets.
 type Secrets struct {
+	// PostgresPassword is the superuser's (dbUser); ClickHousePassword the
+	// ClickHouse owner's, the api's.
 	PostgresPassword   string
 	ClickHousePassword string
-	IngestToken        string
-	HECToken           string
+	// Each service's own logins: PostgreSQL's nano_api, nano_ingest,
+	// nano_search and nano_monitor (the exporter), ClickHouse's
+	// nano_ingest and nano_search.
+	APIPostgresPassword, IngestPostgresPassword, SearchPostgresPassword, MonitorPostgresPassword string
+	IngestClickHousePassword, SearchClickHousePassword                                           string
+	IngestToken                                                                                  string
+	HECToken                                                                                     string
 	// PEM files of the Vector-native port's mutual TLS.
 	NativeCACert, NativeServerCert, NativeServerKey string
 	// APICredentialsKey seals the api's stored credentials (base64 of 32
@@ -99,6 +119,24 @@ const (
 	envAdminToken         = "API_ADMIN_TOKEN"
 	envBackupKeyID        = "BACKUP_ACCESS_KEY_ID"
 	envBackupSecretKey    = "BACKUP_SECRET_ACCESS_KEY"
+	// The roles' passwords, for the postgres-roles service only.
+	envAPIPostgresPassword     = "API_POSTGRES_PASSWORD"
+	envIngestPostgresPassword  = "INGEST_POSTGRES_PASSWORD"
+	envSearchPostgresPassword  = "SEARCH_POSTGRES_PASSWORD"
+	envMonitorPostgresPassword = "MONITOR_POSTGRES_PASSWORD"
+)
+
+// Where a service finds its own database logins: a directory of the
+// project (written by cloud-init, owned by the service's uid, mode 0400)
+// mounted read-only; each service mounts its own only.
+const (
+	secretsDir      = "secrets"
+	secretsMount    = "/run/secrets/nano"
+	secretPGURL     = "postgres-url"
+	secretCHPass    = "clickhouse-password"
+	secretPGPass    = "postgres-password"
+	rolesScriptPath = "/etc/nano/postgres/roles.sql"
+	chUsersPath     = "/etc/clickhouse-server/users.d/nano-services.xml"
 )
 
 type composeFile struct {
@@ -161,21 +199,23 @@ func Compose(p Params) ([]byte, error) {
 		s.SecurityOpt = []string{"no-new-privileges:true"}
 		return s
 	}
-	pgURL := fmt.Sprintf("postgres://%s:${%s}@postgres:%d/%s?sslmode=disable", dbUser, envPostgresPassword, postgresPort, database)
-	common := func(listen int) map[string]string {
+	completed := dep{Condition: "service_completed_successfully"}
+	// Each service logs in as itself, reading its logins from its own
+	// secrets directory.
+	common := func(listen int, chUser string) map[string]string {
 		return map[string]string{
-			contract.Deployment:         p.Deployment,
-			contract.PostgresURL:        pgURL,
-			contract.ClickHouseAddr:     "clickhouse:" + port(clickhouseNative),
-			contract.ClickHouseDatabase: database,
-			contract.ClickHouseUser:     dbUser,
-			contract.ClickHousePassword: "${" + envClickHousePassword + "}",
-			contract.RetentionDays:      strconv.Itoa(p.Tier.Retention.Days),
-			contract.ListenAddr:         ":" + port(listen),
+			contract.Deployment:             p.Deployment,
+			contract.PostgresURLFile:        secretsMount + "/" + secretPGURL,
+			contract.ClickHouseAddr:         "clickhouse:" + port(clickhouseNative),
+			contract.ClickHouseDatabase:     database,
+			contract.ClickHouseUser:         chUser,
+			contract.ClickHousePasswordFile: secretsMount + "/" + secretCHPass,
+			contract.RetentionDays:          strconv.Itoa(p.Tier.Retention.Days),
+			contract.ListenAddr:             ":" + port(listen),
 		}
 	}
-	app := func(image string, listen int, extra map[string]string, ports []string, expose ...int) composeService {
-		env := common(listen)
+	app := func(svc, image string, listen int, chUser string, extra map[string]string, ports []string, expose ...int) composeService {
+		env := common(listen, chUser)
 		for k, v := range extra {
 			env[k] = v
 		}
@@ -186,7 +226,8 @@ func Compose(p Params) ([]byte, error) {
 		return hardened(composeService{
 			Image: image, Environment: env, Ports: ports, Expose: ex,
 			ReadOnly: true, CapDrop: []string{"ALL"}, User: "65532:65532",
-			DependsOn: map[string]dep{"clickhouse": healthy, "postgres": healthy},
+			Volumes:   []string{"./" + secretsDir + "/" + svc + ":" + secretsMount + ":ro"},
+			DependsOn: map[string]dep{"clickhouse": healthy, "postgres": healthy, "postgres-roles": completed},
 		})
 	}
 	f := composeFile{
@@ -204,6 +245,7 @@ func Compose(p Params) ([]byte, error) {
 				Volumes: []string{
 					DataDir + "/clickhouse:/var/lib/clickhouse",
 					"./clickhouse/nano.xml:/etc/clickhouse-server/config.d/nano.xml:ro",
+					"./clickhouse/users.xml:" + chUsersPath + ":ro",
 				},
 				Ulimits: map[string]limit{"nofile": {Soft: 262144, Hard: 262144}},
 				Healthcheck: &healthcheck{
@@ -226,21 +268,46 @@ func Compose(p Params) ([]byte, error) {
 					Interval: "10s", Timeout: "5s", Retries: 12, StartPeriod: "20s",
 				},
 			}),
+			// The roles: created (or brought to the passwords and rights
+			// of this deployment) before any service logs in, at every
+			// start, as the superuser. It exits once done.
+			"postgres-roles": func() composeService {
+				s := hardened(composeService{
+					Image:   contract.PostgresImage,
+					Command: []string{"psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "-f", rolesScriptPath},
+					User:    fmt.Sprintf("%d:%d", postgresUID, postgresUID),
+					Environment: map[string]string{
+						"PGHOST": "postgres", "PGPORT": port(postgresPort), "PGDATABASE": database, "PGUSER": dbUser, "PGSSLMODE": "disable",
+						"PGPASSWORD":            "${" + envPostgresPassword + "}",
+						"NANO_API_PASSWORD":     "${" + envAPIPostgresPassword + "}",
+						"NANO_INGEST_PASSWORD":  "${" + envIngestPostgresPassword + "}",
+						"NANO_SEARCH_PASSWORD":  "${" + envSearchPostgresPassword + "}",
+						"NANO_MONITOR_PASSWORD": "${" + envMonitorPostgresPassword + "}",
+					},
+					Volumes:   []string{"./postgres/roles.sql:" + rolesScriptPath + ":ro"},
+					DependsOn: map[string]dep{"postgres": healthy},
+					ReadOnly:  true, CapDrop: []string{"ALL"},
+				})
+				s.Restart = "no"
+				return s
+			}(),
 			"postgres-exporter": hardened(composeService{
 				Image: contract.PostgresExporterImage,
 				Environment: map[string]string{
-					"DATA_SOURCE_URI":  fmt.Sprintf("postgres:%d/%s?sslmode=disable", postgresPort, database),
-					"DATA_SOURCE_USER": dbUser,
-					"DATA_SOURCE_PASS": "${" + envPostgresPassword + "}",
+					"DATA_SOURCE_URI":       fmt.Sprintf("postgres:%d/%s?sslmode=disable", postgresPort, database),
+					"DATA_SOURCE_USER":      monitorRole,
+					"DATA_SOURCE_PASS_FILE": secretsMount + "/" + secretPGPass,
 				},
 				Expose:    []string{port(contract.Ports.PostgresExporter)},
-				DependsOn: map[string]dep{"postgres": healthy},
+				Volumes:   []string{"./" + secretsDir + "/postgres-exporter:" + secretsMount + ":ro"},
+				DependsOn: map[string]dep{"postgres": healthy, "postgres-roles": completed},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
-			"api": app(p.Images.API, contract.Ports.API, withDiskPolicy(p.Tier, map[string]string{
+			"api": app("api", p.Images.API, contract.Ports.API, dbUser, withDiskPolicy(p.Tier, map[string]string{
 				contract.APICredentialsKey: "${" + envAPICredentialsKey + "}", contract.APIAdminToken: "${" + envAdminToken + "}",
+				contract.PostgresIngestRole: contract.IngestDBUser, contract.PostgresSearchRole: contract.SearchDBUser,
 			}), nil),
-			"search": app(p.Images.Search, contract.Ports.Search, nil, nil),
+			"search": app("search", p.Images.Search, contract.Ports.Search, contract.SearchDBUser, nil, nil),
 			// The UI needs no database: the browser calls api and search.
 			"web": hardened(composeService{
 				Image:       p.Images.Web,
@@ -248,7 +315,7 @@ func Compose(p Params) ([]byte, error) {
 				Expose:      []string{port(contract.Ports.Web)},
 				ReadOnly:    true, CapDrop: []string{"ALL"}, User: "65532:65532",
 			}),
-			"ingest": app(p.Images.Ingest, contract.Ports.IngestHTTP, withTenantQuota(p.Tier, map[string]string{
+			"ingest": app("ingest", p.Images.Ingest, contract.Ports.IngestHTTP, contract.IngestDBUser, withTenantQuota(p.Tier, map[string]string{
 				contract.IngestToken:    "${" + envIngestToken + "}",
 				contract.HECToken:       "${" + envHECToken + "}",
 				contract.NativeTLSCert:  "/etc/nano/tls/server.crt",
@@ -317,15 +384,15 @@ func Compose(p Params) ([]byte, error) {
 	}
 	// The ingest container mounts the native port's certificates.
 	ing := f.Services["ingest"]
-	ing.Volumes = []string{"./tls:/etc/nano/tls:ro"}
+	ing.Volumes = append(ing.Volumes, "./tls:/etc/nano/tls:ro")
 	f.Services["ingest"] = ing
 	return marshal(f)
 }
 
 // PostgresHBA is the server's pg_hba.conf with backups: the official
 // image's own (trust on the socket and loopback, scram-sha-256 from the
-// network) and a replication line for nano's user, whose base backups the
-// api takes from its container.
+// network) and a replication line for the api's role, whose base backups
+// the api takes from its container.
 const PostgresHBA = `# nano: PostgreSQL client authentication, generated by Pulumi.
 local   all             all                                     trust
 host    all             all             127.0.0.1/32            trust
@@ -334,7 +401,7 @@ local   replication     all                                     trust
 host    replication     all             127.0.0.1/32            trust
 host    replication     all             ::1/128                 trust
 host    all             all             all                     scram-sha-256
-host    replication     ` + dbUser + `            all                     scram-sha-256
+host    replication     ` + apiRole + `        all                     scram-sha-256
 `
 
 // Env returns the .env file that holds the Compose project's secrets.
@@ -342,10 +409,14 @@ func Env(s Secrets) ([]byte, error) {
 	vals := [][2]string{
 		{envAdminToken, s.AdminToken},
 		{envAPICredentialsKey, s.APICredentialsKey},
+		{envAPIPostgresPassword, s.APIPostgresPassword},
 		{envClickHousePassword, s.ClickHousePassword},
 		{envHECToken, s.HECToken},
+		{envIngestPostgresPassword, s.IngestPostgresPassword},
 		{envIngestToken, s.IngestToken},
+		{envMonitorPostgresPassword, s.MonitorPostgresPassword},
 		{envPostgresPassword, s.PostgresPassword},
+		{envSearchPostgresPassword, s.SearchPostgresPassword},
 	}
 	if s.BackupAccessKeyID != "" || s.BackupSecretAccessKey != "" {
 		vals = append(vals, [2]string{envBackupKeyID, s.BackupAccessKeyID}, [2]string{envBackupSecretKey, s.BackupSecretAccessKey})

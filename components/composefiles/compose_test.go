@@ -42,7 +42,10 @@ func params(t *testing.T, name tier.Name, domain string) Params {
 }
 
 var testSecrets = Secrets{
-	PostgresPassword: "pgPassw0rdTEST", ClickHousePassword: "chPassw0rdTEST",
+	PostgresPassword: "pgPassw0rdTEST", ClickHousePassword: "chPassw0rdTESTapi1",
+	APIPostgresPassword: "apiPgPassw0rdTEST1", IngestPostgresPassword: "ingestPgPassw0rdTEST1",
+	SearchPostgresPassword: "searchPgPassw0rdTEST1", MonitorPostgresPassword: "monitorPgPassw0rdTEST1",
+	IngestClickHousePassword: "ingestChPassw0rdTEST1", SearchClickHousePassword: "searchChPassw0rdTEST1",
 	IngestToken: "ingestTokenTEST", HECToken: "00000000-0000-4000-8000-000000000000",
 	NativeCACert:      "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
 	NativeServerCert:  "-----BEGIN CERTIFICATE-----\nSERVER\n-----END CERTIFICATE-----\n",
@@ -130,7 +133,7 @@ func loadComposeWith(t *testing.T, p Params, secrets Secrets) *types.Project {
 
 func TestComposeLoadsWithComposeSpec(t *testing.T) {
 	proj := loadCompose(t, params(t, tier.Hobby, ""))
-	want := []string{"api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "prometheus", "search", "web"}
+	want := []string{"api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "search", "web"}
 	if got := proj.ServiceNames(); !slices.Equal(sorted(got), want) {
 		t.Fatalf("services %v, want %v", got, want)
 	}
@@ -140,8 +143,8 @@ func TestComposeLoadsWithComposeSpec(t *testing.T) {
 		if strings.HasSuffix(svc.Image, ":latest") || !strings.Contains(svc.Image, ":") {
 			t.Errorf("%s: image %q is not pinned", name, svc.Image)
 		}
-		if svc.Restart != "unless-stopped" {
-			t.Errorf("%s: restart %q", name, svc.Restart)
+		if want := map[bool]string{true: "no", false: "unless-stopped"}[name == "postgres-roles"]; svc.Restart != want {
+			t.Errorf("%s: restart %q, want %q", name, svc.Restart, want)
 		}
 		for _, p := range svc.Ports {
 			published = append(published, name+":"+p.Published)
@@ -160,8 +163,8 @@ func TestComposeLoadsWithComposeSpec(t *testing.T) {
 	if v := ing.Environment["NANO_INGEST_TOKEN"]; v == nil || *v != testSecrets.IngestToken {
 		t.Errorf("ingest token not passed from .env: %v", v)
 	}
-	if v := ing.Environment["NANO_POSTGRES_URL"]; v == nil || !strings.Contains(*v, testSecrets.PostgresPassword) {
-		t.Errorf("postgres URL not interpolated: %v", v)
+	if v := ing.Environment["NANO_POSTGRES_URL_FILE"]; v == nil || *v != secretsMount+"/"+secretPGURL {
+		t.Errorf("ingest's PostgreSQL URL file: %v", v)
 	}
 	if v := ing.Environment["NANO_RETENTION_DAYS"]; v == nil || *v != "90" {
 		t.Errorf("retention %v, want the catalog's 90 days", v)
@@ -180,7 +183,9 @@ func TestComposeFileHoldsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{testSecrets.PostgresPassword, testSecrets.ClickHousePassword, testSecrets.IngestToken, testSecrets.HECToken} {
+	for _, s := range []string{testSecrets.PostgresPassword, testSecrets.ClickHousePassword, testSecrets.IngestToken, testSecrets.HECToken,
+		testSecrets.APIPostgresPassword, testSecrets.IngestPostgresPassword, testSecrets.SearchPostgresPassword, testSecrets.MonitorPostgresPassword,
+		testSecrets.IngestClickHousePassword, testSecrets.SearchClickHousePassword} {
 		if bytes.Contains(compose, []byte(s)) {
 			t.Errorf("compose.yaml contains a secret")
 		}
@@ -302,8 +307,8 @@ func TestBackupBucket(t *testing.T) {
 		t.Errorf("the api runs as %q, not the server's uid that owns the spooled WAL", u)
 	}
 	ud, err := CloudInit(p, s)
-	if err != nil || !bytes.Contains(ud, []byte("path: "+ProjectDir+"/postgres/pg_hba.conf")) || !strings.Contains(PostgresHBA, "host    replication     nano ") {
-		t.Errorf("cloud-init writes no pg_hba.conf with nano's replication line: %v", err)
+	if err != nil || !bytes.Contains(ud, []byte("path: "+ProjectDir+"/postgres/pg_hba.conf")) || !strings.Contains(PostgresHBA, "host    replication     nano_api ") {
+		t.Errorf("cloud-init writes no pg_hba.conf with the api role's replication line: %v", err)
 	}
 	plain := loadCompose(t, params(t, tier.Startup, ""))
 	if len(plain.Services["postgres"].Command) != 0 || plain.Services["api"].User != "65532:65532" {

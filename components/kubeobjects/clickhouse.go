@@ -89,15 +89,21 @@ func (s Spec) clickhouse() []Object {
 		}
 		files["config.d/nano-storage.xml"] = s.storageXML()
 	}
+	users := map[string]any{
+		"nano/k8s_secret_password": Namespace + "/" + SecretClickHouse + "/password",
+		"nano/networks/ip":         []any{"0.0.0.0/0", "::/0"}, // NetworkPolicies decide who connects
+		"nano/profile":             "default",
+	}
+	profiles := map[string]any{}
+	s.clickhouseUsers(users, profiles)
 	configuration := map[string]any{
 		"zookeeper": map[string]any{"nodes": []any{map[string]any{
 			"host": "keeper-" + chkName + "." + Namespace + ".svc", "port": keeperPort,
 		}}},
-		"users": map[string]any{
-			"nano/k8s_secret_password": Namespace + "/" + SecretClickHouse + "/password",
-			"nano/networks/ip":         []any{"0.0.0.0/0", "::/0"}, // NetworkPolicies decide who connects
-			"nano/profile":             "default",
-		},
+		// nano is the api's, the owner of the schema; ingest's and search's
+		// users have their rights only (clickhouseUsers).
+		"users":    users,
+		"profiles": profiles,
 		"settings": map[string]any{
 			"prometheus/endpoint":             "/metrics",
 			"prometheus/port":                 chMetrics,

@@ -98,6 +98,15 @@ const (
 	SecretWarm           = "nano-warm-s3" // the deployment's bucket (warm tier, or Growth's backup bucket); keys: endpoint, region, access-key-id, ...
 	// SecretPostgres holds key "uri"; CloudNativePG writes it as <cluster>-app.
 	SecretPostgresManaged = "nano-postgres-app"
+	// The logins of ingest and search (docs/database-roles.md), each
+	// mounted by its service only. The PostgreSQL ones are
+	// kubernetes.io/basic-auth (username, password; CloudNativePG's managed
+	// roles read them) with the role's "uri"; the ClickHouse ones hold
+	// username and password (the ClickHouseInstallation's users read them).
+	SecretPostgresIngest   = "nano-postgres-ingest"
+	SecretPostgresSearch   = "nano-postgres-search"
+	SecretClickHouseIngest = "nano-clickhouse-ingest"
+	SecretClickHouseSearch = "nano-clickhouse-search"
 )
 
 // Ports inside the cluster.

@@ -69,9 +69,11 @@ func (s Spec) postgres() []Object {
 		"enableSuperuserAccess": false,
 		"storage":               storage,
 		"bootstrap":             map[string]any{"initdb": map[string]any{"database": "nano", "owner": "nano"}},
-		"affinity":              affinity,
-		"resources":             res["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["resources"],
-		"postgresql":            pg,
+		// ingest's and search's roles; the api (the owner, nano) grants them.
+		"managed":    map[string]any{"roles": postgresRoles()},
+		"affinity":   affinity,
+		"resources":  res["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["resources"],
+		"postgresql": pg,
 	}
 	cluster := Object{
 		"apiVersion": "postgresql.cnpg.io/v1",

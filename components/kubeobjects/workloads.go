@@ -27,8 +27,10 @@ type service struct {
 	health int
 	ports  []corev1.ContainerPort
 	// secrets mounted as files: secret name -> mount directory name.
-	secrets   map[string]string
-	env       map[string]string
+	secrets map[string]string
+	env     map[string]string
+	// secretEnv are variables set from a Secret's key: name -> secret, key.
+	secretEnv map[string][2]string
 	resources corev1.ResourceRequirements
 }
 
@@ -37,12 +39,13 @@ func (s Spec) services() []service {
 	if s.Postgres != nil {
 		pgSecret = SecretPostgresManaged
 	}
+	// Every service reads its own logins at the same paths: each mounts its
+	// own Secrets there (docs/database-roles.md).
 	common := map[string]string{
 		contract.Deployment:             s.Deployment,
 		contract.PostgresURLFile:        "/etc/nano/secrets/postgres/uri",
 		contract.ClickHouseAddr:         s.clickhouseAddr(),
 		contract.ClickHouseDatabase:     "nano",
-		contract.ClickHouseUser:         "nano",
 		contract.ClickHousePasswordFile: "/etc/nano/secrets/clickhouse/password",
 		contract.RetentionDays:          strconv.Itoa(s.Tier.Retention.Days),
 	}
@@ -67,6 +70,7 @@ func (s Spec) services() []service {
 		return m
 	}
 	search := maps.Clone(common)
+	search[contract.ClickHouseUser] = searchLogin.role
 	if !s.Tier.ClickHouse.Cloud {
 		// Searches read from the dedicated replica (seed: Search Service).
 		search[contract.ClickHouseAddr] = SearchCHService + "." + Namespace + ".svc:" + strconv.Itoa(chNative)
@@ -80,14 +84,19 @@ func (s Spec) services() []service {
 		// The shippers' HTTP ports over TLS too: the load balancer passes
 		// TCP through, so nothing else would encrypt tokens and logs. The
 		// certificate names the domain and the load balancer's address.
-		contract.IngestTLSCert: "/etc/nano/secrets/native-tls/tls.crt",
-		contract.IngestTLSKey:  "/etc/nano/secrets/native-tls/tls.key",
+		contract.IngestTLSCert:  "/etc/nano/secrets/native-tls/tls.crt",
+		contract.IngestTLSKey:   "/etc/nano/secrets/native-tls/tls.key",
+		contract.ClickHouseUser: ingestLogin.role,
 	}, common)
 	s.ingestPolicy(ingestEnv)
 	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
-		contract.APIAdminTokenFile: "/etc/nano/secrets/api-credentials/admin-token"}, common)
+		contract.APIAdminTokenFile:  "/etc/nano/secrets/api-credentials/admin-token",
+		contract.PostgresIngestRole: ingestLogin.role, contract.PostgresSearchRole: searchLogin.role}, common)
 	s.diskPolicy(apiEnv)
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
+	// The api is ClickHouse's owner user, named in its Secret (nano in the
+	// cluster, the configured user on ClickHouse Cloud).
+	apiSecretEnv := map[string][2]string{contract.ClickHouseUser: {SecretClickHouse, "username"}}
 	if s.HasBucket() && !s.Tier.ClickHouse.Cloud {
 		// The api's scheduler backs ClickHouse up under the bucket's
 		// deployment prefix, with its keys (ClickHouse Cloud backs itself up).
@@ -98,13 +107,15 @@ func (s Spec) services() []service {
 			contract.BackupAccessKeyIDFile: warm + WarmKeyAccessKeyID, contract.BackupSecretAccessKeyFile: warm + WarmKeySecretAccessKey,
 		})
 	}
-	ingestSecrets := with(map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls"}, dbSecrets)
+	ingestSecrets := map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls",
+		ingestLogin.postgresSecret: "postgres", ingestLogin.clickhouseSecret: "clickhouse"}
+	searchSecrets := map[string]string{searchLogin.postgresSecret: "postgres", searchLogin.clickhouseSecret: "clickhouse"}
 	return []service{
 		{name: "api", image: s.Images.API, pool: tier.App, listen: contract.Ports.API, health: contract.Ports.API,
-			ports: []corev1.ContainerPort{named("http", contract.Ports.API)}, secrets: apiSecrets, env: apiEnv,
+			ports: []corev1.ContainerPort{named("http", contract.Ports.API)}, secrets: apiSecrets, env: apiEnv, secretEnv: apiSecretEnv,
 			resources: resources("250m", "512Mi", "1", "1Gi")},
 		{name: "search", image: s.Images.Search, pool: tier.App, listen: contract.Ports.Search, health: contract.Ports.Search,
-			ports: []corev1.ContainerPort{named("http", contract.Ports.Search)}, secrets: dbSecrets, env: search,
+			ports: []corev1.ContainerPort{named("http", contract.Ports.Search)}, secrets: searchSecrets, env: search,
 			resources: resources("250m", "512Mi", "2", "2Gi")},
 		// The UI serves files from its binary: no database, no secrets.
 		{name: "web", image: s.Images.Web, pool: tier.App, listen: contract.Ports.Web, health: contract.Ports.Web,
@@ -158,6 +169,11 @@ func (s Spec) workload(svc service) []Object {
 	var envs []corev1.EnvVar
 	for _, k := range sortedKeys(svc.env) {
 		envs = append(envs, corev1.EnvVar{Name: k, Value: svc.env[k]})
+	}
+	for _, k := range sortedKeys(svc.secretEnv) {
+		ref := svc.secretEnv[k]
+		envs = append(envs, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: ref[0]}, Key: ref[1]}}})
 	}
 	envs = append(envs, corev1.EnvVar{Name: contract.ListenAddr, Value: ":" + strconv.Itoa(svc.listen)})
 	if lim, ok := svc.resources.Limits[corev1.ResourceMemory]; ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/quota"
 )
 
@@ -21,9 +22,14 @@ type config struct {
 	PostgresURL, LeaderURL string
 	ClickHouseAddrs        []string
 	// ClickHouseTLS dials ClickHouse over TLS (nil: plain).
-	ClickHouseTLS          *tls.Config
-	User, Password         string
-	Engine                 events.Engine
+	ClickHouseTLS  *tls.Config
+	User, Password string
+	// Engine is the events schema the api migrates (it owns it; ingest
+	// and search wait for it).
+	Engine events.Engine
+	// Roles are the PostgreSQL roles of ingest and search, granted their
+	// rights at every migration.
+	Roles                  metadb.Roles
 	CredentialsKey         []byte
 	AdminToken             string
 	EnrichmentDir          string
@@ -87,6 +93,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.Engine = events.Engine{
 		Database: r.String(contract.ClickHouseDatabase, "nano"), Cluster: r.String(contract.ClickHouseCluster, ""),
 		RetentionDays: int(r.Int(contract.RetentionDays, 0, 0, 36500)),
+		StoragePolicy: r.String(contract.ClickHouseStoragePolicy, ""),
+		WarmAfterDays: int(r.Int(contract.ClickHouseWarmAfterDays, 0, 0, 36500)),
+	}
+	c.Roles = metadb.Roles{Ingest: r.String(contract.PostgresIngestRole, ""), Search: r.String(contract.PostgresSearchRole, "")}
+	if err := c.Roles.Validate(); err != nil {
+		r.Bad(contract.PostgresIngestRole+"/"+contract.PostgresSearchRole, "%v", err)
 	}
 	if c.PostgresURL == "" {
 		r.Bad(contract.PostgresURL, "required (or %s): the metadata database's URL", contract.PostgresURLFile)
@@ -95,8 +107,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (detections read events)")
 	}
 	c.ClickHouseTLS = chclient.TLSFromEnv(r)
-	if err := (events.Engine{Database: c.Engine.Database, Cluster: c.Engine.Cluster}).Validate(); err != nil {
-		r.Bad(contract.ClickHouseDatabase, "%v", err)
+	if err := c.Engine.Validate(); err != nil {
+		r.Bad(contract.ClickHouseDatabase+"/"+contract.ClickHouseCluster+"/"+contract.ClickHouseStoragePolicy, "%v", err)
 	}
 	if c.ReplicaID == "" {
 		r.Bad(contract.APIReplicaID, "required when the host has no name")

@@ -65,9 +65,14 @@ func tokenCreate(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	url := os.Getenv("NANO_POSTGRES_URL")
+	r := &contract.Reader{Getenv: os.Getenv}
+	url := r.Secret(contract.PostgresURL, contract.PostgresURLFile) // the deployment sets the _FILE variant
+	if err := r.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, "api token create:", err)
+		return 2
+	}
 	if *tenant == "" || url == "" {
-		fmt.Fprintln(os.Stderr, "api token create: -tenant and NANO_POSTGRES_URL are required")
+		fmt.Fprintln(os.Stderr, "api token create: -tenant and NANO_POSTGRES_URL (or NANO_POSTGRES_URL_FILE) are required")
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -136,7 +141,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return fmt.Errorf("cannot configure the PostgreSQL client: %w", err)
 	}
 	defer pool.Close()
-	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
+	// The api owns the metadata schema: it migrates it and grants ingest's
+	// and search's roles their rights; they wait for it.
+	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.MigrateFor(ctx, pool, cfg.Roles) }); err != nil {
 		return err
 	}
 	if cfg.AdminToken != "" {
@@ -207,6 +214,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		if err := depwait.Retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
 			if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
 				return err
+			}
+			// The events schema is the api's too: ingest, which inserts,
+			// and search, which reads, have no right to change it.
+			if err := events.Migrate(ctx, conn, engine); err != nil {
+				if pending := (*events.PendingError)(nil); !errors.As(err, &pending) {
+					return err
+				}
+				// Hosts that are down run the queued statements when back.
+				log.Warn("schema applied where ClickHouse answered; the rest is queued", "error", err)
 			}
 			run, err = runner.New(ctx, conn, runner.Limits{MaxExecutionTime: time.Minute})
 			return err

@@ -45,6 +45,25 @@ const (
 	IngestTLSKey  = "NANO_INGEST_TLS_KEY"
 )
 
+// Database logins of the services that do not own the schemas: the
+// PostgreSQL roles and ClickHouse users by these names (docs/database-roles.md).
+// The api logs in as the owner (PostgreSQL: the database's owner, nano on
+// the clusters and nano_api on a Compose host; ClickHouse: nano, or the
+// ClickHouse Cloud user), runs every migration and grants these their
+// rights.
+const (
+	IngestDBUser = "nano_ingest"
+	SearchDBUser = "nano_search"
+)
+
+// The api's grants: the PostgreSQL roles of ingest and search, which it
+// grants their rights on the metadata schema at every migration (unset: that
+// service logs in as the owner, a single-login setup).
+const (
+	PostgresIngestRole = "NANO_POSTGRES_INGEST_ROLE"
+	PostgresSearchRole = "NANO_POSTGRES_SEARCH_ROLE"
+)
+
 // Files: on Kubernetes, secrets are mounted as files and these variables
 // name them; a service reads the file when the plain variable is unset.
 const (

@@ -8,6 +8,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/nanosiem/nano/services/depwait"
 )
 
 // Migration is one versioned schema change. Statements are idempotent (IF
@@ -227,4 +229,21 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// Ready returns nil once the table writers insert into (InsertTable) is
+// there, a depwait.Pending error until the api has created it, and any
+// other failure as it is. ingest, which may insert but not create tables,
+// waits on it at start. It reads system.tables, which every user may (a
+// user sees the tables it has a right on).
+func Ready(ctx context.Context, conn driver.Conn, e Engine) error {
+	database, table, _ := strings.Cut(e.InsertTable(), ".")
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", database, table).Scan(&n); err != nil {
+		return fmt.Errorf("cannot look for the events table: %w", err)
+	}
+	if n == 0 {
+		return depwait.Pending("%s does not exist yet (the api creates it)", e.InsertTable())
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/services/events"
 )
 
 // buildBinary builds the ingest command into dir.
@@ -49,6 +50,7 @@ func TestAcknowledgedEventsSurviveSIGKILL(t *testing.T) {
 	env := append(os.Environ(),
 		contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=ing_crash", contract.IngestToken+"="+ingestToken,
 		contract.IngestFlushInterval+"=100ms", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+freeAddr(t), contract.MetricsAddr+"="+metricsAddr)
+	migrateEvents(t, config{ClickHouseAddrs: []string{ch.Addr}, Engine: events.Engine{Database: "ing_crash"}})
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	startService := func() *exec.Cmd {

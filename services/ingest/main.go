@@ -83,12 +83,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		}
 		defer pool.Close()
 		// The metadata tables may come later than ingest (the database
-		// starting, or the api migrating it): until they exist, HEC
-		// requests with a channel get 503 and only the bootstrap tokens
-		// are known. Feed tokens are read once the migrations are done,
-		// not before (no error for a table that is not there yet).
+		// starting, or the api migrating it; ingest may not change the
+		// schema): until they exist, HEC requests with a channel get 503
+		// and only the bootstrap tokens are known. Feed tokens are read
+		// once the api's migrations are done, not before (no error for a
+		// table that is not there yet).
 		go func() {
-			if depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }) == nil {
+			if depwait.Retry(ctx, log, "the metadata schema", func(ctx context.Context) error { return metadb.Ready(ctx, pool) }) == nil {
 				// The tenants' byte counts are shared by the replicas.
 				go quotas.SyncEvery(ctx, pool, quotaSync, log)
 				tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
@@ -96,19 +97,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		}()
 	}
 
-	// The schema first: ClickHouse may start after us, so keep trying.
+	// The table first: ClickHouse may start after us, and the api creates
+	// the schema (ingest may insert, not create or alter), so keep trying.
 	engine := cfg.Engine
-	if err := depwait.Retry(ctx, log, "ClickHouse", func(ctx context.Context) (err error) {
+	if err := depwait.Retry(ctx, log, "the events table", func(ctx context.Context) (err error) {
 		if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
 			return err
 		}
-		err = events.Migrate(ctx, conn, engine)
-		if pending := (*events.PendingError)(nil); errors.As(err, &pending) {
-			// Hosts that are down run the queued statements when back.
-			log.Warn("schema applied where ClickHouse answered; the rest is queued", "error", err)
-			return nil
-		}
-		return err
+		return events.Ready(ctx, conn, engine)
 	}); err != nil {
 		return err
 	}

@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/diskguard"
 	"github.com/nanosiem/nano/tests/harness"
 )
@@ -71,6 +73,7 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 	if err != nil {
 		t.Fatal(err)
 	}
+	migrateEvents(t, cfg)
 	ls := listeners{diskProbe: probe}
 	for _, l := range []*net.Listener{&ls.ingest, &ls.hec, &ls.metrics} {
 		if *l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -103,11 +106,31 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if s.conn, err = ch.Open(); err != nil {
+	if s.conn, err = clickhouse.Open(&clickhouse.Options{Addr: cfg.ClickHouseAddrs[:1], Auth: clickhouse.Auth{Database: "default", Username: "default"}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.conn.Close() })
 	return s
+}
+
+// migrateEvents creates the events schema of cfg as the api does (ingest
+// only waits for it), connecting as the server's owner.
+func migrateEvents(t *testing.T, cfg config) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: cfg.ClickHouseAddrs, Auth: clickhouse.Auth{Database: "default", Username: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	e := cfg.Engine
+	if e.Version, err = events.DetectVersion(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Migrate(ctx, conn, e); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *service) count(t *testing.T, where string) uint64 {

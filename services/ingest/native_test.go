@@ -42,6 +42,7 @@ func TestVectorNativePort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	migrateEvents(t, cfg)
 	var ls listeners
 	for _, l := range []*net.Listener{&ls.ingest, &ls.hec, &ls.metrics, &ls.native} {
 		if *l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {

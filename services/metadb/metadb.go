@@ -1,17 +1,25 @@
-// Package metadb is nano's metadata schema in PostgreSQL: versioned,
-// idempotent migrations shared by the api service (which owns most of the
-// data) and search (token verification, search history, saved searches).
-// Every replica of either service may run Migrate at start; a transaction
-// advisory lock makes them take turns.
+// Package metadb is nano's metadata schema in PostgreSQL: versioned
+// migrations, run by the api (the schema's owner; every replica may run
+// them at start, a transaction advisory lock makes them take turns), and
+// the exact rights of the services that share the database with less:
+// ingest (feed tokens, HEC acknowledgements) and search (token
+// verification, search history, saved searches), granted in the same
+// transaction. Those services never change the schema: they wait (Ready)
+// until the api has migrated it.
 package metadb
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/pgmigrate"
 )
 
@@ -237,10 +245,148 @@ CREATE TABLE ingest_usage (
 `},
 }
 
+// migrationsTable records the applied versions.
+const migrationsTable = "nano_schema_migrations"
+
 // Migrate applies the migrations the database has not recorded, all in
-// one transaction under an advisory lock.
-func Migrate(ctx context.Context, db *pgxpool.Pool) error {
-	return pgmigrate.Set{What: "the metadata database", Table: "nano_schema_migrations", Lock: migrateLock, Migrations: Migrations}.Apply(ctx, db)
+// one transaction under an advisory lock, as the schema's owner, with
+// every service sharing this login (no service roles).
+func Migrate(ctx context.Context, db *pgxpool.Pool) error { return MigrateFor(ctx, db, Roles{}) }
+
+// MigrateFor is Migrate followed, in the same transaction, by the grants
+// of roles (Grants): the services' roles get exactly their rights on the
+// schema this version has, before the version is visible to them. A role
+// that does not exist fails the migration (the deployment creates the
+// roles; nothing is applied until they are there).
+func MigrateFor(ctx context.Context, db *pgxpool.Pool, roles Roles) error {
+	if err := roles.Validate(); err != nil {
+		return err
+	}
+	set := pgmigrate.Set{What: "the metadata database", Table: migrationsTable, Lock: migrateLock, Migrations: Migrations}
+	set.Then = func(ctx context.Context, tx pgx.Tx) error { return grant(ctx, tx, roles) }
+	return set.Apply(ctx, db)
+}
+
+// Latest is the schema version of this build.
+func Latest() int { return Migrations[len(Migrations)-1].Version }
+
+// Ready returns nil once the database holds this build's schema (the api
+// has migrated it), a depwait.Pending error while it does not, and any
+// other failure (no connection, no right to read the versions) as it is.
+// ingest and search wait on it at start instead of migrating.
+func Ready(ctx context.Context, db *pgxpool.Pool) error {
+	// Whether the table is there first: a query on a missing table would
+	// be an error in the server's log at every wait.
+	var exists bool
+	if err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, migrationsTable).Scan(&exists); err != nil {
+		return fmt.Errorf("cannot look for the metadata schema: %w", err)
+	}
+	if !exists {
+		return depwait.Pending("the metadata database has no schema yet (the api migrates it)")
+	}
+	var v *int
+	err := db.QueryRow(ctx, `SELECT max(version) FROM `+pgx.Identifier{migrationsTable}.Sanitize()).Scan(&v)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // dropped meanwhile
+		return depwait.Pending("the metadata database has no schema yet (the api migrates it)")
+	case err != nil:
+		return fmt.Errorf("cannot read the metadata schema's version: %w", err)
+	case v == nil || *v < Latest():
+		have := 0
+		if v != nil {
+			have = *v
+		}
+		return depwait.Pending("the metadata schema is at version %d, this build needs %d (the api migrates it)", have, Latest())
+	}
+	return nil
+}
+
+// Roles name the PostgreSQL roles of the services that do not own the
+// schema; "" means that service logs in as the owner (a single-login
+// setup: development, tests).
+type Roles struct {
+	Ingest, Search string
+}
+
+var reRole = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Validate checks the names (lower-case identifiers, as the deployments
+// create them).
+func (r Roles) Validate() error {
+	var errs []error
+	for _, x := range [][2]string{{"ingest", r.Ingest}, {"search", r.Search}} {
+		if x[1] != "" && !reRole.MatchString(x[1]) {
+			errs = append(errs, fmt.Errorf("the %s role %q is not a lower-case PostgreSQL identifier", x[0], x[1]))
+		}
+	}
+	if r.Ingest != "" && r.Ingest == r.Search {
+		errs = append(errs, fmt.Errorf("ingest and search share the role %q: each needs its own", r.Ingest))
+	}
+	return errors.Join(errs...)
+}
+
+// Grants are each service's rights on the current schema, nothing more
+// (%s is the role). ingest reads the feeds' ingest tokens (not api_tokens,
+// not credentials, not users), records and reads HEC acknowledgements and
+// takes their id blocks, and adds to and reads the tenants' daily ingest
+// usage (the quotas shared by its replicas; it cannot delete the record). search verifies API tokens (their hash, tenant,
+// scopes and validity; it only stamps last_used_at), keeps the tenants'
+// search history and their saved searches, and finds the enrichment
+// datasets a lookup may read (ids, owners and names, never their sources,
+// which may hold credentials). Both read the schema version
+// to wait for the api's migrations. A future migration that a service
+// needs rights on changes these lists in the same commit.
+var Grants = map[string][]string{
+	"ingest": {
+		`GRANT SELECT ON nano_schema_migrations TO %s`,
+		`GRANT SELECT (id, name, kind) ON feeds TO %s`,
+		`GRANT SELECT (tenant, feed_id, hash, revoked_at) ON ingest_tokens TO %s`,
+		`GRANT SELECT, INSERT, DELETE ON hec_acks TO %s`,
+		`GRANT USAGE ON SEQUENCE hec_ack_blocks TO %s`,
+		`GRANT SELECT, INSERT, UPDATE (bytes, events) ON ingest_usage TO %s`,
+	},
+	"search": {
+		`GRANT SELECT ON nano_schema_migrations TO %s`,
+		`GRANT SELECT (id, tenant, user_id, hash, scopes, expires_at, revoked_at), UPDATE (last_used_at) ON api_tokens TO %s`,
+		`GRANT SELECT, INSERT ON search_history TO %s`,
+		`GRANT USAGE ON SEQUENCE search_history_id_seq TO %s`,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON saved_searches TO %s`,
+		`GRANT USAGE ON SEQUENCE saved_searches_id_seq TO %s`,
+		`GRANT SELECT (id, tenant, name) ON enrichment_datasets TO %s`,
+	},
+}
+
+// grant gives each configured role exactly its Grants: whatever the owner
+// granted it before on the schema's tables and sequences is revoked first,
+// in the same transaction, so a right a service no longer needs goes.
+func grant(ctx context.Context, tx pgx.Tx, roles Roles) error {
+	for _, r := range []struct{ service, role string }{{"ingest", roles.Ingest}, {"search", roles.Search}} {
+		if r.role == "" {
+			continue
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, r.role).Scan(&exists); err != nil {
+			return fmt.Errorf("cannot look up the %s role: %w", r.service, err)
+		}
+		if !exists {
+			return fmt.Errorf("the %s role %q does not exist: the deployment creates it (see docs/database-roles.md), and the api grants it its rights once it does", r.service, r.role)
+		}
+		role := pgx.Identifier{r.role}.Sanitize()
+		statements := []string{
+			`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ` + role,
+			`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ` + role,
+		}
+		for _, g := range Grants[r.service] {
+			statements = append(statements, fmt.Sprintf(g, role))
+		}
+		for _, sql := range statements {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("cannot grant the %s role its rights (%s): %w", r.service, sql, err)
+			}
+		}
+	}
+	return nil
 }
 
 // EnsureTenant creates a tenant if it does not exist.

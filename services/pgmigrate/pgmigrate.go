@@ -29,6 +29,11 @@ type Set struct {
 	// Migrations are applied in order; never edit one that has shipped,
 	// add the next.
 	Migrations []Migration
+	// Then, when set, runs after the migrations at every Apply, in the
+	// same transaction (before the new versions are visible to others):
+	// statements that must hold for the current schema, such as the
+	// grants of other roles on its tables.
+	Then func(ctx context.Context, tx pgx.Tx) error
 }
 
 // Apply applies the migrations the database has not recorded, all in one
@@ -68,6 +73,11 @@ func (s Set) Apply(ctx context.Context, db *pgxpool.Pool) error {
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO `+table+` (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 			return fmt.Errorf("cannot record migration %d of %s: %w", m.Version, s.What, err)
+		}
+	}
+	if s.Then != nil {
+		if err := s.Then(ctx, tx); err != nil {
+			return fmt.Errorf("cannot migrate %s: %w", s.What, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

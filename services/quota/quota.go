@@ -4,9 +4,11 @@
 // rule is a materialized view that runs on every insert of every tenant),
 // so no one tenant may make them without bound.
 //
-// A creation checks its limit inside the transaction that inserts, with
-// the tenant's row locked, so two requests at once cannot both take the
-// last place. Over the limit the api and search answer 409 Conflict with
+// A creation checks its limit inside the transaction that inserts, under
+// a transaction advisory lock of the tenant, so two requests at once
+// cannot both take the last place. (An advisory lock, not the tenant's
+// row FOR UPDATE: a row lock needs UPDATE on tenants, which search's
+// database role, which saves searches, must not have.) Over the limit the api and search answer 409 Conflict with
 // the limit's variable named (jsonhttp.ErrorDetail.Limit).
 package quota
 
@@ -47,15 +49,21 @@ func (e *Exceeded) Error() string {
 	return fmt.Sprintf("the tenant has %d %s, its limit (%s=%d); delete one or ask the operator to raise the limit", e.Have, e.Limit.What, e.Limit.Key, e.Limit.Max)
 }
 
-// Check locks tenant's row in tx (creations of one tenant take turns) and
-// counts its objects with count (a SELECT count(*) taking $1 the tenant,
-// then args); at or over the limit it returns *Exceeded.
+// lockClass is the first key of the tenants' advisory locks ("nq"); the
+// second is a hash of the tenant's id (tenants that share a hash only
+// take turns). Two-key locks never meet the single-key ones of the
+// migrations and the scheduler.
+const lockClass = 0x6e71
+
+// Check takes tenant's lock in tx (creations of one tenant take turns,
+// until tx ends) and counts its objects with count (a SELECT count(*)
+// taking $1 the tenant, then args); at or over the limit it returns
+// *Exceeded.
 func Check(ctx context.Context, tx pgx.Tx, tenant string, l Limit, count string, args ...any) error {
 	if l.Max <= 0 {
 		return nil
 	}
-	var locked string
-	if err := tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, tenant).Scan(&locked); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, lockClass, tenant); err != nil {
 		return fmt.Errorf("cannot lock tenant %q: %w", tenant, err)
 	}
 	var have int

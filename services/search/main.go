@@ -49,7 +49,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		return fmt.Errorf("%s: %w", "cannot configure the PostgreSQL client", err)
 	}
 	defer pool.Close()
-	if err := depwait.Retry(ctx, log, "PostgreSQL", func(ctx context.Context) error { return metadb.Migrate(ctx, pool) }); err != nil {
+	// The api migrates the metadata schema (search may not change it).
+	if err := depwait.Retry(ctx, log, "the metadata schema", func(ctx context.Context) error { return metadb.Ready(ctx, pool) }); err != nil {
 		return err
 	}
 	var run *runner.Runner

@@ -18,6 +18,7 @@ import (
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/tests/harness"
+	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
 var (
@@ -47,15 +48,13 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 	}
 }
 
-// The service as main runs it: migrates PostgreSQL, finds ClickHouse,
-// serves health, readiness, version and an authenticated search.
+// The service as main runs it: waits for the api's PostgreSQL schema,
+// finds ClickHouse, serves health, readiness, version and an
+// authenticated search.
 func TestServiceStartsAndSearches(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pgURL, err := pg.CreateDatabase(ctx, "search_main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pgURL, _ := metafixture.New(t, pg, "search_main") // the api's migrations
 	cfg, err := loadConfig(func(k string) string {
 		return map[string]string{contract.ClickHouseAddr: ch.Addr, contract.PostgresURL: pgURL, contract.ClickHouseDatabase: "default"}[k]
 	})
@@ -145,10 +144,7 @@ func TestServiceDialsClickHouseOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tlsCH.Stop()
-	pgURL, err := pg.CreateDatabase(ctx, "search_tls")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pgURL, _ := metafixture.New(t, pg, "search_tls")
 	env := map[string]string{contract.ClickHouseAddr: fmt.Sprintf("127.0.0.1:%d", tlsCH.SecurePort), contract.PostgresURL: pgURL,
 		contract.ClickHouseDatabase: "default", contract.ClickHouseTLS: "true", contract.ClickHouseCAFile: files.CA}
 	cfg, err := loadConfig(func(k string) string { return env[k] })

@@ -67,9 +67,26 @@ const tlsConfig = `    <tcp_port_secure>%d</tcp_port_secure>
         <preferServerCiphers>true</preferServerCiphers>
     </server></openSSL>`
 
+// ClickHouseOptions change how StartClickHouseWith starts the server.
+type ClickHouseOptions struct {
+	// UsersD are more users files (name -> content) put in users.d beside
+	// the server's users.xml, as a deployment's users.d files are; a
+	// <clickhouse> root is read as the <yandex> 18.16 wants.
+	UsersD map[string][]byte
+}
+
+// StartClickHouseWith is StartClickHouse with options.
+func StartClickHouseWith(o ClickHouseOptions) (*ClickHouse, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	return startClickHouse(ports[0], ports[1], "", o.UsersD)
+}
+
 // startClickHouse starts a server on the given ports; extra is more
-// configuration (elements of the root).
-func startClickHouse(nativePort, httpPort int, extra string) (*ClickHouse, error) {
+// configuration (elements of the root), usersD more users files.
+func startClickHouse(nativePort, httpPort int, extra string, usersD ...map[string][]byte) (*ClickHouse, error) {
 	bin := ClickHouseBinary
 	if v := os.Getenv("NANO_CLICKHOUSE_SERVER"); v != "" {
 		bin = v
@@ -94,6 +111,19 @@ func startClickHouse(nativePort, httpPort int, extra string) (*ClickHouse, error
 		c.stop()
 		return nil, err
 	}
+	for _, files := range usersD {
+		if err := os.MkdirAll(filepath.Join(dir, "users.d"), 0o755); err != nil {
+			c.stop()
+			return nil, err
+		}
+		for name, content := range files {
+			text := strings.NewReplacer("<clickhouse>", "<yandex>", "</clickhouse>", "</yandex>").Replace(string(content))
+			if err := os.WriteFile(filepath.Join(dir, "users.d", name), []byte(text), 0o644); err != nil {
+				c.stop()
+				return nil, err
+			}
+		}
+	}
 	r := strings.NewReplacer("{dir}", dir, "{tcp}", strconv.Itoa(c.NativePort), "{http}", strconv.Itoa(c.HTTPPort), "{users}", users, "{extra}", extra)
 	if err := os.WriteFile(config, []byte(r.Replace(clickhouseConfig)), 0o644); err != nil {
 		c.stop()
@@ -115,10 +145,13 @@ func startClickHouse(nativePort, httpPort int, extra string) (*ClickHouse, error
 }
 
 // Open connects to the server over the native protocol as "default".
-func (c *ClickHouse) Open() (driver.Conn, error) {
+func (c *ClickHouse) Open() (driver.Conn, error) { return c.OpenAs("default", "") }
+
+// OpenAs connects to the server over the native protocol as user.
+func (c *ClickHouse) OpenAs(user, password string) (driver.Conn, error) {
 	return clickhouse.Open(&clickhouse.Options{
 		Addr: []string{c.Addr},
-		Auth: clickhouse.Auth{Database: "default", Username: "default"},
+		Auth: clickhouse.Auth{Database: "default", Username: user, Password: password},
 	})
 }
 

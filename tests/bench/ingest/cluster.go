@@ -25,6 +25,9 @@ func benchCluster(bin, self string, d time.Duration, rounds, clients, batch int,
 		return err
 	}
 	defer c.Stop()
+	if err := migrate(c.Addrs(), harness.ClusterName); err != nil {
+		return err
+	}
 	svc, addr, err := startIngest(bin, contract.ClickHouseAddr+"="+strings.Join(c.Addrs(), ","), contract.ClickHouseCluster+"="+harness.ClusterName)
 	if err != nil {
 		return err

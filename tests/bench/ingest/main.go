@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/nanosiem/nano/services/api/detect"
@@ -175,6 +176,9 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./services/ingest").CombinedOutput(); err != nil {
 		return fmt.Errorf("cannot build ingest (run from the repository root): %v\n%s", err, out)
 	}
+	if err := migrate([]string{ch.Addr}, ""); err != nil {
+		return err
+	}
 	svc, addr, err := startIngest(bin, contract.ClickHouseAddr+"="+ch.Addr)
 	if err != nil {
 		return err
@@ -275,6 +279,23 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 		return benchCluster(bin, self, d, rounds, clients, batch, single{eps: eps, p50: tot.p50[len(tot.p50)/2], p99: tot.p99[len(tot.p99)/2]})
 	}
 	return nil
+}
+
+// migrate creates database bench's events schema as the api does (ingest
+// only waits for it), on the servers at addrs (a cluster's with cluster).
+func migrate(addrs []string, cluster string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: addrs, Auth: clickhouse.Auth{Database: "default", Username: "default"}})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	e := events.Engine{Database: "bench", Cluster: cluster}
+	if e.Version, err = events.DetectVersion(ctx, conn); err != nil {
+		return err
+	}
+	return events.Migrate(ctx, conn, e)
 }
 
 // startIngest starts the ingest binary on free loopback ports, writing to

@@ -8,8 +8,15 @@
 # default), and POSTGRES_DB is created by a server listening on no address;
 # then the server runs as postgres, listening on every address, with the
 # container's command's arguments after "postgres" (as the image's
-# entrypoint runs "postgres -c ..." commands).
+# entrypoint runs "postgres -c ..." commands). Another command (psql) is
+# run as it is.
 set -eu
+# Any other command (psql for the roles) runs as it is, as the official
+# entrypoint runs commands that are not the server's.
+case "${1:-postgres}" in
+postgres | -*) ;;
+*) exec "$@" ;;
+esac
 if [ "$#" -gt 0 ] && [ "$1" = postgres ]; then shift; fi
 : "${POSTGRES_PASSWORD:?the official image refuses to start without POSTGRES_PASSWORD}"
 user=${POSTGRES_USER:-postgres}
