@@ -338,7 +338,8 @@ func (c *opCommand) Run(ctx context.Context, workdir string, stdin io.Reader, ad
 }
 
 // handOver gives the deployment's uid the files named by --event-log (the
-// engine's event log, which the Automation API tails: created here, owned
+// engine's event log, which the Automation API of a CLI up to v3.205 tails
+// (later ones stream it to a gRPC server instead): created here, owned
 // by the uid, in the API's directory (the server's, which no one else could
 // write) made traversable but not writable, so the uid cannot swap it for a
 // link to a file of the server's) and by
@@ -346,7 +347,9 @@ func (c *opCommand) Run(ctx context.Context, workdir string, stdin io.Reader, ad
 func (c *opCommand) handOver(args []string) error {
 	for i := 0; i+1 < len(args); i++ {
 		switch {
-		case args[i] == "--event-log":
+		case args[i] == "--event-log" && filepath.IsAbs(args[i+1]):
+			// A file with CLIs up to v3.205; later ones get a tcp:// address
+			// of the Automation API's event server instead.
 			path := args[i+1]
 			if err := os.Chmod(filepath.Dir(path), 0o711); err != nil {
 				return fmt.Errorf("cannot hand the event log over: %w", err)
