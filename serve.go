@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	_ "embed"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +45,10 @@ func serve(w io.Writer, args []string) error {
 	passphrase := fs.String("passphrase-file", envOr("NANO_PROVISION_PASSPHRASE_FILE", ""), "the secrets passphrase, when no --secrets-provider is set (replicas sharing a store share it); empty: one generated in the data directory (NANO_PROVISION_PASSPHRASE_FILE)")
 	maxConcurrent := fs.Int("max-concurrent", 4, "operations running at once")
 	prog := fs.String("program", "nano", "program to run: nano, or probe (component resources only: checks the engine without cloud providers)")
+	isolation := fs.String("isolation", envOr("NANO_PROVISION_ISOLATION", provision.IsolationUID), "how operations are kept apart: uid (each deployment's as a uid of its own, in its own directories and state; needs root) or none (as this user: one customer per machine) (NANO_PROVISION_ISOLATION)")
+	uids := fs.String("operation-uids", envOr("NANO_PROVISION_OPERATION_UIDS", fmt.Sprintf("%d-%d", provision.DefaultUIDs.First, provision.DefaultUIDs.First+provision.DefaultUIDs.Count-1)), "the uids deployments get with --isolation uid, FIRST-LAST; none is reused (NANO_PROVISION_OPERATION_UIDS)")
+	tlsCert := fs.String("tls-cert", os.Getenv("NANO_PROVISION_TLS_CERT"), "PEM certificate (chain) the listener serves HTTPS with; required on a non-loopback address (NANO_PROVISION_TLS_CERT)")
+	tlsKey := fs.String("tls-key", os.Getenv("NANO_PROVISION_TLS_KEY"), "PEM private key of --tls-cert (NANO_PROVISION_TLS_KEY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -50,28 +56,32 @@ func serve(w io.Writer, args []string) error {
 		return err
 	}
 	var run pulumi.RunFunc
+	keys := provision.ProgramConfigKeys()
 	switch *prog {
 	case "nano":
 		run = program.Run
 	case "probe":
 		run = provision.Probe
+		keys = append(keys, provision.ProbeConfigKeys()...)
 	default:
 		return fmt.Errorf("--program: %q is not nano or probe", *prog)
+	}
+	uidRange, err := parseUIDRange(*uids)
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := listenerTLS(*listen, *tlsCert, *tlsKey)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	token, err := apiToken(*dataDir, log)
 	if err != nil {
 		return err
 	}
-	var secretKeys []string
-	for _, k := range settings.Keys {
-		if k.Secret {
-			secretKeys = append(secretKeys, settings.Namespace+":"+k.Name)
-		}
-	}
 	m, err := provision.New(provision.Config{
 		DataDir: *dataDir, BackendURL: *backend, SecretsProvider: *secrets, PassphraseFile: *passphrase, StoreURL: *storeURL, Project: project, Program: run,
-		Validate: validateDeployment, SecretKeys: secretKeys, PulumiRoot: os.Getenv("NANO_PULUMI_ROOT"),
+		Validate: validateDeployment, Keys: keys, Isolation: *isolation, UIDs: uidRange, PulumiRoot: os.Getenv("NANO_PULUMI_ROOT"),
 		MaxConcurrent: *maxConcurrent, Log: log,
 	})
 	if err != nil {
@@ -82,16 +92,21 @@ func serve(w io.Writer, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", *listen, err)
 	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+	}
 	srv := &http.Server{
 		Handler: provision.Handler(m, token, log), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		// Event streams extend their own write deadline.
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(w, "nano provisioning endpoint on http://%s (program %s, data %s)\n", ln.Addr(), *prog, *dataDir)
+	fmt.Fprintf(w, "nano provisioning endpoint on %s://%s (program %s, data %s, isolation %s)\n", scheme, ln.Addr(), *prog, *dataDir, *isolation)
 	select {
 	case err := <-errc:
 		return err
@@ -110,6 +125,65 @@ func serve(w io.Writer, args []string) error {
 func validateDeployment(name string, cfg map[string]string) error {
 	_, err := settings.Load(name, func(k string) string { return cfg[settings.Namespace+":"+k] })
 	return err
+}
+
+// listenerTLS loads --tls-cert/--tls-key, and refuses a listener that
+// other machines can reach without them: it carries the admin token,
+// deployment tokens and cloud credentials.
+func listenerTLS(listen, cert, key string) (*tls.Config, error) {
+	if (cert == "") != (key == "") {
+		return nil, errors.New("--tls-cert and --tls-key: give both (the certificate and its private key) or neither")
+	}
+	if cert == "" {
+		if loopback, why := loopbackOnly(listen); !loopback {
+			return nil, fmt.Errorf("--listen %s: %s, and the endpoint carries bearer tokens and cloud credentials: serve TLS there "+
+				"(--tls-cert and --tls-key), or listen on 127.0.0.1 behind a TLS-terminating proxy on this host", listen, why)
+		}
+		return nil, nil
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// loopbackOnly reports whether a listen address accepts loopback
+// connections only, and if not, why.
+func loopbackOnly(listen string) (bool, string) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false, "is not host:port"
+	}
+	if host == "" {
+		return false, "listens on every interface"
+	}
+	if host == "localhost" {
+		return true, ""
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		// A name that could resolve elsewhere tomorrow.
+		return false, fmt.Sprintf("%q is a host name, not a loopback address", host)
+	}
+	if ip.IsUnspecified() {
+		return false, "listens on every interface"
+	}
+	if !ip.IsLoopback() {
+		return false, fmt.Sprintf("%s is not a loopback address", ip)
+	}
+	return true, ""
+}
+
+// parseUIDRange reads FIRST-LAST.
+func parseUIDRange(s string) (provision.UIDRange, error) {
+	a, b, ok := strings.Cut(s, "-")
+	first, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 32)
+	last, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 32)
+	if !ok || err1 != nil || err2 != nil || last < first {
+		return provision.UIDRange{}, fmt.Errorf("--operation-uids: %q is not FIRST-LAST (e.g. 1900000000-1999999999)", s)
+	}
+	return provision.UIDRange{First: uint32(first), Count: uint32(last - first + 1)}, nil
 }
 
 func defaultDataDir() string {

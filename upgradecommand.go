@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -32,6 +34,7 @@ func upgradeCommand(w io.Writer, args []string) error {
 	request := fs.String("f", "", "the upgrade request (JSON), - for stdin")
 	complete := fs.Bool("complete", false, "complete the upgrade into DEPLOYMENT")
 	timeout := fs.Duration("timeout", 24*time.Hour, "stop following after this long (the operation goes on)")
+	caFile := fs.String("cacert", os.Getenv("NANO_PROVISION_CA_FILE"), "PEM CA certificate(s) to trust for an https endpoint whose certificate no system CA signed (NANO_PROVISION_CA_FILE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -45,7 +48,19 @@ func upgradeCommand(w io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := &endpointClient{base: strings.TrimSuffix(*endpoint, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return fmt.Errorf("-cacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("-cacert: %s holds no PEM certificate", *caFile)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	c := &endpointClient{base: strings.TrimSuffix(*endpoint, "/"), token: token, http: client}
 	name := fs.Arg(0)
 	path, body := "/v1/deployments/"+name+"/upgrade/complete", []byte(nil)
 	if !*complete {

@@ -56,6 +56,10 @@ func TestProvisioningReplicasShareAPostgreSQLStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	shared := t.TempDir()
+	// The deployments' uids reach their state directories in it.
+	if err := harness.Traversable(shared); err != nil {
+		t.Fatal(err)
+	}
 	pass := filepath.Join(shared, "passphrase")
 	if err := os.WriteFile(pass, []byte("replicas-share-this-passphrase-0123456789"), 0o600); err != nil {
 		t.Fatal(err)
@@ -181,10 +185,11 @@ func TestProvisioningReplicasShareAPostgreSQLStore(t *testing.T) {
 // number of engine events and the end event's data.
 func (s *nanoServe) streamEvents(id string) (int, string) {
 	s.t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+s.addr+"/v1/operations/"+id+"/events", nil)
+	req, _ := http.NewRequest("GET", s.url("/v1/operations/"+id+"/events"), nil)
 	req.Header.Set("Authorization", "Bearer "+s.token)
-	client := &http.Client{Timeout: 2 * time.Minute}
-	resp, err := client.Do(req)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	resp, err := s.client.Do(req.WithContext(ctx))
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ type cliRun struct {
 // cli runs the nano binary with args, pointed at the endpoint.
 func (s *nanoServe) cli(args ...string) *cliRun {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, append([]string{args[0], "-endpoint", "http://" + s.addr}, args[1:]...)...)
+	cmd := exec.Command(s.bin, append([]string{args[0], "-endpoint", s.url("")}, args[1:]...)...)
 	cmd.Env = append(os.Environ(), "NANO_PROVISION_TOKEN="+s.token)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

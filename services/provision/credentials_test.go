@@ -2,6 +2,7 @@ package provision
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,19 +14,25 @@ import (
 // BYOC: two deployments' operations, run at once, each see only their own
 // credentials in the environment their providers get (the env probe
 // plugin reports digests), not the server's; a deployment without any
-// sees the server's (Managed); a new credential replaces the old; none is
-// kept in plain text or returned.
+// sees the server's (Managed), its credential files copied for its uid; a
+// new credential replaces the old; none is kept in plain text or
+// returned. The operations run isolated, each as its deployment's uid.
 func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
-	plugins := os.Getenv("NANO_STANDIN_PLUGINS")
-	if plugins == "" {
+	if os.Getenv("NANO_STANDIN_PLUGINS") == "" {
 		t.Fatal("NANO_STANDIN_PLUGINS is not set: run the tests with tests/run, whose setup builds the env probe plugin")
 	}
 	dir := t.TempDir()
+	// A credential file of the server's, which only it can read.
+	serverCreds := filepath.Join(t.TempDir(), "aws-credentials")
+	if err := os.WriteFile(serverCreds, []byte("[default]\naws_access_key_id = SERVERFILEKEY\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	m := newManagerWith(t, dir, func(c *Config) {
 		c.MaxConcurrent = 2
 		// The server's own (ambient) credentials.
-		c.Env = map[string]string{"PATH": plugins + string(os.PathListSeparator) + os.Getenv("PATH"),
-			"HCLOUD_TOKEN": "server-hcloud-token", "AWS_ACCESS_KEY_ID": "SERVERAWSKEY", "AWS_SECRET_ACCESS_KEY": "server-aws-secret"}
+		c.Env = map[string]string{"HCLOUD_TOKEN": "server-hcloud-token", "AWS_ACCESS_KEY_ID": "SERVERAWSKEY", "AWS_SECRET_ACCESS_KEY": "server-aws-secret",
+			"AWS_SHARED_CREDENTIALS_FILE": serverCreds}
+		isolated(t, c)
 	})
 	names := "HCLOUD_TOKEN,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_PROFILE,AWS_CONFIG_FILE@file,AWS_SHARED_CREDENTIALS_FILE@file"
 	req := func(name string, creds map[string]string) Request {
@@ -47,9 +54,14 @@ func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A role in the customer's account, assumed by the server's identity.
-	r, err := m.Create(req("tenant-r", map[string]string{"awsRoleArn": "arn:aws:iam::123456789012:role/nano-deployer", "awsRoleExternalId": "acme-7f3a"}))
+	r, err := m.Create(req("tenant-r", map[string]string{"awsRoleArn": "arn:aws:iam::123456789012:role/nano-deployer"}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The external id nano generated, answered once.
+	externalID := r.issuedExternalID
+	if !strings.HasPrefix(externalID, "nano-") {
+		t.Fatalf("the role's create answered external id %q", externalID)
 	}
 	for _, op := range []*Operation{a, b, c, r} {
 		if done := wait(t, m, op.ID); done.State != StateSucceeded {
@@ -58,14 +70,15 @@ func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
 	}
 	d := standinproviders.EnvDigest
 	want := map[string]map[string]string{
-		"tenant-a":  {"HCLOUD_TOKEN": d("token-of-a"), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
-		"tenant-b":  {"HCLOUD_TOKEN": d("token-of-b"), "AWS_ACCESS_KEY_ID": d("AKIAOFB"), "AWS_SECRET_ACCESS_KEY": d("secret-of-b")},
-		"managed-c": {"HCLOUD_TOKEN": d("server-hcloud-token"), "AWS_ACCESS_KEY_ID": d("SERVERAWSKEY"), "AWS_SECRET_ACCESS_KEY": d("server-aws-secret"), "AWS_PROFILE": ""},
+		"tenant-a": {"HCLOUD_TOKEN": d("token-of-a"), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE@file": ""},
+		"tenant-b": {"HCLOUD_TOKEN": d("token-of-b"), "AWS_ACCESS_KEY_ID": d("AKIAOFB"), "AWS_SECRET_ACCESS_KEY": d("secret-of-b")},
+		"managed-c": {"HCLOUD_TOKEN": d("server-hcloud-token"), "AWS_ACCESS_KEY_ID": d("SERVERAWSKEY"), "AWS_SECRET_ACCESS_KEY": d("server-aws-secret"), "AWS_PROFILE": "",
+			"AWS_SHARED_CREDENTIALS_FILE@file": d("[default]\naws_access_key_id = SERVERFILEKEY\n")},
 		// The provider and `aws eks get-token` follow the profile; no key is
 		// in the environment to override it.
 		"tenant-r": {"HCLOUD_TOKEN": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": d("nano-byoc"),
 			"AWS_CONFIG_FILE@file": d("[profile nano-byoc]\nrole_arn = arn:aws:iam::123456789012:role/nano-deployer\nrole_session_name = nano-tenant-r\n" +
-				"external_id = acme-7f3a\nsource_profile = nano-byoc-base\n"),
+				"external_id = " + externalID + "\nsource_profile = nano-byoc-base\n"),
 			"AWS_SHARED_CREDENTIALS_FILE@file": d("[nano-byoc-base]\naws_access_key_id = SERVERAWSKEY\naws_secret_access_key = server-aws-secret\n")},
 	}
 	modes := map[string]string{"tenant-a": "byoc", "tenant-b": "byoc", "managed-c": "managed", "tenant-r": "byoc"}
@@ -83,6 +96,9 @@ func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
 			if got[k] != v {
 				t.Errorf("%s: its providers see %s with digest %q, want %q", name, k, got[k], v)
 			}
+		}
+		if uid := dep.Outputs["envUid"]; uid == "0" || uid != fmt.Sprint(dep.UID) || dep.Isolation != IsolationUID {
+			t.Errorf("%s: its provider runs as uid %q; the deployment's is %d (%s)", name, uid, dep.UID, dep.Isolation)
 		}
 		if dep.Mode != modes[name] {
 			t.Errorf("%s: mode %q, want %q", name, dep.Mode, modes[name])

@@ -210,3 +210,99 @@ func (s *fileStore) events(id string, from int) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// nextUID counts in <dir>/uid-counter (one process holds the directory).
+func (s *fileStore) nextUID() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := filepath.Join(s.dir, "uid-counter")
+	var n uint64
+	if err := readJSON(path, &n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	n++
+	return n, writeJSON(path, n)
+}
+
+// tokenFile is a token as the file store keeps it: with its hash.
+type tokenFile struct {
+	*Token
+	Hash string `json:"hash"`
+}
+
+func (s *fileStore) tokenPath(id string) string { return filepath.Join(s.dir, "tokens", id+".json") }
+
+func (s *fileStore) putToken(t *Token) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.MkdirAll(filepath.Join(s.dir, "tokens"), 0o700); err != nil {
+		return err
+	}
+	return writeJSON(s.tokenPath(t.ID), tokenFile{Token: t, Hash: t.Hash})
+}
+
+func (s *fileStore) allTokens() ([]*Token, error) {
+	files, err := filepath.Glob(filepath.Join(s.dir, "tokens", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Token
+	for _, f := range files {
+		tf := tokenFile{Token: &Token{}}
+		if err := readJSON(f, &tf); err != nil {
+			return nil, fmt.Errorf("cannot read %s: %w", f, err)
+		}
+		tf.Token.Hash = tf.Hash
+		out = append(out, tf.Token)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+func (s *fileStore) tokens(deployment string) ([]*Token, error) {
+	all, err := s.allTokens()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Token
+	for _, t := range all {
+		if deployment == "" || t.Deployment == deployment {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (s *fileStore) tokenByHash(hash string) (*Token, error) {
+	all, err := s.allTokens()
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range all {
+		if t.Hash == hash {
+			return t, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (s *fileStore) deleteToken(id string) error {
+	err := os.Remove(s.tokenPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound
+	}
+	return err
+}
+
+func (s *fileStore) deleteTokens(deployment string) error {
+	ts, err := s.tokens(deployment)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if err := s.deleteToken(t.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}

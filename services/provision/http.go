@@ -1,7 +1,7 @@
 package provision
 
 import (
-	"crypto/subtle"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,33 +15,100 @@ import (
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 1 << 20
 
-// Handler is the HTTP API. Every request needs "Authorization: Bearer
-// <token>".
-func Handler(m *Manager, token string, log *slog.Logger) http.Handler {
+// Handler is the HTTP API. Every request but /healthz needs
+// "Authorization: Bearer <token>": the admin token (adminToken) may do
+// everything; a deployment's token (POST /v1/tokens) only reads and
+// changes its deployment and that deployment's operations: 403 on any
+// other deployment, on listing or creating deployments, on upgrades and
+// on tokens.
+func Handler(m *Manager, adminToken string, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	h := &api{m: m, log: log}
-	mux.HandleFunc("POST /v1/deployments", h.create)
-	mux.HandleFunc("GET /v1/deployments", h.list)
-	mux.HandleFunc("GET /v1/deployments/{name}", h.get)
-	mux.HandleFunc("PUT /v1/deployments/{name}", h.update)
-	mux.HandleFunc("DELETE /v1/deployments/{name}", h.destroy)
-	mux.HandleFunc("POST /v1/deployments/{name}/preview", h.preview)
-	mux.HandleFunc("POST /v1/deployments/{name}/refresh", h.refresh)
-	mux.HandleFunc("POST /v1/deployments/{name}/upgrade", h.upgrade)
-	mux.HandleFunc("POST /v1/deployments/{name}/upgrade/complete", h.completeUpgrade)
-	mux.HandleFunc("GET /v1/operations/{id}", h.operation)
-	mux.HandleFunc("POST /v1/operations/{id}/cancel", h.cancel)
-	mux.HandleFunc("GET /v1/operations/{id}/events", h.events)
+	mux.HandleFunc("POST /v1/deployments", h.admin(h.create))
+	mux.HandleFunc("GET /v1/deployments", h.admin(h.list))
+	mux.HandleFunc("GET /v1/deployments/{name}", h.scoped(h.get))
+	mux.HandleFunc("PUT /v1/deployments/{name}", h.scoped(h.update))
+	mux.HandleFunc("DELETE /v1/deployments/{name}", h.scoped(h.destroy))
+	mux.HandleFunc("POST /v1/deployments/{name}/preview", h.scoped(h.preview))
+	mux.HandleFunc("POST /v1/deployments/{name}/refresh", h.scoped(h.refresh))
+	mux.HandleFunc("POST /v1/deployments/{name}/upgrade", h.admin(h.upgrade))
+	mux.HandleFunc("POST /v1/deployments/{name}/upgrade/complete", h.admin(h.completeUpgrade))
+	mux.HandleFunc("GET /v1/operations/{id}", h.opScoped(h.operation))
+	mux.HandleFunc("POST /v1/operations/{id}/cancel", h.opScoped(h.cancel))
+	mux.HandleFunc("GET /v1/operations/{id}/events", h.opScoped(h.events))
+	mux.HandleFunc("POST /v1/tokens", h.admin(h.createToken))
+	mux.HandleFunc("GET /v1/tokens", h.admin(h.listTokens))
+	mux.HandleFunc("DELETE /v1/tokens/{id}", h.admin(h.revokeToken))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if r.URL.Path == "/healthz" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		p := m.authenticate(r.Header.Get("Authorization"), adminToken)
+		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nano provisioning"`)
 			reply(w, http.StatusUnauthorized, map[string]any{"error": "a valid token is required: Authorization: Bearer <token>"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
+}
+
+type principalKey struct{}
+
+func principal(r *http.Request) *Principal {
+	p, _ := r.Context().Value(principalKey{}).(*Principal)
+	if p == nil {
+		return &Principal{}
+	}
+	return p
+}
+
+func forbidden(w http.ResponseWriter, p *Principal, what string) {
+	reply(w, http.StatusForbidden, map[string]any{"error": fmt.Sprintf("this token is scoped to deployment %q: %s", p.Deployment, what)})
+}
+
+// admin lets only the admin token through.
+func (h *api) admin(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if p := principal(r); !p.Admin {
+			forbidden(w, p, "this route needs the admin token")
+			return
+		}
+		f(w, r)
+	}
+}
+
+// scoped lets the admin and the path's deployment's tokens through.
+func (h *api) scoped(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if p := principal(r); !p.Admin && p.Deployment != r.PathValue("name") {
+			forbidden(w, p, "it cannot reach another deployment")
+			return
+		}
+		f(w, r)
+	}
+}
+
+// opScoped lets the admin and the tokens of the operation's deployment
+// through.
+func (h *api) opScoped(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := principal(r)
+		if !p.Admin {
+			op, err := h.m.Operation(r.PathValue("id"))
+			if err != nil {
+				h.fail(w, err)
+				return
+			}
+			if op.Deployment != p.Deployment {
+				forbidden(w, p, "the operation is another deployment's")
+				return
+			}
+		}
+		f(w, r)
+	}
 }
 
 type api struct {
@@ -62,7 +129,10 @@ func (h *api) fail(w http.ResponseWriter, err error) {
 	var ee *ExistsError
 	var ne *NoCLIError
 	var ue *UpgradingError
+	var ie *IsolationError
 	switch {
+	case errors.As(err, &ie):
+		reply(w, http.StatusConflict, map[string]any{"error": ie.Error()})
 	case errors.As(err, &ue):
 		reply(w, http.StatusConflict, map[string]any{"error": ue.Error(), "upgradingTo": ue.Target})
 	case errors.As(err, &ne):
@@ -101,9 +171,53 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// accepted answers a started operation; an AWS external id the request
+// generated is in this answer only.
 func accepted(w http.ResponseWriter, op *Operation) {
 	w.Header().Set("Location", "/v1/operations/"+op.ID)
-	reply(w, http.StatusAccepted, map[string]any{"operation": op})
+	body := map[string]any{"operation": op}
+	if op.issuedExternalID != "" {
+		body["awsRoleExternalId"] = op.issuedExternalID
+		body["note"] = "awsRoleExternalId is shown once: put it in the role's trust policy (sts:ExternalId condition)"
+	}
+	reply(w, http.StatusAccepted, body)
+}
+
+func (h *api) createToken(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Deployment string `json:"deployment"`
+		Name       string `json:"name"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	t, secret, err := h.m.CreateToken(req.Deployment, req.Name)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	reply(w, http.StatusCreated, map[string]any{"token": t, "secret": secret,
+		"note": "the secret is shown once; the endpoint keeps its hash only"})
+}
+
+func (h *api) listTokens(w http.ResponseWriter, r *http.Request) {
+	ts, err := h.m.Tokens(r.URL.Query().Get("deployment"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if ts == nil {
+		ts = []*Token{}
+	}
+	reply(w, http.StatusOK, map[string]any{"tokens": ts})
+}
+
+func (h *api) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if err := h.m.RevokeToken(r.PathValue("id")); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *api) create(w http.ResponseWriter, r *http.Request) {

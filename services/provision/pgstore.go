@@ -48,6 +48,16 @@ CREATE TABLE provision_stack_settings (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 `},
+		{Version: 2, Name: "deployment tokens (hashed) and the deployments' uid counter", SQL: `
+CREATE TABLE provision_tokens (
+    id text PRIMARY KEY,
+    hash text NOT NULL UNIQUE,
+    deployment text NOT NULL,
+    record jsonb NOT NULL
+);
+CREATE INDEX provision_tokens_deployment ON provision_tokens (deployment);
+CREATE SEQUENCE provision_uid_seq;
+`},
 	},
 }
 
@@ -328,4 +338,72 @@ func collectJSON[T any](rows pgx.Rows) ([]*T, error) {
 		v := new(T)
 		return v, json.Unmarshal(b, v)
 	})
+}
+
+func (s *pgStore) nextUID() (uint64, error) {
+	ctx, cancel := pgCtx()
+	defer cancel()
+	var n int64
+	if err := s.db.QueryRow(ctx, `SELECT nextval('provision_uid_seq')`).Scan(&n); err != nil {
+		return 0, err
+	}
+	return uint64(n), nil
+}
+
+func (s *pgStore) putToken(t *Token) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := pgCtx()
+	defer cancel()
+	_, err = s.db.Exec(ctx, `INSERT INTO provision_tokens (id, hash, deployment, record) VALUES ($1, $2, $3, $4)`, t.ID, t.Hash, t.Deployment, b)
+	return err
+}
+
+func (s *pgStore) tokens(deployment string) ([]*Token, error) {
+	ctx, cancel := pgCtx()
+	defer cancel()
+	rows, err := s.db.Query(ctx, `SELECT record, hash FROM provision_tokens WHERE $1 = '' OR deployment = $1 ORDER BY record->>'created'`, deployment)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanToken)
+}
+
+func (s *pgStore) tokenByHash(hash string) (*Token, error) {
+	ctx, cancel := pgCtx()
+	defer cancel()
+	rows, err := s.db.Query(ctx, `SELECT record, hash FROM provision_tokens WHERE hash = $1`, hash)
+	if err != nil {
+		return nil, err
+	}
+	t, err := pgx.CollectExactlyOneRow(rows, scanToken)
+	return t, notFound(err)
+}
+
+func scanToken(r pgx.CollectableRow) (*Token, error) {
+	var b []byte
+	t := &Token{}
+	if err := r.Scan(&b, &t.Hash); err != nil {
+		return nil, err
+	}
+	return t, json.Unmarshal(b, t)
+}
+
+func (s *pgStore) deleteToken(id string) error {
+	ctx, cancel := pgCtx()
+	defer cancel()
+	tag, err := s.db.Exec(ctx, `DELETE FROM provision_tokens WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+func (s *pgStore) deleteTokens(deployment string) error {
+	ctx, cancel := pgCtx()
+	defer cancel()
+	_, err := s.db.Exec(ctx, `DELETE FROM provision_tokens WHERE deployment = $1`, deployment)
+	return err
 }

@@ -17,6 +17,8 @@ type probeComponent struct{ pulumi.ResourceState }
 type envProbe struct {
 	pulumi.CustomResourceState
 	Digests pulumi.StringMapOutput `pulumi:"digests"`
+	Files   pulumi.StringMapOutput `pulumi:"files"`
+	UID     pulumi.StringOutput    `pulumi:"uid"`
 }
 
 // Probe is a program made only of component resources, which need no
@@ -26,8 +28,10 @@ type envProbe struct {
 // takes before registering), secret (exported as a secret output), protect
 // (the root component is protected, as nano:protectData protects data),
 // envNames (comma-separated variables: registers the tests' env probe, a
-// provider plugin, and exports envDigests) and envRound (changing it makes
-// the probe look again).
+// provider plugin, and exports envDigests and envUid, the user it runs as),
+// envPaths (comma-separated files and directories the probe tries to read,
+// exported as envFiles) and envRound (changing it makes the probe look
+// again).
 func Probe(ctx *pulumi.Context) error {
 	cfg := config.New(ctx, "probe")
 	if d := cfg.GetInt("delayMs"); d > 0 {
@@ -55,14 +59,21 @@ func Probe(ctx *pulumi.Context) error {
 		}
 	}
 	if names := cfg.Get("envNames"); names != "" {
+		var paths []string
+		if p := cfg.Get("envPaths"); p != "" {
+			paths = strings.Split(p, ",")
+		}
 		probe := &envProbe{}
 		err := ctx.RegisterResource("nanoenv:index:Probe", ctx.Stack()+"-env", pulumi.Map{
-			"names": pulumi.ToStringArray(strings.Split(names, ",")), "round": pulumi.String(cfg.Get("envRound")),
+			"names": pulumi.ToStringArray(strings.Split(names, ",")), "paths": pulumi.ToStringArray(paths),
+			"round": pulumi.String(cfg.Get("envRound")),
 		}, probe, pulumi.Parent(root))
 		if err != nil {
 			return err
 		}
 		ctx.Export("envDigests", probe.Digests)
+		ctx.Export("envFiles", probe.Files)
+		ctx.Export("envUid", probe.UID)
 	}
 	tier := config.New(ctx, "nano").Get("tier")
 	if err := ctx.RegisterResourceOutputs(root, pulumi.Map{"tier": pulumi.String(tier)}); err != nil {

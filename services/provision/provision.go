@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"sigs.k8s.io/yaml"
 )
 
 // Config configures the service.
@@ -47,11 +49,17 @@ type Config struct {
 	// Validate checks a deployment's config ("nano:key" -> value) the way
 	// the program does, naming the keys.
 	Validate func(name string, config map[string]string) error
-	// SecretKeys are config keys whose values are always stored as secrets.
-	SecretKeys []string
+	// Keys are the config keys requests may set (ProgramConfigKeys, and
+	// ProbeConfigKeys for the probe program); every other is refused.
+	Keys []ConfigKey
+	// Isolation is how operations are kept apart: IsolationUID (each
+	// deployment's under a uid of its own from UIDs) or IsolationNone ("").
+	Isolation string
+	UIDs      UIDRange
 	// PulumiRoot is the Pulumi CLI's install root ("" finds it on PATH).
 	PulumiRoot string
-	// Env is added to the CLI's environment (provider credentials).
+	// Env is added to the CLI's environment (provider credentials, PATH).
+	// Of the process's own environment the CLI gets only operationEnvNames.
 	Env map[string]string
 	// MaxConcurrent bounds operations running at once (4).
 	MaxConcurrent int
@@ -62,7 +70,13 @@ type Config struct {
 type Manager struct {
 	cfg   Config
 	store store
-	sem   chan struct{}
+	keys  keyRules
+	// defaultBackend: the state is the embedded file backend (each
+	// isolated deployment's then lives in its workspace).
+	defaultBackend bool
+	// stackConfigDir is the project's (Pulumi.yaml) stackConfigDir.
+	stackConfigDir string
+	sem            chan struct{}
 	// owner names this process in the operations it runs.
 	owner string
 	stop  chan struct{}
@@ -120,8 +134,24 @@ func (e *ExistsError) Error() string { return fmt.Sprintf("deployment %q exists"
 // left unfinished: they are marked failed, their deployments repaired, and
 // an update, create or destroy that had reached the engine is resumed.
 func New(cfg Config) (*Manager, error) {
-	if cfg.DataDir == "" || cfg.Program == nil || len(cfg.Project) == 0 || cfg.Validate == nil {
-		return nil, errors.New("provision: data directory, program, project and validation are required")
+	if cfg.DataDir == "" || cfg.Program == nil || len(cfg.Project) == 0 || cfg.Validate == nil || len(cfg.Keys) == 0 {
+		return nil, errors.New("provision: data directory, program, project, validation and config keys are required")
+	}
+	var project struct {
+		StackConfigDir string `json:"stackConfigDir"`
+	}
+	if err := yaml.Unmarshal(cfg.Project, &project); err != nil {
+		return nil, fmt.Errorf("provision: the project: %w", err)
+	}
+	switch cfg.Isolation {
+	case "", IsolationNone:
+		cfg.Isolation = IsolationNone
+	case IsolationUID:
+		if cfg.UIDs.Count == 0 {
+			cfg.UIDs = DefaultUIDs
+		}
+	default:
+		return nil, fmt.Errorf("isolation: %q is not %s or %s", cfg.Isolation, IsolationUID, IsolationNone)
 	}
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 4
@@ -152,16 +182,49 @@ func New(cfg Config) (*Manager, error) {
 		}
 		st = ps
 	}
-	if cfg.BackendURL == "" {
+	if cfg.Isolation == IsolationUID {
+		if err := isolationProblems(cfg); err != nil {
+			st.close()
+			return nil, err
+		}
+	}
+	defaultBackend := cfg.BackendURL == ""
+	if defaultBackend {
 		cfg.BackendURL = "file://" + filepath.Join(cfg.DataDir, "state")
 	}
 	if dir, ok := strings.CutPrefix(cfg.BackendURL, "file://"); ok {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		perm := os.FileMode(0o700)
+		if cfg.Isolation == IsolationUID && !defaultBackend {
+			perm = 0o711
+		}
+		if err := os.MkdirAll(dir, perm); err != nil {
 			st.close()
 			return nil, fmt.Errorf("backend: %w", err)
 		}
+		if cfg.Isolation == IsolationUID && !defaultBackend {
+			// Each deployment's state is in a directory of its own in it,
+			// which its uid reaches.
+			if blocked := unreachable(filepath.Join(dir, "x")); blocked != "" {
+				st.close()
+				return nil, fmt.Errorf("backend: the deployments' uids cannot reach their state directories in %s: %s is not searchable by others (chmod o+x it)", dir, blocked)
+			}
+		}
 	}
-	m := &Manager{cfg: cfg, store: st, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
+	if cfg.Isolation == IsolationUID {
+		// The deployments' uids traverse the data directory to their
+		// workspaces; they list nothing and read nothing else in it.
+		for _, dir := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "workspaces")} {
+			err := os.MkdirAll(dir, 0o711)
+			if err == nil {
+				err = os.Chmod(dir, 0o711)
+			}
+			if err != nil {
+				st.close()
+				return nil, fmt.Errorf("cannot prepare %s: %w", dir, err)
+			}
+		}
+	}
+	m := &Manager{cfg: cfg, store: st, keys: newKeyRules(cfg.Keys), defaultBackend: defaultBackend, stackConfigDir: project.StackConfigDir, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
 		busy: map[string]*running{}, claiming: map[string]bool{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
 	if err := m.CLIError(); err != nil {
 		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
@@ -175,6 +238,36 @@ func New(cfg Config) (*Manager, error) {
 		go m.janitor()
 	}
 	return m, nil
+}
+
+// isolationProblems checks, at start, that the deployments' uids can be
+// used: the process can switch to them, and reach the data directory and
+// the Pulumi CLI.
+func isolationProblems(cfg Config) error {
+	var problems []string
+	if os.Geteuid() != 0 {
+		problems = append(problems, "isolation uid: runs each deployment's operations as a uid of its own, which needs the endpoint to run as root "+
+			"(or with CAP_SETUID, CAP_SETGID and CAP_CHOWN); --isolation none runs them as this user, for a machine that serves one customer")
+	}
+	if uint64(cfg.UIDs.First)+uint64(cfg.UIDs.Count) > 1<<32-1 || cfg.UIDs.First < 1000 {
+		problems = append(problems, fmt.Sprintf("operation-uids: %d-%d is not a range of unprivileged uids", cfg.UIDs.First, uint64(cfg.UIDs.First)+uint64(cfg.UIDs.Count)-1))
+	}
+	if dir := unreachable(cfg.DataDir); dir != "" {
+		problems = append(problems, fmt.Sprintf("data-dir: the deployments' uids cannot reach %s: %s is not searchable by others (chmod o+x it, or choose a data directory such as /var/lib/nano)", cfg.DataDir, dir))
+	}
+	cli := filepath.Join(cfg.PulumiRoot, "bin", "pulumi")
+	if cfg.PulumiRoot == "" {
+		cli, _ = exec.LookPath("pulumi")
+	}
+	if cli != "" {
+		if dir := unreachable(cli); dir != "" {
+			problems = append(problems, fmt.Sprintf("the Pulumi CLI %s cannot be run by the deployments' uids: %s is not searchable by others; install it (and the provider plugins) where every user can run them, e.g. /usr/local/bin", cli, dir))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // sharedStoreProblems checks that processes sharing a store also share

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func newManagerWith(t *testing.T, dir string, mod func(*Config)) *Manager {
 	}
 	cfg := Config{
 		DataDir: dir, Project: proj, Program: Probe, PulumiRoot: root,
-		SecretKeys: []string{"nano:warmAccessKeyId", "nano:warmSecretAccessKey", "nano:clickhouseCloudPassword"},
+		Keys: append(ProgramConfigKeys(), ProbeConfigKeys()...),
 		Validate: func(name string, cfg map[string]string) error {
 			_, err := settings.Load(name, func(k string) string { return cfg["nano:"+k] })
 			return err
@@ -98,11 +99,12 @@ func succeed(t *testing.T, m *Manager) func(*Operation, error) *Operation {
 	}
 }
 
-// Create, preview, update and destroy a deployment on the real engine;
+// Create, preview, update and destroy a deployment on the real engine,
+// its operations isolated as `nano serve` runs them (a uid of its own);
 // secrets stay secret in outputs and in the exported state.
 func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	m := newManager(t, dir, 2)
+	m := newManagerWith(t, dir, func(c *Config) { c.MaxConcurrent = 2; isolated(t, c) })
 	req := hobby("acme")
 	req.Config = map[string]string{"probe:parts": "2", "probe:protect": "true", "sshAllowedCidrs": `["203.0.113.0/24","2001:db8::/48"]`}
 	req.Secrets = map[string]string{"probe:secret": "s3cr3t-round-trip-value"}
@@ -116,6 +118,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if d.Status != "ready" || d.Outputs["tier"] != "hobby" || d.Outputs["parts"] != "2" || d.Outputs["secret"] != "[secret]" {
 		t.Errorf("deployment %+v", d)
+	}
+	if st, err := os.Stat(m.workspaceDir("acme")); err != nil || st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != d.UID || d.UID == 0 {
+		t.Errorf("the workspace is not the deployment's own (uid %d): %v %v", d.UID, st.Mode(), err)
 	}
 	if b, err := os.ReadFile(filepath.Join(m.workspaceDir("acme"), "stacks", "Pulumi.acme.yaml")); err != nil ||
 		!strings.Contains(string(b), "- 2001:db8::/48") || !strings.Contains(string(b), "secure:") {
@@ -149,17 +154,29 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // stackExport runs `pulumi stack export` (as a user would, without
-// --show-secrets) on a deployment's stack.
+// --show-secrets) on a deployment's stack, in its workspace.
 func stackExport(t *testing.T, m *Manager, name string) string {
 	t.Helper()
+	d, err := m.Deployment(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := m.layoutOf(d)
 	pass, err := m.passphraseFile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(m.cfg.PulumiRoot, "bin", "pulumi"), "stack", "export", "--stack", name)
-	cmd.Dir = m.workspaceDir(name)
-	cmd.Env = append(os.Environ(), "PULUMI_BACKEND_URL="+m.cfg.BackendURL, "PULUMI_CONFIG_PASSPHRASE_FILE="+pass,
-		"PULUMI_HOME="+filepath.Join(m.cfg.DataDir, "pulumi-home"), "PULUMI_SKIP_UPDATE_CHECK=true")
+	cmd.Dir = l.dir
+	cmd.Env = append(os.Environ(), "PULUMI_BACKEND_URL="+l.backend, "PULUMI_CONFIG_PASSPHRASE_FILE="+pass,
+		"PULUMI_HOME="+t.TempDir(), "PULUMI_SKIP_UPDATE_CHECK=true")
+	if l.isolated {
+		master, err := os.ReadFile(pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, "PULUMI_CONFIG_PASSPHRASE_FILE=", "PULUMI_CONFIG_PASSPHRASE="+derivedPassphrase(master, name))
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("pulumi stack export: %v", err)

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -21,6 +20,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/nanosiem/nano/stacks/model/settings"
 )
@@ -55,91 +56,6 @@ func fullKey(k string) string {
 	return "nano:" + k
 }
 
-// plan merges a request over a deployment (nil for a create) and
-// validates the result.
-func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]string, error) {
-	var problems []string
-	if !settings.ValidDeploymentName(req.Name) {
-		problems = append(problems, fmt.Sprintf("name: %q %s", req.Name, settings.DeploymentNameRule))
-	}
-	d := &Deployment{Name: req.Name, Config: map[string]string{}, Created: time.Now().UTC()}
-	if prev != nil {
-		*d = *prev
-		d.Config = map[string]string{}
-		for k, v := range prev.Config {
-			d.Config[k] = v
-		}
-	}
-	for _, f := range []struct {
-		key string
-		dst *string
-		v   string
-	}{{"nano:tier", &d.Tier, req.Tier}, {"nano:provider", &d.Provider, req.Provider}, {"nano:region", &d.Region, req.Region}} {
-		if prev != nil && f.v != "" && f.v != *f.dst {
-			// A new tier, provider or region replaces the servers, volumes,
-			// clusters, buckets and databases that hold the deployment's data.
-			problems = append(problems, fmt.Sprintf("%s: is %q; changing it to %q would replace the resources holding this deployment's data "+
-				"(volumes, clusters, buckets, databases). To upgrade, POST /v1/deployments/%s/upgrade: it creates a new deployment "+
-				"of the target tier and moves the data into it (README: Tier upgrades)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v, d.Name))
-			continue
-		}
-		if prev == nil && f.v != "" {
-			*f.dst = f.v
-		}
-		d.Config[f.key] = *f.dst
-	}
-	d.Config["nano:deployment"] = req.Name
-	for k, v := range req.Config {
-		fk := fullKey(k)
-		if prev != nil && (fk == "nano:tier" || fk == "nano:provider" || fk == "nano:region") && v != prev.Config[fk] {
-			problems = append(problems, fmt.Sprintf("config.%s: cannot change on an existing deployment (its data-bearing resources would be replaced)", k))
-			continue
-		}
-		if slices.Contains(m.cfg.SecretKeys, fk) {
-			problems = append(problems, fmt.Sprintf("config.%s: is a secret; send it in secrets", k))
-			continue
-		}
-		if fk == "nano:deployment" && v != req.Name {
-			problems = append(problems, "config.deployment: is the deployment's name; it cannot differ")
-			continue
-		}
-		d.Config[fk] = v
-	}
-	secrets := map[string]string{}
-	problems = append(problems, planCredentials(req.Credentials, secrets)...)
-	for k, v := range req.Secrets {
-		secrets[fullKey(k)] = v
-	}
-	for fk := range secrets {
-		if !slices.Contains(d.SecretKeys, fk) {
-			d.SecretKeys = append(d.SecretKeys, fk)
-		}
-		delete(d.Config, fk)
-	}
-	sort.Strings(d.SecretKeys)
-	d.Mode = mode(d.SecretKeys)
-	all := map[string]string{}
-	for k, v := range d.Config {
-		all[k] = v
-	}
-	for _, k := range d.SecretKeys {
-		// Set before, kept in the stack only: validated as set.
-		all[k] = settings.OfflineSecret
-	}
-	for k, v := range secrets {
-		all[k] = v
-	}
-	if len(problems) == 0 {
-		if err := m.cfg.Validate(req.Name, all); err != nil {
-			problems = append(problems, strings.Split(strings.TrimSpace(err.Error()), "\n")...)
-		}
-	}
-	if len(problems) > 0 {
-		return nil, nil, &ValidationError{Problems: problems}
-	}
-	return d, secrets, nil
-}
-
 // opFunc is what an operation does, given its record and where its
 // engine events go.
 type opFunc func(ctx context.Context, op *Operation, events chan<- []byte) error
@@ -157,12 +73,45 @@ func (m *Manager) Create(req Request) (*Operation, error) {
 	if err := m.claimNew(d.Name); err != nil {
 		return nil, err
 	}
+	if err := m.isolate(d); err != nil {
+		m.release(d.Name)
+		return nil, err
+	}
 	d.Status = "creating"
 	if err := m.store.putDeployment(d); err != nil {
 		m.release(d.Name)
 		return nil, err
 	}
-	return m.start(d, KindCreate, "", m.upFunc(d, secrets))
+	return issued(m.start(d, KindCreate, "", m.upFunc(d, secrets)))(secrets)
+}
+
+// isolate gives a new deployment the endpoint's isolation: under
+// IsolationUID a uid of its own, never used before.
+func (m *Manager) isolate(d *Deployment) error {
+	d.Isolation = m.cfg.Isolation
+	if d.Isolation != IsolationUID {
+		return nil
+	}
+	n, err := m.store.nextUID()
+	if err != nil {
+		return fmt.Errorf("cannot allocate the deployment's uid: %w", err)
+	}
+	if n < 1 || n > uint64(m.cfg.UIDs.Count) {
+		return fmt.Errorf("cannot allocate the deployment's uid: the %d uids from %d are used up (--operation-uids)", m.cfg.UIDs.Count, m.cfg.UIDs.First)
+	}
+	d.UID = m.cfg.UIDs.First + uint32(n-1)
+	return nil
+}
+
+// issued adds the AWS external id a request generated (in secrets) to the
+// operation it started, for its answer only.
+func issued(op *Operation, err error) func(map[string]string) (*Operation, error) {
+	return func(secrets map[string]string) (*Operation, error) {
+		if op != nil {
+			op.issuedExternalID = secrets[externalIDKey]
+		}
+		return op, err
+	}
 }
 
 // claimNew claims the name of a deployment to create: ExistsError when
@@ -197,6 +146,10 @@ func (m *Manager) claimed(name string) (*Deployment, error) {
 		m.release(name)
 		return nil, err
 	}
+	if err := m.isolationProblem(d); err != nil {
+		m.release(name)
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -219,7 +172,7 @@ func (m *Manager) Update(name string, req Request) (*Operation, error) {
 		m.release(name)
 		return nil, err
 	}
-	return m.start(d, KindUpdate, "", m.upFunc(d, secrets))
+	return issued(m.start(d, KindUpdate, "", m.upFunc(d, secrets)))(secrets)
 }
 
 // upFunc runs `pulumi up` with the deployment's config and the request's
@@ -234,10 +187,15 @@ func (m *Manager) upFunc(d *Deployment, secrets map[string]string) opFunc {
 		if err := setConfig(ctx, stack, d.Config, secrets); err != nil {
 			return err
 		}
+		if _, ok := secrets[externalIDKey]; ok && !hasKey(d.SecretKeys, externalIDKey) {
+			// The stack holds the id nano generated: later requests keep it.
+			d.SecretKeys = append(d.SecretKeys, externalIDKey)
+			sort.Strings(d.SecretKeys)
+		}
 		if err := m.useCredentials(ctx, stack, d); err != nil {
 			return err
 		}
-		if err := m.saveStackSettings(d.Name); err != nil {
+		if err := m.saveSettings(d.Name); err != nil {
 			return err
 		}
 		d.LastOp, d.Status = op.ID, "updating"
@@ -266,7 +224,9 @@ func (m *Manager) upFunc(d *Deployment, secrets map[string]string) opFunc {
 
 // setConfig writes the stack's config. A value that is a JSON array of
 // strings is set element by element (the CLI's --path form), as Pulumi.yaml
-// declares array keys.
+// declares array keys. Secrets are given to `pulumi config set` on its
+// standard input, one at a time: auto's SetAllConfig would put them on the
+// CLI's command line, which every local user can read (/proc/PID/cmdline).
 func setConfig(ctx context.Context, stack auto.Stack, plain, secrets map[string]string) error {
 	cfg, paths := auto.ConfigMap{}, auto.ConfigMap{}
 	for k, v := range plain {
@@ -282,11 +242,27 @@ func setConfig(ctx context.Context, stack auto.Stack, plain, secrets map[string]
 		}
 		cfg[k] = auto.ConfigValue{Value: v}
 	}
-	for k, v := range secrets {
-		cfg[k] = auto.ConfigValue{Value: v, Secret: true}
-	}
 	if err := stack.SetAllConfig(ctx, cfg); err != nil {
 		return fmt.Errorf("cannot set the stack's config: %w", err)
+	}
+	ws, ok := stack.Workspace().(*auto.LocalWorkspace)
+	if !ok && len(secrets) > 0 {
+		return fmt.Errorf("workspace %T cannot take secrets", stack.Workspace())
+	}
+	var env []string
+	if ok {
+		env = append(env, "PULUMI_HOME="+ws.PulumiHome())
+		for k, v := range ws.GetEnvVars() {
+			env = append(env, k+"="+v)
+		}
+	}
+	for _, k := range sortedKeys(secrets) {
+		// The CLI drops one trailing newline of what it reads.
+		_, stderr, _, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), strings.NewReader(secrets[k]+"\n"), nil, nil, env,
+			"config", "set", "--stack", stack.Name(), "--secret", "--non-interactive", "--", k)
+		if err != nil {
+			return fmt.Errorf("cannot set the stack's secret %s: %w: %s", k, err, strings.TrimSpace(stderr))
+		}
 	}
 	if len(paths) > 0 {
 		if err := stack.SetAllConfigWithOptions(ctx, paths, &auto.ConfigOptions{Path: true}); err != nil {
@@ -394,7 +370,13 @@ func (m *Manager) destroyFunc(d *Deployment) opFunc {
 		if err := stack.Workspace().RemoveStack(ctx, name); err != nil {
 			return fmt.Errorf("destroyed, but cannot remove the stack: %w", err)
 		}
+		if l := m.layoutOf(d); l.isolated && l.backendDir != "" {
+			_ = os.RemoveAll(l.backendDir)
+		}
 		_ = os.RemoveAll(m.workspaceDir(name))
+		if err := m.store.deleteTokens(name); err != nil {
+			return fmt.Errorf("destroyed, but cannot revoke the deployment's tokens: %w", err)
+		}
 		return m.store.deleteDeployment(name)
 	}
 }
@@ -420,40 +402,59 @@ func (m *Manager) workspaceDir(name string) string {
 
 // prepare returns the deployment's stack in its own workspace directory
 // (workspaces must not share a directory: pulumi/pulumi#8186), repairing
-// it first when an operation was interrupted.
+// it first when an operation was interrupted. Isolated, the workspace is
+// the deployment's uid's, and so untrusted: the project file is written
+// again and the stack's config keys are checked against the allow-list
+// before anything runs.
 func (m *Manager) prepare(ctx context.Context, name string) (auto.Stack, error) {
-	dir := m.workspaceDir(name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := m.store.getDeployment(name)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("cannot read the deployment: %w", err)
+	}
+	if err := m.isolationProblem(d); err != nil {
 		return auto.Stack{}, err
 	}
-	project := filepath.Join(dir, "Pulumi.yaml")
-	if b, err := os.ReadFile(project); err != nil || !bytes.Equal(b, m.cfg.Project) {
-		if err := os.WriteFile(project, m.cfg.Project, 0o600); err != nil {
+	l := m.layoutOf(d)
+	root, err := m.prepareDirs(l)
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("cannot prepare the workspace: %w", err)
+	}
+	defer root.Close()
+	if b, err := root.ReadFile("Pulumi.yaml"); err != nil || !bytes.Equal(b, m.cfg.Project) {
+		if err := writeIn(root, "Pulumi.yaml", m.cfg.Project, l); err != nil {
 			return auto.Stack{}, err
 		}
 	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.cfg.PulumiRoot, SkipVersionCheck: true})
+	cmd, err := m.command(l)
 	if err != nil {
-		return auto.Stack{}, fmt.Errorf("cannot find the Pulumi CLI: %w", err)
+		return auto.Stack{}, err
 	}
-	env := map[string]string{"PULUMI_BACKEND_URL": m.cfg.BackendURL, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+	env := map[string]string{"PULUMI_BACKEND_URL": l.backend, "PULUMI_SKIP_UPDATE_CHECK": "true"}
 	secrets := m.cfg.SecretsProvider
 	if secrets == "" {
 		pass, err := m.passphraseFile()
 		if err != nil {
 			return auto.Stack{}, err
 		}
-		env["PULUMI_CONFIG_PASSPHRASE_FILE"] = pass
+		if l.isolated {
+			master, err := os.ReadFile(pass)
+			if err != nil {
+				return auto.Stack{}, fmt.Errorf("cannot read the secrets passphrase: %w", err)
+			}
+			env["PULUMI_CONFIG_PASSPHRASE"] = derivedPassphrase(master, name)
+		} else {
+			env["PULUMI_CONFIG_PASSPHRASE_FILE"] = pass
+		}
 		secrets = "passphrase"
 	}
 	for k, v := range m.cfg.Env {
 		env[k] = v
 	}
-	if err := m.restoreStackSettings(name); err != nil {
+	if err := m.restoreStackSettings(root, l, name); err != nil {
 		return auto.Stack{}, err
 	}
-	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(dir), auto.Program(m.cfg.Program), auto.Pulumi(cmd),
-		auto.PulumiHome(filepath.Join(m.cfg.DataDir, "pulumi-home")), auto.EnvVars(env), auto.SecretsProvider(secrets))
+	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(l.dir), auto.Program(m.cfg.Program), auto.Pulumi(cmd),
+		auto.PulumiHome(l.home), auto.EnvVars(env), auto.SecretsProvider(secrets))
 	if err != nil {
 		return auto.Stack{}, fmt.Errorf("cannot open the workspace: %w", err)
 	}
@@ -463,12 +464,14 @@ func (m *Manager) prepare(ctx context.Context, name string) (auto.Stack, error) 
 	}
 	// A new stack's settings carry its secrets provider's state (the
 	// passphrase's salt): every process must use the same.
-	if err := m.saveStackSettings(name); err != nil {
+	if err := m.saveStackSettings(root, name); err != nil {
 		return auto.Stack{}, err
 	}
-	d, err := m.store.getDeployment(name)
-	if err == nil && d.NeedsRepair {
-		if err := m.repair(ctx, stack, name); err != nil {
+	if err := m.dropUnknownKeys(ctx, root, stack, d); err != nil {
+		return auto.Stack{}, err
+	}
+	if d.NeedsRepair {
+		if err := m.repair(ctx, stack, l, name); err != nil {
 			return auto.Stack{}, fmt.Errorf("cannot repair the stack after an interrupted operation: %w", err)
 		}
 		d.NeedsRepair = false
@@ -479,14 +482,49 @@ func (m *Manager) prepare(ctx context.Context, name string) (auto.Stack, error) 
 	return stack, nil
 }
 
-func (m *Manager) stackSettingsPath(name string) string {
-	return filepath.Join(m.workspaceDir(name), "Pulumi."+name+".yaml")
+// stackSettingsFile is the stack's settings file in its workspace.
+func (m *Manager) stackSettingsFile(name string) string {
+	return filepath.Join(m.stackConfigDir, "Pulumi."+name+".yaml")
+}
+
+// dropUnknownKeys removes from the stack's config every key a request may
+// not set (and nano does not set itself): one an older endpoint accepted,
+// or one written into the workspace since.
+func (m *Manager) dropUnknownKeys(ctx context.Context, root *os.Root, stack auto.Stack, d *Deployment) error {
+	b, err := root.ReadFile(m.stackSettingsFile(d.Name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cannot read the stack's settings: %w", err)
+	}
+	var settings struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := yaml.Unmarshal(b, &settings); err != nil {
+		return fmt.Errorf("cannot read the stack's settings: %w", err)
+	}
+	var drop []string
+	for k := range settings.Config {
+		if !internalKey(k) && m.keys.problem("", k, d.Provider) != "" {
+			drop = append(drop, k)
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	sort.Strings(drop)
+	m.cfg.Log.Warn("removing config keys the endpoint does not accept from the stack", "deployment", d.Name, "keys", drop)
+	if err := stack.RemoveAllConfig(ctx, drop); err != nil {
+		return fmt.Errorf("cannot remove config keys the endpoint does not accept (%s): %w", strings.Join(drop, ", "), err)
+	}
+	return nil
 }
 
 // restoreStackSettings writes the stack's settings the store keeps into
 // the workspace; with a shared store, a workspace file the store does not
 // know (left by an earlier deployment of the name) is removed.
-func (m *Manager) restoreStackSettings(name string) error {
+func (m *Manager) restoreStackSettings(root *os.Root, l layout, name string) error {
 	if !m.store.shared() {
 		return nil
 	}
@@ -494,26 +532,26 @@ func (m *Manager) restoreStackSettings(name string) error {
 	if err != nil {
 		return fmt.Errorf("cannot read the stack's settings: %w", err)
 	}
-	path := m.stackSettingsPath(name)
+	path := m.stackSettingsFile(name)
 	if b == nil {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := root.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
 	}
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
+	if cur, err := root.ReadFile(path); err == nil && bytes.Equal(cur, b) {
 		return nil
 	}
-	return os.WriteFile(path, b, 0o600)
+	return writeIn(root, path, b, l)
 }
 
 // saveStackSettings gives the workspace's stack settings to a shared
 // store.
-func (m *Manager) saveStackSettings(name string) error {
+func (m *Manager) saveStackSettings(root *os.Root, name string) error {
 	if !m.store.shared() {
 		return nil
 	}
-	b, err := os.ReadFile(m.stackSettingsPath(name))
+	b, err := root.ReadFile(m.stackSettingsFile(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -526,13 +564,26 @@ func (m *Manager) saveStackSettings(name string) error {
 	return nil
 }
 
+// saveSettings is saveStackSettings for a deployment's workspace.
+func (m *Manager) saveSettings(name string) error {
+	if !m.store.shared() {
+		return nil
+	}
+	root, err := os.OpenRoot(m.workspaceDir(name))
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return m.saveStackSettings(root, name)
+}
+
 // repair makes a stack usable after an interrupted operation: it removes
 // the locks the dead CLI left (file backends; only the holder of the
 // deployment's claim runs operations on it) and the pending operations
 // recorded in its state.
-func (m *Manager) repair(ctx context.Context, stack auto.Stack, name string) error {
-	if state, ok := strings.CutPrefix(m.cfg.BackendURL, "file://"); ok {
-		locks := filepath.Join(state, ".pulumi", "locks")
+func (m *Manager) repair(ctx context.Context, stack auto.Stack, l layout, name string) error {
+	if l.backendDir != "" {
+		locks := filepath.Join(l.backendDir, ".pulumi", "locks")
 		err := filepath.WalkDir(locks, func(path string, de fs.DirEntry, err error) error {
 			if err == nil && de.IsDir() && de.Name() == name {
 				m.awaitLockHolders(ctx, path)

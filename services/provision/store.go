@@ -47,6 +47,9 @@ type Operation struct {
 	ResumedBy string `json:"resumedBy,omitempty"`
 	// Steps are an upgrade's steps as they ran.
 	Steps []Step `json:"steps,omitempty"`
+	// issuedExternalID is the AWS external id the request that started the
+	// operation generated: in that request's answer only, never stored.
+	issuedExternalID string
 }
 
 // Done reports whether the operation ended.
@@ -65,10 +68,15 @@ type Deployment struct {
 	Config     map[string]string `json:"config"`
 	SecretKeys []string          `json:"secretKeys,omitempty"`
 	// Mode is "byoc" when the deployment carries its own cloud
-	// credentials (Request.Credentials), else "managed".
-	Mode    string    `json:"mode,omitempty"`
-	Created time.Time `json:"created"`
-	LastOp  string    `json:"lastOperation,omitempty"`
+	// credentials (Request.Credentials) or kubeconfig, else "managed".
+	Mode string `json:"mode,omitempty"`
+	// Isolation is how its operations run (IsolationUID: as UID, in
+	// directories and a state backend of their own; "" or IsolationNone:
+	// as the server), fixed when it is created.
+	Isolation string    `json:"isolation,omitempty"`
+	UID       uint32    `json:"uid,omitempty"`
+	Created   time.Time `json:"created"`
+	LastOp    string    `json:"lastOperation,omitempty"`
 	// Status: "creating", "updating", "moving" (an upgrade moves data
 	// into it), "ready", "failed", "destroying"
 	// (a destroyed deployment's record is removed).
@@ -116,6 +124,17 @@ type store interface {
 	// cancelRequests are the ones asked of this owner's operations.
 	requestCancel(id string) error
 	cancelRequests(owner string) ([]string, error)
+	// nextUID returns 1, 2, 3, ...: never the same number twice, across
+	// every process sharing the store (deployments' uids).
+	nextUID() (uint64, error)
+	// Tokens: putToken records one (its hash), tokens lists them (of one
+	// deployment, or all for ""), tokenByHash finds one, deleteToken
+	// revokes one and deleteTokens every one of a deployment.
+	putToken(t *Token) error
+	tokens(deployment string) ([]*Token, error)
+	tokenByHash(hash string) (*Token, error)
+	deleteToken(id string) error
+	deleteTokens(deployment string) error
 	// shared: other processes use the store too (so changes made there
 	// are seen by polling).
 	shared() bool

@@ -153,6 +153,10 @@ func (m *Manager) Upgrade(name string, req UpgradeRequest) (*Operation, error) {
 		if err := m.claimNew(d.Name); err != nil {
 			return nil, err
 		}
+		if err := m.isolate(d); err != nil {
+			m.release(d.Name)
+			return nil, err
+		}
 		d.Status = "creating"
 	} else if _, err := m.claim(d.Name); err != nil {
 		return nil, err
@@ -170,7 +174,7 @@ func (m *Manager) Upgrade(name string, req UpgradeRequest) (*Operation, error) {
 	for k, v := range req.Move.config() {
 		secrets[k] = v
 	}
-	return m.start(d, KindUpgrade, "", m.upgradeFunc(d, secrets))
+	return issued(m.start(d, KindUpgrade, "", m.upgradeFunc(d, secrets)))(secrets)
 }
 
 // upgradeFunc stands the new deployment up (with the request's secrets
@@ -279,7 +283,7 @@ func (m *Manager) completeFunc(d *Deployment) opFunc {
 			if err := stack.RemoveAllConfig(ctx, moveConfigKeys()); err != nil {
 				return "", fmt.Errorf("cannot remove the data addresses from the stack: %w", err)
 			}
-			if err := m.saveStackSettings(d.Name); err != nil {
+			if err := m.saveSettings(d.Name); err != nil {
 				return "", err
 			}
 			d.UpgradeOf, d.Status = "", "ready"
