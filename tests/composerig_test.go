@@ -378,7 +378,7 @@ func (h *composeHost) client(ctx context.Context) *http.Client {
 func (h *composeHost) waitTLS(ctx context.Context, c *http.Client, base string) {
 	h.t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		req, _ := http.NewRequestWithContext(ctx, "GET", base+contract.APIPrefix+contract.HealthPath, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+contract.APIPrefix+"/openapi.json", nil)
 		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -390,6 +390,29 @@ func (h *composeHost) waitTLS(ctx context.Context, c *http.Client, base string) 
 		if time.Now().After(deadline) {
 			h.t.Fatalf("Caddy does not serve %s with a certificate of its CA for %s: %v", base, h.params.Host, err)
 		}
+	}
+}
+
+// checkOpsNotPublic: through Caddy, api and search answer their API
+// (401 without a token) but not their operational endpoints, nor does the
+// web UI at the root; Prometheus still scrapes them all inside the
+// project (checkPrometheus).
+func (h *composeHost) checkOpsNotPublic(ctx context.Context, c *http.Client, https string) {
+	h.t.Helper()
+	for _, prefix := range []string{contract.APIPrefix, contract.SearchPrefix, ""} {
+		for _, op := range []string{"/metrics", "/readyz", "/healthz", "/version", "//metrics", "/%6detrics", "/METRICS"} {
+			code, out := call(ctx, h.t, c, "GET", https+prefix+op, nil, nil)
+			raw, _ := out["raw"].(string)
+			if code == 200 || strings.Contains(raw, "go_goroutines") || strings.Contains(raw, "# HELP") {
+				h.t.Errorf("GET %s%s through Caddy: %d %.80q, want it refused", prefix, op, code, raw)
+			}
+		}
+	}
+	if code, _ := call(ctx, h.t, c, "GET", https+contract.APIPrefix+"/v1/feeds", nil, nil); code != 401 {
+		h.t.Errorf("the api through Caddy without a token: %d, want 401", code)
+	}
+	if code, _ := call(ctx, h.t, c, "POST", https+contract.SearchPrefix+"/v1/search", nil, []byte(`{"query":""}`)); code != 401 {
+		h.t.Errorf("search through Caddy without a token: %d, want 401", code)
 	}
 }
 
@@ -506,6 +529,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		t.Fatalf("api through Caddy: %d %v", code, out)
 	}
 	h.checkWebUI(ctx, c, https)
+	h.checkOpsNotPublic(ctx, c, https)
 
 	// Ingest on every port.
 	marker := "rig-" + randomHex(t, 4)
@@ -769,7 +793,7 @@ func (h *composeHost) metadataConnection(ctx context.Context) string {
 func (h *composeHost) checkHTTPS(ctx context.Context, c *http.Client) {
 	t := h.t
 	t.Helper()
-	for _, path := range []string{contract.APIPrefix + contract.HealthPath, "/", "/search/v1/search?q=x"} {
+	for _, path := range []string{contract.APIPrefix + "/openapi.json", "/", "/search/v1/search?q=x"} {
 		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+h.params.Host+path, nil)
 		resp, err := c.Do(req)
 		if err != nil {
@@ -784,7 +808,7 @@ func (h *composeHost) checkHTTPS(ctx context.Context, c *http.Client) {
 			t.Errorf("HTTP %s served content in clear: %s", path, body)
 		}
 	}
-	for _, url := range []string{"https://" + h.params.Host + contract.APIPrefix + contract.HealthPath, "https://" + h.params.Host + "/",
+	for _, url := range []string{"https://" + h.params.Host + contract.APIPrefix + "/openapi.json", "https://" + h.params.Host + "/", "https://" + h.params.Host + "/metrics",
 		"https://" + net.JoinHostPort(h.params.Host, strconv.Itoa(contract.Ports.IngestHTTP)) + "/v1/events"} {
 		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 		resp, err := c.Do(req)

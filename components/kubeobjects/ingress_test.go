@@ -1,11 +1,21 @@
 package kubeobjects
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	apiserver "github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/contract"
+	searchserver "github.com/nanosiem/nano/services/search/server"
+	"github.com/nanosiem/nano/services/servicemain"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
@@ -54,16 +64,16 @@ func TestIngressRedirectsToHTTPSAndSendsHSTS(t *testing.T) {
 		for _, class := range []string{"", IngressClassTraefik} {
 			s.IngressClass = class
 			objs := objects(t, s)
-			https, http := find(t, objs, "Ingress", "nano"), find(t, objs, "Ingress", HTTPIngress)
+			https, plain := find(t, objs, "Ingress", "nano"), find(t, objs, "Ingress", HTTPIngress)
 			ann := get(t, https, "metadata", "annotations").(map[string]any)
 			if ann[traefikEntrypoints] != "websecure" || ann[traefikTLS] != "true" || ann[traefikMiddlewares] != TraefikMiddleware(MiddlewareHSTS) || ann[certManagerIssuer] != ClusterIssuer {
 				t.Errorf("%s/%q: the HTTPS Ingress's annotations %v", name, class, ann)
 			}
-			hann := get(t, http, "metadata", "annotations").(map[string]any)
+			hann := get(t, plain, "metadata", "annotations").(map[string]any)
 			if hann[traefikEntrypoints] != "web" || hann[traefikMiddlewares] != TraefikMiddleware(MiddlewareRedirect) || hann[certManagerIssuer] != nil {
 				t.Errorf("%s/%q: the HTTP Ingress's annotations %v", name, class, hann)
 			}
-			if fmt.Sprint(get(t, http, "spec", "rules")) != fmt.Sprint(get(t, https, "spec", "rules")) || get(t, http, "spec", "tls") != nil {
+			if fmt.Sprint(get(t, plain, "spec", "rules")) != fmt.Sprint(get(t, https, "spec", "rules")) || get(t, plain, "spec", "tls") != nil {
 				t.Errorf("%s/%q: the HTTP Ingress must route exactly the HTTPS Ingress's hosts and paths, without TLS", name, class)
 			}
 			hsts := find(t, objs, "Middleware", MiddlewareHSTS)
@@ -81,6 +91,58 @@ func TestIngressRedirectsToHTTPSAndSendsHSTS(t *testing.T) {
 		for _, o := range objects(t, s) {
 			if o.Kind() == "Middleware" || (o.Kind() == "Ingress" && o.Name() == HTTPIngress) {
 				t.Errorf("%s with class nginx: %s %s", name, o.Kind(), o.Name())
+			}
+		}
+	}
+}
+
+// What the Ingress sends to api and search reaches their API alone: every
+// path of the Ingress's rules for them, with the operational endpoints'
+// paths below it (the Ingress forwards them unstripped), is refused by
+// the services' real fronts (servicemain.Prefixed over their handlers),
+// while the same endpoints at the services' own paths, where Prometheus
+// and the probes read them inside the cluster, answer.
+func TestIngressReachesNoOperationalEndpoint(t *testing.T) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ready := func(context.Context) error { return nil }
+	api := &apiserver.Server{Log: discard, Registry: prometheus.NewRegistry(), Ready: ready, Version: "v-test", Leading: func() bool { return false }}
+	search := &searchserver.Server{Log: discard, Metrics: searchserver.NewMetrics(), Ready: ready, Config: searchserver.Config{Version: "v-test"}}
+	apiHandler, searchHandler := api.Handler(), search.Handler()
+	fronts := map[string]http.Handler{
+		"api":    servicemain.Prefixed(contract.APIPrefix, apiHandler, api.Internal(apiHandler)),
+		"search": servicemain.Prefixed(contract.SearchPrefix, searchHandler, search.Internal(searchHandler)),
+	}
+	ops := []string{"/metrics", "/readyz", "/healthz", "/version"}
+	do := func(h http.Handler, path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
+		ing := find(t, objects(t, specFor(t, name)), "Ingress", "nano")
+		paths := get(t, ing, "spec", "rules", 0, "http", "paths").([]any)
+		routed := 0
+		for i := range paths {
+			path := fmt.Sprint(get(t, ing, "spec", "rules", 0, "http", "paths", i, "path"))
+			front, ok := fronts[fmt.Sprint(get(t, ing, "spec", "rules", 0, "http", "paths", i, "backend", "service", "name"))]
+			if !ok {
+				continue
+			}
+			routed++
+			for _, op := range ops {
+				if code, body := do(front, strings.TrimSuffix(path, "/")+op); code == 200 || strings.Contains(body, "v-test") || strings.Contains(body, "go_goroutines") {
+					t.Errorf("%s: the Ingress's %s reaches %s: %d %.60q", name, path, op, code, body)
+				}
+			}
+		}
+		if routed != 2 {
+			t.Errorf("%s: %d Ingress paths go to api or search, want 2", name, routed)
+		}
+	}
+	for svc, front := range fronts {
+		for _, op := range ops {
+			if code, _ := do(front, op); code != 200 {
+				t.Errorf("%s%s inside the cluster: %d", svc, op, code)
 			}
 		}
 	}
