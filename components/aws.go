@@ -3,6 +3,7 @@ package components
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -16,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/components/kubeconfig"
+	"github.com/nanosiem/nano/components/s3policy"
 )
 
 // EKS network layout: a public and a private subnet in each of three zones;
@@ -137,9 +139,21 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The nodes' role: what the kubelet and the VPC CNI need, nothing for
+	// volumes (the EBS CSI driver's rights are its own, through Pod
+	// Identity, below).
 	nodeRole, err := newServiceRole(ctx, spec.Name+"-node", "ec2.amazonaws.com", tags, parent,
 		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")
+	if err != nil {
+		return nil, nil, err
+	}
+	ebsRole, err := newServiceRole(ctx, spec.Name+"-ebs-csi", podIdentityService, tags, parent,
+		"arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes, err := newEKSLaunchTemplate(ctx, spec.Name, tags, parent)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,12 +163,16 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	if err != nil {
 		return nil, nil, err
 	}
+	apiCIDRs, err := spec.apiCIDRs()
+	if err != nil {
+		return nil, nil, err
+	}
 	subnets := append(append(pulumi.StringArray{}, net.privateSubnets...), public...)
 	cluster, err := eks.NewCluster(ctx, spec.Name+"-eks", &eks.ClusterArgs{
 		RoleArn: clusterRole.role.Arn, Tags: tags,
 		VpcConfig: &eks.ClusterVpcConfigArgs{
 			SubnetIds: subnets, EndpointPrivateAccess: pulumi.Bool(true), EndpointPublicAccess: pulumi.Bool(true),
-			PublicAccessCidrs: pulumi.ToStringArray(ipv4Only(spec.APIAllowedCIDRs)),
+			PublicAccessCidrs: pulumi.ToStringArray(apiCIDRs),
 		},
 		AccessConfig: &eks.ClusterAccessConfigArgs{
 			AuthenticationMode: pulumi.String("API_AND_CONFIG_MAP"), BootstrapClusterCreatorAdminPermissions: pulumi.Bool(true),
@@ -192,17 +210,32 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 			ScalingConfig: &eks.NodeGroupScalingConfigArgs{
 				DesiredSize: pulumi.Int(p.Nodes), MinSize: pulumi.Int(p.Nodes), MaxSize: pulumi.Int(p.Nodes),
 			},
-			DiskSize: pulumi.Int(100), Labels: pulumi.ToStringMap(p.nodeLabels()), Taints: taints, Tags: tags,
+			LaunchTemplate: &eks.NodeGroupLaunchTemplateArgs{
+				Id: nodes.ID(), Version: nodes.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput),
+			},
+			Labels: pulumi.ToStringMap(p.nodeLabels()), Taints: taints, Tags: tags,
 		}, parent, pulumi.DependsOn(append([]pulumi.Resource{cni}, nodeRole.attachments...)))
 		if err != nil {
 			return nil, nil, err
 		}
 		ready = append(ready, group)
 	}
+	// The EBS CSI controller's service account gets its role through EKS
+	// Pod Identity (the agent add-on), so no node carries volume rights.
+	agent, err := eks.NewAddon(ctx, spec.Name+"-pod-identity", &eks.AddonArgs{
+		ClusterName: cluster.Name, AddonName: pulumi.String("eks-pod-identity-agent"),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), Tags: tags,
+	}, parent, pulumi.DependsOn(ready))
+	if err != nil {
+		return nil, nil, err
+	}
 	ebs, err := eks.NewAddon(ctx, spec.Name+"-ebs-csi", &eks.AddonArgs{
 		ClusterName: cluster.Name, AddonName: pulumi.String("aws-ebs-csi-driver"),
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), Tags: tags,
-	}, parent, pulumi.DependsOn(ready))
+		PodIdentityAssociations: eks.AddonPodIdentityAssociationArray{eks.AddonPodIdentityAssociationArgs{
+			RoleArn: ebsRole.role.Arn, ServiceAccount: pulumi.String(ebsCSIServiceAccount),
+		}},
+	}, parent, pulumi.DependsOn(append(append([]pulumi.Resource{agent}, ready...), ebsRole.attachments...)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,6 +268,36 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	}, net, nil
 }
 
+// EKS Pod Identity: the service its roles trust, and the EBS CSI
+// controller's service account (the add-on's).
+const (
+	podIdentityService   = "pods.eks.amazonaws.com"
+	ebsCSIServiceAccount = "ebs-csi-controller-sa"
+)
+
+// newEKSLaunchTemplate is the nodes' launch template: IMDSv2 only (a
+// session token is required) with a hop limit of 1, so a pod's packets,
+// one hop further, never get the node role's credentials from the
+// instance metadata service; instance tags not exposed there; an
+// encrypted 100 GB gp3 root volume.
+func newEKSLaunchTemplate(ctx *pulumi.Context, name string, tags pulumi.StringMap, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, error) {
+	return ec2.NewLaunchTemplate(ctx, name+"-nodes", &ec2.LaunchTemplateArgs{
+		Description: pulumi.String("nano EKS nodes: IMDSv2, hop limit 1, encrypted root volume"),
+		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint: pulumi.String("enabled"), HttpTokens: pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(1), InstanceMetadataTags: pulumi.String("disabled"),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String("/dev/xvda"),
+			Ebs: &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeSize: pulumi.Int(100), VolumeType: pulumi.String("gp3"), Encrypted: pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
+		Tags: tags,
+	}, parent)
+}
+
 // serviceRole is an IAM role an AWS service assumes, with managed policies.
 type serviceRole struct {
 	role        *iam.Role
@@ -242,10 +305,14 @@ type serviceRole struct {
 }
 
 func newServiceRole(ctx *pulumi.Context, name, service string, tags pulumi.StringMap, parent pulumi.ResourceOption, policies ...string) (*serviceRole, error) {
+	actions := []string{"sts:AssumeRole"}
+	if service == podIdentityService {
+		actions = append(actions, "sts:TagSession") // Pod Identity tags its sessions
+	}
 	assume, err := json.Marshal(map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
-			"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": map[string]any{"Service": service},
+			"Effect": "Allow", "Action": actions, "Principal": map[string]any{"Service": service},
 		}},
 	})
 	if err != nil {
@@ -269,54 +336,125 @@ func newServiceRole(ctx *pulumi.Context, name, service string, tags pulumi.Strin
 }
 
 // newS3WarmBucket creates the warm tier's bucket on S3: public access
-// blocked, encrypted at rest, and an IAM user whose key may only use it.
-func newS3WarmBucket(ctx *pulumi.Context, name, deployment, region string, labels map[string]string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
+// blocked, encrypted at rest, and an IAM user whose key may only use it;
+// and beside it the backup bucket (newS3BackupBucket), which keeps backups
+// for backupDays.
+func newS3WarmBucket(ctx *pulumi.Context, name, deployment, region string, backupDays int, labels map[string]string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
 	tags := pulumi.ToStringMap(labels)
 	bucket, err := s3.NewBucketV2(ctx, name+"-warm", &s3.BucketV2Args{Tags: tags, ForceDestroy: pulumi.Bool(false)}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s3.NewBucketPublicAccessBlock(ctx, name+"-warm", &s3.BucketPublicAccessBlockArgs{
+	if err := privateS3(ctx, name+"-warm", bucket, parent); err != nil {
+		return nil, err
+	}
+	id, key, err := newS3User(ctx, name+"-warm", bucket, s3policy.Warm, tags, parent)
+	if err != nil {
+		return nil, err
+	}
+	backup, err := newS3BackupBucket(ctx, name, deployment, region, backupDays, tags, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	return &WarmBucket{
+		Endpoint: pulumi.Sprintf("https://s3.%s.amazonaws.com/%s/%s/", region, bucket.Bucket, deployment), Region: pulumi.String(region),
+		AccessKeyID: id, SecretAccessKey: key, Backup: backup,
+	}, nil
+}
+
+// newS3User is an IAM user whose only rights are policy's on bucket, and
+// its access key (secret).
+func newS3User(ctx *pulumi.Context, name string, bucket *s3.BucketV2, policy func(arn string) (s3policy.Document, error), tags pulumi.StringMap, parent pulumi.ResourceOption) (id, key pulumi.StringOutput, err error) {
+	user, err := iam.NewUser(ctx, name, &iam.UserArgs{Tags: tags}, parent)
+	if err != nil {
+		return id, key, err
+	}
+	doc := bucket.Arn.ApplyT(func(arn string) (string, error) {
+		d, err := policy(arn)
+		if err != nil {
+			return "", err
+		}
+		return d.JSON()
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewUserPolicy(ctx, name, &iam.UserPolicyArgs{User: user.Name, Policy: doc}, parent); err != nil {
+		return id, key, err
+	}
+	k, err := iam.NewAccessKey(ctx, name, &iam.AccessKeyArgs{User: user.Name}, parent)
+	if err != nil {
+		return id, key, err
+	}
+	return secret(k.ID().ToStringOutput()), secret(k.Secret), nil
+}
+
+// newS3BackupBucket is the backup bucket on S3: private and encrypted as
+// the warm one; versioned, so an overwrite or a delete keeps the version
+// it replaces; Object Lock enabled (S3 allows that only when a bucket is
+// created) without a default retention, which would make every PutObject
+// carry a Content-MD5 or checksum header that not every backup writer
+// sends (docs/exposure.md says how to add one); a lifecycle that expires
+// backups after the backup days (a day's margin) and their old versions
+// the backup days after that; and a writer whose key can put and read but
+// not delete a version nor touch the bucket's settings
+// (s3policy.BackupWriter). The warm tier's key has no right on it.
+func newS3BackupBucket(ctx *pulumi.Context, name, deployment, region string, days int, tags pulumi.StringMap, parent, keep pulumi.ResourceOption) (*BackupBucket, error) {
+	bucket, err := s3.NewBucketV2(ctx, name+"-backups", &s3.BucketV2Args{
+		Tags: withTag(tags, backupBucketLabel, "backups"), ForceDestroy: pulumi.Bool(false), ObjectLockEnabled: pulumi.Bool(true),
+	}, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	if err := privateS3(ctx, name+"-backups", bucket, parent); err != nil {
+		return nil, err
+	}
+	versioning, err := s3.NewBucketVersioningV2(ctx, name+"-backups", &s3.BucketVersioningV2Args{
+		Bucket: bucket.ID(), VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name+"-backups", &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{s3.BucketLifecycleConfigurationV2RuleArgs{
+			Id: pulumi.String("expire-backups"), Status: pulumi.String("Enabled"),
+			Filter:                         &s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("")},
+			Expiration:                     &s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(days + 1)},
+			NoncurrentVersionExpiration:    &s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{NoncurrentDays: pulumi.Int(days + 1)},
+			AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{DaysAfterInitiation: pulumi.Int(7)},
+		}},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
+		return nil, err
+	}
+	id, key, err := newS3User(ctx, name+"-backup-writer", bucket, s3policy.BackupWriter, tags, parent)
+	if err != nil {
+		return nil, err
+	}
+	return &BackupBucket{
+		Endpoint: pulumi.Sprintf("https://s3.%s.amazonaws.com/%s/%s/", region, bucket.Bucket, deployment), Region: pulumi.String(region),
+		AccessKeyID: id, SecretAccessKey: key,
+	}, nil
+}
+
+// backupBucketLabel marks nano's backup buckets (tag or label
+// nano-bucket=backups): the policy pack requires them versioned.
+const backupBucketLabel = "nano-bucket"
+
+// privateS3 blocks public access to a bucket and encrypts it at rest.
+func privateS3(ctx *pulumi.Context, name string, bucket *s3.BucketV2, parent pulumi.ResourceOption) error {
+	if _, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
 		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
 		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
 	}, parent); err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name+"-warm", &s3.BucketServerSideEncryptionConfigurationV2Args{
+	_, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
 			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
 				SseAlgorithm: pulumi.String("AES256"),
 			},
 		}},
-	}, parent); err != nil {
-		return nil, err
-	}
-	user, err := iam.NewUser(ctx, name+"-warm", &iam.UserArgs{Tags: tags}, parent)
-	if err != nil {
-		return nil, err
-	}
-	policy := bucket.Arn.ApplyT(func(arn string) (string, error) {
-		b, err := json.Marshal(map[string]any{
-			"Version": "2012-10-17",
-			"Statement": []any{
-				map[string]any{"Effect": "Allow", "Action": []string{"s3:ListBucket", "s3:GetBucketLocation"}, "Resource": arn},
-				map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}, "Resource": arn + "/*"},
-			},
-		})
-		return string(b), err
-	}).(pulumi.StringOutput)
-	if _, err := iam.NewUserPolicy(ctx, name+"-warm", &iam.UserPolicyArgs{User: user.Name, Policy: policy}, parent); err != nil {
-		return nil, err
-	}
-	key, err := iam.NewAccessKey(ctx, name+"-warm", &iam.AccessKeyArgs{User: user.Name}, parent)
-	if err != nil {
-		return nil, err
-	}
-	return &WarmBucket{
-		Endpoint: pulumi.Sprintf("https://s3.%s.amazonaws.com/%s/%s/", region, bucket.Bucket, deployment), Region: pulumi.String(region),
-		AccessKeyID: secret(key.ID().ToStringOutput()), SecretAccessKey: secret(key.Secret),
-	}, nil
+	}, parent)
+	return err
 }
 
 // withTag returns tags plus one more.

@@ -31,6 +31,10 @@ func newCivo(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption
 	if len(spec.Pools) != 1 {
 		return nil, fmt.Errorf("Civo clusters are built with one node pool, got %d", len(spec.Pools))
 	}
+	apiCIDRs, err := spec.apiCIDRs()
+	if err != nil {
+		return nil, err
+	}
 	region := pulumi.String(spec.Region)
 	network, err := civo.NewNetwork(ctx, spec.Name+"-network", &civo.NetworkArgs{
 		Label: pulumi.String(spec.Deployment), Region: region, CidrV4: pulumi.String(civoNetworkCIDR),
@@ -46,10 +50,10 @@ func newCivo(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption
 	}
 	world := []string{"0.0.0.0/0"}
 	ingress := civo.FirewallIngressRuleArray{
-		rule(80, world, "http (redirects to https)"), rule(443, world, "https: api, search"),
+		rule(80, world, "http: redirects to https, acme http-01"), rule(443, world, "https: api, search"),
 		rule(contract.Ports.IngestHTTP, world, "ingest http"), rule(contract.Ports.IngestHEC, world, "ingest splunk hec"),
 		rule(contract.Ports.IngestNative, world, "ingest vector native (mTLS)"),
-		rule(kubeAPIPort, ipv4Only(spec.APIAllowedCIDRs), "kubernetes api"),
+		rule(kubeAPIPort, apiCIDRs, "kubernetes api"),
 	}
 	firewall, err := civo.NewFirewall(ctx, spec.Name+"-firewall", &civo.FirewallArgs{
 		Name: pulumi.String(spec.Deployment), Region: region, NetworkId: network.ID(),

@@ -37,6 +37,15 @@ type clusterSpec struct {
 	Labels     map[string]string
 	// APIAllowedCIDRs may reach the cluster's public API endpoint.
 	APIAllowedCIDRs []string
+	// Provider is the cloud the cluster is built on.
+	Provider tier.Provider
+}
+
+// apiCIDRs is the allow-list of the cluster's API as the cloud takes it
+// (settings.KubeAPICIDRsFor: never wider than APIAllowedCIDRs, and never
+// empty where the cloud would read empty as the whole internet).
+func (c clusterSpec) apiCIDRs() ([]string, error) {
+	return settings.KubeAPICIDRsFor(c.Provider, c.APIAllowedCIDRs)
 }
 
 // builtCluster is what a cloud builder hands back: a provider for the
@@ -101,6 +110,11 @@ func (c clusterSpec) validate(bad func(string, ...any)) {
 			bad("%q is not a CIDR", cidr)
 		}
 	}
+	if len(c.APIAllowedCIDRs) > 0 {
+		if _, err := c.apiCIDRs(); err != nil {
+			bad("%v", err)
+		}
+	}
 }
 
 // poolLabels are the Kubernetes node labels of a pool's nodes.
@@ -116,8 +130,6 @@ func (p nodePool) taint() (key, value string, ok bool) {
 	return kubeobjects.PoolTaint, string(p.Role), p.Tainted
 }
 
-// ipv4Only keeps the IPv4 CIDRs: the managed clouds' API allow-lists take
-// IPv4 only.
 // cloudDeployment is a cluster a cloud built for nano, with the platform
 // installed on it: what HACluster, MultiPoolCluster and ManagedEnterprise
 // share.
@@ -144,7 +156,7 @@ func validateCloudCluster(name string, s settings.Settings, kind tier.Kind, prov
 	if err != nil {
 		bad("%v", err)
 	}
-	clusterSpec{Name: name, Deployment: s.Deployment, Region: s.Region, Pools: pools, APIAllowedCIDRs: s.KubeAPIAllowedCIDRs}.validate(bad)
+	clusterSpec{Name: name, Deployment: s.Deployment, Region: s.Region, Pools: pools, APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, Provider: s.Provider}.validate(bad)
 	return pools
 }
 
@@ -167,7 +179,7 @@ type platformInputs struct {
 // where the tier has one, and the platform.
 func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, pools []nodePool, extra func(*cloudDeployment) (*platformInputs, error), parent pulumi.ResourceOption) (*cloudDeployment, error) {
 	labels := stacklabels.For(s.Deployment, s.Tier.Name)
-	spec := clusterSpec{Name: name, Deployment: s.Deployment, Region: s.Region, Pools: pools, Labels: labels, APIAllowedCIDRs: s.KubeAPIAllowedCIDRs}
+	spec := clusterSpec{Name: name, Deployment: s.Deployment, Region: s.Region, Pools: pools, Labels: labels, APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, Provider: s.Provider}
 	d := &cloudDeployment{}
 	var err error
 	switch s.Provider {
@@ -235,11 +247,20 @@ func newWarmBucket(ctx *pulumi.Context, name string, s settings.Settings, parent
 	case tier.Vultr:
 		return newVultrWarmBucket(ctx, name, s.Deployment, s.Region, parent, pulumi.Protect(s.ProtectData))
 	case tier.GCP:
-		return newGCSWarmBucket(ctx, name, s.Deployment, s.Region, labels, parent, pulumi.Protect(s.ProtectData))
+		return newGCSWarmBucket(ctx, name, s.Deployment, s.Region, backupBucketDays(backupDays(s.Tier)), labels, parent, pulumi.Protect(s.ProtectData))
 	case tier.AWS:
-		return newS3WarmBucket(ctx, name, s.Deployment, s.Region, labels, parent, pulumi.Protect(s.ProtectData))
+		return newS3WarmBucket(ctx, name, s.Deployment, s.Region, backupBucketDays(backupDays(s.Tier)), labels, parent, pulumi.Protect(s.ProtectData))
 	}
 	return nil, fmt.Errorf("nano cannot create a warm bucket on %q; set %s:%s", s.Provider, settings.Namespace, settings.KeyWarmBucketURL)
+}
+
+// backupDays is how long a tier keeps backups (the catalog's days, else
+// tier.BackupDays), which nano's backup buckets enforce.
+func backupDays(t tier.Spec) int {
+	if d := t.Postgres.BackupRetentionDays; d > 0 {
+		return d
+	}
+	return tier.BackupDays
 }
 
 // outputMap adds a cloud deployment's outputs to a component's.

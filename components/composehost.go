@@ -227,7 +227,8 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	return host, nil
 }
 
-// firewallRules opens the HTTPS entry and the ingest ports to everyone and
+// firewallRules opens HTTP (which only redirects to HTTPS and answers ACME
+// HTTP-01 challenges), the HTTPS entry and the ingest ports to everyone and
 // SSH to the allowed CIDRs only; nothing else is reachable.
 func firewallRules(sshCIDRs []string) hcloud.FirewallRuleArray {
 	anywhere := pulumi.StringArray{pulumi.String("0.0.0.0/0"), pulumi.String("::/0")}
@@ -238,6 +239,7 @@ func firewallRules(sshCIDRs []string) hcloud.FirewallRuleArray {
 		}
 	}
 	rules := hcloud.FirewallRuleArray{
+		rule(80, "HTTP: redirects to HTTPS, ACME HTTP-01", anywhere),
 		rule(443, "HTTPS: api and search", anywhere),
 		rule(contract.Ports.IngestHTTP, "ingest HTTP (bearer token)", anywhere),
 		rule(contract.Ports.IngestHEC, "ingest Splunk HEC", anywhere),

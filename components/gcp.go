@@ -1,10 +1,12 @@
 package components
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -23,6 +25,17 @@ const (
 	gkeStorageClass = "standard-rwo"
 	gcsEndpoint     = "https://storage.googleapis.com/"
 )
+
+// The GKE nodes' service account: GKE's predefined minimal role for node
+// service accounts, and the scopes of what it does (write logs and
+// metrics, read images), not cloud-platform.
+const gkeNodeRole = "roles/container.defaultNodeServiceAccount"
+
+var gkeNodeScopes = []string{
+	"https://www.googleapis.com/auth/logging.write",
+	"https://www.googleapis.com/auth/monitoring",
+	"https://www.googleapis.com/auth/devstorage.read_only",
+}
 
 // gkeNetwork is the deployment's VPC on GCP.
 type gkeNetwork struct {
@@ -70,11 +83,34 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	if err != nil {
 		return nil, nil, err
 	}
+	apiCIDRs, err := spec.apiCIDRs()
+	if err != nil {
+		return nil, nil, err
+	}
 	var blocks container.ClusterMasterAuthorizedNetworksConfigCidrBlockArray
-	for _, c := range ipv4Only(spec.APIAllowedCIDRs) {
+	for _, c := range apiCIDRs {
 		blocks = append(blocks, container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs{
 			CidrBlock: pulumi.String(c), DisplayName: pulumi.String("nano:kubeApiAllowedCidrs"),
 		})
+	}
+	// The nodes' identity: a service account of their own with GKE's
+	// minimal node role (logs, metrics), never the project's default
+	// Compute account (Editor); pods get no node credentials at all
+	// (Workload Identity: the GKE metadata server answers pods only for
+	// their Kubernetes service account's bindings, and nano binds none).
+	nodeAccount, err := serviceaccount.NewAccount(ctx, spec.Name+"-nodes", &serviceaccount.AccountArgs{
+		AccountId:   pulumi.String(gcpAccountID(spec.Deployment, "-nodes")),
+		DisplayName: pulumi.String("nano " + spec.Deployment + " GKE nodes"),
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	nodeRole, err := projects.NewIAMMember(ctx, spec.Name+"-nodes", &projects.IAMMemberArgs{
+		Project: nodeAccount.Project, Role: pulumi.String(gkeNodeRole),
+		Member: pulumi.Sprintf("serviceAccount:%s", nodeAccount.Email),
+	}, parent)
+	if err != nil {
+		return nil, nil, err
 	}
 	cluster, err := container.NewCluster(ctx, spec.Name+"-gke", &container.ClusterArgs{
 		Location: pulumi.String(spec.Region), Network: network.ID(), Subnetwork: subnet.ID(),
@@ -92,6 +128,12 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 		},
 		MasterAuthorizedNetworksConfig: &container.ClusterMasterAuthorizedNetworksConfigArgs{CidrBlocks: blocks},
 		EnableShieldedNodes:            pulumi.Bool(true),
+		WorkloadIdentityConfig: &container.ClusterWorkloadIdentityConfigArgs{
+			WorkloadPool: pulumi.Sprintf("%s.svc.id.goog", nodeAccount.Project),
+		},
+		// The default pool's nodes (removed once the cluster exists) run
+		// as the nodes' account too, never the default Compute one.
+		NodeConfig: &container.ClusterNodeConfigArgs{ServiceAccount: nodeAccount.Email, OauthScopes: pulumi.ToStringArray(gkeNodeScopes)},
 		// pulumi destroy (and the provisioning endpoint's DELETE) must work.
 		DeletionProtection: pulumi.Bool(false),
 		ResourceLabels:     labels,
@@ -105,7 +147,8 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 			MachineType: pulumi.String(p.MachineType), Spot: pulumi.Bool(p.Spot),
 			Labels: pulumi.ToStringMap(p.nodeLabels()), ResourceLabels: labels,
 			DiskType: pulumi.String("pd-balanced"), DiskSizeGb: pulumi.Int(100),
-			OauthScopes:            pulumi.ToStringArray([]string{"https://www.googleapis.com/auth/cloud-platform"}),
+			ServiceAccount:         nodeAccount.Email,
+			OauthScopes:            pulumi.ToStringArray(gkeNodeScopes),
 			ShieldedInstanceConfig: &container.NodePoolNodeConfigShieldedInstanceConfigArgs{EnableSecureBoot: pulumi.Bool(true)},
 			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: pulumi.String("GKE_METADATA")},
 		}
@@ -120,7 +163,7 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 				TotalMinNodeCount: pulumi.Int(p.Nodes), TotalMaxNodeCount: pulumi.Int(p.Nodes), LocationPolicy: pulumi.String("BALANCED"),
 			},
 			Management: &container.NodePoolManagementArgs{AutoRepair: pulumi.Bool(true), AutoUpgrade: pulumi.Bool(true)},
-		}, parent)
+		}, parent, pulumi.DependsOn([]pulumi.Resource{nodeRole}))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -145,8 +188,9 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 // newGCSWarmBucket creates the warm tier's bucket on GCS: private (uniform
 // access, public access prevented), Google-managed encryption, reached
 // through the S3-compatible XML API with an HMAC key of a service account
-// that may only use this bucket.
-func newGCSWarmBucket(ctx *pulumi.Context, name, deployment, region string, labels map[string]string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
+// that may only use this bucket; and beside it the backup bucket
+// (newGCSBackupBucket).
+func newGCSWarmBucket(ctx *pulumi.Context, name, deployment, region string, backupDays int, labels map[string]string, parent, keep pulumi.ResourceOption) (*WarmBucket, error) {
 	bucket, err := storage.NewBucket(ctx, name+"-warm", &storage.BucketArgs{
 		Location: pulumi.String(strings.ToUpper(region)), Labels: pulumi.ToStringMap(labels),
 		UniformBucketLevelAccess: pulumi.Bool(true), PublicAccessPrevention: pulumi.String("enforced"),
@@ -173,7 +217,77 @@ func newGCSWarmBucket(ctx *pulumi.Context, name, deployment, region string, labe
 	if err != nil {
 		return nil, err
 	}
+	backup, err := newGCSBackupBucket(ctx, name, deployment, region, backupDays, labels, parent, keep)
+	if err != nil {
+		return nil, err
+	}
 	return &WarmBucket{
+		Endpoint: pulumi.Sprintf("%s%s/%s/", gcsEndpoint, bucket.Name, deployment), Region: pulumi.String(""),
+		AccessKeyID: secret(key.AccessId), SecretAccessKey: secret(key.Secret), Backup: backup,
+	}, nil
+}
+
+// GCS soft delete keeps a deleted object restorable for 7 to 90 days.
+const (
+	gcsSoftDeleteMinDays = 7
+	gcsSoftDeleteMaxDays = 90
+)
+
+// newGCSBackupBucket is the backup bucket on GCS: private as the warm one,
+// versioned (an overwrite keeps the old generation) with soft delete (a
+// deleted generation, current or not, stays restorable for the backup days,
+// at least 7 and at most GCS's 90, and nothing but a change of the bucket's
+// settings, which the writer may not make, removes it sooner), lifecycle
+// rules that expire backups after the backup days and their old
+// generations a day later, and a writer service account with objectUser on
+// this bucket only (GCS's S3 API rewrites an object by deleting it, which
+// Barman's WAL archive needs on a retry; a retention policy would forbid
+// that). The warm tier's account has no right on it.
+func newGCSBackupBucket(ctx *pulumi.Context, name, deployment, region string, days int, labels map[string]string, parent, keep pulumi.ResourceOption) (*BackupBucket, error) {
+	soft := min(max(days, gcsSoftDeleteMinDays), gcsSoftDeleteMaxDays)
+	backupLabels := maps.Clone(labels)
+	if backupLabels == nil {
+		backupLabels = map[string]string{}
+	}
+	backupLabels[backupBucketLabel] = "backups"
+	bucket, err := storage.NewBucket(ctx, name+"-backups", &storage.BucketArgs{
+		Location: pulumi.String(strings.ToUpper(region)), Labels: pulumi.ToStringMap(backupLabels),
+		UniformBucketLevelAccess: pulumi.Bool(true), PublicAccessPrevention: pulumi.String("enforced"),
+		ForceDestroy:     pulumi.Bool(false),
+		Versioning:       &storage.BucketVersioningArgs{Enabled: pulumi.Bool(true)},
+		SoftDeletePolicy: &storage.BucketSoftDeletePolicyArgs{RetentionDurationSeconds: pulumi.Int(soft * 86400)},
+		LifecycleRules: storage.BucketLifecycleRuleArray{
+			storage.BucketLifecycleRuleArgs{
+				Action:    &storage.BucketLifecycleRuleActionArgs{Type: pulumi.String("Delete")},
+				Condition: &storage.BucketLifecycleRuleConditionArgs{Age: pulumi.Int(days + 1), WithState: pulumi.String("LIVE")},
+			},
+			storage.BucketLifecycleRuleArgs{
+				Action:    &storage.BucketLifecycleRuleActionArgs{Type: pulumi.String("Delete")},
+				Condition: &storage.BucketLifecycleRuleConditionArgs{DaysSinceNoncurrentTime: pulumi.Int(days + 1), WithState: pulumi.String("ARCHIVED")},
+			},
+		},
+	}, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	account, err := serviceaccount.NewAccount(ctx, name+"-backup-writer", &serviceaccount.AccountArgs{
+		AccountId:   pulumi.String(gcpAccountID(deployment, "-backup")),
+		DisplayName: pulumi.String("nano " + deployment + " backup writer"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := storage.NewBucketIAMMember(ctx, name+"-backup-writer", &storage.BucketIAMMemberArgs{
+		Bucket: bucket.Name, Role: pulumi.String("roles/storage.objectUser"),
+		Member: pulumi.Sprintf("serviceAccount:%s", account.Email),
+	}, parent); err != nil {
+		return nil, err
+	}
+	key, err := storage.NewHmacKey(ctx, name+"-backup-writer", &storage.HmacKeyArgs{ServiceAccountEmail: account.Email}, parent)
+	if err != nil {
+		return nil, err
+	}
+	return &BackupBucket{
 		Endpoint: pulumi.Sprintf("%s%s/%s/", gcsEndpoint, bucket.Name, deployment), Region: pulumi.String(""),
 		AccessKeyID: secret(key.AccessId), SecretAccessKey: secret(key.Secret),
 	}, nil

@@ -55,11 +55,13 @@ func TestHAClusterOnEveryCloud(t *testing.T) {
 				text(prop(pool, "autoscaling", "totalMaxNodeCount")) != "3" {
 				t.Errorf("gke pool %v", pool.Inputs.Mappable())
 			}
-			b := r.one(t, "gcp:storage/bucket:Bucket")
-			if text(prop(b, "publicAccessPrevention")) != "enforced" || text(prop(b, "uniformBucketLevelAccess")) != "true" {
-				t.Errorf("gcs bucket is not private: %v", b.Inputs.Mappable())
+			for _, b := range r.ByType("gcp:storage/bucket:Bucket") {
+				if text(prop(b, "publicAccessPrevention")) != "enforced" || text(prop(b, "uniformBucketLevelAccess")) != "true" {
+					t.Errorf("gcs bucket %s is not private: %v", b.Name, b.Inputs.Mappable())
+				}
 			}
-			r.one(t, "gcp:storage/hmacKey:HmacKey")
+			checkGKEIdentity(t, r)
+			checkGCSBackupBucket(t, r)
 		}},
 		{"team-aws", "team-aws-eks", func(t *testing.T, r *planResult) {
 			ng := r.one(t, "aws:eks/nodeGroup:NodeGroup")
@@ -78,13 +80,17 @@ func TestHAClusterOnEveryCloud(t *testing.T) {
 			if text(prop(eks, "vpcConfig", "endpointPrivateAccess")) != "true" || text(prop(eks, "encryptionConfig", "resources", 0)) != "secrets" {
 				t.Errorf("eks cluster %v", eks.Inputs.Mappable())
 			}
-			if text(prop(r.one(t, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"), "restrictPublicBuckets")) != "true" {
-				t.Error("the warm bucket's public access is not blocked")
+			for _, suffix := range []string{"-warm", "-backups"} {
+				if text(prop(byName(t, r.Result, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", suffix), "restrictPublicBuckets")) != "true" {
+					t.Errorf("the %s bucket's public access is not blocked", suffix)
+				}
+				byName(t, r.Result, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", suffix)
 			}
-			r.one(t, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
 			if ep := warmSecret(t, r.Result)["region"]; ep != "eu-central-1" {
 				t.Errorf("warm region %q", ep)
 			}
+			checkEKSIdentity(t, r)
+			checkS3BackupBucket(t, r)
 		}},
 	}
 	for _, c := range cases {

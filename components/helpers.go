@@ -2,7 +2,6 @@ package components
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -32,14 +31,4 @@ func collector(component string, errs *[]error) func(format string, args ...any)
 	return func(format string, args ...any) {
 		*errs = append(*errs, fmt.Errorf(component+": "+format, args...))
 	}
-}
-
-func ipv4Only(cidrs []string) []string {
-	var out []string
-	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
-			out = append(out, c)
-		}
-	}
-	return out
 }

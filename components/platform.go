@@ -94,9 +94,11 @@ type kubeObject struct {
 // NewPlatform installs the platform on the cluster of args.Provider.
 func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...pulumi.ResourceOption) (*Platform, error) {
 	if args != nil && args.Spec.Backups() && args.Spec.Backup == nil && args.Warm != nil && args.Warm.Endpoint != nil {
-		// PostgreSQL's backups go to the warm bucket.
+		// PostgreSQL's backups go to the backup (or warm) bucket; a backup
+		// bucket expires them itself.
 		a := *args
 		a.Spec.Backup = a.Warm.backupStore()
+		a.Spec.Backup.ExpiredByBucket = a.Warm.Backup != nil
 		args = &a
 	}
 	if err := args.validate(); err != nil {
@@ -304,11 +306,14 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 	}
 	if s.HasBucket() {
 		w := args.Warm
+		backupID, backupSecret := w.backupKeys()
 		if err := add(kubeSecret(kubeobjects.SecretWarm, pulumi.StringMap{
 			kubeobjects.WarmKeyEndpoint: w.Endpoint, kubeobjects.WarmKeyRegion: w.Region,
 			kubeobjects.WarmKeyAccessKeyID: w.AccessKeyID, kubeobjects.WarmKeySecretAccessKey: w.SecretAccessKey,
-			kubeobjects.WarmKeyBackupRegion:      w.Region.ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
-			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.Endpoint, contract.ClickHouseBackupPrefix),
+			// Backups: the backup bucket's writer where nano made one.
+			kubeobjects.WarmKeyBackupAccessKeyID: backupID, kubeobjects.WarmKeyBackupSecretAccessKey: backupSecret,
+			kubeobjects.WarmKeyBackupRegion:      w.backupRegion().ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
+			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.backupEndpoint(), contract.ClickHouseBackupPrefix),
 		})); err != nil {
 			return nil, err
 		}

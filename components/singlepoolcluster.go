@@ -45,7 +45,9 @@ type SinglePoolClusterArgs struct {
 	HetznerHostArgs
 	// APIAllowedCIDRs may reach the Kubernetes API.
 	APIAllowedCIDRs []string
-	// HcloudToken lets the cluster's CSI driver create Hetzner volumes.
+	// HcloudToken lets the cluster's CSI driver create Hetzner volumes; the
+	// cluster keeps it, so it must be the deployment's own (a token of a
+	// project that holds only this deployment: see program.Deploy).
 	HcloudToken pulumi.StringInput
 	// Backup is the bucket ClickHouse and PostgreSQL back up to (nil:
 	// none).
@@ -151,6 +153,9 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err != nil {
 		return nil, err
 	}
+	// Port 80 is open (firewallRules): Traefik redirects it to HTTPS, and
+	// cert-manager's ACME HTTP-01 challenge is answered there (without it a
+	// domain keeps a self-signed certificate).
 	rules := firewallRules(args.SSHAllowedCIDRs)
 	rules = append(rules, hcloud.FirewallRuleArgs{
 		Direction: pulumi.String("in"), Protocol: pulumi.String("tcp"), Port: pulumi.String(strconv.Itoa(kubeAPIPort)),
@@ -222,10 +227,20 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		Name: pulumi.String(csiChart), Chart: pulumi.String(csiChart), Version: pulumi.String(csiChartVersion),
 		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(csiRepo)},
 		Namespace:      pulumi.String("kube-system"), Atomic: pulumi.Bool(true),
-		Values: pulumi.Map{"storageClasses": pulumi.Array{pulumi.Map{
-			"name": pulumi.String(csiStorageClass), "defaultStorageClass": pulumi.Bool(true),
-			"reclaimPolicy": pulumi.String("Retain"),
-		}}},
+		Values: pulumi.Map{
+			"storageClasses": pulumi.Array{pulumi.Map{
+				"name": pulumi.String(csiStorageClass), "defaultStorageClass": pulumi.Bool(true),
+				"reclaimPolicy": pulumi.String("Retain"),
+			}},
+			// The node plugin reads its server's id from the metadata
+			// service, which the metadata guard refuses to pods: it runs
+			// on the host's network (privileged, as root, which the guard
+			// admits), without a metrics listener there. The controller
+			// takes its location from here, not from the metadata service.
+			"node":       pulumi.Map{"hostNetwork": pulumi.Bool(true)},
+			"metrics":    pulumi.Map{"enabled": pulumi.Bool(false)},
+			"controller": pulumi.Map{"hcloudVolumeDefaultLocation": pulumi.String(args.Location)},
+		},
 	}, append(onCluster, pulumi.DependsOn([]pulumi.Resource{tokenSecret}))...)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,53 @@ import (
 type WarmBucket struct {
 	Endpoint, Region             pulumi.StringInput
 	AccessKeyID, SecretAccessKey pulumi.StringInput
+	// Backup is the separate backup bucket nano creates beside the warm
+	// one where the cloud can protect backups from their writers (S3,
+	// GCS); nil: backups go under the warm bucket with its keys.
+	Backup *BackupBucket
+}
+
+// BackupBucket is where ClickHouse's and PostgreSQL's backups go, written
+// with keys that cannot delete them (AWS: s3policy.BackupWriter on a
+// versioned, Object-Locked bucket; GCS: versioning and soft delete), and
+// which expires old backups itself (lifecycle rules), so nothing that runs
+// in the cluster prunes them. Endpoint is the https URL of the deployment's
+// prefix in it, ending in "/".
+type BackupBucket struct {
+	Endpoint, Region             pulumi.StringInput
+	AccessKeyID, SecretAccessKey pulumi.StringInput
+}
+
+// clickHouseBackupDays is how long the api keeps ClickHouse's backups at
+// its defaults (NANO_BACKUP_KEEP 4 chains of a week): a backup bucket keeps
+// every backup at least that long, and PostgreSQL's the tier's backup days
+// or that, whichever is longer, since its writers cannot delete.
+const clickHouseBackupDays = 28
+
+// backupBucketDays is how long a backup bucket keeps what is written to it.
+func backupBucketDays(tierDays int) int { return max(tierDays, clickHouseBackupDays) }
+
+// backupEndpoint, backupKeys: the bucket and keys backups are written to
+// and with: the separate backup bucket's, else the warm bucket's.
+func (w *WarmBucket) backupEndpoint() pulumi.StringInput {
+	if w.Backup != nil {
+		return w.Backup.Endpoint
+	}
+	return w.Endpoint
+}
+
+func (w *WarmBucket) backupKeys() (id, secret pulumi.StringInput) {
+	if w.Backup != nil {
+		return w.Backup.AccessKeyID, w.Backup.SecretAccessKey
+	}
+	return w.AccessKeyID, w.SecretAccessKey
+}
+
+func (w *WarmBucket) backupRegion() pulumi.StringInput {
+	if w.Backup != nil {
+		return w.Backup.Region
+	}
+	return w.Region
 }
 
 // configuredWarmBucket is the bucket of nano:warmBucketUrl, with the
@@ -28,11 +75,11 @@ func configuredWarmBucket(deployment string, w *settings.WarmBucket) *WarmBucket
 	}
 }
 
-// backupStore is the prefix of the warm bucket where CloudNativePG keeps
-// PostgreSQL's backups: "postgres/" under the deployment's prefix, through
-// the same S3 API.
+// backupStore is the prefix where CloudNativePG keeps PostgreSQL's
+// backups: "postgres/" under the deployment's prefix of the backup bucket
+// (or of the warm bucket), through the same S3 API.
 func (w *WarmBucket) backupStore() *kubeobjects.Backup {
-	target := w.Endpoint.ToStringOutput().ApplyT(func(endpoint string) ([]string, error) {
+	target := w.backupEndpoint().ToStringOutput().ApplyT(func(endpoint string) ([]string, error) {
 		dest, api, err := backupTarget(endpoint)
 		return []string{dest, api}, err
 	}).(pulumi.StringArrayOutput)

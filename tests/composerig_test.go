@@ -27,6 +27,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nanosiem/nano/components/composefiles"
+	"github.com/nanosiem/nano/components/hostguard"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
@@ -207,6 +208,9 @@ func (h *composeHost) install(ctx context.Context) {
 			if out, err := exec.CommandContext(ctx, "chown", c[1], filepath.Join(h.root, c[2])).CombinedOutput(); err != nil {
 				t.Fatalf("%v: %v %s", c, err, out)
 			}
+		case strings.Join(c, " ") == "systemctl enable --now "+hostguard.UnitName:
+			// The metadata guard: loaded on this machine, as on the host.
+			h.loadGuard(ctx)
 		case c[0] == "systemctl":
 		default:
 			t.Fatalf("the rig does not know what runcmd %v does on the host", c)
@@ -276,22 +280,34 @@ func (h *composeHost) writeOverride() {
 	}
 }
 
-// up is what the systemd unit runs: its ExecStartPre commands (on this
-// machine: the metadata rule goes into this engine's DOCKER-USER chain),
-// then its ExecStart, waiting until every container is running and healthy.
-func (h *composeHost) up(ctx context.Context) {
+// loadGuard does what the metadata guard's unit does (hostguard): its
+// ExecStart, with the ruleset cloud-init wrote into the host's root, on
+// this machine, where the rig's containers' packets are forwarded as on a
+// host. The table is removed when the test ends.
+func (h *composeHost) loadGuard(ctx context.Context) {
 	h.t.Helper()
-	unit, err := os.ReadFile(filepath.Join(h.root, "etc/systemd/system/nano.service"))
+	unit, err := os.ReadFile(filepath.Join(h.root, hostguard.UnitPath))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(unit), "\n") {
-		if cmd, ok := strings.CutPrefix(line, "ExecStartPre="); ok {
-			if out, err := exec.CommandContext(ctx, filepath.Join(h.root, cmd)).CombinedOutput(); err != nil {
-				h.t.Fatalf("the unit's ExecStartPre %s: %v\n%s", cmd, err, out)
-			}
-		}
+	cmd := hostguard.ExecStart(string(unit))
+	if len(cmd) != 3 || cmd[2] != hostguard.RulesetPath {
+		h.t.Fatalf("the guard unit runs %v, not nft on its ruleset", cmd)
 	}
+	cmd[2] = filepath.Join(h.root, cmd[2])
+	if out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+		h.t.Fatalf("the guard unit's %v: %v\n%s", cmd, err, out)
+	}
+	h.t.Cleanup(dropGuard)
+}
+
+// dropGuard removes the guard's table, as a reboot does.
+func dropGuard() { _ = exec.Command(hostguard.Nft, "delete", "table", "inet", hostguard.Table).Run() }
+
+// up is what the systemd unit runs (its ExecStart), waiting until every
+// container is running and healthy.
+func (h *composeHost) up(ctx context.Context) {
+	h.t.Helper()
 	if _, err := h.compose(ctx, "up", "--detach", "--remove-orphans", "--wait", "--wait-timeout", "300"); err != nil {
 		ps, _ := h.compose(ctx, "ps", "--all")
 		logs, _ := h.compose(ctx, "logs", "--no-color", "--tail", "30")
@@ -341,11 +357,11 @@ func (h *composeHost) client(ctx context.Context) *http.Client {
 		h.t.Fatal("Caddy's root certificate does not parse")
 	}
 	published := map[string]string{}
-	for _, port := range []int{443, contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
+	for _, port := range []int{80, 443, contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
 		published[net.JoinHostPort(h.params.Host, strconv.Itoa(port))] = h.addr(ctx, "caddy", port)
 	}
 	var dialer net.Dialer
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			to, ok := published[addr]
@@ -508,6 +524,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	c := h.client(ctx)
 	https := "https://" + h.params.Host
 	h.waitTLS(ctx, c, https)
+	h.checkHTTPS(ctx, c)
 	admin := h.adminToken()
 	auth := map[string]string{"Authorization": "Bearer " + admin}
 	if code, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/feeds", auth, nil); code != 200 || out["items"] == nil {
@@ -596,6 +613,9 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 
 	h.checkPrometheus(ctx)
 	h.checkDatabaseLogins(ctx)
+	if name == tier.Hobby {
+		h.checkRebootKeepsGuard(ctx)
+	}
 
 	// down + up, as the unit does at a reboot: data, tokens, rules and the CA stay.
 	ca := h.caddyCA()
@@ -753,13 +773,92 @@ func (h *composeHost) checkStart(ctx context.Context) {
 // (which would hand it the user data's secrets): the host rejects it.
 func (h *composeHost) checkMetadataBlocked(ctx context.Context) {
 	h.t.Helper()
-	// A blocking connect: refused at once by the host's rule; without it,
-	// connected (a cloud's metadata service) or cut by timeout.
+	if out := h.metadataConnection(ctx); out != "Connection refused" {
+		h.t.Errorf("a container's connection to the metadata service: %q, want it refused by the host", out)
+	}
+}
+
+// metadataConnection is how a container's connection to the metadata
+// service ends: a blocking connect, refused at once by the host's rule;
+// without it, connected (a cloud's metadata service) or cut by timeout.
+func (h *composeHost) metadataConnection(ctx context.Context) string {
 	out, err := h.compose(ctx, "exec", "-T", "postgres", "timeout", "10", "perl", "-MIO::Socket::INET", "-e",
 		`IO::Socket::INET->new(PeerAddr => "169.254.169.254:80") and print "connected"; print $!`)
-	if err != nil || out != "Connection refused" {
-		h.t.Errorf("a container's connection to the metadata service: %q %v, want it refused by the host", out, err)
+	if err != nil && out == "" {
+		return err.Error()
 	}
+	return out
+}
+
+// checkHTTPS: plain HTTP only ever redirects to HTTPS (Caddy on 80, the
+// same host and path, permanently), and every HTTPS answer, of the UI,
+// api and ingest's ports, carries Strict-Transport-Security.
+func (h *composeHost) checkHTTPS(ctx context.Context, c *http.Client) {
+	t := h.t
+	t.Helper()
+	for _, path := range []string{contract.APIPrefix + "/openapi.json", "/", "/search/v1/search?q=x"} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+h.params.Host+path, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("HTTP %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://"+h.params.Host+path {
+			t.Errorf("HTTP %s: %s, Location %q, want 308 to https://%s%s", path, resp.Status, resp.Header.Get("Location"), h.params.Host, path)
+		}
+		if strings.Contains(string(body), `<div id="app">`) || strings.Contains(string(body), `"status"`) {
+			t.Errorf("HTTP %s served content in clear: %s", path, body)
+		}
+	}
+	for _, url := range []string{"https://" + h.params.Host + contract.APIPrefix + "/openapi.json", "https://" + h.params.Host + "/", "https://" + h.params.Host + "/metrics",
+		"https://" + net.JoinHostPort(h.params.Host, strconv.Itoa(contract.Ports.IngestHTTP)) + "/v1/events"} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != composefiles.HSTS {
+			t.Errorf("%s (%s): Strict-Transport-Security %q, want %q", url, resp.Status, got, composefiles.HSTS)
+		}
+	}
+}
+
+// checkRebootKeepsGuard reboots the host's engine twice: a reboot clears
+// the guard's rule; dockerd restarts the project's containers itself, as
+// soon as it starts, before nano.service runs. Without the guard unit
+// (the old layout, where only nano.service added the rule) a restarted
+// container's connection to the metadata service is not refused: the
+// control. With it, loaded before dockerd as systemd orders it
+// (Before=docker.service, RequiredBy=docker.service), it is refused from
+// the first moment.
+func (h *composeHost) checkRebootKeepsGuard(ctx context.Context) {
+	t := h.t
+	t.Helper()
+	for _, guard := range []bool{false, true} {
+		if err := h.d.Reboot(func() error {
+			dropGuard()
+			if guard {
+				h.loadGuard(ctx)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, "dockerd to restart the postgres container", func() bool {
+			out, err := h.compose(ctx, "ps", "--status", "running", "--services")
+			return err == nil && strings.Contains(out, "postgres")
+		})
+		got := h.metadataConnection(ctx)
+		switch {
+		case guard && got != "Connection refused":
+			t.Errorf("after a reboot with the guard unit, a container restarted by dockerd reaches the metadata service: %q", got)
+		case !guard && got == "Connection refused":
+			t.Errorf("the control: after a reboot without the guard unit, the metadata connection is still refused (%q): the rig cannot tell", got)
+		}
+	}
+	h.up(ctx) // nano.service's start, as after the boot
 }
 
 // adminToken is the host's first admin credential: the one Pulumi

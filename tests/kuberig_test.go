@@ -193,6 +193,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	}
 	rigRefusals(t, ctx, k)
 	rigLogins(t, ctx, k, spec)
+	checkHTTPSIngress(t, ctx, k)
 
 	if spec.Kind == tier.Managed {
 		// Roll once the autoscaler has ingest at its minimum, which fills
@@ -671,5 +672,57 @@ func rigLogins(t *testing.T, ctx context.Context, k *harness.Kube, spec tier.Spe
 				t.Errorf("Deployment %s mounts %s's login %s", d.Metadata.Name, owner[v.Secret.SecretName], v.Secret.SecretName)
 			}
 		}
+	}
+}
+
+// checkHTTPSIngress reads back from the API server what the platform
+// applied for HTTPS: the Ingress of api, search and the UI only on
+// Traefik's websecure entrypoint, with TLS and the HSTS middleware; an
+// Ingress of the web entrypoint for the same rules whose only middleware
+// redirects to HTTPS; and the two Middlewares as Traefik reads them.
+func checkHTTPSIngress(t *testing.T, ctx context.Context, k *harness.Kube) {
+	t.Helper()
+	type ingress struct {
+		Metadata struct{ Annotations map[string]string } `json:"metadata"`
+		Spec     struct {
+			IngressClassName string `json:"ingressClassName"`
+			TLS              []any  `json:"tls"`
+			Rules            []any  `json:"rules"`
+		} `json:"spec"`
+	}
+	var https, http ingress
+	for name, into := range map[string]*ingress{"nano": &https, kubeobjects.HTTPIngress: &http} {
+		if err := k.Get(ctx, "/apis/networking.k8s.io/v1/namespaces/"+kubeobjects.Namespace+"/ingresses/"+name, into); err != nil {
+			t.Fatalf("Ingress %s: %v", name, err)
+		}
+	}
+	a := https.Metadata.Annotations
+	if a["traefik.ingress.kubernetes.io/router.entrypoints"] != "websecure" || a["traefik.ingress.kubernetes.io/router.tls"] != "true" ||
+		a["traefik.ingress.kubernetes.io/router.middlewares"] != kubeobjects.TraefikMiddleware(kubeobjects.MiddlewareHSTS) || len(https.Spec.TLS) == 0 {
+		t.Errorf("the HTTPS Ingress on the rig: annotations %v, tls %v", a, https.Spec.TLS)
+	}
+	a = http.Metadata.Annotations
+	if a["traefik.ingress.kubernetes.io/router.entrypoints"] != "web" || a["traefik.ingress.kubernetes.io/router.middlewares"] != kubeobjects.TraefikMiddleware(kubeobjects.MiddlewareRedirect) ||
+		len(http.Spec.TLS) != 0 || fmt.Sprint(http.Spec.Rules) != fmt.Sprint(https.Spec.Rules) {
+		t.Errorf("the HTTP Ingress on the rig: annotations %v, rules %v (HTTPS: %v)", a, http.Spec.Rules, https.Spec.Rules)
+	}
+	var hsts, redirect struct {
+		Spec struct {
+			Headers struct {
+				STSSeconds     int  `json:"stsSeconds"`
+				ForceSTSHeader bool `json:"forceSTSHeader"`
+			} `json:"headers"`
+			RedirectScheme struct {
+				Scheme    string `json:"scheme"`
+				Permanent bool   `json:"permanent"`
+			} `json:"redirectScheme"`
+		} `json:"spec"`
+	}
+	mw := "/apis/traefik.io/v1alpha1/namespaces/" + kubeobjects.Namespace + "/middlewares/"
+	if err := k.Get(ctx, mw+kubeobjects.MiddlewareHSTS, &hsts); err != nil || hsts.Spec.Headers.STSSeconds < 31536000 || !hsts.Spec.Headers.ForceSTSHeader {
+		t.Errorf("the HSTS Middleware on the rig: %+v %v", hsts.Spec.Headers, err)
+	}
+	if err := k.Get(ctx, mw+kubeobjects.MiddlewareRedirect, &redirect); err != nil || redirect.Spec.RedirectScheme.Scheme != "https" || !redirect.Spec.RedirectScheme.Permanent {
+		t.Errorf("the redirect Middleware on the rig: %+v %v", redirect.Spec.RedirectScheme, err)
 	}
 }

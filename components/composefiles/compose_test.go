@@ -15,6 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nanosiem/nano/components/hostguard"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
@@ -155,8 +156,9 @@ func TestComposeLoadsWithComposeSpec(t *testing.T) {
 			}
 		}
 	}
-	// Only the HTTPS entry and the ingest ports reach the host's network.
-	if want := []string{"caddy:443", "caddy:8080", "caddy:8088", "ingest:6000"}; !slices.Equal(sorted(published), want) {
+	// Only HTTP (Caddy's redirect), the HTTPS entry and the ingest ports
+	// reach the host's network.
+	if want := []string{"caddy:443", "caddy:80", "caddy:8080", "caddy:8088", "ingest:6000"}; !slices.Equal(sorted(published), want) {
 		t.Errorf("published ports %v, want %v", sorted(published), want)
 	}
 	ing := proj.Services["ingest"]
@@ -261,6 +263,46 @@ func TestCloudInit(t *testing.T) {
 	}
 	if got := cfg.Runcmd[len(cfg.Runcmd)-1]; strings.Join(got, " ") != "systemctl enable --now nano.service" {
 		t.Errorf("last command %v does not start nano", got)
+	}
+	// The metadata guard: loaded first, before Docker at every boot (which
+	// requires it), and required by the project's unit too; the host keeps
+	// no DOCKER-USER rule that only the project's unit would add.
+	if !slices.Contains(cfg.Packages, hostguard.Package) || files[hostguard.RulesetPath].Content != hostguard.Ruleset() {
+		t.Error("cloud-init does not install the metadata guard's ruleset")
+	}
+	guard := files[hostguard.UnitPath].Content
+	if !strings.Contains(guard, "Before=network-pre.target docker.service\n") || !strings.Contains(guard, "RequiredBy=docker.service\n") {
+		t.Errorf("the guard unit is not ordered before Docker and required by it:\n%s", guard)
+	}
+	if strings.Join(cfg.Runcmd[1], " ") != "systemctl enable --now "+hostguard.UnitName || strings.Join(cfg.Runcmd[0], " ") != "systemctl daemon-reload" {
+		t.Errorf("the guard is not the first thing runcmd starts: %v", cfg.Runcmd)
+	}
+	unit := files["/etc/systemd/system/nano.service"].Content
+	if !strings.Contains(unit, "Requires=docker.service "+hostguard.UnitName) || strings.Contains(unit, "ExecStartPre") || strings.Contains(string(b), "DOCKER-USER") {
+		t.Errorf("nano.service:\n%s", unit)
+	}
+}
+
+// Caddy answers HTTP on 80 only with a redirect to HTTPS (its automatic
+// HTTPS, with ACME HTTP-01 where it has a domain) and sends HSTS on every
+// HTTPS site; the host publishes 80.
+func TestCaddyRedirectsAndSendsHSTS(t *testing.T) {
+	for _, domain := range []string{"", "logs.example.com"} {
+		p := params(t, tier.Hobby, domain)
+		b, err := Caddyfile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := string(b)
+		if strings.Contains(c, "disable_redirects") || strings.Contains(c, "auto_https off") || strings.Contains(c, "http://") {
+			t.Errorf("%q: Caddy must redirect HTTP to HTTPS:\n%s", domain, c)
+		}
+		if sites, hsts := strings.Count(c, "https://"), strings.Count(c, "header Strict-Transport-Security \""+HSTS+"\""); sites != 3 || hsts != sites {
+			t.Errorf("%q: %d HTTPS sites, %d with HSTS:\n%s", domain, sites, hsts, c)
+		}
+		if ports := loadCompose(t, p).Services["caddy"].Ports; len(ports) == 0 || ports[0].Published != "80" || ports[0].Target != 80 {
+			t.Errorf("caddy publishes %v: 80 first", ports)
+		}
 	}
 }
 

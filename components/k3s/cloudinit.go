@@ -8,6 +8,20 @@
 // (k3s "custom CA certificates"). Pulumi therefore knows the server CA and
 // can sign an admin client certificate itself: the kubeconfig exists, as a
 // secret, without anyone copying it off the machine.
+//
+// The CA keys are in the user data, which the metadata service serves to
+// whatever reaches it, so the server is hardened around them:
+//
+//   - the metadata guard (package hostguard) is loaded before k3s, which
+//     requires it: no pod reaches 169.254.169.254 (nor an unprivileged host
+//     process), from the first boot on;
+//   - k3s is installed from its release, the binary and the installer
+//     script each checked against a SHA-256 pinned here (Release), never
+//     by piping a moving URL into a shell;
+//   - once k3s runs, cloud-init's copies of the user data are removed and
+//     cloud-init is disabled, so no later boot fetches or stores them
+//     again; the keys then exist only in k3s' own directory (TLSDir, mode
+//     0700, files 0600, root), which k3s needs to sign node certificates.
 package k3s
 
 import (
@@ -18,13 +32,40 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nanosiem/nano/components/hostguard"
 )
 
-// Version is the pinned k3s release.
-const Version = "v1.33.4+k3s1"
+// Release is a k3s release as the server installs it: the binary and the
+// installer script at the release's tag, each with its SHA-256.
+type Release struct {
+	Version                 string
+	BinaryURL, BinarySHA256 string
+	ScriptURL, ScriptSHA256 string
+}
+
+// Pinned is the release Growth servers run. The digests are those of the
+// release's sha256sum-amd64.txt (binary) and of install.sh at the tag;
+// bump all four together.
+var Pinned = Release{
+	Version:      "v1.36.4+k3s1",
+	BinaryURL:    "https://github.com/k3s-io/k3s/releases/download/v1.36.4%2Bk3s1/k3s",
+	BinarySHA256: "835873f37245fc615f547a2fe2af9402a347875f13fa64a1f136de644955ea3f",
+	ScriptURL:    "https://raw.githubusercontent.com/k3s-io/k3s/v1.36.4%2Bk3s1/install.sh",
+	ScriptSHA256: "46177d4c99440b4c0311b67233823a8e8a2fc09693f6c89af1a7161e152fbfad",
+}
 
 // TLSDir is where k3s looks for its CAs.
 const TLSDir = "/var/lib/rancher/k3s/server/tls"
+
+// Paths of the scripts and units the user data writes.
+const (
+	InstallScript = "/usr/local/sbin/nano-install-k3s"
+	ScrubScript   = "/usr/local/sbin/nano-scrub-user-data"
+	ScrubUnit     = "nano-scrub-user-data.service"
+	// CloudInitDisabled is the file that stops cloud-init at later boots.
+	CloudInitDisabled = "/etc/cloud/cloud-init.disabled"
+)
 
 // CAs are the PEM certificates and keys of the cluster's authorities.
 type CAs struct {
@@ -38,27 +79,64 @@ type Params struct {
 	// PublicIP is the server's public IPv4 (API certificate SAN).
 	PublicIP string
 	CAs      CAs
+	// Release is the k3s to install; the zero value is Pinned.
+	Release Release
 }
 
-var reVersion = regexp.MustCompile(`^v1\.[0-9]+\.[0-9]+\+k3s[0-9]+$`)
+var (
+	reVersion = regexp.MustCompile(`^v1\.[0-9]+\.[0-9]+\+k3s[0-9]+$`)
+	reSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	reURL     = regexp.MustCompile(`^https://[A-Za-z0-9.-]+/[A-Za-z0-9._~%/+-]+$`)
+)
 
-// CloudInit returns #cloud-config user data that writes the CAs and
-// installs k3s. It holds the CA keys: treat it as a secret.
+func (r Release) check() error {
+	switch {
+	case !reVersion.MatchString(r.Version):
+		return fmt.Errorf("bad k3s version %q", r.Version)
+	case !reURL.MatchString(r.BinaryURL) || !reURL.MatchString(r.ScriptURL):
+		return fmt.Errorf("k3s %s: the binary and script URLs must be plain https URLs", r.Version)
+	case !reSHA256.MatchString(r.BinarySHA256) || !reSHA256.MatchString(r.ScriptSHA256):
+		return fmt.Errorf("k3s %s: the binary and script need SHA-256 digests (64 lowercase hex)", r.Version)
+	}
+	return nil
+}
+
+type writeFile struct {
+	Path        string `yaml:"path"`
+	Permissions string `yaml:"permissions"`
+	Content     string `yaml:"content"`
+}
+
+// CloudInit returns #cloud-config user data that loads the metadata guard,
+// writes the CAs, installs k3s and then scrubs the user data's copies. It
+// holds the CA keys: treat it as a secret.
 func CloudInit(p Params) ([]byte, error) {
 	if _, err := netip.ParseAddr(p.PublicIP); err != nil {
 		return nil, fmt.Errorf("cannot build k3s cloud-init: public IP %q: %w", p.PublicIP, err)
+	}
+	rel := p.Release
+	if rel == (Release{}) {
+		rel = Pinned
+	}
+	if err := rel.check(); err != nil {
+		return nil, fmt.Errorf("cannot build k3s cloud-init: %w", err)
 	}
 	files := []struct{ name, content string }{
 		{"server-ca.crt", p.CAs.ServerCert}, {"server-ca.key", p.CAs.ServerKey},
 		{"client-ca.crt", p.CAs.ClientCert}, {"client-ca.key", p.CAs.ClientKey},
 		{"request-header-ca.crt", p.CAs.RequestHeaderCert}, {"request-header-ca.key", p.CAs.RequestHeaderKey},
 	}
-	type writeFile struct {
-		Path        string `yaml:"path"`
-		Permissions string `yaml:"permissions"`
-		Content     string `yaml:"content"`
+	guard, err := hostguard.Unit("k3s.service")
+	if err != nil {
+		return nil, err
 	}
-	var wf []writeFile
+	wf := []writeFile{
+		{Path: hostguard.RulesetPath, Permissions: "0644", Content: hostguard.Ruleset()},
+		{Path: hostguard.UnitPath, Permissions: "0644", Content: guard},
+		{Path: InstallScript, Permissions: "0700", Content: installScript(rel, p.PublicIP)},
+		{Path: ScrubScript, Permissions: "0700", Content: scrubScript},
+		{Path: "/etc/systemd/system/" + ScrubUnit, Permissions: "0644", Content: scrubUnit},
+	}
 	for _, f := range files {
 		if !strings.Contains(f.content, "-----BEGIN ") {
 			return nil, fmt.Errorf("cannot build k3s cloud-init: %s is not PEM", f.name)
@@ -69,22 +147,26 @@ func CloudInit(p Params) ([]byte, error) {
 		}
 		wf = append(wf, writeFile{Path: TLSDir + "/" + f.name, Permissions: mode, Content: f.content})
 	}
-	if !reVersion.MatchString(Version) {
-		return nil, fmt.Errorf("cannot build k3s cloud-init: bad k3s version %q", Version)
-	}
-	install := fmt.Sprintf("curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=%s sh -s - server"+
-		" --tls-san %s --node-external-ip %s --disable local-storage --write-kubeconfig-mode 0600"+
-		" --secrets-encryption", Version, p.PublicIP, p.PublicIP)
 	cfg := struct {
 		PackageUpdate bool        `yaml:"package_update"`
 		SSHPwauth     bool        `yaml:"ssh_pwauth"`
 		Packages      []string    `yaml:"packages"`
 		WriteFiles    []writeFile `yaml:"write_files"`
-		Runcmd        []string    `yaml:"runcmd"`
+		Runcmd        [][]string  `yaml:"runcmd"`
 	}{
-		PackageUpdate: true, Packages: []string{"curl", "open-iscsi", "nfs-common"},
+		PackageUpdate: true, Packages: []string{"curl", "open-iscsi", "nfs-common", hostguard.Package},
 		WriteFiles: wf,
-		Runcmd:     []string{install},
+		Runcmd: [][]string{
+			{"systemctl", "daemon-reload"},
+			// The guard first: k3s requires it, and no pod may start
+			// before it.
+			{"systemctl", "enable", "--now", hostguard.UnitName},
+			{InstallScript},
+			// After cloud-init's final stage (which runs this list), so
+			// cloud-init writes no copy back: queued, not waited for.
+			{"systemctl", "enable", ScrubUnit},
+			{"systemctl", "start", "--no-block", ScrubUnit},
+		},
 	}
 	var b bytes.Buffer
 	b.WriteString("#cloud-config\n")
@@ -95,3 +177,70 @@ func CloudInit(p Params) ([]byte, error) {
 	}
 	return b.Bytes(), enc.Close()
 }
+
+// installScript downloads the release's binary and installer into a
+// private directory, checks both against their pinned digests, and only
+// then installs the binary and runs the installer on it (which downloads
+// nothing: INSTALL_K3S_SKIP_DOWNLOAD). Any mismatch stops the install
+// before anything runs. The k3s server's flags: the API certificate names
+// the public IP; local-storage is off (the Hetzner CSI driver provides
+// volumes); secrets are encrypted at rest; the admin kubeconfig k3s writes
+// is root's only.
+func installScript(r Release, publicIP string) string {
+	return fmt.Sprintf(`#!/bin/sh
+# nano: install k3s %[1]s from its release, each download checked against
+# the SHA-256 pinned here. Generated by Pulumi.
+set -eu
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fetch() { curl -sSfL --proto =https --proto-redir =https --retry 5 --max-time 600 -o "$2" "$1"; }
+fetch '%[2]s' "$dir/k3s"
+fetch '%[3]s' "$dir/install.sh"
+if ! (cd "$dir" && printf '%%s  k3s\n%%s  install.sh\n' '%[4]s' '%[5]s' | sha256sum --check --strict --quiet -); then
+  echo "nano: the k3s %[1]s download does not match its pinned SHA-256; nothing was installed" >&2
+  exit 1
+fi
+install -m 0755 "$dir/k3s" /usr/local/bin/k3s
+INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_VERSION='%[1]s' sh "$dir/install.sh" server \
+  --tls-san %[6]s --node-external-ip %[6]s --disable local-storage \
+  --write-kubeconfig-mode 0600 --secrets-encryption
+chmod 0700 %[7]s
+`, r.Version, r.BinaryURL, r.ScriptURL, r.BinarySHA256, r.ScriptSHA256, publicIP, TLSDir)
+}
+
+// scrubScript removes cloud-init's copies of the user data (its instance
+// directories hold the raw and processed user data and the pickled
+// datasource; /run holds the combined and sensitive instance data) and
+// disables cloud-init, so that later boots neither fetch the user data
+// again nor store it. NANO_ROOT prefixes every path (tests).
+const scrubScript = `#!/bin/sh
+# nano: the user data holds the cluster CAs' keys. Once k3s runs, remove
+# cloud-init's copies of it and keep cloud-init from fetching it again.
+# Generated by Pulumi.
+set -eu
+root=${NANO_ROOT:-}
+for d in "$root"/var/lib/cloud/instances/*/; do
+  [ -d "$d" ] || continue
+  rm -f "$d"user-data.txt "$d"user-data.txt.i "$d"cloud-config.txt "$d"obj.pkl \
+    "$d"vendor-data.txt "$d"vendor-data.txt.i "$d"vendor-data2.txt "$d"vendor-data2.txt.i
+  rm -rf "$d"scripts
+done
+rm -f "$root"/run/cloud-init/instance-data-sensitive.json "$root"/run/cloud-init/combined-cloud-config.json
+mkdir -p "$root"/etc/cloud
+touch "$root"` + CloudInitDisabled + `
+chmod 0700 "$root"` + TLSDir + `
+`
+
+// scrubUnit runs the scrub after cloud-init's final stage at the first
+// boot (and harmlessly at every later one).
+const scrubUnit = `[Unit]
+Description=nano: remove the user data's copies (they hold the cluster CA keys)
+After=cloud-final.service k3s.service
+
+[Service]
+Type=oneshot
+ExecStart=` + ScrubScript + `
+
+[Install]
+WantedBy=multi-user.target
+`

@@ -242,8 +242,15 @@ const (
 	// WarmKeyClickHouseBackups is the URL of ClickHouse's backups in the
 	// bucket: contract.ClickHouseBackupPrefix under the deployment's.
 	WarmKeyClickHouseBackups = "clickhouse-backups-url"
-	warmEndpointEnv          = "NANO_WARM_ENDPOINT"
-	warmRegionEnv            = "NANO_WARM_REGION"
+	// WarmKeyBackupAccessKeyID and WarmKeyBackupSecretAccessKey are the
+	// keys backups are written with (the api's ClickHouse backups,
+	// CloudNativePG's): the backup bucket's writer, which cannot delete,
+	// where nano made one, else the warm keys. ClickHouse's server never
+	// mounts them.
+	WarmKeyBackupAccessKeyID     = "backup-access-key-id"
+	WarmKeyBackupSecretAccessKey = "backup-secret-access-key"
+	warmEndpointEnv              = "NANO_WARM_ENDPOINT"
+	warmRegionEnv                = "NANO_WARM_REGION"
 )
 
 func toAny(m map[string]string) map[string]any {

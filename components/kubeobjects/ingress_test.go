@@ -28,8 +28,10 @@ func TestIngressRoutesThePublicPrefixes(t *testing.T) {
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
 		objs := objects(t, specFor(t, name))
 		ing := find(t, objs, "Ingress", "nano")
-		if ann := get(t, ing, "metadata", "annotations").(map[string]any); len(ann) != 1 {
-			t.Errorf("%s: Ingress annotations %v: a path rewrite would break the prefixes", name, ann)
+		for k, v := range get(t, ing, "metadata", "annotations").(map[string]any) {
+			if strings.Contains(k, "rewrite") || strings.Contains(fmt.Sprint(v), "strip") {
+				t.Errorf("%s: Ingress annotation %s=%v: a path rewrite would break the prefixes", name, k, v)
+			}
 		}
 		paths := get(t, ing, "spec", "rules", 0, "http", "paths").([]any)
 		want := map[string][2]any{contract.APIPrefix: {"api", contract.Ports.API}, contract.SearchPrefix: {"search", contract.Ports.Search}, "/": {"web", contract.Ports.Web}}
@@ -47,6 +49,49 @@ func TestIngressRoutesThePublicPrefixes(t *testing.T) {
 				t.Errorf("%s: path %s has type %s", name, path, pt)
 			}
 			find(t, objs, "Service", svc)
+		}
+	}
+}
+
+// HTTP never serves api, search or the UI in clear: on Traefik (every
+// cluster nano builds) the HTTPS Ingress is bound to the websecure
+// entrypoint with the HSTS middleware, and an Ingress of the web
+// entrypoint, for the same hosts and paths, only redirects to HTTPS. A
+// class that is not Traefik gets neither (its controller redirects).
+func TestIngressRedirectsToHTTPSAndSendsHSTS(t *testing.T) {
+	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
+		s := specFor(t, name)
+		for _, class := range []string{"", IngressClassTraefik} {
+			s.IngressClass = class
+			objs := objects(t, s)
+			https, plain := find(t, objs, "Ingress", "nano"), find(t, objs, "Ingress", HTTPIngress)
+			ann := get(t, https, "metadata", "annotations").(map[string]any)
+			if ann[traefikEntrypoints] != "websecure" || ann[traefikTLS] != "true" || ann[traefikMiddlewares] != TraefikMiddleware(MiddlewareHSTS) || ann[certManagerIssuer] != ClusterIssuer {
+				t.Errorf("%s/%q: the HTTPS Ingress's annotations %v", name, class, ann)
+			}
+			hann := get(t, plain, "metadata", "annotations").(map[string]any)
+			if hann[traefikEntrypoints] != "web" || hann[traefikMiddlewares] != TraefikMiddleware(MiddlewareRedirect) || hann[certManagerIssuer] != nil {
+				t.Errorf("%s/%q: the HTTP Ingress's annotations %v", name, class, hann)
+			}
+			if fmt.Sprint(get(t, plain, "spec", "rules")) != fmt.Sprint(get(t, https, "spec", "rules")) || get(t, plain, "spec", "tls") != nil {
+				t.Errorf("%s/%q: the HTTP Ingress must route exactly the HTTPS Ingress's hosts and paths, without TLS", name, class)
+			}
+			hsts := find(t, objs, "Middleware", MiddlewareHSTS)
+			if n, _ := get(t, hsts, "spec", "headers", "stsSeconds").(int); n < 31536000 || get(t, hsts, "spec", "headers", "forceSTSHeader") != true {
+				t.Errorf("%s: HSTS middleware %v", name, get(t, hsts, "spec"))
+			}
+			redirect := find(t, objs, "Middleware", MiddlewareRedirect)
+			if get(t, redirect, "spec", "redirectScheme", "scheme") != "https" || get(t, redirect, "spec", "redirectScheme", "permanent") != true {
+				t.Errorf("%s: redirect middleware %v", name, get(t, redirect, "spec"))
+			}
+		}
+		// Another controller: no Traefik objects, which its cluster may not
+		// know.
+		s.IngressClass = "nginx"
+		for _, o := range objects(t, s) {
+			if o.Kind() == "Middleware" || (o.Kind() == "Ingress" && o.Name() == HTTPIngress) {
+				t.Errorf("%s with class nginx: %s %s", name, o.Kind(), o.Name())
+			}
 		}
 	}
 }

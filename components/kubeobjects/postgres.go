@@ -126,6 +126,11 @@ const backupSchedule = "0 0 3 * * *"
 func (s Spec) backupConfig() map[string]any {
 	store := s.objectStore()
 	store["serverName"] = s.postgresServerName()
+	if s.Backup.ExpiredByBucket {
+		// The writer cannot delete: the bucket's lifecycle rules expire
+		// old backups, and a retentionPolicy's deletes would only fail.
+		return map[string]any{"barmanObjectStore": store}
+	}
 	return map[string]any{"retentionPolicy": fmt.Sprintf("%dd", s.backupDays()), "barmanObjectStore": store}
 }
 
@@ -140,8 +145,8 @@ func (s Spec) objectStore() map[string]any {
 		"destinationPath": s.Backup.DestinationPath,
 		"endpointURL":     s.Backup.EndpointURL,
 		"s3Credentials": map[string]any{
-			"accessKeyId":     ref(WarmKeyAccessKeyID),
-			"secretAccessKey": ref(WarmKeySecretAccessKey),
+			"accessKeyId":     ref(WarmKeyBackupAccessKeyID),
+			"secretAccessKey": ref(WarmKeyBackupSecretAccessKey),
 			"region":          ref(WarmKeyBackupRegion),
 		},
 		"wal":  map[string]any{"compression": "gzip", "maxParallel": 2},

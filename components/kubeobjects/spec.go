@@ -92,6 +92,10 @@ type Backup struct {
 	DestinationPath any
 	// EndpointURL is the S3 API's URL (https://host).
 	EndpointURL any
+	// ExpiredByBucket: the store's lifecycle rules expire old backups and
+	// its keys cannot delete (nano's backup bucket), so CloudNativePG
+	// keeps no retention policy of its own.
+	ExpiredByBucket bool
 }
 
 // Validate reports every problem of the spec.

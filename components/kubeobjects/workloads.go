@@ -104,7 +104,7 @@ func (s Spec) services() []service {
 		apiSecrets[SecretWarm] = "warm"
 		maps.Copy(apiEnv, map[string]string{
 			contract.BackupURLFile: warm + WarmKeyClickHouseBackups, contract.BackupRegionFile: warm + WarmKeyBackupRegion,
-			contract.BackupAccessKeyIDFile: warm + WarmKeyAccessKeyID, contract.BackupSecretAccessKeyFile: warm + WarmKeySecretAccessKey,
+			contract.BackupAccessKeyIDFile: warm + WarmKeyBackupAccessKeyID, contract.BackupSecretAccessKeyFile: warm + WarmKeyBackupSecretAccessKey,
 		})
 	}
 	ingestSecrets := map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls",
@@ -313,9 +313,9 @@ func (s Spec) exposure() []Object {
 		}}
 	}
 	class := s.ingressClass()
-	return append(out, typed("networking.k8s.io/v1", "Ingress", networkingv1.Ingress{
+	https := networkingv1.Ingress{
 		ObjectMeta: metav1.ObjectMeta{Name: "nano", Namespace: Namespace, Labels: labels("nano"),
-			Annotations: map[string]string{"cert-manager.io/cluster-issuer": ClusterIssuer}},
+			Annotations: s.httpsAnnotations()},
 		Spec: networkingv1.IngressSpec{
 			IngressClassName: &class,
 			TLS:              []networkingv1.IngressTLS{{Hosts: []string{s.Domain}, SecretName: "nano-tls"}},
@@ -327,7 +327,9 @@ func (s Spec) exposure() []Object {
 				}},
 			}}},
 		},
-	}), s.clusterIssuer())
+	}
+	// HTTP redirects to HTTPS, and HTTPS answers carry HSTS (https.go).
+	return append(append(out, typed("networking.k8s.io/v1", "Ingress", https), s.clusterIssuer()), s.httpRedirect(https)...)
 }
 
 // ClusterIssuer is cert-manager's issuer of the Ingress's certificate.

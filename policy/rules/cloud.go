@@ -131,65 +131,16 @@ var cloudRules = []*Rule{
 	},
 	{
 		ID: "cloud-no-open-admin-ports", Level: Mandatory,
-		Description: "Firewalls and security groups never open SSH or database ports to the whole internet: sources whose union covers all of IPv4 or IPv6 (0.0.0.0/0, ::/0, [0.0.0.0/1, 128.0.0.0/1], ...).",
+		Description: "Firewalls, security groups and their rule resources never open SSH or database ports to the whole internet: sources whose union covers all of IPv4 or IPv6, or all of it but a few addresses (0.0.0.0/0, ::/0, [0.0.0.0/1, 128.0.0.0/1], the world but one /24, ...).",
 		Remediation: "Limit SSH (nano:sshAllowedCidrs) and database ports to known networks; databases stay private.",
 		Check: func(r Resource, _ Env) []string {
 			var out []string
-			flag := func(where string, lo, hi int) {
-				if ports := adminPortsIn(lo, hi); len(ports) > 0 {
-					out = append(out, fmt.Sprintf("%s opens port(s) %v to the internet", where, ports))
+			for _, rule := range inbound(r) {
+				if !rule.world() {
+					continue
 				}
-			}
-			switch r.Type {
-			case "hcloud:index/firewall:Firewall":
-				for i, rule := range list(r.Props["rules"]) {
-					if str(get(rule, "direction")) == "in" && openToWorld(list(get(rule, "sourceIps"))) {
-						if lo, hi, ok := portsOf(str(get(rule, "port"))); ok {
-							flag(fmt.Sprintf("rules[%d]", i), lo, hi)
-						}
-					}
-				}
-			case "civo:index/firewall:Firewall":
-				for i, rule := range list(r.Props["ingressRules"]) {
-					if str(get(rule, "action")) != "deny" && openToWorld(list(get(rule, "cidrs"))) {
-						if lo, hi, ok := portsOf(str(get(rule, "portRange"))); ok {
-							flag(fmt.Sprintf("ingressRules[%d]", i), lo, hi)
-						}
-					}
-				}
-			case "aws:ec2/securityGroup:SecurityGroup":
-				for i, rule := range list(r.Props["ingress"]) {
-					if openToWorld(append(list(get(rule, "cidrBlocks")), list(get(rule, "ipv6CidrBlocks"))...)) {
-						lo, _ := number(get(rule, "fromPort"))
-						hi, _ := number(get(rule, "toPort"))
-						if str(get(rule, "protocol")) == "-1" {
-							lo, hi = 0, 65535
-						}
-						flag(fmt.Sprintf("ingress[%d]", i), int(lo), int(hi))
-					}
-				}
-			case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
-				if openToWorld([]any{r.Props["cidrIpv4"], r.Props["cidrIpv6"]}) {
-					lo, _ := number(r.Props["fromPort"])
-					hi, _ := number(r.Props["toPort"])
-					if str(r.Props["ipProtocol"]) == "-1" {
-						lo, hi = 0, 65535
-					}
-					flag("the rule", int(lo), int(hi))
-				}
-			case "gcp:compute/firewall:Firewall":
-				if d := str(r.Props["direction"]); (d == "" || d == "INGRESS") && openToWorld(list(r.Props["sourceRanges"])) {
-					for i, a := range list(r.Props["allows"]) {
-						ports := list(get(a, "ports"))
-						if len(ports) == 0 {
-							ports = []any{""}
-						}
-						for _, p := range ports {
-							if lo, hi, ok := portsOf(str(p)); ok {
-								flag(fmt.Sprintf("allows[%d]", i), lo, hi)
-							}
-						}
-					}
+				if ports := adminPortsIn(rule.lo, rule.hi); len(ports) > 0 {
+					out = append(out, fmt.Sprintf("%s opens port(s) %v to the internet", rule.where, ports))
 				}
 			}
 			return out

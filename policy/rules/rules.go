@@ -79,6 +79,7 @@ func All() []*Rule {
 	out = append(out, kubernetesRules...)
 	out = append(out, tierRules...)
 	out = append(out, cloudRules...)
+	out = append(out, exposureRules...)
 	out = append(out, hygieneRules...)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -167,6 +168,82 @@ func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
 			"ingressRules[0] opens port(s) [5432]": {{URN: "c", Type: "civo:index/firewall:Firewall", Props: obj(t, `{"ingressRules": [{"action": "allow", "portRange": "5432", "cidrs": ["0::0/0"]}]}`)}},
 			"opens port(s) [9440]":                 {{URN: "sg", Type: "aws:ec2/securityGroup:SecurityGroup", Props: obj(t, `{"ingress": [{"protocol": "tcp", "fromPort": 9440, "toPort": 9440, "ipv6CidrBlocks": ["::/1", "8000::/1"]}]}`)}},
 		}, team},
+		{"cloud-no-open-admin-ports", []Resource{
+			{URN: "r", Type: "aws:ec2/securityGroupRule:SecurityGroupRule", Props: obj(t, `{"type": "ingress", "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["203.0.113.0/24"]}`)},
+			{URN: "e", Type: "aws:ec2/securityGroupRule:SecurityGroupRule", Props: obj(t, `{"type": "egress", "protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}`)},
+		}, map[string][]Resource{
+			"the rule opens port(s) [22": {{URN: "r", Type: "aws:ec2/securityGroupRule:SecurityGroupRule", Props: obj(t, `{"type": "ingress", "protocol": "-1", "fromPort": 0, "toPort": 0, "ipv6CidrBlocks": ["::/0"]}`)}},
+			// The world but a few addresses is the world.
+			"rules[0] opens port(s) [22]": {{URN: "f", Type: "hcloud:index/firewall:Firewall", Props: map[string]any{"rules": []any{map[string]any{"direction": "in", "port": "22", "sourceIps": worldButOne()}}}}},
+		}, team},
+		{"cloud-no-world-cluster-ports", []Resource{
+			{URN: "f", Type: "hcloud:index/firewall:Firewall", Props: obj(t, `{"rules": [{"direction": "in", "port": "443", "sourceIps": ["0.0.0.0/0", "::/0"]}, {"direction": "in", "port": "9090", "sourceIps": ["10.0.0.0/8"]}]}`)},
+		}, map[string][]Resource{
+			"[10250]": {{URN: "g", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"sourceRanges": ["0.0.0.0/0"], "allows": [{"protocol": "tcp", "ports": ["10000-11000"]}]}`)}},
+			"[9090]":  {{URN: "c", Type: "civo:index/firewall:Firewall", Props: obj(t, `{"ingressRules": [{"action": "allow", "portRange": "9090", "cidrs": ["0.0.0.0/0"]}]}`)}},
+			"[9598]":  {{URN: "r", Type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", Props: obj(t, `{"ipProtocol": "tcp", "fromPort": 9598, "toPort": 9598, "cidrIpv4": "0.0.0.0/0"}`)}},
+			"ingress[0] opens port(s) [10250 9090 9598]": {{URN: "s", Type: "aws:ec2/securityGroup:SecurityGroup", Props: map[string]any{"ingress": []any{map[string]any{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": worldButOne()}}}}},
+		}, team},
+		{"cloud-firewall-sources", []Resource{
+			{URN: "g", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"sourceRanges": ["10.0.0.0/8"], "allows": [{"protocol": "tcp", "ports": ["443"]}]}`)},
+			{URN: "g2", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"sourceTags": ["nodes"], "allows": [{"protocol": "tcp"}]}`)},
+			{URN: "g3", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"direction": "EGRESS", "allows": [{"protocol": "tcp"}]}`)},
+			{URN: "u", Type: "civo:index/firewall:Firewall", Props: map[string]any{"ingressRules": []any{map[string]any{"action": "allow", "portRange": "6443", "cidrs": Unknown{}}}}},
+		}, map[string][]Resource{
+			"allows[0] admits ports 22-22 without sources": {{URN: "g", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"allows": [{"protocol": "tcp", "ports": ["22"]}]}`)}},
+			"ingressRules[0] admits ports 6443-6443":       {{URN: "c", Type: "civo:index/firewall:Firewall", Props: obj(t, `{"ingressRules": [{"action": "allow", "portRange": "6443", "cidrs": []}]}`)}},
+			"rules[0] admits":                              {{URN: "f", Type: "hcloud:index/firewall:Firewall", Props: obj(t, `{"rules": [{"direction": "in", "port": "6443"}]}`)}},
+		}, team},
+		{"cloud-kube-api-restricted", []Resource{
+			{URN: "e", Type: "aws:eks/cluster:Cluster", Props: obj(t, `{"vpcConfig": {"endpointPublicAccess": true, "publicAccessCidrs": ["203.0.113.0/24"]}}`)},
+			{URN: "p", Type: "aws:eks/cluster:Cluster", Props: obj(t, `{"vpcConfig": {"endpointPublicAccess": false}}`)},
+			{URN: "g", Type: "gcp:container/cluster:Cluster", Props: obj(t, `{"masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}]}}`)},
+		}, map[string][]Resource{
+			"publicAccessCidrs is empty":        {{URN: "e", Type: "aws:eks/cluster:Cluster", Props: obj(t, `{"vpcConfig": {"endpointPublicAccess": true, "publicAccessCidrs": []}}`)}},
+			"AWS opens the public endpoint":     {{URN: "e", Type: "aws:eks/cluster:Cluster", Props: obj(t, `{"vpcConfig": {}}`)}},
+			"no masterAuthorizedNetworksConfig": {{URN: "g", Type: "gcp:container/cluster:Cluster", Props: obj(t, `{"privateClusterConfig": {"enablePrivateNodes": true}}`)}},
+		}, team},
+		{"cloud-kube-api-not-world", []Resource{
+			{URN: "e", Type: "aws:eks/cluster:Cluster", Props: obj(t, `{"vpcConfig": {"publicAccessCidrs": ["203.0.113.0/24"]}}`)},
+			{URN: "f", Type: "hcloud:index/firewall:Firewall", Props: obj(t, `{"rules": [{"direction": "in", "port": "6443", "sourceIps": ["198.51.100.0/24"]}]}`)},
+		}, map[string][]Resource{
+			"publicAccessCidrs opens":  {{URN: "e", Type: "aws:eks/cluster:Cluster", Props: obj(t, `{"vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}}`)}},
+			"cidrBlocks open":          {{URN: "g", Type: "gcp:container/cluster:Cluster", Props: map[string]any{"masterAuthorizedNetworksConfig": map[string]any{"cidrBlocks": cidrBlocks(worldButOne())}}}},
+			"opens port(s) [6443]":     {{URN: "c", Type: "civo:index/firewall:Firewall", Props: obj(t, `{"ingressRules": [{"action": "allow", "portRange": "6443", "cidrs": ["0.0.0.0/0"]}]}`)}},
+			"rules[0] opens port(s) [": {{URN: "f", Type: "hcloud:index/firewall:Firewall", Props: obj(t, `{"rules": [{"direction": "in", "port": "6443", "sourceIps": ["::/0"]}]}`)}},
+		}, team},
+		{"cloud-imds-v2", []Resource{
+			{URN: "lt", Type: "aws:ec2/launchTemplate:LaunchTemplate", Props: obj(t, `{"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}`)},
+			{URN: "ng", Type: "aws:eks/nodeGroup:NodeGroup", Props: obj(t, `{"launchTemplate": {"id": "lt-1", "version": "1"}}`)},
+		}, map[string][]Resource{
+			"httpTokens is not":              {{URN: "lt", Type: "aws:ec2/launchTemplate:LaunchTemplate", Props: obj(t, `{"metadataOptions": {"httpTokens": "optional", "httpPutResponseHopLimit": 1}}`)}},
+			"httpPutResponseHopLimit is not": {{URN: "lt", Type: "aws:ec2/launchTemplate:LaunchTemplate", Props: obj(t, `{"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 2}}`)}},
+			"metadataOptions.httpTokens":     {{URN: "i", Type: "aws:ec2/instance:Instance", Props: obj(t, `{}`)}},
+			"no launchTemplate":              {{URN: "ng", Type: "aws:eks/nodeGroup:NodeGroup", Props: obj(t, `{"diskSize": 100}`)}},
+		}, team},
+		{"cloud-node-identity-minimal", []Resource{
+			{URN: "c", Type: "gcp:container/cluster:Cluster", Props: obj(t, `{"workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"}, "nodeConfig": {"serviceAccount": "nodes@p.iam.gserviceaccount.com", "oauthScopes": ["https://www.googleapis.com/auth/logging.write"]}}`)},
+			{URN: "np", Type: "gcp:container/nodePool:NodePool", Props: obj(t, `{"nodeConfig": {"serviceAccount": "nodes@p.iam.gserviceaccount.com", "oauthScopes": ["https://www.googleapis.com/auth/monitoring"]}}`)},
+			{URN: "er", Type: "aws:iam/role:Role", Name: "ebs", Props: obj(t, `{"assumeRolePolicy": "{\"Statement\":[{\"Principal\":{\"Service\":\"pods.eks.amazonaws.com\"}}]}"}`)},
+			{URN: "ea", Type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", Dependencies: []string{"er"}, Props: obj(t, `{"policyArn": "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"}`)},
+		}, map[string][]Resource{
+			"default Compute service account": {{URN: "np", Type: "gcp:container/nodePool:NodePool", Props: obj(t, `{"nodeConfig": {"oauthScopes": ["https://www.googleapis.com/auth/logging.write"]}}`)}},
+			"include cloud-platform":          {{URN: "np", Type: "gcp:container/nodePool:NodePool", Props: obj(t, `{"nodeConfig": {"serviceAccount": "n@p.iam.gserviceaccount.com", "oauthScopes": ["https://www.googleapis.com/auth/cloud-platform"]}}`)}},
+			"Workload Identity is off":        {{URN: "c", Type: "gcp:container/cluster:Cluster", Props: obj(t, `{"nodeConfig": {"serviceAccount": "n@p.iam.gserviceaccount.com"}}`)}},
+			"a role EC2 instances": {
+				{URN: "nr", Type: "aws:iam/role:Role", Name: "node", Props: obj(t, `{"assumeRolePolicy": "{\"Statement\":[{\"Principal\":{\"Service\":\"ec2.amazonaws.com\"}}]}"}`)},
+				{URN: "na", Type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", Dependencies: []string{"nr"}, Props: obj(t, `{"policyArn": "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"}`)}},
+		}, team},
+		{"cloud-backup-bucket-versioned", []Resource{
+			{URN: "b", Type: "aws:s3/bucketV2:BucketV2", Props: obj(t, `{"tags": {"nano-bucket": "backups"}}`)},
+			{URN: "v", Type: "aws:s3/bucketVersioningV2:BucketVersioningV2", Dependencies: []string{"b"}, Props: obj(t, `{"versioningConfiguration": {"status": "Enabled"}}`)},
+			{URN: "g", Type: "gcp:storage/bucket:Bucket", Props: obj(t, `{"labels": {"nano-bucket": "backups"}, "versioning": {"enabled": true}, "softDeletePolicy": {"retentionDurationSeconds": 1209600}}`)},
+			{URN: "w", Type: "aws:s3/bucketV2:BucketV2", Props: obj(t, `{"tags": {"nano-tier": "team"}}`)}, // a warm bucket
+		}, map[string][]Resource{
+			"has no versioning": {{URN: "b", Type: "aws:s3/bucketV2:BucketV2", Props: obj(t, `{"tags": {"nano-bucket": "backups"}}`)},
+				{URN: "v", Type: "aws:s3/bucketVersioningV2:BucketVersioningV2", Dependencies: []string{"b"}, Props: obj(t, `{"versioningConfiguration": {"status": "Suspended"}}`)}},
+			"no soft delete": {{URN: "g", Type: "gcp:storage/bucket:Bucket", Props: obj(t, `{"labels": {"nano-bucket": "backups"}, "versioning": {"enabled": true}}`)}},
+		}, team},
 		{"cloud-private-nodes", []Resource{
 			{URN: "gke", Type: "gcp:container/cluster:Cluster", Props: obj(t, `{"privateClusterConfig": {"enablePrivateNodes": true}}`)},
 			{URN: "sn", Type: "aws:ec2/subnet:Subnet", Name: "private-a", Props: obj(t, `{"mapPublicIpOnLaunch": false}`)},
@@ -224,4 +301,30 @@ func TestUnknownValuesAreNotViolations(t *testing.T) {
 	if vs := Evaluate(All(), rs, Env{}); len(vs) > 0 {
 		t.Errorf("%v", vs)
 	}
+}
+
+// worldButOne is every IPv4 address but 203.0.113.7: 32 prefixes.
+func worldButOne() []any {
+	hole := netip.MustParseAddr("203.0.113.7")
+	var out []any
+	p := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	for p.Bits() < 32 {
+		b := p.Addr().As4()
+		b[p.Bits()/8] |= 0x80 >> (p.Bits() % 8)
+		lo, hi := netip.PrefixFrom(p.Addr(), p.Bits()+1), netip.PrefixFrom(netip.AddrFrom4(b), p.Bits()+1)
+		if lo.Contains(hole) {
+			out, p = append(out, hi.String()), lo
+		} else {
+			out, p = append(out, lo.String()), hi
+		}
+	}
+	return out
+}
+
+func cidrBlocks(cidrs []any) []any {
+	var out []any
+	for _, c := range cidrs {
+		out = append(out, map[string]any{"cidrBlock": c})
+	}
+	return out
 }

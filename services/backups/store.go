@@ -62,6 +62,15 @@ func (s Store) Client() (*minio.Client, error) {
 	return minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKeyID, s.SecretAccessKey, ""), Secure: u.Scheme == "https", Region: region})
 }
 
+// DeleteDenied reports whether err is the store refusing a delete: the
+// backup credentials nano creates cannot delete (the backup bucket's
+// lifecycle rules expire old backups instead), so retention's deletes are
+// then left to the bucket, not an error of the backup that preceded them.
+func DeleteDenied(err error) bool {
+	var r minio.ErrorResponse
+	return errors.As(err, &r) && r.Code == "AccessDenied"
+}
+
 // RemoveAll deletes every object under prefix (a key prefix in the
 // store's bucket), one at a time: GCS's S3 API has no multi-object delete.
 func (s Store) RemoveAll(ctx context.Context, c *minio.Client, prefix string) error {

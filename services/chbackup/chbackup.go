@@ -190,7 +190,10 @@ func (b *Backups) Run(ctx context.Context) (Backup, error) {
 	if err := b.writeManifest(ctx, bk); err != nil {
 		return Backup{}, err
 	}
-	return bk, b.prune(ctx, append(existing, bk))
+	if err := b.prune(ctx, append(existing, bk)); err != nil && !backups.DeleteDenied(err) {
+		return bk, err
+	}
+	return bk, nil
 }
 
 // minVersion is the first ClickHouse whose BACKUP to S3() runs ASYNC with
@@ -288,7 +291,9 @@ func (b *Backups) writeManifest(ctx context.Context, bk Backup) error {
 }
 
 // prune deletes every chain but the newest Keep, and what unfinished
-// backups older than the newest finished one left behind.
+// backups older than the newest finished one left behind. A store that
+// refuses deletes (backups.DeleteDenied) keeps them: its lifecycle rules
+// expire them.
 func (b *Backups) prune(ctx context.Context, backups []Backup) error {
 	cs := chains(backups)
 	keep := map[string]bool{}

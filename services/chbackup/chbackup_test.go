@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/nanosiem/nano/components/s3policy"
 	"github.com/nanosiem/nano/services/backups"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/tests/chdb"
@@ -233,4 +234,153 @@ func dirSize(t *testing.T, dir string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// rigPolicy turns nano's IAM policies (package s3policy) into the rig S3
+// server's bucket policy: each statement granted to one access key, the
+// actions the server does not know left out (it has no separate
+// s3:DeleteObjectVersion: deleting a version is s3:DeleteObject there).
+func rigPolicy(t *testing.T, grants map[string]s3policy.Document) string {
+	t.Helper()
+	known := map[string]bool{}
+	for _, a := range []string{"s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketPolicy",
+		"s3:PutBucketVersioning", "s3:PutBucketObjectLockConfiguration", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+		"s3:BypassGovernanceRetention", "s3:PutBucketAcl", "s3:PutObjectAcl"} {
+		known[a] = true
+	}
+	type stmt struct {
+		Effect    string
+		Principal map[string][]string
+		Action    []string
+		Resource  []string
+	}
+	var out []stmt
+	for access, doc := range grants {
+		for _, s := range doc.Statement {
+			var acts []string
+			for _, a := range s.Action {
+				if known[a] {
+					acts = append(acts, a)
+				}
+			}
+			if len(acts) > 0 {
+				out = append(out, stmt{s.Effect, map[string][]string{"AWS": {access}}, acts, s.Resource})
+			}
+		}
+	}
+	b, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Backups written with the backup writer's credentials (nano's policy,
+// s3policy.BackupWriter, enforced by a real S3 server's bucket policy):
+// ClickHouse 26.7's BACKUP and the manifest are written, retention's
+// deletes are refused and left to the bucket (the run still succeeds, the
+// backups stay), and the writer can neither delete nor overwrite away a
+// backup. The negative control: the warm tier's broad credentials
+// (s3policy.Warm, what backups were written with before) delete it.
+func TestBackupWriterCannotDeleteBackups(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")
+	arn := "arn:aws:s3:::nano-backups"
+	writer, err := s3policy.BackupWriter(arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broad, err := s3policy.Warm(arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writerKey, writerSecret, broadKey, broadSecret = "nano-backup-writer", "writer-secret-0123456789", "nano-warm-user", "warm-secret-0123456789"
+	for _, u := range [][2]string{{writerKey, writerSecret}, {broadKey, broadSecret}} {
+		if err := s3.AddUser(ctx, u[0], u[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s3.SetBucketPolicy(ctx, "nano-backups", rigPolicy(t, map[string]s3policy.Document{writerKey: writer, broadKey: broad})); err != nil {
+		t.Fatal(err)
+	}
+	// A versioned bucket, as nano's S3 backup bucket is.
+	root, err := s3.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.EnableVersioning(ctx, "nano-backups"); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := chdb.Open(filepath.Join(t.TempDir(), "source"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, sql := range []string{"CREATE DATABASE nano", "CREATE TABLE nano.t (n UInt64) ENGINE = MergeTree ORDER BY n", "INSERT INTO nano.t SELECT number FROM numbers(1000)"} {
+		if _, err := db.Query(sql, "TSV"); err != nil {
+			t.Fatalf("%v\n%s", err, sql)
+		}
+	}
+	store := backups.Store{URL: bucket + "acme/clickhouse/", AccessKeyID: writerKey, SecretAccessKey: writerSecret}
+	b := &Backups{Conn: engineConn{db}, Store: store, Database: "nano", FullEvery: 0, Keep: 1, Poll: 50 * time.Millisecond, Now: clock()}
+	var names []string
+	for range 3 {
+		bk, err := b.Run(ctx)
+		if err != nil {
+			t.Fatalf("a backup with the writer's credentials: %v\n%s", err, s3.Log())
+		}
+		names = append(names, bk.Name)
+	}
+	list, err := b.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 {
+		t.Errorf("%d backups listed after 3 runs keeping 1: retention must leave the writer's refused deletes to the bucket", len(list))
+	}
+
+	wc, err := s3.ClientAs(writerKey, writerSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := "acme/clickhouse/" + names[0] + "/" + manifestFile
+	if err := wc.RemoveObject(ctx, "nano-backups", manifest, minio.RemoveObjectOptions{}); !backups.DeleteDenied(err) {
+		t.Errorf("the writer deleting a backup's manifest: %v, want AccessDenied", err)
+	}
+	if err := store.RemoveAll(ctx, wc, "acme/clickhouse/"+names[0]+"/"); !backups.DeleteDenied(err) {
+		t.Errorf("the writer deleting a backup: %v, want AccessDenied", err)
+	}
+	// Overwriting is no way around it: the writer's PutObject adds a
+	// version, the backup's stays, and deleting that version is refused.
+	orig, err := wc.StatObject(ctx, "nano-backups", manifest, minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatalf("the backup is gone after the writer's attempts: %v", err)
+	}
+	if _, err := wc.PutObject(ctx, "nano-backups", manifest, strings.NewReader("{}"), 2, minio.PutObjectOptions{}); err != nil {
+		t.Fatalf("the writer's overwrite: %v", err)
+	}
+	if err := wc.RemoveObject(ctx, "nano-backups", manifest, minio.RemoveObjectOptions{VersionID: orig.VersionID}); !backups.DeleteDenied(err) {
+		t.Errorf("the writer deleting the backup's version %q: %v, want AccessDenied", orig.VersionID, err)
+	}
+	if o, err := wc.GetObject(ctx, "nano-backups", manifest, minio.GetObjectOptions{VersionID: orig.VersionID}); err != nil {
+		t.Errorf("the overwritten manifest's version: %v", err)
+	} else if st, err := o.Stat(); err != nil || st.Size != orig.Size || orig.VersionID == "" {
+		t.Errorf("the overwritten manifest's version %q: %v size %d, want %d", orig.VersionID, err, st.Size, orig.Size)
+	}
+
+	// The negative control: the warm tier's credentials, which wrote the
+	// backups before, delete it.
+	bc, err := s3.ClientAs(broadKey, broadSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bc.RemoveObject(ctx, "nano-backups", manifest, minio.RemoveObjectOptions{VersionID: orig.VersionID}); err != nil {
+		t.Fatalf("the broad credentials could not delete the backup's version: %v", err)
+	}
+	if _, err := wc.StatObject(ctx, "nano-backups", manifest, minio.StatObjectOptions{VersionID: orig.VersionID}); err == nil {
+		t.Error("the backup's version is still there after the broad credentials deleted it")
+	}
 }

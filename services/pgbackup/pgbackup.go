@@ -190,10 +190,15 @@ func (b *Backups) Run(ctx context.Context) (Backup, error) {
 	if _, err := c.PutObject(ctx, bucket, key+manifestFile, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
 		return Backup{}, fmt.Errorf("PostgreSQL base backup %s: cannot write its manifest: %w", bk.Name, err)
 	}
-	return bk, b.prune(ctx, c, append(existing, bk))
+	if err := b.prune(ctx, c, append(existing, bk)); err != nil && !backups.DeleteDenied(err) {
+		return bk, err
+	}
+	return bk, nil
 }
 
-// prune deletes every base backup but the newest Keep (and what
+// prune deletes every base backup but the newest Keep (a store that
+// refuses deletes, backups.DeleteDenied, keeps them: its lifecycle rules
+// expire them) (and what
 // unfinished ones older than the newest left), then the WAL segments
 // older than the oldest kept backup's start. Timeline histories stay.
 func (b *Backups) prune(ctx context.Context, c *minio.Client, all []Backup) error {

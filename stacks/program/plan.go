@@ -88,6 +88,16 @@ func PlanConfig(project, stack string, cfg stackfile.Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s := res.Settings; s.Tier.Kind == tier.SinglePool && s.Provider == tier.Hetzner && cfg.Values[HcloudTokenKey] == "" {
+		// Growth's cluster keeps the deployment's own hcloud:token, which a
+		// stack file never holds: a placeholder, as for nano's secrets.
+		values := map[string]string{}
+		maps.Copy(values, cfg.Values)
+		cfg.Values = values
+		cfg.Values[HcloudTokenKey] = settings.OfflineSecret
+		cfg.Secrets = append(slices.Clone(cfg.Secrets), HcloudTokenKey)
+		res.OfflineSecrets = append(res.OfflineSecrets, HcloudTokenKey)
+	}
 	mocks := &mockmonitor.Recorder{}
 	if err := PlanWith(project, stack, cfg, mocks); err != nil {
 		return nil, err

@@ -2,7 +2,7 @@ package program
 
 import (
 	"fmt"
-	"os"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -36,6 +36,14 @@ func Settings(ctx *pulumi.Context) (settings.Settings, error) {
 // Deploy builds the component of the settings' tier, behind the tier
 // guard, and exports its outputs.
 func Deploy(ctx *pulumi.Context, s settings.Settings) error {
+	var clusterToken pulumi.StringOutput
+	if s.Tier.Kind == tier.SinglePool && s.Provider == tier.Hetzner {
+		t, err := growthHcloudToken(ctx)
+		if err != nil {
+			return err
+		}
+		clusterToken = t
+	}
 	guard, err := tierGuard(ctx, s)
 	if err != nil {
 		return err
@@ -58,7 +66,7 @@ func Deploy(ctx *pulumi.Context, s settings.Settings) error {
 		export(ctx, s, host.Endpoints, host.AccessOutputs)
 		return nil
 	case tier.SinglePool:
-		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, hcloudToken(ctx)), after)
+		c, err := components.NewSinglePoolCluster(ctx, s.Deployment, components.SinglePoolClusterArgsFrom(s, clusterToken), after)
 		if err != nil {
 			return err
 		}
@@ -119,14 +127,20 @@ func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o 
 	}
 }
 
-// hcloudToken is the Hetzner token the program's hcloud provider uses
-// (hcloud:token, else HCLOUD_TOKEN), handed to in-cluster Hetzner drivers.
-func hcloudToken(ctx *pulumi.Context) pulumi.StringOutput {
-	token := config.New(ctx, "hcloud").GetSecret("token")
-	return pulumi.ToSecret(token.ApplyT(func(t string) string {
-		if t == "" {
-			return os.Getenv("HCLOUD_TOKEN")
-		}
-		return t
-	})).(pulumi.StringOutput)
+// HcloudTokenKey is the hcloud provider's token in the stack's config.
+const HcloudTokenKey = "hcloud:token"
+
+// growthHcloudToken is the Hetzner token Growth's cluster keeps (its CSI
+// driver creates and attaches volumes with it, from the kube-system/hcloud
+// Secret, where a pod that escapes can take it): the deployment's own
+// hcloud:token from the stack's config, never HCLOUD_TOKEN from the
+// environment, which in Managed mode is the provisioning endpoint's own
+// token. Hetzner tokens are project-wide, so the token must be one of a
+// project that holds only this deployment (docs/exposure.md).
+func growthHcloudToken(ctx *pulumi.Context) (pulumi.StringOutput, error) {
+	if v, ok := ctx.GetConfig(HcloudTokenKey); !ok || strings.TrimSpace(v) == "" {
+		return pulumi.StringOutput{}, fmt.Errorf("%s: required in the stack's config for tier %q on %q: the cluster keeps this token (its volume driver uses it), so it must be the deployment's own, of a Hetzner project that holds only this deployment: pulumi config set --secret %s <token> (the provisioning endpoint: credentials.hcloudToken). HCLOUD_TOKEN from the environment (the provisioning endpoint's own token in Managed mode) is never put into a cluster",
+			HcloudTokenKey, tier.Growth, tier.Hetzner, HcloudTokenKey)
+	}
+	return pulumi.ToSecret(config.New(ctx, "hcloud").GetSecret("token")).(pulumi.StringOutput), nil
 }

@@ -129,7 +129,7 @@ func TestComposeStacksBuild(t *testing.T) {
 					t.Error("SSH is open though the stack lists no admin CIDRs")
 				}
 			}
-			if strings.Join(ports, ",") != "443,8080,8088,6000" {
+			if strings.Join(ports, ",") != "80,443,8080,8088,6000" {
 				t.Errorf("firewall opens %v", ports)
 			}
 		})
@@ -221,7 +221,9 @@ func TestEveryStackBuilds(t *testing.T) {
 				if n := len(r.ByType("kubernetes:helm.sh/v3:Release")); n == 0 && !r.Settings.Tier.ClickHouse.Cloud {
 					t.Errorf("nano:kubeOperators helm installs no operator")
 				}
-			} else if want := r.Settings.Tier.Kind == tier.Managed; want != (len(r.OfflineSecrets) == 1) {
+			} else if want := r.Settings.Tier.Kind == tier.Managed || r.Settings.Tier.Kind == tier.SinglePool; want != (len(r.OfflineSecrets) == 1) {
+				// Enterprise's ClickHouse Cloud password, Growth's own
+				// hcloud:token.
 				t.Errorf("offline secrets %v on tier %s", r.OfflineSecrets, r.Settings.Tier.Name)
 			}
 			c := one(t, r, component)
@@ -330,7 +332,7 @@ func TestGrowthStackBuilds(t *testing.T) {
 	for _, rule := range one(t, r, "hcloud:index/firewall:Firewall").Inputs["rules"].ArrayValue() {
 		fwPorts = append(fwPorts, rule.ObjectValue()["port"].StringValue())
 	}
-	if strings.Join(fwPorts, ",") != "443,8080,8088,6000,6443" {
+	if strings.Join(fwPorts, ",") != "80,443,8080,8088,6000,6443" {
 		t.Errorf("firewall opens %v", fwPorts)
 	}
 	for _, res := range r.Resources {
@@ -342,6 +344,51 @@ func TestGrowthStackBuilds(t *testing.T) {
 		if !p.Inputs["kubeconfig"].IsSecret() {
 			t.Error("the kubeconfig is not a secret")
 		}
+	}
+}
+
+// Growth's cluster keeps a Hetzner token (its CSI driver's): only the
+// deployment's own hcloud:token from the stack's config goes in, never
+// HCLOUD_TOKEN from the environment (the provisioning endpoint's own in
+// Managed mode). Without hcloud:token the program refuses, naming the key,
+// before registering anything; with it, the cluster's Secret holds exactly
+// that token, whatever the environment holds.
+func TestGrowthKeepsOnlyItsOwnHetznerToken(t *testing.T) {
+	t.Setenv("HCLOUD_TOKEN", "the-endpoints-own-token-for-every-managed-deployment")
+	_, cfg, err := stackfile.Load(projectDir, "growth-hetzner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mocks := &mockmonitor.Recorder{}
+	err = program.PlanWith("nano", "growth-hetzner", cfg, mocks)
+	if err == nil || !strings.Contains(err.Error(), "hcloud:token: required in the stack's config") || !strings.Contains(err.Error(), "HCLOUD_TOKEN from the environment") {
+		t.Fatalf("Growth without hcloud:token: %v", err)
+	}
+	if n := len(mocks.Resources()); n != 0 {
+		t.Errorf("%d resources registered before the refusal", n)
+	}
+	cfg.Values = maps.Clone(cfg.Values)
+	cfg.Values[program.HcloudTokenKey] = "the-deployments-own-project-token"
+	cfg.Secrets = append(slices.Clone(cfg.Secrets), program.HcloudTokenKey)
+	r, err := program.PlanConfig("nano", "growth-hetzner", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, sec := range r.ByType("kubernetes:core/v1:Secret") {
+		if v := sec.Inputs["metadata"].ObjectValue()["name"]; v.IsString() && v.StringValue() == "hcloud" {
+			data := sec.Inputs["stringData"]
+			if !data.IsSecret() {
+				t.Error("the cluster's Hetzner token is not a Pulumi secret")
+			}
+			if got := data.SecretValue().Element.ObjectValue()["token"]; got.IsSecret() && got.SecretValue().Element.StringValue() != "the-deployments-own-project-token" || got.IsString() && got.StringValue() != "the-deployments-own-project-token" {
+				t.Errorf("the cluster's Hetzner token is %v", got)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no kube-system/hcloud Secret")
 	}
 }
 

@@ -24,6 +24,8 @@ type Docker struct {
 	// config is the client's DOCKER_CONFIG (holds cli-plugins/docker-compose).
 	config string
 	srv    *server
+	// args are dockerd's command line (Reboot starts it again).
+	args []string
 }
 
 // dockerClient is Debian's docker CLI (the docker.io package).
@@ -57,23 +59,13 @@ func StartDocker(composeBin, dataRoot string) (*Docker, error) {
 	if err := os.MkdirAll(dataRoot, 0o711); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("/usr/sbin/dockerd",
+	d.args = []string{"/usr/sbin/dockerd",
 		"--host", d.Host, "--data-root", dataRoot, "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "docker.pid"), "--ip", "127.0.0.1",
 		// The containers' own network, away from the usual 172.17/16.
 		"--bip", "10.213.0.1/24", "--default-address-pool", "base=10.214.0.0/16,size=24",
-		"--log-driver", "local")
-	// dockerd finds containerd, runc and docker-proxy on PATH.
-	cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
-	d.srv = &server{name: "dockerd", cmd: cmd, dir: dir}
-	if err := d.srv.start(); err != nil {
-		return nil, err
-	}
-	if err := d.srv.waitReady(func(ctx context.Context) error {
-		_, err := d.Run(ctx, "version", "--format", "{{.Server.Version}}")
-		return err
-	}); err != nil {
-		d.Stop()
+		"--log-driver", "local"}
+	if err := d.startEngine(dir); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -85,6 +77,42 @@ func StartDocker(composeBin, dataRoot string) (*Docker, error) {
 		}
 	}
 	return d, nil
+}
+
+// startEngine starts dockerd (d.args) with its state in dir and waits
+// until it answers.
+func (d *Docker) startEngine(dir string) error {
+	cmd := exec.Command(d.args[0], d.args[1:]...)
+	// dockerd finds containerd, runc and docker-proxy on PATH.
+	cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+	d.srv = &server{name: "dockerd", cmd: cmd, dir: dir}
+	if err := d.srv.start(); err != nil {
+		return err
+	}
+	if err := d.srv.waitReady(func(ctx context.Context) error {
+		_, err := d.Run(ctx, "version", "--format", "{{.Server.Version}}")
+		return err
+	}); err != nil {
+		d.Stop()
+		return err
+	}
+	return nil
+}
+
+// Reboot does to the engine what a host's reboot does: it stops (its
+// containers stop with it), boot runs (what a host starts before
+// docker.service: the rig does what those units do), and it starts again
+// on the same state, restarting the containers whose restart policy says
+// so before anything else runs, as dockerd does at a boot.
+func (d *Docker) Reboot(boot func() error) error {
+	dir := d.srv.dir
+	d.srv.dir = "" // keep the socket and exec directory
+	d.srv.stop()
+	if err := boot(); err != nil {
+		d.srv.dir = dir
+		return err
+	}
+	return d.startEngine(dir)
 }
 
 // Run runs the docker client with args and returns its trimmed output.

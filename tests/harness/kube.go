@@ -42,10 +42,13 @@ type Kube struct {
 }
 
 // Rig classes: the harness's stand-in ingress controller reports an
-// address for Ingresses of RigIngressClass; its provisioner makes local
-// volumes for claims of RigStorageClass (the default class).
+// address for Ingresses of RigIngressClass, named as the Traefik of the
+// clusters nano builds is (k3s', Civo's, the chart's), so the platform
+// applies its Traefik objects (the HTTPS redirect and HSTS middlewares,
+// whose CRD the rig installs) as it does there; its provisioner makes
+// local volumes for claims of RigStorageClass (the default class).
 const (
-	RigIngressClass = "nano-rig"
+	RigIngressClass = "traefik"
 	RigStorageClass = "nano-rig-local"
 	// RigLoadBalancerIP is the address the stand-in load balancer reports.
 	RigLoadBalancerIP = "127.0.0.1"

@@ -56,11 +56,17 @@ func StartS3() (*S3, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	s.Endpoint = "http://" + addr
+	// Internal IAM (accounts in iam/), so tests can add users whose
+	// rights a bucket policy decides (AddUser, SetBucketPolicy); a bucket
+	// whose versioning a test enables keeps old versions in versions/.
 	s.cmd = exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--quiet",
-		"posix", "--sidecar", filepath.Join(dir, "meta"), s.Dir)
-	if err := os.MkdirAll(filepath.Join(dir, "meta"), 0o755); err != nil {
-		s.stop()
-		return nil, err
+		"--iam-dir", filepath.Join(dir, "iam"), "posix", "--sidecar", filepath.Join(dir, "meta"),
+		"--versioning-dir", filepath.Join(dir, "versions"), s.Dir)
+	for _, d := range []string{"meta", "iam", "versions"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			s.stop()
+			return nil, err
+		}
 	}
 	if err := s.start(); err != nil {
 		s.stop()
@@ -71,6 +77,34 @@ func StartS3() (*S3, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// AddUser creates an account of role user: what it may do in a bucket is
+// what the bucket's policy grants its access key (none without one).
+func (s *S3) AddUser(ctx context.Context, access, secret string) error {
+	out, err := exec.CommandContext(ctx, os.Getenv("NANO_VERSITYGW"), "admin", "--access", s.AccessKey, "--secret", s.SecretKey,
+		"--endpoint-url", s.Endpoint, "create-user", "--access", access, "--secret", secret, "--role", "user").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("cannot create S3 user %s: %v\n%s", access, err, out)
+	}
+	return nil
+}
+
+// SetBucketPolicy sets a bucket's policy (JSON, principals by access key).
+func (s *S3) SetBucketPolicy(ctx context.Context, bucket, policy string) error {
+	c, err := s.Client()
+	if err != nil {
+		return err
+	}
+	if err := c.SetBucketPolicy(ctx, bucket, policy); err != nil {
+		return fmt.Errorf("cannot set the policy of bucket %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// ClientAs is an S3 client of the server with another account's key.
+func (s *S3) ClientAs(access, secret string) (*minio.Client, error) {
+	return minio.New(s.Endpoint[len("http://"):], &minio.Options{Creds: credentials.NewStaticV4(access, secret, ""), Region: "us-east-1"})
 }
 
 // Stop stops the server and deletes its buckets.

@@ -22,8 +22,8 @@ func TestEmbeddedCRDsMatchShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 6 {
-		t.Errorf("%d embedded CRD files, want 6", len(files))
+	if len(files) != 7 {
+		t.Errorf("%d embedded CRD files, want 7", len(files))
 	}
 	shared := filepath.Join("..", "..", "..", "shared", "crds")
 	if _, err := os.Stat(shared); err != nil {
@@ -31,7 +31,7 @@ func TestEmbeddedCRDsMatchShared(t *testing.T) {
 		return
 	}
 	for name, b := range files {
-		if name == certManagerCRD {
+		if name == certManagerCRD || name == traefikCRD {
 			continue // not an operator of shared/crds (see crds/README.md)
 		}
 		want, err := os.ReadFile(filepath.Join(shared, name))
@@ -51,6 +51,7 @@ func TestKnowsTheOperatorsKinds(t *testing.T) {
 		"clickhouse.altinity.com/v1/ClickHouseInstallation",
 		"clickhouse-keeper.altinity.com/v1/ClickHouseKeeperInstallation",
 		"postgresql.cnpg.io/v1/Cluster", "postgresql.cnpg.io/v1/ScheduledBackup", "cert-manager.io/v1/ClusterIssuer",
+		"traefik.io/v1alpha1/Middleware",
 	} {
 		if !strings.Contains(kinds, k) {
 			t.Errorf("no schema for %s", k)
@@ -103,6 +104,10 @@ func TestRejects(t *testing.T) {
 		{"Deployment with an unknown field", deployment(restrictedPod, "replica"), `unknown field "spec.replica"`},
 		{"Deployment running as root", deployment(map[string]any{"containers": []any{map[string]any{"name": "c", "image": "i:1"}}}, ""),
 			"allowPrivilegeEscalation != false"},
+		{"Traefik Middleware with a string stsSeconds", map[string]any{
+			"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware", "metadata": map[string]any{"name": "m"},
+			"spec": map[string]any{"headers": map[string]any{"stsSeconds": "a year"}},
+		}, "stsSeconds"},
 		{"unknown kind", map[string]any{"apiVersion": "example.com/v1", "kind": "Widget"}, "no schema or type"},
 	}
 	for _, c := range cases {
@@ -123,3 +128,6 @@ func TestRejects(t *testing.T) {
 // certManagerCRD is copied unchanged from cert-manager's module (the
 // version the platform installs).
 const certManagerCRD = "cert-manager.io_clusterissuers.yaml"
+
+// traefikCRD is copied unchanged from Traefik's module (crds/README.md).
+const traefikCRD = "traefik.io_middlewares.yaml"

@@ -2,8 +2,10 @@
 // the whole internet by the addresses the prefixes cover together, not by
 // how they are spelled: [0.0.0.0/1, 128.0.0.0/1] is all of IPv4 as much as
 // 0.0.0.0/0 is, and "::0/0", "0::/0" and "::ffff:0.0.0.0/96" (every IPv4
-// address, written as IPv6) are the whole of their families too. The stack
-// settings (nano:sshAllowedCidrs) and the policy pack use this one test.
+// address, written as IPv6) are the whole of their families too. A set
+// that leaves out only a few addresses is open to the world as well: the
+// world but one /24, or but a /9, counts (see Slack). The stack settings
+// (nano:sshAllowedCidrs) and the policy pack use this one test.
 package cidrs
 
 import (
@@ -13,9 +15,16 @@ import (
 	"strings"
 )
 
-// World names the address family the prefixes cover entirely ("IPv4" or
-// "IPv6"), or "" when they cover neither. Values that do not parse as
-// prefixes (or addresses, taken as one host) are ignored.
+// Slack is how much of a family a set may leave out and still count as
+// open to the world: less than 1/Slack of its addresses (a /8's worth:
+// 16.7 million IPv4 addresses). No list of admin networks comes near it;
+// a list of everything but a few networks does.
+const Slack = 256
+
+// World names the address family the prefixes cover entirely, or all but
+// less than 1/Slack of it ("IPv4" or "IPv6"), or "" when they cover
+// neither. Values that do not parse as prefixes (or addresses, taken as
+// one host) are ignored.
 func World(values []string) string {
 	var v4, v6 []netip.Prefix
 	for _, s := range values {
@@ -55,7 +64,8 @@ func parse(s string) (netip.Prefix, bool) {
 }
 
 // covers reports whether the union of prefixes (all of one family of the
-// given bit length) is the family's whole address space.
+// given bit length) is the family's address space but less than 1/Slack
+// of it.
 func covers(prefixes []netip.Prefix, bits int) bool {
 	type span struct{ lo, hi *big.Int } // inclusive
 	spans := make([]span, 0, len(prefixes))
@@ -65,14 +75,21 @@ func covers(prefixes []netip.Prefix, bits int) bool {
 		spans = append(spans, span{lo, new(big.Int).Sub(new(big.Int).Add(lo, size), big.NewInt(1))})
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.lo.Cmp(b.lo) })
+	size := new(big.Int).Lsh(big.NewInt(1), uint(bits))
 	next := big.NewInt(0) // the first address not yet covered
+	gaps := big.NewInt(0) // addresses left out so far
 	for _, s := range spans {
 		if s.lo.Cmp(next) > 0 {
-			return false
+			gaps.Add(gaps, new(big.Int).Sub(s.lo, next))
 		}
 		if s.hi.Cmp(next) >= 0 {
 			next = new(big.Int).Add(s.hi, big.NewInt(1))
 		}
 	}
-	return next.Cmp(new(big.Int).Lsh(big.NewInt(1), uint(bits))) == 0
+	gaps.Add(gaps, new(big.Int).Sub(size, next))
+	if len(spans) == 0 {
+		return false
+	}
+	// open when gaps * Slack < size
+	return new(big.Int).Mul(gaps, big.NewInt(Slack)).Cmp(size) < 0
 }

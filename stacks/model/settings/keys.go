@@ -110,7 +110,7 @@ var Keys = []Key{
 	{Name: KeySSHPublicKey, Type: String, Default: `""`,
 		Description: "OpenSSH public key installed for the admin user. Empty generates a key pair and exports the private key as a secret."},
 	{Name: KeyKubeAPICIDRs, Type: Array, Default: `["0.0.0.0/0","::/0"]`,
-		Description: "CIDRs allowed to reach the Kubernetes API (6443) of clusters nano runs itself (Growth on Hetzner); every request needs the admin client certificate. Narrow it to where pulumi up runs."},
+		Description: "CIDRs allowed to reach the Kubernetes API of the clusters nano builds: Growth's 6443 (both families), Civo's firewall, GKE's authorized networks and EKS' public endpoint (IPv4 entries only; a list without one is refused, as EKS reads an empty list as the whole internet). Vultr offers no allow-list: a narrower list is refused there. Every request still needs the cluster's credentials. Narrow it to where pulumi up runs."},
 	{Name: KeyAppReplicas, Type: Integer, Default: "0",
 		Description: "Override: replicas of api, search, web and ingest. 0 means the tier's (HA tiers need at least 2)."},
 	{Name: KeyHotStorageGB, Type: Integer, Default: "0",

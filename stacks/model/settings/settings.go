@@ -182,6 +182,11 @@ func Load(stack string, get Getter) (Settings, error) {
 	l.identity(&s, stack)
 	s.Images = Images{API: l.image(KeyAPIImage), Search: l.image(KeySearchImage), Ingest: l.image(KeyIngestImage), Web: l.image(KeyWebImage)}
 	l.access(&s)
+	if providerOK && len(s.KubeAPIAllowedCIDRs) > 0 {
+		if _, err := KubeAPICIDRsFor(s.Provider, s.KubeAPIAllowedCIDRs); err != nil {
+			l.errs = append(l.errs, err)
+		}
+	}
 	replicas, hot, days := l.integer(KeyAppReplicas), l.integer(KeyHotStorageGB), l.integer(KeyRetentionDays)
 	quota := tier.TenantQuota{EPS: l.integer(KeyTenantEPS), GBPerDay: l.integer(KeyTenantGBPerDay)}
 	dropPct := l.integer(KeyDropOldestPct)

@@ -308,6 +308,19 @@ func TestLoadRejectsWithClearMessages(t *testing.T) {
 			[]string{`nano:sshAllowedCidrs: "10.1.2.3/8" has host bits set; did you mean 10.0.0.0/8?`}},
 		{"bad API cidr", hobby(map[string]string{KeyKubeAPICIDRs: `["10.0.0.0/33"]`}),
 			[]string{`nano:kubeApiAllowedCidrs: "10.0.0.0/33" is not a CIDR`}},
+		// Forms the clouds cannot express: EKS reads an empty
+		// publicAccessCidrs as the world, Civo's 6443 rule would have no
+		// sources, VKE has no allow-list at all.
+		{"IPv6-only API cidrs on EKS", map[string]string{KeyTier: "team", KeyProvider: "aws", KeyRegion: "eu-central-1", KeyKubeAPICIDRs: `["2001:db8::/32"]`},
+			[]string{`nano:kubeApiAllowedCidrs: aws's API allow-list takes IPv4 CIDRs only and "2001:db8::/32" has none: EKS treats an empty publicAccessCidrs as 0.0.0.0/0`}},
+		{"IPv6-only API cidrs on Civo", map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1", KeyKubeAPICIDRs: `["2001:db8::/32"]`},
+			[]string{`nano:kubeApiAllowedCidrs: civo's API allow-list takes IPv4 CIDRs only`, "would have no sources"}},
+		{"IPv6-only API cidrs on GKE", map[string]string{KeyTier: "team", KeyProvider: "gcp", KeyRegion: "europe-west3", KeyKubeAPICIDRs: `["::/0"]`},
+			[]string{`nano:kubeApiAllowedCidrs: gcp's API allow-list takes IPv4 CIDRs only`}},
+		{"API cidrs Vultr cannot enforce", map[string]string{KeyTier: "team", KeyProvider: "vultr", KeyRegion: "ams", KeyKubeAPICIDRs: `["203.0.113.0/24"]`},
+			[]string{`nano:kubeApiAllowedCidrs: Vultr's VKE has no Kubernetes API allow-list nano can set`}},
+		{"ssh open to the world but a /9", hobby(map[string]string{KeySSHAllowedCIDRs: `["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4", "240.0.0.0/5", "248.0.0.0/6", "252.0.0.0/7", "254.0.0.0/8", "255.0.0.0/9"]`}),
+			[]string{`opens SSH to the whole internet (all of IPv4)`}},
 		{"ssh cidrs not a list", hobby(map[string]string{KeySSHAllowedCIDRs: `10.0.0.0/8`}),
 			[]string{`nano:sshAllowedCidrs: must be a list of CIDRs`}},
 		{"latest image", hobby(map[string]string{KeyAPIImage: "ghcr.io/nanosiem/api:latest"}),

@@ -75,6 +75,13 @@ func (m *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	for k, v := range mockOutputs[args.TypeToken] {
 		state[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
 	}
+	if named := namedOutputs[args.TypeToken]; named != nil {
+		for k, v := range named(args.Name) {
+			if _, set := state[resource.PropertyKey(k)]; !set {
+				state[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
+			}
+		}
+	}
 	// Hetzner ids are integers; others accept any string.
 	return fmt.Sprint(1000 + m.nextID), state, nil
 }
@@ -108,10 +115,27 @@ const placeholderPEM = "-----BEGIN %s-----\nplanned offline: generated at deploy
 
 func pem(kind string) string { return fmt.Sprintf(placeholderPEM, kind, kind) }
 
+// namedOutputs are computed outputs that follow the resource's name: an S3
+// bucket's name (auto-named from the resource's) and its ARN, which the
+// IAM policies of its keys name.
+var namedOutputs = map[string]func(name string) map[string]any{
+	"aws:s3/bucketV2:BucketV2": func(name string) map[string]any {
+		return map[string]any{"bucket": name, "arn": "arn:aws:s3:::" + name}
+	},
+	"gcp:storage/bucket:Bucket": func(name string) map[string]any { return map[string]any{"name": name} },
+	// Keys: placeholders of their own, so two keys are told apart.
+	"aws:iam/accessKey:AccessKey": func(name string) map[string]any { return map[string]any{"secret": "planned-secret-of-" + name} },
+	"gcp:storage/hmacKey:HmacKey": func(name string) map[string]any {
+		return map[string]any{"accessId": "planned-id-of-" + name, "secret": "planned-secret-of-" + name}
+	},
+}
+
 // mockOutputs are the computed outputs of resource types nano registers.
 var mockOutputs = map[string]map[string]any{
 	"hcloud:index/primaryIp:PrimaryIp":          {"ipAddress": "192.0.2.10"},
 	"gcp:compute/forwardingRule:ForwardingRule": {"pscConnectionId": "12345678901234567"},
+	// A service account's project and address, as GCP derives them.
+	"gcp:serviceaccount/account:Account": {"project": "planned-project", "email": "planned@planned-project.iam.gserviceaccount.com"},
 	// A LoadBalancer's address, as the cloud assigns it (documentation IP).
 	"kubernetes:core/v1:Service":                 {"status": map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "203.0.113.20"}}}}},
 	"random:index/randomPassword:RandomPassword": {"result": "generatedAtDeploy"},
