@@ -9,10 +9,13 @@ var Ports = struct {
 	API, Web, Search                    int
 	IngestHTTP, IngestHEC, IngestNative int
 	IngestMetrics, PostgresExporter     int
+	// WebOps serves the UI's operational endpoints: its public port is
+	// routed at "/" by the proxies, so they cannot sit there.
+	WebOps int
 }{
 	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
-	IngestMetrics: 9598, PostgresExporter: 9187,
+	IngestMetrics: 9598, PostgresExporter: 9187, WebOps: 9599,
 }
 
 // Public path prefixes: users reach api and search at
