@@ -222,12 +222,17 @@ CREATE UNIQUE INDEX enrichment_datasets_owner_name ON enrichment_datasets (coale
 -- every dataset again.
 UPDATE enrichment_datasets SET last_checksum = '', last_error = '', next_sync_at = now();
 `},
+	identityMigration,
 }
 
 // Migrate applies the migrations the database has not recorded, all in
-// one transaction under an advisory lock.
+// one transaction under an advisory lock, then makes sure the audit
+// trail's partitions exist (PrepareAudit).
 func Migrate(ctx context.Context, db *pgxpool.Pool) error {
-	return pgmigrate.Set{What: "the metadata database", Table: "nano_schema_migrations", Lock: migrateLock, Migrations: Migrations}.Apply(ctx, db)
+	if err := (pgmigrate.Set{What: "the metadata database", Table: "nano_schema_migrations", Lock: migrateLock, Migrations: Migrations}).Apply(ctx, db); err != nil {
+		return err
+	}
+	return PrepareAudit(ctx, db)
 }
 
 // EnsureTenant creates a tenant if it does not exist.
