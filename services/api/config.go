@@ -3,9 +3,11 @@ package main
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"net/netip"
 	"os"
 	"time"
 
+	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/backups"
@@ -38,6 +40,12 @@ type config struct {
 	// PostgresBackup is nil when the api does not back PostgreSQL up
 	// (NANO_POSTGRES_BACKUP_URL unset).
 	PostgresBackup *postgresBackupConfig
+	// OIDC is the identity provider (nil: API tokens only); the audit
+	// trail's retention and the proxies trusted to name the client
+	// (signin.go).
+	OIDC               *oidc.Config
+	AuditRetentionDays int
+	Trusted            []netip.Prefix
 }
 
 // postgresBackupConfig is where and how often PostgreSQL is backed up, and
@@ -108,6 +116,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Backup = loadBackupConfig(r)
 	c.PostgresBackup = loadPostgresBackupConfig(r)
+	loadSignIn(r, &c)
 	return c, r.Err()
 }
 
