@@ -82,9 +82,13 @@ CREATE TABLE audit_log (
     detail text NOT NULL DEFAULT '',
     ip text NOT NULL DEFAULT '',
     user_agent text NOT NULL DEFAULT '',
+    -- origin: '' for an entry made here; moved:<source>:<id> for one a
+    -- tier move brought from another deployment (it is appended once).
+    origin text NOT NULL DEFAULT '',
     PRIMARY KEY (id, at)
 ) PARTITION BY RANGE (at);
 CREATE INDEX audit_log_tenant ON audit_log (tenant, id DESC);
+CREATE INDEX audit_log_origin ON audit_log (origin) WHERE origin <> '';
 
 CREATE FUNCTION nano_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -95,34 +99,41 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATE
 REVOKE ALL ON audit_log FROM PUBLIC;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM CURRENT_USER;
 
--- nano_audit_partitions makes sure the partitions of this month and the
--- next months_ahead exist, each with the parent's refusals (row triggers
--- are cloned; a partition's own TRUNCATE needs its own trigger) and the
--- same revoked rights.
+-- nano_audit_partition makes sure the partition of the month of m exists,
+-- with the parent's refusals (row triggers are cloned; a partition's own
+-- TRUNCATE needs its own trigger) and the same revoked rights;
+-- nano_audit_partitions those of this month and the next months_ahead.
+CREATE FUNCTION nano_audit_partition(m date) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    first date := date_trunc('month', m)::date;
+    part text := 'audit_log_' || to_char(first, 'YYYYMM');
+BEGIN
+    PERFORM pg_advisory_xact_lock(7233170240853516659);
+    IF to_regclass(quote_ident(part)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('CREATE TABLE %I PARTITION OF audit_log FOR VALUES FROM (%L) TO (%L)', part,
+        first::timestamp AT TIME ZONE 'UTC', (first + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+    EXECUTE format('CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION nano_audit_refuse()', part);
+    EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', part);
+    EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM CURRENT_USER', part);
+    RETURN true;
+END $$;
 CREATE FUNCTION nano_audit_partitions(months_ahead integer) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
-    first date := date_trunc('month', now() AT TIME ZONE 'UTC')::date;
-    m date;
-    part text;
     made integer := 0;
 BEGIN
     IF months_ahead < 0 OR months_ahead > 24 THEN
         RAISE EXCEPTION 'months_ahead must be from 0 to 24, got %', months_ahead;
     END IF;
-    PERFORM pg_advisory_xact_lock(7233170240853516659);
     FOR i IN 0..months_ahead LOOP
-        m := first + make_interval(months => i);
-        part := 'audit_log_' || to_char(m, 'YYYYMM');
-        CONTINUE WHEN to_regclass(quote_ident(part)) IS NOT NULL;
-        EXECUTE format('CREATE TABLE %I PARTITION OF audit_log FOR VALUES FROM (%L) TO (%L)', part,
-            m::timestamp AT TIME ZONE 'UTC', (m + interval '1 month')::timestamp AT TIME ZONE 'UTC');
-        EXECUTE format('CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION nano_audit_refuse()', part);
-        EXECUTE format('REVOKE ALL ON %I FROM PUBLIC', part);
-        EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM CURRENT_USER', part);
-        made := made + 1;
+        IF nano_audit_partition(((now() AT TIME ZONE 'UTC')::date + make_interval(months => i))::date) THEN
+            made := made + 1;
+        END IF;
     END LOOP;
     RETURN made;
 END $$;
+REVOKE ALL ON FUNCTION nano_audit_partition(date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION nano_audit_partitions(integer) FROM PUBLIC;
 `}
 

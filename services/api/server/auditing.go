@@ -118,7 +118,11 @@ func (s *Server) trusted() []netip.Prefix {
 
 // entry is the audit entry of r by p on rt.
 func (s *Server) entry(r *http.Request, rt route, p authtoken.Principal) audit.Entry {
-	return audit.Entry{Service: "api", Action: rt.audit.action, Route: rt.method + " " + rt.path, ObjectType: rt.audit.object,
+	action, object := "request", ""
+	if rt.audit != nil && rt.audit != selfAudited {
+		action, object = rt.audit.action, rt.audit.object
+	}
+	return audit.Entry{Service: "api", Action: action, Route: rt.method + " " + rt.path, ObjectType: object,
 		IP: audit.ClientIP(r, s.trusted()), UserAgent: r.UserAgent()}.By(p)
 }
 
@@ -194,9 +198,6 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, rt route, p auth
 // denied records a route refused for want of a scope or role.
 func (s *Server) denied(r *http.Request, rt route, p authtoken.Principal) {
 	e := s.entry(r, rt, p)
-	if rt.audit == nil || rt.audit == selfAudited {
-		e.Action = "request"
-	}
 	e.Outcome, e.Status, e.Detail = audit.Denied, http.StatusForbidden, "needs the "+rt.scope+" scope"
 	if id := r.PathValue("id"); id != "" && len(id) < 30 {
 		e.ObjectID = id
