@@ -3,9 +3,11 @@ package main
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"net/netip"
 	"os"
 	"time"
 
+	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/backups"
@@ -48,6 +50,12 @@ type config struct {
 	// disk room: below this free share of ClickHouse's disk the leader
 	// deletes the oldest day of events (0: never, the default).
 	DropOldestBelow float64
+	// OIDC is the identity provider (nil: API tokens only); the audit
+	// trail's retention and the proxies trusted to name the client
+	// (signin.go).
+	OIDC               *oidc.Config
+	AuditRetentionDays int
+	Trusted            []netip.Prefix
 }
 
 // postgresBackupConfig is where and how often PostgreSQL is backed up, and
@@ -125,6 +133,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Backup = loadBackupConfig(r)
 	c.PostgresBackup = loadPostgresBackupConfig(r)
+	loadSignIn(r, &c)
 	return c, r.Err()
 }
 

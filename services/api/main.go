@@ -21,9 +21,11 @@ import (
 	"github.com/nanosiem/nano/services/api/detect"
 	"github.com/nanosiem/nano/services/api/enrich"
 	"github.com/nanosiem/nano/services/api/leader"
+	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/api/retention"
 	"github.com/nanosiem/nano/services/api/scheduler"
 	"github.com/nanosiem/nano/services/api/server"
+	"github.com/nanosiem/nano/services/audit"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/backups"
 	"github.com/nanosiem/nano/services/chbackup"
@@ -171,10 +173,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		}
 	}
 	var leading atomic.Bool
+	var signIn *oidc.Handler
+	if cfg.OIDC != nil {
+		signIn = &oidc.Handler{Config: *cfg.OIDC, DB: pool, Log: log, Trusted: cfg.Trusted}
+		signIn.Register(reg)
+		log.Info("single sign-on on", "issuer", cfg.OIDC.Issuer, "client", cfg.OIDC.ClientID, "redirect", cfg.OIDC.RedirectURL, "mappings", len(cfg.OIDC.Roles))
+	} else {
+		log.Info("single sign-on off: " + contract.OIDCIssuer + " is unset (API tokens only)")
+	}
 	srv := &server.Server{
 		DB: pool, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL}, Sealer: sealer, Log: log, Version: version,
 		EnrichmentDir: cfg.EnrichmentDir, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.Timeout, Registry: reg, Limits: cfg.Limits,
-		Leading: leading.Load,
+		Leading: leading.Load, OIDC: signIn, Trusted: cfg.Trusted,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return errors.New("PostgreSQL unreachable")
@@ -248,6 +258,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 				probe := func(ctx context.Context) (float64, error) { return events.DiskFree(ctx, conn, engine) }
 				return diskPolicy(ctx, probe, conn, engine, cfg.DropOldestBelow, disk, log)
 			}},
+			{Name: "audit-retention", Interval: time.Hour, Run: func(ctx context.Context, _ int64) error {
+				return keepAudit(ctx, pool, cfg.AuditRetentionDays, log)
+			}},
 		}}
 		if chBackups != nil {
 			sch.Tasks = append(sch.Tasks, scheduler.Task{Name: contract.BackupTask, Interval: time.Minute,
@@ -316,6 +329,20 @@ func diskPolicy(ctx context.Context, probe func(context.Context) (float64, error
 		m.dropped.Inc()
 		log.Error("deleted the oldest day of events before its retention to free ClickHouse's disk, as the operator's policy says",
 			"day", day, "free", free, "policy", contract.DiskDropOldestBelowPct, "below", dropBelow)
+	}
+	return err
+}
+
+// keepAudit is the audit-retention task: the coming months' partitions
+// of the audit trail exist, the months older than the retention are
+// dropped.
+func keepAudit(ctx context.Context, pool *pgxpool.Pool, days int, log *slog.Logger) error {
+	if err := metadb.PrepareAudit(ctx, pool); err != nil {
+		return err
+	}
+	dropped, err := audit.Expire(ctx, pool, days, time.Now())
+	if len(dropped) > 0 {
+		log.Info("dropped expired months of the audit trail", "partitions", dropped, "retention_days", days)
 	}
 	return err
 }

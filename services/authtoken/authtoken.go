@@ -25,6 +25,7 @@ import (
 	"github.com/nanosiem/nano/services/contract"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -49,15 +50,55 @@ const (
 // Scopes are the known scopes.
 var Scopes = []string{ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin, ScopePlatform}
 
+// DB is where tokens and sessions are stored: the pool or a transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // ErrInvalid is an unknown, malformed, revoked or expired token.
 var ErrInvalid = errors.New("invalid, revoked or expired token")
 
-// Principal is who a verified token speaks for.
+// Principal is who a request speaks for: an API token (TokenID set) or a
+// person's browser session (SessionID set, signed in through the identity
+// provider; see session.go).
 type Principal struct {
-	TokenID int64
-	Tenant  string
-	UserID  *int64
-	Scopes  []string
+	TokenID   int64
+	TokenName string
+	SessionID int64
+	Tenant    string
+	UserID    *int64
+	// Email and Name are the session's user; Role the role its sign-in
+	// gave (its Scopes are that role's).
+	Email, Name, Role string
+	Scopes            []string
+}
+
+// Kind is "user" for a session, "token" for an API token.
+func (p Principal) Kind() string {
+	if p.SessionID != 0 {
+		return "user"
+	}
+	return "token"
+}
+
+// Label names the principal for people: the user's email, or the token's
+// name and id.
+func (p Principal) Label() string {
+	if p.SessionID != 0 {
+		return p.Email
+	}
+	return fmt.Sprintf("token %d (%s)", p.TokenID, p.TokenName)
+}
+
+// TokenRef is the token's id for the columns that refer to api_tokens
+// (nil for a session).
+func (p Principal) TokenRef() *int64 {
+	if p.TokenID == 0 {
+		return nil
+	}
+	id := p.TokenID
+	return &id
 }
 
 // Can reports whether p holds scope (admin holds every scope of its
@@ -96,7 +137,7 @@ func Wellformed(s string) bool {
 
 // Issue creates a token for tenant and returns it (the only time it is
 // visible) with its id.
-func Issue(ctx context.Context, db *pgxpool.Pool, tenant string, userID *int64, name string, scopes []string, expires *time.Time) (string, int64, error) {
+func Issue(ctx context.Context, db DB, tenant string, userID *int64, name string, scopes []string, expires *time.Time) (string, int64, error) {
 	for _, s := range scopes {
 		if !slices.Contains(Scopes, s) {
 			return "", 0, fmt.Errorf("scopes: unknown scope %q (known: %s)", s, strings.Join(Scopes, ", "))
@@ -189,7 +230,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	var expires *time.Time
 	err := v.DB.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now()
 WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
-RETURNING id, tenant, user_id, scopes, expires_at`, key[:], now).Scan(&p.TokenID, &p.Tenant, &p.UserID, &p.Scopes, &expires)
+RETURNING id, name, tenant, user_id, scopes, expires_at`, key[:], now).Scan(&p.TokenID, &p.TokenName, &p.Tenant, &p.UserID, &p.Scopes, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrInvalid
 	}

@@ -243,6 +243,7 @@ CREATE TABLE ingest_usage (
     PRIMARY KEY (tenant, day)
 );
 `},
+	identityMigration,
 }
 
 // migrationsTable records the applied versions.
@@ -250,7 +251,8 @@ const migrationsTable = "nano_schema_migrations"
 
 // Migrate applies the migrations the database has not recorded, all in
 // one transaction under an advisory lock, as the schema's owner, with
-// every service sharing this login (no service roles).
+// every service sharing this login (no service roles), then makes sure
+// the audit trail's partitions exist (PrepareAudit).
 func Migrate(ctx context.Context, db *pgxpool.Pool) error { return MigrateFor(ctx, db, Roles{}) }
 
 // MigrateFor is Migrate followed, in the same transaction, by the grants
@@ -264,7 +266,10 @@ func MigrateFor(ctx context.Context, db *pgxpool.Pool, roles Roles) error {
 	}
 	set := pgmigrate.Set{What: "the metadata database", Table: migrationsTable, Lock: migrateLock, Migrations: Migrations}
 	set.Then = func(ctx context.Context, tx pgx.Tx) error { return grant(ctx, tx, roles) }
-	return set.Apply(ctx, db)
+	if err := set.Apply(ctx, db); err != nil {
+		return err
+	}
+	return PrepareAudit(ctx, db)
 }
 
 // Latest is the schema version of this build.
@@ -334,7 +339,11 @@ func (r Roles) Validate() error {
 // scopes and validity; it only stamps last_used_at), keeps the tenants'
 // search history and their saved searches, and finds the enrichment
 // datasets a lookup may read (ids, owners and names, never their sources,
-// which may hold credentials). Both read the schema version
+// which may hold credentials); it verifies browser sessions (their hash,
+// owner, role and validity, and their user's name and whether disabled; it
+// only stamps last_seen_at) and appends to the audit trail the changes it
+// makes (saved searches; no right to read or change the trail). Both read
+// the schema version
 // to wait for the api's migrations. A future migration that a service
 // needs rights on changes these lists in the same commit.
 var Grants = map[string][]string{
@@ -348,12 +357,15 @@ var Grants = map[string][]string{
 	},
 	"search": {
 		`GRANT SELECT ON nano_schema_migrations TO %s`,
-		`GRANT SELECT (id, tenant, user_id, hash, scopes, expires_at, revoked_at), UPDATE (last_used_at) ON api_tokens TO %s`,
+		`GRANT SELECT (id, name, tenant, user_id, hash, scopes, expires_at, revoked_at), UPDATE (last_used_at) ON api_tokens TO %s`,
 		`GRANT SELECT, INSERT ON search_history TO %s`,
 		`GRANT USAGE ON SEQUENCE search_history_id_seq TO %s`,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON saved_searches TO %s`,
 		`GRANT USAGE ON SEQUENCE saved_searches_id_seq TO %s`,
 		`GRANT SELECT (id, tenant, name) ON enrichment_datasets TO %s`,
+		`GRANT SELECT (id, tenant, user_id, role, hash, expires_at, idle_seconds, last_seen_at, revoked_at), UPDATE (last_seen_at) ON sessions TO %s`,
+		`GRANT SELECT (id, tenant, email, name, disabled_at) ON users TO %s`,
+		`GRANT INSERT ON audit_log TO %s`,
 	},
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nanosiem/nano/services/audit"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/ingest/hec"
 	ingestquota "github.com/nanosiem/nano/services/ingest/quota"
@@ -69,6 +70,13 @@ var searchAttacks = []attack{
 	{"alter api_tokens", `ALTER TABLE api_tokens ADD COLUMN evil int`},
 	{"create a table", `CREATE TABLE evil (x int)`},
 	{"truncate alerts", `TRUNCATE alerts`},
+	{"read the audit trail", `SELECT actor FROM audit_log`},
+	{"erase the audit trail", `DELETE FROM audit_log`},
+	{"rewrite the audit trail", `UPDATE audit_log SET actor = 'x'`},
+	{"open a session", `INSERT INTO sessions (tenant, user_id, role, hash, expires_at, idle_seconds) SELECT tenant, id, 'admin', '\x` + strings.Repeat("ef", 32) + `', now() + interval '1 day', 3600 FROM users`},
+	{"raise a session's role", `UPDATE sessions SET role = 'admin'`},
+	{"unrevoke sessions", `UPDATE sessions SET revoked_at = NULL`},
+	{"enable a disabled user", `UPDATE users SET disabled_at = NULL`},
 }
 
 // allowed runs each attack in a transaction that is rolled back and
@@ -215,6 +223,26 @@ VALUES ('acme', 'threats', 'https://user:secret@feeds.example/t.csv', 'csv', 360
 		if ds, err := metadb.Datasets(ctx, search, "acme", []string{"threats", "nothing"}); err != nil || len(ds) != 1 {
 			t.Errorf("search finds the datasets a lookup reads: %v %v", ds, err)
 		}
+		// A browser session the api opened: search verifies it (and stamps
+		// it when stale) and records the change it makes in the trail.
+		var userID int64
+		if err := l.Owner.QueryRow(ctx, `INSERT INTO users (tenant, email, name, role) VALUES ('acme', 'ann@acme.test', 'Ann', 'analyst') RETURNING id`).Scan(&userID); err != nil {
+			t.Fatal(err)
+		}
+		secret, _, _, err := authtoken.NewSession(ctx, l.Owner, "acme", userID, "analyst", authtoken.SessionOptions{TTL: time.Hour, Idle: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Owner.Exec(ctx, `UPDATE sessions SET last_seen_at = now() - interval '5 minutes'`); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := (&authtoken.Verifier{DB: search}).VerifySession(ctx, secret)
+		if err != nil || sp.Tenant != "acme" || sp.Email != "ann@acme.test" {
+			t.Fatalf("search verifies a session: %+v %v", sp, err)
+		}
+		if err := audit.Record(ctx, search, audit.Entry{Tenant: "acme", Service: "search", ActorKind: "user", Action: "saved_search.create", Outcome: audit.OK}.By(sp)); err != nil {
+			t.Errorf("search records in the audit trail: %v", err)
+		}
 	})
 	t.Run("a compromised ingest", func(t *testing.T) {
 		if through := allowed(t, ctx, ingest, ingestAttacks); len(through) > 0 {
@@ -227,7 +255,15 @@ VALUES ('acme', 'threats', 'https://user:secret@feeds.example/t.csv', 'csv', 360
 		}
 	})
 	t.Run("control: the shared owner login", func(t *testing.T) {
-		for _, attacks := range [][]attack{ingestAttacks, searchAttacks} {
+		for _, all := range [][]attack{ingestAttacks, searchAttacks} {
+			// Changing the audit trail is refused to the owner too (it is
+			// append-only for everyone: TestAuditTrailIsAppendOnly).
+			var attacks []attack
+			for _, a := range all {
+				if !(strings.Contains(a.sql, "audit_log") && !strings.HasPrefix(a.sql, "SELECT")) {
+					attacks = append(attacks, a)
+				}
+			}
 			if through := allowed(t, ctx, l.Owner, attacks); len(through) != len(attacks) {
 				t.Errorf("the owner was refused some attacks (%d of %d through): the list does not show what roles take away", len(through), len(attacks))
 			}

@@ -72,6 +72,12 @@ func MoveMetadata(ctx context.Context, source, target *pgxpool.Pool) (MetadataRe
 	if err != nil {
 		return rep, err
 	}
+	// The audit trail is appended, never replaced (audit.go).
+	trail, err := auditTables(ctx, stx)
+	if err != nil {
+		return rep, err
+	}
+	tables = slices.DeleteFunc(tables, func(t string) bool { return slices.Contains(trail, t) })
 	ttx, err := target.Begin(ctx)
 	if err != nil {
 		return rep, err
@@ -88,6 +94,14 @@ func MoveMetadata(ctx context.Context, source, target *pgxpool.Pool) (MetadataRe
 	if rep.Sequences, err = copySequences(ctx, stx, ttx); err != nil {
 		return rep, err
 	}
+	var trailReport *TableReport
+	if len(trail) > 0 {
+		a, err := moveAudit(ctx, stx, ttx)
+		if err != nil {
+			return rep, err
+		}
+		trailReport = &a
+	}
 	for _, t := range tables {
 		a, err := tableChecksum(ctx, stx, t)
 		if err != nil {
@@ -101,6 +115,9 @@ func MoveMetadata(ctx context.Context, source, target *pgxpool.Pool) (MetadataRe
 			return rep, fmt.Errorf("table %s: the target holds %d rows (checksum %s), the source %d (%s)", t, b.Rows, b.Checksum, a.Rows, a.Checksum)
 		}
 		rep.Tables = append(rep.Tables, a)
+	}
+	if trailReport != nil {
+		rep.Tables = append(rep.Tables, *trailReport)
 	}
 	if err := ttx.Commit(ctx); err != nil {
 		return rep, err
@@ -223,7 +240,10 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, table string) error {
 
 // copySequences sets each target sequence where the source's is.
 func copySequences(ctx context.Context, stx, ttx pgx.Tx) (map[string]int64, error) {
-	rows, err := stx.Query(ctx, `SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY sequencename`)
+	// The audit trail's ids are the target's own (its entries are
+	// appended, audit.go).
+	rows, err := stx.Query(ctx, `SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'
+AND (to_regclass('audit_log') IS NULL OR sequencename::regclass IS DISTINCT FROM pg_get_serial_sequence('audit_log', 'id')::regclass) ORDER BY sequencename`)
 	if err != nil {
 		return nil, err
 	}

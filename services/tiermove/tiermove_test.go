@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/events"
@@ -194,5 +197,72 @@ func TestMetadataMoveKeepsTokensAndSequences(t *testing.T) {
 	}
 	if _, err := MoveMetadata(ctx, source, target); err == nil {
 		t.Error("a target at another schema version was not refused")
+	}
+}
+
+// The audit trail moves by appending: the source's entries (of an old
+// month too, whose partition the target makes) join the target's own,
+// which stay; a second run appends nothing; the target's next entry takes
+// an id after all of them.
+func TestMetadataMoveAppendsTheAuditTrail(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, source := metafixture.New(t, pg, "move_audit_source")
+	_, target := metafixture.New(t, pg, "move_audit_target")
+	entry := func(db *pgxpool.Pool, at, action string) {
+		t.Helper()
+		q := `INSERT INTO audit_log (tenant, service, actor_kind, actor, action, outcome) VALUES ('acme', 'api', 'user', 'ann@example.com', $1, 'ok')`
+		args := []any{action}
+		if at != "" {
+			if _, err := db.Exec(ctx, `SELECT nano_audit_partition($1::date)`, at); err != nil {
+				t.Fatal(err)
+			}
+			q = `INSERT INTO audit_log (at, tenant, service, actor_kind, actor, action, outcome) VALUES ($2, 'acme', 'api', 'user', 'ann@example.com', $1, 'ok')`
+			args = append(args, at)
+		}
+		if _, err := db.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry(source, "2024-03-10", "rule.create")
+	entry(source, "", "rule.update")
+	entry(source, "", "alert.update")
+	entry(target, "", "signin")
+	count := func() (all, moved int) {
+		if err := target.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE origin LIKE 'moved:%') FROM audit_log`).Scan(&all, &moved); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	rep, err := MoveMetadata(ctx, source, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail *TableReport
+	for i := range rep.Tables {
+		if rep.Tables[i].Table == "audit_log" {
+			trail = &rep.Tables[i]
+		}
+		if strings.HasPrefix(rep.Tables[i].Table, "audit_log_") {
+			t.Errorf("a partition was moved as a table: %v", rep.Tables[i])
+		}
+	}
+	if trail == nil || trail.Rows != 3 {
+		t.Fatalf("the trail's report: %+v", rep.Tables)
+	}
+	if all, moved := count(); all != 4 || moved != 3 {
+		t.Errorf("the target's trail: %d entries, %d moved; want 4, 3", all, moved)
+	}
+	if _, err := MoveMetadata(ctx, source, target); err != nil {
+		t.Fatal(err)
+	}
+	if all, moved := count(); all != 4 || moved != 3 {
+		t.Errorf("after a second run: %d entries, %d moved; want 4, 3", all, moved)
+	}
+	var old, maxID, next int64
+	target.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE at < '2024-04-01' AND action = 'rule.create'`).Scan(&old)
+	target.QueryRow(ctx, `SELECT max(id) FROM audit_log`).Scan(&maxID)
+	if err := target.QueryRow(ctx, `INSERT INTO audit_log (service, actor_kind, action, outcome) VALUES ('api', 'user', 'after', 'ok') RETURNING id`).Scan(&next); err != nil || next <= maxID || old != 1 {
+		t.Errorf("after the move: old month's entry %d, next id %d after %d (%v)", old, next, maxID, err)
 	}
 }

@@ -63,7 +63,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p authtoken
 			return
 		}
 	}
-	token, id, err := authtoken.Issue(r.Context(), s.DB, p.Tenant, b.UserID, b.Name, b.Scopes, b.ExpiresAt)
+	token, id, err := authtoken.Issue(r.Context(), s.db(r), p.Tenant, b.UserID, b.Name, b.Scopes, b.ExpiresAt)
 	// The token is shown here once; only its hash is stored.
 	s.respond(w, http.StatusCreated, issuedToken{ID: id, Name: b.Name, Scopes: b.Scopes, Token: token}, err)
 }
@@ -71,22 +71,32 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p authtoken
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	id, err := pathID(r)
 	if err == nil {
-		err = s.execOne(r.Context(), `UPDATE api_tokens SET revoked_at = now() WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL`, p.Tenant, id)
+		err = s.execOne(r, `UPDATE api_tokens SET revoked_at = now() WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL`, p.Tenant, id)
 	}
 	s.respond(w, http.StatusNoContent, nil, err)
 }
 
-// User is a person of the tenant.
+// User is a person of the tenant: created by an admin, or on its first
+// sign-in through the identity provider (SingleSignOn).
 type User struct {
-	ID        int64     `json:"id" db:"id"`
-	Email     string    `json:"email" db:"email"`
-	Name      string    `json:"name" db:"name"`
-	Role      string    `json:"role" db:"role"`
-	CreatedAt time.Time `json:"created_at" db:"created_at"`
+	ID           int64      `json:"id" db:"id"`
+	Email        string     `json:"email" db:"email"`
+	Name         string     `json:"name" db:"name"`
+	Role         string     `json:"role" db:"role"`
+	SingleSignOn bool       `json:"single_sign_on" db:"single_sign_on"`
+	DisabledAt   *time.Time `json:"disabled_at,omitempty" db:"disabled_at"`
+	LastLoginAt  *time.Time `json:"last_login_at,omitempty" db:"last_login_at"`
+	CreatedAt    time.Time  `json:"created_at" db:"created_at"`
+}
+
+const userColumns = `id, email, name, role, oidc_subject IS NOT NULL AS single_sign_on, disabled_at, last_login_at, created_at`
+
+func (u *User) fields() []any {
+	return []any{&u.ID, &u.Email, &u.Name, &u.Role, &u.SingleSignOn, &u.DisabledAt, &u.LastLoginAt, &u.CreatedAt}
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	serveList(s, w, r, p.Tenant, `SELECT id, email, name, role, created_at FROM users WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
+	serveList(s, w, r, p.Tenant, `SELECT `+userColumns+` FROM users WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		func(u User) int64 { return u.ID })
 }
 
@@ -99,7 +109,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p authtoken.
 		s.respond(w, 0, nil, bad("email", "an address like analyst@example.com"))
 		return
 	}
-	if !slices.Contains([]string{"admin", "analyst", "viewer"}, b.Role) {
+	if authtoken.RoleRank(b.Role) == 0 {
 		s.respond(w, 0, nil, bad("role", "admin, analyst or viewer"))
 		return
 	}
@@ -108,8 +118,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p authtoken.
 		return
 	}
 	var u User
-	err := s.DB.QueryRow(r.Context(), `INSERT INTO users (tenant, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id, email, name, role, created_at`,
-		p.Tenant, b.Email, b.Name, b.Role).Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
+	err := s.db(r).QueryRow(r.Context(), `INSERT INTO users (tenant, email, name, role) VALUES ($1, $2, $3, $4) RETURNING `+userColumns,
+		p.Tenant, b.Email, b.Name, b.Role).Scan(u.fields()...)
 	s.respond(w, http.StatusCreated, u, err)
 }
 
@@ -140,7 +150,7 @@ func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, p authtoken.
 		return
 	}
 	var f Feed
-	err := s.DB.QueryRow(r.Context(), `INSERT INTO feeds (tenant, name, kind) VALUES ($1, $2, $3) RETURNING id, name, kind, created_at`,
+	err := s.db(r).QueryRow(r.Context(), `INSERT INTO feeds (tenant, name, kind) VALUES ($1, $2, $3) RETURNING id, name, kind, created_at`,
 		p.Tenant, b.Name, b.Kind).Scan(&f.ID, &f.Name, &f.Kind, &f.CreatedAt)
 	s.respond(w, http.StatusCreated, f, err)
 }
@@ -158,7 +168,7 @@ func (s *Server) createIngestToken(w http.ResponseWriter, r *http.Request, p aut
 		return
 	}
 	var tokenID int64
-	err = s.DB.QueryRow(r.Context(), `INSERT INTO ingest_tokens (tenant, feed_id, hash) SELECT tenant, id, $3 FROM feeds WHERE tenant = $1 AND id = $2 RETURNING id`,
+	err = s.db(r).QueryRow(r.Context(), `INSERT INTO ingest_tokens (tenant, feed_id, hash) SELECT tenant, id, $3 FROM feeds WHERE tenant = $1 AND id = $2 RETURNING id`,
 		p.Tenant, id, authtoken.Hash(token)).Scan(&tokenID)
 	s.respond(w, http.StatusCreated, issuedIngestToken{ID: tokenID, FeedID: id, Token: token}, err)
 }

@@ -51,7 +51,7 @@ func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request, p authto
 
 func (s *Server) dashboard(r *http.Request, q string, args ...any) (Dashboard, error) {
 	var d Dashboard
-	err := s.DB.QueryRow(r.Context(), q, args...).Scan(&d.ID, &d.Name, &d.Definition, &d.CreatedAt, &d.UpdatedAt)
+	err := s.db(r).QueryRow(r.Context(), q, args...).Scan(&d.ID, &d.Name, &d.Definition, &d.CreatedAt, &d.UpdatedAt)
 	return d, err
 }
 
@@ -176,7 +176,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, p auth
 		return
 	}
 	var c Credential
-	err = s.DB.QueryRow(r.Context(), `INSERT INTO credentials (tenant, name, kind, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5) RETURNING id, name, kind, created_at`,
+	err = s.db(r).QueryRow(r.Context(), `INSERT INTO credentials (tenant, name, kind, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5) RETURNING id, name, kind, created_at`,
 		p.Tenant, b.Name, b.Kind, nonce, ct).Scan(&c.ID, &c.Name, &c.Kind, &c.CreatedAt)
 	s.respond(w, http.StatusCreated, c, err)
 }
@@ -215,7 +215,7 @@ func (s *Server) listEnrichments(w http.ResponseWriter, r *http.Request, p autht
 		s.respond(w, 0, nil, err)
 		return
 	}
-	out, err := listOf(r.Context(), s.DB, `SELECT `+enrichmentColumns+` FROM enrichment_datasets WHERE (tenant = $1 OR tenant IS NULL) AND id > $2 ORDER BY id LIMIT $3`,
+	out, err := listOf(r.Context(), s.db(r), `SELECT `+enrichmentColumns+` FROM enrichment_datasets WHERE (tenant = $1 OR tenant IS NULL) AND id > $2 ORDER BY id LIMIT $3`,
 		p.Tenant, after, limit, func(e Enrichment) int64 { return e.ID })
 	for i := range out.Items {
 		out.Items[i].Source = enrich.Redact(out.Items[i].Source)
@@ -259,7 +259,7 @@ func (s *Server) createEnrichment(w http.ResponseWriter, r *http.Request, p auth
 		return
 	}
 	var e Enrichment
-	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(r.Context(), s.db(r), func(tx pgx.Tx) error {
 		// The platform's datasets are the operator's: not the tenant's quota.
 		if owner != nil {
 			if err := quota.Check(r.Context(), tx, p.Tenant, s.Limits.Datasets, `SELECT count(*) FROM enrichment_datasets WHERE tenant = $1`); err != nil {
@@ -301,7 +301,7 @@ func (s *Server) replaceEnrichment(w http.ResponseWriter, r *http.Request, p aut
 		return
 	}
 	var e Enrichment
-	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(r.Context(), s.db(r), func(tx pgx.Tx) error {
 		id, owner, err := ownedEnrichment(r, tx, p)
 		if err != nil {
 			return err
@@ -321,7 +321,7 @@ last_checksum = '', last_error = '', next_sync_at = now() WHERE id = $1 RETURNIN
 // deleteEnrichment removes a dataset (its table goes at the next sync;
 // lookups stop resolving to it at once).
 func (s *Server) deleteEnrichment(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(r.Context(), s.db(r), func(tx pgx.Tx) error {
 		id, _, err := ownedEnrichment(r, tx, p)
 		if err != nil {
 			return err
@@ -338,10 +338,10 @@ func (s *Server) schedulerState(w http.ResponseWriter, r *http.Request, _ authto
 	var epoch int64
 	var holder string
 	var since time.Time
-	if err := s.DB.QueryRow(r.Context(), `SELECT epoch, holder, since FROM scheduler_leader WHERE id = 1`).Scan(&epoch, &holder, &since); err == nil {
+	if err := s.db(r).QueryRow(r.Context(), `SELECT epoch, holder, since FROM scheduler_leader WHERE id = 1`).Scan(&epoch, &holder, &since); err == nil {
 		out["epoch"], out["leader"], out["since"] = epoch, holder, since
 	}
-	rows, err := s.DB.Query(r.Context(), `SELECT DISTINCT ON (task) task, finished_at, error FROM task_runs ORDER BY task, id DESC`)
+	rows, err := s.db(r).Query(r.Context(), `SELECT DISTINCT ON (task) task, finished_at, error FROM task_runs ORDER BY task, id DESC`)
 	if err != nil {
 		s.respond(w, 0, nil, err)
 		return

@@ -78,7 +78,7 @@ type querier interface {
 }
 
 func (s *Server) oneRule(r *http.Request, q string, args ...any) (Rule, error) {
-	return oneRuleOf(r, s.DB, q, args...)
+	return oneRuleOf(r, s.db(r), q, args...)
 }
 
 func oneRuleOf(r *http.Request, db querier, q string, args ...any) (Rule, error) {
@@ -106,7 +106,7 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p authtoken.
 		return
 	}
 	var x Rule
-	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(r.Context(), s.db(r), func(tx pgx.Tx) error {
 		if err := quota.Check(r.Context(), tx, p.Tenant, s.Limits.Rules, `SELECT count(*) FROM detection_rules WHERE tenant = $1`); err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request, p authtoken.
 		return
 	}
 	var x Rule
-	err = pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(r.Context(), s.db(r), func(tx pgx.Tx) error {
 		// Turning a rule into a signal rule takes a signal rule's place.
 		if b.Signal {
 			if err := quota.Check(r.Context(), tx, p.Tenant, s.Limits.SignalRules, `SELECT count(*) FROM detection_rules WHERE tenant = $1 AND signal AND id <> $2`, id); err != nil {
@@ -197,7 +197,7 @@ func (s *Server) getBaseline(w http.ResponseWriter, r *http.Request, p authtoken
 	id, err := pathID(r)
 	var b Baseline
 	if err == nil {
-		err = s.DB.QueryRow(r.Context(), `SELECT b.samples, b.mean, b.stddev, b.suggested_threshold, b.computed_at FROM rule_baselines b
+		err = s.db(r).QueryRow(r.Context(), `SELECT b.samples, b.mean, b.stddev, b.suggested_threshold, b.computed_at FROM rule_baselines b
 JOIN detection_rules d ON d.id = b.rule_id WHERE d.tenant = $1 AND d.id = $2`, p.Tenant, id).Scan(&b.Samples, &b.Mean, &b.StdDev, &b.SuggestedThreshold, &b.ComputedAt)
 	}
 	s.respond(w, http.StatusOK, b, err)
@@ -226,7 +226,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, p authtoken.
 		s.respond(w, 0, nil, bad("status", "open, acknowledged or closed"))
 		return
 	}
-	out, err := listOf(r.Context(), s.DB, `SELECT id, rule_id, group_key, value, window_start, window_end, status, created_at FROM alerts
+	out, err := listOf(r.Context(), s.db(r), `SELECT id, rule_id, group_key, value, window_start, window_end, status, created_at FROM alerts
 WHERE tenant = $1 AND id > $2 AND ($4 = '' OR status = $4) ORDER BY id LIMIT $3`, p.Tenant, after, limit, func(a Alert) int64 { return a.ID }, status)
 	s.respond(w, http.StatusOK, out, err)
 }
@@ -245,7 +245,7 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, p authtoken
 		s.respond(w, 0, nil, bad("status", "open, acknowledged or closed"))
 		return
 	}
-	err = s.execOne(r.Context(), `UPDATE alerts SET status = $3 WHERE tenant = $1 AND id = $2`, p.Tenant, id, b.Status)
+	err = s.execOne(r, `UPDATE alerts SET status = $3 WHERE tenant = $1 AND id = $2`, p.Tenant, id, b.Status)
 	if errors.Is(err, errNotFound) {
 		s.respond(w, 0, nil, err)
 		return

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/nanosiem/nano/services/authtoken"
 )
 
 // OpenAPI builds the OpenAPI 3.1 document from the route table and the
@@ -15,8 +17,14 @@ func (s *Server) OpenAPI() map[string]any {
 		op := map[string]any{
 			"operationId": strings.ToLower(r.method) + strings.NewReplacer("/v1/", "_", "/", "_", "{", "", "}", "", "-", "_").Replace(r.path),
 			"summary":     r.summary,
-			"security":    []any{map[string]any{"bearer": []string{}}},
-			"description": "Needs a token with the " + r.scope + " scope (admin holds every scope).",
+			"security":    []any{map[string]any{"bearer": []string{}}, map[string]any{"session": []string{}}},
+			"description": "Needs a token with the " + r.scope + " scope (admin holds every scope but platform), or a session whose role holds it.",
+		}
+		switch r.scope {
+		case scopePublic:
+			op["security"], op["description"] = []any{}, "No credential: part of the sign-in through the identity provider."
+		case scopeSession:
+			op["description"] = "Any API token or session."
 		}
 		var params []any
 		if strings.Contains(r.path, "{id}") {
@@ -57,6 +65,8 @@ func (s *Server) OpenAPI() map[string]any {
 		"paths":   paths,
 		"components": map[string]any{"securitySchemes": map[string]any{
 			"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "nano API token (nano_...)"},
+			"session": map[string]any{"type": "apiKey", "in": "cookie", "name": authtoken.SessionCookie,
+				"description": "A browser session from the sign-in through the identity provider; its state-changing requests also carry " + authtoken.CSRFHeader + " (GET /v1/session answers it)."},
 		}},
 	}
 }

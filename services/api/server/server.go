@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nanosiem/nano/services/api/oidc"
+	"github.com/nanosiem/nano/services/audit"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/fetchguard"
 	"github.com/nanosiem/nano/services/fielderr"
@@ -45,6 +48,12 @@ type Server struct {
 	Leading func() bool
 	// Limits are the per-tenant quotas (a zero Limit is no limit).
 	Limits Limits
+	// OIDC is the sign-in through the identity provider (nil: not
+	// configured; API tokens only).
+	OIDC *oidc.Handler
+	// Trusted are the proxies whose X-Forwarded-For names the client in
+	// the audit trail (nil: audit.DefaultTrustedProxies).
+	Trusted []netip.Prefix
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -60,49 +69,71 @@ type Limits struct {
 	Datasets quota.Limit
 }
 
-// route is one API operation: method and path pattern, the scope it
-// needs, and for the OpenAPI document its summary, body and response.
+// route is one API operation: method and path pattern, who may call it
+// (scope: a token scope, which a role's scopes hold too; scopeSession:
+// anyone signed in; scopePublic: no credential), its audit record (every
+// change has one), and for the OpenAPI document its summary, body and
+// response.
 type route struct {
 	method, path, scope string
 	h                   func(http.ResponseWriter, *http.Request, authtoken.Principal)
 	summary             string
 	body, resp          any
+	audit               *auditSpec
 }
 
+// Who may call a route besides the token scopes.
+const (
+	scopePublic  = "public"  // no credential: the sign-in flow
+	scopeSession = "session" // any signed-in principal
+)
+
 func (s *Server) routes() []route {
+	pub := func(h http.HandlerFunc) func(http.ResponseWriter, *http.Request, authtoken.Principal) {
+		return func(w http.ResponseWriter, r *http.Request, _ authtoken.Principal) { h(w, r) }
+	}
 	return []route{
-		{"GET", "/v1/tokens", authtoken.ScopeAdmin, s.listTokens, "List API tokens (never their secrets)", nil, list[Token]{}},
-		{"POST", "/v1/tokens", authtoken.ScopeAdmin, s.createToken, "Issue an API token; the response shows it once", tokenBody{}, issuedToken{}},
-		{"DELETE", "/v1/tokens/{id}", authtoken.ScopeAdmin, s.revokeToken, "Revoke an API token", nil, nil},
-		{"GET", "/v1/users", authtoken.ScopeAdmin, s.listUsers, "List users", nil, list[User]{}},
-		{"POST", "/v1/users", authtoken.ScopeAdmin, s.createUser, "Create a user", userBody{}, User{}},
-		{"DELETE", "/v1/users/{id}", authtoken.ScopeAdmin, s.deleteOwned("users"), "Delete a user", nil, nil},
-		{"GET", "/v1/feeds", authtoken.ScopeRead, s.listFeeds, "List feeds", nil, list[Feed]{}},
-		{"POST", "/v1/feeds", authtoken.ScopeWrite, s.createFeed, "Create a feed", feedBody{}, Feed{}},
-		{"DELETE", "/v1/feeds/{id}", authtoken.ScopeWrite, s.deleteOwned("feeds"), "Delete a feed and its ingest tokens", nil, nil},
-		{"POST", "/v1/feeds/{id}/ingest-tokens", authtoken.ScopeAdmin, s.createIngestToken, "Issue an ingest token for a feed; shown once", nil, issuedIngestToken{}},
-		{"GET", "/v1/rules", authtoken.ScopeRead, s.listRules, "List detection rules", nil, list[Rule]{}},
-		{"POST", "/v1/rules", authtoken.ScopeWrite, s.createRule, "Create a detection rule", ruleBody{}, Rule{}},
-		{"GET", "/v1/rules/{id}", authtoken.ScopeRead, s.getRule, "Get a detection rule", nil, Rule{}},
-		{"PUT", "/v1/rules/{id}", authtoken.ScopeWrite, s.updateRule, "Replace a detection rule (it runs again at once)", ruleBody{}, Rule{}},
-		{"DELETE", "/v1/rules/{id}", authtoken.ScopeWrite, s.deleteOwned("detection_rules"), "Delete a detection rule", nil, nil},
-		{"GET", "/v1/rules/{id}/runs", authtoken.ScopeRead, s.listRuns, "List the runs of a rule", nil, list[Run]{}},
-		{"GET", "/v1/rules/{id}/baseline", authtoken.ScopeRead, s.getBaseline, "The baseline and suggested threshold of a rule", nil, Baseline{}},
-		{"GET", "/v1/alerts", authtoken.ScopeRead, s.listAlerts, "List alerts (?status=open|acknowledged|closed)", nil, list[Alert]{}},
-		{"PATCH", "/v1/alerts/{id}", authtoken.ScopeWrite, s.updateAlert, "Set the status of an alert", alertBody{}, nil},
-		{"GET", "/v1/dashboards", authtoken.ScopeRead, s.listDashboards, "List dashboards", nil, list[Dashboard]{}},
-		{"POST", "/v1/dashboards", authtoken.ScopeWrite, s.createDashboard, "Create a dashboard", dashboardBody{}, Dashboard{}},
-		{"GET", "/v1/dashboards/{id}", authtoken.ScopeRead, s.getDashboard, "Get a dashboard", nil, Dashboard{}},
-		{"PUT", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.updateDashboard, "Replace a dashboard", dashboardBody{}, Dashboard{}},
-		{"DELETE", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.deleteOwned("dashboards"), "Delete a dashboard", nil, nil},
-		{"GET", "/v1/credentials", authtoken.ScopeAdmin, s.listCredentials, "List credentials (never their secrets)", nil, list[Credential]{}},
-		{"POST", "/v1/credentials", authtoken.ScopeAdmin, s.createCredential, "Store a credential, encrypted at rest", credentialBody{}, Credential{}},
-		{"DELETE", "/v1/credentials/{id}", authtoken.ScopeAdmin, s.deleteOwned("credentials"), "Delete a credential", nil, nil},
-		{"GET", "/v1/enrichments", authtoken.ScopeRead, s.listEnrichments, "List the tenant's and the platform's enrichment datasets, sources redacted", nil, list[Enrichment]{}},
-		{"POST", "/v1/enrichments", authtoken.ScopeAdmin, s.createEnrichment, "Add an enrichment dataset (platform: true needs the platform scope)", enrichmentBody{}, Enrichment{}},
-		{"PUT", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.replaceEnrichment, "Replace an enrichment dataset's definition (it loads again)", enrichmentBody{}, Enrichment{}},
-		{"DELETE", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.deleteEnrichment, "Remove an enrichment dataset", nil, nil},
-		{"GET", "/v1/scheduler", authtoken.ScopeRead, s.schedulerState, "The leader, epoch and last task runs of the scheduler", nil, map[string]any{}},
+		{"GET", oidc.ConfigPath, scopePublic, pub(s.OIDC.ConfigInfo), "Whether single sign-on is configured, and where it starts", nil, map[string]any{}, nil},
+		{"GET", oidc.LoginPath, scopePublic, pub(s.OIDC.Login), "Start a sign-in at the identity provider (?tenant= picks one of several)", nil, nil, nil},
+		{"GET", oidc.CallbackPath, scopePublic, pub(s.OIDC.Callback), "The identity provider's redirect back: opens a session (cookie)", nil, nil, nil},
+		{"POST", oidc.LogoutPath, scopeSession, s.logout, "Sign out: end this browser session", nil, nil, selfAudited},
+		{"GET", "/v1/session", scopeSession, s.session, "Who this request speaks for: user or token, tenant, role, scopes (and a session's CSRF token)", nil, SessionInfo{}, nil},
+		{"GET", "/v1/sessions", authtoken.ScopeAdmin, s.listSessions, "List the tenant's live browser sessions", nil, list[Session]{}, audited("session.list", "")},
+		{"DELETE", "/v1/sessions/{id}", authtoken.ScopeAdmin, s.revokeSession, "Revoke a browser session", nil, nil, audited("session.revoke", "session")},
+		{"GET", "/v1/audit", authtoken.ScopeAdmin, s.listAudit, "The audit trail, newest first (filters: actor, actor_kind, action, object_type, object_id, outcome, since, until)", nil, list[audit.Entry]{}, audited("audit.list", "")},
+		{"GET", "/v1/tokens", authtoken.ScopeAdmin, s.listTokens, "List API tokens (never their secrets)", nil, list[Token]{}, audited("token.list", "")},
+		{"POST", "/v1/tokens", authtoken.ScopeAdmin, s.createToken, "Issue an API token; the response shows it once", tokenBody{}, issuedToken{}, created("token.create", "token")},
+		{"DELETE", "/v1/tokens/{id}", authtoken.ScopeAdmin, s.revokeToken, "Revoke an API token", nil, nil, audited("token.revoke", "token")},
+		{"GET", "/v1/users", authtoken.ScopeAdmin, s.listUsers, "List users", nil, list[User]{}, audited("user.list", "")},
+		{"POST", "/v1/users", authtoken.ScopeAdmin, s.createUser, "Create a user", userBody{}, User{}, created("user.create", "user")},
+		{"PATCH", "/v1/users/{id}", authtoken.ScopeAdmin, s.updateUser, "Disable or enable a user (disabling ends its sessions)", userPatch{}, User{}, audited("user.update", "user")},
+		{"DELETE", "/v1/users/{id}", authtoken.ScopeAdmin, s.deleteOwned("users"), "Delete a user (and its sessions)", nil, nil, audited("user.delete", "user")},
+		{"GET", "/v1/feeds", authtoken.ScopeRead, s.listFeeds, "List feeds", nil, list[Feed]{}, nil},
+		{"POST", "/v1/feeds", authtoken.ScopeAdmin, s.createFeed, "Create a feed", feedBody{}, Feed{}, created("feed.create", "feed")},
+		{"DELETE", "/v1/feeds/{id}", authtoken.ScopeAdmin, s.deleteOwned("feeds"), "Delete a feed and its ingest tokens", nil, nil, audited("feed.delete", "feed")},
+		{"POST", "/v1/feeds/{id}/ingest-tokens", authtoken.ScopeAdmin, s.createIngestToken, "Issue an ingest token for a feed; shown once", nil, issuedIngestToken{}, created("ingest_token.create", "ingest_token")},
+		{"GET", "/v1/rules", authtoken.ScopeRead, s.listRules, "List detection rules", nil, list[Rule]{}, nil},
+		{"POST", "/v1/rules", authtoken.ScopeWrite, s.createRule, "Create a detection rule", ruleBody{}, Rule{}, created("rule.create", "rule")},
+		{"GET", "/v1/rules/{id}", authtoken.ScopeRead, s.getRule, "Get a detection rule", nil, Rule{}, nil},
+		{"PUT", "/v1/rules/{id}", authtoken.ScopeWrite, s.updateRule, "Replace a detection rule (it runs again at once)", ruleBody{}, Rule{}, audited("rule.update", "rule")},
+		{"DELETE", "/v1/rules/{id}", authtoken.ScopeWrite, s.deleteOwned("detection_rules"), "Delete a detection rule", nil, nil, audited("rule.delete", "rule")},
+		{"GET", "/v1/rules/{id}/runs", authtoken.ScopeRead, s.listRuns, "List the runs of a rule", nil, list[Run]{}, nil},
+		{"GET", "/v1/rules/{id}/baseline", authtoken.ScopeRead, s.getBaseline, "The baseline and suggested threshold of a rule", nil, Baseline{}, nil},
+		{"GET", "/v1/alerts", authtoken.ScopeRead, s.listAlerts, "List alerts (?status=open|acknowledged|closed)", nil, list[Alert]{}, nil},
+		{"PATCH", "/v1/alerts/{id}", authtoken.ScopeWrite, s.updateAlert, "Set the status of an alert", alertBody{}, nil, audited("alert.update", "alert")},
+		{"GET", "/v1/dashboards", authtoken.ScopeRead, s.listDashboards, "List dashboards", nil, list[Dashboard]{}, nil},
+		{"POST", "/v1/dashboards", authtoken.ScopeWrite, s.createDashboard, "Create a dashboard", dashboardBody{}, Dashboard{}, created("dashboard.create", "dashboard")},
+		{"GET", "/v1/dashboards/{id}", authtoken.ScopeRead, s.getDashboard, "Get a dashboard", nil, Dashboard{}, nil},
+		{"PUT", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.updateDashboard, "Replace a dashboard", dashboardBody{}, Dashboard{}, audited("dashboard.update", "dashboard")},
+		{"DELETE", "/v1/dashboards/{id}", authtoken.ScopeWrite, s.deleteOwned("dashboards"), "Delete a dashboard", nil, nil, audited("dashboard.delete", "dashboard")},
+		{"GET", "/v1/credentials", authtoken.ScopeAdmin, s.listCredentials, "List credentials (never their secrets)", nil, list[Credential]{}, audited("credential.list", "")},
+		{"POST", "/v1/credentials", authtoken.ScopeAdmin, s.createCredential, "Store a credential, encrypted at rest", credentialBody{}, Credential{}, created("credential.create", "credential")},
+		{"DELETE", "/v1/credentials/{id}", authtoken.ScopeAdmin, s.deleteOwned("credentials"), "Delete a credential", nil, nil, audited("credential.delete", "credential")},
+		{"GET", "/v1/enrichments", authtoken.ScopeRead, s.listEnrichments, "List the tenant's and the platform's enrichment datasets, sources redacted", nil, list[Enrichment]{}, nil},
+		{"POST", "/v1/enrichments", authtoken.ScopeAdmin, s.createEnrichment, "Add an enrichment dataset (platform: true needs the platform scope)", enrichmentBody{}, Enrichment{}, created("enrichment.create", "enrichment")},
+		{"PUT", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.replaceEnrichment, "Replace an enrichment dataset's definition (it loads again)", enrichmentBody{}, Enrichment{}, audited("enrichment.update", "enrichment")},
+		{"DELETE", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.deleteEnrichment, "Remove an enrichment dataset", nil, nil, audited("enrichment.delete", "enrichment")},
+		{"GET", "/v1/scheduler", authtoken.ScopeRead, s.schedulerState, "The leader, epoch and last task runs of the scheduler", nil, map[string]any{}, nil},
 	}
 }
 
@@ -155,28 +186,62 @@ func (s *Server) authenticated(rt route) http.Handler {
 		defer cancel()
 		r = r.WithContext(ctx)
 		r.Body = http.MaxBytesReader(sw, r.Body, s.MaxBodyBytes)
-		token, ok := authtoken.FromRequest(r)
-		if !ok {
-			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano"`)
-			fail(sw, http.StatusUnauthorized, "", "an API token is required (Authorization: Bearer <token>)")
+		if rt.scope == scopePublic {
+			rt.h(sw, r, authtoken.Principal{})
 			return
 		}
-		p, err := s.Tokens.Verify(ctx, token)
+		p, err := s.Tokens.Authenticate(r)
 		switch {
-		case errors.Is(err, authtoken.ErrInvalid):
-			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano", error="invalid_token"`)
+		case errors.Is(err, authtoken.ErrNoCredential):
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano"`)
 			fail(sw, http.StatusUnauthorized, "", err.Error())
 			return
-		case err != nil:
-			s.Log.Error("cannot verify a token", "error", err)
-			fail(sw, http.StatusServiceUnavailable, "", "cannot verify the token now; retry")
+		case errors.Is(err, authtoken.ErrInvalid):
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano", error="invalid_token"`)
+			fail(sw, http.StatusUnauthorized, "", "invalid, revoked or expired token or session")
 			return
-		case !p.Can(rt.scope):
-			fail(sw, http.StatusForbidden, "", "this token lacks the "+rt.scope+" scope")
+		case errors.Is(err, authtoken.ErrCSRF):
+			fail(sw, http.StatusForbidden, "", err.Error())
+			return
+		case err != nil:
+			s.Log.Error("cannot verify a credential", "error", err)
+			fail(sw, http.StatusServiceUnavailable, "", "cannot verify the credential now; retry")
+			return
+		case rt.scope != scopeSession && !p.Can(rt.scope):
+			s.denied(r, rt, p)
+			if p.SessionID != 0 {
+				fail(sw, http.StatusForbidden, "", "the "+p.Role+" role may not do this (it needs the "+rt.scope+" scope)")
+			} else {
+				fail(sw, http.StatusForbidden, "", "this token lacks the "+rt.scope+" scope")
+			}
+			return
+		}
+		if rt.audit != nil && rt.audit != selfAudited {
+			s.change(sw, r, rt, p)
 			return
 		}
 		rt.h(sw, r, p)
 	})
+}
+
+// dbtx is what handlers run statements on: the pool, or the transaction
+// of an audited change (db).
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+type txKey struct{}
+
+// db is the request's transaction when its change is audited (the change
+// and its audit entry commit together), else the pool.
+func (s *Server) db(r *http.Request) dbtx {
+	if tx, ok := r.Context().Value(txKey{}).(pgx.Tx); ok {
+		return tx
+	}
+	return s.DB
 }
 
 // apiError is every error body; Field names the request field at fault.
@@ -271,13 +336,13 @@ func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, tenant,
 		s.respond(w, 0, nil, err)
 		return
 	}
-	out, err := listOf(r.Context(), s.DB, q, tenant, after, limit, id, args...)
+	out, err := listOf(r.Context(), s.db(r), q, tenant, after, limit, id, args...)
 	s.respond(w, http.StatusOK, out, err)
 }
 
 // listOf pages rows of T (ordered by id ascending, id > after) of one
 // tenant; query takes $1 tenant, $2 after, $3 limit.
-func listOf[T any](ctx context.Context, db *pgxpool.Pool, q string, tenant string, after int64, limit int, id func(T) int64, args ...any) (list[T], error) {
+func listOf[T any](ctx context.Context, db dbtx, q string, tenant string, after int64, limit int, id func(T) int64, args ...any) (list[T], error) {
 	rows, err := db.Query(ctx, q, append([]any{tenant, after, limit}, args...)...)
 	if err != nil {
 		return list[T]{}, err
@@ -304,14 +369,14 @@ func (s *Server) deleteOwned(table string) func(http.ResponseWriter, *http.Reque
 	return func(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 		id, err := pathID(r)
 		if err == nil {
-			err = s.execOne(r.Context(), q, p.Tenant, id)
+			err = s.execOne(r, q, p.Tenant, id)
 		}
 		s.respond(w, http.StatusNoContent, nil, err)
 	}
 }
 
-func (s *Server) execOne(ctx context.Context, q string, args ...any) error {
-	tag, err := s.DB.Exec(ctx, q, args...)
+func (s *Server) execOne(r *http.Request, q string, args ...any) error {
+	tag, err := s.db(r).Exec(r.Context(), q, args...)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,26 @@ type Store struct {
 	MaxSaved quota.Limit
 }
 
+// db is the transaction WithTx put in ctx (an audited change: the change
+// and its audit entry commit together), else the pool.
+func (s *Store) db(ctx context.Context) interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	Begin(context.Context) (pgx.Tx, error)
+} {
+	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
+		return tx
+	}
+	return s.DB
+}
+
+type txKey struct{}
+
+// WithTx makes the Store's calls with ctx run in tx.
+func WithTx(ctx context.Context, tx pgx.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
 // Record stores one search of tenant.
 func (s *Store) Record(ctx context.Context, tenant string, e Entry) error {
 	_, err := s.DB.Exec(ctx, `INSERT INTO search_history
@@ -105,7 +125,7 @@ func scanSaved(r pgx.CollectableRow) (Saved, error) {
 // Save creates a saved search.
 func (s *Store) Save(ctx context.Context, tenant string, by *int64, v Saved) (Saved, error) {
 	var out Saved
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db(ctx), func(tx pgx.Tx) error {
 		if err := quota.Check(ctx, tx, tenant, s.MaxSaved, `SELECT count(*) FROM saved_searches WHERE tenant = $1`); err != nil {
 			return err
 		}
@@ -132,7 +152,7 @@ VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+savedColumns, tenant, v.Name, v.Quer
 
 // Update replaces a saved search's name, query and range.
 func (s *Store) Update(ctx context.Context, tenant string, v Saved) (Saved, error) {
-	rows, err := s.DB.Query(ctx, `UPDATE saved_searches SET name = $3, query = $4, range_from = $5, range_to = $6, updated_at = now()
+	rows, err := s.db(ctx).Query(ctx, `UPDATE saved_searches SET name = $3, query = $4, range_from = $5, range_to = $6, updated_at = now()
 WHERE tenant = $1 AND id = $2 RETURNING `+savedColumns, tenant, v.ID, v.Name, v.Query, v.From, v.To)
 	if err != nil {
 		return Saved{}, fmt.Errorf("cannot update the saved search: %w", err)
@@ -152,7 +172,7 @@ WHERE tenant = $1 AND id = $2 RETURNING `+savedColumns, tenant, v.ID, v.Name, v.
 
 // Get returns one saved search.
 func (s *Store) Get(ctx context.Context, tenant string, id int64) (Saved, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+savedColumns+` FROM saved_searches WHERE tenant = $1 AND id = $2`, tenant, id)
+	rows, err := s.db(ctx).Query(ctx, `SELECT `+savedColumns+` FROM saved_searches WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err != nil {
 		return Saved{}, fmt.Errorf("cannot read the saved search: %w", err)
 	}
@@ -169,7 +189,7 @@ func (s *Store) Get(ctx context.Context, tenant string, id int64) (Saved, error)
 // List returns tenant's saved searches by id: at most limit, after the id
 // after.
 func (s *Store) List(ctx context.Context, tenant string, limit int, after int64) ([]Saved, error) {
-	rows, err := s.DB.Query(ctx, `SELECT `+savedColumns+` FROM saved_searches WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`, tenant, after, limit)
+	rows, err := s.db(ctx).Query(ctx, `SELECT `+savedColumns+` FROM saved_searches WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`, tenant, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list saved searches: %w", err)
 	}
@@ -182,7 +202,7 @@ func (s *Store) List(ctx context.Context, tenant string, limit int, after int64)
 
 // Delete removes a saved search.
 func (s *Store) Delete(ctx context.Context, tenant string, id int64) error {
-	tag, err := s.DB.Exec(ctx, `DELETE FROM saved_searches WHERE tenant = $1 AND id = $2`, tenant, id)
+	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM saved_searches WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err != nil {
 		return fmt.Errorf("cannot delete the saved search: %w", err)
 	}

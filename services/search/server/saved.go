@@ -107,7 +107,7 @@ func (s *Server) savedCreate(w http.ResponseWriter, r *http.Request, p authtoken
 	if !jsonhttp.Decode(w, r, &b) || !b.validate(w) {
 		return
 	}
-	v, err := s.Store.Save(r.Context(), p.Tenant, &p.TokenID, history.Saved{Name: b.Name, Query: b.Query, From: b.From, To: b.To})
+	v, err := s.Store.Save(r.Context(), p.Tenant, p.TokenRef(), history.Saved{Name: b.Name, Query: b.Query, From: b.From, To: b.To})
 	s.savedResult(w, http.StatusCreated, v, err)
 }
 

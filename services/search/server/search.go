@@ -166,7 +166,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 		return
 	}
 	now := s.now()
-	entry := history.Entry{TokenID: &p.TokenID, Query: req.Query, StartedAt: now}
+	entry := history.Entry{TokenID: p.TokenRef(), Query: req.Query, StartedAt: now}
 	// Every first page is a search in the history, whatever became of it.
 	record := func() {
 		if req.Cursor != "" {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/nanosiem/nano/services/audit"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/httpstatus"
 	"github.com/nanosiem/nano/services/jsonhttp"
@@ -45,6 +47,9 @@ type Server struct {
 	Ready func(context.Context) error
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Trusted are the proxies whose X-Forwarded-For names the client in
+	// the audit trail (nil: audit.DefaultTrustedProxies).
+	Trusted []netip.Prefix
 }
 
 func (s *Server) now() time.Time {
@@ -57,18 +62,33 @@ func (s *Server) now() time.Time {
 // Handler routes the API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern, name string, h func(http.ResponseWriter, *http.Request, authtoken.Principal)) {
-		mux.Handle(pattern, s.authenticated(name, h))
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.authenticated(rt))
 	}
-	route("POST /v1/search", "search", s.search)
-	route("POST /v1/histogram", "histogram", s.histogram)
-	route("GET /v1/history", "history", s.history)
-	route("GET /v1/saved-searches", "saved_list", s.savedList)
-	route("POST /v1/saved-searches", "saved_create", s.savedCreate)
-	route("GET /v1/saved-searches/{id}", "saved_get", s.savedGet)
-	route("PUT /v1/saved-searches/{id}", "saved_update", s.savedUpdate)
-	route("DELETE /v1/saved-searches/{id}", "saved_delete", s.savedDelete)
 	return mux
+}
+
+// route is one operation: who may call it (a token scope, which a
+// person's role holds too) and, for a change, its audit action.
+type route struct {
+	pattern, name, scope string
+	h                    func(http.ResponseWriter, *http.Request, authtoken.Principal)
+	audit                string
+}
+
+// routes: searching needs the search scope (every role); keeping saved
+// searches the write scope (analyst and admin).
+func (s *Server) routes() []route {
+	return []route{
+		{"POST /v1/search", "search", authtoken.ScopeSearch, s.search, ""},
+		{"POST /v1/histogram", "histogram", authtoken.ScopeSearch, s.histogram, ""},
+		{"GET /v1/history", "history", authtoken.ScopeSearch, s.history, ""},
+		{"GET /v1/saved-searches", "saved_list", authtoken.ScopeSearch, s.savedList, ""},
+		{"POST /v1/saved-searches", "saved_create", authtoken.ScopeWrite, s.savedCreate, "saved_search.create"},
+		{"GET /v1/saved-searches/{id}", "saved_get", authtoken.ScopeSearch, s.savedGet, ""},
+		{"PUT /v1/saved-searches/{id}", "saved_update", authtoken.ScopeWrite, s.savedUpdate, "saved_search.update"},
+		{"DELETE /v1/saved-searches/{id}", "saved_delete", authtoken.ScopeWrite, s.savedDelete, "saved_search.delete"},
+	}
 }
 
 // Internal is the API and the operational endpoints (metrics, health,
@@ -90,37 +110,50 @@ func NewHTTPServer(addr string, h http.Handler, c Config) *http.Server {
 	}
 }
 
-// authenticated bounds the request, verifies its token (scope search) and
-// counts it.
-func (s *Server) authenticated(name string, h func(http.ResponseWriter, *http.Request, authtoken.Principal)) http.Handler {
+// authenticated bounds the request, verifies its token or session (a
+// session's changes carry its CSRF token), checks the route's scope and
+// counts it; a change runs audited.
+func (s *Server) authenticated(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := httpstatus.Wrap(w)
-		defer func() { s.Metrics.Requests.WithLabelValues(name, strconv.Itoa(sw.Code())).Inc() }()
+		defer func() { s.Metrics.Requests.WithLabelValues(rt.name, strconv.Itoa(sw.Code())).Inc() }()
 		ctx, cancel := context.WithTimeout(r.Context(), s.Config.Timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		r.Body = http.MaxBytesReader(sw, r.Body, s.Config.MaxBodyBytes)
-		token, ok := authtoken.FromRequest(r)
-		if !ok {
-			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano"`)
-			writeError(sw, http.StatusUnauthorized, "an API token is required (Authorization: Bearer <token>)", 0)
-			return
-		}
-		p, err := s.Tokens.Verify(ctx, token)
+		p, err := s.Tokens.Authenticate(r)
 		switch {
-		case errors.Is(err, authtoken.ErrInvalid):
-			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano", error="invalid_token"`)
+		case errors.Is(err, authtoken.ErrNoCredential):
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano"`)
 			writeError(sw, http.StatusUnauthorized, err.Error(), 0)
 			return
-		case err != nil:
-			s.Log.Error("cannot verify a token", "err", err)
-			writeError(sw, http.StatusServiceUnavailable, "cannot verify the token now; retry", 0)
+		case errors.Is(err, authtoken.ErrInvalid):
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano", error="invalid_token"`)
+			writeError(sw, http.StatusUnauthorized, "invalid, revoked or expired token or session", 0)
 			return
-		case !p.Can(authtoken.ScopeSearch):
-			writeError(sw, http.StatusForbidden, "this token lacks the search scope", 0)
+		case errors.Is(err, authtoken.ErrCSRF):
+			writeError(sw, http.StatusForbidden, err.Error(), 0)
+			return
+		case err != nil:
+			s.Log.Error("cannot verify a credential", "err", err)
+			writeError(sw, http.StatusServiceUnavailable, "cannot verify the credential now; retry", 0)
+			return
+		case !p.Can(rt.scope):
+			if rt.audit != "" {
+				s.record(r, rt, p, audit.Denied, http.StatusForbidden, nil, nil, "needs the "+rt.scope+" scope")
+			}
+			if p.SessionID != 0 {
+				writeError(sw, http.StatusForbidden, "the "+p.Role+" role may not do this (it needs the "+rt.scope+" scope)", 0)
+			} else {
+				writeError(sw, http.StatusForbidden, "this token lacks the "+rt.scope+" scope", 0)
+			}
 			return
 		}
-		h(sw, r, p)
+		if rt.audit != "" {
+			s.change(sw, r, rt, p)
+			return
+		}
+		rt.h(sw, r, p)
 	})
 }
 

@@ -42,9 +42,11 @@ var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 // fixture is a running search API over real ClickHouse and PostgreSQL.
 type fixture struct {
-	srv                     *Server
-	url                     string
-	acme, other, noScope    string
+	srv                  *Server
+	url                  string
+	acme, other, noScope string
+	// viewer searches but keeps no saved searches (no write scope).
+	viewer                  string
 	db                      *pgxpool.Pool
 	acmeEvents, otherEvents int
 }
@@ -66,7 +68,8 @@ func setup(t *testing.T, name string, limits runner.Limits, adm admission.Config
 		}
 		return tok
 	}
-	f.acme, f.other, f.noScope = issue("acme", authtoken.ScopeSearch), issue("other", authtoken.ScopeSearch), issue("acme", authtoken.ScopeRead)
+	f.acme, f.other, f.noScope = issue("acme", authtoken.ScopeSearch, authtoken.ScopeWrite), issue("other", authtoken.ScopeSearch, authtoken.ScopeWrite), issue("acme", authtoken.ScopeRead)
+	f.viewer = issue("acme", authtoken.RoleScopes[authtoken.RoleViewer]...)
 
 	conn, err := ch.Open()
 	if err != nil {
@@ -421,6 +424,38 @@ func TestSavedSearches(t *testing.T) {
 	}
 	if resp, _ = f.call(t, "GET", "/v1/saved-searches/abc", f.acme, nil); resp.StatusCode != 400 {
 		t.Errorf("bad id: %d", resp.StatusCode)
+	}
+
+	// A viewer reads saved searches but changes none; the refusal and every
+	// change are in the audit trail, with the saved search before and after.
+	if resp, _ = f.call(t, "GET", "/v1/saved-searches", f.viewer, nil); resp.StatusCode != 200 {
+		t.Errorf("viewer lists saved searches: %d", resp.StatusCode)
+	}
+	if resp, b = f.call(t, "POST", "/v1/saved-searches", f.viewer, map[string]any{"name": "mine", "query": "x"}); resp.StatusCode != 403 ||
+		!strings.Contains(string(b), "write scope") {
+		t.Errorf("viewer saves a search: %d %s", resp.StatusCode, b)
+	}
+	rows, err := f.db.Query(context.Background(), `SELECT action, outcome, object_id, coalesce(before->>'query', ''), coalesce(after->>'query', ''), service
+FROM audit_log WHERE tenant = 'acme' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for rows.Next() {
+		var action, outcome, object, before, after, service string
+		rows.Scan(&action, &outcome, &object, &before, &after, &service)
+		if service != "search" {
+			t.Errorf("entry of service %q", service)
+		}
+		trail = append(trail, fmt.Sprintf("%s %s %s [%s]->[%s]", action, outcome, object, before, after))
+	}
+	want := []string{
+		"saved_search.create ok " + id + " []->[level:error]",
+		"saved_search.update ok " + id + " [level:error]->[level>=error]",
+	}
+	if len(trail) < 7 || trail[0] != want[0] || trail[1] != want[1] || !strings.HasPrefix(trail[5], "saved_search.delete ok "+id+" [level>=error]->[]") ||
+		!strings.HasPrefix(trail[len(trail)-1], "saved_search.create denied") {
+		t.Errorf("audit trail:\n%s", strings.Join(trail, "\n"))
 	}
 }
 

@@ -2,7 +2,7 @@
 // their triage (acknowledge, close, reopen).
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { all, call } from './api.js'
+import { all, call, can } from './api.js'
 import { Failure, when } from './widgets.js'
 
 const next = { open: ['acknowledged', 'closed'], acknowledged: ['closed', 'open'], closed: ['open'] }
@@ -49,7 +49,7 @@ export function AlertsPage() {
         <td>${when(a.created_at)}</td><td>${rules[a.rule_id] || (a.rule_id ? `rule ${a.rule_id}` : 'deleted rule')}</td>
         <td>${a.group || ''}</td><td>${a.value}</td><td>${when(a.window_start)} – ${when(a.window_end)}</td>
         <td class=${`status ${a.status}`}>${a.status}</td>
-        <td>${next[a.status].map((to) => html`<button onClick=${() => change(a, to)}>${verb[to]}</button>`)}</td>
+        <td>${can('write') && next[a.status].map((to) => html`<button onClick=${() => change(a, to)}>${verb[to]}</button>`)}</td>
       </tr>`)}</tbody></table>`)}
   </section>`
 }

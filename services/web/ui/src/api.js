@@ -1,15 +1,60 @@
 // The UI's calls to nano's api and search services. They are on the same
 // origin as the UI (the Compose host's Caddy and the clusters' Ingress
 // route /api/ and /search/), so the browser sends no cross-origin request.
-// The API token lives in sessionStorage: gone when the tab closes, never in
-// a URL.
+// Signed in with an API token, the token lives in sessionStorage: gone when
+// the tab closes, never in a URL. Signed in through the identity provider,
+// the browser holds an HttpOnly session cookie this code never sees; its
+// state-changing calls carry the session's CSRF token, which only this
+// origin can read (GET /api/v1/session).
 
 const tokenKey = 'nano.token'
+
+// me is who the UI speaks for (GET /api/v1/session): kind, tenant, role,
+// scopes, email, and a session's csrf_token.
+let me = null
 
 export const session = {
   token: () => sessionStorage.getItem(tokenKey),
   signIn: (t) => sessionStorage.setItem(tokenKey, t),
-  signOut: () => sessionStorage.removeItem(tokenKey),
+  signOut: () => { sessionStorage.removeItem(tokenKey); me = null },
+  me: () => me,
+}
+
+// can says whether the signed-in principal holds scope (admin holds every
+// scope but platform); the pages hide what it cannot do.
+export function can(scope) {
+  if (!me) return false
+  const scopes = me.scopes || []
+  return scopes.includes(scope) || (scope !== 'platform' && scopes.includes('admin'))
+}
+
+// loadMe asks the api who this tab speaks for (its token, else its session
+// cookie); null when nobody is signed in.
+export async function loadMe() {
+  const t = session.token()
+  const resp = await fetch('/api/v1/session', { headers: t ? { Authorization: `Bearer ${t}` } : {}, cache: 'no-store' })
+  if (resp.status === 401) {
+    me = null
+    return null
+  }
+  if (!resp.ok) throw await failure(resp)
+  me = await resp.json()
+  return me
+}
+
+// signOut ends a session at the api (its cookie stops working at once) or
+// forgets the token.
+export async function signOut() {
+  if (me && me.kind === 'user') {
+    await fetch('/api/v1/auth/logout', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf_token } }).catch(() => {})
+  }
+  session.signOut()
+}
+
+// authConfig says whether single sign-on is configured.
+export async function authConfig() {
+  const resp = await fetch('/api/v1/auth/config')
+  return resp.ok ? resp.json() : { oidc: false }
 }
 
 // ApiError is a failed call: the HTTP status, the service's message and,
@@ -38,7 +83,9 @@ async function failure(resp) {
 }
 
 function headers(extra) {
-  return { Authorization: `Bearer ${session.token()}`, ...extra }
+  const t = session.token()
+  if (t) return { Authorization: `Bearer ${t}`, ...extra }
+  return { 'X-CSRF-Token': me?.csrf_token || '', ...extra }
 }
 
 // call sends one request and answers its JSON body (null for 204).

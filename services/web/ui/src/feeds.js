@@ -2,7 +2,7 @@
 // shown once, when it is issued).
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { all, call } from './api.js'
+import { all, call, can } from './api.js'
 import { Failure, when } from './widgets.js'
 
 export function FeedsPage() {
@@ -58,17 +58,17 @@ export function FeedsPage() {
       <p>Ingest token for <b>${issued.feed}</b>. Copy it now: it is not shown again.</p>
       <code>${issued.token}</code> <button onClick=${() => setIssued(null)}>Done</button>
     </div>`}
-    <form class="inline" onSubmit=${create}>
+    ${can('admin') && html`<form class="inline" onSubmit=${create}>
       <input aria-label="Feed name" placeholder="Feed name" value=${name} onInput=${(e) => setName(e.target.value)} required maxlength="200" />
       <select aria-label="Kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
         <option value="http">HTTP (bearer)</option><option value="hec">Splunk HEC</option><option value="vector">Vector</option>
       </select>
       <button type="submit">Create feed</button>
-    </form>
+    </form>`}
     ${feeds && (feeds.length === 0 ? html`<p class="empty">No feeds yet.</p>` : html`<table class="rows" data-testid="feeds">
       <thead><tr><th>Name</th><th>Kind</th><th>Created</th><th></th></tr></thead>
       <tbody>${feeds.map((f) => html`<tr><td>${f.name}</td><td>${f.kind}</td><td>${when(f.created_at)}</td>
-        <td><button onClick=${() => issue(f)}>New ingest token</button> <button onClick=${() => remove(f)}>Delete</button></td></tr>`)}</tbody>
+        <td>${can('admin') && html`<button onClick=${() => issue(f)}>New ingest token</button> <button onClick=${() => remove(f)}>Delete</button>`}</td></tr>`)}</tbody>
     </table>`)}
   </section>`
 }

@@ -1,65 +1,54 @@
-// nano's analyst UI: sign in with an API token, then search, alerts,
-// detection rules, feeds and saved searches. Pages are addressed by the
-// fragment (#/search?q=...), so the web service serves one file for all.
+// nano's analyst UI: sign in through the identity provider or with an API
+// token, then search, alerts, detection rules, feeds, saved searches and
+// (admins) the audit trail. Pages are addressed by the fragment
+// (#/search?q=...), so the web service serves one file for all. A page or
+// action the signed-in role cannot use is not shown (the api refuses it
+// anyway).
 import { html, render } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { checkToken, session } from './api.js'
+import { can, loadMe, signOut } from './api.js'
 import { AlertsPage } from './alerts.js'
+import { AuditPage } from './audit.js'
 import { FeedsPage } from './feeds.js'
 import { RulesPage } from './rules.js'
 import { SavedPage } from './saved.js'
 import { SearchPage } from './search.js'
+import { SignIn } from './signin.js'
 import './style.css'
 
+// pages: name, label, component and the scope that shows it.
 const pages = [
-  ['search', 'Search', SearchPage],
-  ['alerts', 'Alerts', AlertsPage],
-  ['rules', 'Rules', RulesPage],
-  ['feeds', 'Feeds', FeedsPage],
-  ['saved', 'Saved searches', SavedPage],
+  ['search', 'Search', SearchPage, 'search'],
+  ['alerts', 'Alerts', AlertsPage, 'read'],
+  ['rules', 'Rules', RulesPage, 'read'],
+  ['feeds', 'Feeds', FeedsPage, 'read'],
+  ['saved', 'Saved searches', SavedPage, 'search'],
+  ['audit', 'Audit', AuditPage, 'admin'],
 ]
 
 function route() {
   const [path, query] = window.location.hash.replace(/^#\/?/, '').split('?')
-  return { name: pages.some(([n]) => n === path) ? path : 'search', params: new URLSearchParams(query || ''), key: window.location.hash }
-}
-
-function SignIn({ onSignedIn }) {
-  const [token, setToken] = useState('')
-  const [error, setError] = useState('')
-  const [busy, setBusy] = useState(false)
-  async function submit(e) {
-    e.preventDefault()
-    setBusy(true)
-    try {
-      const t = token.trim()
-      await checkToken(t)
-      session.signIn(t)
-      onSignedIn()
-    } catch (err) {
-      setError(err.message)
-    } finally {
-      setBusy(false)
-    }
-  }
-  return html`<main class="signin">
-    <form onSubmit=${submit}>
-      <h1>nano</h1>
-      <label>API token <input type="password" name="token" autocomplete="off" placeholder="nano_…" value=${token}
-        onInput=${(e) => setToken(e.target.value)} required /></label>
-      <p class="hint">Issued by an admin (POST /api/v1/tokens, or <code>api token create</code>). It is kept in this tab only.</p>
-      ${error && html`<div class="error" role="alert">${error}</div>`}
-      <button type="submit" disabled=${busy}>Sign in</button>
-    </form>
-  </main>`
+  const visible = pages.filter(([, , , scope]) => can(scope))
+  const name = visible.some(([n]) => n === path) ? path : (visible[0] || pages[0])[0]
+  return { name, path, params: new URLSearchParams(query || ''), key: window.location.hash }
 }
 
 function App() {
-  const [signedIn, setSignedIn] = useState(!!session.token())
+  // undefined: asking the api; null: nobody signed in.
+  const [me, setMe] = useState(undefined)
   const [where, setWhere] = useState(route())
+  const refresh = async () => {
+    try {
+      setMe(await loadMe())
+    } catch {
+      setMe(null)
+    }
+    setWhere(route())
+  }
   useEffect(() => {
+    refresh()
     const onHash = () => setWhere(route())
-    const onOut = () => setSignedIn(false)
+    const onOut = () => setMe(null)
     window.addEventListener('hashchange', onHash)
     window.addEventListener('nano-signed-out', onOut)
     return () => {
@@ -76,13 +65,16 @@ function App() {
     }
     window.location.hash = hash
   }
-  if (!signedIn) return html`<${SignIn} onSignedIn=${() => setSignedIn(true)} />`
+  if (me === undefined) return html`<main class="signin"><p>…</p></main>`
+  if (!me) return html`<${SignIn} params=${where.path === 'signin' ? where.params : new URLSearchParams()} onSignedIn=${refresh} />`
   const [, , Page] = pages.find(([n]) => n === where.name)
+  const who = me.kind === 'user' ? `${me.email} · ${me.role}` : `token ${me.token_name} · ${me.scopes.join(', ')}`
   return html`<div class="shell">
     <nav>
       <span class="brand">nano</span>
-      ${pages.map(([n, label]) => html`<a href=${`#/${n}`} class=${n === where.name ? 'current' : ''}>${label}</a>`)}
-      <button class="signout" onClick=${() => { session.signOut(); setSignedIn(false) }}>Sign out</button>
+      ${pages.filter(([, , , scope]) => can(scope)).map(([n, label]) => html`<a href=${`#/${n}`} class=${n === where.name ? 'current' : ''}>${label}</a>`)}
+      <span class="who" data-testid="who" title=${`tenant ${me.tenant}`}>${who}</span>
+      <button class="signout" onClick=${async () => { await signOut(); window.history.replaceState(null, '', '#/'); setMe(null) }}>Sign out</button>
     </nav>
     <main><${Page} key=${where.key} params=${where.params} navigate=${navigate} /></main>
   </div>`

@@ -3,7 +3,7 @@
 // its window now and says whether it would raise an alert.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { all, call, search } from './api.js'
+import { all, call, can, search } from './api.js'
 import { QueryError } from './search.js'
 import { Failure, when } from './widgets.js'
 
@@ -112,7 +112,7 @@ export function RulesPage() {
 
   return html`<section>
     <header class="page-head"><h2>Detection rules</h2>
-      <button onClick=${() => setEditing({ ...blank })}>New rule</button></header>
+      ${can('write') && html`<button onClick=${() => setEditing({ ...blank })}>New rule</button>`}</header>
     <${Failure} error=${error} />
     ${editing && html`<${RuleForm} key=${editing.id || 'new'} rule=${editing}
       onSaved=${() => { setEditing(null); load() }} onCancel=${() => setEditing(null)} />`}
@@ -122,7 +122,7 @@ export function RulesPage() {
         <td>${r.name}</td><td><code>${r.query}</code></td><td>${r.signal ? 'signal' : r.schedule}</td>
         <td>count ${r.threshold_op} ${r.threshold} in ${r.window_seconds}s</td>
         <td data-testid="next-run">${when(r.next_run_at)}</td><td>${r.enabled ? 'yes' : 'no'}</td>
-        <td><button onClick=${() => setEditing({ ...r })}>Edit</button> <button onClick=${() => remove(r)}>Delete</button></td></tr>`)}</tbody>
+        <td>${can('write') && html`<button onClick=${() => setEditing({ ...r })}>Edit</button> <button onClick=${() => remove(r)}>Delete</button>`}</td></tr>`)}</tbody>
     </table>`)}
   </section>`
 }

@@ -1,7 +1,7 @@
 // Saved searches and the search history: both reopen in the search page.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { call } from './api.js'
+import { call, can } from './api.js'
 import { Failure, when } from './widgets.js'
 
 function reopen(navigate, q, from, to) {
@@ -39,7 +39,7 @@ export function SavedPage({ navigate }) {
     ${saved && (saved.length === 0 ? html`<p class="empty">Nothing saved yet: run a search and save it.</p>` : html`<table class="rows" data-testid="saved-searches">
       <thead><tr><th>Name</th><th>Query</th><th>Range</th><th></th></tr></thead>
       <tbody>${saved.map((s) => html`<tr><td><a href="#" onClick=${(e) => { e.preventDefault(); reopen(navigate, s.query, s.from, s.to) }}>${s.name}</a></td>
-        <td><code>${s.query}</code></td><td>${s.from || '-24h'} – ${s.to || 'now'}</td><td><button onClick=${() => remove(s)}>Delete</button></td></tr>`)}</tbody>
+        <td><code>${s.query}</code></td><td>${s.from || '-24h'} – ${s.to || 'now'}</td><td>${can('write') && html`<button onClick=${() => remove(s)}>Delete</button>`}</td></tr>`)}</tbody>
     </table>`)}
     <h2>History</h2>
     ${history && html`<table class="rows" data-testid="history">

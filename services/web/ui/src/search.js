@@ -3,7 +3,7 @@
 // attributes; a query that does not parse shows where.
 import { html } from 'htm/preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { call, histogram, search } from './api.js'
+import { call, can, histogram, search } from './api.js'
 import { Histogram, StatsChart } from './charts.js'
 import { Failure } from './widgets.js'
 
@@ -160,7 +160,7 @@ export function SearchPage({ params, navigate }) {
       </table></div>
     </div>`}
     ${open !== null && result?.rows[open] && html`<${EventDetail} columns=${result.columns} row=${result.rows[open]} onClose=${() => setOpen(null)} />`}
-    ${ran.current && html`<form class="save" onSubmit=${save}>
+    ${ran.current && can('write') && html`<form class="save" onSubmit=${save}>
       <input aria-label="Saved search name" placeholder="Name" value=${saveName} onInput=${(e) => setSaveName(e.target.value)} required maxlength="200" />
       <button type="submit">Save search</button> <span data-testid="saved">${saved}</span>
     </form>`}
