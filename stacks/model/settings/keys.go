@@ -68,6 +68,7 @@ const (
 	KeyIngressClass    = "ingressClass"
 	KeyPostgresURI     = "postgresUri"
 	KeyProtectData     = "protectData"
+	KeyAlertmanager    = "alertmanagerConfig"
 )
 
 // Values of nano:kubeOperators.
@@ -160,4 +161,6 @@ var Keys = []Key{
 		Description: "Enterprise on provider kubernetes only, required there: the libpq URI of your managed PostgreSQL (postgres://user:password@host:5432/nano?sslmode=verify-full) (pulumi config set --secret)."},
 	{Name: KeyProtectData, Type: Boolean, Default: "true",
 		Description: "Protect what holds the deployment's data (volumes, buckets, databases, ClickHouse and PostgreSQL clusters) and its tier, provider and region: pulumi up refuses to replace or delete them. Set false, then pulumi up, only to destroy the deployment on purpose."},
+	{Name: KeyAlertmanager, Type: String, Default: `""`, Secret: true,
+		Description: "Where alerts go: Alertmanager's own configuration (YAML: route, receivers such as webhook, Slack, PagerDuty, e-mail; see docs/alerting.md), set with pulumi config set --secret nano:alertmanagerConfig < alertmanager.yml. Checked with Alertmanager's loader at preview. Empty: alerts are routed nowhere (kept in nano only)."},
 }
