@@ -32,11 +32,14 @@ type ComposeHostArgs struct {
 	HetznerHostArgs
 	// Backup is the bucket the api backs ClickHouse up to (nil: none).
 	Backup *settings.WarmBucket
+	// AlertmanagerConfig is Alertmanager's configuration, secret ("":
+	// alerts go nowhere).
+	AlertmanagerConfig string
 }
 
 // ComposeHostArgsFrom maps validated settings to ComposeHost arguments.
 func ComposeHostArgsFrom(s settings.Settings) *ComposeHostArgs {
-	return &ComposeHostArgs{HetznerHostArgs: hetznerHostArgsFrom(s), Backup: s.Backup}
+	return &ComposeHostArgs{HetznerHostArgs: hetznerHostArgsFrom(s), Backup: s.Backup, AlertmanagerConfig: s.AlertmanagerConfig}
 }
 
 func (a *ComposeHostArgs) validate() error {
@@ -171,6 +174,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 			NativeCACert: v[6].(string), NativeServerCert: v[7].(string), NativeServerKey: v[8].(string),
 			APICredentialsKey: v[9].(string), AdminToken: v[10].(string),
 			BackupAccessKeyID: backupKeys[0], BackupSecretAccessKey: backupKeys[1],
+			AlertmanagerConfig: args.AlertmanagerConfig,
 		})
 		return string(b), err
 	}).(pulumi.StringOutput)

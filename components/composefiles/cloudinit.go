@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/amconfig"
 )
 
 // Docker's apt repository (https://docs.docker.com/engine/install/debian/)
@@ -98,6 +99,8 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 			file(ProjectDir+"/Caddyfile", "0644", string(caddy)),
 			file(ProjectDir+"/prometheus.yml", "0644", string(prom)),
 			file(ProjectDir+"/alerts.yml", "0644", string(alerts)),
+			// Receivers' URLs and keys: Alertmanager's (nobody's) alone.
+			file(ProjectDir+"/alertmanager.yml", "0600", amconfig.Effective(s.AlertmanagerConfig)),
 			file(ProjectDir+"/clickhouse/nano.xml", "0644", string(ch)),
 			file(ProjectDir+"/tls/ca.crt", "0644", s.NativeCACert),
 			file(ProjectDir+"/tls/server.crt", "0644", s.NativeServerCert),
@@ -108,6 +111,7 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 			// The ingest container runs as 65532 and must read its key;
 			// cloud-init's write_files only takes owners by name.
 			{"chown", "65532:65532", ProjectDir + "/tls/server.key"},
+			{"chown", fmt.Sprintf("%d:%d", nobodyUID, nobodyUID), ProjectDir + "/alertmanager.yml"},
 			{"systemctl", "daemon-reload"},
 			{"systemctl", "enable", "--now", "nano.service"},
 		},
@@ -158,7 +162,7 @@ type DataDirOwner struct {
 
 // DataDirs are the containers' data directories the mount script makes.
 func DataDirs() []DataDirOwner {
-	return []DataDirOwner{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {walSpoolDir, postgresUID}, {"prometheus", nobodyUID}, {"caddy", 0}}
+	return []DataDirOwner{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {walSpoolDir, postgresUID}, {"prometheus", nobodyUID}, {"alertmanager", nobodyUID}, {"caddy", 0}}
 }
 
 // blockMetadata keeps the containers away from the cloud's metadata

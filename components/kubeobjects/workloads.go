@@ -84,7 +84,12 @@ func (s Spec) services() []service {
 		contract.IngestTLSKey:  "/etc/nano/secrets/native-tls/tls.key",
 	}, common)
 	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
-		contract.APIAdminTokenFile: "/etc/nano/secrets/api-credentials/admin-token"}, common)
+		contract.APIAdminTokenFile: "/etc/nano/secrets/api-credentials/admin-token",
+		// Detections' alerts go to every Alertmanager; their links to the UI.
+		contract.AlertmanagerURLs: s.alertmanagerURLs()}, common)
+	if s.Domain != "" {
+		apiEnv[contract.WebURL] = "https://" + s.Domain
+	}
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
 	if s.HasBucket() && !s.Tier.ClickHouse.Cloud {
 		// The api's scheduler backs ClickHouse up under the bucket's
