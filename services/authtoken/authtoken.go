@@ -40,10 +40,11 @@ const (
 	ScopeRead   = "read"   // read metadata through the api
 	ScopeWrite  = "write"  // change metadata through the api
 	ScopeAdmin  = "admin"  // users, tokens, credentials
+	ScopeAlerts = "alerts" // create and expire silences in Alertmanager
 )
 
 // Scopes are the known scopes.
-var Scopes = []string{ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin}
+var Scopes = []string{ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin, ScopeAlerts}
 
 // ErrInvalid is an unknown, malformed, revoked or expired token.
 var ErrInvalid = errors.New("invalid, revoked or expired token")

@@ -19,7 +19,10 @@ func (s *Server) OpenAPI() map[string]any {
 			"description": "Needs a token with the " + r.scope + " scope (admin holds every scope).",
 		}
 		var params []any
-		if strings.Contains(r.path, "{id}") {
+		switch {
+		case strings.HasPrefix(r.path, "/v1/silences/"):
+			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string", "format": "uuid"}})
+		case strings.Contains(r.path, "{id}"):
 			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "integer", "minimum": 1}})
 		}
 		if r.method == "GET" && isList(r.resp) {
