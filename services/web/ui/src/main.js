@@ -1,5 +1,5 @@
-// nano's analyst UI: sign in with an API token, then search, alerts,
-// detection rules, feeds and saved searches. Pages are addressed by the
+// nano's analyst UI: sign in with an API token, then search, alerts and
+// their silences, detection rules, feeds and saved searches. Pages are addressed by the
 // fragment (#/search?q=...), so the web service serves one file for all.
 import { html, render } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
@@ -9,11 +9,13 @@ import { FeedsPage } from './feeds.js'
 import { RulesPage } from './rules.js'
 import { SavedPage } from './saved.js'
 import { SearchPage } from './search.js'
+import { SilencesPage } from './silences.js'
 import './style.css'
 
 const pages = [
   ['search', 'Search', SearchPage],
   ['alerts', 'Alerts', AlertsPage],
+  ['silences', 'Silences', SilencesPage],
   ['rules', 'Rules', RulesPage],
   ['feeds', 'Feeds', FeedsPage],
   ['saved', 'Saved searches', SavedPage],
