@@ -299,7 +299,10 @@ func TestAlertsReachPeople(t *testing.T) {
 	apiEnv := func(replica string, alertmanagers ...string) []string {
 		return []string{contract.PostgresURL + "=" + pgURL, contract.ClickHouseAddr + "=" + ch.Addr, contract.ClickHouseDatabase + "=alerting",
 			contract.APIReplicaID + "=" + replica, contract.APILeaderRetry + "=100ms", contract.APILeaderHeartbeat + "=100ms",
-			contract.AlertmanagerURLs + "=" + strings.Join(alertmanagers, ","), contract.AlertmanagerResend + "=3s",
+			// Resent every minute (the default): an alert nobody resends ends
+			// by itself only after four, so the resolved e-mail the test waits
+			// a minute for is the api's doing.
+			contract.AlertmanagerURLs + "=" + strings.Join(alertmanagers, ","), contract.AlertmanagerResend + "=1m",
 			contract.WebURL + "=https://logs.rig.test"}
 	}
 	api := func(t *testing.T, p *serviceProcess, tok, method, path string, body any) (int, map[string]any) {
