@@ -28,6 +28,12 @@ func planStack(t *testing.T, stack string, overrides map[string]string) *program
 	}
 	cfg.Values = maps.Clone(cfg.Values)
 	maps.Copy(cfg.Values, overrides)
+	// Secret keys are set as a user sets them: with --secret.
+	for _, k := range settings.Keys {
+		if _, ok := overrides[settings.Namespace+":"+k.Name]; ok && k.Secret {
+			cfg.Secrets = append(cfg.Secrets, settings.Namespace+":"+k.Name)
+		}
+	}
 	r, err := program.PlanConfig(proj.Name, stack, cfg)
 	if err != nil {
 		t.Fatal(err)

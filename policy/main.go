@@ -1,13 +1,12 @@
 // Command policy is nano's CrossGuard policy pack: a Pulumi analyzer
-// plugin serving the rules of policy/rules. Run it with a standard CLI:
+// plugin serving the rules of policy/rules. Current CLIs (v3.276.0 and
+// newer) run it as a compiled pack, the executable given to --policy-pack,
+// with PulumiPolicy.yaml beside it for its version:
 //
-//	pulumi preview --policy-pack policy
+//	go build -o policy/policy ./policy
+//	pulumi preview --policy-pack policy/policy
 //
-// The CLI starts it through the Go language host (pulumi-language-go
-// builds this directory), or, where no Go language host is installed, as
-// pulumi-analyzer-policy-go on PATH (go build -o .../pulumi-analyzer-policy-go ./policy).
-// Either way it prints the port it serves on and answers until the engine
-// closes it.
+// It prints the port it serves on and answers until the engine closes it.
 package main
 
 import (
@@ -26,8 +25,8 @@ import (
 const version = "0.1.0"
 
 func main() {
-	// Arguments (the engine's address, and "." when started as
-	// pulumi-analyzer-policy-go) are not needed: the rules call nothing back.
+	// The argument (the engine's address) is not needed: the rules call
+	// nothing back.
 	srv := analyzer.New(rules.All(), version)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(s *grpc.Server) error {

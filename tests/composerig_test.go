@@ -459,7 +459,7 @@ func (h *composeHost) client(ctx context.Context) *http.Client {
 func (h *composeHost) waitTLS(ctx context.Context, c *http.Client, base string) {
 	h.t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		req, _ := http.NewRequestWithContext(ctx, "GET", base+contract.APIPrefix+contract.HealthPath, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+contract.APIPrefix+"/openapi.json", nil)
 		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -471,6 +471,29 @@ func (h *composeHost) waitTLS(ctx context.Context, c *http.Client, base string) 
 		if time.Now().After(deadline) {
 			h.t.Fatalf("Caddy does not serve %s with a certificate of its CA for %s: %v", base, h.params.Host, err)
 		}
+	}
+}
+
+// checkOpsNotPublic: through Caddy, api and search answer their API
+// (401 without a token) but not their operational endpoints, nor does the
+// web UI at the root; Prometheus still scrapes them all inside the
+// project (checkPrometheus).
+func (h *composeHost) checkOpsNotPublic(ctx context.Context, c *http.Client, https string) {
+	h.t.Helper()
+	for _, prefix := range []string{contract.APIPrefix, contract.SearchPrefix, ""} {
+		for _, op := range []string{"/metrics", "/readyz", "/healthz", "/version", "//metrics", "/%6detrics", "/METRICS"} {
+			code, out := call(ctx, h.t, c, "GET", https+prefix+op, nil, nil)
+			raw, _ := out["raw"].(string)
+			if code == 200 || strings.Contains(raw, "go_goroutines") || strings.Contains(raw, "# HELP") {
+				h.t.Errorf("GET %s%s through Caddy: %d %.80q, want it refused", prefix, op, code, raw)
+			}
+		}
+	}
+	if code, _ := call(ctx, h.t, c, "GET", https+contract.APIPrefix+"/v1/feeds", nil, nil); code != 401 {
+		h.t.Errorf("the api through Caddy without a token: %d, want 401", code)
+	}
+	if code, _ := call(ctx, h.t, c, "POST", https+contract.SearchPrefix+"/v1/search", nil, []byte(`{"query":""}`)); code != 401 {
+		h.t.Errorf("search through Caddy without a token: %d, want 401", code)
 	}
 }
 
@@ -587,6 +610,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		t.Fatalf("api through Caddy: %d %v", code, out)
 	}
 	h.checkWebUI(ctx, c, https)
+	h.checkOpsNotPublic(ctx, c, https)
 
 	// Ingest on every port.
 	marker := "rig-" + randomHex(t, 4)

@@ -62,15 +62,33 @@ func replay(rs []program.Resource) pulumi.RunFunc {
 	}
 }
 
-// policyStack is a stack on the real engine running program, with nano's
-// policy pack on the PATH as the CLI's fallback analyzer
-// (pulumi-analyzer-policy-go: no Go language host is installed here).
-func policyStack(t *testing.T, ctx context.Context, name, tier string, program pulumi.RunFunc) auto.Stack {
+// policyPack builds nano's policy pack as current CLIs run a compiled Go
+// pack: an executable analyzer plugin with its PulumiPolicy.yaml beside it
+// (the version and description the CLI shows), whose path is given to
+// --policy-pack. (A pack directory of runtime go needs the Go language
+// host, pulumi-language-go, which is not obtainable here; CLIs before
+// pulumi/pulumi#24052 fell back to a pulumi-analyzer-policy-go on PATH,
+// which current ones no longer do.)
+func policyPack(t *testing.T) string {
 	t.Helper()
-	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "pulumi-analyzer-policy-go"), "../policy").CombinedOutput(); err != nil {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "policy")
+	if out, err := exec.Command("go", "build", "-o", bin, "../policy").CombinedOutput(); err != nil {
 		t.Fatalf("cannot build the policy pack: %v\n%s", err, out)
 	}
+	manifest, err := os.ReadFile("../policy/PulumiPolicy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "PulumiPolicy.yaml"), manifest, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// policyStack is a stack on the real engine running program.
+func policyStack(t *testing.T, ctx context.Context, name, tier string, program pulumi.RunFunc) auto.Stack {
+	t.Helper()
 	state := t.TempDir()
 	s, err := auto.UpsertStackInlineSource(ctx, name, "nano", program,
 		auto.Pulumi(pulumiCommand(t)),
@@ -79,7 +97,6 @@ func policyStack(t *testing.T, ctx context.Context, name, tier string, program p
 			"PULUMI_BACKEND_URL":       "file://" + state,
 			"PULUMI_CONFIG_PASSPHRASE": "nano-policy-test",
 			"PULUMI_SKIP_UPDATE_CHECK": "true",
-			"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		}))
 	if err != nil {
 		t.Fatal(err)
@@ -90,16 +107,13 @@ func policyStack(t *testing.T, ctx context.Context, name, tier string, program p
 	return s
 }
 
-// A standard Pulumi CLI loads the pack (PulumiPolicy.yaml, runtime go) and
-// enforces it: the team stack's resources pass; the same stack with one api
+// A standard Pulumi CLI loads the pack (the compiled pack, PulumiPolicy.yaml
+// beside it) and enforces it: the team stack's resources pass; the same stack with one api
 // replica fails the preview with the rule's id.
 func TestPolicyPackOnTheEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	pack, err := filepath.Abs("../policy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pack := policyPack(t)
 	r, err := program.Plan("..", "team-civo")
 	if err != nil {
 		t.Fatal(err)

@@ -387,6 +387,9 @@ func Env(s Secrets) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// opsPaths are the services' operational endpoints (servicemain.Ops).
+var opsPaths = []string{"/metrics", contract.ReadyPath, contract.HealthPath, "/version"}
+
 // Caddyfile returns the HTTPS entry: /api and /search on 443, every other
 // path the web UI, and TLS in front of the ingest HTTP and HEC ports.
 func Caddyfile(p Params) ([]byte, error) {
@@ -406,8 +409,17 @@ func Caddyfile(p Params) ([]byte, error) {
 	}
 	b.WriteString("}\n\n")
 	fmt.Fprintf(&b, "https://%s {\n%s", p.Host, tls)
-	fmt.Fprintf(&b, "\thandle_path %s/* {\n\t\treverse_proxy api:%d\n\t}\n", contract.APIPrefix, contract.Ports.API)
-	fmt.Fprintf(&b, "\thandle_path %s/* {\n\t\treverse_proxy search:%d\n\t}\n", contract.SearchPrefix, contract.Ports.Search)
+	// The prefix is kept (handle, not handle_path): under it api and search
+	// answer their API alone, never /metrics, /readyz or /version
+	// (servicemain.Prefixed), which Prometheus reads inside the network.
+	fmt.Fprintf(&b, "\thandle %s/* {\n\t\treverse_proxy api:%d\n\t}\n", contract.APIPrefix, contract.Ports.API)
+	fmt.Fprintf(&b, "\thandle %s/* {\n\t\treverse_proxy search:%d\n\t}\n", contract.SearchPrefix, contract.Ports.Search)
+	// The web UI's own operational endpoints sit at the root of every
+	// other path: refused here (its healthcheck and Prometheus read them
+	// inside the project).
+	for _, op := range opsPaths {
+		fmt.Fprintf(&b, "\thandle %s {\n\t\trespond 404\n\t}\n", op)
+	}
 	fmt.Fprintf(&b, "\thandle {\n\t\treverse_proxy web:%d\n\t}\n}\n", contract.Ports.Web)
 	for _, port := range []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
 		fmt.Fprintf(&b, "\nhttps://%s:%d {\n%s\treverse_proxy ingest:%d\n}\n", p.Host, port, tls, port)

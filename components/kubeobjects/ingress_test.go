@@ -1,10 +1,21 @@
 package kubeobjects
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	apiserver "github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/contract"
+	searchserver "github.com/nanosiem/nano/services/search/server"
+	"github.com/nanosiem/nano/services/servicemain"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
 
@@ -36,6 +47,58 @@ func TestIngressRoutesThePublicPrefixes(t *testing.T) {
 				t.Errorf("%s: path %s has type %s", name, path, pt)
 			}
 			find(t, objs, "Service", svc)
+		}
+	}
+}
+
+// What the Ingress sends to api and search reaches their API alone: every
+// path of the Ingress's rules for them, with the operational endpoints'
+// paths below it (the Ingress forwards them unstripped), is refused by
+// the services' real fronts (servicemain.Prefixed over their handlers),
+// while the same endpoints at the services' own paths, where Prometheus
+// and the probes read them inside the cluster, answer.
+func TestIngressReachesNoOperationalEndpoint(t *testing.T) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ready := func(context.Context) error { return nil }
+	api := &apiserver.Server{Log: discard, Registry: prometheus.NewRegistry(), Ready: ready, Version: "v-test", Leading: func() bool { return false }}
+	search := &searchserver.Server{Log: discard, Metrics: searchserver.NewMetrics(), Ready: ready, Config: searchserver.Config{Version: "v-test"}}
+	apiHandler, searchHandler := api.Handler(), search.Handler()
+	fronts := map[string]http.Handler{
+		"api":    servicemain.Prefixed(contract.APIPrefix, apiHandler, api.Internal(apiHandler)),
+		"search": servicemain.Prefixed(contract.SearchPrefix, searchHandler, search.Internal(searchHandler)),
+	}
+	ops := []string{"/metrics", "/readyz", "/healthz", "/version"}
+	do := func(h http.Handler, path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
+		ing := find(t, objects(t, specFor(t, name)), "Ingress", "nano")
+		paths := get(t, ing, "spec", "rules", 0, "http", "paths").([]any)
+		routed := 0
+		for i := range paths {
+			path := fmt.Sprint(get(t, ing, "spec", "rules", 0, "http", "paths", i, "path"))
+			front, ok := fronts[fmt.Sprint(get(t, ing, "spec", "rules", 0, "http", "paths", i, "backend", "service", "name"))]
+			if !ok {
+				continue
+			}
+			routed++
+			for _, op := range ops {
+				if code, body := do(front, strings.TrimSuffix(path, "/")+op); code == 200 || strings.Contains(body, "v-test") || strings.Contains(body, "go_goroutines") {
+					t.Errorf("%s: the Ingress's %s reaches %s: %d %.60q", name, path, op, code, body)
+				}
+			}
+		}
+		if routed != 2 {
+			t.Errorf("%s: %d Ingress paths go to api or search, want 2", name, routed)
+		}
+	}
+	for svc, front := range fronts {
+		for _, op := range ops {
+			if code, _ := do(front, op); code != 200 {
+				t.Errorf("%s%s inside the cluster: %d", svc, op, code)
+			}
 		}
 	}
 }

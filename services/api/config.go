@@ -10,11 +10,13 @@ import (
 
 	"github.com/nanosiem/nano/services/api/detect"
 	"github.com/nanosiem/nano/services/api/notify"
+	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/backups"
 	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/quota"
 )
 
 // config is the api's validated configuration.
@@ -33,6 +35,8 @@ type config struct {
 	ReplicaID              string
 	MaxBodyBytes           int64
 	Timeout, TokenCacheTTL time.Duration
+	// Limits are the per-tenant quotas.
+	Limits server.Limits
 	// Backup is nil when ClickHouse backups are off (NANO_BACKUP_URL unset).
 	Backup *backupConfig
 	// PostgresBackup is nil when the api does not back PostgreSQL up
@@ -78,6 +82,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxBodyBytes:    r.Int(contract.APIMaxBodyBytes, 1<<20, 1<<10, 64<<20),
 		Timeout:         r.Duration(contract.APIRequestTimeout, 30*time.Second, time.Second, 10*time.Minute),
 		TokenCacheTTL:   r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
+		Limits: server.Limits{
+			Rules:       quota.Limit{What: "detection rules", Key: contract.APIMaxRules, Max: int(r.Int(contract.APIMaxRules, quota.DefaultMaxRules, 0, 1_000_000))},
+			SignalRules: quota.Limit{What: "signal rules", Key: contract.APIMaxSignalRules, Max: int(r.Int(contract.APIMaxSignalRules, quota.DefaultMaxSignalRules, 0, 10_000))},
+			Datasets:    quota.Limit{What: "enrichment datasets", Key: contract.APIMaxDatasets, Max: int(r.Int(contract.APIMaxDatasets, quota.DefaultMaxDatasets, 0, 10_000))},
+		},
 	}
 	c.LeaderURL = r.String(contract.APILeaderPostgresURL, c.PostgresURL)
 	c.Engine = events.Engine{

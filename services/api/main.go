@@ -97,14 +97,21 @@ func tokenCreate(args []string) int {
 }
 
 // seedAdminToken stores the deployment's first admin token
-// (NANO_API_ADMIN_TOKEN) for the default tenant, once.
+// (NANO_API_ADMIN_TOKEN) for the default tenant, once. It is the
+// operator's: it also holds the platform scope (platform datasets,
+// platform tokens), given too to a first-admin token stored by a version
+// before that scope.
 func seedAdminToken(ctx context.Context, pool *pgxpool.Pool, token string, log *slog.Logger) error {
 	if err := metadb.EnsureTenant(ctx, pool, contract.DefaultTenant, contract.DefaultTenant); err != nil {
 		return fmt.Errorf("%s: %w", contract.APIAdminToken, err)
 	}
-	created, err := authtoken.Seed(ctx, pool, contract.DefaultTenant, "first-admin", token, []string{authtoken.ScopeAdmin})
+	created, err := authtoken.Seed(ctx, pool, contract.DefaultTenant, "first-admin", token, []string{authtoken.ScopeAdmin, authtoken.ScopePlatform})
 	if err != nil {
 		return fmt.Errorf("%s: %w", contract.APIAdminToken, err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE api_tokens SET scopes = scopes || ARRAY['platform'] WHERE hash = $1 AND tenant = $2 AND revoked_at IS NULL
+AND 'admin' = ANY(scopes) AND NOT 'platform' = ANY(scopes)`, authtoken.Hash(token), contract.DefaultTenant); err != nil {
+		return fmt.Errorf("%s: cannot give it the platform scope: %w", contract.APIAdminToken, err)
 	}
 	if created {
 		log.Info("the first admin token is stored", "tenant", contract.DefaultTenant, "key", contract.APIAdminToken)
@@ -168,7 +175,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	srv := &server.Server{
 		Alertmanager: am,
 		DB:           pool, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL}, Sealer: sealer, Log: log, Version: version,
-		EnrichmentDir: cfg.EnrichmentDir, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.Timeout, Registry: reg,
+		EnrichmentDir: cfg.EnrichmentDir, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.Timeout, Registry: reg, Limits: cfg.Limits,
 		Leading: leading.Load,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
@@ -177,7 +184,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return nil
 		},
 	}
-	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.APIPrefix, srv.Handler()), cfg.Timeout)
+	api := srv.Handler()
+	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.APIPrefix, api, srv.Internal(api)), cfg.Timeout)
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}

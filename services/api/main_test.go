@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/tests/harness"
 )
@@ -253,12 +255,17 @@ func TestFirstAdminToken(t *testing.T) {
 	code, body := do(base, "GET", "/v1/tokens")
 	var list struct {
 		Items []struct {
-			ID   int64  `json:"id"`
-			Name string `json:"name"`
+			ID     int64    `json:"id"`
+			Name   string   `json:"name"`
+			Scopes []string `json:"scopes"`
 		} `json:"items"`
 	}
 	if err := json.Unmarshal(body, &list); code != 200 || err != nil || len(list.Items) != 1 || list.Items[0].Name != "first-admin" {
 		t.Fatalf("the first admin token: %d %s", code, body)
+	}
+	// It is the operator's: admin of the default tenant and the platform.
+	if s := list.Items[0].Scopes; !slices.Equal(s, []string{authtoken.ScopeAdmin, authtoken.ScopePlatform}) {
+		t.Errorf("the first admin token's scopes: %v", s)
 	}
 	if code, body := do(base, "DELETE", fmt.Sprintf("/v1/tokens/%d", list.Items[0].ID)); code != 204 {
 		t.Fatalf("revoke: %d %s", code, body)

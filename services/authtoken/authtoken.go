@@ -41,10 +41,14 @@ const (
 	ScopeWrite  = "write"  // change metadata through the api
 	ScopeAdmin  = "admin"  // users, tokens, credentials
 	ScopeAlerts = "alerts" // create and expire silences in Alertmanager
+	// ScopePlatform manages what every tenant shares (platform enrichment
+	// datasets). It is the deployment operator's: admin does not imply it,
+	// and only a token holding it may issue another.
+	ScopePlatform = "platform"
 )
 
 // Scopes are the known scopes.
-var Scopes = []string{ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin, ScopeAlerts}
+var Scopes = []string{ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin, ScopeAlerts, ScopePlatform}
 
 // ErrInvalid is an unknown, malformed, revoked or expired token.
 var ErrInvalid = errors.New("invalid, revoked or expired token")
@@ -57,8 +61,12 @@ type Principal struct {
 	Scopes  []string
 }
 
-// Can reports whether p holds scope (admin holds every scope).
+// Can reports whether p holds scope (admin holds every scope of its
+// tenant; the platform scope only a token that names it).
 func (p Principal) Can(scope string) bool {
+	if scope == ScopePlatform {
+		return slices.Contains(p.Scopes, ScopePlatform)
+	}
 	return slices.Contains(p.Scopes, scope) || slices.Contains(p.Scopes, ScopeAdmin)
 }
 

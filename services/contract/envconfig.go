@@ -116,6 +116,7 @@ const (
 	SearchDefaultPageRows        = "NANO_SEARCH_DEFAULT_PAGE_ROWS"         // rows per page (100)
 	SearchMaxPageRows            = "NANO_SEARCH_MAX_PAGE_ROWS"             // largest page_size (10 000)
 	SearchMaxBodyBytes           = "NANO_SEARCH_MAX_BODY_BYTES"            // request body (64 KiB)
+	SearchMaxSavedSearches       = "NANO_SEARCH_MAX_SAVED_SEARCHES"        // saved searches per tenant, 409 over it; 0 is no limit (500)
 )
 
 // TokenCacheTTL is how long a service trusts a verified API token before
@@ -150,6 +151,11 @@ const (
 	APIReplicaID       = "NANO_API_REPLICA_ID"       // this replica's name in the scheduler (the host name)
 	APIMaxBodyBytes    = "NANO_API_MAX_BODY_BYTES"   // request body (1 MiB)
 	APIRequestTimeout  = "NANO_API_REQUEST_TIMEOUT"  // one request (30s)
+	// Per-tenant limits (quota; 0 is no limit): over one, a creation is
+	// refused with 409 naming the variable.
+	APIMaxRules       = "NANO_API_MAX_RULES"        // detection rules per tenant, signal rules included (500)
+	APIMaxSignalRules = "NANO_API_MAX_SIGNAL_RULES" // signal rules per tenant: each is a view on every insert (20)
+	APIMaxDatasets    = "NANO_API_MAX_DATASETS"     // enrichment datasets per tenant, the platform's not counted (20)
 )
 
 // ClickHouse backups, taken by the api's scheduler (off unless BackupURL

@@ -17,9 +17,11 @@ var Ports = struct {
 
 // Public path prefixes: users reach api and search at
 // https://<host>/api/... and /search/... (the Compose host's Caddy, the
-// clusters' Ingress); every other path is the web UI's. The services answer both with and without the
-// prefix, so routing does not depend on whether a proxy strips it
-// (Caddy's handle_path does, an Ingress Prefix rule does not).
+// clusters' Ingress, both forwarding the prefix); every other path is the
+// web UI's. Under its prefix a service answers its API alone; its
+// operational endpoints (/metrics, /readyz, /healthz, /version) answer
+// only at its own unprefixed paths, inside the deployment's network
+// (servicemain.Prefixed).
 const (
 	APIPrefix    = "/api"
 	SearchPrefix = "/search"

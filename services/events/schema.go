@@ -71,9 +71,18 @@ func (e Engine) Replicated() bool { return e.Cluster != "" }
 // replicated tables on a cluster.
 func (e Engine) Table() string { return e.Database + ".events" }
 
-// EnrichmentTable is the table of an enrichment dataset in database: the
-// api's enrichment sync loads it, searches' | lookup stages read it.
-func EnrichmentTable(database, dataset string) string { return database + ".enrich_" + dataset }
+// EnrichmentTable is the table of the enrichment dataset with id in
+// database: the api's enrichment sync loads it, searches' | lookup stages
+// read it once the dataset's name is resolved for their tenant
+// (metadb.Datasets). Tables are named by id, never by a name a tenant
+// chose, so two tenants' datasets of one name never share a table.
+func EnrichmentTable(database string, id int64) string {
+	return database + ".enrich_" + strconv.FormatInt(id, 10)
+}
+
+// LegacyEnrichmentTable is where a dataset was loaded before tables were
+// named by id (the sync drops it once the dataset is loaded anew).
+func LegacyEnrichmentTable(database, name string) string { return database + ".enrich_" + name }
 
 // InsertTable is what writers insert into: the events table on a single
 // node; on a cluster a Distributed table over the same shards that places

@@ -22,6 +22,9 @@ type ErrorDetail struct {
 	Field string `json:"field,omitempty"`
 	// Column points into a query (1-based) for query errors.
 	Column int `json:"column,omitempty"`
+	// Limit names the per-tenant limit a refused creation reached (its
+	// variable, e.g. NANO_API_MAX_SIGNAL_RULES).
+	Limit string `json:"limit,omitempty"`
 }
 
 // Reply writes v as a JSON response with status code.

@@ -8,6 +8,7 @@ package metadb
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -210,7 +211,19 @@ CREATE TABLE hec_acks (
 );
 CREATE INDEX hec_acks_committed_at ON hec_acks (committed_at);
 `},
-	{Version: 5, Name: "alerts delivered through Alertmanager: rules' severity and labels, alerts' labels, samples and delivery", SQL: `
+	{Version: 5, Name: "enrichment datasets owned by a tenant or the platform", SQL: `
+-- A dataset belongs to one tenant (tenant set) or to the platform (NULL:
+-- every tenant may look it up; only a platform token changes it). The
+-- datasets before this version were shared by all tenants: they become
+-- the platform's. Names are unique per owner.
+ALTER TABLE enrichment_datasets ADD COLUMN tenant text REFERENCES tenants (id) ON DELETE CASCADE;
+ALTER TABLE enrichment_datasets DROP CONSTRAINT enrichment_datasets_name_key;
+CREATE UNIQUE INDEX enrichment_datasets_owner_name ON enrichment_datasets (coalesce(tenant, ''), name);
+-- Tables are named by the dataset's id from now on (enrich_<id>): load
+-- every dataset again.
+UPDATE enrichment_datasets SET last_checksum = '', last_error = '', next_sync_at = now();
+`},
+	{Version: 6, Name: "alerts delivered through Alertmanager: rules' severity and labels, alerts' labels, samples and delivery", SQL: `
 ALTER TABLE detection_rules
     ADD COLUMN severity text NOT NULL DEFAULT 'warning' CHECK (severity IN ('warning', 'critical', 'info')),
     ADD COLUMN labels jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object');
@@ -251,4 +264,33 @@ func EnsureTenant(ctx context.Context, db *pgxpool.Pool, id, name string) error 
 		return fmt.Errorf("cannot create tenant %q: %w", id, err)
 	}
 	return nil
+}
+
+// Datasets are the ids of the enrichment datasets named in names that
+// tenant may read: its own, else the platform's of that name. A name
+// missing from the answer is no dataset of either.
+func Datasets(ctx context.Context, db *pgxpool.Pool, tenant string, names []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	rows, err := db.Query(ctx, `SELECT DISTINCT ON (name) name, id FROM enrichment_datasets
+WHERE name = ANY($2) AND (tenant = $1 OR tenant IS NULL) ORDER BY name, tenant NULLS LAST`, tenant, names)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the enrichment datasets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var id int64
+		if err := rows.Scan(&name, &id); err != nil {
+			return nil, fmt.Errorf("cannot read the enrichment datasets: %w", err)
+		}
+		out[name] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read the enrichment datasets: %w", err)
+	}
+	return out, nil
 }

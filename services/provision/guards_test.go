@@ -151,3 +151,30 @@ func TestUpgradeDataAddressesAreChecked(t *testing.T) {
 		t.Errorf("the stack keys of the addresses: %v", keys)
 	}
 }
+
+// An operation the CLI refuses before its engine starts ends, failed, with
+// the CLI's reason, and releases the deployment: the CLI opens the event
+// stream the Automation API closes the operation's event channel on only
+// once the engine runs (here the CLI's config validation stops it first:
+// the project requires a key the stack does not set).
+func TestAnOperationTheCLIRefusesEarlyEnds(t *testing.T) {
+	project := []byte("name: nano\nruntime: go\nstackConfigDir: stacks\nconfig:\n  mustBeSet:\n    type: string\n    description: a required key no request sets\n")
+	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.Project = project; c.MaxConcurrent = 1 })
+	op, err := m.Create(hobby("early"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := wait(t, m, op.ID)
+	if done.State != StateFailed || !strings.Contains(done.Error, "missing configuration value 'mustBeSet'") {
+		t.Fatalf("operation %s: %q; want failed on the missing key", done.State, done.Error)
+	}
+	// The deployment is free again: its next operation runs (and fails the
+	// same way) rather than waiting for the first.
+	op, err = m.Preview("early")
+	if err != nil {
+		t.Fatalf("the deployment is still claimed: %v", err)
+	}
+	if done := wait(t, m, op.ID); done.State != StateFailed {
+		t.Fatalf("preview %s, want failed", done.State)
+	}
+}

@@ -665,14 +665,35 @@ func (m *Manager) passphraseFile() (string, error) {
 	return path, nil
 }
 
-// pipe turns engine events into JSON lines on evs; wait returns once all
-// events of the operation were passed on.
+// pipe turns engine events into JSON lines on evs; wait, called once the
+// Automation API call that was given the channel has returned, returns once
+// all events of the operation were passed on.
+//
+// wait must not rely on the channel being closed: the Automation API closes
+// it when the CLI's event stream ends, and with CLIs after v3.205 that stream
+// is a gRPC call the CLI opens only once the engine starts. An operation the
+// CLI refuses before that (its config validation, a locked stack, a wrong
+// passphrase) never opens it, the channel is never closed, and waiting for
+// the close hung the operation, and the deployment's claim, for good. By the
+// time the call returns every event was delivered (the SDK stops its event
+// server, or its log watcher, before returning, and each send completed when
+// this goroutine received it), so wait stops the goroutine instead.
 func pipe(evs chan<- []byte) (chan<- events.EngineEvent, func()) {
 	ch := make(chan events.EngineEvent)
-	done := make(chan struct{})
+	done, stop := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		for e := range ch {
+		for {
+			var e events.EngineEvent
+			var ok bool
+			select {
+			case e, ok = <-ch:
+			case <-stop:
+				return
+			}
+			if !ok {
+				return
+			}
 			var b []byte
 			if e.Error != nil {
 				b, _ = json.Marshal(map[string]string{"error": e.Error.Error()})
@@ -682,7 +703,7 @@ func pipe(evs chan<- []byte) (chan<- events.EngineEvent, func()) {
 			evs <- b
 		}
 	}()
-	return ch, func() { <-done }
+	return ch, func() { close(stop); <-done }
 }
 
 func maskOutputs(out auto.OutputMap) map[string]string {

@@ -9,6 +9,7 @@ import (
 	"github.com/nanosiem/nano/services/chclient"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/quota"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/runner"
 )
@@ -29,6 +30,7 @@ type config struct {
 	DefaultRange                 time.Duration
 	DefaultPageRows, MaxPageRows int
 	MaxBodyBytes                 int64
+	MaxSaved                     quota.Limit
 	TokenCacheTTL                time.Duration
 	Deployment                   string
 }
@@ -61,7 +63,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DefaultPageRows: int(r.Int(contract.SearchDefaultPageRows, 100, 1, 1_000_000)),
 		MaxPageRows:     int(r.Int(contract.SearchMaxPageRows, 10_000, 1, 1_000_000)),
 		MaxBodyBytes:    r.Int(contract.SearchMaxBodyBytes, 64<<10, 1<<10, 16<<20),
-		TokenCacheTTL:   r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
+		MaxSaved: quota.Limit{What: "saved searches", Key: contract.SearchMaxSavedSearches,
+			Max: int(r.Int(contract.SearchMaxSavedSearches, quota.DefaultMaxSavedSearches, 0, 1_000_000))},
+		TokenCacheTTL: r.Duration(contract.TokenCacheTTL, 30*time.Second, 0, time.Hour),
 	}
 	if len(c.ClickHouseAddrs) == 0 {
 		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (the clickhouse-search Service)")

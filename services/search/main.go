@@ -71,7 +71,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	srv := &server.Server{
 		Config: server.Config{Table: cfg.Database + ".events", DefaultRange: cfg.DefaultRange, DefaultPageRows: cfg.DefaultPageRows,
 			MaxPageRows: cfg.MaxPageRows, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.timeout(), Version: version},
-		Runner: run, Store: &history.Store{DB: pool}, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL},
+		Runner: run, Store: &history.Store{DB: pool, MaxSaved: cfg.MaxSaved}, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL},
 		Admission: adm, Metrics: m, Log: log,
 		Ready: func(ctx context.Context) error {
 			if err := conn.Ping(ctx); err != nil {
@@ -83,7 +83,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return nil
 		},
 	}
-	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.SearchPrefix, srv.Handler()), srv.Config)
+	api := srv.Handler()
+	hs := server.NewHTTPServer(cfg.Listen, servicemain.Prefixed(contract.SearchPrefix, api, srv.Internal(api)), srv.Config)
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}

@@ -109,6 +109,21 @@ func TestServiceStartsAndSearches(t *testing.T) {
 	if strings.TrimSpace(string(b)) != version {
 		t.Errorf("/version %q", b)
 	}
+	// Under the public prefix (what Caddy and the Ingress forward) the
+	// operational endpoints do not exist; at the service's own paths
+	// (Prometheus, probes) they do.
+	for _, path := range []string{"/metrics", "/readyz", "/healthz", "/version"} {
+		for prefix, want := range map[string]int{contract.SearchPrefix: 404, "": 200} {
+			resp, err := http.Get(base + prefix + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("GET %s%s: %d, want %d", prefix, path, resp.StatusCode, want)
+			}
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("shutdown: %v", err)

@@ -50,18 +50,31 @@ func Run[C any](name, version string, load func(getenv func(string) string) (C, 
 	}
 }
 
-// Prefixed serves h at its own paths and under prefix ("/api": /api/v1/x
-// reaches h as /v1/x), so a service answers behind a proxy that strips
-// its public prefix and one that does not.
-func Prefixed(prefix string, h http.Handler) http.Handler {
-	stripped := http.StripPrefix(prefix, h)
+// Prefixed is a service's front. Under prefix ("/api": /api/v1/x reaches
+// public as /v1/x) it serves public alone: the paths a proxy (Caddy's
+// handle, an Ingress Prefix rule, neither stripping the prefix) sends from
+// the Internet. At every other path it serves internal: the same API and
+// the operational endpoints (Ops: metrics, health, readiness, version),
+// which only the deployment's own network reaches (Prometheus, probes,
+// the compose healthcheck), never through the proxy.
+func Prefixed(prefix string, public, internal http.Handler) http.Handler {
+	stripped := http.StripPrefix(prefix, public)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; p == prefix || strings.HasPrefix(p, prefix+"/") {
 			stripped.ServeHTTP(w, r)
 			return
 		}
-		h.ServeHTTP(w, r)
+		internal.ServeHTTP(w, r)
 	})
+}
+
+// WithOps is api beside the operational endpoints (Ops): a service's
+// internal handler for Prefixed.
+func WithOps(api http.Handler, metrics prometheus.Gatherer, ready func(context.Context) error, version string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	Ops(mux, metrics, ready, version)
+	return mux
 }
 
 // Ops registers the operational endpoints of an HTTP service on mux:

@@ -15,11 +15,22 @@ import (
 // Run is the program. Invalid config fails before any resource is
 // registered, with every problem named by its key.
 func Run(ctx *pulumi.Context) error {
-	s, err := settings.Load(ctx.Stack(), config.New(ctx, settings.Namespace).Get)
+	s, err := Settings(ctx)
 	if err != nil {
 		return err
 	}
 	return Deploy(ctx, s)
+}
+
+// Settings loads the stack's validated settings from its config, refusing
+// a secret key set in plaintext (settings.PlaintextSecrets: the CLI does
+// not, as Pulumi.yaml leaves these optional keys untyped).
+func Settings(ctx *pulumi.Context) (settings.Settings, error) {
+	get := config.New(ctx, settings.Namespace).Get
+	if err := settings.PlaintextSecrets(get, ctx.IsConfigSecret); err != nil {
+		return settings.Settings{}, fmt.Errorf("invalid configuration for stack %q:\n%w", ctx.Stack(), err)
+	}
+	return settings.Load(ctx.Stack(), get)
 }
 
 // Deploy builds the component of the settings' tier, behind the tier

@@ -396,6 +396,7 @@ func TestBackupBucketReachesTheTiers(t *testing.T) {
 		t.Fatal(err)
 	}
 	maps.Copy(cfg.Values, bucket)
+	cfg.Secrets = append(cfg.Secrets, "nano:backupAccessKeyId", "nano:backupSecretAccessKey")
 	r, err := program.PlanConfig("nano", "startup-hetzner", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -415,6 +416,7 @@ func TestBackupBucketReachesTheTiers(t *testing.T) {
 		t.Fatal(err)
 	}
 	maps.Copy(cfg.Values, bucket)
+	cfg.Secrets = append(cfg.Secrets, "nano:backupAccessKeyId", "nano:backupSecretAccessKey")
 	r, err = program.PlanConfig("nano", "growth-hetzner", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -459,6 +461,7 @@ func TestPostgresRecoveryReachesTheCluster(t *testing.T) {
 		"nano:postgresRecoverFrom": "nano-pg", "nano:postgresServerName": "nano-pg-2",
 		"nano:postgresRecoverTo": "2026-12-03T10:00:00Z",
 	})
+	cfg.Secrets = append(cfg.Secrets, "nano:backupAccessKeyId", "nano:backupSecretAccessKey")
 	r, err := program.PlanConfig("nano", "growth-hetzner", cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,10 @@
 // the provider's module only at the pseudo-version below. tests/setup copies
 // the provider's command package next to this go.mod in the cache directory,
 // generates its embedded schema and builds it. The provider's own go.mod
-// replaces the SDK with ../sdk; the replace line below names the SDK release
-// that go.mod requires instead, and the other copies pulumi/pkg's.
+// replaces the SDK with ../sdk, the SDK of the same commit; the replace line
+// below names the SDK release that commit went into instead (v4.25.0, tagged
+// a day later, whose resource types are exactly the provider schema's; nano's
+// go.mod requires the same), and the other copies pulumi/pkg's.
 module github.com/nanosiem/nano/tests/kubeprovider
 
 go 1.24.7
@@ -234,5 +236,5 @@ require (
 
 replace (
 	github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
-	github.com/pulumi/pulumi-kubernetes/sdk/v4 => github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.24.0
+	github.com/pulumi/pulumi-kubernetes/sdk/v4 => github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0
 )

@@ -12,6 +12,6 @@ package standinproviders
 // The versions the stand-ins report: those of the SDKs in nano's go.mod,
 // which the engine asks for (the stand-ins implement that SDK's types).
 const (
-	RandomVersion = "4.16.7"
-	TLSVersion    = "5.0.9"
+	RandomVersion = "4.21.2"
+	TLSVersion    = "5.5.0"
 )

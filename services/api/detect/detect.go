@@ -19,6 +19,7 @@ import (
 	"github.com/nanosiem/nano/services/api/leader"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/fielderr"
+	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/runner"
 	"github.com/nanosiem/nano/services/search/sqlgen"
@@ -77,7 +78,13 @@ func Validate(r Rule) error {
 	if err != nil {
 		errs = append(errs, fielderr.Wrap("query", err))
 	} else {
-		_, err = sqlgen.Compile(sqlgen.Request{Query: q, Tenant: "t", From: time.Unix(0, 0), To: time.Unix(60, 0), Now: time.Unix(60, 0), Table: "nano.events", PageSize: 1})
+		// Which datasets the tenant may read is decided when the rule runs
+		// (a dataset may come later); here every name stands for one.
+		names := map[string]int64{}
+		for i, n := range sqlgen.LookupNames(q) {
+			names[n] = int64(i + 1)
+		}
+		_, err = sqlgen.Compile(sqlgen.Request{Query: q, Tenant: "t", From: time.Unix(0, 0), To: time.Unix(60, 0), Now: time.Unix(60, 0), Table: "nano.events", PageSize: 1, Datasets: names})
 		if err != nil {
 			errs = append(errs, fielderr.Wrap("query", err))
 		}
@@ -233,7 +240,13 @@ func (d *Detector) measure(ctx context.Context, r Rule, from, to time.Time) ([]m
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlgen.Compile(sqlgen.Request{Query: q, Tenant: r.Tenant, From: from, To: to, Now: to, Table: d.Engine.Database + ".events", PageSize: 1000})
+	// A lookup reads the rule's tenant's dataset of that name, else the
+	// platform's; never another tenant's.
+	datasets, err := metadb.Datasets(ctx, d.DB, r.Tenant, sqlgen.LookupNames(q))
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlgen.Compile(sqlgen.Request{Query: q, Tenant: r.Tenant, From: from, To: to, Now: to, Table: d.Engine.Database + ".events", PageSize: 1000, Datasets: datasets})
 	if err != nil {
 		return nil, err
 	}

@@ -213,6 +213,67 @@ func TestRulesRaiseAlertsAndRecordRuns(t *testing.T) {
 	}
 }
 
+// A scheduled rule's lookup reads its tenant's dataset of that name, or
+// the platform's, never another tenant's: a rule of acme naming globex's
+// dataset fails its run with the same error as for a name nobody has.
+func TestRuleLookupsStayInTheTenant(t *testing.T) {
+	f := setup(t, "detect_lookup")
+	ctx := context.Background()
+	if err := metadb.EnsureTenant(ctx, f.db, "globex", "Globex"); err != nil {
+		t.Fatal(err)
+	}
+	dataset := func(tenant, name string, rows ...string) {
+		var id int64
+		if err := f.db.QueryRow(ctx, `INSERT INTO enrichment_datasets (tenant, name, source, format, interval_seconds)
+VALUES (NULLIF($1, ''), $2, 'https://feeds.example.com/x', 'list', 3600) RETURNING id`, tenant, name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		table := events.EnrichmentTable(f.d.Engine.Database, id)
+		if err := f.d.Conn.Exec(ctx, "CREATE TABLE "+table+" (indicator String) ENGINE = MergeTree() ORDER BY tuple()"); err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.d.Conn.PrepareBatch(ctx, "INSERT INTO "+table+" (indicator)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := b.Append(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dataset("acme", "bad_services", "api")
+	dataset("globex", "globex_only", "api", "web")
+	dataset("", "shared", "web")
+	f.insert(t, errorsAt(f.now, 12, "api")...)
+	f.insert(t, errorsAt(f.now, 3, "web")...)
+	own := f.rule(t, Rule{Name: "own", Query: "level:error | lookup bad_services on service", Schedule: "@every 5m", Window: 10 * time.Minute, Op: ">", Threshold: 0})
+	shared := f.rule(t, Rule{Name: "shared", Query: "level:error | lookup shared on service", Schedule: "@every 5m", Window: 10 * time.Minute, Op: ">", Threshold: 0})
+	other := f.rule(t, Rule{Name: "other", Query: "level:error | lookup globex_only on service", Schedule: "@every 5m", Window: 10 * time.Minute, Op: ">", Threshold: 0})
+	if err := f.d.RunDue(ctx, f.epoch); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]string{}
+	rows, err := f.db.Query(ctx, `SELECT rule_id, coalesce(value, -1), error FROM rule_runs`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var v float64
+		var msg string
+		rows.Scan(&id, &v, &msg)
+		got[id] = fmt.Sprintf("%v %s", v, msg)
+	}
+	rows.Close()
+	if got[own.ID] != "12 " || got[shared.ID] != "3 " || !strings.Contains(got[other.ID], `no enrichment dataset "globex_only" of this tenant or the platform`) {
+		t.Errorf("runs: own %q, shared %q, other %q", got[own.ID], got[shared.ID], got[other.ID])
+	}
+}
+
 // A signal rule counts through its materialized view: events inserted
 // after the view exists are counted, per minute.
 func TestSignalRulesReadTheirView(t *testing.T) {

@@ -32,7 +32,7 @@ func TestSyncOnCluster(t *testing.T) {
 	everywhere := func(want uint64) {
 		t.Helper()
 		for _, n := range c.Nodes() {
-			got, err := n.Count(ctx, "SELECT count() FROM enrich_cl.enrich_ipinfo")
+			got, err := n.Count(ctx, "SELECT count() FROM enrich_cl.enrich_7")
 			if err != nil || got != want {
 				t.Errorf("shard %d replica %d holds %d rows (%v), want %d", n.Shard, n.Replica, got, err, want)
 			}
@@ -42,7 +42,7 @@ func TestSyncOnCluster(t *testing.T) {
 	if err := os.WriteFile(file, []byte(v1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := Dataset{Name: "ipinfo", Source: file, Format: "csv"}
+	d := Dataset{ID: 7, Name: "ipinfo", Source: file, Format: "csv"}
 	if rows, _, err := s.Sync(ctx, d); err != nil || rows != 2 {
 		t.Fatalf("first load: %d %v", rows, err)
 	}

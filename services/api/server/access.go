@@ -57,6 +57,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p authtoken
 			s.respond(w, 0, nil, bad("scopes", "unknown scope %q (known: %s)", sc, strings.Join(authtoken.Scopes, ", ")))
 			return
 		}
+		// A tenant's admin cannot make itself the platform's.
+		if sc == authtoken.ScopePlatform && !p.Can(authtoken.ScopePlatform) {
+			fail(w, http.StatusForbidden, "scopes", "only a token of the platform scope issues one")
+			return
+		}
 	}
 	token, id, err := authtoken.Issue(r.Context(), s.DB, p.Tenant, b.UserID, b.Name, b.Scopes, b.ExpiresAt)
 	// The token is shown here once; only its hash is stored.

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/nanosiem/nano/services/api/enrich"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/jsonhttp"
+	"github.com/nanosiem/nano/services/quota"
 )
 
 // Dashboard is a saved arrangement of searches (its definition is the
@@ -178,9 +181,12 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, p auth
 	s.respond(w, http.StatusCreated, c, err)
 }
 
-// Enrichment is a dataset kept in sync (platform-wide, not per tenant).
+// Enrichment is a dataset kept in sync, as listed: owned by the tenant or
+// by the platform (every tenant may look the platform's up), its source
+// redacted (a URL's credentials and query values never come back).
 type Enrichment struct {
 	ID              int64      `json:"id" db:"id"`
+	Owner           string     `json:"owner" db:"owner"`
 	Name            string     `json:"name" db:"name"`
 	Source          string     `json:"source" db:"source"`
 	Format          string     `json:"format" db:"format"`
@@ -192,39 +198,137 @@ type Enrichment struct {
 	LastError       string     `json:"last_error,omitempty" db:"last_error"`
 }
 
-const enrichmentColumns = `id, name, source, format, sha256, interval_seconds, last_checksum, last_rows, last_synced_at, last_error`
+const enrichmentColumns = `id, CASE WHEN tenant IS NULL THEN 'platform' ELSE 'tenant' END AS owner, name, source, format, sha256, interval_seconds,
+last_checksum, last_rows, last_synced_at, last_error`
 
-func (s *Server) listEnrichments(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	// $1 (the tenant) is unused: datasets are shared by every tenant.
-	serveList(s, w, r, p.Tenant, `SELECT `+enrichmentColumns+` FROM enrichment_datasets WHERE $1::text IS NOT NULL AND id > $2 ORDER BY id LIMIT $3`,
-		func(e Enrichment) int64 { return e.ID })
+func (e *Enrichment) scan(row pgx.Row) error {
+	err := row.Scan(&e.ID, &e.Owner, &e.Name, &e.Source, &e.Format, &e.SHA256, &e.IntervalSeconds, &e.LastChecksum, &e.LastRows, &e.LastSyncedAt, &e.LastError)
+	e.Source = enrich.Redact(e.Source)
+	return err
 }
+
+// listEnrichments lists the tenant's datasets and the platform's, never
+// another tenant's.
+func (s *Server) listEnrichments(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	limit, after, err := page(r)
+	if err != nil {
+		s.respond(w, 0, nil, err)
+		return
+	}
+	out, err := listOf(r.Context(), s.DB, `SELECT `+enrichmentColumns+` FROM enrichment_datasets WHERE (tenant = $1 OR tenant IS NULL) AND id > $2 ORDER BY id LIMIT $3`,
+		p.Tenant, after, limit, func(e Enrichment) int64 { return e.ID })
+	for i := range out.Items {
+		out.Items[i].Source = enrich.Redact(out.Items[i].Source)
+	}
+	s.respond(w, http.StatusOK, out, err)
+}
+
+// validateEnrichment checks b as a dataset of tenant ("" the platform's).
+func (s *Server) validateEnrichment(b enrichmentBody, tenant string) error {
+	if err := enrich.ValidateSource(enrich.Dataset{Tenant: tenant, Name: b.Name, Source: b.Source, Format: b.Format, SHA256: b.SHA256}, s.EnrichmentDir, s.FetchGuard); err != nil {
+		return err // the first *fielderr.Error names the field
+	}
+	if b.IntervalSeconds < 60 {
+		return bad("interval_seconds", "at least 60")
+	}
+	return nil
+}
+
+// errPlatformScope answers a change to what every tenant shares by a
+// token without the platform scope.
+var errPlatformScope = errors.New("platform datasets are changed only with a token of the platform scope")
 
 func (s *Server) createEnrichment(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	var b enrichmentBody
 	if !jsonhttp.Decode(w, r, &b) {
 		return
 	}
-	if err := enrich.ValidateSource(b.Name, b.Source, b.Format, b.SHA256, s.EnrichmentDir); err != nil {
-		s.respond(w, 0, nil, err) // the first *fielderr.Error names the field
+	var owner *string
+	if !b.Platform {
+		owner = &p.Tenant
+	} else if !p.Can(authtoken.ScopePlatform) {
+		s.respond(w, 0, nil, errPlatformScope)
 		return
 	}
-	if b.IntervalSeconds < 60 {
-		s.respond(w, 0, nil, bad("interval_seconds", "at least 60"))
+	tenant := ""
+	if owner != nil {
+		tenant = *owner
+	}
+	if err := s.validateEnrichment(b, tenant); err != nil {
+		s.respond(w, 0, nil, err)
 		return
 	}
 	var e Enrichment
-	err := s.DB.QueryRow(r.Context(), `INSERT INTO enrichment_datasets (name, source, format, sha256, interval_seconds) VALUES ($1, $2, $3, $4, $5)
-RETURNING `+enrichmentColumns, b.Name, b.Source, b.Format, b.SHA256, b.IntervalSeconds).Scan(
-		&e.ID, &e.Name, &e.Source, &e.Format, &e.SHA256, &e.IntervalSeconds, &e.LastChecksum, &e.LastRows, &e.LastSyncedAt, &e.LastError)
+	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+		// The platform's datasets are the operator's: not the tenant's quota.
+		if owner != nil {
+			if err := quota.Check(r.Context(), tx, p.Tenant, s.Limits.Datasets, `SELECT count(*) FROM enrichment_datasets WHERE tenant = $1`); err != nil {
+				return err
+			}
+		}
+		return e.scan(tx.QueryRow(r.Context(), `INSERT INTO enrichment_datasets (tenant, name, source, format, sha256, interval_seconds) VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING `+enrichmentColumns, owner, b.Name, b.Source, b.Format, b.SHA256, b.IntervalSeconds))
+	})
 	s.respond(w, http.StatusCreated, e, err)
 }
 
-func (s *Server) deleteEnrichment(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+// ownedEnrichment locks the dataset of the path's {id} that p may change
+// in tx and returns its owner ("" the platform): another tenant's is not
+// found, the platform's needs the platform scope.
+func ownedEnrichment(r *http.Request, tx pgx.Tx, p authtoken.Principal) (int64, string, error) {
 	id, err := pathID(r)
-	if err == nil {
-		err = s.execOne(r.Context(), `DELETE FROM enrichment_datasets WHERE id = $1`, id)
+	if err != nil {
+		return 0, "", err
 	}
+	var tenant *string
+	if err := tx.QueryRow(r.Context(), `SELECT tenant FROM enrichment_datasets WHERE id = $1 AND (tenant = $2 OR tenant IS NULL) FOR UPDATE`, id, p.Tenant).Scan(&tenant); err != nil {
+		return 0, "", err
+	}
+	if tenant == nil {
+		if !p.Can(authtoken.ScopePlatform) {
+			return 0, "", errPlatformScope
+		}
+		return id, "", nil
+	}
+	return id, *tenant, nil
+}
+
+// replaceEnrichment replaces a dataset's definition; it loads again at
+// the next sync.
+func (s *Server) replaceEnrichment(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	var b enrichmentBody
+	if !jsonhttp.Decode(w, r, &b) {
+		return
+	}
+	var e Enrichment
+	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+		id, owner, err := ownedEnrichment(r, tx, p)
+		if err != nil {
+			return err
+		}
+		if b.Platform != (owner == "") {
+			return bad("platform", "a dataset keeps its owner; create a new one instead")
+		}
+		if err := s.validateEnrichment(b, owner); err != nil {
+			return err
+		}
+		return e.scan(tx.QueryRow(r.Context(), `UPDATE enrichment_datasets SET name = $2, source = $3, format = $4, sha256 = $5, interval_seconds = $6,
+last_checksum = '', last_error = '', next_sync_at = now() WHERE id = $1 RETURNING `+enrichmentColumns, id, b.Name, b.Source, b.Format, b.SHA256, b.IntervalSeconds))
+	})
+	s.respond(w, http.StatusOK, e, err)
+}
+
+// deleteEnrichment removes a dataset (its table goes at the next sync;
+// lookups stop resolving to it at once).
+func (s *Server) deleteEnrichment(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
+	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+		id, _, err := ownedEnrichment(r, tx, p)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(r.Context(), `DELETE FROM enrichment_datasets WHERE id = $1`, id)
+		return err
+	})
 	s.respond(w, http.StatusNoContent, nil, err)
 }
 
@@ -265,6 +369,8 @@ type credentialBody struct {
 }
 
 type enrichmentBody struct {
+	// Platform makes a dataset every tenant may look up (platform scope).
+	Platform        bool   `json:"platform"`
 	Name            string `json:"name"`
 	Source          string `json:"source"`
 	Format          string `json:"format"`

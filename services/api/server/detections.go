@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/jsonhttp"
+	"github.com/nanosiem/nano/services/quota"
 )
 
 // Rule is a detection rule as the API shows it.
@@ -90,8 +92,17 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request, p authtoken.P
 		func(x Rule) int64 { return x.ID })
 }
 
+// querier is the pool or a transaction.
+type querier interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}
+
 func (s *Server) oneRule(r *http.Request, q string, args ...any) (Rule, error) {
-	rows, err := s.DB.Query(r.Context(), q, args...)
+	return oneRuleOf(r, s.DB, q, args...)
+}
+
+func oneRuleOf(r *http.Request, db querier, q string, args ...any) (Rule, error) {
+	rows, err := db.Query(r.Context(), q, args...)
 	if err != nil {
 		return Rule{}, err
 	}
@@ -114,9 +125,22 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p authtoken.
 		s.respond(w, 0, nil, err)
 		return
 	}
-	x, err := s.oneRule(r, `INSERT INTO detection_rules (tenant, name, query, schedule, window_seconds, threshold_op, threshold, signal, enabled, severity, labels)
+	var x Rule
+	err := pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+		if err := quota.Check(r.Context(), tx, p.Tenant, s.Limits.Rules, `SELECT count(*) FROM detection_rules WHERE tenant = $1`); err != nil {
+			return err
+		}
+		if b.Signal {
+			if err := quota.Check(r.Context(), tx, p.Tenant, s.Limits.SignalRules, `SELECT count(*) FROM detection_rules WHERE tenant = $1 AND signal`); err != nil {
+				return err
+			}
+		}
+		var err error
+		x, err = oneRuleOf(r, tx, `INSERT INTO detection_rules (tenant, name, query, schedule, window_seconds, threshold_op, threshold, signal, enabled, severity, labels)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+ruleColumns, p.Tenant, b.Name, b.Query, b.Schedule, b.WindowSeconds, b.ThresholdOp, *b.Threshold, b.Signal, *b.Enabled,
-		b.Severity, b.Labels)
+			b.Severity, b.Labels)
+		return err
+	})
 	s.respond(w, http.StatusCreated, x, err)
 }
 
@@ -143,9 +167,20 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request, p authtoken.
 		s.respond(w, 0, nil, err)
 		return
 	}
-	x, err := s.oneRule(r, `UPDATE detection_rules SET name = $3, query = $4, schedule = $5, window_seconds = $6, threshold_op = $7, threshold = $8,
+	var x Rule
+	err = pgx.BeginFunc(r.Context(), s.DB, func(tx pgx.Tx) error {
+		// Turning a rule into a signal rule takes a signal rule's place.
+		if b.Signal {
+			if err := quota.Check(r.Context(), tx, p.Tenant, s.Limits.SignalRules, `SELECT count(*) FROM detection_rules WHERE tenant = $1 AND signal AND id <> $2`, id); err != nil {
+				return err
+			}
+		}
+		var err error
+		x, err = oneRuleOf(r, tx, `UPDATE detection_rules SET name = $3, query = $4, schedule = $5, window_seconds = $6, threshold_op = $7, threshold = $8,
 signal = $9, enabled = $10, severity = $11, labels = $12, next_run_at = now(), updated_at = now() WHERE tenant = $1 AND id = $2 RETURNING `+ruleColumns,
-		p.Tenant, id, b.Name, b.Query, b.Schedule, b.WindowSeconds, b.ThresholdOp, *b.Threshold, b.Signal, *b.Enabled, b.Severity, b.Labels)
+			p.Tenant, id, b.Name, b.Query, b.Schedule, b.WindowSeconds, b.ThresholdOp, *b.Threshold, b.Signal, *b.Enabled, b.Severity, b.Labels)
+		return err
+	})
 	s.respond(w, http.StatusOK, x, err)
 }
 

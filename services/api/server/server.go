@@ -16,9 +16,11 @@ import (
 
 	"github.com/nanosiem/nano/services/api/notify"
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/fetchguard"
 	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/httpstatus"
 	"github.com/nanosiem/nano/services/jsonhttp"
+	"github.com/nanosiem/nano/services/quota"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/servicemain"
 )
@@ -32,6 +34,9 @@ type Server struct {
 	Version string
 	// EnrichmentDir is where file sources of datasets must live.
 	EnrichmentDir string
+	// FetchGuard checks dataset URLs as they are defined (nil: the
+	// production guard); the sync checks them again at every fetch.
+	FetchGuard *fetchguard.Guard
 	// MaxBodyBytes bounds request bodies; Timeout bounds a request.
 	MaxBodyBytes int64
 	Timeout      time.Duration
@@ -42,9 +47,21 @@ type Server struct {
 	// Alertmanager is where alerts go and silences live (nil: alerts are
 	// kept in nano only).
 	Alertmanager *notify.Client
+	// Limits are the per-tenant quotas (a zero Limit is no limit).
+	Limits Limits
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+}
+
+// Limits cap what one tenant may create.
+type Limits struct {
+	// Rules counts every detection rule, SignalRules those that are
+	// materialized views (each runs on every insert of every tenant).
+	Rules, SignalRules quota.Limit
+	// Datasets counts the tenant's enrichment datasets (not the
+	// platform's).
+	Datasets quota.Limit
 }
 
 // route is one API operation: method and path pattern, the scope it
@@ -89,14 +106,16 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/credentials", authtoken.ScopeAdmin, s.listCredentials, "List credentials (never their secrets)", nil, list[Credential]{}},
 		{"POST", "/v1/credentials", authtoken.ScopeAdmin, s.createCredential, "Store a credential, encrypted at rest", credentialBody{}, Credential{}},
 		{"DELETE", "/v1/credentials/{id}", authtoken.ScopeAdmin, s.deleteOwned("credentials"), "Delete a credential", nil, nil},
-		{"GET", "/v1/enrichments", authtoken.ScopeRead, s.listEnrichments, "List enrichment datasets and their sync state", nil, list[Enrichment]{}},
-		{"POST", "/v1/enrichments", authtoken.ScopeAdmin, s.createEnrichment, "Add an enrichment dataset", enrichmentBody{}, Enrichment{}},
+		{"GET", "/v1/enrichments", authtoken.ScopeRead, s.listEnrichments, "List the tenant's and the platform's enrichment datasets, sources redacted", nil, list[Enrichment]{}},
+		{"POST", "/v1/enrichments", authtoken.ScopeAdmin, s.createEnrichment, "Add an enrichment dataset (platform: true needs the platform scope)", enrichmentBody{}, Enrichment{}},
+		{"PUT", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.replaceEnrichment, "Replace an enrichment dataset's definition (it loads again)", enrichmentBody{}, Enrichment{}},
 		{"DELETE", "/v1/enrichments/{id}", authtoken.ScopeAdmin, s.deleteEnrichment, "Remove an enrichment dataset", nil, nil},
 		{"GET", "/v1/scheduler", authtoken.ScopeRead, s.schedulerState, "The leader, epoch and last task runs of the scheduler", nil, map[string]any{}},
 	}
 }
 
-// Handler routes the API.
+// Handler routes the API (its public routes and the OpenAPI document,
+// nothing operational).
 func (s *Server) Handler() http.Handler {
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_api_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "nano_api_request_duration_seconds", Help: "HTTP request latency by route.",
@@ -114,8 +133,15 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)
 	})
-	servicemain.Ops(mux, s.Registry, s.Ready, s.Version)
 	return mux
+}
+
+// Internal is the API and the operational endpoints (metrics, health,
+// readiness, version): what the deployment's own network reaches at the
+// service's unprefixed paths; the Internet reaches Handler alone
+// (servicemain.Prefixed).
+func (s *Server) Internal(api http.Handler) http.Handler {
+	return servicemain.WithOps(api, s.Registry, s.Ready, s.Version)
 }
 
 // NewHTTPServer bounds headers and time.
@@ -192,6 +218,11 @@ func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
 			col = qe.Col
 		}
 		jsonhttp.Fail(w, http.StatusBadRequest, jsonhttp.ErrorDetail{Message: fe.Err.Error(), Field: fe.Field, Column: col})
+	case isQuota(err):
+		e, _ := quota.As(err)
+		jsonhttp.Fail(w, http.StatusConflict, jsonhttp.ErrorDetail{Message: e.Error(), Limit: e.Limit.Key})
+	case errors.Is(err, errPlatformScope):
+		fail(w, http.StatusForbidden, "", err.Error())
 	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound):
 		fail(w, http.StatusNotFound, "", "not found")
 	case errors.As(err, &pe) && pe.Code == "23505":
@@ -205,6 +236,8 @@ func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
 }
 
 var errNotFound = errors.New("not found")
+
+func isQuota(err error) bool { _, ok := quota.As(err); return ok }
 
 // pathID reads the {id} path value.
 func pathID(r *http.Request) (int64, error) {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nanosiem/nano/services/quota"
 )
 
 // Entry is one search as it ran.
@@ -53,6 +55,9 @@ var ErrDuplicate = errors.New("a saved search with this name exists")
 // Store reads and writes history and saved searches.
 type Store struct {
 	DB *pgxpool.Pool
+	// MaxSaved caps a tenant's saved searches (Save answers
+	// *quota.Exceeded at it).
+	MaxSaved quota.Limit
 }
 
 // Record stores one search of tenant.
@@ -99,12 +104,22 @@ func scanSaved(r pgx.CollectableRow) (Saved, error) {
 
 // Save creates a saved search.
 func (s *Store) Save(ctx context.Context, tenant string, by *int64, v Saved) (Saved, error) {
-	rows, err := s.DB.Query(ctx, `INSERT INTO saved_searches (tenant, name, query, range_from, range_to, created_by)
+	var out Saved
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		if err := quota.Check(ctx, tx, tenant, s.MaxSaved, `SELECT count(*) FROM saved_searches WHERE tenant = $1`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO saved_searches (tenant, name, query, range_from, range_to, created_by)
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+savedColumns, tenant, v.Name, v.Query, v.From, v.To, by)
-	if err != nil {
-		return Saved{}, fmt.Errorf("cannot save the search: %w", err)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectExactlyOneRow(rows, scanSaved)
+		return err
+	})
+	if _, over := quota.As(err); over {
+		return Saved{}, err
 	}
-	out, err := pgx.CollectExactlyOneRow(rows, scanSaved)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		return Saved{}, ErrDuplicate

@@ -55,8 +55,13 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 		writeError(w, http.StatusBadRequest, bad, 0)
 		return
 	}
+	datasets, err := s.datasets(r.Context(), p.Tenant, q)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "cannot read the enrichment datasets now; retry", 0)
+		return
+	}
 	step := sqlgen.HistogramStep(from, to)
-	st, err := sqlgen.Histogram(sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table}, step)
+	st, err := sqlgen.Histogram(sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table, Datasets: datasets}, step)
 	if err != nil {
 		msg, col := queryProblem(err)
 		writeError(w, http.StatusBadRequest, msg, col)

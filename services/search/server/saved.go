@@ -9,6 +9,7 @@ import (
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/jsonhttp"
+	"github.com/nanosiem/nano/services/quota"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/sqlgen"
@@ -168,12 +169,17 @@ func (s *Server) savedList(w http.ResponseWriter, r *http.Request, p authtoken.P
 	jsonhttp.Reply(w, http.StatusOK, out)
 }
 
+func isQuota(err error) bool { _, ok := quota.As(err); return ok }
+
 func (s *Server) savedResult(w http.ResponseWriter, code int, v history.Saved, err error) {
 	switch {
 	case errors.Is(err, history.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error(), 0)
 	case errors.Is(err, history.ErrDuplicate):
 		writeError(w, http.StatusConflict, "name: "+err.Error(), 0)
+	case isQuota(err):
+		e, _ := quota.As(err)
+		jsonhttp.Fail(w, http.StatusConflict, jsonhttp.ErrorDetail{Message: e.Error(), Limit: e.Limit.Key})
 	case err != nil:
 		s.Log.Error("saved searches", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "cannot reach the saved searches now", 0)

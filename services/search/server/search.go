@@ -20,6 +20,7 @@ import (
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/jsonhttp"
+	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/query"
@@ -202,8 +203,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 		return
 	}
 	entry.From, entry.To = from, to
+	datasets, err := s.datasets(r.Context(), p.Tenant, q)
+	if err != nil {
+		fail(http.StatusServiceUnavailable, "failed", "cannot read the enrichment datasets now; retry", 0)
+		return
+	}
 	creq := sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table,
-		PageSize: pageSize + 1, Offset: cur.Offset, Returned: cur.Returned}
+		PageSize: pageSize + 1, Offset: cur.Offset, Returned: cur.Returned, Datasets: datasets}
 	if cur.Keyset {
 		creq.After = &sqlgen.Position{Seconds: cur.Seconds, Nanos: cur.Nanos, Skip: cur.Skip}
 	}
@@ -265,6 +271,20 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 
 // queryProblem is the message and column of a query that does not parse
 // or compile (column 0 when the problem is not in the query's text).
+// datasets resolves the datasets q's lookups name for tenant: its own or
+// the platform's (a failure is logged; the caller answers 503).
+func (s *Server) datasets(ctx context.Context, tenant string, q *query.Query) (map[string]int64, error) {
+	names := sqlgen.LookupNames(q)
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ds, err := metadb.Datasets(ctx, s.Store.DB, tenant, names)
+	if err != nil {
+		s.Log.Error("cannot resolve lookups", "tenant", tenant, "err", err)
+	}
+	return ds, err
+}
+
 func queryProblem(err error) (string, int) {
 	var qe *query.Error
 	if errors.As(err, &qe) {

@@ -68,8 +68,15 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/saved-searches/{id}", "saved_get", s.savedGet)
 	route("PUT /v1/saved-searches/{id}", "saved_update", s.savedUpdate)
 	route("DELETE /v1/saved-searches/{id}", "saved_delete", s.savedDelete)
-	servicemain.Ops(mux, s.Metrics.Registry, s.Ready, s.Config.Version)
 	return mux
+}
+
+// Internal is the API and the operational endpoints (metrics, health,
+// readiness, version): what the deployment's own network reaches at the
+// service's unprefixed paths; the Internet reaches Handler alone
+// (servicemain.Prefixed).
+func (s *Server) Internal(api http.Handler) http.Handler {
+	return servicemain.WithOps(api, s.Metrics.Registry, s.Ready, s.Config.Version)
 }
 
 // NewHTTPServer wraps h with the service's header and time bounds.

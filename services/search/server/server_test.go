@@ -18,12 +18,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/metadb"
+	"github.com/nanosiem/nano/services/quota"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/history"
 	"github.com/nanosiem/nano/services/search/runner"
 	"github.com/nanosiem/nano/services/search/sqlgen"
+	"github.com/nanosiem/nano/services/servicemain"
 	"github.com/nanosiem/nano/tests/harness"
 	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
@@ -126,7 +129,8 @@ func setup(t *testing.T, name string, limits runner.Limits, adm admission.Config
 		Runner: r, Store: &history.Store{DB: db}, Tokens: &authtoken.Verifier{DB: db, TTL: time.Second}, Admission: ac, Metrics: m,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(context.Context) error { return nil }, Now: func() time.Time { return now },
 	}
-	hs := httptest.NewServer(f.srv.Handler())
+	api := f.srv.Handler()
+	hs := httptest.NewServer(servicemain.Prefixed(contract.SearchPrefix, api, f.srv.Internal(api)))
 	t.Cleanup(hs.Close)
 	f.url = hs.URL
 	return f
@@ -420,6 +424,25 @@ func TestSavedSearches(t *testing.T) {
 	}
 }
 
+// A tenant at its limit of saved searches gets 409 naming the limit;
+// another tenant still saves.
+func TestSavedSearchLimit(t *testing.T) {
+	f := setup(t, "search_saved_limit", runner.Limits{}, admission.Config{})
+	f.srv.Store.MaxSaved = quota.Limit{What: "saved searches", Key: "NANO_SEARCH_MAX_SAVED_SEARCHES", Max: 2}
+	for i, want := range []int{201, 201, 409, 409} {
+		resp, b := f.call(t, "POST", "/v1/saved-searches", f.acme, map[string]any{"name": fmt.Sprint("s", i), "query": "level:error"})
+		if resp.StatusCode != want {
+			t.Fatalf("saved search %d: %d %s, want %d", i, resp.StatusCode, b, want)
+		}
+		if want == 409 && (!strings.Contains(string(b), `"limit":"NANO_SEARCH_MAX_SAVED_SEARCHES"`) || !strings.Contains(string(b), "has 2 saved searches")) {
+			t.Errorf("over the limit: %s", b)
+		}
+	}
+	if resp, b := f.call(t, "POST", "/v1/saved-searches", f.other, map[string]any{"name": "s0", "query": "level:error"}); resp.StatusCode != 201 {
+		t.Errorf("another tenant: %d %s", resp.StatusCode, b)
+	}
+}
+
 // Server-side failures get honest statuses: a ClickHouse that does not
 // answer is 503 (retry), a query too complex for it is 400, never a bare
 // 502 "EOF".
@@ -448,8 +471,10 @@ func TestSearchFailureStatuses(t *testing.T) {
 }
 
 // | lookup keeps the events whose field is in an enrichment dataset, as the
-// api's enrichment sync loads them (enrich_<name>, String columns); a
-// dataset or column that is not loaded is the query's fault (400).
+// api's enrichment sync loads them (enrich_<id>, String columns). A name
+// resolves to the tenant's own dataset, else the platform's: one tenant
+// never reads another's, whatever it names; a dataset or column that is
+// not loaded is the query's fault (400).
 func TestLookupStage(t *testing.T) {
 	f := setup(t, "search_lookup", runner.Limits{}, admission.Config{})
 	conn, err := ch.Open()
@@ -457,8 +482,18 @@ func TestLookupStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	load := func(dataset string, cols []string, rows ...[]any) {
-		table := events.EnrichmentTable("search_lookup", dataset)
+	// register stores a dataset's row as the api does (tenant "" is the
+	// platform's) and returns its id.
+	register := func(tenant, name string) int64 {
+		var id int64
+		if err := f.db.QueryRow(ctx, `INSERT INTO enrichment_datasets (tenant, name, source, format, interval_seconds)
+VALUES (NULLIF($1, ''), $2, 'https://feeds.example.com/x', 'list', 3600) RETURNING id`, tenant, name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	load := func(tenant, dataset string, cols []string, rows ...[]any) {
+		table := events.EnrichmentTable("search_lookup", register(tenant, dataset))
 		if err := conn.Exec(ctx, "CREATE TABLE "+table+" ("+strings.Join(cols, " String, ")+" String) ENGINE = MergeTree() ORDER BY tuple()"); err != nil {
 			t.Fatal(err)
 		}
@@ -475,8 +510,13 @@ func TestLookupStage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	load("hot", []string{"indicator"}, []any{"7"}, []any{"8"}, []any{"9"}, []any{"1000"})
-	load("owners", []string{"host", "owner"}, []any{"h1", "ops"})
+	load("acme", "hot", []string{"indicator"}, []any{"7"}, []any{"8"}, []any{"9"}, []any{"1000"})
+	load("", "owners", []string{"host", "owner"}, []any{"h1", "ops"})
+	// acme's private list, and the other tenant's own "hot" (different rows).
+	load("acme", "secret", []string{"indicator"}, []any{"api"})
+	load("other", "hot", []string{"indicator"}, []any{"api"})
+	// A platform dataset named like acme's own: acme's wins for acme.
+	load("", "hot", []string{"indicator"}, []any{"1"}, []any{"2"})
 	for _, c := range []struct {
 		query string
 		want  float64
@@ -492,18 +532,33 @@ func TestLookupStage(t *testing.T) {
 			t.Errorf("%s: %d %v %+v, want %v", c.query, code, r.Rows, r.Error, c.want)
 		}
 	}
-	// The other tenant's events stay invisible through a lookup.
+	// The other tenant's events stay invisible through a lookup of a
+	// platform dataset.
 	if _, r := f.search(t, f.other, map[string]any{"query": "| lookup owners.host on host | stats count()"}); len(r.Rows) != 1 || r.Rows[0][0] != float64(0) {
 		t.Errorf("other tenant through a lookup: %v", r.Rows)
 	}
-	for _, q := range []string{"| lookup missing on n", "| lookup owners.nope on host"} {
-		code, r := f.search(t, f.acme, map[string]any{"query": q})
-		if code != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "enrichment dataset or column that is not loaded") {
-			t.Errorf("%s: %d %+v, want 400 naming the missing dataset", q, code, r.Error)
+	// "hot" is the other tenant's own list for it (its 50 events have
+	// service api, none an n), never acme's.
+	if code, r := f.search(t, f.other, map[string]any{"query": "| lookup hot on service | stats count()"}); code != 200 || len(r.Rows) != 1 || r.Rows[0][0] != float64(50) {
+		t.Errorf("other tenant's own hot: %d %v %+v", code, r.Rows, r.Error)
+	}
+	// acme's private dataset does not exist for the other tenant: the same
+	// answer as a name nobody has.
+	for _, q := range []string{"| lookup secret on service", "| lookup nobody_has_this on service"} {
+		code, r := f.search(t, f.other, map[string]any{"query": q})
+		if code != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "of this tenant or the platform") || r.Error.Column != 3 {
+			t.Errorf("%s by the other tenant: %d %+v, want 400 at column 3", q, code, r.Error)
 		}
+	}
+	if code, r := f.search(t, f.acme, map[string]any{"query": "| lookup owners.nope on host"}); code != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "enrichment dataset or column that is not loaded") {
+		t.Errorf("missing column: %d %+v, want 400 naming the missing column", code, r.Error)
 	}
 	if code, r := f.search(t, f.acme, map[string]any{"query": "| stats count() | lookup hot on n"}); code != 400 || r.Error == nil || r.Error.Column != 19 {
 		t.Errorf("lookup after stats: %d %+v, want 400 at column 19", code, r.Error)
+	}
+	// The histogram resolves the same way.
+	if resp, b := f.call(t, "POST", "/v1/histogram", f.other, map[string]any{"query": "| lookup secret on service"}); resp.StatusCode != 400 || !strings.Contains(string(b), "of this tenant or the platform") {
+		t.Errorf("histogram lookup of another tenant's dataset: %d %s", resp.StatusCode, b)
 	}
 }
 

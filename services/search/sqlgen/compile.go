@@ -65,6 +65,10 @@ type Request struct {
 	After    *Position
 	// Returned is how many rows earlier pages held (| limit counts them).
 	Returned int
+	// Datasets are the enrichment datasets the tenant may look up, their
+	// ids by name (metadb.Datasets: its own and the platform's). A lookup
+	// of any other name is refused.
+	Datasets map[string]int64
 }
 
 // Position is where a newest-first page ended: the last row's time and
@@ -161,7 +165,11 @@ func (c *compiler) where(r Request) ([]string, error) {
 		where = append(where, f)
 	}
 	database, _, _ := strings.Cut(r.Table, ".")
-	return append(where, c.lookups(r.Query.Lookups, database)...), nil
+	ls, err := c.lookups(r.Query.Lookups, database, r.Datasets)
+	if err != nil {
+		return nil, err
+	}
+	return append(where, ls...), nil
 }
 
 // events is the SELECT of an event query.
@@ -512,13 +520,31 @@ func (c *compiler) timeCmpParts(op string, sec, nanos uint32) string {
 }
 
 // lookups are the conditions of | lookup stages: the field's value is in
-// the dataset's column. The dataset's table is in the events' database;
-// its name and the column's are identifiers the parser checked
-// (query.Lookup), so they may stand in the SQL text.
-func (c *compiler) lookups(ls []query.Lookup, database string) []string {
+// the dataset's column. The dataset's table is in the events' database,
+// named by the id its name resolved to for this tenant (datasets); the
+// column is an identifier the parser checked (query.Lookup), so it may
+// stand in the SQL text. A name the tenant may not read is an error at
+// its column, the same whether another tenant has such a dataset or not.
+func (c *compiler) lookups(ls []query.Lookup, database string, datasets map[string]int64) ([]string, error) {
 	var out []string
 	for _, l := range ls {
-		out = append(out, fmt.Sprintf("%s IN (SELECT %s FROM %s)", c.valueExpr(l.Field), l.Column, events.EnrichmentTable(database, l.Dataset)))
+		id, ok := datasets[l.Dataset]
+		if !ok {
+			return nil, &query.Error{Col: l.Col, Msg: fmt.Sprintf("no enrichment dataset %q of this tenant or the platform (datasets: the api's GET /v1/enrichments)", l.Dataset)}
+		}
+		out = append(out, fmt.Sprintf("%s IN (SELECT %s FROM %s)", c.valueExpr(l.Field), l.Column, events.EnrichmentTable(database, id)))
+	}
+	return out, nil
+}
+
+// LookupNames are the distinct datasets q's lookups name (what a caller
+// resolves into Request.Datasets).
+func LookupNames(q *query.Query) []string {
+	var out []string
+	for _, l := range q.Lookups {
+		if !slices.Contains(out, l.Dataset) {
+			out = append(out, l.Dataset)
+		}
 	}
 	return out
 }

@@ -51,7 +51,12 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 			t.Errorf("Pulumi.yaml does not declare %s", k.Name)
 			continue
 		}
-		if d.Type != string(k.Type) {
+		switch {
+		case k.Secret && d.Type != "":
+			// See secrets.go: a typed secret key with a default fails
+			// every stack that leaves it unset on current CLIs.
+			t.Errorf("%s: Pulumi.yaml types the secret key %q; declare it without a type", k.Name, d.Type)
+		case !k.Secret && d.Type != string(k.Type):
 			t.Errorf("%s: Pulumi.yaml type %q, program %q", k.Name, d.Type, k.Type)
 		}
 		if d.Description != k.Description {

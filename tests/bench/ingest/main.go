@@ -4,7 +4,10 @@
 // ~750-byte events (acknowledged after commit), and, in the same run,
 // measures ClickHouse's own rate for the same events inserted directly
 // (INSERT ... FORMAT JSONEachRow over HTTP). It prints events/s, MiB/s,
-// p50/p99 request latency, the service's peak RSS and the ratio.
+// p50/p99 request latency, the service's peak RSS and the ratio; then the
+// end-to-end rate again with the most signal rules a tenant may hold
+// (materialized views on the events table), another tenant's and the
+// sending tenant's, beside the rate without them.
 //
 // With -cluster it then runs the same load against a replicated ClickHouse
 // (2 shards x 2 replicas) and prints the ratio to the single-node run.
@@ -34,9 +37,11 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/nanosiem/nano/services/api/detect"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/ingest/decode"
+	"github.com/nanosiem/nano/services/quota"
 	"github.com/nanosiem/nano/tests/harness"
 )
 
@@ -261,6 +266,9 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 	if uint64(tot.events) > stored {
 		return fmt.Errorf("%d events acknowledged but only %d stored", tot.events, stored)
 	}
+	if err := benchSignalRules(conn, self, addr, d, rounds, clients, batch, eps); err != nil {
+		return err
+	}
 	if cluster {
 		_ = svc.Process.Kill()
 		ch.Stop()
@@ -447,4 +455,85 @@ func freeAddr() string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// benchSignalRules measures the bearer path again with the most signal
+// rules one tenant may hold (quota.DefaultMaxSignalRules, the api's
+// NANO_API_MAX_SIGNAL_RULES): each is a materialized view that ClickHouse
+// runs on every insert into the events table, whoever the events are
+// for. Two phases: the rules of another tenant (what every tenant pays
+// for one tenant's rules) and of the sending tenant (its views also
+// count). bearer is the rate without rules, from the same run.
+func benchSignalRules(conn driver.Conn, self, addr string, d time.Duration, rounds, clients, batch int, bearer float64) error {
+	ctx := context.Background()
+	v, err := events.DetectVersion(ctx, conn)
+	if err != nil {
+		return err
+	}
+	det := &detect.Detector{Conn: conn, Engine: events.Engine{Version: v, Database: "bench"}}
+	n := quota.DefaultMaxSignalRules
+	fmt.Printf("ingest end to end with %d signal rules (the default %s; each a materialized view on every insert), same load:\n", n, contract.APIMaxSignalRules)
+	for phase, tenant := range []string{"attacker", contract.DefaultTenant} {
+		for i := range n {
+			// Rules as analysts write them: a field, a term, a range.
+			q := []string{`level:error service:checkout`, `http.status>=500`, `"timeout" OR "refused"`, `user.tier:gold host:web-%d`}[i%4]
+			if strings.Contains(q, "%d") {
+				q = fmt.Sprintf(q, i%12)
+			}
+			r := detect.Rule{ID: int64(1000*(phase+1) + i), Tenant: tenant, Name: fmt.Sprint("bench ", i), Query: q, Signal: true}
+			if err := det.EnsureSignal(ctx, r); err != nil {
+				return fmt.Errorf("signal rule %d: %w", i, err)
+			}
+		}
+		var evs int64
+		var secs float64
+		for round := 1; round <= rounds; round++ {
+			if err := emptyTable(conn, "bench.events"); err != nil {
+				return err
+			}
+			r, _, err := runLoad(self, addr, d, clients, batch)
+			if err != nil {
+				return err
+			}
+			if r.Failures > 0 {
+				return fmt.Errorf("%d failed requests with %d signal rules", r.Failures, n)
+			}
+			evs += r.Events
+			secs += r.Seconds
+		}
+		eps := float64(evs) / secs
+		whose := "another tenant's"
+		if tenant == contract.DefaultTenant {
+			whose = "the sending tenant's"
+		}
+		fmt.Printf("  %-22s %.0f events/s (%.2f of the %.0f events/s without rules, same run)\n", whose+":", eps, eps/bearer, bearer)
+		if err := dropSignals(ctx, conn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropSignals removes the bench's signal views and tables.
+func dropSignals(ctx context.Context, conn driver.Conn) error {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = 'bench' AND startsWith(name, 'signal_') ORDER BY endsWith(name, '_mv') DESC")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, name)
+	}
+	rows.Close()
+	for _, name := range names {
+		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS bench."+name); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,130 @@
+package tests
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/nanosiem/nano/tests/standinproviders"
+)
+
+// requires returns a go.mod's requirements (module path -> version) and
+// replacements (old path -> new version).
+func requires(t *testing.T, path string) (map[string]string, map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse(path, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, repl := map[string]string{}, map[string]string{}
+	for _, r := range f.Require {
+		req[r.Mod.Path] = r.Mod.Version
+	}
+	for _, r := range f.Replace {
+		repl[r.Old.Path] = r.New.Version
+	}
+	return req, repl
+}
+
+// setupVar returns tests/setup's NAME=value.
+func setupVar(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("tests/setup sets no %s", name)
+	}
+	return string(m[1])
+}
+
+// reProviderSDK matches a provider's Go SDK module; its plugin has the name
+// the module is named after (pulumi-<name>).
+var reProviderSDK = regexp.MustCompile(`^github\.com/[a-z0-9-]+/pulumi-([a-z0-9]+)/sdk(/v[0-9]+)?$`)
+
+// The README's minimum Pulumi CLI is the CLI the tests build (tests/setup,
+// tests/pulumicli) and the SDK nano is built with; its install line for
+// users names that CLI and, for every provider SDK in go.mod, the plugin
+// version that SDK asks the engine for, and nothing else. The rig's
+// Kubernetes provider is built with go.mod's Kubernetes SDK, and the rig's
+// stand-ins report go.mod's random and tls versions.
+func TestREADMEPulumiVersionsMatchTheBuild(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	cli := setupVar(t, "PULUMI_VERSION")
+	mod, _ := requires(t, "../go.mod")
+	cliMod, _ := requires(t, "pulumicli/go.mod")
+	for what, v := range map[string]string{
+		"go.mod's github.com/pulumi/pulumi/sdk/v3":                 mod["github.com/pulumi/pulumi/sdk/v3"],
+		"tests/pulumicli/go.mod's github.com/pulumi/pulumi/pkg/v3": cliMod["github.com/pulumi/pulumi/pkg/v3"],
+		"tests/pulumicli/go.mod's github.com/pulumi/pulumi/sdk/v3": cliMod["github.com/pulumi/pulumi/sdk/v3"],
+	} {
+		if v != cli {
+			t.Errorf("%s is %q; tests/setup builds the CLI %s", what, v, cli)
+		}
+	}
+
+	minimum := regexp.MustCompile(`Pulumi CLI\]\([^)]*\) (v[0-9.]+) or newer`).FindAllStringSubmatch(readme, -1)
+	if len(minimum) != 1 || minimum[0][1] != cli {
+		t.Errorf("the README's minimum Pulumi CLI (\"[Pulumi CLI](...) vX.Y.Z or newer\", once) is %v; the tests build %s", minimum, cli)
+	}
+	install := regexp.MustCompile(`get\.pulumi\.com \| sh -s -- --version ([0-9.]+)`).FindAllStringSubmatch(readme, -1)
+	if len(install) != 1 || "v"+install[0][1] != cli {
+		t.Errorf("the README's install line installs %v; want --version %s", install, strings.TrimPrefix(cli, "v"))
+	}
+	for _, v := range regexp.MustCompile(`(?:Pulumi CLI|pulumi CLI|CLI) (v3\.[0-9]+\.[0-9]+)`).FindAllStringSubmatch(readme, -1) {
+		if v[1] != cli {
+			t.Errorf("the README names the CLI %s; the tests build %s", v[1], cli)
+		}
+	}
+
+	plugins := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^pulumi plugin install resource ([a-z0-9-]+) (v\S+)`).FindAllStringSubmatch(readme, -1) {
+		plugins[m[1]] = m[2]
+	}
+	sdks := map[string]string{}
+	for path, v := range mod {
+		if m := reProviderSDK.FindStringSubmatch(path); m != nil {
+			sdks[m[1]] = v
+		}
+	}
+	if len(sdks) < 8 {
+		t.Fatalf("go.mod has only these provider SDKs: %v", sdks)
+	}
+	for name, v := range sdks {
+		if plugins[name] != v {
+			t.Errorf("README: want `pulumi plugin install resource %s %s` (go.mod's SDK), have %q", name, v, plugins[name])
+		}
+	}
+	for name := range plugins {
+		if _, ok := sdks[name]; !ok {
+			t.Errorf("README installs the plugin %s, which no SDK in go.mod asks for", name)
+		}
+	}
+
+	kubeSDK := mod["github.com/pulumi/pulumi-kubernetes/sdk/v4"]
+	_, kpRepl := requires(t, "kubeprovider/go.mod")
+	if got := setupVar(t, "KUBE_SDK_VERSION"); got != kubeSDK {
+		t.Errorf("tests/setup's KUBE_SDK_VERSION is %s; go.mod's Kubernetes SDK is %s", got, kubeSDK)
+	}
+	if got := kpRepl["github.com/pulumi/pulumi-kubernetes/sdk/v4"]; got != kubeSDK {
+		t.Errorf("tests/kubeprovider builds the provider with SDK %s; go.mod's is %s", got, kubeSDK)
+	}
+	for name, v := range map[string]string{"random": standinproviders.RandomVersion, "tls": standinproviders.TLSVersion} {
+		if "v"+v != sdks[name] {
+			t.Errorf("the %s stand-in reports %s; go.mod's SDK is %s", name, v, sdks[name])
+		}
+	}
+}
