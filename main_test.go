@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
 func TestPlanCommandPrintsTreeAndBillOfMaterials(t *testing.T) {
@@ -62,5 +66,70 @@ func TestCommandErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+// A stack's Alertmanager configuration is checked by plan with
+// Alertmanager's own loader (given with -secret-file, since a plan cannot
+// decrypt the stack file): an unknown receiver and a bad URL fail naming
+// the key, the line and Alertmanager's message; a good one plans.
+func TestPlanChecksTheAlertmanagerConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct{ yml, want string }{
+		{"route:\n  receiver: pager\nreceivers:\n  - name: ops\n", `nano:alertmanagerConfig: line 2: undefined receiver "pager" used in route`},
+		{"route:\n  receiver: ops\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: ftp://hooks.example.com/nano\n",
+			`nano:alertmanagerConfig: line 6: invalid URL: unsupported scheme "ftp" for URL`},
+	} {
+		err := run(&bytes.Buffer{}, []string{"plan", "hobby-hetzner", "-secret-file", "alertmanagerConfig=" + file("bad.yml", c.yml)})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("plan with %q: %v, want %q", c.yml, err, c.want)
+		}
+	}
+	var out bytes.Buffer
+	good := file("good.yml", "route:\n  receiver: ops\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: https://hooks.example.com/nano\n")
+	if err := run(&out, []string{"plan", "hobby-hetzner", "-secret-file", "nano:alertmanagerConfig=" + good}); err != nil {
+		t.Fatalf("plan with a good configuration: %v", err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "hobby-hetzner", "-secret-file", "tier=" + good}, "nano:tier is not a secret key"},
+		{[]string{"plan", "hobby-hetzner", "-secret-file", "alertmanagerConfig"}, "-secret-file takes key=file"},
+		{[]string{"plan", "hobby-hetzner", "-secret-file", "alertmanagerConfig=" + filepath.Join(dir, "missing.yml")}, "no such file"},
+	} {
+		if err := run(&bytes.Buffer{}, c.args); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+// The provisioning endpoint takes the configuration like the other
+// secrets (a secret key: refused in config, accepted in secrets) and
+// checks it as pulumi up would.
+func TestEndpointChecksTheAlertmanagerConfig(t *testing.T) {
+	cfg := map[string]string{"nano:tier": "hobby", "nano:provider": "hetzner", "nano:region": "fsn1",
+		"nano:alertmanagerConfig": "route:\n  receiver: pager\nreceivers:\n  - name: ops\n"}
+	err := validateDeployment("shop", cfg)
+	if err == nil || !strings.Contains(err.Error(), `nano:alertmanagerConfig: line 2: undefined receiver "pager"`) {
+		t.Errorf("the endpoint's check of a bad configuration: %v", err)
+	}
+	cfg["nano:alertmanagerConfig"] = "route:\n  receiver: ops\nreceivers:\n  - name: ops\n"
+	if err := validateDeployment("shop", cfg); err != nil {
+		t.Errorf("a good configuration: %v", err)
+	}
+	secret := false
+	for _, k := range settings.Keys {
+		secret = secret || (k.Name == settings.KeyAlertmanager && k.Secret)
+	}
+	if !secret {
+		t.Error("nano:alertmanagerConfig is not a secret key: the endpoint would store receivers' credentials in plain text")
 	}
 }

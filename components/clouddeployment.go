@@ -212,6 +212,7 @@ func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, p
 		},
 		Provider: d.cluster.Provider, ClickHouseUser: in.clickHouseUser,
 		ClickHousePassword: in.clickHousePassword, PostgresURI: in.postgresURI, ProtectData: s.ProtectData,
+		AlertmanagerConfig: s.AlertmanagerConfig,
 	}
 	if s.Tier.Kind == tier.Managed {
 		args.Spec.IngestPool = &s.Band.Ingest

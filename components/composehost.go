@@ -32,11 +32,14 @@ type ComposeHostArgs struct {
 	HetznerHostArgs
 	// Backup is the bucket the api backs ClickHouse up to (nil: none).
 	Backup *settings.WarmBucket
+	// AlertmanagerConfig is Alertmanager's configuration, secret ("":
+	// alerts go nowhere).
+	AlertmanagerConfig string
 }
 
 // ComposeHostArgsFrom maps validated settings to ComposeHost arguments.
 func ComposeHostArgsFrom(s settings.Settings) *ComposeHostArgs {
-	return &ComposeHostArgs{HetznerHostArgs: hetznerHostArgsFrom(s), Backup: s.Backup}
+	return &ComposeHostArgs{HetznerHostArgs: hetznerHostArgsFrom(s), Backup: s.Backup, AlertmanagerConfig: s.AlertmanagerConfig}
 }
 
 func (a *ComposeHostArgs) validate() error {
@@ -184,6 +187,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 			APIPostgresPassword: v[11].(string), IngestPostgresPassword: v[12].(string), SearchPostgresPassword: v[13].(string),
 			MonitorPostgresPassword: v[14].(string), IngestClickHousePassword: v[15].(string), SearchClickHousePassword: v[16].(string),
 			BackupAccessKeyID: backupKeys[0], BackupSecretAccessKey: backupKeys[1],
+			AlertmanagerConfig: args.AlertmanagerConfig,
 		})
 		return string(b), err
 	}).(pulumi.StringOutput)

@@ -73,6 +73,7 @@ func NewExistingCluster(ctx *pulumi.Context, name string, args *ExistingClusterA
 			StorageClass: s.Cluster.StorageClass, IngressClass: s.Cluster.IngressClass, PostgresArchive: s.PostgresArchive,
 		},
 		Provider: provider, OperatorsPreinstalled: s.Cluster.OperatorsPreinstalled, ProtectData: s.ProtectData,
+		AlertmanagerConfig: s.AlertmanagerConfig,
 	}
 	if s.Tier.Kind == tier.Managed {
 		host, port, _ := settings.PostgresEndpoint(s.Cluster.PostgresURI)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nanosiem/nano/components/kubeobjects"
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/amconfig"
 	stacklabels "github.com/nanosiem/nano/stacks/model/labels"
 	"github.com/nanosiem/nano/stacks/model/settings"
 )
@@ -45,6 +46,9 @@ type PlatformArgs struct {
 	// ProtectData marks the objects that hold data (Object.HoldsData)
 	// protected: Pulumi refuses to delete or replace them.
 	ProtectData bool
+	// AlertmanagerConfig is Alertmanager's configuration, secret ("":
+	// alerts go nowhere); it is the Secret kubeobjects.SecretAlertmanager.
+	AlertmanagerConfig string
 }
 
 func (a *PlatformArgs) validate() error {
@@ -104,6 +108,10 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
+	// Alertmanager's pods restart when its configuration changes.
+	withHash := *args
+	withHash.Spec.AlertmanagerConfigHash = kubeobjects.ConfigHash(amconfig.Effective(args.AlertmanagerConfig))
+	args = &withHash
 	objects, err := kubeobjects.Objects(args.Spec)
 	if err != nil {
 		return nil, err
@@ -332,6 +340,13 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 			return nil, err
 		}
 	}
+	// Receivers' URLs and keys.
+	if err := add(kubeSecret(kubeobjects.SecretAlertmanager, pulumi.StringMap{
+		kubeobjects.AlertmanagerConfigKey: pulumi.String(amconfig.Effective(args.AlertmanagerConfig)),
+	})); err != nil {
+		return nil, err
+	}
+
 	return secrets, nil
 }
 

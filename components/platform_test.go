@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/components/kubeobjects"
+	"github.com/nanosiem/nano/stacks/model/amconfig"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 	"github.com/nanosiem/nano/stacks/program/mockmonitor"
@@ -83,10 +85,11 @@ func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
 				}
 			}
 			// ClickHouse auth, ingest tokens, native TLS, api credentials
-			// key, and ingest's and search's PostgreSQL and ClickHouse logins.
-			wantReleases, wantSecrets := 2, 8
+			// key, ingest's and search's PostgreSQL and ClickHouse logins,
+			// and Alertmanager's configuration.
+			wantReleases, wantSecrets := 2, 9
 			if spec.Tier.ClickHouse.Cloud {
-				wantReleases, wantSecrets = 0, 9 // + the managed PostgreSQL URI
+				wantReleases, wantSecrets = 0, 10 // + the managed PostgreSQL URI
 			}
 			if spec.Tier.ClickHouse.WarmS3 {
 				wantSecrets++
@@ -221,4 +224,56 @@ func TestPlatformMakesEachServiceItsLogins(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Alertmanager's configuration is a Secret (nano's default while the key
+// is unset, else the stack's), stored as a secret; its pods carry the
+// configuration's hash, so a change restarts them.
+func TestPlatformWritesTheAlertmanagerConfig(t *testing.T) {
+	for _, cfg := range []string{"", "route:\n  receiver: ops\nreceivers:\n  - name: ops\n"} {
+		res := runPlatform(t, tier.Team, func(a *PlatformArgs) { a.AlertmanagerConfig = cfg })
+		var secret, set *mockmonitor.Resource
+		for i, r := range res {
+			switch {
+			case r.Type == "kubernetes:core/v1:Secret" && r.Name == "demo-"+kubeobjects.SecretAlertmanager:
+				secret = &res[i]
+			case r.Type == "kubernetes:apps/v1:StatefulSet" && strings.HasSuffix(r.Name, "-alertmanager"):
+				set = &res[i]
+			}
+		}
+		if secret == nil || set == nil {
+			t.Fatalf("no Alertmanager Secret (%v) or StatefulSet (%v)", secret != nil, set != nil)
+		}
+		data := secret.Inputs["stringData"]
+		if !data.IsSecret() {
+			t.Error("Alertmanager's configuration is stored in plaintext")
+		}
+		if got := inputAt(*secret, "stringData", kubeobjects.AlertmanagerConfigKey); got != amconfig.Effective(cfg) {
+			t.Errorf("the Secret holds %q, want %q", got, amconfig.Effective(cfg))
+		}
+		if hash := inputAt(*set, "spec", "template", "metadata", "annotations", "nano.dev/alertmanager-config"); hash != kubeobjects.ConfigHash(amconfig.Effective(cfg)) {
+			t.Errorf("the pods' configuration hash %q", hash)
+		}
+	}
+}
+
+// inputAt is the string at path in a resource's inputs, through secrets.
+func inputAt(r mockmonitor.Resource, path ...string) string {
+	v := resource.NewObjectProperty(r.Inputs)
+	for _, k := range path {
+		if v.IsSecret() {
+			v = v.SecretValue().Element
+		}
+		if !v.IsObject() {
+			return ""
+		}
+		v = v.ObjectValue()[resource.PropertyKey(k)]
+	}
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if !v.IsString() {
+		return ""
+	}
+	return v.StringValue()
 }

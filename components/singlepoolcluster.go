@@ -54,13 +54,16 @@ type SinglePoolClusterArgs struct {
 	Backup *settings.WarmBucket
 	// PostgresArchive names CloudNativePG's archive in it, and a restore.
 	PostgresArchive settings.PostgresArchive
+	// AlertmanagerConfig is Alertmanager's configuration, secret ("":
+	// alerts go nowhere).
+	AlertmanagerConfig string
 }
 
 // SinglePoolClusterArgsFrom maps validated settings to the component's args.
 func SinglePoolClusterArgsFrom(s settings.Settings, hcloudToken pulumi.StringInput) *SinglePoolClusterArgs {
 	return &SinglePoolClusterArgs{
 		HetznerHostArgs: hetznerHostArgsFrom(s), APIAllowedCIDRs: s.KubeAPIAllowedCIDRs, HcloudToken: hcloudToken,
-		Backup: s.Backup, PostgresArchive: s.PostgresArchive,
+		Backup: s.Backup, PostgresArchive: s.PostgresArchive, AlertmanagerConfig: s.AlertmanagerConfig,
 	}
 }
 
@@ -246,7 +249,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		return nil, err
 	}
 
-	pargs := &PlatformArgs{Spec: spec, Provider: k8s, ProtectData: args.ProtectData}
+	pargs := &PlatformArgs{Spec: spec, Provider: k8s, ProtectData: args.ProtectData, AlertmanagerConfig: args.AlertmanagerConfig}
 	pargs.Spec.PostgresArchive = args.PostgresArchive
 	if args.Backup != nil {
 		pargs.Spec.BackupBucket, pargs.Warm = true, configuredWarmBucket(args.Deployment, args.Backup)

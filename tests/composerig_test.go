@@ -47,7 +47,11 @@ import (
 // volume; ports are published on 127.0.0.1 (random ports) instead of
 // every address, and Prometheus's 9090 too (the rig reads its targets);
 // ClickHouse's open-files limit is this engine's maximum (20000) instead of
-// 262144. Clients dial 127.0.0.1 with the host's address as the TLS server
+// 262144; a mail server (Mailpit, service mailpit) runs beside the project
+// as the operator's mail relay, which the stack's nano:alertmanagerConfig
+// names; and in alerts.yml the disk alert's "for" is 15s instead of 10m
+// (its expression, labels and route are the generated ones), so the test
+// sees it fire without waiting ten minutes. Clients dial 127.0.0.1 with the host's address as the TLS server
 // name, as a client dialling the host's public IPv4 does (no SNI).
 
 // rigHost is the public IPv4 the builders render the host with.
@@ -74,6 +78,7 @@ func TestComposeTiersUnderDocker(t *testing.T) {
 	for _, spec := range []harness.ImageSpec{
 		rig.Caddy(contract.CaddyImage), rig.Prometheus(contract.PrometheusImage), rig.PostgresExporter(contract.PostgresExporterImage),
 		rig.ClickHouse(contract.ClickHouseImage), rig.Postgres(contract.PostgresImage), s3Image(t),
+		rig.Alertmanager(contract.AlertmanagerImage), rig.Mailpit(rigMailImage),
 	} {
 		img, err := spec.Build()
 		if err != nil {
@@ -128,6 +133,28 @@ type composeHost struct {
 	secrets    composefiles.Secrets
 	backups    bool
 }
+
+// The rig's mail server: its image, and the stack's Alertmanager
+// configuration that mails every alert to it, grouped by rule and tenant.
+const (
+	rigMailImage          = "nano-rig/mailpit:v1.33.1"
+	rigMailAPI            = 8025
+	rigAlertmanagerConfig = `global:
+  smtp_smarthost: mailpit:1025
+  smtp_from: nano@rig.test
+  smtp_require_tls: false
+route:
+  receiver: oncall
+  group_by: [alertname, tenant]
+  group_wait: 1s
+  group_interval: 5s
+receivers:
+  - name: oncall
+    email_configs:
+      - to: oncall@rig.test
+        send_resolved: true
+`
+)
 
 // The rig's S3 server: its image, the bucket, and its port in the project.
 const (
@@ -269,6 +296,7 @@ func (h *composeHost) writeOverride() {
 			b.WriteString("  " + name + ":\n" + strings.Join(lines, "\n") + "\n")
 		}
 	}
+	fmt.Fprintf(&b, "  mailpit:\n    image: %s\n    ports:\n      - 127.0.0.1::%d\n", rigMailImage, rigMailAPI)
 	if h.backups {
 		fmt.Fprintf(&b, "  s3:\n    image: %s\n    command: [--port, \":%d\", --access, %s, --secret, %s, --quiet, posix, --sidecar, /meta, /data]\n"+
 			"    volumes:\n      - %s:/data\n      - %s:/meta\n    ports:\n      - 127.0.0.1::%d\n",
@@ -278,6 +306,75 @@ func (h *composeHost) writeOverride() {
 	if err := os.WriteFile(filepath.Join(h.dir(), "compose.rig.yaml"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	h.shortenDiskAlert()
+}
+
+// shortenDiskAlert sets the disk alert's "for" to 15s in alerts.yml (see
+// the file comment); the rule must be there, with its 10m.
+func (h *composeHost) shortenDiskAlert() {
+	path := filepath.Join(h.dir(), "alerts.yml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Name  string           `yaml:"name"`
+			Rules []map[string]any `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil {
+		h.t.Fatal(err)
+	}
+	found := false
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r["alert"] == "NanoClickHouseDiskFilling" && r["for"] == "10m" {
+				r["for"], found = "15s", true
+			}
+		}
+	}
+	if !found {
+		h.t.Fatalf("alerts.yml has no NanoClickHouseDiskFilling rule waiting 10m:\n%s", raw)
+	}
+	out, err := yaml.Marshal(rules)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// mails are the rig's mail server's messages whose subject holds sub.
+func (h *composeHost) mails(ctx context.Context, sub string) []string {
+	h.t.Helper()
+	code, out := call(ctx, h.t, http.DefaultClient, "GET", "http://"+h.addr(ctx, "mailpit", rigMailAPI)+"/api/v1/messages?limit=500", nil, nil)
+	if code != 200 {
+		h.t.Fatalf("the rig's mail server: %d %v", code, out)
+	}
+	var subjects []string
+	msgs, _ := out["messages"].([]any)
+	for _, m := range msgs {
+		if s := fmt.Sprint(m.(map[string]any)["Subject"]); strings.Contains(s, sub) {
+			subjects = append(subjects, s)
+		}
+	}
+	return subjects
+}
+
+// checkAlertMail: the project's Alertmanager mails the detection of rule
+// and, from the project's Prometheus, the disk alert (tenant platform).
+func (h *composeHost) checkAlertMail(ctx context.Context, rule string) {
+	t := h.t
+	t.Helper()
+	start := time.Now()
+	waitFor(t, 90*time.Second, "the detection's e-mail through the project's Alertmanager", func() bool { return len(h.mails(ctx, "FIRING:1] "+rule)) == 1 })
+	t.Logf("detection e-mail %v after the alert was raised", time.Since(start).Round(time.Second))
+	waitFor(t, 150*time.Second, "the disk alert's e-mail from the project's Prometheus", func() bool {
+		return len(h.mails(ctx, "NanoClickHouseDiskFilling platform")) > 0
+	})
+	t.Logf("platform alert e-mail: %v", h.mails(ctx, "NanoClickHouseDiskFilling"))
 }
 
 // loadGuard does what the metadata guard's unit does (hostguard): its
@@ -494,7 +591,8 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 			MonitorPostgresPassword: randomHex(t, 16), IngestClickHousePassword: randomHex(t, 16), SearchClickHousePassword: randomHex(t, 16),
 			IngestToken: randomHex(t, 16), HECToken: "0b6f3b9e-5d3a-4c1e-9f2a-" + randomHex(t, 6),
 			NativeCACert: native.CACert, NativeServerCert: native.ServerCert, NativeServerKey: native.ServerKey,
-			APICredentialsKey: base64.StdEncoding.EncodeToString(key), AdminToken: contract.APITokenPrefix + base64.RawURLEncoding.EncodeToString(adminKey)},
+			APICredentialsKey: base64.StdEncoding.EncodeToString(key), AdminToken: contract.APITokenPrefix + base64.RawURLEncoding.EncodeToString(adminKey),
+			AlertmanagerConfig: rigAlertmanagerConfig},
 	}
 	if name == tier.Startup {
 		// PostgreSQL backups to the rig's S3 server. ClickHouse's are not
@@ -610,6 +708,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		items, _ := out["items"].([]any)
 		return len(items) > 0
 	})
+	h.checkAlertMail(ctx, "rig "+marker)
 
 	h.checkPrometheus(ctx)
 	h.checkDatabaseLogins(ctx)

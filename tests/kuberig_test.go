@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/nanosiem/nano/components/kubeobjects"
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/amconfig"
 	"github.com/nanosiem/nano/stacks/model/tier"
 	"github.com/nanosiem/nano/stacks/program"
 	"github.com/nanosiem/nano/tests/harness"
@@ -185,6 +187,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	pods := checkPlacement(t, ctx, k, spec, pools, "")
 	t.Logf("%s: up in %s, %d Kubernetes objects applied, %d pods scheduled (%s)", name, time.Since(start).Round(time.Second),
 		applied, len(pods), summary(pods))
+	checkAlertingOnRig(t, ctx, k)
 	if up.Outputs["apiUrl"].Value != "https://logs.rig.test/api" {
 		t.Errorf("apiUrl is %v, want https://logs.rig.test/api", up.Outputs["apiUrl"].Value)
 	}
@@ -386,6 +389,22 @@ func checkPlacement(t *testing.T, ctx context.Context, k *harness.Kube, spec tie
 			t.Errorf("no %s Deployment on the rig", svc)
 		}
 	}
+	// Alertmanager is a StatefulSet: one, or a cluster of 2-3 on HA tiers.
+	var sets struct {
+		Items []struct {
+			Metadata struct{ Name string }  `json:"metadata"`
+			Spec     struct{ Replicas int } `json:"spec"`
+		}
+	}
+	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/statefulsets", &sets); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sets.Items {
+		want[s.Metadata.Name] = s.Spec.Replicas
+	}
+	if n, ok := want["alertmanager"]; !ok || (spec.HA && (n < 2 || n > 3)) || (!spec.HA && n != 1) {
+		t.Errorf("Alertmanager on the rig: %d replicas (found %v), want 1, or 2-3 on an HA tier", n, ok)
+	}
 	perApp := map[string][]string{}
 	for _, p := range pods.Items {
 		if p.Spec.NodeName == "" {
@@ -396,7 +415,7 @@ func checkPlacement(t *testing.T, ctx context.Context, k *harness.Kube, spec tie
 			t.Errorf("pod %s on %s is %s", p.Metadata.Name, p.Spec.NodeName, p.Status.Phase)
 		}
 		perApp[p.app()] = append(perApp[p.app()], p.Spec.NodeName)
-		if imageSuffix != "" && p.app() != "prometheus" && !strings.HasSuffix(p.Spec.Containers[0].Image, imageSuffix) {
+		if imageSuffix != "" && !thirdParty(p.app()) && !strings.HasSuffix(p.Spec.Containers[0].Image, imageSuffix) {
 			t.Errorf("pod %s still runs %s after the rolling update", p.Metadata.Name, p.Spec.Containers[0].Image)
 		}
 		if pool, wantPool := nodePool[p.Spec.NodeName].Labels[kubeobjects.PoolLabel], expectedPool(spec, p.app()); pool != wantPool {
@@ -417,6 +436,10 @@ func checkPlacement(t *testing.T, ctx context.Context, k *harness.Kube, spec tie
 	}
 	return pods.Items
 }
+
+// thirdParty are the apps whose images are not nano's (no rolling update
+// of nano's images changes them).
+func thirdParty(app string) bool { return app == "prometheus" || app == "alertmanager" }
 
 // expectedPool is the pool label value a service's pods must run on ("" on
 // tiers without dedicated pools).
@@ -467,7 +490,7 @@ func waitOldPodsGone(t *testing.T, ctx context.Context, k *harness.Kube, imageSu
 		}
 		old := 0
 		for _, p := range pods.Items {
-			if p.app() != "prometheus" && !strings.HasSuffix(p.Spec.Containers[0].Image, imageSuffix) {
+			if !thirdParty(p.app()) && !strings.HasSuffix(p.Spec.Containers[0].Image, imageSuffix) {
 				old++
 			}
 		}
@@ -724,5 +747,64 @@ func checkHTTPSIngress(t *testing.T, ctx context.Context, k *harness.Kube) {
 	}
 	if err := k.Get(ctx, mw+kubeobjects.MiddlewareRedirect, &redirect); err != nil || redirect.Spec.RedirectScheme.Scheme != "https" || !redirect.Spec.RedirectScheme.Permanent {
 		t.Errorf("the redirect Middleware on the rig: %+v %v", redirect.Spec.RedirectScheme, err)
+	}
+}
+
+// checkAlertingOnRig: Prometheus's configuration names every
+// Alertmanager member (by its stable name), the api posts to the same
+// ones, and Alertmanager's configuration is the Secret the program wrote
+// (nano's default here: nano:alertmanagerConfig is unset on the rig).
+func checkAlertingOnRig(t *testing.T, ctx context.Context, k *harness.Kube) {
+	t.Helper()
+	var cm struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace+"/configmaps/prometheus", &cm); err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Spec struct{ Replicas int } `json:"spec"`
+	}
+	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/statefulsets/alertmanager", &set); err != nil {
+		t.Fatal(err)
+	}
+	var dep struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Env []struct{ Name, Value string } `json:"env"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/deployments/api", &dep); err != nil {
+		t.Fatal(err)
+	}
+	urls := ""
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == contract.AlertmanagerURLs {
+			urls = e.Value
+		}
+	}
+	for i := range set.Spec.Replicas {
+		member := fmt.Sprintf("alertmanager-%d.alertmanager-cluster.%s.svc:%d", i, kubeobjects.Namespace, contract.AlertmanagerPort)
+		if !strings.Contains(cm.Data["prometheus.yml"], member) {
+			t.Errorf("Prometheus's configuration does not name %s:\n%s", member, cm.Data["prometheus.yml"])
+		}
+		if !strings.Contains(urls, "http://"+member) {
+			t.Errorf("the api does not post to %s: %s", member, urls)
+		}
+	}
+	var secret struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace+"/secrets/"+kubeobjects.SecretAlertmanager, &secret); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := base64.StdEncoding.DecodeString(secret.Data[kubeobjects.AlertmanagerConfigKey])
+	if string(cfg) != amconfig.Unconfigured {
+		t.Errorf("Alertmanager's Secret holds %q, want nano's default", cfg)
 	}
 }

@@ -37,6 +37,8 @@ type uiSeed struct {
 	RuleQuery        string            `json:"ruleQuery"`
 	RuleWindow       int               `json:"ruleWindow"`
 	RuleMatches      int               `json:"ruleMatches"`
+	// Receiver is where the api's Alertmanager routes alerts.
+	Receiver string `json:"receiver"`
 }
 
 // seedUIEvents writes acme's events of the last two hours: 130 of
@@ -222,7 +224,15 @@ func TestWebUIInABrowser(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	env := []string{contract.PostgresURL + "=" + pgURL, contract.ClickHouseAddr + "=" + ch.Addr, contract.ClickHouseDatabase + "=webui"}
-	api := startService(t, filepath.Join(bin, "api"), "api", env...)
+	// Alerts go to a real Alertmanager, which calls a webhook here.
+	hooks := startReceivers(t)
+	seed.Receiver = "team"
+	am, err := harness.StartAlertmanager("route: {receiver: team, group_wait: 1s}\nreceivers:\n  - name: team\n    webhook_configs: [{url: '"+hooks.srv.URL+"/webhook'}]\n", harness.AlertmanagerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(am.Stop)
+	api := startService(t, filepath.Join(bin, "api"), "api", append(env, contract.AlertmanagerURLs+"="+am.URL, contract.AlertmanagerResend+"=2s")...)
 	search := startService(t, filepath.Join(bin, "search"), "search", env...)
 	web := startService(t, filepath.Join(bin, "web"), "web")
 
@@ -258,8 +268,37 @@ func TestWebUIInABrowser(t *testing.T) {
 		}
 	}
 	pngs, _ := filepath.Glob(filepath.Join(shots, "*.png"))
-	if len(pngs) < 12 {
-		t.Errorf("%d screenshots in %s, want one per page (12)", len(pngs), shots)
+	if len(pngs) < 15 {
+		t.Errorf("%d screenshots in %s, want one per page (15)", len(pngs), shots)
+	}
+	// The silence the analyst made is in Alertmanager, for acme only.
+	var silences []struct {
+		ID       string `json:"id"`
+		Comment  string `json:"comment"`
+		Matchers []struct {
+			Name, Value string
+			IsRegex     bool `json:"isRegex"`
+		} `json:"matchers"`
+		Status struct{ State string } `json:"status"`
+	}
+	if err := getJSONTo(ctx, am.URL+"/api/v2/silences", &silences); err != nil {
+		t.Fatal(err)
+	}
+	if len(silences) != 1 || silences[0].ID != made["silence"] || silences[0].Comment != "known checkout incident" || silences[0].Status.State != "active" ||
+		!strings.Contains(fmt.Sprint(silences[0].Matchers), "{tenant acme false}") || !strings.Contains(fmt.Sprint(silences[0].Matchers), "{alertname checkout errors false}") {
+		t.Errorf("Alertmanager's silences after the browser made one (%v): %+v", made["silence"], silences)
+	}
+	if n := len(hooks.matching("/webhook", "checkout errors")); n != 1 {
+		t.Errorf("the webhook got %d notifications of the rule's alert, want 1 (then silenced)", n)
+	}
+
+	// Negative control: an api without Alertmanager; the page says the
+	// alert was not sent, and the delivery step fails.
+	offline := startService(t, filepath.Join(bin, "api"), "api-offline", env...)
+	unsent := origin(t, web, map[string]*serviceProcess{contract.APIPrefix: offline, contract.SearchPrefix: search})
+	_, log, err = runBrowser(t, unsent, token, seed, filepath.Join(shots, "negative-control-delivery"), "signin", "silence")
+	if err == nil || !strings.Contains(log, "silence FAILED") || !strings.Contains(log, "not sent (no Alertmanager)") {
+		t.Errorf("the delivery step passed without Alertmanager: %v\n%s", err, log)
 	}
 
 	// Negative control: a proxy that sends /search/ to the web service.
@@ -268,4 +307,21 @@ func TestWebUIInABrowser(t *testing.T) {
 	if err == nil || !strings.Contains(log, "search FAILED") {
 		t.Errorf("the browser test passed with /search/ misrouted: %v\n%s", err, log)
 	}
+}
+
+// getJSONTo GETs url and decodes its JSON answer into out.
+func getJSONTo(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nanosiem/nano/components/hostguard"
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/amconfig"
 )
 
 // Docker's apt repository (https://docs.docker.com/engine/install/debian/)
@@ -116,6 +117,8 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 			file(ProjectDir+"/Caddyfile", "0644", string(caddy)),
 			file(ProjectDir+"/prometheus.yml", "0644", string(prom)),
 			file(ProjectDir+"/alerts.yml", "0644", string(alerts)),
+			// Receivers' URLs and keys: Alertmanager's (nobody's) alone.
+			file(ProjectDir+"/alertmanager.yml", "0600", amconfig.Effective(s.AlertmanagerConfig)),
 			file(ProjectDir+"/clickhouse/nano.xml", "0644", string(ch)),
 			// Password hashes only; the server's uid reads it.
 			file(ProjectDir+"/clickhouse/users.xml", "0644", string(chUsers)),
@@ -136,6 +139,7 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 			// The ingest container runs as 65532 and must read its key;
 			// cloud-init's write_files only takes owners by name.
 			{"chown", "65532:65532", ProjectDir + "/tls/server.key"},
+			{"chown", fmt.Sprintf("%d:%d", nobodyUID, nobodyUID), ProjectDir + "/alertmanager.yml"},
 			{"systemctl", "enable", "--now", "nano.service"},
 		},
 	}
@@ -149,7 +153,9 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 		cfg.WriteFiles = append(cfg.WriteFiles, file(path, "0400", f.Content))
 		chowns = append(chowns, []string{"chown", fmt.Sprintf("%d:%d", f.UID, f.UID), path})
 	}
-	cfg.Runcmd = append(cfg.Runcmd[:2], append(chowns, cfg.Runcmd[2:]...)...)
+	// Before the project starts (the last command).
+	last := len(cfg.Runcmd) - 1
+	cfg.Runcmd = append(cfg.Runcmd[:last:last], append(chowns, cfg.Runcmd[last])...)
 	body, err := marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -193,7 +199,7 @@ type DataDirOwner struct {
 
 // DataDirs are the containers' data directories the mount script makes.
 func DataDirs() []DataDirOwner {
-	return []DataDirOwner{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {walSpoolDir, postgresUID}, {"prometheus", nobodyUID}, {"caddy", 0}}
+	return []DataDirOwner{{"clickhouse", clickhouseUID}, {"postgres", postgresUID}, {walSpoolDir, postgresUID}, {"prometheus", nobodyUID}, {"alertmanager", nobodyUID}, {"caddy", 0}}
 }
 
 const systemdUnit = `[Unit]

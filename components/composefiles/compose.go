@@ -107,6 +107,9 @@ type Secrets struct {
 	AdminToken string
 	// The backup bucket's keys, with Params.Backup only.
 	BackupAccessKeyID, BackupSecretAccessKey string
+	// AlertmanagerConfig is nano:alertmanagerConfig ("": alerts go
+	// nowhere, amconfig.Unconfigured).
+	AlertmanagerConfig string
 }
 
 // Env variable names of the .env file.
@@ -306,6 +309,8 @@ func Compose(p Params) ([]byte, error) {
 			"api": app("api", p.Images.API, contract.Ports.API, dbUser, withDiskPolicy(p.Tier, map[string]string{
 				contract.APICredentialsKey: "${" + envAPICredentialsKey + "}", contract.APIAdminToken: "${" + envAdminToken + "}",
 				contract.PostgresIngestRole: contract.IngestDBUser, contract.PostgresSearchRole: contract.SearchDBUser,
+				// Detections' alerts go to Alertmanager; their links to the UI.
+				contract.AlertmanagerURLs: "http://alertmanager:" + port(contract.AlertmanagerPort), contract.WebURL: "https://" + p.Host,
 			}), nil),
 			"search": app("search", p.Images.Search, contract.Ports.Search, contract.SearchDBUser, nil, nil),
 			// The UI needs no database: the browser calls api and search.
@@ -335,8 +340,26 @@ func Compose(p Params) ([]byte, error) {
 					"./alerts.yml:" + contract.AlertRulesFile + ":ro",
 					DataDir + "/prometheus:/prometheus",
 				},
-				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "web": started, "postgres-exporter": started},
+				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "web": started, "postgres-exporter": started, "alertmanager": started},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
+			}),
+			// One Alertmanager (no cluster: no gossip listener) keeps its
+			// silences and notification log on the volume, so a restart
+			// neither forgets a silence nor notifies twice.
+			"alertmanager": hardened(composeService{
+				Image: contract.AlertmanagerImage,
+				Command: []string{
+					"--config.file=" + contract.AlertmanagerConfigFile,
+					"--storage.path=/alertmanager",
+					"--cluster.listen-address=",
+				},
+				User: fmt.Sprintf("%d:%d", nobodyUID, nobodyUID),
+				Volumes: []string{
+					"./alertmanager.yml:" + contract.AlertmanagerConfigFile + ":ro",
+					DataDir + "/alertmanager:/alertmanager",
+				},
+				Expose:   []string{port(contract.AlertmanagerPort)},
+				ReadOnly: true, CapDrop: []string{"ALL"},
 			}),
 			"caddy": hardened(composeService{
 				Image: contract.CaddyImage,
@@ -505,11 +528,13 @@ func Prometheus(p Params) ([]byte, error) {
 		{"ingest", "/metrics", []static{{[]string{"ingest:" + port(contract.Ports.IngestMetrics)}, labels}}},
 		{"postgres", "/metrics", []static{{[]string{"postgres-exporter:" + port(contract.Ports.PostgresExporter)}, labels}}},
 		{"clickhouse", "/metrics", []static{{[]string{"clickhouse:" + port(clickhouseProm)}, labels}}},
+		{"alertmanager", "/metrics", []static{{[]string{"alertmanager:" + port(contract.AlertmanagerPort)}, labels}}},
 	}
 	return marshal(map[string]any{
 		"global":         map[string]string{"scrape_interval": interval, "evaluation_interval": interval},
 		"scrape_configs": jobs,
 		"rule_files":     []string{contract.AlertRulesFile},
+		"alerting":       contract.PrometheusAlerting([]string{"alertmanager:" + port(contract.AlertmanagerPort)}),
 	})
 }
 

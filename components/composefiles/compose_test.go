@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nanosiem/nano/components/hostguard"
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/stacks/model/amconfig"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
@@ -134,7 +136,7 @@ func loadComposeWith(t *testing.T, p Params, secrets Secrets) *types.Project {
 
 func TestComposeLoadsWithComposeSpec(t *testing.T) {
 	proj := loadCompose(t, params(t, tier.Hobby, ""))
-	want := []string{"api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "search", "web"}
+	want := []string{"alertmanager", "api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "search", "web"}
 	if got := proj.ServiceNames(); !slices.Equal(sorted(got), want) {
 		t.Fatalf("services %v, want %v", got, want)
 	}
@@ -394,4 +396,90 @@ func sorted(xs []string) []string {
 	out := slices.Clone(xs)
 	slices.Sort(out)
 	return out
+}
+
+// Alertmanager runs in the project: one instance without a gossip
+// listener, hardened, reached by name only (no published port), its
+// configuration (a secret: receivers' URLs and keys) in a 0600 file only
+// it reads, nano's default while none is set; Prometheus sends it the
+// platform's alerts labelled tenant=platform and the api its detections.
+func TestAlertmanagerInTheProject(t *testing.T) {
+	p := params(t, tier.Hobby, "logs.example.com")
+	b, err := Compose(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f composeFile
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	am, ok := f.Services["alertmanager"]
+	if !ok {
+		t.Fatal("no alertmanager service")
+	}
+	if am.Image != contract.AlertmanagerImage || !am.ReadOnly || len(am.Ports) != 0 || am.User != "65534:65534" ||
+		!slices.Contains(am.Command, "--cluster.listen-address=") || !slices.Contains(am.Volumes, "./alertmanager.yml:"+contract.AlertmanagerConfigFile+":ro") {
+		t.Errorf("alertmanager service %+v", am)
+	}
+	api := f.Services["api"].Environment
+	if api[contract.AlertmanagerURLs] != "http://alertmanager:9093" || api[contract.WebURL] != "https://logs.example.com" {
+		t.Errorf("the api's alerting variables %v", api)
+	}
+	prom, err := Prometheus(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Alerting struct {
+			Relabel []map[string]string `yaml:"alert_relabel_configs"`
+			AMs     []struct {
+				StaticConfigs []struct {
+					Targets []string `yaml:"targets"`
+				} `yaml:"static_configs"`
+			} `yaml:"alertmanagers"`
+		} `yaml:"alerting"`
+	}
+	if err := yaml.Unmarshal(prom, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Alerting.AMs) != 1 || fmt.Sprint(cfg.Alerting.AMs[0].StaticConfigs[0].Targets) != "[alertmanager:9093]" ||
+		len(cfg.Alerting.Relabel) != 1 || cfg.Alerting.Relabel[0]["target_label"] != "tenant" || cfg.Alerting.Relabel[0]["replacement"] != "platform" {
+		t.Errorf("prometheus.yml alerting %+v", cfg.Alerting)
+	}
+
+	secrets := testSecrets
+	for _, c := range []struct{ set, want string }{
+		{"", amconfig.Unconfigured},
+		{"route: {receiver: ops}\nreceivers: [{name: ops, webhook_configs: [{url: 'https://hooks.example.com/SECRETPATH'}]}]\n", "SECRETPATH"},
+	} {
+		secrets.AlertmanagerConfig = c.set
+		ud, err := CloudInit(p, secrets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ci cloudConfig
+		if err := yaml.Unmarshal(ud, &ci); err != nil {
+			t.Fatal(err)
+		}
+		var file *writeFile
+		for i := range ci.WriteFiles {
+			if ci.WriteFiles[i].Path == ProjectDir+"/alertmanager.yml" {
+				file = &ci.WriteFiles[i]
+			}
+		}
+		if file == nil || file.Permissions != "0600" || !strings.Contains(file.Content, c.want) {
+			t.Errorf("alertmanager.yml with %q set: %+v", c.set, file)
+		}
+		if !slices.ContainsFunc(ci.Runcmd, func(cmd []string) bool {
+			return strings.Join(cmd, " ") == "chown 65534:65534 "+ProjectDir+"/alertmanager.yml"
+		}) {
+			t.Errorf("alertmanager.yml is not given to Alertmanager's user: %v", ci.Runcmd)
+		}
+		if bytes.Contains(b, []byte("SECRETPATH")) {
+			t.Error("compose.yaml holds the Alertmanager configuration")
+		}
+	}
+	if !slices.ContainsFunc(DataDirs(), func(d DataDirOwner) bool { return d.Dir == "alertmanager" && d.UID == 65534 }) {
+		t.Errorf("Alertmanager's data directory is not prepared: %v", DataDirs())
+	}
 }

@@ -59,7 +59,7 @@ func (s Spec) checkCapacity(objs []Object) error {
 	for _, o := range objs {
 		spec := asMap(o["spec"])
 		switch o.Kind() {
-		case "Deployment":
+		case "Deployment", "StatefulSet":
 			pod := asMap(asMap(spec["template"])["spec"])
 			n, ok := number(spec["replicas"])
 			if !ok && o.Name() == "ingest" && s.IngestPool != nil {

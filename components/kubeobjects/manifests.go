@@ -24,6 +24,7 @@ func Objects(s Spec) ([]Object, error) {
 		out = append(out, s.postgres()...)
 	}
 	out = append(out, s.prometheus()...)
+	out = append(out, s.alertmanager()...)
 	out = append(out, s.networkPolicies()...)
 	// Every object carries the deployment's labels (nano-tier,
 	// nano-deployment, managed-by) beside its own.

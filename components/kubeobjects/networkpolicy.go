@@ -82,6 +82,11 @@ func (s Spec) networkPolicies() []Object {
 		Ports: ports(80, 443),
 	}}, dbEgress...)
 
+	// The api posts alerts and manages silences at every Alertmanager.
+	amPods := app(alertmanagerName)
+	apiEgress = append(apiEgress, networkingv1.NetworkPolicyEgressRule{To: pods(amPods), Ports: ports(contract.AlertmanagerPort)})
+	mesh := append(ports(contract.AlertmanagerClusterPort), networkingv1.NetworkPolicyPort{Protocol: ptr(corev1.ProtocolUDP), Port: ptr(port(contract.AlertmanagerClusterPort))})
+
 	out := []Object{
 		policy("default-deny", all, none, []networkingv1.NetworkPolicyEgressRule{}),
 		policy("allow-dns", all, nil, []networkingv1.NetworkPolicyEgressRule{{
@@ -106,6 +111,20 @@ func (s Spec) networkPolicies() []Object {
 		}, dbEgress),
 		policy("prometheus", app("prometheus"), none, []networkingv1.NetworkPolicyEgressRule{
 			{To: pods(all)}, apiServer,
+		}),
+		// Alertmanager takes alerts from the api and Prometheus and gossips
+		// with its peers; it sends notifications to the receivers of its
+		// configuration, wherever the operator put them (webhooks, Slack,
+		// PagerDuty, SMTP), but never to the clouds' metadata endpoints.
+		policy(alertmanagerName, amPods, []networkingv1.NetworkPolicyIngressRule{
+			{From: pods(app("api"), app("prometheus")), Ports: ports(contract.AlertmanagerPort)},
+			{From: pods(amPods), Ports: mesh},
+		}, []networkingv1.NetworkPolicyEgressRule{
+			{To: pods(amPods), Ports: mesh},
+			{To: []networkingv1.NetworkPolicyPeer{
+				{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"169.254.0.0/16"}}},
+				{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: []string{"fe80::/10"}}},
+			}},
 		}),
 	}
 	if s.Domain != "" {

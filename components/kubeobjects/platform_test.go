@@ -75,8 +75,8 @@ func TestObjectsPassUpstreamValidators(t *testing.T) {
 				}
 				pods += r.PodTemplates
 			}
-			// api, search, web, ingest, prometheus (+ ClickHouse, Keeper).
-			want := 5
+			// api, search, web, ingest, prometheus, alertmanager (+ ClickHouse, Keeper).
+			want := 6
 			if !specFor(t, name).Tier.ClickHouse.Cloud {
 				want += 2
 			}

@@ -50,10 +50,12 @@ func (s Spec) prometheusConfig() string {
 	if !s.Tier.ClickHouse.Cloud {
 		jobs = append(jobs, job("clickhouse", chiLabel, chiName, chMetrics), job("clickhouse-keeper", chkLabel, chkName, chMetrics))
 	}
+	jobs = append(jobs, job("alertmanager", labelApp, alertmanagerName, contract.AlertmanagerPort))
 	b, err := yaml.Marshal(map[string]any{
 		"global":         map[string]any{"scrape_interval": interval, "evaluation_interval": interval, "external_labels": map[string]any{"nano_deployment": s.Deployment, "nano_tier": string(s.Tier.Name)}},
 		"scrape_configs": jobs,
 		"rule_files":     []string{contract.AlertRulesFile},
+		"alerting":       contract.PrometheusAlerting(s.alertmanagerHosts()),
 	})
 	if err != nil {
 		panic(fmt.Sprintf("platform: cannot encode the Prometheus config: %v", err))

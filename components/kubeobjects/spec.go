@@ -81,6 +81,9 @@ type Spec struct {
 	// NoMetricsAPI: the cluster serves no resource metrics (EKS), so with
 	// an autoscaled ingest the platform installs metrics-server.
 	NoMetricsAPI bool
+	// AlertmanagerConfigHash is ConfigHash of Alertmanager's configuration
+	// (the Secret SecretAlertmanager, which the Platform component writes).
+	AlertmanagerConfigHash string
 }
 
 // Backup is an S3-compatible object store prefix for PostgreSQL's base

@@ -91,8 +91,13 @@ func (s Spec) services() []service {
 	s.ingestPolicy(ingestEnv)
 	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
 		contract.APIAdminTokenFile:  "/etc/nano/secrets/api-credentials/admin-token",
-		contract.PostgresIngestRole: ingestLogin.role, contract.PostgresSearchRole: searchLogin.role}, common)
+		contract.PostgresIngestRole: ingestLogin.role, contract.PostgresSearchRole: searchLogin.role,
+		// Detections' alerts go to every Alertmanager; their links to the UI.
+		contract.AlertmanagerURLs: s.alertmanagerURLs()}, common)
 	s.diskPolicy(apiEnv)
+	if s.Domain != "" {
+		apiEnv[contract.WebURL] = "https://" + s.Domain
+	}
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
 	// The api is ClickHouse's owner user, named in its Secret (nano in the
 	// cluster, the configured user on ClickHouse Cloud).

@@ -4,10 +4,14 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"net/netip"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nanosiem/nano/services/api/oidc"
+	"github.com/nanosiem/nano/services/api/detect"
+	"github.com/nanosiem/nano/services/api/notify"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/backups"
@@ -56,6 +60,12 @@ type config struct {
 	OIDC               *oidc.Config
 	AuditRetentionDays int
 	Trusted            []netip.Prefix
+	// Alertmanagers are where alerts go (none: kept in nano only), posted
+	// again every AlertResend; WebURL is the UI their links point at.
+	Alertmanagers []*url.URL
+	AlertResend   time.Duration
+	SampleEvents  int
+	WebURL        string
 }
 
 // postgresBackupConfig is where and how often PostgreSQL is backed up, and
@@ -130,6 +140,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.AdminToken = r.Secret(contract.APIAdminToken, contract.APIAdminTokenFile); c.AdminToken != "" && !authtoken.Wellformed(c.AdminToken) {
 		r.Bad(contract.APIAdminToken, "not an api token (%s followed by 43 characters of base64url, e.g. from the stack output adminToken)", authtoken.Prefix)
+	}
+	if ams, err := notify.ParseURLs(r.String(contract.AlertmanagerURLs, "")); err != nil {
+		r.Bad(contract.AlertmanagerURLs, "%v", err)
+	} else {
+		c.Alertmanagers = ams
+	}
+	c.AlertResend = r.Duration(contract.AlertmanagerResend, notify.DefaultResend, time.Second, time.Hour)
+	c.SampleEvents = int(r.Int(contract.AlertSampleEvents, detect.DefaultSampleEvents, 0, detect.MaxSampleEvents))
+	if c.WebURL = strings.TrimSuffix(r.String(contract.WebURL, ""), "/"); c.WebURL != "" {
+		if u, err := url.Parse(c.WebURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			r.Bad(contract.WebURL, "the UI's base URL, like https://logs.example.com")
+		}
 	}
 	c.Backup = loadBackupConfig(r)
 	c.PostgresBackup = loadPostgresBackupConfig(r)

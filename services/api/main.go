@@ -22,6 +22,7 @@ import (
 	"github.com/nanosiem/nano/services/api/enrich"
 	"github.com/nanosiem/nano/services/api/leader"
 	"github.com/nanosiem/nano/services/api/oidc"
+	"github.com/nanosiem/nano/services/api/notify"
 	"github.com/nanosiem/nano/services/api/retention"
 	"github.com/nanosiem/nano/services/api/scheduler"
 	"github.com/nanosiem/nano/services/api/server"
@@ -172,6 +173,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return err
 		}
 	}
+	var am *notify.Client
+	if len(cfg.Alertmanagers) > 0 {
+		am = notify.NewClient(cfg.Alertmanagers, 10*time.Second)
+		log.Info("alerts go to Alertmanager", "members", len(cfg.Alertmanagers), "resend", cfg.AlertResend.String())
+	} else {
+		log.Info("alerts are kept in nano only: " + contract.AlertmanagerURLs + " is unset")
+	}
 	var leading atomic.Bool
 	var signIn *oidc.Handler
 	if cfg.OIDC != nil {
@@ -182,7 +190,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		log.Info("single sign-on off: " + contract.OIDCIssuer + " is unset (API tokens only)")
 	}
 	srv := &server.Server{
-		DB: pool, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL}, Sealer: sealer, Log: log, Version: version,
+		Alertmanager: am,
+		DB:           pool, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL}, Sealer: sealer, Log: log, Version: version,
 		EnrichmentDir: cfg.EnrichmentDir, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.Timeout, Registry: reg, Limits: cfg.Limits,
 		Leading: leading.Load, OIDC: signIn, Trusted: cfg.Trusted,
 		Ready: func(ctx context.Context) error {
@@ -216,6 +225,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	// The scheduler: ClickHouse may come later than PostgreSQL; the HTTP
 	// API serves meanwhile.
 	metrics := scheduler.NewMetrics(reg)
+	deliveryMetrics := notify.NewMetrics(reg)
 	campaignDone := make(chan struct{})
 	go func() {
 		defer close(campaignDone)
@@ -239,7 +249,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		}); err != nil {
 			return
 		}
-		det := &detect.Detector{DB: pool, Conn: conn, Runner: run, Engine: engine}
+		det := &detect.Detector{DB: pool, Conn: conn, Runner: run, Engine: engine, SampleEvents: cfg.SampleEvents}
 		sync := &enrich.Syncer{DB: pool, Conn: conn, Engine: engine, Dir: cfg.EnrichmentDir}
 		sch := &scheduler.Scheduler{DB: pool, ID: cfg.ReplicaID, Metrics: metrics, Log: log, Tasks: []scheduler.Task{
 			{Name: "heartbeat", Interval: time.Second, Run: func(context.Context, int64) error { return nil }},
@@ -267,6 +277,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 				Run: func(ctx context.Context, _ int64) error { return chBackups.Tick(ctx) }})
 		}
 		sch.Tasks = append(sch.Tasks, pgTasks...)
+		if am != nil {
+			// New alerts go out within a few seconds of their detection.
+			d := &notify.Deliverer{DB: pool, AM: am, Resend: cfg.AlertResend, WebURL: cfg.WebURL, Log: log, Metrics: deliveryMetrics}
+			sch.Tasks = append(sch.Tasks, scheduler.Task{Name: "alert-delivery", Interval: min(5*time.Second, cfg.AlertResend), Run: d.Deliver})
+		}
 		_ = leader.Run(ctx, leader.Config{URL: cfg.LeaderURL, ID: cfg.ReplicaID, Retry: cfg.Retry, Heartbeat: cfg.Heartbeat}, log, func(t leader.Term) {
 			leading.Store(true)
 			defer leading.Store(false)

@@ -41,6 +41,7 @@ const (
 	ScopeRead   = "read"   // read metadata through the api
 	ScopeWrite  = "write"  // change metadata through the api
 	ScopeAdmin  = "admin"  // users, tokens, credentials
+	ScopeAlerts = "alerts" // create and expire silences in Alertmanager
 	// ScopePlatform manages what every tenant shares (platform enrichment
 	// datasets). It is the deployment operator's: admin does not imply it,
 	// and only a token holding it may issue another.
@@ -48,7 +49,7 @@ const (
 )
 
 // Scopes are the known scopes.
-var Scopes = []string{ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin, ScopePlatform}
+var Scopes = []string{ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin, ScopeAlerts, ScopePlatform}
 
 // DB is where tokens and sessions are stored: the pool or a transaction.
 type DB interface {

@@ -18,8 +18,8 @@ var Roles = []string{RoleViewer, RoleAnalyst, RoleAdmin}
 // person's: it is the deployment operator's token alone.
 var RoleScopes = map[string][]string{
 	RoleViewer:  {ScopeSearch, ScopeRead},
-	RoleAnalyst: {ScopeSearch, ScopeRead, ScopeWrite},
-	RoleAdmin:   {ScopeSearch, ScopeRead, ScopeWrite, ScopeAdmin},
+	RoleAnalyst: {ScopeSearch, ScopeRead, ScopeWrite, ScopeAlerts},
+	RoleAdmin:   {ScopeSearch, ScopeRead, ScopeWrite, ScopeAlerts, ScopeAdmin},
 }
 
 // RoleRank orders roles (viewer 1, analyst 2, admin 3; 0 is no role).

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nanosiem/nano/services/depwait"
+	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/pgmigrate"
 )
 
@@ -244,6 +245,29 @@ CREATE TABLE ingest_usage (
 );
 `},
 	identityMigration,
+	{Version: 8, Name: "alerts delivered through Alertmanager: rules' severity and labels, alerts' labels, samples and delivery", SQL: `
+ALTER TABLE detection_rules
+    ADD COLUMN severity text NOT NULL DEFAULT 'warning' CHECK (severity IN ('warning', 'critical', 'info')),
+    ADD COLUMN labels jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object');
+-- labels: the alert's identity in Alertmanager, fixed when it is raised;
+-- posted_at: its last post (firing); delivered_at: its first accepted
+-- one; resolve_posted_at: its end accepted (or needing none).
+ALTER TABLE alerts
+    ADD COLUMN labels jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object'),
+    ADD COLUMN group_values jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(group_values) = 'array'),
+    ADD COLUMN samples jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(samples) = 'array'),
+    ADD COLUMN posted_at timestamptz,
+    ADD COLUMN delivered_at timestamptz,
+    ADD COLUMN resolve_posted_at timestamptz,
+    ADD COLUMN delivery_error text NOT NULL DEFAULT '';
+-- Alerts raised before: the open ones go out with their rule's labels,
+-- the others are over.
+UPDATE alerts a SET labels = jsonb_build_object('alertname', r.name, 'tenant', a.tenant, 'rule_id', r.id::text, 'severity', 'warning')
+    || CASE WHEN a.group_key = '' THEN '{}'::jsonb ELSE jsonb_build_object('group', a.group_key) END
+    FROM detection_rules r WHERE r.id = a.rule_id AND a.status = 'open';
+UPDATE alerts SET resolve_posted_at = now() WHERE status <> 'open';
+CREATE INDEX alerts_delivery ON alerts (tenant, id) WHERE status = 'open' OR resolve_posted_at IS NULL;
+`},
 }
 
 // migrationsTable records the applied versions.
@@ -403,6 +427,10 @@ func grant(ctx context.Context, tx pgx.Tx, roles Roles) error {
 
 // EnsureTenant creates a tenant if it does not exist.
 func EnsureTenant(ctx context.Context, db *pgxpool.Pool, id, name string) error {
+	if id == contract.PlatformTenant {
+		// Alertmanager tells the deployment's own alerts by this tenant.
+		return fmt.Errorf("cannot create tenant %q: the name is the deployment's own (its platform alerts)", id)
+	}
 	if _, err := db.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, name); err != nil {
 		return fmt.Errorf("cannot create tenant %q: %w", id, err)
 	}

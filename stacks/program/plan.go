@@ -30,6 +30,9 @@ type Result struct {
 	// OfflineSecrets are the required secrets the plan stood placeholders in
 	// for; `pulumi up` needs them set.
 	OfflineSecrets []string
+	// UnreadSecrets are optional secrets set in the stack file (encrypted)
+	// that the plan could not read: planned as unset, not checked.
+	UnreadSecrets []string
 }
 
 // ByType returns the recorded resources of a type token.
@@ -53,11 +56,29 @@ func (r *Result) Counts() map[string]int {
 }
 
 // Plan plans stack of the project in dir.
-func Plan(dir, stack string) (*Result, error) {
+func Plan(dir, stack string) (*Result, error) { return PlanWithSecrets(dir, stack, nil) }
+
+// PlanWithSecrets plans stack with secrets given here (keys without the
+// namespace, e.g. alertmanagerConfig) in place of the stack file's
+// encrypted values, which a plan cannot read: their checks run offline.
+func PlanWithSecrets(dir, stack string, secrets map[string]string) (*Result, error) {
 	start := time.Now()
 	proj, cfg, err := stackfile.Load(dir, stack)
 	if err != nil {
 		return nil, err
+	}
+	if len(secrets) > 0 {
+		cfg.Values = maps.Clone(cfg.Values)
+		for k, v := range secrets {
+			full := settings.Namespace + ":" + k
+			if !slices.ContainsFunc(settings.Keys, func(key settings.Key) bool { return key.Name == k && key.Secret }) {
+				return nil, fmt.Errorf("%s is not a secret key of the program", full)
+			}
+			cfg.Values[full] = v
+			if !slices.Contains(cfg.Secrets, full) {
+				cfg.Secrets = append(slices.Clone(cfg.Secrets), full)
+			}
+		}
 	}
 	res, err := PlanConfig(proj.Name, stack, cfg)
 	if err != nil {
@@ -71,6 +92,12 @@ func Plan(dir, stack string) (*Result, error) {
 func PlanConfig(project, stack string, cfg stackfile.Config) (*Result, error) {
 	res := &Result{Stack: stack}
 	get, filled := settings.WithOfflineSecrets(func(k string) string { return cfg.Values[settings.Namespace+":"+k] })
+	for _, full := range cfg.Secrets {
+		k, ok := strings.CutPrefix(full, settings.Namespace+":")
+		if ok && cfg.Values[full] == "" && !slices.Contains(filled, k) {
+			res.UnreadSecrets = append(res.UnreadSecrets, full)
+		}
+	}
 	if len(filled) > 0 {
 		values := maps.Clone(cfg.Values)
 		for _, k := range filled {

@@ -156,6 +156,55 @@ const steps = {
     await shot(page, '09-rules')
   },
 
+  // Where the rule's alert went: the page says alerts go to Alertmanager
+  // and its receiver, the alert's notification was sent there; the analyst
+  // silences it from its row, and the alert shows it silenced.
+  async silence(page) {
+    await page.getByRole('link', { name: 'Alerts' }).click()
+    await page.getByLabel('Status').selectOption('')
+    const row = page.getByTestId('alerts').locator('tr', { hasText: 'checkout errors' }).first()
+    const cell = row.getByTestId('delivery')
+    let text = ''
+    for (let i = 0; ; i++) {
+      text = (await row.count()) > 0 ? (await cell.textContent()).trim() : '(no alert yet)'
+      if (text.includes(`sent to ${seeded.receiver}`)) break
+      check(!text.includes('no Alertmanager'), `the alert's notification says "${text}"`)
+      check(i < 60, `the alert's notification says "${text}", not "sent to ${seeded.receiver}", after 60 s`)
+      await page.waitForTimeout(1000)
+      await page.getByRole('button', { name: 'Refresh' }).click()
+    }
+    const banner = (await page.getByTestId('delivery-banner').textContent()).trim()
+    check(banner.includes(`routes them to: ${seeded.receiver}`), `the delivery banner says "${banner}"`)
+    await shot(page, '10-alerts-delivered')
+    await row.getByRole('link', { name: 'Silence…' }).click()
+    const form = page.getByTestId('silence-form')
+    await form.waitFor({ timeout })
+    const matchers = await form.locator('textarea[name=matchers]').inputValue()
+    check(matchers.includes('alertname=checkout errors'), `the silence is not prefilled from the alert: ${JSON.stringify(matchers)}`)
+    await form.locator('select[name=duration]').selectOption('2h')
+    await form.locator('input[name=comment]').fill('known checkout incident')
+    await form.getByRole('button', { name: 'Create silence' }).click()
+    const created = page.getByTestId('silence-created')
+    await created.waitFor({ timeout })
+    made.silence = (await created.textContent()).match(/Silence (\S+) is active/)?.[1]
+    check(!!made.silence, `no active silence: ${await created.textContent()}`)
+    const listed = page.getByTestId('silences').locator('tr', { hasText: 'alertname=checkout errors' })
+    await listed.filter({ hasText: 'tenant=acme' }).filter({ hasText: 'active' }).waitFor({ timeout })
+    await shot(page, '11-silence-created')
+    // The alert is silenced in Alertmanager now.
+    await page.getByRole('link', { name: 'Alerts' }).click()
+    await page.getByLabel('Status').selectOption('')
+    for (let i = 0; ; i++) {
+      text = (await cell.textContent()).trim()
+      if (text.includes(`silenced (${made.silence})`)) break
+      check(i < 30, `the silenced alert's notification says "${text}"`)
+      await page.waitForTimeout(1000)
+      await page.getByRole('button', { name: 'Refresh' }).click()
+    }
+    await shot(page, '12-alerts-silenced')
+    await page.getByLabel('Status').selectOption('open')
+  },
+
   async alerts(page) {
     // The api's scheduler runs the rule within seconds and raises an alert.
     await page.getByRole('link', { name: 'Alerts' }).click()
@@ -167,12 +216,12 @@ const steps = {
       await page.getByRole('button', { name: 'Refresh' }).click()
     }
     check((await row.first().textContent()).includes(String(seeded.ruleMatches)), 'the alert does not show the count')
-    await shot(page, '10-alerts-open')
+    await shot(page, '10b-alerts-open')
     await row.first().getByRole('button', { name: 'Acknowledge' }).click()
     await page.getByText('No open alerts.').waitFor({ timeout })
     await page.getByLabel('Status').selectOption('acknowledged')
     await page.getByTestId('alerts').locator('tr', { hasText: 'checkout errors' }).filter({ hasText: 'acknowledged' }).waitFor({ timeout })
-    await shot(page, '11-alerts-acknowledged')
+    await shot(page, '13-alerts-acknowledged')
     made.acknowledged = true
   },
 
@@ -188,7 +237,7 @@ const steps = {
     await issued.waitFor({ timeout })
     made.ingestToken = (await issued.locator('code').textContent()).trim()
     check(made.ingestToken.length > 20, 'no ingest token shown')
-    await shot(page, '12-feed-token')
+    await shot(page, '14-feed-token')
     // Shown once: gone when dismissed, and not on the page after a reload.
     await issued.getByRole('button', { name: 'Done' }).click()
     await page.reload()

@@ -17,8 +17,8 @@ var standins embed.FS
 // ComposeRig is what tests/setup built for the Compose rig, in the
 // directory NANO_COMPOSE_RIG: Docker Compose v2 and the third-party
 // binaries of nano's compose file (bin/: docker-compose, caddy, prometheus,
-// postgres_exporter, each built from its Go module at the version the
-// compose file pins) and Debian root filesystems made by mmdebstrap
+// postgres_exporter, alertmanager, each built from its Go module at the
+// version the compose file pins, and mailpit, the rig's mail server) and Debian root filesystems made by mmdebstrap
 // (rootfs/: base.tar with CA certificates; clickhouse.tar with Debian's
 // clickhouse-server and -client 18.16, user clickhouse 101; postgres.tar
 // with Debian's PostgreSQL 15, user postgres 999: the official images'
@@ -32,7 +32,8 @@ func OpenComposeRig(dir string) (ComposeRig, error) {
 	if dir == "" {
 		return r, fmt.Errorf("NANO_COMPOSE_RIG is not set: run the tests through tests/run (tests/setup builds the Compose rig)")
 	}
-	for _, f := range []string{"bin/docker-compose", "bin/caddy", "bin/prometheus", "bin/postgres_exporter", "rootfs/base.tar", "rootfs/clickhouse.tar", "rootfs/postgres.tar"} {
+	for _, f := range []string{"bin/docker-compose", "bin/caddy", "bin/prometheus", "bin/postgres_exporter", "bin/alertmanager", "bin/mailpit",
+		"rootfs/base.tar", "rootfs/clickhouse.tar", "rootfs/postgres.tar"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			return r, fmt.Errorf("the Compose rig has no %s (run tests/setup): %w", f, err)
 		}

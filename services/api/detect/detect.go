@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"strings"
@@ -35,6 +36,9 @@ type Rule struct {
 	Op        string
 	Threshold float64
 	Signal    bool
+	// Severity and Labels go on its alerts in Alertmanager (AlertLabels).
+	Severity string
+	Labels   map[string]string
 }
 
 // Crossed reports whether value crosses the rule's threshold.
@@ -106,6 +110,8 @@ type Detector struct {
 	// tables, made on every replica on a cluster.
 	Engine events.Engine
 	Now    func() time.Time
+	// SampleEvents is how many of its events an alert keeps (0: none).
+	SampleEvents int
 }
 
 func (d *Detector) now() time.Time {
@@ -117,7 +123,7 @@ func (d *Detector) now() time.Time {
 
 // RunDue runs every enabled rule whose time has come (a scheduler task).
 func (d *Detector) RunDue(ctx context.Context, epoch int64) error {
-	rows, err := d.DB.Query(ctx, `SELECT id, tenant, name, query, schedule, window_seconds, threshold_op, threshold, signal
+	rows, err := d.DB.Query(ctx, `SELECT id, tenant, name, query, schedule, window_seconds, threshold_op, threshold, signal, severity, labels
 FROM detection_rules WHERE enabled AND next_run_at <= $1 ORDER BY next_run_at LIMIT 100`, d.now())
 	if err != nil {
 		return fmt.Errorf("cannot read due rules: %w", err)
@@ -125,7 +131,7 @@ FROM detection_rules WHERE enabled AND next_run_at <= $1 ORDER BY next_run_at LI
 	rules, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rule, error) {
 		var x Rule
 		var window int
-		err := r.Scan(&x.ID, &x.Tenant, &x.Name, &x.Query, &x.Schedule, &window, &x.Op, &x.Threshold, &x.Signal)
+		err := r.Scan(&x.ID, &x.Tenant, &x.Name, &x.Query, &x.Schedule, &window, &x.Op, &x.Threshold, &x.Signal, &x.Severity, &x.Labels)
 		x.Window = time.Duration(window) * time.Second
 		return x, err
 	})
@@ -146,8 +152,9 @@ FROM detection_rules WHERE enabled AND next_run_at <= $1 ORDER BY next_run_at LI
 
 // measurement is one value of a run, per group for stats ... by.
 type measurement struct {
-	group string
-	value float64
+	group  string
+	values []GroupValue
+	value  float64
 }
 
 // Run evaluates r once and records the run, its alerts and the next run
@@ -160,6 +167,21 @@ func (d *Detector) Run(ctx context.Context, epoch int64, r Rule) error {
 	if err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
+	var crossed []measurement
+	for _, m := range values {
+		if r.Crossed(m.value) {
+			crossed = append(crossed, m)
+		}
+	}
+	// Each alert keeps a few of the events it counted (the first groups'
+	// only: a bounded number of searches per run).
+	samples := make([][]Sample, len(crossed))
+	for i := range min(len(crossed), maxSampledGroups) {
+		var err error
+		if samples[i], err = d.samples(ctx, r, crossed[i].values, from, start); err != nil {
+			slog.Warn("cannot read an alert's sample events", "rule", r.ID, "error", err)
+		}
+	}
 	return leader.Fence(ctx, d.DB, epoch, func(tx pgx.Tx) error {
 		var total *float64
 		if runErr == nil {
@@ -168,12 +190,6 @@ func (d *Detector) Run(ctx context.Context, epoch int64, r Rule) error {
 				sum += m.value
 			}
 			total = &sum
-		}
-		var crossed []measurement
-		for _, m := range values {
-			if r.Crossed(m.value) {
-				crossed = append(crossed, m)
-			}
 		}
 		msg := ""
 		if runErr != nil {
@@ -184,9 +200,17 @@ func (d *Detector) Run(ctx context.Context, epoch int64, r Rule) error {
 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, r.ID, epoch, start, d.now(), total, len(crossed), msg).Scan(&runID); err != nil {
 			return fmt.Errorf("cannot record the run: %w", err)
 		}
-		for _, m := range crossed {
-			if _, err := tx.Exec(ctx, `INSERT INTO alerts (tenant, rule_id, run_id, group_key, value, window_start, window_end)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.Tenant, r.ID, runID, m.group, m.value, from, start); err != nil {
+		for i, m := range crossed {
+			sampled := samples[i]
+			if sampled == nil {
+				sampled = []Sample{}
+			}
+			groupValues := m.values
+			if groupValues == nil {
+				groupValues = []GroupValue{}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO alerts (tenant, rule_id, run_id, group_key, value, window_start, window_end, labels, group_values, samples)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.Tenant, r.ID, runID, m.group, m.value, from, start, AlertLabels(r, m.values), groupValues, sampled); err != nil {
 				return fmt.Errorf("cannot record an alert: %w", err)
 			}
 		}
@@ -230,11 +254,13 @@ func (d *Detector) measure(ctx context.Context, r Rule, from, to time.Time) ([]m
 	groups := len(q.Stats.By)
 	_, err = d.Runner.Run(ctx, st, func(row []any) error {
 		var key []string
+		var gv []GroupValue
 		for i := 0; i < groups; i++ {
 			key = append(key, fmt.Sprintf("%s=%v", q.Stats.By[i].Name, row[i]))
+			gv = append(gv, GroupValue{Field: q.Stats.By[i].Name, Value: fmt.Sprint(row[i])})
 		}
 		v, _ := toFloat(row[groups])
-		out = append(out, measurement{group: strings.Join(key, ","), value: v})
+		out = append(out, measurement{group: strings.Join(key, ","), values: gv, value: v})
 		return nil
 	})
 	if err != nil {

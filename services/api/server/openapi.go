@@ -27,7 +27,10 @@ func (s *Server) OpenAPI() map[string]any {
 			op["description"] = "Any API token or session."
 		}
 		var params []any
-		if strings.Contains(r.path, "{id}") {
+		switch {
+		case strings.HasPrefix(r.path, "/v1/silences/"):
+			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string", "format": "uuid"}})
+		case strings.Contains(r.path, "{id}"):
 			params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "integer", "minimum": 1}})
 		}
 		if r.method == "GET" && isList(r.resp) {

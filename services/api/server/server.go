@@ -17,6 +17,7 @@ import (
 
 	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/audit"
+	"github.com/nanosiem/nano/services/api/notify"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/fetchguard"
 	"github.com/nanosiem/nano/services/fielderr"
@@ -46,6 +47,9 @@ type Server struct {
 	Ready        func(context.Context) error
 	// Leading reports whether this replica runs the scheduler.
 	Leading func() bool
+	// Alertmanager is where alerts go and silences live (nil: alerts are
+	// kept in nano only).
+	Alertmanager *notify.Client
 	// Limits are the per-tenant quotas (a zero Limit is no limit).
 	Limits Limits
 	// OIDC is the sign-in through the identity provider (nil: not
@@ -120,7 +124,11 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/rules/{id}/runs", authtoken.ScopeRead, s.listRuns, "List the runs of a rule", nil, list[Run]{}, nil},
 		{"GET", "/v1/rules/{id}/baseline", authtoken.ScopeRead, s.getBaseline, "The baseline and suggested threshold of a rule", nil, Baseline{}, nil},
 		{"GET", "/v1/alerts", authtoken.ScopeRead, s.listAlerts, "List alerts (?status=open|acknowledged|closed)", nil, list[Alert]{}, nil},
-		{"PATCH", "/v1/alerts/{id}", authtoken.ScopeWrite, s.updateAlert, "Set the status of an alert", alertBody{}, nil, audited("alert.update", "alert")},
+		{"PATCH", "/v1/alerts/{id}", authtoken.ScopeWrite, s.updateAlert, "Set the status of an alert (acknowledged or closed ends it in Alertmanager)", alertBody{}, nil, audited("alert.update", "alert")},
+		{"GET", "/v1/delivery", authtoken.ScopeRead, s.deliveryStatus, "Where alerts go: Alertmanager's receivers and the state of the tenant's alerts there", nil, DeliveryStatus{}, nil},
+		{"GET", "/v1/silences", authtoken.ScopeRead, s.listSilences, "List the tenant's silences in Alertmanager", nil, list[Silence]{}, nil},
+		{"POST", "/v1/silences", authtoken.ScopeAlerts, s.createSilence, "Silence the tenant's alerts that match (the api adds the tenant's matcher)", silenceBody{}, Silence{}, audited("silence.create", "silence")},
+		{"DELETE", "/v1/silences/{id}", authtoken.ScopeAlerts, s.expireSilence, "Expire one of the tenant's silences", nil, nil, audited("silence.expire", "silence")},
 		{"GET", "/v1/dashboards", authtoken.ScopeRead, s.listDashboards, "List dashboards", nil, list[Dashboard]{}, nil},
 		{"POST", "/v1/dashboards", authtoken.ScopeWrite, s.createDashboard, "Create a dashboard", dashboardBody{}, Dashboard{}, created("dashboard.create", "dashboard")},
 		{"GET", "/v1/dashboards/{id}", authtoken.ScopeRead, s.getDashboard, "Get a dashboard", nil, Dashboard{}, nil},

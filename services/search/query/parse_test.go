@@ -225,3 +225,35 @@ func TestParseLookup(t *testing.T) {
 		t.Errorf("%d lookups: %v", MaxLookups+1, err)
 	}
 }
+
+func TestStagesSplitsAtTopLevelPipes(t *testing.T) {
+	for _, c := range []struct {
+		q      string
+		filter string
+		stages []string
+	}{
+		{`level:error`, `level:error`, nil},
+		{`msg:"a|b" | stats count() by host`, `msg:"a|b"`, []string{"stats count() by host"}},
+		{`| stats count()`, ``, []string{"stats count()"}},
+		{`é:"ü" | lookup bad on src | stats count() by src`, `é:"ü"`, []string{"lookup bad on src", "stats count() by src"}},
+	} {
+		f, st, err := Stages(c.q)
+		if err != nil || f != c.filter || len(st) != len(c.stages) {
+			t.Errorf("Stages(%q) = %q %q %v, want %q %q", c.q, f, st, err, c.filter, c.stages)
+			continue
+		}
+		for i := range st {
+			if st[i] != c.stages[i] {
+				t.Errorf("Stages(%q) stage %d = %q, want %q", c.q, i, st[i], c.stages[i])
+			}
+		}
+	}
+	q := `host:` + Phrase(`we"b\1`)
+	parsed, err := Parse(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := parsed.Filter.(Compare); !ok || c.Value.Text != `we"b\1` || !c.Value.Quoted {
+		t.Errorf("Phrase does not round-trip: %#v", parsed.Filter)
+	}
+}

@@ -71,6 +71,7 @@ const (
 	KeyTenantEPS       = "ingestTenantEps"
 	KeyTenantGBPerDay  = "ingestTenantGBPerDay"
 	KeyDropOldestPct   = "diskDropOldestBelowPct"
+	KeyAlertmanager    = "alertmanagerConfig"
 )
 
 // Values of nano:kubeOperators.
@@ -169,4 +170,6 @@ var Keys = []Key{
 		Description: "Policy: below this percentage of ClickHouse's disk free, the api deletes the oldest day of events (each logged and alerted) to make room. 0 (default) never deletes history: ingest refuses new events (503) below 10% free and the NanoIngestRefusingDiskFull alert fires."},
 	{Name: KeyProtectData, Type: Boolean, Default: "true",
 		Description: "Protect what holds the deployment's data (volumes, buckets, databases, ClickHouse and PostgreSQL clusters) and its tier, provider and region: pulumi up refuses to replace or delete them. Set false, then pulumi up, only to destroy the deployment on purpose."},
+	{Name: KeyAlertmanager, Type: String, Default: `""`, Secret: true,
+		Description: "Where alerts go: Alertmanager's own configuration (YAML: route, receivers such as webhook, Slack, PagerDuty, e-mail; see docs/alerting.md), set with pulumi config set --secret nano:alertmanagerConfig < alertmanager.yml. Checked with Alertmanager's loader at preview. Empty: alerts are routed nowhere (kept in nano only)."},
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nanosiem/nano/stacks/model/amconfig"
 	"github.com/nanosiem/nano/stacks/model/cidrs"
 	"github.com/nanosiem/nano/stacks/model/tier"
 )
@@ -59,6 +60,10 @@ type Settings struct {
 	ClickHouseCloud *ClickHouseCloud
 	// Cluster is the user's cluster (provider kubernetes); nil elsewhere.
 	Cluster *ExistingCluster
+	// AlertmanagerConfig is nano:alertmanagerConfig, Alertmanager's YAML
+	// (secret: wrap it with pulumi.ToSecret before use); "" when unset,
+	// and then the deployment routes alerts nowhere (amconfig.Effective).
+	AlertmanagerConfig string
 }
 
 // ExistingCluster is a Kubernetes cluster of the user's that nano deploys
@@ -192,6 +197,7 @@ func Load(stack string, get Getter) (Settings, error) {
 	dropPct := l.integer(KeyDropOldestPct)
 	s.DailyVolumeGB = l.integer(KeyDailyVolumeGB)
 	s.ProtectData = l.boolean(KeyProtectData, true)
+	s.AlertmanagerConfig = l.alertmanager()
 	s.MachineType = strings.TrimSpace(get(KeyMachineType))
 	if s.MachineType != "" && !reMachine.MatchString(s.MachineType) {
 		l.bad(KeyMachineType, "%q is not a machine type name", s.MachineType)
@@ -222,6 +228,20 @@ func Load(stack string, get Getter) (Settings, error) {
 		return Settings{}, fmt.Errorf("invalid configuration for stack %q:\n%w", stack, err)
 	}
 	return s, nil
+}
+
+// alertmanager reads nano:alertmanagerConfig and checks it with
+// Alertmanager's own loader (a placeholder for a secret that cannot be
+// read offline is not checked).
+func (l *loader) alertmanager() string {
+	v := l.get(KeyAlertmanager)
+	if v == OfflineSecret {
+		return ""
+	}
+	if err := amconfig.Check(v); err != nil {
+		l.bad(KeyAlertmanager, "%v", err)
+	}
+	return v
 }
 
 // loader collects every problem of a Load, each prefixed with its full key.

@@ -1,9 +1,9 @@
 // nano's analyst UI: sign in through the identity provider or with an API
-// token, then search, alerts, detection rules, feeds, saved searches and
-// (admins) the audit trail. Pages are addressed by the fragment
-// (#/search?q=...), so the web service serves one file for all. A page or
-// action the signed-in role cannot use is not shown (the api refuses it
-// anyway).
+// token, then search, alerts and their silences, detection rules, feeds,
+// saved searches and (admins) the audit trail. Pages are addressed by the
+// fragment (#/search?q=...), so the web service serves one file for all. A
+// page or action the signed-in role cannot use is not shown (the api
+// refuses it anyway).
 import { html, render } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { can, loadMe, signOut } from './api.js'
@@ -14,12 +14,14 @@ import { RulesPage } from './rules.js'
 import { SavedPage } from './saved.js'
 import { SearchPage } from './search.js'
 import { SignIn } from './signin.js'
+import { SilencesPage } from './silences.js'
 import './style.css'
 
 // pages: name, label, component and the scope that shows it.
 const pages = [
   ['search', 'Search', SearchPage, 'search'],
   ['alerts', 'Alerts', AlertsPage, 'read'],
+  ['silences', 'Silences', SilencesPage, 'read'],
   ['rules', 'Rules', RulesPage, 'read'],
   ['feeds', 'Feeds', FeedsPage, 'read'],
   ['saved', 'Saved searches', SavedPage, 'search'],

@@ -7,7 +7,23 @@ import { all, call, can, search } from './api.js'
 import { QueryError } from './search.js'
 import { Failure, when } from './widgets.js'
 
-const blank = { name: '', query: '', schedule: '@every 5m', window_seconds: 300, threshold_op: '>', threshold: 0, enabled: true }
+const blank = { name: '', query: '', schedule: '@every 5m', window_seconds: 300, threshold_op: '>', threshold: 0, enabled: true, severity: 'warning', labels: {} }
+
+// Labels are edited one a line, name=value.
+function labelsText(labels) {
+  return Object.entries(labels || {}).map(([k, v]) => `${k}=${v}`).join('\n')
+}
+function parseLabels(text) {
+  const out = {}
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (!line) continue
+    const at = line.indexOf('=')
+    if (at < 1) throw Object.assign(new Error(`"${line}" is not name=value`), { field: 'labels' })
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim()
+  }
+  return out
+}
 
 const compare = { '>': (a, b) => a > b, '>=': (a, b) => a >= b, '<': (a, b) => a < b, '<=': (a, b) => a <= b }
 
@@ -32,7 +48,7 @@ async function testRule(r) {
 }
 
 function RuleForm({ rule, onSaved, onCancel }) {
-  const [r, setR] = useState(rule)
+  const [r, setR] = useState({ ...rule, labelsText: labelsText(rule.labels) })
   const [error, setError] = useState(null)
   const [test, setTest] = useState(null)
   const set = (k, conv = (v) => v) => (e) => setR({ ...r, [k]: conv(e.target.type === 'checkbox' ? e.target.checked : e.target.value) })
@@ -40,11 +56,12 @@ function RuleForm({ rule, onSaved, onCancel }) {
   async function save(e) {
     e.preventDefault()
     // The rule's fields as the api takes them (not its id or times).
-    const body = {
-      name: r.name, query: r.query, schedule: r.schedule, signal: !!r.signal, enabled: r.enabled,
-      window_seconds: Number(r.window_seconds), threshold_op: r.threshold_op, threshold: Number(r.threshold),
-    }
     try {
+      const body = {
+        name: r.name, query: r.query, schedule: r.schedule, signal: !!r.signal, enabled: r.enabled,
+        window_seconds: Number(r.window_seconds), threshold_op: r.threshold_op, threshold: Number(r.threshold),
+        severity: r.severity || 'warning', labels: parseLabels(r.labelsText || ''),
+      }
       const saved = await call(r.id ? 'PUT' : 'POST', r.id ? `/api/v1/rules/${r.id}` : '/api/v1/rules', body)
       setError(null)
       onSaved(saved)
@@ -73,6 +90,12 @@ function RuleForm({ rule, onSaved, onCancel }) {
         ${Object.keys(compare).map((op) => html`<option>${op}</option>`)}</select></label>
       <label>Threshold <input name="threshold" type="number" step="any" value=${r.threshold} onInput=${set('threshold')} /></label>
       <label class="check"><input name="enabled" type="checkbox" checked=${r.enabled} onChange=${set('enabled')} /> Enabled</label>
+    </div>
+    <div class="row">
+      <label>Severity <select name="severity" value=${r.severity || 'warning'} onChange=${set('severity')}>
+        ${['warning', 'critical', 'info'].map((s) => html`<option>${s}</option>`)}</select></label>
+      <label>Alert labels (name=value, one a line; for Alertmanager's routes)
+        <textarea name="labels" rows="2" spellcheck="false" value=${r.labelsText} onInput=${set('labelsText')}></textarea></label>
     </div>
     ${error?.field === 'query' ? html`<${QueryError} query=${r.query} error=${error} />` : html`<${Failure} error=${error} />`}
     ${test && html`<div class="test" data-testid="rule-test">${test.map((g) => html`<div class=${g.fires ? 'fires' : ''}>
@@ -119,7 +142,7 @@ export function RulesPage() {
     ${rules && (rules.length === 0 ? html`<p class="empty">No rules yet.</p>` : html`<table class="rows" data-testid="rules">
       <thead><tr><th>Name</th><th>Query</th><th>Schedule</th><th>Alert when</th><th>Next run</th><th>Enabled</th><th></th></tr></thead>
       <tbody>${rules.map((r) => html`<tr>
-        <td>${r.name}</td><td><code>${r.query}</code></td><td>${r.signal ? 'signal' : r.schedule}</td>
+        <td>${r.name} <span class=${`severity ${r.severity}`}>${r.severity}</span></td><td><code>${r.query}</code></td><td>${r.signal ? 'signal' : r.schedule}</td>
         <td>count ${r.threshold_op} ${r.threshold} in ${r.window_seconds}s</td>
         <td data-testid="next-run">${when(r.next_run_at)}</td><td>${r.enabled ? 'yes' : 'no'}</td>
         <td>${can('write') && html`<button onClick=${() => setEditing({ ...r })}>Edit</button> <button onClick=${() => remove(r)}>Delete</button>`}</td></tr>`)}</tbody>
