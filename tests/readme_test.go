@@ -153,7 +153,7 @@ func TestREADMEPortsAreTheContracts(t *testing.T) {
 		"api":               fmt.Sprintf("Port **%d**; every replica serves the REST API", p.API),
 		"search":            fmt.Sprintf("Port **%d**; stateless (any replica", p.Search),
 		"web":               fmt.Sprintf("Port **%d**; stateless; the analyst UI", p.Web),
-		"Prometheus scrape": fmt.Sprintf("api:%d, web:%d, search:%d, ingest:%d, postgres-exporter:%d", p.API, p.Web, p.Search, p.IngestMetrics, p.PostgresExporter),
+		"Prometheus scrape": fmt.Sprintf("api:%d, web:%d, search:%d, ingest:%d, postgres-exporter:%d", p.API, p.WebOps, p.Search, p.IngestMetrics, p.PostgresExporter),
 	} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README does not give the %s port as %q", what, want)

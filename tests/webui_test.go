@@ -97,7 +97,9 @@ func seedUIEvents(ctx context.Context, t *testing.T, ch *harness.ClickHouse, dat
 
 // serviceProcess is one of nano's service binaries running on loopback.
 type serviceProcess struct {
-	name, base string
+	// ops is where its operational endpoints answer: base, but web's
+	// are on a port of their own.
+	name, base, ops string
 	cmd        *exec.Cmd
 	log        bytes.Buffer
 }
@@ -110,7 +112,16 @@ func startService(t *testing.T, bin, name string, env ...string) *serviceProcess
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p := &serviceProcess{name: name, base: "http://" + addr}
+	p := &serviceProcess{name: name, base: "http://" + addr, ops: "http://" + addr}
+	if name == "web" {
+		ol, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.ops = "http://" + ol.Addr().String()
+		env = append(env, contract.MetricsAddr+"="+ol.Addr().String())
+		ol.Close()
+	}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = append(os.Environ(), append(env, contract.ListenAddr+"="+addr)...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
@@ -123,7 +134,7 @@ func startService(t *testing.T, bin, name string, env ...string) *serviceProcess
 	})
 	c := http.Client{Timeout: 2 * time.Second}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := c.Get(p.base + contract.ReadyPath); err == nil {
+		if resp, err := c.Get(p.ops + contract.ReadyPath); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return p
