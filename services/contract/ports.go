@@ -9,10 +9,14 @@ var Ports = struct {
 	API, Web, Search                    int
 	IngestHTTP, IngestHEC, IngestNative int
 	IngestMetrics, PostgresExporter     int
+	// IngestOTLP is OTLP/gRPC (OpenTelemetry logs; OTLP/HTTP is POST
+	// /v1/logs on IngestHTTP).
+	IngestOTLP int
 }{
 	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
 	IngestMetrics: 9598, PostgresExporter: 9187,
+	IngestOTLP: 4317,
 }
 
 // Public path prefixes: users reach api and search at
@@ -36,4 +40,5 @@ var (
 	DefaultHECAddr     = Addr(Ports.IngestHEC)
 	DefaultMetricsAddr = Addr(Ports.IngestMetrics)
 	DefaultNativeAddr  = Addr(Ports.IngestNative)
+	DefaultOTLPAddr    = Addr(Ports.IngestOTLP)
 )

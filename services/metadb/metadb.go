@@ -243,6 +243,12 @@ CREATE TABLE ingest_usage (
     PRIMARY KEY (tenant, day)
 );
 `},
+	{Version: 7, Name: "feeds of OpenTelemetry logs (OTLP)", SQL: `
+-- An otlp feed's tokens send OTLP: POST /v1/logs on the ingest HTTP port
+-- and gRPC on 4317.
+ALTER TABLE feeds DROP CONSTRAINT feeds_kind_check;
+ALTER TABLE feeds ADD CONSTRAINT feeds_kind_check CHECK (kind IN ('http', 'hec', 'vector', 'otlp'));
+`},
 }
 
 // migrationsTable records the applied versions.
