@@ -94,7 +94,7 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 	const db = "ing_otelcol"
 	env := append(os.Environ(),
 		contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"="+db, contract.IngestToken+"="+ingestToken,
-		contract.IngestFlushInterval+"=100ms", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+freeAddr(t),
+		contract.IngestFlushInterval+"=1s", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+freeAddr(t),
 		contract.MetricsAddr+"="+metricsAddr, contract.OTLPAddr+"="+otlpAddr, contract.IngestMaxEventAgeDays+"=0")
 	migrateEvents(t, config{ClickHouseAddrs: []string{ch.Addr}, Engine: events.Engine{Database: db}})
 	var logs bytes.Buffer
@@ -145,9 +145,11 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 	if err := col.Start(); err != nil {
 		t.Fatal(err)
 	}
+	colDone := make(chan error, 1)
+	go func() { colDone <- col.Wait() }()
 	defer func() {
 		_ = col.Process.Signal(syscall.SIGTERM)
-		_ = col.Wait()
+		<-colDone
 		if t.Failed() {
 			logMu.Lock()
 			t.Logf("collector log:\n%s", colLog.String())
@@ -156,8 +158,23 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 	}()
 
 	// Lines arrive for about 6 s: 40 rounds of 100 lines per file, 150 ms
-	// apart; ingest is killed after round 12 and restarted 1.5 s later.
+	// apart; ingest (whose batches wait up to 1 s to fill) is killed 500 ms
+	// after round 12, while that round's requests wait for their commit,
+	// and restarted 1.5 s later.
 	const rounds, perRound = 40, 100
+	conn, err := ch.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const total = rounds * perRound
+	stored := func(name string) (rows, unique uint64) {
+		q := "SELECT count(), uniqExact(message) FROM " + db + ".events WHERE service = 'shop-" + name + "'"
+		if err := conn.QueryRow(context.Background(), q).Scan(&rows, &unique); err != nil {
+			t.Fatal(err)
+		}
+		return rows, unique
+	}
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	var killedAt int
 	for r := range rounds {
@@ -173,6 +190,20 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 			}
 		}
 		if r == 12 {
+			// Once the collector's first lines are stored, round 12's lines
+			// are read, sent and waiting for their commit (a batch waits up
+			// to 1 s to fill): kill ingest then.
+			for wait := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				_, h := stored("http")
+				_, g := stored("grpc")
+				if h > 0 && g > 0 {
+					break
+				}
+				if time.Now().After(wait) {
+					t.Fatal("the collector stored nothing in 60 s")
+				}
+			}
+			time.Sleep(400 * time.Millisecond)
 			if err := svc.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -186,19 +217,6 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 	}
 	defer func() { _ = svc.Process.Signal(syscall.SIGTERM); _ = svc.Wait() }()
 
-	conn, err := ch.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	const total = rounds * perRound
-	stored := func(name string) (rows, unique uint64) {
-		q := "SELECT count(), uniqExact(message) FROM " + db + ".events WHERE service = 'shop-" + name + "'"
-		if err := conn.QueryRow(context.Background(), q).Scan(&rows, &unique); err != nil {
-			t.Fatal(err)
-		}
-		return rows, unique
-	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		_, h := stored("http")
@@ -207,7 +225,13 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s: %d of %d lines over OTLP/HTTP and %d over OTLP/gRPC stored", h, total, g)
+			t.Fatalf("after 90 s: %d of %d lines over OTLP/HTTP and %d over OTLP/gRPC stored (the collector retries until acknowledged: a line missing was acknowledged and lost)", h, total, g)
+		}
+		select {
+		case err := <-colDone:
+			colDone <- err
+			t.Fatalf("the collector stopped (%v) with %d of %d lines over OTLP/HTTP and %d over OTLP/gRPC stored", err, h, total, g)
+		default:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -243,5 +267,9 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 	logMu.Unlock()
 	if !strings.Contains(said, "401") {
 		t.Errorf("the collector's log does not show the 401 of the wrong token")
+	}
+	// The exporters did retry while ingest was down.
+	if !strings.Contains(said, "Will retry") {
+		t.Errorf("the collector's log shows no retry: ingest's death went unnoticed")
 	}
 }
