@@ -9,13 +9,16 @@ var Ports = struct {
 	API, Web, Search                    int
 	IngestHTTP, IngestHEC, IngestNative int
 	IngestMetrics, PostgresExporter     int
+	// WebOps serves the UI's operational endpoints: its public port is
+	// routed at "/" by the proxies, so they cannot sit there.
+	WebOps int
 	// IngestOTLP is OTLP/gRPC (OpenTelemetry logs; OTLP/HTTP is POST
 	// /v1/logs on IngestHTTP).
 	IngestOTLP int
 }{
 	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
-	IngestMetrics: 9598, PostgresExporter: 9187,
+	IngestMetrics: 9598, PostgresExporter: 9187, WebOps: 9599,
 	IngestOTLP: 4317,
 }
 
