@@ -56,6 +56,7 @@ func TestComposeHostOutputs(t *testing.T) {
 			"ingestHttpUrl": {host.IngestHTTPURL, "https://192.0.2.10:8080"},
 			"ingestHecUrl":  {host.IngestHECURL, "https://192.0.2.10:8088"},
 			"native":        {host.IngestNativeAddress, "192.0.2.10:6000"},
+			"otlp":          {host.IngestOTLPAddress, "192.0.2.10:4317"},
 			"apiUrl":        {host.APIURL, "https://192.0.2.10/api"},
 			"searchUrl":     {host.SearchURL, "https://192.0.2.10/search"},
 			"webUrl":        {host.WebURL, "https://192.0.2.10/"},

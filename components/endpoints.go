@@ -17,6 +17,8 @@ type Endpoints struct {
 	IngestHTTPURL       pulumi.StringOutput `pulumi:"ingestHttpUrl"`
 	IngestHECURL        pulumi.StringOutput `pulumi:"ingestHecUrl"`
 	IngestNativeAddress pulumi.StringOutput `pulumi:"ingestNativeAddress"`
+	// IngestOTLPAddress is OTLP/gRPC's host:port (TLS).
+	IngestOTLPAddress pulumi.StringOutput `pulumi:"ingestOtlpAddress"`
 	// HTTPSAddress is where the domain's DNS record must point (api and
 	// search); "" where they are not exposed.
 	HTTPSAddress pulumi.StringOutput `pulumi:"httpsAddress"`
@@ -50,6 +52,7 @@ func newEndpoints(ip pulumi.StringOutput, domain, ingestScheme string, byIP bool
 		IngestHTTPURL:       pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHTTP),
 		IngestHECURL:        pulumi.Sprintf("%s://%s:%d", ingestScheme, host, contract.Ports.IngestHEC),
 		IngestNativeAddress: pulumi.Sprintf("%s:%d", host, contract.Ports.IngestNative),
+		IngestOTLPAddress:   pulumi.Sprintf("%s:%d", host, contract.Ports.IngestOTLP),
 		HTTPSAddress:        https,
 		SSHPrivateKey:       sshPrivateKey,
 	}
@@ -65,6 +68,7 @@ func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain
 		IngestHTTPURL:       pulumi.Sprintf("https://%s:%d", ingestAddress, contract.Ports.IngestHTTP),
 		IngestHECURL:        pulumi.Sprintf("https://%s:%d", ingestAddress, contract.Ports.IngestHEC),
 		IngestNativeAddress: pulumi.Sprintf("%s:%d", ingestAddress, contract.Ports.IngestNative),
+		IngestOTLPAddress:   pulumi.Sprintf("%s:%d", ingestAddress, contract.Ports.IngestOTLP),
 		APIURL:              pulumi.String("").ToStringOutput(),
 		SearchURL:           pulumi.String("").ToStringOutput(),
 		WebURL:              pulumi.String("").ToStringOutput(),
@@ -84,6 +88,7 @@ func newClusterEndpoints(ingestAddress, httpsAddress pulumi.StringOutput, domain
 func (e Endpoints) outputMap(m pulumi.Map) pulumi.Map {
 	m["publicIp"], m["apiUrl"], m["searchUrl"], m["webUrl"] = e.PublicIP, e.APIURL, e.SearchURL, e.WebURL
 	m["ingestHttpUrl"], m["ingestHecUrl"], m["ingestNativeAddress"] = e.IngestHTTPURL, e.IngestHECURL, e.IngestNativeAddress
+	m["ingestOtlpAddress"] = e.IngestOTLPAddress
 	m["sshPrivateKey"], m["httpsAddress"] = e.SSHPrivateKey, e.HTTPSAddress
 	return m
 }

@@ -24,6 +24,14 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	grpccreds "google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"gopkg.in/yaml.v3"
 
 	"github.com/nanosiem/nano/components/composefiles"
@@ -454,7 +462,7 @@ func (h *composeHost) client(ctx context.Context) *http.Client {
 		h.t.Fatal("Caddy's root certificate does not parse")
 	}
 	published := map[string]string{}
-	for _, port := range []int{80, 443, contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
+	for _, port := range []int{80, 443, contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestOTLP} {
 		published[net.JoinHostPort(h.params.Host, strconv.Itoa(port))] = h.addr(ctx, "caddy", port)
 	}
 	var dialer net.Dialer
@@ -684,14 +692,19 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		return code == 200 && out["accepted"] == float64(1)
 	})
 
+	// OpenTelemetry logs through Caddy's published ports: OTLP/HTTP (JSON)
+	// on 8080 and OTLP/gRPC on 4317 (TLS, HTTP/2 to ingest), an otlp
+	// feed's token.
+	h.checkOTLP(ctx, c, https, auth, marker)
+
 	// A detection rule over those events raises an alert.
 	rule := fmt.Sprintf(`{"name":"rig %s","query":"%s","schedule":"@every 1m","window_seconds":3600,"threshold_op":">","threshold":0}`, marker, marker)
 	if code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/rules", auth, []byte(rule)); code != 201 {
 		t.Fatalf("rule: %d %v", code, out)
 	}
 
-	// Search over 443 finds all five events.
-	const want = 5
+	// Search over 443 finds all seven events.
+	const want = 7
 	searchCount := func(c *http.Client, https string) int {
 		body := fmt.Sprintf(`{"query":"%s","from":"-1h","page_size":100}`, marker)
 		code, out := call(ctx, t, c, "POST", https+contract.SearchPrefix+"/v1/search", auth, []byte(body))
@@ -1068,5 +1081,58 @@ func (h *composeHost) checkDatabaseLogins(ctx context.Context) {
 		if out, err := clickhouse(contract.IngestDBUser, h.secrets.IngestClickHousePassword, sql); err == nil || !strings.Contains(out, "DDL") {
 			t.Errorf("nano_ingest running %s: %v\n%s", sql, err, out)
 		}
+	}
+}
+
+// checkOTLP sends one record over OTLP/HTTP and one over OTLP/gRPC through
+// Caddy with a new otlp feed's token; both are stored (search counts them).
+func (h *composeHost) checkOTLP(ctx context.Context, c *http.Client, https string, auth map[string]string, marker string) {
+	t := h.t
+	t.Helper()
+	code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, []byte(`{"name":"rig-otel","kind":"otlp"}`))
+	if code != 201 {
+		t.Fatalf("otlp feed: %d %v", code, out)
+	}
+	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
+	token, _ := out["token"].(string)
+	if code != 201 || token == "" {
+		t.Fatalf("otlp ingest token: %d %v", code, out)
+	}
+	logs := func(msg string) plog.Logs {
+		l := plog.NewLogs()
+		rl := l.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", "rig-otel")
+		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+		lr.Body().SetStr(msg)
+		return l
+	}
+	bearer := "https://" + net.JoinHostPort(h.params.Host, strconv.Itoa(contract.Ports.IngestHTTP))
+	body, _ := plogotlp.NewExportRequestFromLogs(logs(marker + " otlp http")).MarshalJSON()
+	waitFor(t, 60*time.Second, "ingest to accept the otlp feed's token over OTLP/HTTP", func() bool {
+		code, _ := call(ctx, t, c, "POST", bearer+"/v1/logs", map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"}, body)
+		return code == 200
+	})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(h.caddyCA())
+	to := h.addr(ctx, "caddy", contract.Ports.IngestOTLP)
+	conn, err := grpc.NewClient("passthrough:///"+net.JoinHostPort(h.params.Host, strconv.Itoa(contract.Ports.IngestOTLP)),
+		grpc.WithTransportCredentials(grpccreds.NewTLS(&tls.Config{RootCAs: pool, ServerName: h.params.Host})),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", to)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	octx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token), 30*time.Second)
+	defer cancel()
+	if _, err := plogotlp.NewGRPCClient(conn).Export(octx, plogotlp.NewExportRequestFromLogs(logs(marker+" otlp grpc"))); err != nil {
+		t.Fatalf("OTLP/gRPC through Caddy's 4317: %v", err)
+	}
+	wrong := metadata.AppendToOutgoingContext(octx, "authorization", "Bearer not-the-token-0123456789")
+	if _, err := plogotlp.NewGRPCClient(conn).Export(wrong, plogotlp.NewExportRequestFromLogs(logs(marker+" refused"))); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("OTLP/gRPC with a wrong token through Caddy: %v, want UNAUTHENTICATED", err)
 	}
 }

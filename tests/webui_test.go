@@ -273,6 +273,11 @@ func TestWebUIInABrowser(t *testing.T) {
 		authtoken.Hash(ingest)).Scan(&tokens); err != nil || tokens != 1 {
 		t.Errorf("the ingest token shown (%q) is not the firewall feed's: %d (%v)", ingest, tokens, err)
 	}
+	otlpToken, _ := made["otlpToken"].(string)
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM ingest_tokens i JOIN feeds f ON f.id = i.feed_id WHERE i.hash = $1 AND f.name = 'otel-apps' AND f.kind = 'otlp'`,
+		authtoken.Hash(otlpToken)).Scan(&tokens); err != nil || tokens != 1 {
+		t.Errorf("the token in the collector snippet (%q) is not the otel-apps feed's: %d (%v)", otlpToken, tokens, err)
+	}
 	for _, p := range []*serviceProcess{api, search, web} {
 		if strings.Contains(p.log.String(), token) {
 			t.Errorf("%s logged the API token", p.name)

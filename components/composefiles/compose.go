@@ -327,7 +327,7 @@ func Compose(p Params) ([]byte, error) {
 				contract.NativeTLSKey:   "/etc/nano/tls/server.key",
 				contract.NativeClientCA: "/etc/nano/tls/ca.crt",
 			}), []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative)},
-				contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics),
+				contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics, contract.Ports.IngestOTLP),
 			"prometheus": hardened(composeService{
 				Image: contract.PrometheusImage,
 				Command: []string{
@@ -363,7 +363,8 @@ func Compose(p Params) ([]byte, error) {
 			}),
 			"caddy": hardened(composeService{
 				Image: contract.CaddyImage,
-				Ports: []string{"80:80", "443:443", port(contract.Ports.IngestHTTP) + ":" + port(contract.Ports.IngestHTTP), port(contract.Ports.IngestHEC) + ":" + port(contract.Ports.IngestHEC)},
+				Ports: []string{"80:80", "443:443", port(contract.Ports.IngestHTTP) + ":" + port(contract.Ports.IngestHTTP), port(contract.Ports.IngestHEC) + ":" + port(contract.Ports.IngestHEC),
+					port(contract.Ports.IngestOTLP) + ":" + port(contract.Ports.IngestOTLP)},
 				Volumes: []string{
 					"./Caddyfile:/etc/caddy/Caddyfile:ro",
 					DataDir + "/caddy:/data",
@@ -501,6 +502,8 @@ func Caddyfile(p Params) ([]byte, error) {
 	for _, port := range []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC} {
 		fmt.Fprintf(&b, "\nhttps://%s:%d {\n%s\treverse_proxy ingest:%d\n}\n", p.Host, port, tls, port)
 	}
+	// OTLP/gRPC: HTTP/2 to ingest's plain gRPC port.
+	fmt.Fprintf(&b, "\nhttps://%s:%d {\n%s\treverse_proxy h2c://ingest:%d\n}\n", p.Host, contract.Ports.IngestOTLP, tls, contract.Ports.IngestOTLP)
 	return b.Bytes(), nil
 }
 

@@ -160,7 +160,7 @@ func TestComposeLoadsWithComposeSpec(t *testing.T) {
 	}
 	// Only HTTP (Caddy's redirect), the HTTPS entry and the ingest ports
 	// reach the host's network.
-	if want := []string{"caddy:443", "caddy:80", "caddy:8080", "caddy:8088", "ingest:6000"}; !slices.Equal(sorted(published), want) {
+	if want := []string{"caddy:4317", "caddy:443", "caddy:80", "caddy:8080", "caddy:8088", "ingest:6000"}; !slices.Equal(sorted(published), want) {
 		t.Errorf("published ports %v, want %v", sorted(published), want)
 	}
 	ing := proj.Services["ingest"]
@@ -299,7 +299,7 @@ func TestCaddyRedirectsAndSendsHSTS(t *testing.T) {
 		if strings.Contains(c, "disable_redirects") || strings.Contains(c, "auto_https off") || strings.Contains(c, "http://") {
 			t.Errorf("%q: Caddy must redirect HTTP to HTTPS:\n%s", domain, c)
 		}
-		if sites, hsts := strings.Count(c, "https://"), strings.Count(c, "header Strict-Transport-Security \""+HSTS+"\""); sites != 3 || hsts != sites {
+		if sites, hsts := strings.Count(c, "https://"), strings.Count(c, "header Strict-Transport-Security \""+HSTS+"\""); sites != 4 || hsts != sites {
 			t.Errorf("%q: %d HTTPS sites, %d with HSTS:\n%s", domain, sites, hsts, c)
 		}
 		if ports := loadCompose(t, p).Services["caddy"].Ports; len(ports) == 0 || ports[0].Published != "80" || ports[0].Target != 80 {

@@ -106,7 +106,7 @@ func (s Spec) networkPolicies() []Object {
 			{From: prom, Ports: ports(contract.Ports.WebOps)},
 		}, nil),
 		policy("ingest", app("ingest"), []networkingv1.NetworkPolicyIngressRule{
-			{Ports: ports(contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative)},
+			{Ports: ports(contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestOTLP)},
 			{From: prom, Ports: ports(contract.Ports.IngestMetrics)},
 		}, dbEgress),
 		policy("prometheus", app("prometheus"), none, []networkingv1.NetworkPolicyEgressRule{

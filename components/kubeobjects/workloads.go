@@ -130,6 +130,7 @@ func (s Spec) services() []service {
 			ports: []corev1.ContainerPort{
 				named("http", contract.Ports.IngestHTTP), named("hec", contract.Ports.IngestHEC),
 				named("native", contract.Ports.IngestNative), named("metrics", contract.Ports.IngestMetrics),
+				named("otlp", contract.Ports.IngestOTLP),
 			}, secrets: ingestSecrets, env: ingestEnv,
 			resources: s.ingestResources()},
 	}
@@ -295,7 +296,7 @@ func (s Spec) exposure() []Object {
 	for _, p := range []struct {
 		name string
 		n    int
-	}{{"http", contract.Ports.IngestHTTP}, {"hec", contract.Ports.IngestHEC}, {"native", contract.Ports.IngestNative}} {
+	}{{"http", contract.Ports.IngestHTTP}, {"hec", contract.Ports.IngestHEC}, {"native", contract.Ports.IngestNative}, {"otlp", contract.Ports.IngestOTLP}} {
 		ports = append(ports, corev1.ServicePort{Name: p.name, Port: int32(p.n), TargetPort: port(p.n), Protocol: corev1.ProtocolTCP})
 	}
 	out := []Object{typed("v1", "Service", corev1.Service{

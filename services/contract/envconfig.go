@@ -97,6 +97,10 @@ const (
 	IngestRateEPS = "NANO_INGEST_RATE_EPS"
 )
 
+// OTLPAddr is the listen address of ingest's OTLP/gRPC port (4317), served
+// with the HTTP port's TLS (IngestTLSCert) when that is set.
+const OTLPAddr = "NANO_OTLP_ADDR"
+
 // Ingest's input limits (bytes unless named otherwise); unset keeps the
 // documented default.
 const (

@@ -12,10 +12,14 @@ var Ports = struct {
 	// WebOps serves the UI's operational endpoints: its public port is
 	// routed at "/" by the proxies, so they cannot sit there.
 	WebOps int
+	// IngestOTLP is OTLP/gRPC (OpenTelemetry logs; OTLP/HTTP is POST
+	// /v1/logs on IngestHTTP).
+	IngestOTLP int
 }{
 	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
 	IngestMetrics: 9598, PostgresExporter: 9187, WebOps: 9599,
+	IngestOTLP: 4317,
 }
 
 // Public path prefixes: users reach api and search at
@@ -39,4 +43,5 @@ var (
 	DefaultHECAddr     = Addr(Ports.IngestHEC)
 	DefaultMetricsAddr = Addr(Ports.IngestMetrics)
 	DefaultNativeAddr  = Addr(Ports.IngestNative)
+	DefaultOTLPAddr    = Addr(Ports.IngestOTLP)
 )

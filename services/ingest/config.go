@@ -32,6 +32,8 @@ type config struct {
 	// NativeAddr serves the Vector-native port when all three TLS files are
 	// set (NativeCert, NativeKey, NativeClientCA).
 	NativeAddr, NativeCert, NativeKey, NativeClientCA string
+	// OTLPAddr serves OTLP/gRPC (with HTTPTLS when set).
+	OTLPAddr string
 	// HTTPTLS serves the HTTP and HEC ports over TLS (nil: plain), from
 	// the certificate and key files NANO_INGEST_TLS_CERT/KEY name.
 	HTTPTLS               *tls.Config
@@ -111,6 +113,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		HECAddr:        or(contract.HECAddr, contract.DefaultHECAddr),
 		MetricsAddr:    or(contract.MetricsAddr, contract.DefaultMetricsAddr),
 		NativeAddr:     or(contract.NativeAddr, contract.DefaultNativeAddr),
+		OTLPAddr:       or(contract.OTLPAddr, contract.DefaultOTLPAddr),
 		NativeCert:     or(contract.NativeTLSCert, ""),
 		NativeKey:      or(contract.NativeTLSKey, ""),
 		NativeClientCA: or(contract.NativeClientCA, ""),
@@ -223,7 +226,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if set != 0 && set != 3 {
 		bad(contract.NativeTLSCert, "the Vector-native port needs %s, %s and %s together", contract.NativeTLSCert, contract.NativeTLSKey, contract.NativeClientCA)
 	}
-	for _, a := range []struct{ name, v string }{{contract.ListenAddr, c.IngestAddr}, {contract.HECAddr, c.HECAddr}, {contract.MetricsAddr, c.MetricsAddr}, {contract.NativeAddr, c.NativeAddr}} {
+	for _, a := range []struct{ name, v string }{{contract.ListenAddr, c.IngestAddr}, {contract.HECAddr, c.HECAddr}, {contract.MetricsAddr, c.MetricsAddr}, {contract.NativeAddr, c.NativeAddr}, {contract.OTLPAddr, c.OTLPAddr}} {
 		if _, port, ok := strings.Cut(a.v, ":"); !ok || port == "" {
 			bad(a.name, "%q is not [host]:port", a.v)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/nanosiem/nano/services/ingest/hec"
 	"github.com/nanosiem/nano/services/ingest/intake"
 	"github.com/nanosiem/nano/services/ingest/native"
+	"github.com/nanosiem/nano/services/ingest/otlp"
 	"github.com/nanosiem/nano/services/ingest/quota"
 	"github.com/nanosiem/nano/services/ingest/telemetry"
 	"github.com/nanosiem/nano/services/ingest/tokens"
@@ -43,7 +44,7 @@ func main() {
 
 // listeners lets tests bind the ports themselves; nil listens on cfg's.
 type listeners struct {
-	ingest, hec, metrics, native net.Listener
+	ingest, hec, metrics, native, otlp net.Listener
 	// diskProbe, when set, reads ClickHouse's free disk share instead of
 	// the server ingest writes to (a test's other ClickHouse).
 	diskProbe diskguard.Probe
@@ -173,7 +174,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		h      http.Handler
 		public bool // the shippers' ports: TLS when configured
 	}{
-		{cfg.IngestAddr, ls.ingest, bearer.Handler{Intake: base("http")}, true},
+		{cfg.IngestAddr, ls.ingest, ingestMux(base("http"), base(otlp.Protocol)), true},
 		{cfg.HECAddr, ls.hec, hecHandler, true},
 		{cfg.MetricsAddr, ls.metrics, metricsMux, false},
 	} {
@@ -201,7 +202,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	} else {
 		log.Info("Vector-native port off: set the TLS files to serve it", "cert", contract.NativeTLSCert)
 	}
-	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "metrics", cfg.MetricsAddr,
+	// OTLP/gRPC, with the HTTP ports' TLS (plain behind a proxy that
+	// terminates it).
+	otlpServer, _ := otlp.NewGRPCServer(base(otlp.Protocol), cfg.HTTPTLS, int64(cfg.InflightBytes))
+	if err := s.serveGRPC(otlpServer, ls.otlp, cfg.OTLPAddr); err != nil {
+		return err
+	}
+	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "otlp", cfg.OTLPAddr, "metrics", cfg.MetricsAddr,
 		"native", cfg.nativeEnabled(), "table", engine.Table(), "version", version)
 	select {
 	case <-ctx.Done():
@@ -209,6 +216,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	case err := <-s.errc:
 		return err
 	}
+}
+
+// ingestMux serves the HTTP port: POST /v1/events (bearer) and POST
+// /v1/logs (OTLP/HTTP).
+func ingestMux(bearerIn, otlpIn *intake.Intake) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(otlp.Path, otlp.HTTP{Intake: otlpIn})
+	mux.Handle("/", bearer.Handler{Intake: bearerIn})
+	return mux
 }
 
 // quotaSync is how often a replica adds its tenants' byte counts to the
@@ -257,7 +273,7 @@ func bootstrapTokens(cfg config) (*tokens.Store, error) {
 // servers are ingest's listening servers; stop ends them all.
 type servers struct {
 	http []*http.Server
-	grpc *grpc.Server
+	grpc []*grpc.Server
 	wg   sync.WaitGroup
 	errc chan error
 }
@@ -293,7 +309,7 @@ func (s *servers) serveGRPC(gs *grpc.Server, ln net.Listener, addr string) error
 	if err != nil {
 		return err
 	}
-	s.grpc = gs
+	s.grpc = append(s.grpc, gs)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -311,13 +327,13 @@ func (s *servers) stop(ctx context.Context) {
 	for _, hs := range s.http {
 		_ = hs.Shutdown(shutdown)
 	}
-	if s.grpc != nil {
+	for _, gs := range s.grpc {
 		stopped := make(chan struct{})
-		go func() { s.grpc.GracefulStop(); close(stopped) }()
+		go func() { gs.GracefulStop(); close(stopped) }()
 		select {
 		case <-stopped:
 		case <-shutdown.Done():
-			s.grpc.Stop()
+			gs.Stop()
 		}
 	}
 	s.wg.Wait()

@@ -43,6 +43,7 @@ const (
 // ports and returns its base URLs.
 type service struct {
 	ingest, hec, metrics string
+	otlp                 string // host:port of OTLP/gRPC
 	conn                 driver.Conn
 	table                string
 }
@@ -75,7 +76,7 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 	}
 	migrateEvents(t, cfg)
 	ls := listeners{diskProbe: probe}
-	for _, l := range []*net.Listener{&ls.ingest, &ls.hec, &ls.metrics} {
+	for _, l := range []*net.Listener{&ls.ingest, &ls.hec, &ls.metrics, &ls.otlp} {
 		if *l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +91,7 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 		}
 	})
 	s := &service{ingest: "http://" + ls.ingest.Addr().String(), hec: "http://" + ls.hec.Addr().String(),
-		metrics: "http://" + ls.metrics.Addr().String(), table: db + ".events"}
+		metrics: "http://" + ls.metrics.Addr().String(), otlp: ls.otlp.Addr().String(), table: db + ".events"}
 	// Ready once the schema is migrated.
 	deadline := time.Now().Add(20 * time.Second)
 	for {

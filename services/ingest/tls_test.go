@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/tests/harness"
 )
@@ -57,6 +61,21 @@ func TestShipperPortsOverTLS(t *testing.T) {
 	}
 	if s.count(t, "message = 'in clear'") != 0 {
 		t.Error("an event sent in clear was stored")
+	}
+	// OTLP/gRPC (4317) speaks the same TLS; a plaintext client gets nothing in.
+	tlsConn, err := grpc.NewClient(s.otlp, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: roots})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsConn.Close()
+	if _, err := plogotlp.NewGRPCClient(tlsConn).Export(withToken(t, ingestToken), plogotlp.NewExportRequestFromLogs(otlpLogs("otlp over tls", 1, time.Now()))); err != nil {
+		t.Errorf("OTLP/gRPC over TLS: %v", err)
+	}
+	if _, err := otlpClient(t, s).Export(withToken(t, ingestToken), plogotlp.NewExportRequestFromLogs(otlpLogs("otlp in clear", 1, time.Now()))); err == nil {
+		t.Error("OTLP/gRPC in clear to the TLS port succeeded")
+	}
+	if s.count(t, "message = 'otlp over tls 0'") != 1 || s.count(t, "message LIKE 'otlp in clear%'") != 0 {
+		t.Error("OTLP over TLS not stored, or in clear stored")
 	}
 	if resp, err := http.Get(s.metrics + contract.ReadyPath); err != nil || resp.StatusCode != 200 {
 		t.Errorf("the metrics port over plain HTTP: %v %v", resp, err)

@@ -268,6 +268,13 @@ UPDATE alerts a SET labels = jsonb_build_object('alertname', r.name, 'tenant', a
 UPDATE alerts SET resolve_posted_at = now() WHERE status <> 'open';
 CREATE INDEX alerts_delivery ON alerts (tenant, id) WHERE status = 'open' OR resolve_posted_at IS NULL;
 `},
+	{Version: 9, Name: "feeds of syslog and of OpenTelemetry logs (OTLP)", SQL: `
+-- A syslog feed's tokens go in its messages' structured data on the
+-- syslog port (6514); an otlp feed's send OTLP: POST /v1/logs on the
+-- ingest HTTP port and gRPC on 4317.
+ALTER TABLE feeds DROP CONSTRAINT feeds_kind_check;
+ALTER TABLE feeds ADD CONSTRAINT feeds_kind_check CHECK (kind IN ('http', 'hec', 'vector', 'syslog', 'otlp'));
+`},
 }
 
 // migrationsTable records the applied versions.

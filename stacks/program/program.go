@@ -116,6 +116,7 @@ func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o 
 	ctx.Export("ingestHttpUrl", e.IngestHTTPURL)
 	ctx.Export("ingestHecUrl", e.IngestHECURL)
 	ctx.Export("ingestNativeAddress", e.IngestNativeAddress)
+	ctx.Export("ingestOtlpAddress", e.IngestOTLPAddress)
 	ctx.Export("adminToken", o.AdminToken)
 	ctx.Export("ingestToken", o.IngestToken)
 	ctx.Export("hecToken", o.HECToken)

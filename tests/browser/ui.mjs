@@ -243,6 +243,23 @@ const steps = {
     await page.reload()
     await page.getByTestId('feeds').waitFor({ timeout })
     check(!(await page.content()).includes(made.ingestToken), 'the ingest token is still on the page')
+    // An otlp feed's token comes with an OpenTelemetry Collector's
+    // exporters, the token and this host filled in.
+    await page.getByLabel('Feed name').fill('otel-apps')
+    await page.getByLabel('Kind').selectOption('otlp')
+    await page.getByRole('button', { name: 'Create feed' }).click()
+    const otel = page.getByTestId('feeds').locator('tr', { hasText: 'otel-apps' })
+    await otel.filter({ hasText: 'otlp' }).waitFor({ timeout })
+    await otel.getByRole('button', { name: 'New ingest token' }).click()
+    const snippet = page.getByTestId('otlp-snippet')
+    await snippet.waitFor({ timeout })
+    const otlpToken = (await page.getByTestId('issued-token').locator('code').first().textContent()).trim()
+    const text = await snippet.textContent()
+    const host = new URL(page.url()).hostname
+    check(text.includes(`Bearer ${otlpToken}`) && text.includes(`endpoint: https://${host}:8080`) && text.includes(`endpoint: ${host}:4317`),
+      `the collector snippet lacks the token or the endpoints: ${text}`)
+    await shot(page, '13-otlp-feed-snippet')
+    made.otlpToken = otlpToken
   },
 }
 

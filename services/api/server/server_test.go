@@ -233,6 +233,14 @@ func TestTokensUsersFeeds(t *testing.T) {
 	if n != 1 {
 		t.Error("the ingest token is not stored hashed")
 	}
+	// OpenTelemetry feeds (the database's kinds allow them, migration 7);
+	// an unknown kind is refused naming the field.
+	if code, out := f.call(t, "POST", "/v1/feeds", f.admin, map[string]any{"name": "apps", "kind": "otlp"}); code != 201 || out["kind"] != "otlp" {
+		t.Errorf("otlp feed: %d %v", code, out)
+	}
+	if code, out := f.call(t, "POST", "/v1/feeds", f.admin, map[string]any{"name": "other", "kind": "gelf"}); code != 400 || field(out) != "kind" {
+		t.Errorf("unknown kind: %d %v", code, out)
+	}
 	if code, _ := f.call(t, "POST", "/v1/feeds/999/ingest-tokens", f.admin, nil); code != 404 {
 		t.Errorf("ingest token of a missing feed: %d", code)
 	}

@@ -13,7 +13,7 @@ import (
 // Identity is who a token speaks for.
 type Identity struct {
 	Tenant, Feed string
-	// Kind is the kind of the token's feed (http, hec or vector), which
+	// Kind is the kind of the token's feed (http, hec, vector or otlp), which
 	// decides the port it is accepted on (Accepts); empty accepts any.
 	Kind string
 	// RatePerSecond limits the token's events per second (burst: one
@@ -26,21 +26,28 @@ type Identity struct {
 // tokens are for the bearer port, a hec feed's for Splunk HEC, and a
 // vector feed's for the bearer port too (the token a Vector agent's http
 // sink sends; the Vector-native port authenticates by client certificate,
-// not by token).
+// not by token). OpenTelemetry logs ("otlp": POST /v1/logs and the OTLP
+// gRPC port) take an otlp feed's tokens and, as they come to the bearer
+// port too, an http feed's (the bootstrap token's).
 func (id Identity) Accepts(protocol string) bool {
 	switch id.Kind {
 	case "", protocol:
 		return true
 	case "vector":
 		return protocol == "http"
+	case "http":
+		return protocol == "otlp"
 	}
 	return false
 }
 
 // PortFor names where a token of kind is accepted, for error messages.
 func PortFor(kind string) string {
-	if kind == "hec" {
+	switch kind {
+	case "hec":
 		return "the Splunk HEC port (8088)"
+	case "otlp":
+		return "OTLP (POST /v1/logs on port 8080, or gRPC on port 4317)"
 	}
 	return "the bearer port (8080, POST /v1/events)"
 }

@@ -68,6 +68,8 @@ func TestKindsBindTokens(t *testing.T) {
 		{"hec", "hec", true}, {"hec", "http", false},
 		{"vector", "http", true}, {"vector", "hec", false},
 		{"", "hec", true}, {"", "http", true},
+		{"otlp", "otlp", true}, {"otlp", "http", false}, {"otlp", "hec", false},
+		{"http", "otlp", true}, {"hec", "otlp", false}, {"vector", "otlp", false},
 	} {
 		if got := (Identity{Kind: c.kind}).Accepts(c.protocol); got != c.ok {
 			t.Errorf("a %q token on %q: %v, want %v", c.kind, c.protocol, got, c.ok)

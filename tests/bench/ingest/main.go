@@ -99,6 +99,10 @@ func generate(url string, d time.Duration, clients, batch int) error {
 		}
 		bodies[b] = buf.Bytes()
 	}
+	contentType := "application/x-ndjson"
+	if isOTLP(url) {
+		bodies, contentType = otlpBodies(len(bodies), batch), "application/x-protobuf"
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	var events, byteCount, seq atomic.Int64
@@ -119,10 +123,11 @@ func generate(url string, d time.Duration, clients, batch int) error {
 				// (Servers before 22.2 deduplicate replicated inserts by
 				// content, so a repeated body would be dropped as a retry.)
 				body = append(body[:0], bodies[i%len(bodies)]...)
-				pad := bytes.Index(body, []byte(`"pad":"`)) + len(`"pad":"`)
+				pad := padAt(body)
 				copy(body[pad:], fmt.Sprintf("%016d", seq.Add(1)))
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", contentType)
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				ok := err == nil && resp.StatusCode == 200
@@ -270,6 +275,9 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 	if uint64(tot.events) > stored {
 		return fmt.Errorf("%d events acknowledged but only %d stored", tot.events, stored)
 	}
+	if err := benchOTLP(conn, svc.Process.Pid, self, addr, d, rounds, clients, batch, eps); err != nil {
+		return err
+	}
 	if err := benchSignalRules(conn, self, addr, d, rounds, clients, batch, eps); err != nil {
 		return err
 	}
@@ -322,8 +330,13 @@ func startIngest(bin string, env ...string) (*exec.Cmd, string, error) {
 // runLoad runs the load generator (this program with -loadgen) once
 // against the bearer port at addr; it returns its result and CPU seconds.
 func runLoad(self, addr string, d time.Duration, clients, batch int) (loadResult, float64, error) {
+	return runLoadURL(self, "http://"+addr+"/v1/events", d, clients, batch)
+}
+
+// runLoadURL is runLoad against url (the bearer path or OTLP/HTTP's).
+func runLoadURL(self, url string, d time.Duration, clients, batch int) (loadResult, float64, error) {
 	var r loadResult
-	gen := exec.Command(self, "-loadgen", "http://"+addr+"/v1/events", "-duration", d.String(),
+	gen := exec.Command(self, "-loadgen", url, "-duration", d.String(),
 		"-clients", strconv.Itoa(clients), "-batch", strconv.Itoa(batch))
 	gen.Stderr = os.Stderr
 	out, err := gen.Output()

@@ -1,5 +1,6 @@
 // The feeds page: the tenant's feeds and their ingest tokens (a token is
-// shown once, when it is issued).
+// shown once, when it is issued, with how to send with it: for an otlp feed,
+// an OpenTelemetry Collector's exporters with the values filled in).
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { all, call, can } from './api.js'
@@ -35,7 +36,7 @@ export function FeedsPage() {
   async function issue(f) {
     try {
       const t = await call('POST', `/api/v1/feeds/${f.id}/ingest-tokens`)
-      setIssued({ feed: f.name, token: t.token })
+      setIssued({ feed: f.name, kind: f.kind, token: t.token })
       setError(null)
     } catch (err) {
       setError(err)
@@ -57,11 +58,14 @@ export function FeedsPage() {
     ${issued && html`<div class="once" role="status" data-testid="issued-token">
       <p>Ingest token for <b>${issued.feed}</b>. Copy it now: it is not shown again.</p>
       <code>${issued.token}</code> <button onClick=${() => setIssued(null)}>Done</button>
+      ${issued.kind === 'otlp' && html`<p>An OpenTelemetry Collector sends to this feed with (OTLP/HTTP or OTLP/gRPC; the
+        host is this deployment's ingest address, the stack outputs <code>ingestHttpUrl</code> and <code>ingestOtlpAddress</code>):</p>
+      <pre data-testid="otlp-snippet">${collectorSnippet(window.location.hostname, issued.token)}</pre>`}
     </div>`}
     ${can('admin') && html`<form class="inline" onSubmit=${create}>
       <input aria-label="Feed name" placeholder="Feed name" value=${name} onInput=${(e) => setName(e.target.value)} required maxlength="200" />
       <select aria-label="Kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
-        <option value="http">HTTP (bearer)</option><option value="hec">Splunk HEC</option><option value="vector">Vector</option>
+        <option value="http">HTTP (bearer)</option><option value="hec">Splunk HEC</option><option value="vector">Vector</option><option value="otlp">OpenTelemetry (OTLP)</option>
       </select>
       <button type="submit">Create feed</button>
     </form>`}
@@ -71,4 +75,25 @@ export function FeedsPage() {
         <td>${can('admin') && html`<button onClick=${() => issue(f)}>New ingest token</button> <button onClick=${() => remove(f)}>Delete</button>`}</td></tr>`)}</tbody>
     </table>`)}
   </section>`
+}
+
+// collectorSnippet is an OpenTelemetry Collector's exporters for a feed's
+// token on host (docs/otlp.md).
+export function collectorSnippet(host, token) {
+  return `exporters:
+  otlphttp/nano:          # otlp_http from Collector v0.148 on
+    endpoint: https://${host}:8080
+    headers: {Authorization: "Bearer ${token}"}
+    compression: gzip
+    retry_on_failure: {enabled: true, max_elapsed_time: 0}
+  otlp/nano:              # otlp_grpc from Collector v0.148 on
+    endpoint: ${host}:4317
+    headers: {authorization: "Bearer ${token}"}
+    retry_on_failure: {enabled: true, max_elapsed_time: 0}
+service:
+  pipelines:
+    logs:
+      receivers: [filelog]
+      exporters: [otlphttp/nano]
+`
 }
