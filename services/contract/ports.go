@@ -9,10 +9,15 @@ var Ports = struct {
 	API, Web, Search                    int
 	IngestHTTP, IngestHEC, IngestNative int
 	IngestMetrics, PostgresExporter     int
+	// IngestSyslogTLS is syslog over TLS (RFC 5425); IngestSyslog plain
+	// TCP and UDP where the operator enables them (above 1024: ingest
+	// runs unprivileged).
+	IngestSyslogTLS, IngestSyslog int
 }{
 	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
 	IngestMetrics: 9598, PostgresExporter: 9187,
+	IngestSyslogTLS: 6514, IngestSyslog: 5514,
 }
 
 // Public path prefixes: users reach api and search at
@@ -36,4 +41,10 @@ var (
 	DefaultHECAddr     = Addr(Ports.IngestHEC)
 	DefaultMetricsAddr = Addr(Ports.IngestMetrics)
 	DefaultNativeAddr  = Addr(Ports.IngestNative)
+)
+
+// Ingest's syslog listen addresses, from Ports.
+var (
+	DefaultSyslogTLSAddr = Addr(Ports.IngestSyslogTLS)
+	DefaultSyslogAddr    = Addr(Ports.IngestSyslog)
 )

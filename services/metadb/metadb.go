@@ -243,6 +243,12 @@ CREATE TABLE ingest_usage (
     PRIMARY KEY (tenant, day)
 );
 `},
+	{Version: 7, Name: "syslog feeds", SQL: `
+-- A syslog feed's tokens are accepted in the structured data of messages
+-- on ingest's syslog TLS port (docs/syslog.md).
+ALTER TABLE feeds DROP CONSTRAINT feeds_kind_check;
+ALTER TABLE feeds ADD CONSTRAINT feeds_kind_check CHECK (kind IN ('http', 'hec', 'vector', 'syslog'));
+`},
 }
 
 // migrationsTable records the applied versions.

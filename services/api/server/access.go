@@ -135,8 +135,8 @@ func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, p authtoken.
 		s.respond(w, 0, nil, bad("name", "1 to 200 characters"))
 		return
 	}
-	if !slices.Contains([]string{"http", "hec", "vector"}, b.Kind) {
-		s.respond(w, 0, nil, bad("kind", "http, hec or vector"))
+	if !slices.Contains([]string{"http", "hec", "vector", "syslog"}, b.Kind) {
+		s.respond(w, 0, nil, bad("kind", "http, hec, vector or syslog"))
 		return
 	}
 	var f Feed

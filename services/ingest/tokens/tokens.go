@@ -39,8 +39,11 @@ func (id Identity) Accepts(protocol string) bool {
 
 // PortFor names where a token of kind is accepted, for error messages.
 func PortFor(kind string) string {
-	if kind == "hec" {
+	switch kind {
+	case "hec":
 		return "the Splunk HEC port (8088)"
+	case "syslog":
+		return "the syslog TLS port (6514, in the messages' structured data)"
 	}
 	return "the bearer port (8080, POST /v1/events)"
 }
