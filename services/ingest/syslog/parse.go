@@ -137,7 +137,9 @@ func (sp *Parser) Parse(msg []byte, now time.Time, l events.Limits, extra ...eve
 			attrs = append(attrs, events.Attr{Key: AttrMsgID, Value: *base.MsgID})
 		}
 		if base.Message != nil {
-			ev.Message = toValidUTF8([]byte(strings.TrimRight(*base.Message, "\r\n")))
+			// rsyslog's %msg% keeps the space after the tag (its
+			// RFC 5424 templates send it); the raw text keeps it all.
+			ev.Message = toValidUTF8([]byte(strings.TrimSpace(*base.Message)))
 		}
 	}
 	if err != nil || base == nil {
