@@ -272,3 +272,68 @@ func TestSyslogConfigErrorsNameTheKey(t *testing.T) {
 		t.Errorf("valid sources: %v", err)
 	}
 }
+
+// Backpressure instead of loss: a tenant over its events-per-second quota
+// is not refused over TCP (there is no answer to refuse with) but read
+// slower: every message sent is stored, once. Connections beyond the limit
+// are closed and counted.
+func TestSyslogBackpressure(t *testing.T) {
+	env := map[string]string{
+		contract.SyslogTCPSources: "127.0.0.0/8=slow:fw", contract.IngestFlushInterval: "50ms",
+		contract.IngestTenantEPS: "100", contract.IngestTenantBurstSeconds: "1", contract.SyslogMaxConnections: "2",
+	}
+	s := startWith(t, "ingest_syslog_backpressure", env)
+	const n = 400 // four seconds of the quota
+	c, err := net.Dial("tcp", s.syslog.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	// Four writes of a second's quota: the first passes, the others wait
+	// for the quota (a batch larger than the burst passes on a full
+	// bucket, leaving it in debt).
+	for chunk := 0; chunk < 4; chunk++ {
+		var b strings.Builder
+		for i := chunk * n / 4; i < (chunk+1)*n/4; i++ {
+			m := rfc5424("bp", i, "-")
+			fmt.Fprintf(&b, "%d %s", len(m), m)
+		}
+		if _, err := c.Write([]byte(b.String())); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Two more connections: the second is over the limit of 2.
+	c2, err := net.Dial("tcp", s.syslog.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c3, err := net.Dial("tcp", s.syslog.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	s.waitMetric(t, `nano_ingest_syslog_refused_total{reason="connection_limit",transport="tcp"}`, "1")
+	deadline := time.Now().Add(30 * time.Second)
+	for s.count(t, "tenant = 'slow' AND host = 'host-bp'") < n && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.waitCount(t, "tenant = 'slow' AND host = 'host-bp'", n)
+	var distinct uint64
+	if err := s.conn.QueryRow(t.Context(), "SELECT uniqExact(message) FROM "+s.table+" WHERE host = 'host-bp'").Scan(&distinct); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != n {
+		t.Errorf("%d distinct messages, want %d", distinct, n)
+	}
+	// The quota was held to (its admission refused, the batch waited),
+	// and nothing was dropped.
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Errorf("%d events stored in %s, faster than the quota of 100/s allows", n, took)
+	}
+	if v := s.metric(t, contract.IngestQuotaRefusalsMetric+`{quota="events_per_second",tenant="slow"}`); v == "" || v == "0" {
+		t.Errorf("the quota never refused a batch (%q): nothing was held back", v)
+	}
+}
