@@ -53,6 +53,7 @@ func newCivo(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption
 		rule(80, world, "http: redirects to https, acme http-01"), rule(443, world, "https: api, search"),
 		rule(contract.Ports.IngestHTTP, world, "ingest http"), rule(contract.Ports.IngestHEC, world, "ingest splunk hec"),
 		rule(contract.Ports.IngestNative, world, "ingest vector native (mTLS)"),
+		rule(contract.Ports.IngestSyslogTLS, world, "ingest syslog over tls"),
 		rule(kubeAPIPort, apiCIDRs, "kubernetes api"),
 	}
 	firewall, err := civo.NewFirewall(ctx, spec.Name+"-firewall", &civo.FirewallArgs{

@@ -99,6 +99,7 @@ func (s Spec) networkPolicies() []Object {
 		policy("web", app("web"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.Web)}}, nil),
 		policy("ingest", app("ingest"), []networkingv1.NetworkPolicyIngressRule{
 			{Ports: ports(contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative)},
+			{Ports: ports(contract.Ports.IngestSyslogTLS)},
 			{From: prom, Ports: ports(contract.Ports.IngestMetrics)},
 		}, dbEgress),
 		policy("prometheus", app("prometheus"), none, []networkingv1.NetworkPolicyEgressRule{
