@@ -148,18 +148,25 @@ action(%s queue.type="LinkedList" action.resumeRetryCount="-1" action.resumeInte
 	if err := os.MkdirAll(ngDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ngTLS, ngTCP := filepath.Join(ngDir, "tls.sock"), filepath.Join(ngDir, "tcp.sock")
+	// And syslog() over TLS without a certificate, the feed's token set
+	// in the structured data by a rewrite rule (the UI's configuration).
+	ngTLS, ngToken, ngTCP := filepath.Join(ngDir, "tls.sock"), filepath.Join(ngDir, "token.sock"), filepath.Join(ngDir, "tcp.sock")
 	ngConf := write("syslog-ng.conf", fmt.Sprintf(`@version: 3.38
 options { keep-hostname(yes); stats_freq(0); };
 source s_tls { unix-dgram(%q); };
+source s_token { unix-dgram(%q); };
 source s_tcp { unix-dgram(%q); };
+rewrite r_nano { set(%q, value(".SDATA.nano@32473.token")); };
 destination d_tls { syslog("127.0.0.1" port(%s) transport("tls") tls(ca-file(%q) cert-file(%q) key-file(%q) peer-verify(required-trusted))); };
+destination d_token { syslog("127.0.0.1" port(%s) transport("tls") persist-name("nano-token") tls(ca-file(%q) peer-verify(required-trusted))); };
 destination d_tcp { network("127.0.0.1" port(%s) transport("tcp")); };
 log { source(s_tls); destination(d_tls); };
+log { source(s_token); rewrite(r_nano); destination(d_token); };
 log { source(s_tcp); destination(d_tcp); };
-`, ngTLS, ngTCP, tlsPort, ca, feedCert, feedKey, tcpPort))
+`, ngTLS, ngToken, ngTCP, token, tlsPort, ca, feedCert, feedKey, tlsPort, ca, tcpPort))
 	run("syslog-ng", clients.SyslogNG(ngConf, ngDir))
 	cases = append(cases, struct{ name, tag, sock, feed string }{"syslog-ng-syslog-tls", "ngsyslog", ngTLS, "syslog-fw"},
+		struct{ name, tag, sock, feed string }{"syslog-ng-syslog-tls-token", "ngtoken", ngToken, "syslog-feed"},
 		struct{ name, tag, sock, feed string }{"syslog-ng-network-tcp", "ngnetwork", ngTCP, "plain"})
 
 	for _, c := range cases {

@@ -50,7 +50,7 @@ func (c SyslogClients) Rsyslogd(conf, dir string) *exec.Cmd {
 func (c SyslogClients) SyslogNG(conf, dir string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(c.Root, "usr/sbin/syslog-ng"), "-F", "-f", conf,
 		"--module-path="+filepath.Join(c.Root, "usr/lib/syslog-ng/3.38"), "--persist-file="+filepath.Join(dir, "syslog-ng.persist"),
-		"--pidfile="+filepath.Join(dir, "syslog-ng.pid"), "--control="+filepath.Join(dir, "syslog-ng.ctl"), "--no-caps")
+		"--pidfile="+filepath.Join(dir, "syslog-ng.pid"), "--control="+filepath.Join(dir, "syslog-ng.ctl"), "--no-caps", "--stderr")
 	cmd.Env = c.env()
 	return cmd
 }
