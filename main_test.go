@@ -21,7 +21,7 @@ func TestPlanCommandPrintsTreeAndBillOfMaterials(t *testing.T) {
 		"storage    81 GB hot per ClickHouse pod (90 days at 5 GB/day need 81 GB; the catalog's 50 GB is too small), 81 GB in volumes",
 		"retention  90 days, then roll-off",
 		"replicas   api 1, search 1, web 1, ingest 1",
-		"Resources: 23", // with the first admin token's random bytes and the tier guard
+		"Resources: 29", // with the first admin token's random bytes, the tier guard and the services' six database passwords
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out.String())

@@ -312,7 +312,7 @@ func Compose(p Params) ([]byte, error) {
 			"web": hardened(composeService{
 				Image:       p.Images.Web,
 				Environment: map[string]string{contract.ListenAddr: ":" + port(contract.Ports.Web)},
-				Expose:      []string{port(contract.Ports.Web)},
+				Expose:      []string{port(contract.Ports.Web), port(contract.Ports.WebOps)},
 				ReadOnly:    true, CapDrop: []string{"ALL"}, User: "65532:65532",
 			}),
 			"ingest": app("ingest", p.Images.Ingest, contract.Ports.IngestHTTP, contract.IngestDBUser, withTenantQuota(p.Tier, map[string]string{
@@ -473,9 +473,9 @@ func Caddyfile(p Params) ([]byte, error) {
 	// (servicemain.Prefixed), which Prometheus reads inside the network.
 	fmt.Fprintf(&b, "\thandle %s/* {\n\t\treverse_proxy api:%d\n\t}\n", contract.APIPrefix, contract.Ports.API)
 	fmt.Fprintf(&b, "\thandle %s/* {\n\t\treverse_proxy search:%d\n\t}\n", contract.SearchPrefix, contract.Ports.Search)
-	// The web UI's own operational endpoints sit at the root of every
-	// other path: refused here (its healthcheck and Prometheus read them
-	// inside the project).
+	// The web UI serves its operational endpoints on a port of their own
+	// (Prometheus reads it inside the project); their paths are refused
+	// here as well, so no other service's could show through either.
 	for _, op := range opsPaths {
 		fmt.Fprintf(&b, "\thandle %s {\n\t\trespond 404\n\t}\n", op)
 	}
@@ -506,7 +506,7 @@ func Prometheus(p Params) ([]byte, error) {
 	jobs := []job{
 		{"api", "/metrics", []static{{[]string{"api:" + port(contract.Ports.API)}, labels}}},
 		{"search", "/metrics", []static{{[]string{"search:" + port(contract.Ports.Search)}, labels}}},
-		{"web", "/metrics", []static{{[]string{"web:" + port(contract.Ports.Web)}, labels}}},
+		{"web", "/metrics", []static{{[]string{"web:" + port(contract.Ports.WebOps)}, labels}}},
 		{"ingest", "/metrics", []static{{[]string{"ingest:" + port(contract.Ports.IngestMetrics)}, labels}}},
 		{"postgres", "/metrics", []static{{[]string{"postgres-exporter:" + port(contract.Ports.PostgresExporter)}, labels}}},
 		{"clickhouse", "/metrics", []static{{[]string{"clickhouse:" + port(clickhouseProm)}, labels}}},

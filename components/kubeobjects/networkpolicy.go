@@ -96,7 +96,10 @@ func (s Spec) networkPolicies() []Object {
 		policy("search", app("search"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.Search)}}, dbEgress),
 		// The UI's pods call nothing (the browser calls api and search):
 		// no egress but DNS.
-		policy("web", app("web"), []networkingv1.NetworkPolicyIngressRule{{Ports: ports(contract.Ports.Web)}}, nil),
+		policy("web", app("web"), []networkingv1.NetworkPolicyIngressRule{
+			{Ports: ports(contract.Ports.Web)},
+			{From: prom, Ports: ports(contract.Ports.WebOps)},
+		}, nil),
 		policy("ingest", app("ingest"), []networkingv1.NetworkPolicyIngressRule{
 			{Ports: ports(contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative)},
 			{Ports: ports(contract.Ports.IngestSyslogTLS)},

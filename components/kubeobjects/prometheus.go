@@ -41,7 +41,7 @@ func (s Spec) prometheusConfig() string {
 	jobs := []any{
 		job("api", labelApp, "api", contract.Ports.API),
 		job("search", labelApp, "search", contract.Ports.Search),
-		job("web", labelApp, "web", contract.Ports.Web),
+		job("web", labelApp, "web", contract.Ports.WebOps),
 		job("ingest", labelApp, "ingest", contract.Ports.IngestMetrics),
 	}
 	if !s.Tier.Postgres.Managed {

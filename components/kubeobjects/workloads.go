@@ -123,8 +123,8 @@ func (s Spec) services() []service {
 			ports: []corev1.ContainerPort{named("http", contract.Ports.Search)}, secrets: searchSecrets, env: search,
 			resources: resources("250m", "512Mi", "2", "2Gi")},
 		// The UI serves files from its binary: no database, no secrets.
-		{name: "web", image: s.Images.Web, pool: tier.App, listen: contract.Ports.Web, health: contract.Ports.Web,
-			ports: []corev1.ContainerPort{named("http", contract.Ports.Web)}, env: map[string]string{},
+		{name: "web", image: s.Images.Web, pool: tier.App, listen: contract.Ports.Web, health: contract.Ports.WebOps,
+			ports: []corev1.ContainerPort{named("http", contract.Ports.Web), named("metrics", contract.Ports.WebOps)}, env: map[string]string{},
 			resources: resources("50m", "64Mi", "500m", "128Mi")},
 		{name: "ingest", image: s.Images.Ingest, pool: tier.Ingest, listen: contract.Ports.IngestHTTP, health: contract.Ports.IngestMetrics,
 			ports: []corev1.ContainerPort{

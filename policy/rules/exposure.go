@@ -132,8 +132,8 @@ func inbound(r Resource) []inboundRule {
 }
 
 // clusterPorts must never be open to the whole internet: the kubelet, and
-// Prometheus's and ingest's metrics (nano's monitoring stays inside).
-var clusterPorts = []int{10250, 9090, 9598}
+// Prometheus's, ingest's and the web UI's metrics (nano's monitoring stays inside).
+var clusterPorts = []int{10250, 9090, 9598, 9599}
 
 // kubeAPIPort is the Kubernetes API's.
 const kubeAPIPort = 6443
@@ -174,7 +174,7 @@ var exposureRules = []*Rule{
 	},
 	{
 		ID: "cloud-no-world-cluster-ports", Level: Mandatory,
-		Description: "Firewalls and security groups never open the kubelet (10250), Prometheus (9090) or ingest's metrics (9598) to the whole internet, nor to all of it but a few addresses.",
+		Description: "Firewalls and security groups never open the kubelet (10250), Prometheus (9090) or the metrics ports of ingest (9598) and the web UI (9599) to the whole internet, nor to all of it but a few addresses.",
 		Remediation: "Keep these ports closed to the internet: Prometheus and the metrics are scraped inside the deployment.",
 		Check:       func(r Resource, _ Env) []string { return worldOpen(r, clusterPorts) },
 	},

@@ -9,6 +9,9 @@ var Ports = struct {
 	API, Web, Search                    int
 	IngestHTTP, IngestHEC, IngestNative int
 	IngestMetrics, PostgresExporter     int
+	// WebOps serves the UI's operational endpoints: its public port is
+	// routed at "/" by the proxies, so they cannot sit there.
+	WebOps int
 	// IngestSyslogTLS is syslog over TLS (RFC 5425); IngestSyslog plain
 	// TCP and UDP where the operator enables them (above 1024: ingest
 	// runs unprivileged).
@@ -16,7 +19,7 @@ var Ports = struct {
 }{
 	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
-	IngestMetrics: 9598, PostgresExporter: 9187,
+	IngestMetrics: 9598, PostgresExporter: 9187, WebOps: 9599,
 	IngestSyslogTLS: 6514, IngestSyslog: 5514,
 }
 

@@ -50,7 +50,7 @@ var Services = []Service{
 	{Name: "search", Package: "./services/search", Ports: []int{contract.Ports.Search}},
 	{Name: "ingest", Package: "./services/ingest", Ports: []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics,
 		contract.Ports.IngestSyslogTLS, contract.Ports.IngestSyslog}},
-	{Name: "web", Package: "./services/web", Ports: []int{contract.Ports.Web}, Prepare: []string{"bash", "services/web/ui/build"}},
+	{Name: "web", Package: "./services/web", Ports: []int{contract.Ports.Web, contract.Ports.WebOps}, Prepare: []string{"bash", "services/web/ui/build"}},
 }
 
 // nonRoot is the images' user (the distroless "nonroot" ids).

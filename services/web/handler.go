@@ -27,10 +27,12 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // handler serves the built UI: index.html for every page path (the UI
-// routes by fragment, and any other path is a bookmark to it), the
-// content-hashed files under assets/ for a year, and the operational
-// endpoints. Paths under the api's and search's prefixes are a routing
-// mistake of the proxy in front; they get a 404 that says so.
+// routes by fragment, and any other path is a bookmark to it) and the
+// content-hashed files under assets/ for a year. Paths under the api's and
+// search's prefixes are a routing mistake of the proxy in front; they get
+// a 404 that says so. The operational endpoints are served by ops, on a
+// port of their own: the proxies route every other path here, so on this
+// port they would be public.
 type handler struct {
 	files    fs.FS
 	index    []byte
@@ -55,12 +57,26 @@ func newHandler(files fs.FS, version string) (*handler, error) {
 
 func (h *handler) routes() http.Handler {
 	mux := http.NewServeMux()
-	servicemain.Ops(mux, h.registry, func(context.Context) error { return nil }, h.version)
+	for _, p := range opsPaths {
+		mux.HandleFunc(p, h.count("ops", http.NotFound))
+	}
 	mux.HandleFunc("GET /assets/", h.count("asset", h.asset))
 	for _, prefix := range []string{contract.APIPrefix, contract.SearchPrefix} {
 		mux.HandleFunc(prefix+"/", h.count("misrouted", h.misrouted))
 	}
 	mux.HandleFunc("/", h.count("page", h.page))
+	return mux
+}
+
+// opsPaths are the operational endpoints' paths: a 404 on the public port,
+// where a page would otherwise answer them.
+var opsPaths = []string{"/metrics", contract.HealthPath, contract.ReadyPath, "/version"}
+
+// ops serves the operational endpoints (the deployment's probes and
+// Prometheus reach this port; no proxy routes to it).
+func (h *handler) ops() http.Handler {
+	mux := http.NewServeMux()
+	servicemain.Ops(mux, h.registry, func(context.Context) error { return nil }, h.version)
 	return mux
 }
 

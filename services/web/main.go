@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nanosiem/nano/services/servicemain"
 	"github.com/nanosiem/nano/services/web/ui"
 )
@@ -21,12 +23,13 @@ var version = "dev"
 
 func main() {
 	servicemain.Run("web", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
-		return run(ctx, cfg, log, nil)
+		return run(ctx, cfg, log, nil, nil)
 	})
 }
 
-// run serves until ctx ends; ln, when set, is the listener to use.
-func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
+// run serves until ctx ends; ln and opsLn, when set, are the listeners to
+// use for the UI and the operational endpoints.
+func run(ctx context.Context, cfg config, log *slog.Logger, ln, opsLn net.Listener) error {
 	files, err := ui.Files()
 	if err != nil {
 		return err
@@ -37,9 +40,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	}
 	hs := &http.Server{Addr: cfg.Listen, Handler: h.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}
+	ops := &http.Server{Addr: cfg.OpsListen, Handler: h.ops(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}
 	if ln, err = servicemain.Listen(ln, cfg.Listen); err != nil {
 		return err
 	}
-	log.Info("web serving", "addr", ln.Addr().String(), "version", version)
-	return servicemain.Serve(ctx, hs, ln)
+	if opsLn, err = servicemain.Listen(opsLn, cfg.OpsListen); err != nil {
+		ln.Close()
+		return err
+	}
+	log.Info("web serving", "addr", ln.Addr().String(), "ops", opsLn.Addr().String(), "version", version)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return servicemain.Serve(ctx, hs, ln) })
+	g.Go(func() error { return servicemain.Serve(ctx, ops, opsLn) })
+	return g.Wait()
 }

@@ -20,8 +20,12 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 		t.Errorf("bad listen address not named: %v", err)
 	}
 	c, err := loadConfig(func(string) string { return "" })
-	if err != nil || c.Listen != ":3001" {
+	if err != nil || c.Listen != ":3001" || c.OpsListen != ":9599" {
 		t.Errorf("defaults: %+v %v", c, err)
+	}
+	_, err = loadConfig(func(k string) string { return map[string]string{contract.MetricsAddr: ":3001"}[k] })
+	if err == nil || !strings.Contains(err.Error(), contract.MetricsAddr+":") {
+		t.Errorf("the operational endpoints on the public port: %v", err)
 	}
 }
 
@@ -43,7 +47,8 @@ func get(t *testing.T, url string, header ...string) (*http.Response, string) {
 // The service as main runs it, with the UI this checkout built: every
 // page path answers index.html (revalidated), its hashed assets are cached
 // for good, unknown assets and misrouted api/search paths are 404s that
-// say why, and the operational endpoints answer.
+// say why, and the operational endpoints answer on their own port only
+// (the public one is every path the proxies route to the UI).
 func TestServiceServesTheBuiltUI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -51,16 +56,20 @@ func TestServiceServesTheBuiltUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, config{Listen: ln.Addr().String()}, slog.New(slog.NewTextHandler(io.Discard, nil)), ln)
+		done <- run(ctx, config{Listen: ln.Addr().String(), OpsListen: opsLn.Addr().String()}, slog.New(slog.NewTextHandler(io.Discard, nil)), ln, opsLn)
 	}()
-	base := "http://" + ln.Addr().String()
+	base, ops := "http://"+ln.Addr().String(), "http://"+opsLn.Addr().String()
 	var resp *http.Response
 	var body string
 	for i := 0; ; i++ {
 		c := http.Client{Timeout: time.Second}
-		if r, err := c.Get(base + contract.HealthPath); err == nil {
+		if r, err := c.Get(ops + contract.HealthPath); err == nil {
 			r.Body.Close()
 			break
 		}
@@ -96,10 +105,20 @@ func TestServiceServesTheBuiltUI(t *testing.T) {
 	if r, b := get(t, base+"/api/v1/rules"); r.StatusCode != 404 || !strings.Contains(b, "route /api/ to the api service") {
 		t.Errorf("misrouted api call: %d %s", r.StatusCode, b)
 	}
-	if r, b := get(t, base+"/version"); r.StatusCode != 200 || strings.TrimSpace(b) != version {
+	// On the public port the operational paths are 404s, not the page.
+	for _, p := range []string{"/metrics", "/version", contract.HealthPath, contract.ReadyPath} {
+		if r, b := get(t, base+p); r.StatusCode != 404 || strings.Contains(b, "nano_web") || strings.Contains(b, version) {
+			t.Errorf("public GET %s: %d %q", p, r.StatusCode, b)
+		}
+	}
+	if r, b := get(t, ops+"/version"); r.StatusCode != 200 || strings.TrimSpace(b) != version {
 		t.Errorf("/version: %d %q", r.StatusCode, b)
 	}
-	if r, b := get(t, base+"/metrics"); r.StatusCode != 200 || !strings.Contains(b, `nano_web_requests_total{code="404",kind="misrouted"} 1`) {
+	if r, b := get(t, ops+contract.ReadyPath); r.StatusCode != 200 {
+		t.Errorf("%s: %d %q", contract.ReadyPath, r.StatusCode, b)
+	}
+	if r, b := get(t, ops+"/metrics"); r.StatusCode != 200 || !strings.Contains(b, `nano_web_requests_total{code="404",kind="misrouted"} 1`) ||
+		!strings.Contains(b, `nano_web_requests_total{code="404",kind="ops"} 4`) {
 		t.Errorf("/metrics: %d %s", r.StatusCode, b)
 	}
 	cancel()
