@@ -220,7 +220,12 @@ func (s *Server) handle(ctx context.Context, c net.Conn, transport string) {
 			log.Debug("syslog connection ended", "error", err)
 		}
 	}()
-	s.commitLoop(ctx, items, func(n int64) { conn.Release(n); s.pending.Release(n) }, log)
+	// Once the server stops, what was read waits at most Drain for its
+	// commit.
+	drain := make(chan struct{})
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(s.Drain, func() { close(drain) }) })
+	defer stopDrain()
+	s.commitLoop(ctx, drain, items, func(n int64) { conn.Release(n); s.pending.Release(n) }, log)
 }
 
 // read frames, parses and attributes messages until the stream ends,
@@ -304,7 +309,7 @@ func (s *Server) attribute(p *Parser, fr Frame, at attribution) (item, bool) {
 // admission says retry later (rate, quota, disk, queue) are retried, not
 // dropped; release returns their bytes once they are committed (or
 // refused for good).
-func (s *Server) commitLoop(ctx context.Context, items <-chan item, release func(int64), log interface {
+func (s *Server) commitLoop(ctx context.Context, drain <-chan struct{}, items <-chan item, release func(int64), log interface {
 	Warn(string, ...any)
 }) {
 	for {
@@ -330,7 +335,7 @@ func (s *Server) commitLoop(ctx context.Context, items <-chan item, release func
 			held += it.n
 		}
 		for _, group := range byIdentity(batch) {
-			s.commit(ctx, group.id, group.evs, log)
+			s.commit(ctx, drain, group.id, group.evs, log)
 		}
 		release(held)
 	}
@@ -360,11 +365,10 @@ func byIdentity(batch []item) []identityGroup {
 // commit admits and writes evs, waiting for the commit; an admission or
 // write that says "later" is retried until the server stops (then Drain
 // bounds the wait), a batch over the day limit is split.
-func (s *Server) commit(ctx context.Context, id tokens.Identity, evs []events.Event, log interface {
+func (s *Server) commit(ctx context.Context, drain <-chan struct{}, id tokens.Identity, evs []events.Event, log interface {
 	Warn(string, ...any)
 }) {
 	in := s.in
-	var deadline <-chan time.Time
 	for {
 		adm := in.Admit(id, evs)
 		var err error
@@ -373,7 +377,7 @@ func (s *Server) commit(ctx context.Context, id tokens.Identity, evs []events.Ev
 			if adm, err = in.Enqueue(adm, evs, func(err error) { done <- err }); err == nil {
 				select {
 				case err = <-done:
-				case <-s.drained(ctx, &deadline):
+				case <-drain:
 					log.Warn("syslog events not committed before the shutdown's end", "events", len(evs))
 					return
 				}
@@ -390,8 +394,8 @@ func (s *Server) commit(ctx context.Context, id tokens.Identity, evs []events.Ev
 		case intake.Invalid:
 			if len(evs) > 1 {
 				h := len(evs) / 2
-				s.commit(ctx, id, evs[:h], log)
-				s.commit(ctx, id, evs[h:], log)
+				s.commit(ctx, drain, id, evs[:h], log)
+				s.commit(ctx, drain, id, evs[h:], log)
 				return
 			}
 			log.Warn("syslog event refused", "error", adm.Msg)
@@ -422,19 +426,6 @@ func (s *Server) settle(adm intake.Admission, err error) intake.Admission {
 	}
 	adm.Outcome, adm.Msg = intake.Busy, err.Error()
 	return adm
-}
-
-// drained is a channel that fires Drain after ctx ended (nil before).
-func (s *Server) drained(ctx context.Context, deadline *<-chan time.Time) <-chan time.Time {
-	if *deadline != nil {
-		return *deadline
-	}
-	ch := make(chan time.Time, 1)
-	context.AfterFunc(ctx, func() {
-		time.AfterFunc(s.Drain, func() { ch <- time.Now() })
-	})
-	*deadline = ch
-	return ch
 }
 
 // ServeUDP serves pc until ctx ends: one message per datagram (RFC 5426),
