@@ -13,6 +13,7 @@ require (
 	github.com/go-openapi/strfmt v0.27.3
 	github.com/google/go-containerregistry v0.20.2
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/leodido/go-syslog/v4 v4.3.0
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/prometheus/alertmanager v0.35.0
 	github.com/prometheus/client_golang v1.25.0

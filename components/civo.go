@@ -54,6 +54,7 @@ func newCivo(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption
 		rule(contract.Ports.IngestHTTP, world, "ingest http"), rule(contract.Ports.IngestHEC, world, "ingest splunk hec"),
 		rule(contract.Ports.IngestNative, world, "ingest vector native (mTLS)"),
 		rule(contract.Ports.IngestOTLP, world, "ingest otlp grpc"),
+		rule(contract.Ports.IngestSyslogTLS, world, "ingest syslog over tls"),
 		rule(kubeAPIPort, apiCIDRs, "kubernetes api"),
 	}
 	firewall, err := civo.NewFirewall(ctx, spec.Name+"-firewall", &civo.FirewallArgs{

@@ -249,6 +249,7 @@ func firewallRules(sshCIDRs []string) hcloud.FirewallRuleArray {
 		rule(contract.Ports.IngestHEC, "ingest Splunk HEC", anywhere),
 		rule(contract.Ports.IngestNative, "ingest Vector native (mutual TLS)", anywhere),
 		rule(contract.Ports.IngestOTLP, "ingest OTLP/gRPC (bearer token)", anywhere),
+		rule(contract.Ports.IngestSyslogTLS, "ingest syslog over TLS", anywhere),
 	}
 	if len(sshCIDRs) > 0 {
 		rules = append(rules, rule(22, "SSH from admin networks", pulumi.ToStringArray(sshCIDRs)))

@@ -100,8 +100,8 @@ type serviceProcess struct {
 	// ops is where its operational endpoints answer: base, but web's
 	// are on a port of their own.
 	name, base, ops string
-	cmd        *exec.Cmd
-	log        bytes.Buffer
+	cmd             *exec.Cmd
+	log             bytes.Buffer
 }
 
 func startService(t *testing.T, bin, name string, env ...string) *serviceProcess {

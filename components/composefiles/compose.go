@@ -326,7 +326,12 @@ func Compose(p Params) ([]byte, error) {
 				contract.NativeTLSCert:  "/etc/nano/tls/server.crt",
 				contract.NativeTLSKey:   "/etc/nano/tls/server.key",
 				contract.NativeClientCA: "/etc/nano/tls/ca.crt",
-			}), []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative)},
+				// Syslog over TLS with the same certificate; client
+				// certificates of the same CA name their feed (docs/syslog.md).
+				contract.SyslogTLSCert: "/etc/nano/tls/server.crt", contract.SyslogTLSKey: "/etc/nano/tls/server.key",
+				contract.SyslogClientCA: "/etc/nano/tls/ca.crt",
+			}), []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative),
+				port(contract.Ports.IngestSyslogTLS) + ":" + port(contract.Ports.IngestSyslogTLS)},
 				contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics, contract.Ports.IngestOTLP),
 			"prometheus": hardened(composeService{
 				Image: contract.PrometheusImage,

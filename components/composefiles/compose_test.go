@@ -160,7 +160,7 @@ func TestComposeLoadsWithComposeSpec(t *testing.T) {
 	}
 	// Only HTTP (Caddy's redirect), the HTTPS entry and the ingest ports
 	// reach the host's network.
-	if want := []string{"caddy:4317", "caddy:443", "caddy:80", "caddy:8080", "caddy:8088", "ingest:6000"}; !slices.Equal(sorted(published), want) {
+	if want := []string{"caddy:4317", "caddy:443", "caddy:80", "caddy:8080", "caddy:8088", "ingest:6000", "ingest:6514"}; !slices.Equal(sorted(published), want) {
 		t.Errorf("published ports %v, want %v", sorted(published), want)
 	}
 	ing := proj.Services["ingest"]

@@ -107,6 +107,7 @@ func (s Spec) networkPolicies() []Object {
 		}, nil),
 		policy("ingest", app("ingest"), []networkingv1.NetworkPolicyIngressRule{
 			{Ports: ports(contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestOTLP)},
+			{Ports: ports(contract.Ports.IngestSyslogTLS)},
 			{From: prom, Ports: ports(contract.Ports.IngestMetrics)},
 		}, dbEgress),
 		policy("prometheus", app("prometheus"), none, []networkingv1.NetworkPolicyEgressRule{

@@ -87,6 +87,11 @@ func (s Spec) services() []service {
 		contract.IngestTLSCert:  "/etc/nano/secrets/native-tls/tls.crt",
 		contract.IngestTLSKey:   "/etc/nano/secrets/native-tls/tls.key",
 		contract.ClickHouseUser: ingestLogin.role,
+
+		// Syslog over TLS (6514) with the same certificate and CA.
+		contract.SyslogTLSCert:  "/etc/nano/secrets/native-tls/tls.crt",
+		contract.SyslogTLSKey:   "/etc/nano/secrets/native-tls/tls.key",
+		contract.SyslogClientCA: "/etc/nano/secrets/native-tls/ca.crt",
 	}, common)
 	s.ingestPolicy(ingestEnv)
 	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
@@ -131,6 +136,7 @@ func (s Spec) services() []service {
 				named("http", contract.Ports.IngestHTTP), named("hec", contract.Ports.IngestHEC),
 				named("native", contract.Ports.IngestNative), named("metrics", contract.Ports.IngestMetrics),
 				named("otlp", contract.Ports.IngestOTLP),
+				named("syslog-tls", contract.Ports.IngestSyslogTLS),
 			}, secrets: ingestSecrets, env: ingestEnv,
 			resources: s.ingestResources()},
 	}
@@ -296,7 +302,8 @@ func (s Spec) exposure() []Object {
 	for _, p := range []struct {
 		name string
 		n    int
-	}{{"http", contract.Ports.IngestHTTP}, {"hec", contract.Ports.IngestHEC}, {"native", contract.Ports.IngestNative}, {"otlp", contract.Ports.IngestOTLP}} {
+	}{{"http", contract.Ports.IngestHTTP}, {"hec", contract.Ports.IngestHEC}, {"native", contract.Ports.IngestNative}, {"otlp", contract.Ports.IngestOTLP},
+		{"syslog-tls", contract.Ports.IngestSyslogTLS}} {
 		ports = append(ports, corev1.ServicePort{Name: p.name, Port: int32(p.n), TargetPort: port(p.n), Protocol: corev1.ProtocolTCP})
 	}
 	out := []Object{typed("v1", "Service", corev1.Service{

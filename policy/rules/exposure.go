@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/nanosiem/nano/services/contract"
 )
 
 // inboundRule is one rule of a firewall or security group that admits
@@ -164,6 +166,12 @@ const (
 )
 
 var exposureRules = []*Rule{
+	{
+		ID: "cloud-no-world-plain-syslog", Level: Mandatory,
+		Description: "Firewalls and security groups never open ingest's plain syslog port (5514, TCP and UDP: no credential, attributed by source network) to the whole internet.",
+		Remediation: "Allow only the senders' networks on 5514 (and list them in NANO_SYSLOG_TCP_SOURCES/UDP_SOURCES), or send syslog over TLS on 6514.",
+		Check:       func(r Resource, _ Env) []string { return worldOpen(r, []int{contract.Ports.IngestSyslog}) },
+	},
 	{
 		ID: "cloud-no-world-cluster-ports", Level: Mandatory,
 		Description: "Firewalls and security groups never open the kubelet (10250), Prometheus (9090) or the metrics ports of ingest (9598) and the web UI (9599) to the whole internet, nor to all of it but a few addresses.",

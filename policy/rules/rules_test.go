@@ -184,6 +184,11 @@ func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
 			"[9598]":  {{URN: "r", Type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", Props: obj(t, `{"ipProtocol": "tcp", "fromPort": 9598, "toPort": 9598, "cidrIpv4": "0.0.0.0/0"}`)}},
 			"ingress[0] opens port(s) [10250 9090 9598 9599]": {{URN: "s", Type: "aws:ec2/securityGroup:SecurityGroup", Props: map[string]any{"ingress": []any{map[string]any{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": worldButOne()}}}}},
 		}, team},
+		{"cloud-no-world-plain-syslog", []Resource{
+			{URN: "f", Type: "hcloud:index/firewall:Firewall", Props: obj(t, `{"rules": [{"direction": "in", "port": "6514", "sourceIps": ["0.0.0.0/0", "::/0"]}, {"direction": "in", "port": "5514", "sourceIps": ["10.0.0.0/8"]}]}`)},
+		}, map[string][]Resource{
+			"[5514]": {{URN: "c", Type: "civo:index/firewall:Firewall", Props: obj(t, `{"ingressRules": [{"action": "allow", "portRange": "5000-6000", "cidrs": ["0.0.0.0/0"]}]}`)}},
+		}, team},
 		{"cloud-firewall-sources", []Resource{
 			{URN: "g", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"sourceRanges": ["10.0.0.0/8"], "allows": [{"protocol": "tcp", "ports": ["443"]}]}`)},
 			{URN: "g2", Type: "gcp:compute/firewall:Firewall", Props: obj(t, `{"sourceTags": ["nodes"], "allows": [{"protocol": "tcp"}]}`)},

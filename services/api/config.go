@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/api/detect"
 	"github.com/nanosiem/nano/services/api/notify"
+	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/api/server"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/backups"

@@ -101,6 +101,27 @@ const (
 // with the HTTP port's TLS (IngestTLSCert) when that is set.
 const OTLPAddr = "NANO_OTLP_ADDR"
 
+// Ingest's syslog port (docs/syslog.md). TLS (SyslogTLSAddr, 6514) is
+// served when SyslogTLSCert and SyslogTLSKey are set; its clients are
+// attributed by a certificate of SyslogClientCA (URI SAN
+// urn:nano:feed:<tenant>:<feed>) or a syslog feed's token in each message.
+// Plain TCP and UDP (SyslogAddr, 5514) are off unless the operator lists
+// source networks: "CIDR=tenant:feed,...".
+const (
+	SyslogTLSAddr          = "NANO_SYSLOG_TLS_ADDR"
+	SyslogAddr             = "NANO_SYSLOG_ADDR"
+	SyslogTLSCert          = "NANO_SYSLOG_TLS_CERT"
+	SyslogTLSKey           = "NANO_SYSLOG_TLS_KEY"
+	SyslogClientCA         = "NANO_SYSLOG_CLIENT_CA"
+	SyslogTCPSources       = "NANO_SYSLOG_TCP_SOURCES"
+	SyslogUDPSources       = "NANO_SYSLOG_UDP_SOURCES"
+	SyslogMaxMessageBytes  = "NANO_SYSLOG_MAX_MESSAGE_BYTES" // longer messages are cut (64 KiB)
+	SyslogMaxConnections   = "NANO_SYSLOG_MAX_CONNECTIONS"   // TCP and TLS connections at once (1000)
+	SyslogIdleTimeout      = "NANO_SYSLOG_IDLE_TIMEOUT"      // Go duration without a whole message before close (5m)
+	SyslogConnEventsPerSec = "NANO_SYSLOG_CONN_EPS"          // one connection's events per second, read slower beyond (50 000)
+	SyslogPendingBytes     = "NANO_SYSLOG_PENDING_BYTES"     // messages read and not committed, all connections (64 MiB)
+)
+
 // Ingest's input limits (bytes unless named otherwise); unset keeps the
 // documented default.
 const (

@@ -15,11 +15,16 @@ var Ports = struct {
 	// IngestOTLP is OTLP/gRPC (OpenTelemetry logs; OTLP/HTTP is POST
 	// /v1/logs on IngestHTTP).
 	IngestOTLP int
+	// IngestSyslogTLS is syslog over TLS (RFC 5425); IngestSyslog plain
+	// TCP and UDP where the operator enables them (above 1024: ingest
+	// runs unprivileged).
+	IngestSyslogTLS, IngestSyslog int
 }{
 	API: 3000, Web: 3001, Search: 3002,
 	IngestHTTP: 8080, IngestHEC: 8088, IngestNative: 6000,
 	IngestMetrics: 9598, PostgresExporter: 9187, WebOps: 9599,
-	IngestOTLP: 4317,
+	IngestOTLP:      4317,
+	IngestSyslogTLS: 6514, IngestSyslog: 5514,
 }
 
 // Public path prefixes: users reach api and search at
@@ -44,4 +49,10 @@ var (
 	DefaultMetricsAddr = Addr(Ports.IngestMetrics)
 	DefaultNativeAddr  = Addr(Ports.IngestNative)
 	DefaultOTLPAddr    = Addr(Ports.IngestOTLP)
+)
+
+// Ingest's syslog listen addresses, from Ports.
+var (
+	DefaultSyslogTLSAddr = Addr(Ports.IngestSyslogTLS)
+	DefaultSyslogAddr    = Addr(Ports.IngestSyslog)
 )

@@ -48,7 +48,8 @@ type Service struct {
 var Services = []Service{
 	{Name: "api", Package: "./services/api", Ports: []int{contract.Ports.API}},
 	{Name: "search", Package: "./services/search", Ports: []int{contract.Ports.Search}},
-	{Name: "ingest", Package: "./services/ingest", Ports: []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics, contract.Ports.IngestOTLP}},
+	{Name: "ingest", Package: "./services/ingest", Ports: []int{contract.Ports.IngestHTTP, contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics,
+		contract.Ports.IngestOTLP, contract.Ports.IngestSyslogTLS, contract.Ports.IngestSyslog}},
 	{Name: "web", Package: "./services/web", Ports: []int{contract.Ports.Web, contract.Ports.WebOps}, Prepare: []string{"bash", "services/web/ui/build"}},
 }
 

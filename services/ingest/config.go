@@ -2,9 +2,11 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/nanosiem/nano/services/ingest/diskguard"
 	"github.com/nanosiem/nano/services/ingest/intake"
 	"github.com/nanosiem/nano/services/ingest/quota"
+	"github.com/nanosiem/nano/services/ingest/syslog"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
 )
@@ -60,6 +63,14 @@ type config struct {
 	// events are refused (0: never); DiskCheckInterval how often it is read.
 	MinDiskFree       float64
 	DiskCheckInterval time.Duration
+	// Syslog bounds the syslog port; SyslogTLS serves it on SyslogTLSAddr
+	// (nil: off), plain TCP and UDP on SyslogAddr for their sources (none:
+	// off).
+	Syslog                    syslog.Config
+	SyslogTLSAddr, SyslogAddr string
+	SyslogTLS                 *tls.Config
+	SyslogTCPSources          []syslog.Source
+	SyslogUDPSources          []syslog.Source
 }
 
 // defaultTenant owns the bootstrap tokens' events (tokens issued by the
@@ -205,6 +216,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.Writer.FlushInterval = d
 	}
 	c.loadWindowAndQuotas(getenv, bad)
+	c.loadSyslog(getenv, bad)
 	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
 		bad(contract.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, contract.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}
@@ -226,7 +238,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if set != 0 && set != 3 {
 		bad(contract.NativeTLSCert, "the Vector-native port needs %s, %s and %s together", contract.NativeTLSCert, contract.NativeTLSKey, contract.NativeClientCA)
 	}
-	for _, a := range []struct{ name, v string }{{contract.ListenAddr, c.IngestAddr}, {contract.HECAddr, c.HECAddr}, {contract.MetricsAddr, c.MetricsAddr}, {contract.NativeAddr, c.NativeAddr}, {contract.OTLPAddr, c.OTLPAddr}} {
+	for _, a := range []struct{ name, v string }{{contract.ListenAddr, c.IngestAddr}, {contract.HECAddr, c.HECAddr}, {contract.MetricsAddr, c.MetricsAddr}, {contract.NativeAddr, c.NativeAddr},
+		{contract.OTLPAddr, c.OTLPAddr}, {contract.SyslogTLSAddr, c.SyslogTLSAddr}, {contract.SyslogAddr, c.SyslogAddr}} {
 		if _, port, ok := strings.Cut(a.v, ":"); !ok || port == "" {
 			bad(a.name, "%q is not [host]:port", a.v)
 		}
@@ -295,4 +308,115 @@ func (c *config) loadWindowAndQuotas(getenv func(string) string, bad func(name, 
 	}
 	c.MinDiskFree = float64(whole(contract.IngestMinDiskFreePct, contract.DefaultIngestMinDiskFreePct, 0, 90)) / 100
 	c.DiskCheckInterval = duration(contract.IngestDiskCheckInterval, diskguard.DefaultInterval, 100*time.Millisecond, 10*time.Minute)
+}
+
+// loadSyslog reads the syslog port's configuration (docs/syslog.md).
+func (c *config) loadSyslog(getenv func(string) string, bad func(name, format string, args ...any)) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	c.Syslog = syslog.DefaultConfig
+	c.Syslog.RatePerSecond = c.RatePerSecond
+	c.SyslogTLSAddr, c.SyslogAddr = contract.DefaultSyslogTLSAddr, contract.DefaultSyslogAddr
+	if v := get(contract.SyslogTLSAddr); v != "" {
+		c.SyslogTLSAddr = v
+	}
+	if v := get(contract.SyslogAddr); v != "" {
+		c.SyslogAddr = v
+	}
+	whole := func(name string, dst *int, lo, hi int) {
+		if v := get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				bad(name, "%q is not a whole number from %d to %d", v, lo, hi)
+				return
+			}
+			*dst = n
+		}
+	}
+	whole(contract.SyslogMaxMessageBytes, &c.Syslog.MaxMessageBytes, 480, 1<<20) // RFC 5426: at least 480
+	whole(contract.SyslogMaxConnections, &c.Syslog.MaxConnections, 1, 100_000)
+	pending := int(c.Syslog.PendingBytes)
+	whole(contract.SyslogPendingBytes, &pending, 1<<20, 1<<34)
+	c.Syslog.PendingBytes = int64(pending)
+	if c.Syslog.PendingBytes < int64(c.Syslog.MaxMessageBytes) {
+		bad(contract.SyslogPendingBytes, "%d is less than %s (%d)", c.Syslog.PendingBytes, contract.SyslogMaxMessageBytes, c.Syslog.MaxMessageBytes)
+	}
+	if v := get(contract.SyslogIdleTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			bad(contract.SyslogIdleTimeout, "%q is not a duration from 1s to 24h (e.g. 5m)", v)
+		} else {
+			c.Syslog.IdleTimeout = d
+		}
+	}
+	if v := get(contract.SyslogConnEventsPerSec); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || f < 0 || f > 1e9 {
+			bad(contract.SyslogConnEventsPerSec, "%q is not a number of events per second from 0 (unlimited) to 1e9", v)
+		} else {
+			c.Syslog.ConnEventsPerSecond = f
+		}
+	}
+	certFile, keyFile, caFile := get(contract.SyslogTLSCert), get(contract.SyslogTLSKey), get(contract.SyslogClientCA)
+	switch {
+	case (certFile == "") != (keyFile == ""):
+		bad(contract.SyslogTLSCert, "the syslog TLS port needs %s and %s together", contract.SyslogTLSCert, contract.SyslogTLSKey)
+	case certFile == "" && caFile != "":
+		bad(contract.SyslogClientCA, "set only with %s and %s (the port's own certificate)", contract.SyslogTLSCert, contract.SyslogTLSKey)
+	case certFile != "":
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			bad(contract.SyslogTLSCert, "cannot load the certificate and key: %v", err)
+			break
+		}
+		c.SyslogTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if caFile != "" {
+			b, err := os.ReadFile(caFile)
+			pool := x509.NewCertPool()
+			if err != nil {
+				bad(contract.SyslogClientCA, "cannot read %s: %v", caFile, err)
+			} else if !pool.AppendCertsFromPEM(b) {
+				bad(contract.SyslogClientCA, "%s holds no PEM certificate", caFile)
+			}
+			// A client certificate is optional (a token in the messages
+			// may attribute them instead); one that is sent must chain to
+			// the CA.
+			c.SyslogTLS.ClientCAs, c.SyslogTLS.ClientAuth = pool, tls.VerifyClientCertIfGiven
+		}
+	}
+	c.SyslogTCPSources = syslogSources(contract.SyslogTCPSources, get(contract.SyslogTCPSources), c.RatePerSecond, bad)
+	c.SyslogUDPSources = syslogSources(contract.SyslogUDPSources, get(contract.SyslogUDPSources), c.RatePerSecond, bad)
+}
+
+// syslogSources parses "CIDR=tenant:feed,..." (the networks whose plain
+// syslog is taken, and whose it is).
+func syslogSources(name, v string, rate float64, bad func(name, format string, args ...any)) []syslog.Source {
+	if v == "" {
+		return nil
+	}
+	var out []syslog.Source
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		cidr, owner, ok := strings.Cut(item, "=")
+		tenant, feed, ok2 := strings.Cut(owner, ":")
+		if !ok || !ok2 {
+			bad(name, "%q is not CIDR=tenant:feed", item)
+			continue
+		}
+		prefix, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+		if err != nil {
+			bad(name, "%q: %v", item, err)
+			continue
+		}
+		if prefix.Bits() == 0 {
+			bad(name, "%q: %s is every address; plain syslog carries no credential, list the senders' networks", item, prefix)
+			continue
+		}
+		id, err := syslog.FeedIdentity(strings.TrimSpace(tenant), strings.TrimSpace(feed), rate)
+		if err != nil {
+			bad(name, "%q: %v", item, err)
+			continue
+		}
+		out = append(out, syslog.Source{Net: prefix.Masked(), ID: id})
+	}
+	return out
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/nanosiem/nano/services/ingest/native"
 	"github.com/nanosiem/nano/services/ingest/otlp"
 	"github.com/nanosiem/nano/services/ingest/quota"
+	"github.com/nanosiem/nano/services/ingest/syslog"
 	"github.com/nanosiem/nano/services/ingest/telemetry"
 	"github.com/nanosiem/nano/services/ingest/tokens"
 	"github.com/nanosiem/nano/services/ingest/writer"
@@ -45,6 +46,8 @@ func main() {
 // listeners lets tests bind the ports themselves; nil listens on cfg's.
 type listeners struct {
 	ingest, hec, metrics, native, otlp net.Listener
+	syslogTLS, syslogTCP               net.Listener
+	syslogUDP                          net.PacketConn
 	// diskProbe, when set, reads ClickHouse's free disk share instead of
 	// the server ingest writes to (a test's other ClickHouse).
 	diskProbe diskguard.Probe
@@ -208,6 +211,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	if err := s.serveGRPC(otlpServer, ls.otlp, cfg.OTLPAddr); err != nil {
 		return err
 	}
+	if err := serveSyslog(ctx, cfg, base(syslog.Protocol), ls, s, log); err != nil {
+		return err
+	}
 	log.Info("ingest serving", "http", cfg.IngestAddr, "hec", cfg.HECAddr, "otlp", cfg.OTLPAddr, "metrics", cfg.MetricsAddr,
 		"native", cfg.nativeEnabled(), "table", engine.Table(), "version", version)
 	select {
@@ -276,6 +282,9 @@ type servers struct {
 	grpc []*grpc.Server
 	wg   sync.WaitGroup
 	errc chan error
+	// others stop the servers that are not HTTP or gRPC (syslog) and wait
+	// for them, after the others stopped and before the writer does.
+	others []func()
 }
 
 func (s *servers) fail(err error) {
@@ -336,6 +345,9 @@ func (s *servers) stop(ctx context.Context) {
 			gs.Stop()
 		}
 	}
+	for _, stop := range s.others {
+		stop()
+	}
 	s.wg.Wait()
 }
 
@@ -346,4 +358,61 @@ func newServer(addr string, h http.Handler) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 90 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
+}
+
+// serveSyslog serves the syslog port's transports that are configured:
+// TLS when its certificate is, plain TCP and UDP for their sources.
+func serveSyslog(ctx context.Context, cfg config, in *intake.Intake, ls *listeners, s *servers, log *slog.Logger) error {
+	tcp, udp := len(cfg.SyslogTCPSources) > 0, len(cfg.SyslogUDPSources) > 0
+	if cfg.SyslogTLS == nil && !tcp && !udp {
+		log.Info("syslog port off: set its TLS certificate (or plain sources) to serve it", "cert", contract.SyslogTLSCert)
+		return nil
+	}
+	sc := cfg.Syslog
+	sc.Sources, sc.UDPSources = cfg.SyslogTCPSources, cfg.SyslogUDPSources
+	srv := syslog.New(in, sc)
+	sctx, cancel := context.WithCancel(ctx)
+	s.others = append(s.others, func() { cancel(); srv.Wait() })
+	serve := func(what string, f func() error) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := f(); err != nil {
+				s.fail(fmt.Errorf("cannot serve syslog %s: %w", what, err))
+			}
+		}()
+	}
+	if s.errc == nil {
+		s.errc = make(chan error, 1)
+	}
+	if cfg.SyslogTLS != nil {
+		ln, err := servicemain.Listen(ls.syslogTLS, cfg.SyslogTLSAddr)
+		if err != nil {
+			cancel()
+			return err
+		}
+		tln := tls.NewListener(ln, cfg.SyslogTLS)
+		serve("over TLS", func() error { return srv.ServeTCP(sctx, tln, syslog.TransportTLS) })
+	}
+	if tcp {
+		ln, err := servicemain.Listen(ls.syslogTCP, cfg.SyslogAddr)
+		if err != nil {
+			cancel()
+			return err
+		}
+		serve("over TCP", func() error { return srv.ServeTCP(sctx, ln, syslog.TransportTCP) })
+	}
+	if udp {
+		pc := ls.syslogUDP
+		if pc == nil {
+			var err error
+			if pc, err = net.ListenPacket("udp", cfg.SyslogAddr); err != nil {
+				cancel()
+				return fmt.Errorf("cannot listen on %s/udp: %w", cfg.SyslogAddr, err)
+			}
+		}
+		serve("over UDP", func() error { return srv.ServeUDP(sctx, pc) })
+	}
+	log.Info("syslog serving", "tls", cfg.SyslogTLS != nil, "tls_addr", cfg.SyslogTLSAddr, "tcp", tcp, "udp", udp, "addr", cfg.SyslogAddr)
+	return nil
 }

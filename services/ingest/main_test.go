@@ -46,6 +46,7 @@ type service struct {
 	otlp                 string // host:port of OTLP/gRPC
 	conn                 driver.Conn
 	table                string
+	syslog               syslogAddrs
 }
 
 func start(t *testing.T, db string) *service { return startWith(t, db, nil) }
@@ -81,6 +82,7 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 			t.Fatal(err)
 		}
 	}
+	syslogAddrs := listenSyslog(t, cfg, &ls)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &ls) }()
@@ -91,7 +93,7 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 		}
 	})
 	s := &service{ingest: "http://" + ls.ingest.Addr().String(), hec: "http://" + ls.hec.Addr().String(),
-		metrics: "http://" + ls.metrics.Addr().String(), otlp: ls.otlp.Addr().String(), table: db + ".events"}
+		metrics: "http://" + ls.metrics.Addr().String(), otlp: ls.otlp.Addr().String(), table: db + ".events", syslog: syslogAddrs}
 	// Ready once the schema is migrated.
 	deadline := time.Now().Add(20 * time.Second)
 	for {

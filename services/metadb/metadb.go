@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/contract"
+	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/pgmigrate"
 )
 

@@ -243,6 +243,26 @@ const steps = {
     await page.reload()
     await page.getByTestId('feeds').waitFor({ timeout })
     check(!(await page.content()).includes(made.ingestToken), 'the ingest token is still on the page')
+    // A syslog feed's token comes with rsyslog's and syslog-ng's
+    // configuration, the token and this host filled in.
+    await page.getByLabel('Feed name').fill('routers')
+    await page.getByLabel('Kind').selectOption('syslog')
+    await page.getByRole('button', { name: 'Create feed' }).click()
+    const routers = page.getByTestId('feeds').locator('tr', { hasText: 'routers' })
+    await routers.filter({ hasText: 'syslog' }).waitFor({ timeout })
+    await routers.getByRole('button', { name: 'New ingest token' }).click()
+    const setup = page.getByTestId('syslog-setup')
+    await setup.waitFor({ timeout })
+    const syslogToken = (await page.getByTestId('issued-token').locator('code').textContent()).trim()
+    const rsyslog = await setup.getByTestId('rsyslog-config').textContent()
+    const syslogng = await setup.getByTestId('syslog-ng-config').textContent()
+    const syslogHost = new URL(page.url()).hostname
+    check(rsyslog.includes(`token=\\"${syslogToken}\\"`) && rsyslog.includes(`target="${syslogHost}" port="6514"`) && rsyslog.includes('StreamDriverMode="1"'),
+      `rsyslog's configuration lacks the token, host or TLS: ${rsyslog}`)
+    check(syslogng.includes(`set("${syslogToken}", value(".SDATA.nano@32473.token"))`) && syslogng.includes(`syslog("${syslogHost}" port(6514) transport("tls")`),
+      `syslog-ng's configuration lacks the token, host or TLS: ${syslogng}`)
+    await shot(page, '13b-syslog-feed')
+    await page.getByTestId('issued-token').getByRole('button', { name: 'Done' }).click()
     // An otlp feed's token comes with an OpenTelemetry Collector's
     // exporters, the token and this host filled in.
     await page.getByLabel('Feed name').fill('otel-apps')

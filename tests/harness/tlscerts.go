@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -95,6 +96,39 @@ type MutualTLS struct {
 	CACert, ServerCert, ServerKey string
 	CAPool                        *x509.CertPool
 	Client, Stranger              tls.Certificate
+	// Feed is a client certificate of the CA issued for a feed (URI SAN
+	// urn:nano:feed:acme:syslog-fw, ingest's syslog port); ForgedFeed names
+	// the same feed, signed by the other CA. Their PEM forms are for
+	// real clients' files.
+	Feed, ForgedFeed PEMCert
+}
+
+// PEMCert is a certificate and its key, parsed and as PEM.
+type PEMCert struct {
+	TLS       tls.Certificate
+	Cert, Key string
+}
+
+// FeedURI is the feed MutualTLS's Feed certificate names.
+const FeedURI = "urn:nano:feed:acme:syslog-fw"
+
+func feedCert(ca *testCA, uri string) (PEMCert, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return PEMCert{}, err
+	}
+	certDER, keyDER, err := ca.sign(&x509.Certificate{Subject: pkix.Name{CommonName: "syslog client"}, URIs: []*url.URL{u},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return PEMCert{}, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(keyDER)
+	if err != nil {
+		return PEMCert{}, err
+	}
+	return PEMCert{TLS: tls.Certificate{Certificate: [][]byte{certDER}, PrivateKey: key},
+		Cert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})),
+		Key:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))}, nil
 }
 
 // NewMutualTLS makes one whose server certificate names hosts (IP
@@ -129,7 +163,13 @@ func NewMutualTLS(hosts ...string) (MutualTLS, error) {
 	if err != nil {
 		return m, err
 	}
-	m.Stranger, err = clientCert(other, "stranger")
+	if m.Stranger, err = clientCert(other, "stranger"); err != nil {
+		return m, err
+	}
+	if m.Feed, err = feedCert(ca, FeedURI); err != nil {
+		return m, err
+	}
+	m.ForgedFeed, err = feedCert(other, FeedURI)
 	return m, err
 }
 

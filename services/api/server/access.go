@@ -145,8 +145,8 @@ func (s *Server) createFeed(w http.ResponseWriter, r *http.Request, p authtoken.
 		s.respond(w, 0, nil, bad("name", "1 to 200 characters"))
 		return
 	}
-	if !slices.Contains([]string{"http", "hec", "vector", "otlp"}, b.Kind) {
-		s.respond(w, 0, nil, bad("kind", "http, hec, vector or otlp"))
+	if !slices.Contains([]string{"http", "hec", "vector", "syslog", "otlp"}, b.Kind) {
+		s.respond(w, 0, nil, bad("kind", "http, hec, vector, syslog or otlp"))
 		return
 	}
 	var f Feed

@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nanosiem/nano/services/api/notify"
 	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/audit"
-	"github.com/nanosiem/nano/services/api/notify"
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/fetchguard"
 	"github.com/nanosiem/nano/services/fielderr"

@@ -58,6 +58,11 @@ type Metrics struct {
 	DiskFree        prometheus.Gauge
 	DiskRefusing    prometheus.Gauge
 	DiskCheckErrors prometheus.Counter
+	// SyslogConnections are the syslog port's open connections by
+	// transport (tls, tcp); SyslogRefused the connections and datagrams
+	// refused before any message was read, by transport and reason.
+	SyslogConnections *prometheus.GaugeVec
+	SyslogRefused     *prometheus.CounterVec
 }
 
 // New creates and registers the collectors (and the Go/process ones).
@@ -99,10 +104,14 @@ func New() *Metrics {
 			Help: "1 while ingest refuses new events because ClickHouse's disk is nearly full."}),
 		DiskCheckErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "nano_ingest_disk_check_errors_total",
 			Help: "Failed reads of ClickHouse's free disk space."}),
+		SyslogConnections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nano_ingest_syslog_connections",
+			Help: "Open syslog connections, by transport."}, []string{"transport"}),
+		SyslogRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nano_ingest_syslog_refused_total",
+			Help: "Syslog connections (and datagrams) refused before a message was read, by transport and reason (source, handshake, certificate, connection_limit)."}, []string{"transport", "reason"}),
 	}
 	r.MustRegister(m.Accepted, m.Rejected, m.Requests, m.Bytes, m.BatchEvents, m.FlushSeconds, m.QueueDepth,
 		m.CHErrors, m.FlushRetries, m.PendingAcks, m.BuildInfo, m.BatchSplits, m.Clamped, m.QuotaRefused,
-		m.DiskFree, m.DiskRefusing, m.DiskCheckErrors,
+		m.DiskFree, m.DiskRefusing, m.DiskCheckErrors, m.SyslogConnections, m.SyslogRefused,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

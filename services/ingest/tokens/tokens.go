@@ -48,6 +48,8 @@ func PortFor(kind string) string {
 		return "the Splunk HEC port (8088)"
 	case "otlp":
 		return "OTLP (POST /v1/logs on port 8080, or gRPC on port 4317)"
+	case "syslog":
+		return "the syslog TLS port (6514, in the messages' structured data)"
 	}
 	return "the bearer port (8080, POST /v1/events)"
 }

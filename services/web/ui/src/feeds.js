@@ -61,11 +61,12 @@ export function FeedsPage() {
       ${issued.kind === 'otlp' && html`<p>An OpenTelemetry Collector sends to this feed with (OTLP/HTTP or OTLP/gRPC; the
         host is this deployment's ingest address, the stack outputs <code>ingestHttpUrl</code> and <code>ingestOtlpAddress</code>):</p>
       <pre data-testid="otlp-snippet">${collectorSnippet(window.location.hostname, issued.token)}</pre>`}
+      ${issued.kind === 'syslog' && html`<${SyslogSetup} host=${window.location.hostname} token=${issued.token} />`}
     </div>`}
     ${can('admin') && html`<form class="inline" onSubmit=${create}>
       <input aria-label="Feed name" placeholder="Feed name" value=${name} onInput=${(e) => setName(e.target.value)} required maxlength="200" />
       <select aria-label="Kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
-        <option value="http">HTTP (bearer)</option><option value="hec">Splunk HEC</option><option value="vector">Vector</option><option value="otlp">OpenTelemetry (OTLP)</option>
+        <option value="http">HTTP (bearer)</option><option value="hec">Splunk HEC</option><option value="vector">Vector</option><option value="syslog">Syslog (TLS)</option><option value="otlp">OpenTelemetry (OTLP)</option>
       </select>
       <button type="submit">Create feed</button>
     </form>`}
@@ -96,4 +97,42 @@ service:
       receivers: [filelog]
       exporters: [otlphttp/nano]
 `
+}
+
+// syslogPort is ingest's syslog-over-TLS port (services/contract).
+export const syslogPort = 6514
+
+// syslogConfigs are rsyslog's and syslog-ng's configuration for sending to
+// ingest's syslog TLS port with a syslog feed's token in each message's
+// structured data (docs/syslog.md). The CA file is the deployment's
+// (the Pulumi output nativeCaCert).
+export function syslogConfigs(host, token) {
+  const sd = `[nano@32473 token=\\"${token}\\"]`
+  const rsyslog = `# /etc/rsyslog.d/50-nano.conf (apt install rsyslog-gnutls)
+global(DefaultNetstreamDriverCAFile="/etc/ssl/nano-ca.pem")
+template(name="nano" type="string"
+  string="<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% %APP-NAME% %PROCID% %MSGID% ${sd} %msg:2:$%")
+action(type="omfwd" target="${host}" port="${syslogPort}" protocol="tcp"
+  TCP_Framing="octet-counted" template="nano"
+  StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/certvalid"
+  queue.type="LinkedList" queue.filename="nano" queue.saveOnShutdown="on"
+  action.resumeRetryCount="-1")`
+  const syslogng = `# /etc/syslog-ng/conf.d/nano.conf
+rewrite r_nano { set("${token}", value(".SDATA.nano@32473.token")); };
+destination d_nano {
+  syslog("${host}" port(${syslogPort}) transport("tls")
+    tls(ca-file("/etc/ssl/nano-ca.pem") peer-verify(required-trusted))
+    disk-buffer(disk-buf-size(1073741824) reliable(yes)));
+};
+log { source(s_src); rewrite(r_nano); destination(d_nano); };`
+  return { rsyslog, syslogng }
+}
+
+function SyslogSetup({ host, token }) {
+  const c = syslogConfigs(host, token)
+  return html`<div class="syslog-setup" data-testid="syslog-setup">
+    <p>Send syslog over TLS to <b>${host}:${syslogPort}</b> with this token in each message (see the documentation's syslog page for client certificates):</p>
+    <h4>rsyslog</h4><pre data-testid="rsyslog-config">${c.rsyslog}</pre>
+    <h4>syslog-ng</h4><pre data-testid="syslog-ng-config">${c.syslogng}</pre>
+  </div>`
 }
