@@ -23,7 +23,7 @@ func TestHAClusterOnEveryCloud(t *testing.T) {
 			for _, rule := range prop(fw, "ingressRules").ArrayValue() {
 				ports = append(ports, text(rule.ObjectValue()["portRange"]))
 			}
-			if strings.Join(ports, ",") != "80,443,8080,8088,6000,6514,6443" || text(prop(fw, "createDefaultRules")) != "false" {
+			if strings.Join(ports, ",") != "80,443,8080,8088,6000,4317,6514,6443" || text(prop(fw, "createDefaultRules")) != "false" {
 				t.Errorf("civo firewall opens %v", ports)
 			}
 			r.one(t, "civo:index/objectStore:ObjectStore")

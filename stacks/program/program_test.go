@@ -129,7 +129,7 @@ func TestComposeStacksBuild(t *testing.T) {
 					t.Error("SSH is open though the stack lists no admin CIDRs")
 				}
 			}
-			if strings.Join(ports, ",") != "80,443,8080,8088,6000" {
+			if strings.Join(ports, ",") != "80,443,8080,8088,6000,4317,6514" {
 				t.Errorf("firewall opens %v", ports)
 			}
 		})
@@ -332,7 +332,7 @@ func TestGrowthStackBuilds(t *testing.T) {
 	for _, rule := range one(t, r, "hcloud:index/firewall:Firewall").Inputs["rules"].ArrayValue() {
 		fwPorts = append(fwPorts, rule.ObjectValue()["port"].StringValue())
 	}
-	if strings.Join(fwPorts, ",") != "80,443,8080,8088,6000,6443" {
+	if strings.Join(fwPorts, ",") != "80,443,8080,8088,6000,4317,6514,6443" {
 		t.Errorf("firewall opens %v", fwPorts)
 	}
 	for _, res := range r.Resources {
