@@ -93,6 +93,13 @@ BEGIN
              AND c.relkind = 'S' LOOP
     EXECUTE format('ALTER SEQUENCE %%s OWNER TO %[3]s', r.rel);
   END LOOP;
+  -- And the functions (the audit trail's partition makers, which the
+  -- api calls at start; its rights are the owner's alone).
+  FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'public' AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+             AND p.prokind = 'f' AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+    EXECUTE format('ALTER FUNCTION %%s OWNER TO %[3]s', r.fn);
+  END LOOP;
 END $$;
 -- Only nano's roles connect (and the superuser), and none makes
 -- temporary tables but the owner.
@@ -152,7 +159,7 @@ func ServiceSecrets(p Params, s Secrets) ([]SecretFile, error) {
 	file := func(svc, name string, uid int, content string) SecretFile {
 		return SecretFile{Path: secretsDir + "/" + svc + "/" + name, UID: uid, Content: content}
 	}
-	return []SecretFile{
+	files := []SecretFile{
 		file("api", secretPGURL, apiUID, pgURL(apiRole, s.APIPostgresPassword)),
 		file("api", secretCHPass, apiUID, s.ClickHousePassword),
 		file("ingest", secretPGURL, 65532, pgURL(contract.IngestDBUser, s.IngestPostgresPassword)),
@@ -160,5 +167,9 @@ func ServiceSecrets(p Params, s Secrets) ([]SecretFile, error) {
 		file("search", secretPGURL, 65532, pgURL(contract.SearchDBUser, s.SearchPostgresPassword)),
 		file("search", secretCHPass, 65532, s.SearchClickHousePassword),
 		file("postgres-exporter", secretPGPass, nobodyUID, s.MonitorPostgresPassword),
-	}, nil
+	}
+	if s.OIDCClientSecret != "" {
+		files = append(files, file("api", secretOIDC, apiUID, s.OIDCClientSecret))
+	}
+	return files, nil
 }
