@@ -54,6 +54,9 @@ type Params struct {
 	// Backup is where the api backs ClickHouse up (nil: no backups); its
 	// keys are Secrets'.
 	Backup *Backup
+	// SignIn is the identity provider (nil: API tokens only); its client
+	// secret is Secrets.OIDCClientSecret, never read from here.
+	SignIn *settings.SignIn
 }
 
 // Backup is where, in an S3-compatible bucket, the api backs up: each URL
@@ -107,6 +110,9 @@ type Secrets struct {
 	AdminToken string
 	// The backup bucket's keys, with Params.Backup only.
 	BackupAccessKeyID, BackupSecretAccessKey string
+	// OIDCClientSecret is the identity provider's client secret, with
+	// Params.SignIn only.
+	OIDCClientSecret string
 }
 
 // Env variable names of the .env file.
@@ -303,10 +309,10 @@ func Compose(p Params) ([]byte, error) {
 				DependsOn: map[string]dep{"postgres": healthy, "postgres-roles": completed},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
-			"api": app("api", p.Images.API, contract.Ports.API, dbUser, withDiskPolicy(p.Tier, map[string]string{
+			"api": app("api", p.Images.API, contract.Ports.API, dbUser, withSignIn(p, withDiskPolicy(p.Tier, map[string]string{
 				contract.APICredentialsKey: "${" + envAPICredentialsKey + "}", contract.APIAdminToken: "${" + envAdminToken + "}",
 				contract.PostgresIngestRole: contract.IngestDBUser, contract.PostgresSearchRole: contract.SearchDBUser,
-			}), nil),
+			})), nil),
 			"search": app("search", p.Images.Search, contract.Ports.Search, contract.SearchDBUser, nil, nil),
 			// The UI needs no database: the browser calls api and search.
 			"web": hardened(composeService{

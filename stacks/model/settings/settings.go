@@ -59,6 +59,9 @@ type Settings struct {
 	ClickHouseCloud *ClickHouseCloud
 	// Cluster is the user's cluster (provider kubernetes); nil elsewhere.
 	Cluster *ExistingCluster
+	// SignIn is the identity provider people sign in through; nil: API
+	// tokens only.
+	SignIn *SignIn
 }
 
 // ExistingCluster is a Kubernetes cluster of the user's that nano deploys
@@ -200,6 +203,7 @@ func Load(stack string, get Getter) (Settings, error) {
 		l.overrides(&s, replicas, hot, days)
 		l.enterpriseBand(&s)
 		l.ingestPolicy(&s, quota, dropPct)
+		l.signIn(&s)
 		s.Warm = warmBucket(s.Tier, get, l.bad)
 		s.Backup = backupBucket(s.Tier, get, l.bad)
 		s.PostgresArchive = postgresArchive(s.Tier, s.Backup != nil, get, l.bad)
@@ -449,7 +453,7 @@ func RequiredSecrets(get Getter) []string {
 			out = append(out, KeyPostgresURI)
 		}
 	}
-	return out
+	return append(out, signInSecret(get)...)
 }
 
 // OfflineSecret stands in for a secret that is set but cannot be read where
