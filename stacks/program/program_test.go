@@ -27,7 +27,7 @@ var composeHostCounts = map[string]int{
 	"hcloud:index/volume:Volume":                     1,
 	"hcloud:index/server:Server":                     1,
 	"hcloud:index/volumeAttachment:VolumeAttachment": 1,
-	"random:index/randomPassword:RandomPassword":     3,
+	"random:index/randomPassword:RandomPassword":     9, // 3 and the services' six database logins (#38)
 	"random:index/randomUuid:RandomUuid":             1,
 	"random:index/randomBytes:RandomBytes":           2, // the api's credentials key and first admin token
 	"tls:index/privateKey:PrivateKey":                4, // CA, server, aggregator, admin SSH
