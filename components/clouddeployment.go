@@ -208,7 +208,7 @@ func newCloudDeployment(ctx *pulumi.Context, name string, s settings.Settings, p
 		Spec: kubeobjects.Spec{
 			Deployment: s.Deployment, Tier: s.Tier, Images: s.Images, Domain: s.Domain,
 			StorageClass: d.cluster.StorageClass, IngressClass: d.cluster.IngressClass,
-			ClickHouse: in.clickHouse, Postgres: in.postgres, PostgresArchive: s.PostgresArchive,
+			ClickHouse: in.clickHouse, Postgres: in.postgres, PostgresArchive: s.PostgresArchive, SignIn: s.SignIn,
 		},
 		Provider: d.cluster.Provider, ClickHouseUser: in.clickHouseUser,
 		ClickHousePassword: in.clickHousePassword, PostgresURI: in.postgresURI, ProtectData: s.ProtectData,

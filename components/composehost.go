@@ -163,7 +163,11 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	}
 
 	p := composefiles.Params{
-		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "",
+		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "", SignIn: args.SignIn,
+	}
+	oidcSecret := ""
+	if args.SignIn != nil {
+		oidcSecret = args.SignIn.ClientSecret
 	}
 	var backupKeys [2]string
 	if b := args.Backup; b != nil {
@@ -186,7 +190,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 			APICredentialsKey: v[9].(string), AdminToken: v[10].(string),
 			APIPostgresPassword: v[11].(string), IngestPostgresPassword: v[12].(string), SearchPostgresPassword: v[13].(string),
 			MonitorPostgresPassword: v[14].(string), IngestClickHousePassword: v[15].(string), SearchClickHousePassword: v[16].(string),
-			BackupAccessKeyID: backupKeys[0], BackupSecretAccessKey: backupKeys[1],
+			BackupAccessKeyID: backupKeys[0], BackupSecretAccessKey: backupKeys[1], OIDCClientSecret: oidcSecret,
 			AlertmanagerConfig: args.AlertmanagerConfig,
 		})
 		return string(b), err

@@ -71,6 +71,7 @@ func NewExistingCluster(ctx *pulumi.Context, name string, args *ExistingClusterA
 		Spec: kubeobjects.Spec{
 			Deployment: s.Deployment, Tier: s.Tier, Images: s.Images, Domain: s.Domain,
 			StorageClass: s.Cluster.StorageClass, IngressClass: s.Cluster.IngressClass, PostgresArchive: s.PostgresArchive,
+			SignIn: s.SignIn,
 		},
 		Provider: provider, OperatorsPreinstalled: s.Cluster.OperatorsPreinstalled, ProtectData: s.ProtectData,
 		AlertmanagerConfig: s.AlertmanagerConfig,

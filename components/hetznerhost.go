@@ -32,13 +32,16 @@ type HetznerHostArgs struct {
 	SSHPublicKey string
 	// ProtectData marks what holds the data protected (nano:protectData).
 	ProtectData bool
+	// SignIn is the identity provider people sign in through (nil: API
+	// tokens only); its client secret goes into the api's secrets only.
+	SignIn *settings.SignIn
 }
 
 func hetznerHostArgsFrom(s settings.Settings) HetznerHostArgs {
 	return HetznerHostArgs{
 		Deployment: s.Deployment, Tier: s.Tier, Location: s.Region, ServerType: s.MachineType,
 		Domain: s.Domain, Images: s.Images, SSHAllowedCIDRs: s.SSHAllowedCIDRs, SSHPublicKey: s.SSHPublicKey,
-		ProtectData: s.ProtectData,
+		ProtectData: s.ProtectData, SignIn: s.SignIn,
 	}
 }
 

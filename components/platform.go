@@ -62,6 +62,9 @@ func (a *PlatformArgs) validate() error {
 	if w := a.Warm; a.Spec.HasBucket() && (w == nil || w.Endpoint == nil || w.Region == nil || w.AccessKeyID == nil || w.SecretAccessKey == nil) {
 		errs = append(errs, fmt.Errorf("Platform: tier %q needs the warm bucket's endpoint, region, access key id and secret", a.Spec.Tier.Name))
 	}
+	if a.Spec.SignIn != nil && a.Spec.SignIn.ClientSecret == "" {
+		errs = append(errs, errors.New("Platform: single sign-on needs its client secret"))
+	}
 	if a.Spec.Tier.ClickHouse.Cloud && a.ClickHousePassword == nil {
 		errs = append(errs, errors.New("Platform: the ClickHouse Cloud password is required"))
 	}
@@ -322,6 +325,13 @@ func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds
 			kubeobjects.WarmKeyBackupAccessKeyID: backupID, kubeobjects.WarmKeyBackupSecretAccessKey: backupSecret,
 			kubeobjects.WarmKeyBackupRegion:      w.backupRegion().ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
 			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.backupEndpoint(), contract.ClickHouseBackupPrefix),
+		})); err != nil {
+			return nil, err
+		}
+	}
+	if s.SignIn != nil {
+		if err := add(kubeSecret(kubeobjects.SecretOIDC, pulumi.StringMap{
+			kubeobjects.OIDCKeyClientSecret: secret(pulumi.String(s.SignIn.ClientSecret).ToStringOutput()),
 		})); err != nil {
 			return nil, err
 		}

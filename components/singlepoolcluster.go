@@ -117,7 +117,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	}
 	spec := kubeobjects.Spec{
 		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, Domain: args.Domain,
-		StorageClass: csiStorageClass, IngressClass: k3sIngressClass,
+		StorageClass: csiStorageClass, IngressClass: k3sIngressClass, SignIn: args.SignIn,
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err

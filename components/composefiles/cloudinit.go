@@ -56,6 +56,9 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 	if withKeys := s.BackupAccessKeyID != "" && s.BackupSecretAccessKey != ""; (p.Backup != nil) != withKeys {
 		return nil, fmt.Errorf("a backup bucket needs both its keys, and the keys a bucket (bucket set: %v, keys set: %v)", p.Backup != nil, withKeys)
 	}
+	if (p.SignIn != nil) != (s.OIDCClientSecret != "") {
+		return nil, fmt.Errorf("single sign-on needs its client secret, and the secret single sign-on (configured: %v, secret set: %v)", p.SignIn != nil, s.OIDCClientSecret != "")
+	}
 	compose, err := Compose(p)
 	if err != nil {
 		return nil, err

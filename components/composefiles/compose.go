@@ -54,6 +54,9 @@ type Params struct {
 	// Backup is where the api backs ClickHouse up (nil: no backups); its
 	// keys are Secrets'.
 	Backup *Backup
+	// SignIn is the identity provider (nil: API tokens only); its client
+	// secret is Secrets.OIDCClientSecret, never read from here.
+	SignIn *settings.SignIn
 }
 
 // Backup is where, in an S3-compatible bucket, the api backs up: each URL
@@ -110,6 +113,9 @@ type Secrets struct {
 	// AlertmanagerConfig is nano:alertmanagerConfig ("": alerts go
 	// nowhere, amconfig.Unconfigured).
 	AlertmanagerConfig string
+	// OIDCClientSecret is the identity provider's client secret, with
+	// Params.SignIn only.
+	OIDCClientSecret string
 }
 
 // Env variable names of the .env file.
@@ -306,12 +312,12 @@ func Compose(p Params) ([]byte, error) {
 				DependsOn: map[string]dep{"postgres": healthy, "postgres-roles": completed},
 				ReadOnly:  true, CapDrop: []string{"ALL"},
 			}),
-			"api": app("api", p.Images.API, contract.Ports.API, dbUser, withDiskPolicy(p.Tier, map[string]string{
+			"api": app("api", p.Images.API, contract.Ports.API, dbUser, withSignIn(p, withDiskPolicy(p.Tier, map[string]string{
 				contract.APICredentialsKey: "${" + envAPICredentialsKey + "}", contract.APIAdminToken: "${" + envAdminToken + "}",
 				contract.PostgresIngestRole: contract.IngestDBUser, contract.PostgresSearchRole: contract.SearchDBUser,
 				// Detections' alerts go to Alertmanager; their links to the UI.
 				contract.AlertmanagerURLs: "http://alertmanager:" + port(contract.AlertmanagerPort), contract.WebURL: "https://" + p.Host,
-			}), nil),
+			})), nil),
 			"search": app("search", p.Images.Search, contract.Ports.Search, contract.SearchDBUser, nil, nil),
 			// The UI needs no database: the browser calls api and search.
 			"web": hardened(composeService{

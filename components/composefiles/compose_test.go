@@ -84,9 +84,16 @@ func TestGoldenFiles(t *testing.T) {
 		domain string
 	}{{tier.Hobby, ""}, {tier.Startup, "logs.example.com"}} {
 		p := params(t, c.tier, c.domain)
+		secrets := testSecrets
+		if c.domain != "" {
+			// Startup's files show single sign-on and the audit trail's
+			// retention; Hobby's the defaults.
+			p.SignIn, secrets.OIDCClientSecret = testSignIn(), testOIDCSecret
+			p.Tier.Retention.AuditDays = 730
+		}
 		for name, build := range map[string]func(Params) ([]byte, error){
 			"compose.yaml": Compose, "Caddyfile": Caddyfile, "prometheus.yml": Prometheus, "clickhouse.xml": ClickHouseConfig,
-			"cloud-init.yaml": func(p Params) ([]byte, error) { return CloudInit(p, testSecrets) },
+			"cloud-init.yaml": func(p Params) ([]byte, error) { return CloudInit(p, secrets) },
 		} {
 			got, err := build(p)
 			if err != nil {

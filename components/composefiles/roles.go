@@ -168,5 +168,8 @@ func ServiceSecrets(p Params, s Secrets) ([]SecretFile, error) {
 		file("search", secretCHPass, 65532, s.SearchClickHousePassword),
 		file("postgres-exporter", secretPGPass, nobodyUID, s.MonitorPostgresPassword),
 	}
+	if s.OIDCClientSecret != "" {
+		files = append(files, file("api", secretOIDC, apiUID, s.OIDCClientSecret))
+	}
 	return files, nil
 }

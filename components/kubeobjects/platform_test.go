@@ -36,6 +36,12 @@ func specFor(t *testing.T, name tier.Name) Spec {
 	if spec.Postgres.Operator && spec.Postgres.BackupRetentionDays > 0 {
 		s.Backup = &Backup{DestinationPath: "s3://nano-warm/" + s.Deployment + "/postgres/", EndpointURL: "https://s3.eu-central-1.amazonaws.com"}
 	}
+	if name == tier.Team {
+		// Team's manifests show single sign-on and the audit trail's
+		// retention; the other tiers' the defaults.
+		s.SignIn = testSignIn()
+		s.Tier.Retention.AuditDays = 730
+	}
 	if spec.ClickHouse.Cloud {
 		band, err := spec.BandFor(5000)
 		if err != nil {

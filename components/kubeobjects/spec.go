@@ -84,6 +84,10 @@ type Spec struct {
 	// AlertmanagerConfigHash is ConfigHash of Alertmanager's configuration
 	// (the Secret SecretAlertmanager, which the Platform component writes).
 	AlertmanagerConfigHash string
+	// SignIn is the identity provider people sign in through (nil: API
+	// tokens only); it needs Domain, the UI's host. Its client secret is
+	// never rendered here: the Platform puts it in SecretOIDC.
+	SignIn *settings.SignIn
 }
 
 // Backup is an S3-compatible object store prefix for PostgreSQL's base
@@ -118,6 +122,9 @@ func (s Spec) Validate() error {
 	}
 	if s.Images.API == "" || s.Images.Search == "" || s.Images.Ingest == "" || s.Images.Web == "" {
 		bad("api, search, ingest and web images are required")
+	}
+	if s.SignIn != nil && s.Domain == "" {
+		bad("single sign-on needs a domain: the provider redirects people to https://<domain>/api/v1/auth/callback")
 	}
 	if s.Tier.ClickHouse.Cloud != (s.ClickHouse != nil) {
 		bad("a ClickHouse Cloud endpoint is required on tier %q and only there", tier.Enterprise)

@@ -104,6 +104,7 @@ func (s Spec) services() []service {
 		apiEnv[contract.WebURL] = "https://" + s.Domain
 	}
 	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
+	s.signIn(apiEnv, apiSecrets)
 	// The api is ClickHouse's owner user, named in its Secret (nano in the
 	// cluster, the configured user on ClickHouse Cloud).
 	apiSecretEnv := map[string][2]string{contract.ClickHouseUser: {SecretClickHouse, "username"}}

@@ -126,6 +126,12 @@ func export(ctx *pulumi.Context, s settings.Settings, e components.Endpoints, o 
 	if s.Provider == tier.Hetzner && s.SSHPublicKey == "" {
 		ctx.Export("sshPrivateKey", e.SSHPrivateKey)
 	}
+	if s.SignIn != nil {
+		// What to register at the identity provider.
+		ctx.Export("oidcRedirectUrl", e.WebURL.ApplyT(func(w string) string {
+			return strings.TrimSuffix(w, "/") + settings.CallbackPath
+		}).(pulumi.StringOutput))
+	}
 }
 
 // HcloudTokenKey is the hcloud provider's token in the stack's config.

@@ -72,6 +72,15 @@ const (
 	KeyTenantGBPerDay  = "ingestTenantGBPerDay"
 	KeyDropOldestPct   = "diskDropOldestBelowPct"
 	KeyAlertmanager    = "alertmanagerConfig"
+	// Sign-in through an identity provider and the audit trail
+	// (docs/sign-in.md).
+	KeyOIDCIssuer       = "oidcIssuer"
+	KeyOIDCClientID     = "oidcClientId"
+	KeyOIDCClientSecret = "oidcClientSecret"
+	KeyOIDCGroupsClaim  = "oidcGroupsClaim"
+	KeyOIDCRoles        = "oidcRoles"
+	KeyOIDCScopes       = "oidcScopes"
+	KeyAuditDays        = "auditRetentionDays"
 )
 
 // Values of nano:kubeOperators.
@@ -168,6 +177,20 @@ var Keys = []Key{
 		Description: "Override: each tenant's ingest quota in GB of events per UTC day (across replicas); more gets 429 until midnight UTC. 0 means the tier's GB/day (Enterprise: nano:dailyVolumeGB)."},
 	{Name: KeyDropOldestPct, Type: Integer, Default: "0",
 		Description: "Policy: below this percentage of ClickHouse's disk free, the api deletes the oldest day of events (each logged and alerted) to make room. 0 (default) never deletes history: ingest refuses new events (503) below 10% free and the NanoIngestRefusingDiskFull alert fires."},
+	{Name: KeyOIDCIssuer, Type: String, Default: `""`,
+		Description: "Single sign-on: the identity provider's OpenID Connect issuer URL (https), e.g. https://login.example.com/realms/acme. Set it with nano:oidcClientId, nano:oidcClientSecret and nano:oidcRoles; register <webUrl>api/v1/auth/callback at the provider (output oidcRedirectUrl). Empty: people sign into the UI with API tokens only. Growth and up need nano:domain for it."},
+	{Name: KeyOIDCClientID, Type: String, Default: `""`,
+		Description: "Single sign-on: nano's client id at the identity provider (with nano:oidcIssuer)."},
+	{Name: KeyOIDCClientSecret, Type: String, Default: `""`, Secret: true,
+		Description: "Single sign-on: nano's client secret at the identity provider (pulumi config set --secret)."},
+	{Name: KeyOIDCGroupsClaim, Type: String, Default: DefaultGroupsClaim,
+		Description: "Single sign-on: the ID token claim that lists the person's groups; a dotted path reaches into an object (realm_access.roles)."},
+	{Name: KeyOIDCRoles, Type: Array, Default: "[]",
+		Description: "Single sign-on: which groups get which role in which tenant, as \"group=tenant:role\" entries (role viewer, analyst or admin), e.g. [\"soc-admins=acme:admin\",\"soc=acme:analyst\"]. A person in no listed group cannot sign in."},
+	{Name: KeyOIDCScopes, Type: Array, Default: "[]",
+		Description: "Single sign-on: scopes to request besides openid, email and profile (e.g. [\"groups\"] where the provider sends the groups claim only for it)."},
+	{Name: KeyAuditDays, Type: Integer, Default: "0",
+		Description: "Override: days the audit trail (who changed what, sign-ins) is kept, 30-3650; whole months older are dropped. 0 means 400."},
 	{Name: KeyProtectData, Type: Boolean, Default: "true",
 		Description: "Protect what holds the deployment's data (volumes, buckets, databases, ClickHouse and PostgreSQL clusters) and its tier, provider and region: pulumi up refuses to replace or delete them. Set false, then pulumi up, only to destroy the deployment on purpose."},
 	{Name: KeyAlertmanager, Type: String, Default: `""`, Secret: true,

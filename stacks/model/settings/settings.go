@@ -64,6 +64,9 @@ type Settings struct {
 	// (secret: wrap it with pulumi.ToSecret before use); "" when unset,
 	// and then the deployment routes alerts nowhere (amconfig.Effective).
 	AlertmanagerConfig string
+	// SignIn is the identity provider people sign in through; nil: API
+	// tokens only.
+	SignIn *SignIn
 }
 
 // ExistingCluster is a Kubernetes cluster of the user's that nano deploys
@@ -206,6 +209,7 @@ func Load(stack string, get Getter) (Settings, error) {
 		l.overrides(&s, replicas, hot, days)
 		l.enterpriseBand(&s)
 		l.ingestPolicy(&s, quota, dropPct)
+		l.signIn(&s)
 		s.Warm = warmBucket(s.Tier, get, l.bad)
 		s.Backup = backupBucket(s.Tier, get, l.bad)
 		s.PostgresArchive = postgresArchive(s.Tier, s.Backup != nil, get, l.bad)
@@ -469,7 +473,7 @@ func RequiredSecrets(get Getter) []string {
 			out = append(out, KeyPostgresURI)
 		}
 	}
-	return out
+	return append(out, signInSecret(get)...)
 }
 
 // OfflineSecret stands in for a secret that is set but cannot be read where

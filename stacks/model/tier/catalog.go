@@ -131,6 +131,9 @@ type Retention struct {
 	// default): never; a full disk stops ingest instead
 	// (nano:diskDropOldestBelowPct).
 	DropOldestBelowPct int
+	// AuditDays is how long the api keeps the audit trail
+	// (nano:auditRetentionDays); 0: the api's default.
+	AuditDays int
 }
 
 // TenantQuota is every tenant's ingest quota: events per second (on each
