@@ -59,7 +59,7 @@ func TestSearchAsItsOwnUsers(t *testing.T) {
 	if err := metadb.EnsureTenant(ctx, l.Owner, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := authtoken.Issue(ctx, l.Owner, "acme", nil, "analyst", []string{authtoken.ScopeSearch}, nil)
+	token, _, err := authtoken.Issue(ctx, l.Owner, "acme", nil, "analyst", []string{authtoken.ScopeSearch, authtoken.ScopeWrite}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
