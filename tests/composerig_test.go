@@ -985,6 +985,11 @@ func (h *composeHost) checkPrometheus(ctx context.Context) {
 	t.Helper()
 	url := "http://" + h.addr(ctx, "prometheus", 9090) + "/api/v1/targets"
 	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("Prometheus targets when it gave up: %s", last)
+		}
+	}()
 	waitFor(t, 90*time.Second, "Prometheus to scrape its targets", func() bool {
 		code, out := call(ctx, t, http.DefaultClient, "GET", url, nil, nil)
 		data, _ := out["data"].(map[string]any)
