@@ -1136,7 +1136,11 @@ func (h *composeHost) checkOTLP(ctx context.Context, c *http.Client, https strin
 	if _, err := plogotlp.NewGRPCClient(conn).Export(octx, plogotlp.NewExportRequestFromLogs(logs(marker+" otlp grpc"))); err != nil {
 		t.Fatalf("OTLP/gRPC through Caddy's 4317: %v", err)
 	}
-	wrong := metadata.AppendToOutgoingContext(octx, "authorization", "Bearer not-the-token-0123456789")
+	// A context of its own: appending to octx would send the valid token
+	// first and the wrong one second.
+	wctx, wcancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer not-the-token-0123456789"), 30*time.Second)
+	defer wcancel()
+	wrong := wctx
 	if _, err := plogotlp.NewGRPCClient(conn).Export(wrong, plogotlp.NewExportRequestFromLogs(logs(marker+" refused"))); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("OTLP/gRPC with a wrong token through Caddy: %v, want UNAUTHENTICATED", err)
 	}

@@ -292,9 +292,10 @@ func TestCloudInit(t *testing.T) {
 	}
 }
 
-// Caddy answers HTTP on 80 only with a redirect to HTTPS (its automatic
-// HTTPS, with ACME HTTP-01 where it has a domain) and sends HSTS on every
-// HTTPS site; the host publishes 80.
+// Caddy answers HTTP on 80 only with a redirect to HTTPS on 443, written
+// out (Caddy's automatic one may pick another HTTPS site of the host, such
+// as an ingest port; ACME HTTP-01 is still answered where it has a
+// domain), and sends HSTS on every HTTPS site; the host publishes 80.
 func TestCaddyRedirectsAndSendsHSTS(t *testing.T) {
 	for _, domain := range []string{"", "logs.example.com"} {
 		p := params(t, tier.Hobby, domain)
@@ -303,10 +304,10 @@ func TestCaddyRedirectsAndSendsHSTS(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := string(b)
-		if strings.Contains(c, "disable_redirects") || strings.Contains(c, "auto_https off") || strings.Contains(c, "http://") {
+		if strings.Contains(c, "auto_https off") || strings.Count(c, "http://") != 1 || !strings.Contains(c, "http://"+p.Host+" {\n\tredir https://{host}{uri} 308\n}") {
 			t.Errorf("%q: Caddy must redirect HTTP to HTTPS:\n%s", domain, c)
 		}
-		if sites, hsts := strings.Count(c, "https://"), strings.Count(c, "header Strict-Transport-Security \""+HSTS+"\""); sites != 4 || hsts != sites {
+		if sites, hsts := strings.Count(c, "\nhttps://"), strings.Count(c, "header Strict-Transport-Security \""+HSTS+"\""); sites != 4 || hsts != sites {
 			t.Errorf("%q: %d HTTPS sites, %d with HSTS:\n%s", domain, sites, hsts, c)
 		}
 		if ports := loadCompose(t, p).Services["caddy"].Ports; len(ports) == 0 || ports[0].Published != "80" || ports[0].Target != 80 {
