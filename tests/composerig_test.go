@@ -407,7 +407,15 @@ func (h *composeHost) loadGuard(ctx context.Context) {
 }
 
 // dropGuard removes the guard's table, as a reboot does.
-func dropGuard() { _ = exec.Command(hostguard.Nft, "delete", "table", "inet", hostguard.Table).Run() }
+func dropGuard() {
+	_ = exec.Command(hostguard.Nft, "delete", "table", "inet", hostguard.Table).Run()
+	// And the rule nano's hosts had before the guard unit (the unit's
+	// ExecStartPre added it to DOCKER-USER): an older checkout's rig run
+	// leaves it on this machine until a reboot, and with it the control
+	// below could not tell a guard from none.
+	for i := 0; i < 10 && exec.Command("iptables", "-D", "DOCKER-USER", "-d", "169.254.169.254/32", "-j", "REJECT").Run() == nil; i++ {
+	}
+}
 
 // up is what the systemd unit runs (its ExecStart), waiting until every
 // container is running and healthy.
