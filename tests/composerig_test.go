@@ -617,6 +617,12 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		h.backups = true
 		h.params.Backup = &composefiles.Backup{PostgresURL: fmt.Sprintf("http://s3:%d/%s/%s/%s", rigS3Port, rigS3Bucket, h.params.Deployment, contract.PostgresBackupPrefix)}
 		h.secrets.BackupAccessKeyID, h.secrets.BackupSecretAccessKey = "nano-rig-"+randomHex(t, 4), randomHex(t, 20)
+		// Single sign-on configured as the builders render it (the flow
+		// itself runs against Hydra in the browser test): the api reads
+		// the provider from its environment and its client secret from its
+		// own secret file; the provider is discovered at the first sign-in.
+		h.params.SignIn = &settings.SignIn{Issuer: rigIssuer, ClientID: "nano-rig", Roles: []string{"soc-admins=default:admin"}}
+		h.secrets.OIDCClientSecret = randomHex(t, 16)
 	}
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -639,6 +645,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	https := "https://" + h.params.Host
 	h.waitTLS(ctx, c, https)
 	h.checkHTTPS(ctx, c)
+	h.checkSignInConfig(ctx, c, https)
 	admin := h.adminToken()
 	auth := map[string]string{"Authorization": "Bearer " + admin}
 	if code, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/feeds", auth, nil); code != 200 || out["items"] == nil {
@@ -1151,5 +1158,29 @@ func (h *composeHost) checkOTLP(ctx context.Context, c *http.Client, https strin
 	wrong := wctx
 	if _, err := plogotlp.NewGRPCClient(conn).Export(wrong, plogotlp.NewExportRequestFromLogs(logs(marker+" refused"))); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("OTLP/gRPC with a wrong token through Caddy: %v, want UNAUTHENTICATED", err)
+	}
+}
+
+// rigIssuer is the Startup rig's identity provider: configured, never
+// contacted (the api discovers it at the first sign-in).
+const rigIssuer = "https://idp.rig.test/realms/nano"
+
+// checkSignInConfig: through the real Caddy, the api says whether single
+// sign-on is on and where it starts: on, with the configured provider,
+// where the stack configured it (Startup), off elsewhere. No sign-in is
+// started here: it would send the api to the provider (the flow runs
+// against Hydra in the browser test).
+func (h *composeHost) checkSignInConfig(ctx context.Context, c *http.Client, https string) {
+	t := h.t
+	t.Helper()
+	code, out := call(ctx, t, c, "GET", https+contract.APIPrefix+"/v1/auth/config", nil, nil)
+	if h.params.SignIn == nil {
+		if code != 200 || out["oidc"] != false {
+			t.Errorf("sign-in config without single sign-on: %d %v", code, out)
+		}
+		return
+	}
+	if code != 200 || out["oidc"] != true || out["provider"] != "idp.rig.test" || out["login_url"] != "/api/v1/auth/login" {
+		t.Errorf("sign-in config with single sign-on: %d %v", code, out)
 	}
 }
