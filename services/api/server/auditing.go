@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,35 +79,6 @@ func snapshot(r *http.Request, db dbtx, object, tenant string, id int64) (json.R
 	return b, nil
 }
 
-// recorder holds a handler's response until its change is committed with
-// its audit entry.
-type recorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (w *recorder) Header() http.Header { return w.header }
-func (w *recorder) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-}
-func (w *recorder) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.body.Write(b)
-}
-
-func (w *recorder) flush(to http.ResponseWriter) {
-	for k, v := range w.header {
-		to.Header()[k] = v
-	}
-	to.WriteHeader(w.code)
-	to.Write(w.body.Bytes())
-}
-
 func (s *Server) trusted() []netip.Prefix {
 	if s.Trusted != nil {
 		return s.Trusted
@@ -149,29 +119,29 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, rt route, p auth
 			return
 		}
 	}
-	rec := &recorder{header: http.Header{}}
+	rec := audit.NewHeld()
 	rt.h(rec, r.WithContext(context.WithValue(r.Context(), txKey{}, tx)), p)
-	if rec.code == 0 {
-		rec.code = http.StatusOK
+	if rec.Code == 0 {
+		rec.Code = http.StatusOK
 	}
-	e.Status = rec.code
-	if rec.code >= 400 {
+	e.Status = rec.Code
+	if rec.Code >= 400 {
 		tx.Rollback(r.Context())
-		if rec.code == http.StatusForbidden {
+		if rec.Code == http.StatusForbidden {
 			e.Outcome, e.Before = audit.Denied, nil
-			e.Detail = errorMessage(rec.body.Bytes())
+			e.Detail = errorMessage(rec.Body.Bytes())
 			if err := audit.Record(r.Context(), s.DB, e); err != nil {
 				s.Log.Error("cannot record a refusal", "error", err)
 			}
 		}
-		rec.flush(w)
+		rec.Flush(w)
 		return
 	}
 	if rt.audit.created {
 		var out struct {
 			ID int64 `json:"id"`
 		}
-		json.Unmarshal(rec.body.Bytes(), &out)
+		json.Unmarshal(rec.Body.Bytes(), &out)
 		if id != 0 {
 			e.Detail = fmt.Sprintf("%s %d", strings.Split(strings.TrimPrefix(rt.path, "/v1/"), "/")[0], id)
 		}
@@ -192,7 +162,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, rt route, p auth
 		fail(w, http.StatusServiceUnavailable, "", "the change could not be recorded in the audit trail, so it was not made; retry")
 		return
 	}
-	rec.flush(w)
+	rec.Flush(w)
 }
 
 // denied records a route refused for want of a scope or role.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -16,27 +15,6 @@ import (
 
 // savedSnapshot is a saved search's summary in the audit trail.
 const savedSnapshot = `SELECT to_jsonb(x) FROM (SELECT name, query, range_from, range_to FROM saved_searches WHERE tenant = $1 AND id = $2) x`
-
-// recorder holds a handler's response until its change is committed with
-// its audit entry.
-type recorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (w *recorder) Header() http.Header { return w.header }
-func (w *recorder) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-}
-func (w *recorder) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.body.Write(b)
-}
 
 // change runs a saved search's change and its audit entry in one
 // transaction (history.WithTx); the answer goes out once both are
@@ -60,20 +38,20 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, rt route, p auth
 		return b
 	}
 	before := snap(id)
-	rec := &recorder{header: http.Header{}}
+	rec := audit.NewHeld()
 	rt.h(rec, r.WithContext(history.WithTx(r.Context(), tx)), p)
-	if rec.code == 0 {
-		rec.code = http.StatusOK
+	if rec.Code == 0 {
+		rec.Code = http.StatusOK
 	}
-	if rec.code < 400 {
+	if rec.Code < 400 {
 		if id == 0 {
 			var out struct {
 				ID int64 `json:"id"`
 			}
-			json.Unmarshal(rec.body.Bytes(), &out)
+			json.Unmarshal(rec.Body.Bytes(), &out)
 			id = out.ID
 		}
-		e := s.entry(r, rt, p, audit.OK, rec.code, before, snap(id), "")
+		e := s.entry(r, rt, p, audit.OK, rec.Code, before, snap(id), "")
 		if id != 0 {
 			e.ObjectID = strconv.FormatInt(id, 10)
 		}
@@ -87,11 +65,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, rt route, p auth
 			return
 		}
 	}
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.code)
-	w.Write(rec.body.Bytes())
+	rec.Flush(w)
 }
 
 func (s *Server) entry(r *http.Request, rt route, p authtoken.Principal, outcome string, status int, before, after json.RawMessage, detail string) audit.Entry {
