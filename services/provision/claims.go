@@ -13,15 +13,26 @@ import (
 // none). The caller starts an operation or releases.
 func (m *Manager) claim(name string) (*Operation, error) {
 	m.mu.Lock()
+	if settled, ok := m.claiming[name]; ok {
+		// Another request is claiming it: its operation starts (or the
+		// claim is given back) within moments, so the answer can name the
+		// operation instead of an anonymous "starting".
+		m.mu.Unlock()
+		select {
+		case <-settled:
+		case <-time.After(claimSettle):
+		}
+		m.mu.Lock()
+	}
 	if r, ok := m.busy[name]; ok {
 		m.mu.Unlock()
 		return nil, &BusyError{Operation: r.op.ID}
 	}
-	if m.claiming[name] {
+	if _, ok := m.claiming[name]; ok {
 		m.mu.Unlock()
 		return nil, &BusyError{}
 	}
-	m.claiming[name] = true
+	m.claiming[name] = make(chan struct{})
 	m.mu.Unlock()
 	ok, err := m.store.lock(name)
 	if err == nil && !ok {
@@ -33,7 +44,7 @@ func (m *Manager) claim(name string) (*Operation, error) {
 	}
 	if err != nil {
 		m.mu.Lock()
-		delete(m.claiming, name)
+		m.unclaim(name)
 		m.mu.Unlock()
 		return nil, err
 	}
@@ -45,10 +56,23 @@ func (m *Manager) claim(name string) (*Operation, error) {
 	return interrupted, nil
 }
 
+// claimSettle bounds how long a claim waits for another request's claim on
+// the same deployment to become an operation or be given back.
+const claimSettle = 5 * time.Second
+
+// unclaim ends a claim's claiming phase (m.mu held): the operation started
+// or the claim was given back; whoever waits on it looks again.
+func (m *Manager) unclaim(name string) {
+	if settled, ok := m.claiming[name]; ok {
+		close(settled)
+		delete(m.claiming, name)
+	}
+}
+
 // release gives back a claim no operation was started on.
 func (m *Manager) release(name string) {
 	m.mu.Lock()
-	delete(m.claiming, name)
+	m.unclaim(name)
 	m.mu.Unlock()
 	if err := m.store.unlock(name); err != nil {
 		m.cfg.Log.Error("cannot release the deployment", "deployment", name, "error", err)

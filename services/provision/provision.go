@@ -83,8 +83,8 @@ type Manager struct {
 	swept sync.WaitGroup
 
 	mu       sync.Mutex
-	busy     map[string]*running // deployment -> its operation
-	claiming map[string]bool     // deployments claimed, operation not started yet
+	busy     map[string]*running      // deployment -> its operation
+	claiming map[string]chan struct{} // deployments claimed, operation not started yet; closed when it starts or is given back
 	subs     map[string]map[chan struct{}]bool
 	ops      map[string]*Operation // live copies of running operations
 }
@@ -225,7 +225,7 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	m := &Manager{cfg: cfg, store: st, keys: newKeyRules(cfg.Keys), defaultBackend: defaultBackend, stackConfigDir: project.StackConfigDir, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
-		busy: map[string]*running{}, claiming: map[string]bool{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
+		busy: map[string]*running{}, claiming: map[string]chan struct{}{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
 	if err := m.CLIError(); err != nil {
 		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
 	}
@@ -323,7 +323,7 @@ func (m *Manager) start(dep *Deployment, kind, resumes string, fn opFunc) (*Oper
 		return nil, fmt.Errorf("cannot record the operation: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	delete(m.claiming, dep.Name)
+	m.unclaim(dep.Name)
 	m.busy[dep.Name] = &running{op: op, cancel: cancel}
 	m.ops[op.ID] = op
 	snapshot := *op

@@ -352,8 +352,8 @@ func (m *Manager) hold(name, by string) error {
 		return err
 	}
 	m.mu.Lock()
-	delete(m.claiming, name)
 	m.busy[name] = m.busy[by]
+	m.unclaim(name)
 	m.mu.Unlock()
 	return nil
 }
