@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
@@ -78,51 +79,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		return err
 	}
 	quotas := quota.New(cfg.Quotas)
-	// Feed tokens issued by the api, and HEC acknowledgements shared by the
-	// replicas, when the metadata database is configured.
-	var pool *pgxpool.Pool
-	if cfg.PostgresURL != "" {
-		if pool, err = pgxpool.New(ctx, cfg.PostgresURL); err != nil {
-			return fmt.Errorf("%s: %w", contract.PostgresURL, err)
-		}
-		defer pool.Close()
-		// The metadata tables may come later than ingest (the database
-		// starting, or the api migrating it; ingest may not change the
-		// schema): until they exist, HEC requests with a channel get 503
-		// and only the bootstrap tokens are known. Feed tokens are read
-		// once the api's migrations are done, not before (no error for a
-		// table that is not there yet).
-		go func() {
-			if depwait.Retry(ctx, log, "the metadata schema", func(ctx context.Context) error { return metadb.Ready(ctx, pool) }) == nil {
-				// The tenants' byte counts are shared by the replicas.
-				go quotas.SyncEvery(ctx, pool, quotaSync, log)
-				tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
-			}
-		}()
-	}
-
-	// The table first: ClickHouse may start after us, and the api creates
-	// the schema (ingest may insert, not create or alter), so keep trying.
-	engine := cfg.Engine
-	if err := depwait.Retry(ctx, log, "the events table", func(ctx context.Context) (err error) {
-		if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
-			return err
-		}
-		return events.Ready(ctx, conn, engine)
-	}); err != nil {
+	pool, err := openMetadata(ctx, cfg, store, quotas, log)
+	if err != nil {
 		return err
 	}
-	wcfg := cfg.Writer
-	wcfg.Table, wcfg.Settings = engine.InsertTable(), engine.InsertSettings
-	window := cfg.Window
-	// An insert holds no more days than the server takes in one block.
-	if limit, err := partitionLimit(ctx, conn); err != nil {
-		log.Warn("cannot read ClickHouse's max_partitions_per_insert_block; batches hold at most "+contract.IngestBatchDays, "days", wcfg.MaxBatchDays, "error", err)
-	} else if limit > 0 && limit < wcfg.MaxBatchDays {
-		log.Info("ClickHouse takes fewer partitions per insert than "+contract.IngestBatchDays+": batches and requests hold at most its limit", "days", limit)
-		wcfg.MaxBatchDays = limit
-		window.MaxDays = min(window.MaxDays, limit)
+	if pool != nil {
+		defer pool.Close()
 	}
+	engine, err := waitForTable(ctx, conn, cfg.Engine, log)
+	if err != nil {
+		return err
+	}
+	wcfg, window := insertLimits(ctx, conn, cfg, engine, log)
 	w, err := writer.New(conn, wcfg, m, log)
 	if err != nil {
 		return err
@@ -135,80 +103,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 		<-writerDone
 		log.Info("ingest stopped", "queued", w.QueueDepth())
 	}()
-
-	// The disk guard reads the disk of the servers ingest writes to.
-	probe := ls.diskProbe
-	if probe == nil {
-		probe = func(ctx context.Context) (float64, error) { return events.DiskFree(ctx, conn, engine) }
-	}
-	disk := &diskguard.Guard{MinFree: cfg.MinDiskFree, Probe: probe, Interval: cfg.DiskCheckInterval, Metrics: m, Log: log}
-	if cfg.MinDiskFree > 0 {
-		// Read once before serving: a full disk refuses from the first request.
-		if err := disk.Check(ctx); err != nil && !errors.Is(err, events.ErrNoDiskView) {
-			log.Warn("cannot read ClickHouse's free disk space", "error", err)
-		}
-		go disk.Run(ctx)
-	}
+	disk := startDiskGuard(ctx, cfg, conn, engine, ls.diskProbe, m, log)
 	budget := intake.NewBudget(int64(cfg.InflightBytes)) // shared by the HTTP protocols
 	base := func(protocol string) *intake.Intake {
 		return &intake.Intake{Protocol: protocol, Tokens: store, Limiter: tokens.NewLimiter(), Sink: w, Metrics: m,
 			Log: log, Limits: cfg.Limits, Now: time.Now, Budget: budget, MinBodyRate: int64(cfg.MinBodyRate),
 			Window: window, Quotas: quotas, Disk: disk}
 	}
-	hecHandler := hec.New(base("hec"))
-	if pool != nil {
-		hecHandler.Share(ctx, &hec.PGShared{DB: pool, Log: log})
-	}
-	metricsMux := http.NewServeMux()
-	servicemain.Ops(metricsMux, m.Registry, func(ctx context.Context) error {
-		if w.Saturated() {
-			return errors.New("write queue is full")
-		}
-		if err := conn.Ping(ctx); err != nil {
-			return errors.New("ClickHouse unreachable")
-		}
-		return nil
-	}, version)
 	s := &servers{}
 	defer s.stop(ctx)
-	for _, hs := range []struct {
-		addr   string
-		ln     net.Listener
-		h      http.Handler
-		public bool // the shippers' ports: TLS when configured
-	}{
-		{cfg.IngestAddr, ls.ingest, ingestMux(base("http"), base(otlp.Protocol)), true},
-		{cfg.HECAddr, ls.hec, hecHandler, true},
-		{cfg.MetricsAddr, ls.metrics, metricsMux, false},
-	} {
-		srv := newServer(hs.addr, hs.h)
-		ln := hs.ln
-		if hs.public && cfg.HTTPTLS != nil {
-			if ln, err = servicemain.Listen(ln, hs.addr); err != nil {
-				return err
-			}
-			ln = tls.NewListener(ln, cfg.HTTPTLS)
-		}
-		if err := s.serveHTTP(srv, ln); err != nil {
-			return err
-		}
+	if err := serveHTTPPorts(ctx, cfg, ls, s, base, pool, opsMux(conn, w, m), log); err != nil {
+		return err
 	}
-	// The Vector-native port (gRPC over mutual TLS).
-	if cfg.nativeEnabled() {
-		tlsConfig, err := native.TLSConfig(cfg.NativeCert, cfg.NativeKey, cfg.NativeClientCA)
-		if err != nil {
-			return err
-		}
-		if err := s.serveGRPC(native.NewServer(base("vector"), tlsConfig), ls.native, cfg.NativeAddr); err != nil {
-			return err
-		}
-	} else {
-		log.Info("Vector-native port off: set the TLS files to serve it", "cert", contract.NativeTLSCert)
-	}
-	// OTLP/gRPC, with the HTTP ports' TLS (plain behind a proxy that
-	// terminates it).
-	otlpServer, _ := otlp.NewGRPCServer(base(otlp.Protocol), cfg.HTTPTLS, int64(cfg.InflightBytes))
-	if err := s.serveGRPC(otlpServer, ls.otlp, cfg.OTLPAddr); err != nil {
+	if err := serveGRPCPorts(cfg, ls, s, base, log); err != nil {
 		return err
 	}
 	if err := serveSyslog(ctx, cfg, base(syslog.Protocol), ls, s, log); err != nil {
@@ -222,6 +129,145 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ls *listeners) error
 	case err := <-s.errc:
 		return err
 	}
+}
+
+// openMetadata connects to the api's database when it is configured (nil
+// otherwise): feed tokens issued by the api, the tenants' byte counts and
+// HEC acknowledgements shared by the replicas. The metadata tables may come
+// later than ingest (the database starting, or the api migrating it;
+// ingest may not change the schema): until they exist, HEC requests with a
+// channel get 503 and only the bootstrap tokens are known. Feed tokens are
+// read once the api's migrations are done, not before (no error for a
+// table that is not there yet).
+func openMetadata(ctx context.Context, cfg config, store *tokens.Store, quotas *quota.Quotas, log *slog.Logger) (*pgxpool.Pool, error) {
+	if cfg.PostgresURL == "" {
+		return nil, nil
+	}
+	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contract.PostgresURL, err)
+	}
+	go func() {
+		if depwait.Retry(ctx, log, "the metadata schema", func(ctx context.Context) error { return metadb.Ready(ctx, pool) }) == nil {
+			go quotas.SyncEvery(ctx, pool, quotaSync, log)
+			tokens.Sync(ctx, pool, store, cfg.RatePerSecond, cfg.TokenRefresh, log)
+		}
+	}()
+	return pool, nil
+}
+
+// waitForTable waits for the events table: ClickHouse may start after
+// ingest, and the api creates the schema (ingest may insert, not create or
+// alter), so it keeps trying. It returns the engine with the server's
+// version.
+func waitForTable(ctx context.Context, conn driver.Conn, engine events.Engine, log *slog.Logger) (events.Engine, error) {
+	err := depwait.Retry(ctx, log, "the events table", func(ctx context.Context) (err error) {
+		if engine.Version, err = events.DetectVersion(ctx, conn); err != nil {
+			return err
+		}
+		return events.Ready(ctx, conn, engine)
+	})
+	return engine, err
+}
+
+// insertLimits are the writer's configuration and the accepted window for
+// this server: an insert holds no more days than it takes in one block.
+func insertLimits(ctx context.Context, conn driver.Conn, cfg config, engine events.Engine, log *slog.Logger) (writer.Config, intake.Window) {
+	wcfg, window := cfg.Writer, cfg.Window
+	wcfg.Table, wcfg.Settings = engine.InsertTable(), engine.InsertSettings
+	if limit, err := partitionLimit(ctx, conn); err != nil {
+		log.Warn("cannot read ClickHouse's max_partitions_per_insert_block; batches hold at most "+contract.IngestBatchDays, "days", wcfg.MaxBatchDays, "error", err)
+	} else if limit > 0 && limit < wcfg.MaxBatchDays {
+		log.Info("ClickHouse takes fewer partitions per insert than "+contract.IngestBatchDays+": batches and requests hold at most its limit", "days", limit)
+		wcfg.MaxBatchDays = limit
+		window.MaxDays = min(window.MaxDays, limit)
+	}
+	return wcfg, window
+}
+
+// startDiskGuard starts the guard that reads the disk of the servers
+// ingest writes to (probe: nil for ClickHouse's own view), when configured.
+func startDiskGuard(ctx context.Context, cfg config, conn driver.Conn, engine events.Engine, probe diskguard.Probe, m *telemetry.Metrics, log *slog.Logger) *diskguard.Guard {
+	if probe == nil {
+		probe = func(ctx context.Context) (float64, error) { return events.DiskFree(ctx, conn, engine) }
+	}
+	disk := &diskguard.Guard{MinFree: cfg.MinDiskFree, Probe: probe, Interval: cfg.DiskCheckInterval, Metrics: m, Log: log}
+	if cfg.MinDiskFree > 0 {
+		// Read once before serving: a full disk refuses from the first request.
+		if err := disk.Check(ctx); err != nil && !errors.Is(err, events.ErrNoDiskView) {
+			log.Warn("cannot read ClickHouse's free disk space", "error", err)
+		}
+		go disk.Run(ctx)
+	}
+	return disk
+}
+
+// opsMux serves the metrics, health and readiness endpoints.
+func opsMux(conn driver.Conn, w *writer.Writer, m *telemetry.Metrics) *http.ServeMux {
+	mux := http.NewServeMux()
+	servicemain.Ops(mux, m.Registry, func(ctx context.Context) error {
+		if w.Saturated() {
+			return errors.New("write queue is full")
+		}
+		if err := conn.Ping(ctx); err != nil {
+			return errors.New("ClickHouse unreachable")
+		}
+		return nil
+	}, version)
+	return mux
+}
+
+// serveHTTPPorts serves the bearer and OTLP/HTTP port, HEC (its
+// acknowledgements shared through pool when set) and the ops port; the
+// shippers' ports over TLS when configured.
+func serveHTTPPorts(ctx context.Context, cfg config, ls *listeners, s *servers, base func(string) *intake.Intake, pool *pgxpool.Pool, ops http.Handler, log *slog.Logger) error {
+	hecHandler := hec.New(base("hec"))
+	if pool != nil {
+		hecHandler.Share(ctx, &hec.PGShared{DB: pool, Log: log})
+	}
+	for _, hs := range []struct {
+		addr   string
+		ln     net.Listener
+		h      http.Handler
+		public bool // the shippers' ports: TLS when configured
+	}{
+		{cfg.IngestAddr, ls.ingest, ingestMux(base("http"), base(otlp.Protocol)), true},
+		{cfg.HECAddr, ls.hec, hecHandler, true},
+		{cfg.MetricsAddr, ls.metrics, ops, false},
+	} {
+		srv := newServer(hs.addr, hs.h)
+		ln := hs.ln
+		if hs.public && cfg.HTTPTLS != nil {
+			var err error
+			if ln, err = servicemain.Listen(ln, hs.addr); err != nil {
+				return err
+			}
+			ln = tls.NewListener(ln, cfg.HTTPTLS)
+		}
+		if err := s.serveHTTP(srv, ln); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveGRPCPorts serves the Vector-native port (gRPC over mutual TLS) when
+// its TLS files are set, and OTLP/gRPC with the HTTP ports' TLS (plain
+// behind a proxy that terminates it).
+func serveGRPCPorts(cfg config, ls *listeners, s *servers, base func(string) *intake.Intake, log *slog.Logger) error {
+	if cfg.nativeEnabled() {
+		tlsConfig, err := native.TLSConfig(cfg.NativeCert, cfg.NativeKey, cfg.NativeClientCA)
+		if err != nil {
+			return err
+		}
+		if err := s.serveGRPC(native.NewServer(base("vector"), tlsConfig), ls.native, cfg.NativeAddr); err != nil {
+			return err
+		}
+	} else {
+		log.Info("Vector-native port off: set the TLS files to serve it", "cert", contract.NativeTLSCert)
+	}
+	otlpServer, _ := otlp.NewGRPCServer(base(otlp.Protocol), cfg.HTTPTLS, int64(cfg.InflightBytes))
+	return s.serveGRPC(otlpServer, ls.otlp, cfg.OTLPAddr)
 }
 
 // ingestMux serves the HTTP port: POST /v1/events (bearer) and POST
