@@ -72,37 +72,11 @@ func lex(q string) ([]token, error) {
 			col++
 			continue
 		case r == '"':
-			var b strings.Builder
-			j, c := i+1, col+1
-			closed := false
-			for j < len(q) {
-				r2, s2 := utf8.DecodeRuneInString(q[j:])
-				if r2 == utf8.RuneError && s2 == 1 {
-					return nil, errAt(c, "the query is not valid UTF-8")
-				}
-				if r2 == '"' {
-					closed = true
-					j += s2
-					c++
-					break
-				}
-				if r2 == '\\' && j+1 < len(q) {
-					r3, s3 := utf8.DecodeRuneInString(q[j+1:])
-					if r3 == '"' || r3 == '\\' {
-						b.WriteRune(r3)
-						j += 1 + s3
-						c += 2
-						continue
-					}
-				}
-				b.WriteRune(r2)
-				j += s2
-				c++
+			text, j, c, err := lexPhrase(q, i, col)
+			if err != nil {
+				return nil, err
 			}
-			if !closed {
-				return nil, errAt(start, "a closing '\"' for the phrase started here")
-			}
-			out = append(out, token{kind: tString, text: b.String(), col: start})
+			out = append(out, token{kind: tString, text: text, col: start})
 			i, col = j, c
 			prevValue = false
 			continue
@@ -138,33 +112,13 @@ func lex(q string) ([]token, error) {
 			// position it is part of the value (x>-5, ts>-15m).
 			out = append(out, token{kind: tNot, text: "-", col: start})
 		default:
-			j, c := i, col
-			for j < len(q) {
-				r2, s2 := utf8.DecodeRuneInString(q[j:])
-				if r2 == utf8.RuneError && s2 == 1 {
-					return nil, errAt(c, "the query is not valid UTF-8")
-				}
-				// A word that starts with a digit keeps its colons:
-				// times (2026-11-23T10:00:00Z), MAC addresses.
-				if unicode.IsSpace(r2) || (strings.ContainsRune(special, r2) && !(r2 == ':' && unicode.IsDigit(r))) {
-					break
-				}
-				j += s2
-				c++
+			t, j, c, err := lexWord(q, i, col, r)
+			if err != nil {
+				return nil, err
 			}
-			w := q[i:j]
-			k := tWord
-			switch w {
-			case "AND":
-				k = tAnd
-			case "OR":
-				k = tOr
-			case "NOT":
-				k = tNot
-			}
-			out = append(out, token{kind: k, text: w, col: start})
+			out = append(out, t)
 			i, col = j, c
-			prevValue = w == "TO" // [a TO -5]
+			prevValue = t.text == "TO" // [a TO -5]
 			continue
 		}
 		prevValue = r == ':' || r == '['
@@ -173,4 +127,63 @@ func lex(q string) ([]token, error) {
 	}
 	out = append(out, token{kind: tEOF, col: col})
 	return out, nil
+}
+
+// lexPhrase reads the phrase whose opening '"' is at q[i] (column col):
+// its text with \" and \\ unescaped, and the index and column after it.
+func lexPhrase(q string, i, col int) (string, int, int, error) {
+	var b strings.Builder
+	j, c := i+1, col+1
+	for j < len(q) {
+		r, s := utf8.DecodeRuneInString(q[j:])
+		if r == utf8.RuneError && s == 1 {
+			return "", 0, 0, errAt(c, "the query is not valid UTF-8")
+		}
+		if r == '"' {
+			return b.String(), j + s, c + 1, nil
+		}
+		if r == '\\' && j+1 < len(q) {
+			r2, s2 := utf8.DecodeRuneInString(q[j+1:])
+			if r2 == '"' || r2 == '\\' {
+				b.WriteRune(r2)
+				j += 1 + s2
+				c += 2
+				continue
+			}
+		}
+		b.WriteRune(r)
+		j += s
+		c++
+	}
+	return "", 0, 0, errAt(col, "a closing '\"' for the phrase started here")
+}
+
+// lexWord reads the word starting with r at q[i] (column col): a keyword
+// (AND, OR, NOT) or a plain word, and the index and column after it. A word
+// that starts with a digit keeps its colons: times (2026-11-23T10:00:00Z),
+// MAC addresses.
+func lexWord(q string, i, col int, r rune) (token, int, int, error) {
+	j, c := i, col
+	for j < len(q) {
+		r2, s2 := utf8.DecodeRuneInString(q[j:])
+		if r2 == utf8.RuneError && s2 == 1 {
+			return token{}, 0, 0, errAt(c, "the query is not valid UTF-8")
+		}
+		if unicode.IsSpace(r2) || (strings.ContainsRune(special, r2) && !(r2 == ':' && unicode.IsDigit(r))) {
+			break
+		}
+		j += s2
+		c++
+	}
+	w := q[i:j]
+	k := tWord
+	switch w {
+	case "AND":
+		k = tAnd
+	case "OR":
+		k = tOr
+	case "NOT":
+		k = tNot
+	}
+	return token{kind: k, text: w, col: col}, j, c, nil
 }
