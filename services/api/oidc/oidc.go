@@ -266,27 +266,9 @@ func (h *Handler) count(outcome, reason string) {
 func (h *Handler) finish(r *http.Request, ip, ua string) (string, time.Time, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	state := q.Get("state")
-	if state == "" || len(state) > 512 {
-		return "", time.Time{}, fail("state", "the callback has no state")
-	}
-	var bindingHash []byte
-	var nonce, verifier, tenantHint string
-	var expires time.Time
-	err := h.DB.QueryRow(ctx, `DELETE FROM login_states WHERE state_hash = $1 RETURNING binding_hash, nonce, verifier, tenant, expires_at`,
-		hash(state)).Scan(&bindingHash, &nonce, &verifier, &tenantHint, &expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", time.Time{}, fail("state", "unknown or already used sign-in state (a replayed or forged callback)")
-	}
+	nonce, verifier, tenantHint, err := h.takeState(r)
 	if err != nil {
 		return "", time.Time{}, err
-	}
-	c, err := r.Cookie(loginCookie)
-	if err != nil || subtle.ConstantTimeCompare(hash(c.Value), bindingHash) != 1 {
-		return "", time.Time{}, fail("browser", "the sign-in was started in another browser (no or another binding cookie)")
-	}
-	if !h.now().Before(expires) {
-		return "", time.Time{}, fail("expired", "the sign-in took longer than %s", loginTTL)
 	}
 	if e := q.Get("error"); e != "" {
 		return "", time.Time{}, fail("provider", "the identity provider answered %s: %s", clip(e, 100), clip(q.Get("error_description"), 300))
@@ -295,9 +277,59 @@ func (h *Handler) finish(r *http.Request, ip, ua string) (string, time.Time, err
 	if code == "" || len(code) > 4096 {
 		return "", time.Time{}, fail("code", "the callback has no authorization code")
 	}
+	id, err := h.exchange(ctx, code, verifier, nonce)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tenant, role, err := h.tenantRole(id, tenantHint)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	secret, sessionExpires, err := h.startSession(ctx, tenant, role, id, ip, ua)
+	if err != nil {
+		var f *failure
+		if errors.As(err, &f) {
+			f.actor, f.tenant = id.Label, tenant
+		}
+		return "", time.Time{}, err
+	}
+	return secret, sessionExpires, nil
+}
+
+// takeState consumes the callback's sign-in state (once: a replayed
+// callback finds none), checks that this browser started it and in time,
+// and returns its nonce, PKCE verifier and tenant hint.
+func (h *Handler) takeState(r *http.Request) (nonce, verifier, tenantHint string, err error) {
+	state := r.URL.Query().Get("state")
+	if state == "" || len(state) > 512 {
+		return "", "", "", fail("state", "the callback has no state")
+	}
+	var bindingHash []byte
+	var expires time.Time
+	err = h.DB.QueryRow(r.Context(), `DELETE FROM login_states WHERE state_hash = $1 RETURNING binding_hash, nonce, verifier, tenant, expires_at`,
+		hash(state)).Scan(&bindingHash, &nonce, &verifier, &tenantHint, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", "", fail("state", "unknown or already used sign-in state (a replayed or forged callback)")
+	}
+	if err != nil {
+		return "", "", "", err
+	}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || subtle.ConstantTimeCompare(hash(c.Value), bindingHash) != 1 {
+		return "", "", "", fail("browser", "the sign-in was started in another browser (no or another binding cookie)")
+	}
+	if !h.now().Before(expires) {
+		return "", "", "", fail("expired", "the sign-in took longer than %s", loginTTL)
+	}
+	return nonce, verifier, tenantHint, nil
+}
+
+// exchange trades the authorization code (with the PKCE verifier) for the
+// provider's tokens and verifies the ID token against nonce.
+func (h *Handler) exchange(ctx context.Context, code, verifier, nonce string) (*Identity, error) {
 	oc, _, err := h.setup(ctx)
 	if err != nil {
-		return "", time.Time{}, fail("provider", "%v", err)
+		return nil, fail("provider", "%v", err)
 	}
 	xctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -307,28 +339,34 @@ func (h *Handler) finish(r *http.Request, ip, ua string) (string, time.Time, err
 	}
 	tok, err := oc.Exchange(context.WithValue(xctx, oauth2.HTTPClient, client), code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return "", time.Time{}, fail("exchange", "the provider refused the code: %s", clip(err.Error(), 300))
+		return nil, fail("exchange", "the provider refused the code: %s", clip(err.Error(), 300))
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return "", time.Time{}, fail("token", "the provider sent no ID token")
+		return nil, fail("token", "the provider sent no ID token")
 	}
 	id, err := h.VerifyIDToken(ctx, raw, nonce)
 	if err != nil {
-		return "", time.Time{}, fail("token", "%v", err)
+		return nil, fail("token", "%v", err)
 	}
+	return id, nil
+}
+
+// tenantRole is the tenant the user signs into (the hinted one, else the
+// first of theirs by name) and their role there, from their groups.
+func (h *Handler) tenantRole(id *Identity, tenantHint string) (string, string, error) {
 	roles := rolesOf(h.Config.Roles, id.Groups)
 	if len(roles) == 0 {
 		f := fail("no_role", "none of the user's %d groups maps to a role (claim %s)", len(id.Groups), h.Config.GroupsClaim)
 		f.actor, f.tenant = id.Label, tenantHint
-		return "", time.Time{}, f
+		return "", "", f
 	}
 	tenant := tenantHint
 	if _, ok := roles[tenant]; !ok {
 		if tenant != "" {
 			f := fail("no_role", "the user has no role in tenant %s", tenant)
 			f.actor, f.tenant = id.Label, tenant
-			return "", time.Time{}, f
+			return "", "", f
 		}
 		tenants := make([]string, 0, len(roles))
 		for t := range roles {
@@ -337,11 +375,16 @@ func (h *Handler) finish(r *http.Request, ip, ua string) (string, time.Time, err
 		sort.Strings(tenants)
 		tenant = tenants[0]
 	}
-	role := roles[tenant]
-	var p authtoken.Principal
+	return tenant, roles[tenant], nil
+}
+
+// startSession records the user (created at the first sign-in) and a new
+// session in one transaction with its audit entry; it returns the
+// session's secret and expiry.
+func (h *Handler) startSession(ctx context.Context, tenant, role string, id *Identity, ip, ua string) (string, time.Time, error) {
 	var secret string
 	var sessionExpires time.Time
-	err = pgx.BeginFunc(ctx, h.DB, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, h.DB, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING`, tenant); err != nil {
 			return err
 		}
@@ -355,19 +398,12 @@ func (h *Handler) finish(r *http.Request, ip, ua string) (string, time.Time, err
 		if err != nil {
 			return err
 		}
-		p = authtoken.Principal{SessionID: sid, Tenant: tenant, UserID: &userID, Email: id.Label, Name: id.Name, Role: role}
+		p := authtoken.Principal{SessionID: sid, Tenant: tenant, UserID: &userID, Email: id.Label, Name: id.Name, Role: role}
 		after, _ := json.Marshal(map[string]any{"role": role, "groups_matched": matched(h.Config.Roles, id.Groups, tenant), "expires_at": sessionExpires})
 		return audit.Record(ctx, tx, audit.Entry{Service: "api", Action: "signin", Route: "GET /v1/auth/callback", ObjectType: "session",
 			ObjectID: fmt.Sprint(sid), Outcome: audit.OK, Status: http.StatusFound, After: after, IP: ip, UserAgent: ua}.By(p))
 	})
-	if err != nil {
-		var f *failure
-		if errors.As(err, &f) {
-			f.actor, f.tenant = id.Label, tenant
-		}
-		return "", time.Time{}, err
-	}
-	return secret, sessionExpires, nil
+	return secret, sessionExpires, err
 }
 
 // matched are the user's groups that gave its role in tenant.
