@@ -47,12 +47,8 @@ type RuleTest struct {
 // testDraftRule answers POST /v1/rules/test: a rule as it would be created
 // (the same fields and checks), tested without being saved.
 func (s *Server) testDraftRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	var b ruleBody
-	if !jsonhttp.Decode(w, r, &b) {
-		return
-	}
-	if err := b.validate(); err != nil {
-		s.respond(w, 0, nil, err)
+	b, ok := s.decodeRule(w, r)
+	if !ok {
 		return
 	}
 	if b.Signal {

@@ -92,23 +92,10 @@ func setupRuleTests(t *testing.T, name string) *ruleTestFixture {
 	return &ruleTestFixture{fixture: f, det: det, now: now}
 }
 
-// ruleTestAnswer is a rule test's answer as a client reads it.
-type ruleTestAnswer struct {
-	WindowStart time.Time        `json:"window_start"`
-	WindowEnd   time.Time        `json:"window_end"`
-	ThresholdOp string           `json:"threshold_op"`
-	Threshold   float64          `json:"threshold"`
-	Value       float64          `json:"value"`
-	Alerts      int              `json:"alerts"`
-	Groups      []detect.Verdict `json:"groups"`
-	TotalGroups int              `json:"total_groups"`
-	Truncated   bool             `json:"truncated"`
-}
-
-func decodeAnswer(t *testing.T, out map[string]any) ruleTestAnswer {
+func decodeAnswer(t *testing.T, out map[string]any) RuleTest {
 	t.Helper()
 	b, _ := json.Marshal(out)
-	var a ruleTestAnswer
+	var a RuleTest
 	if err := json.Unmarshal(b, &a); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
@@ -116,7 +103,7 @@ func decodeAnswer(t *testing.T, out map[string]any) ruleTestAnswer {
 }
 
 // firing is a test answer's groups that raise an alert, as "group:value".
-func (a ruleTestAnswer) firing() []string {
+func firing(a RuleTest) []string {
 	var out []string
 	for _, g := range a.Groups {
 		if g.Fires {
@@ -157,7 +144,7 @@ func TestRuleTestsAgreeWithTheScheduler(t *testing.T) {
 		{"first group", "| stats count() by code | sort code | limit 1", ">", 0, 150, []string{"code=:150"}},
 	}
 	ids := map[string]string{}
-	answers := map[string]ruleTestAnswer{}
+	answers := map[string]RuleTest{}
 	for _, c := range cases {
 		body := map[string]any{"name": c.name, "query": c.query, "schedule": "@every 5m", "window_seconds": 3600, "threshold_op": c.op, "threshold": c.threshold}
 		code, out := f.call(t, "POST", "/v1/rules/test", f.admin, body)
@@ -179,8 +166,8 @@ func TestRuleTestsAgreeWithTheScheduler(t *testing.T) {
 		if fmt.Sprint(draft) != fmt.Sprint(saved) {
 			t.Errorf("%s: the draft's test %+v differs from the saved rule's %+v", c.name, draft, saved)
 		}
-		if saved.Value != c.value || fmt.Sprint(saved.firing()) != fmt.Sprint(c.firing) || saved.Alerts != len(c.firing) {
-			t.Errorf("%s: test answered value %v, firing %v (%d alerts), want %v and %v", c.name, saved.Value, saved.firing(), saved.Alerts, c.value, c.firing)
+		if saved.Value != c.value || fmt.Sprint(firing(saved)) != fmt.Sprint(c.firing) || saved.Alerts != len(c.firing) {
+			t.Errorf("%s: test answered value %v, firing %v (%d alerts), want %v and %v", c.name, saved.Value, firing(saved), saved.Alerts, c.value, c.firing)
 		}
 		if !saved.WindowEnd.Equal(f.now) || !saved.WindowStart.Equal(f.now.Add(-time.Hour)) || saved.ThresholdOp != c.op || saved.Threshold != c.threshold {
 			t.Errorf("%s: window %v-%v, threshold %s %v", c.name, saved.WindowStart, saved.WindowEnd, saved.ThresholdOp, saved.Threshold)
@@ -240,8 +227,8 @@ func TestRuleTestsAgreeWithTheScheduler(t *testing.T) {
 		}
 		rows.Close()
 		slices.Sort(recorded)
-		if fmt.Sprint(recorded) != fmt.Sprint(a.firing()) {
-			t.Errorf("%s: the scheduler recorded alerts %v, the test answered %v", name, recorded, a.firing())
+		if fmt.Sprint(recorded) != fmt.Sprint(firing(a)) {
+			t.Errorf("%s: the scheduler recorded alerts %v, the test answered %v", name, recorded, firing(a))
 		}
 	}
 }
