@@ -12,6 +12,7 @@ import (
 	"github.com/nanosiem/nano/services/api/detect"
 	"github.com/nanosiem/nano/services/events"
 	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 // ruleTestFixture is the api with a detector over real ClickHouse events
@@ -31,6 +32,7 @@ type ruleTestFixture struct {
 //   - 3 errors of globex and one acme error two hours old, never counted.
 func setupRuleTests(t *testing.T, name string) *ruleTestFixture {
 	t.Helper()
+	harness.Servers(t)
 	ctx := context.Background()
 	now := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
 	conn, err := ch.Open()
@@ -124,6 +126,7 @@ func firing(a RuleTest) []string {
 // Negative control: a handler that appends "| stats count()" and takes the
 // first numeric column (the UI's former JavaScript detector) fails here.
 func TestRuleTestsAgreeWithTheScheduler(t *testing.T) {
+	harness.Servers(t)
 	f := setupRuleTests(t, "api_rule_tests")
 	ctx := context.Background()
 	cases := []struct {
@@ -239,6 +242,7 @@ func TestRuleTestsAgreeWithTheScheduler(t *testing.T) {
 // tenant's rule, an oversized body; without a detector (ClickHouse not
 // answering yet) 503.
 func TestRuleTestRefusals(t *testing.T) {
+	harness.Servers(t)
 	f := setupRuleTests(t, "api_rule_test_refusals")
 	rule := map[string]any{"name": "r", "query": "level:error", "schedule": "@every 5m", "window_seconds": 600, "threshold_op": ">", "threshold": 1}
 	with := func(k string, v any) map[string]any {

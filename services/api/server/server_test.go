@@ -52,6 +52,7 @@ func setup(t *testing.T, name string) *fixture {
 // serves (nil: none).
 func setupWith(t *testing.T, name string, configure func(*Server)) *fixture {
 	t.Helper()
+	harness.Servers(t)
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, name)
 	f := &fixture{db: db}

@@ -15,6 +15,7 @@ import (
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/runner"
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 // A parse or compile failure that is not a *query.Error (an odd error from
@@ -54,6 +55,7 @@ func TestQueryProblemOfATypedNil(t *testing.T) {
 // ClickHouse connection closed) a clean 502 for an event search, a stats
 // search and a histogram, and the history records both.
 func TestOddErrorsAnswerCleanly(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_odd_errors", runner.Limits{}, admission.Config{})
 	q := "| stats count() by n | sort n | limit 20"
 	past := cursor{Hash: fingerprint("acme", q), From: now.Add(-time.Hour).UnixNano(), To: now.UnixNano(), Returned: 20, Offset: 20}.encode()
