@@ -181,6 +181,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		log.Info("alerts are kept in nano only: " + contract.AlertmanagerURLs + " is unset")
 	}
 	var leading atomic.Bool
+	// The scheduler's detector, once ClickHouse answers: rule tests run
+	// through it.
+	var detector atomic.Pointer[detect.Detector]
 	var signIn *oidc.Handler
 	if cfg.OIDC != nil {
 		signIn = &oidc.Handler{Config: *cfg.OIDC, DB: pool, Log: log, Trusted: cfg.Trusted}
@@ -193,7 +196,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 		Alertmanager: am,
 		DB:           pool, Tokens: &authtoken.Verifier{DB: pool, TTL: cfg.TokenCacheTTL}, Sealer: sealer, Log: log, Version: version,
 		EnrichmentDir: cfg.EnrichmentDir, MaxBodyBytes: cfg.MaxBodyBytes, Timeout: cfg.Timeout, Registry: reg, Limits: cfg.Limits,
-		Leading: leading.Load, OIDC: signIn, Trusted: cfg.Trusted,
+		Leading: leading.Load, OIDC: signIn, Trusted: cfg.Trusted, Detector: detector.Load,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return errors.New("PostgreSQL unreachable")
@@ -250,6 +253,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 			return
 		}
 		det := &detect.Detector{DB: pool, Conn: conn, Runner: run, Engine: engine, SampleEvents: cfg.SampleEvents}
+		detector.Store(det)
 		sync := &enrich.Syncer{DB: pool, Conn: conn, Engine: engine, Dir: cfg.EnrichmentDir}
 		sch := &scheduler.Scheduler{DB: pool, ID: cfg.ReplicaID, Metrics: metrics, Log: log, Tasks: []scheduler.Task{
 			{Name: "heartbeat", Interval: time.Second, Run: func(context.Context, int64) error { return nil }},

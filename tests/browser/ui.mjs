@@ -144,6 +144,20 @@ const steps = {
     await form.getByRole('button', { name: 'Test now' }).click()
     await form.getByTestId('rule-test').filter({ hasText: `${seeded.ruleMatches} in the last ${seeded.ruleWindow}s: would raise an alert` }).waitFor({ timeout })
     await shot(page, '08-rule-test')
+    // The verdict is the api's (the scheduler's evaluation): a query that
+    // ends in fields counts its events, as a run does (the UI's former
+    // JavaScript detector appended | stats count() and failed to parse
+    // it), and stats by a numeric attribute answer per group.
+    const verdict = async (query, text) => {
+      await form.locator('textarea[name=query]').fill(query)
+      await form.getByRole('button', { name: 'Test now' }).click()
+      await form.getByTestId('rule-test').filter({ hasText: query }).filter({ hasText: text }).waitFor({ timeout })
+      check(await form.getByTestId('query-error').count() === 0, `the test of ${query} shows a query error`)
+    }
+    await verdict(`${seeded.ruleQuery} | fields ts`, `${seeded.ruleMatches} in the last ${seeded.ruleWindow}s: would raise an alert`)
+    await shot(page, '08-rule-test-fields')
+    await verdict(`${seeded.ruleQuery} | stats count() by http.status`, `http.status=500: ${seeded.ruleMatches} in the last ${seeded.ruleWindow}s: would raise an alert`)
+    await form.locator('textarea[name=query]').fill(seeded.ruleQuery)
     await form.getByRole('button', { name: 'Save rule' }).click()
     const row = page.getByTestId('rules').locator('tr', { hasText: 'checkout errors' })
     await row.waitFor({ timeout })

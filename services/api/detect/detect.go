@@ -101,6 +101,10 @@ func Validate(r Rule) error {
 	return errors.Join(errs...)
 }
 
+// MaxGroups bounds the groups one run measures (the first in the order of
+// the rule's query): each may raise an alert.
+const MaxGroups = 1000
+
 // Detector runs due rules.
 type Detector struct {
 	DB     *pgxpool.Pool
@@ -150,45 +154,101 @@ FROM detection_rules WHERE enabled AND next_run_at <= $1 ORDER BY next_run_at LI
 	return errors.Join(errs...)
 }
 
-// measurement is one value of a run, per group for stats ... by.
-type measurement struct {
-	group  string
-	values []GroupValue
-	value  float64
+// Verdict is what a run decides for one group of a rule (the one group
+// of a rule without stats ... by): its group-by values, the value compared
+// with the threshold, and whether it crosses it (raises an alert).
+type Verdict struct {
+	// Group is the alert's group key (field=value,...; "" without by).
+	Group  string       `json:"group"`
+	Values []GroupValue `json:"values"`
+	Value  float64      `json:"value"`
+	Fires  bool         `json:"fires"`
+}
+
+// Evaluation is a rule evaluated over its window [From, To].
+type Evaluation struct {
+	From, To time.Time
+	// Groups are the measured groups in the order of the rule's query.
+	Groups []Verdict
+}
+
+// Firing are the groups that raise an alert.
+func (e Evaluation) Firing() []Verdict {
+	var out []Verdict
+	for _, g := range e.Groups {
+		if g.Fires {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Total is the value a run records: the sum over its groups.
+func (e Evaluation) Total() float64 {
+	sum := 0.0
+	for _, g := range e.Groups {
+		sum += g.Value
+	}
+	return sum
+}
+
+// Evaluate measures r over its window ending at end and decides each
+// group: what Run records, and what the api's rule test answers (it
+// records nothing). A signal rule is read through its view, which
+// Evaluate does not create: before the view exists (the scheduler makes
+// it at the rule's first run) it counts 0, as that run would.
+func (d *Detector) Evaluate(ctx context.Context, r Rule, end time.Time) (Evaluation, error) {
+	ev := Evaluation{From: end.Add(-r.Window), To: end}
+	groups, err := d.measure(ctx, r, ev.From, ev.To)
+	if err != nil {
+		return ev, err
+	}
+	for i := range groups {
+		groups[i].Fires = r.Crossed(groups[i].Value)
+	}
+	ev.Groups = groups
+	return ev, nil
+}
+
+// EvaluateNow is Evaluate over r's window ending now (the detector's
+// clock), as a run starting now would see it.
+func (d *Detector) EvaluateNow(ctx context.Context, r Rule) (Evaluation, error) {
+	return d.Evaluate(ctx, r, d.now())
 }
 
 // Run evaluates r once and records the run, its alerts and the next run
 // time in one fenced transaction.
 func (d *Detector) Run(ctx context.Context, epoch int64, r Rule) error {
 	start := d.now()
-	from := start.Add(-r.Window)
-	values, runErr := d.measure(ctx, r, from, start)
 	sched, err := ParseSchedule(r.Schedule)
 	if err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
-	var crossed []measurement
-	for _, m := range values {
-		if r.Crossed(m.value) {
-			crossed = append(crossed, m)
-		}
+	// A signal rule's view is made at its first run (a failure to make it
+	// is the run's error, as a failed search is).
+	ev := Evaluation{From: start.Add(-r.Window), To: start}
+	var runErr error
+	if r.Signal {
+		runErr = d.EnsureSignal(ctx, r)
 	}
+	if runErr == nil {
+		ev, runErr = d.Evaluate(ctx, r, start)
+	}
+	from := ev.From
+	crossed := ev.Firing()
 	// Each alert keeps a few of the events it counted (the first groups'
 	// only: a bounded number of searches per run).
 	samples := make([][]Sample, len(crossed))
 	for i := range min(len(crossed), maxSampledGroups) {
 		var err error
-		if samples[i], err = d.samples(ctx, r, crossed[i].values, from, start); err != nil {
+		if samples[i], err = d.samples(ctx, r, crossed[i].Values, from, start); err != nil {
 			slog.Warn("cannot read an alert's sample events", "rule", r.ID, "error", err)
 		}
 	}
 	return leader.Fence(ctx, d.DB, epoch, func(tx pgx.Tx) error {
 		var total *float64
 		if runErr == nil {
-			sum := 0.0
-			for _, m := range values {
-				sum += m.value
-			}
+			sum := ev.Total()
 			total = &sum
 		}
 		msg := ""
@@ -205,12 +265,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, r.ID, epoch, start, d.now(), 
 			if sampled == nil {
 				sampled = []Sample{}
 			}
-			groupValues := m.values
+			groupValues := m.Values
 			if groupValues == nil {
 				groupValues = []GroupValue{}
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO alerts (tenant, rule_id, run_id, group_key, value, window_start, window_end, labels, group_values, samples)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.Tenant, r.ID, runID, m.group, m.value, from, start, AlertLabels(r, m.values), groupValues, sampled); err != nil {
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.Tenant, r.ID, runID, m.Group, m.Value, from, start, AlertLabels(r, m.Values), groupValues, sampled); err != nil {
 				return fmt.Errorf("cannot record an alert: %w", err)
 			}
 		}
@@ -222,19 +282,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.Tenant, r.ID, runID, m.grou
 }
 
 // measure counts r's events in [from, to]: through its signal view, or a
-// search.
-func (d *Detector) measure(ctx context.Context, r Rule, from, to time.Time) ([]measurement, error) {
+// search (per group for stats ... by; Fires is left for Evaluate).
+func (d *Detector) measure(ctx context.Context, r Rule, from, to time.Time) ([]Verdict, error) {
 	if r.Signal {
-		if err := d.EnsureSignal(ctx, r); err != nil {
-			return nil, err
+		exists, err := d.signalExists(ctx, r)
+		if err != nil || !exists {
+			return []Verdict{{Values: []GroupValue{}}}, err
 		}
 		var n uint64
-		err := d.Conn.QueryRow(ctx, fmt.Sprintf("SELECT sum(n) FROM %s WHERE minute >= toDateTime(@from) AND minute <= toDateTime(@to)", d.signalTable(r)),
+		err = d.Conn.QueryRow(ctx, fmt.Sprintf("SELECT sum(n) FROM %s WHERE minute >= toDateTime(@from) AND minute <= toDateTime(@to)", d.signalTable(r)),
 			namedArgs(map[string]any{"from": uint32(from.Unix()), "to": uint32(to.Unix())})...).Scan(&n)
 		if err != nil {
 			return nil, fmt.Errorf("cannot read the signal: %w", err)
 		}
-		return []measurement{{value: float64(n)}}, nil
+		return []Verdict{{Values: []GroupValue{}, Value: float64(n)}}, nil
 	}
 	q, err := counted(r.Query)
 	if err != nil {
@@ -246,28 +307,28 @@ func (d *Detector) measure(ctx context.Context, r Rule, from, to time.Time) ([]m
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlgen.Compile(sqlgen.Request{Query: q, Tenant: r.Tenant, From: from, To: to, Now: to, Table: d.Engine.Database + ".events", PageSize: 1000, Datasets: datasets})
+	st, err := sqlgen.Compile(sqlgen.Request{Query: q, Tenant: r.Tenant, From: from, To: to, Now: to, Table: d.Engine.Database + ".events", PageSize: MaxGroups, Datasets: datasets})
 	if err != nil {
 		return nil, err
 	}
-	var out []measurement
+	var out []Verdict
 	groups := len(q.Stats.By)
 	_, err = d.Runner.Run(ctx, st, func(row []any) error {
-		var key []string
-		var gv []GroupValue
+		key := []string{}
+		gv := []GroupValue{}
 		for i := 0; i < groups; i++ {
 			key = append(key, fmt.Sprintf("%s=%v", q.Stats.By[i].Name, row[i]))
 			gv = append(gv, GroupValue{Field: q.Stats.By[i].Name, Value: fmt.Sprint(row[i])})
 		}
 		v, _ := toFloat(row[groups])
-		out = append(out, measurement{group: strings.Join(key, ","), values: gv, value: v})
+		out = append(out, Verdict{Group: strings.Join(key, ","), Values: gv, Value: v})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if groups == 0 && len(out) == 0 {
-		out = []measurement{{value: 0}}
+		out = []Verdict{{Values: []GroupValue{}}}
 	}
 	return out, nil
 }
@@ -310,18 +371,24 @@ func (d *Detector) signalView(r Rule) string { return d.Engine.Database + "." + 
 // named before the query digest was part of the name).
 var reSignalObject = regexp.MustCompile(`^(signal_[0-9]+(_[0-9a-f]{8})?)(_mv|_local)?$`)
 
+// signalExists says whether a signal rule's read table exists (it is made
+// last, so then the rest does).
+func (d *Detector) signalExists(ctx context.Context, r Rule) (bool, error) {
+	var exists uint8
+	if err := d.Conn.QueryRow(ctx, "EXISTS TABLE "+d.signalTable(r)).Scan(&exists); err != nil {
+		return false, fmt.Errorf("cannot check the signal table: %w", err)
+	}
+	return exists == 1, nil
+}
+
 // EnsureSignal creates a signal rule's per-minute counts and the
 // materialized view that fills them from new events (from its creation
 // on; earlier events are not counted). The read table is made last, so
 // once it exists the rest does; on a cluster a statement some host has
 // not run in time is queued for it and not an error.
 func (d *Detector) EnsureSignal(ctx context.Context, r Rule) error {
-	var exists uint8
-	if err := d.Conn.QueryRow(ctx, "EXISTS TABLE "+d.signalTable(r)).Scan(&exists); err != nil {
-		return fmt.Errorf("cannot check the signal table: %w", err)
-	}
-	if exists == 1 {
-		return nil
+	if exists, err := d.signalExists(ctx, r); err != nil || exists {
+		return err
 	}
 	q, err := query.Parse(r.Query)
 	if err != nil {

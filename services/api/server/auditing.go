@@ -35,6 +35,15 @@ func created(action, object string) *auditSpec {
 // selfAudited marks a route whose handler records itself (sign-out).
 var selfAudited = &auditSpec{action: "self"}
 
+// computes marks a POST that changes nothing: it computes an answer from
+// its body, as a GET does from its URL (a rule test), so it is not a
+// change for the trail.
+var computes = &auditSpec{action: "compute"}
+
+// isChange says whether a route with this spec is an audited change (run
+// by change).
+func (a *auditSpec) isChange() bool { return a != nil && a != selfAudited && a != computes }
+
 // snapshots read an object's summary for the trail: what a reviewer needs
 // to see what changed, never a secret (no token or session hashes, no
 // sealed credentials, dataset sources redacted, a dashboard's definition
@@ -89,7 +98,7 @@ func (s *Server) trusted() []netip.Prefix {
 // entry is the audit entry of r by p on rt.
 func (s *Server) entry(r *http.Request, rt route, p authtoken.Principal) audit.Entry {
 	action, object := "request", ""
-	if rt.audit != nil && rt.audit != selfAudited {
+	if rt.audit.isChange() {
 		action, object = rt.audit.action, rt.audit.object
 	}
 	return audit.Entry{Service: "api", Action: action, Route: rt.method + " " + rt.path, ObjectType: object,

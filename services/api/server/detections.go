@@ -87,6 +87,20 @@ func (b *ruleBody) validate() error {
 	return nil
 }
 
+// decodeRule reads and checks a rule as sent; it answers the problem and
+// false when it is bad.
+func (s *Server) decodeRule(w http.ResponseWriter, r *http.Request) (ruleBody, bool) {
+	var b ruleBody
+	if !jsonhttp.Decode(w, r, &b) {
+		return b, false
+	}
+	if err := b.validate(); err != nil {
+		s.respond(w, 0, nil, err)
+		return b, false
+	}
+	return b, true
+}
+
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
 	serveList(s, w, r, p.Tenant, `SELECT `+ruleColumns+` FROM detection_rules WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		func(x Rule) int64 { return x.ID })
@@ -117,12 +131,8 @@ func oneRuleOf(r *http.Request, db querier, q string, args ...any) (Rule, error)
 }
 
 func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
-	var b ruleBody
-	if !jsonhttp.Decode(w, r, &b) {
-		return
-	}
-	if err := b.validate(); err != nil {
-		s.respond(w, 0, nil, err)
+	b, ok := s.decodeRule(w, r)
+	if !ok {
 		return
 	}
 	var x Rule
@@ -159,12 +169,8 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request, p authtoken.
 		s.respond(w, 0, nil, err)
 		return
 	}
-	var b ruleBody
-	if !jsonhttp.Decode(w, r, &b) {
-		return
-	}
-	if err := b.validate(); err != nil {
-		s.respond(w, 0, nil, err)
+	b, ok := s.decodeRule(w, r)
+	if !ok {
 		return
 	}
 	var x Rule

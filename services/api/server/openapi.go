@@ -49,7 +49,7 @@ func (s *Server) OpenAPI() map[string]any {
 		switch {
 		case r.resp == nil:
 			responses["204"] = map[string]any{"description": "Done"}
-		case r.method == "POST":
+		case r.method == "POST" && r.audit != computes:
 			responses["201"] = map[string]any{"description": "Created", "content": map[string]any{"application/json": map[string]any{"schema": schema(reflect.TypeOf(r.resp))}}}
 		default:
 			responses["200"] = map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{"schema": schema(reflect.TypeOf(r.resp))}}}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nanosiem/nano/services/api/detect"
 	"github.com/nanosiem/nano/services/api/notify"
 	"github.com/nanosiem/nano/services/api/oidc"
 	"github.com/nanosiem/nano/services/audit"
@@ -58,9 +59,16 @@ type Server struct {
 	// Trusted are the proxies whose X-Forwarded-For names the client in
 	// the audit trail (nil: audit.DefaultTrustedProxies).
 	Trusted []netip.Prefix
+	// Detector evaluates rules as the scheduler does, for rule tests; it
+	// answers nil until ClickHouse has answered (rule tests answer 503
+	// meanwhile). Nil: rule tests are unavailable.
+	Detector func() *detect.Detector
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// ruleTests bounds the rule tests running at once (each is a search
+	// over a rule's window, on the scheduler's ClickHouse connections).
+	ruleTests chan struct{}
 }
 
 // Limits cap what one tenant may create.
@@ -121,6 +129,8 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/rules/{id}", authtoken.ScopeRead, s.getRule, "Get a detection rule", nil, Rule{}, nil},
 		{"PUT", "/v1/rules/{id}", authtoken.ScopeWrite, s.updateRule, "Replace a detection rule (it runs again at once)", ruleBody{}, Rule{}, audited("rule.update", "rule")},
 		{"DELETE", "/v1/rules/{id}", authtoken.ScopeWrite, s.deleteOwned("detection_rules"), "Delete a detection rule", nil, nil, audited("rule.delete", "rule")},
+		{"POST", "/v1/rules/test", authtoken.ScopeWrite, s.testDraftRule, "Test a draft rule: what a run would decide now, per group (nothing is recorded or sent)", ruleBody{}, RuleTest{}, computes},
+		{"POST", "/v1/rules/{id}/test", authtoken.ScopeWrite, s.testSavedRule, "Test a saved rule: what a run would decide now, per group (nothing is recorded or sent)", nil, RuleTest{}, computes},
 		{"GET", "/v1/rules/{id}/runs", authtoken.ScopeRead, s.listRuns, "List the runs of a rule", nil, list[Run]{}, nil},
 		{"GET", "/v1/rules/{id}/baseline", authtoken.ScopeRead, s.getBaseline, "The baseline and suggested threshold of a rule", nil, Baseline{}, nil},
 		{"GET", "/v1/alerts", authtoken.ScopeRead, s.listAlerts, "List alerts (?status=open|acknowledged|closed)", nil, list[Alert]{}, nil},
@@ -152,6 +162,7 @@ func (s *Server) Handler() http.Handler {
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "nano_api_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"route"})
 	s.Registry.MustRegister(s.requests, s.latency)
+	s.ruleTests = make(chan struct{}, maxRuleTests)
 	mux := http.NewServeMux()
 	for _, r := range s.routes() {
 		mux.Handle(r.method+" "+r.path, s.authenticated(r))
@@ -224,7 +235,7 @@ func (s *Server) authenticated(rt route) http.Handler {
 			}
 			return
 		}
-		if rt.audit != nil && rt.audit != selfAudited {
+		if rt.audit.isChange() {
 			s.change(sw, r, rt, p)
 			return
 		}

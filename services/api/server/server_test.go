@@ -26,9 +26,13 @@ import (
 	"github.com/nanosiem/nano/tests/harness/metafixture"
 )
 
-var pg *harness.Postgres
+var (
+	pg *harness.Postgres
+	// ch holds the events rule tests search (ruletest_test.go).
+	ch *harness.ClickHouse
+)
 
-func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
+func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 
 type fixture struct {
 	url, admin, reader, other string
@@ -41,6 +45,14 @@ type fixture struct {
 func setup(t *testing.T, name string) *fixture {
 	harness.Servers(t)
 	t.Helper()
+	return setupWith(t, name, nil)
+}
+
+// setupWith is setup with configure applied to the server before it
+// serves (nil: none).
+func setupWith(t *testing.T, name string, configure func(*Server)) *fixture {
+	t.Helper()
+	harness.Servers(t)
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, name)
 	f := &fixture{db: db}
@@ -65,6 +77,9 @@ func setup(t *testing.T, name string) *fixture {
 	f.srv = &Server{DB: db, Tokens: &authtoken.Verifier{DB: db, TTL: time.Second}, Sealer: sealer, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Version: "test", EnrichmentDir: "/data", MaxBodyBytes: 8 << 10, Timeout: 10 * time.Second, Registry: prometheus.NewRegistry(),
 		Ready: func(context.Context) error { return nil }, Leading: func() bool { return false }}
+	if configure != nil {
+		configure(f.srv)
+	}
 	api := f.srv.Handler()
 	hs := httptest.NewServer(servicemain.Prefixed(contract.APIPrefix, api, f.srv.Internal(api)))
 	t.Cleanup(hs.Close)

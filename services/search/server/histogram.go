@@ -1,13 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/jsonhttp"
-	"github.com/nanosiem/nano/services/search/query"
+	"github.com/nanosiem/nano/services/search/runner"
 	"github.com/nanosiem/nano/services/search/sqlgen"
 )
 
@@ -43,47 +44,32 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 	if !jsonhttp.Decode(w, r, &req) {
 		return
 	}
-	q, err := query.Parse(req.Query)
-	if err != nil {
-		msg, col := queryProblem(err)
-		writeError(w, http.StatusBadRequest, msg, col)
-		return
-	}
 	now := s.now()
-	from, to, _, bad := s.searchRange(searchRequest{Query: req.Query, From: req.From, To: req.To}, p.Tenant, now)
-	if bad != "" {
-		writeError(w, http.StatusBadRequest, bad, 0)
+	pl, pb := s.plan(r.Context(), p.Tenant, searchRequest{Query: req.Query, From: req.From, To: req.To}, now)
+	if pb != nil {
+		writeProblem(w, pb)
 		return
 	}
-	datasets, err := s.datasets(r.Context(), p.Tenant, q)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "cannot read the enrichment datasets now; retry", 0)
-		return
-	}
+	from, to := pl.from, pl.to
 	step := sqlgen.HistogramStep(from, to)
-	st, err := sqlgen.Histogram(sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table, Datasets: datasets}, step)
+	st, err := sqlgen.Histogram(sqlgen.Request{Query: pl.q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table, Datasets: pl.datasets}, step)
 	if err != nil {
-		msg, col := queryProblem(err)
-		writeError(w, http.StatusBadRequest, msg, col)
+		writeProblem(w, queryInvalid(err))
 		return
 	}
-	release, code, msg := s.admit(w, r, p.Tenant)
-	if release == nil {
-		writeError(w, code, msg, 0)
-		return
-	}
-	defer release()
 	counts := map[int64]uint64{}
-	stats, err := s.Runner.Run(r.Context(), st, func(row []any) error {
-		t, n, ok := bucketRow(row)
-		if !ok {
-			return errors.New("ClickHouse answered a histogram row of unexpected types")
-		}
-		counts[t] = n
-		return nil
+	stats, pb := s.execute(w, r, p.Tenant, "histogram", "histogram", pl.lookups(), func(ctx context.Context) (runner.Stats, error) {
+		return s.Runner.Run(ctx, st, func(row []any) error {
+			t, n, ok := bucketRow(row)
+			if !ok {
+				return errors.New("ClickHouse answered a histogram row of unexpected types")
+			}
+			counts[t] = n
+			return nil
+		})
 	})
-	if code, msg, _ := s.observe(w, "histogram", "histogram", p.Tenant, stats, err, len(q.Lookups) > 0); err != nil {
-		writeError(w, code, msg, 0)
+	if pb != nil {
+		writeProblem(w, pb)
 		return
 	}
 	sec := int64(step / time.Second)

@@ -89,8 +89,7 @@ func (b savedBody) validate(w http.ResponseWriter) bool {
 		return false
 	}
 	if _, err := query.Parse(b.Query); err != nil {
-		msg, col := queryProblem(err)
-		writeError(w, http.StatusBadRequest, msg, col)
+		writeProblem(w, queryInvalid(err))
 		return false
 	}
 	for name, v := range map[string]string{"from": b.From, "to": b.To} {

@@ -178,9 +178,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 			s.Log.Warn("search history", "err", err)
 		}
 	}
-	fail := func(code int, status, msg string, col int) {
-		entry.Status, entry.Error = status, msg
-		writeError(w, code, msg, col)
+	fail := func(pb *problem) {
+		entry.Status, entry.Error = pb.status, pb.msg
+		writeProblem(w, pb)
 		record()
 	}
 	pageSize := req.PageSize
@@ -188,72 +188,60 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	case pageSize == 0:
 		pageSize = s.Config.DefaultPageRows
 	case pageSize < 1 || pageSize > s.Config.MaxPageRows:
-		fail(http.StatusBadRequest, "invalid", fmt.Sprintf("page_size: from 1 to %d", s.Config.MaxPageRows), 0)
+		fail(invalid(fmt.Sprintf("page_size: from 1 to %d", s.Config.MaxPageRows)))
 		return
 	}
-	q, err := query.Parse(req.Query)
-	if err != nil {
-		msg, col := queryProblem(err)
-		fail(http.StatusBadRequest, "invalid", msg, col)
+	pl, pb := s.plan(r.Context(), p.Tenant, req, now)
+	entry.From, entry.To = pl.from, pl.to
+	if pb != nil {
+		fail(pb)
 		return
 	}
-	from, to, cur, bad := s.searchRange(req, p.Tenant, now)
-	if bad != "" {
-		fail(http.StatusBadRequest, "invalid", bad, 0)
-		return
-	}
-	entry.From, entry.To = from, to
-	datasets, err := s.datasets(r.Context(), p.Tenant, q)
-	if err != nil {
-		fail(http.StatusServiceUnavailable, "failed", "cannot read the enrichment datasets now; retry", 0)
-		return
-	}
-	creq := sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table,
-		PageSize: pageSize + 1, Offset: cur.Offset, Returned: cur.Returned, Datasets: datasets}
+	cur := pl.cur
+	creq := sqlgen.Request{Query: pl.q, Tenant: p.Tenant, From: pl.from, To: pl.to, Now: now, Table: s.Config.Table,
+		PageSize: pageSize + 1, Offset: cur.Offset, Returned: cur.Returned, Datasets: pl.datasets}
 	if cur.Keyset {
 		creq.After = &sqlgen.Position{Seconds: cur.Seconds, Nanos: cur.Nanos, Skip: cur.Skip}
 	}
 	st, err := sqlgen.Compile(creq)
 	if err != nil {
-		msg, col := queryProblem(err)
-		fail(http.StatusBadRequest, "invalid", msg, col)
+		fail(queryInvalid(err))
 		return
 	}
-	release, code, msg := s.admit(w, r, p.Tenant)
-	if release == nil {
-		fail(code, "rejected", msg, 0)
-		return
-	}
-	defer release()
 	kind := "events"
-	if q.Stats != nil {
+	if pl.q.Stats != nil {
 		kind = "stats"
 	}
 	out := &resultStream{w: w, columns: st.Columns, page: pageSize}
-	var stats runner.Stats
-	if st.Keyset {
-		stats, err = s.runNewestFirst(r.Context(), creq, out)
-	} else {
-		stats, err = s.Runner.Run(r.Context(), st, out.row)
-	}
-	if errors.Is(err, errPageFull) {
-		err = nil
-	}
+	stats, pb := s.execute(w, r, p.Tenant, "search", kind, pl.lookups(), func(ctx context.Context) (runner.Stats, error) {
+		var stats runner.Stats
+		var err error
+		if st.Keyset {
+			stats, err = s.runNewestFirst(ctx, creq, out)
+		} else {
+			stats, err = s.Runner.Run(ctx, st, out.row)
+		}
+		if errors.Is(err, errPageFull) {
+			err = nil
+		}
+		return stats, err
+	})
 	entry.ElapsedMS = statsOf(stats).ElapsedMS
 	entry.Rows, entry.RowsRead, entry.BytesRead = int64(out.sent), int64(stats.RowsRead), int64(stats.BytesRead)
-	if code, msg, status := s.observe(w, "search", kind, p.Tenant, stats, err, len(creq.Query.Lookups) > 0); err != nil {
-		entry.Status, entry.Error = status, msg
+	if pb != nil {
 		if !out.started {
-			writeError(w, code, msg, 0)
-		} else {
-			out.finish(stats, "", msg)
+			fail(pb)
+			return
 		}
+		// Rows went out: the failure ends the answer.
+		entry.Status, entry.Error = pb.status, pb.msg
+		out.finish(stats, "", pb.msg)
 		record()
 		return
 	}
 	next := ""
 	if out.more {
-		nc := cursor{Hash: fingerprint(p.Tenant, req.Query), From: from.UnixNano(), To: to.UnixNano(), Returned: cur.Returned + out.sent}
+		nc := cursor{Hash: fingerprint(p.Tenant, req.Query), From: pl.from.UnixNano(), To: pl.to.UnixNano(), Returned: cur.Returned + out.sent}
 		if st.Keyset {
 			nc.Keyset, nc.Seconds, nc.Nanos, nc.Skip = true, out.lastSec, out.lastNanos, out.tie
 			if cur.Keyset && cur.Seconds == out.lastSec && cur.Nanos == out.lastNanos {
@@ -269,8 +257,84 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	record()
 }
 
-// queryProblem is the message and column of a query that does not parse
-// or compile (column 0 when the problem is not in the query's text).
+// problem is why a request failed: its HTTP status, its status in the
+// search history (invalid, rejected or failed), its message and the query
+// column at fault (0: none). Every handler that runs a query answers its
+// failures through one (writeProblem).
+type problem struct {
+	code        int
+	status, msg string
+	col         int
+}
+
+// invalid is a bad request that is not the query's text (a range, a page
+// size, a cursor).
+func invalid(msg string) *problem {
+	return &problem{code: http.StatusBadRequest, status: "invalid", msg: msg}
+}
+
+// queryInvalid is a query that does not parse or compile: any error, with
+// its column when it is a *query.Error (see queryProblem).
+func queryInvalid(err error) *problem {
+	msg, col := queryProblem(err)
+	return &problem{code: http.StatusBadRequest, status: "invalid", msg: msg, col: col}
+}
+
+// writeProblem answers pb.
+func writeProblem(w http.ResponseWriter, pb *problem) {
+	writeError(w, pb.code, pb.msg, pb.col)
+}
+
+// planned is a query request checked and resolved for its tenant: the
+// parsed query, its range (and its cursor's position), and the datasets
+// its lookups read.
+type planned struct {
+	q        *query.Query
+	from, to time.Time
+	cur      cursor
+	datasets map[string]int64
+}
+
+func (pl planned) lookups() bool { return pl.q != nil && len(pl.q.Lookups) > 0 }
+
+// plan is what every query request does before it compiles: parse the
+// query, read its range (a cursor's, or from/to) and resolve the datasets
+// its lookups name. A failure is the problem to answer; the range is set
+// once it was read.
+func (s *Server) plan(ctx context.Context, tenant string, req searchRequest, now time.Time) (planned, *problem) {
+	var pl planned
+	q, err := query.Parse(req.Query)
+	if err != nil {
+		return pl, queryInvalid(err)
+	}
+	pl.q = q
+	var bad string
+	if pl.from, pl.to, pl.cur, bad = s.searchRange(req, tenant, now); bad != "" {
+		return planned{}, invalid(bad)
+	}
+	if pl.datasets, err = s.datasets(ctx, tenant, q); err != nil {
+		return pl, &problem{code: http.StatusServiceUnavailable, status: "failed", msg: "cannot read the enrichment datasets now; retry"}
+	}
+	return pl, nil
+}
+
+// execute runs a compiled query for tenant once admitted (run), and
+// observes it (observe): its statistics, or the problem to answer when it
+// was turned away (status rejected) or failed.
+func (s *Server) execute(w http.ResponseWriter, r *http.Request, tenant, what, kind string, lookups bool,
+	run func(context.Context) (runner.Stats, error)) (runner.Stats, *problem) {
+	release, code, msg := s.admit(w, r, tenant)
+	if release == nil {
+		return runner.Stats{}, &problem{code: code, status: "rejected", msg: msg}
+	}
+	defer release()
+	stats, err := run(r.Context())
+	if code, msg, status := s.observe(w, what, kind, tenant, stats, err, lookups); err != nil {
+		return stats, &problem{code: code, status: status, msg: msg}
+	}
+	return stats, nil
+}
+
 // datasets resolves the datasets q's lookups name for tenant: its own or
 // the platform's (a failure is logged; the caller answers 503).
 func (s *Server) datasets(ctx context.Context, tenant string, q *query.Query) (map[string]int64, error) {
@@ -285,9 +349,13 @@ func (s *Server) datasets(ctx context.Context, tenant string, q *query.Query) (m
 	return ds, err
 }
 
+// queryProblem is the message and column of a query that does not parse
+// or compile: any error answers its text, at column 0 when it is not a
+// (non-nil) *query.Error, so an odd error from a lower layer is a clean
+// 400, never a panic.
 func queryProblem(err error) (string, int) {
 	var qe *query.Error
-	if errors.As(err, &qe) {
+	if errors.As(err, &qe) && qe != nil {
 		return "query: " + qe.Error(), qe.Col
 	}
 	return err.Error(), 0
@@ -389,7 +457,8 @@ func (o *resultStream) row(row []any) error {
 	}
 	o.sent++
 	if o.tsIndex >= 0 {
-		if t, err := time.Parse(time.RFC3339Nano, row[o.tsIndex].(string)); err == nil {
+		ts, _ := row[o.tsIndex].(string)
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			sec, nanos := uint32(t.Unix()), uint32(t.Nanosecond())
 			if sec == o.lastSec && nanos == o.lastNanos && o.sent > 1 {
 				o.tie++

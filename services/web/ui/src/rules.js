@@ -1,9 +1,10 @@
 // The detection rules page: the tenant's rules with their next run, a
-// form to create or edit one, and a test that runs the rule's query over
-// its window now and says whether it would raise an alert.
+// form to create or edit one, and a test that asks the api what a run of
+// the rule would decide now (POST /api/v1/rules/test: the scheduler's own
+// evaluation, so the page and the scheduler cannot disagree).
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { all, call, can, search } from './api.js'
+import { all, call, can } from './api.js'
 import { QueryError } from './search.js'
 import { Failure, when } from './widgets.js'
 
@@ -25,26 +26,38 @@ function parseLabels(text) {
   return out
 }
 
-const compare = { '>': (a, b) => a > b, '>=': (a, b) => a >= b, '<': (a, b) => a < b, '<=': (a, b) => a <= b }
+const ops = ['>', '>=', '<', '<=']
 
-// testRule counts what the rule's query matches over its last window (per
-// group for a stats query) and compares each count with the threshold, as
-// the scheduler does.
-async function testRule(r) {
-  const stats = /\|\s*stats\b/i.test(r.query)
-  const query = stats ? r.query : `${r.query} | stats count()`
-  const res = { columns: [], rows: [] }
-  await search({ query, from: `-${r.window_seconds}s`, to: 'now', page_size: 1000 }, {
-    onColumns: (c) => { res.columns = c },
-    onRows: (rows) => { res.rows.push(...rows) },
-  })
-  const value = res.columns.findIndex((c) => /Int|Float/.test(c.type))
-  const groups = res.rows.map((row) => ({
-    group: row.filter((_, i) => i !== value).join(' / '),
-    value: Number(row[value]) || 0,
-  }))
-  if (groups.length === 0) groups.push({ group: '', value: 0 })
-  return groups.map((g) => ({ ...g, fires: compare[r.threshold_op](g.value, Number(r.threshold)) }))
+// ruleBody is a rule's fields as the api takes them (not its id or times).
+function ruleBody(r) {
+  return {
+    name: r.name, query: r.query, schedule: r.schedule, signal: !!r.signal, enabled: r.enabled,
+    window_seconds: Number(r.window_seconds), threshold_op: r.threshold_op, threshold: Number(r.threshold),
+    severity: r.severity || 'warning', labels: parseLabels(r.labelsText || ''),
+  }
+}
+
+// testRule asks the api what a run of the rule would decide now: the
+// scheduler's own evaluation over the rule's window, per group, with
+// nothing recorded or sent. The form's rule is tested as a draft; a saved
+// signal rule as saved (its view counts what it saw since its first run).
+function testRule(r) {
+  if (r.signal && r.id) return call('POST', `/api/v1/rules/${r.id}/test`)
+  return call('POST', '/api/v1/rules/test', ruleBody(r))
+}
+
+// TestResult shows a rule test's answer: each group's value and whether
+// it would raise an alert, those that would first.
+function TestResult({ test }) {
+  const seconds = Math.round((Date.parse(test.window_end) - Date.parse(test.window_start)) / 1000)
+  const alerts = test.alerts === 0 ? 'no alert would be raised' : `${test.alerts} alert${test.alerts === 1 ? '' : 's'} would be raised`
+  return html`<div class="test" data-testid="rule-test">
+    <p>Tested <code>${test.query}</code>: ${alerts} (alert when the value ${test.threshold_op} ${test.threshold}).</p>
+    ${test.groups.map((g) => html`<div class=${g.fires ? 'fires' : ''}>
+      ${g.group && html`<b>${g.group}</b>: `}${g.value} in the last ${seconds}s:
+      ${g.fires ? ' would raise an alert' : ' would not raise an alert'}</div>`)}
+    ${test.truncated && html`<p>Showing ${test.groups.length} of ${test.total_groups} groups.</p>`}
+  </div>`
 }
 
 function RuleForm({ rule, onSaved, onCancel }) {
@@ -55,14 +68,8 @@ function RuleForm({ rule, onSaved, onCancel }) {
 
   async function save(e) {
     e.preventDefault()
-    // The rule's fields as the api takes them (not its id or times).
     try {
-      const body = {
-        name: r.name, query: r.query, schedule: r.schedule, signal: !!r.signal, enabled: r.enabled,
-        window_seconds: Number(r.window_seconds), threshold_op: r.threshold_op, threshold: Number(r.threshold),
-        severity: r.severity || 'warning', labels: parseLabels(r.labelsText || ''),
-      }
-      const saved = await call(r.id ? 'PUT' : 'POST', r.id ? `/api/v1/rules/${r.id}` : '/api/v1/rules', body)
+      const saved = await call(r.id ? 'PUT' : 'POST', r.id ? `/api/v1/rules/${r.id}` : '/api/v1/rules', ruleBody(r))
       setError(null)
       onSaved(saved)
     } catch (err) {
@@ -72,7 +79,7 @@ function RuleForm({ rule, onSaved, onCancel }) {
   async function runTest() {
     setTest(null)
     try {
-      setTest(await testRule(r))
+      setTest({ ...(await testRule(r)), query: r.query })
       setError(null)
     } catch (err) {
       setError(err)
@@ -87,7 +94,7 @@ function RuleForm({ rule, onSaved, onCancel }) {
       <label>Schedule <input name="schedule" value=${r.schedule} onInput=${set('schedule')} title="@every 5m or five-field cron (UTC)" /></label>
       <label>Window (s) <input name="window_seconds" type="number" min="60" value=${r.window_seconds} onInput=${set('window_seconds')} /></label>
       <label>Alert when count <select name="threshold_op" value=${r.threshold_op} onChange=${set('threshold_op')}>
-        ${Object.keys(compare).map((op) => html`<option>${op}</option>`)}</select></label>
+        ${ops.map((op) => html`<option>${op}</option>`)}</select></label>
       <label>Threshold <input name="threshold" type="number" step="any" value=${r.threshold} onInput=${set('threshold')} /></label>
       <label class="check"><input name="enabled" type="checkbox" checked=${r.enabled} onChange=${set('enabled')} /> Enabled</label>
     </div>
@@ -98,9 +105,7 @@ function RuleForm({ rule, onSaved, onCancel }) {
         <textarea name="labels" rows="2" spellcheck="false" value=${r.labelsText} onInput=${set('labelsText')}></textarea></label>
     </div>
     ${error?.field === 'query' ? html`<${QueryError} query=${r.query} error=${error} />` : html`<${Failure} error=${error} />`}
-    ${test && html`<div class="test" data-testid="rule-test">${test.map((g) => html`<div class=${g.fires ? 'fires' : ''}>
-      ${g.group && html`<b>${g.group}</b>: `}${g.value} in the last ${r.window_seconds}s:
-      ${g.fires ? ' would raise an alert' : ' would not raise an alert'}</div>`)}</div>`}
+    ${test && html`<${TestResult} test=${test} />`}
     <div class="buttons">
       <button type="submit">Save rule</button>
       <button type="button" onClick=${runTest}>Test now</button>
