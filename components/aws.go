@@ -134,22 +134,7 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	if err != nil {
 		return nil, nil, err
 	}
-	clusterRole, err := newServiceRole(ctx, spec.Name+"-cluster", "eks.amazonaws.com", tags, parent,
-		"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
-	if err != nil {
-		return nil, nil, err
-	}
-	// The nodes' role: what the kubelet and the VPC CNI need, nothing for
-	// volumes (the EBS CSI driver's rights are its own, through Pod
-	// Identity, below).
-	nodeRole, err := newServiceRole(ctx, spec.Name+"-node", "ec2.amazonaws.com", tags, parent,
-		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")
-	if err != nil {
-		return nil, nil, err
-	}
-	ebsRole, err := newServiceRole(ctx, spec.Name+"-ebs-csi", podIdentityService, tags, parent,
-		"arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+	roles, err := newEKSRoles(ctx, spec.Name, tags, parent)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -157,85 +142,17 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := kms.NewKey(ctx, spec.Name+"-secrets", &kms.KeyArgs{
-		Description: pulumi.String("nano " + spec.Deployment + ": Kubernetes secrets"), EnableKeyRotation: pulumi.Bool(true), Tags: tags,
-	}, parent)
-	if err != nil {
-		return nil, nil, err
-	}
-	apiCIDRs, err := spec.apiCIDRs()
-	if err != nil {
-		return nil, nil, err
-	}
 	subnets := append(append(pulumi.StringArray{}, net.privateSubnets...), public...)
-	cluster, err := eks.NewCluster(ctx, spec.Name+"-eks", &eks.ClusterArgs{
-		RoleArn: clusterRole.role.Arn, Tags: tags,
-		VpcConfig: &eks.ClusterVpcConfigArgs{
-			SubnetIds: subnets, EndpointPrivateAccess: pulumi.Bool(true), EndpointPublicAccess: pulumi.Bool(true),
-			PublicAccessCidrs: pulumi.ToStringArray(apiCIDRs),
-		},
-		AccessConfig: &eks.ClusterAccessConfigArgs{
-			AuthenticationMode: pulumi.String("API_AND_CONFIG_MAP"), BootstrapClusterCreatorAdminPermissions: pulumi.Bool(true),
-		},
-		EncryptionConfig: &eks.ClusterEncryptionConfigArgs{
-			Provider: &eks.ClusterEncryptionConfigProviderArgs{KeyArn: key.Arn}, Resources: pulumi.ToStringArray([]string{"secrets"}),
-		},
-		EnabledClusterLogTypes: pulumi.ToStringArray([]string{"api", "audit", "authenticator"}),
-	}, parent, pulumi.DependsOn(clusterRole.attachments))
+	cluster, err := newEKSCluster(ctx, spec, roles.cluster, subnets, tags, parent)
 	if err != nil {
 		return nil, nil, err
 	}
 	net.nodeSecurityGroup = cluster.VpcConfig.ClusterSecurityGroupId().Elem()
-	cni, err := eks.NewAddon(ctx, spec.Name+"-vpc-cni", &eks.AddonArgs{
-		ClusterName: cluster.Name, AddonName: pulumi.String("vpc-cni"),
-		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
-		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"), Tags: tags,
-	}, parent)
+	ready, err := newEKSNodeGroups(ctx, spec, cluster, roles.node, nodes, net.privateSubnets, tags, parent)
 	if err != nil {
 		return nil, nil, err
 	}
-	var ready []pulumi.Resource
-	for _, p := range spec.Pools {
-		capacity := "ON_DEMAND"
-		if p.Spot {
-			capacity = "SPOT"
-		}
-		var taints eks.NodeGroupTaintArray
-		if k, v, ok := p.taint(); ok {
-			taints = eks.NodeGroupTaintArray{eks.NodeGroupTaintArgs{Key: pulumi.String(k), Value: pulumi.String(v), Effect: pulumi.String("NO_SCHEDULE")}}
-		}
-		group, err := eks.NewNodeGroup(ctx, spec.Name+"-"+string(p.Role), &eks.NodeGroupArgs{
-			ClusterName: cluster.Name, NodeRoleArn: nodeRole.role.Arn, SubnetIds: net.privateSubnets,
-			InstanceTypes: pulumi.ToStringArray([]string{p.MachineType}), CapacityType: pulumi.String(capacity),
-			ScalingConfig: &eks.NodeGroupScalingConfigArgs{
-				DesiredSize: pulumi.Int(p.Nodes), MinSize: pulumi.Int(p.Nodes), MaxSize: pulumi.Int(p.Nodes),
-			},
-			LaunchTemplate: &eks.NodeGroupLaunchTemplateArgs{
-				Id: nodes.ID(), Version: nodes.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput),
-			},
-			Labels: pulumi.ToStringMap(p.nodeLabels()), Taints: taints, Tags: tags,
-		}, parent, pulumi.DependsOn(append([]pulumi.Resource{cni}, nodeRole.attachments...)))
-		if err != nil {
-			return nil, nil, err
-		}
-		ready = append(ready, group)
-	}
-	// The EBS CSI controller's service account gets its role through EKS
-	// Pod Identity (the agent add-on), so no node carries volume rights.
-	agent, err := eks.NewAddon(ctx, spec.Name+"-pod-identity", &eks.AddonArgs{
-		ClusterName: cluster.Name, AddonName: pulumi.String("eks-pod-identity-agent"),
-		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), Tags: tags,
-	}, parent, pulumi.DependsOn(ready))
-	if err != nil {
-		return nil, nil, err
-	}
-	ebs, err := eks.NewAddon(ctx, spec.Name+"-ebs-csi", &eks.AddonArgs{
-		ClusterName: cluster.Name, AddonName: pulumi.String("aws-ebs-csi-driver"),
-		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), Tags: tags,
-		PodIdentityAssociations: eks.AddonPodIdentityAssociationArray{eks.AddonPodIdentityAssociationArgs{
-			RoleArn: ebsRole.role.Arn, ServiceAccount: pulumi.String(ebsCSIServiceAccount),
-		}},
-	}, parent, pulumi.DependsOn(append(append([]pulumi.Resource{agent}, ready...), ebsRole.attachments...)))
+	ebs, err := newEBSCSIDriver(ctx, spec.Name, cluster, roles.ebs, ready, tags, parent)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -266,6 +183,125 @@ func newEKS(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	return &builtCluster{
 		Kubeconfig: kc, Provider: provider, StorageClass: eksStorageClass, Ready: append(ready, ebs, sc),
 	}, net, nil
+}
+
+// eksRoles are the IAM roles of an EKS cluster: the control plane's, the
+// nodes' and the EBS CSI driver's.
+type eksRoles struct{ cluster, node, ebs *serviceRole }
+
+// newEKSRoles makes the cluster's roles. The nodes' has what the kubelet
+// and the VPC CNI need, nothing for volumes (the EBS CSI driver's rights
+// are its own, through Pod Identity).
+func newEKSRoles(ctx *pulumi.Context, name string, tags pulumi.StringMap, parent pulumi.ResourceOption) (*eksRoles, error) {
+	var r eksRoles
+	var err error
+	if r.cluster, err = newServiceRole(ctx, name+"-cluster", "eks.amazonaws.com", tags, parent,
+		"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"); err != nil {
+		return nil, err
+	}
+	if r.node, err = newServiceRole(ctx, name+"-node", "ec2.amazonaws.com", tags, parent,
+		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"); err != nil {
+		return nil, err
+	}
+	if r.ebs, err = newServiceRole(ctx, name+"-ebs-csi", podIdentityService, tags, parent,
+		"arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// newEKSCluster is the control plane: its API public only to
+// spec.APIAllowedCIDRs (and private inside the VPC), Kubernetes secrets
+// encrypted with a KMS key of the deployment's, its API, audit and
+// authenticator logs kept.
+func newEKSCluster(ctx *pulumi.Context, spec clusterSpec, role *serviceRole, subnets pulumi.StringArray, tags pulumi.StringMap, parent pulumi.ResourceOption) (*eks.Cluster, error) {
+	key, err := kms.NewKey(ctx, spec.Name+"-secrets", &kms.KeyArgs{
+		Description: pulumi.String("nano " + spec.Deployment + ": Kubernetes secrets"), EnableKeyRotation: pulumi.Bool(true), Tags: tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	apiCIDRs, err := spec.apiCIDRs()
+	if err != nil {
+		return nil, err
+	}
+	return eks.NewCluster(ctx, spec.Name+"-eks", &eks.ClusterArgs{
+		RoleArn: role.role.Arn, Tags: tags,
+		VpcConfig: &eks.ClusterVpcConfigArgs{
+			SubnetIds: subnets, EndpointPrivateAccess: pulumi.Bool(true), EndpointPublicAccess: pulumi.Bool(true),
+			PublicAccessCidrs: pulumi.ToStringArray(apiCIDRs),
+		},
+		AccessConfig: &eks.ClusterAccessConfigArgs{
+			AuthenticationMode: pulumi.String("API_AND_CONFIG_MAP"), BootstrapClusterCreatorAdminPermissions: pulumi.Bool(true),
+		},
+		EncryptionConfig: &eks.ClusterEncryptionConfigArgs{
+			Provider: &eks.ClusterEncryptionConfigProviderArgs{KeyArn: key.Arn}, Resources: pulumi.ToStringArray([]string{"secrets"}),
+		},
+		EnabledClusterLogTypes: pulumi.ToStringArray([]string{"api", "audit", "authenticator"}),
+	}, parent, pulumi.DependsOn(role.attachments))
+}
+
+// newEKSNodeGroups installs the VPC CNI enforcing NetworkPolicies, then one
+// managed node group per spec pool (spot where the catalog says so) in the
+// private subnets; it returns the groups.
+func newEKSNodeGroups(ctx *pulumi.Context, spec clusterSpec, cluster *eks.Cluster, nodeRole *serviceRole, nodes *ec2.LaunchTemplate,
+	privateSubnets pulumi.StringArray, tags pulumi.StringMap, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	cni, err := eks.NewAddon(ctx, spec.Name+"-vpc-cni", &eks.AddonArgs{
+		ClusterName: cluster.Name, AddonName: pulumi.String("vpc-cni"),
+		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"), Tags: tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	var ready []pulumi.Resource
+	for _, p := range spec.Pools {
+		capacity := "ON_DEMAND"
+		if p.Spot {
+			capacity = "SPOT"
+		}
+		var taints eks.NodeGroupTaintArray
+		if k, v, ok := p.taint(); ok {
+			taints = eks.NodeGroupTaintArray{eks.NodeGroupTaintArgs{Key: pulumi.String(k), Value: pulumi.String(v), Effect: pulumi.String("NO_SCHEDULE")}}
+		}
+		group, err := eks.NewNodeGroup(ctx, spec.Name+"-"+string(p.Role), &eks.NodeGroupArgs{
+			ClusterName: cluster.Name, NodeRoleArn: nodeRole.role.Arn, SubnetIds: privateSubnets,
+			InstanceTypes: pulumi.ToStringArray([]string{p.MachineType}), CapacityType: pulumi.String(capacity),
+			ScalingConfig: &eks.NodeGroupScalingConfigArgs{
+				DesiredSize: pulumi.Int(p.Nodes), MinSize: pulumi.Int(p.Nodes), MaxSize: pulumi.Int(p.Nodes),
+			},
+			LaunchTemplate: &eks.NodeGroupLaunchTemplateArgs{
+				Id: nodes.ID(), Version: nodes.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput),
+			},
+			Labels: pulumi.ToStringMap(p.nodeLabels()), Taints: taints, Tags: tags,
+		}, parent, pulumi.DependsOn(append([]pulumi.Resource{cni}, nodeRole.attachments...)))
+		if err != nil {
+			return nil, err
+		}
+		ready = append(ready, group)
+	}
+	return ready, nil
+}
+
+// newEBSCSIDriver installs the EBS CSI driver once the nodes are ready. Its
+// controller's service account gets its role through EKS Pod Identity (the
+// agent add-on), so no node carries volume rights.
+func newEBSCSIDriver(ctx *pulumi.Context, name string, cluster *eks.Cluster, ebsRole *serviceRole, ready []pulumi.Resource, tags pulumi.StringMap, parent pulumi.ResourceOption) (*eks.Addon, error) {
+	agent, err := eks.NewAddon(ctx, name+"-pod-identity", &eks.AddonArgs{
+		ClusterName: cluster.Name, AddonName: pulumi.String("eks-pod-identity-agent"),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), Tags: tags,
+	}, parent, pulumi.DependsOn(ready))
+	if err != nil {
+		return nil, err
+	}
+	return eks.NewAddon(ctx, name+"-ebs-csi", &eks.AddonArgs{
+		ClusterName: cluster.Name, AddonName: pulumi.String("aws-ebs-csi-driver"),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), Tags: tags,
+		PodIdentityAssociations: eks.AddonPodIdentityAssociationArray{eks.AddonPodIdentityAssociationArgs{
+			RoleArn: ebsRole.role.Arn, ServiceAccount: pulumi.String(ebsCSIServiceAccount),
+		}},
+	}, parent, pulumi.DependsOn(append(append([]pulumi.Resource{agent}, ready...), ebsRole.attachments...)))
 }
 
 // EKS Pod Identity: the service its roles trust, and the EBS CSI

@@ -90,61 +90,30 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	}
 	parent := pulumi.Parent(host)
 	labels := pulumi.ToStringMap(stacklabels.For(args.Deployment, args.Tier.Name))
-	datacenter := settings.HetznerLocations[args.Location].Datacenter
 
-	// Secrets generated once and kept in state (encrypted).
-	password := func(suffix string, length int) (*random.RandomPassword, error) {
-		return random.NewRandomPassword(ctx, name+"-"+suffix, &random.RandomPasswordArgs{
-			Length: pulumi.Int(length), Special: pulumi.Bool(false),
-		}, parent)
-	}
-	pgPassword, err := password("postgres-password", 32)
+	passwords, err := newComposePasswords(ctx, name, parent)
 	if err != nil {
 		return nil, err
 	}
-	chPassword, err := password("clickhouse-password", 32)
-	if err != nil {
-		return nil, err
-	}
-	// Each service's own database logins (docs/database-roles.md).
-	var logins []pulumi.Output
-	for _, suffix := range []string{"api-postgres-password", "ingest-postgres-password", "search-postgres-password",
-		"monitor-postgres-password", "ingest-clickhouse-password", "search-clickhouse-password"} {
-		pw, err := password(suffix, 32)
-		if err != nil {
-			return nil, err
-		}
-		logins = append(logins, pw.Result)
-	}
-
 	// The public IPv4, before the server: see the type's doc comment.
 	ip, err := newPrimaryIPv4(ctx, name, args.Location, labels, parent)
 	if err != nil {
 		return nil, err
 	}
-	publicHost := ip.IpAddress
-	if args.Domain != "" {
-		publicHost = pulumi.String(args.Domain).ToStringOutput()
-	}
-
 	creds, err := newAccessCredentials(ctx, name, args.Domain, pulumi.StringArray{ip.IpAddress}, nil, parent)
 	if err != nil {
 		return nil, err
 	}
-	native := creds.tls
-
 	sshKey, sshPrivate, err := newAdminSSHKey(ctx, name, args.SSHPublicKey, labels, parent)
 	if err != nil {
 		return nil, err
 	}
-
 	firewall, err := hcloud.NewFirewall(ctx, name+"-firewall", &hcloud.FirewallArgs{
 		Labels: labels, Rules: firewallRules(args.SSHAllowedCIDRs),
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
-
 	volume, err := hcloud.NewVolume(ctx, name+"-data", &hcloud.VolumeArgs{
 		// The tier's hot storage, or more where its volume and retention
 		// need it (with PostgreSQL and Prometheus on the same volume).
@@ -154,22 +123,74 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	if err != nil {
 		return nil, err
 	}
-
 	// Generated once and kept in the state: a new key would make the
 	// credentials the api sealed with the old one unreadable.
 	credKey, err := random.NewRandomBytes(ctx, name+"-api-credentials-key", &random.RandomBytesArgs{Length: pulumi.Int(32)}, parent)
 	if err != nil {
 		return nil, err
 	}
+	userData := composeUserData(args, ip, volume, passwords, creds, credKey)
+	if err := newComposeServer(ctx, name, args, ip, sshKey, firewall, volume, userData, labels, parent); err != nil {
+		return nil, err
+	}
 
-	p := composefiles.Params{
+	// Caddy terminates TLS in front of the ingest HTTP and HEC ports.
+	host.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", true, sshPrivate)
+	host.AccessOutputs = creds.outputs()
+	if err := ctx.RegisterResourceOutputs(host, host.AccessOutputs.outputMap(host.Endpoints.outputMap(pulumi.Map{}))); err != nil {
+		return nil, err
+	}
+	return host, nil
+}
+
+// composePasswords are a Compose host's database passwords, generated once
+// and kept in state (encrypted): the superuser's, ClickHouse's owner's and
+// each service's own logins (docs/database-roles.md), in composeLogins'
+// order.
+type composePasswords struct {
+	postgres, clickhouse *random.RandomPassword
+	logins               []pulumi.Output
+}
+
+// composeLogins are the services' logins, as composefiles.Secrets names
+// them.
+var composeLogins = []string{"api-postgres-password", "ingest-postgres-password", "search-postgres-password",
+	"monitor-postgres-password", "ingest-clickhouse-password", "search-clickhouse-password"}
+
+func newComposePasswords(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*composePasswords, error) {
+	password := func(suffix string) (*random.RandomPassword, error) {
+		return random.NewRandomPassword(ctx, name+"-"+suffix, &random.RandomPasswordArgs{
+			Length: pulumi.Int(32), Special: pulumi.Bool(false),
+		}, parent)
+	}
+	var p composePasswords
+	var err error
+	if p.postgres, err = password("postgres-password"); err != nil {
+		return nil, err
+	}
+	if p.clickhouse, err = password("clickhouse-password"); err != nil {
+		return nil, err
+	}
+	for _, suffix := range composeLogins {
+		pw, err := password(suffix)
+		if err != nil {
+			return nil, err
+		}
+		p.logins = append(p.logins, pw.Result)
+	}
+	return &p, nil
+}
+
+// composeParams are the host's non-secret file inputs known before
+// deployment (Host and VolumeDevice come from the cloud), the identity
+// provider's client secret and the backup bucket's keys.
+func composeParams(args *ComposeHostArgs) (p composefiles.Params, oidcSecret string, backupKeys [2]string) {
+	p = composefiles.Params{
 		Deployment: args.Deployment, Tier: args.Tier, Images: args.Images, PublicTLS: args.Domain != "", SignIn: args.SignIn,
 	}
-	oidcSecret := ""
 	if args.SignIn != nil {
 		oidcSecret = args.SignIn.ClientSecret
 	}
-	var backupKeys [2]string
 	if b := args.Backup; b != nil {
 		// The same layout as the clusters' warm bucket: the deployment's
 		// prefix, ClickHouse's backups under it.
@@ -178,9 +199,21 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 			PostgresURL:   b.URL + args.Deployment + "/" + contract.PostgresBackupPrefix}
 		backupKeys = [2]string{b.AccessKeyID, b.SecretAccessKey}
 	}
-	inputs := append([]any{publicHost, volume.ID(), pgPassword.Result, chPassword.Result, creds.ingestToken,
-		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64, creds.adminToken}, toAnys(logins)...)
-	userData := pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+	return p, oidcSecret, backupKeys
+}
+
+// composeUserData is the server's cloud-init (composefiles.CloudInit): it
+// holds the secrets.
+func composeUserData(args *ComposeHostArgs, ip *hcloud.PrimaryIp, volume *hcloud.Volume, pw *composePasswords, creds *accessCredentials, credKey *random.RandomBytes) pulumi.StringOutput {
+	publicHost := ip.IpAddress
+	if args.Domain != "" {
+		publicHost = pulumi.String(args.Domain).ToStringOutput()
+	}
+	p, oidcSecret, backupKeys := composeParams(args)
+	native := creds.tls
+	inputs := append([]any{publicHost, volume.ID(), pw.postgres.Result, pw.clickhouse.Result, creds.ingestToken,
+		creds.hecToken, native.caCert, native.serverCert, native.serverKey, credKey.Base64, creds.adminToken}, toAnys(pw.logins)...)
+	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
 		p := p
 		p.Host, p.VolumeDevice = v[0].(string), "/dev/disk/by-id/scsi-0HC_Volume_"+string(v[1].(pulumi.ID))
 		b, err := composefiles.CloudInit(p, composefiles.Secrets{
@@ -195,7 +228,13 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		})
 		return string(b), err
 	}).(pulumi.StringOutput)
+}
 
+// newComposeServer is the server, on the primary IP, with the data volume
+// attached. A new server must be created after the old one released the
+// primary IP and the volume: delete before replace.
+func newComposeServer(ctx *pulumi.Context, name string, args *ComposeHostArgs, ip *hcloud.PrimaryIp, sshKey *hcloud.SshKey, firewall *hcloud.Firewall,
+	volume *hcloud.Volume, userData pulumi.StringOutput, labels pulumi.StringMap, parent pulumi.ResourceOption) error {
 	ipID := ip.ID().ApplyT(func(id pulumi.ID) (int, error) {
 		n, err := strconv.Atoi(string(id))
 		if err != nil {
@@ -203,12 +242,9 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		}
 		return n, nil
 	}).(pulumi.IntOutput)
-
-	// A new server must be created after the old one released the primary
-	// IP and the volume: delete before replace.
 	server, err := hcloud.NewServer(ctx, name+"-server", &hcloud.ServerArgs{
 		ServerType: pulumi.String(args.ServerType), Image: pulumi.String(hostImage),
-		Datacenter: pulumi.String(datacenter), Labels: labels,
+		Datacenter: pulumi.String(settings.HetznerLocations[args.Location].Datacenter), Labels: labels,
 		SshKeys:     pulumi.StringArray{sshKey.ID().ToStringOutput()},
 		FirewallIds: pulumi.IntArray{idToInt(firewall.ID())},
 		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{
@@ -218,21 +254,12 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 		ShutdownBeforeDeletion: pulumi.Bool(true),
 	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := hcloud.NewVolumeAttachment(ctx, name+"-data-attachment", &hcloud.VolumeAttachmentArgs{
+	_, err = hcloud.NewVolumeAttachment(ctx, name+"-data-attachment", &hcloud.VolumeAttachmentArgs{
 		ServerId: idToInt(server.ID()), VolumeId: idToInt(volume.ID()), Automount: pulumi.Bool(false),
-	}, parent, pulumi.DeleteBeforeReplace(true)); err != nil {
-		return nil, err
-	}
-
-	// Caddy terminates TLS in front of the ingest HTTP and HEC ports.
-	host.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", true, sshPrivate)
-	host.AccessOutputs = creds.outputs()
-	if err := ctx.RegisterResourceOutputs(host, host.AccessOutputs.outputMap(host.Endpoints.outputMap(pulumi.Map{}))); err != nil {
-		return nil, err
-	}
-	return host, nil
+	}, parent, pulumi.DeleteBeforeReplace(true))
+	return err
 }
 
 // firewallRules opens HTTP (which only redirects to HTTPS and answers ACME

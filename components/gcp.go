@@ -50,7 +50,51 @@ type gkeNetwork struct {
 // spec pool. Node counts are totals across zones (autoscaling pinned to the
 // catalog's count), so the cluster has exactly the seed's nodes.
 func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption) (*builtCluster, *gkeNetwork, error) {
-	labels := pulumi.ToStringMap(spec.Labels)
+	net, nat, err := newGKENetwork(ctx, spec, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	apiCIDRs, err := spec.apiCIDRs()
+	if err != nil {
+		return nil, nil, err
+	}
+	var blocks container.ClusterMasterAuthorizedNetworksConfigCidrBlockArray
+	for _, c := range apiCIDRs {
+		blocks = append(blocks, container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs{
+			CidrBlock: pulumi.String(c), DisplayName: pulumi.String("nano:kubeApiAllowedCidrs"),
+		})
+	}
+	nodeAccount, nodeRole, err := newGKENodeAccount(ctx, spec, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	cluster, err := newGKECluster(ctx, spec, net, blocks, nodeAccount, parent, pulumi.DependsOn([]pulumi.Resource{nat}))
+	if err != nil {
+		return nil, nil, err
+	}
+	ready, err := newGKENodePools(ctx, spec, cluster, nodeAccount, parent, pulumi.DependsOn([]pulumi.Resource{nodeRole}))
+	if err != nil {
+		return nil, nil, err
+	}
+	kc := pulumi.All(cluster.Endpoint, cluster.MasterAuth.ClusterCaCertificate().Elem()).ApplyT(func(v []any) (string, error) {
+		return kubeconfig.Exec("https://"+v[0].(string), v[1].(string), kubeconfig.Plugin{
+			Command:     "gke-gcloud-auth-plugin",
+			InstallHint: "nano's GKE kubeconfig needs gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+		})
+	}).(pulumi.StringOutput)
+	kc = secret(kc)
+	provider, err := kubernetes.NewProvider(ctx, spec.Name+"-gke", &kubernetes.ProviderArgs{Kubeconfig: kc},
+		parent, pulumi.DependsOn(ready))
+	if err != nil {
+		return nil, nil, err
+	}
+	return &builtCluster{Kubeconfig: kc, Provider: provider, StorageClass: gkeStorageClass, Ready: ready}, net, nil
+}
+
+// newGKENetwork is the deployment's VPC: one subnet with the pods' and
+// services' secondary ranges, and egress through Cloud NAT (returned: the
+// cluster waits for it).
+func newGKENetwork(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption) (*gkeNetwork, *compute.RouterNat, error) {
 	network, err := compute.NewNetwork(ctx, spec.Name+"-vpc", &compute.NetworkArgs{
 		AutoCreateSubnetworks: pulumi.Bool(false),
 		Description:           pulumi.String("nano deployment " + spec.Deployment),
@@ -83,21 +127,16 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 	if err != nil {
 		return nil, nil, err
 	}
-	apiCIDRs, err := spec.apiCIDRs()
-	if err != nil {
-		return nil, nil, err
-	}
-	var blocks container.ClusterMasterAuthorizedNetworksConfigCidrBlockArray
-	for _, c := range apiCIDRs {
-		blocks = append(blocks, container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs{
-			CidrBlock: pulumi.String(c), DisplayName: pulumi.String("nano:kubeApiAllowedCidrs"),
-		})
-	}
-	// The nodes' identity: a service account of their own with GKE's
-	// minimal node role (logs, metrics), never the project's default
-	// Compute account (Editor); pods get no node credentials at all
-	// (Workload Identity: the GKE metadata server answers pods only for
-	// their Kubernetes service account's bindings, and nano binds none).
+	return &gkeNetwork{network: network, subnet: subnet}, nat, nil
+}
+
+// newGKENodeAccount is the nodes' identity: a service account of their own
+// with GKE's minimal node role (logs, metrics; the binding returned), never
+// the project's default Compute account (Editor); pods get no node
+// credentials at all (Workload Identity: the GKE metadata server answers
+// pods only for their Kubernetes service account's bindings, and nano
+// binds none).
+func newGKENodeAccount(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption) (*serviceaccount.Account, *projects.IAMMember, error) {
 	nodeAccount, err := serviceaccount.NewAccount(ctx, spec.Name+"-nodes", &serviceaccount.AccountArgs{
 		AccountId:   pulumi.String(gcpAccountID(spec.Deployment, "-nodes")),
 		DisplayName: pulumi.String("nano " + spec.Deployment + " GKE nodes"),
@@ -109,11 +148,16 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 		Project: nodeAccount.Project, Role: pulumi.String(gkeNodeRole),
 		Member: pulumi.Sprintf("serviceAccount:%s", nodeAccount.Email),
 	}, parent)
-	if err != nil {
-		return nil, nil, err
-	}
-	cluster, err := container.NewCluster(ctx, spec.Name+"-gke", &container.ClusterArgs{
-		Location: pulumi.String(spec.Region), Network: network.ID(), Subnetwork: subnet.ID(),
+	return nodeAccount, nodeRole, err
+}
+
+// newGKECluster is the regional control plane: private nodes, Dataplane
+// V2 (which enforces nano's NetworkPolicies), Workload Identity, the API
+// reachable from blocks only.
+func newGKECluster(ctx *pulumi.Context, spec clusterSpec, net *gkeNetwork, blocks container.ClusterMasterAuthorizedNetworksConfigCidrBlockArray,
+	nodeAccount *serviceaccount.Account, opts ...pulumi.ResourceOption) (*container.Cluster, error) {
+	return container.NewCluster(ctx, spec.Name+"-gke", &container.ClusterArgs{
+		Location: pulumi.String(spec.Region), Network: net.network.ID(), Subnetwork: net.subnet.ID(),
 		// Node pools are separate resources; GKE insists on a default pool
 		// at creation, which is removed right away.
 		RemoveDefaultNodePool: pulumi.Bool(true), InitialNodeCount: pulumi.Int(1),
@@ -136,11 +180,15 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 		NodeConfig: &container.ClusterNodeConfigArgs{ServiceAccount: nodeAccount.Email, OauthScopes: pulumi.ToStringArray(gkeNodeScopes)},
 		// pulumi destroy (and the provisioning endpoint's DELETE) must work.
 		DeletionProtection: pulumi.Bool(false),
-		ResourceLabels:     labels,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{nat}))
-	if err != nil {
-		return nil, nil, err
-	}
+		ResourceLabels:     pulumi.ToStringMap(spec.Labels),
+	}, opts...)
+}
+
+// newGKENodePools makes one node pool per spec pool, running as the
+// nodes' account; counts are totals across zones (autoscaling pinned to
+// the catalog's count).
+func newGKENodePools(ctx *pulumi.Context, spec clusterSpec, cluster *container.Cluster, nodeAccount *serviceaccount.Account, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	labels := pulumi.ToStringMap(spec.Labels)
 	var ready []pulumi.Resource
 	for _, p := range spec.Pools {
 		cfg := &container.NodePoolNodeConfigArgs{
@@ -163,26 +211,13 @@ func newGKE(ctx *pulumi.Context, spec clusterSpec, parent pulumi.ResourceOption)
 				TotalMinNodeCount: pulumi.Int(p.Nodes), TotalMaxNodeCount: pulumi.Int(p.Nodes), LocationPolicy: pulumi.String("BALANCED"),
 			},
 			Management: &container.NodePoolManagementArgs{AutoRepair: pulumi.Bool(true), AutoUpgrade: pulumi.Bool(true)},
-		}, parent, pulumi.DependsOn([]pulumi.Resource{nodeRole}))
+		}, opts...)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		ready = append(ready, pool)
 	}
-	kc := pulumi.All(cluster.Endpoint, cluster.MasterAuth.ClusterCaCertificate().Elem()).ApplyT(func(v []any) (string, error) {
-		return kubeconfig.Exec("https://"+v[0].(string), v[1].(string), kubeconfig.Plugin{
-			Command:     "gke-gcloud-auth-plugin",
-			InstallHint: "nano's GKE kubeconfig needs gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
-		})
-	}).(pulumi.StringOutput)
-	kc = secret(kc)
-	provider, err := kubernetes.NewProvider(ctx, spec.Name+"-gke", &kubernetes.ProviderArgs{Kubeconfig: kc},
-		parent, pulumi.DependsOn(ready))
-	if err != nil {
-		return nil, nil, err
-	}
-	return &builtCluster{Kubeconfig: kc, Provider: provider, StorageClass: gkeStorageClass, Ready: ready},
-		&gkeNetwork{network: network, subnet: subnet}, nil
+	return ready, nil
 }
 
 // newGCSWarmBucket creates the warm tier's bucket on GCS: private (uniform

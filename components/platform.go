@@ -100,14 +100,7 @@ type kubeObject struct {
 
 // NewPlatform installs the platform on the cluster of args.Provider.
 func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...pulumi.ResourceOption) (*Platform, error) {
-	if args != nil && args.Spec.Backups() && args.Spec.Backup == nil && args.Warm != nil && args.Warm.Endpoint != nil {
-		// PostgreSQL's backups go to the backup (or warm) bucket; a backup
-		// bucket expires them itself.
-		a := *args
-		a.Spec.Backup = a.Warm.backupStore()
-		a.Spec.Backup.ExpiredByBucket = a.Warm.Backup != nil
-		args = &a
-	}
+	args = withBackupStore(args)
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
@@ -142,35 +135,9 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		return nil, err
 	}
 	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
-
-	// Ingest's load balancer first: its address goes into the server
-	// certificate of the shippers' ports (TLS on 8080, 8088 and 6000), so a
-	// shipper verifies the address it was given even without a domain.
-	p.IngestAddress = pulumi.String("").ToStringOutput()
-	ips, hosts := pulumi.StringArrayInput(pulumi.StringArray{}), pulumi.StringArrayInput(pulumi.StringArray{})
-	rest := make([]kubeobjects.Object, 0, len(objects)-1)
-	for _, o := range objects[1:] {
-		if o.Kind() != "Service" || o.Name() != kubeobjects.IngestPublicService {
-			rest = append(rest, o)
-			continue
-		}
-		obj, err := registerObject(ctx, name, o, parent, provider, inNamespace)
-		if err != nil {
-			return nil, err
-		}
-		p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
-		ips = p.IngestAddress.ApplyT(func(a string) []string {
-			if net.ParseIP(a) != nil {
-				return []string{a}
-			}
-			return []string{}
-		}).(pulumi.StringArrayOutput)
-		hosts = p.IngestAddress.ApplyT(func(a string) []string {
-			if a != "" && net.ParseIP(a) == nil {
-				return []string{a}
-			}
-			return []string{}
-		}).(pulumi.StringArrayOutput)
+	rest, ips, hosts, err := p.registerIngestService(ctx, name, objects[1:], parent, provider, inNamespace)
+	if err != nil {
+		return nil, err
 	}
 	creds, err := newAccessCredentials(ctx, name, s.Domain, ips, hosts, parent)
 	if err != nil {
@@ -200,6 +167,54 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		return nil, err
 	}
 	return p, nil
+}
+
+// withBackupStore points PostgreSQL's backups at the backup (or warm)
+// bucket where the spec backs up and names no store of its own; a backup
+// bucket expires them itself.
+func withBackupStore(args *PlatformArgs) *PlatformArgs {
+	if args == nil || !args.Spec.Backups() || args.Spec.Backup != nil || args.Warm == nil || args.Warm.Endpoint == nil {
+		return args
+	}
+	a := *args
+	a.Spec.Backup = a.Warm.backupStore()
+	a.Spec.Backup.ExpiredByBucket = a.Warm.Backup != nil
+	return &a
+}
+
+// registerIngestService registers ingest's load balancer before the other
+// objects (returned): its address goes into the server certificate of the
+// shippers' ports (TLS on 8080, 8088 and 6000), so a shipper verifies the
+// address it was given even without a domain. ips and hosts are that
+// address as the certificate names it.
+func (p *Platform) registerIngestService(ctx *pulumi.Context, name string, objects []kubeobjects.Object, opts ...pulumi.ResourceOption) (rest []kubeobjects.Object, ips, hosts pulumi.StringArrayInput, err error) {
+	p.IngestAddress = pulumi.String("").ToStringOutput()
+	ips, hosts = pulumi.StringArray{}, pulumi.StringArray{}
+	rest = make([]kubeobjects.Object, 0, len(objects))
+	for _, o := range objects {
+		if o.Kind() != "Service" || o.Name() != kubeobjects.IngestPublicService {
+			rest = append(rest, o)
+			continue
+		}
+		obj, err := registerObject(ctx, name, o, opts...)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		p.IngestAddress = obj.Status.ApplyT(loadBalancerAddress).(pulumi.StringOutput)
+		ips = p.IngestAddress.ApplyT(func(a string) []string {
+			if net.ParseIP(a) != nil {
+				return []string{a}
+			}
+			return []string{}
+		}).(pulumi.StringArrayOutput)
+		hosts = p.IngestAddress.ApplyT(func(a string) []string {
+			if a != "" && net.ParseIP(a) == nil {
+				return []string{a}
+			}
+			return []string{}
+		}).(pulumi.StringArrayOutput)
+	}
+	return rest, ips, hosts, nil
 }
 
 // installOperators installs by Helm the operators the platform's objects
@@ -254,110 +269,130 @@ func installOperators(ctx *pulumi.Context, name string, s kubeobjects.Spec, opts
 // objects mount (and the ClickHouse password when none is given); the
 // Secrets also take opts (the cluster's provider, the namespace).
 func platformSecrets(ctx *pulumi.Context, name string, args *PlatformArgs, creds *accessCredentials, parent pulumi.ResourceOption, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	s := args.Spec
-	opts = append([]pulumi.ResourceOption{parent}, opts...)
-	typedSecret := func(typ, secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
-		labels := stacklabels.For(s.Deployment, s.Tier.Name)
-		if typ == "kubernetes.io/basic-auth" {
-			// CloudNativePG reconciles a managed role when its labelled
-			// password Secret changes.
-			labels["cnpg.io/reload"] = "true"
-		}
-		return corev1.NewSecret(ctx, name+"-"+secretName, &corev1.SecretArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name: pulumi.String(secretName), Namespace: pulumi.String(kubeobjects.Namespace),
-				Labels: pulumi.ToStringMap(labels),
-			},
-			Type:       pulumi.String(typ),
-			StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
-		}, opts...)
-	}
-	kubeSecret := func(secretName string, data pulumi.StringMap) (*corev1.Secret, error) {
-		return typedSecret("Opaque", secretName, data)
-	}
-	chUser := args.ClickHouseUser
-	if chUser == "" {
-		chUser = "nano"
-	}
-	var chPassword pulumi.StringInput = args.ClickHousePassword
-	if chPassword == nil {
-		r, err := random.NewRandomPassword(ctx, name+"-clickhouse-password", &random.RandomPasswordArgs{
-			Length: pulumi.Int(32), Special: pulumi.Bool(false),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		chPassword = secret(r.Result)
-	}
-	native := creds.tls
-	secrets := []pulumi.Resource{}
-	add := func(sec *corev1.Secret, err error) error {
-		secrets = append(secrets, sec)
-		return err
-	}
-	if err := add(kubeSecret(kubeobjects.SecretClickHouse, pulumi.StringMap{"username": pulumi.String(chUser), "password": chPassword})); err != nil {
+	m := &secretMaker{ctx: ctx, name: name, spec: args.Spec, opts: append([]pulumi.ResourceOption{parent}, opts...)}
+	if err := m.credentialSecrets(args, creds, parent); err != nil {
 		return nil, err
 	}
-	if err := add(kubeSecret(kubeobjects.SecretIngest, pulumi.StringMap{"ingest-token": creds.ingestToken, "hec-token": creds.hecToken})); err != nil {
+	if err := m.optionalSecrets(args); err != nil {
 		return nil, err
-	}
-	// Generated once and kept in the state: a new key would make the
-	// credentials sealed with the old one unreadable.
-	credKey, err := random.NewRandomBytes(ctx, name+"-api-credentials-key", &random.RandomBytesArgs{Length: pulumi.Int(32)}, parent)
-	if err != nil {
-		return nil, err
-	}
-	if err := add(kubeSecret(kubeobjects.SecretAPICredentials, pulumi.StringMap{"key": secret(credKey.Base64), "admin-token": creds.adminToken})); err != nil {
-		return nil, err
-	}
-	if err := add(kubeSecret(kubeobjects.SecretNativeTLS, pulumi.StringMap{
-		"tls.crt": native.serverCert, "tls.key": native.serverKey, "ca.crt": native.caCert,
-	})); err != nil {
-		return nil, err
-	}
-	if s.HasBucket() {
-		w := args.Warm
-		backupID, backupSecret := w.backupKeys()
-		if err := add(kubeSecret(kubeobjects.SecretWarm, pulumi.StringMap{
-			kubeobjects.WarmKeyEndpoint: w.Endpoint, kubeobjects.WarmKeyRegion: w.Region,
-			kubeobjects.WarmKeyAccessKeyID: w.AccessKeyID, kubeobjects.WarmKeySecretAccessKey: w.SecretAccessKey,
-			// Backups: the backup bucket's writer where nano made one.
-			kubeobjects.WarmKeyBackupAccessKeyID: backupID, kubeobjects.WarmKeyBackupSecretAccessKey: backupSecret,
-			kubeobjects.WarmKeyBackupRegion:      w.backupRegion().ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
-			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.backupEndpoint(), contract.ClickHouseBackupPrefix),
-		})); err != nil {
-			return nil, err
-		}
-	}
-	if s.SignIn != nil {
-		if err := add(kubeSecret(kubeobjects.SecretOIDC, pulumi.StringMap{
-			kubeobjects.OIDCKeyClientSecret: secret(pulumi.String(s.SignIn.ClientSecret).ToStringOutput()),
-		})); err != nil {
-			return nil, err
-		}
-	}
-	if s.Tier.Postgres.Managed {
-		if err := add(kubeSecret(kubeobjects.SecretPostgresManaged, pulumi.StringMap{"uri": args.PostgresURI})); err != nil {
-			return nil, err
-		}
 	}
 	logins, err := serviceLogins(ctx, name, args, parent)
 	if err != nil {
 		return nil, err
 	}
 	for _, l := range logins {
-		if err := add(typedSecret(l.typ, l.secret, l.data)); err != nil {
+		if err := m.add(l.typ, l.secret, l.data); err != nil {
 			return nil, err
 		}
 	}
 	// Receivers' URLs and keys.
-	if err := add(kubeSecret(kubeobjects.SecretAlertmanager, pulumi.StringMap{
+	if err := m.add("Opaque", kubeobjects.SecretAlertmanager, pulumi.StringMap{
 		kubeobjects.AlertmanagerConfigKey: pulumi.String(amconfig.Effective(args.AlertmanagerConfig)),
-	})); err != nil {
+	}); err != nil {
 		return nil, err
 	}
+	return m.made, nil
+}
 
-	return secrets, nil
+// secretMaker makes the platform's Secrets in nano's namespace, keeping
+// what it made.
+type secretMaker struct {
+	ctx  *pulumi.Context
+	name string
+	spec kubeobjects.Spec
+	opts []pulumi.ResourceOption
+	made []pulumi.Resource
+}
+
+// add makes the Secret secretName of type typ holding data (secret).
+func (m *secretMaker) add(typ, secretName string, data pulumi.StringMap) error {
+	labels := stacklabels.For(m.spec.Deployment, m.spec.Tier.Name)
+	if typ == "kubernetes.io/basic-auth" {
+		// CloudNativePG reconciles a managed role when its labelled
+		// password Secret changes.
+		labels["cnpg.io/reload"] = "true"
+	}
+	sec, err := corev1.NewSecret(m.ctx, m.name+"-"+secretName, &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(secretName), Namespace: pulumi.String(kubeobjects.Namespace),
+			Labels: pulumi.ToStringMap(labels),
+		},
+		Type:       pulumi.String(typ),
+		StringData: pulumi.ToSecret(data).(pulumi.StringMapOutput),
+	}, m.opts...)
+	m.made = append(m.made, sec)
+	return err
+}
+
+// credentialSecrets are the Secrets every platform has: ClickHouse's
+// owner login (its password generated when none is given), ingest's
+// tokens, the api's credentials key and first admin token, and the
+// shippers' TLS files.
+func (m *secretMaker) credentialSecrets(args *PlatformArgs, creds *accessCredentials, parent pulumi.ResourceOption) error {
+	chUser := args.ClickHouseUser
+	if chUser == "" {
+		chUser = "nano"
+	}
+	var chPassword pulumi.StringInput = args.ClickHousePassword
+	if chPassword == nil {
+		r, err := random.NewRandomPassword(m.ctx, m.name+"-clickhouse-password", &random.RandomPasswordArgs{
+			Length: pulumi.Int(32), Special: pulumi.Bool(false),
+		}, parent)
+		if err != nil {
+			return err
+		}
+		chPassword = secret(r.Result)
+	}
+	if err := m.add("Opaque", kubeobjects.SecretClickHouse, pulumi.StringMap{"username": pulumi.String(chUser), "password": chPassword}); err != nil {
+		return err
+	}
+	if err := m.add("Opaque", kubeobjects.SecretIngest, pulumi.StringMap{"ingest-token": creds.ingestToken, "hec-token": creds.hecToken}); err != nil {
+		return err
+	}
+	// Generated once and kept in the state: a new key would make the
+	// credentials sealed with the old one unreadable.
+	credKey, err := random.NewRandomBytes(m.ctx, m.name+"-api-credentials-key", &random.RandomBytesArgs{Length: pulumi.Int(32)}, parent)
+	if err != nil {
+		return err
+	}
+	if err := m.add("Opaque", kubeobjects.SecretAPICredentials, pulumi.StringMap{"key": secret(credKey.Base64), "admin-token": creds.adminToken}); err != nil {
+		return err
+	}
+	native := creds.tls
+	return m.add("Opaque", kubeobjects.SecretNativeTLS, pulumi.StringMap{
+		"tls.crt": native.serverCert, "tls.key": native.serverKey, "ca.crt": native.caCert,
+	})
+}
+
+// optionalSecrets are the bucket's keys, the identity provider's client
+// secret and the managed PostgreSQL's URI, where the platform has them.
+func (m *secretMaker) optionalSecrets(args *PlatformArgs) error {
+	s := args.Spec
+	if s.HasBucket() {
+		w := args.Warm
+		backupID, backupSecret := w.backupKeys()
+		if err := m.add("Opaque", kubeobjects.SecretWarm, pulumi.StringMap{
+			kubeobjects.WarmKeyEndpoint: w.Endpoint, kubeobjects.WarmKeyRegion: w.Region,
+			kubeobjects.WarmKeyAccessKeyID: w.AccessKeyID, kubeobjects.WarmKeySecretAccessKey: w.SecretAccessKey,
+			// Backups: the backup bucket's writer where nano made one.
+			kubeobjects.WarmKeyBackupAccessKeyID: backupID, kubeobjects.WarmKeyBackupSecretAccessKey: backupSecret,
+			kubeobjects.WarmKeyBackupRegion:      w.backupRegion().ToStringOutput().ApplyT(backupRegion).(pulumi.StringOutput),
+			kubeobjects.WarmKeyClickHouseBackups: pulumi.Sprintf("%s%s", w.backupEndpoint(), contract.ClickHouseBackupPrefix),
+		}); err != nil {
+			return err
+		}
+	}
+	if s.SignIn != nil {
+		if err := m.add("Opaque", kubeobjects.SecretOIDC, pulumi.StringMap{
+			kubeobjects.OIDCKeyClientSecret: secret(pulumi.String(s.SignIn.ClientSecret).ToStringOutput()),
+		}); err != nil {
+			return err
+		}
+	}
+	if s.Tier.Postgres.Managed {
+		return m.add("Opaque", kubeobjects.SecretPostgresManaged, pulumi.StringMap{"uri": args.PostgresURI})
+	}
+	return nil
 }
 
 // serviceLogin is one Secret of ingest's or search's database logins.

@@ -134,7 +134,51 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err != nil {
 		return nil, err
 	}
+	host, err := newK3sHost(ctx, name, args, pki, labels, parent)
+	if err != nil {
+		return nil, err
+	}
+	adminKubeconfig, k8s, err := k3sProvider(ctx, name, host, pki, parent)
+	if err != nil {
+		return nil, err
+	}
+	csi, err := installHetznerCSI(ctx, name, args, labels, parent, pulumi.Provider(k8s))
+	if err != nil {
+		return nil, err
+	}
 
+	pargs := &PlatformArgs{Spec: spec, Provider: k8s, ProtectData: args.ProtectData, AlertmanagerConfig: args.AlertmanagerConfig}
+	pargs.Spec.PostgresArchive = args.PostgresArchive
+	if args.Backup != nil {
+		pargs.Spec.BackupBucket, pargs.Warm = true, configuredWarmBucket(args.Deployment, args.Backup)
+	}
+	plat, err := NewPlatform(ctx, name, pargs, parent, pulumi.DependsOn([]pulumi.Resource{csi}))
+	if err != nil {
+		return nil, err
+	}
+
+	c.Kubeconfig = adminKubeconfig
+	// k3s' service load balancer publishes ingest's ports as they are.
+	c.Endpoints = newEndpoints(host.ip.IpAddress, args.Domain, "https", false, host.sshPrivate)
+	c.AccessOutputs = plat.AccessOutputs
+	if err := ctx.RegisterResourceOutputs(c, c.AccessOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": c.Kubeconfig}))); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// k3sHost is the Growth cluster's one server and what names it.
+type k3sHost struct {
+	ip     *hcloud.PrimaryIp
+	server *hcloud.Server
+	// sshPrivate is the generated admin key ("" with the user's own).
+	sshPrivate pulumi.StringOutput
+}
+
+// newK3sHost builds the server k3s runs on: on a private network, with
+// its public IPv4, the admin's SSH key and a firewall, booting k3s with the
+// cluster's CAs.
+func newK3sHost(ctx *pulumi.Context, name string, args *SinglePoolClusterArgs, pki *clusterPKI, labels pulumi.StringMap, parent pulumi.ResourceOption) (*k3sHost, error) {
 	network, err := hcloud.NewNetwork(ctx, name+"-network", &hcloud.NetworkArgs{
 		IpRange: pulumi.String(clusterNetworkCIDR), Labels: labels,
 	}, parent)
@@ -168,7 +212,30 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err != nil {
 		return nil, err
 	}
-	userData := pulumi.All(ip.IpAddress, pki.serverCA.CertPem, pki.serverKey.PrivateKeyPem, pki.clientCA.CertPem,
+	server, err := hcloud.NewServer(ctx, name+"-server", &hcloud.ServerArgs{
+		ServerType: pulumi.String(args.ServerType), Image: pulumi.String(hostImage),
+		Datacenter: pulumi.String(settings.HetznerLocations[args.Location].Datacenter), Labels: labels,
+		SshKeys:     pulumi.StringArray{sshKey.ID().ToStringOutput()},
+		FirewallIds: pulumi.IntArray{idToInt(firewall.ID())},
+		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{
+			Ipv4Enabled: pulumi.Bool(true), Ipv4: idToInt(ip.ID()), Ipv6Enabled: pulumi.Bool(true),
+		}},
+		Networks: hcloud.ServerNetworkTypeArray{hcloud.ServerNetworkTypeArgs{
+			NetworkId: idToInt(network.ID()), Ip: pulumi.String(serverPrivateIP),
+		}},
+		UserData:               secret(k3sUserData(ip, pki)),
+		ShutdownBeforeDeletion: pulumi.Bool(true),
+	}, parent, pulumi.DependsOn([]pulumi.Resource{subnet}), pulumi.DeleteBeforeReplace(true))
+	if err != nil {
+		return nil, err
+	}
+	return &k3sHost{ip: ip, server: server, sshPrivate: sshPrivate}, nil
+}
+
+// k3sUserData is the server's cloud-init: k3s on the public address with
+// the cluster's CAs.
+func k3sUserData(ip *hcloud.PrimaryIp, pki *clusterPKI) pulumi.StringOutput {
+	return pulumi.All(ip.IpAddress, pki.serverCA.CertPem, pki.serverKey.PrivateKeyPem, pki.clientCA.CertPem,
 		pki.clientKey.PrivateKeyPem, pki.requestHeaderCA.CertPem, pki.requestHeaderKey.PrivateKeyPem).ApplyT(func(v []any) (string, error) {
 		b, err := k3s.CloudInit(k3s.Params{PublicIP: v[0].(string), CAs: k3s.CAs{
 			ServerCert: v[1].(string), ServerKey: v[2].(string), ClientCert: v[3].(string), ClientKey: v[4].(string),
@@ -176,26 +243,12 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 		}})
 		return string(b), err
 	}).(pulumi.StringOutput)
-	ipID := idToInt(ip.ID())
-	server, err := hcloud.NewServer(ctx, name+"-server", &hcloud.ServerArgs{
-		ServerType: pulumi.String(args.ServerType), Image: pulumi.String(hostImage),
-		Datacenter: pulumi.String(settings.HetznerLocations[args.Location].Datacenter), Labels: labels,
-		SshKeys:     pulumi.StringArray{sshKey.ID().ToStringOutput()},
-		FirewallIds: pulumi.IntArray{idToInt(firewall.ID())},
-		PublicNets: hcloud.ServerPublicNetArray{hcloud.ServerPublicNetArgs{
-			Ipv4Enabled: pulumi.Bool(true), Ipv4: ipID, Ipv6Enabled: pulumi.Bool(true),
-		}},
-		Networks: hcloud.ServerNetworkTypeArray{hcloud.ServerNetworkTypeArgs{
-			NetworkId: idToInt(network.ID()), Ip: pulumi.String(serverPrivateIP),
-		}},
-		UserData:               secret(userData),
-		ShutdownBeforeDeletion: pulumi.Bool(true),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{subnet}), pulumi.DeleteBeforeReplace(true))
-	if err != nil {
-		return nil, err
-	}
+}
 
-	server0 := pulumi.Sprintf("https://%s:%d", ip.IpAddress, kubeAPIPort)
+// k3sProvider is the admin's kubeconfig (secret) and the Kubernetes
+// provider that uses it once the API answers.
+func k3sProvider(ctx *pulumi.Context, name string, host *k3sHost, pki *clusterPKI, parent pulumi.ResourceOption) (pulumi.StringOutput, *kubernetes.Provider, error) {
+	server0 := pulumi.Sprintf("https://%s:%d", host.ip.IpAddress, kubeAPIPort)
 	adminKubeconfig := pulumi.All(server0, pki.serverCA.CertPem, pki.admin.CertPem, pki.adminKey.PrivateKeyPem).ApplyT(func(v []any) (string, error) {
 		return kubeconfig.ClientCertificate(v[0].(string), v[1].(string), v[2].(string), v[3].(string))
 	}).(pulumi.StringOutput)
@@ -206,19 +259,20 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	wait, err := local.NewCommand(ctx, name+"-wait-for-api", &local.CommandArgs{
 		Create:      pulumi.String(waitForAPIScript),
 		Environment: pulumi.StringMap{"NANO_API": server0},
-		Triggers:    pulumi.Array{server.ID()},
+		Triggers:    pulumi.Array{host.server.ID()},
 	}, parent)
 	if err != nil {
-		return nil, err
+		return pulumi.StringOutput{}, nil, err
 	}
 	k8s, err := kubernetes.NewProvider(ctx, name+"-k3s", &kubernetes.ProviderArgs{Kubeconfig: adminKubeconfig},
 		parent, pulumi.DependsOn([]pulumi.Resource{wait}))
-	if err != nil {
-		return nil, err
-	}
-	onCluster := []pulumi.ResourceOption{parent, pulumi.Provider(k8s)}
+	return adminKubeconfig, k8s, err
+}
 
-	// Volumes: the Hetzner CSI driver, with the API token it needs.
+// installHetznerCSI installs the Hetzner CSI driver, which makes the
+// cluster's volumes, with the API token it needs (onCluster: the
+// component and the cluster's provider).
+func installHetznerCSI(ctx *pulumi.Context, name string, args *SinglePoolClusterArgs, labels pulumi.StringMap, onCluster ...pulumi.ResourceOption) (*helmv3.Release, error) {
 	tokenSecret, err := corev1.NewSecret(ctx, name+"-hcloud-token", &corev1.SecretArgs{
 		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("hcloud"), Namespace: pulumi.String("kube-system"), Labels: labels},
 		StringData: pulumi.ToSecret(pulumi.StringMap{"token": args.HcloudToken}).(pulumi.StringMapOutput),
@@ -226,7 +280,7 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 	if err != nil {
 		return nil, err
 	}
-	csi, err := helmv3.NewRelease(ctx, name+"-csi", &helmv3.ReleaseArgs{
+	return helmv3.NewRelease(ctx, name+"-csi", &helmv3.ReleaseArgs{
 		Name: pulumi.String(csiChart), Chart: pulumi.String(csiChart), Version: pulumi.String(csiChartVersion),
 		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(csiRepo)},
 		Namespace:      pulumi.String("kube-system"), Atomic: pulumi.Bool(true),
@@ -245,28 +299,6 @@ func NewSinglePoolCluster(ctx *pulumi.Context, name string, args *SinglePoolClus
 			"controller": pulumi.Map{"hcloudVolumeDefaultLocation": pulumi.String(args.Location)},
 		},
 	}, append(onCluster, pulumi.DependsOn([]pulumi.Resource{tokenSecret}))...)
-	if err != nil {
-		return nil, err
-	}
-
-	pargs := &PlatformArgs{Spec: spec, Provider: k8s, ProtectData: args.ProtectData, AlertmanagerConfig: args.AlertmanagerConfig}
-	pargs.Spec.PostgresArchive = args.PostgresArchive
-	if args.Backup != nil {
-		pargs.Spec.BackupBucket, pargs.Warm = true, configuredWarmBucket(args.Deployment, args.Backup)
-	}
-	plat, err := NewPlatform(ctx, name, pargs, parent, pulumi.DependsOn([]pulumi.Resource{csi}))
-	if err != nil {
-		return nil, err
-	}
-
-	c.Kubeconfig = adminKubeconfig
-	// k3s' service load balancer publishes ingest's ports as they are.
-	c.Endpoints = newEndpoints(ip.IpAddress, args.Domain, "https", false, sshPrivate)
-	c.AccessOutputs = plat.AccessOutputs
-	if err := ctx.RegisterResourceOutputs(c, c.AccessOutputs.outputMap(c.Endpoints.outputMap(pulumi.Map{"kubeconfig": c.Kubeconfig}))); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 const waitForAPIScript = `for i in $(seq 1 120); do

@@ -59,49 +59,7 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 	if (p.SignIn != nil) != (s.OIDCClientSecret != "") {
 		return nil, fmt.Errorf("single sign-on needs its client secret, and the secret single sign-on (configured: %v, secret set: %v)", p.SignIn != nil, s.OIDCClientSecret != "")
 	}
-	compose, err := Compose(p)
-	if err != nil {
-		return nil, err
-	}
-	env, err := Env(s)
-	if err != nil {
-		return nil, err
-	}
-	caddy, err := Caddyfile(p)
-	if err != nil {
-		return nil, err
-	}
-	prom, err := Prometheus(p)
-	if err != nil {
-		return nil, err
-	}
-	alerts, err := marshal(contract.AlertRules(p.Backup != nil && p.Backup.PostgresURL != ""))
-	if err != nil {
-		return nil, err
-	}
-	ch, err := ClickHouseConfig(p)
-	if err != nil {
-		return nil, err
-	}
-	if s.NativeCACert == "" || s.NativeServerCert == "" || s.NativeServerKey == "" {
-		return nil, fmt.Errorf("cannot build cloud-init: the native port's TLS files are missing")
-	}
-	roles, err := PostgresRoles(p)
-	if err != nil {
-		return nil, err
-	}
-	chUsers, err := ClickHouseUsers(s)
-	if err != nil {
-		return nil, err
-	}
-	logins, err := ServiceSecrets(p, s)
-	if err != nil {
-		return nil, err
-	}
-	file := func(path, mode, content string) writeFile {
-		return writeFile{Path: path, Permissions: mode, Owner: "root:root", Content: content}
-	}
-	guard, err := hostguard.Unit("docker.service")
+	files, logins, err := hostFiles(p, s)
 	if err != nil {
 		return nil, err
 	}
@@ -110,50 +68,17 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 		SSHPwauth:     false,
 		Apt:           aptConfig{Sources: map[string]aptSource{"docker.list": {Source: dockerAptSource, Key: dockerAptKey}}},
 		Packages:      []string{"docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin", hostguard.Package},
-		WriteFiles: []writeFile{
-			file("/usr/local/sbin/nano-mount-data", "0755", mountScript(p.VolumeDevice)),
-			file(hostguard.RulesetPath, "0644", hostguard.Ruleset()),
-			file(hostguard.UnitPath, "0644", guard),
-			file("/etc/systemd/system/nano.service", "0644", systemdUnit),
-			file(ProjectDir+"/compose.yaml", "0644", string(compose)),
-			file(ProjectDir+"/.env", "0600", string(env)),
-			file(ProjectDir+"/Caddyfile", "0644", string(caddy)),
-			file(ProjectDir+"/prometheus.yml", "0644", string(prom)),
-			file(ProjectDir+"/alerts.yml", "0644", string(alerts)),
-			// Receivers' URLs and keys: Alertmanager's (nobody's) alone.
-			file(ProjectDir+"/alertmanager.yml", "0600", amconfig.Effective(s.AlertmanagerConfig)),
-			file(ProjectDir+"/clickhouse/nano.xml", "0644", string(ch)),
-			// Password hashes only; the server's uid reads it.
-			file(ProjectDir+"/clickhouse/users.xml", "0644", string(chUsers)),
-			file(ProjectDir+"/postgres/roles.sql", "0644", string(roles)),
-			file(ProjectDir+"/tls/ca.crt", "0644", s.NativeCACert),
-			file(ProjectDir+"/tls/server.crt", "0644", s.NativeServerCert),
-			file(ProjectDir+"/tls/server.key", "0600", s.NativeServerKey),
-		},
-		Runcmd: [][]string{
-			// The metadata guard first: Docker requires it from now on, so
-			// after a reboot dockerd (which restarts the project's
-			// containers itself) never starts before the rule exists. At
-			// this first boot no container exists yet: nano.service, which
-			// creates them, requires the guard too.
-			{"systemctl", "daemon-reload"},
-			{"systemctl", "enable", "--now", hostguard.UnitName},
-			{"/usr/local/sbin/nano-mount-data"},
-			// The ingest container runs as 65532 and must read its key;
-			// cloud-init's write_files only takes owners by name.
-			{"chown", "65532:65532", ProjectDir + "/tls/server.key"},
-			{"chown", fmt.Sprintf("%d:%d", nobodyUID, nobodyUID), ProjectDir + "/alertmanager.yml"},
-			{"systemctl", "enable", "--now", "nano.service"},
-		},
+		WriteFiles:    files,
+		Runcmd:        bootCommands(),
 	}
 	if p.Backup != nil && p.Backup.PostgresURL != "" {
-		cfg.WriteFiles = append(cfg.WriteFiles, file(ProjectDir+"/postgres/pg_hba.conf", "0644", PostgresHBA))
+		cfg.WriteFiles = append(cfg.WriteFiles, rootFile(ProjectDir+"/postgres/pg_hba.conf", "0644", PostgresHBA))
 	}
 	// Each service's own logins, readable by its uid only.
 	var chowns [][]string
 	for _, f := range logins {
 		path := ProjectDir + "/" + f.Path
-		cfg.WriteFiles = append(cfg.WriteFiles, file(path, "0400", f.Content))
+		cfg.WriteFiles = append(cfg.WriteFiles, rootFile(path, "0400", f.Content))
 		chowns = append(chowns, []string{"chown", fmt.Sprintf("%d:%d", f.UID, f.UID), path})
 	}
 	// Before the project starts (the last command).
@@ -164,6 +89,99 @@ func CloudInit(p Params, s Secrets) ([]byte, error) {
 		return nil, err
 	}
 	return append([]byte("#cloud-config\n"), body...), nil
+}
+
+// rootFile is a file cloud-init writes, root's.
+func rootFile(path, mode, content string) writeFile {
+	return writeFile{Path: path, Permissions: mode, Owner: "root:root", Content: content}
+}
+
+// hostFiles renders the host's files: the metadata guard, the data
+// volume's mount script, the systemd unit and the project's files; and
+// each service's own logins, which CloudInit writes for their uids.
+func hostFiles(p Params, s Secrets) ([]writeFile, []SecretFile, error) {
+	compose, err := Compose(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := Env(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	caddy, err := Caddyfile(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	prom, err := Prometheus(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	alerts, err := marshal(contract.AlertRules(p.Backup != nil && p.Backup.PostgresURL != ""))
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := ClickHouseConfig(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.NativeCACert == "" || s.NativeServerCert == "" || s.NativeServerKey == "" {
+		return nil, nil, fmt.Errorf("cannot build cloud-init: the native port's TLS files are missing")
+	}
+	roles, err := PostgresRoles(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	chUsers, err := ClickHouseUsers(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	logins, err := ServiceSecrets(p, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	guard, err := hostguard.Unit("docker.service")
+	if err != nil {
+		return nil, nil, err
+	}
+	return []writeFile{
+		rootFile("/usr/local/sbin/nano-mount-data", "0755", mountScript(p.VolumeDevice)),
+		rootFile(hostguard.RulesetPath, "0644", hostguard.Ruleset()),
+		rootFile(hostguard.UnitPath, "0644", guard),
+		rootFile("/etc/systemd/system/nano.service", "0644", systemdUnit),
+		rootFile(ProjectDir+"/compose.yaml", "0644", string(compose)),
+		rootFile(ProjectDir+"/.env", "0600", string(env)),
+		rootFile(ProjectDir+"/Caddyfile", "0644", string(caddy)),
+		rootFile(ProjectDir+"/prometheus.yml", "0644", string(prom)),
+		rootFile(ProjectDir+"/alerts.yml", "0644", string(alerts)),
+		// Receivers' URLs and keys: Alertmanager's (nobody's) alone.
+		rootFile(ProjectDir+"/alertmanager.yml", "0600", amconfig.Effective(s.AlertmanagerConfig)),
+		rootFile(ProjectDir+"/clickhouse/nano.xml", "0644", string(ch)),
+		// Password hashes only; the server's uid reads it.
+		rootFile(ProjectDir+"/clickhouse/users.xml", "0644", string(chUsers)),
+		rootFile(ProjectDir+"/postgres/roles.sql", "0644", string(roles)),
+		rootFile(ProjectDir+"/tls/ca.crt", "0644", s.NativeCACert),
+		rootFile(ProjectDir+"/tls/server.crt", "0644", s.NativeServerCert),
+		rootFile(ProjectDir+"/tls/server.key", "0600", s.NativeServerKey),
+	}, logins, nil
+}
+
+// bootCommands are the first boot's commands; the last starts the project.
+func bootCommands() [][]string {
+	return [][]string{
+		// The metadata guard first: Docker requires it from now on, so
+		// after a reboot dockerd (which restarts the project's
+		// containers itself) never starts before the rule exists. At
+		// this first boot no container exists yet: nano.service, which
+		// creates them, requires the guard too.
+		{"systemctl", "daemon-reload"},
+		{"systemctl", "enable", "--now", hostguard.UnitName},
+		{"/usr/local/sbin/nano-mount-data"},
+		// The ingest container runs as 65532 and must read its key;
+		// cloud-init's write_files only takes owners by name.
+		{"chown", "65532:65532", ProjectDir + "/tls/server.key"},
+		{"chown", fmt.Sprintf("%d:%d", nobodyUID, nobodyUID), ProjectDir + "/alertmanager.yml"},
+		{"systemctl", "enable", "--now", "nano.service"},
+	}
 }
 
 // mountScript waits for the data volume (it is attached after the server

@@ -3,7 +3,6 @@ package composefiles
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,232 +194,32 @@ type logging struct {
 
 func port(n int) string { return strconv.Itoa(n) }
 
-// Compose returns the Docker Compose project (compose.yaml).
+// Compose returns the Docker Compose project (compose.yaml): one service
+// per container (services.go), the api and PostgreSQL extended for backups
+// where the deployment has a bucket.
 func Compose(p Params) ([]byte, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	logs := &logging{Driver: "local", Options: map[string]string{"max-size": "20m", "max-file": "5"}}
-	healthy := dep{Condition: "service_healthy"}
-	started := dep{Condition: "service_started"}
-	hardened := func(s composeService) composeService {
-		s.Restart, s.Logging = "unless-stopped", logs
-		s.SecurityOpt = []string{"no-new-privileges:true"}
-		return s
-	}
-	completed := dep{Condition: "service_completed_successfully"}
-	// Each service logs in as itself, reading its logins from its own
-	// secrets directory.
-	common := func(listen int, chUser string) map[string]string {
-		return map[string]string{
-			contract.Deployment:             p.Deployment,
-			contract.PostgresURLFile:        secretsMount + "/" + secretPGURL,
-			contract.ClickHouseAddr:         "clickhouse:" + port(clickhouseNative),
-			contract.ClickHouseDatabase:     database,
-			contract.ClickHouseUser:         chUser,
-			contract.ClickHousePasswordFile: secretsMount + "/" + secretCHPass,
-			contract.RetentionDays:          strconv.Itoa(p.Tier.Retention.Days),
-			contract.ListenAddr:             ":" + port(listen),
-		}
-	}
-	app := func(svc, image string, listen int, chUser string, extra map[string]string, ports []string, expose ...int) composeService {
-		env := common(listen, chUser)
-		for k, v := range extra {
-			env[k] = v
-		}
-		var ex []string
-		for _, e := range append([]int{listen}, expose...) {
-			ex = append(ex, port(e))
-		}
-		return hardened(composeService{
-			Image: image, Environment: env, Ports: ports, Expose: ex,
-			ReadOnly: true, CapDrop: []string{"ALL"}, User: "65532:65532",
-			Volumes:   []string{"./" + secretsDir + "/" + svc + ":" + secretsMount + ":ro"},
-			DependsOn: map[string]dep{"clickhouse": healthy, "postgres": healthy, "postgres-roles": completed},
-		})
-	}
 	f := composeFile{
 		Name: "nano",
 		Services: map[string]composeService{
-			"clickhouse": hardened(composeService{
-				Image: contract.ClickHouseImage,
-				Environment: map[string]string{
-					"CLICKHOUSE_DB":                        database,
-					"CLICKHOUSE_USER":                      dbUser,
-					"CLICKHOUSE_PASSWORD":                  "${" + envClickHousePassword + "}",
-					"CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT": "0",
-				},
-				Expose: []string{port(clickhouseNative), port(clickhouseProm)},
-				Volumes: []string{
-					DataDir + "/clickhouse:/var/lib/clickhouse",
-					"./clickhouse/nano.xml:/etc/clickhouse-server/config.d/nano.xml:ro",
-					"./clickhouse/users.xml:" + chUsersPath + ":ro",
-				},
-				Ulimits: map[string]limit{"nofile": {Soft: 262144, Hard: 262144}},
-				Healthcheck: &healthcheck{
-					Test:     []string{"CMD-SHELL", "clickhouse-client --user " + dbUser + " --password \"$$" + envClickHousePassword + "\" --query 'SELECT 1'"},
-					Interval: "10s", Timeout: "5s", Retries: 12, StartPeriod: "30s",
-				},
-			}),
-			"postgres": hardened(composeService{
-				Image: contract.PostgresImage,
-				Environment: map[string]string{
-					"POSTGRES_DB":       database,
-					"POSTGRES_USER":     dbUser,
-					"POSTGRES_PASSWORD": "${" + envPostgresPassword + "}",
-					"PGDATA":            "/var/lib/postgresql/data/pgdata",
-				},
-				Expose:  []string{port(postgresPort)},
-				Volumes: []string{DataDir + "/postgres:/var/lib/postgresql/data"},
-				Healthcheck: &healthcheck{
-					Test:     []string{"CMD", "pg_isready", "-U", dbUser, "-d", database},
-					Interval: "10s", Timeout: "5s", Retries: 12, StartPeriod: "20s",
-				},
-			}),
-			// The roles: created (or brought to the passwords and rights
-			// of this deployment) before any service logs in, at every
-			// start, as the superuser. It exits once done.
-			"postgres-roles": func() composeService {
-				s := hardened(composeService{
-					Image:   contract.PostgresImage,
-					Command: []string{"psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "-f", rolesScriptPath},
-					User:    fmt.Sprintf("%d:%d", postgresUID, postgresUID),
-					Environment: map[string]string{
-						"PGHOST": "postgres", "PGPORT": port(postgresPort), "PGDATABASE": database, "PGUSER": dbUser, "PGSSLMODE": "disable",
-						"PGPASSWORD":            "${" + envPostgresPassword + "}",
-						"NANO_API_PASSWORD":     "${" + envAPIPostgresPassword + "}",
-						"NANO_INGEST_PASSWORD":  "${" + envIngestPostgresPassword + "}",
-						"NANO_SEARCH_PASSWORD":  "${" + envSearchPostgresPassword + "}",
-						"NANO_MONITOR_PASSWORD": "${" + envMonitorPostgresPassword + "}",
-					},
-					Volumes:   []string{"./postgres/roles.sql:" + rolesScriptPath + ":ro"},
-					DependsOn: map[string]dep{"postgres": healthy},
-					ReadOnly:  true, CapDrop: []string{"ALL"},
-				})
-				s.Restart = "no"
-				return s
-			}(),
-			"postgres-exporter": hardened(composeService{
-				Image: contract.PostgresExporterImage,
-				Environment: map[string]string{
-					"DATA_SOURCE_URI":       fmt.Sprintf("postgres:%d/%s?sslmode=disable", postgresPort, database),
-					"DATA_SOURCE_USER":      monitorRole,
-					"DATA_SOURCE_PASS_FILE": secretsMount + "/" + secretPGPass,
-				},
-				Expose:    []string{port(contract.Ports.PostgresExporter)},
-				Volumes:   []string{"./" + secretsDir + "/postgres-exporter:" + secretsMount + ":ro"},
-				DependsOn: map[string]dep{"postgres": healthy, "postgres-roles": completed},
-				ReadOnly:  true, CapDrop: []string{"ALL"},
-			}),
-			"api": app("api", p.Images.API, contract.Ports.API, dbUser, withSignIn(p, withDiskPolicy(p.Tier, map[string]string{
-				contract.APICredentialsKey: "${" + envAPICredentialsKey + "}", contract.APIAdminToken: "${" + envAdminToken + "}",
-				contract.PostgresIngestRole: contract.IngestDBUser, contract.PostgresSearchRole: contract.SearchDBUser,
-				// Detections' alerts go to Alertmanager; their links to the UI.
-				contract.AlertmanagerURLs: "http://alertmanager:" + port(contract.AlertmanagerPort), contract.WebURL: "https://" + p.Host,
-			})), nil),
-			"search": app("search", p.Images.Search, contract.Ports.Search, contract.SearchDBUser, nil, nil),
-			// The UI needs no database: the browser calls api and search.
-			"web": hardened(composeService{
-				Image:       p.Images.Web,
-				Environment: map[string]string{contract.ListenAddr: ":" + port(contract.Ports.Web)},
-				Expose:      []string{port(contract.Ports.Web), port(contract.Ports.WebOps)},
-				ReadOnly:    true, CapDrop: []string{"ALL"}, User: "65532:65532",
-			}),
-			"ingest": app("ingest", p.Images.Ingest, contract.Ports.IngestHTTP, contract.IngestDBUser, withTenantQuota(p.Tier, map[string]string{
-				contract.IngestToken:    "${" + envIngestToken + "}",
-				contract.HECToken:       "${" + envHECToken + "}",
-				contract.NativeTLSCert:  "/etc/nano/tls/server.crt",
-				contract.NativeTLSKey:   "/etc/nano/tls/server.key",
-				contract.NativeClientCA: "/etc/nano/tls/ca.crt",
-				// Syslog over TLS with the same certificate; client
-				// certificates of the same CA name their feed (docs/syslog.md).
-				contract.SyslogTLSCert: "/etc/nano/tls/server.crt", contract.SyslogTLSKey: "/etc/nano/tls/server.key",
-				contract.SyslogClientCA: "/etc/nano/tls/ca.crt",
-			}), []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative),
-				port(contract.Ports.IngestSyslogTLS) + ":" + port(contract.Ports.IngestSyslogTLS)},
-				contract.Ports.IngestHEC, contract.Ports.IngestNative, contract.Ports.IngestMetrics, contract.Ports.IngestOTLP),
-			"prometheus": hardened(composeService{
-				Image: contract.PrometheusImage,
-				Command: []string{
-					"--config.file=/etc/prometheus/prometheus.yml",
-					"--storage.tsdb.path=/prometheus",
-					"--storage.tsdb.retention.time=15d",
-				},
-				Volumes: []string{
-					"./prometheus.yml:/etc/prometheus/prometheus.yml:ro",
-					"./alerts.yml:" + contract.AlertRulesFile + ":ro",
-					DataDir + "/prometheus:/prometheus",
-				},
-				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "web": started, "postgres-exporter": started, "alertmanager": started},
-				ReadOnly:  true, CapDrop: []string{"ALL"},
-			}),
-			// One Alertmanager (no cluster: no gossip listener) keeps its
-			// silences and notification log on the volume, so a restart
-			// neither forgets a silence nor notifies twice.
-			"alertmanager": hardened(composeService{
-				Image: contract.AlertmanagerImage,
-				Command: []string{
-					"--config.file=" + contract.AlertmanagerConfigFile,
-					"--storage.path=/alertmanager",
-					"--cluster.listen-address=",
-				},
-				User: fmt.Sprintf("%d:%d", nobodyUID, nobodyUID),
-				Volumes: []string{
-					"./alertmanager.yml:" + contract.AlertmanagerConfigFile + ":ro",
-					DataDir + "/alertmanager:/alertmanager",
-				},
-				Expose:   []string{port(contract.AlertmanagerPort)},
-				ReadOnly: true, CapDrop: []string{"ALL"},
-			}),
-			"caddy": hardened(composeService{
-				Image: contract.CaddyImage,
-				Ports: []string{"80:80", "443:443", port(contract.Ports.IngestHTTP) + ":" + port(contract.Ports.IngestHTTP), port(contract.Ports.IngestHEC) + ":" + port(contract.Ports.IngestHEC),
-					port(contract.Ports.IngestOTLP) + ":" + port(contract.Ports.IngestOTLP)},
-				Volumes: []string{
-					"./Caddyfile:/etc/caddy/Caddyfile:ro",
-					DataDir + "/caddy:/data",
-				},
-				DependsOn: map[string]dep{"api": started, "search": started, "ingest": started, "web": started},
-			}),
+			"clickhouse":        clickhouseService(),
+			"postgres":          postgresService(),
+			"postgres-roles":    postgresRolesService(),
+			"postgres-exporter": postgresExporterService(),
+			"api":               apiService(p),
+			"search":            appService(p, "search", p.Images.Search, contract.Ports.Search, contract.SearchDBUser, nil, nil),
+			"web":               webService(p),
+			"ingest":            ingestService(p),
+			"prometheus":        prometheusService(),
+			"alertmanager":      alertmanagerService(),
+			"caddy":             caddyService(),
 		},
 	}
 	if p.Backup != nil {
-		// The api backs both databases up, with the bucket's keys from .env.
-		api := f.Services["api"]
-		maps.Copy(api.Environment, map[string]string{
-			contract.BackupRegion:      p.Backup.Region,
-			contract.BackupAccessKeyID: "${" + envBackupKeyID + "}", contract.BackupSecretAccessKey: "${" + envBackupSecretKey + "}",
-		})
-		if p.Backup.ClickHouseURL != "" {
-			api.Environment[contract.BackupURL] = p.Backup.ClickHouseURL
-		}
-		f.Services["api"] = api
+		withBackups(f.Services, *p.Backup)
 	}
-	if p.Backup != nil && p.Backup.PostgresURL != "" {
-		// PostgreSQL: the api takes base backups over a replication
-		// connection (nano's pg_hba.conf allows one) and moves the WAL the
-		// server spools to the bucket, as the server's uid (the spooled
-		// files are the server's).
-		api := f.Services["api"]
-		api.Environment[contract.PostgresBackupURL] = p.Backup.PostgresURL
-		api.Environment[contract.PostgresWALSpool] = apiSpoolMount
-		api.User = fmt.Sprintf("%d:%d", postgresUID, postgresUID)
-		api.Volumes = append(api.Volumes, DataDir+"/"+walSpoolDir+":"+apiSpoolMount)
-		f.Services["api"] = api
-		pg := f.Services["postgres"]
-		pg.Command = []string{"postgres",
-			"-c", "hba_file=" + hbaMount,
-			"-c", "archive_mode=on",
-			"-c", "archive_command=" + contract.PostgresArchiveCommand(postgresSpoolMount),
-			"-c", "archive_timeout=" + archiveTimeout,
-		}
-		pg.Volumes = append(pg.Volumes, DataDir+"/"+walSpoolDir+":"+postgresSpoolMount, "./postgres/pg_hba.conf:"+hbaMount+":ro")
-		f.Services["postgres"] = pg
-	}
-	// The ingest container mounts the native port's certificates.
-	ing := f.Services["ingest"]
-	ing.Volumes = append(ing.Volumes, "./tls:/etc/nano/tls:ro")
-	f.Services["ingest"] = ing
 	return marshal(f)
 }
 

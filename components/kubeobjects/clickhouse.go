@@ -74,21 +74,69 @@ func (s Spec) podTemplate(name, container, image string, lbls map[string]string,
 // clickhouse returns the ClickHouseInstallation, the Keeper installation,
 // the clickhouse-search Service and their disruption budgets.
 func (s Spec) clickhouse() []Object {
-	ch := s.Tier.ClickHouse
-	lbls := labels("clickhouse")
+	lbls, keeperLabels := labels("clickhouse"), labels("clickhouse-keeper")
+	return []Object{
+		s.keeperInstallation(keeperLabels), s.clickhouseInstallation(lbls), searchReplicaService(),
+		pdb("clickhouse", lbls, map[string]string{chiLabel: chiName}),
+		pdb("clickhouse-keeper", keeperLabels, map[string]string{chkLabel: chkName}),
+	}
+}
+
+// clickhouseInstallation is the Altinity operator's ClickHouseInstallation:
+// the tier's shards and replicas, its users, Prometheus metrics, and the
+// warm disk where the tier has one.
+func (s Spec) clickhouseInstallation(lbls map[string]string) Object {
+	env, files := s.warmStorage()
+	return Object{
+		"apiVersion": "clickhouse.altinity.com/v1",
+		"kind":       "ClickHouseInstallation",
+		"metadata":   map[string]any{"name": chiName, "namespace": Namespace, "labels": toAny(lbls)},
+		"spec": map[string]any{
+			"defaults": map[string]any{"templates": map[string]any{
+				"podTemplate": "clickhouse", "dataVolumeClaimTemplate": "data", "serviceTemplate": "clickhouse",
+			}},
+			"configuration": s.clickhouseConfiguration(files),
+			"templates": map[string]any{
+				"podTemplates": []any{s.podTemplate("clickhouse", "clickhouse", contract.ClickHouseImage,
+					map[string]string{chiLabel: chiName}, s.clickhouseResources(), env, s.Tier.HA)},
+				"volumeClaimTemplates": []any{s.pvc("data", s.Tier.HotStoragePerPodGB())},
+				"serviceTemplates": []any{map[string]any{
+					"name": "clickhouse",
+					"spec": map[string]any{"type": "ClusterIP", "ports": []any{
+						map[string]any{"name": "native", "port": chNative},
+						map[string]any{"name": "http", "port": chHTTP},
+					}},
+				}},
+			},
+		},
+	}
+}
+
+// warmStorage is, on tiers with a warm tier, ClickHouse's environment from
+// the warm Secret (the bucket's keys, endpoint and region) and the
+// configuration file of its disk and policy.
+func (s Spec) warmStorage() ([]corev1.EnvVar, map[string]any) {
 	var env []corev1.EnvVar
 	files := map[string]any{}
-	if ch.WarmS3 {
-		for _, kv := range [][2]string{
-			{"AWS_ACCESS_KEY_ID", WarmKeyAccessKeyID}, {"AWS_SECRET_ACCESS_KEY", WarmKeySecretAccessKey},
-			{warmEndpointEnv, WarmKeyEndpoint}, {warmRegionEnv, WarmKeyRegion},
-		} {
-			env = append(env, corev1.EnvVar{Name: kv[0], ValueFrom: &corev1.EnvVarSource{
-				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: SecretWarm}, Key: kv[1]},
-			}})
-		}
-		files["config.d/nano-storage.xml"] = s.storageXML()
+	if !s.Tier.ClickHouse.WarmS3 {
+		return env, files
 	}
+	for _, kv := range [][2]string{
+		{"AWS_ACCESS_KEY_ID", WarmKeyAccessKeyID}, {"AWS_SECRET_ACCESS_KEY", WarmKeySecretAccessKey},
+		{warmEndpointEnv, WarmKeyEndpoint}, {warmRegionEnv, WarmKeyRegion},
+	} {
+		env = append(env, corev1.EnvVar{Name: kv[0], ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: SecretWarm}, Key: kv[1]},
+		}})
+	}
+	files["config.d/nano-storage.xml"] = s.storageXML()
+	return env, files
+}
+
+// clickhouseConfiguration is the installation's configuration: Keeper,
+// users and profiles, metrics, the cluster's layout and files.
+func (s Spec) clickhouseConfiguration(files map[string]any) map[string]any {
+	ch := s.Tier.ClickHouse
 	users := map[string]any{
 		"nano/k8s_secret_password": Namespace + "/" + SecretClickHouse + "/password",
 		"nano/networks/ip":         []any{"0.0.0.0/0", "::/0"}, // NetworkPolicies decide who connects
@@ -119,31 +167,13 @@ func (s Spec) clickhouse() []Object {
 	if len(files) > 0 {
 		configuration["files"] = files
 	}
-	chi := Object{
-		"apiVersion": "clickhouse.altinity.com/v1",
-		"kind":       "ClickHouseInstallation",
-		"metadata":   map[string]any{"name": chiName, "namespace": Namespace, "labels": toAny(lbls)},
-		"spec": map[string]any{
-			"defaults": map[string]any{"templates": map[string]any{
-				"podTemplate": "clickhouse", "dataVolumeClaimTemplate": "data", "serviceTemplate": "clickhouse",
-			}},
-			"configuration": configuration,
-			"templates": map[string]any{
-				"podTemplates": []any{s.podTemplate("clickhouse", "clickhouse", contract.ClickHouseImage,
-					map[string]string{chiLabel: chiName}, s.clickhouseResources(), env, s.Tier.HA)},
-				"volumeClaimTemplates": []any{s.pvc("data", s.Tier.HotStoragePerPodGB())},
-				"serviceTemplates": []any{map[string]any{
-					"name": "clickhouse",
-					"spec": map[string]any{"type": "ClusterIP", "ports": []any{
-						map[string]any{"name": "native", "port": chNative},
-						map[string]any{"name": "http", "port": chHTTP},
-					}},
-				}},
-			},
-		},
-	}
-	keeperLabels := labels("clickhouse-keeper")
-	chk := Object{
+	return configuration
+}
+
+// keeperInstallation is the ClickHouseKeeperInstallation of the tier's
+// Keeper nodes.
+func (s Spec) keeperInstallation(keeperLabels map[string]string) Object {
+	return Object{
 		"apiVersion": "clickhouse-keeper.altinity.com/v1",
 		"kind":       "ClickHouseKeeperInstallation",
 		"metadata":   map[string]any{"name": chkName, "namespace": Namespace, "labels": toAny(keeperLabels)},
@@ -152,7 +182,7 @@ func (s Spec) clickhouse() []Object {
 				"podTemplate": "keeper", "dataVolumeClaimTemplate": "keeper-data",
 			}},
 			"configuration": map[string]any{
-				"clusters": []any{map[string]any{"name": "keeper", "layout": map[string]any{"replicasCount": ch.KeeperNodes}}},
+				"clusters": []any{map[string]any{"name": "keeper", "layout": map[string]any{"replicasCount": s.Tier.ClickHouse.KeeperNodes}}},
 				"settings": map[string]any{
 					"keeper_server/tcp_port":                              keeperPort,
 					"keeper_server/raft_configuration/server/port":        raftPort,
@@ -169,13 +199,16 @@ func (s Spec) clickhouse() []Object {
 			},
 		},
 	}
-	// The replica searches read from: replica index 0 of every shard (the
-	// operator's label value), the first of each shard in the cluster's
-	// remote_servers, which search's reads over the Distributed table
-	// prefer (load_balancing 'in_order', services/search/runner), so a
-	// search reads every shard from its search replica while it is up.
+}
+
+// searchReplicaService is the replica searches read from: replica index 0
+// of every shard (the operator's label value), the first of each shard in
+// the cluster's remote_servers, which search's reads over the Distributed
+// table prefer (load_balancing 'in_order', services/search/runner), so a
+// search reads every shard from its search replica while it is up.
+func searchReplicaService() Object {
 	searchReplica := "0"
-	search := typed("v1", "Service", corev1.Service{
+	return typed("v1", "Service", corev1.Service{
 		ObjectMeta: meta(SearchCHService, labels("clickhouse")),
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
@@ -186,11 +219,6 @@ func (s Spec) clickhouse() []Object {
 			},
 		},
 	})
-	return []Object{
-		chk, chi, search,
-		pdb("clickhouse", lbls, map[string]string{chiLabel: chiName}),
-		pdb("clickhouse-keeper", keeperLabels, map[string]string{chkLabel: chkName}),
-	}
 }
 
 // storageXML declares the warm S3 disk (behind a local cache) and the

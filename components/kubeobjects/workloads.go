@@ -34,13 +34,58 @@ type service struct {
 	resources corev1.ResourceRequirements
 }
 
+// services are nano's workloads: api, search, web and ingest, each with
+// its own logins.
 func (s Spec) services() []service {
 	pgSecret := cnpgName + "-app"
 	if s.Postgres != nil {
 		pgSecret = SecretPostgresManaged
 	}
-	// Every service reads its own logins at the same paths: each mounts its
-	// own Secrets there (docs/database-roles.md).
+	common := s.commonEnv()
+	dbSecrets := map[string]string{pgSecret: "postgres", SecretClickHouse: "clickhouse"}
+	search := maps.Clone(common)
+	search[contract.ClickHouseUser] = searchLogin.role
+	if !s.Tier.ClickHouse.Cloud {
+		// Searches read from the dedicated replica (seed: Search Service).
+		search[contract.ClickHouseAddr] = SearchCHService + "." + Namespace + ".svc:" + strconv.Itoa(chNative)
+	}
+	searchSecrets := map[string]string{searchLogin.postgresSecret: "postgres", searchLogin.clickhouseSecret: "clickhouse"}
+	ingestSecrets := map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls",
+		ingestLogin.postgresSecret: "postgres", ingestLogin.clickhouseSecret: "clickhouse"}
+	return []service{
+		s.apiService(common, dbSecrets),
+		{name: "search", image: s.Images.Search, pool: tier.App, listen: contract.Ports.Search, health: contract.Ports.Search,
+			ports: []corev1.ContainerPort{namedPort("http", contract.Ports.Search)}, secrets: searchSecrets, env: search,
+			resources: resources("250m", "512Mi", "2", "2Gi")},
+		// The UI serves files from its binary: no database, no secrets.
+		{name: "web", image: s.Images.Web, pool: tier.App, listen: contract.Ports.Web, health: contract.Ports.WebOps,
+			ports: []corev1.ContainerPort{namedPort("http", contract.Ports.Web), namedPort("metrics", contract.Ports.WebOps)}, env: map[string]string{},
+			resources: resources("50m", "64Mi", "500m", "128Mi")},
+		{name: "ingest", image: s.Images.Ingest, pool: tier.Ingest, listen: contract.Ports.IngestHTTP, health: contract.Ports.IngestMetrics,
+			ports: []corev1.ContainerPort{
+				namedPort("http", contract.Ports.IngestHTTP), namedPort("hec", contract.Ports.IngestHEC),
+				namedPort("native", contract.Ports.IngestNative), namedPort("metrics", contract.Ports.IngestMetrics),
+				namedPort("otlp", contract.Ports.IngestOTLP),
+				namedPort("syslog-tls", contract.Ports.IngestSyslogTLS),
+			}, secrets: ingestSecrets, env: s.ingestEnv(common),
+			resources: s.ingestResources()},
+	}
+}
+
+func namedPort(name string, p int) corev1.ContainerPort {
+	return corev1.ContainerPort{Name: name, ContainerPort: int32(p), Protocol: corev1.ProtocolTCP}
+}
+
+// withCommon is m's entries and common's (common's win).
+func withCommon(m, common map[string]string) map[string]string {
+	maps.Copy(m, common)
+	return m
+}
+
+// commonEnv is what every service reads: its own logins at the same paths
+// (each mounts its own Secrets there: docs/database-roles.md), and how to
+// reach ClickHouse.
+func (s Spec) commonEnv() map[string]string {
 	common := map[string]string{
 		contract.Deployment:             s.Deployment,
 		contract.PostgresURLFile:        "/etc/nano/secrets/postgres/uri",
@@ -60,22 +105,13 @@ func (s Spec) services() []service {
 		common[contract.ClickHouseStoragePolicy] = storagePolicy
 		common[contract.ClickHouseWarmAfterDays] = strconv.Itoa(hotDays)
 	}
-	dbSecrets := map[string]string{pgSecret: "postgres", SecretClickHouse: "clickhouse"}
-	named := func(name string, p int) corev1.ContainerPort {
-		return corev1.ContainerPort{Name: name, ContainerPort: int32(p), Protocol: corev1.ProtocolTCP}
-	}
-	// with is m's entries and common's (common's win).
-	with := func(m, common map[string]string) map[string]string {
-		maps.Copy(m, common)
-		return m
-	}
-	search := maps.Clone(common)
-	search[contract.ClickHouseUser] = searchLogin.role
-	if !s.Tier.ClickHouse.Cloud {
-		// Searches read from the dedicated replica (seed: Search Service).
-		search[contract.ClickHouseAddr] = SearchCHService + "." + Namespace + ".svc:" + strconv.Itoa(chNative)
-	}
-	ingestEnv := with(map[string]string{
+	return common
+}
+
+// ingestEnv is ingest's environment: its tokens, and TLS on every
+// shipper's port.
+func (s Spec) ingestEnv(common map[string]string) map[string]string {
+	env := withCommon(map[string]string{
 		contract.IngestTokenFile: "/etc/nano/secrets/ingest/ingest-token",
 		contract.HECTokenFile:    "/etc/nano/secrets/ingest/hec-token",
 		contract.NativeTLSCert:   "/etc/nano/secrets/native-tls/tls.crt",
@@ -93,8 +129,14 @@ func (s Spec) services() []service {
 		contract.SyslogTLSKey:   "/etc/nano/secrets/native-tls/tls.key",
 		contract.SyslogClientCA: "/etc/nano/secrets/native-tls/ca.crt",
 	}, common)
-	s.ingestPolicy(ingestEnv)
-	apiEnv := with(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
+	s.ingestPolicy(env)
+	return env
+}
+
+// apiService is the api: ClickHouse's owner, the services' roles'
+// grantor, Alertmanager's client, and with a bucket ClickHouse's backups.
+func (s Spec) apiService(common, dbSecrets map[string]string) service {
+	apiEnv := withCommon(map[string]string{contract.APICredentialsKeyFile: "/etc/nano/secrets/api-credentials/key",
 		contract.APIAdminTokenFile:  "/etc/nano/secrets/api-credentials/admin-token",
 		contract.PostgresIngestRole: ingestLogin.role, contract.PostgresSearchRole: searchLogin.role,
 		// Detections' alerts go to every Alertmanager; their links to the UI.
@@ -103,7 +145,7 @@ func (s Spec) services() []service {
 	if s.Domain != "" {
 		apiEnv[contract.WebURL] = "https://" + s.Domain
 	}
-	apiSecrets := with(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
+	apiSecrets := withCommon(map[string]string{SecretAPICredentials: "api-credentials"}, dbSecrets)
 	s.signIn(apiEnv, apiSecrets)
 	// The api is ClickHouse's owner user, named in its Secret (nano in the
 	// cluster, the configured user on ClickHouse Cloud).
@@ -118,29 +160,9 @@ func (s Spec) services() []service {
 			contract.BackupAccessKeyIDFile: warm + WarmKeyBackupAccessKeyID, contract.BackupSecretAccessKeyFile: warm + WarmKeyBackupSecretAccessKey,
 		})
 	}
-	ingestSecrets := map[string]string{SecretIngest: "ingest", SecretNativeTLS: "native-tls",
-		ingestLogin.postgresSecret: "postgres", ingestLogin.clickhouseSecret: "clickhouse"}
-	searchSecrets := map[string]string{searchLogin.postgresSecret: "postgres", searchLogin.clickhouseSecret: "clickhouse"}
-	return []service{
-		{name: "api", image: s.Images.API, pool: tier.App, listen: contract.Ports.API, health: contract.Ports.API,
-			ports: []corev1.ContainerPort{named("http", contract.Ports.API)}, secrets: apiSecrets, env: apiEnv, secretEnv: apiSecretEnv,
-			resources: resources("250m", "512Mi", "1", "1Gi")},
-		{name: "search", image: s.Images.Search, pool: tier.App, listen: contract.Ports.Search, health: contract.Ports.Search,
-			ports: []corev1.ContainerPort{named("http", contract.Ports.Search)}, secrets: searchSecrets, env: search,
-			resources: resources("250m", "512Mi", "2", "2Gi")},
-		// The UI serves files from its binary: no database, no secrets.
-		{name: "web", image: s.Images.Web, pool: tier.App, listen: contract.Ports.Web, health: contract.Ports.WebOps,
-			ports: []corev1.ContainerPort{named("http", contract.Ports.Web), named("metrics", contract.Ports.WebOps)}, env: map[string]string{},
-			resources: resources("50m", "64Mi", "500m", "128Mi")},
-		{name: "ingest", image: s.Images.Ingest, pool: tier.Ingest, listen: contract.Ports.IngestHTTP, health: contract.Ports.IngestMetrics,
-			ports: []corev1.ContainerPort{
-				named("http", contract.Ports.IngestHTTP), named("hec", contract.Ports.IngestHEC),
-				named("native", contract.Ports.IngestNative), named("metrics", contract.Ports.IngestMetrics),
-				named("otlp", contract.Ports.IngestOTLP),
-				named("syslog-tls", contract.Ports.IngestSyslogTLS),
-			}, secrets: ingestSecrets, env: ingestEnv,
-			resources: s.ingestResources()},
-	}
+	return service{name: "api", image: s.Images.API, pool: tier.App, listen: contract.Ports.API, health: contract.Ports.API,
+		ports: []corev1.ContainerPort{namedPort("http", contract.Ports.API)}, secrets: apiSecrets, env: apiEnv, secretEnv: apiSecretEnv,
+		resources: resources("250m", "512Mi", "1", "1Gi")}
 }
 
 // ingestResources are ingest's requests and limits: the band's sizing on
@@ -179,6 +201,25 @@ func serviceAccount(name string, token bool) Object {
 // PodDisruptionBudget.
 func (s Spec) workload(svc service) []Object {
 	lbls := labels(svc.name)
+	deployment, autoscaler := s.deployment(svc, lbls)
+	var svcPorts []corev1.ServicePort
+	for _, p := range svc.ports {
+		svcPorts = append(svcPorts, corev1.ServicePort{Name: p.Name, Port: p.ContainerPort, TargetPort: port(int(p.ContainerPort)), Protocol: corev1.ProtocolTCP})
+	}
+	return append([]Object{
+		serviceAccount(svc.name, false),
+		typed("apps/v1", "Deployment", deployment),
+		typed("v1", "Service", corev1.Service{
+			ObjectMeta: meta(svc.name, lbls),
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: map[string]string{labelApp: svc.name}, Ports: svcPorts},
+		}),
+		pdb(svc.name, lbls, map[string]string{labelApp: svc.name}),
+	}, autoscaler...)
+}
+
+// envVars are the service's environment: its values, then those from
+// Secrets, its listen address and the Go runtime's memory limit.
+func (svc service) envVars() []corev1.EnvVar {
 	var envs []corev1.EnvVar
 	for _, k := range sortedKeys(svc.env) {
 		envs = append(envs, corev1.EnvVar{Name: k, Value: svc.env[k]})
@@ -194,6 +235,13 @@ func (s Spec) workload(svc service) []Object {
 		// container's limit, rather than being killed at the limit.
 		envs = append(envs, corev1.EnvVar{Name: "GOMEMLIMIT", Value: strconv.FormatInt(lim.Value()*9/10, 10)})
 	}
+	return envs
+}
+
+// container is the service's restricted, read-only container with a
+// writable /tmp and its Secrets mounted under /etc/nano/secrets, and the
+// pod's volumes it mounts.
+func (svc service) container() (corev1.Container, []corev1.Volume) {
 	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
 	for _, secret := range sortedKeys(svc.secrets) {
@@ -210,7 +258,7 @@ func (s Spec) workload(svc service) []Object {
 		}
 	}
 	container := corev1.Container{
-		Name: svc.name, Image: svc.image, Ports: svc.ports, Env: envs, Resources: svc.resources,
+		Name: svc.name, Image: svc.image, Ports: svc.ports, Env: svc.envVars(), Resources: svc.resources,
 		VolumeMounts:    mounts,
 		ReadinessProbe:  probe(contract.ReadyPath, 5),
 		LivenessProbe:   probe(contract.HealthPath, 10),
@@ -218,6 +266,13 @@ func (s Spec) workload(svc service) []Object {
 		SecurityContext: restrictedContainer(),
 	}
 	container.SecurityContext.ReadOnlyRootFilesystem = ptr(true)
+	return container, volumes
+}
+
+// deployment is the service's Deployment, and ingest's autoscaler on a
+// volume-sized pool.
+func (s Spec) deployment(svc service, lbls map[string]string) (appsv1.Deployment, []Object) {
+	container, volumes := svc.container()
 	nodeSelector, tolerations := s.placement(string(svc.pool))
 	replicas := ptr(int32(s.Tier.Replicas))
 	// Preferred anti-affinity, and on HA tiers an even spread that admits
@@ -242,7 +297,7 @@ func (s Spec) workload(svc service) []Object {
 		// at a time instead, as the PodDisruptionBudget allows.
 		rollout = &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr(port(1)), MaxSurge: ptr(port(0))}
 	}
-	deployment := appsv1.Deployment{
+	return appsv1.Deployment{
 		ObjectMeta: meta(svc.name, lbls),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: replicas,
@@ -263,20 +318,7 @@ func (s Spec) workload(svc service) []Object {
 				},
 			},
 		},
-	}
-	var svcPorts []corev1.ServicePort
-	for _, p := range svc.ports {
-		svcPorts = append(svcPorts, corev1.ServicePort{Name: p.Name, Port: p.ContainerPort, TargetPort: port(int(p.ContainerPort)), Protocol: corev1.ProtocolTCP})
-	}
-	return append([]Object{
-		serviceAccount(svc.name, false),
-		typed("apps/v1", "Deployment", deployment),
-		typed("v1", "Service", corev1.Service{
-			ObjectMeta: meta(svc.name, lbls),
-			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: map[string]string{labelApp: svc.name}, Ports: svcPorts},
-		}),
-		pdb(svc.name, lbls, map[string]string{labelApp: svc.name}),
-	}, autoscaler...)
+	}, autoscaler
 }
 
 // pdb allows one voluntary disruption at a time: single-replica tiers can
