@@ -106,7 +106,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 	if err != nil {
 		return nil, err
 	}
-	// Each service's own database logins (docs/database-roles.md).
+	// Each service's own database logins (docs/security/database-roles.md).
 	var logins []pulumi.Output
 	for _, suffix := range []string{"api-postgres-password", "ingest-postgres-password", "search-postgres-password",
 		"monitor-postgres-password", "ingest-clickhouse-password", "search-clickhouse-password"} {

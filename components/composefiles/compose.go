@@ -78,7 +78,7 @@ const (
 	archiveTimeout = "300"
 )
 
-// PostgreSQL roles the postgres-roles service creates (docs/database-roles.md):
+// PostgreSQL roles the postgres-roles service creates (docs/security/database-roles.md):
 // the api's, which owns the database and runs the migrations, and the
 // metrics exporter's (pg_monitor); ingest's and search's are
 // contract.IngestDBUser and contract.SearchDBUser, which the api grants
@@ -333,7 +333,7 @@ func Compose(p Params) ([]byte, error) {
 				contract.NativeTLSKey:   "/etc/nano/tls/server.key",
 				contract.NativeClientCA: "/etc/nano/tls/ca.crt",
 				// Syslog over TLS with the same certificate; client
-				// certificates of the same CA name their feed (docs/syslog.md).
+				// certificates of the same CA name their feed (docs/reference/syslog.md).
 				contract.SyslogTLSCert: "/etc/nano/tls/server.crt", contract.SyslogTLSKey: "/etc/nano/tls/server.key",
 				contract.SyslogClientCA: "/etc/nano/tls/ca.crt",
 			}), []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative),

@@ -40,7 +40,7 @@ func (s Spec) services() []service {
 		pgSecret = SecretPostgresManaged
 	}
 	// Every service reads its own logins at the same paths: each mounts its
-	// own Secrets there (docs/database-roles.md).
+	// own Secrets there (docs/security/database-roles.md).
 	common := map[string]string{
 		contract.Deployment:             s.Deployment,
 		contract.PostgresURLFile:        "/etc/nano/secrets/postgres/uri",

@@ -253,7 +253,7 @@ func (c config) nativeEnabled() bool {
 }
 
 // loadWindowAndQuotas reads the time window, the batches' days, the
-// tenants' quotas and the disk guard (docs/reliability.md).
+// tenants' quotas and the disk guard (docs/operate/limits-and-quotas.md).
 func (c *config) loadWindowAndQuotas(getenv func(string) string, bad func(name, format string, args ...any)) {
 	whole := func(name string, def, lo, hi int) int {
 		v := strings.TrimSpace(getenv(name))
@@ -310,7 +310,7 @@ func (c *config) loadWindowAndQuotas(getenv func(string) string, bad func(name, 
 	c.DiskCheckInterval = duration(contract.IngestDiskCheckInterval, diskguard.DefaultInterval, 100*time.Millisecond, 10*time.Minute)
 }
 
-// loadSyslog reads the syslog port's configuration (docs/syslog.md).
+// loadSyslog reads the syslog port's configuration (docs/reference/syslog.md).
 func (c *config) loadSyslog(getenv func(string) string, bad func(name, format string, args ...any)) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	c.Syslog = syslog.DefaultConfig
