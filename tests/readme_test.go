@@ -195,3 +195,36 @@ func TestREADMEPortsAreTheContracts(t *testing.T) {
 		}
 	}
 }
+
+// Getting started lists every stack output the program exports, and the
+// docs name no output the program does not export.
+func TestREADMEOutputsAreTheProgramsExports(t *testing.T) {
+	src := readDoc(t, "stacks/program/program.go")
+	exports := map[string]bool{}
+	for _, m := range regexp.MustCompile(`ctx\.Export\("([A-Za-z]+)"`).FindAllStringSubmatch(src, -1) {
+		exports[m[1]] = true
+	}
+	if len(exports) < 15 {
+		t.Fatalf("found only %d exports in stacks/program/program.go", len(exports))
+	}
+	page := readDoc(t, "docs/getting-started.md")
+	_, outputs, ok := strings.Cut(page, "Outputs (every tier")
+	if !ok {
+		t.Fatal("docs/getting-started.md has no \"Outputs (every tier\" paragraph")
+	}
+	outputs, _, _ = strings.Cut(outputs, "\n\n")
+	for name := range exports {
+		if !strings.Contains(outputs, "`"+name+"`") {
+			t.Errorf("docs/getting-started.md's outputs do not name %s", name)
+		}
+	}
+	// "stack output X" and "the output X" name real outputs everywhere.
+	re := regexp.MustCompile("(?:stack output|the output|output) `([a-z][A-Za-z]+)`")
+	for _, f := range markdownFiles(t) {
+		for _, m := range re.FindAllStringSubmatch(readDoc(t, f), -1) {
+			if !exports[m[1]] {
+				t.Errorf("%s calls %s a stack output; the program exports no such output", f, m[1])
+			}
+		}
+	}
+}

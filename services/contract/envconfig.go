@@ -87,8 +87,8 @@ const (
 	ClickHouseWarmAfterDays = "NANO_CLICKHOUSE_WARM_AFTER_DAYS"
 )
 
-// Ingest's other ports; unset means the default, which is the deployment architecture's port
-// (the components leave them unset).
+// Ingest's other ports; unset means the default, which is the deployment
+// architecture's port (the components leave them unset).
 const (
 	HECAddr     = "NANO_HEC_ADDR"
 	MetricsAddr = "NANO_METRICS_ADDR"
