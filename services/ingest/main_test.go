@@ -352,7 +352,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	for _, want := range []string{
 		`NANO_CLICKHOUSE_ADDR: "clickhouse" is not host:port`, `database "nano-db" is not an identifier`,
 		"NANO_HEC_TOKEN: shorter than 16 characters", "NANO_INGEST_TOKEN_FILE: cannot read", `NANO_INGEST_RATE_EPS: "-5"`,
-		`NANO_HEC_ADDR: "8088" is not [host]:port`, `NANO_INGEST_MAX_ATTRIBUTES: "0" is not a positive whole number`,
+		`NANO_HEC_ADDR: "8088" is not host:port`, `NANO_INGEST_MAX_ATTRIBUTES: "0" is not a whole number from 1 to 100000`,
 		"NANO_INGEST_MAX_DECODED_BYTES: 1000 is less than NANO_INGEST_MAX_BODY_BYTES",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
