@@ -118,6 +118,20 @@ func TestREADMEPulumiVersionsMatchTheBuild(t *testing.T) {
 			t.Errorf("docs/getting-started.md installs the plugin %s, which no SDK in go.mod asks for", name)
 		}
 	}
+	// Any other page that shows an install line or a plugin install shows
+	// the same versions.
+	for f, page := range pages {
+		for _, m := range regexp.MustCompile(`get\.pulumi\.com \| sh -s -- --version ([0-9.]+)`).FindAllStringSubmatch(page, -1) {
+			if "v"+m[1] != cli {
+				t.Errorf("%s installs the CLI %s; the tests build %s", f, m[1], cli)
+			}
+		}
+		for _, m := range regexp.MustCompile(`(?m)^pulumi plugin install resource ([a-z0-9-]+) (v\S+)`).FindAllStringSubmatch(page, -1) {
+			if sdks[m[1]] != m[2] {
+				t.Errorf("%s installs plugin %s %s; go.mod's SDK asks for %q", f, m[1], m[2], sdks[m[1]])
+			}
+		}
+	}
 
 	kubeSDK := mod["github.com/pulumi/pulumi-kubernetes/sdk/v4"]
 	_, kpRepl := requires(t, "kubeprovider/go.mod")
