@@ -67,6 +67,7 @@ import (
 const rigHost = "203.0.113.10"
 
 func TestComposeTiersUnderDocker(t *testing.T) {
+	harness.Servers(t)
 	rig, err := harness.OpenComposeRig(os.Getenv("NANO_COMPOSE_RIG"))
 	if err != nil {
 		t.Fatal(err)

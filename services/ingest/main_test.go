@@ -56,12 +56,14 @@ func start(t *testing.T, db string) *service { return startWith(t, db, nil) }
 // tests' fixed times) unless extra sets it ("" is the default: the
 // retention).
 func startWith(t *testing.T, db string, extra map[string]string) *service {
+	harness.Servers(t)
 	return startProbing(t, db, extra, nil)
 }
 
 // startProbing is startWith reading ClickHouse's free disk share with
 // probe (nil: from the ClickHouse ingest writes to).
 func startProbing(t *testing.T, db string, extra map[string]string, probe diskguard.Probe) *service {
+	harness.Servers(t)
 	t.Helper()
 	env := map[string]string{
 		contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: db,
@@ -119,6 +121,7 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 // migrateEvents creates the events schema of cfg as the api does (ingest
 // only waits for it), connecting as the server's owner.
 func migrateEvents(t *testing.T, cfg config) {
+	harness.Servers(t)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -341,6 +344,7 @@ func TestHECPort(t *testing.T) {
 }
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
+	harness.Servers(t)
 	dir := t.TempDir()
 	_, err := loadConfig(func(k string) string {
 		return map[string]string{
