@@ -19,7 +19,7 @@ import (
 const upgradeUsage = `usage:
   nano upgrade -f REQUEST.json DEPLOYMENT   upgrade DEPLOYMENT into a new deployment of a higher tier, following its steps
   nano upgrade -complete DEPLOYMENT         complete the upgrade into DEPLOYMENT: move the last events, destroy the old one
-REQUEST.json is POST /v1/deployments/{name}/upgrade's body (README: Tier upgrades); - reads it from stdin.`
+REQUEST.json is POST /v1/deployments/{name}/upgrade's body (docs/operate/tier-upgrades.md); - reads it from stdin.`
 
 // upgradeCommand is `nano upgrade`, a client of the provisioning endpoint:
 // it starts a deployment's upgrade (or its completion) and follows the

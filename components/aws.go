@@ -427,7 +427,7 @@ func newS3User(ctx *pulumi.Context, name string, bucket *s3.BucketV2, policy fun
 // it replaces; Object Lock enabled (S3 allows that only when a bucket is
 // created) without a default retention, which would make every PutObject
 // carry a Content-MD5 or checksum header that not every backup writer
-// sends (docs/exposure.md says how to add one); a lifecycle that expires
+// sends (docs/security/exposure.md says how to add one); a lifecycle that expires
 // backups after the backup days (a day's margin) and their old versions
 // the backup days after that; and a writer whose key can put and read but
 // not delete a version nor touch the bucket's settings

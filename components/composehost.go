@@ -145,7 +145,7 @@ func NewComposeHost(ctx *pulumi.Context, name string, args *ComposeHostArgs, opt
 
 // composePasswords are a Compose host's database passwords, generated once
 // and kept in state (encrypted): the superuser's, ClickHouse's owner's and
-// each service's own logins (docs/database-roles.md), in composeLogins'
+// each service's own logins (docs/security/database-roles.md), in composeLogins'
 // order.
 type composePasswords struct {
 	postgres, clickhouse *random.RandomPassword

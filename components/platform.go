@@ -402,7 +402,7 @@ type serviceLogin struct {
 }
 
 // serviceLogins are ingest's and search's own database logins
-// (docs/database-roles.md), with passwords generated once per deployment:
+// (docs/security/database-roles.md), with passwords generated once per deployment:
 // PostgreSQL's as kubernetes.io/basic-auth Secrets (CloudNativePG's
 // managed roles read username and password) with the role's URI, and
 // ClickHouse's users' (the installation's users read their password; on

@@ -815,7 +815,7 @@ func (h *composeHost) stored(ctx context.Context, c *minio.Client, key string) b
 	return err == nil
 }
 
-// checkPostgresRestore is the README's PostgreSQL restore on a host whose
+// checkPostgresRestore is docs/operate/backups.md's PostgreSQL restore on a host whose
 // database is lost: the api's base backup and the WAL after it (a rule
 // created after the backup) restored into the emptied data directory with
 // "api restore-postgres", the server recovering from them and the api

@@ -243,7 +243,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	}
 
 	// nano:protectData (default true) stops a destroy before it deletes
-	// anything; the README's way to destroy on purpose lifts it first.
+	// anything; docs/getting-started.md's way to destroy on purpose lifts it first.
 	if _, err := stack.PreviewDestroy(ctx); err == nil || !strings.Contains(err.Error(), "because it is protected") {
 		t.Errorf("a destroy of protected data previews without the refusal: %v", lastLines(fmt.Sprint(err), 30))
 	}
@@ -291,7 +291,7 @@ func firstLine(s, sub string) string {
 	return ""
 }
 
-// unprotectAndDestroy destroys the stack as the README says to on purpose:
+// unprotectAndDestroy destroys the stack as docs/getting-started.md says to on purpose:
 // nano:protectData false, up (which lifts the protection), destroy.
 func unprotectAndDestroy(ctx context.Context, stack auto.Stack) error {
 	if err := stack.SetConfig(ctx, "nano:protectData", auto.ConfigValue{Value: "false"}); err != nil {

@@ -51,18 +51,21 @@ func setupVar(t *testing.T, name string) string {
 // the module is named after (pulumi-<name>).
 var reProviderSDK = regexp.MustCompile(`^github\.com/[a-z0-9-]+/pulumi-([a-z0-9]+)/sdk(/v[0-9]+)?$`)
 
-// The README's minimum Pulumi CLI is the CLI the tests build (tests/setup,
+// The minimum Pulumi CLI of the install instructions
+// (docs/getting-started.md) is the CLI the tests build (tests/setup,
 // tests/pulumicli) and the SDK nano is built with; its install line for
 // users names that CLI and, for every provider SDK in go.mod, the plugin
 // version that SDK asks the engine for, and nothing else. The rig's
 // Kubernetes provider is built with go.mod's Kubernetes SDK, and the rig's
 // stand-ins report go.mod's random and tls versions.
 func TestREADMEPulumiVersionsMatchTheBuild(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
+	// The install instructions are in docs/getting-started.md; every
+	// page (README.md and docs/**/*.md) names only the CLI the tests build.
+	readme := readDoc(t, "docs/getting-started.md")
+	pages := map[string]string{}
+	for _, f := range markdownFiles(t) {
+		pages[f] = readDoc(t, f)
 	}
-	readme := string(b)
 	cli := setupVar(t, "PULUMI_VERSION")
 	mod, _ := requires(t, "../go.mod")
 	cliMod, _ := requires(t, "pulumicli/go.mod")
@@ -78,15 +81,17 @@ func TestREADMEPulumiVersionsMatchTheBuild(t *testing.T) {
 
 	minimum := regexp.MustCompile(`Pulumi CLI\]\([^)]*\) (v[0-9.]+) or newer`).FindAllStringSubmatch(readme, -1)
 	if len(minimum) != 1 || minimum[0][1] != cli {
-		t.Errorf("the README's minimum Pulumi CLI (\"[Pulumi CLI](...) vX.Y.Z or newer\", once) is %v; the tests build %s", minimum, cli)
+		t.Errorf("docs/getting-started.md's minimum Pulumi CLI (\"[Pulumi CLI](...) vX.Y.Z or newer\", once) is %v; the tests build %s", minimum, cli)
 	}
 	install := regexp.MustCompile(`get\.pulumi\.com \| sh -s -- --version ([0-9.]+)`).FindAllStringSubmatch(readme, -1)
 	if len(install) != 1 || "v"+install[0][1] != cli {
-		t.Errorf("the README's install line installs %v; want --version %s", install, strings.TrimPrefix(cli, "v"))
+		t.Errorf("docs/getting-started.md's install line installs %v; want --version %s", install, strings.TrimPrefix(cli, "v"))
 	}
-	for _, v := range regexp.MustCompile(`(?:Pulumi CLI|pulumi CLI|CLI) (v3\.[0-9]+\.[0-9]+)`).FindAllStringSubmatch(readme, -1) {
-		if v[1] != cli {
-			t.Errorf("the README names the CLI %s; the tests build %s", v[1], cli)
+	for f, page := range pages {
+		for _, v := range regexp.MustCompile(`(?:Pulumi CLI|pulumi CLI|CLI) (v3\.[0-9]+\.[0-9]+)`).FindAllStringSubmatch(page, -1) {
+			if v[1] != cli {
+				t.Errorf("%s names the CLI %s; the tests build %s", f, v[1], cli)
+			}
 		}
 	}
 
@@ -105,12 +110,26 @@ func TestREADMEPulumiVersionsMatchTheBuild(t *testing.T) {
 	}
 	for name, v := range sdks {
 		if plugins[name] != v {
-			t.Errorf("README: want `pulumi plugin install resource %s %s` (go.mod's SDK), have %q", name, v, plugins[name])
+			t.Errorf("docs/getting-started.md: want `pulumi plugin install resource %s %s` (go.mod's SDK), have %q", name, v, plugins[name])
 		}
 	}
 	for name := range plugins {
 		if _, ok := sdks[name]; !ok {
-			t.Errorf("README installs the plugin %s, which no SDK in go.mod asks for", name)
+			t.Errorf("docs/getting-started.md installs the plugin %s, which no SDK in go.mod asks for", name)
+		}
+	}
+	// Any other page that shows an install line or a plugin install shows
+	// the same versions.
+	for f, page := range pages {
+		for _, m := range regexp.MustCompile(`get\.pulumi\.com \| sh -s -- --version ([0-9.]+)`).FindAllStringSubmatch(page, -1) {
+			if "v"+m[1] != cli {
+				t.Errorf("%s installs the CLI %s; the tests build %s", f, m[1], cli)
+			}
+		}
+		for _, m := range regexp.MustCompile(`(?m)^pulumi plugin install resource ([a-z0-9-]+) (v\S+)`).FindAllStringSubmatch(page, -1) {
+			if sdks[m[1]] != m[2] {
+				t.Errorf("%s installs plugin %s %s; go.mod's SDK asks for %q", f, m[1], m[2], sdks[m[1]])
+			}
 		}
 	}
 

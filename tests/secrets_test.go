@@ -40,7 +40,7 @@ func cli(t *testing.T, ctx context.Context, ws auto.Workspace, args ...string) (
 	return string(out), err
 }
 
-// Optional secrets on the real CLI (docs/pulumi.md, "Optional secret
+// Optional secrets on the real CLI (docs/deploy/pulumi-cli.md, "Optional secret
 // keys"): `pulumi config` and previews (the Automation API runs `pulumi
 // preview`) accept a stack that sets none of them; a plaintext value is
 // refused by name, an encrypted one accepted. And the CLI still refuses the

@@ -77,7 +77,7 @@ const (
 	archiveTimeout = "300"
 )
 
-// PostgreSQL roles the postgres-roles service creates (docs/database-roles.md):
+// PostgreSQL roles the postgres-roles service creates (docs/security/database-roles.md):
 // the api's, which owns the database and runs the migrations, and the
 // metrics exporter's (pg_monitor); ingest's and search's are
 // contract.IngestDBUser and contract.SearchDBUser, which the api grants

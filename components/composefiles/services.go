@@ -174,7 +174,7 @@ func ingestService(p Params) composeService {
 		contract.NativeTLSKey:   "/etc/nano/tls/server.key",
 		contract.NativeClientCA: "/etc/nano/tls/ca.crt",
 		// Syslog over TLS with the same certificate; client
-		// certificates of the same CA name their feed (docs/syslog.md).
+		// certificates of the same CA name their feed (docs/reference/syslog.md).
 		contract.SyslogTLSCert: "/etc/nano/tls/server.crt", contract.SyslogTLSKey: "/etc/nano/tls/server.key",
 		contract.SyslogClientCA: "/etc/nano/tls/ca.crt",
 	}), []string{port(contract.Ports.IngestNative) + ":" + port(contract.Ports.IngestNative),

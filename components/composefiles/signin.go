@@ -11,7 +11,7 @@ import (
 // identity provider's client secret.
 const secretOIDC = "oidc-client-secret"
 
-// withSignIn adds the api's sign-in settings (docs/sign-in.md), its
+// withSignIn adds the api's sign-in settings (docs/security/sign-in.md), its
 // redirect URL under the deployment's host, and the audit trail's
 // retention to env. Compose interpolates "$" in compose.yaml, so each is
 // escaped as "$$": a group named "${API_ADMIN_TOKEN}" stays that name.

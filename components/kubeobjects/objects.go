@@ -98,7 +98,7 @@ const (
 	SecretWarm           = "nano-warm-s3" // the deployment's bucket (warm tier, or Growth's backup bucket); keys: endpoint, region, access-key-id, ...
 	// SecretPostgres holds key "uri"; CloudNativePG writes it as <cluster>-app.
 	SecretPostgresManaged = "nano-postgres-app"
-	// The logins of ingest and search (docs/database-roles.md), each
+	// The logins of ingest and search (docs/security/database-roles.md), each
 	// mounted by its service only. The PostgreSQL ones are
 	// kubernetes.io/basic-auth (username, password; CloudNativePG's managed
 	// roles read them) with the role's "uri"; the ClickHouse ones hold

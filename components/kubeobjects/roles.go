@@ -9,7 +9,7 @@ import (
 	"github.com/nanosiem/nano/services/events"
 )
 
-// The services' database logins on Kubernetes (docs/database-roles.md):
+// The services' database logins on Kubernetes (docs/security/database-roles.md):
 //
 //   - PostgreSQL: the api logs in as the database's owner (CloudNativePG's
 //     application user nano, or the managed database's user), runs the
@@ -43,7 +43,7 @@ func postgresRoles() []any {
 			"name": l.role, "ensure": "present", "login": true, "inherit": true,
 			"superuser": false, "createdb": false, "createrole": false, "replication": false, "bypassrls": false,
 			"passwordSecret": map[string]any{"name": l.postgresSecret},
-			"comment":        "nano " + l.role + ": the api grants its rights (docs/database-roles.md)",
+			"comment":        "nano " + l.role + ": the api grants its rights (docs/security/database-roles.md)",
 		})
 	}
 	return roles

@@ -13,7 +13,7 @@ const (
 	OIDCKeyClientSecret = "client-secret"
 )
 
-// signIn adds the api's sign-in settings (docs/sign-in.md), its redirect
+// signIn adds the api's sign-in settings (docs/security/sign-in.md), its redirect
 // URL under the domain, and the audit trail's retention to its env, and
 // the client secret's Secret to its mounts.
 func (s Spec) signIn(env map[string]string, secrets map[string]string) {

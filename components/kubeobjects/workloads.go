@@ -83,7 +83,7 @@ func withCommon(m, common map[string]string) map[string]string {
 }
 
 // commonEnv is what every service reads: its own logins at the same paths
-// (each mounts its own Secrets there: docs/database-roles.md), and how to
+// (each mounts its own Secrets there: docs/security/database-roles.md), and how to
 // reach ClickHouse.
 func (s Spec) commonEnv() map[string]string {
 	common := map[string]string{

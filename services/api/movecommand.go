@@ -24,7 +24,7 @@ const moveUsage = "usage: api move-from -source-clickhouse clickhouse://USER:PAS
 // deployment's ClickHouse that the target lacks, verified day by day, and
 // with -source-postgres replaces the target's metadata with the source's.
 // Run it while the old deployment still ingests, switch the shippers, then
-// run it again with -source-postgres: see the README's tier upgrades.
+// run it again with -source-postgres: see docs/operate/tier-upgrades.md.
 func moveCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("api move-from", flag.ContinueOnError)
 	fs.SetOutput(stderr)

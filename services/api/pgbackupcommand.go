@@ -85,7 +85,7 @@ func postgresBackupCommand(name string, args []string, getenv func(string) strin
 	}
 	cfg, err := loadConfig(getenv)
 	if err == nil && cfg.PostgresBackup == nil {
-		err = fmt.Errorf("%s: unset, so the api takes no PostgreSQL backups here (the clusters' are CloudNativePG's: see the README)", contract.PostgresBackupURL)
+		err = fmt.Errorf("%s: unset, so the api takes no PostgreSQL backups here (the clusters' are CloudNativePG's: see docs/operate/backups.md)", contract.PostgresBackupURL)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "api %s: %v\n", name, err)

@@ -2,7 +2,7 @@ package authtoken
 
 import "slices"
 
-// Roles of a person in a tenant (docs/sign-in.md). The identity
+// Roles of a person in a tenant (docs/security/sign-in.md). The identity
 // provider's groups give them at sign-in; each is a set of the same scopes
 // API tokens carry, so one model decides what a token and a person may do.
 const (

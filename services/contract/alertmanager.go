@@ -21,7 +21,7 @@ const (
 )
 
 // The api's delivery of detections to Alertmanager; unset keeps the
-// default the README documents.
+// default given here.
 const (
 	// AlertmanagerURLs are the base URLs of every Alertmanager instance,
 	// comma-separated (http://alertmanager:9093): the api posts each alert

@@ -61,7 +61,7 @@ func AlertRules(apiPostgresBackups bool) map[string]any {
 		"annotations": map[string]any{
 			"summary": "ClickHouse's disk is {{ $value | humanizePercentage }} free",
 			"description": fmt.Sprintf("Below %d%% free ingest refuses new events (503) so that nothing stored is deleted. ", DefaultIngestMinDiskFreePct) +
-				"Grow the volume (nano:hotStorageGB), shorten nano:retentionDays or lower a tenant's quota (docs/reliability.md).",
+				"Grow the volume (nano:hotStorageGB), shorten nano:retentionDays or lower a tenant's quota (docs/operate/limits-and-quotas.md).",
 		},
 	}, map[string]any{
 		// Ingest stopped taking events: every shipper is getting 503s.
@@ -71,7 +71,7 @@ func AlertRules(apiPostgresBackups bool) map[string]any {
 		"annotations": map[string]any{
 			"summary": "Ingest refuses new events: ClickHouse's disk is nearly full",
 			"description": "Shippers get 503 and keep their events queued; nothing stored is deleted. " +
-				"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays; see docs/reliability.md.",
+				"Grow the volume (nano:hotStorageGB) or shorten nano:retentionDays; see docs/operate/limits-and-quotas.md.",
 		},
 	}, map[string]any{
 		// The operator's policy deleted history to make room.
@@ -88,7 +88,7 @@ func AlertRules(apiPostgresBackups bool) map[string]any {
 		"labels": map[string]any{"severity": "warning"},
 		"annotations": map[string]any{
 			"summary":     "Tenant {{ $labels.tenant }} is over its ingest quota ({{ $labels.quota }}): its events get 429",
-			"description": "Raise nano:ingestTenantEps or nano:ingestTenantGBPerDay if the volume is expected (docs/reliability.md).",
+			"description": "Raise nano:ingestTenantEps or nano:ingestTenantGBPerDay if the volume is expected (docs/operate/limits-and-quotas.md).",
 		},
 	}, map[string]any{
 		"alert":  "NanoIngestEventsRefusedByClickHouse",

@@ -46,7 +46,7 @@ const (
 )
 
 // Database logins of the services that do not own the schemas: the
-// PostgreSQL roles and ClickHouse users by these names (docs/database-roles.md).
+// PostgreSQL roles and ClickHouse users by these names (docs/security/database-roles.md).
 // The api logs in as the owner (PostgreSQL: the database's owner, nano on
 // the clusters and nano_api on a Compose host; ClickHouse: nano, or the
 // ClickHouse Cloud user), runs every migration and grants these their
@@ -87,8 +87,8 @@ const (
 	ClickHouseWarmAfterDays = "NANO_CLICKHOUSE_WARM_AFTER_DAYS"
 )
 
-// Ingest's other ports; unset means the default, which is the seed's port
-// (the components leave them unset).
+// Ingest's other ports; unset means the default, which is the deployment
+// architecture's port (the components leave them unset).
 const (
 	HECAddr     = "NANO_HEC_ADDR"
 	MetricsAddr = "NANO_METRICS_ADDR"
@@ -101,7 +101,7 @@ const (
 // with the HTTP port's TLS (IngestTLSCert) when that is set.
 const OTLPAddr = "NANO_OTLP_ADDR"
 
-// Ingest's syslog port (docs/syslog.md). TLS (SyslogTLSAddr, 6514) is
+// Ingest's syslog port (docs/reference/syslog.md). TLS (SyslogTLSAddr, 6514) is
 // served when SyslogTLSCert and SyslogTLSKey are set; its clients are
 // attributed by a certificate of SyslogClientCA (URI SAN
 // urn:nano:feed:<tenant>:<feed>) or a syslog feed's token in each message.
@@ -146,7 +146,7 @@ const (
 	IngestMinBodyRate   = "NANO_INGEST_MIN_BODY_RATE"  // slowest body arrival in bytes/s after 2 s before 408 (16 KiB/s)
 )
 
-// Ingest's time window, per-tenant quotas and disk guard (docs/reliability.md);
+// Ingest's time window, per-tenant quotas and disk guard (docs/operate/limits-and-quotas.md);
 // unset keeps the default.
 const (
 	// IngestMaxEventAgeDays: an event older than this many days is stored at
@@ -184,7 +184,7 @@ const (
 	DiskDropOldestBelowPct = "NANO_DISK_DROP_OLDEST_BELOW_PCT"
 )
 
-// Search only; unset keeps the default the README documents.
+// Search only; unset keeps the default given here.
 const (
 	SearchMaxExecutionTime       = "NANO_SEARCH_MAX_EXECUTION_TIME"        // per query on ClickHouse (30s)
 	SearchMaxRowsToRead          = "NANO_SEARCH_MAX_ROWS_TO_READ"          // per query (2 000 000 000)
@@ -214,7 +214,7 @@ const APITokenPrefix = "nano_"
 // token).
 const DefaultTenant = "default"
 
-// The api service; unset keeps the default the README documents.
+// The api service; unset keeps the default given here.
 const (
 	// APILeaderPostgresURL is the URL of the scheduler's lock session when
 	// NANO_POSTGRES_URL goes through a transaction-mode pooler (session
@@ -241,7 +241,7 @@ const (
 )
 
 // ClickHouse backups, taken by the api's scheduler (off unless BackupURL
-// is set); unset keeps the default the README documents.
+// is set); unset keeps the default given here.
 const (
 	// BackupURL is the path-style URL of a prefix in a bucket
 	// (https://host/bucket/prefix/) where backups go, one prefix each.

@@ -1,7 +1,7 @@
 package contract
 
 // Sign-in through the deployment's identity provider (OpenID Connect) and
-// the audit trail, read by the api (docs/sign-in.md). Without OIDCIssuer
+// the audit trail, read by the api (docs/security/sign-in.md). Without OIDCIssuer
 // people sign into the UI with API tokens only.
 const (
 	OIDCIssuer           = "NANO_OIDC_ISSUER"             // the provider's issuer URL (https)

@@ -190,7 +190,7 @@ func (c config) nativeEnabled() bool {
 }
 
 // loadWindowAndQuotas reads the time window, the batches' days, the
-// tenants' quotas and the disk guard (docs/reliability.md).
+// tenants' quotas and the disk guard (docs/operate/limits-and-quotas.md).
 func (c *config) loadWindowAndQuotas(r *contract.Reader) {
 	whole := func(name string, def, lo, hi int) int { return int(r.Int(name, int64(def), int64(lo), int64(hi))) }
 	days := whole(contract.IngestMaxEventAgeDays, c.Engine.RetentionDays, 0, maxDays)
@@ -212,7 +212,7 @@ func (c *config) loadWindowAndQuotas(r *contract.Reader) {
 	c.DiskCheckInterval = r.Duration(contract.IngestDiskCheckInterval, diskguard.DefaultInterval, 100*time.Millisecond, 10*time.Minute)
 }
 
-// loadSyslog reads the syslog port's configuration (docs/syslog.md).
+// loadSyslog reads the syslog port's configuration (docs/reference/syslog.md).
 func (c *config) loadSyslog(r *contract.Reader) {
 	c.Syslog = syslog.DefaultConfig
 	c.Syslog.RatePerSecond = c.RatePerSecond

@@ -23,7 +23,7 @@ import (
 )
 
 // Hostile time and volume: one client's events must not cost the other
-// clients and tenants their ingest (docs/reliability.md).
+// clients and tenants their ingest (docs/operate/limits-and-quotas.md).
 
 // daysApart is n events of tag, one a day going back from first.
 func daysApart(tag string, first time.Time, n int) []byte {

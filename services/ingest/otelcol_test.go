@@ -81,7 +81,7 @@ exporters:
 // SIGKILL and restarted: every line written is stored (the collector
 // retries what was not acknowledged; ingest acknowledges after the
 // commit), with its fields mapped, and no line is stored twice more often
-// than the requests in flight at the kill allow (docs/otlp.md). The
+// than the requests in flight at the kill allow (docs/reference/otlp.md). The
 // pipeline with a wrong token stores nothing (refused with 401, which the
 // exporter does not retry).
 func TestOTelCollectorThroughSIGKILL(t *testing.T) {

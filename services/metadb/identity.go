@@ -9,7 +9,7 @@ import (
 
 // identityMigration is people signing in through an identity provider
 // (OIDC), their browser sessions, the sign-in flows in progress, and the
-// audit trail (docs/sign-in.md).
+// audit trail (docs/security/sign-in.md).
 //
 // audit_log is append-only for the services: it is partitioned by month
 // (nano_audit_partitions creates the partitions ahead of time; retention
@@ -19,7 +19,7 @@ import (
 // even from a superuser. Services that only write it (search) need INSERT
 // alone; the identity column needs no right on its sequence. A role
 // holding no right on the table but its owner's may re-grant itself: what
-// PostgreSQL cannot take from an owner is documented in docs/sign-in.md.
+// PostgreSQL cannot take from an owner is documented in docs/security/sign-in.md.
 var identityMigration = Migration{Version: 7, Name: "users signed in through OIDC, sessions, sign-in flows and the append-only audit trail", SQL: `
 ALTER TABLE users
     ADD COLUMN oidc_issuer text,

@@ -413,7 +413,7 @@ func grant(ctx context.Context, tx pgx.Tx, roles Roles) error {
 			return fmt.Errorf("cannot look up the %s role: %w", r.service, err)
 		}
 		if !exists {
-			return fmt.Errorf("the %s role %q does not exist: the deployment creates it (see docs/database-roles.md), and the api grants it its rights once it does", r.service, r.role)
+			return fmt.Errorf("the %s role %q does not exist: the deployment creates it (see docs/security/database-roles.md), and the api grants it its rights once it does", r.service, r.role)
 		}
 		role := pgx.Identifier{r.role}.Sanitize()
 		statements := []string{

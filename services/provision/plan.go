@@ -62,7 +62,7 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 			// clusters, buckets and databases that hold the deployment's data.
 			problems = append(problems, fmt.Sprintf("%s: is %q; changing it to %q would replace the resources holding this deployment's data "+
 				"(volumes, clusters, buckets, databases). To upgrade, POST /v1/deployments/%s/upgrade: it creates a new deployment "+
-				"of the target tier and moves the data into it (README: Tier upgrades)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v, d.Name))
+				"of the target tier and moves the data into it (docs/operate/tier-upgrades.md)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v, d.Name))
 			continue
 		}
 		if prev == nil && f.v != "" {

@@ -20,8 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The defaults of the limits (the README and docs/limits.md list them with
-// their variables).
+// The defaults of the limits (docs/security/tenancy.md lists them with their
+// variables).
 const (
 	DefaultMaxRules         = 500
 	DefaultMaxSignalRules   = 20

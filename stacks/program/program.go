@@ -143,7 +143,7 @@ const HcloudTokenKey = "hcloud:token"
 // hcloud:token from the stack's config, never HCLOUD_TOKEN from the
 // environment, which in Managed mode is the provisioning endpoint's own
 // token. Hetzner tokens are project-wide, so the token must be one of a
-// project that holds only this deployment (docs/exposure.md).
+// project that holds only this deployment (docs/security/exposure.md).
 func growthHcloudToken(ctx *pulumi.Context) (pulumi.StringOutput, error) {
 	if v, ok := ctx.GetConfig(HcloudTokenKey); !ok || strings.TrimSpace(v) == "" {
 		return pulumi.StringOutput{}, fmt.Errorf("%s: required in the stack's config for tier %q on %q: the cluster keeps this token (its volume driver uses it), so it must be the deployment's own, of a Hetzner project that holds only this deployment: pulumi config set --secret %s <token> (the provisioning endpoint: credentials.hcloudToken). HCLOUD_TOKEN from the environment (the provisioning endpoint's own token in Managed mode) is never put into a cluster",

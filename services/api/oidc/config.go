@@ -6,7 +6,7 @@
 // used once, roles per tenant from the groups claim, users created on
 // their first sign-in, and a short-lived revocable session in an HttpOnly,
 // Secure, SameSite=Strict cookie. Every sign-in, sign-out and failed
-// sign-in goes to the audit trail. docs/sign-in.md is the operator's view.
+// sign-in goes to the audit trail. docs/security/sign-in.md is the operator's view.
 package oidc
 
 import (

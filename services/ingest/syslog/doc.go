@@ -3,5 +3,5 @@
 // and UDP (RFC 5426), each message attributed to a tenant and feed by the
 // connection's client certificate, a feed token in its structured data
 // (TLS only) or, for plain TCP and UDP, the operator's list of source
-// networks; see docs/syslog.md.
+// networks; see docs/reference/syslog.md.
 package syslog

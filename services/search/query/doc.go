@@ -4,5 +4,5 @@
 //
 //	level:error service:api "connection reset" | stats count() by host | sort -count | limit 10
 //
-// See the README's "Search language" section for the full grammar.
+// See docs/reference/search-language.md for the full grammar.
 package query

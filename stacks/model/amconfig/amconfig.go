@@ -25,7 +25,7 @@ const MaxBytes = 256 << 10
 // unset: one route to contract.UnconfiguredReceiver, which sends nothing.
 // Alertmanager still groups alerts, keeps silences and answers the api.
 const Unconfigured = `# nano: nano:alertmanagerConfig is unset, so alerts are routed nowhere.
-# Set it to Alertmanager's configuration (docs/alerting.md) to send them.
+# Set it to Alertmanager's configuration (docs/operate/alerting.md) to send them.
 route:
   receiver: ` + contract.UnconfiguredReceiver + `
   group_by: [alertname, tenant]

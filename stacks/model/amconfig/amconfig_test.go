@@ -30,15 +30,15 @@ func TestUnconfiguredRoutesNowhere(t *testing.T) {
 	}
 }
 
-// Every example of docs/alerting.md loads.
+// Every example of docs/operate/alerting.md loads.
 func TestDocumentedExamplesLoad(t *testing.T) {
-	b, err := os.ReadFile("../../../docs/alerting.md")
+	b, err := os.ReadFile("../../../docs/operate/alerting.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
 	if len(blocks) < 5 {
-		t.Fatalf("docs/alerting.md has %d YAML examples, want webhook, Slack, PagerDuty, e-mail and per tenant", len(blocks))
+		t.Fatalf("docs/operate/alerting.md has %d YAML examples, want webhook, Slack, PagerDuty, e-mail and per tenant", len(blocks))
 	}
 	kinds := map[string]bool{}
 	for _, m := range blocks {

@@ -73,7 +73,7 @@ const (
 	KeyDropOldestPct   = "diskDropOldestBelowPct"
 	KeyAlertmanager    = "alertmanagerConfig"
 	// Sign-in through an identity provider and the audit trail
-	// (docs/sign-in.md).
+	// (docs/security/sign-in.md).
 	KeyOIDCIssuer       = "oidcIssuer"
 	KeyOIDCClientID     = "oidcClientId"
 	KeyOIDCClientSecret = "oidcClientSecret"
@@ -150,7 +150,7 @@ var Keys = []Key{
 	{Name: KeyPGServerName, Type: String, Default: DefaultPostgresServerName,
 		Description: "Growth (with nano:backupBucketUrl), Team, Business, Pro: the name CloudNativePG archives PostgreSQL under (<deployment>/postgres/<name>/). A restored cluster archives under a new one (see nano:postgresRecoverFrom)."},
 	{Name: KeyPGRecoverFrom, Type: String, Default: `""`,
-		Description: "Restore: the server name whose archive a new PostgreSQL cluster recovers from (e.g. nano-pg), with a new nano:postgresServerName. CloudNativePG reads it only when it creates the cluster: the README's Backups section says when to delete the old one. Keep it set afterwards."},
+		Description: "Restore: the server name whose archive a new PostgreSQL cluster recovers from (e.g. nano-pg), with a new nano:postgresServerName. CloudNativePG reads it only when it creates the cluster: docs/operate/backups.md says when to delete the old one. Keep it set afterwards."},
 	{Name: KeyPGRecoverTo, Type: String, Default: `""`,
 		Description: "Restore: the time (RFC 3339, e.g. 2026-12-03T10:00:00Z) the recovery of nano:postgresRecoverFrom stops at. Empty: the end of its archive."},
 	{Name: KeyCHCloudService, Type: String, Default: `""`,
@@ -194,5 +194,5 @@ var Keys = []Key{
 	{Name: KeyProtectData, Type: Boolean, Default: "true",
 		Description: "Protect what holds the deployment's data (volumes, buckets, databases, ClickHouse and PostgreSQL clusters) and its tier, provider and region: pulumi up refuses to replace or delete them. Set false, then pulumi up, only to destroy the deployment on purpose."},
 	{Name: KeyAlertmanager, Type: String, Default: `""`, Secret: true,
-		Description: "Where alerts go: Alertmanager's own configuration (YAML: route, receivers such as webhook, Slack, PagerDuty, e-mail; see docs/alerting.md), set with pulumi config set --secret nano:alertmanagerConfig < alertmanager.yml. Checked with Alertmanager's loader at preview. Empty: alerts are routed nowhere (kept in nano only)."},
+		Description: "Where alerts go: Alertmanager's own configuration (YAML: route, receivers such as webhook, Slack, PagerDuty, e-mail; see docs/operate/alerting.md), set with pulumi config set --secret nano:alertmanagerConfig < alertmanager.yml. Checked with Alertmanager's loader at preview. Empty: alerts are routed nowhere (kept in nano only)."},
 }

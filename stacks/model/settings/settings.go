@@ -570,7 +570,7 @@ func backupBucket(spec tier.Spec, get Getter, bad func(key, format string, args 
 	case w == nil:
 		return nil
 	case spec.ClickHouse.Cloud:
-		bad(KeyBackupURL, "tier %q runs on ClickHouse Cloud, which backs itself up (see the README's Backups)", spec.Name)
+		bad(KeyBackupURL, "tier %q runs on ClickHouse Cloud, which backs itself up (see docs/operate/backups.md)", spec.Name)
 		return nil
 	case spec.ClickHouse.WarmS3:
 		bad(KeyBackupURL, "tier %q backs ClickHouse up under its warm bucket (<deployment>/clickhouse-backups/); unset this key", spec.Name)

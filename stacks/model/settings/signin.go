@@ -14,7 +14,7 @@ import (
 
 // SignIn is the deployment's identity provider (nano:oidc*): people sign
 // into the UI through it with the roles its groups give them
-// (docs/sign-in.md). Settings.SignIn is nil without nano:oidcIssuer: API
+// (docs/security/sign-in.md). Settings.SignIn is nil without nano:oidcIssuer: API
 // tokens only.
 type SignIn struct {
 	Issuer, ClientID string

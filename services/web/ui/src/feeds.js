@@ -79,7 +79,7 @@ export function FeedsPage() {
 }
 
 // collectorSnippet is an OpenTelemetry Collector's exporters for a feed's
-// token on host (docs/otlp.md).
+// token on host (docs/reference/otlp.md).
 export function collectorSnippet(host, token) {
   return `exporters:
   otlphttp/nano:          # otlp_http from Collector v0.148 on
@@ -104,7 +104,7 @@ export const syslogPort = 6514
 
 // syslogConfigs are rsyslog's and syslog-ng's configuration for sending to
 // ingest's syslog TLS port with a syslog feed's token in each message's
-// structured data (docs/syslog.md). The CA file is the deployment's
+// structured data (docs/reference/syslog.md). The CA file is the deployment's
 // (the Pulumi output nativeCaCert).
 export function syslogConfigs(host, token) {
   const sd = `[nano@32473 token=\\"${token}\\"]`
