@@ -1192,7 +1192,10 @@ func (h *composeHost) checkSyslogTLS(ctx context.Context, c *http.Client, https 
 	send := func(cert *tls.Certificate, sd, msg string) error {
 		cfg := &tls.Config{RootCAs: native.CAPool, ServerName: rigHost}
 		if cert != nil {
-			cfg.Certificates = []tls.Certificate{*cert}
+			// Sent whatever the server asks for, as a hostile client
+			// would (Go's client leaves out a certificate of a CA the
+			// server does not name).
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 		}
 		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
 		conn, err := d.DialContext(ctx, "tcp", to)
