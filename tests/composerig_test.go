@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -66,6 +67,7 @@ import (
 const rigHost = "203.0.113.10"
 
 func TestComposeTiersUnderDocker(t *testing.T) {
+	harness.Servers(t)
 	rig, err := harness.OpenComposeRig(os.Getenv("NANO_COMPOSE_RIG"))
 	if err != nil {
 		t.Fatal(err)
@@ -704,6 +706,9 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	// on 8080 and OTLP/gRPC on 4317 (TLS, HTTP/2 to ingest), an otlp
 	// feed's token.
 	h.checkOTLP(ctx, c, https, auth, marker)
+	// Syslog over TLS on ingest's published 6514: a syslog feed's token in
+	// the structured data, and a client certificate naming a feed.
+	h.checkSyslogTLS(ctx, c, https, auth, marker, native)
 
 	// A detection rule over those events raises an alert.
 	rule := fmt.Sprintf(`{"name":"rig %s","query":"%s","schedule":"@every 1m","window_seconds":3600,"threshold_op":">","threshold":0}`, marker, marker)
@@ -711,8 +716,8 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		t.Fatalf("rule: %d %v", code, out)
 	}
 
-	// Search over 443 finds all seven events.
-	const want = 7
+	// Search over 443 finds all eight events of the default tenant.
+	const want = 8
 	searchCount := func(c *http.Client, https string) int {
 		body := fmt.Sprintf(`{"query":"%s","from":"-1h","page_size":100}`, marker)
 		code, out := call(ctx, t, c, "POST", https+contract.SearchPrefix+"/v1/search", auth, []byte(body))
@@ -1152,6 +1157,70 @@ func (h *composeHost) checkOTLP(ctx context.Context, c *http.Client, https strin
 	if _, err := plogotlp.NewGRPCClient(conn).Export(wrong, plogotlp.NewExportRequestFromLogs(logs(marker+" refused"))); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("OTLP/gRPC with a wrong token through Caddy: %v, want UNAUTHENTICATED", err)
 	}
+}
+
+// checkSyslogTLS sends RFC 5425 syslog to ingest's published 6514 (the
+// deployment's certificate, verified against its CA): a message carrying a
+// new syslog feed's token is stored for the default tenant (search counts
+// it); one with a wrong token is not; one over a connection with a client
+// certificate naming acme's feed is stored for acme; a certificate of
+// another CA fails the handshake.
+func (h *composeHost) checkSyslogTLS(ctx context.Context, c *http.Client, https string, auth map[string]string, marker string, native harness.MutualTLS) {
+	t := h.t
+	t.Helper()
+	code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, []byte(`{"name":"rig-syslog","kind":"syslog"}`))
+	if code != 201 {
+		t.Fatalf("syslog feed: %d %v", code, out)
+	}
+	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
+	token, _ := out["token"].(string)
+	if code != 201 || token == "" {
+		t.Fatalf("syslog ingest token: %d %v", code, out)
+	}
+	to := h.addr(ctx, "ingest", contract.Ports.IngestSyslogTLS)
+	send := func(cert *tls.Certificate, sd, msg string) error {
+		cfg := &tls.Config{RootCAs: native.CAPool, ServerName: rigHost}
+		if cert != nil {
+			cfg.Certificates = []tls.Certificate{*cert}
+		}
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+		conn, err := d.DialContext(ctx, "tcp", to)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		line := fmt.Sprintf("<134>1 %s fw01 rig-syslog - - %s %s", time.Now().UTC().Format(time.RFC3339Nano), sd, msg)
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(conn, "%d %s", len(line), line); err != nil {
+			return err
+		}
+		// A server that refuses the certificate closes the connection
+		// after the handshake; TLS 1.3 reports it on the first read. One
+		// that takes it says nothing (syslog has no acknowledgement).
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		return err
+	}
+	if err := send(nil, `[nano@32473 token="not-the-token-0123456789abcdef"]`, marker+" syslog refused"); err != nil {
+		t.Logf("syslog with a wrong token: %v", err)
+	}
+	if err := send(nil, fmt.Sprintf(`[nano@32473 token="%s"]`, token), marker+" syslog token"); err != nil {
+		t.Fatalf("syslog over TLS with a feed token: %v", err)
+	}
+	if err := send(&native.Feed.TLS, "-", marker+" syslog certificate"); err != nil {
+		t.Fatalf("syslog over TLS with a feed certificate: %v", err)
+	}
+	if err := send(&native.ForgedFeed.TLS, "-", marker+" syslog forged"); err == nil {
+		t.Error("ingest's 6514 took a feed certificate of another CA")
+	}
+	acme := fmt.Sprintf("SELECT count() FROM nano.events WHERE tenant = 'acme' AND feed = 'syslog-fw' AND message LIKE '%%%s syslog%%'", marker)
+	waitFor(t, 60*time.Second, "acme's syslog message sent with its feed certificate", func() bool {
+		out, err := h.compose(ctx, "exec", "-T", "clickhouse", "clickhouse-client", "--user", contract.SearchDBUser, "--password", h.secrets.SearchClickHousePassword, "--query", acme)
+		return err == nil && strings.TrimSpace(out) == "1"
+	})
 }
 
 // rigIssuer is the Startup rig's identity provider: configured, never
