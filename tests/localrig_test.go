@@ -32,6 +32,7 @@ import (
 // the next up); down removes containers, volumes, network and the state.
 // The engine caps open files at 20000, hence -clickhouse-nofile.
 func TestLocalNanoUnderDocker(t *testing.T) {
+	harness.Servers(t)
 	rig, err := harness.OpenComposeRig(os.Getenv("NANO_COMPOSE_RIG"))
 	if err != nil {
 		t.Fatal(err)

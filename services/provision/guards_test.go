@@ -189,6 +189,7 @@ func TestAnOperationTheCLIRefusesEarlyEnds(t *testing.T) {
 // refused with 503, a Retry-After and a message saying it is being
 // prepared; once it says ready, the CLI itself is looked for.
 func TestPulumiCLIBeingPrepared(t *testing.T) {
+	harness.Servers(t)
 	var preparing atomic.Bool
 	preparing.Store(true)
 	m := newManagerWith(t, t.TempDir(), func(c *Config) {
