@@ -29,7 +29,7 @@ const syslogSource = "127.0.0.1/32=default:bench-syslog"
 // TCP_Framing="octet-counted" sends. seq makes every message differ.
 func syslogMessage(b []byte, i int, seq int64) []byte {
 	msg := fmt.Sprintf(`<%d>1 %s web-%d checkout %d orders [req@32473 method="GET" status="%d" path="/api/v1/orders" user="u-%d" tier="gold" region="eu-central-1" seq="%d"] GET /api/v1/orders/%d?expand=items,customer,shipping HTTP/1.1 200 %d bytes in %d ms from 10.%d.%d.%d user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 referer=https://shop.example.com/checkout/confirm pad=%s`,
-		16*8+[]int{6, 4, 3}[i%3], time.Now().UTC().Format(time.RFC3339Nano), i%12, 1000+i%50, 200+i%5, i%10000, seq,
+		16*8+[]int{6, 4, 3}[i%3], time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00"), i%12, 1000+i%50, 200+i%5, i%10000, seq,
 		i, 1000+i%5000, i%900, i%256, (i/256)%256, i%200, strings.Repeat("x", 150))
 	b = strconv.AppendInt(b, int64(len(msg)), 10)
 	b = append(b, ' ')
