@@ -6,6 +6,7 @@
 //	go run . stacks            lists the stacks in stacks/
 //	go run . serve             runs the provisioning endpoint (Automation API over HTTP)
 //	go run . upgrade           upgrades a deployment's tier through the endpoint
+//	go run . local up|stop|down  nano on this machine's Docker engine (docs/local.md)
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/nanosiem/nano/stacks/local"
 	"github.com/nanosiem/nano/stacks/program"
 	"github.com/nanosiem/nano/stacks/program/stackfile"
 )
@@ -29,6 +31,7 @@ const usage = `usage:
   nano stacks              list the stacks in stacks/
   nano serve [flags]       the provisioning endpoint: create, preview, update, destroy deployments over HTTP
   nano upgrade [flags] D   upgrade deployment D to a higher tier through the endpoint (or -complete it)
+  nano local up|stop|down  a complete nano on this machine's Docker engine, built from this checkout (docs/local.md)
 `
 
 func main() {
@@ -77,6 +80,8 @@ func run(w io.Writer, args []string) error {
 		return serve(w, args[1:])
 	case "upgrade":
 		return upgradeCommand(w, args[1:])
+	case "local":
+		return local.Command(w, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(w, usage)
 		return nil

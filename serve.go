@@ -24,6 +24,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nanosiem/nano/services/provision"
+	"github.com/nanosiem/nano/services/provision/pulumicli"
 	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/program"
 )
@@ -75,13 +76,19 @@ func serve(w io.Writer, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	token, err := apiToken(*dataDir, log)
+	token, tokenFile, tokenSource, err := apiToken(*dataDir, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cli, err := prepareCLI(ctx, w, os.Getenv("NANO_PULUMI_ROOT"), ".", pulumicli.Builder{})
 	if err != nil {
 		return err
 	}
 	m, err := provision.New(provision.Config{
 		DataDir: *dataDir, BackendURL: *backend, SecretsProvider: *secrets, PassphraseFile: *passphrase, StoreURL: *storeURL, Project: project, Program: run,
-		Validate: validateDeployment, Keys: keys, Isolation: *isolation, UIDs: uidRange, PulumiRoot: os.Getenv("NANO_PULUMI_ROOT"),
+		Validate: validateDeployment, Keys: keys, Isolation: *isolation, UIDs: uidRange, PulumiRoot: cli.root, CLIPreparing: cli.preparing,
 		MaxConcurrent: *maxConcurrent, Log: log,
 	})
 	if err != nil {
@@ -102,11 +109,9 @@ func serve(w io.Writer, args []string) error {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(w, "nano provisioning endpoint on %s://%s (program %s, data %s, isolation %s)\n", scheme, ln.Addr(), *prog, *dataDir, *isolation)
+	banner(w, scheme+"://"+ln.Addr().String(), *prog, *dataDir, *isolation, tokenSource, tokenFile, cli)
 	select {
 	case err := <-errc:
 		return err
@@ -198,10 +203,13 @@ func defaultDataDir() string {
 }
 
 // apiToken is NANO_PROVISION_TOKEN, the file NANO_PROVISION_TOKEN_FILE
-// names, or a token generated once into <dataDir>/api-token (0600).
-func apiToken(dataDir string, log *slog.Logger) (string, error) {
+// names, or a token generated once into <dataDir>/api-token (0600). file
+// is the file it was read from or written to ("": the environment);
+// source says where it is, for the banner.
+func apiToken(dataDir string, log *slog.Logger) (token, file, source string, err error) {
 	if t := strings.TrimSpace(os.Getenv("NANO_PROVISION_TOKEN")); t != "" {
-		return checkToken(t, "NANO_PROVISION_TOKEN")
+		t, err := checkToken(t, "NANO_PROVISION_TOKEN")
+		return t, "", "the environment's NANO_PROVISION_TOKEN", err
 	}
 	path := os.Getenv("NANO_PROVISION_TOKEN_FILE")
 	generated := path == ""
@@ -209,19 +217,20 @@ func apiToken(dataDir string, log *slog.Logger) (string, error) {
 		path = filepath.Join(dataDir, "api-token")
 	}
 	if b, err := os.ReadFile(path); err == nil {
-		return checkToken(strings.TrimSpace(string(b)), path)
+		t, err := checkToken(strings.TrimSpace(string(b)), path)
+		return t, path, "in " + path, err
 	} else if !generated {
-		return "", fmt.Errorf("NANO_PROVISION_TOKEN_FILE: %w", err)
+		return "", "", "", fmt.Errorf("NANO_PROVISION_TOKEN_FILE: %w", err)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", err
+		return "", "", "", err
 	}
-	token := randomToken()
+	token = randomToken()
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("cannot write the API token: %w", err)
+		return "", "", "", fmt.Errorf("cannot write the API token: %w", err)
 	}
 	log.Info("generated the API token", "file", path)
-	return token, nil
+	return token, path, "in " + path + " (generated now; NANO_PROVISION_TOKEN or NANO_PROVISION_TOKEN_FILE sets your own)", nil
 }
 
 func checkToken(t, source string) (string, error) {

@@ -209,23 +209,16 @@ func (h *composeHost) install(ctx context.Context) {
 	if out, err := exec.CommandContext(ctx, "cloud-init", "schema", "--config-file", udFile).CombinedOutput(); err != nil {
 		t.Fatalf("cloud-init schema refuses the user data: %v\n%s", err, out)
 	}
-	var cfg struct {
-		WriteFiles []struct{ Path, Permissions, Owner, Content string } `yaml:"write_files"`
-		Runcmd     [][]string                                           `yaml:"runcmd"`
-	}
-	if err := yaml.Unmarshal(ud, &cfg); err != nil {
+	cfg, err := composefiles.Unpack(ud)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range cfg.WriteFiles {
-		mode, err := strconv.ParseUint(f.Permissions, 8, 32)
-		if err != nil || f.Owner != "root:root" {
-			t.Fatalf("write_files %s: permissions %q owner %q", f.Path, f.Permissions, f.Owner)
-		}
+	for _, f := range cfg.Files {
 		path := filepath.Join(h.root, f.Path)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, []byte(f.Content), os.FileMode(mode)); err != nil {
+		if err := os.WriteFile(path, []byte(f.Content), f.Mode); err != nil {
 			t.Fatal(err)
 		}
 	}

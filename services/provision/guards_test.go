@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -181,5 +182,44 @@ func TestAnOperationTheCLIRefusesEarlyEnds(t *testing.T) {
 	}
 	if done := wait(t, m, op.ID); done.State != StateFailed {
 		t.Fatalf("preview %s, want failed", done.State)
+	}
+}
+
+// While nano serve prepares the CLI (Config.CLIPreparing), operations are
+// refused with 503, a Retry-After and a message saying it is being
+// prepared; once it says ready, the CLI itself is looked for.
+func TestPulumiCLIBeingPrepared(t *testing.T) {
+	harness.Servers(t)
+	var preparing atomic.Bool
+	preparing.Store(true)
+	m := newManagerWith(t, t.TempDir(), func(c *Config) {
+		c.PulumiRoot = t.TempDir()
+		c.CLIPreparing = func() error {
+			if preparing.Load() {
+				return errors.New("building v3.0.0 from source")
+			}
+			return nil
+		}
+	})
+	srv := httptest.NewServer(Handler(m, testToken, m.cfg.Log))
+	defer srv.Close()
+	body, _ := json.Marshal(hobby("early"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/deployments", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(out.Error, "being prepared") || !strings.Contains(out.Error, "building v3.0.0 from source") {
+		t.Fatalf("create while the CLI is prepared: %d %q (Retry-After %q)", resp.StatusCode, out.Error, resp.Header.Get("Retry-After"))
+	}
+	preparing.Store(false)
+	var ne *NoCLIError
+	if err := m.CLIError(); !errors.As(err, &ne) || ne.Preparing {
+		t.Fatalf("once prepared, the CLI itself is looked for (an empty root here): %v", err)
 	}
 }

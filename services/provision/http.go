@@ -136,6 +136,9 @@ func (h *api) fail(w http.ResponseWriter, err error) {
 	case errors.As(err, &ue):
 		reply(w, http.StatusConflict, map[string]any{"error": ue.Error(), "upgradingTo": ue.Target})
 	case errors.As(err, &ne):
+		if ne.Preparing {
+			w.Header().Set("Retry-After", "30")
+		}
 		reply(w, http.StatusServiceUnavailable, map[string]any{"error": ne.Error()})
 	case errors.As(err, &ve):
 		reply(w, http.StatusBadRequest, map[string]any{"errors": ve.Problems})

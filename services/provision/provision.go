@@ -58,6 +58,10 @@ type Config struct {
 	UIDs      UIDRange
 	// PulumiRoot is the Pulumi CLI's install root ("" finds it on PATH).
 	PulumiRoot string
+	// CLIPreparing, when set, says whether the CLI at PulumiRoot is still
+	// being prepared (nano serve builds it at start): while it returns an
+	// error, operations are refused (503) with that error.
+	CLIPreparing func() error
 	// Env is added to the CLI's environment (provider credentials, PATH).
 	// Of the process's own environment the CLI gets only operationEnvNames.
 	Env map[string]string
@@ -108,10 +112,17 @@ func (e *BusyError) Error() string {
 }
 
 // NoCLIError refuses an operation on a machine without the Pulumi CLI,
-// before anything is recorded.
-type NoCLIError struct{ Err error }
+// before anything is recorded. Preparing: the CLI is being made ready
+// (Config.CLIPreparing), so a retry later succeeds.
+type NoCLIError struct {
+	Err       error
+	Preparing bool
+}
 
 func (e *NoCLIError) Error() string {
+	if e.Preparing {
+		return "the Pulumi CLI is being prepared, so no deployment can be created, updated or destroyed yet (reading works); retry when it is ready: " + e.Err.Error()
+	}
 	return "the Pulumi CLI is not installed here, so no deployment can be created, updated or destroyed: put pulumi on PATH " +
 		"or set NANO_PULUMI_ROOT to its install root (bash tests/setup builds one into ~/.cache/nano/pulumi-<version>): " + e.Err.Error()
 }
@@ -119,6 +130,11 @@ func (e *NoCLIError) Error() string {
 // CLIError says why operations cannot run here (nil: the Pulumi CLI is
 // found). It looks again each time, so a CLI installed later is used.
 func (m *Manager) CLIError() error {
+	if m.cfg.CLIPreparing != nil {
+		if err := m.cfg.CLIPreparing(); err != nil {
+			return &NoCLIError{Err: err, Preparing: true}
+		}
+	}
 	if _, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: m.cfg.PulumiRoot, SkipVersionCheck: true}); err != nil {
 		return &NoCLIError{Err: err}
 	}
@@ -227,7 +243,12 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, store: st, keys: newKeyRules(cfg.Keys), defaultBackend: defaultBackend, stackConfigDir: project.StackConfigDir, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
 		busy: map[string]*running{}, claiming: map[string]chan struct{}{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
 	if err := m.CLIError(); err != nil {
-		cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
+		var ne *NoCLIError
+		if errors.As(err, &ne) && ne.Preparing {
+			cfg.Log.Warn("operations will be refused (503) until the Pulumi CLI is ready; reading deployments works", "error", err)
+		} else {
+			cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
+		}
 	}
 	if err := m.sweep(); err != nil {
 		st.close()

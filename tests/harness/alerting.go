@@ -200,7 +200,9 @@ func getJSON(ctx context.Context, url string, out any) error {
 func (r ComposeRig) Alertmanager(ref string) ImageSpec {
 	return ImageSpec{Ref: ref, Rootfs: r.rootfs("base"),
 		Files: []ImageFile{{Path: "bin/alertmanager", Mode: 0o755, From: r.bin("alertmanager")},
-			{Path: "etc/alertmanager/alertmanager.yml", Mode: 0o644, Data: []byte("route: {receiver: x}\nreceivers: [{name: x}]\n")}},
+			{Path: "etc/alertmanager/alertmanager.yml", Mode: 0o644, Data: []byte("route: {receiver: x}\nreceivers: [{name: x}]\n")},
+			// nobody's, as in the official image (a named volume there starts so).
+			{Path: "alertmanager", Dir: true, Mode: 0o755, UID: 65534}},
 		Config: v1.Config{
 			Env:          []string{basePath},
 			Entrypoint:   []string{"/bin/alertmanager"},

@@ -64,11 +64,13 @@ func (r ComposeRig) Caddy(ref string) ImageSpec {
 }
 
 // Prometheus is the prom/prometheus image: /bin/prometheus as nobody in
-// /prometheus, the official entrypoint and default flags.
+// /prometheus (nobody's, as in the official image), the official
+// entrypoint and default flags.
 func (r ComposeRig) Prometheus(ref string) ImageSpec {
 	return ImageSpec{Ref: ref, Rootfs: r.rootfs("base"),
 		Files: []ImageFile{{Path: "bin/prometheus", Mode: 0o755, From: r.bin("prometheus")},
-			{Path: "etc/prometheus/prometheus.yml", Mode: 0o644, Data: []byte("global: {}\n")}},
+			{Path: "etc/prometheus/prometheus.yml", Mode: 0o644, Data: []byte("global: {}\n")},
+			{Path: "prometheus", Dir: true, Mode: 0o755, UID: 65534}},
 		Config: v1.Config{
 			Env:          []string{basePath},
 			Entrypoint:   []string{"/bin/prometheus"},

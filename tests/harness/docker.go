@@ -146,3 +146,10 @@ func (d *Docker) Stop() {
 		d.srv.stop()
 	}
 }
+
+// ClientEnv is the environment a docker client of this engine needs
+// (DOCKER_HOST, and DOCKER_CONFIG with the compose plugin), for a program
+// that runs the docker CLI itself.
+func (d *Docker) ClientEnv() []string {
+	return []string{"DOCKER_HOST=" + d.Host, "DOCKER_CONFIG=" + d.config}
+}

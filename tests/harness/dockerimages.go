@@ -9,12 +9,12 @@ import (
 	"os"
 	"sort"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/nanosiem/nano/services/images/imageload"
 )
 
 // ImageFile is a file an image adds on its root filesystem: the contents
@@ -24,6 +24,11 @@ type ImageFile struct {
 	Mode int64
 	From string
 	Data []byte
+	// Dir makes Path a directory (Mode, owned by UID:UID), as the official
+	// images make their data directories: a new named volume mounted there
+	// starts with that owner.
+	Dir bool
+	UID int
 }
 
 // ImageSpec is an image the rig builds: a root filesystem tarball (made by
@@ -82,6 +87,12 @@ func filesLayer(files []ImageFile) (v1.Layer, error) {
 				}
 			}
 		}
+		if f.Dir {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: f.Path + "/", Mode: f.Mode, Uid: f.UID, Gid: f.UID}); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		data := f.Data
 		if f.From != "" {
 			var err error
@@ -104,51 +115,13 @@ func filesLayer(files []ImageFile) (v1.Layer, error) {
 }
 
 // Load puts img into the engine under refs, unless every ref already names
-// it (images are compared by id, the digest of their configuration).
+// it (imageload.Load).
 func (d *Docker) Load(ctx context.Context, img v1.Image, refs ...string) error {
-	id, err := img.ConfigName()
-	if err != nil {
-		return err
-	}
-	missing := map[name.Reference]v1.Image{}
-	for _, r := range refs {
-		if have, err := d.Run(ctx, "image", "inspect", "--format", "{{.Id}}", r); err == nil && have == id.String() {
-			continue
-		}
-		ref, err := name.ParseReference(r)
-		if err != nil {
-			return err
-		}
-		missing[ref] = img
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	var tb bytes.Buffer
-	if err := tarball.MultiRefWrite(missing, &tb); err != nil {
-		return fmt.Errorf("cannot write %v as a tarball: %w", refs, err)
-	}
-	if _, err := d.RunIn(ctx, "", tb.Bytes(), "load"); err != nil {
-		return err
-	}
-	return nil
+	return imageload.Load(ctx, func(ctx context.Context, stdin []byte, args ...string) (string, error) {
+		return d.RunIn(ctx, "", stdin, args...)
+	}, img, refs...)
 }
 
 // LayoutImage is the image of an OCI layout (as `make images` writes one)
 // whose ref.name annotation is ref.
-func LayoutImage(dir, ref string) (v1.Image, error) {
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the image layout %s: %w", dir, err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	for _, desc := range m.Manifests {
-		if desc.Annotations["org.opencontainers.image.ref.name"] == ref {
-			return idx.Image(desc.Digest)
-		}
-	}
-	return nil, fmt.Errorf("the image layout %s has no %s", dir, ref)
-}
+func LayoutImage(dir, ref string) (v1.Image, error) { return imageload.LayoutImage(dir, ref) }
