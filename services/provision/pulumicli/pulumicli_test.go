@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 // checkout is the repository's root, from this package's directory.
@@ -206,6 +208,7 @@ func TestBuildProgressAndFailure(t *testing.T) {
 // A CLI built with cgo is not taken (tests/setup rebuilds one too): real
 // Go binaries, one built each way, that answer like the CLI.
 func TestCgoBuildRefused(t *testing.T) {
+	harness.Servers(t) // builds two Go binaries
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Fatal(err)
 	}
