@@ -114,7 +114,7 @@ func TestTierMoveFollowsTheCatalog(t *testing.T) {
 		{Request{Tier: "growth", Provider: "hetzner", Region: "fsn1"}, `tier: "growth" is below "team"`},
 		{Request{Tier: "team", Provider: "civo", Region: "lon1"}, "is the deployment's own"},
 	} {
-		got := strings.Join(tierMoveProblems(from, c.to), "; ")
+		got := strings.Join(lines(tierMoveProblems(from, c.to)), "; ")
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("team/civo/lon1 -> %+v: %q, want %q", c.to, got, c.want)
 		}
@@ -140,7 +140,7 @@ func TestUpgradeDataAddressesAreChecked(t *testing.T) {
 		{same, []string{"move.targetClickhouse: is the source's database", "move.targetPostgres: is the source's database"}},
 		{bad, []string{"move.sourceClickhouse: is required", `move.targetClickhouse/move.targetCluster: the DSN's path names nano's database: events schema: cluster "no spaces"`, "move.sourcePostgres: "}},
 	} {
-		got := strings.Join(c.a.problems(), "\n")
+		got := strings.Join(lines(c.a.problems()), "\n")
 		for _, w := range c.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("problems %q lack %q", got, w)
@@ -177,4 +177,14 @@ func TestAnOperationTheCLIRefusesEarlyEnds(t *testing.T) {
 	if done := wait(t, m, op.ID); done.State != StateFailed {
 		t.Fatalf("preview %s, want failed", done.State)
 	}
+}
+
+// lines are problems as "field: message", the form the error envelope's
+// readers print.
+func lines(ps []Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }

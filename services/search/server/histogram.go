@@ -45,31 +45,29 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 	}
 	q, err := query.Parse(req.Query)
 	if err != nil {
-		msg, col := queryProblem(err)
-		writeError(w, http.StatusBadRequest, msg, col)
+		jsonhttp.Fail(w, http.StatusBadRequest, queryProblem(err))
 		return
 	}
 	now := s.now()
 	from, to, _, bad := s.searchRange(searchRequest{Query: req.Query, From: req.From, To: req.To}, p.Tenant, now)
-	if bad != "" {
-		writeError(w, http.StatusBadRequest, bad, 0)
+	if bad != nil {
+		jsonhttp.Fail(w, http.StatusBadRequest, *bad)
 		return
 	}
 	datasets, err := s.datasets(r.Context(), p.Tenant, q)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "cannot read the enrichment datasets now; retry", 0)
+		writeError(w, http.StatusServiceUnavailable, "cannot read the enrichment datasets now; retry")
 		return
 	}
 	step := sqlgen.HistogramStep(from, to)
 	st, err := sqlgen.Histogram(sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table, Datasets: datasets}, step)
 	if err != nil {
-		msg, col := queryProblem(err)
-		writeError(w, http.StatusBadRequest, msg, col)
+		jsonhttp.Fail(w, http.StatusBadRequest, queryProblem(err))
 		return
 	}
 	release, code, msg := s.admit(w, r, p.Tenant)
 	if release == nil {
-		writeError(w, code, msg, 0)
+		writeError(w, code, msg)
 		return
 	}
 	defer release()
@@ -83,7 +81,7 @@ func (s *Server) histogram(w http.ResponseWriter, r *http.Request, p authtoken.P
 		return nil
 	})
 	if code, msg, _ := s.observe(w, "histogram", "histogram", p.Tenant, stats, err, len(q.Lookups) > 0); err != nil {
-		writeError(w, code, msg, 0)
+		writeError(w, code, msg)
 		return
 	}
 	sec := int64(step / time.Second)

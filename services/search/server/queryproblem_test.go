@@ -13,17 +13,17 @@ import (
 // the nil target errors.As left behind.
 func TestQueryProblemOfAnyError(t *testing.T) {
 	t.Parallel()
-	if msg, col := queryProblem(errors.New("lookup table too large")); msg != "lookup table too large" || col != 0 {
-		t.Errorf("plain error: got %q at %d", msg, col)
+	if p := queryProblem(errors.New("lookup table too large")); p.Message != "lookup table too large" || p.Field != "query" || p.Column != 0 {
+		t.Errorf("plain error: got %+v", p)
 	}
 	_, err := query.Parse("level=error | nosuchcommand")
 	if err == nil {
 		t.Fatal("the query should not parse")
 	}
 	wrapped := fmt.Errorf("cannot compile: %w", err)
-	msg, col := queryProblem(wrapped)
+	p := queryProblem(wrapped)
 	var qe *query.Error
-	if !errors.As(err, &qe) || col != qe.Col || msg != "query: "+qe.Error() {
-		t.Errorf("query error: got %q at %d, want the query's message at column %d", msg, col, qe.Col)
+	if !errors.As(err, &qe) || p.Column != qe.Col || p.Field != "query" || p.Message != qe.Error() {
+		t.Errorf("query error: got %+v, want the query's message at column %d", p, qe.Col)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/admission"
@@ -69,10 +70,10 @@ func decodeCursor(s string) (cursor, error) {
 	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 1024 {
-		return c, errors.New("cursor: not a cursor from this service")
+		return c, fielderr.New("cursor", "not a cursor from this service")
 	}
 	if err := json.Unmarshal(b, &c); err != nil || c.Returned < 0 || c.Offset < 0 || c.Skip < 0 {
-		return c, errors.New("cursor: not a cursor from this service")
+		return c, fielderr.New("cursor", "not a cursor from this service")
 	}
 	return c, nil
 }
@@ -128,15 +129,15 @@ func searchFailure(err error, lookups bool) (int, string, string) {
 // searchRange is a search's time range: its cursor's (checked to belong to
 // the same query of the same tenant) or from/to (default: the last
 // DefaultRange). bad says what is wrong with the request, if anything.
-func (s *Server) searchRange(req searchRequest, tenant string, now time.Time) (from, to time.Time, cur cursor, bad string) {
+func (s *Server) searchRange(req searchRequest, tenant string, now time.Time) (from, to time.Time, cur cursor, bad *jsonhttp.Problem) {
 	from, to = now.Add(-s.Config.DefaultRange), now
 	if req.Cursor != "" {
 		var err error
 		if cur, err = decodeCursor(req.Cursor); err != nil {
-			return from, to, cur, err.Error()
+			return from, to, cur, &jsonhttp.Problems(err)[0]
 		}
 		if cur.Hash != fingerprint(tenant, req.Query) {
-			return from, to, cur, "cursor: it belongs to another query"
+			return from, to, cur, &jsonhttp.Problem{Field: "cursor", Message: "it belongs to another query"}
 		}
 		from, to = time.Unix(0, cur.From), time.Unix(0, cur.To)
 	} else {
@@ -149,15 +150,15 @@ func (s *Server) searchRange(req searchRequest, tenant string, now time.Time) (f
 			}
 			t, ok := sqlgen.ParseTime(b.text, now)
 			if !ok {
-				return from, to, cur, b.name + ": expected a time (now, -15m, -24h, 2026-11-23, 2026-11-23T10:00:00Z or Unix seconds)"
+				return from, to, cur, &jsonhttp.Problem{Field: b.name, Message: "expected a time (now, -15m, -24h, 2026-11-23, 2026-11-23T10:00:00Z or Unix seconds)"}
 			}
 			*b.dst = t
 		}
 		if to.Before(from) {
-			return from, to, cur, "to: before from"
+			return from, to, cur, &jsonhttp.Problem{Field: "to", Message: "before from"}
 		}
 	}
-	return from, to, cur, ""
+	return from, to, cur, nil
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
@@ -178,9 +179,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 			s.Log.Warn("search history", "err", err)
 		}
 	}
-	fail := func(code int, status, msg string, col int) {
-		entry.Status, entry.Error = status, msg
-		writeError(w, code, msg, col)
+	fail := func(code int, status string, p jsonhttp.Problem) {
+		entry.Status, entry.Error = status, p.String()
+		jsonhttp.Fail(w, code, p)
 		record()
 	}
 	pageSize := req.PageSize
@@ -188,24 +189,23 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	case pageSize == 0:
 		pageSize = s.Config.DefaultPageRows
 	case pageSize < 1 || pageSize > s.Config.MaxPageRows:
-		fail(http.StatusBadRequest, "invalid", fmt.Sprintf("page_size: from 1 to %d", s.Config.MaxPageRows), 0)
+		fail(http.StatusBadRequest, "invalid", jsonhttp.Problem{Field: "page_size", Message: fmt.Sprintf("from 1 to %d", s.Config.MaxPageRows)})
 		return
 	}
 	q, err := query.Parse(req.Query)
 	if err != nil {
-		msg, col := queryProblem(err)
-		fail(http.StatusBadRequest, "invalid", msg, col)
+		fail(http.StatusBadRequest, "invalid", queryProblem(err))
 		return
 	}
 	from, to, cur, bad := s.searchRange(req, p.Tenant, now)
-	if bad != "" {
-		fail(http.StatusBadRequest, "invalid", bad, 0)
+	if bad != nil {
+		fail(http.StatusBadRequest, "invalid", *bad)
 		return
 	}
 	entry.From, entry.To = from, to
 	datasets, err := s.datasets(r.Context(), p.Tenant, q)
 	if err != nil {
-		fail(http.StatusServiceUnavailable, "failed", "cannot read the enrichment datasets now; retry", 0)
+		fail(http.StatusServiceUnavailable, "failed", jsonhttp.Problem{Message: "cannot read the enrichment datasets now; retry"})
 		return
 	}
 	creq := sqlgen.Request{Query: q, Tenant: p.Tenant, From: from, To: to, Now: now, Table: s.Config.Table,
@@ -215,13 +215,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	}
 	st, err := sqlgen.Compile(creq)
 	if err != nil {
-		msg, col := queryProblem(err)
-		fail(http.StatusBadRequest, "invalid", msg, col)
+		fail(http.StatusBadRequest, "invalid", queryProblem(err))
 		return
 	}
 	release, code, msg := s.admit(w, r, p.Tenant)
 	if release == nil {
-		fail(code, "rejected", msg, 0)
+		fail(code, "rejected", jsonhttp.Problem{Message: msg})
 		return
 	}
 	defer release()
@@ -244,7 +243,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	if code, msg, status := s.observe(w, "search", kind, p.Tenant, stats, err, len(creq.Query.Lookups) > 0); err != nil {
 		entry.Status, entry.Error = status, msg
 		if !out.started {
-			writeError(w, code, msg, 0)
+			writeError(w, code, msg)
 		} else {
 			out.finish(stats, "", msg)
 		}
@@ -269,8 +268,6 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	record()
 }
 
-// queryProblem is the message and column of a query that does not parse
-// or compile (column 0 when the problem is not in the query's text).
 // datasets resolves the datasets q's lookups name for tenant: its own or
 // the platform's (a failure is logged; the caller answers 503).
 func (s *Server) datasets(ctx context.Context, tenant string, q *query.Query) (map[string]int64, error) {
@@ -285,12 +282,14 @@ func (s *Server) datasets(ctx context.Context, tenant string, q *query.Query) (m
 	return ds, err
 }
 
-func queryProblem(err error) (string, int) {
+// queryProblem is the problem of a query that does not parse or compile:
+// field "query", and its column when the problem is in the query's text.
+func queryProblem(err error) jsonhttp.Problem {
 	var qe *query.Error
 	if errors.As(err, &qe) {
-		return "query: " + qe.Error(), qe.Col
+		return jsonhttp.Problem{Field: "query", Message: qe.Error(), Column: qe.Col}
 	}
-	return err.Error(), 0
+	return jsonhttp.Problem{Field: "query", Message: err.Error()}
 }
 
 // observe counts a finished query under kind: rows and bytes read, its
@@ -428,7 +427,7 @@ func (o *resultStream) finish(st runner.Stats, next, failure string) {
 		tail["next_cursor"] = nil
 	}
 	if failure != "" {
-		tail["error"] = map[string]string{"message": failure}
+		tail["errors"] = []jsonhttp.Problem{{Message: failure}}
 	}
 	b, _ := json.Marshal(tail)
 	// Splice the tail's members after the rows: ],"count":...}
