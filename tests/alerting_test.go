@@ -237,6 +237,7 @@ func newAMProxy(t *testing.T, target string, onPosted func()) *amProxy {
 }
 
 func TestAlertsReachPeople(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	pg, err := harness.StartPostgres()

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -66,6 +67,7 @@ import (
 const rigHost = "203.0.113.10"
 
 func TestComposeTiersUnderDocker(t *testing.T) {
+	harness.Servers(t)
 	rig, err := harness.OpenComposeRig(os.Getenv("NANO_COMPOSE_RIG"))
 	if err != nil {
 		t.Fatal(err)
@@ -711,6 +713,9 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	// on 8080 and OTLP/gRPC on 4317 (TLS, HTTP/2 to ingest), an otlp
 	// feed's token.
 	h.checkOTLP(ctx, c, https, auth, marker)
+	// Syslog over TLS on ingest's published 6514: a syslog feed's token in
+	// the structured data, and a client certificate naming a feed.
+	syslogStored := h.checkSyslogTLS(ctx, c, https, auth, marker, native)
 
 	// A detection rule over those events raises an alert.
 	rule := fmt.Sprintf(`{"name":"rig %s","query":"%s","schedule":"@every 1m","window_seconds":3600,"threshold_op":">","threshold":0}`, marker, marker)
@@ -718,8 +723,9 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 		t.Fatalf("rule: %d %v", code, out)
 	}
 
-	// Search over 443 finds all seven events.
-	const want = 7
+	// Search over 443 finds all the default tenant's events: seven, and
+	// the syslog message (sent until ingest knew its new token).
+	want := 7 + syslogStored
 	searchCount := func(c *http.Client, https string) int {
 		body := fmt.Sprintf(`{"query":"%s","from":"-1h","page_size":100}`, marker)
 		code, out := call(ctx, t, c, "POST", https+contract.SearchPrefix+"/v1/search", auth, []byte(body))
@@ -1159,6 +1165,103 @@ func (h *composeHost) checkOTLP(ctx context.Context, c *http.Client, https strin
 	if _, err := plogotlp.NewGRPCClient(conn).Export(wrong, plogotlp.NewExportRequestFromLogs(logs(marker+" refused"))); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("OTLP/gRPC with a wrong token through Caddy: %v, want UNAUTHENTICATED", err)
 	}
+}
+
+// checkSyslogTLS sends RFC 5425 syslog to ingest's published 6514 (the
+// deployment's certificate, verified against its CA): a message carrying a
+// new syslog feed's token is stored for the default tenant (search counts
+// it); one with a wrong token is not; one over a connection with a client
+// certificate naming acme's feed is stored for acme; a certificate of
+// another CA fails the handshake. It returns how many of the default
+// tenant's messages were stored (syslog has no acknowledgement: the token
+// message is sent again, numbered, until search finds one, since ingest
+// learns a new token within its refresh interval).
+func (h *composeHost) checkSyslogTLS(ctx context.Context, c *http.Client, https string, auth map[string]string, marker string, native harness.MutualTLS) int {
+	t := h.t
+	t.Helper()
+	code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, []byte(`{"name":"rig-syslog","kind":"syslog"}`))
+	if code != 201 {
+		t.Fatalf("syslog feed: %d %v", code, out)
+	}
+	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
+	token, _ := out["token"].(string)
+	if code != 201 || token == "" {
+		t.Fatalf("syslog ingest token: %d %v", code, out)
+	}
+	to := h.addr(ctx, "ingest", contract.Ports.IngestSyslogTLS)
+	send := func(cert *tls.Certificate, sd, msg string) error {
+		cfg := &tls.Config{RootCAs: native.CAPool, ServerName: rigHost}
+		if cert != nil {
+			// Sent whatever the server asks for, as a hostile client
+			// would (Go's client leaves out a certificate of a CA the
+			// server does not name).
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+		}
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+		conn, err := d.DialContext(ctx, "tcp", to)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		// RFC 5424 takes at most six digits of a second.
+		line := fmt.Sprintf("<134>1 %s fw01 rig-syslog - - %s %s", time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00"), sd, msg)
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(conn, "%d %s", len(line), line); err != nil {
+			return err
+		}
+		// A server that refuses the certificate fails the handshake or
+		// closes the connection; TLS 1.3 reports either on the first read.
+		// One that takes the connection says nothing (syslog has no
+		// acknowledgement) and keeps it open.
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err == nil || err == io.EOF {
+			return errors.New("ingest closed the connection")
+		}
+		return err
+	}
+	found := func(what string) int {
+		body, _ := json.Marshal(map[string]any{"query": fmt.Sprintf("%q", marker+" "+what), "from": "-1h", "page_size": 100})
+		code, out := call(ctx, t, c, "POST", https+contract.SearchPrefix+"/v1/search", auth, body)
+		if code != 200 {
+			t.Fatalf("search through Caddy: %d %v", code, out)
+		}
+		n, _ := out["count"].(float64)
+		return int(n)
+	}
+	if err := send(nil, `[nano@32473 token="not-the-token-0123456789abcdef"]`, marker+" syslog refused"); err != nil {
+		t.Logf("syslog with a wrong token: %v", err)
+	}
+	stored := 0
+	for i := 1; stored == 0; i++ {
+		if i > 20 {
+			t.Fatal("no syslog message with the feed's token was stored in 20 tries")
+		}
+		if err := send(nil, fmt.Sprintf(`[nano@32473 token="%s"]`, token), fmt.Sprintf("%s syslog token %d", marker, i)); err != nil {
+			t.Fatalf("syslog over TLS with a feed token: %v", err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); stored == 0 && time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+			stored = found("syslog token")
+		}
+	}
+	if n := found("syslog refused"); n != 0 {
+		t.Errorf("the message with a wrong token was stored (%d)", n)
+	}
+	if err := send(&native.Feed.TLS, "-", marker+" syslog certificate"); err != nil {
+		t.Fatalf("syslog over TLS with a feed certificate: %v", err)
+	}
+	if err := send(&native.ForgedFeed.TLS, "-", marker+" syslog forged"); err == nil {
+		t.Error("ingest's 6514 took a feed certificate of another CA")
+	}
+	acme := fmt.Sprintf("SELECT count() FROM nano.events WHERE tenant = 'acme' AND feed = 'syslog-fw' AND message LIKE '%%%s syslog%%'", marker)
+	waitFor(t, 60*time.Second, "acme's syslog message sent with its feed certificate", func() bool {
+		out, err := h.compose(ctx, "exec", "-T", "clickhouse", "clickhouse-client", "--user", contract.SearchDBUser, "--password", h.secrets.SearchClickHousePassword, "--query", acme)
+		return err == nil && strings.TrimSpace(out) == "1"
+	})
+	return stored
 }
 
 // rigIssuer is the Startup rig's identity provider: configured, never

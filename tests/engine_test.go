@@ -5,6 +5,7 @@ package tests
 
 import (
 	"context"
+	"github.com/nanosiem/nano/tests/harness"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 // pulumiCommand returns the CLI tests/setup built. Tests fail, not skip,
 // without it: run them through tests/run.
 func pulumiCommand(t *testing.T) auto.PulumiCommand {
+	harness.Servers(t)
 	t.Helper()
 	root := os.Getenv("NANO_PULUMI_ROOT")
 	if root == "" {
@@ -59,6 +61,7 @@ func projectCopy(t *testing.T) string {
 // workspace is a local workspace on the project copy that runs nano's
 // program inline, with a file backend and a passphrase secrets provider.
 func workspace(t *testing.T, ctx context.Context) auto.Workspace {
+	harness.Servers(t)
 	t.Helper()
 	dir := projectCopy(t)
 	state := t.TempDir()
@@ -82,6 +85,7 @@ func workspace(t *testing.T, ctx context.Context) auto.Workspace {
 // On the real engine, an invalid combination fails before any resource is
 // registered, and the message names the key and what is allowed.
 func TestEngineRejectsInvalidConfigBeforeRegistering(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)
@@ -115,6 +119,7 @@ func TestEngineRejectsInvalidConfigBeforeRegistering(t *testing.T) {
 // program's own validation catches what types cannot (an HA tier with one
 // replica); both messages name the key.
 func TestEngineNamesTheKeyOfABadValue(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)
@@ -147,6 +152,7 @@ func TestEngineNamesTheKeyOfABadValue(t *testing.T) {
 // `pulumi config` documents itself: the CLI lists every key of a stack with
 // Pulumi.yaml's defaults applied.
 func TestCLIConfigShowsDefaults(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)

@@ -47,6 +47,7 @@ func rigCRDs(t *testing.T) []string {
 }
 
 func startRig(t *testing.T) *harness.Kube {
+	harness.Servers(t)
 	t.Helper()
 	start := time.Now()
 	k, err := harness.StartKube(rigCRDs(t)...)
@@ -82,6 +83,7 @@ func rigPools(spec tier.Spec, band tier.VolumeBand) []harness.NodePool {
 // rigPath is PATH with the rig's plugins first: the Kubernetes provider
 // tests/setup built and the stand-ins, which the engine finds there.
 func rigPath(t *testing.T) string {
+	harness.Servers(t)
 	t.Helper()
 	provider, standins := os.Getenv("NANO_KUBE_PROVIDER_BIN"), os.Getenv("NANO_STANDIN_PLUGINS")
 	if provider == "" || standins == "" {
@@ -92,6 +94,7 @@ func rigPath(t *testing.T) string {
 
 // rigWorkspace is the engine workspace with rigPath as its PATH.
 func rigWorkspace(t *testing.T, ctx context.Context) auto.Workspace {
+	harness.Servers(t)
 	t.Helper()
 	ws := workspace(t, ctx)
 	env := ws.GetEnvVars()
@@ -130,6 +133,7 @@ func rigConfig(k *harness.Kube, spec tier.Spec) auto.ConfigMap {
 const rigDailyVolumeGB = 100
 
 func TestKubernetesTiersOnTheRig(t *testing.T) {
+	harness.Servers(t)
 	k := startRig(t)
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
 		t.Run(string(name), func(t *testing.T) { rigTier(t, k, name) })
@@ -139,6 +143,7 @@ func TestKubernetesTiersOnTheRig(t *testing.T) {
 // rigTier deploys one tier, checks placement, rolls an image update,
 // previews (no changes) and destroys (nothing left).
 func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	spec, _ := tier.Lookup(name)
@@ -302,6 +307,7 @@ func unprotectAndDestroy(ctx context.Context, stack auto.Stack) error {
 // waitAutoscaled waits until the autoscaler has raised a Deployment to its
 // minimum and every replica is ready.
 func waitAutoscaled(t *testing.T, ctx context.Context, k *harness.Kube, name string) {
+	harness.Servers(t)
 	t.Helper()
 	ns := "/namespaces/" + kubeobjects.Namespace
 	var hpa struct {
@@ -360,6 +366,7 @@ func (p rigPod) app() string { return p.Metadata.Labels["app.kubernetes.io/name"
 // tier requires; with imageSuffix, on the new images only (the old
 // ReplicaSets' pods gone).
 func checkPlacement(t *testing.T, ctx context.Context, k *harness.Kube, spec tier.Spec, pools []harness.NodePool, imageSuffix string) []rigPod {
+	harness.Servers(t)
 	t.Helper()
 	var pods struct{ Items []rigPod }
 	if err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace+"/pods", &pods); err != nil {
@@ -481,6 +488,7 @@ func checkSpread(t *testing.T, app string, nodes []string, nodePool map[string]h
 // kubelet, here the rig's node agent, removes them on its next round).
 // checkPlacement then reports any that stayed.
 func waitOldPodsGone(t *testing.T, ctx context.Context, k *harness.Kube, imageSuffix string) {
+	harness.Servers(t)
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -560,6 +568,7 @@ func kubeResources(t *testing.T, ctx context.Context, stack auto.Stack) int {
 // "restricted" admission) and a ClickHouseInstallation whose shardsCount
 // is a string (the CRD's schema).
 func rigRefusals(t *testing.T, ctx context.Context, k *harness.Kube) {
+	harness.Servers(t)
 	t.Helper()
 	ns := kubeobjects.Namespace
 	err := k.Create(ctx, "/api/v1/namespaces/"+ns+"/pods", harness.Object{
@@ -613,6 +622,7 @@ func leftovers(ctx context.Context, k *harness.Kube) []string {
 // differ), mounted by their service only; CloudNativePG's Cluster declares
 // the roles with those Secrets and the ClickHouseInstallation the users.
 func rigLogins(t *testing.T, ctx context.Context, k *harness.Kube, spec tier.Spec) {
+	harness.Servers(t)
 	t.Helper()
 	ns := "/api/v1/namespaces/" + kubeobjects.Namespace
 	type secret struct {
@@ -704,6 +714,7 @@ func rigLogins(t *testing.T, ctx context.Context, k *harness.Kube, spec tier.Spe
 // Ingress of the web entrypoint for the same rules whose only middleware
 // redirects to HTTPS; and the two Middlewares as Traefik reads them.
 func checkHTTPSIngress(t *testing.T, ctx context.Context, k *harness.Kube) {
+	harness.Servers(t)
 	t.Helper()
 	type ingress struct {
 		Metadata struct{ Annotations map[string]string } `json:"metadata"`
@@ -755,6 +766,7 @@ func checkHTTPSIngress(t *testing.T, ctx context.Context, k *harness.Kube) {
 // ones, and Alertmanager's configuration is the Secret the program wrote
 // (nano's default here: nano:alertmanagerConfig is unset on the rig).
 func checkAlertingOnRig(t *testing.T, ctx context.Context, k *harness.Kube) {
+	harness.Servers(t)
 	t.Helper()
 	var cm struct {
 		Data map[string]string `json:"data"`

@@ -46,6 +46,7 @@ func nanoServeBuild(t *testing.T, dir string, args ...string) string {
 }
 
 func newNanoServe(t *testing.T, env ...string) *nanoServe {
+	harness.Servers(t)
 	t.Helper()
 	root := os.Getenv("NANO_PULUMI_ROOT")
 	if root == "" {

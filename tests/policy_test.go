@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,7 @@ func replay(rs []program.Resource) pulumi.RunFunc {
 // pulumi/pulumi#24052 fell back to a pulumi-analyzer-policy-go on PATH,
 // which current ones no longer do.)
 func policyPack(t *testing.T) string {
+	harness.Servers(t)
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "policy")
@@ -88,6 +90,7 @@ func policyPack(t *testing.T) string {
 
 // policyStack is a stack on the real engine running program.
 func policyStack(t *testing.T, ctx context.Context, name, tier string, program pulumi.RunFunc) auto.Stack {
+	harness.Servers(t)
 	t.Helper()
 	state := t.TempDir()
 	s, err := auto.UpsertStackInlineSource(ctx, name, "nano", program,
@@ -111,6 +114,7 @@ func policyStack(t *testing.T, ctx context.Context, name, tier string, program p
 // beside it) and enforces it: the team stack's resources pass; the same stack with one api
 // replica fails the preview with the rule's id.
 func TestPolicyPackOnTheEngine(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	pack := policyPack(t)

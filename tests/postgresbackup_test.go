@@ -25,6 +25,7 @@ import (
 // rows committed by then: those before the base backup and those after it
 // (replayed from WAL), none committed after the target.
 func TestPostgresPointInTimeRestoreFromS3(t *testing.T) {
+	harness.Servers(t)
 	for _, tool := range []string{"barman-cloud-backup", "barman-cloud-wal-archive", "barman-cloud-restore", "barman-cloud-wal-restore", "barman-cloud-backup-list"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s: %v (tests/setup installs barman-cli-cloud)", tool, err)

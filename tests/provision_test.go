@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 // stale lock and pending operations are cleared) and resumes the update to
 // success; the next update succeeds too.
 func TestProvisioningSurvivesSIGKILL(t *testing.T) {
+	harness.Servers(t)
 	s := newNanoServe(t)
 	startService := func() *exec.Cmd { return s.start("--program", "probe") }
 	call := s.call

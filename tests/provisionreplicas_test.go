@@ -44,6 +44,7 @@ func (s *nanoServe) logs() string {
 // the other marks it interrupted, repairs the stack and resumes the
 // update to success.
 func TestProvisioningReplicasShareAPostgreSQLStore(t *testing.T) {
+	harness.Servers(t)
 	pg, err := harness.StartPostgres()
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +216,7 @@ func (s *nanoServe) streamEvents(id string) (int, string) {
 // start (the file store serves one process), and a shared store without a
 // shared backend and secrets is refused naming what is missing.
 func TestProvisioningStoreMisuseIsRefused(t *testing.T) {
+	harness.Servers(t)
 	s := newNanoServe(t)
 	s.start("--program", "probe")
 	second := exec.Command(s.bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.data, "--program", "probe")

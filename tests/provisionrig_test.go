@@ -22,6 +22,7 @@ import (
 // the Kubernetes rig with the real program and the real Kubernetes
 // provider, as a user of the existing-cluster target would through it.
 func TestProvisioningOnTheRig(t *testing.T) {
+	harness.Servers(t)
 	k := startRig(t)
 	spec, _ := tier.Lookup(tier.Team)
 	ctx := t.Context()
@@ -78,6 +79,7 @@ func TestProvisioningOnTheRig(t *testing.T) {
 
 // deploymentImage is the first container image of a Deployment of nano's.
 func deploymentImage(t *testing.T, k *harness.Kube, name string) string {
+	harness.Servers(t)
 	t.Helper()
 	var d struct {
 		Spec struct {
@@ -105,6 +107,7 @@ func deploymentImage(t *testing.T, k *harness.Kube, name string) string {
 // API server, runs the command on the endpoint's host: as the
 // deployment's own uid, which cannot read the endpoint's passphrase.
 func TestProvisioningRefusesExecKubeconfigOnTheRig(t *testing.T) {
+	harness.Servers(t)
 	k := startRig(t)
 	spec, _ := tier.Lookup(tier.Growth)
 	marks := t.TempDir()

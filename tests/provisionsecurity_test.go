@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +26,7 @@ import (
 // routes; the listener serves TLS, and a listener other machines reach
 // without TLS is refused at start.
 func TestProvisioningEndpointTrustsNothingItIsSent(t *testing.T) {
+	harness.Servers(t)
 	s := newNanoServe(t)
 	tlsFiles := s.useTLS()
 	svc := s.start("--program", "probe", "--tls-cert", tlsFiles.Cert, "--tls-key", tlsFiles.Key)
@@ -135,6 +137,7 @@ func TestProvisioningEndpointTrustsNothingItIsSent(t *testing.T) {
 // endpoint's variables. Negative control, in the same test: an endpoint
 // started with --isolation none gives the same probe every one of them.
 func TestProvisioningIsolatesDeployments(t *testing.T) {
+	harness.Servers(t)
 	plugins := os.Getenv("NANO_STANDIN_PLUGINS")
 	if plugins == "" {
 		t.Fatal("NANO_STANDIN_PLUGINS is not set: run the tests with tests/run")

@@ -36,6 +36,7 @@ import (
 // in the new one as often as in the old, the new one's own events are
 // kept, and the old tokens verify on the new metadata.
 func TestProvisioningUpgradesHobbyIntoTeam(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	pg, err := harness.StartPostgres()

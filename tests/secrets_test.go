@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"github.com/nanosiem/nano/tests/harness"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ func settingsProgram(ctx *pulumi.Context) error {
 
 // cli runs the CLI the tests build in ws's directory with ws's environment.
 func cli(t *testing.T, ctx context.Context, ws auto.Workspace, args ...string) (string, error) {
+	harness.Servers(t)
 	t.Helper()
 	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("NANO_PULUMI_ROOT"), "bin", "pulumi"), args...)
 	cmd.Dir = ws.WorkDir()
@@ -45,6 +47,7 @@ func cli(t *testing.T, ctx context.Context, ws auto.Workspace, args ...string) (
 // typed declaration nano had before (pulumi/pulumi#21865): when that part
 // fails, the CLI has fixed it, and the keys may be typed again.
 func TestOptionalSecretsOnTheEngine(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)

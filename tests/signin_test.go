@@ -75,6 +75,7 @@ func serveOrigin(t *testing.T, l net.Listener, web, api, search *serviceProcess)
 // role mapping makes viewers analysts fails the viewer step on the New rule
 // button it is then offered.
 func TestSignInThroughTheProviderInABrowser(t *testing.T) {
+	harness.Servers(t)
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		t.Fatal("/usr/bin/chromium is missing: run the tests with tests/run (tests/setup installs Debian's chromium)")
 	}

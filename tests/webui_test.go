@@ -204,6 +204,7 @@ func runBrowser(t *testing.T, base, token string, seed uiSeed, shots string, ste
 // /search/ routed to the web service (a proxy that forgets the route),
 // the search step fails.
 func TestWebUIInABrowser(t *testing.T) {
+	harness.Servers(t)
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		t.Fatal("/usr/bin/chromium is missing: run the tests with tests/run (tests/setup installs Debian's chromium)")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,6 +143,7 @@ func loadComposeWith(t *testing.T, p Params, secrets Secrets) *types.Project {
 }
 
 func TestComposeLoadsWithComposeSpec(t *testing.T) {
+	harness.Servers(t)
 	proj := loadCompose(t, params(t, tier.Hobby, ""))
 	want := []string{"alertmanager", "api", "caddy", "clickhouse", "ingest", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "search", "web"}
 	if got := proj.ServiceNames(); !slices.Equal(sorted(got), want) {
@@ -320,6 +322,7 @@ func TestCaddyRedirectsAndSendsHSTS(t *testing.T) {
 // from .env (never in compose.yaml); a bucket without keys, or keys
 // without a bucket, is refused.
 func TestBackupBucket(t *testing.T) {
+	harness.Servers(t)
 	p := params(t, tier.Startup, "")
 	p.Backup = &Backup{ClickHouseURL: "https://fsn1.your-objectstorage.com/b/startup-hetzner/clickhouse-backups/",
 		PostgresURL: "https://fsn1.your-objectstorage.com/b/startup-hetzner/postgres-backups/", Region: "fsn1"}

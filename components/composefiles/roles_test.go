@@ -151,6 +151,7 @@ func TestEachServiceSeesOnlyItsOwnLogins(t *testing.T) {
 // psql runs the roles script on pg's database nano as the superuser, with
 // the passwords in env, as the postgres-roles service does.
 func psql(t *testing.T, script []byte, env map[string]string) (string, error) {
+	harness.Servers(t)
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "roles.sql")
 	if err := os.WriteFile(path, script, 0o644); err != nil {
@@ -172,6 +173,7 @@ func psql(t *testing.T, script []byte, env map[string]string) (string, error) {
 // passwords, and refuses to run without them. Then the api, as nano_api,
 // migrates and grants ingest and search their rights.
 func TestRolesScriptOnPostgres(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	superURL, err := pg.CreateDatabase(ctx, "nano")

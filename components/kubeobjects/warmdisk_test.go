@@ -23,6 +23,7 @@ import (
 // land under the deployment's prefix in the bucket; newer ones stay hot;
 // every row reads back the same.
 func TestWarmDiskMovesAgedPartsToS3(t *testing.T) {
+	harness.Servers(t)
 	ctx := t.Context()
 	s3, bucket := harness.StartS3For(t, ctx, "nano-warm")
 	dir := t.TempDir()

@@ -59,6 +59,7 @@ func TestBackupConfig(t *testing.T) {
 // before anything is dropped; usage and configuration errors exit 2. The
 // restore itself runs on the modern engine in services/chbackup.
 func TestBackupCommand(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s3, bucket := harness.StartS3For(t, ctx, "backups")
@@ -91,6 +92,7 @@ func TestBackupCommand(t *testing.T) {
 // needs, counted where NanoClickHouseBackupFailing reads it, recorded in
 // task_runs with its backoff.
 func TestBackupTaskInTheScheduler(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pgURL, err := pg.CreateDatabase(ctx, "api_backup_task")

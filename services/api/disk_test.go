@@ -32,6 +32,7 @@ import (
 // pass, logs it as an error naming the day, and the platform's
 // NanoEventsDeletedForDisk alert fires on the real Prometheus.
 func TestDiskTaskDeletesHistoryOnlyByPolicy(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	disk, err := chdb.OpenNearlyFull(t.TempDir(), 0.05)
 	if err != nil {

@@ -49,6 +49,7 @@ type replica struct {
 }
 
 func startReplica(t *testing.T, bin, id, pgURL string, extraEnv ...string) *replica {
+	harness.Servers(t)
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,6 +74,7 @@ func startReplica(t *testing.T, bin, id, pgURL string, extraEnv ...string) *repl
 // runs tasks; no two leaders' task runs overlap; the survivors answer HTTP
 // throughout.
 func TestFailoverAfterSIGKILL(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	pgURL, err := pg.CreateDatabase(ctx, "api_failover")
 	if err != nil {
@@ -206,6 +208,7 @@ func TestFailoverAfterSIGKILL(t *testing.T) {
 // revoked, a restart does not bring it back. A malformed one is refused
 // naming the variable.
 func TestFirstAdminToken(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	pgURL, err := pg.CreateDatabase(ctx, "api_first_admin")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 // old tokens verify; a second run copies nothing; usage errors and the
 // deployment's own database as the source exit 2.
 func TestMoveFromCommand(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := ch.Open()

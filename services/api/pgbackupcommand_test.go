@@ -71,6 +71,7 @@ func TestPostgresBackupConfig(t *testing.T) {
 // restore-postgres" refuses a directory holding a database (exit 3) and
 // usage errors (exit 2). The restore itself runs in services/pgbackup.
 func TestPostgresBackupTaskAndCommands(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pgURL, err := pg.CreateDatabase(ctx, "api_pg_backup")

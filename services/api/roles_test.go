@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/nanosiem/nano/tests/harness"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,6 +38,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // grants them their rights and serves; it creates the events table in
 // ClickHouse, which ingest only waits for.
 func TestAPIWaitsForTheServiceRolesThenGrants(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	url, err := pg.CreateDatabase(ctx, "api_roles")

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 // clipped, a large summary replaced by its size) and listed newest first,
 // per tenant, filtered and paged.
 func TestRecordAndList(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, "audit_list")
 	uid := int64(7)
@@ -120,6 +121,7 @@ func TestRecordAndList(t *testing.T) {
 // Retention drops the months wholly older than it, never the current one,
 // never a table that is not a month of the trail.
 func TestExpireDropsWholeMonths(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, "audit_expire")
 	for _, sql := range []string{

@@ -17,6 +17,7 @@ var pg *harness.Postgres
 func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 
 func TestIssueVerifyRevokeExpire(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, "authtoken")
 	if err := metadb.EnsureTenant(ctx, db, "acme", "Acme"); err != nil {

@@ -53,6 +53,7 @@ func clock() func() time.Time {
 // checksums equal; increments on their base; a live database refused;
 // retention deleting whole chains and unfinished leftovers.
 func TestBackupAndRestoreThroughS3(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")
@@ -284,6 +285,7 @@ func rigPolicy(t *testing.T, grants map[string]s3policy.Document) string {
 // backup. The negative control: the warm tier's broad credentials
 // (s3policy.Warm, what backups were written with before) delete it.
 func TestBackupWriterCannotDeleteBackups(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")

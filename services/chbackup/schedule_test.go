@@ -23,6 +23,7 @@ import (
 // leader, which reads the bucket), an increment when due, the metrics
 // following; a failing store retried after the backoff, not every tick.
 func TestScheduleBacksUpWhenDue(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s3, bucket := harness.StartS3For(t, ctx, "backups")
@@ -116,6 +117,7 @@ func TestScheduleBacksUpWhenDue(t *testing.T) {
 // the api uses) is refused with the version it needs, before anything is
 // written or dropped.
 func TestOldServerRefused(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ch, err := harness.StartClickHouse()

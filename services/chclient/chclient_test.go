@@ -20,6 +20,7 @@ import (
 // the system's roots do not know the test CA and refuse; plain TCP to the
 // TLS port fails; a bad CA file is an error.
 func TestTLSAgainstAClickHouseTLSListener(t *testing.T) {
+	harness.Servers(t)
 	files, err := harness.WriteTLSFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package contract
 import (
 	"errors"
 	"fmt"
+	"math"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -62,6 +64,20 @@ func (r *Reader) Int(name string, def, min, max int64) int64 {
 		return def
 	}
 	return n
+}
+
+// Float is a number in [min, max], or def when unset.
+func (r *Reader) Float(name string, def, min, max float64) float64 {
+	v := strings.TrimSpace(r.Getenv(name))
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || f < min || f > max {
+		r.Bad(name, "%q is not a number from %g to %g", v, min, max)
+		return def
+	}
+	return f
 }
 
 // Duration is a Go duration ("250ms", "30s") in [min, max], or def when
@@ -135,8 +151,8 @@ func SplitAddrs(v string) ([]string, error) {
 }
 
 func checkAddr(v string) error {
-	if _, port, ok := strings.Cut(v, ":"); !ok || port == "" {
-		return fmt.Errorf("%q is not host:port", v)
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		return fmt.Errorf("%q is not host:port ([host]:port, an IPv6 host in brackets)", v)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("%q has no valid port", v)
 	}

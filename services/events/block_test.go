@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"reflect"
 	"strings"
 	"testing"
@@ -33,6 +34,7 @@ func blockEvents(n int) []Event {
 // Events inserted column by column through a reused Block are stored
 // exactly as Row describes them.
 func TestBlockInsertsWhatRowDescribes(t *testing.T) {
+	harness.Servers(t)
 	ctx, conn, version := connect(t)
 	e := Engine{Version: version, Database: "nano_block"}
 	if err := Migrate(ctx, conn, e); err != nil {

@@ -18,6 +18,7 @@ import (
 // block is stored once; a replica that is down while migrations run gets
 // the schema when it is back.
 func TestSchemaOnCluster(t *testing.T) {
+	harness.Servers(t)
 	c, conn := harness.StartClusterFor(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

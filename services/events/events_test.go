@@ -23,6 +23,7 @@ var (
 // connect opens the test server (closed with the test) and detects its
 // version; ctx ends with the test or after 30 s.
 func connect(t *testing.T) (context.Context, driver.Conn, [3]int) {
+	harness.Servers(t)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -47,6 +48,7 @@ func TestMain(m *testing.M) {
 // in through the one insert statement and come back with their nanoseconds
 // and attributes.
 func TestMigrateAndRoundTrip(t *testing.T) {
+	harness.Servers(t)
 	ctx, conn, version := connect(t)
 	e := Engine{Version: version, Database: "nano_rt", RetentionDays: 90}
 	for i := 0; i < 2; i++ {

@@ -18,6 +18,7 @@ import (
 // The engine is configured as a cluster's server would be (ZooKeeper,
 // macros, remote_servers), so the replicated layout's DDL runs too.
 func TestSchemaOnModernEngine(t *testing.T) {
+	harness.Servers(t)
 	zk, err := harness.StartZooKeeper()
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +162,7 @@ func jsonRow(t *testing.T, e Event) string {
 // free share in (0, 1] of one disk; a cluster's form (every replica's
 // disks through clusterAllReplicas) parses.
 func TestDiskFreeSQLOnModernEngine(t *testing.T) {
+	harness.Servers(t)
 	db, err := chdb.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

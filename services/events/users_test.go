@@ -79,6 +79,7 @@ func chAllowed(t *testing.T, ctx context.Context, conn driver.Conn, db string, a
 // the owner's login (what every service used before) runs every one of
 // those statements on a copy of the schema, so the check can fail.
 func TestServiceUsersHoldOnlyTheirRights(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	users, err := UsersXML(Engine{Database: "nano"}.ServiceUsers(), servicePasswords)
@@ -191,6 +192,7 @@ func TestServiceUsersHoldOnlyTheirRights(t *testing.T) {
 // also inserts into the shards' local table a Distributed insert writes on
 // its own host.
 func TestServiceUsersOnModernEngine(t *testing.T) {
+	harness.Servers(t)
 	for _, e := range []Engine{{Database: "nano"}, {Database: "nano", Cluster: "nano"}} {
 		users, err := UsersXML(e.ServiceUsers(), servicePasswords)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"github.com/nanosiem/nano/tests/harness"
 	"io"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 // exposes the service's ports, carries version and source labels, and the
 // binary inside runs --version. Two builds give the same digest.
 func TestImagesLayout(t *testing.T) {
+	harness.Servers(t) // builds the images (minutes)
 	out := filepath.Join(t.TempDir(), "oci")
 	t.Setenv("SOURCE_DATE_EPOCH", "1763856000")
 	results, err := Build("../..", out, "0.1.0-test")

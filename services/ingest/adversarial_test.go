@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +33,7 @@ import (
 // of a new feed of kind for tenant; it returns the database's URL and the
 // token.
 func feedToken(t *testing.T, name, tenant, kind string) (url, token string) {
+	harness.Servers(t)
 	t.Helper()
 	ctx := context.Background()
 	url, db := metafixture.New(t, pg, name)
@@ -105,6 +107,7 @@ func slowClient(addr, token string, size int, every, d time.Duration) int {
 // taken) or cut with 408 within seconds. Once they are gone, their own
 // tenant ingests again.
 func TestSlowUploadsDoNotStarveOthers(t *testing.T) {
+	harness.Servers(t)
 	meta, other := feedToken(t, "ingest_adv_slow_meta", "other", "http")
 	s := startWith(t, "ingest_adv_slow", map[string]string{
 		contract.PostgresURL: meta, contract.IngestInflightBytes: strconv.Itoa(4 << 20), contract.IngestFlushInterval: "100ms",
@@ -222,6 +225,7 @@ func TestGzipBombsStayWithinMemory(t *testing.T) {
 // A feed's kind binds its tokens: an http feed's token is refused on HEC
 // and a hec feed's on the bearer port, each naming the port to use.
 func TestKindsBindTokensToPorts(t *testing.T) {
+	harness.Servers(t)
 	meta, hec := feedToken(t, "ingest_adv_kinds_meta", "acme", "hec")
 	s := startWith(t, "ingest_adv_kinds", map[string]string{contract.PostgresURL: meta})
 	waitToken(t, s, hec)

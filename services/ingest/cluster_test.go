@@ -19,6 +19,7 @@ import (
 // duplicates nothing; with both replicas of a shard down requests get 503
 // and none is acknowledged.
 func TestOnCluster(t *testing.T) {
+	harness.Servers(t)
 	c, conn := harness.StartClusterFor(t, 2, 2)
 	s := startWith(t, "ing_cluster", map[string]string{
 		contract.ClickHouseAddr:      strings.Join(c.Addrs(), ","),

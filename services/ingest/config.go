@@ -3,12 +3,8 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
-	"math"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,147 +74,62 @@ type config struct {
 const defaultTenant = contract.DefaultTenant
 
 // loadConfig reads the environment (getenv) and reports every problem,
-// naming the variable.
+// naming the variable. Every number has bounds and every address the same
+// check as the other services' (contract.Reader).
 func loadConfig(getenv func(string) string) (config, error) {
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
-	}
-	or := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	secret := func(name, fileName string) string {
-		if v := getenv(name); v != "" {
-			return strings.TrimSpace(v)
-		}
-		path := getenv(fileName)
-		if path == "" {
-			return ""
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			bad(fileName, "cannot read %s: %v", path, err)
-			return ""
-		}
-		return strings.TrimSpace(string(b))
-	}
-	integer := func(name string) int {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return 0
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			bad(name, "%q is not a non-negative whole number", v)
-		}
-		return n
-	}
+	r := &contract.Reader{Getenv: getenv}
 	c := config{
-		Database:       or(contract.ClickHouseDatabase, "nano"),
-		User:           or(contract.ClickHouseUser, "default"),
-		Password:       secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
-		IngestAddr:     or(contract.ListenAddr, contract.DefaultIngestAddr),
-		HECAddr:        or(contract.HECAddr, contract.DefaultHECAddr),
-		MetricsAddr:    or(contract.MetricsAddr, contract.DefaultMetricsAddr),
-		NativeAddr:     or(contract.NativeAddr, contract.DefaultNativeAddr),
-		OTLPAddr:       or(contract.OTLPAddr, contract.DefaultOTLPAddr),
-		NativeCert:     or(contract.NativeTLSCert, ""),
-		NativeKey:      or(contract.NativeTLSKey, ""),
-		NativeClientCA: or(contract.NativeClientCA, ""),
-		IngestToken:    secret(contract.IngestToken, contract.IngestTokenFile),
-		HECToken:       secret(contract.HECToken, contract.HECTokenFile),
-		Deployment:     or(contract.Deployment, ""),
-		PostgresURL:    secret(contract.PostgresURL, contract.PostgresURLFile),
+		Database:       r.String(contract.ClickHouseDatabase, "nano"),
+		User:           r.String(contract.ClickHouseUser, "default"),
+		Password:       r.Secret(contract.ClickHousePassword, contract.ClickHousePasswordFile),
+		IngestAddr:     r.Addr(contract.ListenAddr, contract.DefaultIngestAddr),
+		HECAddr:        r.Addr(contract.HECAddr, contract.DefaultHECAddr),
+		MetricsAddr:    r.Addr(contract.MetricsAddr, contract.DefaultMetricsAddr),
+		NativeAddr:     r.Addr(contract.NativeAddr, contract.DefaultNativeAddr),
+		OTLPAddr:       r.Addr(contract.OTLPAddr, contract.DefaultOTLPAddr),
+		NativeCert:     r.String(contract.NativeTLSCert, ""),
+		NativeKey:      r.String(contract.NativeTLSKey, ""),
+		NativeClientCA: r.String(contract.NativeClientCA, ""),
+		IngestToken:    r.Secret(contract.IngestToken, contract.IngestTokenFile),
+		HECToken:       r.Secret(contract.HECToken, contract.HECTokenFile),
+		Deployment:     r.String(contract.Deployment, ""),
+		PostgresURL:    r.Secret(contract.PostgresURL, contract.PostgresURLFile),
 		TokenRefresh:   10 * time.Second,
 	}
-	if v := or(contract.ClickHouseAddr, ""); v == "" {
-		bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (a comma-separated list fails over in order)")
-	} else if addrs, err := contract.SplitAddrs(v); err != nil {
-		bad(contract.ClickHouseAddr, "%v", err)
-	} else {
-		c.ClickHouseAddrs = addrs
+	if c.ClickHouseAddrs = r.Addrs(contract.ClickHouseAddr, ""); len(c.ClickHouseAddrs) == 0 {
+		r.Bad(contract.ClickHouseAddr, "required: host:port of ClickHouse's native protocol (a comma-separated list fails over in order)")
 	}
-	r := &contract.Reader{Getenv: getenv}
 	c.ClickHouseTLS = chclient.TLSFromEnv(r)
-	if err := r.Err(); err != nil {
-		errs = append(errs, err)
-	}
 	c.Engine = events.Engine{
-		Database: c.Database, Cluster: or(contract.ClickHouseCluster, ""),
-		StoragePolicy: or(contract.ClickHouseStoragePolicy, ""), WarmAfterDays: integer(contract.ClickHouseWarmAfterDays),
-		RetentionDays: integer(contract.RetentionDays),
+		Database: c.Database, Cluster: r.String(contract.ClickHouseCluster, ""),
+		StoragePolicy: r.String(contract.ClickHouseStoragePolicy, ""),
+		WarmAfterDays: int(r.Int(contract.ClickHouseWarmAfterDays, 0, 0, maxDays)),
+		RetentionDays: int(r.Int(contract.RetentionDays, 0, 0, maxDays)),
 	}
 	if err := c.Engine.Validate(); err != nil {
-		bad(contract.ClickHouseDatabase+"/"+contract.ClickHouseCluster+"/"+contract.ClickHouseStoragePolicy, "%v", err)
+		r.Bad(contract.ClickHouseDatabase+"/"+contract.ClickHouseCluster+"/"+contract.ClickHouseStoragePolicy, "%v", err)
 	}
 	if c.IngestToken == "" && c.HECToken == "" && c.PostgresURL == "" {
-		bad(contract.IngestToken, "set it (or %s, %s, %s, or %s for the api's feed tokens): without a token no one can send events",
+		r.Bad(contract.IngestToken, "set it (or %s, %s, %s, or %s for the api's feed tokens): without a token no one can send events",
 			contract.IngestTokenFile, contract.HECToken, contract.HECTokenFile, contract.PostgresURL)
 	}
-	for name, t := range map[string]string{contract.IngestToken: c.IngestToken, contract.HECToken: c.HECToken} {
-		if t != "" && len(t) < tokens.MinTokenLength {
-			bad(name, "shorter than %d characters", tokens.MinTokenLength)
+	for _, t := range []struct{ name, v string }{{contract.IngestToken, c.IngestToken}, {contract.HECToken, c.HECToken}} {
+		if t.v != "" && len(t.v) < tokens.MinTokenLength {
+			r.Bad(t.name, "shorter than %d characters", tokens.MinTokenLength)
 		}
 	}
-	if v := strings.TrimSpace(getenv(contract.IngestRateEPS)); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 {
-			bad(contract.IngestRateEPS, "%q is not a non-negative number of events per second", v)
+	c.RatePerSecond = r.Float(contract.IngestRateEPS, 0, 0, 1e9)
+	c.loadLimits(r)
+	c.loadWindowAndQuotas(r)
+	c.loadSyslog(r)
+	if certFile, keyFile := r.String(contract.IngestTLSCert, ""), r.String(contract.IngestTLSKey, ""); (certFile == "") != (keyFile == "") {
+		r.Bad(contract.IngestTLSCert, "the HTTP and HEC ports' TLS needs %s and %s together", contract.IngestTLSCert, contract.IngestTLSKey)
+	} else if certFile != "" {
+		if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			r.Bad(contract.IngestTLSCert, "cannot load the certificate and key: %v", err)
+		} else {
+			c.HTTPTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
-		c.RatePerSecond = f
-	}
-	c.Limits = decode.DefaultLimits
-	limit := func(name string, dst *int) {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				bad(name, "%q is not a positive whole number", v)
-				return
-			}
-			*dst = n
-		}
-	}
-	var body, decoded = int(c.Limits.MaxBodyBytes), int(c.Limits.MaxDecodedBytes)
-	limit(contract.IngestMaxBodyBytes, &body)
-	limit(contract.IngestMaxDecodedBytes, &decoded)
-	c.Limits.MaxBodyBytes, c.Limits.MaxDecodedBytes = int64(body), int64(decoded)
-	limit(contract.IngestMaxEvents, &c.Limits.MaxEvents)
-	limit(contract.IngestMaxRecordBytes, &c.Limits.MaxRecordBytes)
-	limit(contract.IngestMaxFieldBytes, &c.Limits.Event.FieldBytes)
-	limit(contract.IngestMaxMessageBytes, &c.Limits.Event.MessageBytes)
-	limit(contract.IngestMaxRawBytes, &c.Limits.Event.RawBytes)
-	limit(contract.IngestMaxAttributes, &c.Limits.Event.Attributes)
-	limit(contract.IngestBatchEvents, &c.Writer.MaxBatchEvents)
-	limit(contract.IngestQueueEvents, &c.Writer.MaxQueuedEvents)
-	limit(contract.IngestQueueBytes, &c.Writer.MaxQueuedBytes)
-	limit(contract.IngestInserters, &c.Writer.Inserters)
-	// Room for two of the largest requests: one request holds at most
-	// half (a body as sent and decompressed).
-	c.InflightBytes = int(2 * (c.Limits.MaxBodyBytes + c.Limits.MaxDecodedBytes))
-	if c.InflightBytes < 96<<20 {
-		c.InflightBytes = 96 << 20
-	}
-	limit(contract.IngestInflightBytes, &c.InflightBytes)
-	if need := 2 * (c.Limits.MaxBodyBytes + c.Limits.MaxDecodedBytes); int64(c.InflightBytes) < need {
-		bad(contract.IngestInflightBytes, "%d is less than %d: one request may hold a body as sent (%s) and decompressed (%s), and needs room for that in half of it",
-			c.InflightBytes, need, contract.IngestMaxBodyBytes, contract.IngestMaxDecodedBytes)
-	}
-	c.MinBodyRate = intake.DefaultMinBodyRate
-	limit(contract.IngestMinBodyRate, &c.MinBodyRate)
-	if v := strings.TrimSpace(getenv(contract.IngestFlushInterval)); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Millisecond || d > time.Minute {
-			bad(contract.IngestFlushInterval, "%q is not a duration between 1ms and 1m (e.g. 250ms)", v)
-		}
-		c.Writer.FlushInterval = d
-	}
-	c.loadWindowAndQuotas(getenv, bad)
-	c.loadSyslog(getenv, bad)
-	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
-		bad(contract.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, contract.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}
 	set := 0
 	for _, v := range []string{c.NativeCert, c.NativeKey, c.NativeClientCA} {
@@ -226,25 +137,51 @@ func loadConfig(getenv func(string) string) (config, error) {
 			set++
 		}
 	}
-	if certFile, keyFile := or(contract.IngestTLSCert, ""), or(contract.IngestTLSKey, ""); (certFile == "") != (keyFile == "") {
-		bad(contract.IngestTLSCert, "the HTTP and HEC ports' TLS needs %s and %s together", contract.IngestTLSCert, contract.IngestTLSKey)
-	} else if certFile != "" {
-		if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
-			bad(contract.IngestTLSCert, "cannot load the certificate and key: %v", err)
-		} else {
-			c.HTTPTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		}
-	}
 	if set != 0 && set != 3 {
-		bad(contract.NativeTLSCert, "the Vector-native port needs %s, %s and %s together", contract.NativeTLSCert, contract.NativeTLSKey, contract.NativeClientCA)
+		r.Bad(contract.NativeTLSCert, "the Vector-native port needs %s, %s and %s together", contract.NativeTLSCert, contract.NativeTLSKey, contract.NativeClientCA)
 	}
-	for _, a := range []struct{ name, v string }{{contract.ListenAddr, c.IngestAddr}, {contract.HECAddr, c.HECAddr}, {contract.MetricsAddr, c.MetricsAddr}, {contract.NativeAddr, c.NativeAddr},
-		{contract.OTLPAddr, c.OTLPAddr}, {contract.SyslogTLSAddr, c.SyslogTLSAddr}, {contract.SyslogAddr, c.SyslogAddr}} {
-		if _, port, ok := strings.Cut(a.v, ":"); !ok || port == "" {
-			bad(a.name, "%q is not [host]:port", a.v)
-		}
+	return c, r.Err()
+}
+
+// maxDays bounds every number of days (a hundred years).
+const maxDays = 36500
+
+// loadLimits reads the bounds of a request, the writer's batches and queue,
+// and the bodies held at once.
+func (c *config) loadLimits(r *contract.Reader) {
+	// limit reads a whole number from 1 to max into dst; unset keeps dst
+	// (the package's default, or 0 for the writer's own).
+	limit := func(name string, dst *int, max int) { *dst = int(r.Int(name, int64(*dst), 1, int64(max))) }
+	c.Limits = decode.DefaultLimits
+	var body, decoded = int(c.Limits.MaxBodyBytes), int(c.Limits.MaxDecodedBytes)
+	limit(contract.IngestMaxBodyBytes, &body, 1<<30)
+	limit(contract.IngestMaxDecodedBytes, &decoded, 4<<30)
+	c.Limits.MaxBodyBytes, c.Limits.MaxDecodedBytes = int64(body), int64(decoded)
+	limit(contract.IngestMaxEvents, &c.Limits.MaxEvents, 10_000_000)
+	limit(contract.IngestMaxRecordBytes, &c.Limits.MaxRecordBytes, 1<<30)
+	limit(contract.IngestMaxFieldBytes, &c.Limits.Event.FieldBytes, 1<<30)
+	limit(contract.IngestMaxMessageBytes, &c.Limits.Event.MessageBytes, 1<<30)
+	limit(contract.IngestMaxRawBytes, &c.Limits.Event.RawBytes, 1<<30)
+	limit(contract.IngestMaxAttributes, &c.Limits.Event.Attributes, 100_000)
+	limit(contract.IngestBatchEvents, &c.Writer.MaxBatchEvents, 10_000_000)
+	limit(contract.IngestQueueEvents, &c.Writer.MaxQueuedEvents, 1_000_000_000)
+	limit(contract.IngestQueueBytes, &c.Writer.MaxQueuedBytes, 1<<40)
+	limit(contract.IngestInserters, &c.Writer.Inserters, 1024)
+	if c.Limits.MaxDecodedBytes < c.Limits.MaxBodyBytes {
+		r.Bad(contract.IngestMaxDecodedBytes, "%d is less than %s (%d)", c.Limits.MaxDecodedBytes, contract.IngestMaxBodyBytes, c.Limits.MaxBodyBytes)
 	}
-	return c, errors.Join(errs...)
+	// Room for two of the largest requests: one request holds at most
+	// half (a body as sent and decompressed).
+	need := 2 * (c.Limits.MaxBodyBytes + c.Limits.MaxDecodedBytes)
+	c.InflightBytes = int(max(need, 96<<20))
+	limit(contract.IngestInflightBytes, &c.InflightBytes, 1<<40)
+	if int64(c.InflightBytes) < need {
+		r.Bad(contract.IngestInflightBytes, "%d is less than %d: one request may hold a body as sent (%s) and decompressed (%s), and needs room for that in half of it",
+			c.InflightBytes, need, contract.IngestMaxBodyBytes, contract.IngestMaxDecodedBytes)
+	}
+	c.MinBodyRate = intake.DefaultMinBodyRate
+	limit(contract.IngestMinBodyRate, &c.MinBodyRate, 1<<30)
+	c.Writer.FlushInterval = r.Duration(contract.IngestFlushInterval, 0, time.Millisecond, time.Minute)
 }
 
 // nativeEnabled reports whether the Vector-native port is configured.
@@ -254,118 +191,52 @@ func (c config) nativeEnabled() bool {
 
 // loadWindowAndQuotas reads the time window, the batches' days, the
 // tenants' quotas and the disk guard (docs/reliability.md).
-func (c *config) loadWindowAndQuotas(getenv func(string) string, bad func(name, format string, args ...any)) {
-	whole := func(name string, def, lo, hi int) int {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			bad(name, "%q is not a whole number from %d to %d", v, lo, hi)
-			return def
-		}
-		return n
-	}
-	number := func(name string, def, lo, hi float64) float64 {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return def
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || f < lo || f > hi {
-			bad(name, "%q is not a number from %g to %g", v, lo, hi)
-			return def
-		}
-		return f
-	}
-	duration := func(name string, def, lo, hi time.Duration) time.Duration {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d < lo || d > hi {
-			bad(name, "%q is not a duration from %s to %s (e.g. 15m)", v, lo, hi)
-			return def
-		}
-		return d
-	}
-	days := whole(contract.IngestMaxEventAgeDays, c.Engine.RetentionDays, 0, 36500)
+func (c *config) loadWindowAndQuotas(r *contract.Reader) {
+	whole := func(name string, def, lo, hi int) int { return int(r.Int(name, int64(def), int64(lo), int64(hi))) }
+	days := whole(contract.IngestMaxEventAgeDays, c.Engine.RetentionDays, 0, maxDays)
 	c.Window = intake.Window{
 		MaxAge:  time.Duration(days) * 24 * time.Hour,
-		MaxSkew: duration(contract.IngestMaxClockSkew, intake.DefaultMaxSkew, 0, 7*24*time.Hour),
+		MaxSkew: r.Duration(contract.IngestMaxClockSkew, intake.DefaultMaxSkew, 0, 7*24*time.Hour),
 		MaxDays: whole(contract.IngestMaxDaysPerRequest, intake.DefaultMaxDays, 1, 1000),
 	}
 	c.Writer.MaxBatchDays = whole(contract.IngestBatchDays, writer.DefaultMaxBatchDays, 1, 1000)
 	if c.Window.MaxDays > c.Writer.MaxBatchDays {
-		bad(contract.IngestMaxDaysPerRequest, "%d is more than %s (%d): a request must fit one insert", c.Window.MaxDays, contract.IngestBatchDays, c.Writer.MaxBatchDays)
+		r.Bad(contract.IngestMaxDaysPerRequest, "%d is more than %s (%d): a request must fit one insert", c.Window.MaxDays, contract.IngestBatchDays, c.Writer.MaxBatchDays)
 	}
 	c.Quotas = quota.Limits{
-		EventsPerSecond: number(contract.IngestTenantEPS, 0, 0, 1e9),
-		BurstSeconds:    number(contract.IngestTenantBurstSeconds, quota.DefaultBurstSeconds, 1, 86400),
-		BytesPerDay:     int64(number(contract.IngestTenantGBPerDay, 0, 0, 1e9) * 1e9),
+		EventsPerSecond: r.Float(contract.IngestTenantEPS, 0, 0, 1e9),
+		BurstSeconds:    r.Float(contract.IngestTenantBurstSeconds, quota.DefaultBurstSeconds, 1, 86400),
+		BytesPerDay:     int64(r.Float(contract.IngestTenantGBPerDay, 0, 0, 1e9) * 1e9),
 	}
 	c.MinDiskFree = float64(whole(contract.IngestMinDiskFreePct, contract.DefaultIngestMinDiskFreePct, 0, 90)) / 100
-	c.DiskCheckInterval = duration(contract.IngestDiskCheckInterval, diskguard.DefaultInterval, 100*time.Millisecond, 10*time.Minute)
+	c.DiskCheckInterval = r.Duration(contract.IngestDiskCheckInterval, diskguard.DefaultInterval, 100*time.Millisecond, 10*time.Minute)
 }
 
 // loadSyslog reads the syslog port's configuration (docs/syslog.md).
-func (c *config) loadSyslog(getenv func(string) string, bad func(name, format string, args ...any)) {
-	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+func (c *config) loadSyslog(r *contract.Reader) {
 	c.Syslog = syslog.DefaultConfig
 	c.Syslog.RatePerSecond = c.RatePerSecond
-	c.SyslogTLSAddr, c.SyslogAddr = contract.DefaultSyslogTLSAddr, contract.DefaultSyslogAddr
-	if v := get(contract.SyslogTLSAddr); v != "" {
-		c.SyslogTLSAddr = v
-	}
-	if v := get(contract.SyslogAddr); v != "" {
-		c.SyslogAddr = v
-	}
-	whole := func(name string, dst *int, lo, hi int) {
-		if v := get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < lo || n > hi {
-				bad(name, "%q is not a whole number from %d to %d", v, lo, hi)
-				return
-			}
-			*dst = n
-		}
-	}
+	c.SyslogTLSAddr = r.Addr(contract.SyslogTLSAddr, contract.DefaultSyslogTLSAddr)
+	c.SyslogAddr = r.Addr(contract.SyslogAddr, contract.DefaultSyslogAddr)
+	whole := func(name string, dst *int, lo, hi int) { *dst = int(r.Int(name, int64(*dst), int64(lo), int64(hi))) }
 	whole(contract.SyslogMaxMessageBytes, &c.Syslog.MaxMessageBytes, 480, 1<<20) // RFC 5426: at least 480
 	whole(contract.SyslogMaxConnections, &c.Syslog.MaxConnections, 1, 100_000)
-	pending := int(c.Syslog.PendingBytes)
-	whole(contract.SyslogPendingBytes, &pending, 1<<20, 1<<34)
-	c.Syslog.PendingBytes = int64(pending)
+	c.Syslog.PendingBytes = r.Int(contract.SyslogPendingBytes, c.Syslog.PendingBytes, 1<<20, 1<<34)
 	if c.Syslog.PendingBytes < int64(c.Syslog.MaxMessageBytes) {
-		bad(contract.SyslogPendingBytes, "%d is less than %s (%d)", c.Syslog.PendingBytes, contract.SyslogMaxMessageBytes, c.Syslog.MaxMessageBytes)
+		r.Bad(contract.SyslogPendingBytes, "%d is less than %s (%d)", c.Syslog.PendingBytes, contract.SyslogMaxMessageBytes, c.Syslog.MaxMessageBytes)
 	}
-	if v := get(contract.SyslogIdleTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > 24*time.Hour {
-			bad(contract.SyslogIdleTimeout, "%q is not a duration from 1s to 24h (e.g. 5m)", v)
-		} else {
-			c.Syslog.IdleTimeout = d
-		}
-	}
-	if v := get(contract.SyslogConnEventsPerSec); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || f < 0 || f > 1e9 {
-			bad(contract.SyslogConnEventsPerSec, "%q is not a number of events per second from 0 (unlimited) to 1e9", v)
-		} else {
-			c.Syslog.ConnEventsPerSecond = f
-		}
-	}
-	certFile, keyFile, caFile := get(contract.SyslogTLSCert), get(contract.SyslogTLSKey), get(contract.SyslogClientCA)
+	c.Syslog.IdleTimeout = r.Duration(contract.SyslogIdleTimeout, c.Syslog.IdleTimeout, time.Second, 24*time.Hour)
+	c.Syslog.ConnEventsPerSecond = r.Float(contract.SyslogConnEventsPerSec, c.Syslog.ConnEventsPerSecond, 0, 1e9) // 0: unlimited
+	certFile, keyFile, caFile := r.String(contract.SyslogTLSCert, ""), r.String(contract.SyslogTLSKey, ""), r.String(contract.SyslogClientCA, "")
 	switch {
 	case (certFile == "") != (keyFile == ""):
-		bad(contract.SyslogTLSCert, "the syslog TLS port needs %s and %s together", contract.SyslogTLSCert, contract.SyslogTLSKey)
+		r.Bad(contract.SyslogTLSCert, "the syslog TLS port needs %s and %s together", contract.SyslogTLSCert, contract.SyslogTLSKey)
 	case certFile == "" && caFile != "":
-		bad(contract.SyslogClientCA, "set only with %s and %s (the port's own certificate)", contract.SyslogTLSCert, contract.SyslogTLSKey)
+		r.Bad(contract.SyslogClientCA, "set only with %s and %s (the port's own certificate)", contract.SyslogTLSCert, contract.SyslogTLSKey)
 	case certFile != "":
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			bad(contract.SyslogTLSCert, "cannot load the certificate and key: %v", err)
+			r.Bad(contract.SyslogTLSCert, "cannot load the certificate and key: %v", err)
 			break
 		}
 		c.SyslogTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -373,9 +244,9 @@ func (c *config) loadSyslog(getenv func(string) string, bad func(name, format st
 			b, err := os.ReadFile(caFile)
 			pool := x509.NewCertPool()
 			if err != nil {
-				bad(contract.SyslogClientCA, "cannot read %s: %v", caFile, err)
+				r.Bad(contract.SyslogClientCA, "cannot read %s: %v", caFile, err)
 			} else if !pool.AppendCertsFromPEM(b) {
-				bad(contract.SyslogClientCA, "%s holds no PEM certificate", caFile)
+				r.Bad(contract.SyslogClientCA, "%s holds no PEM certificate", caFile)
 			}
 			// A client certificate is optional (a token in the messages
 			// may attribute them instead); one that is sent must chain to
@@ -383,13 +254,14 @@ func (c *config) loadSyslog(getenv func(string) string, bad func(name, format st
 			c.SyslogTLS.ClientCAs, c.SyslogTLS.ClientAuth = pool, tls.VerifyClientCertIfGiven
 		}
 	}
-	c.SyslogTCPSources = syslogSources(contract.SyslogTCPSources, get(contract.SyslogTCPSources), c.RatePerSecond, bad)
-	c.SyslogUDPSources = syslogSources(contract.SyslogUDPSources, get(contract.SyslogUDPSources), c.RatePerSecond, bad)
+	c.SyslogTCPSources = syslogSources(r, contract.SyslogTCPSources, c.RatePerSecond)
+	c.SyslogUDPSources = syslogSources(r, contract.SyslogUDPSources, c.RatePerSecond)
 }
 
 // syslogSources parses "CIDR=tenant:feed,..." (the networks whose plain
 // syslog is taken, and whose it is).
-func syslogSources(name, v string, rate float64, bad func(name, format string, args ...any)) []syslog.Source {
+func syslogSources(r *contract.Reader, name string, rate float64) []syslog.Source {
+	v := r.String(name, "")
 	if v == "" {
 		return nil
 	}
@@ -399,21 +271,21 @@ func syslogSources(name, v string, rate float64, bad func(name, format string, a
 		cidr, owner, ok := strings.Cut(item, "=")
 		tenant, feed, ok2 := strings.Cut(owner, ":")
 		if !ok || !ok2 {
-			bad(name, "%q is not CIDR=tenant:feed", item)
+			r.Bad(name, "%q is not CIDR=tenant:feed", item)
 			continue
 		}
 		prefix, err := netip.ParsePrefix(strings.TrimSpace(cidr))
 		if err != nil {
-			bad(name, "%q: %v", item, err)
+			r.Bad(name, "%q: %v", item, err)
 			continue
 		}
 		if prefix.Bits() == 0 {
-			bad(name, "%q: %s is every address; plain syslog carries no credential, list the senders' networks", item, prefix)
+			r.Bad(name, "%q: %s is every address; plain syslog carries no credential, list the senders' networks", item, prefix)
 			continue
 		}
 		id, err := syslog.FeedIdentity(strings.TrimSpace(tenant), strings.TrimSpace(feed), rate)
 		if err != nil {
-			bad(name, "%q: %v", item, err)
+			r.Bad(name, "%q: %v", item, err)
 			continue
 		}
 		out = append(out, syslog.Source{Net: prefix.Masked(), ID: id})

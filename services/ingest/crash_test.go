@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 // buildBinary builds the ingest command into dir.
 func buildBinary(t *testing.T, dir string) string {
+	harness.Servers(t)
 	t.Helper()
 	bin := filepath.Join(dir, "ingest")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -44,6 +46,7 @@ func freeAddr(t *testing.T) string {
 // what was not acknowledged against the restarted service. Afterwards every
 // acknowledged event is in ClickHouse.
 func TestAcknowledgedEventsSurviveSIGKILL(t *testing.T) {
+	harness.Servers(t)
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
 	ingestAddr, metricsAddr := freeAddr(t), freeAddr(t)

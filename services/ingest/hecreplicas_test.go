@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // reports the id true once the events are committed. The control: two
 // replicas without it never do.
 func TestHECAcksThroughTwoReplicas(t *testing.T) {
+	harness.Servers(t)
 	pgURL, _ := metafixture.New(t, pg, "ing_hec_shared")
 	shared := map[string]string{contract.PostgresURL: pgURL}
 	a, b := startWith(t, "ing_hec_replicas", shared), startWith(t, "ing_hec_replicas", shared)

@@ -47,6 +47,7 @@ func daysApart(tag string, first time.Time, n int) []byte {
 // their arrival (their own time kept) for times outside the window (1990,
 // 2100).
 func TestSpreadRequestDoesNotStopOtherClients(t *testing.T) {
+	harness.Servers(t)
 	s := startWith(t, "ingest_spread", map[string]string{
 		contract.RetentionDays: "365", contract.IngestMaxEventAgeDays: "", contract.IngestFlushInterval: "100ms",
 	})
@@ -161,6 +162,7 @@ func ndjsonService(tag, service string, n int) []byte {
 // addFeedToken issues a token of a new feed of tenant in the metadata
 // database at url.
 func addFeedToken(t *testing.T, url, tenant string) string {
+	harness.Servers(t)
 	t.Helper()
 	ctx := context.Background()
 	db, err := pgxpool.New(ctx, url)
@@ -207,6 +209,7 @@ func (s *service) metric(t *testing.T, sample string) string {
 // ingesting with only 200s; after the Retry-After the first is taken
 // again.
 func TestTenantOverEventsQuotaGets429(t *testing.T) {
+	harness.Servers(t)
 	meta, noisy := feedToken(t, "ingest_quota_eps_meta", "noisy", "http")
 	quiet := addFeedToken(t, meta, "quiet")
 	s := startWith(t, "ingest_quota_eps", map[string]string{
@@ -264,6 +267,7 @@ func TestTenantOverEventsQuotaGets429(t *testing.T) {
 // replica the tenant did not use refuses it too once they have synced;
 // the other tenant ingests on both. The day's usage is recorded.
 func TestTenantOverBytesQuotaGets429OnEveryReplica(t *testing.T) {
+	harness.Servers(t)
 	meta, noisy := feedToken(t, "ingest_quota_gb_meta", "noisy", "http")
 	quiet := addFeedToken(t, meta, "quiet")
 	env := map[string]string{contract.PostgresURL: meta, contract.IngestTenantGBPerDay: "0.00002", contract.IngestFlushInterval: "50ms"} // 20 000 bytes
@@ -340,6 +344,7 @@ func TestTenantOverBytesQuotaGets429OnEveryReplica(t *testing.T) {
 // Prometheus with nano's rules. The same disk with a lower threshold
 // takes events: the threshold decides, not the reading's failure.
 func TestNearlyFullDiskStopsIngestAndAlerts(t *testing.T) {
+	harness.Servers(t)
 	disk, err := chdb.OpenNearlyFull(t.TempDir(), 0.05)
 	if err != nil {
 		t.Fatal(err)

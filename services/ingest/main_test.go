@@ -56,12 +56,14 @@ func start(t *testing.T, db string) *service { return startWith(t, db, nil) }
 // tests' fixed times) unless extra sets it ("" is the default: the
 // retention).
 func startWith(t *testing.T, db string, extra map[string]string) *service {
+	harness.Servers(t)
 	return startProbing(t, db, extra, nil)
 }
 
 // startProbing is startWith reading ClickHouse's free disk share with
 // probe (nil: from the ClickHouse ingest writes to).
 func startProbing(t *testing.T, db string, extra map[string]string, probe diskguard.Probe) *service {
+	harness.Servers(t)
 	t.Helper()
 	env := map[string]string{
 		contract.ClickHouseAddr: ch.Addr, contract.ClickHouseDatabase: db,
@@ -119,6 +121,7 @@ func startProbing(t *testing.T, db string, extra map[string]string, probe diskgu
 // migrateEvents creates the events schema of cfg as the api does (ingest
 // only waits for it), connecting as the server's owner.
 func migrateEvents(t *testing.T, cfg config) {
+	harness.Servers(t)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -341,6 +344,7 @@ func TestHECPort(t *testing.T) {
 }
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
+	harness.Servers(t)
 	dir := t.TempDir()
 	_, err := loadConfig(func(k string) string {
 		return map[string]string{
@@ -352,7 +356,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	for _, want := range []string{
 		`NANO_CLICKHOUSE_ADDR: "clickhouse" is not host:port`, `database "nano-db" is not an identifier`,
 		"NANO_HEC_TOKEN: shorter than 16 characters", "NANO_INGEST_TOKEN_FILE: cannot read", `NANO_INGEST_RATE_EPS: "-5"`,
-		`NANO_HEC_ADDR: "8088" is not [host]:port`, `NANO_INGEST_MAX_ATTRIBUTES: "0" is not a positive whole number`,
+		`NANO_HEC_ADDR: "8088" is not host:port`, `NANO_INGEST_MAX_ATTRIBUTES: "0" is not a whole number from 1 to 100000`,
 		"NANO_INGEST_MAX_DECODED_BYTES: 1000 is less than NANO_INGEST_MAX_BODY_BYTES",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -22,6 +22,7 @@ import (
 // before it answers; HealthCheck serves; clients without a certificate of
 // the configured CA are refused.
 func TestVectorNativePort(t *testing.T) {
+	harness.Servers(t)
 	p, err := harness.NewMutualTLS("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)

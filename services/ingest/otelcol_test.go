@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,6 +85,7 @@ exporters:
 // pipeline with a wrong token stores nothing (refused with 401, which the
 // exporter does not retry).
 func TestOTelCollectorThroughSIGKILL(t *testing.T) {
+	harness.Servers(t)
 	otelcol := os.Getenv(OTelCollectorEnv)
 	if otelcol == "" {
 		t.Fatalf("%s is not set: run eval \"$(bash tests/setup)\" (it builds the OpenTelemetry Collector)", OTelCollectorEnv)

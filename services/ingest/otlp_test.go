@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"io"
 	"net/http"
 	"strconv"
@@ -233,6 +234,7 @@ func expectOK(t *testing.T, s *service, ct string, gzipped bool, b []byte) error
 // event outside the time window is stored at its arrival time with a
 // partial-success warning.
 func TestOTLPRetryableRefusals(t *testing.T) {
+	harness.Servers(t)
 	s := startWith(t, "ing_otlp_quota", map[string]string{contract.IngestTenantEPS: "5", contract.IngestTenantBurstSeconds: "2",
 		contract.IngestMaxEventAgeDays: "30"})
 	now := time.Now()
@@ -282,6 +284,7 @@ func TestOTLPRetryableRefusals(t *testing.T) {
 // its records stamped with its tenant and feed; it is refused on the
 // bearer path, as a bearer feed's tokens are on HEC.
 func TestOTLPFeedToken(t *testing.T) {
+	harness.Servers(t)
 	meta, token := feedToken(t, "ing_otlp_meta", "acme", "otlp")
 	s := startWith(t, "ing_otlp_feed", map[string]string{contract.PostgresURL: meta})
 	waitToken(t, s, token)

@@ -20,6 +20,7 @@ import (
 // created. Everything it does works: the bearer port, a feed token the api
 // issued, HEC with indexer acknowledgement.
 func TestIngestAsItsOwnUsers(t *testing.T) {
+	harness.Servers(t)
 	const password = "ingest-ch-password-0123456789"
 	users, err := events.UsersXML(events.Engine{Database: "ing_roles"}.ServiceUsers(), map[string]string{
 		contract.IngestDBUser: password, contract.SearchDBUser: "search-ch-password-0123456789"})

@@ -25,6 +25,7 @@ import (
 // client certificate of another CA naming the same feed, and with a wrong
 // token, stores nothing.
 func TestSyslogRealClients(t *testing.T) {
+	harness.Servers(t)
 	clients, err := harness.FindSyslogClients()
 	if err != nil {
 		t.Fatal(err)

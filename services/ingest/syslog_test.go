@@ -105,6 +105,7 @@ func rfc5424(tag string, i int, sd string) string {
 // is stored whole with a parse error. Refused and counted: a certificate
 // of another CA, no credential, a wrong token, another kind's token.
 func TestSyslogPort(t *testing.T) {
+	harness.Servers(t)
 	p, err := harness.NewMutualTLS("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +222,7 @@ func TestSyslogPort(t *testing.T) {
 // addKindToken issues a token of a new feed of kind for tenant in the
 // metadata database at url.
 func addKindToken(t *testing.T, url, tenant, kind string) string {
+	harness.Servers(t)
 	t.Helper()
 	token := addFeedToken(t, url, tenant) // an http feed's
 	if kind == "http" {
@@ -278,6 +280,7 @@ func TestSyslogConfigErrorsNameTheKey(t *testing.T) {
 // slower: every message sent is stored, once. Connections beyond the limit
 // are closed and counted.
 func TestSyslogBackpressure(t *testing.T) {
+	harness.Servers(t)
 	env := map[string]string{
 		contract.SyslogTCPSources: "127.0.0.0/8=slow:fw", contract.IngestFlushInterval: "50ms",
 		contract.IngestTenantEPS: "100", contract.IngestTenantBurstSeconds: "1", contract.SyslogMaxConnections: "2",

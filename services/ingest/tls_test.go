@@ -23,6 +23,7 @@ import (
 // CA posts over HTTPS; plain HTTP is refused; the metrics port stays plain
 // for Prometheus inside the cluster.
 func TestShipperPortsOverTLS(t *testing.T) {
+	harness.Servers(t)
 	files, err := harness.WriteTLSFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

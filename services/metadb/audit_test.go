@@ -3,6 +3,7 @@ package metadb
 import (
 	"context"
 	"errors"
+	"github.com/nanosiem/nano/tests/harness"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 // exists ahead of time; inserting into a month without one fails, so a
 // change that cannot be audited is not made.
 func TestAuditTrailIsAppendOnly(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	superURL, err := pg.CreateDatabase(ctx, "metadb_audit")

@@ -18,6 +18,7 @@ func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 // Replicas migrating at once all succeed, apply each migration once, and a
 // second run changes nothing.
 func TestConcurrentMigrationsApplyOnce(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	url, err := pg.CreateDatabase(ctx, "metadb_concurrent")

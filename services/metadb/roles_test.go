@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"github.com/nanosiem/nano/tests/harness"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,7 @@ func allowed(t *testing.T, ctx context.Context, db *pgxpool.Pool, attacks []atta
 // control: the owner's login (what every service used before) lets every
 // one of those attacks through, so the check can fail.
 func TestServiceRolesHoldOnlyTheirRights(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	l := metafixture.NewWithRoles(t, metadb.Server(), "metadb_roles")
@@ -288,6 +290,7 @@ VALUES ('acme', 'threats', 'https://user:secret@feeds.example/t.csv', 'csv', 360
 // error that says so; nothing is applied. Bad names are refused before
 // anything runs.
 func TestMissingRoleStopsTheMigration(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	url, err := metadb.Server().CreateDatabase(ctx, "metadb_norole")
 	if err != nil {

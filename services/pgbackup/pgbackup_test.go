@@ -65,6 +65,7 @@ func recovered(ctx context.Context, c *pgx.Conn) error {
 // without replace, and retention keeps the newest base backups with the
 // WAL they need.
 func TestPointInTimeRestore(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")
@@ -259,6 +260,7 @@ func TestPointInTimeRestore(t *testing.T) {
 // The schedule takes a base backup when due and reports it; a server
 // the role cannot replicate from is a clear error.
 func TestScheduleAndRefusals(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s3, bucket := harness.StartS3For(t, ctx, "nano-backups")

@@ -3,6 +3,7 @@ package provision
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 // new credential replaces the old; none is kept in plain text or
 // returned. The operations run isolated, each as its deployment's uid.
 func TestEachDeploymentSeesOnlyItsOwnCredentials(t *testing.T) {
+	harness.Servers(t)
 	if os.Getenv("NANO_STANDIN_PLUGINS") == "" {
 		t.Fatal("NANO_STANDIN_PLUGINS is not set: run the tests with tests/run, whose setup builds the env probe plugin")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/nanosiem/nano/tests/harness"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 // with 503 and a message saying how to install it; nothing is recorded;
 // reading deployments still works.
 func TestNoPulumiCLI(t *testing.T) {
+	harness.Servers(t)
 	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.PulumiRoot = t.TempDir() })
 	if err := m.CLIError(); err == nil {
 		t.Fatal("an empty directory was taken for the Pulumi CLI")
@@ -48,6 +50,7 @@ func TestNoPulumiCLI(t *testing.T) {
 // deployment "failed" with that operation as its last, not "creating"
 // forever.
 func TestStatusFollowsAFailedCreate(t *testing.T) {
+	harness.Servers(t)
 	state := filepath.Join(t.TempDir(), "state")
 	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.BackendURL = "file://" + state })
 	if err := os.RemoveAll(state); err != nil {
@@ -76,6 +79,7 @@ func TestStatusFollowsAFailedCreate(t *testing.T) {
 // region is refused, naming the key and the way to move data; the
 // deployment and its stack are untouched; other changes still apply.
 func TestUpdateRefusesATierProviderOrRegionChange(t *testing.T) {
+	harness.Servers(t)
 	m := newManager(t, t.TempDir(), 2)
 	succeed(t, m)(m.Create(hobby("steady")))
 	for _, req := range []Request{
@@ -158,6 +162,7 @@ func TestUpgradeDataAddressesAreChecked(t *testing.T) {
 // once the engine runs (here the CLI's config validation stops it first:
 // the project requires a key the stack does not set).
 func TestAnOperationTheCLIRefusesEarlyEnds(t *testing.T) {
+	harness.Servers(t)
 	project := []byte("name: nano\nruntime: go\nstackConfigDir: stacks\nconfig:\n  mustBeSet:\n    type: string\n    description: a required key no request sets\n")
 	m := newManagerWith(t, t.TempDir(), func(c *Config) { c.Project = project; c.MaxConcurrent = 1 })
 	op, err := m.Create(hobby("early"))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,12 +30,14 @@ import (
 const testToken = "provision-test-token-0123456789"
 
 func newManager(t *testing.T, dir string, maxConcurrent int) *Manager {
+	harness.Servers(t)
 	t.Helper()
 	return newManagerWith(t, dir, func(c *Config) { c.MaxConcurrent = maxConcurrent })
 }
 
 // newManagerWith is newManager with its configuration changed by mod.
 func newManagerWith(t *testing.T, dir string, mod func(*Config)) *Manager {
+	harness.Servers(t)
 	t.Helper()
 	root := os.Getenv("NANO_PULUMI_ROOT")
 	if root == "" {
@@ -103,6 +106,7 @@ func succeed(t *testing.T, m *Manager) func(*Operation, error) *Operation {
 // its operations isolated as `nano serve` runs them (a uid of its own);
 // secrets stay secret in outputs and in the exported state.
 func TestRoundTrip(t *testing.T) {
+	harness.Servers(t)
 	dir := t.TempDir()
 	m := newManagerWith(t, dir, func(c *Config) { c.MaxConcurrent = 2; isolated(t, c) })
 	req := hobby("acme")
@@ -200,6 +204,7 @@ func assertNoPlaintext(t *testing.T, dir, secret string) {
 // The HTTP API: auth, validation naming keys, 409 on a busy deployment,
 // Server-Sent Events as the update runs.
 func TestHTTPAPI(t *testing.T) {
+	harness.Servers(t)
 	m := newManager(t, t.TempDir(), 2)
 	srv := httptest.NewServer(Handler(m, testToken, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	defer srv.Close()
@@ -284,6 +289,7 @@ func TestHTTPAPI(t *testing.T) {
 // operation runs exactly once, one at a time per deployment; the rest get
 // 409 naming the running one.
 func TestConcurrentRequests(t *testing.T) {
+	harness.Servers(t)
 	m := newManager(t, t.TempDir(), 4)
 	for i := 0; i < 10; i++ {
 		succeed(t, m)(m.Create(hobby(fmt.Sprintf("tenant-%d", i))))
@@ -352,6 +358,7 @@ func TestConcurrentRequests(t *testing.T) {
 
 // Canceling a running update stops it; the deployment takes the next one.
 func TestCancel(t *testing.T) {
+	harness.Servers(t)
 	m := newManager(t, t.TempDir(), 2)
 	succeed(t, m)(m.Create(hobby("slow")))
 	op, err := m.Update("slow", Request{Config: map[string]string{"probe:delayMs": "60000"}})

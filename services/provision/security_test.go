@@ -58,6 +58,7 @@ func isolated(t *testing.T, c *Config) {
 // rest is refused with 400 naming the key. A credential in "config" is
 // stored as a secret, never in the record.
 func TestConfigKeysAreAllowListed(t *testing.T) {
+	harness.Servers(t)
 	m := newManager(t, t.TempDir(), 1)
 	refused := map[string]string{
 		"hcloud:endpoint":                  `config.hcloud:endpoint: is not a key nano accepts (none of namespace hcloud on provider "hetzner"): a provider's endpoint`,
@@ -201,6 +202,7 @@ current-context: x
 // The AWS external id is nano's: generated once per deployment when a
 // role is first named, never taken from the caller.
 func TestAWSExternalIDIsGenerated(t *testing.T) {
+	harness.Servers(t)
 	m := newManager(t, t.TempDir(), 1)
 	req := Request{Name: "role-a", Tier: "team", Provider: "aws", Region: "eu-central-1", Config: map[string]string{"aws:region": "eu-central-1"},
 		Credentials: map[string]string{"awsRoleArn": "arn:aws:iam::123456789012:role/nano", "awsRoleExternalId": "another-customers-id"}}
@@ -233,6 +235,7 @@ func TestAWSExternalIDIsGenerated(t *testing.T) {
 // another's routes, operations and the admin routes), revocable, removed
 // with their deployment.
 func TestDeploymentTokens(t *testing.T) {
+	harness.Servers(t)
 	dir := t.TempDir()
 	m := newManager(t, dir, 2)
 	srv := httptest.NewServer(Handler(m, testToken, slog.New(slog.NewTextHandler(io.Discard, nil))))

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"encoding/json"
+	"github.com/nanosiem/nano/tests/harness"
 	"strings"
 	"testing"
 )
@@ -10,6 +11,7 @@ import (
 // is kept as a secret even when sent in "config", and never in the
 // deployment's record; the rest is plain config.
 func TestSignInKeysAreTaken(t *testing.T) {
+	harness.Servers(t)
 	r := newKeyRules(ProgramConfigKeys())
 	for _, k := range []string{"nano:oidcIssuer", "nano:oidcClientId", "nano:oidcClientSecret", "nano:oidcGroupsClaim", "nano:oidcRoles",
 		"nano:oidcScopes", "nano:auditRetentionDays"} {

@@ -29,6 +29,7 @@ var (
 func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 
 func TestConfigNamesEveryBadVariable(t *testing.T) {
+	harness.Servers(t)
 	env := map[string]string{
 		contract.SearchMaxConcurrent: "0", contract.SearchQueueTimeout: "forever", contract.ClickHouseDatabase: "no-dashes",
 		contract.SearchMaxConcurrentPerTenant: "9", contract.SearchDefaultPageRows: "20000",
@@ -52,6 +53,7 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 // finds ClickHouse, serves health, readiness, version and an
 // authenticated search.
 func TestServiceStartsAndSearches(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pgURL, _ := metafixture.New(t, pg, "search_main") // the api's migrations
@@ -133,6 +135,7 @@ func TestServiceStartsAndSearches(t *testing.T) {
 // that serves the native protocol only over TLS (as ClickHouse Cloud's
 // 9440) and gets ready; a wrong CA file is named at start-up.
 func TestServiceDialsClickHouseOverTLS(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	files, err := harness.WriteTLSFiles(t.TempDir())

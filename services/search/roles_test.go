@@ -25,6 +25,7 @@ import (
 // Everything it does works: token verification, a search over events,
 // the histogram, the history it records, saved searches.
 func TestSearchAsItsOwnUsers(t *testing.T) {
+	harness.Servers(t)
 	const password = "search-ch-password-0123456789"
 	e := events.Engine{Database: "search_roles", RetentionDays: 90}
 	users, err := events.UsersXML(e.ServiceUsers(), map[string]string{

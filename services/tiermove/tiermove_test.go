@@ -32,6 +32,7 @@ func TestMain(m *testing.M) { harness.MainWithBoth(m, &pg, &ch) }
 // as in the source (an event stored twice stays twice), the cluster's own
 // events are kept, and a further run copies nothing.
 func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
+	harness.Servers(t)
 	_, target := harness.StartClusterFor(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -138,6 +139,7 @@ func TestEventsMoveFromASingleNodeIntoACluster(t *testing.T) {
 // second run gives the same; a target at another schema version is
 // refused.
 func TestMetadataMoveKeepsTokensAndSequences(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, source := metafixture.New(t, pg, "move_source")
@@ -205,6 +207,7 @@ func TestMetadataMoveKeepsTokensAndSequences(t *testing.T) {
 // which stay; a second run appends nothing; the target's next entry takes
 // an id after all of them.
 func TestMetadataMoveAppendsTheAuditTrail(t *testing.T) {
+	harness.Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, source := metafixture.New(t, pg, "move_audit_source")

@@ -67,14 +67,20 @@ func TestServiceServesTheBuiltUI(t *testing.T) {
 	base, ops := "http://"+ln.Addr().String(), "http://"+opsLn.Addr().String()
 	var resp *http.Response
 	var body string
-	for i := 0; ; i++ {
+	// Generous: a loaded 2-core machine may take seconds to schedule it.
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		c := http.Client{Timeout: time.Second}
 		if r, err := c.Get(ops + contract.HealthPath); err == nil {
 			r.Body.Close()
 			break
 		}
-		if i > 50 {
-			t.Fatal("web did not answer")
+		select {
+		case err := <-done:
+			t.Fatalf("web stopped before answering: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("web did not answer within 60 s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

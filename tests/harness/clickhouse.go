@@ -265,6 +265,9 @@ func MainWithBoth(m interface{ Run() int }, pg **Postgres, ch **ClickHouse) {
 }
 
 func withClickHouse(m interface{ Run() int }, ch **ClickHouse) int {
+	if Short() {
+		return m.Run() // the tests that need the server skip (Servers)
+	}
 	var err error
 	if *ch, err = StartClickHouse(); err != nil {
 		fmt.Fprintln(os.Stderr, "these tests need ClickHouse:", err)
@@ -275,6 +278,9 @@ func withClickHouse(m interface{ Run() int }, ch **ClickHouse) int {
 }
 
 func withPostgres(m interface{ Run() int }, pg **Postgres) int {
+	if Short() {
+		return m.Run()
+	}
 	var err error
 	if *pg, err = StartPostgres(); err != nil {
 		fmt.Fprintln(os.Stderr, "these tests need PostgreSQL:", err)

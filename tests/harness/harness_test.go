@@ -17,6 +17,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if Short() {
+		os.Exit(m.Run())
+	}
 	var err error
 	if pg, err = StartPostgres(); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
@@ -34,6 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestPostgresAnswers(t *testing.T) {
+	Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	url, err := pg.CreateDatabase(ctx, "harness_test")
@@ -59,6 +63,7 @@ func TestPostgresAnswers(t *testing.T) {
 }
 
 func TestClickHouseAnswers(t *testing.T) {
+	Servers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := ch.Open()

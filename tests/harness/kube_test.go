@@ -13,6 +13,7 @@ import (
 // stays Pending with the scheduler's reason; deleted pods go; a claim gets
 // a volume on the node its pod was placed on.
 func TestKubeRigSchedulesAndRefuses(t *testing.T) {
+	Servers(t)
 	k, err := StartKube()
 	if err != nil {
 		t.Fatal(err)

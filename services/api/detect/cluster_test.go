@@ -14,6 +14,7 @@ import (
 // view, counts and read table exist on every replica, it counts events
 // inserted on any shard once, and pruning drops its objects everywhere.
 func TestSignalRuleOnCluster(t *testing.T) {
+	harness.Servers(t)
 	c, conn := harness.StartClusterFor(t, 2, 2)
 	f := setupOn(t, "detect_cluster", conn, harness.ClusterName)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -94,6 +94,7 @@ type fixture struct {
 }
 
 func setup(t *testing.T, name string) *fixture {
+	harness.Servers(t)
 	t.Helper()
 	conn, err := ch.Open()
 	if err != nil {
@@ -104,6 +105,7 @@ func setup(t *testing.T, name string) *fixture {
 
 // setupOn is setup on conn's ClickHouse, a cluster's when cluster names one.
 func setupOn(t *testing.T, name string, conn driver.Conn, cluster string) *fixture {
+	harness.Servers(t)
 	t.Helper()
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, name)
@@ -169,6 +171,7 @@ func errorsAt(now time.Time, n int, service string) []events.Event {
 // raises an alert (per group for stats ... by), every run is recorded and
 // the next run is scheduled.
 func TestRulesRaiseAlertsAndRecordRuns(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "detect_rules")
 	ctx := context.Background()
 	f.insert(t, errorsAt(f.now, 12, "api")...)
@@ -217,6 +220,7 @@ func TestRulesRaiseAlertsAndRecordRuns(t *testing.T) {
 // the platform's, never another tenant's: a rule of acme naming globex's
 // dataset fails its run with the same error as for a name nobody has.
 func TestRuleLookupsStayInTheTenant(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "detect_lookup")
 	ctx := context.Background()
 	if err := metadb.EnsureTenant(ctx, f.db, "globex", "Globex"); err != nil {
@@ -277,6 +281,7 @@ VALUES (NULLIF($1, ''), $2, 'https://feeds.example.com/x', 'list', 3600) RETURNI
 // A signal rule counts through its materialized view: events inserted
 // after the view exists are counted, per minute.
 func TestSignalRulesReadTheirView(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "detect_signals")
 	ctx := context.Background()
 	r := f.rule(t, Rule{Name: "signal", Query: `level:error "boom" -service:"it's"`, Schedule: "@every 1m", Window: 30 * time.Minute, Op: ">", Threshold: 4, Signal: true})
@@ -341,6 +346,7 @@ func TestSignalRulesReadTheirView(t *testing.T) {
 
 // Baselines: mean, deviation and a threshold three deviations above.
 func TestAutotuneSuggestsAThreshold(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "detect_autotune")
 	ctx := context.Background()
 	r := f.rule(t, Rule{Name: "tuned", Query: "level:error", Schedule: "@every 5m", Window: 5 * time.Minute, Op: ">", Threshold: 100})

@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"encoding/json"
+	"github.com/nanosiem/nano/tests/harness"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ func TestValidateLabels(t *testing.T) {
 // own, its group's values) and a few of the events it counted, newest
 // first.
 func TestAlertsKeepLabelsAndSamples(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "detect_samples")
 	f.d.SampleEvents = 3
 	ctx := context.Background()

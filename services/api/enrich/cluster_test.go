@@ -15,6 +15,7 @@ import (
 // the whole dataset after a load and after the next version swaps in; with
 // a server down a load fails and every server keeps the old table.
 func TestSyncOnCluster(t *testing.T) {
+	harness.Servers(t)
 	c, conn := harness.StartClusterFor(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -69,6 +69,7 @@ func TestValidateSourceNamesTheField(t *testing.T) {
 // A dataset loads whole and swaps in; the same data is not reloaded; a
 // checksum mismatch or a broken file leaves the table as it was.
 func TestSyncSwapsWholeDatasets(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	conn, err := ch.Open()
 	if err != nil {
@@ -155,6 +156,7 @@ func addrOf(t *testing.T, srv *httptest.Server) netip.AddrPort {
 // dataset never repeats the credentials its URL carried. Tables of
 // deleted datasets go.
 func TestSyncRefusesInternalSources(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	conn, err := ch.Open()
 	if err != nil {

@@ -24,6 +24,7 @@ func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func database(t *testing.T, name string) (string, *pgxpool.Pool) {
+	harness.Servers(t)
 	t.Helper()
 	url, db := metafixture.New(t, pg, name)
 	return url, db
@@ -33,6 +34,7 @@ func database(t *testing.T, name string) (string, *pgxpool.Pool) {
 // down, when its session is killed, the next one takes over with a higher
 // epoch, and the old epoch's fenced writes are refused.
 func TestOneLeaderAtATimeAndFencing(t *testing.T) {
+	harness.Servers(t)
 	url, db := database(t, "leader_one")
 	var leading atomic.Int32
 	var overlap atomic.Bool

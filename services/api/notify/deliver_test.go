@@ -67,6 +67,7 @@ func amAlerts(t *testing.T, base string) []map[string]any {
 // open elsewhere does not; with Alertmanager gone the rows say why and
 // the task fails.
 func TestDeliverFiresAndEnds(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, "notify_deliver")
 	if err := metadb.EnsureTenant(ctx, db, "acme", "Acme"); err != nil {

@@ -59,6 +59,7 @@ type rig struct {
 }
 
 func newRig(t *testing.T, name string) *rig {
+	harness.Servers(t)
 	t.Helper()
 	idp, err := harness.StartIdP(people)
 	if err != nil {
@@ -146,6 +147,7 @@ func (r *rig) lastAudit(t *testing.T) (action, actor, tenant, detail string) {
 // whose unverified email is another's and the provider's refusal are
 // refused, each recorded.
 func TestSignInThroughHydra(t *testing.T) {
+	harness.Servers(t)
 	r := newRig(t, "oidc_flow")
 	ctx := context.Background()
 	c := browser(t)
@@ -310,6 +312,7 @@ func rs256(key *rsa.PrivateKey) func([]byte) []byte {
 // keyed with the public key, a wrong nonce and a foreign authorized party
 // are refused; after Hydra rotates its key, its new tokens verify.
 func TestIDTokenChecksAgainstHydra(t *testing.T) {
+	harness.Servers(t)
 	r := newRig(t, "oidc_tokens")
 	ctx := context.Background()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)

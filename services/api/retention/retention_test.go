@@ -21,6 +21,7 @@ func TestMain(m *testing.M) { harness.MainWithClickHouse(m, &ch) }
 // On a server without TTL, days past the retention are dropped whole and
 // newer ones kept; modern servers are left to their TTL.
 func TestRollOffDropsOldDays(t *testing.T) {
+	harness.Servers(t)
 	conn, v := open(t)
 	checkRollOff(t, conn, events.Engine{Version: v, Database: "retention_test", RetentionDays: 30}, func() {})
 }
@@ -28,6 +29,7 @@ func TestRollOffDropsOldDays(t *testing.T) {
 // open connects to the test server (closed with the test) and reads its
 // version.
 func open(t *testing.T) (driver.Conn, [3]int) {
+	harness.Servers(t)
 	t.Helper()
 	conn, err := ch.Open()
 	if err != nil {
@@ -69,6 +71,7 @@ func insertAged(t *testing.T, conn driver.Conn, e events.Engine, ages ...int) {
 // The same on a real cluster (2 shards x 2 replicas, ZooKeeper): every
 // shard drops its part of the old days, the replicas follow.
 func TestRollOffOnCluster(t *testing.T) {
+	harness.Servers(t)
 	c, conn := harness.StartClusterFor(t, 2, 2)
 	v, err := events.DetectVersion(context.Background(), conn)
 	if err != nil {
@@ -125,6 +128,7 @@ func checkRollOff(t *testing.T, conn driver.Conn, e events.Engine, settled func(
 // On the real server: a filling disk gives up its oldest day, one per
 // pass, never the last day left.
 func TestDropOldestDay(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	conn, v := open(t)
 	e := events.Engine{Version: v, Database: "guard_test"}

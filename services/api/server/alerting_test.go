@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 // nowhere and refuses silences with 503 (after checking the request and
 // the token's scope).
 func TestRuleSeverityLabelsAndDelivery(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_alerting")
 	rule := map[string]any{"name": "brute force", "query": "login failed | stats count() by user.id", "schedule": "@every 5m", "window_seconds": 600,
 		"threshold_op": ">", "threshold": 5, "severity": "critical", "labels": map[string]string{"team": "secops"}}

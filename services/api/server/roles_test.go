@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"io"
 	"net/http"
 	"strings"
@@ -167,6 +168,7 @@ func TestRouteTableMatchesTheRoleModel(t *testing.T) {
 // lacks the route's scope, never 401; a session's change without its CSRF
 // token is refused; public routes need no credential.
 func TestEveryRouteEnforcesItsRole(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_roles")
 	ctx := context.Background()
 	issue := func(name string, scopes ...string) cred {
@@ -249,6 +251,7 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 // it at once and clears the cookie, an admin revokes another, disabling a
 // user ends its sessions; each is audited.
 func TestSessions(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_sessions")
 	ctx := context.Background()
 	ann := f.person(t, "acme", "ann@example.com", authtoken.RoleAnalyst)
@@ -337,6 +340,7 @@ func TestSessions(t *testing.T) {
 // tenant's trail (every tenant's only for the platform); a change whose
 // entry cannot be written is not made.
 func TestAuditTrailOfChanges(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_audit")
 	ctx := context.Background()
 	ada := f.person(t, "acme", "ada@example.com", authtoken.RoleAdmin)

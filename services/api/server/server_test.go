@@ -39,6 +39,7 @@ type fixture struct {
 }
 
 func setup(t *testing.T, name string) *fixture {
+	harness.Servers(t)
 	t.Helper()
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, name)
@@ -116,6 +117,7 @@ func field(out map[string]any) string {
 }
 
 func TestRulesAlertsAndValidation(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_rules")
 	rule := map[string]any{"name": "api errors", "query": "level:error service:api", "schedule": "*/5 * * * *", "window_seconds": 600,
 		"threshold_op": ">", "threshold": 10}
@@ -204,6 +206,7 @@ func TestRulesAlertsAndValidation(t *testing.T) {
 }
 
 func TestTokensUsersFeeds(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_access")
 	code, out := f.call(t, "POST", "/v1/tokens", f.admin, map[string]any{"name": "ci", "scopes": []string{"search", "read"}})
 	if code != 201 || !strings.HasPrefix(fmt.Sprint(out["token"]), "nano_") {
@@ -262,6 +265,7 @@ func TestTokensUsersFeeds(t *testing.T) {
 }
 
 func TestDashboardsCredentialsEnrichments(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_content")
 	code, out := f.call(t, "POST", "/v1/dashboards", f.admin, map[string]any{"name": "ops", "definition": map[string]any{"panels": []any{map[string]any{"query": "level:error"}}}})
 	if code != 201 {
@@ -315,6 +319,7 @@ func TestDashboardsCredentialsEnrichments(t *testing.T) {
 // dataset or give itself the platform scope. Sources come back redacted.
 // A source inside the deployment is refused naming the field.
 func TestEnrichmentsBelongToATenant(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_enrich_owner")
 	secret := map[string]any{"name": "threats", "source": "https://feeduser:pa55w0rd@feeds.example.com/list.txt?api_key=SECRET123", "format": "list", "interval_seconds": 3600}
 	code, out := f.call(t, "POST", "/v1/enrichments", f.admin, secret)
@@ -419,6 +424,7 @@ func TestEnrichmentsBelongToATenant(t *testing.T) {
 // once; another tenant is not affected; the platform's datasets do not
 // count against the tenant that made them.
 func TestTenantLimits(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_limits")
 	f.srv.Limits = Limits{
 		Rules:       quota.Limit{What: "detection rules", Key: "NANO_API_MAX_RULES", Max: 3},
@@ -495,6 +501,7 @@ func TestTenantLimits(t *testing.T) {
 // reaches the API and its OpenAPI document, never the operational
 // endpoints; the service's own paths (Prometheus, probes) still do.
 func TestOpsEndpointsAreNotPublic(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_ops")
 	get := func(path string) (int, string) {
 		t.Helper()
@@ -529,6 +536,7 @@ func TestOpsEndpointsAreNotPublic(t *testing.T) {
 // The OpenAPI document lists every route the server serves, with its
 // method, and is valid JSON of OpenAPI 3.1.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_openapi")
 	resp, err := http.Get(f.url + "/openapi.json")
 	if err != nil {

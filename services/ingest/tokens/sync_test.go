@@ -17,6 +17,7 @@ func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 // Tokens the api issues for a feed authenticate at ingest after a load;
 // when the feed is deleted they stop; bootstrap tokens are untouched.
 func TestDatabaseTokens(t *testing.T) {
+	harness.Servers(t)
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, "ingest_tokens")
 	metadb.EnsureTenant(ctx, db, "acme", "Acme")

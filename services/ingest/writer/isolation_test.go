@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nanosiem/nano/tests/harness"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,7 @@ func enqueueAll(t *testing.T, w *Writer, reqs map[string][]events.Event, order [
 // batch ClickHouse refuses is split and only the spread request fails;
 // the two others are committed.
 func TestPartitionLimitOnModernEngine(t *testing.T) {
+	harness.Servers(t)
 	db, err := chdb.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +196,7 @@ func TestPartitionLimitOnModernEngine(t *testing.T) {
 // its refusal; a request alone whose rows ClickHouse refuses is refused
 // too (the refusal is about its data), and nothing is stored twice.
 func TestRefusedRequestDoesNotFailItsBatch(t *testing.T) {
+	harness.Servers(t)
 	conn, table := setup(t, "w_poison")
 	ctx := context.Background()
 	for _, sql := range []string{

@@ -29,6 +29,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // setup migrates a fresh database and returns a connection and its table.
 func setup(t *testing.T, db string) (driver.Conn, string) {
+	harness.Servers(t)
 	t.Helper()
 	ctx := context.Background()
 	conn, err := ch.Open()
@@ -67,6 +68,7 @@ func batchOf(n int, tag string) []events.Event {
 // Concurrent writers: every Write returns only after its events are in
 // ClickHouse, batches respect the size bound, nothing is lost.
 func TestWritesAreCommittedBeforeTheyReturn(t *testing.T) {
+	harness.Servers(t)
 	conn, table := setup(t, "w_commit")
 	m := telemetry.New()
 	w, err := New(conn, Config{Table: table, MaxBatchEvents: 500, FlushInterval: 20 * time.Millisecond}, m, quiet)
@@ -124,6 +126,7 @@ func (f *flaky) PrepareBatch(ctx context.Context, q string, opts ...driver.Prepa
 // fail with an error once retries are spent; the writer recovers by itself
 // when ClickHouse answers again.
 func TestBackpressureAndRecovery(t *testing.T) {
+	harness.Servers(t)
 	conn, table := setup(t, "w_backpressure")
 	f := &flaky{conn: conn}
 	f.failures.Store(1 << 20)
@@ -175,6 +178,7 @@ func TestBackpressureAndRecovery(t *testing.T) {
 // request that would pass the byte bound is refused (a request alone in
 // the queue is not); once committed, the bytes are free again.
 func TestQueueBytesBound(t *testing.T) {
+	harness.Servers(t)
 	conn, table := setup(t, "w_bytes")
 	f := &flaky{conn: conn}
 	f.failures.Store(1 << 20)
@@ -218,6 +222,7 @@ func TestQueueBytesBound(t *testing.T) {
 
 // Shutting down commits what was queued before refusing new events.
 func TestShutdownDrainsTheQueue(t *testing.T) {
+	harness.Servers(t)
 	conn, table := setup(t, "w_drain")
 	w, err := New(conn, Config{Table: table, FlushInterval: time.Hour}, telemetry.New(), quiet)
 	if err != nil {
@@ -247,6 +252,7 @@ func TestShutdownDrainsTheQueue(t *testing.T) {
 // fail (the callers retry, as clients do on 503), the writer reconnects by
 // itself, and every acknowledged event is in ClickHouse afterwards.
 func TestClickHouseStoppedMidLoad(t *testing.T) {
+	harness.Servers(t)
 	own, err := harness.StartClickHouse()
 	if err != nil {
 		t.Fatal(err)

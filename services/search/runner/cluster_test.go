@@ -17,6 +17,7 @@ import (
 // clickhouse-search Service selects, and finds every event; without
 // SearchReplicas ClickHouse spreads the reads over both replicas.
 func TestSearchReadsTheSearchReplicas(t *testing.T) {
+	harness.Servers(t)
 	c, _ := harness.StartClusterFor(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

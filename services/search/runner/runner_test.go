@@ -145,6 +145,7 @@ func compile(t *testing.T, q string, page int) *sqlgen.Statement {
 }
 
 func load(t *testing.T) (driver.Conn, []events.Event) {
+	harness.Servers(t)
 	t.Helper()
 	ctx := context.Background()
 	conn, err := ch.Open()
@@ -183,6 +184,7 @@ func load(t *testing.T) (driver.Conn, []events.Event) {
 // Every query shape on the harness's ClickHouse (18.16, values bound by the
 // driver) returns exactly the events the Go predicate picks.
 func TestQueriesOnServer(t *testing.T) {
+	harness.Servers(t)
 	conn, all := load(t)
 	r, err := New(context.Background(), conn, Limits{MaxExecutionTime: 10 * time.Second, MaxRowsToRead: 1e6})
 	if err != nil {
@@ -224,6 +226,7 @@ func TestQueriesOnServer(t *testing.T) {
 
 // Aggregations match Go's counts, sums and distinct counts.
 func TestStatsOnServer(t *testing.T) {
+	harness.Servers(t)
 	conn, all := load(t)
 	r, err := New(context.Background(), conn, Limits{})
 	if err != nil {
@@ -282,6 +285,7 @@ func TestStatsOnServer(t *testing.T) {
 // MaxASTDepth (as the compiler once made of long chains) is refused by
 // ClickHouse with TOO_DEEP_AST, and the server keeps serving.
 func TestASTLimitsReachTheServer(t *testing.T) {
+	harness.Servers(t)
 	conn, _ := load(t)
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(Limits{}.Settings()))
 	// ((a AND b) AND c) ...: one and() inside the next, as binary chains were.
@@ -299,6 +303,7 @@ func TestASTLimitsReachTheServer(t *testing.T) {
 // Limits reach the server: a search that must read more rows than allowed
 // fails with ClickHouse's error instead of running on.
 func TestLimitsReachTheServer(t *testing.T) {
+	harness.Servers(t)
 	conn, _ := load(t)
 	r, err := New(context.Background(), conn, Limits{MaxRowsToRead: 10})
 	if err != nil {
@@ -313,6 +318,7 @@ func TestLimitsReachTheServer(t *testing.T) {
 // The same statements on the modern engine (ClickHouse 26.7 in-process),
 // with the values as server-side parameters: same answers.
 func TestQueriesOnModernEngine(t *testing.T) {
+	harness.Servers(t)
 	db, err := chdb.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

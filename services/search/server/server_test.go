@@ -53,6 +53,7 @@ type fixture struct {
 }
 
 func setup(t *testing.T, name string, limits runner.Limits, adm admission.Config) *fixture {
+	harness.Servers(t)
 	t.Helper()
 	ctx := context.Background()
 	_, db := metafixture.New(t, pg, name)
@@ -196,6 +197,7 @@ func (f *fixture) search(t *testing.T, token string, body map[string]any) (int, 
 }
 
 func TestSearchResultsAndIsolation(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_results", runner.Limits{}, admission.Config{})
 	code, r := f.search(t, f.acme, map[string]any{"query": "level:error service:api | fields ts, service, n", "page_size": 1000})
 	if code != 200 || len(r.Errors) != 0 {
@@ -233,6 +235,7 @@ func TestSearchResultsAndIsolation(t *testing.T) {
 // Paging through every acme event, 7 at a time, returns each exactly once,
 // newest first, across 25 events that share one timestamp.
 func TestCursorPagination(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_pages", runner.Limits{}, admission.Config{})
 	seen := map[string]bool{}
 	var last string
@@ -290,6 +293,7 @@ func TestCursorPagination(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_bad", runner.Limits{}, admission.Config{})
 	code, r := f.search(t, f.acme, map[string]any{"query": "level:error (a OR"})
 	if code != 400 || r.problem().Column != 18 || !strings.Contains(r.problem().Message, "expected a search term") {
@@ -329,6 +333,7 @@ func TestBadRequests(t *testing.T) {
 
 // A search over the server's limits fails with 422 and the history says so.
 func TestLimitsAndHistory(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_limits", runner.Limits{MaxRowsToRead: 50}, admission.Config{})
 	code, r := f.search(t, f.acme, map[string]any{"query": "event"})
 	if code != 422 || !strings.Contains(r.problem().Message, "exceeded a limit") {
@@ -355,6 +360,7 @@ func TestLimitsAndHistory(t *testing.T) {
 // Searches beyond the tenant's slots wait, then get 429 with Retry-After;
 // metrics count them.
 func TestAdmissionControl(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_admission", runner.Limits{}, admission.Config{Global: 2, PerTenant: 1, MaxWaiting: 4, Wait: 200 * time.Millisecond})
 	release, err := f.srv.Admission.Acquire(context.Background(), "acme")
 	if err != nil {
@@ -383,6 +389,7 @@ func TestAdmissionControl(t *testing.T) {
 }
 
 func TestSavedSearches(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_saved", runner.Limits{}, admission.Config{})
 	resp, b := f.call(t, "POST", "/v1/saved-searches", f.acme, map[string]any{"name": "errors", "query": "level:error", "from": "-24h"})
 	var s history.Saved
@@ -470,6 +477,7 @@ FROM audit_log WHERE tenant = 'acme' ORDER BY id`)
 // A tenant at its limit of saved searches gets 409 naming the limit;
 // another tenant still saves.
 func TestSavedSearchLimit(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_saved_limit", runner.Limits{}, admission.Config{})
 	f.srv.Store.MaxSaved = quota.Limit{What: "saved searches", Key: "NANO_SEARCH_MAX_SAVED_SEARCHES", Max: 2}
 	for i, want := range []int{201, 201, 409, 409} {
@@ -490,6 +498,7 @@ func TestSavedSearchLimit(t *testing.T) {
 // answer is 503 (retry), a query too complex for it is 400, never a bare
 // 502 "EOF".
 func TestSearchFailureStatuses(t *testing.T) {
+	harness.Servers(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -519,6 +528,7 @@ func TestSearchFailureStatuses(t *testing.T) {
 // never reads another's, whatever it names; a dataset or column that is
 // not loaded is the query's fault (400).
 func TestLookupStage(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_lookup", runner.Limits{}, admission.Config{})
 	conn, err := ch.Open()
 	if err != nil {
@@ -609,6 +619,7 @@ VALUES (NULLIF($1, ''), $2, 'https://feeds.example.com/x', 'list', 3600) RETURNI
 // bucket present, zeros included, the tenant's events only, and the
 // buckets add up to what a stats count() answers for the same range.
 func TestHistogram(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_histogram", runner.Limits{}, admission.Config{})
 	type histogram struct {
 		StepSeconds int64 `json:"step_seconds"`

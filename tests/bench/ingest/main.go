@@ -57,7 +57,11 @@ func main() {
 	cluster := flag.Bool("cluster", false, "also run against a 2 shards x 2 replicas cluster")
 	flag.Parse()
 	if *loadgen != "" {
-		if err := generate(*loadgen, *duration, *clients, *batch); err != nil {
+		gen := generate
+		if strings.HasPrefix(*loadgen, syslogScheme) {
+			*loadgen, gen = strings.TrimPrefix(*loadgen, syslogScheme), generateSyslog
+		}
+		if err := gen(*loadgen, *duration, *clients, *batch); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -184,7 +188,9 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 	if err := migrate([]string{ch.Addr}, ""); err != nil {
 		return err
 	}
-	svc, addr, err := startIngest(bin, contract.ClickHouseAddr+"="+ch.Addr)
+	syslogAddr := freeAddr()
+	svc, addr, err := startIngest(bin, contract.ClickHouseAddr+"="+ch.Addr,
+		contract.SyslogAddr+"="+syslogAddr, contract.SyslogTCPSources+"="+syslogSource)
 	if err != nil {
 		return err
 	}
@@ -278,6 +284,9 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 	if err := benchOTLP(conn, svc.Process.Pid, self, addr, d, rounds, clients, batch, eps); err != nil {
 		return err
 	}
+	if err := benchSyslog(conn, svc.Process.Pid, self, syslogAddr, d, rounds, clients, batch, eps); err != nil {
+		return err
+	}
 	if err := benchSignalRules(conn, self, addr, d, rounds, clients, batch, eps); err != nil {
 		return err
 	}
@@ -314,6 +323,7 @@ func startIngest(bin string, env ...string) (*exec.Cmd, string, error) {
 	svc := exec.Command(bin)
 	svc.Env = append(append(os.Environ(), env...), contract.ClickHouseDatabase+"=bench",
 		contract.IngestToken+"="+token, contract.ListenAddr+"="+addr, contract.HECAddr+"="+freeAddr(),
+		contract.SyslogTLSAddr+"="+freeAddr(),
 		contract.MetricsAddr+"="+metrics)
 	svc.Stderr = io.Discard
 	if err := svc.Start(); err != nil {
