@@ -7,6 +7,7 @@
 //	go run . serve             runs the provisioning endpoint (Automation API over HTTP)
 //	go run . upgrade           upgrades a deployment's tier through the endpoint
 //	go run . local up|stop|down  nano on this machine's Docker engine (docs/local.md)
+//	go run . -h                lists the commands; --version prints the version
 package main
 
 import (
@@ -17,77 +18,80 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/nanosiem/nano/services/cli"
 	"github.com/nanosiem/nano/stacks/local"
 	"github.com/nanosiem/nano/stacks/program"
 	"github.com/nanosiem/nano/stacks/program/stackfile"
 )
 
-const usage = `usage:
-  nano                     run as a Pulumi program (pulumi up / preview)
-  nano plan <stack> [-secret-file key=file]...
-                           offline plan of a stack: resource tree and bill of materials;
-                           -secret-file gives a secret key's value (e.g. alertmanagerConfig=alertmanager.yml),
-                           which a plan cannot read from the stack file, so it is checked too
-  nano stacks              list the stacks in stacks/
-  nano serve [flags]       the provisioning endpoint: create, preview, update, destroy deployments over HTTP
-  nano upgrade [flags] D   upgrade deployment D to a higher tier through the endpoint (or -complete it)
-  nano local up|stop|down  a complete nano on this machine's Docker engine, built from this checkout (docs/local.md)
-`
+// version is set at build time (-ldflags "-X main.version=..."); empty:
+// the module's build information ((devel) and the VCS revision).
+var version = ""
 
-func main() {
-	if len(os.Args) < 2 {
-		// Started by the Pulumi CLI.
-		pulumi.Run(program.Run)
-		return
-	}
-	if err := run(os.Stdout, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "nano:", err)
-		os.Exit(1)
+// nano is the command line: one table of subcommands, -h listing them,
+// --version the build's version. Without arguments the binary is the
+// Pulumi program (the Pulumi CLI starts it so).
+func nano() cli.Program {
+	return cli.Program{
+		Name: "nano", Summary: "nano's Pulumi program and its tools", Version: version,
+		Default: &cli.Command{Summary: "run as the Pulumi program (pulumi up / preview start it)", Run: func(args []string, _, _ io.Writer) error {
+			if len(args) > 0 {
+				return cli.UsageError{Err: fmt.Errorf("unknown flag %q: the Pulumi program takes none (nano -h lists the commands)", args[0])}
+			}
+			pulumi.Run(program.Run)
+			return nil
+		}},
+		Commands: []cli.Command{
+			{Name: "plan", Args: "<stack> [-secret-file key=file]...", Run: planCommand,
+				Summary: "offline plan of a stack: resource tree and bill of materials; -secret-file gives a secret key's value (e.g. alertmanagerConfig=alertmanager.yml), which a plan cannot read from the stack file, so it is checked too"},
+			{Name: "stacks", Summary: "list the stacks in stacks/", Run: stacksCommand},
+			{Name: "serve", Args: "[flags]", Summary: "the provisioning endpoint: create, preview, update, destroy deployments over HTTP",
+				Run: func(args []string, stdout, _ io.Writer) error { return serve(stdout, args) }},
+			{Name: "upgrade", Args: "[flags] D", Summary: "upgrade deployment D to a higher tier through the endpoint (or -complete it)",
+				Run: func(args []string, stdout, _ io.Writer) error { return upgradeCommand(stdout, args) }},
+			{Name: "local", Args: "up|stop|down", Summary: "a complete nano on this machine's Docker engine, built from this checkout (docs/local.md)",
+				Run: func(args []string, stdout, _ io.Writer) error { return local.Command(stdout, args) }},
+		},
 	}
 }
 
-func run(w io.Writer, args []string) error {
-	switch args[0] {
-	case "plan":
-		stack, secrets, err := planArgs(args[1:])
-		if err != nil {
-			return fmt.Errorf("%v\n%s", err, usage)
-		}
-		res, err := program.PlanWithSecrets(".", stack, secrets)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "Plan of stack %s (offline: no cloud calls; values computed by providers are placeholders)\n\n", stack)
-		res.WriteTree(w)
-		fmt.Fprintln(w)
-		res.WriteBOM(w)
-		for _, k := range res.UnreadSecrets {
-			fmt.Fprintf(w, "\nnot checked: %s is encrypted in the stack file (pulumi preview checks it; so does plan -secret-file %s=<file>)\n",
-				k, strings.TrimPrefix(k, "nano:"))
-		}
-		fmt.Fprintf(w, "\nplanned in %s\n", res.Elapsed.Round(1e6))
-		return nil
-	case "stacks":
-		stacks, err := stackfile.Stacks(".")
-		if err != nil {
-			return err
-		}
-		for _, s := range stacks {
-			fmt.Fprintln(w, s)
-		}
-		return nil
-	case "serve":
-		return serve(w, args[1:])
-	case "upgrade":
-		return upgradeCommand(w, args[1:])
-	case "local":
-		return local.Command(w, args[1:])
-	case "help", "-h", "--help":
-		fmt.Fprint(w, usage)
-		return nil
-	default:
-		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+func main() {
+	os.Exit(nano().Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func planCommand(args []string, w, _ io.Writer) error {
+	stack, secrets, err := planArgs(args)
+	if err != nil {
+		return cli.UsageError{Err: err}
 	}
+	res, err := program.PlanWithSecrets(".", stack, secrets)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Plan of stack %s (offline: no cloud calls; values computed by providers are placeholders)\n\n", stack)
+	res.WriteTree(w)
+	fmt.Fprintln(w)
+	res.WriteBOM(w)
+	for _, k := range res.UnreadSecrets {
+		fmt.Fprintf(w, "\nnot checked: %s is encrypted in the stack file (pulumi preview checks it; so does plan -secret-file %s=<file>)\n",
+			k, strings.TrimPrefix(k, "nano:"))
+	}
+	fmt.Fprintf(w, "\nplanned in %s\n", res.Elapsed.Round(1e6))
+	return nil
+}
+
+func stacksCommand(args []string, w, _ io.Writer) error {
+	if len(args) > 0 {
+		return cli.UsageError{Err: fmt.Errorf("stacks takes no arguments, not %q", args[0])}
+	}
+	stacks, err := stackfile.Stacks(".")
+	if err != nil {
+		return err
+	}
+	for _, s := range stacks {
+		fmt.Fprintln(w, s)
+	}
+	return nil
 }
 
 // planArgs reads plan's arguments: the stack, and -secret-file key=file

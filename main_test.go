@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,19 +54,64 @@ func TestPlanCommandNamesTheSecretsUpNeeds(t *testing.T) {
 	}
 }
 
+// run runs nano's command line with args, writing to w.
+func run(w io.Writer, args []string) error { return nano().Run(args, w, w) }
+
+// A command called wrong exits 2 naming what is wrong (an unknown command
+// listing the commands); one that fails exits 1.
 func TestCommandErrors(t *testing.T) {
 	for _, c := range []struct {
-		args []string
-		want string
+		args   []string
+		status int
+		want   string
 	}{
-		{[]string{"plan"}, "plan takes one stack name"},
-		{[]string{"plan", "nosuch-stack"}, `cannot read stack "nosuch-stack"`},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"plan"}, 2, "plan takes one stack name"},
+		{[]string{"plan", "nosuch-stack"}, 1, `cannot read stack "nosuch-stack"`},
+		{[]string{"frobnicate"}, 2, `nano: unknown command "frobnicate"`},
+		{[]string{"stacks", "extra"}, 2, "stacks takes no arguments"},
+		{[]string{"upgrade", "-nosuchflag"}, 2, "flag provided but not defined: -nosuchflag"},
+		{[]string{"upgrade", "-f", "x.json"}, 2, "usage:"},
+		{[]string{"serve", "extra"}, 2, `serve takes flags only, not "extra"`},
+		{[]string{"-x"}, 2, `unknown flag "-x"`},
 	} {
-		err := run(&bytes.Buffer{}, c.args)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		var out bytes.Buffer
+		if status := nano().Main(c.args, &out, &out); status != c.status || !strings.Contains(out.String(), c.want) {
+			t.Errorf("%v: exit %d %q, want %d and %q", c.args, status, out.String(), c.status, c.want)
 		}
+	}
+	var out bytes.Buffer
+	nano().Main([]string{"frobnicate"}, &out, &out)
+	if !strings.Contains(out.String(), "nano upgrade [flags] D") {
+		t.Errorf("the refusal does not list the commands: %s", out.String())
+	}
+}
+
+// -h lists every command of the table; --version prints the version
+// (the build's when none was set at build time).
+func TestHelpAndVersion(t *testing.T) {
+	var out bytes.Buffer
+	if status := nano().Main([]string{"-h"}, &out, &out); status != 0 {
+		t.Fatalf("-h: exit %d", status)
+	}
+	for _, c := range nano().Commands {
+		if !strings.Contains(out.String(), "nano "+c.Name+" ") {
+			t.Errorf("-h does not list %s:\n%s", c.Name, out.String())
+		}
+	}
+	for _, want := range []string{"nano -h", "nano --version"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-h does not list %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if status := nano().Main([]string{"--version"}, &out, &out); status != 0 || !strings.HasPrefix(out.String(), "nano (devel)") {
+		t.Errorf("--version: exit %d %q, want nano (devel)...", status, out.String())
+	}
+	defer func(v string) { version = v }(version)
+	version = "1.2.3"
+	out.Reset()
+	if nano().Main([]string{"--version"}, &out, &out); out.String() != "nano 1.2.3\n" {
+		t.Errorf("--version with a build version: %q", out.String())
 	}
 }
 

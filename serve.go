@@ -23,6 +23,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/nanosiem/nano/services/cli"
 	"github.com/nanosiem/nano/services/provision"
 	"github.com/nanosiem/nano/services/provision/pulumicli"
 	"github.com/nanosiem/nano/stacks/model/settings"
@@ -42,7 +43,7 @@ func serve(w io.Writer, args []string) error {
 	dataDir := fs.String("data-dir", envOr("NANO_PROVISION_DATA_DIR", defaultDataDir()), "deployments, operations, workspaces and the default state (NANO_PROVISION_DATA_DIR)")
 	backend := fs.String("backend", envOr("NANO_PROVISION_BACKEND_URL", ""), "state backend: s3://, gs://, https://api.pulumi.com; empty: a file backend in the data directory (NANO_PROVISION_BACKEND_URL)")
 	secrets := fs.String("secrets-provider", envOr("NANO_PROVISION_SECRETS_PROVIDER", ""), "awskms://, gcpkms://, ...; empty: a generated passphrase in the data directory (NANO_PROVISION_SECRETS_PROVIDER)")
-	storeURL := fs.String("store", envOr("NANO_PROVISION_STORE_URL", ""), "where deployments, operations and events are kept: empty: files in the data directory (one process); postgres://...: a PostgreSQL database several endpoint processes share (NANO_PROVISION_STORE_URL)")
+	storeURL := fs.String("store", envOr("NANO_PROVISION_STORE_URL", ""), "where deployments, operations and events are kept: empty: files in the data directory (one process); postgres://...: a PostgreSQL database several endpoint processes share (NANO_PROVISION_STORE_URL, or the file NANO_PROVISION_STORE_URL_FILE names)")
 	passphrase := fs.String("passphrase-file", envOr("NANO_PROVISION_PASSPHRASE_FILE", ""), "the secrets passphrase, when no --secrets-provider is set (replicas sharing a store share it); empty: one generated in the data directory (NANO_PROVISION_PASSPHRASE_FILE)")
 	maxConcurrent := fs.Int("max-concurrent", 4, "operations running at once")
 	prog := fs.String("program", "nano", "program to run: nano, or probe (component resources only: checks the engine without cloud providers)")
@@ -54,7 +55,18 @@ func serve(w io.Writer, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return err
+		return cli.UsageError{Err: err}
+	}
+	if fs.NArg() > 0 {
+		return cli.UsageError{Err: fmt.Errorf("serve takes flags only, not %q", fs.Arg(0))}
+	}
+	if *storeURL == "" {
+		// The store's URL carries its password: a file may hold it.
+		v, err := fileVariable("NANO_PROVISION_STORE_URL_FILE")
+		if err != nil {
+			return err
+		}
+		*storeURL = v
 	}
 	var run pulumi.RunFunc
 	keys := provision.ProgramConfigKeys()
@@ -189,6 +201,20 @@ func parseUIDRange(s string) (provision.UIDRange, error) {
 		return provision.UIDRange{}, fmt.Errorf("--operation-uids: %q is not FIRST-LAST (e.g. 1900000000-1999999999)", s)
 	}
 	return provision.UIDRange{First: uint32(first), Count: uint32(last - first + 1)}, nil
+}
+
+// fileVariable is the trimmed content of the file the variable name
+// names ("" when it is unset).
+func fileVariable(name string) (string, error) {
+	path := strings.TrimSpace(os.Getenv(name))
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func defaultDataDir() string {

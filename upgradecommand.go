@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -10,10 +11,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/nanosiem/nano/services/cli"
+	"github.com/nanosiem/nano/services/provision"
 )
 
 const upgradeUsage = `usage:
@@ -21,10 +30,14 @@ const upgradeUsage = `usage:
   nano upgrade -complete DEPLOYMENT         complete the upgrade into DEPLOYMENT: move the last events, destroy the old one
 REQUEST.json is POST /v1/deployments/{name}/upgrade's body (docs/operate/tier-upgrades.md); - reads it from stdin.`
 
-// upgradeCommand is `nano upgrade`, a client of the provisioning endpoint:
+// upgradeCommand is `nano upgrade`, a client of the provisioning endpoint
+// on its own types (provision.UpgradeRequest, OperationReply, ErrorBody):
 // it starts a deployment's upgrade (or its completion) and follows the
 // operation's steps until it ends, through a restart of the endpoint (the
-// operation that resumes it). Its exit status is the operation's.
+// operation that resumes it). A refusal (4xx) ends it at once with the
+// endpoint's problems; transport errors, 5xx and a busy deployment's 409
+// are retried with backoff for at most -retry-for. Its exit status is the
+// operation's.
 func upgradeCommand(w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
 	fs.SetOutput(w)
@@ -34,15 +47,19 @@ func upgradeCommand(w io.Writer, args []string) error {
 	request := fs.String("f", "", "the upgrade request (JSON), - for stdin")
 	complete := fs.Bool("complete", false, "complete the upgrade into DEPLOYMENT")
 	timeout := fs.Duration("timeout", 24*time.Hour, "stop following after this long (the operation goes on)")
+	retryFor := fs.Duration("retry-for", 10*time.Minute, "give up a request the endpoint cannot answer (transport errors, 5xx, a busy deployment) after retrying it this long")
 	caFile := fs.String("cacert", os.Getenv("NANO_PROVISION_CA_FILE"), "PEM CA certificate(s) to trust for an https endpoint whose certificate no system CA signed (NANO_PROVISION_CA_FILE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return err
+		return cli.UsageError{Err: err}
 	}
 	if fs.NArg() != 1 || (*request == "") == !*complete {
-		return errors.New(upgradeUsage)
+		return cli.UsageError{Err: errors.New(upgradeUsage)}
+	}
+	if *retryFor <= 0 || *timeout <= 0 {
+		return cli.UsageError{Err: errors.New("-retry-for and -timeout: give a positive duration")}
 	}
 	token, err := endpointToken(*tokenFile)
 	if err != nil {
@@ -60,42 +77,113 @@ func upgradeCommand(w io.Writer, args []string) error {
 		}
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
-	c := &endpointClient{base: strings.TrimSuffix(*endpoint, "/"), token: token, http: client}
+	c := &endpointClient{base: strings.TrimSuffix(*endpoint, "/"), token: token, http: client, retryFor: *retryFor,
+		firstWait: 500 * time.Millisecond, poll: time.Second, log: w}
 	name := fs.Arg(0)
-	path, body := "/v1/deployments/"+name+"/upgrade/complete", []byte(nil)
+	path, body := "/v1/deployments/"+url.PathEscape(name)+"/upgrade/complete", []byte(nil)
 	if !*complete {
-		path = "/v1/deployments/" + name + "/upgrade"
-		if *request == "-" {
-			body, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-		} else {
-			body, err = os.ReadFile(*request)
-		}
-		if err != nil {
-			return fmt.Errorf("-f: %w", err)
+		path = "/v1/deployments/" + url.PathEscape(name) + "/upgrade"
+		if body, err = upgradeRequest(*request); err != nil {
+			return err
 		}
 	}
-	var started struct {
-		Operation struct{ ID string } `json:"operation"`
-	}
-	if err := c.do(http.MethodPost, path, body, http.StatusAccepted, &started); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	var started provision.OperationReply
+	if err := c.call(ctx, http.MethodPost, path, body, http.StatusAccepted, &started); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "operation %s started (GET /v1/operations/%s)\n", started.Operation.ID, started.Operation.ID)
-	return c.follow(w, started.Operation.ID, time.Now().Add(*timeout))
+	if started.Operation == nil {
+		return fmt.Errorf("POST %s: the endpoint answered no operation", path)
+	}
+	id := started.Operation.ID
+	fmt.Fprintf(w, "operation %s started (GET /v1/operations/%s)\n", id, id)
+	return c.follow(ctx, w, id)
+}
+
+// upgradeRequest reads REQUEST.json (- for stdin) as the endpoint's
+// provision.UpgradeRequest, refusing what the endpoint would refuse as not
+// JSON or with unknown fields before sending it.
+func upgradeRequest(file string) ([]byte, error) {
+	var raw []byte
+	var err error
+	if file == "-" {
+		raw, err = io.ReadAll(io.LimitReader(os.Stdin, provision.MaxBodyBytes+1))
+	} else {
+		raw, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-f: %w", err)
+	}
+	if len(raw) > provision.MaxBodyBytes {
+		return nil, fmt.Errorf("-f %s: over the endpoint's %d bytes", file, provision.MaxBodyBytes)
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	var req provision.UpgradeRequest
+	if err := d.Decode(&req); err != nil {
+		return nil, fmt.Errorf("-f %s: not an upgrade request: %w", file, err)
+	}
+	return json.Marshal(req)
 }
 
 // endpointClient talks to the provisioning endpoint with its token.
 type endpointClient struct {
 	base, token string
 	http        *http.Client
+	// retryFor bounds the time one request is retried; firstWait is the
+	// first pause (doubling, at most 30 s); poll is how often a running
+	// operation is read.
+	retryFor, firstWait, poll time.Duration
+	log                       io.Writer
 }
 
-// do sends a request and decodes the answer, which must have status want;
-// any other is an error carrying the endpoint's reasons.
-func (c *endpointClient) do(method, path string, body []byte, want int, out any) error {
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+// endpointError is an answer other than the one wanted: its status and
+// the endpoint's problems.
+type endpointError struct {
+	method, path string
+	status       int
+	body         provision.ErrorBody
+}
+
+func (e *endpointError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s\n  %s", e.method, e.path, e.status, http.StatusText(e.status),
+		strings.ReplaceAll(e.body.Error(), "\n", "\n  "))
+}
+
+// retryable says whether asking again may succeed: the endpoint failed
+// (5xx), or the deployment is busy with an operation (409 naming it).
+// Every other 4xx is a refusal: the same request would get the same.
+func (e *endpointError) retryable() bool {
+	return e.status >= 500 || (e.status == http.StatusConflict && e.body.Operation != "")
+}
+
+// call sends a request until it gets status want (decoded into out), a
+// refusal (returned at once) or c.retryFor has passed retrying transport
+// errors, 5xx and a busy deployment, with exponential backoff.
+func (c *endpointClient) call(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = c.firstWait, 30*time.Second
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := c.once(ctx, method, path, body, want, out)
+		var ee *endpointError
+		if errors.As(err, &ee) && !ee.retryable() {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(c.retryFor), backoff.WithNotify(func(err error, d time.Duration) {
+		fmt.Fprintf(c.log, "%v\n(retrying in %s)\n", err, d.Round(time.Millisecond))
+	}))
+	return err
+}
+
+// once sends one request.
+func (c *endpointClient) once(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return backoff.Permanent(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
@@ -108,36 +196,37 @@ func (c *endpointClient) do(method, path string, body []byte, want int, out any)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != want {
-		var reasons struct {
-			Error  string   `json:"error"`
-			Errors []string `json:"errors"`
+	if resp.StatusCode == want {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return backoff.Permanent(fmt.Errorf("%s %s: cannot read the answer: %w", method, path, err))
 		}
-		_ = json.Unmarshal(raw, &reasons)
-		if reasons.Error != "" {
-			reasons.Errors = append(reasons.Errors, reasons.Error)
-		}
-		return fmt.Errorf("%s %s: %s\n  %s", method, path, resp.Status, strings.Join(reasons.Errors, "\n  "))
+		return nil
 	}
-	return json.Unmarshal(raw, out)
+	e := &endpointError{method: method, path: path, status: resp.StatusCode}
+	if json.Unmarshal(raw, &e.body) != nil || len(e.body.Errors) == 0 {
+		// Not the endpoint's envelope: a proxy's page.
+		e.body.Errors = []provision.Problem{{Message: fmt.Sprintf("%.300s", strings.TrimSpace(string(raw)))}}
+	}
+	return e
 }
 
 // follow prints an operation's steps as they change until it ends, and
 // follows the operation that resumes it after an interruption.
-func (c *endpointClient) follow(w io.Writer, id string, deadline time.Time) error {
+func (c *endpointClient) follow(ctx context.Context, w io.Writer, id string) error {
 	printed := map[string]bool{}
 	var interrupted time.Time
 	for {
-		var got struct {
-			Operation struct {
-				ID, Kind, State, Error, ResumedBy string
-				Steps                             []struct{ Name, State, Detail string }
-			} `json:"operation"`
-		}
-		if err := c.do(http.MethodGet, "/v1/operations/"+id, nil, http.StatusOK, &got); err != nil {
-			fmt.Fprintf(w, "cannot read operation %s (retrying): %v\n", id, err)
+		var got provision.OperationReply
+		if err := c.call(ctx, http.MethodGet, "/v1/operations/"+url.PathEscape(id), nil, http.StatusOK, &got); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("stopped following operation %s (it goes on: GET /v1/operations/%s): %w", id, id, ctx.Err())
+			}
+			return fmt.Errorf("cannot follow operation %s (it goes on: GET /v1/operations/%s): %w", id, id, err)
 		}
 		op := got.Operation
+		if op == nil {
+			return fmt.Errorf("GET /v1/operations/%s: the endpoint answered no operation", id)
+		}
 		for _, s := range op.Steps {
 			line := fmt.Sprintf("%s: %s %s", s.Name, s.State, s.Detail)
 			if !printed[line] {
@@ -150,10 +239,10 @@ func (c *endpointClient) follow(w io.Writer, id string, deadline time.Time) erro
 			fmt.Fprintf(w, "operation %s was interrupted; %s resumes it\n", op.ID, op.ResumedBy)
 			id, interrupted = op.ResumedBy, time.Time{}
 			continue
-		case op.State == "succeeded":
+		case op.State == provision.StateSucceeded:
 			fmt.Fprintf(w, "%s %s succeeded\n", op.Kind, op.ID)
 			return nil
-		case op.State == "failed" && strings.HasPrefix(op.Error, "interrupted"):
+		case op.Interrupted():
 			// Marked interrupted before the operation resuming it is
 			// recorded: look again for a while.
 			if interrupted.IsZero() {
@@ -162,13 +251,14 @@ func (c *endpointClient) follow(w io.Writer, id string, deadline time.Time) erro
 			if time.Since(interrupted) > 30*time.Second {
 				return fmt.Errorf("%s %s: %s, and nothing resumed it: send the request again", op.Kind, op.ID, op.Error)
 			}
-		case op.State == "failed" || op.State == "canceled":
+		case op.Done():
 			return fmt.Errorf("%s %s %s: %s", op.Kind, op.ID, op.State, op.Error)
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-ctx.Done():
 			return fmt.Errorf("stopped following operation %s (it goes on: GET /v1/operations/%s)", id, id)
+		case <-time.After(c.poll):
 		}
-		time.Sleep(500 * time.Millisecond)
 	}
 }
 

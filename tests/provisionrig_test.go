@@ -147,7 +147,7 @@ func TestProvisioningRefusesExecKubeconfigOnTheRig(t *testing.T) {
 	svc := s.start()
 	code, reply := s.call("POST", "/v1/deployments", request(s))
 	want := `secrets.kubeconfig: users[0] ("admin").user.exec: an exec credential plugin (command "/bin/sh") is run as a command`
-	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(reply["errors"]), want) {
+	if code != http.StatusBadRequest || !strings.Contains(problemText(reply), want) {
 		t.Errorf("the exec kubeconfig: %d %v, want 400 with %q", code, reply, want)
 	}
 	_ = svc.Process.Kill()

@@ -105,8 +105,8 @@ func TestProvisioningUpgradesHobbyIntoTeam(t *testing.T) {
 	bad := map[string]any{"name": "shop", "tier": "startup", "move": map[string]string{"targetClickhouse": "clickhouse://127.0.0.1:9000/not-a-name!"}}
 	raw, _ := json.Marshal(bad)
 	if code, body := s.call("POST", "/v1/deployments/shop/upgrade", string(raw)); code != 400 ||
-		!strings.Contains(fmt.Sprint(body), "name: is the deployment being upgraded") || !strings.Contains(fmt.Sprint(body), "move.sourceClickhouse: is required") ||
-		!strings.Contains(fmt.Sprint(body), "move.targetClickhouse/move.targetCluster: the DSN's path names nano's database") {
+		!strings.Contains(problemText(body), "name: is the deployment being upgraded") || !strings.Contains(problemText(body), "move.sourceClickhouse: is required") ||
+		!strings.Contains(problemText(body), "move.targetClickhouse/move.targetCluster: the DSN's path names nano's database") {
 		t.Errorf("a bad upgrade request: %d %v", code, body)
 	}
 	raw, _ = json.Marshal(map[string]any{"name": "shop-team", "tier": "team", "provider": "civo", "region": "lon1", "move": move})
@@ -152,10 +152,10 @@ func TestProvisioningUpgradesHobbyIntoTeam(t *testing.T) {
 	if code, body := s.call("PUT", "/v1/deployments/shop", `{"config":{"domain":"logs.shop.test"}}`); code != 409 || body["upgradingTo"] != "shop-team" {
 		t.Errorf("a change to the deployment being upgraded: %d %v", code, body)
 	}
-	if code, body := s.call("POST", "/v1/deployments/shop/upgrade", string(raw)); code != 400 || !strings.Contains(fmt.Sprint(body), "is upgraded into \"shop-team\" already") {
+	if code, body := s.call("POST", "/v1/deployments/shop/upgrade", string(raw)); code != 400 || !strings.Contains(problemText(body), "is upgraded into \"shop-team\" already") {
 		t.Errorf("the same upgrade once more, after it succeeded: %d %v", code, body)
 	}
-	if code, body := s.call("POST", "/v1/deployments/shop-team/upgrade", string(raw)); code != 400 || !strings.Contains(fmt.Sprint(body), "is not complete") {
+	if code, body := s.call("POST", "/v1/deployments/shop-team/upgrade", string(raw)); code != 400 || !strings.Contains(problemText(body), "is not complete") {
 		t.Errorf("an upgrade of an upgrade not completed: %d %v", code, body)
 	}
 

@@ -107,7 +107,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			Datasets:    quota.Limit{What: "enrichment datasets", Key: contract.APIMaxDatasets, Max: int(r.Int(contract.APIMaxDatasets, quota.DefaultMaxDatasets, 0, 10_000))},
 		},
 	}
-	c.LeaderURL = r.String(contract.APILeaderPostgresURL, c.PostgresURL)
+	if c.LeaderURL = r.Secret(contract.APILeaderPostgresURL, contract.APILeaderPostgresURLFile); c.LeaderURL == "" {
+		c.LeaderURL = c.PostgresURL
+	}
 	c.Engine = events.Engine{
 		Database: r.String(contract.ClickHouseDatabase, "nano"), Cluster: r.String(contract.ClickHouseCluster, ""),
 		RetentionDays: int(r.Int(contract.RetentionDays, 0, 0, 36500)),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -30,6 +31,7 @@ import (
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/backups"
 	"github.com/nanosiem/nano/services/chbackup"
+	"github.com/nanosiem/nano/services/cli"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/events"
@@ -38,68 +40,98 @@ import (
 	"github.com/nanosiem/nano/services/servicemain"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
+// version is set at build time (-ldflags "-X main.version=..."); empty:
+// the build's VCS information.
+var version = ""
+
+// commands are the api binary's subcommands (api -h lists them); each
+// reads the api's own configuration from the environment, a secret's
+// _FILE variant too.
+var commands = []cli.Command{
+	{Name: "token create", Args: "-tenant T [-name N] [-scopes S]", Summary: "print a new token of tenant T (the first admin's, to bootstrap access)",
+		Run: func(args []string, stdout, stderr io.Writer) error {
+			return exit(tokenCreate(args, os.Getenv, stdout, stderr))
+		}},
+	{Name: "backups", Summary: "list the ClickHouse backups (NANO_BACKUP_URL)", Run: func(args []string, stdout, stderr io.Writer) error {
+		return exit(backupCommand("backups", args, os.Getenv, stdout, stderr))
+	}},
+	{Name: "restore", Args: "-backup NAME|latest [-replace]", Summary: "restore the events from a ClickHouse backup",
+		Run: func(args []string, stdout, stderr io.Writer) error {
+			return exit(backupCommand("restore", args, os.Getenv, stdout, stderr))
+		}},
+	{Name: "postgres-backups", Summary: "list the PostgreSQL backups (NANO_POSTGRES_BACKUP_URL)", Run: func(args []string, stdout, stderr io.Writer) error {
+		return exit(postgresBackupCommand("postgres-backups", args, os.Getenv, stdout, stderr))
+	}},
+	{Name: "restore-postgres", Args: "[flags]", Summary: "restore the metadata database from a PostgreSQL backup",
+		Run: func(args []string, stdout, stderr io.Writer) error {
+			return exit(postgresBackupCommand("restore-postgres", args, os.Getenv, stdout, stderr))
+		}},
+	{Name: "move-from", Args: "[flags]", Summary: "move another deployment's events and metadata into this one (a tier upgrade's data move)",
+		Run: func(args []string, stdout, stderr io.Writer) error {
+			return exit(moveCommand(args, os.Getenv, stdout, stderr))
+		}},
+}
 
 func main() {
-	if len(os.Args) > 2 && os.Args[1] == "token" && os.Args[2] == "create" {
-		os.Exit(tokenCreate(os.Args[3:]))
-	}
-	if len(os.Args) > 1 && (os.Args[1] == "backups" || os.Args[1] == "restore") {
-		os.Exit(backupCommand(os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
-	}
-	if len(os.Args) > 1 && os.Args[1] == "move-from" {
-		os.Exit(moveCommand(os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
-	}
-	if len(os.Args) > 1 && (os.Args[1] == "postgres-backups" || os.Args[1] == "restore-postgres") {
-		os.Exit(postgresBackupCommand(os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
-	}
+	version = cli.VersionOr(version)
 	servicemain.Run("api", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
 		return run(ctx, cfg, log, nil)
-	})
+	}, commands...)
+}
+
+// exit is a subcommand's exit status as its error (it printed why).
+func exit(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return cli.ExitError(code)
 }
 
 // tokenCreate bootstraps access: the first admin token of a tenant.
-func tokenCreate(args []string) int {
+func tokenCreate(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("api token create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	tenant := fs.String("tenant", "", "tenant id (lower case, digits, - and _)")
 	name := fs.String("name", "bootstrap", "token name")
 	scopes := fs.String("scopes", "admin", "comma-separated scopes: "+strings.Join(authtoken.Scopes, ", "))
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
-	r := &contract.Reader{Getenv: os.Getenv}
+	r := &contract.Reader{Getenv: getenv}
 	url := r.Secret(contract.PostgresURL, contract.PostgresURLFile) // the deployment sets the _FILE variant
 	if err := r.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, "api token create:", err)
+		fmt.Fprintln(stderr, "api token create:", err)
 		return 2
 	}
 	if *tenant == "" || url == "" {
-		fmt.Fprintln(os.Stderr, "api token create: -tenant and NANO_POSTGRES_URL (or NANO_POSTGRES_URL_FILE) are required")
+		fmt.Fprintln(stderr, "api token create: -tenant and NANO_POSTGRES_URL (or NANO_POSTGRES_URL_FILE) are required")
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := pgxpool.New(ctx, url)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "api token create:", err)
+		fmt.Fprintln(stderr, "api token create:", err)
 		return 1
 	}
 	defer db.Close()
 	if err := metadb.Migrate(ctx, db); err != nil {
-		fmt.Fprintln(os.Stderr, "api token create:", err)
+		fmt.Fprintln(stderr, "api token create:", err)
 		return 1
 	}
 	if err := metadb.EnsureTenant(ctx, db, *tenant, *tenant); err != nil {
-		fmt.Fprintln(os.Stderr, "api token create:", err)
+		fmt.Fprintln(stderr, "api token create:", err)
 		return 1
 	}
 	token, _, err := authtoken.Issue(ctx, db, *tenant, nil, *name, strings.Split(*scopes, ","), nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "api token create:", err)
+		fmt.Fprintln(stderr, "api token create:", err)
 		return 1
 	}
-	fmt.Println(token)
+	fmt.Fprintln(stdout, token)
 	return 0
 }
 

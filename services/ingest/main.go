@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	"github.com/nanosiem/nano/services/cli"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/depwait"
 	"github.com/nanosiem/nano/services/events"
@@ -35,10 +36,12 @@ import (
 	"github.com/nanosiem/nano/services/servicemain"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
+// version is set at build time (-ldflags "-X main.version=..."); empty:
+// the build's VCS information.
+var version = ""
 
 func main() {
+	version = cli.VersionOr(version)
 	servicemain.Run("ingest", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
 		return run(ctx, cfg, log, nil)
 	})

@@ -106,9 +106,9 @@ func (m *Manager) adopt(name string) (*Operation, error) {
 	for _, o := range ops {
 		now := time.Now().UTC()
 		o.State, o.Finished = StateFailed, &now
-		o.Error = "interrupted: the provisioning service stopped during the operation"
+		o.Error = interruptedPrefix + "the provisioning service stopped during the operation"
 		if o.Owner != "" {
-			o.Error = fmt.Sprintf("interrupted: the endpoint process running it (%s) stopped during the operation", o.Owner)
+			o.Error = fmt.Sprintf(interruptedPrefix+"the endpoint process running it (%s) stopped during the operation", o.Owner)
 		}
 		if err := m.store.putOp(o); err != nil {
 			return nil, err

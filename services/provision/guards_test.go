@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/nanosiem/nano/tests/harness"
 	"net/http"
 	"net/http/httptest"
@@ -119,7 +120,7 @@ func TestTierMoveFollowsTheCatalog(t *testing.T) {
 		{Request{Tier: "growth", Provider: "hetzner", Region: "fsn1"}, `tier: "growth" is below "team"`},
 		{Request{Tier: "team", Provider: "civo", Region: "lon1"}, "is the deployment's own"},
 	} {
-		got := strings.Join(tierMoveProblems(from, c.to), "; ")
+		got := strings.Join(lines(tierMoveProblems(from, c.to)), "; ")
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("team/civo/lon1 -> %+v: %q, want %q", c.to, got, c.want)
 		}
@@ -145,7 +146,7 @@ func TestUpgradeDataAddressesAreChecked(t *testing.T) {
 		{same, []string{"move.targetClickhouse: is the source's database", "move.targetPostgres: is the source's database"}},
 		{bad, []string{"move.sourceClickhouse: is required", `move.targetClickhouse/move.targetCluster: the DSN's path names nano's database: events schema: cluster "no spaces"`, "move.sourcePostgres: "}},
 	} {
-		got := strings.Join(c.a.problems(), "\n")
+		got := strings.Join(lines(c.a.problems()), "\n")
 		for _, w := range c.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("problems %q lack %q", got, w)
@@ -210,16 +211,27 @@ func TestPulumiCLIBeingPrepared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out struct{ Error string }
+	var out ErrorBody
 	json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
+	msg := fmt.Sprint(out.Errors)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
-		!strings.Contains(out.Error, "being prepared") || !strings.Contains(out.Error, "building v3.0.0 from source") {
-		t.Fatalf("create while the CLI is prepared: %d %q (Retry-After %q)", resp.StatusCode, out.Error, resp.Header.Get("Retry-After"))
+		!strings.Contains(msg, "being prepared") || !strings.Contains(msg, "building v3.0.0 from source") {
+		t.Fatalf("create while the CLI is prepared: %d %q (Retry-After %q)", resp.StatusCode, msg, resp.Header.Get("Retry-After"))
 	}
 	preparing.Store(false)
 	var ne *NoCLIError
 	if err := m.CLIError(); !errors.As(err, &ne) || ne.Preparing {
 		t.Fatalf("once prepared, the CLI itself is looked for (an empty root here): %v", err)
 	}
+}
+
+// lines are problems as "field: message", the form the error envelope's
+// readers print.
+func lines(ps []Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }

@@ -10,10 +10,36 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/nanosiem/nano/services/jsonhttp"
 )
 
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 1 << 20
+
+// ErrorBody is every error answer of the endpoint: the error envelope of
+// nano's HTTP services (docs/reference/errors.md), each problem naming the
+// request field or config key at fault where there is one, and on a 409
+// what the request conflicts with.
+type ErrorBody struct {
+	jsonhttp.Envelope
+	// Operation is the deployment's operation under way (409: retry after
+	// it ends), or the operation a cancel found ended.
+	Operation string `json:"operation,omitempty"`
+	// UpgradingTo is the deployment this one is being upgraded into (409
+	// until that upgrade is completed or abandoned).
+	UpgradingTo string `json:"upgradingTo,omitempty"`
+}
+
+// OperationReply answers a request that started an operation (202, with
+// Location: /v1/operations/{id}), GET /v1/operations/{id} and a cancel.
+type OperationReply struct {
+	Operation *Operation `json:"operation"`
+	// AWSRoleExternalID is the external id the request generated for
+	// credentials.awsRoleArn: in this answer only.
+	AWSRoleExternalID string `json:"awsRoleExternalId,omitempty"`
+	Note              string `json:"note,omitempty"`
+}
 
 // Handler is the HTTP API. Every request but /healthz needs
 // "Authorization: Bearer <token>": the admin token (adminToken) may do
@@ -48,7 +74,7 @@ func Handler(m *Manager, adminToken string, log *slog.Logger) http.Handler {
 		p := m.authenticate(r.Header.Get("Authorization"), adminToken)
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nano provisioning"`)
-			reply(w, http.StatusUnauthorized, map[string]any{"error": "a valid token is required: Authorization: Bearer <token>"})
+			failWith(w, http.StatusUnauthorized, ErrorBody{}, "a valid token is required: Authorization: Bearer <token>")
 			return
 		}
 		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
@@ -66,7 +92,7 @@ func principal(r *http.Request) *Principal {
 }
 
 func forbidden(w http.ResponseWriter, p *Principal, what string) {
-	reply(w, http.StatusForbidden, map[string]any{"error": fmt.Sprintf("this token is scoped to deployment %q: %s", p.Deployment, what)})
+	failWith(w, http.StatusForbidden, ErrorBody{}, fmt.Sprintf("this token is scoped to deployment %q: %s", p.Deployment, what))
 }
 
 // admin lets only the admin token through.
@@ -116,13 +142,15 @@ type api struct {
 	log *slog.Logger
 }
 
-func reply(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+func reply(w http.ResponseWriter, status int, body any) { jsonhttp.Reply(w, status, body) }
+
+// failWith answers body with one problem of no field.
+func failWith(w http.ResponseWriter, status int, body ErrorBody, msg string) {
+	body.Errors = []Problem{{Message: msg}}
+	reply(w, status, body)
 }
 
-// fail maps the manager's errors to statuses.
+// fail maps the manager's errors to statuses and the error envelope.
 func (h *api) fail(w http.ResponseWriter, err error) {
 	var ve *ValidationError
 	var be *BusyError
@@ -132,56 +160,43 @@ func (h *api) fail(w http.ResponseWriter, err error) {
 	var ie *IsolationError
 	switch {
 	case errors.As(err, &ie):
-		reply(w, http.StatusConflict, map[string]any{"error": ie.Error()})
+		failWith(w, http.StatusConflict, ErrorBody{}, ie.Error())
 	case errors.As(err, &ue):
-		reply(w, http.StatusConflict, map[string]any{"error": ue.Error(), "upgradingTo": ue.Target})
+		failWith(w, http.StatusConflict, ErrorBody{UpgradingTo: ue.Target}, ue.Error())
 	case errors.As(err, &ne):
 		if ne.Preparing {
 			w.Header().Set("Retry-After", "30")
 		}
-		reply(w, http.StatusServiceUnavailable, map[string]any{"error": ne.Error()})
+		failWith(w, http.StatusServiceUnavailable, ErrorBody{}, ne.Error())
 	case errors.As(err, &ve):
-		reply(w, http.StatusBadRequest, map[string]any{"errors": ve.Problems})
+		reply(w, http.StatusBadRequest, ErrorBody{Envelope: jsonhttp.Envelope{Errors: ve.Problems}})
 	case errors.As(err, &be):
-		reply(w, http.StatusConflict, map[string]any{"error": be.Error(), "operation": be.Operation})
+		failWith(w, http.StatusConflict, ErrorBody{Operation: be.Operation}, be.Error())
 	case errors.As(err, &ee):
-		reply(w, http.StatusConflict, map[string]any{"error": ee.Error()})
+		failWith(w, http.StatusConflict, ErrorBody{}, ee.Error())
 	case errors.Is(err, ErrNotFound):
-		reply(w, http.StatusNotFound, map[string]any{"error": "not found"})
+		failWith(w, http.StatusNotFound, ErrorBody{}, "not found")
 	default:
 		h.log.Error("request failed", "error", err)
-		reply(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		failWith(w, http.StatusInternalServerError, ErrorBody{}, err.Error())
 	}
 }
 
-// decode reads a bounded JSON body into v, refusing unknown fields.
+// decode reads a bounded JSON body into v, refusing unknown fields (413
+// over MaxBodyBytes, 400 otherwise, in the error envelope).
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			reply(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)})
-		} else {
-			reply(w, http.StatusBadRequest, map[string]any{"errors": []string{"body: " + err.Error()}})
-		}
-		return false
-	}
-	if dec.More() {
-		reply(w, http.StatusBadRequest, map[string]any{"errors": []string{"body: more than one JSON value"}})
-		return false
-	}
-	return true
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return jsonhttp.Decode(w, r, v)
 }
 
 // accepted answers a started operation; an AWS external id the request
 // generated is in this answer only.
 func accepted(w http.ResponseWriter, op *Operation) {
 	w.Header().Set("Location", "/v1/operations/"+op.ID)
-	body := map[string]any{"operation": op}
+	body := OperationReply{Operation: op}
 	if op.issuedExternalID != "" {
-		body["awsRoleExternalId"] = op.issuedExternalID
-		body["note"] = "awsRoleExternalId is shown once: put it in the role's trust policy (sts:ExternalId condition)"
+		body.AWSRoleExternalID = op.issuedExternalID
+		body.Note = "awsRoleExternalId is shown once: put it in the role's trust policy (sts:ExternalId condition)"
 	}
 	reply(w, http.StatusAccepted, body)
 }
@@ -243,7 +258,7 @@ func (h *api) update(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if req.Name != "" && req.Name != name {
-		reply(w, http.StatusBadRequest, map[string]any{"errors": []string{"name: differs from the path; a deployment cannot be renamed"}})
+		reply(w, http.StatusBadRequest, ErrorBody{Envelope: jsonhttp.Envelope{Errors: []Problem{problem("name", "differs from the path; a deployment cannot be renamed")}}})
 		return
 	}
 	op, err := h.m.Update(name, req)
@@ -319,7 +334,7 @@ func (h *api) operation(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	reply(w, http.StatusOK, map[string]any{"operation": op})
+	reply(w, http.StatusOK, OperationReply{Operation: op})
 }
 
 func (h *api) cancel(w http.ResponseWriter, r *http.Request) {
@@ -329,10 +344,10 @@ func (h *api) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op.Done() {
-		reply(w, http.StatusConflict, map[string]any{"error": "the operation has ended", "operation": op})
+		failWith(w, http.StatusConflict, ErrorBody{Operation: op.ID}, "the operation has ended ("+op.State+")")
 		return
 	}
-	reply(w, http.StatusAccepted, map[string]any{"operation": op})
+	reply(w, http.StatusAccepted, OperationReply{Operation: op})
 }
 
 // events streams an operation's engine events as Server-Sent Events: the

@@ -89,13 +89,14 @@ func (r keyRules) secret(k string) bool {
 }
 
 // problem says why a request field may not set key k on a deployment on
-// provider ("" when it may).
-func (r keyRules) problem(field, k, provider string) string {
+// provider (nil when it may).
+func (r keyRules) problem(field, k, provider string) *Problem {
 	if rule, ok := r.keys[k]; ok {
 		if rule.Provider != "" && rule.Provider != provider {
-			return fmt.Sprintf("%s: only a deployment on provider %q takes it (this one is on %q)", field, rule.Provider, provider)
+			p := problem(field, "only a deployment on provider %q takes it (this one is on %q)", rule.Provider, provider)
+			return &p
 		}
-		return ""
+		return nil
 	}
 	ns, _, _ := strings.Cut(k, ":")
 	var same []string
@@ -118,7 +119,8 @@ func (r keyRules) problem(field, k, provider string) string {
 		why += ": a provider's endpoint, profile, file, proxy, assumed role or plugin setting would send the endpoint's credentials elsewhere " +
 			"or make the provider read files or run commands on the endpoint's host; cloud credentials go in \"credentials\""
 	}
-	return fmt.Sprintf("%s: %s", field, why)
+	p := problem(field, "%s", why)
+	return &p
 }
 
 // internalKey reports whether k is a key nano itself keeps in a stack

@@ -26,30 +26,30 @@ var kubeconfigCheck = "on"
 // not know, a key twice or a key in another case is refused too, so
 // nothing the provider's client-go would read escapes the check. field
 // names the request field in each problem.
-func kubeconfigProblems(field, raw string) []string {
+func kubeconfigProblems(field, raw string) []Problem {
 	if kubeconfigCheck == "off" {
 		return nil
 	}
 	j, err := yaml.YAMLToJSONStrict([]byte(raw))
 	if err != nil {
-		return []string{fmt.Sprintf("%s: is not a kubeconfig: %s", field, yamlProblem(err))}
+		return []Problem{problem(field, "is not a kubeconfig: %s", yamlProblem(err))}
 	}
 	var kc clientcmdv1.Config
 	strict, err := kjson.UnmarshalStrict(j, &kc)
 	if err != nil {
 		// The decoder's error names Go types; say what is expected.
-		return []string{field + ": is not a kubeconfig: expected a YAML mapping with apiVersion v1, kind Config, clusters, users, contexts and current-context"}
+		return []Problem{problem(field, "is not a kubeconfig: expected a YAML mapping with apiVersion v1, kind Config, clusters, users, contexts and current-context")}
 	}
-	var out []string
+	var out []Problem
 	for _, e := range strict {
 		// "unknown field", "duplicate field", case-insensitive matches:
 		// a field client-go might read that this check would not see.
-		out = append(out, fmt.Sprintf("%s: %s: nano accepts only the kubeconfig fields it checks", field, e))
+		out = append(out, problem(field, "%s: nano accepts only the kubeconfig fields it checks", e))
 	}
 	bad := func(path, construct, why string) {
-		out = append(out, fmt.Sprintf("%s: %s: %s %s; nano refuses it because the Kubernetes provider would do that on the provisioning endpoint's host. "+
+		out = append(out, problem(field, "%s: %s %s; nano refuses it because the Kubernetes provider would do that on the provisioning endpoint's host. "+
 			"Give embedded credentials instead: client-certificate-data and client-key-data, or a ServiceAccount token (token), "+
-			"and certificate-authority-data", field, path, construct, why))
+			"and certificate-authority-data", path, construct, why))
 	}
 	for i, c := range kc.Clusters {
 		p := fmt.Sprintf("clusters[%d] (%q).cluster", i, c.Name)
@@ -60,7 +60,7 @@ func kubeconfigProblems(field, raw string) []string {
 			bad(p+".proxy-url", "a proxy", "would receive the cluster's traffic and credentials")
 		}
 		if u, err := url.Parse(c.Cluster.Server); err != nil || u.Scheme != "https" || u.Host == "" {
-			out = append(out, fmt.Sprintf("%s: %s.server: is not an https:// URL (the provider would send the credentials in clear)", field, p))
+			out = append(out, problem(field, "%s.server: is not an https:// URL (the provider would send the credentials in clear)", p))
 		}
 	}
 	for i, u := range kc.AuthInfos {
@@ -83,9 +83,9 @@ func kubeconfigProblems(field, raw string) []string {
 		}
 	}
 	if kc.CurrentContext == "" {
-		out = append(out, field+": current-context: is empty; nano deploys into the current context")
+		out = append(out, problem(field, "current-context: is empty; nano deploys into the current context"))
 	} else if !hasContext(kc, kc.CurrentContext) {
-		out = append(out, fmt.Sprintf("%s: current-context: %q is not one of its contexts", field, kc.CurrentContext))
+		out = append(out, problem(field, "current-context: %q is not one of its contexts", kc.CurrentContext))
 	}
 	return out
 }

@@ -69,39 +69,39 @@ func (a DataAddresses) config() map[string]string {
 }
 
 // problems checks the addresses without connecting, naming each field.
-func (a DataAddresses) problems() []string {
-	var out []string
+func (a DataAddresses) problems() []Problem {
+	var out []Problem
 	chOpts := map[string]string{}
 	for _, side := range []struct {
 		name, dsn, cluster string
 	}{{"source", a.SourceClickhouse, a.SourceCluster}, {"target", a.TargetClickhouse, a.TargetCluster}} {
 		field := "move." + side.name + "Clickhouse"
 		if side.dsn == "" {
-			out = append(out, field+": is required: clickhouse://USER:PASSWORD@HOST:9000/nano, reachable from the provisioning endpoint")
+			out = append(out, problem(field, "is required: clickhouse://USER:PASSWORD@HOST:9000/nano, reachable from the provisioning endpoint"))
 			continue
 		}
 		opts, e, err := tiermove.ClickHouseAddress{DSN: side.dsn, Cluster: side.cluster}.Parse()
 		if err != nil {
-			out = append(out, fmt.Sprintf("%s/move.%sCluster: %v", field, side.name, err))
+			out = append(out, problem(field+"/move."+side.name+"Cluster", "%v", err))
 			continue
 		}
 		chOpts[side.name] = fmt.Sprint(opts.Addr, e.Database)
 	}
 	if len(chOpts) == 2 && chOpts["source"] == chOpts["target"] {
-		out = append(out, "move.targetClickhouse: is the source's database")
+		out = append(out, problem("move.targetClickhouse", "is the source's database"))
 	}
 	for _, side := range []struct{ name, url string }{{"source", a.SourcePostgres}, {"target", a.TargetPostgres}} {
 		field := "move." + side.name + "Postgres"
 		if side.url == "" {
-			out = append(out, field+": is required: postgres://USER:PASSWORD@HOST:5432/DATABASE, reachable from the provisioning endpoint")
+			out = append(out, problem(field, "is required: postgres://USER:PASSWORD@HOST:5432/DATABASE, reachable from the provisioning endpoint"))
 			continue
 		}
 		if _, err := pgx.ParseConfig(side.url); err != nil {
-			out = append(out, fmt.Sprintf("%s: %v", field, err))
+			out = append(out, problem(field, "%v", err))
 		}
 	}
 	if a.SourcePostgres != "" && a.SourcePostgres == a.TargetPostgres {
-		out = append(out, "move.targetPostgres: is the source's database")
+		out = append(out, problem("move.targetPostgres", "is the source's database"))
 	}
 	return out
 }

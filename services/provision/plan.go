@@ -3,11 +3,11 @@ package provision
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
@@ -35,9 +35,9 @@ func newExternalID() string {
 // secrets it returns carry a newly generated AWS external id under
 // externalIDKey (the caller returns it once).
 func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]string, error) {
-	var problems []string
+	var problems []Problem
 	if !settings.ValidDeploymentName(req.Name) {
-		problems = append(problems, fmt.Sprintf("name: %q %s", req.Name, settings.DeploymentNameRule))
+		problems = append(problems, problem("name", "%q %s", req.Name, settings.DeploymentNameRule))
 	}
 	d := &Deployment{Name: req.Name, Config: map[string]string{}, Created: time.Now().UTC()}
 	if prev != nil {
@@ -46,7 +46,7 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		for k, v := range prev.Config {
 			// A key an older endpoint accepted and this one does not is
 			// dropped (prepare removes it from the stack too).
-			if m.keys.problem("", k, prev.Provider) == "" && !m.keys.secret(k) {
+			if m.keys.problem("", k, prev.Provider) == nil && !m.keys.secret(k) {
 				d.Config[k] = v
 			}
 		}
@@ -60,9 +60,9 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		if prev != nil && f.v != "" && f.v != *f.dst {
 			// A new tier, provider or region replaces the servers, volumes,
 			// clusters, buckets and databases that hold the deployment's data.
-			problems = append(problems, fmt.Sprintf("%s: is %q; changing it to %q would replace the resources holding this deployment's data "+
+			problems = append(problems, problem(strings.TrimPrefix(f.key, "nano:"), "is %q; changing it to %q would replace the resources holding this deployment's data "+
 				"(volumes, clusters, buckets, databases). To upgrade, POST /v1/deployments/%s/upgrade: it creates a new deployment "+
-				"of the target tier and moves the data into it (docs/operate/tier-upgrades.md)", strings.TrimPrefix(f.key, "nano:"), *f.dst, f.v, d.Name))
+				"of the target tier and moves the data into it (docs/operate/tier-upgrades.md)", *f.dst, f.v, d.Name))
 			continue
 		}
 		if prev == nil && f.v != "" {
@@ -81,16 +81,16 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 	field := map[string]string{} // secret key -> the request field that set it
 	for _, k := range sortedKeys(req.Config) {
 		v, fk := req.Config[k], fullKey(k)
-		if p := m.keys.problem("config."+k, fk, provider); p != "" {
-			problems = append(problems, p)
+		if p := m.keys.problem("config."+k, fk, provider); p != nil {
+			problems = append(problems, *p)
 			continue
 		}
 		if prev != nil && (fk == "nano:tier" || fk == "nano:provider" || fk == "nano:region") && v != prev.Config[fk] {
-			problems = append(problems, fmt.Sprintf("config.%s: cannot change on an existing deployment (its data-bearing resources would be replaced)", k))
+			problems = append(problems, problem("config."+k, "cannot change on an existing deployment (its data-bearing resources would be replaced)"))
 			continue
 		}
 		if fk == "nano:deployment" && v != req.Name {
-			problems = append(problems, "config.deployment: is the deployment's name; it cannot differ")
+			problems = append(problems, problem("config."+k, "is the deployment's name; it cannot differ"))
 			continue
 		}
 		if m.keys.secret(fk) {
@@ -108,8 +108,8 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 	}
 	for _, k := range sortedKeys(req.Secrets) {
 		fk := fullKey(k)
-		if p := m.keys.problem("secrets."+k, fk, provider); p != "" {
-			problems = append(problems, p)
+		if p := m.keys.problem("secrets."+k, fk, provider); p != nil {
+			problems = append(problems, *p)
 			continue
 		}
 		secrets[fk], field[fk] = req.Secrets[k], "secrets."+k
@@ -144,7 +144,8 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 	}
 	if len(problems) == 0 {
 		if err := m.cfg.Validate(req.Name, all); err != nil {
-			problems = append(problems, strings.Split(strings.TrimSpace(err.Error()), "\n")...)
+			// The program's validation names each key (fielderr).
+			problems = append(problems, jsonhttp.Problems(err)...)
 		}
 	}
 	if len(problems) > 0 {
@@ -155,11 +156,12 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 
 // scrub replaces every secret value a problem might quote with [secret]:
 // a refusal never returns a credential.
-func scrub(problems []string, secrets map[string]string) []string {
+func scrub(problems []Problem, secrets map[string]string) []Problem {
 	for i, p := range problems {
 		for _, v := range secrets {
 			if len(v) >= 4 {
-				p = strings.ReplaceAll(p, v, "[secret]")
+				p.Message = strings.ReplaceAll(p.Message, v, "[secret]")
+				p.Field = strings.ReplaceAll(p.Field, v, "[secret]")
 			}
 		}
 		problems[i] = p

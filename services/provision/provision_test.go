@@ -224,11 +224,11 @@ func TestHTTPAPI(t *testing.T) {
 		t.Errorf("no token: %v %v", resp.StatusCode, err)
 	}
 	code, body := call("POST", "/v1/deployments", `{"name":"web","tier":"hobby","provider":"aws","region":"eu-central-1","config":{"retentionDays":"9999"}}`)
-	if code != 400 || !strings.Contains(fmt.Sprint(body["errors"]), `nano:provider: tier "hobby" does not run on "aws"`) ||
-		!strings.Contains(fmt.Sprint(body["errors"]), "nano:retentionDays: 9999 is outside") {
+	if code != 400 || !strings.Contains(problemText(body), `nano:provider: tier "hobby" does not run on "aws"`) ||
+		!strings.Contains(problemText(body), "nano:retentionDays: 9999 is outside") {
 		t.Errorf("invalid create: %d %v", code, body)
 	}
-	if code, body = call("POST", "/v1/deployments", `{"name":"web","tier":"hobby","colour":"blue"}`); code != 400 || !strings.Contains(fmt.Sprint(body), `unknown field "colour"`) {
+	if code, body = call("POST", "/v1/deployments", `{"name":"web","tier":"hobby","colour":"blue"}`); code != 400 || !strings.Contains(problemText(body), `unknown field "colour"`) {
 		t.Errorf("unknown field: %d %v", code, body)
 	}
 	code, body = call("POST", "/v1/deployments", `{"name":"web","tier":"hobby","provider":"hetzner","region":"fsn1","config":{"probe:delayMs":"1500"}}`)
@@ -380,4 +380,15 @@ func TestCancel(t *testing.T) {
 		t.Errorf("canceled update ended %s %s", done.State, done.Error)
 	}
 	succeed(t, m)(m.Update("slow", Request{Config: map[string]string{"probe:delayMs": "0"}}))
+}
+
+// problemText reads an answer as the endpoint's ErrorBody: its problems,
+// "field: message" a line ("" when it is not one).
+func problemText(body map[string]any) string {
+	b, _ := json.Marshal(body)
+	var e ErrorBody
+	if json.Unmarshal(b, &e) != nil {
+		return ""
+	}
+	return e.Error()
 }

@@ -23,6 +23,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/stacks/model/settings"
 )
 
@@ -43,11 +44,28 @@ type Request struct {
 	Credentials map[string]string `json:"credentials"`
 }
 
-// ValidationError lists what is wrong with a request, each naming its
-// field or config key.
-type ValidationError struct{ Problems []string }
+// ValidationError lists what is wrong with a request, each problem naming
+// its field or config key; the endpoint answers them as its 400's error
+// envelope.
+type ValidationError struct{ Problems []Problem }
 
-func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
+func (e *ValidationError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "; ")
+}
+
+// Problem is one thing wrong with a request: its field ("name",
+// "config.nano:tier", "move.sourceClickhouse") and what is wrong with it,
+// as the error envelope carries it (docs/reference/errors.md).
+type Problem = jsonhttp.Problem
+
+// problem is a Problem of field with a formatted message.
+func problem(field, format string, args ...any) Problem {
+	return Problem{Field: field, Message: fmt.Sprintf(format, args...)}
+}
 
 func fullKey(k string) string {
 	if strings.Contains(k, ":") {
@@ -506,7 +524,7 @@ func (m *Manager) dropUnknownKeys(ctx context.Context, root *os.Root, stack auto
 	}
 	var drop []string
 	for k := range settings.Config {
-		if !internalKey(k) && m.keys.problem("", k, d.Provider) != "" {
+		if !internalKey(k) && m.keys.problem("", k, d.Provider) != nil {
 			drop = append(drop, k)
 		}
 	}

@@ -126,7 +126,7 @@ func TestConfigKeysAreAllowListed(t *testing.T) {
 func TestProgramConfigKeysFollowSettings(t *testing.T) {
 	r := newKeyRules(ProgramConfigKeys())
 	for _, k := range []string{"nano:tier", "nano:webImage", "nano:protectData", "nano:kubeconfig"} {
-		if p := r.problem("config."+k, k, "kubernetes"); p != "" {
+		if p := r.problem("config."+k, k, "kubernetes"); p != nil {
 			t.Errorf("%s: %s", k, p)
 		}
 	}
@@ -192,7 +192,7 @@ current-context: x
 		{"/var/lib/nano/passphrase", "secrets.kubeconfig: is not a kubeconfig"},
 		{strings.Replace(user("    token: t"), "current-context: x", "current-context: other", 1), `current-context: "other" is not one of its contexts`},
 	} {
-		p := strings.Join(kubeconfigProblems("secrets.kubeconfig", c.kubeconfig), "\n")
+		p := strings.Join(lines(kubeconfigProblems("secrets.kubeconfig", c.kubeconfig)), "\n")
 		if !strings.Contains(p, c.want) {
 			t.Errorf("want %q among the problems of\n%s\ngot: %s", c.want, c.kubeconfig, p)
 		}

@@ -15,7 +15,7 @@ func TestSignInKeysAreTaken(t *testing.T) {
 	r := newKeyRules(ProgramConfigKeys())
 	for _, k := range []string{"nano:oidcIssuer", "nano:oidcClientId", "nano:oidcClientSecret", "nano:oidcGroupsClaim", "nano:oidcRoles",
 		"nano:oidcScopes", "nano:auditRetentionDays"} {
-		if p := r.problem("config."+k, k, "hetzner"); p != "" {
+		if p := r.problem("config."+k, k, "hetzner"); p != nil {
 			t.Errorf("%s: %s", k, p)
 		}
 		if want := k == "nano:oidcClientSecret"; r.secret(k) != want {

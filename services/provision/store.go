@@ -1,6 +1,9 @@
 package provision
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Operation kinds.
 const (
@@ -50,6 +53,17 @@ type Operation struct {
 	// issuedExternalID is the AWS external id the request that started the
 	// operation generated: in that request's answer only, never stored.
 	issuedExternalID string
+}
+
+// interruptedPrefix begins the error of an operation a stopped process
+// left unfinished.
+const interruptedPrefix = "interrupted: "
+
+// Interrupted reports whether a stopped endpoint process left the
+// operation unfinished: it failed without an outcome of its own, and an
+// operation resuming it (ResumedBy) may follow.
+func (o *Operation) Interrupted() bool {
+	return o.State == StateFailed && strings.HasPrefix(o.Error, interruptedPrefix)
 }
 
 // Done reports whether the operation ended.

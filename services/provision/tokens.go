@@ -44,9 +44,9 @@ func hashToken(secret string) string {
 // CreateToken makes a token for an existing deployment and returns it
 // with its secret (answered once).
 func (m *Manager) CreateToken(deployment, name string) (*Token, string, error) {
-	var problems []string
+	var problems []Problem
 	if !reTokenName.MatchString(name) {
-		problems = append(problems, "name: must be at most 64 letters, digits, spaces or ._@:/-")
+		problems = append(problems, problem("name", "must be at most 64 letters, digits, spaces or ._@:/-"))
 	}
 	if len(problems) > 0 {
 		return nil, "", &ValidationError{Problems: problems}
@@ -59,7 +59,7 @@ func (m *Manager) CreateToken(deployment, name string) (*Token, string, error) {
 		return nil, "", fmt.Errorf("cannot read the tokens: %w", err)
 	}
 	if len(existing) >= maxTokensPerDeployment {
-		return nil, "", &ValidationError{Problems: []string{fmt.Sprintf("deployment: %q has %d tokens already; revoke one first", deployment, len(existing))}}
+		return nil, "", &ValidationError{Problems: []Problem{problem("deployment", "%q has %d tokens already; revoke one first", deployment, len(existing))}}
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {

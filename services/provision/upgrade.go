@@ -56,15 +56,15 @@ func (m *Manager) upgradeGuard(d *Deployment) error {
 
 // tierMoveProblems checks a move from one tier, provider and region to
 // another against the catalog's order.
-func tierMoveProblems(from *Deployment, to Request) []string {
+func tierMoveProblems(from *Deployment, to Request) []Problem {
 	a, b := tier.Rank(tier.Name(from.Tier)), tier.Rank(tier.Name(to.Tier))
 	switch {
 	case b < 0:
 		return nil // the request's validation names the unknown tier
 	case b < a:
-		return []string{fmt.Sprintf("tier: %q is below %q: the catalog moves deployments up (%s), never down", to.Tier, from.Tier, tierOrder())}
+		return []Problem{problem("tier", "%q is below %q: the catalog moves deployments up (%s), never down", to.Tier, from.Tier, tierOrder())}
 	case b == a && to.Provider == from.Provider && to.Region == from.Region:
-		return []string{fmt.Sprintf("tier: %q on %s in %q is the deployment's own: an upgrade changes the tier, the provider or the region",
+		return []Problem{problem("tier", "%q on %s in %q is the deployment's own: an upgrade changes the tier, the provider or the region",
 			to.Tier, to.Provider, to.Region)}
 	}
 	return nil
@@ -94,9 +94,11 @@ func (m *Manager) Upgrade(name string, req UpgradeRequest) (*Operation, error) {
 	}
 	defer m.release(name)
 	creq := req.Request
-	var problems []string
+	// The path's deployment is no request field: its problems name none
+	// and say which deployment.
+	var problems []Problem
 	if req.Name == name {
-		problems = append(problems, "name: is the deployment being upgraded; name the new deployment")
+		problems = append(problems, problem("name", "is the deployment being upgraded; name the new deployment"))
 	}
 	// The target: new, or the one a failed upgrade left (run again, with
 	// the tier, provider and region it has).
@@ -104,7 +106,7 @@ func (m *Manager) Upgrade(name string, req UpgradeRequest) (*Operation, error) {
 	into := m.upgradingInto(src)
 	switch {
 	case into != "" && into != req.Name:
-		problems = append(problems, fmt.Sprintf("%s: is being upgraded into %q already", name, into))
+		problems = append(problems, problem("", "%s: is being upgraded into %q already", name, into))
 	case into != "":
 		if prev, err = m.store.getDeployment(into); err != nil {
 			return nil, err
@@ -112,14 +114,14 @@ func (m *Manager) Upgrade(name string, req UpgradeRequest) (*Operation, error) {
 		// Run again, the metadata step would replace what the new
 		// deployment recorded since.
 		if prev.Status == "ready" {
-			problems = append(problems, fmt.Sprintf("%s: is upgraded into %q already: complete the upgrade (POST /v1/deployments/%s/upgrade/complete)", name, into, into))
+			problems = append(problems, problem("", "%s: is upgraded into %q already: complete the upgrade (POST /v1/deployments/%s/upgrade/complete)", name, into, into))
 		}
 	case src.Status != "ready":
-		problems = append(problems, fmt.Sprintf("%s: is %s; only a ready deployment is upgraded", name, src.Status))
+		problems = append(problems, problem("", "%s: is %s; only a ready deployment is upgraded", name, src.Status))
 	}
 	if src.UpgradeOf != "" {
 		if of, err := m.store.getDeployment(src.UpgradeOf); err == nil && m.upgradingInto(of) == name {
-			problems = append(problems, fmt.Sprintf("%s: its own upgrade from %q is not complete (POST /v1/deployments/%s/upgrade/complete)", name, of.Name, name))
+			problems = append(problems, problem("", "%s: its own upgrade from %q is not complete (POST /v1/deployments/%s/upgrade/complete)", name, of.Name, name))
 		}
 	}
 	to := creq
@@ -238,16 +240,16 @@ func (m *Manager) CompleteUpgrade(name string) (*Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	var problem string
+	var refused []Problem
 	switch {
 	case d.UpgradeOf == "":
-		problem = fmt.Sprintf("%s: is not the target of an upgrade", name)
+		refused = append(refused, problem("", "%s: is not the target of an upgrade", name))
 	case d.Status != "ready" && !m.lastOpIs(d, KindCompleteUpgrade):
-		problem = fmt.Sprintf("%s: is %s: its upgrade has not succeeded (run it again with the same request)", name, d.Status)
+		refused = append(refused, problem("", "%s: is %s: its upgrade has not succeeded (run it again with the same request)", name, d.Status))
 	}
-	if problem != "" {
+	if len(refused) > 0 {
 		m.release(name)
-		return nil, &ValidationError{Problems: []string{problem}}
+		return nil, &ValidationError{Problems: refused}
 	}
 	return m.start(d, KindCompleteUpgrade, "", m.completeFunc(d))
 }
@@ -419,7 +421,7 @@ func openMove(ctx context.Context, stack auto.Stack) (*moveConns, error) {
 		*f.v = cfg[f.key].Value
 	}
 	if p := a.problems(); len(p) > 0 {
-		return nil, fmt.Errorf("the stack's data addresses: %s", strings.Join(p, "; "))
+		return nil, fmt.Errorf("the stack's data addresses: %v", (&ValidationError{Problems: p}).Error())
 	}
 	return a.open(ctx)
 }

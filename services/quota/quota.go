@@ -9,7 +9,7 @@
 // cannot both take the last place. (An advisory lock, not the tenant's
 // row FOR UPDATE: a row lock needs UPDATE on tenants, which search's
 // database role, which saves searches, must not have.) Over the limit the api and search answer 409 Conflict with
-// the limit's variable named (jsonhttp.ErrorDetail.Limit).
+// the limit's variable named (jsonhttp.Problem.Limit).
 package quota
 
 import (

@@ -1,14 +1,14 @@
-// Package servicemain is what the api, search and ingest binaries do in
-// main: answer --version, read the configuration from the environment, and
-// serve until SIGTERM or SIGINT; and the operational endpoints their HTTP
-// servers share.
+// Package servicemain is what the api, search, ingest and web binaries do
+// in main: their command line (cli: -h, --version, subcommands), read the
+// configuration from the environment, and serve until SIGTERM or SIGINT;
+// and the operational endpoints their HTTP servers share.
 package servicemain
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,32 +21,44 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/nanosiem/nano/services/cli"
 	"github.com/nanosiem/nano/services/contract"
 )
 
-// Run is a service's main: with --version it prints "nano <name>
-// <version>"; otherwise it loads the configuration (exit 2, naming every
-// problem, when invalid) and runs serve until a signal ends ctx (exit 1
-// when serve fails).
+// Run is a service's main, its command line a cli.Program: -h lists the
+// subcommands (commands), --version prints "<name> <version>" (version
+// empty: the build's VCS information), an unknown subcommand exits 2.
+// Without a subcommand it serves: it loads the configuration from the
+// environment (exit 2, naming every problem, when invalid) and runs serve
+// until SIGTERM or SIGINT ends ctx (exit 1 when serve fails).
 func Run[C any](name, version string, load func(getenv func(string) string) (C, error),
-	serve func(ctx context.Context, cfg C, log *slog.Logger) error) {
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println("nano", name, version)
-		return
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg, err := load(os.Getenv)
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := serve(ctx, cfg, log); err != nil {
-		log.Error(name+" stopped", "error", err)
-		os.Exit(1)
+	serve func(ctx context.Context, cfg C, log *slog.Logger) error, commands ...cli.Command) {
+	os.Exit(Program(name, version, load, serve, commands...).Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Program is Run's command line.
+func Program[C any](name, version string, load func(getenv func(string) string) (C, error),
+	serve func(ctx context.Context, cfg C, log *slog.Logger) error, commands ...cli.Command) cli.Program {
+	return cli.Program{Name: name, Summary: "nano's " + name + " service", Version: version, Commands: commands,
+		Default: &cli.Command{Summary: "serve, configured by the environment (NANO_*; a secret's NANO_*_FILE names a file holding it)",
+			Run: func(args []string, _, stderr io.Writer) error {
+				if len(args) > 0 {
+					return cli.UsageError{Err: fmt.Errorf("unknown flag %q: the service is configured by its environment (%s -h lists the commands)", args[0], name)}
+				}
+				log := slog.New(slog.NewJSONHandler(stderr, nil))
+				cfg, err := load(os.Getenv)
+				if err != nil {
+					log.Error("invalid configuration", "error", err)
+					return cli.ExitError(2)
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+				defer stop()
+				if err := serve(ctx, cfg, log); err != nil {
+					log.Error(name+" stopped", "error", err)
+					return cli.ExitError(1)
+				}
+				return nil
+			}},
 	}
 }
 

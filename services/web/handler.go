@@ -129,6 +129,6 @@ func (h *handler) asset(w http.ResponseWriter, r *http.Request) {
 // the web service instead.
 func (h *handler) misrouted(w http.ResponseWriter, r *http.Request) {
 	service := strings.SplitN(r.URL.Path, "/", 3)[1]
-	jsonhttp.Fail(w, http.StatusNotFound, jsonhttp.ErrorDetail{Message: "this is nano's web service: the proxy in front must route /" + service +
+	jsonhttp.Fail(w, http.StatusNotFound, jsonhttp.Problem{Message: "this is nano's web service: the proxy in front must route /" + service +
 		"/ to the " + service + " service (" + r.URL.Path + " reached the UI)"})
 }

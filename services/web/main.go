@@ -14,14 +14,17 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nanosiem/nano/services/cli"
 	"github.com/nanosiem/nano/services/servicemain"
 	"github.com/nanosiem/nano/services/web/ui"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
+// version is set at build time (-ldflags "-X main.version=..."); empty:
+// the build's VCS information.
+var version = ""
 
 func main() {
+	version = cli.VersionOr(version)
 	servicemain.Run("web", version, loadConfig, func(ctx context.Context, cfg config, log *slog.Logger) error {
 		return run(ctx, cfg, log, nil, nil)
 	})

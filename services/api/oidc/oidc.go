@@ -145,18 +145,18 @@ func (h *Handler) ConfigInfo(w http.ResponseWriter, _ *http.Request) {
 // picks the tenant when the user's groups give roles in several.
 func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
-		jsonhttp.Fail(w, http.StatusNotFound, jsonhttp.ErrorDetail{Message: "single sign-on is not configured: sign in with an API token"})
+		jsonhttp.Fail(w, http.StatusNotFound, jsonhttp.Problem{Message: "single sign-on is not configured: sign in with an API token"})
 		return
 	}
 	tenant := r.URL.Query().Get("tenant")
 	if tenant != "" && !reTenant.MatchString(tenant) {
-		jsonhttp.Fail(w, http.StatusBadRequest, jsonhttp.ErrorDetail{Message: "not a tenant id", Field: "tenant"})
+		jsonhttp.Fail(w, http.StatusBadRequest, jsonhttp.Problem{Message: "not a tenant id", Field: "tenant"})
 		return
 	}
 	oc, _, err := h.setup(r.Context())
 	if err != nil {
 		h.Log.Warn("sign-in unavailable", "error", err)
-		jsonhttp.Fail(w, http.StatusServiceUnavailable, jsonhttp.ErrorDetail{Message: "the identity provider cannot be reached now; retry, or sign in with an API token"})
+		jsonhttp.Fail(w, http.StatusServiceUnavailable, jsonhttp.Problem{Message: "the identity provider cannot be reached now; retry, or sign in with an API token"})
 		return
 	}
 	state, nonce, binding, verifier := random(), random(), random(), oauth2.GenerateVerifier()
@@ -179,7 +179,7 @@ VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`, hash(state), ha
 		if !errors.Is(err, errBusy) {
 			h.Log.Error("cannot store a sign-in", "error", err)
 		}
-		jsonhttp.Fail(w, http.StatusServiceUnavailable, jsonhttp.ErrorDetail{Message: "cannot start a sign-in now; retry"})
+		jsonhttp.Fail(w, http.StatusServiceUnavailable, jsonhttp.Problem{Message: "cannot start a sign-in now; retry"})
 		return
 	}
 	// Lax: the provider sends the browser back with a top-level GET from
@@ -213,7 +213,7 @@ func fail(reason, format string, args ...any) *failure {
 // session opened.
 func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
-		jsonhttp.Fail(w, http.StatusNotFound, jsonhttp.ErrorDetail{Message: "single sign-on is not configured"})
+		jsonhttp.Fail(w, http.StatusNotFound, jsonhttp.Problem{Message: "single sign-on is not configured"})
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -186,13 +186,13 @@ func (s *Server) denied(r *http.Request, rt route, p authtoken.Principal) {
 	}
 }
 
-// errorMessage is an error body's message.
+// errorMessage is an error body's problems, one a line.
 func errorMessage(b []byte) string {
 	var body apiError
 	if json.Unmarshal(b, &body) != nil {
 		return ""
 	}
-	return body.Error.Message
+	return body.Error()
 }
 
 // listAudit answers GET /v1/audit: the tenant's trail (every tenant's with

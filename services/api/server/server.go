@@ -263,11 +263,12 @@ func (s *Server) db(r *http.Request) dbtx {
 	return s.DB
 }
 
-// apiError is every error body; Field names the request field at fault.
-type apiError = jsonhttp.ErrorBody
+// apiError is every error body (docs/reference/errors.md): its problems,
+// each naming the request field at fault when there is one.
+type apiError = jsonhttp.Envelope
 
 func fail(w http.ResponseWriter, code int, field, msg string) {
-	jsonhttp.Fail(w, code, jsonhttp.ErrorDetail{Message: msg, Field: field})
+	jsonhttp.Fail(w, code, jsonhttp.Problem{Message: msg, Field: field})
 }
 
 // bad is a validation failure of one field.
@@ -293,10 +294,10 @@ func (s *Server) respond(w http.ResponseWriter, code int, v any, err error) {
 		if errors.As(fe.Err, &qe) {
 			col = qe.Col
 		}
-		jsonhttp.Fail(w, http.StatusBadRequest, jsonhttp.ErrorDetail{Message: fe.Err.Error(), Field: fe.Field, Column: col})
+		jsonhttp.Fail(w, http.StatusBadRequest, jsonhttp.Problem{Message: fe.Err.Error(), Field: fe.Field, Column: col})
 	case isQuota(err):
 		e, _ := quota.As(err)
-		jsonhttp.Fail(w, http.StatusConflict, jsonhttp.ErrorDetail{Message: e.Error(), Limit: e.Limit.Key})
+		jsonhttp.Fail(w, http.StatusConflict, jsonhttp.Problem{Message: e.Error(), Limit: e.Limit.Key})
 	case errors.Is(err, errPlatformScope):
 		fail(w, http.StatusForbidden, "", err.Error())
 	case errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound):

@@ -116,9 +116,18 @@ func (f *fixture) call(t *testing.T, method, path, token string, body any) (int,
 	return resp.StatusCode, out
 }
 
+// problem is the first problem of an error envelope ({"errors":[...]}).
+func problem(out map[string]any) map[string]any {
+	list, _ := out["errors"].([]any)
+	if len(list) == 0 {
+		return nil
+	}
+	p, _ := list[0].(map[string]any)
+	return p
+}
+
 func field(out map[string]any) string {
-	e, _ := out["error"].(map[string]any)
-	s, _ := e["field"].(string)
+	s, _ := problem(out)["field"].(string)
 	return s
 }
 
@@ -161,7 +170,7 @@ func TestRulesAlertsAndValidation(t *testing.T) {
 			t.Errorf("%v: %d %v, want 400 naming %s", c.change, code, out, c.field)
 		}
 		// A query that does not parse also points at its column.
-		if col, _ := out["error"].(map[string]any)["column"].(float64); c.field == "query" && col != 14 {
+		if col, _ := problem(out)["column"].(float64); c.field == "query" && col != 14 {
 			t.Errorf("%v: column %v in %v, want 14 (the end of the query)", c.change, col, out)
 		}
 	}
@@ -418,7 +427,7 @@ func TestEnrichmentsBelongToATenant(t *testing.T) {
 		"/data/ipinfo.csv":                         "platform datasets",
 	} {
 		code, out := f.call(t, "POST", "/v1/enrichments", f.admin, map[string]any{"name": "inside", "source": source, "format": "list", "interval_seconds": 3600})
-		msg, _ := out["error"].(map[string]any)["message"].(string)
+		msg, _ := problem(out)["message"].(string)
 		if code != 400 || field(out) != "source" || !strings.Contains(msg, want) {
 			t.Errorf("%s: %d %v, want 400 naming source and %q", source, code, out, want)
 		}
@@ -442,7 +451,7 @@ func TestTenantLimits(t *testing.T) {
 	}
 	limited := func(what string, code int, out map[string]any, key string) {
 		t.Helper()
-		e, _ := out["error"].(map[string]any)
+		e := problem(out)
 		if code != 409 || e["limit"] != key || !strings.Contains(fmt.Sprint(e["message"]), key) {
 			t.Errorf("%s: %d %v, want 409 naming %s", what, code, out, key)
 		}

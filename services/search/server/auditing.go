@@ -23,7 +23,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, rt route, p auth
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	tx, err := s.Store.DB.Begin(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "cannot reach the saved searches now", 0)
+		writeError(w, http.StatusServiceUnavailable, "cannot reach the saved searches now")
 		return
 	}
 	defer tx.Rollback(r.Context())
@@ -61,7 +61,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, rt route, p auth
 		}
 		if err != nil {
 			s.Log.Error("cannot commit an audited change", "route", rt.pattern, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "the change could not be recorded in the audit trail, so it was not made; retry", 0)
+			writeError(w, http.StatusServiceUnavailable, "the change could not be recorded in the audit trail, so it was not made; retry")
 			return
 		}
 	}

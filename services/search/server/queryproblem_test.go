@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/search/admission"
 	"github.com/nanosiem/nano/services/search/query"
 	"github.com/nanosiem/nano/services/search/runner"
@@ -23,18 +24,18 @@ import (
 // the nil target errors.As left behind.
 func TestQueryProblemOfAnyError(t *testing.T) {
 	t.Parallel()
-	if msg, col := queryProblem(errors.New("lookup table too large")); msg != "lookup table too large" || col != 0 {
-		t.Errorf("plain error: got %q at %d", msg, col)
+	if p := queryProblem(errors.New("lookup table too large")); p.Message != "lookup table too large" || p.Field != "query" || p.Column != 0 {
+		t.Errorf("plain error: got %+v", p)
 	}
 	_, err := query.Parse("level=error | nosuchcommand")
 	if err == nil {
 		t.Fatal("the query should not parse")
 	}
 	wrapped := fmt.Errorf("cannot compile: %w", err)
-	msg, col := queryProblem(wrapped)
+	p := queryProblem(wrapped)
 	var qe *query.Error
-	if !errors.As(err, &qe) || col != qe.Col || msg != "query: "+qe.Error() {
-		t.Errorf("query error: got %q at %d, want the query's message at column %d", msg, col, qe.Col)
+	if !errors.As(err, &qe) || p.Column != qe.Col || p.Field != "query" || p.Message != qe.Error() {
+		t.Errorf("query error: got %+v, want the query's message at column %d", p, qe.Col)
 	}
 }
 
@@ -43,9 +44,8 @@ func TestQueryProblemOfAnyError(t *testing.T) {
 func TestQueryProblemOfATypedNil(t *testing.T) {
 	t.Parallel()
 	err := fmt.Errorf("cannot compile: %w", (*query.Error)(nil))
-	msg, col := queryProblem(err)
-	if col != 0 || msg == "" {
-		t.Errorf("got %q at %d", msg, col)
+	if p := queryProblem(err); p.Column != 0 || p.Message == "" {
+		t.Errorf("got %+v", p)
 	}
 }
 
@@ -60,8 +60,8 @@ func TestOddErrorsAnswerCleanly(t *testing.T) {
 	q := "| stats count() by n | sort n | limit 20"
 	past := cursor{Hash: fingerprint("acme", q), From: now.Add(-time.Hour).UnixNano(), To: now.UnixNano(), Returned: 20, Offset: 20}.encode()
 	code, r := f.search(t, f.acme, map[string]any{"query": q, "cursor": past})
-	if code != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "limit of 20 rows is reached") || r.Error.Column != 0 {
-		t.Errorf("a cursor past the limit: %d %+v", code, r.Error)
+	if code != 400 || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "limit of 20 rows is reached") || r.Errors[0].Column != 0 {
+		t.Errorf("a cursor past the limit: %d %+v", code, r.Errors)
 	}
 
 	conn, err := ch.Open()
@@ -90,10 +90,8 @@ func TestOddErrorsAnswerCleanly(t *testing.T) {
 		"/v1/histogram": `{"query": "level:error"}`,
 	} {
 		code, b := post(strings.TrimSpace(path), body)
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		if json.Unmarshal([]byte(b), &e) != nil || code != http.StatusBadGateway || !strings.Contains(e.Error.Message, "connection is closed") {
+		var e jsonhttp.Envelope
+		if json.Unmarshal([]byte(b), &e) != nil || code != http.StatusBadGateway || len(e.Errors) != 1 || !strings.Contains(e.Errors[0].Message, "connection is closed") {
 			t.Errorf("%s %s with a closed connection: %d %s, want 502 naming the error", path, body, code, b)
 		}
 	}

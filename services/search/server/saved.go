@@ -24,7 +24,7 @@ func listLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 500 {
-		writeError(w, http.StatusBadRequest, "limit: from 1 to 500", 0)
+		fieldError(w, http.StatusBadRequest, "limit", "from 1 to 500")
 		return 0, false
 	}
 	return n, true
@@ -37,7 +37,7 @@ func idParam(w http.ResponseWriter, name, v string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 1 {
-		writeError(w, http.StatusBadRequest, name+": a positive whole number", 0)
+		fieldError(w, http.StatusBadRequest, name, "a positive whole number")
 		return 0, false
 	}
 	return n, true
@@ -61,7 +61,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, p authtoken.Pri
 	items, err := s.Store.History(r.Context(), p.Tenant, limit, before)
 	if err != nil {
 		s.Log.Error("history", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "cannot read the search history now", 0)
+		writeError(w, http.StatusServiceUnavailable, "cannot read the search history now")
 		return
 	}
 	out := page[history.Entry]{Items: items}
@@ -85,7 +85,7 @@ type savedBody struct {
 // validate names the first bad field; a saved query must parse.
 func (b savedBody) validate(w http.ResponseWriter) bool {
 	if b.Name == "" || utf8.RuneCountInString(b.Name) > 200 {
-		writeError(w, http.StatusBadRequest, "name: 1 to 200 characters", 0)
+		fieldError(w, http.StatusBadRequest, "name", "1 to 200 characters")
 		return false
 	}
 	if _, err := query.Parse(b.Query); err != nil {
@@ -94,7 +94,7 @@ func (b savedBody) validate(w http.ResponseWriter) bool {
 	}
 	for name, v := range map[string]string{"from": b.From, "to": b.To} {
 		if _, ok := sqlgen.ParseTime(v, time.Now()); v != "" && !ok {
-			writeError(w, http.StatusBadRequest, name+": expected a time (now, -24h, 2026-11-23T10:00:00Z, ...)", 0)
+			fieldError(w, http.StatusBadRequest, name, "expected a time (now, -24h, 2026-11-23T10:00:00Z, ...)")
 			return false
 		}
 	}
@@ -173,15 +173,15 @@ func isQuota(err error) bool { _, ok := quota.As(err); return ok }
 func (s *Server) savedResult(w http.ResponseWriter, code int, v history.Saved, err error) {
 	switch {
 	case errors.Is(err, history.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error(), 0)
+		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, history.ErrDuplicate):
-		writeError(w, http.StatusConflict, "name: "+err.Error(), 0)
+		fieldError(w, http.StatusConflict, "name", err.Error())
 	case isQuota(err):
 		e, _ := quota.As(err)
-		jsonhttp.Fail(w, http.StatusConflict, jsonhttp.ErrorDetail{Message: e.Error(), Limit: e.Limit.Key})
+		jsonhttp.Fail(w, http.StatusConflict, jsonhttp.Problem{Message: e.Error(), Limit: e.Limit.Key})
 	case err != nil:
 		s.Log.Error("saved searches", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "cannot reach the saved searches now", 0)
+		writeError(w, http.StatusServiceUnavailable, "cannot reach the saved searches now")
 	default:
 		jsonhttp.Reply(w, code, v)
 	}

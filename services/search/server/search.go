@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/nanosiem/nano/services/authtoken"
+	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/search/admission"
@@ -69,10 +70,10 @@ func decodeCursor(s string) (cursor, error) {
 	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 1024 {
-		return c, errors.New("cursor: not a cursor from this service")
+		return c, fielderr.New("cursor", "not a cursor from this service")
 	}
 	if err := json.Unmarshal(b, &c); err != nil || c.Returned < 0 || c.Offset < 0 || c.Skip < 0 {
-		return c, errors.New("cursor: not a cursor from this service")
+		return c, fielderr.New("cursor", "not a cursor from this service")
 	}
 	return c, nil
 }
@@ -128,15 +129,15 @@ func searchFailure(err error, lookups bool) (int, string, string) {
 // searchRange is a search's time range: its cursor's (checked to belong to
 // the same query of the same tenant) or from/to (default: the last
 // DefaultRange). bad says what is wrong with the request, if anything.
-func (s *Server) searchRange(req searchRequest, tenant string, now time.Time) (from, to time.Time, cur cursor, bad string) {
+func (s *Server) searchRange(req searchRequest, tenant string, now time.Time) (from, to time.Time, cur cursor, bad *jsonhttp.Problem) {
 	from, to = now.Add(-s.Config.DefaultRange), now
 	if req.Cursor != "" {
 		var err error
 		if cur, err = decodeCursor(req.Cursor); err != nil {
-			return from, to, cur, err.Error()
+			return from, to, cur, &jsonhttp.Problems(err)[0]
 		}
 		if cur.Hash != fingerprint(tenant, req.Query) {
-			return from, to, cur, "cursor: it belongs to another query"
+			return from, to, cur, &jsonhttp.Problem{Field: "cursor", Message: "it belongs to another query"}
 		}
 		from, to = time.Unix(0, cur.From), time.Unix(0, cur.To)
 	} else {
@@ -149,15 +150,15 @@ func (s *Server) searchRange(req searchRequest, tenant string, now time.Time) (f
 			}
 			t, ok := sqlgen.ParseTime(b.text, now)
 			if !ok {
-				return from, to, cur, b.name + ": expected a time (now, -15m, -24h, 2026-11-23, 2026-11-23T10:00:00Z or Unix seconds)"
+				return from, to, cur, &jsonhttp.Problem{Field: b.name, Message: "expected a time (now, -15m, -24h, 2026-11-23, 2026-11-23T10:00:00Z or Unix seconds)"}
 			}
 			*b.dst = t
 		}
 		if to.Before(from) {
-			return from, to, cur, "to: before from"
+			return from, to, cur, &jsonhttp.Problem{Field: "to", Message: "before from"}
 		}
 	}
-	return from, to, cur, ""
+	return from, to, cur, nil
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Principal) {
@@ -179,7 +180,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 		}
 	}
 	fail := func(pb *problem) {
-		entry.Status, entry.Error = pb.status, pb.msg
+		entry.Status, entry.Error = pb.status, pb.String()
 		writeProblem(w, pb)
 		record()
 	}
@@ -188,7 +189,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 	case pageSize == 0:
 		pageSize = s.Config.DefaultPageRows
 	case pageSize < 1 || pageSize > s.Config.MaxPageRows:
-		fail(invalid(fmt.Sprintf("page_size: from 1 to %d", s.Config.MaxPageRows)))
+		fail(invalid("page_size", fmt.Sprintf("from 1 to %d", s.Config.MaxPageRows)))
 		return
 	}
 	pl, pb := s.plan(r.Context(), p.Tenant, req, now)
@@ -234,8 +235,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 			return
 		}
 		// Rows went out: the failure ends the answer.
-		entry.Status, entry.Error = pb.status, pb.msg
-		out.finish(stats, "", pb.msg)
+		entry.Status, entry.Error = pb.status, pb.String()
+		out.finish(stats, "", pb.Message)
 		record()
 		return
 	}
@@ -258,31 +259,37 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p authtoken.Prin
 }
 
 // problem is why a request failed: its HTTP status, its status in the
-// search history (invalid, rejected or failed), its message and the query
-// column at fault (0: none). Every handler that runs a query answers its
-// failures through one (writeProblem).
+// search history (invalid, rejected or failed) and the problem to answer
+// (in the error envelope, naming the field or the query's column). Every
+// handler that runs a query answers its failures through one
+// (writeProblem).
 type problem struct {
-	code        int
-	status, msg string
-	col         int
+	code   int
+	status string
+	jsonhttp.Problem
 }
 
 // invalid is a bad request that is not the query's text (a range, a page
-// size, a cursor).
-func invalid(msg string) *problem {
-	return &problem{code: http.StatusBadRequest, status: "invalid", msg: msg}
+// size, a cursor), naming its field.
+func invalid(field, msg string) *problem {
+	return &problem{code: http.StatusBadRequest, status: "invalid", Problem: jsonhttp.Problem{Field: field, Message: msg}}
 }
 
 // queryInvalid is a query that does not parse or compile: any error, with
 // its column when it is a *query.Error (see queryProblem).
 func queryInvalid(err error) *problem {
-	msg, col := queryProblem(err)
-	return &problem{code: http.StatusBadRequest, status: "invalid", msg: msg, col: col}
+	return &problem{code: http.StatusBadRequest, status: "invalid", Problem: queryProblem(err)}
 }
 
-// writeProblem answers pb.
+// failed is a problem that is not the request's (admission, ClickHouse,
+// the metadata database).
+func failed(code int, status, msg string) *problem {
+	return &problem{code: code, status: status, Problem: jsonhttp.Problem{Message: msg}}
+}
+
+// writeProblem answers pb in the error envelope.
 func writeProblem(w http.ResponseWriter, pb *problem) {
-	writeError(w, pb.code, pb.msg, pb.col)
+	jsonhttp.Fail(w, pb.code, pb.Problem)
 }
 
 // planned is a query request checked and resolved for its tenant: the
@@ -308,12 +315,12 @@ func (s *Server) plan(ctx context.Context, tenant string, req searchRequest, now
 		return pl, queryInvalid(err)
 	}
 	pl.q = q
-	var bad string
-	if pl.from, pl.to, pl.cur, bad = s.searchRange(req, tenant, now); bad != "" {
-		return planned{}, invalid(bad)
+	var bad *jsonhttp.Problem
+	if pl.from, pl.to, pl.cur, bad = s.searchRange(req, tenant, now); bad != nil {
+		return planned{}, &problem{code: http.StatusBadRequest, status: "invalid", Problem: *bad}
 	}
 	if pl.datasets, err = s.datasets(ctx, tenant, q); err != nil {
-		return pl, &problem{code: http.StatusServiceUnavailable, status: "failed", msg: "cannot read the enrichment datasets now; retry"}
+		return pl, failed(http.StatusServiceUnavailable, "failed", "cannot read the enrichment datasets now; retry")
 	}
 	return pl, nil
 }
@@ -325,12 +332,12 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, tenant, what, k
 	run func(context.Context) (runner.Stats, error)) (runner.Stats, *problem) {
 	release, code, msg := s.admit(w, r, tenant)
 	if release == nil {
-		return runner.Stats{}, &problem{code: code, status: "rejected", msg: msg}
+		return runner.Stats{}, failed(code, "rejected", msg)
 	}
 	defer release()
 	stats, err := run(r.Context())
 	if code, msg, status := s.observe(w, what, kind, tenant, stats, err, lookups); err != nil {
-		return stats, &problem{code: code, status: status, msg: msg}
+		return stats, failed(code, status, msg)
 	}
 	return stats, nil
 }
@@ -349,16 +356,17 @@ func (s *Server) datasets(ctx context.Context, tenant string, q *query.Query) (m
 	return ds, err
 }
 
-// queryProblem is the message and column of a query that does not parse
-// or compile: any error answers its text, at column 0 when it is not a
-// (non-nil) *query.Error, so an odd error from a lower layer is a clean
-// 400, never a panic.
-func queryProblem(err error) (string, int) {
+// queryProblem is the problem of a query that does not parse or compile:
+// field "query", and its column when the problem is in the query's text.
+// Any error answers its text (column 0 when it is not a non-nil
+// *query.Error), so an odd error from a lower layer is a clean 400, never
+// a panic.
+func queryProblem(err error) jsonhttp.Problem {
 	var qe *query.Error
 	if errors.As(err, &qe) && qe != nil {
-		return "query: " + qe.Error(), qe.Col
+		return jsonhttp.Problem{Field: "query", Message: qe.Error(), Column: qe.Col}
 	}
-	return err.Error(), 0
+	return jsonhttp.Problem{Field: "query", Message: err.Error()}
 }
 
 // observe counts a finished query under kind: rows and bytes read, its
@@ -497,7 +505,7 @@ func (o *resultStream) finish(st runner.Stats, next, failure string) {
 		tail["next_cursor"] = nil
 	}
 	if failure != "" {
-		tail["error"] = map[string]string{"message": failure}
+		tail["errors"] = []jsonhttp.Problem{{Message: failure}}
 	}
 	b, _ := json.Marshal(tail)
 	// Splice the tail's members after the rows: ],"count":...}

@@ -125,27 +125,27 @@ func (s *Server) authenticated(rt route) http.Handler {
 		switch {
 		case errors.Is(err, authtoken.ErrNoCredential):
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano"`)
-			writeError(sw, http.StatusUnauthorized, err.Error(), 0)
+			writeError(sw, http.StatusUnauthorized, err.Error())
 			return
 		case errors.Is(err, authtoken.ErrInvalid):
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="nano", error="invalid_token"`)
-			writeError(sw, http.StatusUnauthorized, "invalid, revoked or expired token or session", 0)
+			writeError(sw, http.StatusUnauthorized, "invalid, revoked or expired token or session")
 			return
 		case errors.Is(err, authtoken.ErrCSRF):
-			writeError(sw, http.StatusForbidden, err.Error(), 0)
+			writeError(sw, http.StatusForbidden, err.Error())
 			return
 		case err != nil:
 			s.Log.Error("cannot verify a credential", "err", err)
-			writeError(sw, http.StatusServiceUnavailable, "cannot verify the credential now; retry", 0)
+			writeError(sw, http.StatusServiceUnavailable, "cannot verify the credential now; retry")
 			return
 		case !p.Can(rt.scope):
 			if rt.audit != "" {
 				s.record(r, rt, p, audit.Denied, http.StatusForbidden, nil, nil, "needs the "+rt.scope+" scope")
 			}
 			if p.SessionID != 0 {
-				writeError(sw, http.StatusForbidden, "the "+p.Role+" role may not do this (it needs the "+rt.scope+" scope)", 0)
+				writeError(sw, http.StatusForbidden, "the "+p.Role+" role may not do this (it needs the "+rt.scope+" scope)")
 			} else {
-				writeError(sw, http.StatusForbidden, "this token lacks the "+rt.scope+" scope", 0)
+				writeError(sw, http.StatusForbidden, "this token lacks the "+rt.scope+" scope")
 			}
 			return
 		}
@@ -157,6 +157,13 @@ func (s *Server) authenticated(rt route) http.Handler {
 	})
 }
 
-func writeError(w http.ResponseWriter, code int, msg string, col int) {
-	jsonhttp.Fail(w, code, jsonhttp.ErrorDetail{Message: msg, Column: col})
+// writeError answers a problem no single field is at fault for.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	jsonhttp.Fail(w, code, jsonhttp.Problem{Message: msg})
+}
+
+// fieldError answers a problem with one request field (or query
+// parameter).
+func fieldError(w http.ResponseWriter, code int, field, msg string) {
+	jsonhttp.Fail(w, code, jsonhttp.Problem{Field: field, Message: msg})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/nanosiem/nano/services/authtoken"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/services/jsonhttp"
 	"github.com/nanosiem/nano/services/metadb"
 	"github.com/nanosiem/nano/services/quota"
 	"github.com/nanosiem/nano/services/search/admission"
@@ -150,10 +151,17 @@ type result struct {
 		BytesRead uint64  `json:"bytes_read"`
 		ElapsedMS float64 `json:"elapsed_ms"`
 	} `json:"stats"`
-	Error *struct {
-		Message string `json:"message"`
-		Column  int    `json:"column"`
-	} `json:"error"`
+	// Errors is the error envelope, or the tail's of a search that failed
+	// after rows were sent.
+	Errors []jsonhttp.Problem `json:"errors"`
+}
+
+// problem is the first problem answered (the zero Problem for none).
+func (r result) problem() jsonhttp.Problem {
+	if len(r.Errors) == 0 {
+		return jsonhttp.Problem{}
+	}
+	return r.Errors[0]
 }
 
 func (f *fixture) call(t *testing.T, method, path, token string, body any) (*http.Response, []byte) {
@@ -192,8 +200,8 @@ func TestSearchResultsAndIsolation(t *testing.T) {
 	harness.Servers(t)
 	f := setup(t, "search_results", runner.Limits{}, admission.Config{})
 	code, r := f.search(t, f.acme, map[string]any{"query": "level:error service:api | fields ts, service, n", "page_size": 1000})
-	if code != 200 || r.Error != nil {
-		t.Fatalf("%d %+v", code, r.Error)
+	if code != 200 || len(r.Errors) != 0 {
+		t.Fatalf("%d %+v", code, r.Errors)
 	}
 	if r.Count != 50 || len(r.Rows) != 50 || r.Next != nil {
 		t.Errorf("count %d rows %d next %v, want 50 and no next page", r.Count, len(r.Rows), r.Next)
@@ -236,7 +244,7 @@ func TestCursorPagination(t *testing.T) {
 	for {
 		code, r := f.search(t, f.acme, body)
 		if code != 200 {
-			t.Fatalf("page %d: %d %+v", pages, code, r.Error)
+			t.Fatalf("page %d: %d %+v", pages, code, r.Errors)
 		}
 		pages++
 		for _, row := range r.Rows {
@@ -275,8 +283,8 @@ func TestCursorPagination(t *testing.T) {
 	// A cursor only continues its own query.
 	_, r := f.search(t, f.acme, map[string]any{"query": "", "page_size": 3})
 	code, r2 := f.search(t, f.acme, map[string]any{"query": "level:error", "cursor": *r.Next})
-	if code != 400 || !strings.Contains(r2.Error.Message, "another query") {
-		t.Errorf("foreign cursor: %d %+v", code, r2.Error)
+	if code != 400 || !strings.Contains(r2.problem().Message, "another query") {
+		t.Errorf("foreign cursor: %d %+v", code, r2.Errors)
 	}
 	code, r2 = f.search(t, f.acme, map[string]any{"query": "", "cursor": "!!"})
 	if code != 400 {
@@ -288,16 +296,16 @@ func TestBadRequests(t *testing.T) {
 	harness.Servers(t)
 	f := setup(t, "search_bad", runner.Limits{}, admission.Config{})
 	code, r := f.search(t, f.acme, map[string]any{"query": "level:error (a OR"})
-	if code != 400 || r.Error.Column != 18 || !strings.Contains(r.Error.Message, "expected a search term") {
-		t.Errorf("parse error: %d %+v", code, r.Error)
+	if code != 400 || r.problem().Column != 18 || !strings.Contains(r.problem().Message, "expected a search term") {
+		t.Errorf("parse error: %d %+v", code, r.Errors)
 	}
 	code, r = f.search(t, f.acme, map[string]any{"query": "x>abc"})
-	if code != 400 || r.Error.Column != 3 {
-		t.Errorf("compile error: %d %+v", code, r.Error)
+	if code != 400 || r.problem().Column != 3 {
+		t.Errorf("compile error: %d %+v", code, r.Errors)
 	}
 	for body, want := range map[string]string{
-		`{"query": "a", "page_size": 100000}`: "page_size", `{"query": "a", "from": "yesterday"}`: "from:",
-		`{"query": "a", "from": "now", "to": "-1h"}`: "to: before from", `{"query": "a", "bogus": 1}`: "unknown field",
+		`{"query": "a", "page_size": 100000}`: "page_size", `{"query": "a", "from": "yesterday"}`: `"field":"from"`,
+		`{"query": "a", "from": "now", "to": "-1h"}`: `"message":"before from","field":"to"`, `{"query": "a", "bogus": 1}`: "unknown field",
 		`{"query": "a"} {}`: "more than one", `not json`: "not the expected JSON",
 	} {
 		resp, b := f.call(t, "POST", "/v1/search", f.acme, body)
@@ -328,8 +336,8 @@ func TestLimitsAndHistory(t *testing.T) {
 	harness.Servers(t)
 	f := setup(t, "search_limits", runner.Limits{MaxRowsToRead: 50}, admission.Config{})
 	code, r := f.search(t, f.acme, map[string]any{"query": "event"})
-	if code != 422 || !strings.Contains(r.Error.Message, "exceeded a limit") {
-		t.Errorf("over max rows: %d %+v", code, r.Error)
+	if code != 422 || !strings.Contains(r.problem().Message, "exceeded a limit") {
+		t.Errorf("over max rows: %d %+v", code, r.Errors)
 	}
 	f.search(t, f.acme, map[string]any{"query": "level:"})
 	resp, b := f.call(t, "GET", "/v1/history?limit=10", f.acme, nil)
@@ -574,7 +582,7 @@ VALUES (NULLIF($1, ''), $2, 'https://feeds.example.com/x', 'list', 3600) RETURNI
 	} {
 		code, r := f.search(t, f.acme, map[string]any{"query": c.query})
 		if code != 200 || len(r.Rows) != 1 || r.Rows[0][0] != c.want {
-			t.Errorf("%s: %d %v %+v, want %v", c.query, code, r.Rows, r.Error, c.want)
+			t.Errorf("%s: %d %v %+v, want %v", c.query, code, r.Rows, r.Errors, c.want)
 		}
 	}
 	// The other tenant's events stay invisible through a lookup of a
@@ -585,21 +593,21 @@ VALUES (NULLIF($1, ''), $2, 'https://feeds.example.com/x', 'list', 3600) RETURNI
 	// "hot" is the other tenant's own list for it (its 50 events have
 	// service api, none an n), never acme's.
 	if code, r := f.search(t, f.other, map[string]any{"query": "| lookup hot on service | stats count()"}); code != 200 || len(r.Rows) != 1 || r.Rows[0][0] != float64(50) {
-		t.Errorf("other tenant's own hot: %d %v %+v", code, r.Rows, r.Error)
+		t.Errorf("other tenant's own hot: %d %v %+v", code, r.Rows, r.Errors)
 	}
 	// acme's private dataset does not exist for the other tenant: the same
 	// answer as a name nobody has.
 	for _, q := range []string{"| lookup secret on service", "| lookup nobody_has_this on service"} {
 		code, r := f.search(t, f.other, map[string]any{"query": q})
-		if code != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "of this tenant or the platform") || r.Error.Column != 3 {
-			t.Errorf("%s by the other tenant: %d %+v, want 400 at column 3", q, code, r.Error)
+		if code != 400 || len(r.Errors) == 0 || !strings.Contains(r.problem().Message, "of this tenant or the platform") || r.problem().Column != 3 {
+			t.Errorf("%s by the other tenant: %d %+v, want 400 at column 3", q, code, r.Errors)
 		}
 	}
-	if code, r := f.search(t, f.acme, map[string]any{"query": "| lookup owners.nope on host"}); code != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "enrichment dataset or column that is not loaded") {
-		t.Errorf("missing column: %d %+v, want 400 naming the missing column", code, r.Error)
+	if code, r := f.search(t, f.acme, map[string]any{"query": "| lookup owners.nope on host"}); code != 400 || len(r.Errors) == 0 || !strings.Contains(r.problem().Message, "enrichment dataset or column that is not loaded") {
+		t.Errorf("missing column: %d %+v, want 400 naming the missing column", code, r.Errors)
 	}
-	if code, r := f.search(t, f.acme, map[string]any{"query": "| stats count() | lookup hot on n"}); code != 400 || r.Error == nil || r.Error.Column != 19 {
-		t.Errorf("lookup after stats: %d %+v, want 400 at column 19", code, r.Error)
+	if code, r := f.search(t, f.acme, map[string]any{"query": "| stats count() | lookup hot on n"}); code != 400 || len(r.Errors) == 0 || r.problem().Column != 19 {
+		t.Errorf("lookup after stats: %d %+v, want 400 at column 19", code, r.Errors)
 	}
 	// The histogram resolves the same way.
 	if resp, b := f.call(t, "POST", "/v1/histogram", f.other, map[string]any{"query": "| lookup secret on service"}); resp.StatusCode != 400 || !strings.Contains(string(b), "of this tenant or the platform") {
@@ -655,7 +663,7 @@ func TestHistogram(t *testing.T) {
 	if code, _, b := get(map[string]any{"query": "level:error AND", "from": "-1h"}); code != 400 || !strings.Contains(string(b), `"column":16`) {
 		t.Errorf("bad query: %d %s", code, b)
 	}
-	if code, _, b := get(map[string]any{"query": "", "from": "yesterday-ish"}); code != 400 || !strings.Contains(string(b), "from:") {
+	if code, _, b := get(map[string]any{"query": "", "from": "yesterday-ish"}); code != 400 || !strings.Contains(string(b), `"field":"from"`) {
 		t.Errorf("bad range: %d %s", code, b)
 	}
 }

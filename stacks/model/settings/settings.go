@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nanosiem/nano/services/fielderr"
 	"github.com/nanosiem/nano/stacks/model/amconfig"
 	"github.com/nanosiem/nano/stacks/model/cidrs"
 	"github.com/nanosiem/nano/stacks/model/tier"
@@ -255,7 +256,8 @@ type loader struct {
 }
 
 func (l *loader) bad(key, format string, args ...any) {
-	l.errs = append(l.errs, fmt.Errorf("%s:%s: %s", Namespace, key, fmt.Sprintf(format, args...)))
+	// A field error: the provisioning endpoint names the key in its answer.
+	l.errs = append(l.errs, fielderr.New(Namespace+":"+key, "%s", fmt.Sprintf(format, args...)))
 }
 
 // tierAndProvider reads the two keys that decide everything else.

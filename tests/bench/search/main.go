@@ -252,10 +252,10 @@ func viaService(base, token string, body []byte) (int, error) {
 		return 0, err
 	}
 	var r struct {
-		Count int             `json:"count"`
-		Error json.RawMessage `json:"error"`
+		Count  int             `json:"count"`
+		Errors json.RawMessage `json:"errors"` // a failure after rows were sent
 	}
-	if err := json.Unmarshal(b, &r); err != nil || resp.StatusCode != 200 || r.Error != nil {
+	if err := json.Unmarshal(b, &r); err != nil || resp.StatusCode != 200 || r.Errors != nil {
 		return 0, fmt.Errorf("status %d: %.300s", resp.StatusCode, b)
 	}
 	return r.Count, nil

@@ -57,21 +57,29 @@ export async function authConfig() {
   return resp.ok ? resp.json() : { oidc: false }
 }
 
-// ApiError is a failed call: the HTTP status, the service's message and,
-// when it names them, the request field or the query column at fault.
+// ApiError is a failed call: the HTTP status and the problems of the
+// service's error envelope ({"errors":[{"message","field","column"}]},
+// docs/reference/errors.md); message, field and column are the first
+// problem's: the request field or the query column at fault, when named.
 export class ApiError extends Error {
-  constructor(status, message, field, column) {
+  constructor(status, message, field, column, problems) {
     super(message)
     this.status = status
     this.field = field || ''
     this.column = column || 0
+    this.problems = problems || [{ message, field: this.field, column: this.column }]
   }
 }
 
+// problemsOf reads an error envelope's problems ([] when there are none).
+export function problemsOf(body) {
+  return Array.isArray(body?.errors) ? body.errors.filter((p) => p && typeof p.message === 'string') : []
+}
+
 async function failure(resp) {
-  let detail = {}
+  let problems = []
   try {
-    detail = (await resp.json()).error || {}
+    problems = problemsOf(await resp.json())
   } catch {
     // not JSON: a proxy's page
   }
@@ -79,7 +87,9 @@ async function failure(resp) {
     session.signOut()
     window.dispatchEvent(new Event('nano-signed-out'))
   }
-  return new ApiError(resp.status, detail.message || `${resp.status} ${resp.statusText}`, detail.field, detail.column)
+  if (!problems.length) return new ApiError(resp.status, `${resp.status} ${resp.statusText}`)
+  const [first] = problems
+  return new ApiError(resp.status, first.message, first.field, first.column, problems)
 }
 
 function headers(extra) {
@@ -109,8 +119,8 @@ export async function checkToken(token) {
 // search runs POST /search/v1/search and reads its answer as it streams:
 // {"columns":[...],"rows":[<row>\n,<row>\n...],"count":N,...}. onColumns
 // gets the columns, onRows each batch of rows as it arrives; it answers the
-// tail (count, next_cursor, stats, and error when the search failed after
-// rows were sent).
+// tail (count, next_cursor, stats, and errors, the envelope's problems,
+// when the search failed after rows were sent).
 export async function search(body, { onColumns, onRows, signal }) {
   const resp = await fetch('/search/v1/search', {
     method: 'POST', headers: headers({ 'Content-Type': 'application/json' }), body: JSON.stringify(body), signal,

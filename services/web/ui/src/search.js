@@ -3,7 +3,7 @@
 // attributes; a query that does not parse shows where.
 import { html } from 'htm/preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { call, can, histogram, search } from './api.js'
+import { call, can, histogram, problemsOf, search } from './api.js'
 import { Histogram, StatsChart } from './charts.js'
 import { Failure } from './widgets.js'
 
@@ -89,7 +89,8 @@ export function SearchPage({ params, navigate }) {
         onRows: (rows) => { res.rows = res.rows.concat(rows); setResult({ ...res }) },
       })
       setResult({ ...res })
-      if (res.tail.error) setError({ message: res.tail.error.message })
+      const failed = problemsOf(res.tail)
+      if (failed.length) setError(failed[0])
       const next = cursorList.slice(0, pageIndex + 1)
       if (res.tail.next_cursor) next.push(res.tail.next_cursor)
       setCursors(next)
