@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nanosiem/nano/services/provision"
+
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 // `nano upgrade` against the real endpoint handler (provision.Handler over
@@ -22,6 +24,7 @@ import (
 // 5xx answers and a busy deployment's 409 are retried with backoff; the
 // retrying stops after -retry-for.
 func TestUpgradeClientAgainstTheEndpoint(t *testing.T) {
+	harness.Servers(t)
 	root := os.Getenv("NANO_PULUMI_ROOT")
 	if root == "" {
 		t.Fatal("NANO_PULUMI_ROOT is not set: run the tests with tests/run, which builds the Pulumi CLI")

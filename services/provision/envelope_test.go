@@ -16,6 +16,7 @@ import (
 // nothing else: a problem per thing wrong, each naming its field or
 // config key where there is one.
 func TestErrorEnvelope(t *testing.T) {
+	harness.Servers(t)
 	m := newManager(t, t.TempDir(), 1)
 	srv := httptest.NewServer(Handler(m, testToken, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	defer srv.Close()

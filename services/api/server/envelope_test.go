@@ -13,6 +13,7 @@ import (
 // {"errors":[{"message", "field"?, "column"?, "limit"?}]} and nothing
 // else, naming the field at fault where there is one.
 func TestErrorEnvelope(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "api_envelope")
 	rule := `{"name":"r","query":"level:error","schedule":"@every 5m","window_seconds":300,"threshold_op":">","threshold":1}`
 	if code, out := f.call(t, "POST", "/v1/rules", f.admin, rule); code != 201 {

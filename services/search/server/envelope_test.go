@@ -15,6 +15,7 @@ import (
 // {"errors":[{"message", "field"?, "column"?, "limit"?}]} and nothing
 // else; a query's problems name the field "query" and keep their column.
 func TestErrorEnvelope(t *testing.T) {
+	harness.Servers(t)
 	f := setup(t, "search_envelope", runner.Limits{}, admission.Config{})
 	for _, c := range []struct {
 		name, method, path, token, body string
