@@ -33,11 +33,12 @@ func TestNoPulumiCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out struct{ Error string }
+	var out ErrorBody
 	json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(out.Error, "the Pulumi CLI is not installed") || !strings.Contains(out.Error, "NANO_PULUMI_ROOT") {
-		t.Fatalf("create without the CLI: %d %q", resp.StatusCode, out.Error)
+	msg := fmt.Sprint(out.Errors)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(msg, "the Pulumi CLI is not installed") || !strings.Contains(msg, "NANO_PULUMI_ROOT") {
+		t.Fatalf("create without the CLI: %d %q", resp.StatusCode, msg)
 	}
 	if ds, err := m.Deployments(); err != nil || len(ds) != 0 {
 		t.Fatalf("deployments after a refused create: %v, %v", ds, err)

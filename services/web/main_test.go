@@ -50,6 +50,10 @@ func get(t *testing.T, url string, header ...string) (*http.Response, string) {
 // say why, and the operational endpoints answer on their own port only
 // (the public one is every path the proxies route to the UI).
 func TestServiceServesTheBuiltUI(t *testing.T) {
+	// A version of its own (main sets the build's; empty would be in every
+	// answer the public port's check reads).
+	defer func(v string) { version = v }(version)
+	version = "web-test-build-7"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
