@@ -687,15 +687,7 @@ func composeJourney(ctx context.Context, t *testing.T, d *harness.Docker, name t
 	}
 
 	// A feed and its token, made through the api, accepted by ingest.
-	code, out = call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, []byte(`{"name":"rig","kind":"http"}`))
-	if code != 201 {
-		t.Fatalf("feed: %d %v", code, out)
-	}
-	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
-	feedToken, _ := out["token"].(string)
-	if code != 201 || feedToken == "" {
-		t.Fatalf("ingest token: %d %v", code, out)
-	}
+	feedToken := h.feedToken(ctx, c, https, auth, "rig", "http")
 	waitFor(t, 60*time.Second, "ingest to accept the api's feed token", func() bool {
 		code, out := call(ctx, t, c, "POST", bearer+"/v1/events", map[string]string{"Authorization": "Bearer " + feedToken},
 			[]byte(fmt.Sprintf("{\"message\":\"%s feed\"}\n", marker)))
@@ -1103,20 +1095,30 @@ func (h *composeHost) checkDatabaseLogins(ctx context.Context) {
 	}
 }
 
+// feedToken creates a feed of kind through the api (through Caddy) and
+// issues it an ingest token.
+func (h *composeHost) feedToken(ctx context.Context, c *http.Client, https string, auth map[string]string, name, kind string) string {
+	t := h.t
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name, "kind": kind})
+	code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, body)
+	if code != 201 {
+		t.Fatalf("%s feed: %d %v", kind, code, out)
+	}
+	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
+	token, _ := out["token"].(string)
+	if code != 201 || token == "" {
+		t.Fatalf("%s ingest token: %d %v", kind, code, out)
+	}
+	return token
+}
+
 // checkOTLP sends one record over OTLP/HTTP and one over OTLP/gRPC through
 // Caddy with a new otlp feed's token; both are stored (search counts them).
 func (h *composeHost) checkOTLP(ctx context.Context, c *http.Client, https string, auth map[string]string, marker string) {
 	t := h.t
 	t.Helper()
-	code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, []byte(`{"name":"rig-otel","kind":"otlp"}`))
-	if code != 201 {
-		t.Fatalf("otlp feed: %d %v", code, out)
-	}
-	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
-	token, _ := out["token"].(string)
-	if code != 201 || token == "" {
-		t.Fatalf("otlp ingest token: %d %v", code, out)
-	}
+	token := h.feedToken(ctx, c, https, auth, "rig-otel", "otlp")
 	logs := func(msg string) plog.Logs {
 		l := plog.NewLogs()
 		rl := l.ResourceLogs().AppendEmpty()
@@ -1172,15 +1174,7 @@ func (h *composeHost) checkOTLP(ctx context.Context, c *http.Client, https strin
 func (h *composeHost) checkSyslogTLS(ctx context.Context, c *http.Client, https string, auth map[string]string, marker string, native harness.MutualTLS) int {
 	t := h.t
 	t.Helper()
-	code, out := call(ctx, t, c, "POST", https+contract.APIPrefix+"/v1/feeds", auth, []byte(`{"name":"rig-syslog","kind":"syslog"}`))
-	if code != 201 {
-		t.Fatalf("syslog feed: %d %v", code, out)
-	}
-	code, out = call(ctx, t, c, "POST", fmt.Sprintf("%s%s/v1/feeds/%v/ingest-tokens", https, contract.APIPrefix, out["id"]), auth, nil)
-	token, _ := out["token"].(string)
-	if code != 201 || token == "" {
-		t.Fatalf("syslog ingest token: %d %v", code, out)
-	}
+	token := h.feedToken(ctx, c, https, auth, "rig-syslog", "syslog")
 	to := h.addr(ctx, "ingest", contract.Ports.IngestSyslogTLS)
 	send := func(cert *tls.Certificate, sd, msg string) error {
 		cfg := &tls.Config{RootCAs: native.CAPool, ServerName: rigHost}
