@@ -24,19 +24,7 @@ func TestNoPulumiCLI(t *testing.T) {
 	if err := m.CLIError(); err == nil {
 		t.Fatal("an empty directory was taken for the Pulumi CLI")
 	}
-	srv := httptest.NewServer(Handler(m, testToken, m.cfg.Log))
-	defer srv.Close()
-	body, _ := json.Marshal(hobby("nocli"))
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/deployments", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out ErrorBody
-	json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
-	msg := fmt.Sprint(out.Errors)
+	resp, msg := createOverHTTP(t, m, "nocli")
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(msg, "the Pulumi CLI is not installed") || !strings.Contains(msg, "NANO_PULUMI_ROOT") {
 		t.Fatalf("create without the CLI: %d %q", resp.StatusCode, msg)
 	}
@@ -203,19 +191,7 @@ func TestPulumiCLIBeingPrepared(t *testing.T) {
 			return nil
 		}
 	})
-	srv := httptest.NewServer(Handler(m, testToken, m.cfg.Log))
-	defer srv.Close()
-	body, _ := json.Marshal(hobby("early"))
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/deployments", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out ErrorBody
-	json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
-	msg := fmt.Sprint(out.Errors)
+	resp, msg := createOverHTTP(t, m, "early")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
 		!strings.Contains(msg, "being prepared") || !strings.Contains(msg, "building v3.0.0 from source") {
 		t.Fatalf("create while the CLI is prepared: %d %q (Retry-After %q)", resp.StatusCode, msg, resp.Header.Get("Retry-After"))
@@ -235,4 +211,23 @@ func lines(ps []Problem) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// createOverHTTP asks m's HTTP handler to create a Hobby deployment name
+// and returns the answer (its body read) and its problems as one string.
+func createOverHTTP(t *testing.T, m *Manager, name string) (*http.Response, string) {
+	t.Helper()
+	srv := httptest.NewServer(Handler(m, testToken, m.cfg.Log))
+	defer srv.Close()
+	body, _ := json.Marshal(hobby(name))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/deployments", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out ErrorBody
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	return resp, fmt.Sprint(out.Errors)
 }
