@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/nanosiem/nano/services/jsonhttp"
@@ -32,5 +33,27 @@ func ErrorEnvelope(t testing.TB, resp *http.Response, v interface{ Problems() []
 		if p.Message == "" {
 			t.Errorf("%d: a problem without a message: %s", resp.StatusCode, raw.Bytes())
 		}
+	}
+}
+
+// CheckEnvelope sends a request to url (with token as a bearer when set)
+// and checks it fails with code and the error envelope, whose first
+// problem has want's Field and Column and a part of its Message.
+func CheckEnvelope(t *testing.T, method, url, token, body string, code int, want jsonhttp.Problem) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env jsonhttp.Envelope
+	ErrorEnvelope(t, resp, &env)
+	got := env.Errors[0]
+	if resp.StatusCode != code || got.Field != want.Field || got.Column != want.Column || !strings.Contains(got.Message, want.Message) {
+		t.Errorf("%d %+v, want %d %+v", resp.StatusCode, env.Errors, code, want)
 	}
 }

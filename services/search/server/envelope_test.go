@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -39,21 +38,7 @@ func TestErrorEnvelope(t *testing.T) {
 		{"not found", "GET", "/v1/saved-searches/999999", f.acme, "", 404, jsonhttp.Problem{Message: "no such saved search"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequest(c.method, f.url+"/search"+c.path, strings.NewReader(c.body))
-			if c.token != "" {
-				req.Header.Set("Authorization", "Bearer "+c.token)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var env jsonhttp.Envelope
-			harness.ErrorEnvelope(t, resp, &env)
-			got := env.Errors[0]
-			if resp.StatusCode != c.code || got.Field != c.want.Field || got.Column != c.want.Column || !strings.Contains(got.Message, c.want.Message) {
-				t.Errorf("%d %+v, want %d %+v", resp.StatusCode, env.Errors, c.code, c.want)
-			}
+			harness.CheckEnvelope(t, c.method, f.url+"/search"+c.path, c.token, c.body, c.code, c.want)
 		})
 	}
 }
