@@ -41,14 +41,14 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 	}
 }
 
-// replica is one api process.
-type replica struct {
+// replicaProcess is one api process the test started.
+type replicaProcess struct {
 	id   string
 	cmd  *exec.Cmd
 	base string
 }
 
-func startReplica(t *testing.T, bin, id, pgURL string, extraEnv ...string) *replica {
+func startReplica(t *testing.T, bin, id, pgURL string, extraEnv ...string) *replicaProcess {
 	harness.Servers(t)
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,7 +67,7 @@ func startReplica(t *testing.T, bin, id, pgURL string, extraEnv ...string) *repl
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return &replica{id: id, cmd: cmd, base: "http://" + addr}
+	return &replicaProcess{id: id, cmd: cmd, base: "http://" + addr}
 }
 
 // Three replicas; the leader is killed with SIGKILL. Another takes over and
@@ -84,7 +84,7 @@ func TestFailoverAfterSIGKILL(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	replicas := map[string]*replica{}
+	replicas := map[string]*replicaProcess{}
 	for _, id := range []string{"r1", "r2", "r3"} {
 		replicas[id] = startReplica(t, bin, id, pgURL)
 	}
