@@ -35,6 +35,50 @@ func newExternalID() string {
 // secrets it returns carry a newly generated AWS external id under
 // externalIDKey (the caller returns it once).
 func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]string, error) {
+	d, problems := m.planBase(req, prev)
+	provider := d.Provider
+	if v, ok := req.Config["provider"]; ok && prev == nil {
+		provider = v
+	} else if v, ok := req.Config["nano:provider"]; ok && prev == nil {
+		provider = v
+	}
+	secrets, field, more := m.planKeys(req, prev, d, provider)
+	problems = append(problems, more...)
+	if kc, ok := secrets[settings.Namespace+":"+settings.KeyKubeconfig]; ok {
+		problems = append(problems, kubeconfigProblems(field[settings.Namespace+":"+settings.KeyKubeconfig], kc)...)
+	}
+	// A role assumed without an external id of nano's: generate one the
+	// first time a role is named.
+	if _, ok := secrets[credentials["awsRoleArn"].Key]; ok && !hasKey(d.SecretKeys, externalIDKey) {
+		secrets[externalIDKey] = newExternalID()
+	}
+	for fk := range secrets {
+		// The external id joins the record once the stack holds it (upFunc).
+		if fk != externalIDKey && !hasKey(d.SecretKeys, fk) {
+			d.SecretKeys = append(d.SecretKeys, fk)
+		}
+		delete(d.Config, fk)
+	}
+	sort.Strings(d.SecretKeys)
+	d.Mode = mode(d.SecretKeys)
+	if len(problems) == 0 {
+		if err := m.cfg.Validate(req.Name, planned(d, secrets)); err != nil {
+			// The program's validation names each key (fielderr).
+			problems = append(problems, jsonhttp.Problems(err)...)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, &ValidationError{Problems: scrub(problems, secrets)}
+	}
+	return d, secrets, nil
+}
+
+// planBase is the deployment a request starts from: prev's record with
+// the keys this endpoint still accepts (a key an older endpoint accepted
+// and this one does not is dropped; prepare removes it from the stack
+// too), or a new one; tier, provider and region set on a create and
+// refused as changes after.
+func (m *Manager) planBase(req Request, prev *Deployment) (*Deployment, []Problem) {
 	var problems []Problem
 	if !settings.ValidDeploymentName(req.Name) {
 		problems = append(problems, problem("name", "%q %s", req.Name, settings.DeploymentNameRule))
@@ -44,8 +88,6 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		*d = *prev
 		d.Config = map[string]string{}
 		for k, v := range prev.Config {
-			// A key an older endpoint accepted and this one does not is
-			// dropped (prepare removes it from the stack too).
 			if m.keys.problem("", k, prev.Provider) == nil && !m.keys.secret(k) {
 				d.Config[k] = v
 			}
@@ -70,15 +112,16 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		}
 		d.Config[f.key] = *f.dst
 	}
-	provider := d.Provider
-	if v, ok := req.Config["provider"]; ok && prev == nil {
-		provider = v
-	} else if v, ok := req.Config["nano:provider"]; ok && prev == nil {
-		provider = v
-	}
 	d.Config["nano:deployment"] = req.Name
-	secrets := map[string]string{}
-	field := map[string]string{} // secret key -> the request field that set it
+	return d, problems
+}
+
+// planKeys sorts the request's config, credentials and secrets into d's
+// plain config and the secrets it returns, refusing every key the endpoint
+// does not accept for provider; field names the request field that set
+// each secret (for the kubeconfig's problems).
+func (m *Manager) planKeys(req Request, prev *Deployment, d *Deployment, provider string) (secrets, field map[string]string, problems []Problem) {
+	secrets, field = map[string]string{}, map[string]string{}
 	for _, k := range sortedKeys(req.Config) {
 		v, fk := req.Config[k], fullKey(k)
 		if p := m.keys.problem("config."+k, fk, provider); p != nil {
@@ -114,44 +157,24 @@ func (m *Manager) plan(req Request, prev *Deployment) (*Deployment, map[string]s
 		}
 		secrets[fk], field[fk] = req.Secrets[k], "secrets."+k
 	}
-	if kc, ok := secrets[settings.Namespace+":"+settings.KeyKubeconfig]; ok {
-		problems = append(problems, kubeconfigProblems(field[settings.Namespace+":"+settings.KeyKubeconfig], kc)...)
-	}
-	// A role assumed without an external id of nano's: generate one the
-	// first time a role is named.
-	if _, ok := secrets[credentials["awsRoleArn"].Key]; ok && !hasKey(d.SecretKeys, externalIDKey) {
-		secrets[externalIDKey] = newExternalID()
-	}
-	for fk := range secrets {
-		// The external id joins the record once the stack holds it (upFunc).
-		if fk != externalIDKey && !hasKey(d.SecretKeys, fk) {
-			d.SecretKeys = append(d.SecretKeys, fk)
-		}
-		delete(d.Config, fk)
-	}
-	sort.Strings(d.SecretKeys)
-	d.Mode = mode(d.SecretKeys)
+	return secrets, field, problems
+}
+
+// planned is the whole configuration the program validates: d's config,
+// the secrets set before (kept in the stack only, validated as set) and
+// the new ones.
+func planned(d *Deployment, secrets map[string]string) map[string]string {
 	all := map[string]string{}
 	for k, v := range d.Config {
 		all[k] = v
 	}
 	for _, k := range d.SecretKeys {
-		// Set before, kept in the stack only: validated as set.
 		all[k] = settings.OfflineSecret
 	}
 	for k, v := range secrets {
 		all[k] = v
 	}
-	if len(problems) == 0 {
-		if err := m.cfg.Validate(req.Name, all); err != nil {
-			// The program's validation names each key (fielderr).
-			problems = append(problems, jsonhttp.Problems(err)...)
-		}
-	}
-	if len(problems) > 0 {
-		return nil, nil, &ValidationError{Problems: scrub(problems, secrets)}
-	}
-	return d, secrets, nil
+	return all
 }
 
 // scrub replaces every secret value a problem might quote with [secret]:

@@ -150,14 +150,57 @@ func (e *ExistsError) Error() string { return fmt.Sprintf("deployment %q exists"
 // left unfinished: they are marked failed, their deployments repaired, and
 // an update, create or destroy that had reached the engine is resumed.
 func New(cfg Config) (*Manager, error) {
-	if cfg.DataDir == "" || cfg.Program == nil || len(cfg.Project) == 0 || cfg.Validate == nil || len(cfg.Keys) == 0 {
-		return nil, errors.New("provision: data directory, program, project, validation and config keys are required")
+	if err := cfg.complete(); err != nil {
+		return nil, err
 	}
 	var project struct {
 		StackConfigDir string `json:"stackConfigDir"`
 	}
 	if err := yaml.Unmarshal(cfg.Project, &project); err != nil {
 		return nil, fmt.Errorf("provision: the project: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create %s: %w", cfg.DataDir, err)
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defaultBackend := cfg.BackendURL == ""
+	if defaultBackend {
+		cfg.BackendURL = "file://" + filepath.Join(cfg.DataDir, "state")
+	}
+	if err := prepareDirs(cfg, defaultBackend); err != nil {
+		st.close()
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, store: st, keys: newKeyRules(cfg.Keys), defaultBackend: defaultBackend, stackConfigDir: project.StackConfigDir, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
+		busy: map[string]*running{}, claiming: map[string]chan struct{}{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
+	if err := m.CLIError(); err != nil {
+		var ne *NoCLIError
+		if errors.As(err, &ne) && ne.Preparing {
+			cfg.Log.Warn("operations will be refused (503) until the Pulumi CLI is ready; reading deployments works", "error", err)
+		} else {
+			cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
+		}
+	}
+	if err := m.sweep(); err != nil {
+		st.close()
+		return nil, err
+	}
+	if st.shared() {
+		m.swept.Add(1)
+		go m.janitor()
+	}
+	return m, nil
+}
+
+// complete checks what New needs and fills the defaults: no isolation,
+// the default uid range when isolating, 4 operations at once, a 2 s poll,
+// the default logger.
+func (cfg *Config) complete() error {
+	if cfg.DataDir == "" || cfg.Program == nil || len(cfg.Project) == 0 || cfg.Validate == nil || len(cfg.Keys) == 0 {
+		return errors.New("provision: data directory, program, project, validation and config keys are required")
 	}
 	switch cfg.Isolation {
 	case "", IsolationNone:
@@ -167,7 +210,7 @@ func New(cfg Config) (*Manager, error) {
 			cfg.UIDs = DefaultUIDs
 		}
 	default:
-		return nil, fmt.Errorf("isolation: %q is not %s or %s", cfg.Isolation, IsolationUID, IsolationNone)
+		return fmt.Errorf("isolation: %q is not %s or %s", cfg.Isolation, IsolationUID, IsolationNone)
 	}
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 4
@@ -178,9 +221,13 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create %s: %w", cfg.DataDir, err)
-	}
+	return nil
+}
+
+// openStore opens the deployments' store: files in the data directory, or
+// the PostgreSQL database replicas share; with uid isolation, only once
+// the uids are usable.
+func openStore(cfg Config) (store, error) {
 	var st store
 	if cfg.StoreURL == "" {
 		fs, err := newFileStore(cfg.DataDir)
@@ -204,61 +251,43 @@ func New(cfg Config) (*Manager, error) {
 			return nil, err
 		}
 	}
-	defaultBackend := cfg.BackendURL == ""
-	if defaultBackend {
-		cfg.BackendURL = "file://" + filepath.Join(cfg.DataDir, "state")
-	}
+	return st, nil
+}
+
+// prepareDirs makes a file backend's directory and, with uid isolation,
+// the data directory traversable (never listable) by the deployments'
+// uids, which reach only their own workspaces and state directories.
+func prepareDirs(cfg Config, defaultBackend bool) error {
+	isolated := cfg.Isolation == IsolationUID
 	if dir, ok := strings.CutPrefix(cfg.BackendURL, "file://"); ok {
 		perm := os.FileMode(0o700)
-		if cfg.Isolation == IsolationUID && !defaultBackend {
+		if isolated && !defaultBackend {
 			perm = 0o711
 		}
 		if err := os.MkdirAll(dir, perm); err != nil {
-			st.close()
-			return nil, fmt.Errorf("backend: %w", err)
+			return fmt.Errorf("backend: %w", err)
 		}
-		if cfg.Isolation == IsolationUID && !defaultBackend {
+		if isolated && !defaultBackend {
 			// Each deployment's state is in a directory of its own in it,
 			// which its uid reaches.
 			if blocked := unreachable(filepath.Join(dir, "x")); blocked != "" {
-				st.close()
-				return nil, fmt.Errorf("backend: the deployments' uids cannot reach their state directories in %s: %s is not searchable by others (chmod o+x it)", dir, blocked)
+				return fmt.Errorf("backend: the deployments' uids cannot reach their state directories in %s: %s is not searchable by others (chmod o+x it)", dir, blocked)
 			}
 		}
 	}
-	if cfg.Isolation == IsolationUID {
-		// The deployments' uids traverse the data directory to their
-		// workspaces; they list nothing and read nothing else in it.
-		for _, dir := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "workspaces")} {
-			err := os.MkdirAll(dir, 0o711)
-			if err == nil {
-				err = os.Chmod(dir, 0o711)
-			}
-			if err != nil {
-				st.close()
-				return nil, fmt.Errorf("cannot prepare %s: %w", dir, err)
-			}
+	if !isolated {
+		return nil
+	}
+	for _, dir := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "workspaces")} {
+		err := os.MkdirAll(dir, 0o711)
+		if err == nil {
+			err = os.Chmod(dir, 0o711)
+		}
+		if err != nil {
+			return fmt.Errorf("cannot prepare %s: %w", dir, err)
 		}
 	}
-	m := &Manager{cfg: cfg, store: st, keys: newKeyRules(cfg.Keys), defaultBackend: defaultBackend, stackConfigDir: project.StackConfigDir, sem: make(chan struct{}, cfg.MaxConcurrent), owner: ownerName(), stop: make(chan struct{}),
-		busy: map[string]*running{}, claiming: map[string]chan struct{}{}, subs: map[string]map[chan struct{}]bool{}, ops: map[string]*Operation{}}
-	if err := m.CLIError(); err != nil {
-		var ne *NoCLIError
-		if errors.As(err, &ne) && ne.Preparing {
-			cfg.Log.Warn("operations will be refused (503) until the Pulumi CLI is ready; reading deployments works", "error", err)
-		} else {
-			cfg.Log.Error("operations will be refused (503) until the Pulumi CLI is installed; reading deployments works", "error", err)
-		}
-	}
-	if err := m.sweep(); err != nil {
-		st.close()
-		return nil, err
-	}
-	if st.shared() {
-		m.swept.Add(1)
-		go m.janitor()
-	}
-	return m, nil
+	return nil
 }
 
 // isolationProblems checks, at start, that the deployments' uids can be
