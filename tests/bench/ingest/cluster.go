@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -62,14 +61,12 @@ func benchCluster(bin, self string, d time.Duration, rounds, clients, batch int,
 	if err := conn.QueryRow(ctx, "SELECT count() FROM bench.events").Scan(&stored); err != nil {
 		return err
 	}
-	sort.Float64s(p50)
-	sort.Float64s(p99)
 	eps := float64(events) / seconds
 	fmt.Printf("ingest end to end on a 2 shards x 2 replicas cluster (same events and clients; synchronous insert, ack after every shard committed):\n")
 	fmt.Printf("  events/s       %.0f\n", eps)
-	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (median of rounds; %d failed requests)\n", p50[len(p50)/2], p99[len(p99)/2], failures)
+	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (median of rounds; %d failed requests)\n", median(p50), median(p99), failures)
 	fmt.Printf("  acknowledged   %d events; the cluster stored %d\n", events, stored)
-	fmt.Printf("ratio cluster / single node: events/s %.2f, p50 %.2f, p99 %.2f\n", eps/base.eps, p50[len(p50)/2]/base.p50, p99[len(p99)/2]/base.p99)
+	fmt.Printf("ratio cluster / single node: events/s %.2f, p50 %.2f, p99 %.2f\n", eps/base.eps, median(p50)/base.p50, median(p99)/base.p99)
 	if uint64(events) > stored {
 		return fmt.Errorf("%d events acknowledged but only %d stored on the cluster", events, stored)
 	}

@@ -207,40 +207,84 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 	if err := conn.Exec(context.Background(), "CREATE TABLE IF NOT EXISTS bench.direct AS bench.events"); err != nil {
 		return err
 	}
-	// Alternating rounds: ClickHouse's own rate varies between runs (its
-	// merges), so each round measures both, back to back, each phase
-	// into an empty table (so neither merges into what an earlier phase
-	// left: that cost grows with the rounds, not with the service).
-	var tot struct {
-		events, bytes, direct, failures int64
-		seconds, directSeconds          float64
-		svcCPU, chCPU, genCPU, chDirect float64
-		p50, p99                        []float64
+	tot, err := bearerRounds(ch, conn, svc.Process.Pid, self, addr, d, rounds, clients, batch)
+	if err != nil {
+		return err
 	}
-	perK := func(sec float64, n int64) float64 { return sec * 1e6 / float64(max(n, 1)) }
-	var stored uint64
+	rss, _ := peakRSS(svc.Process.Pid)
+	eps := tot.print(clients, batch, rounds, d, rss)
+	if uint64(tot.events) > tot.stored {
+		return fmt.Errorf("%d events acknowledged but only %d stored", tot.events, tot.stored)
+	}
+	if err := benchOTLP(conn, svc.Process.Pid, self, addr, d, rounds, clients, batch, eps); err != nil {
+		return err
+	}
+	if err := benchSyslog(conn, svc.Process.Pid, self, syslogAddr, d, rounds, clients, batch, eps); err != nil {
+		return err
+	}
+	if err := benchSignalRules(conn, self, addr, d, rounds, clients, batch, eps); err != nil {
+		return err
+	}
+	if cluster {
+		_ = svc.Process.Kill()
+		ch.Stop()
+		return benchCluster(bin, self, d, rounds, clients, batch, single{eps: eps, p50: median(tot.p50), p99: median(tot.p99)})
+	}
+	return nil
+}
+
+// bearerTotals sum the bearer rounds: the service's events and bytes,
+// ClickHouse's direct inserts, the CPU each used, the rounds' latencies,
+// and what ClickHouse stored.
+type bearerTotals struct {
+	events, bytes, direct, failures int64
+	seconds, directSeconds          float64
+	svcCPU, chCPU, genCPU, chDirect float64
+	p50, p99                        []float64
+	stored                          uint64
+}
+
+// perK is CPU milliseconds per 1000 events.
+func perK(sec float64, n int64) float64 { return sec * 1e6 / float64(max(n, 1)) }
+
+// median of xs, which it sorts.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+// bearerRounds alternates rounds: ClickHouse's own rate varies between
+// runs (its merges), so each round measures both the service end to end
+// and ClickHouse direct, back to back, each phase into an empty table (so
+// neither merges into what an earlier phase left: that cost grows with
+// the rounds, not with the service).
+func bearerRounds(ch *harness.ClickHouse, conn driver.Conn, svcPID int, self, addr string, d time.Duration, rounds, clients, batch int) (bearerTotals, error) {
+	var tot bearerTotals
 	for round := 1; round <= rounds; round++ {
 		if err := emptyTable(conn, "bench.events"); err != nil {
-			return err
+			return tot, err
 		}
-		svcCPU0, chCPU0 := cpuSeconds(svc.Process.Pid), cpuSeconds(ch.PID())
+		svcCPU0, chCPU0 := cpuSeconds(svcPID), cpuSeconds(ch.PID())
 		r, genCPU, err := runLoad(self, addr, d, clients, batch)
 		if err != nil {
-			return err
+			return tot, err
 		}
-		svcCPU, chCPU := cpuSeconds(svc.Process.Pid)-svcCPU0, cpuSeconds(ch.PID())-chCPU0
+		svcCPU, chCPU := cpuSeconds(svcPID)-svcCPU0, cpuSeconds(ch.PID())-chCPU0
 		var n uint64
 		if err := conn.QueryRow(context.Background(), "SELECT count() FROM bench.events").Scan(&n); err != nil {
-			return err
+			return tot, err
 		}
-		stored += n
+		tot.stored += n
 		if err := emptyTable(conn, "bench.direct"); err != nil {
-			return err
+			return tot, err
 		}
 		chDirect0 := cpuSeconds(ch.PID())
 		direct, directEvents, err := directRate(ch, batch, clients, d)
 		if err != nil {
-			return err
+			return tot, err
 		}
 		chDirect := cpuSeconds(ch.PID()) - chDirect0
 		eps := float64(r.Events) / r.Seconds
@@ -258,44 +302,30 @@ func bench(d time.Duration, rounds, clients, batch int, cluster bool) error {
 		tot.chDirect += chDirect
 		tot.p50, tot.p99 = append(tot.p50, r.P50Millis), append(tot.p99, r.P99Millis)
 	}
-	rss, _ := peakRSS(svc.Process.Pid)
+	return tot, nil
+}
+
+// print reports the bearer rounds beside ClickHouse direct and returns the
+// service's events/s (the peer of the other protocols' phases).
+func (tot bearerTotals) print(clients, batch, rounds int, d time.Duration, rss int64) float64 {
 	eps := float64(tot.events) / tot.seconds
 	direct := float64(tot.direct) / tot.directSeconds
 	cores := float64(runtime.NumCPU())
-	sort.Float64s(tot.p50)
-	sort.Float64s(tot.p99)
 	fmt.Printf("ingest end to end (bearer NDJSON, ack after commit, %d clients x %d events/request, %d-byte events avg; %d rounds of %s):\n",
 		clients, batch, tot.bytes/max(tot.events, 1), rounds, d)
 	fmt.Printf("  events/s       %.0f (%.0f per machine core on %d cores; %.0f per core the service used)\n",
 		eps, eps/cores, int(cores), float64(tot.events)/tot.svcCPU)
 	fmt.Printf("  MiB/s          %.1f\n", float64(tot.bytes)/tot.seconds/(1<<20))
-	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (median of rounds; %d failed requests)\n", tot.p50[len(tot.p50)/2], tot.p99[len(tot.p99)/2], tot.failures)
+	fmt.Printf("  latency        p50 %.1f ms, p99 %.1f ms (median of rounds; %d failed requests)\n", median(tot.p50), median(tot.p99), tot.failures)
 	fmt.Printf("  peak RSS       %.0f MiB\n", float64(rss)/(1<<20))
-	fmt.Printf("  acknowledged   %d events; ClickHouse stored %d (counted after each round)\n", tot.events, stored)
+	fmt.Printf("  acknowledged   %d events; ClickHouse stored %d (counted after each round)\n", tot.events, tot.stored)
 	fmt.Printf("  CPU per 1000   service %.1f ms, ClickHouse %.1f ms, load generator %.1f ms\n",
 		perK(tot.svcCPU, tot.events), perK(tot.chCPU, tot.events), perK(tot.genCPU, tot.events))
 	fmt.Printf("ClickHouse direct (INSERT ... FORMAT JSONEachRow over HTTP, same events):\n")
 	fmt.Printf("  events/s       %.0f\n", direct)
 	fmt.Printf("  CPU per 1000   ClickHouse %.1f ms\n", perK(tot.chDirect, tot.direct))
 	fmt.Printf("ratio end to end / direct: %.2f\n", eps/direct)
-	if uint64(tot.events) > stored {
-		return fmt.Errorf("%d events acknowledged but only %d stored", tot.events, stored)
-	}
-	if err := benchOTLP(conn, svc.Process.Pid, self, addr, d, rounds, clients, batch, eps); err != nil {
-		return err
-	}
-	if err := benchSyslog(conn, svc.Process.Pid, self, syslogAddr, d, rounds, clients, batch, eps); err != nil {
-		return err
-	}
-	if err := benchSignalRules(conn, self, addr, d, rounds, clients, batch, eps); err != nil {
-		return err
-	}
-	if cluster {
-		_ = svc.Process.Kill()
-		ch.Stop()
-		return benchCluster(bin, self, d, rounds, clients, batch, single{eps: eps, p50: tot.p50[len(tot.p50)/2], p99: tot.p99[len(tot.p99)/2]})
-	}
-	return nil
+	return eps
 }
 
 // migrate creates database bench's events schema as the api does (ingest

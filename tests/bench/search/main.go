@@ -109,22 +109,7 @@ func bench(n, runs int) error {
 	}
 	fmt.Printf("loaded %d events in %.1f s (ClickHouse %d.%d.%d, %d cores)\n", stored, time.Since(start).Seconds(), v[0], v[1], v[2], nproc())
 
-	pgURL, err := pg.CreateDatabase(ctx, "bench")
-	if err != nil {
-		return err
-	}
-	db, err := pgxpool.New(ctx, pgURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := metadb.Migrate(ctx, db); err != nil {
-		return err
-	}
-	if err := metadb.EnsureTenant(ctx, db, "acme", "Acme"); err != nil {
-		return err
-	}
-	token, _, err := authtoken.Issue(ctx, db, "acme", nil, "bench", []string{authtoken.ScopeSearch}, nil)
+	pgURL, token, err := searchToken(ctx, pg)
 	if err != nil {
 		return err
 	}
@@ -138,6 +123,35 @@ func bench(n, runs int) error {
 	if err != nil {
 		return err
 	}
+	return compare(ctx, conn, r, base, token, now, runs)
+}
+
+// searchToken makes the metadata database the service reads and a
+// search token of tenant acme.
+func searchToken(ctx context.Context, pg *harness.Postgres) (string, string, error) {
+	pgURL, err := pg.CreateDatabase(ctx, "bench")
+	if err != nil {
+		return "", "", err
+	}
+	db, err := pgxpool.New(ctx, pgURL)
+	if err != nil {
+		return "", "", err
+	}
+	defer db.Close()
+	if err := metadb.Migrate(ctx, db); err != nil {
+		return "", "", err
+	}
+	if err := metadb.EnsureTenant(ctx, db, "acme", "Acme"); err != nil {
+		return "", "", err
+	}
+	token, _, err := authtoken.Issue(ctx, db, "acme", nil, "bench", []string{authtoken.ScopeSearch}, nil)
+	return pgURL, token, err
+}
+
+// compare times each question of the last 24 h three ways (through the
+// service, its generated SQL direct, hand-written SQL direct) and prints
+// them with the targets.
+func compare(ctx context.Context, conn driver.Conn, r *runner.Runner, base, token string, now time.Time, runs int) error {
 	from := now.Add(-24 * time.Hour)
 	fmt.Printf("\n%-26s %8s %8s | %8s %8s | %8s %8s | %6s %6s\n", "question (last 24 h)", "svc p50", "svc p95", "gen p50", "gen p95", "hand p50", "hand p95", "gen/hand", "rows")
 	worstFilterP95, worstRatio := 0.0, 0.0
