@@ -151,6 +151,7 @@ func warmSecret(t *testing.T, r *program.Result) map[string]string {
 // The cluster components refuse settings they cannot build, naming every
 // problem, before registering anything.
 func TestCloudClustersRejectBadSettings(t *testing.T) {
+	t.Parallel()
 	load := func(stack string) settings.Settings {
 		_, cfg, err := stackfile.Load("..", stack)
 		if err != nil {

@@ -26,6 +26,7 @@ func hobbyArgs() *ComposeHostArgs {
 // The component's secret outputs stay secret, and its URLs use the
 // catalog's ports.
 func TestComposeHostOutputs(t *testing.T) {
+	t.Parallel()
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		host, err := NewComposeHost(ctx, "demo", hobbyArgs())
 		if err != nil {
@@ -73,6 +74,7 @@ func TestComposeHostOutputs(t *testing.T) {
 }
 
 func TestComposeHostArgsValidate(t *testing.T) {
+	t.Parallel()
 	a := hobbyArgs()
 	growth, _ := tier.Lookup(tier.Growth)
 	a.Tier, a.Location, a.ServerType, a.SSHAllowedCIDRs = growth, "mars1", "", []string{"0.0.0.0/0"}
@@ -94,6 +96,7 @@ func TestComposeHostArgsValidate(t *testing.T) {
 
 // Both Hetzner components check the shared host fields the same way.
 func TestSinglePoolClusterArgsValidate(t *testing.T) {
+	t.Parallel()
 	growth, _ := tier.Lookup(tier.Growth)
 	a := &SinglePoolClusterArgs{HetznerHostArgs: hobbyArgs().HetznerHostArgs}
 	a.Tier, a.SSHAllowedCIDRs, a.APIAllowedCIDRs = growth, []string{"0.0.0.0/0"}, []string{"not-a-cidr"}

@@ -13,6 +13,7 @@ import (
 // Outputs name only what answers: a Compose host serves api and search on
 // its IP without a domain, a Growth cluster only behind a domain's Ingress.
 func TestEndpointsNameOnlyWhatAnswers(t *testing.T) {
+	t.Parallel()
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		ip := pulumi.String("192.0.2.10").ToStringOutput()
 		none := pulumi.String("").ToStringOutput()

@@ -10,6 +10,7 @@ import (
 // preinstalled; no cloud resource is made; Enterprise's databases are the
 // configured ones.
 func TestExistingCluster(t *testing.T) {
+	t.Parallel()
 	helm := &planResult{planStack(t, "pro-kubernetes", nil)}
 	helm.one(t, "nano:index:ExistingCluster")
 	helm.one(t, "nano:index:Platform")

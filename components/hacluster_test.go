@@ -9,6 +9,7 @@ import (
 // nodes, a warm bucket created in the same cloud, the platform on the
 // cluster's provider.
 func TestHAClusterOnEveryCloud(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		stack, provider string
 		check           func(t *testing.T, r *planResult)
@@ -106,6 +107,7 @@ func TestHAClusterOnEveryCloud(t *testing.T) {
 
 // A configured bucket (Wasabi here) replaces the one nano would create.
 func TestHAClusterUsesAConfiguredWarmBucket(t *testing.T) {
+	t.Parallel()
 	r := &planResult{planStack(t, "team-aws", map[string]string{
 		"nano:warmBucketUrl": "https://s3.eu-central-2.wasabisys.com/acme-logs", "nano:warmBucketRegion": "eu-central-2",
 		"nano:warmAccessKeyId": "AKIAEXAMPLE", "nano:warmSecretAccessKey": "s3cr3t",

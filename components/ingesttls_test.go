@@ -10,6 +10,7 @@ import (
 // names the ingest load balancer's address (here the plan's documentation
 // IP), so a shipper given ingestHttpUrl verifies it without a domain.
 func TestClusterIngestCertificateNamesTheLoadBalancer(t *testing.T) {
+	t.Parallel()
 	r := planStack(t, "team-gcp", nil)
 	var found bool
 	for _, res := range r.ByType("tls:index/certRequest:CertRequest") {

@@ -17,6 +17,7 @@ import (
 // Multi-AZ, backed up and protected, ClickHouse Cloud over an interface
 // endpoint with private DNS, and the workloads pointed at both.
 func TestManagedEnterpriseOnAWS(t *testing.T) {
+	t.Parallel()
 	r := &planResult{planStack(t, "enterprise-aws", map[string]string{"nano:dailyVolumeGB": "2000"})}
 	r.one(t, "nano:index:ManagedEnterprise")
 	checkOnCluster(t, r.Result, "enterprise-aws-eks")
@@ -61,6 +62,7 @@ func TestManagedEnterpriseOnAWS(t *testing.T) {
 // protected; ClickHouse Cloud through Private Service Connect and a private
 // DNS zone that resolves the service's hostname inside the VPC.
 func TestManagedEnterpriseOnGCP(t *testing.T) {
+	t.Parallel()
 	r := &planResult{planStack(t, "enterprise-gcp", nil)}
 	checkOnCluster(t, r.Result, "enterprise-gcp-gke")
 	if rel := r.ByType("kubernetes:helm.sh/v3:Release"); len(rel) != 0 {
@@ -143,6 +145,7 @@ func checkEnterpriseWorkloads(t *testing.T, r *planResult, chAddr, pgHostPort st
 // ingest follows its pool: one 2-CPU pod per node at least, autoscaled on
 // CPU up to what the nodes hold (twice that on the "12+" pool).
 func TestManagedEnterprisePoolsFollowTheVolumeBands(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		gbPerDay                     string
 		appType, appN, ingType, ingN string
@@ -174,6 +177,7 @@ func TestManagedEnterprisePoolsFollowTheVolumeBands(t *testing.T) {
 // admit before traffic flows, is a component output on both clouds: the VPC
 // endpoint's ID on AWS, the PSC connection ID on GCP.
 func TestManagedEnterpriseOutputsThePrivateEndpointToApprove(t *testing.T) {
+	t.Parallel()
 	for stack, want := range map[string]func(string) bool{
 		"enterprise-aws": func(v string) bool { return v != "" && strings.Trim(v, "0123456789") == "" },
 		"enterprise-gcp": func(v string) bool { return v == "12345678901234567" },

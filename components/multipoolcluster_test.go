@@ -10,6 +10,7 @@ import (
 // ClickHouse 4 x 4/16 on-demand and tainted, ingest 3 x 2/8 spot; every
 // node carries its pool label, and the workloads are pinned to them.
 func TestMultiPoolClusterPools(t *testing.T) {
+	t.Parallel()
 	type pool struct {
 		machine, nodes, spot, label, taint string
 	}

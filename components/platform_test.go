@@ -63,6 +63,7 @@ func runPlatform(t *testing.T, name tier.Name, adjust ...func(*PlatformArgs)) []
 }
 
 func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
+	t.Parallel()
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Pro, tier.Enterprise} {
 		t.Run(string(name), func(t *testing.T) {
 			spec := platformSpec(t, name)
@@ -133,6 +134,7 @@ func TestPlatformRegistersEveryObjectOnTheCluster(t *testing.T) {
 // ClusterIssuer waits for it), and Traefik is installed where the cluster
 // has no ingress controller of its own.
 func TestPlatformInstallsHTTPSIngress(t *testing.T) {
+	t.Parallel()
 	for _, class := range []string{"", "traefik"} {
 		resources := runPlatform(t, tier.Team, func(a *PlatformArgs) { a.Spec.Domain, a.Spec.IngressClass = "logs.example.com", class })
 		releases := map[string]string{}
@@ -167,6 +169,7 @@ func TestPlatformInstallsHTTPSIngress(t *testing.T) {
 }
 
 func TestPlatformArgsValidate(t *testing.T) {
+	t.Parallel()
 	err := (&PlatformArgs{Spec: platformSpec(t, tier.Team)}).validate()
 	if err == nil {
 		t.Fatal("accepted args without a provider or warm credentials")
@@ -184,6 +187,7 @@ func TestPlatformArgsValidate(t *testing.T) {
 // managed database's host with the role in place of the owner),
 // ClickHouse's with the user's name.
 func TestPlatformMakesEachServiceItsLogins(t *testing.T) {
+	t.Parallel()
 	for _, name := range []tier.Name{tier.Team, tier.Enterprise} {
 		secrets := map[string]map[string]string{}
 		types := map[string]string{}
@@ -230,6 +234,7 @@ func TestPlatformMakesEachServiceItsLogins(t *testing.T) {
 // is unset, else the stack's), stored as a secret; its pods carry the
 // configuration's hash, so a change restarts them.
 func TestPlatformWritesTheAlertmanagerConfig(t *testing.T) {
+	t.Parallel()
 	for _, cfg := range []string{"", "route:\n  receiver: ops\nreceivers:\n  - name: ops\n"} {
 		res := runPlatform(t, tier.Team, func(a *PlatformArgs) { a.AlertmanagerConfig = cfg })
 		var secret, set *mockmonitor.Resource

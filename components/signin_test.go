@@ -23,6 +23,7 @@ func testSignIn() *settings.SignIn {
 // The Platform keeps the client secret in SecretOIDC, as a secret; the
 // objects only name it.
 func TestPlatformKeepsTheClientSecretInASecret(t *testing.T) {
+	t.Parallel()
 	found, issuer := false, false
 	for _, r := range runPlatform(t, tier.Team, func(a *PlatformArgs) { a.Spec.SignIn, a.Spec.Domain = testSignIn(), "logs.example.com" }) {
 		if r.Type != "kubernetes:core/v1:Secret" {
@@ -72,6 +73,7 @@ func TestPlatformKeepsTheClientSecretInASecret(t *testing.T) {
 // public address, and the client secret as the api's secret file, into
 // its (secret) user data.
 func TestComposeHostSignIn(t *testing.T) {
+	t.Parallel()
 	mocks := &mockmonitor.Recorder{}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		args := hobbyArgs()

@@ -5,6 +5,7 @@ import "testing"
 // Every warm endpoint is a path-style bucket URL; backups go to its
 // postgres/ prefix through the same host.
 func TestBackupTarget(t *testing.T) {
+	t.Parallel()
 	for endpoint, want := range map[string][2]string{
 		"https://s3.eu-central-1.amazonaws.com/nano-warm-abc/team-aws/": {"s3://nano-warm-abc/team-aws/postgres/", "https://s3.eu-central-1.amazonaws.com"},
 		"https://storage.googleapis.com/bkt/pro-gcp/":                   {"s3://bkt/pro-gcp/postgres/", "https://storage.googleapis.com"},

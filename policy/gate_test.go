@@ -75,6 +75,7 @@ func analyze(t *testing.T, c pulumirpc.AnalyzerClient, cfg map[string]string, rs
 // The CI gate: every stack's resources (a mocks run of the program) pass
 // every mandatory rule.
 func TestEveryStackPassesThePolicyPack(t *testing.T) {
+	t.Parallel()
 	c := client(t)
 	info, err := c.GetAnalyzerInfo(context.Background(), &emptypb.Empty{})
 	if err != nil || len(info.Policies) != len(rules.All()) {
@@ -129,6 +130,7 @@ func TestEveryStackPassesThePolicyPack(t *testing.T) {
 // The gate fails a stack that breaks a rule: the team stack with one api
 // replica and a public database Service.
 func TestTheGateCatchesAViolatingStack(t *testing.T) {
+	t.Parallel()
 	c := client(t)
 	_, cfg, err := stackfile.Load("..", "team-civo")
 	if err != nil {

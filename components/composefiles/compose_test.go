@@ -80,6 +80,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestGoldenFiles(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		tier   tier.Name
 		domain string
@@ -192,6 +193,7 @@ func TestComposeLoadsWithComposeSpec(t *testing.T) {
 }
 
 func TestComposeFileHoldsNoSecret(t *testing.T) {
+	t.Parallel()
 	compose, err := Compose(params(t, tier.Startup, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +208,7 @@ func TestComposeFileHoldsNoSecret(t *testing.T) {
 }
 
 func TestPrometheusScrapesSeedEndpoints(t *testing.T) {
+	t.Parallel()
 	b, err := Prometheus(params(t, tier.Hobby, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -240,6 +243,7 @@ func TestPrometheusScrapesSeedEndpoints(t *testing.T) {
 }
 
 func TestCloudInit(t *testing.T) {
+	t.Parallel()
 	p := params(t, tier.Hobby, "")
 	b, err := CloudInit(p, testSecrets)
 	if err != nil {
@@ -299,6 +303,7 @@ func TestCloudInit(t *testing.T) {
 // as an ingest port; ACME HTTP-01 is still answered where it has a
 // domain), and sends HSTS on every HTTPS site; the host publishes 80.
 func TestCaddyRedirectsAndSendsHSTS(t *testing.T) {
+	t.Parallel()
 	for _, domain := range []string{"", "logs.example.com"} {
 		p := params(t, tier.Hobby, domain)
 		b, err := Caddyfile(p)
@@ -386,6 +391,7 @@ func TestBackupBucket(t *testing.T) {
 }
 
 func TestBuildersRejectMissingInput(t *testing.T) {
+	t.Parallel()
 	p := params(t, tier.Hobby, "")
 	p.Host, p.VolumeDevice = "", ""
 	if _, err := Compose(p); err == nil || !strings.Contains(err.Error(), "missing host, volume device") {
@@ -415,6 +421,7 @@ func sorted(xs []string) []string {
 // it reads, nano's default while none is set; Prometheus sends it the
 // platform's alerts labelled tenant=platform and the api its detections.
 func TestAlertmanagerInTheProject(t *testing.T) {
+	t.Parallel()
 	p := params(t, tier.Hobby, "logs.example.com")
 	b, err := Compose(p)
 	if err != nil {

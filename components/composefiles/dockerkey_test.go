@@ -44,6 +44,7 @@ func openPGPFingerprint(t *testing.T, armored string) string {
 // The user data carries Docker's signing key itself, and it is the key
 // Docker publishes the fingerprint of.
 func TestDockerAptKeyIsEmbedded(t *testing.T) {
+	t.Parallel()
 	ud, err := CloudInit(params(t, "hobby", ""), testSecrets)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ func TestMain(m *testing.M) { harness.MainWithPostgres(m, &pg) }
 // the api grants ingest's and search's roles; every service waits for the
 // roles.
 func TestEachServiceSeesOnlyItsOwnLogins(t *testing.T) {
+	t.Parallel()
 	p := params(t, tier.Startup, "")
 	p.Backup = &Backup{PostgresURL: "https://fsn1.your-objectstorage.com/b/startup-hetzner/postgres-backups/", Region: "fsn1"}
 	s := testSecrets

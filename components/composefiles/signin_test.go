@@ -24,6 +24,7 @@ func testSignIn() *settings.SignIn {
 // and its client secret as a file of its own secrets directory (which
 // takes any character, unlike .env); compose.yaml and .env never hold it.
 func TestSignInRendered(t *testing.T) {
+	t.Parallel()
 	for _, domain := range []string{"", "logs.example.com"} {
 		p := params(t, tier.Hobby, domain)
 		p.SignIn = testSignIn()
@@ -108,6 +109,7 @@ func TestSignInRendered(t *testing.T) {
 // Without sign-in the api runs as before (token sign-in); a secret
 // without the settings, or the settings without it, is refused.
 func TestSignInOffAndHalfConfigured(t *testing.T) {
+	t.Parallel()
 	p := params(t, tier.Hobby, "")
 	proj := loadCompose(t, p)
 	for k := range proj.Services["api"].Environment {

@@ -24,6 +24,7 @@ import (
 // under the rig lock (it makes network namespaces): flock
 // /work/locks/rig.lock go test ./components/hostguard.
 func TestGuardInNetworkNamespaces(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Fatal("the guard's test makes network namespaces and needs root")
 	}
@@ -142,6 +143,7 @@ while ($c = $s->accept) { print $c "metadata\n"; close $c }`)
 }
 
 func TestUnitRunsBeforeTheRuntimeAndIsRequiredByIt(t *testing.T) {
+	t.Parallel()
 	for _, runtime := range []string{"docker.service", "k3s.service"} {
 		u, err := Unit(runtime)
 		if err != nil {

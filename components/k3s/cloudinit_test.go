@@ -57,6 +57,7 @@ func (c cloudConfig) file(t *testing.T, path string) string {
 }
 
 func TestCloudInitGolden(t *testing.T) {
+	t.Parallel()
 	got, err := CloudInit(Params{PublicIP: "203.0.113.7", CAs: testCAs})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +122,7 @@ func TestCloudInitGolden(t *testing.T) {
 // The guard is loaded before k3s is installed (so before any pod starts),
 // and the scrub is queued after the install.
 func TestCloudInitOrder(t *testing.T) {
+	t.Parallel()
 	got, err := CloudInit(Params{PublicIP: "203.0.113.7", CAs: testCAs})
 	if err != nil {
 		t.Fatal(err)
@@ -149,6 +151,7 @@ func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:
 // the installer runs on it without downloading; a tampered binary or
 // script stops it before anything is installed or run.
 func TestInstallScriptChecksDigests(t *testing.T) {
+	t.Parallel()
 	binary, script := []byte("k3s binary "+Pinned.Version), []byte("#!/bin/sh\necho \"installer $INSTALL_K3S_SKIP_DOWNLOAD $*\" >> \"$NANO_LOG\"\n")
 	rel := Release{Version: Pinned.Version, BinaryURL: "https://downloads.example/k3s", ScriptURL: "https://downloads.example/install.sh",
 		BinarySHA256: sum(binary), ScriptSHA256: sum(script)}
@@ -214,6 +217,7 @@ cp "$NANO_SERVE/${url##*/}" "$out"
 // The scrub removes every copy cloud-init keeps of the user data, disables
 // cloud-init for later boots and leaves k3s' keys in place, root's only.
 func TestScrubRemovesTheUserDataCopies(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	inst := filepath.Join(root, "var/lib/cloud/instances/12345678")
 	secretFiles := []string{"user-data.txt", "user-data.txt.i", "cloud-config.txt", "obj.pkl", "scripts/runcmd"}
@@ -265,6 +269,7 @@ func TestScrubRemovesTheUserDataCopies(t *testing.T) {
 }
 
 func TestCloudInitRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	if _, err := CloudInit(Params{PublicIP: "not-an-ip", CAs: testCAs}); err == nil {
 		t.Error("accepted a bad IP")
 	}

@@ -13,6 +13,7 @@ func pem(kind, body string) string {
 }
 
 func TestClientCertificate(t *testing.T) {
+	t.Parallel()
 	ca, cert, key := pem("CERTIFICATE", "ca"), pem("CERTIFICATE", "admin"), pem("EC PRIVATE KEY", "k")
 	out, err := ClientCertificate("https://203.0.113.7:6443", ca, cert, key)
 	if err != nil {
@@ -49,6 +50,7 @@ func TestClientCertificate(t *testing.T) {
 }
 
 func TestExec(t *testing.T) {
+	t.Parallel()
 	ca := pem("CERTIFICATE", "gke")
 	out, err := Exec("https://34.1.2.3", base64.StdEncoding.EncodeToString([]byte(ca)), Plugin{
 		Command: "aws", Args: []string{"eks", "get-token", "--cluster-name", "c"}, Env: map[string]string{"B": "2", "A": "1"},

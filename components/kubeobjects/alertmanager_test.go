@@ -17,6 +17,7 @@ import (
 // Secret; Prometheus and the api address every member, and only they
 // (and its peers) reach it.
 func TestAlertmanagerOnEveryTier(t *testing.T) {
+	t.Parallel()
 	for _, name := range kubeTiers {
 		t.Run(string(name), func(t *testing.T) {
 			s := specFor(t, name)
@@ -112,6 +113,7 @@ func TestAlertmanagerOnEveryTier(t *testing.T) {
 
 // On Pro, Alertmanager runs on the app pool, not ClickHouse's.
 func TestAlertmanagerRunsOnTheAppPool(t *testing.T) {
+	t.Parallel()
 	objs := objects(t, specFor(t, tier.Pro))
 	set := find(t, objs, "StatefulSet", "alertmanager")
 	if got := get(t, set, "spec", "template", "spec", "nodeSelector", PoolLabel); got != string(tier.App) {

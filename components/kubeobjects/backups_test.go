@@ -17,6 +17,7 @@ import (
 // bucket gets CloudNativePG's backups too; without one Growth has none,
 // and Enterprise's clouds back up themselves.
 func TestBackupsFollowTheBucket(t *testing.T) {
+	t.Parallel()
 	growth := specFor(t, tier.Growth)
 	growth.BackupBucket = true
 	growth.Backup = &Backup{DestinationPath: "s3://nano-backups/growth-test/postgres/", EndpointURL: "https://fsn1.your-objectstorage.com"}
@@ -77,6 +78,7 @@ func TestBackupsFollowTheBucket(t *testing.T) {
 // and archives under nano-pg. A restore where CloudNativePG has no archive
 // is refused.
 func TestPostgresRecoversFromTheArchive(t *testing.T) {
+	t.Parallel()
 	v, err := kubevalidate.New()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 // An override whose pods cannot fit their pool's nodes fails at plan time,
 // naming the pool and what to change; the catalog's own tiers fit.
 func TestPodsThatCannotScheduleAreRefused(t *testing.T) {
+	t.Parallel()
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
 		if _, err := Objects(specFor(t, name)); err != nil {
 			t.Errorf("%s as the catalog has it: %v", name, err)

@@ -25,6 +25,7 @@ import (
 // services/search), so every Kubernetes tier's URLs reach a handler
 // whatever the controller does with the path.
 func TestIngressRoutesThePublicPrefixes(t *testing.T) {
+	t.Parallel()
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
 		objs := objects(t, specFor(t, name))
 		ing := find(t, objs, "Ingress", "nano")
@@ -59,6 +60,7 @@ func TestIngressRoutesThePublicPrefixes(t *testing.T) {
 // entrypoint, for the same hosts and paths, only redirects to HTTPS. A
 // class that is not Traefik gets neither (its controller redirects).
 func TestIngressRedirectsToHTTPSAndSendsHSTS(t *testing.T) {
+	t.Parallel()
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
 		s := specFor(t, name)
 		for _, class := range []string{"", IngressClassTraefik} {
@@ -103,6 +105,7 @@ func TestIngressRedirectsToHTTPSAndSendsHSTS(t *testing.T) {
 // while the same endpoints at the services' own paths, where Prometheus
 // and the probes read them inside the cluster, answer.
 func TestIngressReachesNoOperationalEndpoint(t *testing.T) {
+	t.Parallel()
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ready := func(context.Context) error { return nil }
 	api := &apiserver.Server{Log: discard, Registry: prometheus.NewRegistry(), Ready: ready, Version: "v-test", Leading: func() bool { return false }}

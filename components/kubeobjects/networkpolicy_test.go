@@ -13,6 +13,7 @@ import (
 // endpoint; search and ingest reach their databases only (in the cluster;
 // Enterprise's are managed services outside it, on their ports).
 func TestOnlyTheAPIReachesTheInternet(t *testing.T) {
+	t.Parallel()
 	for _, name := range []tier.Name{tier.Growth, tier.Pro, tier.Enterprise} {
 		objs := objects(t, specFor(t, name))
 		api := fmt.Sprint(get(t, find(t, objs, "NetworkPolicy", "api"), "spec", "egress"))

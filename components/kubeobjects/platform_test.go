@@ -67,6 +67,7 @@ func objects(t *testing.T, s Spec) []Object {
 
 // Every object of every tier passes the upstream validators.
 func TestObjectsPassUpstreamValidators(t *testing.T) {
+	t.Parallel()
 	v, err := kubevalidate.New()
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +132,7 @@ func get(t *testing.T, v any, path ...any) any {
 
 // The emitted objects carry the catalog's numbers.
 func TestObjectsFollowTheCatalog(t *testing.T) {
+	t.Parallel()
 	for _, name := range kubeTiers {
 		t.Run(string(name), func(t *testing.T) {
 			s := specFor(t, name)
@@ -242,6 +244,7 @@ func TestObjectsFollowTheCatalog(t *testing.T) {
 // PostgreSQL (on-demand capacity, not the spot app pool) tolerate the
 // ClickHouse pool's taint.
 func TestProPinsWorkloadsToPools(t *testing.T) {
+	t.Parallel()
 	objs := objects(t, specFor(t, tier.Pro))
 	for svc, pool := range map[string]string{"api": "app", "search": "app", "ingest": "ingest", "prometheus": "app"} {
 		d := find(t, objs, "Deployment", svc)
@@ -280,6 +283,7 @@ func TestProPinsWorkloadsToPools(t *testing.T) {
 }
 
 func TestSpecValidate(t *testing.T) {
+	t.Parallel()
 	s := specFor(t, tier.Team)
 	s.Images.API = ""
 	s.ClickHouse = &Endpoint{Host: "x", Port: 9440}
@@ -316,6 +320,7 @@ func TestSpecValidate(t *testing.T) {
 
 // Golden manifests: one multi-document YAML per tier.
 func TestGoldenManifests(t *testing.T) {
+	t.Parallel()
 	for _, name := range kubeTiers {
 		var b bytes.Buffer
 		objs := objects(t, specFor(t, name))
@@ -360,6 +365,7 @@ func TestGoldenManifests(t *testing.T) {
 // The ingest service's default ports are the seed's: the platform leaves
 // them unset.
 func TestIngestDefaultPortsAreTheSeeds(t *testing.T) {
+	t.Parallel()
 	for addr, port := range map[string]int{
 		contract.DefaultIngestAddr: contract.Ports.IngestHTTP, contract.DefaultHECAddr: contract.Ports.IngestHEC,
 		contract.DefaultMetricsAddr: contract.Ports.IngestMetrics,

@@ -15,6 +15,7 @@ import (
 // owner's), the api the owner's (and grants the roles), web none; each
 // names its ClickHouse user.
 func TestEachServiceMountsOnlyItsOwnLogins(t *testing.T) {
+	t.Parallel()
 	logins := []string{SecretClickHouse, SecretPostgresManaged, cnpgName + "-app", SecretPostgresIngest, SecretPostgresSearch,
 		SecretClickHouseIngest, SecretClickHouseSearch}
 	for _, name := range kubeTiers {
@@ -70,6 +71,7 @@ func TestEachServiceMountsOnlyItsOwnLogins(t *testing.T) {
 // managed roles that may only log in, with their basic-auth Secrets; the
 // installation's users with events.ServiceUsers' grants and profiles.
 func TestDatabasesDeclareTheServiceLogins(t *testing.T) {
+	t.Parallel()
 	objs := objects(t, specFor(t, "team"))
 	roles := get(t, find(t, objs, "Cluster", cnpgName), "spec", "managed", "roles").([]any)
 	if len(roles) != 2 {
@@ -105,6 +107,7 @@ func TestDatabasesDeclareTheServiceLogins(t *testing.T) {
 }
 
 func TestPostgresRoleURIs(t *testing.T) {
+	t.Parallel()
 	if got := InClusterPostgresURI("nano_ingest", "pw0123456789"); got != "postgresql://nano_ingest:pw0123456789@nano-pg-rw.nano:5432/nano" {
 		t.Errorf("in-cluster URI %s", got)
 	}

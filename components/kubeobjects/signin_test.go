@@ -23,6 +23,7 @@ func testSignIn() *settings.SignIn {
 // URL under the domain and its client secret as a file of SecretOIDC; no
 // object carries the secret itself (the Platform makes SecretOIDC).
 func TestSignInOnEveryKubernetesTier(t *testing.T) {
+	t.Parallel()
 	for _, name := range kubeTiers {
 		s := specFor(t, name)
 		s.SignIn = testSignIn()
@@ -62,6 +63,7 @@ func TestSignInOnEveryKubernetesTier(t *testing.T) {
 }
 
 func TestSignInOffAndWithoutADomain(t *testing.T) {
+	t.Parallel()
 	s := specFor(t, tier.Growth)
 	pod := fmt.Sprint(get(t, find(t, objects(t, s), "Deployment", "api"), "spec", "template", "spec"))
 	if strings.Contains(pod, "NANO_OIDC_") || strings.Contains(pod, contract.AuditRetentionDays) {

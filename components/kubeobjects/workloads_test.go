@@ -13,6 +13,7 @@ import (
 // tier (without it /v1/credentials answers 503): the key file's path in
 // its environment, from the Secret the platform generates.
 func TestAPIGetsTheCredentialsKey(t *testing.T) {
+	t.Parallel()
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
 		objs := objects(t, specFor(t, name))
 		dep := find(t, objs, "Deployment", "api")

@@ -14,6 +14,7 @@ import (
 // Every key is a row, with its type, default and description; a pipe in a
 // description cannot break the table.
 func TestConfigurationHasEveryKey(t *testing.T) {
+	t.Parallel()
 	page := string(Configuration())
 	for _, k := range settings.Keys {
 		row := "| `" + settings.Namespace + ":" + k.Name + "` |"
@@ -43,6 +44,7 @@ func TestConfigurationHasEveryKey(t *testing.T) {
 
 // Every rule is a row with its level and remediation.
 func TestPolicyRulesHasEveryRule(t *testing.T) {
+	t.Parallel()
 	page := string(PolicyRules())
 	for _, r := range rules.All() {
 		if !strings.Contains(page, "| `"+r.ID+"` | "+string(r.Level)+" | "+cell(r.Description)+" | "+cell(r.Remediation)+" |") {
@@ -54,6 +56,7 @@ func TestPolicyRulesHasEveryRule(t *testing.T) {
 // The environment page lists every NANO_* constant of the real contract
 // exactly once, each with a meaning.
 func TestEnvironmentHasEveryContractVariable(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("..", "..", ContractDir)
 	page, err := Environment(dir)
 	if err != nil {
@@ -92,6 +95,7 @@ func TestEnvironmentHasEveryContractVariable(t *testing.T) {
 // declaration's doc, a _FILE variable's plain one, an earlier comment
 // naming the constant, the block's text; other constants are not rows.
 func TestVariablesTakeTheCommentsThatCoverThem(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := `package contract
 

@@ -69,6 +69,7 @@ func rule(t *testing.T, id string) *Rule {
 // Each rule: a compliant stack passes it, each violating variant fails it
 // with a message containing the expected words.
 func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
+	t.Parallel()
 	team := EnvFor(nil, "team")
 	cases := []struct {
 		rule string
@@ -298,6 +299,7 @@ func TestEveryRuleHasAPassingAndAFailingExample(t *testing.T) {
 
 // A value a preview does not know yet is not a violation.
 func TestUnknownValuesAreNotViolations(t *testing.T) {
+	t.Parallel()
 	rs := []Resource{
 		{URN: "r", Type: "aws:rds/instance:Instance", Protect: true, Props: map[string]any{"publiclyAccessible": false, "storageEncrypted": Unknown{}, "backupRetentionPeriod": Unknown{}, "deletionProtection": true, "tags": Unknown{}}},
 		{URN: "v", Type: "aws:ec2/vpc:Vpc", Props: map[string]any{"tags": Unknown{}}},

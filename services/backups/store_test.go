@@ -7,6 +7,7 @@ import (
 
 // A store's settings are checked, each message naming what is wrong.
 func TestStoreValidate(t *testing.T) {
+	t.Parallel()
 	good := Store{URL: "https://s3.example.com/bucket/acme/", AccessKeyID: "k", SecretAccessKey: "s"}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)

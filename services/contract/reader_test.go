@@ -9,6 +9,7 @@ import (
 )
 
 func TestReaderNamesEveryBadVariable(t *testing.T) {
+	t.Parallel()
 	secret := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -43,6 +44,7 @@ func TestReaderNamesEveryBadVariable(t *testing.T) {
 
 // The alert rules encode and alert on the metric the api exports.
 func TestAlertRules(t *testing.T) {
+	t.Parallel()
 	rules := func(pg bool) []any { return AlertRules(pg)["groups"].([]any)[0].(map[string]any)["rules"].([]any) }
 	rule := rules(false)[0].(map[string]any)
 	if !strings.HasPrefix(rule["expr"].(string), DiskFreeMetric+" < ") || rule["alert"] == "" {

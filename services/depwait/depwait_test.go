@@ -12,6 +12,7 @@ import (
 )
 
 func TestRetryUntilReadyOrCancelled(t *testing.T) {
+	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	calls := 0
 	err := Retry(context.Background(), log, "x", func(context.Context) error {
@@ -35,6 +36,7 @@ func TestRetryUntilReadyOrCancelled(t *testing.T) {
 // A Pending error is retried like any other and logged as information;
 // a real failure as a warning.
 func TestPendingIsInformation(t *testing.T) {
+	t.Parallel()
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	calls := 0

@@ -63,6 +63,7 @@ func refused(t *testing.T, err error, want string) {
 // The production guard refuses the deployment's own addresses and names
 // before anything is dialled.
 func TestCheckHostRefusesInternalDestinations(t *testing.T) {
+	t.Parallel()
 	g := New()
 	for host, want := range map[string]string{
 		"127.0.0.1":                         "loopback",
@@ -101,6 +102,7 @@ func TestCheckHostRefusesInternalDestinations(t *testing.T) {
 // The production guard does not fetch from a loopback server, and the
 // server sees no request.
 func TestProductionGuardRefusesLoopback(t *testing.T) {
+	t.Parallel()
 	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "secret") })
 	_, err := get(New().Client(5*time.Second), tg.URL)
 	refused(t, err, "loopback")
@@ -117,6 +119,7 @@ func TestProductionGuardRefusesLoopback(t *testing.T) {
 // that resolves inside is refused, and the redirect's target sees
 // nothing.
 func TestRedirectsAreCheckedAgain(t *testing.T) {
+	t.Parallel()
 	inner := newTarget(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "clickhouse answers") })
 	var to atomic.Value
 	outer := newTarget(t, func(w http.ResponseWriter, r *http.Request) {
@@ -159,6 +162,7 @@ func TestRedirectsAreCheckedAgain(t *testing.T) {
 // rebinding, or a record pointed inside) is refused when the connection
 // is made: the check is of the resolved address.
 func TestResolvedAddressIsChecked(t *testing.T) {
+	t.Parallel()
 	inner := newTarget(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "internal") })
 	g := New()
 	g.resolver = stubResolver(t, netip.MustParseAddr("127.0.0.1"))
@@ -174,6 +178,7 @@ func TestResolvedAddressIsChecked(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"https://user:pa55@feeds.example.com/x.csv":       "https://redacted@feeds.example.com/x.csv",
 		"https://feeds.example.com/x.csv?key=abc&day=1#f": "https://feeds.example.com/x.csv?day=redacted&key=redacted",

@@ -15,6 +15,7 @@ import (
 )
 
 func TestConfigNamesEveryBadVariable(t *testing.T) {
+	t.Parallel()
 	_, err := loadConfig(func(k string) string { return map[string]string{contract.ListenAddr: "nowhere"}[k] })
 	if err == nil || !strings.Contains(err.Error(), contract.ListenAddr+":") {
 		t.Errorf("bad listen address not named: %v", err)
@@ -139,6 +140,7 @@ func TestServiceServesTheBuiltUI(t *testing.T) {
 
 // A file set without index.html is refused by name.
 func TestHandlerNeedsAnIndex(t *testing.T) {
+	t.Parallel()
 	if _, err := newHandler(fstest.MapFS{"assets/x.js": {Data: []byte("x")}}, "t"); err == nil {
 		t.Error("a UI without index.html was accepted")
 	}

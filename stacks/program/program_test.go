@@ -58,6 +58,7 @@ func str(t *testing.T, res program.Resource, key string) string {
 }
 
 func TestComposeStacksBuild(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		stack      string
 		tier       tier.Name
@@ -137,6 +138,7 @@ func TestComposeStacksBuild(t *testing.T) {
 }
 
 func TestComposeHostFollowsOverrides(t *testing.T) {
+	t.Parallel()
 	_, cfg, err := stackfile.Load(projectDir, "startup-hetzner")
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +175,7 @@ func TestComposeHostFollowsOverrides(t *testing.T) {
 
 // Invalid config fails before any resource is registered, naming the key.
 func TestInvalidConfigRegistersNothing(t *testing.T) {
+	t.Parallel()
 	_, cfg, err := stackfile.Load(projectDir, "hobby-hetzner")
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +201,7 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 // Every stack in stacks/ builds: each tier's component with the stack's
 // real config (required secrets stand in as placeholders, as in plan).
 func TestEveryStackBuilds(t *testing.T) {
+	t.Parallel()
 	stacks, err := stackfile.Stacks(projectDir)
 	if err != nil {
 		t.Fatal(err)
@@ -296,6 +300,7 @@ func sum(m map[string]int) int {
 // Growth builds end to end: a k3s server on Hetzner, the CSI driver and the
 // whole platform on the cluster's provider.
 func TestGrowthStackBuilds(t *testing.T) {
+	t.Parallel()
 	r, err := program.Plan(projectDir, "growth-hetzner")
 	if err != nil {
 		t.Fatal(err)
@@ -396,6 +401,7 @@ func TestGrowthKeepsOnlyItsOwnHetznerToken(t *testing.T) {
 // real size in the pool and the totals, and ingest's autoscaled range on
 // Enterprise.
 func TestBillOfMaterialsFollowsThePlan(t *testing.T) {
+	t.Parallel()
 	plan := func(stack string, overrides map[string]string) string {
 		t.Helper()
 		proj, cfg, err := stackfile.Load(projectDir, stack)
@@ -434,6 +440,7 @@ func TestBillOfMaterialsFollowsThePlan(t *testing.T) {
 // inside the secret user data) and on Growth (the bucket's Secret with the
 // ClickHouse backups' URL, and CloudNativePG's backups with it).
 func TestBackupBucketReachesTheTiers(t *testing.T) {
+	t.Parallel()
 	bucket := map[string]string{
 		"nano:backupBucketUrl": "https://fsn1.your-objectstorage.com/nano-backups/", "nano:backupBucketRegion": "fsn1",
 		"nano:backupAccessKeyId": "AKIDEXAMPLE", "nano:backupSecretAccessKey": "c2VjcmV0LWtleS1leGFtcGxl",
@@ -498,6 +505,7 @@ func TestBackupBucketReachesTheTiers(t *testing.T) {
 // A restore on Growth is configuration: the recreated Cluster bootstraps
 // from the named archive and archives under its new name.
 func TestPostgresRecoveryReachesTheCluster(t *testing.T) {
+	t.Parallel()
 	_, cfg, err := stackfile.Load(projectDir, "growth-hetzner")
 	if err != nil {
 		t.Fatal(err)

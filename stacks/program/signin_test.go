@@ -37,6 +37,7 @@ func planWithSignIn(t *testing.T, stack string, extra map[string]string) (*progr
 // cluster's api from its env and SecretOIDC, with the redirect URL under
 // the deployment's web URL.
 func TestSignInReachesEveryTier(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		stack, domain string
 	}{
@@ -94,6 +95,7 @@ func TestSignInReachesEveryTier(t *testing.T) {
 // A cluster tier without a domain has no web URL to come back to: the
 // plan fails before registering anything, naming the key.
 func TestSignInNeedsADomainOnClusters(t *testing.T) {
+	t.Parallel()
 	_, err := planWithSignIn(t, "team-gcp", nil)
 	if err == nil || !strings.Contains(err.Error(), `nano:oidcIssuer: tier "team" serves the UI only at nano:domain`) {
 		t.Errorf("team without a domain: %v", err)

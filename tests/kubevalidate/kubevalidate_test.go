@@ -18,6 +18,7 @@ func mustValidator(t *testing.T) *Validator {
 }
 
 func TestEmbeddedCRDsMatchShared(t *testing.T) {
+	t.Parallel()
 	files, err := CRDFiles()
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +47,7 @@ func TestEmbeddedCRDsMatchShared(t *testing.T) {
 }
 
 func TestKnowsTheOperatorsKinds(t *testing.T) {
+	t.Parallel()
 	kinds := strings.Join(mustValidator(t).Kinds(), " ")
 	for _, k := range []string{
 		"clickhouse.altinity.com/v1/ClickHouseInstallation",
@@ -71,6 +73,7 @@ func chi(layout map[string]any) map[string]any {
 
 // Each validator rejects what it should, with a message that says why.
 func TestRejects(t *testing.T) {
+	t.Parallel()
 	v := mustValidator(t)
 	restrictedPod := map[string]any{
 		"securityContext": map[string]any{"runAsNonRoot": true, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},

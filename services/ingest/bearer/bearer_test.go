@@ -46,6 +46,7 @@ func do(h http.Handler, body string) *httptest.ResponseRecorder {
 
 // A full queue answers 503 with Retry-After; a token over its rate 429.
 func TestBackpressureStatuses(t *testing.T) {
+	t.Parallel()
 	rec := do(handler(t, 0), `{"message":"x"}`)
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
 		t.Errorf("full queue: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))

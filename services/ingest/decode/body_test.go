@@ -39,6 +39,7 @@ func body(t *testing.T, l Limits, raw []byte) (out []byte, asked []int64, err er
 // stream of members whose last trailer understates the whole is still
 // cut at the limit while it inflates.
 func TestGzipBodyIsSizedAndBoundedByItsTrailer(t *testing.T) {
+	t.Parallel()
 	l := Limits{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 1 << 20}
 	text := []byte(strings.Repeat("event line\n", 50_000)) // 550,000 bytes
 	out, asked, err := body(t, l, gzipped(t, text))

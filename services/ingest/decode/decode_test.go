@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseTime(t *testing.T) {
+	t.Parallel()
 	want := time.Date(2025, 11, 23, 10, 0, 0, 123000000, time.UTC)
 	for _, in := range []string{"2025-11-23T10:00:00.123Z", "2025-11-23T11:00:00.123+01:00", "1763892000.123", "1763892000123", "1763892000123000", "1763892000123000000"} {
 		got, err := ParseTime(in)
@@ -24,6 +25,7 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestJSONShapes(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1, 0)
 	evs, err := JSON([]byte(`{"msg":"a","lvl":"warning","app":"x","hostname":"h","nested":{"k":[1,2]},"null":null}`), DefaultLimits, now)
 	if err != nil || len(evs) != 1 {
@@ -69,6 +71,7 @@ func withMaxEvents(n int) Limits {
 }
 
 func TestRecordLimit(t *testing.T) {
+	t.Parallel()
 	l := DefaultLimits
 	l.MaxRecordBytes = 20
 	if _, err := JSON([]byte(`{"message":"short"}`+"\n"+`{"message":"much longer than twenty"}`), l, time.Unix(0, 0)); err == nil ||

@@ -174,6 +174,7 @@ var scanSeeds = []string{
 }
 
 func TestScannerAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, s := range scanSeeds {
 		checkAgainstReference(t, []byte(s))
 	}

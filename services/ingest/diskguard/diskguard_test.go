@@ -17,6 +17,7 @@ import (
 // the threshold; they are taken again only from MinFree + 1 point; a
 // failed reading keeps the state.
 func TestGuardRefusesBelowMinFree(t *testing.T) {
+	t.Parallel()
 	free := 0.5
 	var fail error
 	m := telemetry.New()

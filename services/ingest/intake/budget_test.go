@@ -18,6 +18,7 @@ import (
 // requests are refused until it holds no more than half, so the other gets
 // in; one request larger than half still fits alone.
 func TestBudgetBoundsBodiesInFlight(t *testing.T) {
+	t.Parallel()
 	in := &Intake{Protocol: "http", Metrics: telemetry.New(), Limits: decode.DefaultLimits, Budget: NewBudget(1000)}
 	in.Budget.Wait = 50 * time.Millisecond
 	post := func(tenant string, n int) (*Reservation, bool) {

@@ -15,6 +15,7 @@ import (
 // replaced); times inside stay; ClickHouse's DateTime range bounds a
 // window without an age.
 func TestWindowClampsOutsideTimes(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	w := Window{MaxAge: 90 * 24 * time.Hour, MaxSkew: 15 * time.Minute, MaxDays: 30}
 	evs := []events.Event{
@@ -46,6 +47,7 @@ func TestWindowClampsOutsideTimes(t *testing.T) {
 // A request over MaxDays distinct days is refused with 400 naming the
 // event that passes the bound; up to it is taken.
 func TestWindowBoundsDaysPerRequest(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	w := Window{MaxAge: 365 * 24 * time.Hour, MaxDays: 3}
 	at := func(days ...int) []events.Event {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestDecodeTimestampRange(t *testing.T) {
+	t.Parallel()
 	b := protowire.AppendTag(nil, 1, protowire.VarintType)
 	b = protowire.AppendVarint(b, 1763899200)
 	b = protowire.AppendTag(b, 2, protowire.VarintType)
@@ -22,6 +23,7 @@ func TestDecodeTimestampRange(t *testing.T) {
 }
 
 func TestDecodeBoundsDepthAndCount(t *testing.T) {
+	t.Parallel()
 	v := []byte{}
 	for i := 0; i < maxDepth+5; i++ { // arrays nested beyond the bound
 		inner := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), v)

@@ -11,6 +11,7 @@ import (
 // day, with the wait until then; returns give back what was counted.
 // Tenants do not share anything.
 func TestQuotas(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
 	q := NewAt(Limits{EventsPerSecond: 10, BurstSeconds: 2, BytesPerDay: 1000}, func() time.Time { return now })
 	if r := q.Take("a", 20, 100); r.Quota != "" {

@@ -26,6 +26,7 @@ func frames(t *testing.T, in string, max int) ([]Frame, error) {
 }
 
 func TestFramerBothFramings(t *testing.T) {
+	t.Parallel()
 	in := "12 <13>1 - - ab" + // octet-counted
 		"<13>Oct 11 22:14:15 h a: line one\r\n" + // newline, CRLF
 		"\n\n" + // empty lines
@@ -49,6 +50,7 @@ func TestFramerBothFramings(t *testing.T) {
 
 // Messages over the limit are cut, the stream stays in step.
 func TestFramerTruncatesAndStaysInStep(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("a", 100)
 	in := "100 " + long + "<13>" + long + "\n" + "5 hello"
 	got, err := frames(t, in, 10)
@@ -70,6 +72,7 @@ func TestFramerTruncatesAndStaysInStep(t *testing.T) {
 }
 
 func TestFramerRefusesHugeCounts(t *testing.T) {
+	t.Parallel()
 	_, err := frames(t, "9999999999 x", 1024)
 	if !errors.Is(err, ErrFraming) {
 		t.Fatalf("err %v, want ErrFraming", err)

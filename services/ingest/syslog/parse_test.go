@@ -21,6 +21,7 @@ func attr(ev events.Event, key string) (string, bool) {
 }
 
 func TestParseRFC5424(t *testing.T) {
+	t.Parallel()
 	const token = "tok-0123456789abcdefghij"
 	msg := `<165>1 2026-12-05T19:58:01.123456Z fw01.example.com sshd 4242 ID47 [exampleSDID@32473 iut="3" eventSource="App"][nano@32473 token="` + token + `"] Failed password for root`
 	p := NewParser().Parse([]byte(msg), now, events.DefaultLimits)
@@ -52,6 +53,7 @@ func TestParseRFC5424(t *testing.T) {
 }
 
 func TestParseRFC3164(t *testing.T) {
+	t.Parallel()
 	p := NewParser().Parse([]byte("<34>Oct 11 22:14:15 mymachine su[99]: 'su root' failed for lonvick on /dev/pts/8"), now, events.DefaultLimits)
 	ev := p.Event
 	if ev.Host != "mymachine" || ev.Service != "su" || ev.Severity != "fatal" || ev.Message != "'su root' failed for lonvick on /dev/pts/8" {
@@ -76,6 +78,7 @@ func TestParseRFC3164(t *testing.T) {
 
 // Malformed messages are stored whole, with the parser's error.
 func TestParseMalformedKeepsTheLine(t *testing.T) {
+	t.Parallel()
 	for _, line := range []string{
 		"no priority at all",
 		"<999>1 2026-12-05T00:00:00Z h a - - - bad priority",

@@ -28,6 +28,7 @@ func (c *counts) Waiting(d int) { c.waiting.Add(int64(d)) }
 func (c *counts) Running(d int) { c.running.Add(int64(d)) }
 
 func TestPerTenantAndGlobalBounds(t *testing.T) {
+	t.Parallel()
 	obs := &counts{}
 	c, err := New(Config{Global: 3, PerTenant: 2, MaxWaiting: 10, Wait: 50 * time.Millisecond}, obs)
 	if err != nil {
@@ -83,6 +84,7 @@ func TestPerTenantAndGlobalBounds(t *testing.T) {
 }
 
 func TestWaitingIsBounded(t *testing.T) {
+	t.Parallel()
 	c, _ := New(Config{Global: 1, PerTenant: 1, MaxWaiting: 1, Wait: time.Second}, &counts{})
 	ctx := context.Background()
 	rel, _ := c.Acquire(ctx, "a")
@@ -105,6 +107,7 @@ func TestWaitingIsBounded(t *testing.T) {
 
 // Many tenants hammering the controller never exceed either bound.
 func TestBoundsHoldUnderLoad(t *testing.T) {
+	t.Parallel()
 	c, _ := New(Config{Global: 4, PerTenant: 2, MaxWaiting: 1000, Wait: 5 * time.Second}, &counts{})
 	var running atomic.Int64
 	per := map[string]*atomic.Int64{"a": {}, "b": {}, "c": {}}

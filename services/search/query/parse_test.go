@@ -51,6 +51,7 @@ func val(v Value) string {
 }
 
 func TestParseFilters(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{``, `*`},
 		{`level:error service:api`, `(severity:<error> AND service:<api>)`},
@@ -83,6 +84,7 @@ func TestParseFilters(t *testing.T) {
 }
 
 func TestParsePipeline(t *testing.T) {
+	t.Parallel()
 	q, err := Parse(`level:error | stats count(), avg(duration) as d, dc(user) by service, host | sort -count, d asc | limit 10 | head 20`)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +107,7 @@ func TestParsePipeline(t *testing.T) {
 }
 
 func TestParseErrorsPointAtTheColumn(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in   string
 		col  int
@@ -178,6 +181,7 @@ func FuzzParse(f *testing.F) {
 // A chain of MaxTerms terms parses into one flat node; one term more is
 // refused at that term's column.
 func TestTermLimitAndFlatChains(t *testing.T) {
+	t.Parallel()
 	terms := make([]string, MaxTerms)
 	for i := range terms {
 		terms[i] = "a"
@@ -206,6 +210,7 @@ func TestTermLimitAndFlatChains(t *testing.T) {
 
 // | lookup names a dataset (and column, default indicator) and a field.
 func TestParseLookup(t *testing.T) {
+	t.Parallel()
 	q, err := Parse(`level:error | lookup threats on src.ip | lookup owners.host on host | stats count() by host`)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +232,7 @@ func TestParseLookup(t *testing.T) {
 }
 
 func TestStagesSplitsAtTopLevelPipes(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		q      string
 		filter string

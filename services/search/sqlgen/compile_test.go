@@ -46,6 +46,7 @@ func corpus(t testing.TB) []string {
 // The SQL of every corpus query, with its parameters, against
 // testdata/golden.sql (go test -update rewrites it).
 func TestGoldenSQL(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	for _, q := range corpus(t) {
 		st, err := compile(t, q)
@@ -123,6 +124,7 @@ func checkVocabulary(t testing.TB, q string, st *Statement) {
 }
 
 func TestCorpusVocabulary(t *testing.T) {
+	t.Parallel()
 	for _, q := range corpus(t) {
 		st, err := compile(t, q)
 		if err != nil {
@@ -135,6 +137,7 @@ func TestCorpusVocabulary(t *testing.T) {
 // Random queries built from hostile values: quotes, backslashes, SQL,
 // placeholders, braces, newlines; none of it reaches the SQL text.
 func TestRandomQueriesOnlyBindValues(t *testing.T) {
+	t.Parallel()
 	hostile := []string{`'`, `\'`, `"`, `; DROP TABLE nano.events; --`, `{p0:String}`, `@p1`, `?`, `$1`, "a\nb", `%`, `_`, `\`, `é漢`, `) OR 1=1 --`, `toDateTime(0)`, `arrayJoin`, `x*`, `*y?`, `SELECT`}
 	fields := []string{"service", "host", "level", "message", "raw", "feed", "user.name", "http.status", "a'b", `"x y"`, "msg"}
 	r := rand.New(rand.NewSource(1))
@@ -198,6 +201,7 @@ func FuzzCompile(f *testing.F) {
 }
 
 func TestCompileErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		q    string
 		col  int
@@ -224,6 +228,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestParseTime(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]time.Time{
 		"now": testNow, "-15m": testNow.Add(-15 * time.Minute), "-2h": testNow.Add(-2 * time.Hour), "-7d": testNow.AddDate(0, 0, -7),
 		"-1w": testNow.AddDate(0, 0, -7), "-30s": testNow.Add(-30 * time.Second), "2026-11-23": time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),

@@ -14,6 +14,7 @@ import (
 // nano's default loads in Alertmanager and routes to a receiver without
 // integrations.
 func TestUnconfiguredRoutesNowhere(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load(Effective(""))
 	if err != nil {
 		t.Fatalf("the default does not load: %v", err)
@@ -32,6 +33,7 @@ func TestUnconfiguredRoutesNowhere(t *testing.T) {
 
 // Every example of docs/operate/alerting.md loads.
 func TestDocumentedExamplesLoad(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../../docs/operate/alerting.md")
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +59,7 @@ func TestDocumentedExamplesLoad(t *testing.T) {
 // A configuration Alertmanager refuses fails with its message and the
 // line at fault.
 func TestCheckNamesTheLine(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ yml, want string }{
 		{"route:\n  receiver: pager\nreceivers:\n  - name: ops\n", `line 2: undefined receiver "pager" used in route`},
 		{"route:\n  receiver: ops\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: ftp://hooks.example.com/x\n", `line 6: invalid URL: unsupported scheme "ftp" for URL`},

@@ -30,6 +30,7 @@ func kube(extra map[string]string) map[string]string {
 // An existing cluster takes its own keys and needs no region or machine
 // type; Enterprise there reads its databases from config.
 func TestLoadExistingCluster(t *testing.T) {
+	t.Parallel()
 	s, err := Load("growth-kubernetes", getter(kube(map[string]string{KeyStorageClass: "fast-ssd", KeyKubeOperators: "preinstalled", KeyIngressClass: "nginx", KeyDomain: "logs.example.com"})))
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +53,7 @@ func TestLoadExistingCluster(t *testing.T) {
 }
 
 func TestLoadExistingClusterRejects(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		cfg  map[string]string

@@ -9,6 +9,7 @@ import (
 // A secret key set in plaintext is refused with its name and the command
 // that sets it; unset secret keys and encrypted ones pass.
 func TestPlaintextSecretsNamesTheKey(t *testing.T) {
+	t.Parallel()
 	encrypted := []string{"nano:backupSecretAccessKey"}
 	isSecret := func(k string) bool { return slices.Contains(encrypted, k) }
 	get := getter(hobby(map[string]string{KeyBackupKeyID: "AKIA-plain", KeyBackupSecretKey: "s3cret"}))

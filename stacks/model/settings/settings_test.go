@@ -35,6 +35,7 @@ func enterpriseGCP(extra map[string]string) map[string]string {
 }
 
 func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
+	t.Parallel()
 	p, err := stackfile.LoadProject(projectDir)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +94,7 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 // Every stack in stacks/ loads and validates against the catalog: the tier
 // and provider it names are an allowed pair, and the stack name says them.
 func TestEveryStackValidates(t *testing.T) {
+	t.Parallel()
 	stacks, err := stackfile.Stacks(projectDir)
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +150,7 @@ func TestEveryStackValidates(t *testing.T) {
 }
 
 func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
+	t.Parallel()
 	s, err := Load("hobby-hetzner", getter(hobby(nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +220,7 @@ func TestLoadAppliesCatalogAndOverrides(t *testing.T) {
 // otherwise (Enterprise: its daily volume, unlimited events per second);
 // deleting history for disk room is off unless the stack turns it on.
 func TestIngestQuotaAndDiskPolicy(t *testing.T) {
+	t.Parallel()
 	s, err := Load("hobby-hetzner", getter(hobby(nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +252,7 @@ func TestIngestQuotaAndDiskPolicy(t *testing.T) {
 // Invalid values and combinations fail with messages that name the key and
 // say what is allowed.
 func TestLoadRejectsWithClearMessages(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		cfg  map[string]string

@@ -26,6 +26,7 @@ func merge(a, b map[string]string) map[string]string {
 }
 
 func TestSignInKeys(t *testing.T) {
+	t.Parallel()
 	s, err := Load("hobby-hetzner", getter(hobby(nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +77,7 @@ func TestSignInKeys(t *testing.T) {
 }
 
 func TestSignInRejectsWithClearMessages(t *testing.T) {
+	t.Parallel()
 	team := map[string]string{KeyTier: "team", KeyProvider: "civo", KeyRegion: "LON1"}
 	cases := []struct {
 		name string
@@ -140,6 +142,7 @@ func TestSignInRejectsWithClearMessages(t *testing.T) {
 // program keep it encrypted), and plan stands in for it when it cannot
 // decrypt it.
 func TestSignInClientSecretIsSecret(t *testing.T) {
+	t.Parallel()
 	for _, k := range Keys {
 		if want := k.Name == KeyOIDCClientSecret; strings.HasPrefix(k.Name, "oidc") && k.Secret != want {
 			t.Errorf("%s: secret %v, want %v", k.Name, k.Secret, want)

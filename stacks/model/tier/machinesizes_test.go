@@ -8,6 +8,7 @@ import (
 // Every type the catalog picks has the size it is picked for, and override
 // names resolve to their real sizes.
 func TestMachineSizes(t *testing.T) {
+	t.Parallel()
 	for p, types := range machineTypes {
 		for want, name := range types {
 			got, err := MachineSize(p, name)

@@ -197,6 +197,7 @@ func eq[T comparable](t *testing.T, what string, got, want T) {
 }
 
 func TestCatalogMatchesSeedTiersTable(t *testing.T) {
+	t.Parallel()
 	tb := findTable(t, seedTables(t), "Tier", "GB/Day", "EPS")
 	if len(tb.rows) != len(catalog) {
 		t.Fatalf("seed lists %d tiers, catalog %d", len(tb.rows), len(catalog))
@@ -229,6 +230,7 @@ func TestCatalogMatchesSeedTiersTable(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedComposeTable(t *testing.T) {
+	t.Parallel()
 	tb := findTable(t, seedTables(t), "Hobby", "Startup")
 	rows := tb.byFirst()
 	for col, name := range []Name{Hobby, Startup} {
@@ -256,6 +258,7 @@ func TestCatalogMatchesSeedComposeTable(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedGrowthTable(t *testing.T) {
+	t.Parallel()
 	rows := findTable(t, seedTables(t), "Aspect", "Growth").byFirst()
 	s, _ := Lookup(Growth)
 	nodes, _, m := pool(t, rows["Nodes"][1])
@@ -276,6 +279,7 @@ func TestCatalogMatchesSeedGrowthTable(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedHATable(t *testing.T) {
+	t.Parallel()
 	rows := findTable(t, seedTables(t), "Team", "Business").byFirst()
 	for col, name := range []Name{Team, Business} {
 		s, _ := Lookup(name)
@@ -298,6 +302,7 @@ func TestCatalogMatchesSeedHATable(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedProTables(t *testing.T) {
+	t.Parallel()
 	tables := seedTables(t)
 	pools := findTable(t, tables, "Pool", "Nodes", "Machine")
 	s, _ := Lookup(Pro)
@@ -332,6 +337,7 @@ func TestCatalogMatchesSeedProTables(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedEnterpriseTable(t *testing.T) {
+	t.Parallel()
 	tb := findTable(t, seedTables(t), "Volume", "App Pool", "Vector Pool")
 	s, _ := Lookup(Enterprise)
 	if len(tb.rows) != len(s.VolumeBands) {
@@ -375,6 +381,7 @@ func TestCatalogMatchesSeedEnterpriseTable(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedClickHouseTable(t *testing.T) {
+	t.Parallel()
 	tb := findTable(t, seedTables(t), "Tier", "Topology", "Keeper")
 	for _, row := range tb.rows {
 		for _, name := range strings.Split(row[0], "/") {
@@ -403,6 +410,7 @@ func TestCatalogMatchesSeedClickHouseTable(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedPostgresTable(t *testing.T) {
+	t.Parallel()
 	tb := findTable(t, seedTables(t), "Tier", "Instances", "HA")
 	for _, row := range tb.rows {
 		for _, name := range strings.Split(row[0], "/") {
@@ -419,6 +427,7 @@ func TestCatalogMatchesSeedPostgresTable(t *testing.T) {
 }
 
 func TestCatalogMatchesSeedPortsAndMonitoring(t *testing.T) {
+	t.Parallel()
 	tables := seedTables(t)
 	ingest := findTable(t, tables, "Port", "Protocol", "Auth").byFirst()
 	eq(t, "HTTP port", ingest[strconv.Itoa(contract.Ports.IngestHTTP)][1], "HTTP")
@@ -452,6 +461,7 @@ func seedLines(t *testing.T) []string {
 // TestSeedCopyIsCurrent compares the testdata copy with the shared seed when
 // this checkout has ../shared beside it (developer machines and CI do).
 func TestSeedCopyIsCurrent(t *testing.T) {
+	t.Parallel()
 	shared := filepath.Join("..", "..", "..", "..", "shared", "seeds", "000_5b2c27310f0e8ad4.txt")
 	want, err := os.ReadFile(shared)
 	if os.IsNotExist(err) {
@@ -473,6 +483,7 @@ func TestSeedCopyIsCurrent(t *testing.T) {
 // Every tier rolls events off after a bounded time; Enterprise, for which
 // the seed gives none, keeps a year like the other HA tiers.
 func TestEveryTierHasARetention(t *testing.T) {
+	t.Parallel()
 	for _, n := range Names() {
 		s := mustLookup(t, string(n))
 		if s.Retention.Days <= 0 {

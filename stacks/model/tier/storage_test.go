@@ -5,6 +5,7 @@ import "testing"
 // Hot storage follows the tier's volume and retention: where the seed's
 // figure cannot hold the hot days at its own rates, the need wins.
 func TestHotStorageHoldsTheHotDays(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[Name][3]int{ // catalog per pod, need per pod, provisioned per pod
 		Hobby:    {50, 39, 50},   // 2 GB/day x 90 d / 8 x 1.25 + 10
 		Startup:  {50, 81, 81},   // 5 x 90 / 8 x 1.25 + 10: the seed's 50 GB is too small
