@@ -60,13 +60,18 @@ func serve(w io.Writer, args []string) error {
 	if fs.NArg() > 0 {
 		return cli.UsageError{Err: fmt.Errorf("serve takes flags only, not %q", fs.Arg(0))}
 	}
+	storeFrom := "--store (NANO_PROVISION_STORE_URL)"
 	if *storeURL == "" {
 		// The store's URL carries its password: a file may hold it.
 		v, err := fileVariable("NANO_PROVISION_STORE_URL_FILE")
 		if err != nil {
 			return err
 		}
-		*storeURL = v
+		*storeURL, storeFrom = v, "NANO_PROVISION_STORE_URL_FILE"
+	}
+	if *storeURL != "" && !strings.HasPrefix(*storeURL, "postgres://") && !strings.HasPrefix(*storeURL, "postgresql://") {
+		// Checked before anything starts; never quoted (it may carry a password).
+		return fmt.Errorf("%s: the store is not a postgres:// or postgresql:// URL", storeFrom)
 	}
 	var run pulumi.RunFunc
 	keys := provision.ProgramConfigKeys()

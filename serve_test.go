@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,5 +45,38 @@ func TestOperationUIDRange(t *testing.T) {
 		if _, err := parseUIDRange(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// The shared store's URL (it carries a password) may come from the file
+// NANO_PROVISION_STORE_URL_FILE names: what the file holds is the store
+// serve checks and uses; an unreadable file is named. The checks come
+// before anything starts.
+func TestStoreURLFromItsFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "store-url")
+	if err := os.WriteFile(file, []byte("mysql://nano:pw@db/nano\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--data-dir", filepath.Join(dir, "data"), "--isolation", "none"}
+	t.Setenv("NANO_PROVISION_STORE_URL", "")
+	t.Setenv("NANO_PROVISION_STORE_URL_FILE", file)
+	err := serve(io.Discard, args)
+	if err == nil || !strings.Contains(err.Error(), "NANO_PROVISION_STORE_URL_FILE: the store is not a postgres://") || strings.Contains(err.Error(), "pw") {
+		t.Errorf("a store URL of another scheme from the file: %v", err)
+	}
+	t.Setenv("NANO_PROVISION_STORE_URL_FILE", filepath.Join(dir, "absent"))
+	if err := serve(io.Discard, args); err == nil || !strings.Contains(err.Error(), "NANO_PROVISION_STORE_URL_FILE:") {
+		t.Errorf("an unreadable file: %v", err)
+	}
+	if v, err := fileVariable("NANO_PROVISION_STORE_URL"); v != "" || err != nil {
+		t.Errorf("an unset variable names no file: %q %v", v, err)
+	}
+	if err := os.WriteFile(file, []byte("postgres://nano:pw@db/nano\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NANO_PROVISION_STORE_URL_FILE", file)
+	if v, err := fileVariable("NANO_PROVISION_STORE_URL_FILE"); v != "postgres://nano:pw@db/nano" || err != nil {
+		t.Errorf("the file's URL, its newline trimmed: %q %v", v, err)
 	}
 }
