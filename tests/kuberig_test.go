@@ -21,6 +21,7 @@ import (
 	"github.com/nanosiem/nano/components/kubeobjects"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/stacks/model/amconfig"
+	"github.com/nanosiem/nano/stacks/model/settings"
 	"github.com/nanosiem/nano/stacks/model/tier"
 	"github.com/nanosiem/nano/stacks/program"
 	"github.com/nanosiem/nano/tests/harness"
@@ -121,6 +122,15 @@ func rigConfig(k *harness.Kube, spec tier.Spec) auto.ConfigMap {
 		c["nano:warmAccessKeyId"] = auto.ConfigValue{Value: "rig-key", Secret: true}
 		c["nano:warmSecretAccessKey"] = auto.ConfigValue{Value: "rig-secret", Secret: true}
 	}
+	if spec.Name == tier.Team {
+		// Single sign-on configured (never contacted: the api discovers
+		// the provider at the first sign-in; the flow runs against Hydra
+		// in the browser test).
+		c["nano:"+settings.KeyOIDCIssuer] = auto.ConfigValue{Value: "https://idp.rig.test/realms/nano"}
+		c["nano:"+settings.KeyOIDCClientID] = auto.ConfigValue{Value: "nano-rig"}
+		c["nano:"+settings.KeyOIDCClientSecret] = auto.ConfigValue{Value: "rig-oidc-secret", Secret: true}
+		c["nano:"+settings.KeyOIDCRoles] = auto.ConfigValue{Value: "soc-admins=default:admin"}
+	}
 	if spec.Kind == tier.Managed {
 		c["nano:clickhouseCloudHost"] = auto.ConfigValue{Value: "ch.rig.test"}
 		c["nano:clickhouseCloudPassword"] = auto.ConfigValue{Value: "rig-ch-password", Secret: true}
@@ -199,6 +209,7 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	if got := fmt.Sprint(up.Outputs["ingestHttpUrl"].Value); got != "https://"+harness.RigLoadBalancerIP+":8080" {
 		t.Errorf("ingestHttpUrl is %s: it should name the load balancer's address", got)
 	}
+	checkSignInOnRig(t, ctx, k, spec, up.Outputs)
 	rigRefusals(t, ctx, k)
 	rigLogins(t, ctx, k, spec)
 	checkHTTPSIngress(t, ctx, k)
@@ -780,26 +791,7 @@ func checkAlertingOnRig(t *testing.T, ctx context.Context, k *harness.Kube) {
 	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/statefulsets/alertmanager", &set); err != nil {
 		t.Fatal(err)
 	}
-	var dep struct {
-		Spec struct {
-			Template struct {
-				Spec struct {
-					Containers []struct {
-						Env []struct{ Name, Value string } `json:"env"`
-					} `json:"containers"`
-				} `json:"spec"`
-			} `json:"template"`
-		} `json:"spec"`
-	}
-	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/deployments/api", &dep); err != nil {
-		t.Fatal(err)
-	}
-	urls := ""
-	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
-		if e.Name == contract.AlertmanagerURLs {
-			urls = e.Value
-		}
-	}
+	urls := apiEnv(t, ctx, k)[contract.AlertmanagerURLs]
 	for i := range set.Spec.Replicas {
 		member := fmt.Sprintf("alertmanager-%d.alertmanager-cluster.%s.svc:%d", i, kubeobjects.Namespace, contract.AlertmanagerPort)
 		if !strings.Contains(cm.Data["prometheus.yml"], member) {
@@ -819,4 +811,71 @@ func checkAlertingOnRig(t *testing.T, ctx context.Context, k *harness.Kube) {
 	if string(cfg) != amconfig.Unconfigured {
 		t.Errorf("Alertmanager's Secret holds %q, want nano's default", cfg)
 	}
+}
+
+// checkSignInOnRig: where the stack configures single sign-on (Team), the
+// stack exports the redirect URL to register at the provider, the api's
+// environment names the provider and that URL, and the client secret is
+// in the api's own Secret, not its environment; elsewhere none of it.
+func checkSignInOnRig(t *testing.T, ctx context.Context, k *harness.Kube, spec tier.Spec, outputs auto.OutputMap) {
+	t.Helper()
+	const redirect = "https://logs.rig.test/api/v1/auth/callback"
+	configured := spec.Name == tier.Team
+	out, exported := outputs["oidcRedirectUrl"]
+	switch {
+	case configured && (!exported || out.Value != redirect):
+		t.Errorf("oidcRedirectUrl is %v (exported: %v), want %s", out.Value, exported, redirect)
+	case !configured && exported:
+		t.Errorf("oidcRedirectUrl exported without single sign-on: %v", out.Value)
+	}
+	env := apiEnv(t, ctx, k)
+	var secret struct {
+		Data map[string]string `json:"data"`
+	}
+	err := k.Get(ctx, "/api/v1/namespaces/"+kubeobjects.Namespace+"/secrets/"+kubeobjects.SecretOIDC, &secret)
+	if !configured {
+		if env[contract.OIDCIssuer] != "" || err == nil {
+			t.Errorf("single sign-on deployed where the stack does not configure it: issuer %q, Secret read error %v", env[contract.OIDCIssuer], err)
+		}
+		return
+	}
+	if env[contract.OIDCIssuer] != "https://idp.rig.test/realms/nano" || env[contract.OIDCRedirectURL] != redirect || env[contract.OIDCClientSecretFile] == "" {
+		t.Errorf("the api's sign-in environment: issuer %q, redirect %q, secret file %q", env[contract.OIDCIssuer], env[contract.OIDCRedirectURL], env[contract.OIDCClientSecretFile])
+	}
+	for name, v := range env {
+		if strings.Contains(v, "rig-oidc-secret") {
+			t.Errorf("the api's environment holds the client secret in %s", name)
+		}
+	}
+	if err != nil {
+		t.Fatalf("the api's sign-in Secret: %v", err)
+	}
+	if got, _ := base64.StdEncoding.DecodeString(secret.Data[kubeobjects.OIDCKeyClientSecret]); string(got) != "rig-oidc-secret" {
+		t.Errorf("Secret %s holds %q under %s", kubeobjects.SecretOIDC, got, kubeobjects.OIDCKeyClientSecret)
+	}
+}
+
+// apiEnv is the api Deployment's environment as applied on the rig (its
+// literal values).
+func apiEnv(t *testing.T, ctx context.Context, k *harness.Kube) map[string]string {
+	t.Helper()
+	var dep struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Env []struct{ Name, Value string } `json:"env"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := k.Get(ctx, "/apis/apps/v1/namespaces/"+kubeobjects.Namespace+"/deployments/api", &dep); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	return env
 }
