@@ -122,15 +122,6 @@ func rigConfig(k *harness.Kube, spec tier.Spec) auto.ConfigMap {
 		c["nano:warmAccessKeyId"] = auto.ConfigValue{Value: "rig-key", Secret: true}
 		c["nano:warmSecretAccessKey"] = auto.ConfigValue{Value: "rig-secret", Secret: true}
 	}
-	if spec.Name == tier.Team {
-		// Single sign-on configured (never contacted: the api discovers
-		// the provider at the first sign-in; the flow runs against Hydra
-		// in the browser test).
-		c["nano:"+settings.KeyOIDCIssuer] = auto.ConfigValue{Value: "https://idp.rig.test/realms/nano"}
-		c["nano:"+settings.KeyOIDCClientID] = auto.ConfigValue{Value: "nano-rig"}
-		c["nano:"+settings.KeyOIDCClientSecret] = auto.ConfigValue{Value: "rig-oidc-secret", Secret: true}
-		c["nano:"+settings.KeyOIDCRoles] = auto.ConfigValue{Value: "soc-admins=default:admin"}
-	}
 	if spec.Kind == tier.Managed {
 		c["nano:clickhouseCloudHost"] = auto.ConfigValue{Value: "ch.rig.test"}
 		c["nano:clickhouseCloudPassword"] = auto.ConfigValue{Value: "rig-ch-password", Secret: true}
@@ -180,6 +171,22 @@ func rigTier(t *testing.T, k *harness.Kube, name tier.Name) {
 	}
 	if err := stack.SetAllConfig(ctx, rigConfig(k, spec)); err != nil {
 		t.Fatal(err)
+	}
+	if spec.Name == tier.Team {
+		// Single sign-on configured (never contacted: the api discovers
+		// the provider at the first sign-in; the flow runs against Hydra
+		// in the browser test). The roles are a list: set by path, as
+		// `pulumi config set --path 'nano:oidcRoles[0]' ...` does.
+		if err := stack.SetAllConfig(ctx, auto.ConfigMap{
+			"nano:" + settings.KeyOIDCIssuer:       {Value: "https://idp.rig.test/realms/nano"},
+			"nano:" + settings.KeyOIDCClientID:     {Value: "nano-rig"},
+			"nano:" + settings.KeyOIDCClientSecret: {Value: "rig-oidc-secret", Secret: true},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := stack.SetConfigWithOptions(ctx, "nano:"+settings.KeyOIDCRoles+"[0]", auto.ConfigValue{Value: "soc-admins=default:admin"}, &auto.ConfigOptions{Path: true}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if spec.Kind == tier.Managed {
 		if err := stack.SetConfig(ctx, "nano:dailyVolumeGB", auto.ConfigValue{Value: fmt.Sprint(rigDailyVolumeGB)}); err != nil {
