@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -41,14 +42,7 @@ func ErrorEnvelope(t testing.TB, resp *http.Response, v interface{ Problems() []
 // problem has want's Field and Column and a part of its Message.
 func CheckEnvelope(t *testing.T, method, url, token, body string, code int, want jsonhttp.Problem) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := Send(t, method, url, token, body)
 	defer resp.Body.Close()
 	var env jsonhttp.Envelope
 	ErrorEnvelope(t, resp, &env)
@@ -56,4 +50,33 @@ func CheckEnvelope(t *testing.T, method, url, token, body string, code int, want
 	if resp.StatusCode != code || got.Field != want.Field || got.Column != want.Column || !strings.Contains(got.Message, want.Message) {
 		t.Errorf("%d %+v, want %d %+v", resp.StatusCode, env.Errors, code, want)
 	}
+}
+
+// Send sends body (a string as is, anything else but nil as JSON) to url,
+// with token as a bearer when set, and fails t when no answer comes. The
+// caller closes the answer's body.
+func Send(t testing.TB, method, url, token string, body any) *http.Response {
+	t.Helper()
+	var rd io.Reader
+	if s, ok := body.(string); ok {
+		rd = strings.NewReader(s)
+	} else if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

@@ -90,21 +90,7 @@ func setupWith(t *testing.T, name string, configure func(*Server)) *fixture {
 // call sends body (a string as is, else JSON) and decodes the answer.
 func (f *fixture) call(t *testing.T, method, path, token string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if s, ok := body.(string); ok {
-		rd = strings.NewReader(s)
-	} else if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, f.url+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := harness.Send(t, method, f.url+path, token, body)
 	defer resp.Body.Close()
 	var out map[string]any
 	b, _ := io.ReadAll(resp.Body)
