@@ -69,7 +69,7 @@ func serve(w io.Writer, args []string) error {
 		}
 		*storeURL, storeFrom = v, "NANO_PROVISION_STORE_URL_FILE"
 	}
-	if *storeURL != "" && !strings.HasPrefix(*storeURL, "postgres://") && !strings.HasPrefix(*storeURL, "postgresql://") {
+	if *storeURL != "" && !provision.SharedStoreURL(*storeURL) {
 		// Checked before anything starts; never quoted (it may carry a password).
 		return fmt.Errorf("%s: the store is not a postgres:// or postgresql:// URL", storeFrom)
 	}

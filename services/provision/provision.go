@@ -320,11 +320,17 @@ func isolationProblems(cfg Config) error {
 	return nil
 }
 
+// SharedStoreURL says whether url names a store several processes can
+// share: a PostgreSQL database (postgres:// or postgresql://).
+func SharedStoreURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
 // sharedStoreProblems checks that processes sharing a store also share
 // the stacks' state and can decrypt each other's secrets.
 func sharedStoreProblems(cfg Config) error {
 	var problems []string
-	if !strings.HasPrefix(cfg.StoreURL, "postgres://") && !strings.HasPrefix(cfg.StoreURL, "postgresql://") {
+	if !SharedStoreURL(cfg.StoreURL) {
 		problems = append(problems, "store: is not a postgres:// or postgresql:// URL")
 	}
 	if cfg.BackendURL == "" {
