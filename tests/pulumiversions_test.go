@@ -56,7 +56,6 @@ var reProviderSDK = regexp.MustCompile(`^github\.com/[a-z0-9-]+/pulumi-([a-z0-9]
 // tests/pulumicli) and the SDK nano is built with; its install line for
 // users names that CLI and, for every provider SDK in go.mod, the plugin
 // version that SDK asks the engine for, and nothing else. The rig's
-// Kubernetes provider is built with go.mod's Kubernetes SDK, and the rig's
 // stand-ins report go.mod's random and tls versions.
 func TestREADMEPulumiVersionsMatchTheBuild(t *testing.T) {
 	// The install instructions are in docs/getting-started.md; every

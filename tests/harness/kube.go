@@ -24,6 +24,10 @@ import (
 // EtcdBinary is Debian's etcd (package etcd-server), the rig's store.
 const EtcdBinary = "/usr/bin/etcd"
 
+// KubeVersion is the control plane's release (go.mod's k8s.io/kubernetes,
+// which tests/setup builds); the rig's nodes report it as their kubelet's.
+const KubeVersion = "v1.34.2"
+
 // Kube is a real Kubernetes control plane on loopback: etcd, kube-apiserver,
 // kube-controller-manager and kube-scheduler (built by tests/setup into
 // NANO_KUBE_BIN), with generated certificates. It has no kubelet: the

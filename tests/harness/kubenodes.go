@@ -112,7 +112,7 @@ func (k *Kube) addNode(ctx context.Context, name, zone string, p NodePool) error
 		"conditions": []any{cond("Ready", "True", "KubeletReady"), cond("MemoryPressure", "False", "KubeletHasSufficientMemory"),
 			cond("DiskPressure", "False", "KubeletHasNoDiskPressure"), cond("PIDPressure", "False", "KubeletHasSufficientPID")},
 		"addresses": []any{map[string]any{"type": "InternalIP", "address": ip}, map[string]any{"type": "Hostname", "address": name}},
-		"nodeInfo": map[string]any{"kubeletVersion": "v1.34.2", "operatingSystem": "linux", "architecture": "amd64",
+		"nodeInfo": map[string]any{"kubeletVersion": KubeVersion, "operatingSystem": "linux", "architecture": "amd64",
 			"containerRuntimeVersion": "none://rig", "osImage": "nano rig (no kubelet)"},
 	}}
 	if err := k.MergePatch(ctx, "/api/v1/nodes/"+name+"/status", status); err != nil {
