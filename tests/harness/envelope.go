@@ -52,22 +52,29 @@ func CheckEnvelope(t *testing.T, method, url, token, body string, code int, want
 	}
 }
 
+// RequestBody is a test request's body: a string as is, anything else but
+// nil as JSON (nil: no body). It fails t when body cannot be encoded.
+func RequestBody(t testing.TB, body any) io.Reader {
+	t.Helper()
+	if s, ok := body.(string); ok {
+		return strings.NewReader(s)
+	}
+	if body == nil {
+		return nil
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.NewReader(b)
+}
+
 // Send sends body (a string as is, anything else but nil as JSON) to url,
 // with token as a bearer when set, and fails t when no answer comes. The
 // caller closes the answer's body.
 func Send(t testing.TB, method, url, token string, body any) *http.Response {
 	t.Helper()
-	var rd io.Reader
-	if s, ok := body.(string); ok {
-		rd = strings.NewReader(s)
-	} else if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
+	req, err := http.NewRequest(method, url, RequestBody(t, body))
 	if err != nil {
 		t.Fatal(err)
 	}

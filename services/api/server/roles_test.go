@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,14 +85,7 @@ func (c cred) can(scope string) bool {
 
 func (f *fixture) as(t *testing.T, method, path string, c cred, body any) (int, map[string]any, http.Header) {
 	t.Helper()
-	var rd io.Reader
-	if s, ok := body.(string); ok {
-		rd = strings.NewReader(s)
-	} else if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, f.url+path, rd)
+	req, _ := http.NewRequest(method, f.url+path, harness.RequestBody(t, body))
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
