@@ -52,8 +52,8 @@ func setupVar(t *testing.T, name string) string {
 var reProviderSDK = regexp.MustCompile(`^github\.com/[a-z0-9-]+/pulumi-([a-z0-9]+)/sdk(/v[0-9]+)?$`)
 
 // The minimum Pulumi CLI of the install instructions
-// (docs/getting-started.md) is the CLI the tests build (tests/setup,
-// tests/pulumicli) and the SDK nano is built with; its install line for
+// (docs/getting-started.md) is the CLI the tests build (tests/setup, from
+// go.mod's pkg/v3) and the SDK nano is built with; its install line for
 // users names that CLI and, for every provider SDK in go.mod, the plugin
 // version that SDK asks the engine for, and nothing else. The rig's
 // stand-ins report go.mod's random and tls versions.
@@ -67,11 +67,9 @@ func TestREADMEPulumiVersionsMatchTheBuild(t *testing.T) {
 	}
 	cli := setupVar(t, "PULUMI_VERSION")
 	mod, _ := requires(t, "../go.mod")
-	cliMod, _ := requires(t, "pulumicli/go.mod")
 	for what, v := range map[string]string{
-		"go.mod's github.com/pulumi/pulumi/sdk/v3":                 mod["github.com/pulumi/pulumi/sdk/v3"],
-		"tests/pulumicli/go.mod's github.com/pulumi/pulumi/pkg/v3": cliMod["github.com/pulumi/pulumi/pkg/v3"],
-		"tests/pulumicli/go.mod's github.com/pulumi/pulumi/sdk/v3": cliMod["github.com/pulumi/pulumi/sdk/v3"],
+		"go.mod's github.com/pulumi/pulumi/sdk/v3": mod["github.com/pulumi/pulumi/sdk/v3"],
+		"go.mod's github.com/pulumi/pulumi/pkg/v3": mod["github.com/pulumi/pulumi/pkg/v3"],
 	} {
 		if v != cli {
 			t.Errorf("%s is %q; tests/setup builds the CLI %s", what, v, cli)

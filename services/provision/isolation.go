@@ -331,7 +331,7 @@ func (c *opCommand) Run(ctx context.Context, workdir string, stdin io.Reader, ad
 	}
 	if err != nil && c.l.isolated && strings.Contains(stderr.String(), "unknown userid") {
 		err = fmt.Errorf("%w: the Pulumi CLI %s looks its user up through the C library (a cgo build), and the deployment's uid %d has no "+
-			"passwd entry: use a CLI built without cgo (Pulumi's releases are; or CGO_ENABLED=0 go build), which takes its user from "+
+			"passwd entry: use a CLI built without cgo (Pulumi's releases are) or with the osusergo tag (nano's build is), which takes its user from "+
 			"$USER and $HOME, or give the --operation-uids entries in the system's user database", err, c.path, c.l.uid)
 	}
 	return stdout.String(), stderr.String(), code, err

@@ -1,11 +1,11 @@
 // Package pulumicli finds the Pulumi CLI that nano's provisioning endpoint
 // runs, or builds it: the same version, the same way and into the same cache
-// as tests/setup (which builds github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-// from the module in tests/pulumicli, without cgo, stamped with its version,
-// into ${NANO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nano}/pulumi-<version>/bin/pulumi).
+// as tests/setup (which builds github.com/pulumi/pulumi/pkg/v3/cmd/pulumi,
+// go.mod's tool, with the osusergo tag, stamped with its version, into
+// ${NANO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nano}/pulumi-<version>/bin/pulumi).
 //
 // The version is Version, which a test holds equal to tests/setup's
-// PULUMI_VERSION, tests/pulumicli/go.mod's and go.mod's SDK.
+// PULUMI_VERSION and go.mod's pkg/v3 and sdk/v3.
 package pulumicli
 
 import (
@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,16 +32,18 @@ const (
 	// versionVar is the variable the CLI reports as its version; without
 	// it the Automation API refuses the CLI.
 	versionVar = "github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"
-	// ModuleDir is the wrapper module tests/setup builds the CLI from,
-	// relative to the checkout: it pins pkg/v3 and sdk/v3 and copies pkg's
-	// replace lines; its go.sum holds the hashes.
-	ModuleDir = "tests/pulumicli"
+	// PkgModule is the CLI's module, which go.mod requires (its tool).
+	PkgModule = "github.com/pulumi/pulumi/pkg/v3"
+	// Tags are the build tags the CLI is built with: osusergo, so that
+	// os/user takes the user from $USER and $HOME when the uid has no
+	// passwd entry (a cgo lookup fails then). tests/setup builds the tests
+	// and go.mod's other tools with it too, so they share compiled packages.
+	Tags = "osusergo"
 )
 
 // Version is the Pulumi CLI nano runs and builds. It equals go.mod's
-// github.com/pulumi/pulumi/sdk/v3, tests/setup's PULUMI_VERSION and
-// tests/pulumicli's pkg/v3 (TestVersionIsSetupsAndTheModules fails when
-// they part).
+// github.com/pulumi/pulumi/sdk/v3 and pkg/v3 and tests/setup's
+// PULUMI_VERSION (TestVersionIsSetupsAndTheModules fails when they part).
 const Version = "v3.276.0"
 
 // CacheDir is ${NANO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nano}, as in
@@ -64,11 +67,11 @@ func CacheDir() (string, error) {
 func Root(cache, version string) string { return filepath.Join(cache, "pulumi-"+version) }
 
 // Usable says why the CLI at path is not the one nano wants (nil: it is):
-// it must report version and be built without cgo (a cgo build cannot
-// take its user from $USER and $HOME when its uid has no passwd entry,
-// which the endpoint's per-deployment uids have not). A binary without Go
-// build information (not built from Go) is judged by its version alone,
-// as tests/setup does.
+// it must report version and be built without cgo or with the osusergo
+// tag (a cgo user lookup cannot take the user from $USER and $HOME when
+// the uid has no passwd entry, which the endpoint's per-deployment uids
+// have not). A binary without Go build information (not built from Go) is
+// judged by its version alone, as tests/setup does.
 func Usable(ctx context.Context, path, version string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -82,10 +85,17 @@ func Usable(ctx context.Context, path, version string) error {
 		return fmt.Errorf("%s is %s, not %s", path, firstLine(got), version)
 	}
 	if info, err := buildinfo.ReadFile(path); err == nil {
+		cgo, osusergo := false, false
 		for _, s := range info.Settings {
-			if s.Key == "CGO_ENABLED" && s.Value == "1" {
-				return fmt.Errorf("%s was built with cgo", path)
+			switch s.Key {
+			case "CGO_ENABLED":
+				cgo = s.Value == "1"
+			case "-tags":
+				osusergo = slices.Contains(strings.Split(s.Value, ","), Tags)
 			}
+		}
+		if cgo && !osusergo {
+			return fmt.Errorf("%s was built with cgo and without the %s tag", path, Tags)
 		}
 	}
 	return nil
@@ -122,7 +132,7 @@ func Find(ctx context.Context, cache, version string) (f Found, ok bool, why []s
 
 // Builder builds the CLI as tests/setup does.
 type Builder struct {
-	// Checkout is the repository's root (it holds ModuleDir).
+	// Checkout is the repository's root (its go.mod has the CLI as a tool).
 	Checkout string
 	// Cache is the cache directory (CacheDir).
 	Cache   string
@@ -138,10 +148,10 @@ type Builder struct {
 // temporary name and renamed, so a half-written binary is never found)
 // and checks that it is usable.
 func (b Builder) Build(ctx context.Context) (Found, error) {
-	mod := filepath.Join(b.Checkout, ModuleDir)
+	mod := b.Checkout
 	if _, err := os.Stat(filepath.Join(mod, "go.mod")); err != nil {
-		return Found{}, fmt.Errorf("cannot build the Pulumi CLI %s: %s/go.mod is missing (run nano from its checkout, or put pulumi %s on PATH or set NANO_PULUMI_ROOT): %w",
-			b.Version, ModuleDir, b.Version, err)
+		return Found{}, fmt.Errorf("cannot build the Pulumi CLI %s: go.mod is missing (run nano from its checkout, or put pulumi %s on PATH or set NANO_PULUMI_ROOT): %w",
+			b.Version, b.Version, err)
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -161,12 +171,14 @@ func (b Builder) Build(ctx context.Context) (Found, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	fmt.Fprintf(progress, "nano: building the Pulumi CLI %s from source into %s (about 5 minutes, once; tests/setup builds the same)\n", b.Version, root)
-	// -v names each package as it is compiled: counted, as progress.
-	cmd := exec.CommandContext(ctx, goBin, "build", "-v", "-o", tmp,
+	fmt.Fprintf(progress, "nano: building the Pulumi CLI %s from source into %s (about 8 minutes, once; tests/setup builds the same)\n", b.Version, root)
+	// -v names each package as it is compiled: counted, as progress. The
+	// module's go.sum has the CLI's hashes (it is go.mod's tool), so the
+	// build neither changes go.mod nor asks the checksum database.
+	cmd := exec.CommandContext(ctx, goBin, "build", "-v", "-tags", Tags, "-o", tmp,
 		"-ldflags", "-X "+versionVar+"="+b.Version, Package)
 	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GONOSUMDB=github.com/pulumi,github.com/dirien", "GOFLAGS=-mod=mod")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return Found{}, err

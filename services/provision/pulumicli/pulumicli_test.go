@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,8 +21,8 @@ import (
 // checkout is the repository's root, from this package's directory.
 const checkout = "../../.."
 
-// The version the Go code wants is the one tests/setup builds,
-// tests/pulumicli pins and nano's SDK is.
+// The version the Go code wants is the one tests/setup builds and go.mod
+// requires of Pulumi's pkg (the CLI's module, a tool of go.mod's) and sdk.
 func TestVersionIsSetupsAndTheModules(t *testing.T) {
 	v := Version
 	setup, err := os.ReadFile(filepath.Join(checkout, "tests/setup"))
@@ -32,18 +33,19 @@ func TestVersionIsSetupsAndTheModules(t *testing.T) {
 	if m == nil || string(m[1]) != v {
 		t.Errorf("tests/setup's PULUMI_VERSION is %q; nano's build wants %s (go.mod's %s)", m, v, SDKModule)
 	}
-	for path, mod := range map[string]string{
-		filepath.Join(checkout, ModuleDir, "go.mod"): "github.com/pulumi/pulumi/pkg/v3",
-		filepath.Join(checkout, "go.mod"):            SDKModule,
-	} {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := modfile.Parse(path, b, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+	path := filepath.Join(checkout, "go.mod")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse(path, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(f.Tool, func(x *modfile.Tool) bool { return x.Path == Package }) {
+		t.Errorf("go.mod has no tool %s (tests/setup and Builder build it from go.mod)", Package)
+	}
+	for _, mod := range []string{PkgModule, SDKModule} {
 		found := false
 		for _, r := range f.Require {
 			if r.Mod.Path == mod {
@@ -104,8 +106,9 @@ func fakeCLI(t *testing.T, dir, version string) string {
 	return p
 }
 
-// With no CLI anywhere, Build runs go as tests/setup does (in the wrapper
-// module, without cgo, -mod=mod, the version stamped, to a temporary name)
+// With no CLI anywhere, Build runs go as tests/setup does (in the checkout,
+// whose go.mod has the CLI as a tool, with the osusergo tag, -mod=readonly,
+// the version stamped, to a temporary name)
 // with progress, installs the result into the cache, and Find then finds it
 // there; a CLI of another version on PATH is not taken; one of the version
 // on PATH is, before the cache.
@@ -134,8 +137,8 @@ func TestFindOrBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wd, _ := filepath.Abs(filepath.Join(checkout, ModuleDir))
-	for _, want := range []string{"cwd=" + wd, "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "arg=build",
+	wd, _ := filepath.Abs(checkout)
+	for _, want := range []string{"cwd=" + wd, "GOFLAGS=-mod=readonly", "arg=build", "arg=-tags\narg=osusergo",
 		"arg=-o\narg=" + filepath.Join(root, "bin", "pulumi.tmp"),
 		"arg=-ldflags\narg=-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=" + v,
 		"arg=" + Package} {
@@ -200,13 +203,14 @@ func TestBuildProgressAndFailure(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(Root(cache, v), "bin")); len(entries) != 0 {
 		t.Errorf("a failed build left %v", entries)
 	}
-	if _, err := (Builder{Checkout: t.TempDir(), Cache: cache, Version: v}).Build(context.Background()); err == nil || !strings.Contains(err.Error(), ModuleDir+"/go.mod is missing") {
+	if _, err := (Builder{Checkout: t.TempDir(), Cache: cache, Version: v}).Build(context.Background()); err == nil || !strings.Contains(err.Error(), "go.mod is missing") {
 		t.Errorf("a build outside the checkout: %v", err)
 	}
 }
 
-// A CLI built with cgo is not taken (tests/setup rebuilds one too): real
-// Go binaries, one built each way, that answer like the CLI.
+// A CLI built with cgo is not taken unless its os/user is pure Go (the
+// osusergo tag; tests/setup rebuilds one without too): real Go binaries,
+// built each way, that answer like the CLI.
 func TestCgoBuildRefused(t *testing.T) {
 	harness.Servers(t) // builds two Go binaries
 	if _, err := exec.LookPath("go"); err != nil {
@@ -222,16 +226,21 @@ func TestCgoBuildRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for cgo, want := range map[string]string{"0": "", "1": "built with cgo"} {
+	for _, c := range []struct{ cgo, tags, want string }{
+		{"0", "", ""},
+		{"1", "", "built with cgo and without the osusergo tag"},
+		{"1", "netgo", "built with cgo and without the osusergo tag"},
+		{"1", "netgo,osusergo", ""},
+	} {
 		bin := filepath.Join(t.TempDir(), "pulumi")
-		cmd := exec.Command("go", "build", "-o", bin, ".")
-		cmd.Dir, cmd.Env = src, append(os.Environ(), "CGO_ENABLED="+cgo, "GOFLAGS=")
+		cmd := exec.Command("go", "build", "-tags="+c.tags, "-o", bin, ".")
+		cmd.Dir, cmd.Env = src, append(os.Environ(), "CGO_ENABLED="+c.cgo, "GOFLAGS=")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		err := Usable(context.Background(), bin, v)
-		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
-			t.Errorf("CGO_ENABLED=%s: %v, want %q", cgo, err, want)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("CGO_ENABLED=%s -tags=%s: %v, want %q", c.cgo, c.tags, err, c.want)
 		}
 	}
 }
