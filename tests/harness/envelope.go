@@ -87,3 +87,15 @@ func Send(t testing.TB, method, url, token string, body any) *http.Response {
 	}
 	return resp
 }
+
+// FirstProblem is the first problem of an error envelope decoded as JSON
+// ({"errors":[{"message","field",...}]}, docs/reference/errors.md), nil
+// when there is none.
+func FirstProblem(out map[string]any) map[string]any {
+	list, _ := out["errors"].([]any)
+	if len(list) == 0 {
+		return nil
+	}
+	p, _ := list[0].(map[string]any)
+	return p
+}

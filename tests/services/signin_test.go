@@ -1,4 +1,4 @@
-package tests
+package services
 
 import (
 	"bytes"
@@ -79,7 +79,7 @@ func TestSignInThroughTheProviderInABrowser(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		t.Fatal("/usr/bin/chromium is missing: run the tests with tests/run (tests/setup installs Debian's chromium)")
 	}
-	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
+	if _, err := os.Stat("../browser/node_modules/playwright-core"); err != nil {
 		t.Fatal("playwright-core is not installed in tests/browser: run the tests with tests/run (tests/setup installs it)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -113,7 +113,7 @@ VALUES ('acme', 'brute force', 'action:login outcome:failure', '@every 5m', 300,
 	}
 
 	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "../services/api", "../services/search", "../services/web").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin+"/", "../../services/api", "../../services/search", "../../services/web").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	secretFile := filepath.Join(t.TempDir(), "client-secret")
@@ -141,12 +141,12 @@ VALUES ('acme', 'brute force', 'action:login outcome:failure', '@every 5m', 300,
 			users[role] = map[string]string{"username": u.Username, "password": u.Password, "email": u.Email}
 		}
 		usersJSON, _ := json.Marshal(users)
-		shots, _ := filepath.Abs(filepath.Join("artifacts", "signin", name))
+		shots, _ := filepath.Abs(filepath.Join("..", "artifacts", "signin", name))
 		os.RemoveAll(shots)
 		bctx, bcancel := context.WithTimeout(ctx, 4*time.Minute)
 		defer bcancel()
 		cmd := exec.CommandContext(bctx, "node", "signin.mjs")
-		cmd.Dir = "browser"
+		cmd.Dir = "../browser"
 		cmd.Env = append(os.Environ(), "NANO_UI_URL="+base, "NANO_UI_USERS="+string(usersJSON), "NANO_UI_RULE=brute force",
 			"NANO_UI_SHOTS="+shots, "NANO_UI_STEPS="+strings.Join(steps, ","))
 		var stdout, stderr bytes.Buffer

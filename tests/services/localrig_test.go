@@ -1,4 +1,4 @@
-package tests
+package services
 
 import (
 	"bytes"
@@ -77,11 +77,11 @@ func TestLocalNanoUnderDocker(t *testing.T) {
 	// The checkout the commands run in: this one, or with
 	// NANO_LOCAL_CLONE=1 a fresh clone of its HEAD (no web UI build, no
 	// image layout: the time from git clone to a running nano).
-	checkout := ".."
+	checkout := "../.."
 	started := time.Now()
 	if os.Getenv("NANO_LOCAL_CLONE") == "1" {
 		checkout = filepath.Join(t.TempDir(), "nano")
-		if out, err := exec.CommandContext(ctx, "git", "clone", "--quiet", "..", checkout).CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, "git", "clone", "--quiet", "../..", checkout).CombinedOutput(); err != nil {
 			t.Fatalf("git clone: %v\n%s", err, out)
 		}
 	}

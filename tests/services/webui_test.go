@@ -1,4 +1,4 @@
-package tests
+package services
 
 import (
 	"bytes"
@@ -175,14 +175,14 @@ func origin(t *testing.T, web *serviceProcess, routes map[string]*serviceProcess
 // against base; it answers what the script made and its log.
 func runBrowser(t *testing.T, base, token string, seed uiSeed, shots string, steps ...string) (map[string]any, string, error) {
 	t.Helper()
-	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
+	if _, err := os.Stat("../browser/node_modules/playwright-core"); err != nil {
 		t.Fatal("playwright-core is not installed in tests/browser: run the tests with tests/run (tests/setup installs it)")
 	}
 	seedJSON, _ := json.Marshal(seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "ui.mjs")
-	cmd.Dir = "browser"
+	cmd.Dir = "../browser"
 	cmd.Env = append(os.Environ(), "NANO_UI_URL="+base, "NANO_UI_TOKEN="+token, "NANO_UI_SEEDED="+string(seedJSON),
 		"NANO_UI_SHOTS="+shots, "NANO_UI_STEPS="+strings.Join(steps, ","))
 	var stdout, stderr bytes.Buffer
@@ -232,7 +232,7 @@ func TestWebUIInABrowser(t *testing.T) {
 	}
 
 	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "../services/api", "../services/search", "../services/web").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin+"/", "../../services/api", "../../services/search", "../../services/web").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	env := []string{contract.PostgresURL + "=" + pgURL, contract.ClickHouseAddr + "=" + ch.Addr, contract.ClickHouseDatabase + "=webui"}
@@ -248,7 +248,7 @@ func TestWebUIInABrowser(t *testing.T) {
 	search := startService(t, filepath.Join(bin, "search"), "search", env...)
 	web := startService(t, filepath.Join(bin, "web"), "web")
 
-	shots, err := filepath.Abs(filepath.Join("artifacts", "webui"))
+	shots, err := filepath.Abs(filepath.Join("..", "artifacts", "webui"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package tests
+package services
 
 import (
 	"bytes"
@@ -294,7 +294,7 @@ func TestAlertsReachPeople(t *testing.T) {
 	}
 
 	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "../services/api").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin+"/", "../../services/api").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	apiEnv := func(replica string, alertmanagers ...string) []string {
@@ -540,7 +540,7 @@ func TestAlertsReachPeople(t *testing.T) {
 			t.Errorf("a token without the alerts scope made a silence: %d %v", code, out)
 		}
 		tenantless := map[string]any{"matchers": []map[string]any{{"name": "tenant", "value": "globex"}}, "duration": "1h", "comment": "x"}
-		if code, out := api(t, a, analyst, "POST", "/v1/silences", tenantless); code != 400 || firstProblem(out)["field"] != "matchers" {
+		if code, out := api(t, a, analyst, "POST", "/v1/silences", tenantless); code != 400 || harness.FirstProblem(out)["field"] != "matchers" {
 			t.Errorf("a silence of another tenant's alerts: %d %v", code, out)
 		}
 		code, sil := api(t, a, analyst, "POST", "/v1/silences", body)

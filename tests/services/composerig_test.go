@@ -1,4 +1,4 @@
-package tests
+package services
 
 import (
 	"bytes"
@@ -112,7 +112,7 @@ func nanoImages(ctx context.Context, t *testing.T, d *harness.Docker, version st
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.CommandContext(ctx, "go", "run", "./services/images", "-out", dir, "-version", version)
-	cmd.Dir = ".."
+	cmd.Dir = "../.."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make images: %v\n%s", err, out)
 	}
