@@ -33,6 +33,13 @@ func TestVersionIsSetupsAndTheModules(t *testing.T) {
 	if m == nil || string(m[1]) != v {
 		t.Errorf("tests/setup's PULUMI_VERSION is %q; nano's build wants %s (go.mod's %s)", m, v, SDKModule)
 	}
+	// Builder's tag is the one tests/setup adds to GOFLAGS (and checks the
+	// cached CLI for), so both build the same CLI from the same cache.
+	for _, want := range []string{`GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=` + Tags + `"`, `grep -q -- '-tags=.*` + Tags + `'`} {
+		if !strings.Contains(string(setup), want) {
+			t.Errorf("tests/setup has no %s; Builder builds with the tag %s", want, Tags)
+		}
+	}
 	path := filepath.Join(checkout, "go.mod")
 	b, err := os.ReadFile(path)
 	if err != nil {
