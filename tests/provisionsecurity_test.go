@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/nanosiem/nano/tests/harness"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 // without TLS is refused at start.
 func TestProvisioningEndpointTrustsNothingItIsSent(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	s := newNanoServe(t)
 	tlsFiles := s.useTLS()
 	svc := s.start("--program", "probe", "--tls-cert", tlsFiles.Cert, "--tls-key", tlsFiles.Key)
@@ -138,6 +138,7 @@ func TestProvisioningEndpointTrustsNothingItIsSent(t *testing.T) {
 // started with --isolation none gives the same probe every one of them.
 func TestProvisioningIsolatesDeployments(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	plugins := os.Getenv("NANO_STANDIN_PLUGINS")
 	if plugins == "" {
 		t.Fatal("NANO_STANDIN_PLUGINS is not set: run the tests with tests/run")
@@ -253,10 +254,9 @@ func grepTree(dir, s string) error {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }

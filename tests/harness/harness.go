@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -88,16 +87,6 @@ func (s *server) waitReadyWithin(ready func(context.Context) error, timeout time
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("%s did not answer within %s (last error: %v); its output:\n%s", s.name, timeout, last, s.log.String())
-}
-
-// freePort returns a loopback TCP port nobody listens on now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("cannot find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // freePorts returns n distinct free loopback ports.

@@ -1,0 +1,50 @@
+package harness
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A port freePort hands out is below the ephemeral range, free to bind,
+// and reserved against every other harness process: their flock on its
+// file (another open file description, as another process has) fails.
+func TestFreePortIsReservedOutsideTheEphemeralRange(t *testing.T) {
+	t.Parallel()
+	lo, hi := portRange()
+	seen := map[int]bool{}
+	for range 20 {
+		p, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < lo || p > hi || seen[p] {
+			t.Fatalf("port %d: outside %d-%d or handed out twice", p, lo, hi)
+		}
+		seen[p] = true
+		f, err := os.Open(filepath.Join(portsDir, strconv.Itoa(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			t.Fatalf("port %d is not reserved: another process's lock got %v", p, err)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatalf("port %d is not free: %v", p, err)
+		}
+		l.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if eph, _ := strconv.Atoi(strings.Fields(string(b))[0]); eph > 0 && hi >= eph {
+			t.Fatalf("the range %d-%d reaches the ephemeral range (from %d)", lo, hi, eph)
+		}
+	}
+}
