@@ -190,6 +190,14 @@ const steps = {
     const banner = (await page.getByTestId('delivery-banner').textContent()).trim()
     check(banner.includes(`routes them to: ${seeded.receiver}`), `the delivery banner says "${banner}"`)
     await shot(page, '10-alerts-delivered')
+    // Alertmanager notifies after its group wait: the silence comes after
+    // the receiver got the notification, or it would rightly suppress it.
+    for (let i = 0; seeded.delivered; i++) {
+      const got = Number(await (await fetch(seeded.delivered)).text())
+      if (got >= 1) break
+      check(i < 60, `the receiver got no notification of the alert in 60 s`)
+      await page.waitForTimeout(1000)
+    }
     await row.getByRole('link', { name: 'Silence…' }).click()
     const form = page.getByTestId('silence-form')
     await form.waitFor({ timeout })

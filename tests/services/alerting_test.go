@@ -100,6 +100,12 @@ type receivers struct {
 func startReceivers(t *testing.T) *receivers {
 	r := &receivers{bodies: map[string][]string{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// GET /count?path=P&match=S: how many bodies sent to P contain S,
+		// for a browser step that waits on a delivery.
+		if req.Method == http.MethodGet && req.URL.Path == "/count" {
+			fmt.Fprint(w, len(r.matching(req.URL.Query().Get("path"), req.URL.Query().Get("match"))))
+			return
+		}
 		b, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 		r.mu.Lock()
 		r.bodies[req.URL.Path] = append(r.bodies[req.URL.Path], string(b))
