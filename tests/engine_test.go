@@ -86,6 +86,7 @@ func workspace(t *testing.T, ctx context.Context) auto.Workspace {
 // registered, and the message names the key and what is allowed.
 func TestEngineRejectsInvalidConfigBeforeRegistering(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)
@@ -120,6 +121,7 @@ func TestEngineRejectsInvalidConfigBeforeRegistering(t *testing.T) {
 // replica); both messages name the key.
 func TestEngineNamesTheKeyOfABadValue(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)
@@ -153,6 +155,7 @@ func TestEngineNamesTheKeyOfABadValue(t *testing.T) {
 // Pulumi.yaml's defaults applied.
 func TestCLIConfigShowsDefaults(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)

@@ -135,6 +135,7 @@ const rigDailyVolumeGB = 100
 
 func TestKubernetesTiersOnTheRig(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	k := startRig(t)
 	for _, name := range []tier.Name{tier.Growth, tier.Team, tier.Business, tier.Pro, tier.Enterprise} {
 		t.Run(string(name), func(t *testing.T) { rigTier(t, k, name) })

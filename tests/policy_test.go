@@ -115,6 +115,7 @@ func policyStack(t *testing.T, ctx context.Context, name, tier string, program p
 // replica fails the preview with the rule's id.
 func TestPolicyPackOnTheEngine(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	pack := policyPack(t)

@@ -17,6 +17,7 @@ import (
 // success; the next update succeeds too.
 func TestProvisioningSurvivesSIGKILL(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	s := newNanoServe(t)
 	startService := func() *exec.Cmd { return s.start("--program", "probe") }
 	call := s.call

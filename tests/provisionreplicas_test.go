@@ -45,6 +45,7 @@ func (s *nanoServe) logs() string {
 // update to success.
 func TestProvisioningReplicasShareAPostgreSQLStore(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	pg, err := harness.StartPostgres()
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +218,7 @@ func (s *nanoServe) streamEvents(id string) (int, string) {
 // shared backend and secrets is refused naming what is missing.
 func TestProvisioningStoreMisuseIsRefused(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	s := newNanoServe(t)
 	s.start("--program", "probe")
 	second := exec.Command(s.bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.data, "--program", "probe")

@@ -23,6 +23,7 @@ import (
 // provider, as a user of the existing-cluster target would through it.
 func TestProvisioningOnTheRig(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	k := startRig(t)
 	spec, _ := tier.Lookup(tier.Team)
 	ctx := t.Context()
@@ -108,6 +109,7 @@ func deploymentImage(t *testing.T, k *harness.Kube, name string) string {
 // deployment's own uid, which cannot read the endpoint's passphrase.
 func TestProvisioningRefusesExecKubeconfigOnTheRig(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	k := startRig(t)
 	spec, _ := tier.Lookup(tier.Growth)
 	marks := t.TempDir()

@@ -37,6 +37,7 @@ import (
 // kept, and the old tokens verify on the new metadata.
 func TestProvisioningUpgradesHobbyIntoTeam(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	pg, err := harness.StartPostgres()

@@ -48,6 +48,7 @@ func cli(t *testing.T, ctx context.Context, ws auto.Workspace, args ...string) (
 // fails, the CLI has fixed it, and the keys may be typed again.
 func TestOptionalSecretsOnTheEngine(t *testing.T) {
 	harness.Servers(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ws := workspace(t, ctx)
