@@ -89,19 +89,16 @@ func (s *server) waitReadyWithin(ready func(context.Context) error, timeout time
 	return fmt.Errorf("%s did not answer within %s (last error: %v); its output:\n%s", s.name, timeout, last, s.log.String())
 }
 
-// freePorts returns n distinct free loopback ports.
+// freePorts returns n free loopback ports, distinct since each is
+// reserved by FreePort.
 func freePorts(n int) ([]int, error) {
-	seen := map[int]bool{}
-	var out []int
-	for len(out) < n {
-		p, err := freePort()
+	out := make([]int, 0, n)
+	for range n {
+		p, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
+		out = append(out, p)
 	}
 	return out, nil
 }

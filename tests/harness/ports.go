@@ -32,26 +32,34 @@ var (
 	reserved = map[int]*os.File{}
 )
 
-// portRange is where free ports are drawn from: the 10,000 ports below
-// the kernel's ephemeral range.
-func portRange() (lo, hi int) {
-	lo, hi = 22768, 32767
+// ephemeralStart is the first port of the kernel's ephemeral range
+// (ip_local_port_range), if it can be read.
+func ephemeralStart() (int, bool) {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
-		return lo, hi
+		return 0, false
 	}
 	f := strings.Fields(string(b))
-	if len(f) == 2 {
-		if eph, err := strconv.Atoi(f[0]); err == nil && eph > 11024 {
-			return eph - 10000, eph - 1
-		}
+	if len(f) != 2 {
+		return 0, false
 	}
-	return lo, hi
+	eph, err := strconv.Atoi(f[0])
+	return eph, err == nil
 }
 
-// freePort returns a loopback TCP port nobody listens on now and no other
-// harness process has reserved; it stays this process's.
-func freePort() (int, error) {
+// portRange is where free ports are drawn from: the 10,000 ports below
+// the kernel's ephemeral range (read once).
+var portRange = sync.OnceValues(func() (lo, hi int) {
+	if eph, ok := ephemeralStart(); ok && eph > 11024 {
+		return eph - 10000, eph - 1
+	}
+	return 22768, 32767
+})
+
+// FreePort returns a loopback TCP port nobody listens on now and no other
+// harness process has reserved; it stays this process's, for a server the
+// harness or a test starts.
+func FreePort() (int, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
 	if err := os.MkdirAll(portsDir, 0o777); err != nil {
@@ -85,6 +93,3 @@ func freePort() (int, error) {
 	}
 	return 0, fmt.Errorf("cannot find a free port: 1000 tries in %d-%d found none", lo, hi)
 }
-
-// FreePort is freePort for tests that start a server of their own.
-func FreePort() (int, error) { return freePort() }

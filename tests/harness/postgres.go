@@ -104,7 +104,7 @@ func StartPostgresWith(o PostgresOptions) (*Postgres, error) {
 			return nil, fmt.Errorf("initdb failed: %w\n%s", err, out)
 		}
 	}
-	if p.Port, err = freePort(); err != nil {
+	if p.Port, err = FreePort(); err != nil {
 		p.stop()
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func StartS3() (*S3, error) {
 		s.stop()
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		s.stop()
 		return nil, err

@@ -42,7 +42,7 @@ func StartZooKeeper() (*ZooKeeper, error) {
 		return nil, fmt.Errorf("cannot create ZooKeeper directory: %w", err)
 	}
 	z := &ZooKeeper{server: server{name: "zookeeper", dir: dir}}
-	if z.Port, err = freePort(); err != nil {
+	if z.Port, err = FreePort(); err != nil {
 		z.stop()
 		return nil, err
 	}
