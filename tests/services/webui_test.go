@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,21 +112,21 @@ type serviceProcess struct {
 
 func startService(t *testing.T, bin, name string, env ...string) *serviceProcess {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	p := &serviceProcess{name: name, base: "http://" + addr, ops: "http://" + addr}
-	if name == "web" {
-		ol, err := net.Listen("tcp", "127.0.0.1:0")
+	// The child binds these ports: harness.FreePort keeps other test
+	// processes' servers off them until it does.
+	port := func() string {
+		p, err := harness.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.ops = "http://" + ol.Addr().String()
-		env = append(env, contract.MetricsAddr+"="+ol.Addr().String())
-		ol.Close()
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+	}
+	addr := port()
+	p := &serviceProcess{name: name, base: "http://" + addr, ops: "http://" + addr}
+	if name == "web" {
+		ops := port()
+		p.ops = "http://" + ops
+		env = append(env, contract.MetricsAddr+"="+ops)
 	}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = append(os.Environ(), append(env, contract.ListenAddr+"="+addr)...)
