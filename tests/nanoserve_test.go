@@ -5,12 +5,15 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,15 +37,96 @@ type nanoServe struct {
 	client *http.Client
 }
 
-// nanoServeBuild builds the nano binary of this checkout into dir, with
-// extra go build arguments (the kubeconfig test's negative control).
-func nanoServeBuild(t *testing.T, dir string, args ...string) string {
+// nanoServeBuild puts the nano binary of this checkout into dir, built
+// with -w and the extra -ldflags given (the kubeconfig test's negative
+// control). Each variant is linked once per test process and hard-linked
+// into each test's directory: one link takes about 30 CPU-s and 6 GB.
+func nanoServeBuild(t *testing.T, dir string, ldflags ...string) string {
 	t.Helper()
+	src, err := nanoBuilds.get(strings.Join(append([]string{"-w"}, ldflags...), " "))
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "nano")
-	if out, err := exec.Command("go", append(append([]string{"build", "-o", bin}, args...), "..")...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := linkOrCopy(src, bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// nanoBuilds holds the nano binaries this test process built, by -ldflags,
+// in a directory TestMain removes.
+var nanoBuilds = &builds{}
+
+type builds struct {
+	mu   sync.Mutex
+	dir  string
+	bins map[string]*build
+}
+
+type build struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// get returns the binary built with ldflags, building it on first use
+// (other tests wanting it wait).
+func (b *builds) get(ldflags string) (string, error) {
+	b.mu.Lock()
+	if b.dir == "" {
+		dir, err := os.MkdirTemp("", "nano-build-")
+		if err != nil {
+			b.mu.Unlock()
+			return "", err
+		}
+		b.dir, b.bins = dir, map[string]*build{}
+	}
+	one, ok := b.bins[ldflags]
+	if !ok {
+		one = &build{bin: filepath.Join(b.dir, strconv.Itoa(len(b.bins)), "nano")}
+		b.bins[ldflags] = one
+	}
+	b.mu.Unlock()
+	one.once.Do(func() {
+		if one.err = os.MkdirAll(filepath.Dir(one.bin), 0o755); one.err != nil {
+			return
+		}
+		if out, err := exec.Command("go", "build", "-ldflags="+ldflags, "-o", one.bin, "..").CombinedOutput(); err != nil {
+			one.err = fmt.Errorf("go build -ldflags=%q: %v\n%s", ldflags, err, out)
+		}
+	})
+	return one.bin, one.err
+}
+
+// removeAll removes what get built.
+func (b *builds) removeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+	}
+}
+
+// linkOrCopy makes dst the file src, by a hard link where it can.
+func linkOrCopy(src, dst string) error {
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func newNanoServe(t *testing.T, env ...string) *nanoServe {
@@ -82,30 +166,32 @@ func newNanoServe(t *testing.T, env ...string) *nanoServe {
 	s := &nanoServe{t: t, bin: filepath.Join(tmp, "nano"), data: filepath.Join(tmp, "data"), scheme: "http", client: http.DefaultClient,
 		token: "nano-serve-test-token-0123456789", env: append([]string{"NANO_PULUMI_ROOT=" + stagedRoot}, env...)}
 	s.bin = nanoServeBuild(t, tmp)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s.addr = loopbackPort(t)
+	return s
+}
+
+// loopbackPort is an address on 127.0.0.1 for a nano serve this test
+// starts later: harness.FreePort keeps other test processes' servers off
+// the port until then.
+func loopbackPort(t *testing.T) string {
+	t.Helper()
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.addr = l.Addr().String()
-	l.Close()
-	return s
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // twin is another endpoint process of the same build and token, with its
 // own address and data directory (replicas sharing a store).
 func (s *nanoServe) twin() *nanoServe {
 	s.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer l.Close()
 	c := *s
 	tmp := s.t.TempDir()
 	if err := harness.Traversable(tmp); err != nil {
 		s.t.Fatal(err)
 	}
-	c.addr, c.data = l.Addr().String(), filepath.Join(tmp, "data")
+	c.addr, c.data = loopbackPort(s.t), filepath.Join(tmp, "data")
 	return &c
 }
 

@@ -160,7 +160,7 @@ func TestProvisioningRefusesExecKubeconfigOnTheRig(t *testing.T) {
 
 	// The negative control: the same request to an endpoint without the check.
 	unchecked := s.twin()
-	unchecked.bin = nanoServeBuild(t, t.TempDir(), "-ldflags=-X github.com/nanosiem/nano/services/provision.kubeconfigCheck=off")
+	unchecked.bin = nanoServeBuild(t, t.TempDir(), "-X github.com/nanosiem/nano/services/provision.kubeconfigCheck=off")
 	svc = unchecked.start()
 	defer func() { _ = svc.Process.Kill(); _ = svc.Wait() }()
 	code, reply = unchecked.call("POST", "/v1/deployments", request(unchecked))
