@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nanosiem/nano/services/provision/pulumicli"
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 type syncBuffer struct {
@@ -62,12 +64,13 @@ printf '#!/bin/sh\n[ "$1" = version ] && echo ` + pulumicli.Version + `\n' > "$o
 	t.Setenv("NANO_PULUMI_ROOT", "")
 	t.Setenv("NANO_PROVISION_TOKEN", "")
 	t.Setenv("NANO_PROVISION_TOKEN_FILE", "")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// serve binds the port later: harness.FreePort keeps other test
+	// processes' servers off it until then.
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
 	var out syncBuffer
 	done := make(chan error, 1)

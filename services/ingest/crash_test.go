@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/nanosiem/nano/tests/harness"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/services/events"
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 // buildBinary builds the ingest command into dir.
@@ -32,14 +33,16 @@ func buildBinary(t *testing.T, dir string) string {
 	return bin
 }
 
+// freeAddr is a loopback address for a child process to listen on:
+// harness.FreePort keeps other test processes' servers off the port until
+// the child binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // The service is killed with SIGKILL while clients send; the clients retry

@@ -19,6 +19,7 @@ import (
 	"github.com/nanosiem/nano/components/composefiles"
 	"github.com/nanosiem/nano/services/contract"
 	"github.com/nanosiem/nano/stacks/model/settings"
+	"github.com/nanosiem/nano/tests/harness"
 )
 
 var testImages = settings.Images{API: ImageRef("api"), Search: ImageRef("search"), Ingest: ImageRef("ingest"), Web: ImageRef("web")}
@@ -183,12 +184,11 @@ func TestLocalPortTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	free, err := net.Listen("tcp", "127.0.0.1:0")
+	// Reserved, so no other test process's server takes it meanwhile.
+	freePort, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	freePort := free.Addr().(*net.TCPAddr).Port
-	free.Close()
 	err = portsFree([]Published{{"caddy", freePort}, {"ingest", port}})
 	if err == nil || !strings.Contains(err.Error(), "port "+strconv.Itoa(port)+" (ingest) is taken") || strings.Contains(err.Error(), strconv.Itoa(freePort)) {
 		t.Errorf("a taken port: %v", err)
