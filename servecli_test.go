@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,13 +62,7 @@ printf '#!/bin/sh\n[ "$1" = version ] && echo ` + pulumicli.Version + `\n' > "$o
 	t.Setenv("NANO_PULUMI_ROOT", "")
 	t.Setenv("NANO_PROVISION_TOKEN", "")
 	t.Setenv("NANO_PROVISION_TOKEN_FILE", "")
-	// serve binds the port later: harness.FreePort keeps other test
-	// processes' servers off it until then.
-	port, err := harness.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := harness.FreeAddr(t)
 
 	var out syncBuffer
 	done := make(chan error, 1)

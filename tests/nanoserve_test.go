@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,14 +83,11 @@ func (b *builds) get(ldflags string) (string, error) {
 	}
 	one, ok := b.bins[ldflags]
 	if !ok {
-		one = &build{bin: filepath.Join(b.dir, strconv.Itoa(len(b.bins)), "nano")}
+		one = &build{bin: filepath.Join(b.dir, "nano-"+strconv.Itoa(len(b.bins)))}
 		b.bins[ldflags] = one
 	}
 	b.mu.Unlock()
 	one.once.Do(func() {
-		if one.err = os.MkdirAll(filepath.Dir(one.bin), 0o755); one.err != nil {
-			return
-		}
 		if out, err := exec.Command("go", "build", "-ldflags="+ldflags, "-o", one.bin, "..").CombinedOutput(); err != nil {
 			one.err = fmt.Errorf("go build -ldflags=%q: %v\n%s", ldflags, err, out)
 		}
@@ -145,20 +141,8 @@ func newNanoServe(t *testing.T, env ...string) *nanoServe {
 	s := &nanoServe{t: t, bin: filepath.Join(tmp, "nano"), data: filepath.Join(tmp, "data"), scheme: "http", client: http.DefaultClient,
 		token: "nano-serve-test-token-0123456789", env: append([]string{"NANO_PULUMI_ROOT=" + stagedRoot}, env...)}
 	s.bin = nanoServeBuild(t, tmp)
-	s.addr = loopbackPort(t)
+	s.addr = harness.FreeAddr(t)
 	return s
-}
-
-// loopbackPort is an address on 127.0.0.1 for a nano serve this test
-// starts later: harness.FreePort keeps other test processes' servers off
-// the port until then.
-func loopbackPort(t *testing.T) string {
-	t.Helper()
-	port, err := harness.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // twin is another endpoint process of the same build and token, with its
@@ -170,7 +154,7 @@ func (s *nanoServe) twin() *nanoServe {
 	if err := harness.Traversable(tmp); err != nil {
 		s.t.Fatal(err)
 	}
-	c.addr, c.data = loopbackPort(s.t), filepath.Join(tmp, "data")
+	c.addr, c.data = harness.FreeAddr(s.t), filepath.Join(tmp, "data")
 	return &c
 }
 

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,13 +51,7 @@ type replicaProcess struct {
 func startReplica(t *testing.T, bin, id, pgURL string, extraEnv ...string) *replicaProcess {
 	harness.Servers(t)
 	t.Helper()
-	// The child binds the port: harness.FreePort keeps other test
-	// processes' servers off it until then.
-	port, err := harness.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := harness.FreeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), contract.PostgresURL+"="+pgURL, contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=default",
 		contract.ListenAddr+"="+addr, contract.APIReplicaID+"="+id, contract.APILeaderRetry+"=250ms", contract.APILeaderHeartbeat+"=250ms")

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,18 +31,6 @@ func buildBinary(t *testing.T, dir string) string {
 	return bin
 }
 
-// freeAddr is a loopback address for a child process to listen on:
-// harness.FreePort keeps other test processes' servers off the port until
-// the child binds it.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	port, err := harness.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-}
-
 // The service is killed with SIGKILL while clients send; the clients retry
 // what was not acknowledged against the restarted service. Afterwards every
 // acknowledged event is in ClickHouse.
@@ -52,10 +38,10 @@ func TestAcknowledgedEventsSurviveSIGKILL(t *testing.T) {
 	harness.Servers(t)
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
-	ingestAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	ingestAddr, metricsAddr := harness.FreeAddr(t), harness.FreeAddr(t)
 	env := append(os.Environ(),
 		contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"=ing_crash", contract.IngestToken+"="+ingestToken,
-		contract.IngestFlushInterval+"=100ms", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+freeAddr(t), contract.MetricsAddr+"="+metricsAddr)
+		contract.IngestFlushInterval+"=100ms", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+harness.FreeAddr(t), contract.MetricsAddr+"="+metricsAddr)
 	migrateEvents(t, config{ClickHouseAddrs: []string{ch.Addr}, Engine: events.Engine{Database: "ing_crash"}})
 	var logs bytes.Buffer
 	var logMu sync.Mutex

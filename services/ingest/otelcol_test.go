@@ -92,11 +92,11 @@ func TestOTelCollectorThroughSIGKILL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
-	ingestAddr, metricsAddr, otlpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	ingestAddr, metricsAddr, otlpAddr := harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t)
 	const db = "ing_otelcol"
 	env := append(os.Environ(),
 		contract.ClickHouseAddr+"="+ch.Addr, contract.ClickHouseDatabase+"="+db, contract.IngestToken+"="+ingestToken,
-		contract.IngestFlushInterval+"=1s", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+freeAddr(t),
+		contract.IngestFlushInterval+"=1s", contract.ListenAddr+"="+ingestAddr, contract.HECAddr+"="+harness.FreeAddr(t),
 		contract.MetricsAddr+"="+metricsAddr, contract.OTLPAddr+"="+otlpAddr, contract.IngestMaxEventAgeDays+"=0")
 	migrateEvents(t, config{ClickHouseAddrs: []string{ch.Addr}, Engine: events.Engine{Database: db}})
 	var logs bytes.Buffer

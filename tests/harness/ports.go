@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 )
 
 // Ports for the servers the harness starts. A port a listener on port 0
@@ -92,4 +93,16 @@ func FreePort() (int, error) {
 		return p, nil
 	}
 	return 0, fmt.Errorf("cannot find a free port: 1000 tries in %d-%d found none", lo, hi)
+}
+
+// FreeAddr is "127.0.0.1:<port>" with a port from FreePort, for a server a
+// test starts later (a child process, or serve called by the test): the
+// reservation keeps other test processes' servers off it until then.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	p, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 }

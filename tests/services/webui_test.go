@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,19 +111,11 @@ type serviceProcess struct {
 
 func startService(t *testing.T, bin, name string, env ...string) *serviceProcess {
 	t.Helper()
-	// The child binds these ports: harness.FreePort keeps other test
-	// processes' servers off them until it does.
-	port := func() string {
-		p, err := harness.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
-	}
-	addr := port()
+	// The child binds these addresses' ports later.
+	addr := harness.FreeAddr(t)
 	p := &serviceProcess{name: name, base: "http://" + addr, ops: "http://" + addr}
 	if name == "web" {
-		ops := port()
+		ops := harness.FreeAddr(t)
 		p.ops = "http://" + ops
 		env = append(env, contract.MetricsAddr+"="+ops)
 	}
