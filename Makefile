@@ -1,8 +1,13 @@
 # Convenience targets; each is one command you can also run by hand.
-.PHONY: test plan web bench-ingest bench-ingest-cluster bench-search bench-api images
+.PHONY: test test-short plan web bench-ingest bench-ingest-cluster bench-search bench-api images
 
 test:
 	bash tests/run
+
+# The fast loop: unit tests only, no server, rig or engine. With the tests'
+# tags, so it reuses what a full run compiled; the UI test needs `make web`.
+test-short:
+	GOFLAGS="-tags=osusergo $(GOFLAGS)" go test -short ./...
 
 plan:
 	go run . plan hobby-hetzner
